@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file mw_codec.h
+ * maskwire tensor codecs: Mask-Encoded Sparsification (MS), its signed
+ * variant for gradients, and the baselines it is measured against.
+ *
+ * Sans-I/O: no clock, no allocation on the encode/decode paths, no global
+ * mutable state (the SIMD kernel choice is made once per call from CPUID and
+ * is read-only). Callers own every buffer and pass its capacity.
+ * Errors follow mw_err.h: negative enum mw_err on failure.
+ *
+ * ## Encoded form ("payload")
+ * All multi-byte values in a payload are little-endian.
+ * - MW_CODEC_MS, MW_CODEC_MS_SIGNED: the mask, ceil(n*b/8) bytes, then the k
+ *   selected values as float32, in increasing element order.
+ * - MW_CODEC_TOPK: k pairs (uint32 element index, float32 value), in
+ *   increasing index order; 8 bytes a pair.
+ * - MW_CODEC_QUANT: the mask of b-bit codes only, ceil(n*b/8) bytes.
+ * - MW_CODEC_DENSE: n float32 values.
+ * - MW_CODEC_RAW: n opaque bytes (element size 1; labels, int tensors).
+ *
+ * ## Mask bit order
+ * Element i's b-bit code occupies bits [i*b, i*b + b) of the mask read as
+ * one little-endian bit stream: bit j of the stream is bit (j % 8) of byte
+ * j / 8, and a code's least significant bit comes first. A code may straddle
+ * two bytes when b does not divide 8. Unused high bits of the last byte are 0.
+ *
+ * ## Segments
+ * A payload can be cut into segments, each covering a contiguous element
+ * range [elem_off, elem_off + elem_cnt) and decodable on its own given the
+ * struct mw_codec_desc. elem_off is a multiple of 8 (so the segment's mask
+ * starts on a byte boundary for every b). A segment's payload has the same
+ * layout as a whole payload restricted to its range: for MS the range's mask
+ * bytes, then the values of the range's sentinels; for TOPK the pairs whose
+ * index lies in the range; for QUANT/DENSE/RAW the range's slice.
+ * The whole payload is the single segment [0, n).
+ */
+#ifndef MW_CODEC_H
+#define MW_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mw_err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Codec identifiers; these numbers appear on the wire and in .mwt files. */
+enum mw_codec {
+	MW_CODEC_DENSE = 0,     /**< float32 as is */
+	MW_CODEC_MS = 1,        /**< Mask-Encoded Sparsification (non-negative) */
+	MW_CODEC_MS_SIGNED = 2, /**< MS for signed data (gradients) */
+	MW_CODEC_TOPK = 3,      /**< top-k as (uint32 index, float32) pairs */
+	MW_CODEC_QUANT = 4,     /**< b-bit uniform quantisation on [min, max] */
+	MW_CODEC_RAW = 5,       /**< opaque bytes, element size 1 */
+	MW_CODEC_COUNT_
+};
+
+/** Rounding of non-selected elements in MW_CODEC_MS. */
+enum mw_rounding {
+	MW_ROUND_NEAREST = 0, /**< round half to even (the released code) */
+	MW_ROUND_FLOOR = 1,   /**< floor (Figure 1's printed codes) */
+};
+
+#define MW_BITS_MIN 1
+#define MW_BITS_MAX 8
+/** Element offsets of segments are multiples of this. */
+#define MW_SEG_ALIGN 8u
+
+/** What the caller asks for. */
+struct mw_codec_params {
+	enum mw_codec codec;
+	unsigned bits;             /**< mask width b, 1..8 (MS, MS_SIGNED, QUANT) */
+	enum mw_rounding rounding; /**< MS only */
+	uint64_t k;     /**< values kept (MS, MS_SIGNED, TOPK); 0: use ratio */
+	double ratio;   /**< sparsification r in [0,1) when k == 0 */
+};
+
+/**
+ * Everything a decoder needs besides the payload. Filled by mw_encode();
+ * carried in .mwt headers and in every data packet.
+ */
+struct mw_codec_desc {
+	uint8_t codec;    /**< enum mw_codec */
+	uint8_t bits;     /**< b (0 for DENSE, TOPK, RAW) */
+	uint8_t rounding; /**< enum mw_rounding (informational for decode) */
+	float p0;         /**< MS*: threshold t; QUANT: min; else 0 */
+	float p1;         /**< QUANT: step (max-min)/(2^b-1); else 0 */
+	uint64_t n;       /**< elements (bytes for RAW) */
+	uint64_t k;       /**< values carried (MS*, TOPK); 0 otherwise */
+};
+
+/** One segment of a payload. */
+struct mw_seg {
+	uint64_t elem_off; /**< first element covered (multiple of 8 unless 0) */
+	uint64_t elem_cnt; /**< elements covered */
+	uint64_t val_off;  /**< MS*: first value index; TOPK: first pair index */
+	uint64_t val_cnt;  /**< MS*: values carried; TOPK: pairs carried */
+};
+
+/* ---- sizes ---------------------------------------------------------- */
+
+/** Mask bytes for n elements of b bits (compile-time twin of mw_mask_bytes). */
+#define MW_MASK_BYTES(n, b) (((uint64_t)(n) * (uint64_t)(b) + 7u) / 8u)
+
+/** Upper bound of an MS/MS_SIGNED payload with k values. */
+#define MW_MS_BOUND(n, b, k) (MW_MASK_BYTES(n, b) + 4u * (uint64_t)(k))
+
+/**
+ * Bytes of mask for n elements at b bits.
+ * @return ceil(n*b/8).
+ */
+uint64_t mw_mask_bytes(uint64_t n, unsigned b);
+
+/**
+ * Number of values MS / TOPK keep for n elements.
+ * @param p  parameters; p->k if non-zero (clamped to n), else
+ *           floor(n * (1 - p->ratio)), at least 1 (0 when n == 0).
+ * @return k.
+ */
+uint64_t mw_codec_k(const struct mw_codec_params *p, uint64_t n);
+
+/**
+ * Exact payload size mw_encode() will produce for n elements (for every
+ * codec the size depends only on n, b and k).
+ * @return size in bytes, or a negative mw_err for invalid parameters
+ *         (MW_EINVAL bad codec/bits/ratio; MW_ERANGE n too large for TOPK).
+ */
+int64_t mw_encode_size(const struct mw_codec_params *p, uint64_t n);
+
+/**
+ * Scratch bytes mw_encode() needs for n elements (0 for codecs that need none).
+ */
+size_t mw_encode_scratch_size(const struct mw_codec_params *p, uint64_t n);
+
+/** Size of a segment's payload. */
+uint64_t mw_seg_payload_size(const struct mw_codec_desc *d,
+			     const struct mw_seg *s);
+
+/* ---- encode / decode ------------------------------------------------- */
+
+/**
+ * Check parameters without encoding.
+ * @return 0, or MW_EINVAL (unknown codec, bits outside 1..8 where used,
+ *         ratio outside [0,1), unknown rounding).
+ */
+int mw_codec_params_check(const struct mw_codec_params *p);
+
+/**
+ * Encode n elements.
+ * For MS: k largest values (ties at the threshold: lower index first);
+ * negative inputs are never quantised below code 0 (they decode to 0 unless
+ * selected, in which case they travel exactly). For MS_SIGNED: k largest
+ * magnitudes, see docs/CODEC.md for the symmetric mapping.
+ * For RAW, x is read as n bytes.
+ *
+ * @param p        codec parameters.
+ * @param x        input, n elements (float32, or bytes for RAW).
+ * @param n        element count (0 allowed).
+ * @param desc     out: decoder descriptor.
+ * @param out      payload buffer.
+ * @param cap      its capacity; mw_encode_size() bytes are needed.
+ * @param scratch  mw_encode_scratch_size() bytes, any alignment; may be NULL
+ *                 when that size is 0.
+ * @param scratch_len its size.
+ * @return payload bytes written, or MW_EINVAL (parameters, NULL scratch),
+ *         MW_ENOSPC (cap or scratch too small), MW_ENONFINITE (x holds NaN
+ *         or Inf; nothing useful is written, reject the tensor).
+ */
+int64_t mw_encode(const struct mw_codec_params *p, const void *x, uint64_t n,
+		  struct mw_codec_desc *desc, uint8_t *out, size_t cap,
+		  void *scratch, size_t scratch_len);
+
+/**
+ * Check a descriptor received from a file or the wire.
+ * @return 0, or MW_EUNSUPP (unknown codec), MW_EINVAL (bits, k > n, non-finite
+ *         or negative threshold for MS*, non-finite QUANT min/step).
+ */
+int mw_codec_desc_check(const struct mw_codec_desc *d);
+
+/**
+ * Decode one segment (or, with [0, n), a whole payload) into its slice of
+ * the output tensor. Writes only out[elem_off .. elem_off + elem_cnt).
+ *
+ * @param d         descriptor (checked with mw_codec_desc_check()).
+ * @param elem_off  first element; a multiple of MW_SEG_ALIGN.
+ * @param elem_cnt  elements covered; elem_off + elem_cnt <= d->n.
+ * @param payload   the segment's payload.
+ * @param len       its length.
+ * @param out       the whole output tensor (d->n elements: float32, or bytes
+ *                  for RAW).
+ * @return the number of values/pairs consumed (0 for dense codecs), or
+ *         MW_EINVAL (descriptor or range), MW_ETRUNC / MW_EFORMAT (len does
+ *         not match the layout), MW_ECOUNT (sentinels != values carried),
+ *         MW_ERANGE (TOPK index outside the range or not increasing),
+ *         MW_ENONFINITE (a carried value is NaN/Inf). On error the slice may
+ *         be partly written; treat the segment as lost.
+ */
+int64_t mw_seg_decode(const struct mw_codec_desc *d, uint64_t elem_off,
+		      uint64_t elem_cnt, const uint8_t *payload, size_t len,
+		      void *out);
+
+/**
+ * Plan segments whose payloads each fit in budget bytes.
+ * @param d        descriptor from mw_encode().
+ * @param payload  the whole payload.
+ * @param len      its length.
+ * @param budget   maximum bytes per segment payload; must hold at least
+ *                 one aligned group (8 elements with their values, or one
+ *                 TOPK pair).
+ * @param segs     output array, or NULL to count only.
+ * @param max_segs its capacity.
+ * @return number of segments (at least 1; n == 0 gives one empty segment),
+ *         or MW_EINVAL (budget too small, bad payload), MW_ENOSPC (more than
+ *         max_segs needed; call with NULL to size).
+ */
+int64_t mw_seg_plan(const struct mw_codec_desc *d, const uint8_t *payload,
+		    size_t len, size_t budget, struct mw_seg *segs,
+		    size_t max_segs);
+
+/**
+ * Copy one planned segment's payload out of the whole payload.
+ * @return bytes written (mw_seg_payload_size()), or MW_ENOSPC, MW_EINVAL.
+ */
+int64_t mw_seg_write(const struct mw_codec_desc *d, const uint8_t *payload,
+		     size_t len, const struct mw_seg *s, uint8_t *out,
+		     size_t cap);
+
+/**
+ * Name of a codec ("dense", "ms", "ms-signed", "topk", "quant", "raw").
+ * @return static string, "?" when unknown.
+ */
+const char *mw_codec_name(unsigned codec);
+
+/**
+ * Parse a codec name.
+ * @return enum mw_codec value, or MW_EINVAL.
+ */
+int mw_codec_from_name(const char *name);
+
+/** Element size in bytes of a codec's tensor (4, or 1 for RAW). */
+unsigned mw_codec_elem_size(unsigned codec);
+
+/** Name of the SIMD kernel set in use ("avx2", "scalar", ...). */
+const char *mw_codec_simd_name(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MW_CODEC_H */

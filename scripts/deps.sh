@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what maskwire needs from Debian's packages (skips what is present).
+# Usage: scripts/deps.sh [--demo]   (--demo adds PyTorch and the data set)
+set -euo pipefail
+pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev
+      dpdk dpdk-dev libdpdk-dev libpcap-dev
+      python3 python3-numpy iproute2 tshark)
+if [ "${1:-}" = "--demo" ] || [ "${MW_DEPS_ALL:-0}" = 1 ]; then
+	pkgs+=(python3-torch python3-matplotlib python3-zmq dataset-fashion-mnist
+	       libopenblas0-pthread)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+		|| missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	echo "installing: ${missing[*]}"
+	$SUDO apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q \
+		-o Dpkg::Options::=--force-confold "${missing[@]}"
+fi
