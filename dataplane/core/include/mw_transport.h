@@ -1,0 +1,369 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file mw_transport.h
+ * maskwire transport core: tensors in, datagrams out, and back.
+ *
+ * A sans-I/O endpoint in the ngtcp2 mould. It never touches a socket, a
+ * NIC or a clock: the caller feeds it received datagrams (UDP payloads)
+ * with the current time, pulls datagrams to send into its own buffers,
+ * asks when the next timer expires and calls back at that time. Peers are
+ * small integers the caller registers (mw_ep_add_peer()); the caller maps
+ * them to addresses, so the core knows nothing of Ethernet, IP or UDP.
+ * Time is a uint64_t in nanoseconds from any origin; it must not go
+ * backwards (assert). There is no global state: endpoints are independent
+ * and one endpoint must only be used by one thread at a time.
+ *
+ * Errors follow mw_err.h: negative enum mw_err, 0 or a count on success.
+ *
+ * Typical loop (one iteration):
+ *   for each received datagram: mw_ep_recv(ep, peer, buf, len, now);
+ *   while (mw_ep_poll(ep, &ev)) handle the event;
+ *   mw_ep_submit(...) new tensors (MW_EAGAIN: window full, try later);
+ *   if (now >= mw_ep_expiry(ep)) mw_ep_handle_expiry(ep, now);
+ *   while ((n = mw_ep_send(ep, now, buf, cap, &peer)) > 0) transmit it;
+ *
+ * The wire protocol is docs/PROTOCOL.md; the wire structs are mw_wire.h.
+ */
+#ifndef MW_TRANSPORT_H
+#define MW_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mw_codec.h"
+#include "mw_err.h"
+#include "mw_wire.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Opaque endpoint. */
+struct mw_ep;
+
+/** What the receive allocator is told about a tensor it must hold. */
+struct mw_rx_info {
+	uint16_t peer;
+	uint32_t tid;                /**< tensor id within the session */
+	struct mw_tensor_meta meta;
+	struct mw_codec_desc desc;
+};
+
+/**
+ * Where received tensors are decoded. The core asks for the whole decoded
+ * tensor's buffer when the first segment of a tensor arrives and decodes
+ * every segment straight into it (no intermediate copy).
+ * - alloc: return a buffer of `bytes` bytes (any alignment of 4 or more
+ *   for float32 codecs), or NULL meaning "no room yet": the segment is
+ *   dropped (counter MW_DROP_NOBUF), the tensor's id becomes the receive
+ *   window's limit (the sender stops sending it), and the core asks again
+ *   at its next timer (at most every rto_min) and on every packet from
+ *   that peer. That is flow control, not loss: the sender keeps probing
+ *   and does not fail while the receiver answers.
+ * - free: give back a buffer the core owns (a partially received tensor
+ *   discarded by a session reset, or mw_ep_free()). Buffers handed to the
+ *   application in an MW_EV_RX_TENSOR event are the application's; it
+ *   returns them with mw_ep_release() or by its own means.
+ * A NULL alloc in the config selects malloc()/free().
+ */
+struct mw_rx_alloc {
+	void *(*alloc)(void *ctx, uint64_t bytes, const struct mw_rx_info *ri);
+	void (*free)(void *ctx, void *buf, uint64_t bytes);
+	void *ctx;
+};
+
+/** Endpoint configuration; start from mw_ep_config_default(). */
+struct mw_ep_config {
+	uint32_t incarnation;  /**< non-zero; must grow (serial arithmetic)
+				    from one start of the process to the next,
+				    e.g. wall-clock seconds or a stored counter */
+	uint16_t max_peers;    /**< peers that can be registered */
+	uint16_t max_datagram; /**< largest UDP payload sent or accepted
+				    (MTU - 28 for IPv4/UDP);
+				    MW_WIRE_MIN_DATAGRAM..MW_WIRE_MAX_DATAGRAM */
+	uint64_t max_tensor_bytes; /**< largest decoded tensor, both ways */
+	uint32_t max_segs;     /**< segments per tensor, both ways */
+	uint32_t window;       /**< tensors in flight per peer and direction:
+				    submitted-not-finished on send, buffered
+				    (receiving or delivered-not-polled) on
+				    receive */
+	uint32_t max_retries;  /**< consecutive timeouts without progress
+				    before the session is declared dead */
+	uint64_t rto_initial_ns; /**< RTO before any RTT sample */
+	uint64_t rto_min_ns;
+	uint64_t rto_max_ns;
+	uint64_t ack_delay_ns; /**< longest an ACK is held back */
+	uint32_t cwnd_initial; /**< congestion window, in packets */
+	uint32_t cwnd_min;
+	uint32_t cwnd_max;     /**< also bounds the sent-packet record */
+	struct mw_rx_alloc rx_alloc; /**< receive buffers; alloc NULL: malloc */
+};
+
+/** Why the core dropped a received packet (counters index). */
+#define MW_DROP_LIST(X)                                                       \
+	X(MW_DROP_TRUNC, "truncated")                                         \
+	X(MW_DROP_FORMAT, "malformed")                                        \
+	X(MW_DROP_MAGIC, "bad_magic")                                         \
+	X(MW_DROP_VERSION, "bad_version")                                     \
+	X(MW_DROP_TYPE, "bad_type")                                           \
+	X(MW_DROP_CHECKSUM, "bad_checksum")                                   \
+	X(MW_DROP_SESSION, "wrong_session")                                   \
+	X(MW_DROP_STALE, "stale_incarnation")                                 \
+	X(MW_DROP_HEADER, "bad_data_header")                                  \
+	X(MW_DROP_PAYLOAD, "bad_payload")                                     \
+	X(MW_DROP_LIMIT, "over_limit")                                        \
+	X(MW_DROP_WINDOW, "outside_window")                                   \
+	X(MW_DROP_NOBUF, "no_buffer")                                         \
+	X(MW_DROP_INCONSISTENT, "inconsistent")                               \
+	X(MW_DROP_ACK, "bad_ack")                                             \
+	X(MW_DROP_STATE, "wrong_state")                                       \
+	X(MW_DROP_PEER, "unknown_peer")
+
+enum mw_drop {
+#define MW_DROP_ENUM_(name, text) name,
+	MW_DROP_LIST(MW_DROP_ENUM_)
+#undef MW_DROP_ENUM_
+	MW_DROP_COUNT_
+};
+
+/** Name of a drop reason ("bad_checksum", ...); "?" if unknown. */
+const char *mw_drop_name(unsigned reason);
+
+/** Endpoint counters (monotonic since mw_ep_new()). */
+struct mw_counters {
+	uint64_t pkts_rx, bytes_rx;   /**< datagrams fed in (all) */
+	uint64_t pkts_tx, bytes_tx;   /**< datagrams pulled out */
+	uint64_t data_tx;             /**< DATA packets sent (new + resent) */
+	uint64_t data_tx_new;         /**< first transmissions of a segment */
+	uint64_t retrans;             /**< retransmitted segments */
+	uint64_t retrans_fast;        /**< ... after an ACK showed a gap */
+	uint64_t retrans_rto;         /**< ... after a timeout (probes) */
+	uint64_t rto_events;          /**< retransmission timeouts */
+	uint64_t data_rx;             /**< valid DATA packets accepted */
+	uint64_t data_rx_dup;         /**< ... of which duplicates (ignored) */
+	uint64_t acks_tx, acks_rx, probes_tx;
+	uint64_t hello_tx, hello_rx, close_tx, close_rx;
+	uint64_t tensors_submitted, tensors_sent, tensors_failed;
+	uint64_t tensors_delivered;
+	uint64_t peer_restarts, session_resets;
+	uint64_t drops;               /**< sum of drop[] */
+	uint64_t drop[MW_DROP_COUNT_];
+};
+
+/** Event types. */
+enum mw_ev_type {
+	MW_EV_NONE = 0,
+	MW_EV_RX_TENSOR = 1,  /**< a tensor arrived complete, in order */
+	MW_EV_TX_DONE = 2,    /**< the peer holds every segment of a tensor */
+	MW_EV_TX_FAILED = 3,  /**< a tensor will not be delivered; see reason */
+	MW_EV_PEER_RESTARTED = 4, /**< the peer came back with a new
+				       incarnation (sessions state was reset) */
+	MW_EV_SESSION_CLOSED = 5, /**< the session was torn down; reason:
+				       MW_ETIMEDOUT (retry budget spent),
+				       MW_ESHUTDOWN (peer closed),
+				       MW_ECANCELED (local close),
+				       MW_ERESET (peer reset its session),
+				       MW_EFORMAT (peer violated the protocol) */
+};
+
+/** One event. Buffers and metadata are copied out; nothing points into
+ *  the endpoint. */
+struct mw_event {
+	uint8_t type;       /**< enum mw_ev_type */
+	uint16_t peer;
+	int32_t reason;     /**< TX_FAILED / SESSION_CLOSED: negative mw_err */
+	uint64_t handle;    /**< TX_*: the handle mw_ep_submit() returned;
+				 RX_TENSOR: the tensor id in the session */
+	struct mw_tensor_meta meta;  /**< RX_TENSOR, TX_* */
+	struct mw_codec_desc desc;   /**< RX_TENSOR: as encoded by the peer */
+	void *buf;          /**< RX_TENSOR: decoded tensor, now the app's */
+	uint64_t bytes;     /**< its size (elements x element size) */
+};
+
+/** Submit flags. */
+#define MW_SUBMIT_BORROW 0x1u /**< DENSE/RAW on a little-endian host: keep
+				   a pointer to the caller's data instead of
+				   copying; it must stay valid and unchanged
+				   until the TX_DONE / TX_FAILED event. Other
+				   codecs always encode at submit. */
+
+/** Per-peer state, for status displays and tests. */
+struct mw_peer_info {
+	uint8_t state;      /**< enum mw_peer_state */
+	struct mw_ident local, remote; /**< remote {0,0} if unknown */
+	uint64_t srtt_ns, rttvar_ns, rto_ns;
+	uint32_t cwnd, ssthresh, in_flight; /**< packets */
+	uint32_t tx_pending;  /**< submitted, not finished */
+	uint32_t rx_pending;  /**< receiving or delivered-not-polled */
+	uint32_t rto_count;   /**< consecutive timeouts */
+};
+
+enum mw_peer_state {
+	MW_PEER_FREE = 0,      /**< id not registered */
+	MW_PEER_IDLE = 1,      /**< registered, no session */
+	MW_PEER_HELLO = 2,     /**< HELLO sent, waiting for the answer */
+	MW_PEER_OPEN = 3,      /**< session established */
+};
+
+/* ---- lifetime --------------------------------------------------------- */
+
+/** Fill a config with defaults (LAN-sized timers, 1472-byte datagrams,
+ *  256 MiB tensors, window 8, 16 retries). incarnation is set to 1;
+ *  callers must set a real one. */
+void mw_ep_config_default(struct mw_ep_config *cfg);
+
+/**
+ * Check a config without creating an endpoint.
+ * @return 0 or MW_EINVAL (incarnation 0, sizes outside their ranges,
+ *         rto_min > rto_max, cwnd_min > cwnd_initial > cwnd_max, ...).
+ */
+int mw_ep_config_check(const struct mw_ep_config *cfg);
+
+/**
+ * Create an endpoint.
+ * @param cfg  configuration (copied).
+ * @param out  the endpoint.
+ * @return 0, MW_EINVAL (see mw_ep_config_check()), MW_ENOMEM.
+ */
+int mw_ep_new(const struct mw_ep_config *cfg, struct mw_ep **out);
+
+/** Destroy an endpoint: frees everything it holds, including receive
+ *  buffers not yet handed out (through rx_alloc.free). Events not polled
+ *  are lost; their buffers are freed too. NULL is a no-op. */
+void mw_ep_free(struct mw_ep *ep);
+
+/**
+ * Register a peer.
+ * @return the peer id (0..max_peers-1), or MW_ELIMIT (max_peers reached).
+ */
+int mw_ep_add_peer(struct mw_ep *ep);
+
+/**
+ * Close the session with a peer (sends CLOSE, fails pending sends with
+ * MW_ECANCELED, discards partially received tensors) and unregister it.
+ * Events already queued for it stay pollable.
+ * @return 0 or MW_ENOENT (not registered).
+ */
+int mw_ep_remove_peer(struct mw_ep *ep, uint16_t peer, uint64_t now);
+
+/**
+ * Close the session with a peer but keep it registered; a later submit
+ * opens a new session.
+ * @return 0, MW_ENOENT.
+ */
+int mw_ep_close_peer(struct mw_ep *ep, uint16_t peer, uint64_t now);
+
+/* ---- the I/O boundary ------------------------------------------------- */
+
+/**
+ * Feed one received datagram (the UDP payload).
+ * Bad packets are dropped and counted (mw_counters.drop[reason]); the
+ * endpoint never keeps a pointer to pkt.
+ * @param peer  the id the caller mapped the source address to.
+ * @return 0 if the packet was used (duplicates included), a negative
+ *         mw_err telling why it was dropped (informational: the caller
+ *         just carries on), MW_ENOENT if peer is not registered.
+ */
+int mw_ep_recv(struct mw_ep *ep, uint16_t peer, const uint8_t *pkt,
+	       size_t len, uint64_t now);
+
+/**
+ * Pull the next datagram to send.
+ * @param buf   where to write it.
+ * @param cap   its capacity; at least mw_ep_max_datagram(ep).
+ * @param peer  out: the destination peer.
+ * @return its length, 0 when there is nothing to send now (call again
+ *         after recv, submit or handle_expiry), MW_ENOSPC if cap is too
+ *         small (nothing consumed).
+ */
+int mw_ep_send(struct mw_ep *ep, uint64_t now, uint8_t *buf, size_t cap,
+	       uint16_t *peer);
+
+/** Largest datagram mw_ep_send() may produce (cfg.max_datagram). */
+size_t mw_ep_max_datagram(const struct mw_ep *ep);
+
+/**
+ * When the endpoint next needs mw_ep_handle_expiry().
+ * @return absolute time in ns, UINT64_MAX if no timer is armed.
+ */
+uint64_t mw_ep_expiry(const struct mw_ep *ep);
+
+/**
+ * Run the timers due at now (retransmission timeouts, delayed ACKs,
+ * handshake retries, allocation retries). Afterwards call mw_ep_send()
+ * until it returns 0, and mw_ep_poll() for the failures it may report.
+ * @return 0.
+ */
+int mw_ep_handle_expiry(struct mw_ep *ep, uint64_t now);
+
+/* ---- tensors ---------------------------------------------------------- */
+
+/**
+ * Submit a tensor to a peer. The tensor is encoded here, at submit time,
+ * with the given codec into memory the endpoint owns, so `data` may be
+ * reused as soon as this returns (unless MW_SUBMIT_BORROW). A session is
+ * opened if there is none. Tensors to one peer are delivered in submit
+ * order.
+ *
+ * @param peer   destination.
+ * @param meta   dtype, kind, shape, tag. Float codecs need MW_DT_F32 and
+ *               n = product(dims) elements; MW_CODEC_RAW takes any dtype
+ *               and sends product(dims) x dtype size bytes as they are.
+ * @param cp     codec parameters (mw_codec.h).
+ * @param data   the dense tensor (native float32, or bytes for RAW).
+ * @param bytes  its size; must equal n x element size.
+ * @param flags  MW_SUBMIT_*.
+ * @param now    current time.
+ * @param handle out (may be NULL): identifies this tensor in its
+ *               TX_DONE / TX_FAILED event.
+ * @return 0; MW_EAGAIN (cfg.window tensors already pending for this
+ *         peer: poll events, retry later); MW_EINVAL (meta/params/bytes
+ *         disagree, unknown peer); MW_ELIMIT (tensor larger than
+ *         max_tensor_bytes or needing more than max_segs segments);
+ *         MW_ENONFINITE (NaN/Inf in a float tensor for a lossy codec);
+ *         MW_ENOMEM. On error nothing was queued and no event follows.
+ */
+int mw_ep_submit(struct mw_ep *ep, uint16_t peer,
+		 const struct mw_tensor_meta *meta,
+		 const struct mw_codec_params *cp, const void *data,
+		 uint64_t bytes, unsigned flags, uint64_t now,
+		 uint64_t *handle);
+
+/**
+ * Take the next event.
+ * @return 1 if *ev was filled, 0 if there is none.
+ */
+int mw_ep_poll(struct mw_ep *ep, struct mw_event *ev);
+
+/**
+ * Give an RX_TENSOR event's buffer back through the configured allocator
+ * (for apps that let the endpoint allocate). Other events: no-op.
+ */
+void mw_ep_release(struct mw_ep *ep, struct mw_event *ev);
+
+/* ---- observation ------------------------------------------------------ */
+
+/** Copy the counters. */
+void mw_ep_counters(const struct mw_ep *ep, struct mw_counters *c);
+
+/**
+ * Bytes the endpoint holds right now: its own allocations (tables,
+ * encoded payloads, segment state) plus receive buffers it has allocated
+ * and not yet handed out. Bounded by mw_ep_mem_bound().
+ */
+uint64_t mw_ep_mem_held(const struct mw_ep *ep);
+
+/** Upper bound of mw_ep_mem_held() implied by the configuration. */
+uint64_t mw_ep_mem_bound(const struct mw_ep *ep);
+
+/**
+ * Describe a peer.
+ * @return 0 or MW_ENOENT.
+ */
+int mw_ep_peer_info(const struct mw_ep *ep, uint16_t peer,
+		    struct mw_peer_info *pi);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MW_TRANSPORT_H */

@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file mw_wire.h
+ * maskwire wire format: parse and build the maskwire header that sits in a
+ * UDP payload. docs/PROTOCOL.md is the normative description; this header
+ * is its C form. Sans-I/O: no allocation, no clock, caller-owned buffers.
+ *
+ * Every multi-byte header field is big-endian (network byte order); the
+ * codec payload that follows a DATA header is little-endian (mw_codec.h).
+ * Parsers validate every length and field they return; anything they accept
+ * is safe to index with. Errors follow mw_err.h.
+ */
+#ifndef MW_WIRE_H
+#define MW_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mw_codec.h"
+#include "mw_err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MW_WIRE_MAGIC 0x4D57u  /**< "MW" */
+#define MW_WIRE_VERSION 1u
+#define MW_WIRE_MAX_DIMS 8u
+
+/** Sizes of the fixed parts (bytes). */
+#define MW_WIRE_HDR_LEN 28u        /**< common header */
+#define MW_WIRE_HELLO_LEN 52u      /**< common header + HELLO body */
+#define MW_WIRE_DATA_HDR_LEN 140u  /**< common header + DATA header */
+#define MW_WIRE_ACK_FIXED_LEN 48u  /**< common header + ACK fixed part */
+#define MW_WIRE_ACK_BLOCK_LEN 12u  /**< one ACK block without its bitmap */
+#define MW_WIRE_CLOSE_LEN 32u      /**< common header + CLOSE body */
+/** Offset of the tensor block inside a DATA packet, and its length. */
+#define MW_WIRE_TBLOCK_OFF 64u
+#define MW_WIRE_TBLOCK_LEN 76u
+/** Largest datagram the format can describe (16-bit length field). */
+#define MW_WIRE_MAX_DATAGRAM 65535u
+/** Smallest max_datagram an endpoint accepts (room for one 8-element
+ *  group of 8-bit MS codes with 8 values, and for a 1-block ACK). */
+#define MW_WIRE_MIN_DATAGRAM 256u
+
+/** Packet types. */
+enum mw_ptype {
+	MW_PT_HELLO = 1,     /**< session set-up request */
+	MW_PT_HELLO_ACK = 2, /**< session set-up answer */
+	MW_PT_DATA = 3,      /**< one segment of one tensor */
+	MW_PT_ACK = 4,       /**< selective acknowledgement + window */
+	MW_PT_CLOSE = 5,     /**< session teardown, with a reason */
+};
+
+/** Common-header flags. */
+#define MW_FLAG_ACK_REQ 0x0001u /**< ACK: answer with an ACK now (probe) */
+#define MW_WIRE_FLAGS_KNOWN MW_FLAG_ACK_REQ
+
+/** Tensor element types. */
+enum mw_dtype {
+	MW_DT_F32 = 0,
+	MW_DT_F16 = 1,
+	MW_DT_BF16 = 2,
+	MW_DT_F64 = 3,
+	MW_DT_U8 = 4,
+	MW_DT_I8 = 5,
+	MW_DT_I16 = 6,
+	MW_DT_I32 = 7,
+	MW_DT_I64 = 8,
+	MW_DT_BOOL = 9,
+	MW_DT_COUNT_
+};
+
+/** What a tensor is, for the application. */
+enum mw_kind {
+	MW_KIND_ACTIVATION = 0,
+	MW_KIND_GRADIENT = 1,
+	MW_KIND_LOGITS = 2,
+	MW_KIND_LABELS = 3,
+	MW_KIND_OTHER = 4,
+	MW_KIND_COUNT_
+};
+
+/** Size in bytes of one element of a dtype; 0 if unknown. */
+unsigned mw_dtype_size(unsigned dtype);
+/** Name of a dtype ("f32", "u8", ...); "?" if unknown. */
+const char *mw_dtype_name(unsigned dtype);
+/** Name of a kind ("activation", ...); "?" if unknown. */
+const char *mw_kind_name(unsigned kind);
+
+/** Session identity of one side: caller incarnation + session generation. */
+struct mw_ident {
+	uint32_t inc; /**< endpoint incarnation, never 0 on the wire as src */
+	uint32_t gen; /**< session generation with this peer */
+};
+
+/** The common header (every packet). */
+struct mw_hdr {
+	uint8_t version;
+	uint8_t type;   /**< enum mw_ptype */
+	uint16_t len;   /**< whole packet length, equals the datagram length */
+	uint16_t flags; /**< MW_FLAG_* */
+	struct mw_ident src;
+	struct mw_ident dst; /**< {0,0} when the peer is unknown (HELLO only) */
+	uint32_t crc;   /**< CRC32C as received (already verified by parse) */
+};
+
+/** HELLO / HELLO_ACK body: the sender's receive limits. */
+struct mw_hello {
+	uint16_t max_datagram;     /**< largest datagram it accepts */
+	uint16_t reserved;
+	uint32_t rx_window;        /**< tensors it buffers per direction */
+	uint32_t max_segs;         /**< segments per tensor it accepts */
+	uint32_t reserved2;
+	uint64_t max_tensor_bytes; /**< decoded bytes per tensor it accepts */
+};
+
+/** Tensor metadata as carried on the wire and handed to the application. */
+struct mw_tensor_meta {
+	uint8_t dtype; /**< enum mw_dtype */
+	uint8_t kind;  /**< enum mw_kind */
+	uint8_t ndim;  /**< 0..MW_WIRE_MAX_DIMS */
+	uint32_t dims[MW_WIRE_MAX_DIMS]; /**< unused dims are 0 */
+	uint64_t tag;  /**< application tag (e.g. the training step) */
+};
+
+/** A parsed DATA header. */
+struct mw_data {
+	uint32_t pn;        /**< packet number (per session and direction) */
+	uint32_t tid;       /**< tensor id (per session and direction) */
+	uint32_t seg_idx;
+	uint32_t seg_cnt;
+	struct mw_seg seg;  /**< element/value range of this segment */
+	struct mw_codec_desc desc; /**< whole-tensor decoder descriptor */
+	struct mw_tensor_meta meta;
+	const uint8_t *payload; /**< points into the packet */
+	size_t payload_len;
+};
+
+/** ACK block flags. */
+#define MW_ACKB_COMPLETE 0x01u /**< every segment of the tensor received */
+
+/** One ACK block, parsed (bitmap points into the packet). */
+struct mw_ack_block {
+	uint32_t tid;
+	uint32_t seg_cum;    /**< segments [0, seg_cum) all received */
+	uint8_t flags;       /**< MW_ACKB_* */
+	uint16_t bitmap_len; /**< bytes; bit i (LSB first) = seg_cum + 1 + i */
+	const uint8_t *bitmap;
+};
+
+/** A parsed ACK (fixed part; blocks are read with mw_wire_ack_block()). */
+struct mw_ack {
+	uint32_t largest_pn;   /**< largest DATA pn received this session */
+	uint32_t ack_delay_us; /**< time the receiver held largest_pn, in us */
+	uint32_t cum_tid;      /**< tensors [0, cum_tid) complete */
+	uint32_t rx_limit;     /**< the sender may send tensors < rx_limit */
+	uint16_t nblocks;
+	uint8_t has_largest;   /**< 0 if no DATA received yet this session */
+	const uint8_t *blocks; /**< first block, inside the packet */
+	size_t blocks_len;
+};
+
+/** A parsed CLOSE. */
+struct mw_close {
+	int32_t reason; /**< a negative mw_err code, or 0 (application close) */
+};
+
+/* ---- checksums -------------------------------------------------------- */
+
+/**
+ * CRC32C (Castagnoli, reflected, init ~0, final xor ~0), as in iSCSI.
+ * @param crc  0 to start, or a previous return value to continue.
+ * @return the running CRC.
+ */
+uint32_t mw_crc32c(uint32_t crc, const void *buf, size_t len);
+
+/* ---- parsing ---------------------------------------------------------- */
+
+/**
+ * Parse and verify the common header of a datagram: length, magic,
+ * version, type, flags, CRC32C over the whole datagram.
+ * @param pkt  the UDP payload.
+ * @param len  its length.
+ * @param h    out.
+ * @return 0, or MW_ETRUNC (shorter than the header or than the length
+ *         field), MW_EFORMAT (length field shorter than the datagram or than
+ *         the type's minimum, unknown flags, src incarnation 0),
+ *         MW_EBADMAGIC, MW_EVERSION, MW_EUNSUPP (unknown type),
+ *         MW_ECHECKSUM. The caller drops the packet and counts the reason.
+ */
+int mw_wire_parse_hdr(const uint8_t *pkt, size_t len, struct mw_hdr *h);
+
+/**
+ * Parse a HELLO or HELLO_ACK body (after mw_wire_parse_hdr()).
+ * @return 0, MW_EFORMAT (wrong length, reserved non-zero),
+ *         MW_ERANGE (a limit is below the protocol minimum).
+ */
+int mw_wire_parse_hello(const uint8_t *pkt, size_t len, struct mw_hello *o);
+
+/**
+ * Parse and validate a DATA header (after mw_wire_parse_hdr()): the
+ * descriptor (mw_codec_desc_check()), dtype/codec agreement, shape product
+ * versus element count, segment range, value range, alignment, and the
+ * payload length versus mw_seg_payload_size().
+ * @return 0, or MW_EFORMAT (reserved bits, bad dtype/kind/ndim, shape
+ *         product, segment index), MW_EUNSUPP (codec), MW_EINVAL
+ *         (descriptor), MW_ERANGE (offset/count outside the tensor),
+ *         MW_ETRUNC (payload length does not match the header).
+ */
+int mw_wire_parse_data(const uint8_t *pkt, size_t len, struct mw_data *o);
+
+/**
+ * Parse an ACK's fixed part and check that its blocks exactly fill the
+ * packet.
+ * @return 0, MW_EFORMAT, MW_ETRUNC.
+ */
+int mw_wire_parse_ack(const uint8_t *pkt, size_t len, struct mw_ack *o);
+
+/**
+ * Read the next block of a parsed ACK.
+ * @param a    from mw_wire_parse_ack(); a->blocks/blocks_len advance.
+ * @param b    out.
+ * @return 1 if a block was read, 0 at the end, MW_ETRUNC/MW_EFORMAT on a
+ *         malformed block (impossible after a successful parse_ack()).
+ */
+int mw_wire_ack_block(struct mw_ack *a, struct mw_ack_block *b);
+
+/** Parse a CLOSE body. @return 0 or MW_EFORMAT. */
+int mw_wire_parse_close(const uint8_t *pkt, size_t len, struct mw_close *o);
+
+/* ---- building --------------------------------------------------------- */
+
+/**
+ * Write a common header at pkt[0..MW_WIRE_HDR_LEN) with a zero CRC; the
+ * body is written by the caller or the functions below; mw_wire_finish()
+ * then stores len and the CRC.
+ */
+void mw_wire_put_hdr(uint8_t *pkt, uint8_t type, uint16_t flags,
+		     const struct mw_ident *src, const struct mw_ident *dst);
+
+/**
+ * Store the length and the CRC32C of a packet built in pkt[0..len).
+ * @return len, or MW_ERANGE if len > MW_WIRE_MAX_DATAGRAM or < header.
+ */
+int mw_wire_finish(uint8_t *pkt, size_t len);
+
+/** Write a HELLO/HELLO_ACK body; returns MW_WIRE_HELLO_LEN. */
+size_t mw_wire_put_hello(uint8_t *pkt, const struct mw_hello *h);
+
+/**
+ * Write a DATA header (all but the payload) at pkt[MW_WIRE_HDR_LEN..].
+ * @return MW_WIRE_DATA_HDR_LEN, or MW_ERANGE if a field does not fit its
+ *         wire width (element count of a segment, ndim).
+ */
+int mw_wire_put_data(uint8_t *pkt, const struct mw_data *d);
+
+/** Write a CLOSE body; returns MW_WIRE_CLOSE_LEN. */
+size_t mw_wire_put_close(uint8_t *pkt, int32_t reason);
+
+/**
+ * Compare two identities with 32-bit serial-number arithmetic (RFC 1982),
+ * incarnation first, then generation.
+ * @return <0 if a is older than b, 0 if equal, >0 if newer.
+ */
+int mw_ident_cmp(const struct mw_ident *a, const struct mw_ident *b);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MW_WIRE_H */
