@@ -39,7 +39,8 @@ extern "C" {
 	X(MW_ECHECKSUM, -19, "checksum mismatch")                             \
 	X(MW_EDUP, -20, "duplicate")                                          \
 	X(MW_ECANCELED, -21, "canceled")                                      \
-	X(MW_ESHUTDOWN, -22, "shut down")
+	X(MW_ESHUTDOWN, -22, "shut down")                                     \
+	X(MW_EBUSY, -23, "in use by another process")
 
 enum mw_err {
 #define MW_ERR_ENUM_(name, value, text) name = (value),
