@@ -131,11 +131,18 @@ uint64_t mw_codec_k(const struct mw_codec_params *p, uint64_t n);
 int64_t mw_encode_size(const struct mw_codec_params *p, uint64_t n);
 
 /**
- * Scratch bytes mw_encode() needs for n elements (0 for codecs that need none).
+ * Scratch bytes mw_encode() needs for n elements: 4*n + 4 for MS,
+ * MS_SIGNED and TOPK (one key per element for the selection), 0 for the
+ * others, for n == 0 and for invalid parameters.
  */
 size_t mw_encode_scratch_size(const struct mw_codec_params *p, uint64_t n);
 
-/** Size of a segment's payload. */
+/**
+ * Size of a segment's payload: MS* mask bytes of the range plus 4 per
+ * value; TOPK 8 per pair; QUANT mask bytes; DENSE 4 and RAW 1 per element.
+ * @param d  a checked descriptor.  @param s  the segment.
+ * @return bytes.
+ */
 uint64_t mw_seg_payload_size(const struct mw_codec_desc *d,
 			     const struct mw_seg *s);
 
@@ -175,10 +182,22 @@ int64_t mw_encode(const struct mw_codec_params *p, const void *x, uint64_t n,
 
 /**
  * Check a descriptor received from a file or the wire.
- * @return 0, or MW_EUNSUPP (unknown codec), MW_EINVAL (bits, k > n, non-finite
- *         or negative threshold for MS*, non-finite QUANT min/step).
+ * @return 0, or MW_EUNSUPP (unknown codec), MW_EINVAL (bits outside 1..8
+ *         for MS/MS_SIGNED/QUANT or non-zero for the others, k > n, k != 0
+ *         for QUANT/DENSE/RAW, non-finite or negative threshold for MS*,
+ *         non-finite QUANT min/step or negative step, min + (2^b-1)*step
+ *         not finite, p0/p1 non-zero where unused, n > 2^58 (2^32 for
+ *         TOPK)). Drop the tensor on error.
  */
 int mw_codec_desc_check(const struct mw_codec_desc *d);
+
+/**
+ * Size of the whole payload a descriptor implies (MS*: mask + 4k; TOPK: 8k;
+ * QUANT: mask; DENSE: 4n; RAW: n).
+ * @param d  descriptor.
+ * @return bytes, or the mw_codec_desc_check() error.
+ */
+int64_t mw_payload_size(const struct mw_codec_desc *d);
 
 /**
  * Decode one segment (or, with [0, n), a whole payload) into its slice of
@@ -207,14 +226,19 @@ int64_t mw_seg_decode(const struct mw_codec_desc *d, uint64_t elem_off,
  * @param d        descriptor from mw_encode().
  * @param payload  the whole payload.
  * @param len      its length.
- * @param budget   maximum bytes per segment payload; must hold at least
- *                 one aligned group (8 elements with their values, or one
- *                 TOPK pair).
+ * @param budget   maximum bytes per segment payload; must hold every
+ *                 aligned group of 8 elements with its values (MS: b bytes
+ *                 plus 4 per sentinel in the group; TOPK: the group's pairs,
+ *                 at most 64 bytes; QUANT: b; DENSE: 32; RAW: 8).
  * @param segs     output array, or NULL to count only.
  * @param max_segs its capacity.
  * @return number of segments (at least 1; n == 0 gives one empty segment),
- *         or MW_EINVAL (budget too small, bad payload), MW_ENOSPC (more than
- *         max_segs needed; call with NULL to size).
+ *         or MW_EINVAL (budget too small for some group, len not the size
+ *         the descriptor implies, MS sentinels != k, TOPK indices not
+ *         increasing or >= n), MW_EUNSUPP (unknown codec), MW_ENOSPC (more
+ *         than max_segs needed; call with NULL to size).
+ *         Segments cover [0, n) in order; each but the last ends on a
+ *         multiple of 8 elements.
  */
 int64_t mw_seg_plan(const struct mw_codec_desc *d, const uint8_t *payload,
 		    size_t len, size_t budget, struct mw_seg *segs,
@@ -222,7 +246,16 @@ int64_t mw_seg_plan(const struct mw_codec_desc *d, const uint8_t *payload,
 
 /**
  * Copy one planned segment's payload out of the whole payload.
- * @return bytes written (mw_seg_payload_size()), or MW_ENOSPC, MW_EINVAL.
+ * Mask bits of elements past the segment's range are cleared, so any
+ * range [elem_off, elem_off + elem_cnt) with elem_off a multiple of 8 and
+ * the matching val_off/val_cnt gives a segment mw_seg_decode() accepts.
+ * @param d        descriptor from mw_encode().
+ * @param payload  the whole payload; len its length (mw_payload_size()).
+ * @param s        the segment (from mw_seg_plan() or built by the caller).
+ * @param out      where the segment's payload goes; cap its capacity.
+ * @return bytes written (mw_seg_payload_size()), or MW_ENOSPC (cap too
+ *         small), MW_EINVAL (descriptor, len, or a range outside the
+ *         tensor / values).
  */
 int64_t mw_seg_write(const struct mw_codec_desc *d, const uint8_t *payload,
 		     size_t len, const struct mw_seg *s, uint8_t *out,
@@ -245,6 +278,133 @@ unsigned mw_codec_elem_size(unsigned codec);
 
 /** Name of the SIMD kernel set in use ("avx2", "scalar", ...). */
 const char *mw_codec_simd_name(void);
+
+/* ---- tensor files: .npy and .mwt (sans-I/O, from byte buffers) ------- */
+
+/** Most dimensions a shape may have. */
+#define MW_NDIM_MAX 8
+
+/** Element types of tensor files. */
+enum mw_dtype {
+	MW_DTYPE_F32 = 1, /**< float32, little-endian ('<f4') */
+	MW_DTYPE_U8 = 2,  /**< uint8 ('|u1'), the RAW codec's elements */
+};
+
+/** A tensor shape, row-major (C order). ndim 0 is a scalar (1 element). */
+struct mw_shape {
+	unsigned ndim;
+	uint64_t dim[MW_NDIM_MAX];
+};
+
+/**
+ * Elements of a shape.
+ * @return the product of the dimensions (1 for ndim 0), or MW_EINVAL
+ *         (ndim > MW_NDIM_MAX), MW_ERANGE (product above 2^58).
+ */
+int64_t mw_shape_elems(const struct mw_shape *s);
+
+/** A parsed .npy file; pointers point into the parsed buffer. */
+struct mw_npy {
+	unsigned dtype;        /**< enum mw_dtype */
+	struct mw_shape shape;
+	uint64_t n;            /**< elements */
+	const uint8_t *data;   /**< n * element size bytes */
+	uint64_t data_len;
+	char descr[16];        /**< the header's dtype string (truncated) */
+};
+
+/**
+ * Parse a NumPy .npy file (format versions 1.0, 2.0, 3.0) held in memory.
+ * Accepted: dtype '<f4' (or '=f4'/'f4' style aliases of little-endian
+ * float32) and '|u1', fortran_order False, up to MW_NDIM_MAX dimensions,
+ * data exactly n * element size bytes after the header.
+ * @param buf   the whole file.
+ * @param len   its length.
+ * @param npy   out: the tensor.
+ * @param why   out (may be NULL): on error, a static string naming the
+ *              problem, e.g. "dtype '<i8' is not supported (need '<f4')".
+ * @return 0, or MW_EBADMAGIC (not a .npy file), MW_EVERSION (unknown format
+ *         version), MW_ETRUNC (header or data cut short), MW_EFORMAT
+ *         (malformed header, trailing bytes), MW_EUNSUPP (other dtype,
+ *         fortran_order True, more than MW_NDIM_MAX dimensions), MW_ERANGE
+ *         (shape too large). Reject the file.
+ */
+int mw_npy_parse(const uint8_t *buf, size_t len, struct mw_npy *npy,
+		 const char **why);
+
+/**
+ * Bytes of the .npy header mw_npy_write_header() writes (version 1.0,
+ * padded so that the data starts on a multiple of 64).
+ * @return size, or MW_EINVAL (bad dtype or ndim).
+ */
+int64_t mw_npy_header_size(unsigned dtype, const struct mw_shape *s);
+
+/**
+ * Write a .npy header; the caller appends the data (little-endian).
+ * @param dtype  enum mw_dtype.
+ * @param s      shape.
+ * @param out    buffer; cap its capacity.
+ * @return header bytes written, or MW_EINVAL (dtype, ndim), MW_ENOSPC.
+ */
+int64_t mw_npy_write_header(unsigned dtype, const struct mw_shape *s,
+			    uint8_t *out, size_t cap);
+
+/**
+ * .mwt container: a fixed header, the shape, then the payload exactly as
+ * the wire carries it. All integers little-endian. See docs/CODEC.md.
+ *
+ *     0  4  magic "MWTF"
+ *     4  2  version (1)
+ *     6  2  header length H = 48 + 8 * ndim
+ *     8  1  codec            9  1  bits          10  1  rounding
+ *    11  1  dtype           12  1  ndim          13  3  reserved, 0
+ *    16  4  p0 (float32)    20  4  p1 (float32)
+ *    24  8  n               32  8  k             40  8  payload length
+ *    48  8*ndim  dimensions (uint64)
+ *     H  payload
+ */
+#define MW_MWT_MAGIC "MWTF"
+#define MW_MWT_VERSION 1u
+#define MW_MWT_HEADER_SIZE(ndim) (48u + 8u * (unsigned)(ndim))
+
+/** A parsed .mwt file; payload points into the parsed buffer. */
+struct mw_mwt {
+	struct mw_codec_desc desc;
+	unsigned dtype; /**< enum mw_dtype: U8 for RAW, F32 otherwise */
+	struct mw_shape shape;
+	const uint8_t *payload;
+	uint64_t payload_len;
+};
+
+/**
+ * Write a .mwt header for a payload of mw_payload_size(d) bytes; the
+ * caller appends the payload.
+ * @param d      descriptor from mw_encode().
+ * @param s      shape; its element count must equal d->n.
+ * @param out    buffer; cap its capacity (MW_MWT_HEADER_SIZE(ndim)).
+ * @return header bytes written, or MW_EINVAL (descriptor, ndim, shape not
+ *         matching n), MW_ENOSPC.
+ */
+int64_t mw_mwt_write_header(const struct mw_codec_desc *d,
+			    const struct mw_shape *s, uint8_t *out,
+			    size_t cap);
+
+/**
+ * Parse and validate a whole .mwt file held in memory: the header, the
+ * descriptor (mw_codec_desc_check()), shape against n, and a payload of
+ * exactly mw_payload_size() bytes ending the file. The payload itself is
+ * checked by decoding it (mw_seg_decode() over [0, n)).
+ * @param buf  the whole file; len its length.
+ * @param m    out: the parsed file.
+ * @param why  out (may be NULL): on error, a static string naming the
+ *             problem.
+ * @return 0, or MW_EBADMAGIC, MW_EVERSION, MW_ETRUNC (cut short),
+ *         MW_EFORMAT (header fields, reserved bytes, lengths, trailing
+ *         bytes), MW_EUNSUPP (unknown codec or dtype), MW_EINVAL (bad
+ *         descriptor), MW_ERANGE (shape too large).
+ */
+int mw_mwt_parse(const uint8_t *buf, size_t len, struct mw_mwt *m,
+		 const char **why);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The baselines MS is measured against: top-k as (index, value) pairs,
+ * b-bit uniform quantisation on [min, max], and dense float32.
+ */
+#include <math.h>
+
+#include "internal.h"
+
+int64_t mw_topk_encode(const struct mw_kernels *kr, const float *x,
+		       uint64_t n, uint64_t k, struct mw_codec_desc *desc,
+		       uint8_t *out, uint32_t *scratch)
+{
+	struct mw_sel sel;
+	struct mw_emit e;
+	int rc;
+
+	desc->k = k;
+	if (n == 0)
+		return 0;
+	rc = mw_select(kr, x, n, k, 1, scratch, &sel);
+	if (rc < 0)
+		return rc;
+	memset(&e, 0, sizeof(e));
+	e.thr = sel.thr;
+	e.ties = sel.ties;
+	e.mag = 1;
+	e.vals = out;
+	kr->topk_emit(&e, x, n);
+	return (int64_t)(8 * k);
+}
+
+int64_t mw_topk_decode(const struct mw_codec_desc *d, uint64_t elem_off,
+		       uint64_t elem_cnt, const uint8_t *payload, size_t len,
+		       float *out)
+{
+	const uint64_t cnt = len / 8;
+	int64_t prev = -1;
+
+	(void)d;
+	if (len % 8 != 0 || cnt > elem_cnt)
+		return MW_EFORMAT;
+	memset(out, 0, elem_cnt * sizeof(*out));
+	for (uint64_t i = 0; i < cnt; i++) {
+		uint64_t idx = mw_ld_le32(payload + 8 * i);
+		uint32_t u = mw_ld_le32(payload + 8 * i + 4);
+
+		if (idx < elem_off || idx - elem_off >= elem_cnt ||
+		    (int64_t)idx <= prev)
+			return MW_ERANGE;
+		if (mw_nonfinite_bits(u))
+			return MW_ENONFINITE;
+		out[idx - elem_off] = mw_u2f(u);
+		prev = (int64_t)idx;
+	}
+	return (int64_t)cnt;
+}
+
+int64_t mw_quant_encode(const float *x, uint64_t n, unsigned bits,
+			struct mw_codec_desc *desc, uint8_t *out)
+{
+	const uint32_t L = (1u << bits) - 1;
+	const uint64_t mb = mw_mask_bytes(n, bits);
+	float lo = 0.0f, hi = 0.0f, step;
+
+	for (uint64_t i = 0; i < n; i++) {
+		if (mw_nonfinite_bits(mw_f2u(x[i])))
+			return MW_ENONFINITE;
+		if (i == 0 || x[i] < lo)
+			lo = x[i];
+		if (i == 0 || x[i] > hi)
+			hi = x[i];
+	}
+	step = (hi - lo) / (float)L;
+	if (!isfinite(step))
+		return MW_ERANGE;
+	desc->p0 = lo;
+	desc->p1 = step;
+	for (uint64_t i = 0; i < n; i += 8) {
+		unsigned cnt = n - i < 8 ? (unsigned)(n - i) : 8;
+		uint64_t w = 0;
+
+		for (unsigned j = 0; j < cnt; j++) {
+			float v = 0.0f;
+
+			if (step > 0.0f) {
+				v = (x[i + j] - lo) / step;
+				v = v < 0.0f ? 0.0f : v;
+				v = v > (float)L ? (float)L : v;
+			}
+			w |= (uint64_t)(uint32_t)mw_rne(v) << (8 * j);
+		}
+		mw_st_bytes(out + i / 8 * bits, mw_pack8(w, bits),
+			    (cnt * bits + 7) / 8);
+	}
+	return (int64_t)mb;
+}
+
+int64_t mw_quant_decode(const struct mw_kernels *kr,
+			const struct mw_codec_desc *d, uint64_t elem_cnt,
+			const uint8_t *payload, size_t len, float *out)
+{
+	const uint64_t mb = mw_mask_bytes(elem_cnt, d->bits);
+	struct mw_dec s;
+	int rc;
+
+	if (len < mb)
+		return MW_ETRUNC;
+	if (len > mb)
+		return MW_EFORMAT;
+	mw_dec_init(&s, d);
+	rc = kr->decode(&s, payload, elem_cnt, out);
+	return rc < 0 ? rc : 0;
+}
+
+int64_t mw_dense_encode(const float *x, uint64_t n,
+			struct mw_codec_desc *desc, uint8_t *out)
+{
+	(void)desc;
+	for (uint64_t i = 0; i < n; i++) {
+		uint32_t u = mw_f2u(x[i]);
+
+		if (mw_nonfinite_bits(u))
+			return MW_ENONFINITE;
+		mw_st_le32(out + 4 * i, u);
+	}
+	return (int64_t)(4 * n);
+}
+
+int64_t mw_dense_decode(uint64_t elem_cnt, const uint8_t *payload,
+			size_t len, float *out)
+{
+	if (len < 4 * elem_cnt)
+		return MW_ETRUNC;
+	if (len > 4 * elem_cnt)
+		return MW_EFORMAT;
+	for (uint64_t i = 0; i < elem_cnt; i++) {
+		uint32_t u = mw_ld_le32(payload + 4 * i);
+
+		if (mw_nonfinite_bits(u))
+			return MW_ENONFINITE;
+		out[i] = mw_u2f(u);
+	}
+	return 0;
+}

@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Private to the codec library and its tests: bit helpers, the state the
+ * kernels share, and the kernel table (scalar or AVX2, chosen per call).
+ */
+#ifndef MW_CODEC_INTERNAL_H
+#define MW_CODEC_INTERNAL_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "mw_codec.h"
+
+#define MW_EXP_MASK 0x7f800000u
+#define MW_ABS_MASK 0x7fffffffu
+#define MW_KEY_FLIP 0x80000000u
+
+static inline uint32_t mw_f2u(float f)
+{
+	uint32_t u;
+
+	memcpy(&u, &f, sizeof(u));
+	return u;
+}
+
+static inline float mw_u2f(uint32_t u)
+{
+	float f;
+
+	memcpy(&f, &u, sizeof(f));
+	return f;
+}
+
+static inline int mw_nonfinite_bits(uint32_t u)
+{
+	return (u & MW_EXP_MASK) == MW_EXP_MASK;
+}
+
+/*
+ * Selection keys: int32 values whose signed order is the order top-k uses.
+ * Order key (MS): the float order, with -0 below +0 (a total order on the
+ * bit patterns). Magnitude key (MS_SIGNED, TOPK): |x| as bits.
+ */
+static inline int32_t mw_key_order(uint32_t u)
+{
+	return (int32_t)(u ^ ((uint32_t)((int32_t)u >> 31) & MW_ABS_MASK));
+}
+
+static inline int32_t mw_key_mag(uint32_t u)
+{
+	return (int32_t)(u & MW_ABS_MASK);
+}
+
+static inline int32_t mw_key(uint32_t u, int mag)
+{
+	return mag ? mw_key_mag(u) : mw_key_order(u);
+}
+
+static inline void mw_st_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static inline uint32_t mw_ld_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static inline void mw_st_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static inline uint16_t mw_ld_le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static inline void mw_st_le64(uint8_t *p, uint64_t v)
+{
+	mw_st_le32(p, (uint32_t)v);
+	mw_st_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+static inline uint64_t mw_ld_le64(const uint8_t *p)
+{
+	return (uint64_t)mw_ld_le32(p) | (uint64_t)mw_ld_le32(p + 4) << 32;
+}
+
+/* Load/store the low nbytes (0..8) of a little-endian word. */
+static inline uint64_t mw_ld_bytes(const uint8_t *p, unsigned nbytes)
+{
+	uint64_t w = 0;
+
+	for (unsigned i = 0; i < nbytes; i++)
+		w |= (uint64_t)p[i] << (8 * i);
+	return w;
+}
+
+static inline void mw_st_bytes(uint8_t *p, uint64_t w, unsigned nbytes)
+{
+	for (unsigned i = 0; i < nbytes; i++)
+		p[i] = (uint8_t)(w >> (8 * i));
+}
+
+/*
+ * Eight codes, one a byte (code i in byte i), into 8*b bits with code i at
+ * bits [i*b, i*b + b): the mask layout of one aligned group.
+ */
+static inline uint64_t mw_pack8(uint64_t w, unsigned b)
+{
+	w = (w & 0x00ff00ff00ff00ffull) |
+	    ((w >> 8) & 0x00ff00ff00ff00ffull) << b;
+	w = (w & 0x0000ffff0000ffffull) |
+	    ((w >> 16) & 0x0000ffff0000ffffull) << (2 * b);
+	w = (w & 0xffffffffull) | (w >> 32) << (4 * b);
+	return w;
+}
+
+/* Round half to even for |v| < 2^22 in the default rounding mode. */
+static inline float mw_rne(float v)
+{
+	const float magic = 12582912.0f; /* 1.5 * 2^23 */
+
+	return (v + magic) - magic;
+}
+
+/* A top-k selection: key > thr, plus the first `ties` elements == thr. */
+struct mw_sel {
+	int32_t thr;
+	uint64_t ties;
+	unsigned passes; /* filter passes over x: 1, or 2 after a bad sample */
+};
+
+/* Selection sample (select.c): SAMPLE_BLOCKS runs of SAMPLE_RUN elements. */
+#define MW_SAMPLE_MIN_N (1u << 16)
+#define MW_SAMPLE_BLOCKS 1024u
+#define MW_SAMPLE_RUN 16u
+#define MW_SAMPLE_N (MW_SAMPLE_BLOCKS * MW_SAMPLE_RUN)
+
+/* State of one encode pass (MS, MS_SIGNED, TOPK); the kernels advance it. */
+struct mw_emit {
+	int32_t thr;       /* selection threshold key */
+	uint64_t ties;     /* ties at thr still to take (in index order) */
+	int mag;           /* magnitude keys */
+	int floor_rnd;     /* MW_ROUND_FLOOR */
+	unsigned bits;     /* b */
+	float s;           /* scale x -> code units */
+	float clo, chi;    /* clamp range of x*s before rounding */
+	int32_t off;       /* added to the rounded value */
+	uint32_t sentinel; /* code of a selected element */
+	uint64_t index;    /* element index of x[0] (TOPK pairs) */
+	uint8_t *mask;     /* next mask byte */
+	uint8_t *mask_end; /* end of the mask */
+	uint8_t *vals;     /* next value (MS) or pair (TOPK) */
+};
+
+/* State of one decode pass (MS, MS_SIGNED, QUANT). */
+struct mw_dec {
+	unsigned bits;
+	int32_t off;      /* subtracted from a code before scaling */
+	int64_t sentinel; /* code taking the next value; -1: none */
+	float d;          /* step */
+	float add;        /* added after scaling (-0.0f: identity) */
+	const uint8_t *vals;
+	uint64_t vcnt;    /* values carried */
+	uint64_t vi;      /* values consumed */
+};
+
+struct mw_kernels {
+	const char *name;
+	/*
+	 * One pass over x: count keys > hi into *ngt, append keys in [lo, hi]
+	 * (as unsigned keys: key ^ MW_KEY_FLIP) to cand (room for n).
+	 * @return 1 if x holds NaN/Inf, else 0.
+	 */
+	int (*filter)(const float *x, uint64_t n, int mag, int32_t lo,
+		      int32_t hi, uint32_t *cand, uint64_t *nc, uint64_t *ngt);
+	/* MS mask + values for n elements (a partial group only at the end). */
+	void (*ms_emit)(struct mw_emit *e, const float *x, uint64_t n);
+	/* TOPK pairs for n elements. */
+	void (*topk_emit)(struct mw_emit *e, const float *x, uint64_t n);
+	/*
+	 * Mask of n codes to floats. @return 0, MW_ECOUNT (more sentinels than
+	 * values), MW_ENONFINITE (a value is NaN/Inf), MW_EFORMAT (non-zero
+	 * padding bits after the last code).
+	 */
+	int (*decode)(struct mw_dec *s, const uint8_t *mask, uint64_t n,
+		      float *out);
+};
+
+enum mw_simd_level {
+	MW_SIMD_AUTO = 0,
+	MW_SIMD_SCALAR = 1,
+};
+
+extern const struct mw_kernels mw_kernels_scalar;
+#if defined(__x86_64__)
+extern const struct mw_kernels mw_kernels_avx2;
+#endif
+
+/* The kernels to use: the best the CPU supports, or scalar when forced. */
+const struct mw_kernels *mw_kernels_get(enum mw_simd_level level);
+
+/* Scalar tails shared by the SIMD kernels. */
+void mw_ms_emit_scalar(struct mw_emit *e, const float *x, uint64_t n);
+void mw_topk_emit_scalar(struct mw_emit *e, const float *x, uint64_t n);
+int mw_decode_scalar(struct mw_dec *s, const uint8_t *mask, uint64_t n,
+		     float *out);
+int mw_filter_scalar(const float *x, uint64_t n, int mag, int32_t lo,
+		     int32_t hi, uint32_t *cand, uint64_t *nc, uint64_t *ngt);
+
+/*
+ * Top-k selection (select.c): finds thr/ties so that exactly k elements of
+ * x are selected by key (ties: lower index first). 1 <= k <= n; scratch
+ * holds n uint32. @return 0 or MW_ENONFINITE.
+ */
+int mw_select(const struct mw_kernels *kr, const float *x, uint64_t n,
+	      uint64_t k, int mag, uint32_t *scratch, struct mw_sel *sel);
+
+/* r-th largest (1-based) of a[0..m) as an unsigned key; a is reordered. */
+uint32_t mw_radix_select(uint32_t *a, uint64_t m, uint64_t r,
+			 uint64_t *above);
+
+/* MS / MS_SIGNED (ms.c). */
+int64_t mw_ms_encode(const struct mw_kernels *kr,
+		     const struct mw_codec_params *p, const float *x,
+		     uint64_t n, struct mw_codec_desc *desc, uint8_t *out,
+		     uint32_t *scratch);
+int64_t mw_ms_decode(const struct mw_kernels *kr,
+		     const struct mw_codec_desc *d, uint64_t elem_cnt,
+		     const uint8_t *payload, size_t len, float *out);
+/* Fill a decoder for MS, MS_SIGNED or QUANT from a descriptor. */
+void mw_dec_init(struct mw_dec *s, const struct mw_codec_desc *d);
+
+/* Baselines (baseline.c). */
+int64_t mw_topk_encode(const struct mw_kernels *kr, const float *x,
+		       uint64_t n, uint64_t k, struct mw_codec_desc *desc,
+		       uint8_t *out, uint32_t *scratch);
+int64_t mw_topk_decode(const struct mw_codec_desc *d, uint64_t elem_off,
+		       uint64_t elem_cnt, const uint8_t *payload, size_t len,
+		       float *out);
+int64_t mw_quant_encode(const float *x, uint64_t n, unsigned bits,
+			struct mw_codec_desc *desc, uint8_t *out);
+int64_t mw_quant_decode(const struct mw_kernels *kr,
+			const struct mw_codec_desc *d, uint64_t elem_cnt,
+			const uint8_t *payload, size_t len, float *out);
+int64_t mw_dense_encode(const float *x, uint64_t n,
+			struct mw_codec_desc *desc, uint8_t *out);
+int64_t mw_dense_decode(uint64_t elem_cnt, const uint8_t *payload,
+			size_t len, float *out);
+
+/* Encode/decode with an explicit kernel table (the public calls use AUTO). */
+int64_t mw_encode_with(const struct mw_kernels *kr,
+		       const struct mw_codec_params *p, const void *x,
+		       uint64_t n, struct mw_codec_desc *desc, uint8_t *out,
+		       size_t cap, void *scratch, size_t scratch_len);
+int64_t mw_seg_decode_with(const struct mw_kernels *kr,
+			   const struct mw_codec_desc *d, uint64_t elem_off,
+			   uint64_t elem_cnt, const uint8_t *payload,
+			   size_t len, void *out);
+
+#endif /* MW_CODEC_INTERNAL_H */

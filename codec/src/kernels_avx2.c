@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * AVX2 kernels. Compiled with a target attribute (not a global -mavx2) and
+ * used only when the CPU reports AVX2, so the library runs on any x86-64.
+ * Each kernel handles whole groups of 8 elements and leaves the tail to the
+ * scalar kernel; results are bit-identical to kernels_scalar.c.
+ */
+#include "internal.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define MW_AVX2 __attribute__((target("avx2")))
+#define MW_INLINE static inline __attribute__((always_inline))
+
+MW_AVX2 MW_INLINE __m256i key8(__m256i v, int mag)
+{
+	const __m256i abs = _mm256_set1_epi32((int)MW_ABS_MASK);
+
+	if (mag)
+		return _mm256_and_si256(v, abs);
+	return _mm256_xor_si256(v,
+				_mm256_and_si256(_mm256_srai_epi32(v, 31), abs));
+}
+
+MW_AVX2 MW_INLINE uint64_t hsum32(__m256i v)
+{
+	uint32_t t[8];
+	uint64_t s = 0;
+
+	_mm256_storeu_si256((__m256i *)t, v);
+	for (int i = 0; i < 8; i++)
+		s += t[i];
+	return s;
+}
+
+MW_AVX2 MW_INLINE int filter_body(const float *x, uint64_t n, const int mag,
+				  int32_t lo, int32_t hi, uint32_t *cand,
+				  uint64_t *nc, uint64_t *ngt)
+{
+	const __m256i vlo = _mm256_set1_epi32(lo);
+	const __m256i vhi = _mm256_set1_epi32(hi);
+	const __m256i vexp = _mm256_set1_epi32((int)MW_EXP_MASK);
+	const __m256i vflip = _mm256_set1_epi32((int)MW_KEY_FLIP);
+	const uint64_t n8 = n & ~(uint64_t)7;
+	__m256i bad = _mm256_setzero_si256(), gtc = _mm256_setzero_si256();
+	uint64_t c = *nc, g = 0, i;
+	uint32_t blk = 0;
+
+	for (i = 0; i < n8; i += 8) {
+		__m256i v = _mm256_loadu_si256((const __m256i *)(x + i));
+		__m256i k = key8(v, mag);
+		__m256i gt = _mm256_cmpgt_epi32(k, vhi);
+		__m256i out = _mm256_or_si256(gt, _mm256_cmpgt_epi32(vlo, k));
+		unsigned cm;
+
+		bad = _mm256_or_si256(
+			bad, _mm256_cmpeq_epi32(_mm256_and_si256(v, vexp), vexp));
+		gtc = _mm256_sub_epi32(gtc, gt);
+		cm = ~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(out)) &
+		     0xffu;
+		if (cm == 0xffu) {
+			_mm256_storeu_si256((__m256i *)(cand + c),
+					    _mm256_xor_si256(k, vflip));
+			c += 8;
+		} else if (cm) {
+			uint32_t t[8];
+
+			_mm256_storeu_si256((__m256i *)t,
+					    _mm256_xor_si256(k, vflip));
+			do {
+				cand[c++] = t[__builtin_ctz(cm)];
+				cm &= cm - 1;
+			} while (cm);
+		}
+		if (++blk == (1u << 28)) {
+			g += hsum32(gtc);
+			gtc = _mm256_setzero_si256();
+			blk = 0;
+		}
+	}
+	g += hsum32(gtc);
+	*ngt += g;
+	*nc = c;
+	return (_mm256_movemask_epi8(bad) != 0) |
+	       mw_filter_scalar(x + i, n - i, mag, lo, hi, cand, nc, ngt);
+}
+
+MW_AVX2 static int filter_avx2(const float *x, uint64_t n, int mag,
+			       int32_t lo, int32_t hi, uint32_t *cand,
+			       uint64_t *nc, uint64_t *ngt)
+{
+	if (mag)
+		return filter_body(x, n, 1, lo, hi, cand, nc, ngt);
+	return filter_body(x, n, 0, lo, hi, cand, nc, ngt);
+}
+
+/*
+ * Selection of 8 elements: a bit per element; takes ties at the threshold
+ * in index order while e->ties lasts. *selv gets the lanes as a vector.
+ */
+MW_AVX2 MW_INLINE unsigned sel8(__m256i k, __m256i vthr, uint64_t *ties,
+				__m256i *selv)
+{
+	const __m256i bitsel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+	__m256i gt = _mm256_cmpgt_epi32(k, vthr);
+	unsigned sm = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(gt));
+
+	*selv = gt;
+	if (*ties) {
+		unsigned em = (unsigned)_mm256_movemask_ps(
+			_mm256_castsi256_ps(_mm256_cmpeq_epi32(k, vthr)));
+
+		if (em) {
+			while (em && *ties) {
+				sm |= em & -em;
+				em &= em - 1;
+				(*ties)--;
+			}
+			*selv = _mm256_cmpeq_epi32(
+				_mm256_and_si256(_mm256_set1_epi32((int)sm),
+						 bitsel),
+				bitsel);
+		}
+	}
+	return sm;
+}
+
+MW_AVX2 MW_INLINE void ms_emit_body(struct mw_emit *e, const float *x,
+				    uint64_t n, const int mag,
+				    const int floor_rnd)
+{
+	const unsigned b = e->bits;
+	const __m256i vthr = _mm256_set1_epi32(e->thr);
+	const __m256 vs = _mm256_set1_ps(e->s);
+	const __m256 vclo = _mm256_set1_ps(e->clo);
+	const __m256 vchi = _mm256_set1_ps(e->chi);
+	const __m256i voff = _mm256_set1_epi32(e->off);
+	const __m256i vsent = _mm256_set1_epi32((int)e->sentinel);
+	const uint64_t n8 = n & ~(uint64_t)7;
+	uint8_t *mask = e->mask, *const mend = e->mask_end;
+	uint8_t *vals = e->vals;
+	uint64_t ties = e->ties, i;
+
+	for (i = 0; i < n8; i += 8) {
+		__m256 xv = _mm256_loadu_ps(x + i);
+		__m256i selv;
+		unsigned sm = sel8(key8(_mm256_castps_si256(xv), mag), vthr,
+				   &ties, &selv);
+		uint64_t w;
+
+		if (b == 1) {
+			w = sm; /* every other code is 0 */
+		} else {
+			__m256 q = _mm256_mul_ps(xv, vs);
+			__m256i ci;
+			__m128i p;
+
+			q = _mm256_min_ps(_mm256_max_ps(q, vclo), vchi);
+			if (floor_rnd)
+				q = _mm256_round_ps(q, _MM_FROUND_TO_NEG_INF |
+							       _MM_FROUND_NO_EXC);
+			else
+				q = _mm256_round_ps(q,
+						    _MM_FROUND_TO_NEAREST_INT |
+							    _MM_FROUND_NO_EXC);
+			ci = _mm256_add_epi32(_mm256_cvttps_epi32(q), voff);
+			ci = _mm256_blendv_epi8(ci, vsent, selv);
+			p = _mm_packus_epi32(_mm256_castsi256_si128(ci),
+					     _mm256_extracti128_si256(ci, 1));
+			p = _mm_packus_epi16(p, p);
+			w = mw_pack8((uint64_t)_mm_cvtsi128_si64(p), b);
+		}
+		if (mask + 8 <= mend)
+			memcpy(mask, &w, 8); /* x86 is little-endian */
+		else
+			mw_st_bytes(mask, w, b);
+		mask += b;
+		while (sm) {
+			memcpy(vals, x + i + __builtin_ctz(sm), 4);
+			vals += 4;
+			sm &= sm - 1;
+		}
+	}
+	e->mask = mask;
+	e->vals = vals;
+	e->ties = ties;
+	mw_ms_emit_scalar(e, x + i, n - i);
+}
+
+MW_AVX2 static void ms_emit_avx2(struct mw_emit *e, const float *x,
+				 uint64_t n)
+{
+	if (e->mag)
+		ms_emit_body(e, x, n, 1, 0); /* signed MS rounds to nearest */
+	else if (e->floor_rnd)
+		ms_emit_body(e, x, n, 0, 1);
+	else
+		ms_emit_body(e, x, n, 0, 0);
+}
+
+MW_AVX2 static void topk_emit_avx2(struct mw_emit *e, const float *x,
+				   uint64_t n)
+{
+	const __m256i vthr = _mm256_set1_epi32(e->thr);
+	const uint64_t n8 = n & ~(uint64_t)7;
+	uint8_t *vals = e->vals;
+	uint64_t ties = e->ties, i;
+
+	for (i = 0; i < n8; i += 8) {
+		__m256i selv;
+		__m256i v = _mm256_loadu_si256((const __m256i *)(x + i));
+		unsigned sm = sel8(key8(v, e->mag), vthr, &ties, &selv);
+
+		while (sm) {
+			unsigned j = (unsigned)__builtin_ctz(sm);
+
+			mw_st_le32(vals, (uint32_t)(e->index + i + j));
+			memcpy(vals + 4, x + i + j, 4);
+			vals += 8;
+			sm &= sm - 1;
+		}
+	}
+	e->vals = vals;
+	e->ties = ties;
+	e->index += i;
+	mw_topk_emit_scalar(e, x + i, n - i);
+}
+
+MW_AVX2 static int decode_avx2(struct mw_dec *s, const uint8_t *mask,
+			       uint64_t n, float *out)
+{
+	const unsigned b = s->bits;
+	const int lmask = (1 << b) - 1;
+	const __m256i vl = _mm256_set1_epi32(lmask);
+	const __m256i voff = _mm256_set1_epi32(s->off);
+	const __m256i vsent = _mm256_set1_epi32((int)s->sentinel);
+	const __m256 vd = _mm256_set1_ps(s->d);
+	const __m256 vadd = _mm256_set1_ps(s->add);
+	const int ib = (int)b;
+	const __m256i sh32 = _mm256_setr_epi32(0, ib, 2 * ib, 3 * ib, 4 * ib,
+					       5 * ib, 6 * ib, 7 * ib);
+	const __m256i sh64a = _mm256_setr_epi64x(0, ib, 2 * ib, 3 * ib);
+	const __m256i sh64b =
+		_mm256_setr_epi64x(4 * ib, 5 * ib, 6 * ib, 7 * ib);
+	const uint64_t n8 = n & ~(uint64_t)7;
+	const uint8_t *const mend = mask + MW_MASK_BYTES(n, b);
+	uint64_t i;
+
+	for (i = 0; i < n8; i += 8) {
+		uint64_t w;
+		__m256i c;
+		__m256 f;
+		unsigned sm;
+
+		if (mask + 8 <= mend)
+			memcpy(&w, mask, 8);
+		else
+			w = mw_ld_bytes(mask, b);
+		mask += b;
+		if (b <= 4) {
+			c = _mm256_srlv_epi32(_mm256_set1_epi32((int)w), sh32);
+		} else {
+			__m256i wv = _mm256_set1_epi64x((long long)w);
+			__m256 a = _mm256_castsi256_ps(
+				_mm256_srlv_epi64(wv, sh64a));
+			__m256 h = _mm256_castsi256_ps(
+				_mm256_srlv_epi64(wv, sh64b));
+
+			c = _mm256_permute4x64_epi64(
+				_mm256_castps_si256(_mm256_shuffle_ps(
+					a, h, _MM_SHUFFLE(2, 0, 2, 0))),
+				_MM_SHUFFLE(3, 1, 2, 0));
+		}
+		c = _mm256_and_si256(c, vl);
+		sm = (unsigned)_mm256_movemask_ps(
+			_mm256_castsi256_ps(_mm256_cmpeq_epi32(c, vsent)));
+		f = _mm256_cvtepi32_ps(_mm256_sub_epi32(c, voff));
+		f = _mm256_add_ps(_mm256_mul_ps(f, vd), vadd);
+		_mm256_storeu_ps(out + i, f);
+		while (sm) {
+			uint32_t u;
+
+			if (s->vi >= s->vcnt)
+				return MW_ECOUNT;
+			u = mw_ld_le32(s->vals + 4 * s->vi);
+			if (mw_nonfinite_bits(u))
+				return MW_ENONFINITE;
+			out[i + __builtin_ctz(sm)] = mw_u2f(u);
+			s->vi++;
+			sm &= sm - 1;
+		}
+	}
+	return mw_decode_scalar(s, mask, n - i, out + i);
+}
+
+const struct mw_kernels mw_kernels_avx2 = {
+	.name = "avx2",
+	.filter = filter_avx2,
+	.ms_emit = ms_emit_avx2,
+	.topk_emit = topk_emit_avx2,
+	.decode = decode_avx2,
+};
+
+#endif /* __x86_64__ */

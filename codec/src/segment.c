@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Cutting a payload into segments that fit a byte budget (one per packet)
+ * and copying a segment's payload out of the whole payload.
+ */
+#include "internal.h"
+
+uint64_t mw_seg_payload_size(const struct mw_codec_desc *d,
+			     const struct mw_seg *s)
+{
+	switch (d->codec) {
+	case MW_CODEC_MS:
+	case MW_CODEC_MS_SIGNED:
+		return mw_mask_bytes(s->elem_cnt, d->bits) + 4 * s->val_cnt;
+	case MW_CODEC_TOPK:
+		return 8 * s->val_cnt;
+	case MW_CODEC_QUANT:
+		return mw_mask_bytes(s->elem_cnt, d->bits);
+	case MW_CODEC_DENSE:
+		return 4 * s->elem_cnt;
+	default:
+		return s->elem_cnt;
+	}
+}
+
+/* Sentinel (all-ones) codes among the 8 b-bit codes of w. */
+static unsigned sentinels8(uint64_t w, unsigned b, uint64_t lsb)
+{
+	uint64_t a = w;
+
+	for (unsigned j = 1; j < b; j++)
+		a &= w >> j;
+	return (unsigned)__builtin_popcountll(a & lsb);
+}
+
+struct plan_out {
+	struct mw_seg *segs;
+	size_t max;
+	int64_t count;
+};
+
+static int emit_seg(struct plan_out *o, uint64_t off, uint64_t cnt,
+		    uint64_t voff, uint64_t vcnt)
+{
+	if (o->segs != NULL) {
+		if ((size_t)o->count >= o->max)
+			return MW_ENOSPC;
+		o->segs[o->count].elem_off = off;
+		o->segs[o->count].elem_cnt = cnt;
+		o->segs[o->count].val_off = voff;
+		o->segs[o->count].val_cnt = vcnt;
+	}
+	o->count++;
+	return 0;
+}
+
+static int plan_fixed(const struct mw_codec_desc *d, uint64_t group_bytes,
+		      size_t budget, struct plan_out *o)
+{
+	const uint64_t per = budget / group_bytes * 8;
+	int rc = 0;
+
+	if (per == 0)
+		return MW_EINVAL;
+	for (uint64_t off = 0; rc == 0 && off < d->n; off += per)
+		rc = emit_seg(o, off, d->n - off < per ? d->n - off : per, 0,
+			      0);
+	return rc;
+}
+
+static int plan_ms(const struct mw_codec_desc *d, const uint8_t *payload,
+		   size_t budget, struct plan_out *o)
+{
+	const unsigned b = d->bits;
+	const uint64_t n = d->n;
+	uint64_t lsb = 0, off = 0, bytes = 0, v0 = 0, vc = 0;
+	int rc;
+
+	for (unsigned i = 0; i < 8; i++)
+		lsb |= 1ull << (i * b);
+	for (uint64_t g = 0; g < n; g += 8) {
+		unsigned cnt = n - g < 8 ? (unsigned)(n - g) : 8;
+		unsigned nb = (cnt * b + 7) / 8;
+		unsigned sc = sentinels8(mw_ld_bytes(payload + g / 8 * b, nb), b,
+					 lsb);
+		uint64_t cost = nb + 4 * (uint64_t)sc;
+
+		if (bytes + cost > budget && g != off) {
+			rc = emit_seg(o, off, g - off, v0, vc);
+			if (rc < 0)
+				return rc;
+			off = g;
+			v0 += vc;
+			vc = 0;
+			bytes = 0;
+		}
+		if (cost > budget)
+			return MW_EINVAL;
+		bytes += cost;
+		vc += sc;
+	}
+	if (v0 + vc != d->k)
+		return MW_EINVAL;
+	return emit_seg(o, off, n - off, v0, vc);
+}
+
+static int plan_topk(const struct mw_codec_desc *d, const uint8_t *payload,
+		     size_t budget, struct plan_out *o)
+{
+	const uint64_t cap = budget / 8, k = d->k;
+	uint64_t p = 0, off = 0;
+	int64_t prev = -1;
+	int rc;
+
+	if (cap == 0)
+		return MW_EINVAL;
+	for (uint64_t i = 0; i < k; i++) {
+		int64_t idx = mw_ld_le32(payload + 8 * i);
+
+		if (idx <= prev || (uint64_t)idx >= d->n)
+			return MW_EINVAL;
+		prev = idx;
+	}
+	while (k - p > cap) {
+		uint64_t q = p + cap, j = q;
+		uint64_t gq = mw_ld_le32(payload + 8 * q) / 8 * 8;
+
+		while (j > p && mw_ld_le32(payload + 8 * (j - 1)) >= gq)
+			j--;
+		if (gq <= off)
+			return MW_EINVAL; /* one group's pairs exceed budget */
+		rc = emit_seg(o, off, gq - off, p, j - p);
+		if (rc < 0)
+			return rc;
+		off = gq;
+		p = j;
+	}
+	return emit_seg(o, off, d->n - off, p, k - p);
+}
+
+int64_t mw_seg_plan(const struct mw_codec_desc *d, const uint8_t *payload,
+		    size_t len, size_t budget, struct mw_seg *segs,
+		    size_t max_segs)
+{
+	struct plan_out o = {segs, max_segs, 0};
+	int64_t size = mw_payload_size(d);
+	int rc;
+
+	if (size < 0)
+		return size;
+	if ((uint64_t)size != len || (len > 0 && payload == NULL))
+		return MW_EINVAL;
+	if (d->n == 0) {
+		rc = emit_seg(&o, 0, 0, 0, 0);
+		return rc < 0 ? rc : o.count;
+	}
+	switch (d->codec) {
+	case MW_CODEC_MS:
+	case MW_CODEC_MS_SIGNED:
+		rc = plan_ms(d, payload, budget, &o);
+		break;
+	case MW_CODEC_TOPK:
+		rc = plan_topk(d, payload, budget, &o);
+		break;
+	case MW_CODEC_QUANT:
+		rc = plan_fixed(d, d->bits, budget, &o);
+		break;
+	case MW_CODEC_DENSE:
+		rc = plan_fixed(d, 32, budget, &o);
+		break;
+	default:
+		rc = plan_fixed(d, 8, budget, &o);
+		break;
+	}
+	return rc < 0 ? rc : o.count;
+}
+
+int64_t mw_seg_write(const struct mw_codec_desc *d, const uint8_t *payload,
+		     size_t len, const struct mw_seg *s, uint8_t *out,
+		     size_t cap)
+{
+	int64_t size = mw_payload_size(d);
+	const unsigned es = mw_codec_elem_size(d->codec);
+	uint64_t seg_size, mbs;
+
+	if (size < 0)
+		return size;
+	if (s == NULL || (uint64_t)size != len || (len > 0 && payload == NULL))
+		return MW_EINVAL;
+	if (s->elem_off % MW_SEG_ALIGN != 0 || s->elem_off > d->n ||
+	    s->elem_cnt > d->n - s->elem_off)
+		return MW_EINVAL;
+	if ((d->codec == MW_CODEC_MS || d->codec == MW_CODEC_MS_SIGNED ||
+	     d->codec == MW_CODEC_TOPK)
+		    ? s->val_off > d->k || s->val_cnt > d->k - s->val_off
+		    : s->val_off != 0 || s->val_cnt != 0)
+		return MW_EINVAL;
+	seg_size = mw_seg_payload_size(d, s);
+	if (cap < seg_size)
+		return MW_ENOSPC;
+	if (seg_size > 0 && out == NULL)
+		return MW_EINVAL;
+	switch (d->codec) {
+	case MW_CODEC_MS:
+	case MW_CODEC_MS_SIGNED:
+	case MW_CODEC_QUANT:
+		mbs = mw_mask_bytes(s->elem_cnt, d->bits);
+		if (mbs > 0) {
+			unsigned tail = (unsigned)(s->elem_cnt * d->bits % 8);
+
+			memcpy(out, payload + s->elem_off / 8 * d->bits, mbs);
+			if (tail != 0) /* bits of elements past the range */
+				out[mbs - 1] &= (uint8_t)((1u << tail) - 1);
+		}
+		if (s->val_cnt > 0)
+			memcpy(out + mbs,
+			       payload + mw_mask_bytes(d->n, d->bits) +
+				       4 * s->val_off,
+			       4 * s->val_cnt);
+		break;
+	case MW_CODEC_TOPK:
+		if (s->val_cnt > 0)
+			memcpy(out, payload + 8 * s->val_off, 8 * s->val_cnt);
+		break;
+	default:
+		if (s->elem_cnt > 0)
+			memcpy(out, payload + s->elem_off * es,
+			       s->elem_cnt * es);
+		break;
+	}
+	return (int64_t)seg_size;
+}

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Linear-time top-k selection on float bit patterns; the tensor is never
+ * sorted.
+ *
+ * 1. Estimate: for large n, take a sample of SAMPLE_BLOCKS blocks of
+ *    SAMPLE_RUN consecutive elements spread evenly over the tensor and find,
+ *    by radix select, two sample keys bracketing the k-th largest key with a
+ *    wide safety margin: lo <= threshold <= hi with high probability.
+ * 2. Filter (one SIMD pass, which also rejects NaN/Inf): count keys > hi
+ *    and copy the keys in [lo, hi] to scratch.
+ * 3. If the k-th largest key is among the candidates, radix select it
+ *    there; otherwise (an unlucky sample) filter again with [min, max],
+ *    which makes every key a candidate. Either way the result is exact.
+ */
+#include <math.h>
+
+#include "internal.h"
+
+#define SAMPLE_MIN_N MW_SAMPLE_MIN_N
+#define SAMPLE_BLOCKS MW_SAMPLE_BLOCKS
+#define SAMPLE_RUN MW_SAMPLE_RUN
+#define SAMPLE_N MW_SAMPLE_N
+
+uint32_t mw_radix_select(uint32_t *a, uint64_t m, uint64_t r,
+			 uint64_t *above)
+{
+	static const unsigned shift[3] = {21, 10, 0};
+	static const unsigned width[3] = {11, 11, 10};
+	uint64_t hist[1u << 11];
+	uint32_t prefix = 0;
+
+	*above = 0;
+	for (int round = 0; round < 3; round++) {
+		const unsigned sh = shift[round];
+		const uint32_t dm = (1u << width[round]) - 1;
+		uint64_t cum = 0, j = 0;
+		uint32_t d;
+
+		memset(hist, 0, sizeof(hist[0]) * (dm + 1));
+		for (uint64_t i = 0; i < m; i++)
+			hist[(a[i] >> sh) & dm]++;
+		for (d = dm; d > 0 && cum + hist[d] < r; d--)
+			cum += hist[d];
+		r -= cum;
+		*above += cum;
+		prefix |= d << sh;
+		if (round == 2)
+			break;
+		for (uint64_t i = 0; i < m; i++) {
+			a[j] = a[i];
+			j += ((a[i] >> sh) & dm) == d;
+		}
+		m = j;
+	}
+	return prefix;
+}
+
+/* Sample keys (unsigned) into s[0..SAMPLE_N). */
+static void sample_keys(const float *x, uint64_t n, int mag, uint32_t *s)
+{
+	const uint64_t span = n - SAMPLE_RUN;
+
+	for (uint64_t blk = 0; blk < SAMPLE_BLOCKS; blk++) {
+		const float *p = x + span * blk / (SAMPLE_BLOCKS - 1);
+
+		for (unsigned j = 0; j < SAMPLE_RUN; j++)
+			*s++ = (uint32_t)mw_key(mw_f2u(p[j]), mag) ^
+			       MW_KEY_FLIP;
+	}
+}
+
+/* Bracket [lo, hi] for the k-th largest key of x from a sample. */
+static void estimate(const float *x, uint64_t n, uint64_t k, int mag,
+		     uint32_t *scratch, int32_t *lo, int32_t *hi)
+{
+	uint32_t *s = scratch, *t = scratch + SAMPLE_N;
+	double e = (double)k * SAMPLE_N / (double)n;
+	double margin = 6.0 * sqrt(e) + 32.0;
+	double rhi = floor(e - margin), rlo = ceil(e + margin);
+	uint64_t above;
+
+	*lo = INT32_MIN;
+	*hi = INT32_MAX;
+	sample_keys(x, n, mag, s);
+	if (rhi >= 1.0) {
+		memcpy(t, s, SAMPLE_N * sizeof(*s));
+		*hi = (int32_t)(mw_radix_select(t, SAMPLE_N, (uint64_t)rhi,
+						&above) ^
+				MW_KEY_FLIP);
+	}
+	if (rlo <= (double)SAMPLE_N)
+		*lo = (int32_t)(mw_radix_select(s, SAMPLE_N, (uint64_t)rlo,
+						&above) ^
+				MW_KEY_FLIP);
+}
+
+int mw_select(const struct mw_kernels *kr, const float *x, uint64_t n,
+	      uint64_t k, int mag, uint32_t *scratch, struct mw_sel *sel)
+{
+	int32_t lo = INT32_MIN, hi = INT32_MAX;
+	uint64_t nc = 0, ngt = 0, above;
+	uint32_t t;
+
+	if (n >= SAMPLE_MIN_N)
+		estimate(x, n, k, mag, scratch, &lo, &hi);
+	sel->passes = 1;
+	if (kr->filter(x, n, mag, lo, hi, scratch, &nc, &ngt))
+		return MW_ENONFINITE;
+	if (!(ngt < k && k <= ngt + nc)) {
+		sel->passes = 2;
+		nc = ngt = 0;
+		kr->filter(x, n, mag, INT32_MIN, INT32_MAX, scratch, &nc,
+			   &ngt);
+	}
+	t = mw_radix_select(scratch, nc, k - ngt, &above);
+	sel->thr = (int32_t)(t ^ MW_KEY_FLIP);
+	sel->ties = k - ngt - above;
+	return 0;
+}
