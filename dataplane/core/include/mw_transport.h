@@ -239,8 +239,9 @@ void mw_ep_free(struct mw_ep *ep);
 int mw_ep_add_peer(struct mw_ep *ep);
 
 /**
- * Close the session with a peer (sends CLOSE, fails pending sends with
- * MW_ECANCELED, discards partially received tensors) and unregister it.
+ * Unregister a peer: fails pending sends with MW_ECANCELED and discards
+ * partially received tensors. No CLOSE is sent (the id is gone): call
+ * mw_ep_close_peer() and drain mw_ep_send() first to tell the peer.
  * Events already queued for it stay pollable.
  * @return 0 or MW_ENOENT (not registered).
  */

@@ -57,7 +57,7 @@ enum mw_ptype {
 #define MW_WIRE_FLAGS_KNOWN MW_FLAG_ACK_REQ
 
 /** Tensor element types. */
-enum mw_dtype {
+enum mw_wire_dtype {
 	MW_DT_F32 = 0,
 	MW_DT_F16 = 1,
 	MW_DT_BF16 = 2,
@@ -82,9 +82,9 @@ enum mw_kind {
 };
 
 /** Size in bytes of one element of a dtype; 0 if unknown. */
-unsigned mw_dtype_size(unsigned dtype);
+unsigned mw_wire_dtype_size(unsigned dtype);
 /** Name of a dtype ("f32", "u8", ...); "?" if unknown. */
-const char *mw_dtype_name(unsigned dtype);
+const char *mw_wire_dtype_name(unsigned dtype);
 /** Name of a kind ("activation", ...); "?" if unknown. */
 const char *mw_kind_name(unsigned kind);
 
@@ -117,7 +117,7 @@ struct mw_hello {
 
 /** Tensor metadata as carried on the wire and handed to the application. */
 struct mw_tensor_meta {
-	uint8_t dtype; /**< enum mw_dtype */
+	uint8_t dtype; /**< enum mw_wire_dtype */
 	uint8_t kind;  /**< enum mw_kind */
 	uint8_t ndim;  /**< 0..MW_WIRE_MAX_DIMS */
 	uint32_t dims[MW_WIRE_MAX_DIMS]; /**< unused dims are 0 */
