@@ -455,7 +455,7 @@ int mw_ep_add_peer(struct mw_ep *ep)
 {
 	uint16_t i;
 	struct peer *p;
-	uint32_t w = ep->cfg.window;
+	uint32_t w = ep->cfg.window, ev_tx, ev_rx;
 
 	for (i = 0; i < ep->cfg.max_peers; i++)
 		if (!ep->peers[i].used)
@@ -463,7 +463,12 @@ int mw_ep_add_peer(struct mw_ep *ep)
 	if (i == ep->cfg.max_peers)
 		return MW_ELIMIT;
 	p = &ep->peers[i];
+	/* Events of a removed peer with this id may still be queued. */
+	ev_tx = p->tx_evq;
+	ev_rx = p->rx_unpolled;
 	memset(p, 0, offsetof(struct peer, peer_ev));
+	p->tx_evq = ev_tx;
+	p->rx_unpolled = ev_rx;
 	p->tx = ep_alloc(ep, sizeof(*p->tx) * w);
 	p->rx = ep_alloc(ep, sizeof(*p->rx) * w);
 	p->sent = ep_alloc(ep, sizeof(*p->sent) * sent_cap(ep));

@@ -1,0 +1,845 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * maskwire-sim: two transport endpoints in virtual time over a seeded
+ * lossy link, moving split-learning traffic (MS activations and dense
+ * labels up, signed-MS gradients down), checking every delivered tensor
+ * bit for bit against decode(encode(x)), printing one JSON object.
+ * Same arguments, same output.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mw_transport.h"
+
+#define NO_TIME UINT64_MAX
+#define MAX_DG 9000
+
+/* ---- deterministic randomness ----------------------------------------- */
+
+struct rng {
+	uint64_t s;
+};
+
+static uint64_t rng_next(struct rng *r)
+{
+	uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static double rng_unit(struct rng *r)
+{
+	return (double)(rng_next(r) >> 11) * 0x1.0p-53;
+}
+
+/* ---- options ----------------------------------------------------------- */
+
+struct opts {
+	unsigned tensors;
+	unsigned ndim;
+	uint32_t shape[MW_WIRE_MAX_DIMS];
+	double loss, burst, reorder, dup, corrupt;
+	uint64_t seed;
+	double delay_us, reorder_us, bw_gbps;
+	uint64_t queue_bytes;
+	unsigned mtu;
+	int codec, grad_codec;
+	double ratio;
+	unsigned bits;
+	double down_at_ms, down_for_ms, restart_at_ms;
+	unsigned pipeline, window, max_retries;
+	double max_time_s;
+};
+
+/* ---- link -------------------------------------------------------------- */
+
+struct link_stats {
+	uint64_t pkts, data_pkts, lost, data_lost, cut, data_cut, qdrop,
+		data_qdrop, dups, corrupted, data_corrupted, reordered;
+};
+
+struct link {
+	struct rng rng;
+	int bad;                /* Gilbert-Elliott state */
+	uint64_t busy_until;
+	struct link_stats st;
+};
+
+struct pkt {
+	uint64_t t, seq;
+	uint8_t to;             /* 0: node A, 1: node B */
+	uint16_t len;
+	uint8_t *data;
+};
+
+struct heap {
+	struct pkt *v;
+	size_t n, cap;
+};
+
+static int pkt_before(const struct pkt *a, const struct pkt *b)
+{
+	return a->t != b->t ? a->t < b->t : a->seq < b->seq;
+}
+
+static void heap_push(struct heap *h, struct pkt p)
+{
+	size_t i;
+
+	if (h->n == h->cap) {
+		h->cap = h->cap ? 2 * h->cap : 1024;
+		h->v = realloc(h->v, h->cap * sizeof(*h->v));
+		if (!h->v) {
+			perror("realloc");
+			exit(2);
+		}
+	}
+	i = h->n++;
+	while (i && pkt_before(&p, &h->v[(i - 1) / 2])) {
+		h->v[i] = h->v[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	h->v[i] = p;
+}
+
+static struct pkt heap_pop(struct heap *h)
+{
+	struct pkt top = h->v[0], last = h->v[--h->n];
+	size_t i = 0, c;
+
+	for (;;) {
+		c = 2 * i + 1;
+		if (c >= h->n)
+			break;
+		if (c + 1 < h->n && pkt_before(&h->v[c + 1], &h->v[c]))
+			c++;
+		if (!pkt_before(&h->v[c], &last))
+			break;
+		h->v[i] = h->v[c];
+		i = c;
+	}
+	if (h->n)
+		h->v[i] = last;
+	return top;
+}
+
+struct sim;
+static void link_send(struct sim *s, int from, const uint8_t *buf, size_t len,
+		      uint64_t now);
+
+/* ---- split-learning application --------------------------------------- */
+
+enum stream { ST_ACT = 0, ST_LABEL = 1, ST_GRAD = 2, ST_COUNT };
+
+struct step {
+	uint8_t act_done, label_done, grad_sent, resolved;
+	uint8_t act_rx, label_rx; /* delivered at the server */
+};
+
+struct node {
+	struct mw_ep *ep;
+	uint16_t peer;
+	uint32_t inc;
+};
+
+struct sim {
+	struct opts o;
+	struct node n[2];        /* 0: client, 1: server */
+	struct link link[2];     /* link[i]: packets sent by node i */
+	struct heap heap;
+	uint64_t seq, now;
+	struct step *steps;
+	unsigned next_step, resolved;
+	uint64_t elems;          /* per activation/gradient */
+	uint32_t batch;
+	int64_t last_tag[2][ST_COUNT];
+	uint64_t delivered, failed, verified, verify_err, order_err;
+	uint64_t dense_bytes;
+	uint64_t restarts_done;
+	struct mw_counters old_server; /* counters of a restarted server */
+	float *xbuf, *ref;
+	uint8_t *pay, *scr;
+	size_t pay_cap, scr_cap;
+	uint64_t fail_reason[32];
+};
+
+static uint64_t ns_of_ms(double ms)
+{
+	return (uint64_t)llround(ms * 1e6);
+}
+
+/* Tensor content: a pure function of (seed, stream, step). */
+static void gen_tensor(const struct sim *s, int st, unsigned step, void *out,
+		       uint64_t n)
+{
+	struct rng r = { s->o.seed * 0x100000001b3ull + (uint64_t)st * 7919 +
+			 (uint64_t)step * 104729 };
+	uint64_t i;
+
+	if (st == ST_LABEL) {
+		int64_t *l = out;
+
+		for (i = 0; i < n; i++)
+			l[i] = (int64_t)(rng_next(&r) % 10);
+		return;
+	}
+	float *x = out;
+
+	for (i = 0; i < n; i++) {
+		double u = rng_unit(&r);
+
+		if (st == ST_ACT) /* post-ReLU: half zeros, a long tail */
+			x[i] = u < 0.5 ? 0.0f : (float)(-log(rng_unit(&r) + 1e-12));
+		else /* gradients: small, signed */
+			x[i] = (float)((u - 0.5) * 1e-3 *
+				       (1.0 + 4.0 * rng_unit(&r)));
+	}
+}
+
+static void stream_params(const struct sim *s, int st,
+			  struct mw_codec_params *cp,
+			  struct mw_tensor_meta *m)
+{
+	memset(cp, 0, sizeof(*cp));
+	memset(m, 0, sizeof(*m));
+	if (st == ST_LABEL) {
+		cp->codec = MW_CODEC_RAW;
+		m->dtype = MW_DT_I64;
+		m->kind = MW_KIND_LABELS;
+		m->ndim = 1;
+		m->dims[0] = s->batch;
+		return;
+	}
+	cp->codec = st == ST_ACT ? s->o.codec : s->o.grad_codec;
+	cp->bits = (cp->codec == MW_CODEC_DENSE || cp->codec == MW_CODEC_TOPK ||
+		    cp->codec == MW_CODEC_RAW) ? 0 : s->o.bits;
+	cp->rounding = MW_ROUND_NEAREST;
+	cp->ratio = s->o.ratio;
+	m->dtype = MW_DT_F32;
+	m->kind = st == ST_ACT ? MW_KIND_ACTIVATION : MW_KIND_GRADIENT;
+	m->ndim = (uint8_t)s->o.ndim;
+	memcpy(m->dims, s->o.shape, sizeof(m->dims));
+}
+
+static uint64_t stream_bytes(const struct sim *s, int st)
+{
+	return st == ST_LABEL ? 8ull * s->batch : 4 * s->elems;
+}
+
+static void submit(struct sim *s, int node, int st, unsigned step)
+{
+	struct mw_codec_params cp;
+	struct mw_tensor_meta m;
+	uint64_t bytes = stream_bytes(s, st);
+	int rc;
+
+	stream_params(s, st, &cp, &m);
+	m.tag = ((uint64_t)st << 32) | step;
+	gen_tensor(s, st, step, s->xbuf, st == ST_LABEL ? s->batch : s->elems);
+	rc = mw_ep_submit(s->n[node].ep, s->n[node].peer, &m, &cp, s->xbuf,
+			  bytes, 0, s->now, NULL);
+	if (rc < 0) {
+		fprintf(stderr, "maskwire-sim: submit: %s\n", mw_strerror(rc));
+		exit(2);
+	}
+}
+
+/* decode(encode(x)) computed here, independently of the transport. */
+static int verify(struct sim *s, int st, unsigned step,
+		  const struct mw_event *ev)
+{
+	struct mw_codec_params cp;
+	struct mw_tensor_meta m;
+	struct mw_codec_desc d;
+	uint64_t n = st == ST_LABEL ? 8ull * s->batch : s->elems;
+	int64_t sz, rc;
+
+	stream_params(s, st, &cp, &m);
+	if (ev->meta.kind != m.kind || ev->meta.dtype != m.dtype ||
+	    ev->meta.ndim != m.ndim ||
+	    memcmp(ev->meta.dims, m.dims, sizeof(m.dims)) ||
+	    ev->bytes != stream_bytes(s, st))
+		return 0;
+	gen_tensor(s, st, step, s->xbuf, st == ST_LABEL ? s->batch : s->elems);
+	if (st == ST_LABEL)
+		return memcmp(ev->buf, s->xbuf, ev->bytes) == 0;
+	sz = mw_encode_size(&cp, n);
+	if (sz < 0 || (size_t)sz > s->pay_cap)
+		return 0;
+	rc = mw_encode(&cp, s->xbuf, n, &d, s->pay, s->pay_cap, s->scr,
+		       s->scr_cap);
+	if (rc < 0)
+		return 0;
+	rc = mw_seg_decode(&d, 0, n, s->pay, (size_t)rc, s->ref);
+	if (rc < 0)
+		return 0;
+	return memcmp(ev->buf, s->ref, ev->bytes) == 0 &&
+	       ev->desc.codec == d.codec && ev->desc.bits == d.bits &&
+	       ev->desc.n == d.n && ev->desc.k == d.k &&
+	       memcmp(&ev->desc.p0, &d.p0, 4) == 0 &&
+	       memcmp(&ev->desc.p1, &d.p1, 4) == 0;
+}
+
+static void resolve(struct sim *s, unsigned step)
+{
+	if (!s->steps[step].resolved) {
+		s->steps[step].resolved = 1;
+		s->resolved++;
+	}
+}
+
+static void on_event(struct sim *s, int node, struct mw_event *ev)
+{
+	int st;
+	unsigned step;
+
+	switch (ev->type) {
+	case MW_EV_RX_TENSOR:
+		st = (int)(ev->meta.tag >> 32);
+		step = (unsigned)ev->meta.tag;
+		s->delivered++;
+		if (st < 0 || st >= ST_COUNT || step >= s->o.tensors ||
+		    (st == ST_GRAD) != (node == 0)) {
+			s->verify_err++;
+			mw_ep_release(s->n[node].ep, ev);
+			return;
+		}
+		if ((int64_t)step <= s->last_tag[node][st])
+			s->order_err++;
+		s->last_tag[node][st] = step;
+		if (verify(s, st, step, ev))
+			s->verified++;
+		else
+			s->verify_err++;
+		s->dense_bytes += ev->bytes;
+		mw_ep_release(s->n[node].ep, ev);
+		if (st == ST_GRAD) {
+			resolve(s, step);
+		} else {
+			if (st == ST_ACT)
+				s->steps[step].act_rx = 1;
+			else
+				s->steps[step].label_rx = 1;
+			if (s->steps[step].act_rx && s->steps[step].label_rx &&
+			    !s->steps[step].grad_sent) {
+				s->steps[step].grad_sent = 1;
+				submit(s, 1, ST_GRAD, step);
+			}
+		}
+		break;
+	case MW_EV_TX_DONE:
+		break;
+	case MW_EV_TX_FAILED:
+		s->failed++;
+		s->fail_reason[(unsigned)-ev->reason % 32]++;
+		step = (unsigned)ev->meta.tag;
+		if (step < s->o.tensors)
+			resolve(s, step);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- link model -------------------------------------------------------- */
+
+static void link_send(struct sim *s, int from, const uint8_t *buf, size_t len,
+		      uint64_t now)
+{
+	struct link *l = &s->link[from];
+	const struct opts *o = &s->o;
+	int is_data = len > 3 && buf[3] == MW_PT_DATA;
+	uint64_t ser = (uint64_t)((double)len * 8.0 / o->bw_gbps);
+	uint64_t dep, t, queued;
+	struct pkt p;
+	int lost, copies, c;
+
+	l->st.pkts++;
+	l->st.data_pkts += is_data;
+	/* drop-tail queue in front of the wire */
+	queued = l->busy_until > now ?
+			 (uint64_t)((double)(l->busy_until - now) * o->bw_gbps / 8) : 0;
+	if (queued + len > o->queue_bytes) {
+		l->st.qdrop++;
+		l->st.data_qdrop += is_data;
+		l->st.lost++;
+		l->st.data_lost += is_data;
+		return;
+	}
+	dep = (l->busy_until > now ? l->busy_until : now) + ser;
+	l->busy_until = dep;
+	if (o->down_for_ms > 0 && dep >= ns_of_ms(o->down_at_ms) &&
+	    dep < ns_of_ms(o->down_at_ms + o->down_for_ms)) {
+		l->st.cut++;
+		l->st.data_cut += is_data;
+		l->st.lost++;
+		l->st.data_lost += is_data;
+		return;
+	}
+	if (o->burst > 1.0) {
+		double r = 1.0 / o->burst, q = o->loss * r / (1.0 - o->loss);
+
+		if (l->bad)
+			l->bad = rng_unit(&l->rng) >= r;
+		else
+			l->bad = rng_unit(&l->rng) < q;
+		lost = l->bad;
+	} else {
+		lost = rng_unit(&l->rng) < o->loss;
+	}
+	if (lost) {
+		l->st.lost++;
+		l->st.data_lost += is_data;
+		return;
+	}
+	copies = rng_unit(&l->rng) < o->dup ? 2 : 1;
+	l->st.dups += copies - 1;
+	for (c = 0; c < copies; c++) {
+		t = dep + (uint64_t)(o->delay_us * 1000);
+		if (c)
+			t += (uint64_t)(rng_unit(&l->rng) * o->delay_us * 1000);
+		if (rng_unit(&l->rng) < o->reorder) {
+			t += (uint64_t)(rng_unit(&l->rng) * o->reorder_us * 1000);
+			l->st.reordered++;
+		}
+		p.t = t;
+		p.seq = s->seq++;
+		p.to = (uint8_t)!from;
+		p.len = (uint16_t)len;
+		p.data = malloc(len);
+		if (!p.data) {
+			perror("malloc");
+			exit(2);
+		}
+		memcpy(p.data, buf, len);
+		if (rng_unit(&l->rng) < o->corrupt) {
+			unsigned flips = 1 + (unsigned)(rng_next(&l->rng) % 3), f;
+
+			for (f = 0; f < flips; f++) {
+				uint64_t bit = rng_next(&l->rng) % (8 * len);
+
+				p.data[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+			}
+			l->st.corrupted++;
+			l->st.data_corrupted += is_data;
+		}
+		heap_push(&s->heap, p);
+	}
+}
+
+/* ---- driver ------------------------------------------------------------ */
+
+static struct mw_ep *make_ep(const struct opts *o, uint32_t inc)
+{
+	struct mw_ep_config cfg;
+	struct mw_ep *ep;
+	int rc;
+
+	mw_ep_config_default(&cfg);
+	cfg.incarnation = inc;
+	cfg.max_peers = 1;
+	cfg.max_datagram = (uint16_t)(o->mtu - 28);
+	cfg.window = o->window;
+	cfg.max_retries = o->max_retries;
+	cfg.rto_initial_ns = 1000000;
+	cfg.rto_min_ns = 200000;
+	cfg.rto_max_ns = 200000000;
+	cfg.ack_delay_ns = 25000;
+	rc = mw_ep_new(&cfg, &ep);
+	if (rc < 0) {
+		fprintf(stderr, "maskwire-sim: endpoint: %s\n", mw_strerror(rc));
+		exit(2);
+	}
+	return ep;
+}
+
+static void add_counters(struct mw_counters *a, const struct mw_counters *b)
+{
+	const uint64_t *src = (const uint64_t *)b;
+	uint64_t *dst = (uint64_t *)a;
+	size_t i;
+
+	for (i = 0; i < sizeof(*a) / sizeof(uint64_t); i++)
+		dst[i] += src[i];
+}
+
+static void restart_server(struct sim *s)
+{
+	struct mw_counters c;
+	unsigned i;
+
+	mw_ep_counters(s->n[1].ep, &c);
+	add_counters(&s->old_server, &c);
+	mw_ep_free(s->n[1].ep);
+	s->n[1].inc++;
+	s->n[1].ep = make_ep(&s->o, s->n[1].inc);
+	s->n[1].peer = (uint16_t)mw_ep_add_peer(s->n[1].ep);
+	/* Work the old server held is gone: those steps cannot finish. */
+	for (i = 0; i < s->next_step; i++)
+		if (!s->steps[i].resolved &&
+		    (s->steps[i].act_rx || s->steps[i].label_rx))
+			resolve(s, i);
+	s->restarts_done++;
+}
+
+static int all_done(const struct sim *s)
+{
+	struct mw_peer_info a, b;
+
+	if (s->resolved < s->o.tensors)
+		return 0;
+	mw_ep_peer_info(s->n[0].ep, s->n[0].peer, &a);
+	mw_ep_peer_info(s->n[1].ep, s->n[1].peer, &b);
+	return a.tx_pending == 0 && b.tx_pending == 0;
+}
+
+static void app_step(struct sim *s)
+{
+	struct mw_event ev;
+	int k;
+
+	for (k = 0; k < 2; k++)
+		while (mw_ep_poll(s->n[k].ep, &ev))
+			on_event(s, k, &ev);
+	/* The client runs up to `pipeline` steps ahead of its gradients. */
+	while (s->next_step < s->o.tensors &&
+	       s->next_step < s->resolved + s->o.pipeline) {
+		struct mw_peer_info pi;
+
+		mw_ep_peer_info(s->n[0].ep, s->n[0].peer, &pi);
+		if (pi.tx_pending + 2 > s->o.window)
+			break;
+		submit(s, 0, ST_ACT, s->next_step);
+		submit(s, 0, ST_LABEL, s->next_step);
+		s->next_step++;
+	}
+}
+
+static void usage(void)
+{
+	fputs("usage: maskwire-sim [options]\n"
+	      "  --tensors N        training steps: N activations and N labels\n"
+	      "                     up, N gradients down (20)\n"
+	      "  --shape a,b,..     activation/gradient shape (16,16,8,8)\n"
+	      "  --codec NAME       activation codec (ms); --grad-codec (ms-signed)\n"
+	      "  --ratio R --bits B sparsification ratio (0.99), mask bits (2)\n"
+	      "  --loss P --burst L random loss; L > 1: Gilbert-Elliott bursts\n"
+	      "                     of mean length L at the same average loss\n"
+	      "  --reorder P --reorder-us U   delay a packet by up to U us\n"
+	      "  --dup P --corrupt P          duplicate / flip 1-3 bits\n"
+	      "  --delay-us D --bw-gbps G --queue-kb Q   one-way link (50, 10, 1024)\n"
+	      "  --mtu M            IP MTU (1500); datagrams are M - 28 bytes\n"
+	      "  --link-down-at MS --link-down-for MS   cut both directions\n"
+	      "  --restart-at MS    restart the server endpoint (new incarnation)\n"
+	      "  --pipeline K       steps in flight (4); --window W (8)\n"
+	      "  --max-retries R    retry budget (16); --seed S (1)\n"
+	      "  --max-time S       give up after S virtual seconds (3600)\n",
+	      stderr);
+}
+
+static int parse_shape(const char *arg, struct opts *o)
+{
+	char *end;
+	unsigned nd = 0;
+
+	memset(o->shape, 0, sizeof(o->shape));
+	while (*arg) {
+		unsigned long v = strtoul(arg, &end, 10);
+
+		if (end == arg || v == 0 || v > UINT32_MAX ||
+		    nd == MW_WIRE_MAX_DIMS)
+			return -1;
+		o->shape[nd++] = (uint32_t)v;
+		if (*end == ',')
+			end++;
+		else if (*end)
+			return -1;
+		arg = end;
+	}
+	o->ndim = nd;
+	return nd ? 0 : -1;
+}
+
+static double num(const char *name, const char *v, double lo, double hi)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno || end == v || *end || !(d >= lo && d <= hi)) {
+		fprintf(stderr, "maskwire-sim: bad --%s '%s' (%g..%g)\n", name,
+			v, lo, hi);
+		exit(2);
+	}
+	return d;
+}
+
+static void parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "tensors", 1, 0, 't' }, { "shape", 1, 0, 's' },
+		{ "loss", 1, 0, 'l' },    { "burst", 1, 0, 'B' },
+		{ "reorder", 1, 0, 'r' }, { "reorder-us", 1, 0, 'R' },
+		{ "dup", 1, 0, 'd' },     { "corrupt", 1, 0, 'c' },
+		{ "seed", 1, 0, 'S' },    { "delay-us", 1, 0, 'D' },
+		{ "bw-gbps", 1, 0, 'b' }, { "queue-kb", 1, 0, 'q' },
+		{ "mtu", 1, 0, 'm' },     { "codec", 1, 0, 'C' },
+		{ "grad-codec", 1, 0, 'G' }, { "ratio", 1, 0, 'x' },
+		{ "bits", 1, 0, 'k' },    { "link-down-at", 1, 0, 'a' },
+		{ "link-down-for", 1, 0, 'f' }, { "restart-at", 1, 0, 'X' },
+		{ "pipeline", 1, 0, 'p' }, { "window", 1, 0, 'w' },
+		{ "max-retries", 1, 0, 'M' }, { "max-time", 1, 0, 'T' },
+		{ "help", 0, 0, 'h' },    { 0, 0, 0, 0 },
+	};
+	int c, v;
+
+	memset(o, 0, sizeof(*o));
+	o->tensors = 20;
+	parse_shape("16,16,8,8", o);
+	o->seed = 1;
+	o->delay_us = 50;
+	o->reorder_us = 100;
+	o->bw_gbps = 10;
+	o->queue_bytes = 1024 * 1024;
+	o->mtu = 1500;
+	o->codec = MW_CODEC_MS;
+	o->grad_codec = MW_CODEC_MS_SIGNED;
+	o->ratio = 0.99;
+	o->bits = 2;
+	o->restart_at_ms = -1;
+	o->pipeline = 4;
+	o->window = 8;
+	o->max_retries = 16;
+	o->max_time_s = 3600;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 't': o->tensors = (unsigned)num("tensors", optarg, 0, 1e7); break;
+		case 's':
+			if (parse_shape(optarg, o) < 0) {
+				fprintf(stderr, "maskwire-sim: bad --shape\n");
+				exit(2);
+			}
+			break;
+		case 'l': o->loss = num("loss", optarg, 0, 0.9); break;
+		case 'B': o->burst = num("burst", optarg, 0, 1e6); break;
+		case 'r': o->reorder = num("reorder", optarg, 0, 1); break;
+		case 'R': o->reorder_us = num("reorder-us", optarg, 0, 1e7); break;
+		case 'd': o->dup = num("dup", optarg, 0, 1); break;
+		case 'c': o->corrupt = num("corrupt", optarg, 0, 1); break;
+		case 'S': o->seed = (uint64_t)num("seed", optarg, 0, 1e18); break;
+		case 'D': o->delay_us = num("delay-us", optarg, 0, 1e7); break;
+		case 'b': o->bw_gbps = num("bw-gbps", optarg, 1e-4, 1e4); break;
+		case 'q': o->queue_bytes = (uint64_t)num("queue-kb", optarg, 16, 1e7) * 1024; break;
+		case 'm': o->mtu = (unsigned)num("mtu", optarg, 576, 9028); break;
+		case 'C':
+		case 'G':
+			v = mw_codec_from_name(optarg);
+			if (v < 0 || v == MW_CODEC_RAW) {
+				fprintf(stderr, "maskwire-sim: bad codec '%s'\n", optarg);
+				exit(2);
+			}
+			if (c == 'C')
+				o->codec = v;
+			else
+				o->grad_codec = v;
+			break;
+		case 'x': o->ratio = num("ratio", optarg, 0, 0.999999); break;
+		case 'k': o->bits = (unsigned)num("bits", optarg, 1, 8); break;
+		case 'a': o->down_at_ms = num("link-down-at", optarg, 0, 1e9); break;
+		case 'f': o->down_for_ms = num("link-down-for", optarg, 0, 1e9); break;
+		case 'X': o->restart_at_ms = num("restart-at", optarg, 0, 1e9); break;
+		case 'p': o->pipeline = (unsigned)num("pipeline", optarg, 1, 1e6); break;
+		case 'w': o->window = (unsigned)num("window", optarg, 2, 4096); break;
+		case 'M': o->max_retries = (unsigned)num("max-retries", optarg, 1, 1000); break;
+		case 'T': o->max_time_s = num("max-time", optarg, 1e-3, 1e7); break;
+		default:
+			usage();
+			exit(c == 'h' ? 0 : 2);
+		}
+	}
+	if (optind != argc) {
+		usage();
+		exit(2);
+	}
+}
+
+static void print_json(struct sim *s, int stalled)
+{
+	struct mw_counters c[2], t;
+	struct link_stats L;
+	double secs = (double)s->now / 1e9;
+	uint64_t lost, corrupt_dropped, i;
+	unsigned r;
+	int first = 1;
+
+	mw_ep_counters(s->n[0].ep, &c[0]);
+	mw_ep_counters(s->n[1].ep, &c[1]);
+	add_counters(&c[1], &s->old_server);
+	t = c[0];
+	add_counters(&t, &c[1]);
+	memset(&L, 0, sizeof(L));
+	for (i = 0; i < 2; i++) {
+		const uint64_t *src = (const uint64_t *)&s->link[i].st;
+		uint64_t *dst = (uint64_t *)&L;
+		size_t j;
+
+		for (j = 0; j < sizeof(L) / 8; j++)
+			dst[j] += src[j];
+	}
+	/* Segments the protocol had to recover: dropped by the link, or
+	 * corrupted (and so dropped by the receiver's checksum). */
+	lost = L.data_lost + L.data_corrupted;
+	corrupt_dropped = t.drop[MW_DROP_TRUNC] + t.drop[MW_DROP_FORMAT] +
+			  t.drop[MW_DROP_MAGIC] + t.drop[MW_DROP_VERSION] +
+			  t.drop[MW_DROP_TYPE] + t.drop[MW_DROP_CHECKSUM];
+	printf("{\"seed\":%" PRIu64 ",\"steps\":%u,\"tensors_submitted\":%" PRIu64
+	       ",\"tensors_delivered\":%" PRIu64 ",\"tensors_verified\":%" PRIu64
+	       ",\"verify_errors\":%" PRIu64 ",\"order_errors\":%" PRIu64
+	       ",\"tensors_failed\":%" PRIu64,
+	       s->o.seed, s->o.tensors, t.tensors_submitted, s->delivered,
+	       s->verified, s->verify_err, s->order_err, s->failed);
+	printf(",\"fail_reasons\":{");
+	for (r = 0; r < 32; r++)
+		if (s->fail_reason[r]) {
+			printf("%s\"%s\":%" PRIu64, first ? "" : ",",
+			       mw_strerror(-(int)r), s->fail_reason[r]);
+			first = 0;
+		}
+	printf("},\"segments_sent\":%" PRIu64 ",\"segments_new\":%" PRIu64
+	       ",\"retransmitted\":%" PRIu64 ",\"fast_retransmits\":%" PRIu64
+	       ",\"timeout_retransmits\":%" PRIu64 ",\"rto_events\":%" PRIu64
+	       ",\"lost_by_link\":%" PRIu64 ",\"data_lost_by_link\":%" PRIu64
+	       ",\"data_corrupted_by_link\":%" PRIu64
+	       ",\"retransmit_efficiency\":%.4f",
+	       t.data_tx, t.data_tx_new, t.retrans, t.retrans_fast,
+	       t.retrans_rto, t.rto_events, L.lost, L.data_lost,
+	       L.data_corrupted, lost ? (double)t.retrans / (double)lost : 0.0);
+	printf(",\"queue_drops\":%" PRIu64 ",\"cut_drops\":%" PRIu64
+	       ",\"link_duplicates\":%" PRIu64 ",\"duplicates\":%" PRIu64
+	       ",\"reordered\":%" PRIu64 ",\"corrupted_by_link\":%" PRIu64
+	       ",\"corrupt_dropped\":%" PRIu64,
+	       L.qdrop, L.cut, L.dups, t.data_rx_dup, L.reordered, L.corrupted,
+	       corrupt_dropped);
+	printf(",\"drops\":{");
+	first = 1;
+	for (r = 0; r < MW_DROP_COUNT_; r++)
+		if (t.drop[r]) {
+			printf("%s\"%s\":%" PRIu64, first ? "" : ",",
+			       mw_drop_name(r), t.drop[r]);
+			first = 0;
+		}
+	printf("},\"acks_sent\":%" PRIu64 ",\"packets_sent\":%" PRIu64
+	       ",\"wire_bytes\":%" PRIu64 ",\"peer_restarts\":%" PRIu64
+	       ",\"session_resets\":%" PRIu64,
+	       t.acks_tx, t.pkts_tx, t.bytes_tx, t.peer_restarts,
+	       t.session_resets);
+	printf(",\"virtual_time_s\":%.6f,\"dense_bytes_delivered\":%" PRIu64
+	       ",\"goodput_gbps\":%.3f,\"wire_gbps\":%.3f,\"stalled\":%s"
+	       ",\"ok\":%s}\n",
+	       secs, s->dense_bytes,
+	       secs > 0 ? (double)s->dense_bytes * 8 / secs / 1e9 : 0.0,
+	       secs > 0 ? (double)t.bytes_tx * 8 / secs / 1e9 : 0.0,
+	       stalled ? "true" : "false",
+	       (!stalled && !s->verify_err && !s->order_err &&
+		s->delivered == s->verified) ? "true" : "false");
+}
+
+int main(int argc, char **argv)
+{
+	struct sim s;
+	uint8_t buf[MAX_DG];
+	uint64_t restart_at, limit;
+	uint16_t peer;
+	int k, len, stalled = 0;
+	size_t maxn;
+
+	memset(&s, 0, sizeof(s));
+	parse_args(argc, argv, &s.o);
+	s.elems = 1;
+	for (k = 0; k < (int)s.o.ndim; k++)
+		s.elems *= s.o.shape[k];
+	s.batch = s.o.shape[0];
+	maxn = (size_t)(s.elems > 2ull * s.batch ? s.elems : 2ull * s.batch);
+	s.xbuf = malloc(maxn * 4);
+	s.ref = malloc(maxn * 4);
+	s.pay_cap = maxn * 8 + 64;
+	s.pay = malloc(s.pay_cap);
+	s.scr_cap = maxn * 4 + 64;
+	s.scr = malloc(s.scr_cap);
+	s.steps = calloc(s.o.tensors + 1, sizeof(*s.steps));
+	if (!s.xbuf || !s.ref || !s.pay || !s.scr || !s.steps) {
+		perror("malloc");
+		return 2;
+	}
+	for (k = 0; k < 2; k++) {
+		s.link[k].rng.s = s.o.seed * 31 + (uint64_t)k + 1;
+		s.n[k].inc = 1000u + (uint32_t)k * 1000u;
+		s.n[k].ep = make_ep(&s.o, s.n[k].inc);
+		s.n[k].peer = (uint16_t)mw_ep_add_peer(s.n[k].ep);
+		s.last_tag[k][0] = s.last_tag[k][1] = s.last_tag[k][2] = -1;
+	}
+	restart_at = s.o.restart_at_ms >= 0 ? ns_of_ms(s.o.restart_at_ms) :
+					      NO_TIME;
+	limit = (uint64_t)(s.o.max_time_s * 1e9);
+
+	for (;;) {
+		uint64_t t = NO_TIME, x;
+
+		app_step(&s);
+		for (k = 0; k < 2; k++)
+			while ((len = mw_ep_send(s.n[k].ep, s.now, buf,
+						 sizeof(buf), &peer)) > 0)
+				link_send(&s, k, buf, (size_t)len, s.now);
+		if (all_done(&s))
+			break;
+		if (s.heap.n)
+			t = s.heap.v[0].t;
+		for (k = 0; k < 2; k++) {
+			x = mw_ep_expiry(s.n[k].ep);
+			if (x < t)
+				t = x;
+		}
+		if (restart_at < t)
+			t = restart_at;
+		if (t == NO_TIME || t > limit) {
+			stalled = 1;
+			break;
+		}
+		if (t > s.now)
+			s.now = t;
+		if (s.now >= restart_at) {
+			restart_at = NO_TIME;
+			restart_server(&s);
+		}
+		while (s.heap.n && s.heap.v[0].t <= s.now) {
+			struct pkt p = heap_pop(&s.heap);
+
+			mw_ep_recv(s.n[p.to].ep, s.n[p.to].peer, p.data, p.len,
+				   s.now);
+			free(p.data);
+		}
+		for (k = 0; k < 2; k++)
+			if (mw_ep_expiry(s.n[k].ep) <= s.now)
+				mw_ep_handle_expiry(s.n[k].ep, s.now);
+	}
+	print_json(&s, stalled);
+	while (s.heap.n)
+		free(heap_pop(&s.heap).data);
+	free(s.heap.v);
+	for (k = 0; k < 2; k++)
+		mw_ep_free(s.n[k].ep);
+	free(s.xbuf);
+	free(s.ref);
+	free(s.pay);
+	free(s.scr);
+	free(s.steps);
+	return stalled || s.verify_err || s.order_err ? 1 : 0;
+}

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Property tests for the transport core, run through maskwire-sim.
+
+usage: check_sim.py SIM_BINARY CASE
+Each case runs the simulator over several seeds and checks properties of
+its JSON output; on failure it prints the command line (with its seed).
+"""
+import json
+import subprocess
+import sys
+
+SIM = sys.argv[1]
+SMALL = ["--shape", "8,16,8,8", "--tensors", "6"]
+MEDIUM = ["--shape", "32,32,16,16", "--tensors", "12"]
+failures = 0
+
+
+def run(args):
+    cmd = [SIM] + [str(a) for a in args]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    try:
+        out = json.loads(p.stdout)
+    except ValueError:
+        out = None
+    return cmd, p.returncode, out, p.stdout
+
+
+def check(cond, cmd, what, out=None):
+    global failures
+    if not cond:
+        failures += 1
+        print("FAIL: %s\n  command: %s\n  output: %s" %
+              (what, " ".join(cmd), json.dumps(out)))
+
+
+def all_delivered(cmd, rc, o, steps):
+    check(o is not None and rc == 0, cmd, "exit status / JSON", o)
+    if o is None:
+        return
+    check(o["ok"] and not o["stalled"], cmd, "ok, not stalled", o)
+    check(o["tensors_failed"] == 0, cmd, "no failures", o)
+    check(o["tensors_delivered"] == 3 * steps, cmd, "every tensor delivered", o)
+    check(o["tensors_verified"] == o["tensors_delivered"], cmd,
+          "every delivered tensor bit-exact", o)
+    check(o["order_errors"] == 0, cmd, "in order", o)
+    check(o["corrupt_dropped"] == o["corrupted_by_link"], cmd,
+          "every corrupted packet dropped and counted", o)
+
+
+def case_exact():
+    for loss in (0, 0.01, 0.05, 0.1, 0.2, 0.3):
+        for seed in range(1, 7):
+            a = SMALL + ["--loss", loss, "--reorder", 0.1, "--dup", 0.02,
+                         "--corrupt", 0.01, "--seed", seed]
+            cmd, rc, o, _ = run(a)
+            all_delivered(cmd, rc, o, 6)
+
+
+def case_efficiency():
+    retr = lost = 0
+    for seed in range(1, 7):
+        cmd, rc, o, _ = run(MEDIUM + ["--loss", 0.05, "--seed", seed])
+        all_delivered(cmd, rc, o, 12)
+        if o is None:
+            continue
+        lost_s = o["data_lost_by_link"] + o["data_corrupted_by_link"]
+        check(lost_s > 50, cmd, "enough losses to measure", o)
+        check(o["retransmitted"] <= 1.1 * lost_s, cmd,
+              "retransmitted <= 1.1 x segments lost", o)
+        retr += o["retransmitted"]
+        lost += lost_s
+    print("5%% loss: retransmitted %d, lost %d, ratio %.3f" %
+          (retr, lost, retr / max(lost, 1)))
+
+
+def case_heavy_loss():
+    for seed in range(1, 5):
+        cmd, rc, o, _ = run(MEDIUM + ["--loss", 0.3, "--seed", seed,
+                                      "--reorder", 0.05])
+        all_delivered(cmd, rc, o, 12)
+
+
+def case_bursty():
+    for seed in range(1, 5):
+        cmd, rc, o, _ = run(MEDIUM + ["--loss", 0.05, "--burst", 8,
+                                      "--seed", seed])
+        all_delivered(cmd, rc, o, 12)
+
+
+def case_link_cut():
+    for seed in range(1, 4):
+        cmd, rc, o, _ = run(SMALL + ["--link-down-at", 1,
+                                     "--link-down-for", 600000,
+                                     "--seed", seed])
+        check(o is not None and not o["stalled"], cmd, "no hang", o)
+        if o is None:
+            continue
+        check(o["tensors_failed"] > 0, cmd, "failures reported", o)
+        check(o["fail_reasons"].get("timed out", 0) > 0, cmd,
+              "reason: timed out", o)
+        check(o["verify_errors"] == 0 and o["order_errors"] == 0, cmd,
+              "whatever was delivered is exact", o)
+    # A cut shorter than the retry budget loses nothing.
+    cmd, rc, o, _ = run(SMALL + ["--link-down-at", 1, "--link-down-for", 100])
+    all_delivered(cmd, rc, o, 6)
+
+
+def case_restart():
+    for seed in range(1, 5):
+        cmd, rc, o, _ = run(SMALL + ["--restart-at", 1.5, "--seed", seed,
+                                     "--loss", 0.02])
+        check(o is not None and rc == 0 and o["ok"], cmd,
+              "exact and in order across a restart", o)
+        if o is None:
+            continue
+        check(o["peer_restarts"] >= 1, cmd, "restart detected", o)
+        check(o["tensors_delivered"] > 0, cmd, "traffic resumed", o)
+
+
+def case_codecs():
+    for codec in ("ms", "dense", "topk", "quant", "ms-signed"):
+        for mtu in (1500, 9000, 576):
+            cmd, rc, o, _ = run(SMALL + ["--codec", codec, "--grad-codec",
+                                         codec, "--mtu", mtu, "--loss", 0.05,
+                                         "--bits", 3, "--ratio", 0.9])
+            all_delivered(cmd, rc, o, 6)
+
+
+def case_deterministic():
+    a = SMALL + ["--loss", 0.1, "--reorder", 0.2, "--dup", 0.05,
+                 "--corrupt", 0.02, "--seed", 42]
+    c1, _, _, out1 = run(a)
+    _, _, _, out2 = run(a)
+    check(out1 == out2 and out1, c1, "same seed, same output")
+    _, _, _, out3 = run(a[:-1] + [43])
+    check(out1 != out3, c1, "another seed, another run")
+
+
+globals()["case_" + sys.argv[2].replace("-", "_")]()
+print("%s: %s" % (sys.argv[2], "FAILED" if failures else "ok"))
+sys.exit(1 if failures else 0)
