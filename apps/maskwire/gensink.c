@@ -1,0 +1,436 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Generator/sink traffic source (see gensink.h). */
+#include "gensink.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+#define MAX_ERRS 32u
+
+struct mw_gensink {
+	struct mw_gensink_cfg cfg;
+	uint64_t n;                /* elements per generated tensor */
+	uint64_t bytes;            /* dense bytes per generated tensor */
+	void *gbuf;                /* generated content */
+	uint64_t gbuf_tag;         /* tag gbuf holds, UINT64_MAX none */
+	uint64_t next_ns;          /* rate limiter */
+	uint64_t submitted[MW_SOURCE_MAX_PEERS];
+	uint64_t submitted_total, done, failed, eagain;
+	uint64_t failed_by[MAX_ERRS];
+	unsigned npeers;
+	/* sink */
+	uint64_t delivered, verified, mismatched, out_of_order;
+	uint64_t delivered_bytes;
+	uint64_t expect_tag[MW_SOURCE_MAX_PEERS];
+	void *ref, *enc, *scratch, *regen;
+	size_t ref_cap, enc_cap, scratch_cap, regen_cap;
+};
+
+uint64_t mw_gensink_elems(const struct mw_tensor_meta *m)
+{
+	if (m->ndim == 0 || m->ndim > MW_WIRE_MAX_DIMS)
+		return 0;
+	uint64_t n = 1;
+	for (unsigned i = 0; i < m->ndim; i++) {
+		if (m->dims[i] && n > UINT64_MAX / m->dims[i])
+			return 0;
+		n *= m->dims[i];
+	}
+	return n;
+}
+
+static uint64_t splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+void mw_gensink_fill(void *out, uint64_t n, unsigned dtype, unsigned kind,
+		     uint64_t seed, uint64_t tag)
+{
+	uint64_t s = seed * 0xd1342543de82ef95ull ^ (tag + 1) * 0x9e3779b97f4a7c15ull;
+	if (dtype != MW_DT_F32) {
+		uint8_t *b = out;
+		uint64_t bytes = n * mw_wire_dtype_size(dtype);
+		for (uint64_t i = 0; i < bytes; i++)
+			b[i] = (uint8_t)(splitmix64(&s) >> 56);
+		return;
+	}
+	float *x = out;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t r = splitmix64(&s);
+		/* 24 random mantissa bits: exact in float32. */
+		float u = (float)(r >> 40) * (1.0f / 16777216.0f);
+		switch (kind) {
+		case MW_KIND_ACTIVATION: /* ReLU output: 40% zeros */
+			x[i] = (r & 0xff) < 102 ? 0.0f : u * 6.0f;
+			break;
+		case MW_KIND_GRADIENT:
+			x[i] = (u - 0.5f) * 0.02f;
+			break;
+		default:
+			x[i] = (u - 0.5f) * 8.0f;
+			break;
+		}
+	}
+}
+
+static int grow(void **p, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return 0;
+	void *q = realloc(*p, need);
+	if (!q)
+		return MW_ENOMEM;
+	*p = q;
+	*cap = need;
+	return 0;
+}
+
+int mw_gensink_new(const struct mw_gensink_cfg *cfg, struct mw_gensink **out)
+{
+	*out = NULL;
+	struct mw_gensink *g = calloc(1, sizeof(*g));
+	if (!g)
+		return MW_ENOMEM;
+	g->cfg = *cfg;
+	g->gbuf_tag = UINT64_MAX;
+	if (cfg->gen_n) {
+		g->n = mw_gensink_elems(&cfg->meta);
+		unsigned es = mw_wire_dtype_size(cfg->meta.dtype);
+		bool raw = cfg->cp.codec == MW_CODEC_RAW;
+		if (g->n == 0 || es == 0 ||
+		    (!raw && cfg->meta.dtype != MW_DT_F32) ||
+		    mw_codec_params_check(&cfg->cp) ||
+		    g->n > UINT64_MAX / es) {
+			free(g);
+			return MW_EINVAL;
+		}
+		g->bytes = g->n * es;
+		g->gbuf = malloc(g->bytes);
+		if (!g->gbuf) {
+			free(g);
+			return MW_ENOMEM;
+		}
+	}
+	*out = g;
+	return 0;
+}
+
+void mw_gensink_free(struct mw_gensink *g)
+{
+	if (!g)
+		return;
+	free(g->gbuf);
+	free(g->ref);
+	free(g->enc);
+	free(g->scratch);
+	free(g->regen);
+	free(g);
+}
+
+uint64_t mw_gensink_mismatched(const struct mw_gensink *g)
+{
+	return g->mismatched;
+}
+
+uint64_t mw_gensink_verified(const struct mw_gensink *g)
+{
+	return g->verified;
+}
+
+/* ---- generator ---------------------------------------------------------- */
+
+static int gs_poll(void *ctx, struct mw_ep *ep, const uint16_t *peers,
+		   unsigned npeers, uint64_t now)
+{
+	struct mw_gensink *g = ctx;
+	const struct mw_gensink_cfg *c = &g->cfg;
+	int count = 0;
+	g->npeers = npeers;
+	if (!c->gen_n)
+		return 0;
+	for (unsigned i = 0; i < npeers && i < MW_SOURCE_MAX_PEERS; i++) {
+		while (g->submitted[i] < c->gen_n) {
+			if (c->rate > 0 && now < g->next_ns)
+				return count;
+			uint64_t tag = g->submitted[i];
+			if (g->gbuf_tag != tag) {
+				mw_gensink_fill(g->gbuf, g->n, c->meta.dtype,
+						c->meta.kind, c->seed, tag);
+				g->gbuf_tag = tag;
+			}
+			struct mw_tensor_meta m = c->meta;
+			m.tag = tag;
+			int rc = mw_ep_submit(ep, peers[i], &m, &c->cp, g->gbuf,
+					      g->bytes, 0, now, NULL);
+			if (rc == MW_EAGAIN) {
+				g->eagain++;
+				break;
+			}
+			if (rc < 0)
+				return rc;
+			g->submitted[i]++;
+			g->submitted_total++;
+			count++;
+			if (c->rate > 0) {
+				uint64_t gap = (uint64_t)(1e9 / c->rate);
+				/* No bursts after a stall. */
+				g->next_ns = (g->next_ns + gap > now)
+						     ? g->next_ns + gap
+						     : now;
+			}
+		}
+	}
+	return count;
+}
+
+/* ---- sink --------------------------------------------------------------- */
+
+/* Reference for a delivered tensor: decode(encode(regenerated content)).
+ * Returns 0 and sets *ok, or a negative mw_err if it cannot be built. */
+static int sink_check(struct mw_gensink *g, const struct mw_event *ev,
+		      bool *ok)
+{
+	const struct mw_codec_desc *d = &ev->desc;
+	uint64_t n = mw_gensink_elems(&ev->meta);
+	unsigned es = mw_codec_elem_size(d->codec);
+	unsigned ds = mw_wire_dtype_size(ev->meta.dtype);
+	*ok = false;
+	if (d->codec == MW_CODEC_RAW) {
+		/* Raw codecs carry bytes: n counts bytes. */
+		if (ds == 0 || n * ds != d->n || ev->bytes != d->n)
+			return 0;
+		if (grow(&g->regen, &g->regen_cap, d->n ? d->n : 1))
+			return MW_ENOMEM;
+		mw_gensink_fill(g->regen, n, ev->meta.dtype, ev->meta.kind,
+				g->cfg.seed, ev->meta.tag);
+		*ok = memcmp(g->regen, ev->buf, d->n) == 0;
+		return 0;
+	}
+	if (n != d->n || ev->meta.dtype != MW_DT_F32 || ev->bytes != n * es)
+		return 0;
+	struct mw_codec_params p = {
+		.codec = (enum mw_codec)d->codec,
+		.bits = d->bits,
+		.rounding = (enum mw_rounding)d->rounding,
+		.k = d->k,
+		.ratio = 0,
+	};
+	int64_t esz = mw_encode_size(&p, n);
+	if (esz < 0)
+		return (int)esz;
+	size_t ssz = mw_encode_scratch_size(&p, n);
+	size_t fbytes = n ? (size_t)n * 4u : 1u;
+	if (grow(&g->regen, &g->regen_cap, fbytes) ||
+	    grow(&g->enc, &g->enc_cap, esz ? (size_t)esz : 1) ||
+	    grow(&g->scratch, &g->scratch_cap, ssz ? ssz : 1) ||
+	    grow(&g->ref, &g->ref_cap, fbytes))
+		return MW_ENOMEM;
+	mw_gensink_fill(g->regen, n, MW_DT_F32, ev->meta.kind, g->cfg.seed,
+			ev->meta.tag);
+	struct mw_codec_desc d2;
+	int64_t len = mw_encode(&p, g->regen, n, &d2, g->enc, g->enc_cap,
+				g->scratch, g->scratch_cap);
+	if (len < 0)
+		return (int)len;
+	if (d2.codec != d->codec || d2.bits != d->bits || d2.k != d->k ||
+	    d2.n != d->n || memcmp(&d2.p0, &d->p0, sizeof d2.p0) != 0 ||
+	    memcmp(&d2.p1, &d->p1, sizeof d2.p1) != 0)
+		return 0; /* the sender's descriptor differs: a mismatch */
+	memset(g->ref, 0, n * 4);
+	int64_t rc = mw_seg_decode(&d2, 0, n, g->enc, (size_t)len, g->ref);
+	if (rc < 0)
+		return (int)rc;
+	*ok = memcmp(g->ref, ev->buf, n * 4) == 0;
+	return 0;
+}
+
+static void log_tensor(struct mw_gensink *g, const struct mw_event *ev,
+		       bool ok)
+{
+	FILE *f = g->cfg.tensor_log;
+	fprintf(f,
+		"{\"peer\": %u, \"tid\": %" PRIu64 ", \"tag\": %" PRIu64
+		", \"kind\": \"%s\", \"dtype\": \"%s\", \"shape\": [",
+		ev->peer, ev->handle, ev->meta.tag, mw_kind_name(ev->meta.kind),
+		mw_wire_dtype_name(ev->meta.dtype));
+	for (unsigned i = 0; i < ev->meta.ndim && i < MW_WIRE_MAX_DIMS; i++)
+		fprintf(f, "%s%u", i ? ", " : "", ev->meta.dims[i]);
+	fprintf(f,
+		"], \"codec\": \"%s\", \"bits\": %u, \"k\": %" PRIu64
+		", \"bytes\": %" PRIu64 ", \"crc32c\": \"%08x\"",
+		mw_codec_name(ev->desc.codec), ev->desc.bits, ev->desc.k,
+		ev->bytes, mw_crc32c(0, ev->buf, ev->bytes));
+	if (g->cfg.sink)
+		fprintf(f, ", \"verified\": %s", ok ? "true" : "false");
+	fprintf(f, "}\n");
+}
+
+static void gs_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
+		     uint64_t now)
+{
+	struct mw_gensink *g = ctx;
+	(void)now;
+	switch (ev->type) {
+	case MW_EV_TX_DONE:
+		g->done++;
+		return;
+	case MW_EV_TX_FAILED: {
+		g->failed++;
+		unsigned r = (unsigned)(ev->reason < 0 ? -ev->reason : 0);
+		g->failed_by[r < MAX_ERRS ? r : 0]++;
+		if (g->failed <= 5)
+			fprintf(stderr,
+				"maskwire: tensor tag %" PRIu64
+				" to peer %u failed: %s\n",
+				ev->meta.tag, ev->peer, mw_strerror(ev->reason));
+		return;
+	}
+	case MW_EV_RX_TENSOR:
+		break;
+	default:
+		return;
+	}
+	g->delivered++;
+	g->delivered_bytes += ev->bytes;
+	bool ok = false;
+	if (g->cfg.sink) {
+		unsigned p = ev->peer < MW_SOURCE_MAX_PEERS ? ev->peer : 0;
+		if (ev->meta.tag != g->expect_tag[p])
+			g->out_of_order++;
+		g->expect_tag[p] = ev->meta.tag + 1;
+		int rc = sink_check(g, ev, &ok);
+		if (rc < 0)
+			fprintf(stderr, "maskwire: sink cannot rebuild tensor "
+					"tag %" PRIu64 ": %s\n",
+				ev->meta.tag, mw_strerror(rc));
+		if (ok) {
+			g->verified++;
+		} else {
+			g->mismatched++;
+			if (g->mismatched <= 5)
+				fprintf(stderr,
+					"maskwire: sink: tensor tag %" PRIu64
+					" from peer %u does not match "
+					"decode(encode(generated))\n",
+					ev->meta.tag, ev->peer);
+		}
+	}
+	if (g->cfg.tensor_log)
+		log_tensor(g, ev, ok);
+	struct mw_event e = *ev;
+	mw_ep_release(ep, &e);
+}
+
+static bool gen_finished(const struct mw_gensink *g)
+{
+	uint64_t want = g->cfg.gen_n * g->npeers;
+	return g->npeers && g->submitted_total == want &&
+	       g->done + g->failed == want;
+}
+
+static bool gs_done(void *ctx)
+{
+	const struct mw_gensink *g = ctx;
+	bool gen = g->cfg.gen_n != 0, sink = g->cfg.sink && g->cfg.sink_n;
+	if (!gen && !sink)
+		return false; /* a responder: runs until stopped */
+	if (gen && !gen_finished(g))
+		return false;
+	if (sink && g->delivered < g->cfg.sink_n)
+		return false;
+	return true;
+}
+
+static bool gs_busy(void *ctx)
+{
+	const struct mw_gensink *g = ctx;
+	return g->submitted_total > g->done + g->failed;
+}
+
+static void gs_status(void *ctx, char *buf, unsigned len)
+{
+	const struct mw_gensink *g = ctx;
+	int n = 0;
+	if (g->cfg.gen_n)
+		n = snprintf(buf, len,
+			     "gen %" PRIu64 "/%" PRIu64 " done %" PRIu64
+			     " failed %" PRIu64,
+			     g->submitted_total, g->cfg.gen_n * g->npeers,
+			     g->done, g->failed);
+	if (g->cfg.sink && n >= 0 && (unsigned)n < len)
+		snprintf(buf + n, len - (unsigned)n,
+			 "%ssink %" PRIu64 " ok %" PRIu64 " bad %" PRIu64,
+			 n ? " " : "", g->delivered, g->verified,
+			 g->mismatched + g->out_of_order);
+}
+
+static void gs_stats_json(void *ctx, FILE *f)
+{
+	const struct mw_gensink *g = ctx;
+	const struct mw_gensink_cfg *c = &g->cfg;
+	fprintf(f, "\"gen\": {\"enabled\": %s, \"tensors_per_peer\": %" PRIu64
+		   ", \"peers\": %u, \"shape\": [",
+		c->gen_n ? "true" : "false", c->gen_n, g->npeers);
+	for (unsigned i = 0; i < c->meta.ndim && i < MW_WIRE_MAX_DIMS; i++)
+		fprintf(f, "%s%u", i ? ", " : "", c->meta.dims[i]);
+	fprintf(f,
+		"], \"elements\": %" PRIu64 ", \"dense_bytes\": %" PRIu64
+		", \"kind\": \"%s\", \"dtype\": \"%s\", \"codec\": \"%s\", "
+		"\"bits\": %u, \"ratio\": %g, \"k\": %" PRIu64
+		", \"rate\": %g, \"seed\": %" PRIu64 ", \"submitted\": %" PRIu64
+		", \"done\": %" PRIu64 ", \"failed\": %" PRIu64
+		", \"eagain\": %" PRIu64 ", \"failed_by_reason\": {",
+		g->n, g->bytes, mw_kind_name(c->meta.kind),
+		mw_wire_dtype_name(c->meta.dtype), mw_codec_name(c->cp.codec),
+		c->cp.bits, c->cp.ratio, c->cp.k, c->rate, c->seed,
+		g->submitted_total, g->done, g->failed, g->eagain);
+	bool first = true;
+	for (unsigned r = 0; r < MAX_ERRS; r++)
+		if (g->failed_by[r]) {
+			fprintf(f, "%s\"%s\": %" PRIu64, first ? "" : ", ",
+				mw_strerror(-(int)r), g->failed_by[r]);
+			first = false;
+		}
+	fprintf(f,
+		"}},\n \"sink\": {\"enabled\": %s, \"expect\": %" PRIu64
+		", \"delivered\": %" PRIu64 ", \"verified\": %" PRIu64
+		", \"mismatched\": %" PRIu64 ", \"out_of_order\": %" PRIu64
+		", \"bytes\": %" PRIu64 "}",
+		c->sink ? "true" : "false", c->sink_n, g->delivered,
+		g->verified, g->mismatched, g->out_of_order,
+		g->delivered_bytes);
+}
+
+static int gs_verdict(void *ctx, bool interrupted)
+{
+	const struct mw_gensink *g = ctx;
+	if (g->mismatched || g->out_of_order)
+		return 1;
+	if (interrupted)
+		return 0;
+	if (g->cfg.gen_n && (g->failed || !gen_finished(g)))
+		return 1;
+	if (g->cfg.sink && g->cfg.sink_n && g->delivered < g->cfg.sink_n)
+		return 1;
+	return 0;
+}
+
+void mw_gensink_source(struct mw_gensink *g, struct mw_source *src)
+{
+	memset(src, 0, sizeof(*src));
+	src->name = "gen/sink";
+	src->ctx = g;
+	src->poll = gs_poll;
+	src->event = gs_event;
+	src->done = gs_done;
+	src->busy = gs_busy;
+	src->stats_json = gs_stats_json;
+	src->status = gs_status;
+	src->verdict = gs_verdict;
+}

@@ -1,0 +1,671 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * maskwire: the DPDK data plane application.
+ *   maskwire [EAL options] -- [app options]
+ * App options are parsed and checked before rte_eal_init(), so a bad
+ * command line never touches a port or leaves EAL files behind.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+
+#include "gensink.h"
+#include "mw_dp.h"
+
+enum { EXIT_VERIFY = 1, EXIT_CONFIG = 2, EXIT_RUNTIME = 3 };
+
+static volatile sig_atomic_t quit;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (quit < 2)
+		quit++;
+}
+
+static void usage(FILE *f)
+{
+	fputs(
+"usage: maskwire [EAL options] -- [app options]\n"
+"\n"
+"A DPDK data plane that carries MS-encoded tensors over UDP between peers.\n"
+"EAL options as for any DPDK app; on a machine without a NIC, e.g.\n"
+"  --no-pci --no-huge -m 512 --in-memory\n"
+"  --vdev=net_memif0,role=server,socket=/tmp/mw.sock,socket-abstract=no\n"
+"\n"
+"Addresses:\n"
+"  --ip A.B.C.D            our IPv4 address (required)\n"
+"  --udp-port N            our UDP port (default 47000)\n"
+"  --peer IP[:PORT]        a peer (repeat for more, up to 8; PORT defaults\n"
+"                          to --udp-port)\n"
+"  --peer-mac MAC          static MAC of the preceding --peer (no ARP);\n"
+"                          otherwise ARP resolves it\n"
+"  --vlan ID               send and accept 802.1Q-tagged frames (0..4094)\n"
+"  --eth-port N            ethdev port to use (default 0)\n"
+"  --mtu N                 IP MTU, 576..9600 (default 1500; jumbo frames\n"
+"                          where the port allows)\n"
+"Generator and sink:\n"
+"  --gen N                 submit N synthetic tensors to every peer\n"
+"  --shape A,B,...         their shape (default 16,64,8,8; up to 8 dims)\n"
+"  --kind K                activation|gradient|logits|labels|other\n"
+"                          (default activation)\n"
+"  --codec C               dense|ms|ms-signed|topk|quant|raw (default by\n"
+"                          kind: ms, ms-signed, dense, raw, dense)\n"
+"  --ratio R               sparsification ratio r in [0,1) (default 0.9)\n"
+"  --k K                   values kept (overrides --ratio)\n"
+"  --bits B                mask bits 1..8 (default 2)\n"
+"  --rounding nearest|floor\n"
+"  --rate R                tensors/s over all peers (default: window-bound)\n"
+"  --seed S                content seed (same on both sides; default 1)\n"
+"  --sink [N]              verify every delivered tensor bit-exactly;\n"
+"                          with N, finish after N tensors\n"
+"  --tensor-log FILE       one JSON line per delivered tensor (digest)\n"
+"Transport limits:\n"
+"  --window N              tensors in flight per peer and direction\n"
+"  --max-tensor BYTES      largest tensor, both ways\n"
+"  --max-segs N            segments per tensor\n"
+"  --retries N             timeouts without progress before a tensor fails\n"
+"Fault injection (probabilities per frame; seeded):\n"
+"  --rx-drop P, --tx-drop P      independent loss\n"
+"  --burst-drop P               Gilbert-Elliott bursts: P to enter a burst\n"
+"  --burst-len L                mean burst length in frames (default 4)\n"
+"  --dup P, --reorder P, --corrupt P   duplicate, hold back, flip one bit\n"
+"      (--burst-drop, --dup, --reorder, --corrupt act on TX; prefix rx-\n"
+"       for the receive side, e.g. --rx-dup)\n"
+"  --reorder-gap N              frames that overtake a held one (default 3)\n"
+"  --fault-seed S               seed (default 1)\n"
+"Running:\n"
+"  --capture FILE          pcap of every frame sent and received\n"
+"  --status-ms N           status line period (default 1000; 0 off)\n"
+"  --stats FILE            write the JSON stats there (default stdout)\n"
+"  --duration S            stop (as on SIGTERM) after S seconds\n"
+"  --idle-exit-ms N        stop when nothing was received for N ms\n"
+"  --drain-ms N            on stop, time for in-flight tensors (default 2000)\n"
+"  --linger-ms N           when done, answer the peer until idle this long\n"
+"                          (default 1200; above the largest RTO)\n"
+"  --link-wait-ms N        wait for link up at start (default 10000)\n"
+"  --mbufs N, --rxd N, --txd N   pool and ring sizes\n"
+"  --sw-cksum              never use checksum offloads\n"
+"  --accept-zero-cksum     accept UDP datagrams without a checksum\n"
+"  --help\n"
+"Exit status: 0 ok, 1 verification or delivery failure, 2 bad\n"
+"configuration, 3 run-time error.\n",
+	      f);
+}
+
+enum {
+	O_IP = 256, O_UDP_PORT, O_PEER, O_PEER_MAC, O_VLAN, O_ETH_PORT, O_MTU,
+	O_GEN, O_SHAPE, O_KIND, O_CODEC, O_RATIO, O_K, O_BITS, O_ROUNDING,
+	O_RATE, O_SEED, O_SINK, O_TLOG, O_WINDOW, O_MAXT, O_MAXSEGS,
+	O_RETRIES, O_RX_DROP, O_TX_DROP, O_BURST, O_RX_BURST, O_BURST_LEN,
+	O_DUP, O_RX_DUP, O_REORDER, O_RX_REORDER, O_CORRUPT, O_RX_CORRUPT,
+	O_REORDER_GAP, O_FSEED, O_CAPTURE, O_STATUS, O_STATS, O_DURATION,
+	O_IDLE, O_DRAIN, O_LINGER, O_LINKWAIT, O_MBUFS, O_RXD, O_TXD,
+	O_SWCK, O_ZEROCK, O_HELP,
+};
+
+static const struct option opts[] = {
+	{"ip", 1, 0, O_IP}, {"udp-port", 1, 0, O_UDP_PORT},
+	{"peer", 1, 0, O_PEER}, {"peer-mac", 1, 0, O_PEER_MAC},
+	{"vlan", 1, 0, O_VLAN}, {"eth-port", 1, 0, O_ETH_PORT},
+	{"mtu", 1, 0, O_MTU}, {"gen", 1, 0, O_GEN}, {"shape", 1, 0, O_SHAPE},
+	{"kind", 1, 0, O_KIND}, {"codec", 1, 0, O_CODEC},
+	{"ratio", 1, 0, O_RATIO}, {"k", 1, 0, O_K}, {"bits", 1, 0, O_BITS},
+	{"rounding", 1, 0, O_ROUNDING}, {"rate", 1, 0, O_RATE},
+	{"seed", 1, 0, O_SEED}, {"sink", 2, 0, O_SINK},
+	{"tensor-log", 1, 0, O_TLOG}, {"window", 1, 0, O_WINDOW},
+	{"max-tensor", 1, 0, O_MAXT}, {"max-segs", 1, 0, O_MAXSEGS},
+	{"retries", 1, 0, O_RETRIES}, {"rx-drop", 1, 0, O_RX_DROP},
+	{"tx-drop", 1, 0, O_TX_DROP}, {"burst-drop", 1, 0, O_BURST},
+	{"tx-burst-drop", 1, 0, O_BURST}, {"rx-burst-drop", 1, 0, O_RX_BURST},
+	{"burst-len", 1, 0, O_BURST_LEN}, {"dup", 1, 0, O_DUP},
+	{"tx-dup", 1, 0, O_DUP}, {"rx-dup", 1, 0, O_RX_DUP},
+	{"reorder", 1, 0, O_REORDER}, {"tx-reorder", 1, 0, O_REORDER},
+	{"rx-reorder", 1, 0, O_RX_REORDER}, {"corrupt", 1, 0, O_CORRUPT},
+	{"tx-corrupt", 1, 0, O_CORRUPT}, {"rx-corrupt", 1, 0, O_RX_CORRUPT},
+	{"reorder-gap", 1, 0, O_REORDER_GAP}, {"fault-seed", 1, 0, O_FSEED},
+	{"capture", 1, 0, O_CAPTURE}, {"status-ms", 1, 0, O_STATUS},
+	{"stats", 1, 0, O_STATS}, {"duration", 1, 0, O_DURATION},
+	{"idle-exit-ms", 1, 0, O_IDLE}, {"drain-ms", 1, 0, O_DRAIN},
+	{"linger-ms", 1, 0, O_LINGER}, {"link-wait-ms", 1, 0, O_LINKWAIT},
+	{"mbufs", 1, 0, O_MBUFS}, {"rxd", 1, 0, O_RXD}, {"txd", 1, 0, O_TXD},
+	{"sw-cksum", 0, 0, O_SWCK}, {"accept-zero-cksum", 0, 0, O_ZEROCK},
+	{"help", 0, 0, O_HELP}, {0, 0, 0, 0},
+};
+
+struct app {
+	struct mw_dp_cfg dp;
+	struct mw_gensink_cfg gs;
+	const char *stats_path;
+	const char *tlog_path;
+	int codec;  /* -1: by kind */
+	bool have_k;
+};
+
+static char errbuf[512];
+
+#define FAIL(...)                                                             \
+	do {                                                                  \
+		snprintf(errbuf, sizeof errbuf, __VA_ARGS__);                 \
+		return -1;                                                    \
+	} while (0)
+
+static int num_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	if (!s || !*s || *s == '-')
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || *end || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int num_f(const char *s, double lo, double hi, double *out)
+{
+	char *end;
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || *end || !(v >= lo && v <= hi))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_peer(const char *s, uint16_t dflt_port,
+		      struct mw_dp_peer_cfg *p)
+{
+	char ip[32];
+	const char *colon = strchr(s, ':');
+	size_t n = colon ? (size_t)(colon - s) : strlen(s);
+	if (n >= sizeof ip)
+		return -1;
+	memcpy(ip, s, n);
+	ip[n] = 0;
+	memset(p, 0, sizeof(*p));
+	if (mw_net_parse_ip4(ip, &p->ip) || p->ip == 0 ||
+	    p->ip == 0xffffffffu || (p->ip >> 28) == 0xe)
+		return -1;
+	p->port = dflt_port;
+	if (colon) {
+		uint64_t v;
+		if (num_u64(colon + 1, 65535, &v) || v == 0)
+			return -1;
+		p->port = (uint16_t)v;
+	}
+	return 0;
+}
+
+static int parse_shape(const char *s, struct mw_tensor_meta *m)
+{
+	char *dup = strdup(s), *save = NULL;
+	if (!dup)
+		return -1;
+	m->ndim = 0;
+	memset(m->dims, 0, sizeof m->dims);
+	for (char *t = strtok_r(dup, ",x", &save); t;
+	     t = strtok_r(NULL, ",x", &save)) {
+		uint64_t v;
+		if (m->ndim == MW_WIRE_MAX_DIMS ||
+		    num_u64(t, UINT32_MAX, &v) || v == 0) {
+			free(dup);
+			return -1;
+		}
+		m->dims[m->ndim++] = (uint32_t)v;
+	}
+	free(dup);
+	return m->ndim ? 0 : -1;
+}
+
+static int parse_kind(const char *s)
+{
+	for (unsigned k = 0; k < MW_KIND_COUNT_; k++)
+		if (strcmp(s, mw_kind_name(k)) == 0)
+			return (int)k;
+	return -1;
+}
+
+static int parse_args(int argc, char **argv, struct app *a)
+{
+	struct mw_dp_cfg *d = &a->dp;
+	struct mw_gensink_cfg *g = &a->gs;
+	bool port_given[MW_DP_MAX_PEERS] = {false};
+	uint64_t v;
+	double x;
+	int c;
+	bool any_peer_arg = false;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		const char *o = argv[optind - 1];
+		switch (c) {
+		case O_HELP:
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case O_IP:
+			if (mw_net_parse_ip4(optarg, &d->ip) || d->ip == 0)
+				FAIL("--ip: '%s' is not a usable IPv4 address",
+				     optarg);
+			break;
+		case O_UDP_PORT:
+			if (num_u64(optarg, 65535, &v) || v == 0)
+				FAIL("--udp-port: '%s' is not a port 1..65535",
+				     optarg);
+			d->udp_port = (uint16_t)v;
+			break;
+		case O_PEER:
+			if (d->npeers == MW_DP_MAX_PEERS)
+				FAIL("at most %u --peer", MW_DP_MAX_PEERS);
+			if (parse_peer(optarg, 0, &d->peers[d->npeers]))
+				FAIL("--peer: '%s' is not IP[:PORT] (unicast "
+				     "IPv4, port 1..65535)",
+				     optarg);
+			port_given[d->npeers] = strchr(optarg, ':') != NULL;
+			d->npeers++;
+			any_peer_arg = true;
+			break;
+		case O_PEER_MAC:
+			if (!d->npeers)
+				FAIL("--peer-mac must follow a --peer");
+			if (mw_net_parse_mac(optarg, d->peers[d->npeers - 1].mac) ||
+			    (d->peers[d->npeers - 1].mac[0] & 1))
+				FAIL("--peer-mac: '%s' is not a unicast MAC "
+				     "(aa:bb:cc:dd:ee:ff)",
+				     optarg);
+			d->peers[d->npeers - 1].has_mac = true;
+			break;
+		case O_VLAN:
+			if (num_u64(optarg, 4094, &v))
+				FAIL("--vlan: '%s' is not 0..4094", optarg);
+			d->vlan = (uint16_t)v;
+			break;
+		case O_ETH_PORT:
+			if (num_u64(optarg, RTE_MAX_ETHPORTS - 1, &v))
+				FAIL("--eth-port: '%s' is not a port id",
+				     optarg);
+			d->port_id = (uint16_t)v;
+			break;
+		case O_MTU:
+			if (num_u64(optarg, MW_DP_MAX_MTU, &v) || v < 576)
+				FAIL("--mtu: '%s' is not 576..%u", optarg,
+				     MW_DP_MAX_MTU);
+			d->mtu = (uint16_t)v;
+			break;
+		case O_GEN:
+			if (num_u64(optarg, UINT32_MAX, &v) || v == 0)
+				FAIL("--gen: '%s' is not a tensor count >= 1",
+				     optarg);
+			g->gen_n = v;
+			break;
+		case O_SHAPE:
+			if (parse_shape(optarg, &g->meta))
+				FAIL("--shape: '%s' is not A,B,... (1..8 "
+				     "positive dims)",
+				     optarg);
+			break;
+		case O_KIND: {
+			int k = parse_kind(optarg);
+			if (k < 0)
+				FAIL("--kind: unknown kind '%s'", optarg);
+			g->meta.kind = (uint8_t)k;
+			break;
+		}
+		case O_CODEC:
+			a->codec = mw_codec_from_name(optarg);
+			if (a->codec < 0)
+				FAIL("--codec: unknown codec '%s' (dense, ms, "
+				     "ms-signed, topk, quant, raw)",
+				     optarg);
+			break;
+		case O_RATIO:
+			if (num_f(optarg, 0, 0.999999999, &x))
+				FAIL("--ratio: '%s' is not in [0,1)", optarg);
+			g->cp.ratio = x;
+			break;
+		case O_K:
+			if (num_u64(optarg, UINT32_MAX, &v) || v == 0)
+				FAIL("--k: '%s' is not a count >= 1", optarg);
+			g->cp.k = v;
+			a->have_k = true;
+			break;
+		case O_BITS:
+			if (num_u64(optarg, MW_BITS_MAX, &v) || v < MW_BITS_MIN)
+				FAIL("--bits: '%s' is not %u..%u", optarg,
+				     MW_BITS_MIN, MW_BITS_MAX);
+			g->cp.bits = (unsigned)v;
+			break;
+		case O_ROUNDING:
+			if (strcmp(optarg, "nearest") == 0)
+				g->cp.rounding = MW_ROUND_NEAREST;
+			else if (strcmp(optarg, "floor") == 0)
+				g->cp.rounding = MW_ROUND_FLOOR;
+			else
+				FAIL("--rounding: 'nearest' or 'floor'");
+			break;
+		case O_RATE:
+			if (num_f(optarg, 0, 1e9, &x))
+				FAIL("--rate: '%s' is not a rate >= 0", optarg);
+			g->rate = x;
+			break;
+		case O_SEED:
+			if (num_u64(optarg, UINT64_MAX, &v))
+				FAIL("--seed: '%s' is not a number", optarg);
+			g->seed = v;
+			break;
+		case O_SINK:
+			g->sink = true;
+			/* optional_argument: accept "--sink N" as well. */
+			if (!optarg && optind < argc && argv[optind][0] != '-')
+				optarg = argv[optind++];
+			if (optarg) {
+				if (num_u64(optarg, UINT64_MAX, &v))
+					FAIL("--sink: '%s' is not a count",
+					     optarg);
+				g->sink_n = v;
+			}
+			break;
+		case O_TLOG:
+			a->tlog_path = optarg;
+			break;
+		case O_WINDOW:
+			if (num_u64(optarg, 1u << 20, &v) || v == 0)
+				FAIL("--window: '%s' is not 1..%u", optarg,
+				     1u << 20);
+			d->ep.window = (uint32_t)v;
+			break;
+		case O_MAXT:
+			if (num_u64(optarg, UINT64_MAX, &v) || v == 0)
+				FAIL("--max-tensor: '%s' is not a byte count",
+				     optarg);
+			d->ep.max_tensor_bytes = v;
+			break;
+		case O_MAXSEGS:
+			if (num_u64(optarg, UINT32_MAX, &v) || v == 0)
+				FAIL("--max-segs: '%s' is not a count", optarg);
+			d->ep.max_segs = (uint32_t)v;
+			break;
+		case O_RETRIES:
+			if (num_u64(optarg, 1000, &v) || v == 0)
+				FAIL("--retries: '%s' is not 1..1000", optarg);
+			d->ep.max_retries = (uint32_t)v;
+			break;
+		case O_RX_DROP: case O_TX_DROP: case O_BURST: case O_RX_BURST:
+		case O_DUP: case O_RX_DUP: case O_REORDER: case O_RX_REORDER:
+		case O_CORRUPT: case O_RX_CORRUPT: {
+			if (num_f(optarg, 0, 1, &x))
+				FAIL("%s: '%s' is not a probability in [0,1]",
+				     o, optarg);
+			struct mw_fault_cfg *rx = &d->fault_rx,
+					    *tx = &d->fault_tx;
+			double *slot[] = {
+				[O_RX_DROP - O_RX_DROP] = &rx->drop,
+				[O_TX_DROP - O_RX_DROP] = &tx->drop,
+				[O_BURST - O_RX_DROP] = &tx->burst,
+				[O_RX_BURST - O_RX_DROP] = &rx->burst,
+				[O_BURST_LEN - O_RX_DROP] = NULL,
+				[O_DUP - O_RX_DROP] = &tx->dup,
+				[O_RX_DUP - O_RX_DROP] = &rx->dup,
+				[O_REORDER - O_RX_DROP] = &tx->reorder,
+				[O_RX_REORDER - O_RX_DROP] = &rx->reorder,
+				[O_CORRUPT - O_RX_DROP] = &tx->corrupt,
+				[O_RX_CORRUPT - O_RX_DROP] = &rx->corrupt,
+			};
+			*slot[c - O_RX_DROP] = x;
+			break;
+		}
+		case O_BURST_LEN:
+			if (num_f(optarg, 1, 1e9, &x))
+				FAIL("--burst-len: '%s' is not >= 1", optarg);
+			d->fault_rx.burst_len = d->fault_tx.burst_len = x;
+			break;
+		case O_REORDER_GAP:
+			if (num_u64(optarg, MW_FAULT_HOLD_MAX, &v) || v == 0)
+				FAIL("--reorder-gap: '%s' is not 1..%u", optarg,
+				     MW_FAULT_HOLD_MAX);
+			d->fault_rx.reorder_gap = d->fault_tx.reorder_gap =
+				(unsigned)v;
+			break;
+		case O_FSEED:
+			if (num_u64(optarg, UINT64_MAX, &v))
+				FAIL("--fault-seed: '%s' is not a number",
+				     optarg);
+			d->fault_tx.seed = v;
+			d->fault_rx.seed = v ^ 0x5555555555555555ull;
+			break;
+		case O_CAPTURE:
+			d->capture_path = optarg;
+			break;
+		case O_STATUS:
+			if (num_u64(optarg, 3600000, &v))
+				FAIL("--status-ms: '%s' is not 0..3600000",
+				     optarg);
+			d->status_ns = v * 1000000u;
+			break;
+		case O_STATS:
+			a->stats_path = optarg;
+			break;
+		case O_DURATION:
+			if (num_f(optarg, 0.001, 1e6, &x))
+				FAIL("--duration: '%s' is not seconds > 0",
+				     optarg);
+			d->duration_ns = (uint64_t)(x * 1e9);
+			break;
+		case O_IDLE: case O_DRAIN: case O_LINGER: case O_LINKWAIT: {
+			if (num_u64(optarg, 3600000, &v))
+				FAIL("%s: '%s' is not milliseconds 0..3600000",
+				     o, optarg);
+			uint64_t ns = v * 1000000u;
+			if (c == O_IDLE)
+				d->idle_exit_ns = ns;
+			else if (c == O_DRAIN)
+				d->drain_ns = ns;
+			else if (c == O_LINGER)
+				d->linger_ns = ns;
+			else
+				d->link_wait_ns = ns;
+			break;
+		}
+		case O_MBUFS: case O_RXD: case O_TXD:
+			if (num_u64(optarg, 1u << 22, &v) || v < 64)
+				FAIL("%s: '%s' is not 64..%u", o, optarg,
+				     1u << 22);
+			if (c == O_MBUFS)
+				d->nb_mbufs = (unsigned)v;
+			else if (c == O_RXD)
+				d->nb_rxd = (unsigned)v;
+			else
+				d->nb_txd = (unsigned)v;
+			if (c != O_MBUFS && v > 32768)
+				FAIL("%s: at most 32768 descriptors", o);
+			break;
+		case O_SWCK:
+			d->sw_cksum = true;
+			break;
+		case O_ZEROCK:
+			d->accept_zero_udp_cksum = true;
+			break;
+		case ':':
+			FAIL("%s needs a value", argv[optind - 1]);
+		default:
+			FAIL("unknown option '%s' (see --help)", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		FAIL("unexpected argument '%s' (see --help)", argv[optind]);
+	/* Peers without a port use ours. */
+	for (unsigned i = 0; any_peer_arg && i < d->npeers; i++)
+		if (!port_given[i])
+			d->peers[i].port = d->udp_port;
+	return 0;
+}
+
+/* Defaults that depend on other options, and cross-checks. */
+static int finish_config(struct app *a)
+{
+	struct mw_gensink_cfg *g = &a->gs;
+	if (a->codec < 0) {
+		static const enum mw_codec by_kind[MW_KIND_COUNT_] = {
+			[MW_KIND_ACTIVATION] = MW_CODEC_MS,
+			[MW_KIND_GRADIENT] = MW_CODEC_MS_SIGNED,
+			[MW_KIND_LOGITS] = MW_CODEC_DENSE,
+			[MW_KIND_LABELS] = MW_CODEC_RAW,
+			[MW_KIND_OTHER] = MW_CODEC_DENSE,
+		};
+		a->codec = (int)by_kind[g->meta.kind];
+	}
+	g->cp.codec = (enum mw_codec)a->codec;
+	g->meta.dtype = g->cp.codec == MW_CODEC_RAW ? MW_DT_U8 : MW_DT_F32;
+	if (g->cp.codec == MW_CODEC_DENSE || g->cp.codec == MW_CODEC_RAW ||
+	    g->cp.codec == MW_CODEC_TOPK)
+		g->cp.bits = 0;
+	if (mw_codec_params_check(&g->cp))
+		FAIL("codec parameters rejected: --codec %s --bits %u "
+		     "--ratio %g",
+		     mw_codec_name(g->cp.codec), g->cp.bits, g->cp.ratio);
+	if (g->gen_n) {
+		uint64_t n = mw_gensink_elems(&g->meta);
+		uint64_t bytes = n * mw_wire_dtype_size(g->meta.dtype);
+		if (n == 0 || bytes / mw_wire_dtype_size(g->meta.dtype) != n)
+			FAIL("--shape: too many elements");
+		if (bytes > a->dp.ep.max_tensor_bytes)
+			FAIL("--shape: a %" PRIu64 "-byte tensor exceeds "
+			     "--max-tensor %" PRIu64,
+			     bytes, a->dp.ep.max_tensor_bytes);
+		if (a->have_k && g->cp.k > n)
+			FAIL("--k %" PRIu64 " exceeds the %" PRIu64
+			     " elements of --shape",
+			     g->cp.k, n);
+	}
+	if (mw_dp_cfg_check(&a->dp, errbuf, sizeof errbuf))
+		return -1;
+	/* Files: fail now, not after the port is up. */
+	if (a->dp.capture_path) {
+		FILE *f = fopen(a->dp.capture_path, "wb");
+		if (!f)
+			FAIL("--capture: cannot create %s: %s",
+			     a->dp.capture_path, strerror(errno));
+		fclose(f);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct app a;
+	int sep = -1;
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			sep = i;
+			break;
+		}
+	/* "maskwire --help" without EAL options */
+	for (int i = 1; i < (sep < 0 ? argc : sep); i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		}
+
+	mw_dp_cfg_default(&a.dp);
+	a.codec = -1;
+	a.gs.seed = 1;
+	a.gs.cp.bits = 2;
+	a.gs.cp.ratio = 0.9;
+	a.gs.meta.kind = MW_KIND_ACTIVATION;
+	parse_shape("16,64,8,8", &a.gs.meta);
+	a.dp.fault_tx.seed = 1;
+	a.dp.fault_rx.seed = 1 ^ 0x5555555555555555ull;
+
+	int app_argc = sep < 0 ? 1 : argc - sep;
+	char **app_argv = sep < 0 ? argv : argv + sep;
+	if (sep < 0)
+		snprintf(errbuf, sizeof errbuf,
+			 "missing '--' between EAL and app options");
+	if (sep < 0 || parse_args(app_argc, app_argv, &a) ||
+	    finish_config(&a)) {
+		fprintf(stderr, "maskwire: error: %s\n", errbuf);
+		return EXIT_CONFIG;
+	}
+
+	FILE *tlog = NULL, *stats = stdout;
+	if (a.tlog_path && !(tlog = fopen(a.tlog_path, "w"))) {
+		fprintf(stderr, "maskwire: error: --tensor-log %s: %s\n",
+			a.tlog_path, strerror(errno));
+		return EXIT_CONFIG;
+	}
+	if (a.stats_path && !(stats = fopen(a.stats_path, "w"))) {
+		fprintf(stderr, "maskwire: error: --stats %s: %s\n",
+			a.stats_path, strerror(errno));
+		return EXIT_CONFIG;
+	}
+	a.gs.tensor_log = tlog;
+	struct mw_gensink *gs;
+	int rc = mw_gensink_new(&a.gs, &gs);
+	if (rc) {
+		fprintf(stderr, "maskwire: error: generator: %s\n",
+			mw_strerror(rc));
+		return EXIT_CONFIG;
+	}
+	struct mw_source src;
+	mw_gensink_source(gs, &src);
+	a.dp.src = &src;
+
+	/* EAL sees argv[0] and what precedes "--". */
+	argv[sep] = argv[0];
+	int eal_argc = sep;
+	rc = rte_eal_init(eal_argc, argv);
+	if (rc < 0) {
+		fprintf(stderr, "maskwire: error: EAL initialisation failed: "
+				"%s\n",
+			rte_strerror(rte_errno));
+		mw_gensink_free(gs);
+		return EXIT_CONFIG;
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	int code = 0;
+	struct mw_dp *dp = NULL;
+	if (rte_eth_dev_count_avail() == 0) {
+		fprintf(stderr, "maskwire: error: no ethdev port (add --vdev=... "
+				"or bind a NIC)\n");
+		code = EXIT_CONFIG;
+	} else if ((rc = mw_dp_create(&a.dp, &dp, errbuf, sizeof errbuf))) {
+		fprintf(stderr, "maskwire: error: %s\n", errbuf);
+		code = rc == MW_EINVAL || rc == MW_ENOENT ? EXIT_CONFIG
+							   : EXIT_RUNTIME;
+	} else {
+		int end = mw_dp_run(dp, &quit);
+		mw_dp_stats_json(dp, stats);
+		bool interrupted = end != MW_DP_END_DONE;
+		if (end == MW_DP_END_ERROR)
+			code = EXIT_RUNTIME;
+		else if (src.verdict && src.verdict(src.ctx, interrupted))
+			code = EXIT_VERIFY;
+		mw_dp_destroy(dp);
+	}
+	mw_gensink_free(gs);
+	if (tlog)
+		fclose(tlog);
+	if (stats != stdout)
+		fclose(stats);
+	rte_eal_cleanup();
+	return code;
+}

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file mw_dp.h
+ * The DPDK poll-mode adapter: one ethdev port, one lcore, one transport
+ * endpoint, one application source (mw_source.h).
+ *
+ * It owns the port, the mbuf pool, the clock (TSC converted to ns) and the
+ * poll loop (l2fwd shape: bursts of 32, one TSC read per iteration, a TX
+ * drain timer). Frames are parsed and built by dataplane/net (mw_net.h),
+ * faults injected by mw_fault.h, tensors carried by the core
+ * (mw_transport.h). Usage:
+ *   mw_dp_cfg_default(&cfg); fill it; mw_dp_cfg_check(&cfg, err) before
+ *   rte_eal_init(); then mw_dp_create(), mw_dp_run(), mw_dp_stats_json(),
+ *   mw_dp_destroy(), rte_eal_cleanup().
+ */
+#ifndef MW_DP_H
+#define MW_DP_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mw_fault.h"
+#include "mw_net.h"
+#include "mw_source.h"
+#include "mw_transport.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MW_DP_BURST 32u     /**< RX/TX burst size */
+#define MW_DP_MAX_PEERS MW_SOURCE_MAX_PEERS /**< peers one data plane talks to */
+#define MW_DP_MAX_MTU 9600u /**< largest --mtu accepted */
+
+struct mw_dp_peer_cfg {
+	uint32_t ip;     /**< host order */
+	uint16_t port;   /**< UDP port */
+	bool has_mac;    /**< static MAC given: no ARP for this peer */
+	uint8_t mac[6];
+};
+
+struct mw_dp_cfg {
+	uint16_t port_id;   /**< ethdev port */
+	uint32_t ip;        /**< our IPv4 address */
+	uint16_t udp_port;  /**< our UDP port */
+	uint16_t vlan;      /**< MW_NET_NO_VLAN or 0..4094 */
+	struct mw_dp_peer_cfg peers[MW_DP_MAX_PEERS];
+	unsigned npeers;
+	uint16_t mtu;       /**< IP MTU; UDP payloads up to mtu - 28 */
+	unsigned nb_rxd, nb_txd; /**< descriptors per queue */
+	unsigned nb_mbufs;  /**< mbufs in the pool */
+	bool sw_cksum;      /**< never use checksum offload */
+	bool accept_zero_udp_cksum;
+	struct mw_fault_cfg fault_rx, fault_tx;
+	const char *capture_path; /**< pcap of every frame, or NULL */
+	uint64_t arp_retry_ns;    /**< between ARP requests */
+	uint64_t drain_ns;  /**< on a stop signal: time allowed for in-flight
+				 tensors to finish before they are failed */
+	uint64_t linger_ns; /**< after the source is done: keep answering
+				 until the link was idle this long */
+	uint64_t link_wait_ns; /**< wait at start for the link to come up */
+	uint64_t duration_ns;  /**< stop (as on a signal) after this; 0 off */
+	uint64_t idle_exit_ns; /**< stop when nothing was received this long
+				    (after the first frame); 0 off */
+	uint64_t status_ns;    /**< one status line this often; 0 off */
+	struct mw_ep_config ep;   /**< transport config (rx_alloc is taken
+				       from the source) */
+	struct mw_source *src;    /**< not NULL */
+};
+
+/** Fill defaults (port 0, MTU 1500, no faults, 1 s status, ...). */
+void mw_dp_cfg_default(struct mw_dp_cfg *cfg);
+
+/**
+ * Check a configuration before anything is touched (no EAL needed).
+ * @param err  a message for the user on failure.
+ * @return 0 or MW_EINVAL.
+ */
+int mw_dp_cfg_check(const struct mw_dp_cfg *cfg, char *err, size_t errlen);
+
+struct mw_dp;
+
+/**
+ * Set up the data plane after rte_eal_init(): mbuf pool, port (probed
+ * capabilities, offloads where present, software otherwise), capture file,
+ * transport endpoint.
+ * @return 0, or a negative mw_err with a message in err (nothing is left
+ *         configured in that case).
+ */
+int mw_dp_create(const struct mw_dp_cfg *cfg, struct mw_dp **out, char *err,
+		 size_t errlen);
+
+/** How mw_dp_run() ended. */
+enum mw_dp_end {
+	MW_DP_END_DONE = 0,      /**< the source finished */
+	MW_DP_END_SIGNAL = 1,    /**< stop requested (signal) */
+	MW_DP_END_DURATION = 2,  /**< --duration reached */
+	MW_DP_END_IDLE = 3,      /**< --idle-exit reached */
+	MW_DP_END_ERROR = 4,     /**< the source reported a fatal error */
+};
+
+/**
+ * Run the poll loop on the calling lcore until the source is done, a stop
+ * is requested, or a limit is reached. On stop: no new tensors; in-flight
+ * ones get up to drain_ns to finish, then sessions are closed (pending
+ * tensors fail with MW_ECANCELED) and the last frames flushed.
+ * @param quit  incremented by the signal handler: 1 = stop gracefully,
+ *              2 or more = skip the drain.
+ * @return enum mw_dp_end.
+ */
+int mw_dp_run(struct mw_dp *dp, volatile sig_atomic_t *quit);
+
+/** Print the whole stats object (JSON, one object, newline-terminated). */
+void mw_dp_stats_json(struct mw_dp *dp, FILE *f);
+
+/** Stop and close the port, free everything. NULL is a no-op. */
+void mw_dp_destroy(struct mw_dp *dp);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MW_DP_H */

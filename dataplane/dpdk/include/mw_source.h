@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file mw_source.h
+ * An application traffic source/sink plugged into the data plane's poll
+ * loop: the built-in generator/sink (apps/maskwire) is one, the
+ * shared-memory channel to a training process is another.
+ *
+ * No DPDK types: a source only sees the transport core (mw_transport.h).
+ * The poll loop calls, once per iteration and on its own lcore:
+ *   - poll():  submit new tensors with mw_ep_submit() (stop at MW_EAGAIN);
+ *   - event(): for every core event (RX_TENSOR buffers become the source's
+ *              to keep or to give back with mw_ep_release());
+ * and, at the end, stats_json(). It never calls poll() again once the
+ * loop is stopping (signal or done), but keeps delivering events until
+ * every submitted tensor is finished or failed.
+ */
+#ifndef MW_SOURCE_H
+#define MW_SOURCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mw_transport.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Peers a source may be given (the data plane's limit). */
+#define MW_SOURCE_MAX_PEERS 8u
+
+struct mw_source {
+	const char *name; /**< "gen/sink", "shm", ... (for logs and stats) */
+	void *ctx;        /**< passed to every callback */
+
+	/**
+	 * Receive-buffer allocator for the endpoint (decode straight into the
+	 * source's memory); alloc NULL lets the core use malloc().
+	 */
+	struct mw_rx_alloc rx_alloc;
+
+	/**
+	 * Submit what is ready. peers/npeers: the core peer ids of the
+	 * configured peers, in command-line order.
+	 * @return tensors submitted (>= 0), or a negative mw_err to stop the
+	 *         data plane (a fatal source error).
+	 */
+	int (*poll)(void *ctx, struct mw_ep *ep, const uint16_t *peers,
+		    unsigned npeers, uint64_t now);
+
+	/** One core event. */
+	void (*event)(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
+		      uint64_t now);
+
+	/** @return true when the source has finished its work (the data
+	 *  plane then lingers briefly and exits). NULL: never. */
+	bool (*done)(void *ctx);
+
+	/** @return true while a stop would lose work the source already
+	 *  accepted (e.g. tensors submitted and not yet finished). */
+	bool (*busy)(void *ctx);
+
+	/** Write the source's stats as JSON object members (no braces),
+	 *  e.g. "\"gen\": {...}, \"sink\": {...}". */
+	void (*stats_json)(void *ctx, FILE *f);
+
+	/** A short progress fragment for the one-line status, or NULL. */
+	void (*status)(void *ctx, char *buf, unsigned len);
+
+	/** @return a process exit code contribution: 0 if everything the
+	 *  source checked was right, non-zero otherwise. NULL: 0. */
+	int (*verdict)(void *ctx, bool interrupted);
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MW_SOURCE_H */

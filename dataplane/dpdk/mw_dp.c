@@ -1,0 +1,1056 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The poll loop: RX burst -> (capture, faults) -> mw_net_parse -> ARP or
+ * mw_ep_recv; core events -> source; source submits; core timers; pull
+ * datagrams from the core -> headers -> (faults, capture) -> TX buffer,
+ * drained when full or on a timer. One TSC read per iteration.
+ */
+#include "mw_dp.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+
+#include "mw_capture.h"
+#include "mw_port.h"
+
+#define TXQ_CAP 256u            /* frames waiting for rte_eth_tx_burst */
+#define DRAIN_US 100u           /* TX drain timer (l2fwd's value) */
+#define MAX_FRAME (MW_DP_MAX_MTU + 18u)
+#define NS_BASE 1000000000ull   /* the clock starts at 1 s, never 0 */
+
+/* Application-level counters (the port's and the core's are separate). */
+#define MW_DP_COUNTER_LIST(X)                                                 \
+	X(rx_frames) X(rx_bytes) X(tx_frames) X(tx_bytes)                     \
+	X(rx_udp) X(rx_unknown_peer) X(rx_core_accepted) X(rx_core_dropped)   \
+	X(rx_linearized) X(rx_oversize)                                      \
+	X(arp_req_rx) X(arp_reply_rx) X(arp_reply_ignored)                    \
+	X(arp_req_tx) X(arp_reply_tx)                                         \
+	X(tx_unresolved_drop) X(tx_nombuf) X(tx_queue_full_drop)              \
+	X(tx_ring_full) X(tx_dropped_at_exit) X(core_send_errors)             \
+	X(tensors_rx) X(tensors_tx_done) X(tensors_tx_failed)                 \
+	X(dense_bytes_rx) X(dense_bytes_tx)
+
+struct mw_dp_counters {
+#define MW_DP_CNT_FIELD_(n) uint64_t n;
+	MW_DP_COUNTER_LIST(MW_DP_CNT_FIELD_)
+#undef MW_DP_CNT_FIELD_
+	uint64_t net_drop[MW_NET_DROP_COUNT_];
+};
+
+struct mw_dp_peer {
+	struct mw_dp_peer_cfg cfg;
+	uint16_t ep_peer;
+	bool resolved;
+	uint64_t arp_next_ns;
+	uint64_t arp_tries;
+	struct mw_net_flow flow;
+};
+
+/* Per-lcore state: one instance, used by one lcore. */
+struct mw_dp {
+	/* hot */
+	struct mw_ep *ep;
+	struct rte_mempool *pool;
+	struct rte_mbuf *spare;       /* pre-allocated for the next pull */
+	uint16_t port;
+	uint16_t ip_id;
+	unsigned tx_flags;            /* MW_NET_TX_* */
+	bool rx_cksum_hw;
+	bool fault_rx_on, fault_tx_on;
+	bool any_resolved;
+	unsigned txq_n;
+	uint64_t tsc0, ns_mult;       /* ns = NS_BASE + (tsc-tsc0)*mult>>32 */
+	uint64_t drain_tsc, last_flush_tsc;
+	uint64_t last_rx_ns;
+	struct mw_net_cfg net;
+	struct mw_capture *cap;
+	struct mw_source *src;
+	unsigned npeers;
+	struct mw_dp_peer peer[MW_DP_MAX_PEERS];
+	int8_t by_ep[MW_DP_MAX_PEERS]; /* core peer id -> peer[] index */
+	uint16_t ep_ids[MW_DP_MAX_PEERS];
+	struct rte_mbuf *txq[TXQ_CAP];
+	struct mw_dp_counters c;
+	struct mw_fault frx, ftx;
+	/* cold */
+	struct mw_dp_cfg cfg;
+	struct mw_port_caps caps;
+	bool port_started;
+	int end;
+	uint64_t start_ns, end_ns;
+	uint64_t status_next_ns, status_last_ns;
+	struct mw_dp_counters status_prev;
+	uint64_t status_prev_retrans, status_prev_drops;
+	uint8_t lin[MAX_FRAME];       /* linearised multi-segment frames */
+} __rte_cache_aligned;
+
+void mw_dp_cfg_default(struct mw_dp_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->vlan = MW_NET_NO_VLAN;
+	cfg->udp_port = 47000;
+	cfg->mtu = 1500;
+	cfg->nb_rxd = 1024;
+	cfg->nb_txd = 1024;
+	cfg->nb_mbufs = 8191;
+	cfg->arp_retry_ns = 200000000ull;
+	cfg->drain_ns = 2000000000ull;
+	cfg->linger_ns = 1200000000ull;
+	cfg->link_wait_ns = 10000000000ull;
+	cfg->status_ns = 1000000000ull;
+	mw_ep_config_default(&cfg->ep);
+}
+
+int mw_dp_cfg_check(const struct mw_dp_cfg *cfg, char *err, size_t errlen)
+{
+	if (cfg->ip == 0) {
+		snprintf(err, errlen, "--ip is required (our IPv4 address)");
+		return MW_EINVAL;
+	}
+	if (cfg->npeers == 0 || cfg->npeers > MW_DP_MAX_PEERS) {
+		snprintf(err, errlen, "give 1..%u --peer IP[:PORT]",
+			 MW_DP_MAX_PEERS);
+		return MW_EINVAL;
+	}
+	for (unsigned i = 0; i < cfg->npeers; i++) {
+		if (cfg->peers[i].ip == cfg->ip &&
+		    cfg->peers[i].port == cfg->udp_port) {
+			snprintf(err, errlen, "peer %u is our own address", i);
+			return MW_EINVAL;
+		}
+		for (unsigned j = 0; j < i; j++)
+			if (cfg->peers[j].ip == cfg->peers[i].ip &&
+			    cfg->peers[j].port == cfg->peers[i].port) {
+				snprintf(err, errlen, "peer %u given twice", i);
+				return MW_EINVAL;
+			}
+	}
+	if (cfg->mtu < 576 || cfg->mtu > MW_DP_MAX_MTU ||
+	    cfg->mtu - 28u < MW_WIRE_MIN_DATAGRAM) {
+		snprintf(err, errlen, "--mtu must be 576..%u", MW_DP_MAX_MTU);
+		return MW_EINVAL;
+	}
+	if (cfg->nb_mbufs < 2 * (cfg->nb_rxd + cfg->nb_txd) ||
+	    cfg->nb_rxd == 0 || cfg->nb_txd == 0) {
+		snprintf(err, errlen,
+			 "--mbufs must be at least twice the RX+TX descriptors "
+			 "(%u)",
+			 2 * (cfg->nb_rxd + cfg->nb_txd));
+		return MW_EINVAL;
+	}
+	if (mw_fault_cfg_check(&cfg->fault_rx) ||
+	    mw_fault_cfg_check(&cfg->fault_tx)) {
+		snprintf(err, errlen,
+			 "fault rates must be in [0,1], --burst-len >= 1");
+		return MW_EINVAL;
+	}
+	struct mw_ep_config ep = cfg->ep;
+	ep.max_peers = (uint16_t)cfg->npeers;
+	ep.max_datagram = (uint16_t)(cfg->mtu - 28u);
+	if (mw_ep_config_check(&ep)) {
+		snprintf(err, errlen,
+			 "transport limits rejected (window, --max-tensor, "
+			 "--max-segs, --retries out of range)");
+		return MW_EINVAL;
+	}
+	return 0;
+}
+
+/* ---- clock -------------------------------------------------------------- */
+
+static inline uint64_t tsc_to_ns(const struct mw_dp *dp, uint64_t tsc)
+{
+	return NS_BASE +
+	       (uint64_t)(((unsigned __int128)(tsc - dp->tsc0) * dp->ns_mult) >>
+			  32);
+}
+
+/* ---- TX ----------------------------------------------------------------- */
+
+static void tx_out(struct mw_dp *dp, struct rte_mbuf *m, uint64_t now)
+{
+	if (dp->txq_n == TXQ_CAP) {
+		dp->c.tx_queue_full_drop++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (dp->cap)
+		mw_capture_mbuf(dp->cap, m, now);
+	dp->c.tx_frames++;
+	dp->c.tx_bytes += rte_pktmbuf_pkt_len(m);
+	dp->txq[dp->txq_n++] = m;
+}
+
+static void flip_mbuf_bit(struct rte_mbuf *m, uint64_t bit)
+{
+	uint64_t off = bit / 8;
+	for (struct rte_mbuf *s = m; s; s = s->next) {
+		if (off < s->data_len) {
+			mw_fault_flip(rte_pktmbuf_mtod(s, uint8_t *),
+				      (off * 8) + bit % 8);
+			return;
+		}
+		off -= s->data_len;
+	}
+}
+
+/* Send one frame through the TX fault injector. */
+static void tx_frame(struct mw_dp *dp, struct rte_mbuf *m, uint64_t now)
+{
+	if (!dp->fault_tx_on) {
+		tx_out(dp, m, now);
+		return;
+	}
+	struct mw_fault_verdict v;
+	mw_fault_decide(&dp->ftx, rte_pktmbuf_pkt_len(m), &v);
+	if (v.action == MW_FAULT_DROP) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (v.flip_bit >= 0)
+		flip_mbuf_bit(m, (uint64_t)v.flip_bit);
+	if (v.dup) {
+		rte_mbuf_refcnt_update(m, 1);
+		tx_out(dp, m, now);
+	}
+	if (v.action == MW_FAULT_HOLD && mw_fault_hold(&dp->ftx, m, now) == 0)
+		return;
+	tx_out(dp, m, now);
+}
+
+static void tx_release_held(struct mw_dp *dp, uint64_t now, bool all)
+{
+	void *h[MW_FAULT_HOLD_MAX];
+	unsigned n = mw_fault_release(&dp->ftx, now, all, h, MW_FAULT_HOLD_MAX);
+	for (unsigned i = 0; i < n; i++)
+		tx_out(dp, h[i], now);
+}
+
+static void tx_flush(struct mw_dp *dp)
+{
+	if (dp->txq_n == 0)
+		return;
+	uint16_t sent = rte_eth_tx_burst(dp->port, 0, dp->txq,
+					 (uint16_t)dp->txq_n);
+	if (sent < dp->txq_n) {
+		/* Back-pressure: keep the rest, in order, for the next try. */
+		dp->c.tx_ring_full++;
+		memmove(dp->txq, dp->txq + sent,
+			(dp->txq_n - sent) * sizeof(dp->txq[0]));
+	}
+	dp->txq_n -= sent;
+}
+
+static struct rte_mbuf *alloc_frame(struct mw_dp *dp)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(dp->pool);
+	if (!m)
+		dp->c.tx_nombuf++;
+	return m;
+}
+
+static void send_arp_request(struct mw_dp *dp, struct mw_dp_peer *p,
+			     uint64_t now)
+{
+	struct rte_mbuf *m = alloc_frame(dp);
+	if (!m)
+		return;
+	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+	int n = mw_net_build_arp_request(&dp->net, p->cfg.ip, d,
+					 rte_pktmbuf_tailroom(m));
+	if (n < 0) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	m->data_len = (uint16_t)n;
+	m->pkt_len = (uint32_t)n;
+	dp->c.arp_req_tx++;
+	p->arp_tries++;
+	tx_frame(dp, m, now);
+}
+
+static void arp_timers(struct mw_dp *dp, uint64_t now)
+{
+	for (unsigned i = 0; i < dp->npeers; i++) {
+		struct mw_dp_peer *p = &dp->peer[i];
+		if (!p->resolved && now >= p->arp_next_ns) {
+			send_arp_request(dp, p, now);
+			p->arp_next_ns = now + dp->cfg.arp_retry_ns;
+		}
+	}
+}
+
+static void peer_set_mac(struct mw_dp *dp, struct mw_dp_peer *p,
+			 const uint8_t mac[6])
+{
+	memcpy(p->flow.dst_mac, mac, 6);
+	p->resolved = true;
+	dp->any_resolved = true;
+}
+
+/* Pull datagrams from the core while the TX buffer has room. */
+static void tx_pull(struct mw_dp *dp, uint64_t now)
+{
+	const size_t hl = MW_NET_HDR_LEN(dp->net.vlan != MW_NET_NO_VLAN);
+	while (dp->txq_n < MW_DP_BURST) {
+		if (!dp->spare && !(dp->spare = alloc_frame(dp)))
+			return;
+		struct rte_mbuf *m = dp->spare;
+		uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+		size_t room = rte_pktmbuf_tailroom(m);
+		uint16_t pid = 0;
+		int n = mw_ep_send(dp->ep, now, d + hl, room - hl, &pid);
+		if (n <= 0) {
+			if (n < 0)
+				dp->c.core_send_errors++;
+			return;
+		}
+		dp->spare = NULL;
+		int idx = pid < MW_DP_MAX_PEERS ? dp->by_ep[pid] : -1;
+		if (idx < 0 || !dp->peer[idx].resolved) {
+			dp->c.tx_unresolved_drop++;
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		int len = mw_net_build_udp(&dp->peer[idx].flow, d, room,
+					   (size_t)n, dp->ip_id++,
+					   dp->tx_flags);
+		if (len < 0) {
+			dp->c.core_send_errors++;
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		m->data_len = (uint16_t)len;
+		m->pkt_len = (uint32_t)len;
+		if (dp->tx_flags) {
+			m->l2_len = (uint16_t)(hl - MW_NET_IP4_HLEN -
+					       MW_NET_UDP_HLEN);
+			m->l3_len = MW_NET_IP4_HLEN;
+			m->ol_flags |= RTE_MBUF_F_TX_IPV4 |
+				       RTE_MBUF_F_TX_IP_CKSUM |
+				       RTE_MBUF_F_TX_UDP_CKSUM;
+		}
+		tx_frame(dp, m, now);
+	}
+}
+
+/* ---- RX ----------------------------------------------------------------- */
+
+static struct mw_dp_peer *peer_by_addr(struct mw_dp *dp, uint32_t ip,
+				       int port)
+{
+	for (unsigned i = 0; i < dp->npeers; i++)
+		if (dp->peer[i].cfg.ip == ip &&
+		    (port < 0 || dp->peer[i].cfg.port == port))
+			return &dp->peer[i];
+	return NULL;
+}
+
+/* Handle one received frame; the caller frees it. */
+static void rx_frame(struct mw_dp *dp, struct rte_mbuf *m, uint64_t now)
+{
+	uint32_t len = rte_pktmbuf_pkt_len(m);
+	const uint8_t *d;
+	if (m->nb_segs == 1) {
+		d = rte_pktmbuf_mtod(m, const uint8_t *);
+	} else {
+		if (len > sizeof dp->lin) {
+			dp->c.rx_oversize++;
+			return;
+		}
+		d = rte_pktmbuf_read(m, 0, len, dp->lin);
+		dp->c.rx_linearized++;
+	}
+	unsigned fl = 0;
+	if (dp->rx_cksum_hw) {
+		if ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) ==
+		    RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+			fl |= MW_NET_RX_IP_CKSUM_GOOD;
+		if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
+		    RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+			fl |= MW_NET_RX_UDP_CKSUM_GOOD;
+	}
+	struct mw_net_pkt p;
+	struct mw_dp_peer *peer;
+	switch (mw_net_parse(&dp->net, d, len, fl, &p)) {
+	case MW_NET_CLASS_UDP:
+		dp->c.rx_udp++;
+		peer = peer_by_addr(dp, p.src_ip, p.src_port);
+		if (!peer) {
+			dp->c.rx_unknown_peer++;
+			return;
+		}
+		if (mw_ep_recv(dp->ep, peer->ep_peer, d + p.payload_off,
+			       p.payload_len, now) == 0)
+			dp->c.rx_core_accepted++;
+		else
+			dp->c.rx_core_dropped++;
+		return;
+	case MW_NET_CLASS_ARP_REQ: {
+		dp->c.arp_req_rx++;
+		/* A peer asking for us tells us its MAC too. */
+		peer = peer_by_addr(dp, p.src_ip, -1);
+		if (peer && !peer->cfg.has_mac)
+			peer_set_mac(dp, peer, p.arp_sha);
+		struct rte_mbuf *r = alloc_frame(dp);
+		if (!r)
+			return;
+		int n = mw_net_build_arp_reply(&dp->net, &p,
+					       rte_pktmbuf_mtod(r, uint8_t *),
+					       rte_pktmbuf_tailroom(r));
+		if (n < 0) {
+			rte_pktmbuf_free(r);
+			return;
+		}
+		r->data_len = (uint16_t)n;
+		r->pkt_len = (uint32_t)n;
+		dp->c.arp_reply_tx++;
+		tx_frame(dp, r, now);
+		return;
+	}
+	case MW_NET_CLASS_ARP_REPLY:
+		dp->c.arp_reply_rx++;
+		peer = peer_by_addr(dp, p.src_ip, -1);
+		if (peer && !peer->cfg.has_mac)
+			peer_set_mac(dp, peer, p.arp_sha);
+		else
+			dp->c.arp_reply_ignored++;
+		return;
+	default:
+		dp->c.net_drop[p.drop]++;
+		return;
+	}
+}
+
+static void rx_with_faults(struct mw_dp *dp, struct rte_mbuf *m,
+			   uint64_t now)
+{
+	if (!dp->fault_rx_on) {
+		rx_frame(dp, m, now);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	struct mw_fault_verdict v;
+	mw_fault_decide(&dp->frx, rte_pktmbuf_pkt_len(m), &v);
+	if (v.action == MW_FAULT_DROP) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (v.flip_bit >= 0) {
+		flip_mbuf_bit(m, (uint64_t)v.flip_bit);
+		/* Hardware checked the frame before the flip. */
+		m->ol_flags &= ~(RTE_MBUF_F_RX_IP_CKSUM_MASK |
+				 RTE_MBUF_F_RX_L4_CKSUM_MASK);
+	}
+	if (v.dup)
+		rx_frame(dp, m, now);
+	if (v.action == MW_FAULT_HOLD && mw_fault_hold(&dp->frx, m, now) == 0)
+		return;
+	rx_frame(dp, m, now);
+	rte_pktmbuf_free(m);
+}
+
+static void rx_release_held(struct mw_dp *dp, uint64_t now, bool all)
+{
+	void *h[MW_FAULT_HOLD_MAX];
+	unsigned n = mw_fault_release(&dp->frx, now, all, h, MW_FAULT_HOLD_MAX);
+	for (unsigned i = 0; i < n; i++) {
+		if (!all)
+			rx_frame(dp, h[i], now);
+		rte_pktmbuf_free(h[i]);
+	}
+}
+
+static unsigned rx_poll(struct mw_dp *dp, uint64_t now)
+{
+	struct rte_mbuf *pkts[MW_DP_BURST];
+	uint16_t n = rte_eth_rx_burst(dp->port, 0, pkts, MW_DP_BURST);
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		dp->c.rx_frames++;
+		dp->c.rx_bytes += rte_pktmbuf_pkt_len(m);
+		if (dp->cap)
+			mw_capture_mbuf(dp->cap, m, now);
+		rx_with_faults(dp, m, now);
+	}
+	if (n)
+		dp->last_rx_ns = now;
+	return n;
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+static uint64_t meta_bytes(const struct mw_tensor_meta *m)
+{
+	uint64_t n = m->ndim ? 1 : 0;
+	for (unsigned i = 0; i < m->ndim && i < MW_WIRE_MAX_DIMS; i++)
+		n *= m->dims[i];
+	return n * mw_wire_dtype_size(m->dtype);
+}
+
+static void dispatch_events(struct mw_dp *dp, uint64_t now)
+{
+	struct mw_event ev;
+	while (mw_ep_poll(dp->ep, &ev)) {
+		switch (ev.type) {
+		case MW_EV_RX_TENSOR:
+			dp->c.tensors_rx++;
+			dp->c.dense_bytes_rx += ev.bytes;
+			break;
+		case MW_EV_TX_DONE:
+			dp->c.tensors_tx_done++;
+			dp->c.dense_bytes_tx += meta_bytes(&ev.meta);
+			break;
+		case MW_EV_TX_FAILED:
+			dp->c.tensors_tx_failed++;
+			break;
+		default:
+			break;
+		}
+		if (dp->src->event)
+			dp->src->event(dp->src->ctx, dp->ep, &ev, now);
+		else
+			mw_ep_release(dp->ep, &ev);
+	}
+}
+
+/* ---- status ------------------------------------------------------------- */
+
+static uint64_t fault_drops(const struct mw_fault *f)
+{
+	return f->st.dropped + f->st.burst_dropped;
+}
+
+static uint64_t net_drops(const struct mw_dp *dp)
+{
+	uint64_t s = dp->c.rx_unknown_peer;
+	for (unsigned i = 0; i < MW_NET_DROP_COUNT_; i++)
+		s += dp->c.net_drop[i];
+	return s;
+}
+
+static void status_line(struct mw_dp *dp, uint64_t now)
+{
+	struct mw_counters k;
+	mw_ep_counters(dp->ep, &k);
+	double dt = (double)(now - dp->status_last_ns) / 1e9;
+	if (dt <= 0)
+		return;
+	const struct mw_dp_counters *a = &dp->c, *b = &dp->status_prev;
+	uint64_t drops = net_drops(dp) + k.drops + fault_drops(&dp->frx) +
+			 fault_drops(&dp->ftx);
+	double wire = (double)(a->rx_bytes - b->rx_bytes + a->tx_bytes -
+			       b->tx_bytes) * 8 / dt / 1e9;
+	double dense = (double)(a->dense_bytes_rx - b->dense_bytes_rx +
+				a->dense_bytes_tx - b->dense_bytes_tx) *
+		       8 / dt / 1e9;
+	char extra[160] = "";
+	if (dp->src->status)
+		dp->src->status(dp->src->ctx, extra, sizeof extra);
+	unsigned unresolved = 0;
+	for (unsigned i = 0; i < dp->npeers; i++)
+		unresolved += !dp->peer[i].resolved;
+	fprintf(stderr,
+		"[maskwire] %6.1fs tx %.0f t/s rx %.0f t/s wire %.3f Gbit/s "
+		"dense-eq %.3f Gbit/s retrans %" PRIu64 " drops %" PRIu64
+		"%s%s%s\n",
+		(double)(now - dp->start_ns) / 1e9,
+		(double)(a->tensors_tx_done - b->tensors_tx_done) / dt,
+		(double)(a->tensors_rx - b->tensors_rx) / dt, wire, dense,
+		k.retrans - dp->status_prev_retrans,
+		drops - dp->status_prev_drops,
+		unresolved ? " (resolving peer MAC)" : "", extra[0] ? " | " : "",
+		extra);
+	dp->status_prev = dp->c;
+	dp->status_prev_retrans = k.retrans;
+	dp->status_prev_drops = drops;
+	dp->status_last_ns = now;
+}
+
+/* ---- loop --------------------------------------------------------------- */
+
+enum phase { PH_RUN, PH_LINGER, PH_DRAIN, PH_CLOSE };
+
+/* One iteration's I/O work, shared by every phase. */
+static void io_step(struct mw_dp *dp, uint64_t tsc, uint64_t now)
+{
+	rx_poll(dp, now);
+	if (dp->fault_rx_on)
+		rx_release_held(dp, now, false);
+	dispatch_events(dp, now);
+	if (now >= mw_ep_expiry(dp->ep)) {
+		mw_ep_handle_expiry(dp->ep, now);
+		dispatch_events(dp, now);
+	}
+	arp_timers(dp, now);
+	if (dp->any_resolved)
+		tx_pull(dp, now);
+	if (dp->fault_tx_on)
+		tx_release_held(dp, now, false);
+	if (dp->txq_n >= MW_DP_BURST ||
+	    tsc - dp->last_flush_tsc >= dp->drain_tsc) {
+		tx_flush(dp);
+		dp->last_flush_tsc = tsc;
+	}
+}
+
+static bool source_busy(const struct mw_dp *dp)
+{
+	if (dp->src->busy && dp->src->busy(dp->src->ctx))
+		return true;
+	for (unsigned i = 0; i < dp->npeers; i++) {
+		struct mw_peer_info pi;
+		if (mw_ep_peer_info(dp->ep, dp->ep_ids[i], &pi) == 0 &&
+		    pi.tx_pending)
+			return true;
+	}
+	return false;
+}
+
+static void wait_link(struct mw_dp *dp, volatile sig_atomic_t *quit)
+{
+	uint64_t hz = rte_get_tsc_hz();
+	uint64_t end = rte_rdtsc() + dp->cfg.link_wait_ns / 1000000u * hz / 1000u;
+	struct rte_eth_link link;
+	while (!*quit) {
+		memset(&link, 0, sizeof link);
+		if (rte_eth_link_get_nowait(dp->port, &link) == 0 &&
+		    link.link_status == RTE_ETH_LINK_UP)
+			return;
+		if (rte_rdtsc() >= end) {
+			fprintf(stderr,
+				"maskwire: link of port %u still down, "
+				"carrying on\n",
+				dp->port);
+			return;
+		}
+		rte_delay_ms(10);
+	}
+}
+
+int mw_dp_run(struct mw_dp *dp, volatile sig_atomic_t *quit)
+{
+	enum phase ph = PH_RUN;
+	uint64_t deadline = 0;
+	int end = MW_DP_END_DONE;
+
+	wait_link(dp, quit);
+	uint64_t tsc = rte_rdtsc();
+	uint64_t now = tsc_to_ns(dp, tsc);
+	dp->start_ns = dp->status_last_ns = dp->last_rx_ns = now;
+	dp->status_next_ns = now + dp->cfg.status_ns;
+	bool rx_seen = false;
+
+	for (;;) {
+		tsc = rte_rdtsc();
+		now = tsc_to_ns(dp, tsc);
+		uint64_t rx_before = dp->c.rx_frames;
+		io_step(dp, tsc, now);
+		rx_seen |= dp->c.rx_frames != rx_before;
+
+		switch (ph) {
+		case PH_RUN:
+			if (*quit) {
+				end = MW_DP_END_SIGNAL;
+			} else if (dp->cfg.duration_ns &&
+				   now - dp->start_ns >= dp->cfg.duration_ns) {
+				end = MW_DP_END_DURATION;
+			} else if (dp->cfg.idle_exit_ns && rx_seen &&
+				   now - dp->last_rx_ns >=
+					   dp->cfg.idle_exit_ns) {
+				end = MW_DP_END_IDLE;
+			} else if (dp->src->done &&
+				   dp->src->done(dp->src->ctx)) {
+				ph = PH_LINGER;
+				break;
+			} else {
+				int rc = dp->src->poll(dp->src->ctx, dp->ep,
+						       dp->ep_ids, dp->npeers,
+						       now);
+				if (rc < 0) {
+					fprintf(stderr,
+						"maskwire: source %s: %s\n",
+						dp->src->name,
+						mw_strerror(rc));
+					end = MW_DP_END_ERROR;
+					ph = PH_CLOSE;
+				}
+				break;
+			}
+			ph = PH_DRAIN;
+			deadline = now + dp->cfg.drain_ns;
+			break;
+		case PH_LINGER:
+			/* Answer the peer (ACKs, its retransmissions) until
+			 * the link has been quiet for a while. */
+			if (*quit || now - dp->last_rx_ns >= dp->cfg.linger_ns)
+				ph = PH_CLOSE;
+			break;
+		case PH_DRAIN:
+			if (*quit >= 2 || now >= deadline || !source_busy(dp))
+				ph = PH_CLOSE;
+			break;
+		case PH_CLOSE:
+			break;
+		}
+		if (ph == PH_CLOSE)
+			break;
+		if (dp->cfg.status_ns && now >= dp->status_next_ns) {
+			status_line(dp, now);
+			dp->status_next_ns = now + dp->cfg.status_ns;
+		}
+	}
+
+	/* Close sessions (pending sends fail with MW_ECANCELED, the peers
+	 * get CLOSE), then push the last frames out for a bounded time. */
+	for (unsigned i = 0; i < dp->npeers; i++)
+		mw_ep_close_peer(dp->ep, dp->ep_ids[i], now);
+	dispatch_events(dp, now);
+	if (dp->fault_rx_on)
+		rx_release_held(dp, now, true);
+	uint64_t flush_end = now + 100000000ull;
+	do {
+		tsc = rte_rdtsc();
+		now = tsc_to_ns(dp, tsc);
+		if (dp->any_resolved)
+			tx_pull(dp, now);
+		if (dp->fault_tx_on)
+			tx_release_held(dp, now, true);
+		tx_flush(dp);
+		dispatch_events(dp, now);
+	} while (dp->txq_n && now < flush_end);
+	dp->c.tx_dropped_at_exit += dp->txq_n;
+	for (unsigned i = 0; i < dp->txq_n; i++)
+		rte_pktmbuf_free(dp->txq[i]);
+	dp->txq_n = 0;
+	dp->end_ns = now;
+	dp->end = end;
+	if (dp->cfg.status_ns)
+		status_line(dp, now);
+	return end;
+}
+
+/* ---- set-up ------------------------------------------------------------- */
+
+static uint32_t incarnation_now(void)
+{
+	/* Grows across restarts: wall clock in 10 ms units (wraps are
+	 * handled by the core's serial arithmetic). */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t t = (uint64_t)ts.tv_sec * 100u + (uint64_t)ts.tv_nsec / 10000000u;
+	uint32_t inc = (uint32_t)t;
+	return inc ? inc : 1;
+}
+
+int mw_dp_create(const struct mw_dp_cfg *cfg, struct mw_dp **out, char *err,
+		 size_t errlen)
+{
+	*out = NULL;
+	int rc = mw_dp_cfg_check(cfg, err, errlen);
+	if (rc)
+		return rc;
+	if (!cfg->src || !cfg->src->poll) {
+		snprintf(err, errlen, "no traffic source");
+		return MW_EINVAL;
+	}
+	struct mw_dp *dp = rte_zmalloc("mw_dp", sizeof(*dp), RTE_CACHE_LINE_SIZE);
+	if (!dp) {
+		snprintf(err, errlen, "out of memory for the data plane state");
+		return MW_ENOMEM;
+	}
+	dp->cfg = *cfg;
+	dp->src = cfg->src;
+	dp->port = cfg->port_id;
+	uint64_t hz = rte_get_tsc_hz();
+	dp->tsc0 = rte_rdtsc();
+	dp->ns_mult = (uint64_t)(((unsigned __int128)1000000000u << 32) / hz);
+	dp->drain_tsc = (hz + 1000000u - 1) / 1000000u * DRAIN_US;
+
+	rc = mw_port_probe(cfg->port_id, &dp->caps);
+	if (rc) {
+		snprintf(err, errlen,
+			 "no ethdev port %u (give one with --vdev=..., e.g. "
+			 "net_memif0, or a NIC)",
+			 cfg->port_id);
+		rte_free(dp);
+		return MW_ENOENT;
+	}
+	/* One mbuf holds a whole frame; ports that can scatter may get
+	 * smaller mbufs for jumbo frames, but one size keeps it simple. */
+	uint32_t frame = (uint32_t)cfg->mtu + 18u;
+	uint32_t room = frame < 2048u ? 2048u : (frame + 63u) & ~63u;
+	char pname[RTE_MEMPOOL_NAMESIZE];
+	snprintf(pname, sizeof pname, "mw_pool_p%u", cfg->port_id);
+	dp->pool = rte_pktmbuf_pool_create(pname, cfg->nb_mbufs, 256, 0,
+					   (uint16_t)(room + RTE_PKTMBUF_HEADROOM),
+					   (int)rte_socket_id());
+	if (!dp->pool) {
+		snprintf(err, errlen,
+			 "cannot create a pool of %u mbufs of %u bytes (%s); "
+			 "give EAL more memory (-m) or fewer --mbufs",
+			 cfg->nb_mbufs, room, rte_strerror(rte_errno));
+		rte_free(dp);
+		return MW_ENOMEM;
+	}
+	rc = mw_port_start(cfg->port_id, cfg->mtu, (uint16_t)cfg->nb_rxd,
+			   (uint16_t)cfg->nb_txd, dp->pool, room, cfg->sw_cksum,
+			   &dp->caps, err, errlen);
+	if (rc) {
+		rte_mempool_free(dp->pool);
+		rte_free(dp);
+		return MW_EIO;
+	}
+	dp->port_started = true;
+	dp->tx_flags = dp->caps.use_tx_cksum
+			       ? MW_NET_TX_IP_CKSUM_HW | MW_NET_TX_UDP_CKSUM_HW
+			       : 0;
+	dp->rx_cksum_hw = dp->caps.use_rx_cksum;
+
+	memcpy(dp->net.mac, dp->caps.mac, 6);
+	dp->net.ip = cfg->ip;
+	dp->net.port = cfg->udp_port;
+	dp->net.vlan = cfg->vlan;
+	dp->net.accept_zero_udp_cksum = cfg->accept_zero_udp_cksum;
+
+	mw_fault_init(&dp->frx, &cfg->fault_rx);
+	mw_fault_init(&dp->ftx, &cfg->fault_tx);
+	dp->fault_rx_on = mw_fault_enabled(&dp->frx);
+	dp->fault_tx_on = mw_fault_enabled(&dp->ftx);
+
+	struct mw_ep_config ec = cfg->ep;
+	ec.max_peers = (uint16_t)cfg->npeers;
+	ec.max_datagram = (uint16_t)(cfg->mtu - 28u);
+	if (ec.incarnation <= 1)
+		ec.incarnation = incarnation_now();
+	ec.rx_alloc = cfg->src->rx_alloc;
+	rc = mw_ep_new(&ec, &dp->ep);
+	if (rc) {
+		snprintf(err, errlen, "transport endpoint: %s",
+			 mw_strerror(rc));
+		mw_dp_destroy(dp);
+		return rc;
+	}
+	dp->cfg.ep = ec;
+	memset(dp->by_ep, -1, sizeof dp->by_ep);
+	dp->npeers = cfg->npeers;
+	uint64_t now = tsc_to_ns(dp, rte_rdtsc());
+	for (unsigned i = 0; i < cfg->npeers; i++) {
+		struct mw_dp_peer *p = &dp->peer[i];
+		p->cfg = cfg->peers[i];
+		int id = mw_ep_add_peer(dp->ep);
+		if (id < 0 || id >= (int)MW_DP_MAX_PEERS) {
+			snprintf(err, errlen, "transport: add peer: %s",
+				 mw_strerror(id));
+			mw_dp_destroy(dp);
+			return id < 0 ? id : MW_ELIMIT;
+		}
+		p->ep_peer = (uint16_t)id;
+		dp->by_ep[id] = (int8_t)i;
+		dp->ep_ids[i] = (uint16_t)id;
+		memcpy(p->flow.src_mac, dp->net.mac, 6);
+		p->flow.src_ip = cfg->ip;
+		p->flow.dst_ip = p->cfg.ip;
+		p->flow.src_port = cfg->udp_port;
+		p->flow.dst_port = p->cfg.port;
+		p->flow.vlan = cfg->vlan;
+		p->arp_next_ns = now;
+		if (p->cfg.has_mac)
+			peer_set_mac(dp, p, p->cfg.mac);
+	}
+	if (cfg->capture_path) {
+		dp->cap = mw_capture_open(cfg->capture_path, now, err, errlen);
+		if (!dp->cap) {
+			mw_dp_destroy(dp);
+			return MW_EIO;
+		}
+	}
+	*out = dp;
+	return 0;
+}
+
+void mw_dp_destroy(struct mw_dp *dp)
+{
+	if (!dp)
+		return;
+	for (unsigned i = 0; i < dp->txq_n; i++)
+		rte_pktmbuf_free(dp->txq[i]);
+	void *h[MW_FAULT_HOLD_MAX];
+	unsigned n;
+	while ((n = mw_fault_release(&dp->frx, 0, true, h, MW_FAULT_HOLD_MAX)))
+		for (unsigned i = 0; i < n; i++)
+			rte_pktmbuf_free(h[i]);
+	while ((n = mw_fault_release(&dp->ftx, 0, true, h, MW_FAULT_HOLD_MAX)))
+		for (unsigned i = 0; i < n; i++)
+			rte_pktmbuf_free(h[i]);
+	rte_pktmbuf_free(dp->spare);
+	if (dp->port_started)
+		mw_port_close(dp->port);
+	mw_capture_close(dp->cap);
+	mw_ep_free(dp->ep);
+	rte_mempool_free(dp->pool);
+	rte_free(dp);
+}
+
+/* ---- stats -------------------------------------------------------------- */
+
+static void fault_json(FILE *f, const char *name, const struct mw_fault *x)
+{
+	const struct mw_fault_cfg *c = &x->cfg;
+	fprintf(f,
+		"\"%s\": {\"enabled\": %s, \"drop\": %g, \"burst\": %g, "
+		"\"burst_len\": %g, \"dup\": %g, \"reorder\": %g, "
+		"\"corrupt\": %g, \"seed\": %" PRIu64 ", "
+		"\"passed\": %" PRIu64 ", \"dropped\": %" PRIu64
+		", \"burst_dropped\": %" PRIu64 ", \"held\": %" PRIu64
+		", \"released\": %" PRIu64 ", \"duplicated\": %" PRIu64
+		", \"corrupted\": %" PRIu64 "}",
+		name, x->enabled ? "true" : "false", c->drop, c->burst,
+		c->burst_len, c->dup, c->reorder, c->corrupt, c->seed,
+		x->st.passed, x->st.dropped, x->st.burst_dropped, x->st.held,
+		x->st.released, x->st.duplicated, x->st.corrupted);
+}
+
+static const char *end_name(int end)
+{
+	static const char *const n[] = {"done", "signal", "duration", "idle",
+					"error"};
+	return end >= 0 && end <= MW_DP_END_ERROR ? n[end] : "?";
+}
+
+static const char *peer_state_name(unsigned s)
+{
+	static const char *const n[] = {"free", "idle", "hello", "open"};
+	return s < 4 ? n[s] : "?";
+}
+
+void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
+{
+	double secs = (double)(dp->end_ns - dp->start_ns) / 1e9;
+	fprintf(f, "{\"maskwire\": {\"end\": \"%s\", \"elapsed_s\": %.6f, "
+		   "\"source\": \"%s\"},\n",
+		end_name(dp->end), secs, dp->src->name);
+
+	/* port */
+	struct rte_eth_stats ps;
+	memset(&ps, 0, sizeof ps);
+	rte_eth_stats_get(dp->port, &ps);
+	fprintf(f, " \"port\": {\"id\": %u, ", dp->port);
+	mw_port_caps_json(&dp->caps, f);
+	fprintf(f,
+		", \"ipackets\": %" PRIu64 ", \"opackets\": %" PRIu64
+		", \"ibytes\": %" PRIu64 ", \"obytes\": %" PRIu64
+		", \"imissed\": %" PRIu64 ", \"ierrors\": %" PRIu64
+		", \"oerrors\": %" PRIu64 ", \"rx_nombuf\": %" PRIu64 "},\n",
+		ps.ipackets, ps.opackets, ps.ibytes, ps.obytes, ps.imissed,
+		ps.ierrors, ps.oerrors, ps.rx_nombuf);
+
+	/* net */
+	fprintf(f, " \"net\": {\"ip\": \"%u.%u.%u.%u\", \"udp_port\": %u, "
+		   "\"peers\": [",
+		dp->net.ip >> 24, (dp->net.ip >> 16) & 255,
+		(dp->net.ip >> 8) & 255, dp->net.ip & 255, dp->net.port);
+	for (unsigned i = 0; i < dp->npeers; i++) {
+		const struct mw_dp_peer *p = &dp->peer[i];
+		const uint8_t *m = p->flow.dst_mac;
+		fprintf(f,
+			"%s{\"ip\": \"%u.%u.%u.%u\", \"port\": %u, "
+			"\"mac\": \"%02x:%02x:%02x:%02x:%02x:%02x\", "
+			"\"resolved\": %s, \"static_mac\": %s, "
+			"\"arp_requests\": %" PRIu64 "}",
+			i ? ", " : "", p->cfg.ip >> 24, (p->cfg.ip >> 16) & 255,
+			(p->cfg.ip >> 8) & 255, p->cfg.ip & 255, p->cfg.port,
+			m[0], m[1], m[2], m[3], m[4], m[5],
+			p->resolved ? "true" : "false",
+			p->cfg.has_mac ? "true" : "false", p->arp_tries);
+	}
+	fprintf(f, "], \"mtu\": %u, \"max_datagram\": %u",
+		dp->cfg.mtu, dp->cfg.mtu - 28u);
+#define MW_DP_CNT_JSON_(n) fprintf(f, ", \"" #n "\": %" PRIu64, dp->c.n);
+	MW_DP_COUNTER_LIST(MW_DP_CNT_JSON_)
+#undef MW_DP_CNT_JSON_
+	fprintf(f, ", \"capture_frames\": %" PRIu64,
+		dp->cap ? mw_capture_count(dp->cap) : 0);
+	uint64_t total = 0;
+	fprintf(f, ", \"drops\": {");
+	for (unsigned i = 1; i < MW_NET_DROP_COUNT_; i++) {
+		fprintf(f, "%s\"%s\": %" PRIu64, i > 1 ? ", " : "",
+			mw_net_drop_name(i), dp->c.net_drop[i]);
+		total += dp->c.net_drop[i];
+	}
+	fprintf(f, "}, \"drops_total\": %" PRIu64 "},\n", total);
+
+	/* faults */
+	fprintf(f, " \"fault\": {");
+	fault_json(f, "rx", &dp->frx);
+	fprintf(f, ", ");
+	fault_json(f, "tx", &dp->ftx);
+	fprintf(f, "},\n");
+
+	/* transport core */
+	struct mw_counters k;
+	mw_ep_counters(dp->ep, &k);
+	fprintf(f,
+		" \"transport\": {\"incarnation\": %u, \"window\": %u, "
+		"\"max_tensor_bytes\": %" PRIu64 ", \"max_segs\": %u, "
+		"\"max_retries\": %u",
+		dp->cfg.ep.incarnation, dp->cfg.ep.window,
+		dp->cfg.ep.max_tensor_bytes, dp->cfg.ep.max_segs,
+		dp->cfg.ep.max_retries);
+#define K(n) fprintf(f, ", \"" #n "\": %" PRIu64, k.n)
+	K(pkts_rx); K(bytes_rx); K(pkts_tx); K(bytes_tx); K(data_tx);
+	K(data_tx_new); K(retrans); K(retrans_fast); K(retrans_rto);
+	K(rto_events); K(data_rx); K(data_rx_dup); K(acks_tx); K(acks_rx);
+	K(probes_tx); K(hello_tx); K(hello_rx); K(close_tx); K(close_rx);
+	K(tensors_submitted); K(tensors_sent); K(tensors_failed);
+	K(tensors_delivered); K(peer_restarts); K(session_resets); K(drops);
+#undef K
+	fprintf(f, ", \"drop\": {");
+	for (unsigned i = 0; i < MW_DROP_COUNT_; i++)
+		fprintf(f, "%s\"%s\": %" PRIu64, i ? ", " : "",
+			mw_drop_name(i), k.drop[i]);
+	fprintf(f, "}, \"peers\": [");
+	for (unsigned i = 0; i < dp->npeers; i++) {
+		struct mw_peer_info pi;
+		memset(&pi, 0, sizeof pi);
+		mw_ep_peer_info(dp->ep, dp->ep_ids[i], &pi);
+		fprintf(f,
+			"%s{\"state\": \"%s\", \"srtt_us\": %.1f, "
+			"\"rto_us\": %.1f, \"cwnd\": %u, \"tx_pending\": %u, "
+			"\"rx_pending\": %u}",
+			i ? ", " : "", peer_state_name(pi.state),
+			(double)pi.srtt_ns / 1e3, (double)pi.rto_ns / 1e3,
+			pi.cwnd, pi.tx_pending, pi.rx_pending);
+	}
+	fprintf(f, "]}");
+
+	/* throughput over the run */
+	if (secs > 0) {
+		fprintf(f,
+			",\n \"rates\": {\"tensors_tx_per_s\": %.1f, "
+			"\"tensors_rx_per_s\": %.1f, \"wire_gbit_s\": %.4f, "
+			"\"dense_equiv_gbit_s\": %.4f}",
+			(double)dp->c.tensors_tx_done / secs,
+			(double)dp->c.tensors_rx / secs,
+			(double)(dp->c.rx_bytes + dp->c.tx_bytes) * 8 / secs /
+				1e9,
+			(double)(dp->c.dense_bytes_rx + dp->c.dense_bytes_tx) *
+				8 / secs / 1e9);
+	}
+	if (dp->src->stats_json) {
+		fprintf(f, ",\n ");
+		dp->src->stats_json(dp->src->ctx, f);
+	}
+	fprintf(f, "}\n");
+	fflush(f);
+}

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Port probe and set-up: the same code for every ethdev driver. */
+#include "mw_port.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <rte_ethdev.h>
+
+int mw_port_probe(uint16_t port, struct mw_port_caps *caps)
+{
+	struct rte_eth_dev_info info;
+	memset(caps, 0, sizeof(*caps));
+	if (!rte_eth_dev_is_valid_port(port))
+		return -ENODEV;
+	int rc = rte_eth_dev_info_get(port, &info);
+	if (rc)
+		return rc;
+	rte_eth_dev_get_name_by_port(port, caps->name);
+	snprintf(caps->driver, sizeof caps->driver, "%s",
+		 info.driver_name ? info.driver_name : "?");
+	struct rte_ether_addr mac;
+	if (rte_eth_macaddr_get(port, &mac) == 0)
+		memcpy(caps->mac, mac.addr_bytes, 6);
+	caps->min_mtu = info.min_mtu;
+	caps->max_mtu = info.max_mtu;
+	caps->max_rx_pktlen = info.max_rx_pktlen;
+	caps->tx_ip_cksum = info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
+	caps->tx_udp_cksum = info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+	caps->tx_multi_seg = info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	caps->rx_ip_cksum = info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
+	caps->rx_udp_cksum = info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+	caps->rx_scatter = info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER;
+	caps->rss = info.flow_type_rss_offloads != 0;
+	return 0;
+}
+
+int mw_port_start(uint16_t port, uint16_t mtu, uint16_t nb_rxd,
+		  uint16_t nb_txd, struct rte_mempool *pool, uint32_t buf_len,
+		  bool sw_cksum, struct mw_port_caps *caps, char *err,
+		  size_t errlen)
+{
+	struct rte_eth_dev_info info;
+	struct rte_eth_conf conf;
+	int rc = rte_eth_dev_info_get(port, &info);
+	if (rc) {
+		snprintf(err, errlen, "port %u: cannot read device info: %s",
+			 port, strerror(-rc));
+		return rc;
+	}
+	/* Largest frame: MTU + Ethernet + one VLAN tag. */
+	uint32_t frame = (uint32_t)mtu + 18u;
+	if (mtu < caps->min_mtu || mtu > caps->max_mtu) {
+		snprintf(err, errlen,
+			 "port %u (%s): MTU %u outside the port's range %u..%u",
+			 port, caps->driver, mtu, caps->min_mtu,
+			 caps->max_mtu);
+		return -EINVAL;
+	}
+	if (caps->max_rx_pktlen && frame > caps->max_rx_pktlen + 4u) {
+		snprintf(err, errlen,
+			 "port %u (%s): MTU %u needs %u-byte frames, the port "
+			 "receives at most %u (for af_packet raise framesz=)",
+			 port, caps->driver, mtu, frame,
+			 caps->max_rx_pktlen);
+		return -EINVAL;
+	}
+
+	memset(&conf, 0, sizeof conf);
+	conf.rxmode.mtu = mtu;
+	caps->use_scatter = false;
+	if (frame > buf_len) {
+		if (!caps->rx_scatter) {
+			snprintf(err, errlen,
+				 "port %u: %u-byte frames exceed one mbuf and "
+				 "the port cannot scatter",
+				 port, frame);
+			return -EINVAL;
+		}
+		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
+		caps->use_scatter = true;
+	}
+	caps->use_tx_cksum =
+		!sw_cksum && caps->tx_ip_cksum && caps->tx_udp_cksum;
+	if (caps->use_tx_cksum)
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM |
+					RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+	if (caps->tx_multi_seg)
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	caps->use_rx_cksum =
+		!sw_cksum && caps->rx_ip_cksum && caps->rx_udp_cksum;
+	if (caps->use_rx_cksum)
+		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM |
+					RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+
+	rc = rte_eth_dev_configure(port, 1, 1, &conf);
+	if (rc) {
+		snprintf(err, errlen, "port %u: configure failed: %s", port,
+			 strerror(-rc));
+		return rc;
+	}
+	rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &nb_rxd, &nb_txd);
+	if (rc) {
+		snprintf(err, errlen, "port %u: descriptor counts: %s", port,
+			 strerror(-rc));
+		goto fail;
+	}
+	int socket = rte_eth_dev_socket_id(port);
+	if (socket < 0)
+		socket = (int)rte_socket_id();
+	struct rte_eth_rxconf rxq = info.default_rxconf;
+	rxq.offloads = conf.rxmode.offloads;
+	rc = rte_eth_rx_queue_setup(port, 0, nb_rxd, (unsigned)socket, &rxq,
+				    pool);
+	if (rc) {
+		snprintf(err, errlen, "port %u: RX queue set-up: %s", port,
+			 strerror(-rc));
+		goto fail;
+	}
+	struct rte_eth_txconf txq = info.default_txconf;
+	txq.offloads = conf.txmode.offloads;
+	rc = rte_eth_tx_queue_setup(port, 0, nb_txd, (unsigned)socket, &txq);
+	if (rc) {
+		snprintf(err, errlen, "port %u: TX queue set-up: %s", port,
+			 strerror(-rc));
+		goto fail;
+	}
+	rc = rte_eth_dev_start(port);
+	if (rc) {
+		snprintf(err, errlen, "port %u: start failed: %s", port,
+			 strerror(-rc));
+		goto fail;
+	}
+	struct rte_ether_addr mac;
+	if (rte_eth_macaddr_get(port, &mac) == 0)
+		memcpy(caps->mac, mac.addr_bytes, 6);
+	caps->mtu = mtu;
+	caps->nb_rxd = nb_rxd;
+	caps->nb_txd = nb_txd;
+	return 0;
+fail:
+	rte_eth_dev_close(port);
+	return rc ? rc : -EINVAL;
+}
+
+void mw_port_close(uint16_t port)
+{
+	int rc = rte_eth_dev_stop(port);
+	if (rc && rc != -ENOTSUP)
+		fprintf(stderr, "maskwire: port %u stop: %s\n", port,
+			strerror(-rc));
+	rte_eth_dev_close(port);
+}
+
+void mw_port_caps_json(const struct mw_port_caps *c, FILE *f)
+{
+	fprintf(f,
+		"\"name\": \"%s\", \"driver\": \"%s\", "
+		"\"mac\": \"%02x:%02x:%02x:%02x:%02x:%02x\", \"mtu\": %u, "
+		"\"max_mtu\": %u, \"max_rx_pktlen\": %u, "
+		"\"nb_rxd\": %u, \"nb_txd\": %u, "
+		"\"offers\": {\"tx_ipv4_cksum\": %s, \"tx_udp_cksum\": %s, "
+		"\"tx_multi_seg\": %s, \"rx_ipv4_cksum\": %s, "
+		"\"rx_udp_cksum\": %s, \"rx_scatter\": %s, \"rss\": %s}, "
+		"\"uses\": {\"tx_cksum_offload\": %s, \"rx_cksum_offload\": %s, "
+		"\"rx_scatter\": %s}",
+		c->name, c->driver, c->mac[0], c->mac[1], c->mac[2], c->mac[3],
+		c->mac[4], c->mac[5], c->mtu, c->max_mtu, c->max_rx_pktlen,
+		c->nb_rxd, c->nb_txd, c->tx_ip_cksum ? "true" : "false",
+		c->tx_udp_cksum ? "true" : "false",
+		c->tx_multi_seg ? "true" : "false",
+		c->rx_ip_cksum ? "true" : "false",
+		c->rx_udp_cksum ? "true" : "false",
+		c->rx_scatter ? "true" : "false", c->rss ? "true" : "false",
+		c->use_tx_cksum ? "true" : "false",
+		c->use_rx_cksum ? "true" : "false",
+		c->use_scatter ? "true" : "false");
+}
