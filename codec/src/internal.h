@@ -158,6 +158,7 @@ struct mw_emit {
 	uint8_t *mask;     /* next mask byte */
 	uint8_t *mask_end; /* end of the mask */
 	uint8_t *vals;     /* next value (MS) or pair (TOPK) */
+	uint8_t *vals_end; /* end of the payload */
 };
 
 /* State of one decode pass (MS, MS_SIGNED, QUANT). */

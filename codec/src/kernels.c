@@ -4,7 +4,8 @@
 const struct mw_kernels *mw_kernels_get(enum mw_simd_level level)
 {
 #if defined(__x86_64__)
-	if (level == MW_SIMD_AUTO && __builtin_cpu_supports("avx2"))
+	if (level == MW_SIMD_AUTO && __builtin_cpu_supports("avx2") &&
+	    __builtin_cpu_supports("popcnt"))
 		return &mw_kernels_avx2;
 #else
 	(void)level;

@@ -10,7 +10,9 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#define MW_AVX2 __attribute__((target("avx2")))
+#include "kernels_lut.h"
+
+#define MW_AVX2 __attribute__((target("avx2,popcnt")))
 #define MW_INLINE static inline __attribute__((always_inline))
 
 MW_AVX2 MW_INLINE __m256i key8(__m256i v, int mag)
@@ -21,6 +23,12 @@ MW_AVX2 MW_INLINE __m256i key8(__m256i v, int mag)
 		return _mm256_and_si256(v, abs);
 	return _mm256_xor_si256(v,
 				_mm256_and_si256(_mm256_srai_epi32(v, 31), abs));
+}
+
+/* Lane indices of a LUT entry as a vector. */
+MW_AVX2 MW_INLINE __m256i lut_idx(const uint64_t *lut, unsigned m)
+{
+	return _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)lut[m]));
 }
 
 MW_AVX2 MW_INLINE uint64_t hsum32(__m256i v)
@@ -59,20 +67,12 @@ MW_AVX2 MW_INLINE int filter_body(const float *x, uint64_t n, const int mag,
 		gtc = _mm256_sub_epi32(gtc, gt);
 		cm = ~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(out)) &
 		     0xffu;
-		if (cm == 0xffu) {
-			_mm256_storeu_si256((__m256i *)(cand + c),
-					    _mm256_xor_si256(k, vflip));
-			c += 8;
-		} else if (cm) {
-			uint32_t t[8];
-
-			_mm256_storeu_si256((__m256i *)t,
-					    _mm256_xor_si256(k, vflip));
-			do {
-				cand[c++] = t[__builtin_ctz(cm)];
-				cm &= cm - 1;
-			} while (cm);
-		}
+		/* c <= i, so 8 lanes at cand + c stay inside cand[0..n) */
+		_mm256_storeu_si256((__m256i *)(cand + c),
+				    _mm256_permutevar8x32_epi32(
+					    _mm256_xor_si256(k, vflip),
+					    lut_idx(mw_lut_compress, cm)));
+		c += (unsigned)__builtin_popcount(cm);
 		if (++blk == (1u << 28)) {
 			g += hsum32(gtc);
 			gtc = _mm256_setzero_si256();
@@ -126,48 +126,146 @@ MW_AVX2 MW_INLINE unsigned sel8(__m256i k, __m256i vthr, uint64_t *ties,
 	return sm;
 }
 
+/* The payload's values as float storage (unaligned stores only). */
+static inline float *vals_f(uint8_t *p)
+{
+	return (float *)(void *)p;
+}
+
+struct emit_consts {
+	__m256i vthr, voff, vsent;
+	__m256 vs, vclo, vchi;
+};
+
+/* Codes of 8 non-selected elements (selected lanes fixed by the caller). */
+MW_AVX2 MW_INLINE __m256i quant8(const struct emit_consts *k, __m256 xv,
+				 const int floor_rnd)
+{
+	__m256 q = _mm256_mul_ps(xv, k->vs);
+
+	q = _mm256_min_ps(_mm256_max_ps(q, k->vclo), k->vchi);
+	if (floor_rnd)
+		q = _mm256_round_ps(q, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+	else
+		q = _mm256_round_ps(q, _MM_FROUND_TO_NEAREST_INT |
+					       _MM_FROUND_NO_EXC);
+	return _mm256_add_epi32(_mm256_cvttps_epi32(q), k->voff);
+}
+
+/* Append the selected lanes of xv (mask sm) to the values. */
+MW_AVX2 MW_INLINE uint8_t *emit_vals(uint8_t *vals, uint8_t *vend,
+				     __m256 xv, unsigned sm, const float *x)
+{
+	if (vals + 32 <= vend) {
+		_mm256_storeu_ps(vals_f(vals),
+				 _mm256_permutevar8x32_ps(
+					 xv, lut_idx(mw_lut_compress, sm)));
+		return vals + 4 * (unsigned)__builtin_popcount(sm);
+	}
+	while (sm) {
+		memcpy(vals, x + __builtin_ctz(sm), 4);
+		vals += 4;
+		sm &= sm - 1;
+	}
+	return vals;
+}
+
+/*
+ * Blocks of 32 elements for b = 2, 4, 8: the codes of four vectors become
+ * 32 bytes in element order, then multiply-add pairs of codes into bytes
+ * (b = 2: c0 + 4c1 + 16c2 + 64c3; b = 4: c0 + 16c1).
+ */
+MW_AVX2 MW_INLINE uint64_t emit_blocks32(struct mw_emit *e,
+					 const struct emit_consts *k,
+					 const float *x, uint64_t n,
+					 const int mag, const int floor_rnd)
+{
+	const unsigned b = e->bits;
+	const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+	uint8_t *mask = e->mask, *vals = e->vals, *const vend = e->vals_end;
+	uint64_t ties = e->ties, i;
+
+	for (i = 0; i + 32 <= n; i += 32) {
+		__m256i ci[4], p;
+
+		for (int q = 0; q < 4; q++) {
+			__m256 xv = _mm256_loadu_ps(x + i + 8 * q);
+			__m256i selv;
+			unsigned sm = sel8(key8(_mm256_castps_si256(xv), mag),
+					   k->vthr, &ties, &selv);
+
+			ci[q] = _mm256_blendv_epi8(quant8(k, xv, floor_rnd),
+						   k->vsent, selv);
+			vals = emit_vals(vals, vend, xv, sm, x + i + 8 * q);
+		}
+		p = _mm256_packus_epi16(_mm256_packus_epi32(ci[0], ci[1]),
+					_mm256_packus_epi32(ci[2], ci[3]));
+		p = _mm256_permutevar8x32_epi32(p, order);
+		if (b == 8) {
+			_mm256_storeu_si256((__m256i *)mask, p);
+		} else if (b == 4) {
+			p = _mm256_maddubs_epi16(p, _mm256_set1_epi16(0x1001));
+			p = _mm256_packus_epi16(p, p);
+			p = _mm256_permute4x64_epi64(p, _MM_SHUFFLE(3, 1, 2, 0));
+			_mm_storeu_si128((__m128i *)mask,
+					 _mm256_castsi256_si128(p));
+		} else {
+			p = _mm256_maddubs_epi16(p, _mm256_set1_epi16(0x0401));
+			p = _mm256_madd_epi16(p, _mm256_set1_epi32(0x00100001));
+			p = _mm256_packus_epi32(p, p);
+			p = _mm256_packus_epi16(p, p);
+			p = _mm256_permutevar8x32_epi32(
+				p, _mm256_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4));
+			_mm_storel_epi64((__m128i *)mask,
+					 _mm256_castsi256_si128(p));
+		}
+		mask += 4 * b;
+	}
+	e->mask = mask;
+	e->vals = vals;
+	e->ties = ties;
+	return i;
+}
+
 MW_AVX2 MW_INLINE void ms_emit_body(struct mw_emit *e, const float *x,
 				    uint64_t n, const int mag,
 				    const int floor_rnd)
 {
 	const unsigned b = e->bits;
-	const __m256i vthr = _mm256_set1_epi32(e->thr);
-	const __m256 vs = _mm256_set1_ps(e->s);
-	const __m256 vclo = _mm256_set1_ps(e->clo);
-	const __m256 vchi = _mm256_set1_ps(e->chi);
-	const __m256i voff = _mm256_set1_epi32(e->off);
-	const __m256i vsent = _mm256_set1_epi32((int)e->sentinel);
+	const struct emit_consts k = {
+		.vthr = _mm256_set1_epi32(e->thr),
+		.voff = _mm256_set1_epi32(e->off),
+		.vsent = _mm256_set1_epi32((int)e->sentinel),
+		.vs = _mm256_set1_ps(e->s),
+		.vclo = _mm256_set1_ps(e->clo),
+		.vchi = _mm256_set1_ps(e->chi),
+	};
 	const uint64_t n8 = n & ~(uint64_t)7;
-	uint8_t *mask = e->mask, *const mend = e->mask_end;
-	uint8_t *vals = e->vals;
-	uint64_t ties = e->ties, i;
+	uint64_t i = 0;
+	uint8_t *mask, *const mend = e->mask_end, *vals;
+	uint64_t ties;
 
-	for (i = 0; i < n8; i += 8) {
+	if (b == 2 || b == 4 || b == 8)
+		i = emit_blocks32(e, &k, x, n, mag, floor_rnd);
+	mask = e->mask;
+	vals = e->vals;
+	ties = e->ties;
+	for (; i < n8; i += 8) {
 		__m256 xv = _mm256_loadu_ps(x + i);
 		__m256i selv;
-		unsigned sm = sel8(key8(_mm256_castps_si256(xv), mag), vthr,
+		unsigned sm = sel8(key8(_mm256_castps_si256(xv), mag), k.vthr,
 				   &ties, &selv);
 		uint64_t w;
 
 		if (b == 1) {
 			w = sm; /* every other code is 0 */
 		} else {
-			__m256 q = _mm256_mul_ps(xv, vs);
-			__m256i ci;
-			__m128i p;
+			__m256i ci = _mm256_blendv_epi8(quant8(&k, xv, floor_rnd),
+							k.vsent, selv);
+			__m128i p = _mm_packus_epi32(
+				_mm256_castsi256_si128(ci),
+				_mm256_extracti128_si256(ci, 1));
 
-			q = _mm256_min_ps(_mm256_max_ps(q, vclo), vchi);
-			if (floor_rnd)
-				q = _mm256_round_ps(q, _MM_FROUND_TO_NEG_INF |
-							       _MM_FROUND_NO_EXC);
-			else
-				q = _mm256_round_ps(q,
-						    _MM_FROUND_TO_NEAREST_INT |
-							    _MM_FROUND_NO_EXC);
-			ci = _mm256_add_epi32(_mm256_cvttps_epi32(q), voff);
-			ci = _mm256_blendv_epi8(ci, vsent, selv);
-			p = _mm_packus_epi32(_mm256_castsi256_si128(ci),
-					     _mm256_extracti128_si256(ci, 1));
 			p = _mm_packus_epi16(p, p);
 			w = mw_pack8((uint64_t)_mm_cvtsi128_si64(p), b);
 		}
@@ -176,11 +274,7 @@ MW_AVX2 MW_INLINE void ms_emit_body(struct mw_emit *e, const float *x,
 		else
 			mw_st_bytes(mask, w, b);
 		mask += b;
-		while (sm) {
-			memcpy(vals, x + i + __builtin_ctz(sm), 4);
-			vals += 4;
-			sm &= sm - 1;
-		}
+		vals = emit_vals(vals, e->vals_end, xv, sm, x + i);
 	}
 	e->mask = mask;
 	e->vals = vals;
@@ -227,8 +321,12 @@ MW_AVX2 static void topk_emit_avx2(struct mw_emit *e, const float *x,
 	mw_topk_emit_scalar(e, x + i, n - i);
 }
 
-MW_AVX2 static int decode_avx2(struct mw_dec *s, const uint8_t *mask,
-			       uint64_t n, float *out)
+/*
+ * dense: many groups hold a sentinel, so place values branch-free (load the
+ * next 8 values, spread them to the sentinel lanes); otherwise branch.
+ */
+MW_AVX2 MW_INLINE int decode_body(struct mw_dec *s, const uint8_t *mask,
+				  uint64_t n, float *out, const int dense)
 {
 	const unsigned b = s->bits;
 	const int lmask = (1 << b) - 1;
@@ -237,6 +335,7 @@ MW_AVX2 static int decode_avx2(struct mw_dec *s, const uint8_t *mask,
 	const __m256i vsent = _mm256_set1_epi32((int)s->sentinel);
 	const __m256 vd = _mm256_set1_ps(s->d);
 	const __m256 vadd = _mm256_set1_ps(s->add);
+	const __m256i vexp = _mm256_set1_epi32((int)MW_EXP_MASK);
 	const int ib = (int)b;
 	const __m256i sh32 = _mm256_setr_epi32(0, ib, 2 * ib, 3 * ib, 4 * ib,
 					       5 * ib, 6 * ib, 7 * ib);
@@ -245,11 +344,13 @@ MW_AVX2 static int decode_avx2(struct mw_dec *s, const uint8_t *mask,
 		_mm256_setr_epi64x(4 * ib, 5 * ib, 6 * ib, 7 * ib);
 	const uint64_t n8 = n & ~(uint64_t)7;
 	const uint8_t *const mend = mask + MW_MASK_BYTES(n, b);
-	uint64_t i;
+	const uint8_t *const vals = s->vals;
+	const uint64_t vcnt = s->vcnt;
+	uint64_t i, vi = s->vi;
 
 	for (i = 0; i < n8; i += 8) {
 		uint64_t w;
-		__m256i c;
+		__m256i c, sv;
 		__m256 f;
 		unsigned sm;
 
@@ -273,25 +374,52 @@ MW_AVX2 static int decode_avx2(struct mw_dec *s, const uint8_t *mask,
 				_MM_SHUFFLE(3, 1, 2, 0));
 		}
 		c = _mm256_and_si256(c, vl);
-		sm = (unsigned)_mm256_movemask_ps(
-			_mm256_castsi256_ps(_mm256_cmpeq_epi32(c, vsent)));
+		sv = _mm256_cmpeq_epi32(c, vsent);
+		sm = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(sv));
 		f = _mm256_cvtepi32_ps(_mm256_sub_epi32(c, voff));
 		f = _mm256_add_ps(_mm256_mul_ps(f, vd), vadd);
+		if ((dense || sm) && vi + 8 <= vcnt) {
+			const unsigned cnt = (unsigned)__builtin_popcount(sm);
+			__m256i v = _mm256_loadu_si256(
+				(const __m256i *)(vals + 4 * vi));
+			unsigned bad = (unsigned)_mm256_movemask_ps(
+				_mm256_castsi256_ps(_mm256_cmpeq_epi32(
+					_mm256_and_si256(v, vexp), vexp)));
+
+			if (bad & ((1u << cnt) - 1))
+				return MW_ENONFINITE;
+			f = _mm256_blendv_ps(
+				f,
+				_mm256_castsi256_ps(_mm256_permutevar8x32_epi32(
+					v, lut_idx(mw_lut_expand, sm))),
+				_mm256_castsi256_ps(sv));
+			vi += cnt;
+			sm = 0;
+		}
 		_mm256_storeu_ps(out + i, f);
 		while (sm) {
 			uint32_t u;
 
-			if (s->vi >= s->vcnt)
+			if (vi >= vcnt)
 				return MW_ECOUNT;
-			u = mw_ld_le32(s->vals + 4 * s->vi);
+			u = mw_ld_le32(vals + 4 * vi);
 			if (mw_nonfinite_bits(u))
 				return MW_ENONFINITE;
 			out[i + __builtin_ctz(sm)] = mw_u2f(u);
-			s->vi++;
+			vi++;
 			sm &= sm - 1;
 		}
 	}
+	s->vi = vi;
 	return mw_decode_scalar(s, mask, n - i, out + i);
+}
+
+MW_AVX2 static int decode_avx2(struct mw_dec *s, const uint8_t *mask,
+			       uint64_t n, float *out)
+{
+	if (s->vcnt * 16 > n)
+		return decode_body(s, mask, n, out, 1);
+	return decode_body(s, mask, n, out, 0);
 }
 
 const struct mw_kernels mw_kernels_avx2 = {

@@ -66,6 +66,7 @@ int64_t mw_ms_encode(const struct mw_kernels *kr,
 	e.mask = out;
 	e.mask_end = out + mb;
 	e.vals = out + mb;
+	e.vals_end = out + mb + 4 * k;
 	if (sgn) {
 		e.s = scale_for((float)(m + 1), t);
 		e.clo = (float)-m;

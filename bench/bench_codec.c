@@ -1,0 +1,472 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Codec benchmark (a program, not a test): MS encode/decode throughput in
+ * GB/s of float32 input on the paper's cut-layer shapes, next to memcpy of
+ * the same bytes and a sort-based (qsort) top-k measured in the same run.
+ * Every figure is the median of --reps runs. Prints a table, then JSON.
+ *
+ *   maskwire-bench-codec [--quick] [--reps N] [--json-only]
+ *   maskwire-bench-codec --signed-error [--npy GRAD.npy] [--json-only]
+ *
+ * --signed-error compares the reconstruction error of signed MS with plain
+ * top-k (and b-bit quantisation) at equal encoded bytes, on gradient-like
+ * synthetic data or on a float32 tensor read from --npy.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mw_codec.h"
+
+struct shape {
+	unsigned ndim;
+	uint64_t dim[4];
+};
+
+static const struct shape full_shapes[] = {
+	{4, {256, 64, 16, 16}},
+	{4, {64, 64, 32, 32}},
+	{4, {32, 64, 56, 56}},
+};
+static const struct shape quick_shapes[] = {{4, {4, 8, 16, 16}}};
+static const double ratios[] = {0.9, 0.99, 0.999};
+static const unsigned bitses[] = {1, 2, 4};
+
+static uint64_t rng_state = 0x6d61736b77697265ull;
+
+static uint64_t rng(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static double unit(void)
+{
+	return ((double)(rng() >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+/* Two N(0,1) samples (Box-Muller). */
+static void normal2(float *a, float *b)
+{
+	double r = sqrt(-2.0 * log(unit())), th = 6.283185307179586 * unit();
+
+	*a = (float)(r * cos(th));
+	*b = (float)(r * sin(th));
+}
+
+static void fill_relu_normal(float *x, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i += 2) {
+		float a, b;
+
+		normal2(&a, &b);
+		x[i] = a > 0.0f ? a : 0.0f;
+		if (i + 1 < n)
+			x[i + 1] = b > 0.0f ? b : 0.0f;
+	}
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *t, unsigned n)
+{
+	qsort(t, n, sizeof(*t), cmp_double);
+	return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+static int cmp_desc_float(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+
+	return x > y ? -1 : x < y;
+}
+
+static void die(const char *what, int64_t rc)
+{
+	fprintf(stderr, "maskwire-bench-codec: %s: %s\n", what,
+		mw_strerror((int)rc));
+	exit(1);
+}
+
+static uint64_t elems(const struct shape *s)
+{
+	uint64_t n = 1;
+
+	for (unsigned i = 0; i < s->ndim; i++)
+		n *= s->dim[i];
+	return n;
+}
+
+static void shape_str(const struct shape *s, char *buf, size_t cap)
+{
+	int l = snprintf(buf, cap, "[");
+
+	for (unsigned i = 0; i < s->ndim; i++)
+		l += snprintf(buf + l, cap - (size_t)l, "%s%" PRIu64,
+			      i ? "," : "", s->dim[i]);
+	snprintf(buf + l, cap - (size_t)l, "]");
+}
+
+struct ms_row {
+	double ratio;
+	unsigned bits;
+	int64_t bytes;
+	double memcpy_gbps, enc_gbps, dec_gbps;
+};
+
+static void bench_throughput(int quick, unsigned reps, int json_only)
+{
+	const struct shape *shapes = quick ? quick_shapes : full_shapes;
+	const unsigned nshapes = quick ? 1 : 3;
+	const unsigned nrow = 9;
+	double *t = malloc(sizeof(double) * reps);
+	double *tm = malloc(sizeof(double) * reps);
+	double *td = malloc(sizeof(double) * reps);
+	struct ms_row rows[3][9];
+	double sort_gbps[3];
+
+	for (unsigned si = 0; si < nshapes; si++) {
+		const uint64_t n = elems(&shapes[si]);
+		const double gb = (double)n * 4 / 1e9;
+		float *x = malloc(n * 4), *y = malloc(n * 4), *srt = malloc(n * 4);
+		struct mw_codec_params p = {.codec = MW_CODEC_MS, .bits = 8,
+					    .ratio = 0.9};
+		size_t ss = mw_encode_scratch_size(&p, n);
+		void *scratch = malloc(ss);
+		uint8_t *out = malloc((size_t)mw_encode_size(&p, n));
+		unsigned sreps = reps < 3 ? reps : 3;
+		volatile float sink;
+
+		fill_relu_normal(x, n);
+		memcpy(y, x, n * 4); /* fault the pages in */
+		/* the naive way: sort a copy, take the k-th largest */
+		for (unsigned r = 0; r < sreps; r++) {
+			double t0 = now();
+
+			memcpy(srt, x, n * 4);
+			qsort(srt, n, sizeof(float), cmp_desc_float);
+			t[r] = now() - t0;
+			sink = srt[n / 100];
+		}
+		sort_gbps[si] = gb / median(t, sreps);
+
+		for (unsigned ri = 0; ri < 3; ri++) {
+			for (unsigned bi = 0; bi < 3; bi++) {
+				struct ms_row *row = &rows[si][ri * 3 + bi];
+				struct mw_codec_desc d;
+				int64_t len = 0, rc;
+
+				p.ratio = ratios[ri];
+				p.bits = bitses[bi];
+				/* memcpy, encode, decode side by side in each
+				 * repetition, so that noise hits all three */
+				for (unsigned r = 0; r < reps; r++) {
+					double t0 = now(), t1;
+
+					memcpy(y, x, n * 4);
+					t1 = now();
+					tm[r] = t1 - t0;
+					sink = y[r];
+					len = mw_encode(&p, x, n, &d, out,
+							(size_t)mw_encode_size(&p, n),
+							scratch, ss);
+					t0 = now();
+					t[r] = t0 - t1;
+					if (len < 0)
+						die("encode", len);
+					rc = mw_seg_decode(&d, 0, n, out,
+							   (size_t)len, y);
+					td[r] = now() - t0;
+					if (rc < 0)
+						die("decode", rc);
+				}
+				row->memcpy_gbps = gb / median(tm, reps);
+				row->enc_gbps = gb / median(t, reps);
+				row->dec_gbps = gb / median(td, reps);
+				row->ratio = ratios[ri];
+				row->bits = bitses[bi];
+				row->bytes = len;
+			}
+		}
+		(void)sink;
+		free(x);
+		free(y);
+		free(srt);
+		free(scratch);
+		free(out);
+	}
+
+	if (!json_only) {
+		printf("maskwire codec benchmark: kernels %s, median of %u runs, "
+		       "GB/s of float32 input\n",
+		       mw_codec_simd_name(), reps);
+		printf("%-18s %5s %2s %10s %7s %8s %8s %8s %8s %7s %7s\n",
+		       "shape", "r", "b", "bytes", "ratio", "memcpy", "sort-tk",
+		       "encode", "decode", "enc/mc", "dec/mc");
+		for (unsigned si = 0; si < nshapes; si++) {
+			char sb[64];
+			const uint64_t n = elems(&shapes[si]);
+
+			shape_str(&shapes[si], sb, sizeof(sb));
+			for (unsigned i = 0; i < nrow; i++) {
+				const struct ms_row *row = &rows[si][i];
+
+				printf("%-18s %5.3f %2u %10" PRId64
+				       " %7.2f %8.2f %8.3f %8.2f %8.2f %7.2f %7.2f\n",
+				       sb, row->ratio, row->bits, row->bytes,
+				       (double)n * 4 / (double)row->bytes,
+				       row->memcpy_gbps, sort_gbps[si],
+				       row->enc_gbps, row->dec_gbps,
+				       row->enc_gbps / row->memcpy_gbps,
+				       row->dec_gbps / row->memcpy_gbps);
+			}
+		}
+		printf("\n");
+	}
+	printf("{\"bench\": \"codec\", \"kernels\": \"%s\", \"reps\": %u, "
+	       "\"results\": [",
+	       mw_codec_simd_name(), reps);
+	for (unsigned si = 0; si < nshapes; si++) {
+		char sb[64];
+
+		shape_str(&shapes[si], sb, sizeof(sb));
+		printf("%s\n {\"shape\": %s, \"elements\": %" PRIu64
+		       ", \"sort_topk_gbps\": %.4f, \"ms\": [",
+		       si ? "," : "", sb, elems(&shapes[si]), sort_gbps[si]);
+		for (unsigned i = 0; i < nrow; i++) {
+			const struct ms_row *row = &rows[si][i];
+
+			printf("%s\n  {\"ratio\": %g, \"bits\": %u, \"bytes\": %" PRId64
+			       ", \"memcpy_gbps\": %.3f, \"encode_gbps\": %.3f, "
+			       "\"decode_gbps\": %.3f}",
+			       i ? "," : "", row->ratio, row->bits, row->bytes,
+			       row->memcpy_gbps, row->enc_gbps, row->dec_gbps);
+		}
+		printf("]}");
+	}
+	printf("]}\n");
+	free(t);
+	free(tm);
+	free(td);
+}
+
+/* ---- signed MS vs top-k at equal bytes ------------------------------- */
+
+/*
+ * Gradient-like data: the gradient of a loss w.r.t. post-ReLU activations
+ * is 0 where the unit was inactive (here half of them) and elsewhere
+ * heavy-tailed with a scale that varies by channel.
+ */
+static void fill_gradient(float *x, const struct shape *s)
+{
+	const uint64_t hw = s->dim[2] * s->dim[3];
+	uint64_t i = 0;
+
+	for (uint64_t bc = 0; bc < s->dim[0] * s->dim[1]; bc++) {
+		float a, b;
+		double scale;
+
+		normal2(&a, &b);
+		scale = exp(0.75 * a) * 1e-3;
+		for (uint64_t j = 0; j < hw; j++, i++) {
+			normal2(&a, &b);
+			/* Student-t like tail: normal / sqrt(chi2_3 / 3) */
+			if (unit() < 0.5) {
+				x[i] = 0.0f;
+			} else {
+				float c, e, f, g;
+
+				normal2(&c, &e);
+				normal2(&f, &g);
+				x[i] = (float)(scale * a /
+					       sqrt((b * b + c * c + e * e) / 3.0 +
+						    1e-12));
+				(void)f;
+				(void)g;
+			}
+		}
+	}
+}
+
+static double rel_l2(const float *x, const float *y, uint64_t n)
+{
+	double e = 0, s = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		e += ((double)x[i] - y[i]) * ((double)x[i] - y[i]);
+		s += (double)x[i] * x[i];
+	}
+	return s > 0 ? sqrt(e / s) : sqrt(e);
+}
+
+/* Encode with p, decode, return relative L2 error; *bytes the size. */
+static double roundtrip(const struct mw_codec_params *p, const float *x,
+			uint64_t n, float *y, int64_t *bytes)
+{
+	size_t ss = mw_encode_scratch_size(p, n);
+	int64_t size = mw_encode_size(p, n), rc;
+	uint8_t *out = malloc((size_t)size + 1);
+	void *scratch = malloc(ss + 1);
+	struct mw_codec_desc d;
+
+	*bytes = mw_encode(p, x, n, &d, out, (size_t)size, scratch, ss);
+	if (*bytes < 0)
+		die("encode", *bytes);
+	rc = mw_seg_decode(&d, 0, n, out, (size_t)*bytes, y);
+	if (rc < 0)
+		die("decode", rc);
+	free(out);
+	free(scratch);
+	return rel_l2(x, y, n);
+}
+
+static float *load_npy(const char *path, uint64_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	long len;
+	uint8_t *buf;
+	struct mw_npy npy;
+	const char *why;
+	float *x;
+	int rc;
+
+	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0) {
+		fprintf(stderr, "maskwire-bench-codec: %s: cannot read\n", path);
+		exit(1);
+	}
+	rewind(f);
+	buf = malloc((size_t)len + 1);
+	if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
+		fprintf(stderr, "maskwire-bench-codec: %s: read error\n", path);
+		exit(1);
+	}
+	fclose(f);
+	rc = mw_npy_parse(buf, (size_t)len, &npy, &why);
+	if (rc < 0 || npy.dtype != MW_DTYPE_F32) {
+		fprintf(stderr, "maskwire-bench-codec: %s: %s\n", path,
+			rc < 0 ? why : "not float32");
+		exit(1);
+	}
+	*n = npy.n;
+	x = malloc(npy.n * 4 + 4);
+	memcpy(x, npy.data, npy.n * 4);
+	free(buf);
+	return x;
+}
+
+static void bench_signed_error(const char *npy, int quick, int json_only)
+{
+	const struct shape gs = quick ? quick_shapes[0] : full_shapes[1];
+	uint64_t n = elems(&gs);
+	float *x, *y;
+	int first = 1;
+
+	if (npy) {
+		x = load_npy(npy, &n);
+	} else {
+		x = malloc(n * 4);
+		fill_gradient(x, &gs);
+	}
+	y = malloc(n * 4 + 4);
+	if (!json_only)
+		printf("signed MS vs top-k at equal bytes on %s (%" PRIu64
+		       " elements); relative L2 error\n"
+		       "%5s %2s %10s %9s %10s %9s %9s %9s\n",
+		       npy ? npy : "gradient-like synthetic data", n, "r", "b",
+		       "bytes", "ms-signed", "topk-k", "topk", "quant-b",
+		       "quant");
+	printf("%s{\"bench\": \"signed-error\", \"data\": \"%s\", "
+	       "\"elements\": %" PRIu64 ", \"rows\": [",
+	       json_only ? "" : "", npy ? npy : "synthetic-gradient", n);
+	for (unsigned ri = 0; ri < 3; ri++) {
+		for (unsigned bi = 0; bi < 3; bi++) {
+			struct mw_codec_params ms = {.codec = MW_CODEC_MS_SIGNED,
+						     .bits = bitses[bi],
+						     .ratio = ratios[ri]};
+			struct mw_codec_params tk = {.codec = MW_CODEC_TOPK};
+			struct mw_codec_params qu = {.codec = MW_CODEC_QUANT};
+			int64_t bms, btk, bqu;
+			double ems, etk, equ;
+
+			ems = roundtrip(&ms, x, n, y, &bms);
+			tk.k = (uint64_t)bms / 8;
+			etk = roundtrip(&tk, x, n, y, &btk);
+			qu.bits = (unsigned)((uint64_t)bms * 8 / n);
+			qu.bits = qu.bits < 1 ? 1 : qu.bits > 8 ? 8 : qu.bits;
+			equ = roundtrip(&qu, x, n, y, &bqu);
+			if (!json_only)
+				fprintf(stderr, "%5.3f %2u %10" PRId64
+					" %9.4f %10" PRIu64 " %9.4f %9u %9.4f\n",
+					ratios[ri], bitses[bi], bms, ems, tk.k,
+					etk, qu.bits, equ);
+			printf("%s\n {\"ratio\": %g, \"bits\": %u, \"bytes\": %" PRId64
+			       ", \"ms_signed_rel_l2\": %.5f, \"topk_k\": %" PRIu64
+			       ", \"topk_bytes\": %" PRId64
+			       ", \"topk_rel_l2\": %.5f, \"quant_bits\": %u, "
+			       "\"quant_bytes\": %" PRId64
+			       ", \"quant_rel_l2\": %.5f}",
+			       first ? "" : ",", ratios[ri], bitses[bi], bms,
+			       ems, tk.k, btk, etk, qu.bits, bqu, equ);
+			first = 0;
+		}
+	}
+	printf("]}\n");
+	free(x);
+	free(y);
+}
+
+int main(int argc, char **argv)
+{
+	int quick = 0, json_only = 0, serr = 0;
+	unsigned reps = 5;
+	const char *npy = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--quick") == 0) {
+			quick = 1;
+		} else if (strcmp(argv[i], "--json-only") == 0) {
+			json_only = 1;
+		} else if (strcmp(argv[i], "--signed-error") == 0) {
+			serr = 1;
+		} else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
+			reps = (unsigned)strtoul(argv[++i], NULL, 10);
+		} else if (strcmp(argv[i], "--npy") == 0 && i + 1 < argc) {
+			npy = argv[++i];
+		} else {
+			fprintf(stderr,
+				"usage: maskwire-bench-codec [--quick] [--reps N] "
+				"[--json-only]\n"
+				"       maskwire-bench-codec --signed-error "
+				"[--npy GRAD.npy] [--quick] [--json-only]\n");
+			return 2;
+		}
+	}
+	if (reps == 0 || reps > 1000)
+		reps = 5;
+	if (quick && reps > 2)
+		reps = 2;
+	if (serr)
+		bench_signed_error(npy, quick, json_only);
+	else
+		bench_throughput(quick, reps, json_only);
+	return 0;
+}
