@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file maskwire.h
+ * libmaskwire: the training process's client of a maskwire data plane.
+ *
+ * A client attaches to the shared-memory region its local data plane
+ * created (mw_shm.h, docs/SHM.md), sends tensors from buffers it fills in
+ * place, and receives tensors as pointers into the region. No DPDK; links
+ * with -lmaskwire. The data plane encodes and decodes (MS, top-k...); the
+ * client only sees dense tensors.
+ *
+ * Sending:   mw_alloc() -> fill b.data -> mw_send() -> (later) mw_wait()
+ *            or mw_poll_failure(); the buffer goes back to the pool by
+ *            itself when the data plane reports the outcome.
+ * Receiving: mw_recv() -> read rx.buf.data -> mw_release().
+ *
+ * Errors follow mw_err.h (negative codes; mw_strerror()). Calls that wait
+ * take timeout_ms: 0 returns MW_EAGAIN at once when the call would wait
+ * (a full ring or pool: back-pressure, nothing is lost), > 0 waits at most
+ * that long and then returns MW_ETIMEDOUT, < 0 waits without limit. Waiting
+ * polls the region with a short sleep (no busy loop).
+ *
+ * A data plane that dies, restarts or shuts down is detected by every call
+ * (at the latest when it would wait): MW_ERESET or MW_ESHUTDOWN, and from
+ * then on every call returns that code; mw_detach() and attach again. The
+ * client never hangs on a dead data plane and never reads a re-created
+ * region's memory as its own.
+ *
+ * A client object is not thread-safe; use one per thread or lock around it.
+ * Only one client can be attached to a region at a time (MW_EBUSY).
+ */
+#ifndef MASKWIRE_H
+#define MASKWIRE_H
+
+#include <stdint.h>
+
+#include "mw_err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Opaque attached client. */
+struct mw_client;
+
+/** Maximum tensor rank. */
+#define MW_MAX_DIMS 8
+
+/** Attach options. */
+struct mw_attach_opts {
+	int32_t timeout_ms; /**< wait for the data plane to accept us */
+	uint32_t stale_ms;  /**< while waiting, a heartbeat that has not moved
+				 for this long means a hung data plane
+				 (MW_ERESET); 0 disables the check */
+};
+
+/** Tensor metadata (dtype: enum mw_shm_dtype, kind: enum mw_shm_kind,
+ *  codec/rounding: enum mw_codec / enum mw_rounding of mw_codec.h). */
+struct mw_meta {
+	uint64_t tag;               /**< application tag */
+	uint32_t dims[MW_MAX_DIMS]; /**< unused dims 0 */
+	uint8_t ndim;
+	uint8_t dtype;
+	uint8_t kind;
+	uint8_t codec;    /**< how to send it (receive: how it travelled) */
+	uint8_t bits;     /**< mask width for MS/QUANT codecs */
+	uint8_t rounding;
+	uint8_t reserved[2];
+	uint64_t k;       /**< values kept; 0: use ratio */
+	double ratio;     /**< sparsification ratio in [0,1) */
+};
+
+/** A buffer in the region. */
+struct mw_buf {
+	void *data;   /**< NULL for a 0-byte buffer */
+	uint64_t len; /**< bytes */
+	uint64_t off; /**< offset in the region (identifies the buffer) */
+};
+
+/** A received tensor: metadata and its buffer (buf.len = its bytes). */
+struct mw_rx {
+	struct mw_meta meta;
+	struct mw_buf buf;
+};
+
+/** A send the data plane could not carry out. */
+struct mw_failure {
+	int64_t cookie; /**< what mw_send() returned */
+	uint64_t tag;
+	int32_t status; /**< negative mw_err: why */
+	uint32_t kind;
+};
+
+/** Region facts and client state. */
+struct mw_info {
+	uint64_t dp_generation; /**< data plane incarnation */
+	uint64_t app_gen;       /**< our attach generation */
+	uint64_t region_size;
+	uint64_t heartbeat;     /**< data plane's heartbeat now */
+	uint32_t slot_size;
+	uint32_t tx_slots, rx_slots;
+	uint32_t tx_free_slots; /**< TX pool slots free now */
+	uint32_t ring_size;     /**< SUBMIT ring entries */
+	uint32_t inflight;      /**< sends without an outcome yet */
+	uint32_t held;          /**< received buffers not released */
+	uint32_t failures;      /**< failures not yet taken */
+	uint64_t bad_deliveries; /**< invalid DELIVER descriptors skipped */
+};
+
+/** Default options: 5 s attach timeout, stale check off. */
+void mw_attach_opts_default(struct mw_attach_opts *o);
+
+/**
+ * Attach to a data plane's region.
+ * @param name  the name the data plane was given ("maskwire0" for
+ *              /dev/shm/maskwire0, or a path).
+ * @param opts  options; NULL for defaults.
+ * @param out   out: the client.
+ * @return 0; MW_ENOENT (no such region: is the data plane running?);
+ *         MW_EBADMAGIC / MW_EVERSION / MW_EFORMAT (not a maskwire region,
+ *         another ABI version, or corrupt: check both sides' versions);
+ *         MW_ERESET (nobody serves the region: a leftover of a dead data
+ *         plane); MW_ESHUTDOWN (closed); MW_EBUSY (another client is
+ *         attached); MW_ETIMEDOUT (the data plane did not accept us in
+ *         time: is its poll loop running?); MW_EINVAL; MW_ENOMEM; MW_EIO.
+ */
+int mw_attach(const char *name, const struct mw_attach_opts *opts,
+	      struct mw_client **out);
+
+/** Detach and free. Buffers held become the data plane's again; pointers
+ *  into the region become invalid. NULL is accepted. */
+void mw_detach(struct mw_client *c);
+
+/**
+ * Is the data plane still the one we attached to, alive and serving us?
+ * @return 0, MW_ERESET (died, restarted, or dropped us), MW_ESHUTDOWN
+ *         (closed), MW_EFORMAT (it broke the protocol).
+ */
+int mw_check(struct mw_client *c);
+
+/**
+ * Allocate a send buffer in the TX pool (fill it in place).
+ * @param len  bytes (rounded up to slots; 0 gives data == NULL).
+ * @return 0; MW_EAGAIN / MW_ETIMEDOUT (pool full: sends in flight free it
+ *         as they complete); MW_ELIMIT (larger than the pool); MW_ERESET,
+ *         MW_ESHUTDOWN.
+ */
+int mw_alloc(struct mw_client *c, uint64_t len, int timeout_ms,
+	     struct mw_buf *b);
+
+/**
+ * Give back an allocated buffer that will not be sent.
+ * @return 0, MW_EINVAL (not a buffer from mw_alloc() held by the caller).
+ */
+int mw_free(struct mw_client *c, const struct mw_buf *b);
+
+/**
+ * Send the tensor in b. Its bytes (product(dims) x dtype size) must fit in
+ * b->len. On success the buffer belongs to the library until the outcome
+ * arrives; on error it is still the caller's.
+ * @return a cookie (> 0) naming this send; MW_EINVAL (meta inconsistent,
+ *         b not an allocated buffer); MW_EUNSUPP (float codec on a
+ *         non-float32 dtype); MW_EAGAIN / MW_ETIMEDOUT (submit ring full or
+ *         too many outcomes not yet taken: call mw_poll_failure());
+ *         MW_ERESET, MW_ESHUTDOWN.
+ */
+int64_t mw_send(struct mw_client *c, const struct mw_buf *b,
+		const struct mw_meta *meta, int timeout_ms);
+
+/**
+ * Wait for the outcome of one send.
+ * @param status  out: 0 if the data plane carried it out, else the reason
+ *                (negative mw_err) it gave. A failure reported here is not
+ *                reported again by mw_poll_failure().
+ * @return 0 (outcome in *status); MW_EAGAIN / MW_ETIMEDOUT (not yet);
+ *         MW_ENOENT (unknown cookie, or its failure was already taken);
+ *         MW_ERESET, MW_ESHUTDOWN.
+ */
+int mw_wait(struct mw_client *c, int64_t cookie, int timeout_ms,
+	    int *status);
+
+/**
+ * Take the oldest failed send not yet reported (never waits).
+ * @return 1 (f filled), 0 (none), MW_ERESET, MW_ESHUTDOWN.
+ */
+int mw_poll_failure(struct mw_client *c, struct mw_failure *f);
+
+/**
+ * Receive the next delivered tensor. rx->buf.data points into the RX pool
+ * and stays valid until mw_release() (or mw_detach()).
+ * @return 0; MW_EAGAIN / MW_ETIMEDOUT (nothing yet); MW_ERESET,
+ *         MW_ESHUTDOWN, MW_EFORMAT.
+ */
+int mw_recv(struct mw_client *c, struct mw_rx *rx, int timeout_ms);
+
+/**
+ * Give a received buffer back to the data plane (rx->buf of mw_recv()).
+ * @return 0; MW_ENOENT (not a buffer we hold: already released?);
+ *         MW_ERESET, MW_ESHUTDOWN.
+ */
+int mw_release(struct mw_client *c, const struct mw_buf *b);
+
+/** Describe the region and the client. @return 0. */
+int mw_info(struct mw_client *c, struct mw_info *info);
+
+/** Size of one element of a dtype (enum mw_shm_dtype); 0 if unknown. */
+unsigned mw_elem_size(unsigned dtype);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MASKWIRE_H */

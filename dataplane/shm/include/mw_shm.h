@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file mw_shm.h
+ * The shared-memory channel between a maskwire data plane and one training
+ * process ("the app"): its fixed byte layout (the ABI) and the pure helpers
+ * both sides use on it (rings, layout checks, descriptor checks).
+ *
+ * This header needs only C11 (<stdint.h>, <stdatomic.h>); it includes
+ * nothing from DPDK, the codec or the transport core, so any process can map
+ * the region. docs/SHM.md is the normative description for other languages.
+ *
+ * ## Region
+ * One file (normally under /dev/shm), created and sized by the data plane.
+ * All integers are little-endian, all offsets are from the start of the
+ * region, every section is 64-byte aligned, pools are page aligned:
+ *
+ *     [0, 4096)                  struct mw_shm_hdr
+ *     ring[MW_SHM_RING_SUBMIT]   app -> dp   tensors to send
+ *     ring[MW_SHM_RING_COMPLETE] dp  -> app  outcome of each send
+ *     ring[MW_SHM_RING_DELIVER]  dp  -> app  received tensors
+ *     ring[MW_SHM_RING_RELEASE]  app -> dp   delivered buffers given back
+ *     TX pool  tx_slots x slot_size  send buffers, allocated by the app
+ *     RX pool  rx_slots x slot_size  delivery buffers, allocated by the dp
+ *
+ * A ring is struct mw_shm_ring (two 64-byte lines: producer index, consumer
+ * index) followed by cap descriptors of 128 bytes (struct mw_shm_desc).
+ *
+ * ## Ownership (who writes what)
+ * - The data plane writes the header identity, its own line (dp_state,
+ *   dp_heartbeat, app_ack), the producer index of COMPLETE and DELIVER, the
+ *   consumer index of SUBMIT and RELEASE, and the RX pool.
+ * - The app writes its own line (app_gen, app_pid), the producer index of
+ *   SUBMIT and RELEASE, the consumer index of COMPLETE and DELIVER, and the
+ *   TX pool.
+ * - Each pool has exactly one allocator, kept in the private memory of the
+ *   side that allocates (TX: app, RX: data plane). Buffers change hands only
+ *   through descriptors; neither side ever trusts the other's writes: every
+ *   index and descriptor read from the region is validated before use.
+ *
+ * ## Liveness
+ * Both sides hold an open-file-description lock (F_OFD_SETLK) on one byte of
+ * the file while they use it: the data plane on byte MW_SHM_LOCK_DP, the app
+ * on byte MW_SHM_LOCK_APP. The kernel drops it when the process dies, so the
+ * other side can tell "dead" from "slow" with F_OFD_GETLK. The app lock also
+ * makes the app the only producer of its rings (a second app gets MW_EBUSY).
+ */
+#ifndef MW_SHM_H
+#define MW_SHM_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mw_err.h"
+
+/** "MWSHMEM\0" read as a little-endian uint64. */
+#define MW_SHM_MAGIC UINT64_C(0x004D454D4853574D)
+/** Layout version; a reader refuses any other value (MW_EVERSION). */
+#define MW_SHM_ABI_VERSION 1u
+/** Bytes of the header (first section of the region). */
+#define MW_SHM_HDR_SIZE 4096u
+/** Bytes of one descriptor. */
+#define MW_SHM_DESC_SIZE 128u
+/** Bytes of a ring's control block (before its descriptors). */
+#define MW_SHM_RING_CTL_SIZE 128u
+/** Number of rings. */
+#define MW_SHM_RINGS 4u
+/** Maximum tensor rank. */
+#define MW_SHM_MAX_DIMS 8u
+/** Bounds a reader enforces on the header's sizes. */
+#define MW_SHM_RING_MIN 2u
+#define MW_SHM_RING_MAX (1u << 20)
+#define MW_SHM_SLOT_MIN 64u
+#define MW_SHM_SLOT_MAX (1u << 30)
+#define MW_SHM_SLOTS_MAX (1u << 24)
+/** Byte of the file locked by the data plane / by the attached app. */
+#define MW_SHM_LOCK_DP 0
+#define MW_SHM_LOCK_APP 1
+
+/** Ring indices in mw_shm_hdr.ring[]. */
+enum mw_shm_ring_id {
+	MW_SHM_RING_SUBMIT = 0,   /**< app -> dp: tensors to send */
+	MW_SHM_RING_COMPLETE = 1, /**< dp -> app: send outcomes */
+	MW_SHM_RING_DELIVER = 2,  /**< dp -> app: received tensors */
+	MW_SHM_RING_RELEASE = 3,  /**< app -> dp: delivered buffers returned */
+};
+
+/** mw_shm_hdr.dp_state values. */
+enum mw_shm_dp_state {
+	MW_SHM_DP_READY = 1,  /**< serving */
+	MW_SHM_DP_CLOSED = 2, /**< shut down cleanly; the region is dead */
+};
+
+/** Element types: the same numbers as enum mw_dtype of the wire format. */
+enum mw_shm_dtype {
+	MW_SHM_DT_F32 = 0,
+	MW_SHM_DT_F16 = 1,
+	MW_SHM_DT_BF16 = 2,
+	MW_SHM_DT_F64 = 3,
+	MW_SHM_DT_U8 = 4,
+	MW_SHM_DT_I8 = 5,
+	MW_SHM_DT_I16 = 6,
+	MW_SHM_DT_I32 = 7,
+	MW_SHM_DT_I64 = 8,
+	MW_SHM_DT_BOOL = 9,
+	MW_SHM_DT_COUNT_
+};
+
+/** Tensor kinds: the same numbers as enum mw_kind of the wire format. */
+enum mw_shm_kind {
+	MW_SHM_KIND_ACTIVATION = 0,
+	MW_SHM_KIND_GRADIENT = 1,
+	MW_SHM_KIND_LOGITS = 2,
+	MW_SHM_KIND_LABELS = 3,
+	MW_SHM_KIND_OTHER = 4,
+	MW_SHM_KIND_COUNT_
+};
+
+/** Codec numbers are enum mw_codec of mw_codec.h (0..5); this is their
+ *  count, and the last rounding mode (enum mw_rounding) plus one. */
+#define MW_SHM_CODEC_COUNT 6u
+#define MW_SHM_ROUNDING_COUNT 2u
+#define MW_SHM_CODEC_RAW 5u
+
+/** Where a ring lives (in the header). */
+struct mw_shm_ring_info {
+	uint64_t off;      /**< offset of its struct mw_shm_ring */
+	uint32_t cap;      /**< descriptors, a power of two */
+	uint32_t reserved; /**< 0 */
+};
+
+/**
+ * The region header, offset 0, MW_SHM_HDR_SIZE bytes.
+ * Identity fields (up to ring[]) are written once by the creator before
+ * the file is given its public name and never change afterwards.
+ */
+struct mw_shm_hdr {
+	uint64_t magic;          /**<   0: MW_SHM_MAGIC */
+	uint32_t abi_version;    /**<   8: MW_SHM_ABI_VERSION */
+	uint32_t hdr_size;       /**<  12: MW_SHM_HDR_SIZE */
+	uint64_t region_size;    /**<  16: bytes of the whole file */
+	uint64_t dp_generation;  /**<  24: creator's incarnation, never 0; a
+				  *       re-created region has a new one */
+	uint32_t desc_size;      /**<  32: MW_SHM_DESC_SIZE */
+	uint32_t slot_size;      /**<  36: pool allocation unit, power of 2 */
+	uint32_t tx_slots;       /**<  40: slots in the TX pool */
+	uint32_t rx_slots;       /**<  44: slots in the RX pool */
+	uint64_t tx_off;         /**<  48: TX pool offset (page aligned) */
+	uint64_t rx_off;         /**<  56: RX pool offset (page aligned) */
+	struct mw_shm_ring_info ring[MW_SHM_RINGS]; /**< 64: by mw_shm_ring_id */
+
+	/* 128: written by the data plane only */
+	_Atomic uint32_t dp_state;     /**< 128: enum mw_shm_dp_state */
+	uint32_t dp_pid;               /**< 132: informational */
+	_Atomic uint64_t dp_heartbeat; /**< 136: +1 per service call */
+	_Atomic uint64_t app_ack;      /**< 144: app_gen being served, 0 none */
+	uint8_t dp_pad[40];            /**< 152 */
+
+	/* 192: written by the app only */
+	_Atomic uint64_t app_gen;      /**< 192: attach generation, 0 none */
+	_Atomic uint32_t app_pid;      /**< 200: informational */
+	uint32_t app_reserved;         /**< 204 */
+	uint8_t app_pad[48];           /**< 208 */
+
+	uint8_t tail_pad[MW_SHM_HDR_SIZE - 256]; /**< 256: zero */
+};
+
+/** A ring's control block: producer and consumer index on their own
+ *  cache lines. Indices run freely modulo 2^32; slot = index & (cap-1). */
+struct mw_shm_ring {
+	_Atomic uint32_t head; /**< 0: next index the producer writes */
+	uint8_t pad0[60];
+	_Atomic uint32_t tail; /**< 64: next index the consumer reads */
+	uint8_t pad1[60];
+	/* 128: cap descriptors follow */
+};
+
+/**
+ * One descriptor, the unit of every ring (128 bytes).
+ * - SUBMIT: the app fills everything but status (0); buf_* is in the TX pool.
+ * - COMPLETE: the submit descriptor echoed, with status set.
+ * - DELIVER: metadata of a received tensor; buf_* is in the RX pool;
+ *   codec/bits/rounding/k/ratio say how it travelled.
+ * - RELEASE: buf_off/buf_len of a delivered buffer; other fields ignored.
+ * A tensor of ndim dims holds product(dims) elements (1 for ndim 0) and
+ * buf_len = elements x dtype size. buf_len 0 means no buffer (buf_off 0).
+ */
+struct mw_shm_desc {
+	uint64_t cookie;   /**<   0: app's id of a send, echoed in COMPLETE */
+	uint64_t tag;      /**<   8: application tag */
+	uint64_t buf_off;  /**<  16: buffer offset from the region start */
+	uint64_t buf_len;  /**<  24: buffer bytes */
+	uint32_t dims[MW_SHM_MAX_DIMS]; /**< 32: unused dims are 0 */
+	uint8_t ndim;      /**<  64: 0..MW_SHM_MAX_DIMS */
+	uint8_t dtype;     /**<  65: enum mw_shm_dtype */
+	uint8_t kind;      /**<  66: enum mw_shm_kind */
+	uint8_t codec;     /**<  67: enum mw_codec */
+	uint8_t bits;      /**<  68: mask width 1..8 (0 where unused) */
+	uint8_t rounding;  /**<  69: enum mw_rounding */
+	uint16_t reserved; /**<  70: 0 */
+	int32_t status;    /**<  72: COMPLETE: 0 or a negative mw_err */
+	uint32_t reserved2; /**< 76: 0 */
+	uint64_t k;        /**<  80: values kept; 0: use ratio */
+	double ratio;      /**<  88: sparsification ratio in [0,1) */
+	uint8_t pad[32];   /**<  96: 0 */
+};
+
+_Static_assert(sizeof(struct mw_shm_hdr) == MW_SHM_HDR_SIZE, "hdr size");
+_Static_assert(offsetof(struct mw_shm_hdr, ring) == 64, "hdr ring");
+_Static_assert(offsetof(struct mw_shm_hdr, dp_state) == 128, "hdr dp");
+_Static_assert(offsetof(struct mw_shm_hdr, dp_heartbeat) == 136, "hdr hb");
+_Static_assert(offsetof(struct mw_shm_hdr, app_ack) == 144, "hdr ack");
+_Static_assert(offsetof(struct mw_shm_hdr, app_gen) == 192, "hdr app");
+_Static_assert(offsetof(struct mw_shm_hdr, app_pid) == 200, "hdr pid");
+_Static_assert(sizeof(struct mw_shm_ring) == MW_SHM_RING_CTL_SIZE, "ring");
+_Static_assert(offsetof(struct mw_shm_ring, tail) == 64, "ring tail");
+_Static_assert(sizeof(struct mw_shm_desc) == MW_SHM_DESC_SIZE, "desc");
+_Static_assert(offsetof(struct mw_shm_desc, dims) == 32, "desc dims");
+_Static_assert(offsetof(struct mw_shm_desc, ndim) == 64, "desc ndim");
+_Static_assert(offsetof(struct mw_shm_desc, status) == 72, "desc status");
+_Static_assert(offsetof(struct mw_shm_desc, k) == 80, "desc k");
+_Static_assert(offsetof(struct mw_shm_desc, ratio) == 88, "desc ratio");
+_Static_assert(sizeof(_Atomic uint64_t) == 8 && sizeof(_Atomic uint32_t) == 4,
+	       "atomics must be plain-sized");
+_Static_assert(ATOMIC_LONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2,
+	       "lock-free atomics are required across processes");
+
+/* ---- sizes ------------------------------------------------------------ */
+
+/** Region layout parameters (what the creator chooses). */
+struct mw_shm_geom {
+	uint32_t ring_size; /**< SUBMIT/COMPLETE/DELIVER ring entries, 2^n */
+	uint32_t slot_size; /**< pool unit, 2^n in [64, 2^30] */
+	uint32_t tx_slots;  /**< 1..MW_SHM_SLOTS_MAX */
+	uint32_t rx_slots;  /**< 1..MW_SHM_SLOTS_MAX */
+};
+
+/** Bytes of a ring with cap descriptors (compile-time twin). */
+#define MW_SHM_RING_BYTES(cap)                                                \
+	((uint64_t)MW_SHM_RING_CTL_SIZE + (uint64_t)(cap) * MW_SHM_DESC_SIZE)
+
+/**
+ * Fill the identity fields of a header (magic ... ring[]) for a geometry.
+ * The RELEASE ring gets the smallest power of two >= max(rx_slots,
+ * ring_size), so it can never overflow for an app that releases each
+ * delivered buffer once.
+ * @param g    geometry.
+ * @param gen  dp_generation to record (non-zero).
+ * @param h    out: header; only identity fields are written.
+ * @return region size in bytes, or MW_EINVAL (sizes out of bounds, gen 0).
+ */
+int64_t mw_shm_layout(const struct mw_shm_geom *g, uint64_t gen,
+		      struct mw_shm_hdr *h);
+
+/**
+ * Validate a header read from a region of file_size bytes: magic, version,
+ * sizes, and that every section lies inside the region, in order, aligned
+ * and without overlap. Pure: reads only identity fields.
+ * @return 0; MW_EBADMAGIC; MW_EVERSION; MW_EFORMAT (anything else: the
+ *         message for the user is "corrupt or foreign region").
+ */
+int mw_shm_hdr_check(const struct mw_shm_hdr *h, uint64_t file_size);
+
+/** Size of one element of a dtype (enum mw_shm_dtype); 0 if unknown. */
+unsigned mw_shm_dtype_size(unsigned dtype);
+
+/**
+ * Bytes a tensor of these dims and dtype holds.
+ * @return bytes, or MW_EINVAL (ndim > 8, unknown dtype), MW_ERANGE
+ *         (overflows 2^62).
+ */
+int64_t mw_shm_tensor_bytes(unsigned dtype, unsigned ndim,
+			    const uint32_t *dims);
+
+/**
+ * Check a descriptor against a pool: known dtype/kind/codec, ndim and dims
+ * (unused dims 0), buf_len equal to the tensor's bytes, the buffer inside
+ * [pool_off, pool_off + pool_len) (or buf_len 0 and buf_off 0), codec
+ * parameters in range (bits <= 8, rounding known, ratio finite in [0,1)),
+ * float codecs only on MW_SHM_DT_F32.
+ * @return 0, MW_EINVAL (metadata), MW_ERANGE (buffer outside the pool),
+ *         MW_EUNSUPP (codec/dtype combination).
+ */
+int mw_shm_desc_check(const struct mw_shm_desc *d, uint64_t pool_off,
+		      uint64_t pool_len);
+
+/* ---- rings -------------------------------------------------------------- */
+
+/**
+ * One side's handle on a ring. The side's own index lives here (a private
+ * shadow: it is never read back from shared memory); the other side's index
+ * is read from the region with acquire ordering and validated.
+ */
+struct mw_shm_ring_end {
+	struct mw_shm_ring *ctl;
+	struct mw_shm_desc *slot;
+	uint32_t mask; /**< cap - 1 */
+	uint32_t idx;  /**< producer: next head; consumer: next tail */
+	int producer;  /**< which end this is */
+};
+
+/**
+ * Bind an end to ring id of a mapped, validated region and take its own
+ * index from shared memory (call only when the other side is known not to
+ * be moving it, i.e. right after a reset).
+ * @param producer  non-zero for the producer end.
+ */
+void mw_shm_ring_bind(struct mw_shm_ring_end *e, void *base,
+		      const struct mw_shm_hdr *h, unsigned id, int producer);
+
+/**
+ * Producer: copy up to n descriptors into the ring, then publish them with
+ * one release store of head.
+ * @return descriptors enqueued (0 when full), or MW_EFORMAT when the
+ *         consumer index is impossible (tail outside [head - cap, head]):
+ *         the other side is corrupt; stop using the ring.
+ */
+int mw_shm_ring_enqueue(struct mw_shm_ring_end *e,
+			const struct mw_shm_desc *d, unsigned n);
+
+/**
+ * Consumer: copy up to n descriptors out, then free their slots with one
+ * release store of tail.
+ * @return descriptors dequeued (0 when empty), or MW_EFORMAT when the
+ *         producer index is impossible (more than cap entries).
+ */
+int mw_shm_ring_dequeue(struct mw_shm_ring_end *e, struct mw_shm_desc *d,
+			unsigned n);
+
+/**
+ * Entries in the ring as seen from this end (producer: enqueued and not yet
+ * consumed; consumer: available to dequeue).
+ * @return 0..cap, or MW_EFORMAT (impossible index from the other side).
+ */
+int64_t mw_shm_ring_count(const struct mw_shm_ring_end *e);
+
+/** Capacity of a bound ring. */
+static inline uint32_t mw_shm_ring_cap(const struct mw_shm_ring_end *e)
+{
+	return e->mask + 1u;
+}
+
+/* ---- slot allocator (private memory of the allocating side) ------------ */
+
+/**
+ * A next-fit allocator of runs of contiguous slots, over a caller-provided
+ * bitmap (one bit per slot, 1 = in use). It lives in the private memory of
+ * the side that owns a pool, so the other process can never corrupt it.
+ */
+struct mw_slotmap {
+	uint64_t *bits;  /**< ceil(nslots / 64) words */
+	uint32_t nslots;
+	uint32_t nfree;
+	uint32_t hint;   /**< where the next search starts */
+};
+
+/** Words of bitmap a slot map of nslots needs. */
+#define MW_SLOTMAP_WORDS(nslots) (((uint64_t)(nslots) + 63u) / 64u)
+
+/** Initialise (all free). bits must hold MW_SLOTMAP_WORDS(nslots) words. */
+void mw_slotmap_init(struct mw_slotmap *m, uint64_t *bits, uint32_t nslots);
+
+/**
+ * Allocate n (>= 1) contiguous slots.
+ * @return the first slot, MW_EAGAIN (no run of n free slots now), or
+ *         MW_ELIMIT (n > nslots: can never succeed).
+ */
+int64_t mw_slotmap_alloc(struct mw_slotmap *m, uint32_t n);
+
+/**
+ * Free n slots starting at first (all must be in use).
+ * @return 0, or MW_EINVAL (range outside the map or a slot already free;
+ *         nothing is changed).
+ */
+int mw_slotmap_free(struct mw_slotmap *m, uint32_t first, uint32_t n);
+
+#endif /* MW_SHM_H */

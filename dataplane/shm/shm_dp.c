@@ -1,0 +1,482 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Data-plane side of the shared-memory channel. Everything here is memory
+ * logic over the mapped region plus private state; files, mappings and lock
+ * probes are in shm_os.c.
+ *
+ * Private state that the app can never touch:
+ * - the RX pool allocator (slot map) and per-buffer state (FILLING while the
+ *   data plane owns it, DELIVERED once it is the app's);
+ * - this side's ring indices (shadows in mw_shm_ring_end);
+ * - the count of submits taken and not yet completed (inflight), which
+ *   reserves completion slots.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mw_shm_dp.h"
+#include "shm_os.h"
+
+enum rx_state { RX_FREE = 0, RX_FILLING = 1, RX_DELIVERED = 2 };
+
+#define BURST 32u
+
+struct mw_shm_dp {
+	uint8_t *base;
+	uint64_t size;
+	int fd;
+	struct mw_shm_hdr *h;
+	char path[MW_SHM_PATH_MAX];
+	/* layout, kept from what we wrote: the header is never re-read, the
+	 * app could have scribbled on it */
+	uint64_t tx_off, tx_len, rx_off, rx_len;
+	uint32_t slot_size, rx_slots;
+	struct mw_shm_ring_end sub, comp, deliv, rel;
+	struct mw_slotmap rxmap;
+	uint64_t *rx_bits;
+	uint64_t *rx_bytes;  /* per first slot of a buffer: its bytes */
+	uint8_t *rx_state;   /* per first slot: enum rx_state */
+	uint32_t rx_reserved; /* allocated, not delivered (DELIVER slots) */
+	uint32_t inflight;    /* submits taken, not completed */
+	uint64_t cur_gen;     /* app generation served, 0 none */
+	uint64_t ignore_gen;  /* generation that is gone */
+	unsigned pending_ev;  /* events raised outside mw_shm_dp_service() */
+	uint64_t liveness_ns, next_probe;
+	uint64_t heartbeat;
+	struct mw_shm_dp_stats st;
+};
+
+void mw_shm_cfg_default(struct mw_shm_cfg *cfg)
+{
+	cfg->geom.ring_size = 256;
+	cfg->geom.slot_size = 64u << 10;
+	cfg->geom.tx_slots = 1024;
+	cfg->geom.rx_slots = 1024;
+	cfg->liveness_ns = 10u * 1000u * 1000u;
+}
+
+int mw_shm_dp_create(const char *name, const struct mw_shm_cfg *cfg,
+		     struct mw_shm_dp **out)
+{
+	struct mw_shm_cfg def;
+	struct mw_shm_hdr *id;
+	struct mw_shm_dp *dp;
+	char tmp[MW_SHM_PATH_MAX + 32];
+	uint64_t old_gen = 0;
+	int64_t size;
+	void *base;
+	int rc, fd;
+
+	if (!cfg) {
+		mw_shm_cfg_default(&def);
+		cfg = &def;
+	}
+	dp = calloc(1, sizeof(*dp));
+	id = calloc(1, sizeof(*id));
+	if (!dp || !id) {
+		rc = MW_ENOMEM;
+		goto fail;
+	}
+	rc = mw_shm_os_path(name, dp->path, sizeof(dp->path));
+	if (rc < 0)
+		goto fail;
+	size = mw_shm_layout(&cfg->geom, 1, id);
+	if (size < 0) {
+		rc = (int)size;
+		goto fail;
+	}
+	dp->rx_slots = cfg->geom.rx_slots;
+	dp->rx_bits = calloc(MW_SLOTMAP_WORDS(dp->rx_slots), sizeof(uint64_t));
+	dp->rx_bytes = calloc(dp->rx_slots, sizeof(uint64_t));
+	dp->rx_state = calloc(dp->rx_slots, 1);
+	if (!dp->rx_bits || !dp->rx_bytes || !dp->rx_state) {
+		rc = MW_ENOMEM;
+		goto fail;
+	}
+	rc = mw_shm_os_create(dp->path, (uint64_t)size, tmp, sizeof(tmp), &fd,
+			      &base, &old_gen);
+	if (rc < 0)
+		goto fail;
+	/* A re-created region always gets a generation its clients have not
+	 * seen (they compare it with the one they attached to). */
+	mw_shm_layout(&cfg->geom, old_gen + 1 ? old_gen + 1 : 1, id);
+	memcpy(base, id, sizeof(*id));
+	dp->base = base;
+	dp->fd = fd;
+	dp->size = (uint64_t)size;
+	dp->h = base;
+	dp->h->dp_pid = (uint32_t)getpid();
+	dp->tx_off = id->tx_off;
+	dp->tx_len = (uint64_t)id->tx_slots * id->slot_size;
+	dp->rx_off = id->rx_off;
+	dp->rx_len = (uint64_t)id->rx_slots * id->slot_size;
+	dp->slot_size = id->slot_size;
+	mw_slotmap_init(&dp->rxmap, dp->rx_bits, dp->rx_slots);
+	mw_shm_ring_bind(&dp->sub, base, id, MW_SHM_RING_SUBMIT, 0);
+	mw_shm_ring_bind(&dp->comp, base, id, MW_SHM_RING_COMPLETE, 1);
+	mw_shm_ring_bind(&dp->deliv, base, id, MW_SHM_RING_DELIVER, 1);
+	mw_shm_ring_bind(&dp->rel, base, id, MW_SHM_RING_RELEASE, 0);
+	dp->liveness_ns = cfg->liveness_ns;
+	dp->st.rx_slots = dp->rx_slots;
+	atomic_store_explicit(&dp->h->dp_state, MW_SHM_DP_READY,
+			      memory_order_release);
+	rc = mw_shm_os_publish(tmp, dp->path);
+	if (rc < 0) {
+		unlink(tmp);
+		mw_shm_os_close(fd, base, dp->size);
+		goto fail;
+	}
+	free(id);
+	*out = dp;
+	return 0;
+fail:
+	if (dp) {
+		free(dp->rx_bits);
+		free(dp->rx_bytes);
+		free(dp->rx_state);
+	}
+	free(dp);
+	free(id);
+	return rc;
+}
+
+void mw_shm_dp_destroy(struct mw_shm_dp *dp, int unlink_file)
+{
+	if (!dp)
+		return;
+	atomic_store_explicit(&dp->h->dp_state, MW_SHM_DP_CLOSED,
+			      memory_order_release);
+	if (unlink_file)
+		unlink(dp->path);
+	mw_shm_os_close(dp->fd, dp->base, dp->size);
+	free(dp->rx_bits);
+	free(dp->rx_bytes);
+	free(dp->rx_state);
+	free(dp);
+}
+
+void *mw_shm_dp_base(const struct mw_shm_dp *dp)
+{
+	return dp->base;
+}
+
+/* ---- app lifecycle ------------------------------------------------------ */
+
+/* Forget the served app: reclaim what it held, stale its submits. */
+static void drop_app(struct mw_shm_dp *dp)
+{
+	uint32_t i;
+
+	for (i = 0; i < dp->rx_slots; i++) {
+		if (dp->rx_state[i] != RX_DELIVERED)
+			continue;
+		if (dp->rx_bytes[i])
+			mw_slotmap_free(&dp->rxmap, i,
+					(uint32_t)((dp->rx_bytes[i] +
+						    dp->slot_size - 1) /
+						   dp->slot_size));
+		dp->rx_state[i] = RX_FREE;
+		dp->st.reclaimed++;
+	}
+	dp->inflight = 0;
+	dp->ignore_gen = dp->cur_gen;
+	dp->cur_gen = 0;
+	atomic_store_explicit(&dp->h->app_ack, 0, memory_order_release);
+	dp->st.app_gone++;
+}
+
+/* The app broke the ring protocol: stop serving it. */
+static void app_fault(struct mw_shm_dp *dp)
+{
+	dp->st.proto_errors++;
+	if (dp->cur_gen) {
+		drop_app(dp);
+		dp->pending_ev |= MW_SHM_EV_APP_GONE;
+	}
+}
+
+/* Serve a new app: empty rings, then publish the acknowledgement. */
+static void accept_app(struct mw_shm_dp *dp, uint64_t gen)
+{
+	struct mw_shm_ring_end *e[] = {&dp->sub, &dp->comp, &dp->deliv,
+				       &dp->rel};
+	unsigned i;
+
+	/* The app does not touch the rings before it sees app_ack. */
+	for (i = 0; i < sizeof(e) / sizeof(e[0]); i++) {
+		atomic_store_explicit(&e[i]->ctl->head, 0, memory_order_relaxed);
+		atomic_store_explicit(&e[i]->ctl->tail, 0, memory_order_relaxed);
+		e[i]->idx = 0;
+	}
+	dp->inflight = 0;
+	dp->cur_gen = gen;
+	atomic_store_explicit(&dp->h->app_ack, gen, memory_order_release);
+	dp->st.attaches++;
+}
+
+static uint32_t rx_nslots(const struct mw_shm_dp *dp, uint64_t bytes)
+{
+	return (uint32_t)((bytes + dp->slot_size - 1) / dp->slot_size);
+}
+
+static void reap_releases(struct mw_shm_dp *dp)
+{
+	struct mw_shm_desc d[BURST];
+	uint32_t budget = mw_shm_ring_cap(&dp->rel);
+	int n, i;
+
+	while (budget && dp->cur_gen) {
+		n = mw_shm_ring_dequeue(&dp->rel, d,
+					budget < BURST ? budget : BURST);
+		if (n < 0) {
+			app_fault(dp);
+			return;
+		}
+		if (n == 0)
+			return;
+		budget -= (uint32_t)n;
+		for (i = 0; i < n; i++) {
+			uint64_t rel = d[i].buf_off - dp->rx_off;
+			uint64_t slot = rel / dp->slot_size;
+
+			if (d[i].buf_off < dp->rx_off || rel % dp->slot_size ||
+			    slot >= dp->rx_slots ||
+			    dp->rx_state[slot] != RX_DELIVERED ||
+			    dp->rx_bytes[slot] != d[i].buf_len) {
+				dp->st.bad_releases++;
+				continue;
+			}
+			mw_slotmap_free(&dp->rxmap, (uint32_t)slot,
+					rx_nslots(dp, d[i].buf_len));
+			dp->rx_state[slot] = RX_FREE;
+			dp->st.releases++;
+		}
+	}
+}
+
+unsigned mw_shm_dp_service(struct mw_shm_dp *dp, uint64_t now_ns)
+{
+	unsigned ev = dp->pending_ev;
+	uint64_t g;
+
+	dp->pending_ev = 0;
+	atomic_store_explicit(&dp->h->dp_heartbeat, ++dp->heartbeat,
+			      memory_order_release);
+	g = atomic_load_explicit(&dp->h->app_gen, memory_order_acquire);
+	if (dp->cur_gen && g != dp->cur_gen) {
+		/* replaced by a new app: serve it from the next call on */
+		drop_app(dp);
+		ev |= MW_SHM_EV_APP_GONE;
+	} else if (dp->cur_gen && now_ns >= dp->next_probe) {
+		dp->next_probe = now_ns + dp->liveness_ns;
+		if (mw_shm_os_locked(dp->fd, MW_SHM_LOCK_APP) == 0) {
+			drop_app(dp);
+			ev |= MW_SHM_EV_APP_GONE;
+		}
+	} else if (!dp->cur_gen && g && g != dp->ignore_gen &&
+		   !(ev & MW_SHM_EV_APP_GONE)) {
+		accept_app(dp, g);
+		dp->next_probe = now_ns + dp->liveness_ns;
+		ev |= MW_SHM_EV_APP_NEW;
+	}
+	reap_releases(dp);
+	return ev | dp->pending_ev;
+}
+
+/* ---- sends -------------------------------------------------------------- */
+
+unsigned mw_shm_dp_poll_submits(struct mw_shm_dp *dp, struct mw_shm_sub *subs,
+				unsigned max)
+{
+	struct mw_shm_desc d[BURST];
+	unsigned got = 0;
+	int64_t used;
+	int n, i, rc;
+
+	while (got < max && dp->cur_gen) {
+		uint64_t credit;
+		unsigned want;
+
+		used = mw_shm_ring_count(&dp->comp);
+		if (used < 0) {
+			app_fault(dp);
+			break;
+		}
+		credit = mw_shm_ring_cap(&dp->comp) - (uint64_t)used;
+		credit = credit > dp->inflight ? credit - dp->inflight : 0;
+		want = max - got;
+		if (want > credit)
+			want = (unsigned)credit;
+		if (want > BURST)
+			want = BURST;
+		if (want == 0)
+			break;
+		n = mw_shm_ring_dequeue(&dp->sub, d, want);
+		if (n < 0) {
+			app_fault(dp);
+			break;
+		}
+		if (n == 0)
+			break;
+		for (i = 0; i < n; i++) {
+			rc = mw_shm_desc_check(&d[i], dp->tx_off, dp->tx_len);
+			if (rc < 0) {
+				/* answer at once; its slot was reserved */
+				d[i].status = rc;
+				if (mw_shm_ring_enqueue(&dp->comp, &d[i], 1) !=
+				    1) {
+					app_fault(dp);
+					return got;
+				}
+				dp->st.bad_submits++;
+				dp->st.failures++;
+				continue;
+			}
+			subs[got].d = d[i];
+			subs[got].data = d[i].buf_len ? dp->base + d[i].buf_off
+						      : NULL;
+			subs[got].app_gen = dp->cur_gen;
+			dp->inflight++;
+			dp->st.submits++;
+			got++;
+		}
+	}
+	return got;
+}
+
+int mw_shm_dp_complete(struct mw_shm_dp *dp, const struct mw_shm_sub *s,
+		       int status)
+{
+	struct mw_shm_desc d;
+
+	if (!dp->cur_gen || s->app_gen != dp->cur_gen)
+		return MW_ERESET;
+	if (dp->inflight == 0)
+		return MW_ESTATE;
+	d = s->d;
+	d.status = status > 0 ? MW_EINVAL : status;
+	if (mw_shm_ring_enqueue(&dp->comp, &d, 1) != 1) {
+		app_fault(dp);
+		return MW_ERESET;
+	}
+	dp->inflight--;
+	if (d.status == 0)
+		dp->st.completions++;
+	else
+		dp->st.failures++;
+	return 0;
+}
+
+/* ---- deliveries --------------------------------------------------------- */
+
+int mw_shm_dp_rx_alloc(struct mw_shm_dp *dp, uint64_t bytes, void **buf)
+{
+	int64_t used, first;
+	uint32_t n;
+
+	if (bytes > dp->rx_len)
+		return MW_ELIMIT;
+	if (!dp->cur_gen)
+		return MW_EAGAIN;
+	used = mw_shm_ring_count(&dp->deliv);
+	if (used < 0) {
+		app_fault(dp);
+		return MW_EAGAIN;
+	}
+	if ((uint64_t)used + dp->rx_reserved >= mw_shm_ring_cap(&dp->deliv))
+		return MW_EAGAIN;
+	if (bytes == 0) {
+		*buf = dp->base + dp->rx_off;
+		dp->rx_reserved++;
+		return 0;
+	}
+	n = rx_nslots(dp, bytes);
+	first = mw_slotmap_alloc(&dp->rxmap, n);
+	if (first < 0)
+		return (int)first;
+	dp->rx_state[first] = RX_FILLING;
+	dp->rx_bytes[first] = bytes;
+	dp->rx_reserved++;
+	*buf = dp->base + dp->rx_off + (uint64_t)first * dp->slot_size;
+	return 0;
+}
+
+/* First slot of an RX buffer the data plane is filling, or -1. */
+static int64_t rx_filling(const struct mw_shm_dp *dp, const void *buf,
+			  uint64_t bytes)
+{
+	const uint8_t *p = buf;
+	uint64_t rel, slot;
+
+	if (p < dp->base + dp->rx_off || p >= dp->base + dp->rx_off + dp->rx_len)
+		return -1;
+	rel = (uint64_t)(p - (dp->base + dp->rx_off));
+	slot = rel / dp->slot_size;
+	if (rel % dp->slot_size || dp->rx_state[slot] != RX_FILLING ||
+	    dp->rx_bytes[slot] != bytes)
+		return -1;
+	return (int64_t)slot;
+}
+
+int mw_shm_dp_rx_free(struct mw_shm_dp *dp, void *buf, uint64_t bytes)
+{
+	int64_t slot;
+
+	if (bytes == 0) {
+		if (dp->rx_reserved == 0)
+			return MW_EINVAL;
+		dp->rx_reserved--;
+		return 0;
+	}
+	slot = rx_filling(dp, buf, bytes);
+	if (slot < 0)
+		return MW_EINVAL;
+	mw_slotmap_free(&dp->rxmap, (uint32_t)slot, rx_nslots(dp, bytes));
+	dp->rx_state[slot] = RX_FREE;
+	dp->rx_reserved--;
+	return 0;
+}
+
+int mw_shm_dp_deliver(struct mw_shm_dp *dp, void *buf, uint64_t bytes,
+		      const struct mw_shm_desc *meta)
+{
+	struct mw_shm_desc d = *meta;
+	int64_t slot = -1;
+
+	if (bytes) {
+		slot = rx_filling(dp, buf, bytes);
+		if (slot < 0)
+			return MW_EINVAL;
+	} else if (dp->rx_reserved == 0) {
+		return MW_EINVAL;
+	}
+	d.cookie = 0;
+	d.status = 0;
+	d.reserved = 0;
+	d.reserved2 = 0;
+	memset(d.pad, 0, sizeof(d.pad));
+	d.buf_off = bytes ? (uint64_t)((uint8_t *)buf - dp->base) : 0;
+	d.buf_len = bytes;
+	if (mw_shm_desc_check(&d, dp->rx_off, dp->rx_len) < 0)
+		return MW_EINVAL;
+	if (!dp->cur_gen)
+		return MW_EAGAIN;
+	if (mw_shm_ring_enqueue(&dp->deliv, &d, 1) != 1) {
+		app_fault(dp);
+		return MW_EAGAIN;
+	}
+	if (slot >= 0)
+		dp->rx_state[slot] = RX_DELIVERED;
+	dp->rx_reserved--;
+	dp->st.deliveries++;
+	return 0;
+}
+
+void mw_shm_dp_stats(const struct mw_shm_dp *dp, struct mw_shm_dp_stats *st)
+{
+	*st = dp->st;
+	st->rx_free_slots = dp->rxmap.nfree;
+	st->app_attached = dp->cur_gen != 0;
+	st->inflight = dp->inflight;
+}

@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Unit tests of shm_dp.c (with shm_os.c): the data-plane side driven against
+ * an app emulated at the byte level, the way a third-party client would
+ * speak docs/SHM.md. Covers attach, submits and credits, deliveries and
+ * releases, app death and replacement, protocol errors.
+ */
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mw_shm_dp.h"
+#include "shm_os.h"
+#include "shm_test.h"
+
+/* An app speaking the protocol by hand. */
+struct rawapp {
+	int fd;
+	uint8_t *base;
+	uint64_t size;
+	struct mw_shm_hdr *h;
+	uint64_t gen;
+	struct mw_shm_ring_end sub, comp, deliv, rel;
+};
+
+static uint64_t t_ns = 1000; /* virtual time */
+
+static void cfg_small(struct mw_shm_cfg *cfg)
+{
+	mw_shm_cfg_default(cfg);
+	cfg->geom.ring_size = 4;
+	cfg->geom.slot_size = 128;
+	cfg->geom.tx_slots = 8;
+	cfg->geom.rx_slots = 10;
+	cfg->liveness_ns = 1000;
+}
+
+static void raw_open(struct rawapp *a, const char *name)
+{
+	char path[MW_SHM_PATH_MAX];
+
+	memset(a, 0, sizeof(*a));
+	CHECK_EQ(mw_shm_os_path(name, path, sizeof(path)), 0);
+	CHECK_EQ(mw_shm_os_open(path, &a->fd, (void **)&a->base, &a->size), 0);
+	a->h = (struct mw_shm_hdr *)a->base;
+	CHECK_EQ(mw_shm_hdr_check(a->h, a->size), 0);
+	CHECK_EQ(mw_shm_os_lock(a->fd, MW_SHM_LOCK_APP), 0);
+}
+
+/* Announce a new generation; the caller runs the data plane. */
+static void raw_announce(struct rawapp *a)
+{
+	a->gen = atomic_load(&a->h->app_gen) + 1;
+	atomic_store(&a->h->app_gen, a->gen);
+}
+
+static void raw_bind(struct rawapp *a)
+{
+	CHECK_EQ(atomic_load(&a->h->app_ack), a->gen);
+	mw_shm_ring_bind(&a->sub, a->base, a->h, MW_SHM_RING_SUBMIT, 1);
+	mw_shm_ring_bind(&a->comp, a->base, a->h, MW_SHM_RING_COMPLETE, 0);
+	mw_shm_ring_bind(&a->deliv, a->base, a->h, MW_SHM_RING_DELIVER, 0);
+	mw_shm_ring_bind(&a->rel, a->base, a->h, MW_SHM_RING_RELEASE, 1);
+}
+
+static void raw_attach(struct rawapp *a, struct mw_shm_dp *dp,
+		       const char *name)
+{
+	raw_open(a, name);
+	raw_announce(a);
+	CHECK_EQ(mw_shm_dp_service(dp, t_ns++), MW_SHM_EV_APP_NEW);
+	raw_bind(a);
+}
+
+/* Dying closes the file: the kernel drops the app lock. */
+static void raw_die(struct rawapp *a)
+{
+	mw_shm_os_close(a->fd, a->base, a->size);
+	a->fd = -1;
+}
+
+static void f32_desc(struct mw_shm_desc *d, const struct mw_shm_hdr *h,
+		     uint32_t slot, uint32_t n, uint64_t cookie)
+{
+	memset(d, 0, sizeof(*d));
+	d->cookie = cookie;
+	d->tag = cookie * 10;
+	d->ndim = 1;
+	d->dims[0] = n;
+	d->dtype = MW_SHM_DT_F32;
+	d->kind = MW_SHM_KIND_ACTIVATION;
+	d->buf_off = h->tx_off + (uint64_t)slot * h->slot_size;
+	d->buf_len = 4u * n;
+}
+
+static void test_create(void)
+{
+	const char *name = test_name("create");
+	struct mw_shm_dp *dp, *dp2;
+	struct mw_shm_cfg cfg;
+	struct mw_shm_hdr *h;
+	char path[MW_SHM_PATH_MAX];
+	struct stat st;
+	uint64_t gen, hb;
+
+	cfg_small(&cfg);
+	CHECK_EQ(mw_shm_dp_create(name, &cfg, &dp), 0);
+	mw_shm_os_path(name, path, sizeof(path));
+	CHECK_EQ(stat(path, &st), 0);
+	h = mw_shm_dp_base(dp);
+	CHECK_EQ(mw_shm_hdr_check(h, (uint64_t)st.st_size), 0);
+	CHECK_EQ(atomic_load(&h->dp_state), MW_SHM_DP_READY);
+	CHECK_EQ(h->dp_pid, getpid());
+	gen = h->dp_generation;
+	hb = atomic_load(&h->dp_heartbeat);
+	CHECK_EQ(mw_shm_dp_service(dp, t_ns++), 0); /* no app */
+	CHECK_EQ(atomic_load(&h->dp_heartbeat), hb + 1);
+
+	/* one data plane per name */
+	CHECK_EQ(mw_shm_dp_create(name, &cfg, &dp2), MW_EBUSY);
+	CHECK_EQ(mw_shm_dp_create("", &cfg, &dp2), MW_EINVAL);
+	cfg.geom.ring_size = 3;
+	CHECK_EQ(mw_shm_dp_create(test_name("bad"), &cfg, &dp2), MW_EINVAL);
+	cfg_small(&cfg);
+
+	/* a dead region (not unlinked) is replaced with a new generation */
+	mw_shm_dp_destroy(dp, 0);
+	CHECK_EQ(stat(path, &st), 0);
+	CHECK_EQ(mw_shm_dp_create(name, &cfg, &dp), 0);
+	h = mw_shm_dp_base(dp);
+	CHECK_EQ(h->dp_generation, gen + 1);
+	mw_shm_dp_destroy(dp, 1);
+	CHECK(stat(path, &st) != 0);
+}
+
+static void test_submits(void)
+{
+	const char *name = test_name("sub");
+	struct mw_shm_desc d[8], out[8];
+	struct mw_shm_sub subs[8];
+	struct mw_shm_dp_stats st;
+	struct mw_shm_cfg cfg;
+	struct mw_shm_dp *dp;
+	struct rawapp a;
+	unsigned i;
+
+	cfg_small(&cfg);
+	CHECK_EQ(mw_shm_dp_create(name, &cfg, &dp), 0);
+	CHECK_EQ(mw_shm_dp_poll_submits(dp, subs, 8), 0); /* no app */
+	raw_attach(&a, dp, name);
+	CHECK_EQ(mw_shm_dp_service(dp, t_ns++), 0);
+
+	/* valid: data points at the app's buffer */
+	f32_desc(&d[0], a.h, 2, 40, 1);
+	memcpy(a.base + d[0].buf_off, "abcd", 4);
+	CHECK_EQ(mw_shm_ring_enqueue(&a.sub, d, 1), 1);
+	CHECK_EQ(mw_shm_dp_poll_submits(dp, subs, 8), 1);
+	CHECK_EQ(subs[0].d.cookie, 1);
+	CHECK(memcmp(subs[0].data, "abcd", 4) == 0);
+	CHECK_EQ(mw_shm_dp_complete(dp, &subs[0], 0), 0);
+	CHECK_EQ(mw_shm_dp_complete(dp, &subs[0], 0), MW_ESTATE);
+	CHECK_EQ(mw_shm_ring_dequeue(&a.comp, out, 8), 1);
+	CHECK_EQ(out[0].cookie, 1);
+	CHECK_EQ(out[0].status, 0);
+
+	/* invalid ones are answered with failures, never returned */
+	f32_desc(&d[0], a.h, 7, 64, 2);  /* runs past the TX pool */
+	f32_desc(&d[1], a.h, 0, 4, 3);
+	d[1].dtype = 42;                 /* unknown dtype */
+	f32_desc(&d[2], a.h, 0, 4, 4);
+	d[2].buf_len = 15;               /* length disagrees with shape */
+	f32_desc(&d[3], a.h, 0, 4, 5);
+	d[3].buf_off = a.h->rx_off;      /* not in the TX pool */
+	CHECK_EQ(mw_shm_ring_enqueue(&a.sub, d, 4), 4);
+	CHECK_EQ(mw_shm_dp_poll_submits(dp, subs, 8), 0);
+	CHECK_EQ(mw_shm_ring_dequeue(&a.comp, out, 8), 4);
+	CHECK_EQ(out[0].status, MW_ERANGE);
+	CHECK_EQ(out[1].status, MW_EINVAL);
+	CHECK_EQ(out[2].status, MW_EINVAL);
+	CHECK_EQ(out[3].status, MW_ERANGE);
+	mw_shm_dp_stats(dp, &st);
+	CHECK_EQ(st.bad_submits, 4);
+	CHECK_EQ(st.failures, 4);
+	CHECK_EQ(st.completions, 1);
+
+	/* credits: a submit is taken only with a completion slot for it */
+	for (i = 0; i < 4; i++)
+		f32_desc(&d[i], a.h, i, 8, 10 + i);
+	CHECK_EQ(mw_shm_ring_enqueue(&a.sub, d, 4), 4);
+	CHECK_EQ(mw_shm_dp_poll_submits(dp, subs, 8), 4);
+	for (i = 0; i < 4; i++)
+		f32_desc(&d[i], a.h, 4 + i, 8, 20 + i);
+	CHECK_EQ(mw_shm_ring_enqueue(&a.sub, d, 4), 4);
+	CHECK_EQ(mw_shm_ring_enqueue(&a.sub, d, 1), 0); /* submit ring full */
+	CHECK_EQ(mw_shm_dp_poll_submits(dp, subs + 4, 4), 0); /* no credit */
+	for (i = 0; i < 4; i++)
+		CHECK_EQ(mw_shm_dp_complete(dp, &subs[i], i ? 0 : MW_EIO), 0);
+	CHECK_EQ(mw_shm_dp_poll_submits(dp, subs + 4, 4), 0); /* unread */
+	CHECK_EQ(mw_shm_ring_dequeue(&a.comp, out, 2), 2);
+	CHECK_EQ(out[0].status, MW_EIO);
+	CHECK_EQ(out[1].cookie, 11);
+	CHECK_EQ(mw_shm_dp_poll_submits(dp, subs + 4, 4), 2);
+	CHECK_EQ(subs[4].d.cookie, 20);
+	mw_shm_dp_stats(dp, &st);
+	CHECK_EQ(st.inflight, 2);
+
+	raw_die(&a);
+	mw_shm_dp_destroy(dp, 1);
+}
+
+static void test_deliveries(void)
+{
+	const char *name = test_name("rx");
+	struct mw_shm_desc meta, out[8], rel[8];
+	struct mw_shm_dp_stats st;
+	struct mw_shm_cfg cfg;
+	struct mw_shm_dp *dp;
+	struct rawapp a;
+	void *buf[8];
+	int i;
+
+	cfg_small(&cfg);
+	CHECK_EQ(mw_shm_dp_create(name, &cfg, &dp), 0);
+	CHECK_EQ(mw_shm_dp_rx_alloc(dp, 100, &buf[0]), MW_EAGAIN); /* no app */
+	raw_attach(&a, dp, name);
+
+	CHECK_EQ(mw_shm_dp_rx_alloc(dp, 10u * 128 + 1, &buf[0]), MW_ELIMIT);
+	memset(&meta, 0, sizeof(meta));
+	meta.dtype = MW_SHM_DT_U8;
+	meta.codec = MW_SHM_CODEC_RAW;
+	meta.kind = MW_SHM_KIND_LABELS;
+	meta.ndim = 1;
+	meta.dims[0] = 200; /* 2 slots */
+	meta.tag = 99;
+	/* the DELIVER ring (4) limits buffers in flight to the app */
+	for (i = 0; i < 4; i++) {
+		CHECK_EQ(mw_shm_dp_rx_alloc(dp, 200, &buf[i]), 0);
+		memset(buf[i], 'a' + i, 200);
+	}
+	CHECK_EQ(mw_shm_dp_rx_alloc(dp, 1, &buf[4]), MW_EAGAIN);
+	meta.dims[0] = 199;
+	CHECK_EQ(mw_shm_dp_deliver(dp, buf[0], 200, &meta), MW_EINVAL);
+	meta.dims[0] = 200;
+	CHECK_EQ(mw_shm_dp_deliver(dp, buf[0], 201, &meta), MW_EINVAL);
+	for (i = 0; i < 4; i++)
+		CHECK_EQ(mw_shm_dp_deliver(dp, buf[i], 200, &meta), 0);
+	CHECK_EQ(mw_shm_dp_deliver(dp, buf[0], 200, &meta), MW_EINVAL);
+	CHECK_EQ(mw_shm_ring_dequeue(&a.deliv, out, 8), 4);
+	for (i = 0; i < 4; i++) {
+		CHECK_EQ(out[i].tag, 99);
+		CHECK_EQ(out[i].buf_len, 200);
+		CHECK_EQ(a.base[out[i].buf_off + 199], 'a' + i);
+	}
+	/* ring drained: now the pool (10 slots, 8 held) limits */
+	CHECK_EQ(mw_shm_dp_rx_alloc(dp, 200, &buf[4]), 0);
+	CHECK_EQ(mw_shm_dp_rx_alloc(dp, 1, &buf[5]), MW_EAGAIN);
+	CHECK_EQ(mw_shm_dp_rx_free(dp, buf[4], 199), MW_EINVAL);
+	CHECK_EQ(mw_shm_dp_rx_free(dp, buf[4], 200), 0);
+	CHECK_EQ(mw_shm_dp_rx_free(dp, buf[4], 200), MW_EINVAL);
+
+	/* releases: good ones free slots; forged/duplicate ones are counted */
+	memset(rel, 0, sizeof(rel));
+	rel[0].buf_off = out[0].buf_off;
+	rel[0].buf_len = 200;
+	rel[1] = rel[0];                 /* twice */
+	rel[2].buf_off = out[1].buf_off + 128; /* not a buffer start */
+	rel[2].buf_len = 200;
+	rel[3].buf_off = out[2].buf_off;
+	rel[3].buf_len = 100;            /* wrong length */
+	rel[4].buf_off = 12;             /* the header */
+	rel[4].buf_len = 200;
+	CHECK_EQ(mw_shm_ring_enqueue(&a.rel, rel, 5), 5);
+	CHECK_EQ(mw_shm_dp_service(dp, t_ns++), 0);
+	mw_shm_dp_stats(dp, &st);
+	CHECK_EQ(st.releases, 1);
+	CHECK_EQ(st.bad_releases, 4);
+	CHECK_EQ(st.rx_free_slots, 4);
+
+	/* 0-byte tensors take a ring slot, no pool slot */
+	meta.dims[0] = 0;
+	CHECK_EQ(mw_shm_dp_rx_alloc(dp, 0, &buf[6]), 0);
+	CHECK(buf[6] != NULL);
+	CHECK_EQ(mw_shm_dp_deliver(dp, buf[6], 0, &meta), 0);
+	CHECK_EQ(mw_shm_ring_dequeue(&a.deliv, out, 8), 1);
+	CHECK_EQ(out[0].buf_len, 0);
+	CHECK_EQ(out[0].buf_off, 0);
+
+	raw_die(&a);
+	mw_shm_dp_destroy(dp, 1);
+}
+
+/* An app that dies holding buffers does not wedge the data plane. */
+static void test_app_death(void)
+{
+	const char *name = test_name("death");
+	struct mw_shm_desc meta, d[2], out[4];
+	struct mw_shm_sub subs[2];
+	struct mw_shm_dp_stats st;
+	struct mw_shm_cfg cfg;
+	struct mw_shm_dp *dp;
+	struct rawapp a, b;
+	void *buf[4];
+	int i;
+
+	cfg_small(&cfg);
+	CHECK_EQ(mw_shm_dp_create(name, &cfg, &dp), 0);
+	raw_attach(&a, dp, name);
+	memset(&meta, 0, sizeof(meta));
+	meta.dtype = MW_SHM_DT_F32;
+	meta.ndim = 1;
+	meta.dims[0] = 64; /* 2 slots */
+	for (i = 0; i < 3; i++) {
+		CHECK_EQ(mw_shm_dp_rx_alloc(dp, 256, &buf[i]), 0);
+		if (i < 2)
+			CHECK_EQ(mw_shm_dp_deliver(dp, buf[i], 256, &meta), 0);
+	}
+	CHECK_EQ(mw_shm_ring_dequeue(&a.deliv, out, 1), 1); /* held by app */
+	f32_desc(&d[0], a.h, 0, 8, 1);
+	CHECK_EQ(mw_shm_ring_enqueue(&a.sub, d, 1), 1);
+	CHECK_EQ(mw_shm_dp_poll_submits(dp, subs, 2), 1);
+
+	raw_die(&a);
+	CHECK_EQ(mw_shm_dp_service(dp, t_ns += 5000), MW_SHM_EV_APP_GONE);
+	mw_shm_dp_stats(dp, &st);
+	CHECK_EQ(st.reclaimed, 2); /* held + still in the ring */
+	CHECK_EQ(st.rx_free_slots, 10 - 2); /* the one being filled stays */
+	CHECK_EQ(st.app_attached, 0);
+	CHECK_EQ(st.inflight, 0);
+	CHECK_EQ(mw_shm_dp_complete(dp, &subs[0], 0), MW_ERESET);
+	CHECK_EQ(mw_shm_dp_deliver(dp, buf[2], 256, &meta), MW_EAGAIN);
+	CHECK_EQ(mw_shm_dp_rx_alloc(dp, 1, &buf[3]), MW_EAGAIN);
+	CHECK_EQ(mw_shm_dp_service(dp, t_ns += 5000), 0); /* nothing new */
+
+	/* a new app starts on empty rings and gets the pending tensor */
+	raw_attach(&b, dp, name);
+	CHECK(b.gen != a.gen);
+	CHECK_EQ(mw_shm_ring_count(&b.deliv), 0);
+	CHECK_EQ(mw_shm_dp_deliver(dp, buf[2], 256, &meta), 0);
+	CHECK_EQ(mw_shm_ring_dequeue(&b.deliv, out, 4), 1);
+	CHECK_EQ(mw_shm_dp_service(dp, t_ns += 5000), 0); /* b is alive */
+	mw_shm_dp_stats(dp, &st);
+	CHECK_EQ(st.attaches, 2);
+	CHECK_EQ(st.app_gone, 1);
+
+	/* replaced before its death was probed: GONE first, NEW next call */
+	raw_die(&b);
+	raw_open(&a, name);
+	raw_announce(&a);
+	CHECK_EQ(mw_shm_dp_service(dp, t_ns), MW_SHM_EV_APP_GONE);
+	CHECK_EQ(atomic_load(&a.h->app_ack), 0);
+	CHECK_EQ(mw_shm_dp_service(dp, t_ns), MW_SHM_EV_APP_NEW);
+	raw_bind(&a);
+	mw_shm_dp_stats(dp, &st);
+	CHECK_EQ(st.rx_free_slots, 10);
+
+	/* a clean detach (close) is noticed at the next probe */
+	raw_die(&a);
+	CHECK_EQ(mw_shm_dp_service(dp, t_ns += 5000), MW_SHM_EV_APP_GONE);
+	mw_shm_dp_destroy(dp, 1);
+}
+
+/* Impossible ring indices from the app drop it instead of being used. */
+static void test_proto_error(void)
+{
+	const char *name = test_name("proto");
+	struct mw_shm_sub subs[4];
+	struct mw_shm_dp_stats st;
+	struct mw_shm_cfg cfg;
+	struct mw_shm_dp *dp;
+	struct rawapp a;
+	void *buf;
+
+	cfg_small(&cfg);
+	CHECK_EQ(mw_shm_dp_create(name, &cfg, &dp), 0);
+	raw_attach(&a, dp, name);
+	atomic_store(&a.sub.ctl->head, 1000);
+	CHECK_EQ(mw_shm_dp_poll_submits(dp, subs, 4), 0);
+	CHECK_EQ(mw_shm_dp_service(dp, t_ns++), MW_SHM_EV_APP_GONE);
+	CHECK_EQ(atomic_load(&a.h->app_ack), 0);
+	mw_shm_dp_stats(dp, &st);
+	CHECK_EQ(st.proto_errors, 1);
+	CHECK_EQ(mw_shm_dp_service(dp, t_ns++), 0); /* not re-accepted */
+
+	/* the app re-announces itself: served again on clean rings */
+	raw_announce(&a);
+	CHECK_EQ(mw_shm_dp_service(dp, t_ns++), MW_SHM_EV_APP_NEW);
+	raw_bind(&a);
+	CHECK_EQ(atomic_load(&a.sub.ctl->head), 0);
+
+	/* a consumer index ahead of the producer, on the DELIVER ring */
+	atomic_store(&a.deliv.ctl->tail, 3);
+	CHECK_EQ(mw_shm_dp_rx_alloc(dp, 8, &buf), MW_EAGAIN);
+	CHECK_EQ(mw_shm_dp_service(dp, t_ns++), MW_SHM_EV_APP_GONE);
+	raw_die(&a);
+	mw_shm_dp_destroy(dp, 1);
+}
+
+int main(void)
+{
+	test_create();
+	test_submits();
+	test_deliveries();
+	test_app_death();
+	test_proto_error();
+	return test_result("test_shm_dp");
+}
