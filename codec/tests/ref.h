@@ -19,7 +19,7 @@ struct ref_item {
 };
 
 /* Larger first; +0 above -0; equal: lower index first. */
-static int ref_cmp(const void *pa, const void *pb)
+static inline int ref_cmp(const void *pa, const void *pb)
 {
 	const struct ref_item *a = pa, *b = pb;
 	float va = a->mag ? fabsf(a->v) : a->v, vb = b->mag ? fabsf(b->v) : b->v;
@@ -32,7 +32,7 @@ static int ref_cmp(const void *pa, const void *pb)
 }
 
 /* sel[i] = 1 for the k selected; returns the threshold value (t). */
-static float ref_topk(const float *x, uint64_t n, uint64_t k, int mag,
+static inline float ref_topk(const float *x, uint64_t n, uint64_t k, int mag,
 		      uint8_t *sel)
 {
 	struct ref_item *it = malloc((n ? n : 1) * sizeof(*it));
@@ -53,14 +53,14 @@ static float ref_topk(const float *x, uint64_t n, uint64_t k, int mag,
 	return t;
 }
 
-static void ref_put_code(uint8_t *mask, uint64_t i, unsigned b, uint32_t c)
+static inline void ref_put_code(uint8_t *mask, uint64_t i, unsigned b, uint32_t c)
 {
 	for (unsigned j = 0; j < b; j++)
 		if ((c >> j) & 1u)
 			mask[(i * b + j) / 8] |= (uint8_t)(1u << ((i * b + j) % 8));
 }
 
-static uint32_t ref_get_code(const uint8_t *mask, uint64_t i, unsigned b)
+static inline uint32_t ref_get_code(const uint8_t *mask, uint64_t i, unsigned b)
 {
 	uint32_t c = 0;
 
@@ -70,7 +70,7 @@ static uint32_t ref_get_code(const uint8_t *mask, uint64_t i, unsigned b)
 	return c;
 }
 
-static void ref_put_f32(uint8_t *p, float f)
+static inline void ref_put_f32(uint8_t *p, float f)
 {
 	uint32_t u;
 
@@ -83,7 +83,7 @@ static void ref_put_f32(uint8_t *p, float f)
  * MS (signed = 0) or signed MS (signed = 1) payload into out (zeroed
  * here); returns its size, *t_out the descriptor threshold.
  */
-static uint64_t ref_ms_encode(const float *x, uint64_t n, uint64_t k,
+static inline uint64_t ref_ms_encode(const float *x, uint64_t n, uint64_t k,
 			      unsigned b, int floor_rnd, int sgn, uint8_t *out,
 			      float *t_out)
 {
@@ -129,7 +129,7 @@ static uint64_t ref_ms_encode(const float *x, uint64_t n, uint64_t k,
 }
 
 /* Decode a whole MS / signed MS payload the slow way. */
-static void ref_ms_decode(const uint8_t *payload, uint64_t n, unsigned b,
+static inline void ref_ms_decode(const uint8_t *payload, uint64_t n, unsigned b,
 			  int sgn, float t, float *out)
 {
 	const uint32_t L = (1u << b) - 1;

@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Segments (codec/src/segment.c): for every codec, planning covers the
+ * tensor within the budget, and decoding any subset of segments in any
+ * order gives exactly the whole-tensor decode on those ranges and leaves
+ * the rest of the output untouched.
+ */
+#include "internal.h"
+#include "ref.h"
+#include "testutil.h"
+
+#define CANARY 0xa5u
+
+struct enc {
+	struct mw_codec_desc d;
+	uint8_t *buf;
+	int64_t len;
+	unsigned es;
+};
+
+static void encode(const struct mw_codec_params *p, const void *x,
+		   uint64_t n, struct enc *e)
+{
+	size_t ss = mw_encode_scratch_size(p, n);
+	int64_t size = mw_encode_size(p, n);
+	void *scratch = malloc(ss + 1);
+
+	e->buf = malloc((size_t)size + 1);
+	e->len = mw_encode(p, x, n, &e->d, e->buf, (size_t)size,
+			   ss ? scratch : NULL, ss);
+	e->es = mw_codec_elem_size(p->codec);
+	CHECK_EQ(e->len, size);
+	free(scratch);
+}
+
+static int untouched(const uint8_t *p, uint64_t len)
+{
+	for (uint64_t i = 0; i < len; i++)
+		if (p[i] != CANARY)
+			return 0;
+	return 1;
+}
+
+/* Decode segs[] (a random subset, random order) and compare. */
+static void check_subset(const struct enc *e, const struct mw_seg *segs,
+			 int64_t nseg, const uint8_t *whole)
+{
+	const uint64_t n = e->d.n, bytes = n * e->es;
+	uint8_t *out = malloc(bytes + 1), *covered = calloc(n + 1, 1);
+	int64_t *order = malloc(sizeof(int64_t) * (size_t)(nseg + 1));
+	uint8_t seg[4096];
+
+	memset(out, CANARY, bytes + 1);
+	for (int64_t i = 0; i < nseg; i++)
+		order[i] = i;
+	for (int64_t i = nseg - 1; i > 0; i--) {
+		int64_t j = (int64_t)tu_below((uint64_t)i + 1), t = order[i];
+
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (int64_t oi = 0; oi < nseg; oi++) {
+		const struct mw_seg *s = &segs[order[oi]];
+		int64_t len;
+
+		if (tu_below(3) == 0)
+			continue;
+		len = mw_seg_write(&e->d, e->buf, (size_t)e->len, s, seg,
+				   sizeof(seg));
+		CHECK_EQ(len, mw_seg_payload_size(&e->d, s));
+		CHECK_EQ(mw_seg_decode(&e->d, s->elem_off, s->elem_cnt, seg,
+				       (size_t)len, out),
+			 s->val_cnt);
+		memset(covered + s->elem_off, 1, s->elem_cnt);
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		const uint8_t *o = out + i * e->es, *w = whole + i * e->es;
+
+		if (covered[i] ? memcmp(o, w, e->es) != 0
+			       : !untouched(o, e->es)) {
+			CHECK(!"segment decode differs from whole decode");
+			break;
+		}
+	}
+	CHECK(out[bytes] == CANARY);
+	free(out);
+	free(covered);
+	free(order);
+}
+
+static void test_codec(enum mw_codec codec)
+{
+	for (int iter = 0; iter < 40; iter++) {
+		uint64_t n = tu_below(6) ? tu_below(5000) : 65536 + tu_below(9000);
+		struct mw_codec_params p = {.codec = codec,
+					    .bits = 1 + (unsigned)tu_below(8),
+					    .ratio = tu_below(2) ? 0.99 : 0.9};
+		size_t budget = 64 + tu_below(2000);
+		float *x = malloc(n * 4 + 4);
+		uint8_t *whole = malloc(n * 4 + 4);
+		struct enc e;
+		struct mw_seg *segs;
+		int64_t nseg, cnt;
+		uint64_t next = 0, vnext = 0;
+
+		for (uint64_t i = 0; i < n; i++) {
+			float v = tu_normal();
+
+			x[i] = codec == MW_CODEC_MS && v < 0.0f ? 0.0f : v;
+		}
+		if (codec == MW_CODEC_RAW)
+			for (uint64_t i = 0; i < n; i++)
+				((uint8_t *)x)[i] = (uint8_t)tu_rand();
+		encode(&p, x, n, &e);
+		CHECK(mw_seg_decode(&e.d, 0, n, e.buf, (size_t)e.len, whole) >= 0);
+		nseg = mw_seg_plan(&e.d, e.buf, (size_t)e.len, budget, NULL, 0);
+		CHECK(nseg >= 1);
+		if (nseg < 1)
+			goto next;
+		segs = malloc(sizeof(*segs) * (size_t)nseg);
+		cnt = mw_seg_plan(&e.d, e.buf, (size_t)e.len, budget, segs,
+				  (size_t)nseg);
+		CHECK_EQ(cnt, nseg);
+		if (nseg > 1)
+			CHECK_EQ(mw_seg_plan(&e.d, e.buf, (size_t)e.len, budget,
+					     segs, (size_t)nseg - 1),
+				 MW_ENOSPC);
+		for (int64_t i = 0; i < nseg; i++) {
+			CHECK_EQ(segs[i].elem_off, next);
+			CHECK_EQ(segs[i].elem_off % MW_SEG_ALIGN, 0);
+			CHECK(mw_seg_payload_size(&e.d, &segs[i]) <= budget);
+			if (codec == MW_CODEC_MS || codec == MW_CODEC_MS_SIGNED ||
+			    codec == MW_CODEC_TOPK) {
+				CHECK_EQ(segs[i].val_off, vnext);
+				vnext += segs[i].val_cnt;
+			}
+			next += segs[i].elem_cnt;
+		}
+		CHECK_EQ(next, n);
+		if (codec == MW_CODEC_MS || codec == MW_CODEC_MS_SIGNED ||
+		    codec == MW_CODEC_TOPK)
+			CHECK_EQ(vnext, e.d.k);
+		check_subset(&e, segs, nseg, whole);
+		/* a segment missing its last value is rejected */
+		for (int64_t i = 0; i < nseg; i++) {
+			uint8_t seg[4096];
+			int64_t len;
+
+			if (segs[i].val_cnt == 0 || codec == MW_CODEC_TOPK)
+				continue;
+			len = mw_seg_write(&e.d, e.buf, (size_t)e.len, &segs[i],
+					   seg, sizeof(seg));
+			CHECK_EQ(mw_seg_decode(&e.d, segs[i].elem_off,
+					       segs[i].elem_cnt, seg,
+					       (size_t)len - 4, whole),
+				 MW_ECOUNT);
+			break;
+		}
+		free(segs);
+	next:
+		free(e.buf);
+		free(x);
+		free(whole);
+	}
+}
+
+/* Any aligned cut of an MS payload decodes (ends mid-byte included). */
+static void test_custom_cuts(void)
+{
+	for (int iter = 0; iter < 60; iter++) {
+		uint64_t n = 1 + tu_below(3000);
+		struct mw_codec_params p = {.codec = MW_CODEC_MS,
+					    .bits = 1 + (unsigned)tu_below(8),
+					    .ratio = 0.95};
+		float *x = malloc(n * 4), *whole = malloc(n * 4),
+		      *out = malloc(n * 4);
+		uint8_t *seg = malloc(n * 8 + 64);
+		const uint32_t L = (1u << p.bits) - 1;
+		struct enc e;
+		uint64_t off, voff = 0;
+
+		for (uint64_t i = 0; i < n; i++)
+			x[i] = fabsf(tu_normal());
+		encode(&p, x, n, &e);
+		CHECK(mw_seg_decode(&e.d, 0, n, e.buf, (size_t)e.len, whole) >= 0);
+		memset(out, CANARY, n * 4);
+		for (off = 0; off < n;) {
+			struct mw_seg s = {.elem_off = off, .val_off = voff};
+			int64_t len;
+
+			s.elem_cnt = 8 * (1 + tu_below(40));
+			if (s.elem_cnt > n - off || tu_below(4) == 0)
+				s.elem_cnt = 1 + tu_below(n - off);
+			for (uint64_t i = off; i < off + s.elem_cnt; i++)
+				s.val_cnt += ref_get_code(e.buf, i, p.bits) == L;
+			len = mw_seg_write(&e.d, e.buf, (size_t)e.len, &s, seg,
+					   n * 8 + 64);
+			CHECK(len >= 0);
+			CHECK_EQ(mw_seg_decode(&e.d, off, s.elem_cnt, seg,
+					       (size_t)len, out),
+				 s.val_cnt);
+			CHECK(tu_same_bits(out + off, whole + off, s.elem_cnt));
+			voff += s.val_cnt;
+			/* the next segment must start on a multiple of 8 */
+			off = (off + s.elem_cnt + 7) / 8 * 8;
+			voff = 0;
+			for (uint64_t i = 0; i < off && i < n; i++)
+				voff += ref_get_code(e.buf, i, p.bits) == L;
+		}
+		free(e.buf);
+		free(x);
+		free(whole);
+		free(out);
+		free(seg);
+	}
+}
+
+static void test_plan_errors(void)
+{
+	float x[64];
+	struct mw_codec_params p = {.codec = MW_CODEC_MS, .bits = 2, .k = 64};
+	struct enc e;
+	struct mw_seg s[16];
+
+	for (int i = 0; i < 64; i++)
+		x[i] = (float)i;
+	encode(&p, x, 64, &e);
+	/* 8 sentinels a group: 2 + 32 bytes; 33 cannot hold one group */
+	CHECK_EQ(mw_seg_plan(&e.d, e.buf, (size_t)e.len, 33, s, 16),
+		 MW_EINVAL);
+	CHECK_EQ(mw_seg_plan(&e.d, e.buf, (size_t)e.len, 34, s, 16), 8);
+	CHECK_EQ(mw_seg_plan(&e.d, e.buf, (size_t)e.len - 1, 34, s, 16),
+		 MW_EINVAL);
+	/* the whole payload as one segment */
+	CHECK_EQ(mw_seg_plan(&e.d, e.buf, (size_t)e.len, 1u << 20, s, 16), 1);
+	CHECK_EQ(s[0].elem_cnt, 64);
+	CHECK_EQ(s[0].val_cnt, 64);
+	/* write: ranges outside the tensor or the values */
+	s[0].elem_off = 4;
+	CHECK_EQ(mw_seg_write(&e.d, e.buf, (size_t)e.len, &s[0], (uint8_t *)x,
+			      sizeof(x)),
+		 MW_EINVAL);
+	s[0].elem_off = 0;
+	s[0].val_cnt = 65;
+	CHECK_EQ(mw_seg_write(&e.d, e.buf, (size_t)e.len, &s[0], (uint8_t *)x,
+			      sizeof(x)),
+		 MW_EINVAL);
+	s[0].val_cnt = 64;
+	CHECK_EQ(mw_seg_write(&e.d, e.buf, (size_t)e.len, &s[0], (uint8_t *)x,
+			      10),
+		 MW_ENOSPC);
+	free(e.buf);
+	/* n = 0: one empty segment */
+	encode(&p, x, 0, &e);
+	CHECK_EQ(mw_seg_plan(&e.d, e.buf, 0, 64, s, 16), 1);
+	CHECK_EQ(s[0].elem_cnt, 0);
+	free(e.buf);
+}
+
+int main(void)
+{
+	static const enum mw_codec codecs[] = {
+		MW_CODEC_MS,    MW_CODEC_MS_SIGNED, MW_CODEC_TOPK,
+		MW_CODEC_QUANT, MW_CODEC_DENSE,     MW_CODEC_RAW,
+	};
+
+	tu_init();
+	for (unsigned i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++)
+		test_codec(codecs[i]);
+	test_custom_cuts();
+	test_plan_errors();
+	return tu_finish("test_segment");
+}
