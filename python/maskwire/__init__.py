@@ -1,0 +1,479 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""maskwire: send and receive tensors through a local maskwire data plane.
+
+The training process attaches to the shared-memory region its data plane
+created (named on the data plane's command line) and exchanges dense
+tensors with it; the data plane encodes them (MS, top-k, ...) on the wire.
+Received tensors are zero-copy numpy/torch views of the shared buffers.
+
+    import maskwire
+    with maskwire.Client("maskwire0") as mw:
+        mw.send(activations, kind="activation", tag=step,
+                codec="ms", ratio=0.99, bits=2)
+        with mw.recv(timeout=10.0) as rx:      # released on exit
+            grad = rx.tensor                   # a view: copy to keep it
+
+Timeouts are in seconds: None waits without limit, 0 never waits (raises
+TryAgain when the call would wait), t > 0 waits at most t (raises Timeout).
+A dead, restarted or closed data plane raises ResetError / ShutdownError
+from every call; close the client and attach again.
+"""
+
+import ctypes
+
+from . import _lib
+
+__all__ = [
+    "Client", "Received", "TxBuffer", "MaskwireError", "TryAgain",
+    "Timeout", "ResetError", "ShutdownError", "BusyError", "NotFound",
+    "ABIError", "InvalidArgument", "LimitError", "SendFailed", "KINDS",
+    "CODECS", "DTYPES", "strerror",
+]
+
+# ---- errors (common/mw_err.h) -------------------------------------------
+
+ERRORS = {
+    -1: "MW_EINVAL", -2: "MW_ENOSPC", -3: "MW_ENOMEM", -4: "MW_ERANGE",
+    -5: "MW_ENONFINITE", -6: "MW_ETRUNC", -7: "MW_EBADMAGIC",
+    -8: "MW_EVERSION", -9: "MW_EFORMAT", -10: "MW_ECOUNT", -11: "MW_EUNSUPP",
+    -12: "MW_EAGAIN", -13: "MW_ELIMIT", -14: "MW_ENOENT",
+    -15: "MW_ETIMEDOUT", -16: "MW_ERESET", -17: "MW_ESTATE", -18: "MW_EIO",
+    -19: "MW_ECHECKSUM", -20: "MW_EDUP", -21: "MW_ECANCELED",
+    -22: "MW_ESHUTDOWN", -23: "MW_EBUSY",
+}
+_E = {name: code for code, name in ERRORS.items()}
+globals().update(_E)  # maskwire.MW_ECANCELED, ...
+
+_lib_handle = None
+
+
+def _L():
+    global _lib_handle
+    if _lib_handle is None:
+        _lib_handle = _lib.load()
+    return _lib_handle
+
+
+def strerror(code):
+    """Text of an mw_err code."""
+    return _L().mw_strerror(int(code)).decode()
+
+
+class MaskwireError(Exception):
+    """A libmaskwire call failed; .code is the negative mw_err code."""
+
+    def __init__(self, code, what=""):
+        self.code = int(code)
+        self.name = ERRORS.get(self.code, str(self.code))
+        msg = f"{self.name}: {strerror(self.code)}"
+        super().__init__(f"{what}: {msg}" if what else msg)
+
+
+class TryAgain(MaskwireError, BlockingIOError):
+    """MW_EAGAIN: a full ring or pool (timeout 0); retry later."""
+
+
+class Timeout(MaskwireError, TimeoutError):
+    """MW_ETIMEDOUT: nothing happened within the timeout."""
+
+
+class ResetError(MaskwireError, ConnectionError):
+    """MW_ERESET: the data plane died, restarted or dropped this client."""
+
+
+class ShutdownError(ResetError):
+    """MW_ESHUTDOWN: the data plane closed the region."""
+
+
+class BusyError(MaskwireError):
+    """MW_EBUSY: another client is attached to the region."""
+
+
+class NotFound(MaskwireError, FileNotFoundError):
+    """MW_ENOENT: no such region (or buffer/send)."""
+
+
+class ABIError(MaskwireError):
+    """MW_EBADMAGIC / MW_EVERSION / MW_EFORMAT: not a compatible region."""
+
+
+class InvalidArgument(MaskwireError, ValueError):
+    """MW_EINVAL / MW_EUNSUPP / MW_ERANGE: bad tensor or parameters."""
+
+
+class LimitError(MaskwireError, ValueError):
+    """MW_ELIMIT: larger than the pool can ever hold."""
+
+
+class SendFailed(MaskwireError):
+    """The data plane could not carry out a send; .code says why."""
+
+    def __init__(self, code, cookie, tag):
+        self.cookie = cookie
+        self.tag = tag
+        super().__init__(code, f"send {cookie} (tag {tag}) failed")
+
+
+_CLASSES = {
+    _E["MW_EAGAIN"]: TryAgain, _E["MW_ETIMEDOUT"]: Timeout,
+    _E["MW_ERESET"]: ResetError, _E["MW_ESHUTDOWN"]: ShutdownError,
+    _E["MW_EBUSY"]: BusyError, _E["MW_ENOENT"]: NotFound,
+    _E["MW_EBADMAGIC"]: ABIError, _E["MW_EVERSION"]: ABIError,
+    _E["MW_EFORMAT"]: ABIError, _E["MW_EINVAL"]: InvalidArgument,
+    _E["MW_EUNSUPP"]: InvalidArgument, _E["MW_ERANGE"]: InvalidArgument,
+    _E["MW_ELIMIT"]: LimitError,
+}
+
+
+def _check(rc, what=""):
+    if rc < 0:
+        raise _CLASSES.get(rc, MaskwireError)(rc, what)
+    return rc
+
+
+# ---- enums (dataplane/shm/include/mw_shm.h, codec/include/mw_codec.h) ----
+
+KINDS = {"activation": 0, "gradient": 1, "logits": 2, "labels": 3,
+         "other": 4}
+CODECS = {"dense": 0, "ms": 1, "ms-signed": 2, "topk": 3, "quant": 4,
+          "raw": 5}
+ROUNDINGS = {"nearest": 0, "floor": 1}
+# name -> (code, numpy dtype name, torch dtype name)
+DTYPES = {
+    "float32": (0, "float32", "float32"),
+    "float16": (1, "float16", "float16"),
+    "bfloat16": (2, "int16", "bfloat16"),  # numpy has no bfloat16: bits
+    "float64": (3, "float64", "float64"),
+    "uint8": (4, "uint8", "uint8"),
+    "int8": (5, "int8", "int8"),
+    "int16": (6, "int16", "int16"),
+    "int32": (7, "int32", "int32"),
+    "int64": (8, "int64", "int64"),
+    "bool": (9, "bool", "bool"),
+}
+_CODE_TO_DTYPE = {v[0]: k for k, v in DTYPES.items()}
+_KIND_NAMES = {v: k for k, v in KINDS.items()}
+_CODEC_NAMES = {v: k for k, v in CODECS.items()}
+
+
+def _ms(timeout):
+    if timeout is None:
+        return -1
+    if timeout <= 0:
+        return 0
+    return max(1, int(round(timeout * 1000)))
+
+
+def _lookup(table, value, what):
+    if isinstance(value, int):
+        if value not in table.values():
+            raise ValueError(f"unknown {what} {value}")
+        return value
+    try:
+        return table[value]
+    except KeyError:
+        raise ValueError(f"unknown {what} {value!r}; one of "
+                         f"{', '.join(table)}") from None
+
+
+def _np():
+    import numpy
+    return numpy
+
+
+def _torch():
+    import torch
+    return torch
+
+
+def _dtype_name(x):
+    """dtype name of a numpy array or torch tensor."""
+    name = str(x.dtype).replace("torch.", "")
+    if name not in DTYPES:
+        raise ValueError(f"dtype {x.dtype} cannot be sent")
+    return name
+
+
+def _view(ptr, nbytes, dtype_name, shape, owner):
+    """A numpy array over nbytes at ptr (no copy)."""
+    np = _np()
+    npdt = np.dtype(DTYPES[dtype_name][1])
+    if nbytes == 0:
+        return np.empty(shape, dtype=npdt)
+    raw = (ctypes.c_ubyte * nbytes).from_address(ptr)
+    raw._mw_owner = owner  # keeps the mapping's client alive
+    return np.frombuffer(raw, dtype=npdt).reshape(shape)
+
+
+def _torch_view(arr, dtype_name):
+    t = _torch().from_numpy(arr)
+    if dtype_name == "bfloat16":
+        t = t.view(_torch().bfloat16)
+    return t
+
+
+class TxBuffer:
+    """A send buffer in the region, filled in place through .array or
+    .tensor, then sent with Client.send_buffer() (or freed with .free())."""
+
+    def __init__(self, client, buf, shape, dtype_name):
+        self._client = client
+        self._buf = buf
+        self.shape = tuple(shape)
+        self.dtype = dtype_name
+        self.array = _view(buf.data or 0, buf.len, dtype_name, self.shape,
+                           client)
+        self._tensor = None
+
+    @property
+    def tensor(self):
+        """torch view of the buffer (shares memory with .array)."""
+        if self._tensor is None:
+            self._tensor = _torch_view(self.array, self.dtype)
+        return self._tensor
+
+    def free(self):
+        """Give the buffer back unsent."""
+        if self._buf is not None:
+            _check(_L().mw_free(self._client._c, ctypes.byref(self._buf)),
+                   "free")
+            self._buf = None
+
+
+class Received:
+    """A delivered tensor: metadata and zero-copy views of its buffer.
+    The views are valid until release() (or the end of a with block)."""
+
+    def __init__(self, client, rx, copy):
+        m = rx.meta
+        self.tag = m.tag
+        self.kind = _KIND_NAMES.get(m.kind, m.kind)
+        self.codec = _CODEC_NAMES.get(m.codec, m.codec)
+        self.bits = m.bits
+        self.ratio = m.ratio
+        self.k = m.k
+        self.dtype = _CODE_TO_DTYPE[m.dtype]
+        self.shape = tuple(m.dims[i] for i in range(m.ndim))
+        self.nbytes = rx.buf.len
+        self._client = client
+        self._buf = _buf_copy(rx.buf)
+        self.array = _view(rx.buf.data or 0, rx.buf.len, self.dtype,
+                           self.shape, client)
+        self._tensor = None
+        if copy:
+            self.array = self.array.copy()
+            self.release()
+
+    @property
+    def tensor(self):
+        """torch view (shares memory with .array)."""
+        if self._tensor is None:
+            self._tensor = _torch_view(self.array, self.dtype)
+        return self._tensor
+
+    @property
+    def released(self):
+        return self._buf is None
+
+    def release(self):
+        """Give the buffer back to the data plane; views become invalid."""
+        if self._buf is not None:
+            buf, self._buf = self._buf, None
+            _check(_L().mw_release(self._client._c, ctypes.byref(buf)),
+                   "release")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._buf is not None and not self._client.closed:
+            self.release()
+
+    def __repr__(self):
+        return (f"<Received {self.kind} tag={self.tag} {self.dtype}"
+                f"{list(self.shape)} via {self.codec}>")
+
+
+def _buf_copy(b):
+    c = _lib.Buf()
+    ctypes.memmove(ctypes.byref(c), ctypes.byref(b), ctypes.sizeof(b))
+    return c
+
+
+class Client:
+    """One attachment to a data plane's region (one per process at a time).
+
+    name: the region name given to the data plane ("maskwire0" is
+    /dev/shm/maskwire0; a path with '/' is used as is).
+    timeout: seconds to wait for the data plane to accept us.
+    stale: seconds without a heartbeat, while waiting, that mean a hung
+    data plane (ResetError); None disables the check.
+    """
+
+    def __init__(self, name, timeout=5.0, stale=None):
+        L = _L()
+        opts = _lib.AttachOpts()
+        L.mw_attach_opts_default(ctypes.byref(opts))
+        opts.timeout_ms = _ms(timeout)
+        opts.stale_ms = 0 if not stale else max(1, int(stale * 1000))
+        c = ctypes.c_void_p()
+        _check(L.mw_attach(name.encode(), ctypes.byref(opts),
+                           ctypes.byref(c)), f"attach {name!r}")
+        self._c = c
+        self.name = name
+
+    # -- lifecycle --
+
+    @property
+    def closed(self):
+        return self._c is None
+
+    def close(self):
+        """Detach. Views of received or allocated buffers become invalid."""
+        if self._c is not None:
+            c, self._c = self._c, None
+            _L().mw_detach(c)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def _h(self):
+        if self._c is None:
+            raise ValueError("client is closed")
+        return self._c
+
+    def check(self):
+        """Raise ResetError/ShutdownError if the data plane is gone."""
+        _check(_L().mw_check(self._h()), "check")
+
+    def info(self):
+        """Region and client facts as a dict."""
+        i = _lib.Info()
+        _L().mw_info(self._h(), ctypes.byref(i))
+        return {f: getattr(i, f) for f, _ in i._fields_}
+
+    # -- sending --
+
+    def alloc(self, shape, dtype="float32", timeout=None):
+        """A send buffer for a tensor of this shape and dtype (a name from
+        DTYPES, or a numpy/torch dtype), to fill in place."""
+        dtype_name = str(dtype).replace("torch.", "")
+        if dtype_name not in DTYPES:
+            dtype_name = str(_np().dtype(dtype))
+        if dtype_name not in DTYPES:
+            raise ValueError(f"dtype {dtype} cannot be sent")
+        shape = tuple(int(d) for d in shape)
+        n = _L().mw_elem_size(DTYPES[dtype_name][0])
+        for d in shape:
+            n *= d
+        buf = _lib.Buf()
+        _check(_L().mw_alloc(self._h(), n, _ms(timeout), ctypes.byref(buf)),
+               "alloc")
+        return TxBuffer(self, buf, shape, dtype_name)
+
+    def send_buffer(self, tb, kind="other", tag=0, codec=None, ratio=None,
+                    k=0, bits=None, rounding="nearest", timeout=None,
+                    wait=False):
+        """Send a filled TxBuffer (it belongs to the library afterwards).
+        Returns the send's cookie; with wait=True, waits for the outcome
+        (raising SendFailed on failure)."""
+        if tb._buf is None:
+            raise ValueError("buffer already sent or freed")
+        if len(tb.shape) > _lib.MAX_DIMS:
+            raise ValueError(f"rank {len(tb.shape)} > {_lib.MAX_DIMS}")
+        m = _lib.Meta()
+        m.tag = int(tag) & ((1 << 64) - 1)
+        m.ndim = len(tb.shape)
+        for i, d in enumerate(tb.shape):
+            if d >= 1 << 32:
+                raise ValueError(f"dimension {d} too large")
+            m.dims[i] = d
+        m.dtype = DTYPES[tb.dtype][0]
+        m.kind = _lookup(KINDS, kind, "kind")
+        if codec is None:
+            codec = "dense" if tb.dtype == "float32" else "raw"
+        m.codec = _lookup(CODECS, codec, "codec")
+        sparse = m.codec in (CODECS["ms"], CODECS["ms-signed"],
+                             CODECS["topk"])
+        if bits is None:
+            bits = {CODECS["ms"]: 2, CODECS["ms-signed"]: 2,
+                    CODECS["quant"]: 3}.get(m.codec, 0)
+        m.bits = int(bits)
+        m.rounding = _lookup(ROUNDINGS, rounding, "rounding")
+        m.k = int(k)
+        m.ratio = float(ratio if ratio is not None else
+                        (0.99 if sparse and not k else 0.0))
+        cookie = _check(_L().mw_send(self._h(), ctypes.byref(tb._buf),
+                                     ctypes.byref(m), _ms(timeout)), "send")
+        tb._buf = None
+        if wait:
+            self.wait(cookie, timeout)
+        return cookie
+
+    def send(self, x, kind="other", tag=0, codec=None, ratio=None, k=0,
+             bits=None, rounding="nearest", timeout=None, wait=False):
+        """Copy a numpy array or torch tensor into the region and send it.
+        codec: "dense" (default for float32), "ms", "ms-signed", "topk",
+        "quant", "raw" (default for other dtypes). bits defaults to 2 for
+        MS, 3 for quant; ratio to 0.99 for sparse codecs.
+        Returns the cookie (see wait()); wait=True waits for the outcome.
+        A full ring/pool raises TryAgain (timeout 0) or Timeout."""
+        np = _np()
+        if type(x).__module__.startswith("torch"):
+            t = x.detach().cpu().contiguous()
+            dtype_name = _dtype_name(t)
+            if dtype_name == "bfloat16":
+                t = t.view(_torch().int16)
+            arr = t.numpy()
+        else:
+            arr = np.asarray(x)
+            dtype_name = _dtype_name(arr)
+        tb = self.alloc(arr.shape, dtype_name, timeout)
+        try:
+            if arr.size:
+                np.copyto(tb.array, arr.view(tb.array.dtype),
+                          casting="no")
+            return self.send_buffer(tb, kind, tag, codec, ratio, k, bits,
+                                    rounding, timeout, wait)
+        finally:
+            if tb._buf is not None:
+                tb.free()
+
+    def wait(self, cookie, timeout=None):
+        """Wait for a send's outcome; raises SendFailed if it failed."""
+        st = ctypes.c_int()
+        _check(_L().mw_wait(self._h(), int(cookie), _ms(timeout),
+                            ctypes.byref(st)), "wait")
+        if st.value:
+            raise SendFailed(st.value, cookie, None)
+
+    def failures(self):
+        """Sends that failed and were not waited for, oldest first: a list
+        of SendFailed (with .cookie, .tag, .code). Take them now and then:
+        untaken failures eventually make send() wait (back-pressure)."""
+        out = []
+        f = _lib.Failure()
+        while _check(_L().mw_poll_failure(self._h(), ctypes.byref(f)),
+                     "poll_failure"):
+            out.append(SendFailed(f.status, f.cookie, f.tag))
+        return out
+
+    # -- receiving --
+
+    def recv(self, timeout=None, copy=False):
+        """The next delivered tensor, as a Received whose .array/.tensor
+        are views of the shared buffer until release(). copy=True returns
+        private copies and releases the buffer at once."""
+        rx = _lib.Rx()
+        _check(_L().mw_recv(self._h(), ctypes.byref(rx), _ms(timeout)),
+               "recv")
+        return Received(self, rx, copy)

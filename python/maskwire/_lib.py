@@ -1,0 +1,136 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""ctypes binding of libmaskwire (dataplane/shm/include/maskwire.h)."""
+
+import ctypes
+import ctypes.util
+import glob
+import os
+
+MAX_DIMS = 8
+
+
+class Meta(ctypes.Structure):
+    """struct mw_meta"""
+    _fields_ = [
+        ("tag", ctypes.c_uint64),
+        ("dims", ctypes.c_uint32 * MAX_DIMS),
+        ("ndim", ctypes.c_uint8),
+        ("dtype", ctypes.c_uint8),
+        ("kind", ctypes.c_uint8),
+        ("codec", ctypes.c_uint8),
+        ("bits", ctypes.c_uint8),
+        ("rounding", ctypes.c_uint8),
+        ("reserved", ctypes.c_uint8 * 2),
+        ("k", ctypes.c_uint64),
+        ("ratio", ctypes.c_double),
+    ]
+
+
+class Buf(ctypes.Structure):
+    """struct mw_buf"""
+    _fields_ = [
+        ("data", ctypes.c_void_p),
+        ("len", ctypes.c_uint64),
+        ("off", ctypes.c_uint64),
+    ]
+
+
+class Rx(ctypes.Structure):
+    """struct mw_rx"""
+    _fields_ = [("meta", Meta), ("buf", Buf)]
+
+
+class Failure(ctypes.Structure):
+    """struct mw_failure"""
+    _fields_ = [
+        ("cookie", ctypes.c_int64),
+        ("tag", ctypes.c_uint64),
+        ("status", ctypes.c_int32),
+        ("kind", ctypes.c_uint32),
+    ]
+
+
+class Info(ctypes.Structure):
+    """struct mw_info"""
+    _fields_ = [
+        ("dp_generation", ctypes.c_uint64),
+        ("app_gen", ctypes.c_uint64),
+        ("region_size", ctypes.c_uint64),
+        ("heartbeat", ctypes.c_uint64),
+        ("slot_size", ctypes.c_uint32),
+        ("tx_slots", ctypes.c_uint32),
+        ("rx_slots", ctypes.c_uint32),
+        ("tx_free_slots", ctypes.c_uint32),
+        ("ring_size", ctypes.c_uint32),
+        ("inflight", ctypes.c_uint32),
+        ("held", ctypes.c_uint32),
+        ("failures", ctypes.c_uint32),
+        ("bad_deliveries", ctypes.c_uint64),
+    ]
+
+
+class AttachOpts(ctypes.Structure):
+    """struct mw_attach_opts"""
+    _fields_ = [("timeout_ms", ctypes.c_int32), ("stale_ms", ctypes.c_uint32)]
+
+
+assert ctypes.sizeof(Meta) == 64
+
+
+def _candidates():
+    env = os.environ.get("MASKWIRE_LIB")
+    if env:
+        yield env
+        return
+    # a build directory of the source tree this package sits in
+    root = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    for path in sorted(glob.glob(os.path.join(
+            root, "build*", "dataplane", "shm", "libmaskwire.so"))):
+        yield path
+    found = ctypes.util.find_library("maskwire")
+    if found:
+        yield found
+
+
+def load():
+    """Load libmaskwire.so: $MASKWIRE_LIB, else <source>/build*/, else the
+    system library path."""
+    tried = []
+    for path in _candidates():
+        try:
+            lib = ctypes.CDLL(path)
+            break
+        except OSError as e:
+            tried.append(f"{path}: {e}")
+    else:
+        raise ImportError(
+            "libmaskwire.so not found; build it (meson/ninja) or set "
+            "MASKWIRE_LIB to its path" + ("".join(
+                "\n  " + t for t in tried)))
+    P = ctypes.POINTER
+    sig = {
+        "mw_strerror": (ctypes.c_char_p, [ctypes.c_int]),
+        "mw_attach_opts_default": (None, [P(AttachOpts)]),
+        "mw_attach": (ctypes.c_int, [ctypes.c_char_p, P(AttachOpts),
+                                     P(ctypes.c_void_p)]),
+        "mw_detach": (None, [ctypes.c_void_p]),
+        "mw_check": (ctypes.c_int, [ctypes.c_void_p]),
+        "mw_alloc": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_uint64,
+                                    ctypes.c_int, P(Buf)]),
+        "mw_free": (ctypes.c_int, [ctypes.c_void_p, P(Buf)]),
+        "mw_send": (ctypes.c_int64, [ctypes.c_void_p, P(Buf), P(Meta),
+                                     ctypes.c_int]),
+        "mw_wait": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64,
+                                   ctypes.c_int, P(ctypes.c_int)]),
+        "mw_poll_failure": (ctypes.c_int, [ctypes.c_void_p, P(Failure)]),
+        "mw_recv": (ctypes.c_int, [ctypes.c_void_p, P(Rx), ctypes.c_int]),
+        "mw_release": (ctypes.c_int, [ctypes.c_void_p, P(Buf)]),
+        "mw_info": (ctypes.c_int, [ctypes.c_void_p, P(Info)]),
+        "mw_elem_size": (ctypes.c_uint, [ctypes.c_uint]),
+    }
+    for name, (res, args) in sig.items():
+        fn = getattr(lib, name)
+        fn.restype = res
+        fn.argtypes = args
+    return lib
