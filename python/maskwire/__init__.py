@@ -449,7 +449,8 @@ class Client:
                 tb.free()
 
     def wait(self, cookie, timeout=None):
-        """Wait for a send's outcome; raises SendFailed if it failed."""
+        """Wait for a send's outcome; raises SendFailed if it failed.
+        A failure already taken by failures() is not raised again."""
         st = ctypes.c_int()
         _check(_L().mw_wait(self._h(), int(cookie), _ms(timeout),
                             ctypes.byref(st)), "wait")

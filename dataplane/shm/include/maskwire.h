@@ -169,12 +169,15 @@ int64_t mw_send(struct mw_client *c, const struct mw_buf *b,
 
 /**
  * Wait for the outcome of one send.
+ * Successes leave no record, so a cookie whose outcome is already known
+ * reads as 0 again; take each failure one way only (a failure returned
+ * here is not returned by mw_poll_failure(), and one taken there reads as
+ * 0 here).
  * @param status  out: 0 if the data plane carried it out, else the reason
- *                (negative mw_err) it gave. A failure reported here is not
- *                reported again by mw_poll_failure().
+ *                (negative mw_err) it gave.
  * @return 0 (outcome in *status); MW_EAGAIN / MW_ETIMEDOUT (not yet);
- *         MW_ENOENT (unknown cookie, or its failure was already taken);
- *         MW_ERESET, MW_ESHUTDOWN.
+ *         MW_ENOENT (not a cookie mw_send() returned); MW_ERESET,
+ *         MW_ESHUTDOWN.
  */
 int mw_wait(struct mw_client *c, int64_t cookie, int timeout_ms,
 	    int *status);
