@@ -61,7 +61,11 @@ int mw_shm_os_locked(int fd, int byte)
 	return fl.l_type != F_UNLCK;
 }
 
-/* Generation of a region left at path, 0 if none; MW_EBUSY if live. */
+/*
+ * Generation of a region left at path, 0 if none; MW_EBUSY if a live data
+ * plane holds it; MW_EBADMAGIC if the file is not a region (never replace
+ * a file we did not create: the name may be a mistyped path).
+ */
 static int old_region(const char *path, uint64_t *gen)
 {
 	struct mw_shm_hdr h;
@@ -70,11 +74,14 @@ static int old_region(const char *path, uint64_t *gen)
 	*gen = 0;
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
+		return errno == ENOENT ? 0 : MW_EIO;
 	if (mw_shm_os_locked(fd, MW_SHM_LOCK_DP) == 1)
 		rc = MW_EBUSY;
-	else if (pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
-		 h.magic == MW_SHM_MAGIC)
+	else if (pread(fd, &h.magic, sizeof(h.magic), 0) !=
+			 (ssize_t)sizeof(h.magic) ||
+		 h.magic != MW_SHM_MAGIC)
+		rc = MW_EBADMAGIC;
+	else if (pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h))
 		*gen = h.dp_generation;
 	close(fd);
 	return rc;

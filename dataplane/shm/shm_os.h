@@ -35,9 +35,11 @@ int mw_shm_os_locked(int fd, int byte);
 /**
  * Data plane: prepare a region file of size bytes under a temporary name
  * next to path, mapped and locked on MW_SHM_LOCK_DP. If a region already
- * exists at path, a live data plane holding it gives MW_EBUSY; a dead one's
- * dp_generation is returned in *old_gen (0 if none or unreadable).
- * @return 0, MW_EBUSY, MW_EIO (open/ftruncate/mmap failed), MW_ENOSPC.
+ * exists at path, a live data plane holding it gives MW_EBUSY, a file that
+ * is not a region MW_EBADMAGIC; a dead region's dp_generation is returned
+ * in *old_gen (0 if none).
+ * @return 0, MW_EBUSY, MW_EBADMAGIC, MW_EIO (open/ftruncate/mmap failed),
+ *         MW_ENOSPC.
  */
 int mw_shm_os_create(const char *path, uint64_t size, char *tmp, size_t cap,
 		     int *fd, void **base, uint64_t *old_gen);

@@ -66,8 +66,11 @@ void mw_shm_cfg_default(struct mw_shm_cfg *cfg);
  * @param name  region name, e.g. "maskwire0".
  * @param cfg   configuration; NULL for defaults.
  * @param out   out: the new object.
+ * A region left by a dead data plane is replaced (with the next
+ * generation); any other existing file is left alone.
  * @return 0; MW_EINVAL (bad name or geometry); MW_EBUSY (a live data
- *         plane already serves that name); MW_EIO (file/mmap failure);
+ *         plane already serves that name); MW_EBADMAGIC (a file that is not
+ *         a region has that name: remove it); MW_EIO (file/mmap failure);
  *         MW_ENOMEM.
  */
 int mw_shm_dp_create(const char *name, const struct mw_shm_cfg *cfg,

@@ -5,6 +5,7 @@
  * speak docs/SHM.md. Covers attach, submits and credits, deliveries and
  * releases, app death and replacement, protocol errors.
  */
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -102,6 +103,7 @@ static void test_create(void)
 	char path[MW_SHM_PATH_MAX];
 	struct stat st;
 	uint64_t gen, hb;
+	int fd;
 
 	cfg_small(&cfg);
 	CHECK_EQ(mw_shm_dp_create(name, &cfg, &dp), 0);
@@ -131,6 +133,16 @@ static void test_create(void)
 	CHECK_EQ(h->dp_generation, gen + 1);
 	mw_shm_dp_destroy(dp, 1);
 	CHECK(stat(path, &st) != 0);
+
+	/* a file that is not a region is never replaced */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	CHECK(fd >= 0);
+	CHECK_EQ(write(fd, "precious", 8), 8);
+	close(fd);
+	CHECK_EQ(mw_shm_dp_create(name, &cfg, &dp), MW_EBADMAGIC);
+	CHECK_EQ(stat(path, &st), 0);
+	CHECK_EQ(st.st_size, 8);
+	unlink(path);
 }
 
 static void test_submits(void)
