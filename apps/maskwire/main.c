@@ -5,13 +5,16 @@
  * App options are parsed and checked before rte_eal_init(), so a bad
  * command line never touches a port or leaves EAL files behind.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <unistd.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 #include <rte_eal.h>
@@ -29,6 +32,25 @@ static void on_signal(int sig)
 	(void)sig;
 	if (quit < 2)
 		quit++;
+}
+
+/* EAL leaves its runtime files (config, memory maps, sockets) in a
+ * per-prefix directory; a primary process that is done removes them so a
+ * run leaves nothing behind. */
+static void remove_runtime_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	char path[PATH_MAX];
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		    snprintf(path, sizeof path, "%s/%s", dir, e->d_name) <
+			    (int)sizeof path)
+			unlink(path);
+	closedir(d);
+	rmdir(dir);
 }
 
 static void usage(FILE *f)
@@ -95,6 +117,7 @@ static void usage(FILE *f)
 "  --mbufs N, --rxd N, --txd N   pool and ring sizes\n"
 "  --sw-cksum              never use checksum offloads\n"
 "  --accept-zero-cksum     accept UDP datagrams without a checksum\n"
+"  --idle-yield            yield the CPU after an idle poll (shared cores)\n"
 "  --help\n"
 "Exit status: 0 ok, 1 verification or delivery failure, 2 bad\n"
 "configuration, 3 run-time error.\n",
@@ -109,7 +132,7 @@ enum {
 	O_DUP, O_RX_DUP, O_REORDER, O_RX_REORDER, O_CORRUPT, O_RX_CORRUPT,
 	O_REORDER_GAP, O_FSEED, O_CAPTURE, O_STATUS, O_STATS, O_DURATION,
 	O_IDLE, O_DRAIN, O_LINGER, O_LINKWAIT, O_MBUFS, O_RXD, O_TXD,
-	O_SWCK, O_ZEROCK, O_HELP,
+	O_SWCK, O_ZEROCK, O_YIELD, O_HELP,
 };
 
 static const struct option opts[] = {
@@ -138,7 +161,8 @@ static const struct option opts[] = {
 	{"linger-ms", 1, 0, O_LINGER}, {"link-wait-ms", 1, 0, O_LINKWAIT},
 	{"mbufs", 1, 0, O_MBUFS}, {"rxd", 1, 0, O_RXD}, {"txd", 1, 0, O_TXD},
 	{"sw-cksum", 0, 0, O_SWCK}, {"accept-zero-cksum", 0, 0, O_ZEROCK},
-	{"help", 0, 0, O_HELP}, {0, 0, 0, 0},
+	{"idle-yield", 0, 0, O_YIELD}, {"help", 0, 0, O_HELP},
+	{0, 0, 0, 0},
 };
 
 struct app {
@@ -498,6 +522,9 @@ static int parse_args(int argc, char **argv, struct app *a)
 		case O_ZEROCK:
 			d->accept_zero_udp_cksum = true;
 			break;
+		case O_YIELD:
+			d->idle_yield = true;
+			break;
 		case ':':
 			FAIL("%s needs a value", argv[optind - 1]);
 		default:
@@ -666,6 +693,11 @@ int main(int argc, char **argv)
 		fclose(tlog);
 	if (stats != stdout)
 		fclose(stats);
+	char rundir[PATH_MAX];
+	bool primary = rte_eal_process_type() == RTE_PROC_PRIMARY;
+	snprintf(rundir, sizeof rundir, "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
+	if (primary && rundir[0])
+		remove_runtime_dir(rundir);
 	return code;
 }

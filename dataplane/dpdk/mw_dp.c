@@ -8,6 +8,7 @@
 #include "mw_dp.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -655,8 +656,12 @@ int mw_dp_run(struct mw_dp *dp, volatile sig_atomic_t *quit)
 		tsc = rte_rdtsc();
 		now = tsc_to_ns(dp, tsc);
 		uint64_t rx_before = dp->c.rx_frames;
+		uint64_t tx_before = dp->c.tx_frames;
 		io_step(dp, tsc, now);
 		rx_seen |= dp->c.rx_frames != rx_before;
+		if (dp->cfg.idle_yield && dp->c.rx_frames == rx_before &&
+		    dp->c.tx_frames == tx_before)
+			sched_yield();
 
 		switch (ph) {
 		case PH_RUN:

@@ -65,6 +65,8 @@ struct mw_dp_cfg {
 	uint64_t idle_exit_ns; /**< stop when nothing was received this long
 				    (after the first frame); 0 off */
 	uint64_t status_ns;    /**< one status line this often; 0 off */
+	bool idle_yield;       /**< sched_yield() after an iteration that
+				    moved no frame (shared cores) */
 	struct mw_ep_config ep;   /**< transport config (rx_alloc is taken
 				       from the source) */
 	struct mw_source *src;    /**< not NULL */
