@@ -373,12 +373,19 @@ static float *load_npy(const char *path, uint64_t *n)
 	return x;
 }
 
+struct err_row {
+	int64_t bms, btk, bqu;
+	double ems, etk, equ;
+	uint64_t ktk;
+	unsigned bq;
+};
+
 static void bench_signed_error(const char *npy, int quick, int json_only)
 {
+	struct err_row rows[9];
 	const struct shape gs = quick ? quick_shapes[0] : full_shapes[1];
 	uint64_t n = elems(&gs);
 	float *x, *y;
-	int first = 1;
 
 	if (npy) {
 		x = load_npy(npy, &n);
@@ -387,48 +394,53 @@ static void bench_signed_error(const char *npy, int quick, int json_only)
 		fill_gradient(x, &gs);
 	}
 	y = malloc(n * 4 + 4);
-	if (!json_only)
-		printf("signed MS vs top-k at equal bytes on %s (%" PRIu64
-		       " elements); relative L2 error\n"
-		       "%5s %2s %10s %9s %10s %9s %9s %9s\n",
-		       npy ? npy : "gradient-like synthetic data", n, "r", "b",
-		       "bytes", "ms-signed", "topk-k", "topk", "quant-b",
-		       "quant");
-	printf("%s{\"bench\": \"signed-error\", \"data\": \"%s\", "
-	       "\"elements\": %" PRIu64 ", \"rows\": [",
-	       json_only ? "" : "", npy ? npy : "synthetic-gradient", n);
 	for (unsigned ri = 0; ri < 3; ri++) {
 		for (unsigned bi = 0; bi < 3; bi++) {
+			struct err_row *row = &rows[ri * 3 + bi];
 			struct mw_codec_params ms = {.codec = MW_CODEC_MS_SIGNED,
 						     .bits = bitses[bi],
 						     .ratio = ratios[ri]};
 			struct mw_codec_params tk = {.codec = MW_CODEC_TOPK};
 			struct mw_codec_params qu = {.codec = MW_CODEC_QUANT};
-			int64_t bms, btk, bqu;
-			double ems, etk, equ;
 
-			ems = roundtrip(&ms, x, n, y, &bms);
-			tk.k = (uint64_t)bms / 8;
-			etk = roundtrip(&tk, x, n, y, &btk);
-			qu.bits = (unsigned)((uint64_t)bms * 8 / n);
+			row->ems = roundtrip(&ms, x, n, y, &row->bms);
+			/* the same bytes: 8 per pair; b' = bits per element */
+			tk.k = (uint64_t)row->bms / 8;
+			row->etk = roundtrip(&tk, x, n, y, &row->btk);
+			qu.bits = (unsigned)((uint64_t)row->bms * 8 / n);
 			qu.bits = qu.bits < 1 ? 1 : qu.bits > 8 ? 8 : qu.bits;
-			equ = roundtrip(&qu, x, n, y, &bqu);
-			if (!json_only)
-				fprintf(stderr, "%5.3f %2u %10" PRId64
-					" %9.4f %10" PRIu64 " %9.4f %9u %9.4f\n",
-					ratios[ri], bitses[bi], bms, ems, tk.k,
-					etk, qu.bits, equ);
-			printf("%s\n {\"ratio\": %g, \"bits\": %u, \"bytes\": %" PRId64
-			       ", \"ms_signed_rel_l2\": %.5f, \"topk_k\": %" PRIu64
-			       ", \"topk_bytes\": %" PRId64
-			       ", \"topk_rel_l2\": %.5f, \"quant_bits\": %u, "
-			       "\"quant_bytes\": %" PRId64
-			       ", \"quant_rel_l2\": %.5f}",
-			       first ? "" : ",", ratios[ri], bitses[bi], bms,
-			       ems, tk.k, btk, etk, qu.bits, bqu, equ);
-			first = 0;
+			row->equ = roundtrip(&qu, x, n, y, &row->bqu);
+			row->ktk = tk.k;
+			row->bq = qu.bits;
 		}
 	}
+	if (!json_only) {
+		printf("signed MS vs top-k at equal bytes on %s (%" PRIu64
+		       " elements); relative L2 error\n"
+		       "%5s %2s %10s %9s %10s %9s %7s %9s\n",
+		       npy ? npy : "gradient-like synthetic data", n, "r", "b",
+		       "bytes", "ms-signed", "topk-k", "topk", "quant-b",
+		       "quant");
+		for (unsigned i = 0; i < 9; i++)
+			printf("%5.3f %2u %10" PRId64 " %9.4f %10" PRIu64
+			       " %9.4f %7u %9.4f\n",
+			       ratios[i / 3], bitses[i % 3], rows[i].bms,
+			       rows[i].ems, rows[i].ktk, rows[i].etk, rows[i].bq,
+			       rows[i].equ);
+		printf("\n");
+	}
+	printf("{\"bench\": \"signed-error\", \"data\": \"%s\", "
+	       "\"elements\": %" PRIu64 ", \"rows\": [",
+	       npy ? npy : "synthetic-gradient", n);
+	for (unsigned i = 0; i < 9; i++)
+		printf("%s\n {\"ratio\": %g, \"bits\": %u, \"bytes\": %" PRId64
+		       ", \"ms_signed_rel_l2\": %.5f, \"topk_k\": %" PRIu64
+		       ", \"topk_bytes\": %" PRId64
+		       ", \"topk_rel_l2\": %.5f, \"quant_bits\": %u, "
+		       "\"quant_bytes\": %" PRId64 ", \"quant_rel_l2\": %.5f}",
+		       i ? "," : "", ratios[i / 3], bitses[i % 3], rows[i].bms,
+		       rows[i].ems, rows[i].ktk, rows[i].btk, rows[i].etk,
+		       rows[i].bq, rows[i].bqu, rows[i].equ);
 	printf("]}\n");
 	free(x);
 	free(y);

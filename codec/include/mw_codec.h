@@ -172,9 +172,15 @@ int mw_codec_params_check(const struct mw_codec_params *p);
  * @param scratch  mw_encode_scratch_size() bytes, any alignment; may be NULL
  *                 when that size is 0.
  * @param scratch_len its size.
- * @return payload bytes written, or MW_EINVAL (parameters, NULL scratch),
- *         MW_ENOSPC (cap or scratch too small), MW_ENONFINITE (x holds NaN
- *         or Inf; nothing useful is written, reject the tensor).
+ * @return payload bytes written (mw_encode_size()), or MW_EINVAL
+ *         (parameters, NULL x/desc/out/scratch), MW_ERANGE (n too large, or
+ *         QUANT max - min overflows float32), MW_ENOSPC (cap or scratch too
+ *         small), MW_ENONFINITE (x holds NaN or Inf, for every float codec;
+ *         nothing useful is written, reject the tensor). The descriptor's
+ *         MS threshold is max(t, 0): when t <= 0 (all zeros, negatives) or
+ *         L/t overflows (subnormal t) every non-selected code is 0 (signed:
+ *         the zero code m). Deterministic: the same input gives the same
+ *         bytes with every kernel set (scalar, AVX2).
  */
 int64_t mw_encode(const struct mw_codec_params *p, const void *x, uint64_t n,
 		  struct mw_codec_desc *desc, uint8_t *out, size_t cap,
