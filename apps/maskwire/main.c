@@ -273,8 +273,10 @@ static int parse_args(int argc, char **argv, struct app *a)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		const char *o = argv[optind - 1];
+	int li = 0;
+	char o[40];
+	while ((c = getopt_long(argc, argv, ":h", opts, &li)) != -1) {
+		snprintf(o, sizeof o, "--%s", c >= O_IP ? opts[li].name : "?");
 		switch (c) {
 		case O_HELP:
 		case 'h':

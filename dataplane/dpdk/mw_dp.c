@@ -26,6 +26,8 @@
 #define DRAIN_US 100u           /* TX drain timer (l2fwd's value) */
 #define MAX_FRAME (MW_DP_MAX_MTU + 18u)
 #define NS_BASE 1000000000ull   /* the clock starts at 1 s, never 0 */
+#define CLOSE_GRACE_NS 30000000ull  /* polling after sessions are closed */
+#define CLOSE_MAX_NS 200000000ull   /* ... at most, if TX is stuck */
 
 /* Application-level counters (the port's and the core's are separate). */
 #define MW_DP_COUNTER_LIST(X)                                                 \
@@ -723,17 +725,26 @@ int mw_dp_run(struct mw_dp *dp, volatile sig_atomic_t *quit)
 	dispatch_events(dp, now);
 	if (dp->fault_rx_on)
 		rx_release_held(dp, now, true);
-	uint64_t flush_end = now + 100000000ull;
+	/* Keep polling a little: the CLOSE must leave, and a shared-memory
+	 * peer must get to read it before the port goes away. */
+	uint64_t close_ns = now;
 	do {
 		tsc = rte_rdtsc();
 		now = tsc_to_ns(dp, tsc);
+		rx_poll(dp, now);
+		if (dp->fault_rx_on)
+			rx_release_held(dp, now, true);
+		dispatch_events(dp, now);
 		if (dp->any_resolved)
 			tx_pull(dp, now);
 		if (dp->fault_tx_on)
 			tx_release_held(dp, now, true);
 		tx_flush(dp);
 		dispatch_events(dp, now);
-	} while (dp->txq_n && now < flush_end);
+		if (dp->cfg.idle_yield)
+			sched_yield();
+	} while (now - close_ns < CLOSE_GRACE_NS ||
+		 (dp->txq_n && now - close_ns < CLOSE_MAX_NS));
 	dp->c.tx_dropped_at_exit += dp->txq_n;
 	for (unsigned i = 0; i < dp->txq_n; i++)
 		rte_pktmbuf_free(dp->txq[i]);
@@ -814,7 +825,8 @@ int mw_dp_create(const struct mw_dp_cfg *cfg, struct mw_dp **out, char *err,
 	if (rc) {
 		rte_mempool_free(dp->pool);
 		rte_free(dp);
-		return MW_EIO;
+		/* -EINVAL: the configuration does not fit this port. */
+		return rc == -EINVAL ? MW_EINVAL : MW_EIO;
 	}
 	dp->port_started = true;
 	dp->tx_flags = dp->caps.use_tx_cksum

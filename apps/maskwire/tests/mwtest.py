@@ -1,0 +1,193 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Helpers for maskwire's DPDK tests: run data planes on vdevs, read their
+JSON stats, clean up (temp dirs, EAL runtime dirs, network namespaces)
+whatever happens. Exit code 77 tells meson the test was skipped."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+EAL_COMMON = ["--no-pci", "--no-huge", "-m", "512"]
+
+
+def skip(reason):
+    print("SKIP: " + reason, flush=True)
+    sys.exit(SKIP)
+
+
+def fail(msg):
+    print("FAIL: " + msg, flush=True)
+    sys.exit(1)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+    print("ok: " + msg, flush=True)
+
+
+def require_root():
+    if os.geteuid() != 0:
+        skip("needs root (DPDK vdevs, EAL runtime files under /var/run/dpdk)")
+
+
+class Run:
+    """Everything one test creates, removed in cleanup()."""
+
+    def __init__(self, binary, name):
+        if not os.access(binary, os.X_OK):
+            skip("maskwire binary not built: " + binary)
+        self.binary = binary
+        self.tmp = tempfile.mkdtemp(prefix="mw-%s-" % name)
+        self.tag = "mwt%d%s" % (os.getpid(), name[:6])
+        self.procs = []
+        self.prefixes = []
+        self.netns = []
+        self.links = []
+
+    def prefix(self, side):
+        p = "%s%s" % (self.tag, side)
+        self.prefixes.append(p)
+        return p
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def start(self, side, vdev, app_args, netns=None):
+        """Start one maskwire; stats go to a file, stderr to a log."""
+        stats = self.path("%s.json" % side)
+        log = open(self.path("%s.log" % side), "w")
+        cmd = [self.binary] + EAL_COMMON + [
+            "--file-prefix", self.prefix(side), "--vdev=" + vdev, "--"
+        ] + app_args + ["--stats", stats]
+        if netns:
+            cmd = ["ip", "netns", "exec", netns] + cmd
+        print("run: " + " ".join(cmd), flush=True)
+        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        p.side, p.stats, p.logf = side, stats, log.name
+        self.procs.append(p)
+        return p
+
+    def wait_path(self, path, timeout=20):
+        """Wait for a file (a memif server's socket) to appear."""
+        for _ in range(int(timeout * 20)):
+            if os.path.exists(path):
+                return
+            time.sleep(0.05)
+        self.dump_logs()
+        fail("%s did not appear" % path)
+
+    def wait(self, p, timeout):
+        try:
+            rc = p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.dump_logs()
+            fail("maskwire %s did not exit within %d s" % (p.side, timeout))
+        return rc
+
+    def stats(self, p):
+        try:
+            with open(p.stats) as f:
+                return json.load(f)
+        except (OSError, ValueError) as e:
+            self.dump_logs()
+            fail("no JSON stats from %s: %s" % (p.side, e))
+
+    def dump_logs(self):
+        for p in self.procs:
+            try:
+                with open(p.logf) as f:
+                    lines = [l for l in f if not l.startswith(("EAL:", "TELEMETRY:"))]
+                print("---- %s log (tail) ----" % p.side)
+                sys.stdout.write("".join(lines[-25:]))
+            except OSError:
+                pass
+        sys.stdout.flush()
+
+    def add_netns(self, name):
+        subprocess.run(["ip", "netns", "add", name], check=True)
+        self.netns.append(name)
+
+    def cleanup(self):
+        # Stop in reverse start order: the receiver, started first, last.
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        for ns in self.netns:
+            subprocess.run(["ip", "netns", "del", ns],
+                           stderr=subprocess.DEVNULL)
+        for link in self.links:
+            subprocess.run(["ip", "link", "del", link],
+                           stderr=subprocess.DEVNULL)
+        for pre in self.prefixes:
+            shutil.rmtree("/var/run/dpdk/" + pre, ignore_errors=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def leftover_runtime_dirs(self):
+        return [p for p in self.prefixes if os.path.exists("/var/run/dpdk/" + p)]
+
+
+def main(body):
+    """Run body(run) with cleanup on any exit, including SIGTERM/SIGINT."""
+    binary = sys.argv[1] if len(sys.argv) > 1 else "maskwire"
+    name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+    run = Run(binary, name.replace("test_", ""))
+
+    def on_signal(sig, frame):
+        run.cleanup()
+        sys.exit(1)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        body(run)
+    finally:
+        run.cleanup()
+    print("PASS", flush=True)
+
+
+def verify_pair(run, a, b, n, lossy):
+    """Both sides exited 0 and each sink verified n tensors bit-exactly."""
+    for p in (a, b):
+        rc = run.wait(p, 240)
+        if rc != 0:
+            run.dump_logs()
+            fail("maskwire %s exited with %d" % (p.side, rc))
+    sa, sb = run.stats(a), run.stats(b)
+    for side, s in (("A", sa), ("B", sb)):
+        g, k, t = s["gen"], s["sink"], s["transport"]
+        check(s["maskwire"]["end"] == "done", "%s ended on its own" % side)
+        check(g["done"] == n and g["failed"] == 0,
+              "%s: %d tensors acknowledged, none failed" % (side, n))
+        check(k["delivered"] == n and k["verified"] == n,
+              "%s: sink verified %d/%d tensors bit-exact" % (side, k["verified"], n))
+        check(k["mismatched"] == 0 and k["out_of_order"] == 0,
+              "%s: no mismatch, in order" % side)
+        check(t["tensors_failed"] == 0, "%s: transport failed nothing" % side)
+        if lossy:
+            f = s["fault"]["tx"]
+            check(f["dropped"] > 0 and f["held"] > 0 and f["duplicated"] > 0,
+                  "%s: faults happened (dropped %d, held %d, duplicated %d)"
+                  % (side, f["dropped"], f["held"], f["duplicated"]))
+            check(t["retrans"] > 0, "%s: %d segments retransmitted" % (side, t["retrans"]))
+    if lossy:
+        check(sa["transport"]["data_rx_dup"] > 0 or sb["transport"]["data_rx_dup"] > 0,
+              "duplicates reached a receiver and were ignored")
+    return sa, sb
+
+
+def print_stats(label, s):
+    print("==== %s stats ====" % label)
+    print(json.dumps(s, indent=1))
+    sys.stdout.flush()

@@ -1,0 +1,70 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Bad command lines: maskwire exits with status 2 and a clear message
+before touching a port (the memif socket is never created) and leaves no
+EAL runtime files; a port-level error (an MTU the port cannot carry) also
+exits 2 and cleans up."""
+import os
+import subprocess
+
+import mwtest
+
+CASES = [
+    # (app args, text the message must contain)
+    (None, "missing '--'"),
+    (["--peer", "10.0.0.2"], "--ip is required"),
+    (["--ip", "10.0.0.1"], "--peer"),
+    (["--ip", "10.0.0.1", "--peer", "10.0.0.300"], "--peer: '10.0.0.300'"),
+    (["--ip", "10.0.0.1", "--peer", "10.0.0.2:70000"], "--peer"),
+    (["--ip", "10.0.0.1", "--peer", "10.0.0.1"], "our own address"),
+    (["--ip", "10.0.0.1", "--peer-mac", "02:00:00:00:00:01"], "must follow a --peer"),
+    (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--peer-mac", "zz"], "--peer-mac"),
+    (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--mtu", "100"], "--mtu"),
+    (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--rx-drop", "1.5"], "--rx-drop"),
+    (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--codec", "zip"], "unknown codec"),
+    (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--bits", "9"], "--bits"),
+    (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--ratio", "1"], "--ratio"),
+    (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--gen", "5", "--shape", "4,0"], "--shape"),
+    (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--gen", "1", "--shape", "1024,1024",
+      "--max-tensor", "1000"], "exceeds"),
+    (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--frobnicate"], "unknown option"),
+    (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--gen"], "needs a value"),
+    (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--capture", "/nonexistent/dir/x.pcap"],
+     "cannot create"),
+]
+
+
+def body(run):
+    mwtest.require_root()
+    sock = run.path("memif.sock")
+    vdev = "--vdev=net_memif0,role=server,socket=%s,socket-abstract=no" % sock
+    for i, (args, want) in enumerate(CASES):
+        prefix = run.prefix("c%d" % i)
+        cmd = [run.binary] + mwtest.EAL_COMMON + ["--file-prefix", prefix, vdev]
+        if args is not None:
+            cmd += ["--"] + args
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        msg = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
+        mwtest.check(r.returncode == 2 and "maskwire: error:" in msg and want in msg,
+                     "%s -> exit %d: %s" % (args, r.returncode, msg))
+        mwtest.check(not os.path.exists(sock), "port untouched (no memif socket)")
+        mwtest.check(not os.path.exists("/var/run/dpdk/" + prefix), "no EAL files")
+
+    # A port that cannot carry the MTU: found after EAL start, still exit 2
+    # with the reason, and the runtime files are removed.
+    prefix = run.prefix("mtu")
+    cmd = [run.binary] + mwtest.EAL_COMMON + [
+        "--file-prefix", prefix, vdev, "--", "--ip", "10.0.0.1", "--peer", "10.0.0.2",
+        "--mtu", "9000"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    msg = r.stderr.strip().splitlines()[-1]
+    mwtest.check(r.returncode == 2 and "MTU 9000" in msg,
+                 "port-level error -> exit %d: %s" % (r.returncode, msg))
+    mwtest.check(not os.path.exists("/var/run/dpdk/" + prefix), "no EAL files after it")
+
+    # --help works without EAL options and exits 0.
+    r = subprocess.run([run.binary, "--help"], capture_output=True, text=True, timeout=30)
+    mwtest.check(r.returncode == 0 and "--peer IP[:PORT]" in r.stdout, "--help")
+
+
+mwtest.main(body)
