@@ -11,6 +11,12 @@
 
 #include "mw_codec.h"
 
+/* x86-64 gets AVX2 kernels (chosen at run time); -DMW_NO_SIMD builds the
+ * portable library only, as on other architectures. */
+#if defined(__x86_64__) && !defined(MW_NO_SIMD)
+#define MW_HAVE_AVX2 1
+#endif
+
 #define MW_EXP_MASK 0x7f800000u
 #define MW_ABS_MASK 0x7fffffffu
 #define MW_KEY_FLIP 0x80000000u
@@ -201,7 +207,7 @@ enum mw_simd_level {
 };
 
 extern const struct mw_kernels mw_kernels_scalar;
-#if defined(__x86_64__)
+#ifdef MW_HAVE_AVX2
 extern const struct mw_kernels mw_kernels_avx2;
 #endif
 

@@ -3,7 +3,7 @@
 
 const struct mw_kernels *mw_kernels_get(enum mw_simd_level level)
 {
-#if defined(__x86_64__)
+#ifdef MW_HAVE_AVX2
 	if (level == MW_SIMD_AUTO && __builtin_cpu_supports("avx2") &&
 	    __builtin_cpu_supports("popcnt"))
 		return &mw_kernels_avx2;

@@ -7,7 +7,7 @@
  */
 #include "internal.h"
 
-#if defined(__x86_64__)
+#ifdef MW_HAVE_AVX2
 #include <immintrin.h>
 
 #include "kernels_lut.h"
@@ -430,4 +430,4 @@ const struct mw_kernels mw_kernels_avx2 = {
 	.decode = decode_avx2,
 };
 
-#endif /* __x86_64__ */
+#endif /* MW_HAVE_AVX2 */
