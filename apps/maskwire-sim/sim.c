@@ -68,6 +68,7 @@ struct link_stats {
 struct link {
 	struct rng rng;
 	int bad;                /* Gilbert-Elliott state */
+	uint64_t ge_t;          /* when the chain last stepped */
 	uint64_t busy_until;
 	struct link_stats st;
 };
@@ -384,12 +385,19 @@ static void link_send(struct sim *s, int from, const uint8_t *buf, size_t len,
 		return;
 	}
 	if (o->burst > 1.0) {
+		/* Gilbert-Elliott chain stepped once per packet slot (the
+		 * wire time of a full-size packet), idle slots included, so
+		 * a burst lasts a time, not a number of our packets. */
 		double r = 1.0 / o->burst, q = o->loss * r / (1.0 - o->loss);
+		double slot = (double)o->mtu * 8.0 / o->bw_gbps;
+		double k = (double)(dep - l->ge_t) / slot, pb;
 
-		if (l->bad)
-			l->bad = rng_unit(&l->rng) >= r;
-		else
-			l->bad = rng_unit(&l->rng) < q;
+		if (k < 1)
+			k = 1;
+		pb = o->loss + ((l->bad ? 1.0 : 0.0) - o->loss) *
+				       pow(1.0 - q - r, k);
+		l->bad = rng_unit(&l->rng) < pb;
+		l->ge_t = dep;
 		lost = l->bad;
 	} else {
 		lost = rng_unit(&l->rng) < o->loss;

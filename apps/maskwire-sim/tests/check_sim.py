@@ -90,7 +90,7 @@ def case_bursty():
 
 def case_link_cut():
     for seed in range(1, 4):
-        cmd, rc, o, _ = run(SMALL + ["--link-down-at", 1,
+        cmd, rc, o, _ = run(SMALL + ["--link-down-at", 0.1,
                                      "--link-down-for", 600000,
                                      "--seed", seed])
         check(o is not None and not o["stalled"], cmd, "no hang", o)
@@ -102,13 +102,13 @@ def case_link_cut():
         check(o["verify_errors"] == 0 and o["order_errors"] == 0, cmd,
               "whatever was delivered is exact", o)
     # A cut shorter than the retry budget loses nothing.
-    cmd, rc, o, _ = run(SMALL + ["--link-down-at", 1, "--link-down-for", 100])
+    cmd, rc, o, _ = run(SMALL + ["--link-down-at", 0.1, "--link-down-for", 100])
     all_delivered(cmd, rc, o, 6)
 
 
 def case_restart():
     for seed in range(1, 5):
-        cmd, rc, o, _ = run(SMALL + ["--restart-at", 1.5, "--seed", seed,
+        cmd, rc, o, _ = run(MEDIUM + ["--restart-at", 3, "--seed", seed,
                                      "--loss", 0.02])
         check(o is not None and rc == 0 and o["ok"], cmd,
               "exact and in order across a restart", o)

@@ -12,7 +12,6 @@
 #include "mw_transport.h"
 #include "wire_int.h"
 
-#define PKT_THRESH 3u   /* packet reordering threshold (PROTOCOL.md 8.2) */
 #define GRANULARITY_NS 1000u
 #define NO_TIME UINT64_MAX
 
@@ -891,7 +890,7 @@ static void detect_losses(struct mw_ep *ep, struct peer *p, uint64_t now)
 			break;
 		t = p->sent[p->sent_lo % sent_cap(ep)].sent_ns +
 		    loss_delay(p);
-		if (p->largest_acked - p->sent_lo >= PKT_THRESH || now >= t) {
+		if (now >= t) {
 			cc_on_loss(ep, p,
 				   p->sent[p->sent_lo % sent_cap(ep)].sent_ns,
 				   now);

@@ -1,0 +1,469 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Unit tests for transport.c: a lossless exchange, every drop reason,
+ * allocator back-pressure, peer restart, close, timeouts, memory bounds. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mw_transport.h"
+#include "wire_int.h"
+
+static int fails;
+#define CHECK(c)                                                              \
+	do {                                                                  \
+		if (!(c)) {                                                   \
+			fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, \
+				__LINE__, #c);                                \
+			fails++;                                              \
+		}                                                             \
+	} while (0)
+
+struct pair {
+	struct mw_ep *ep[2];
+	uint16_t peer[2];
+	uint64_t now;
+	uint8_t last[2][2048]; /* last DATA each side sent */
+	size_t last_len[2];
+	int drop_all;          /* link cut */
+};
+
+static struct mw_ep *mk(uint32_t inc, const struct mw_rx_alloc *al)
+{
+	struct mw_ep_config c;
+	struct mw_ep *ep = NULL;
+
+	mw_ep_config_default(&c);
+	c.incarnation = inc;
+	c.max_peers = 2;
+	c.window = 4;
+	c.max_retries = 5;
+	c.max_tensor_bytes = 1 << 20;
+	c.max_segs = 4096;
+	if (al)
+		c.rx_alloc = *al;
+	CHECK(mw_ep_new(&c, &ep) == 0);
+	return ep;
+}
+
+static void pair_init(struct pair *p, const struct mw_rx_alloc *al)
+{
+	memset(p, 0, sizeof(*p));
+	p->ep[0] = mk(100, NULL);
+	p->ep[1] = mk(200, al);
+	p->peer[0] = (uint16_t)mw_ep_add_peer(p->ep[0]);
+	p->peer[1] = (uint16_t)mw_ep_add_peer(p->ep[1]);
+	p->now = 1000;
+}
+
+/* Move packets until quiet; returns packets moved. */
+static int pump(struct pair *p, int rounds)
+{
+	uint8_t buf[2048];
+	uint16_t peer;
+	int k, len, moved = 0, r;
+
+	for (r = 0; r < rounds; r++) {
+		int any = 0;
+
+		for (k = 0; k < 2; k++) {
+			while ((len = mw_ep_send(p->ep[k], p->now, buf,
+						 sizeof(buf), &peer)) > 0) {
+				any = 1;
+				moved++;
+				if (buf[3] == MW_PT_DATA) {
+					memcpy(p->last[k], buf, (size_t)len);
+					p->last_len[k] = (size_t)len;
+				}
+				if (!p->drop_all)
+					mw_ep_recv(p->ep[!k], p->peer[!k], buf,
+						   (size_t)len, p->now);
+			}
+		}
+		p->now += 10000;
+		for (k = 0; k < 2; k++)
+			if (mw_ep_expiry(p->ep[k]) <= p->now)
+				mw_ep_handle_expiry(p->ep[k], p->now), any = 1;
+		if (!any)
+			break;
+	}
+	return moved;
+}
+
+static float xs[4096];
+
+static int submit(struct pair *p, int k, uint64_t tag, uint64_t *h)
+{
+	struct mw_tensor_meta m;
+	struct mw_codec_params cp;
+	unsigned i;
+
+	memset(&m, 0, sizeof(m));
+	memset(&cp, 0, sizeof(cp));
+	for (i = 0; i < 4096; i++)
+		xs[i] = (float)((i * 2654435761u) % 1000) / 100.0f;
+	m.dtype = MW_DT_F32;
+	m.kind = MW_KIND_ACTIVATION;
+	m.ndim = 2;
+	m.dims[0] = 64;
+	m.dims[1] = 64;
+	m.tag = tag;
+	cp.codec = MW_CODEC_MS;
+	cp.bits = 2;
+	cp.ratio = 0.9;
+	return mw_ep_submit(p->ep[k], p->peer[k], &m, &cp, xs, sizeof(xs), 0,
+			    p->now, h);
+}
+
+static int poll_type(struct mw_ep *ep, int type, struct mw_event *out)
+{
+	struct mw_event ev;
+	int n = 0;
+
+	while (mw_ep_poll(ep, &ev)) {
+		if (ev.type == type) {
+			n++;
+			if (out)
+				*out = ev;
+			else
+				mw_ep_release(ep, &ev);
+		} else {
+			mw_ep_release(ep, &ev);
+		}
+	}
+	return n;
+}
+
+static void free_pair(struct pair *p)
+{
+	mw_ep_free(p->ep[0]);
+	mw_ep_free(p->ep[1]);
+}
+
+static void test_exchange(void)
+{
+	struct pair p;
+	struct mw_event ev;
+	struct mw_counters c;
+	uint64_t h = 0;
+	float ref[4096];
+	int i;
+
+	pair_init(&p, NULL);
+	CHECK(submit(&p, 0, 42, &h) == 0 && h != 0);
+	pump(&p, 50);
+	CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, &ev) == 1);
+	CHECK(ev.meta.tag == 42 && ev.bytes == sizeof(xs) &&
+	      ev.meta.dims[1] == 64 && ev.desc.codec == MW_CODEC_MS);
+	{
+		/* bit-exact against a whole-payload decode */
+		struct mw_codec_params cp = { MW_CODEC_MS, 2, 0, 0, 0.9 };
+		struct mw_codec_desc d;
+		static uint8_t pay[1 << 16], scr[1 << 16];
+		int64_t n = mw_encode(&cp, xs, 4096, &d, pay, sizeof(pay), scr,
+				      sizeof(scr));
+
+		CHECK(n > 0 && mw_seg_decode(&d, 0, 4096, pay, (size_t)n,
+					     ref) >= 0);
+		CHECK(memcmp(ref, ev.buf, sizeof(ref)) == 0);
+	}
+	mw_ep_release(p.ep[1], &ev);
+	CHECK(poll_type(p.ep[0], MW_EV_TX_DONE, &ev) == 1 && ev.handle == h);
+	/* window: 4 pending at most, then MW_EAGAIN */
+	for (i = 0; i < 4; i++)
+		CHECK(submit(&p, 0, (uint64_t)i, NULL) == 0);
+	CHECK(submit(&p, 0, 9, NULL) == MW_EAGAIN);
+	pump(&p, 50);
+	CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL) == 4);
+	CHECK(poll_type(p.ep[0], MW_EV_TX_DONE, NULL) == 4);
+	mw_ep_counters(p.ep[0], &c);
+	CHECK(c.tensors_sent == 5 && c.retrans == 0 && c.drops == 0);
+	CHECK(mw_ep_mem_held(p.ep[1]) <= mw_ep_mem_bound(p.ep[1]));
+	free_pair(&p);
+}
+
+/* Re-send a mutated copy of the last DATA packet and check the counter. */
+static void expect_drop(struct pair *p, size_t off, uint8_t xor_val,
+			int refinish, enum mw_drop why)
+{
+	uint8_t q[2048];
+	struct mw_counters c0, c1;
+	size_t n = p->last_len[0];
+
+	memcpy(q, p->last[0], n);
+	q[off] ^= xor_val;
+	if (refinish)
+		mw_wire_finish(q, n);
+	mw_ep_counters(p->ep[1], &c0);
+	mw_ep_recv(p->ep[1], p->peer[1], q, n, p->now);
+	mw_ep_counters(p->ep[1], &c1);
+	if (c1.drop[why] != c0.drop[why] + 1)
+		fprintf(stderr, "expected drop %s at offset %zu\n",
+			mw_drop_name(why), off);
+	CHECK(c1.drop[why] == c0.drop[why] + 1);
+	CHECK(c1.drops == c0.drops + 1);
+}
+
+static void test_bad_packets(void)
+{
+	struct pair p;
+	struct mw_counters c0, c1;
+	uint8_t q[2048];
+	size_t n;
+
+	pair_init(&p, NULL);
+	CHECK(submit(&p, 0, 1, NULL) == 0);
+	pump(&p, 50);
+	CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL) == 1);
+	n = p.last_len[0];
+	CHECK(n > MW_WIRE_DATA_HDR_LEN);
+
+	expect_drop(&p, 0, 0x01, 0, MW_DROP_MAGIC);
+	expect_drop(&p, 2, 0x02, 0, MW_DROP_VERSION);
+	expect_drop(&p, 3, 0x40, 1, MW_DROP_TYPE);
+	expect_drop(&p, 150, 0x10, 0, MW_DROP_CHECKSUM);
+	expect_drop(&p, 7, 0x04, 1, MW_DROP_FORMAT);      /* unknown flag */
+	expect_drop(&p, 12, 0x80, 1, MW_DROP_STALE);      /* older gen */
+	expect_drop(&p, 19, 0x01, 1, MW_DROP_SESSION);    /* wrong dst */
+	expect_drop(&p, 92, 0x40, 1, MW_DROP_HEADER);     /* codec */
+	expect_drop(&p, 40, 0x01, 1, MW_DROP_HEADER);     /* elem_cnt */
+	expect_drop(&p, 67, 0x01, 1, MW_DROP_HEADER);     /* n vs shape */
+	expect_drop(&p, 33, 0x07, 1, MW_DROP_WINDOW);     /* tid far ahead */
+	/* tensor bigger than the receiver accepts: n and shape both grown */
+	{
+		memcpy(q, p.last[0], n);
+		mw_put64(q + 64, (uint64_t)1 << 22);
+		mw_put32(q + 108, 1024);
+		mw_put32(q + 112, 4096);
+		mw_put32(q + 44, 0);
+		mw_wire_finish(q, n);
+		mw_ep_counters(p.ep[1], &c0);
+		mw_ep_recv(p.ep[1], p.peer[1], q, n, p.now);
+		mw_ep_counters(p.ep[1], &c1);
+		/* either the header check or the limit catches it */
+		CHECK(c1.drops == c0.drops + 1);
+	}
+	/* truncated: below the header, and length field > datagram */
+	mw_ep_counters(p.ep[1], &c0);
+	mw_ep_recv(p.ep[1], p.peer[1], p.last[0], 10, p.now);
+	mw_ep_recv(p.ep[1], p.peer[1], p.last[0], n - 1, p.now);
+	mw_ep_counters(p.ep[1], &c1);
+	CHECK(c1.drop[MW_DROP_TRUNC] == c0.drop[MW_DROP_TRUNC] + 2);
+	/* payload inconsistent with its header: mask says no sentinel but
+	 * values are carried -> the codec rejects it */
+	memcpy(q, p.last[0], n);
+	memset(q + MW_WIRE_DATA_HDR_LEN, 0, mw_mask_bytes(mw_get32(q + 40), 2));
+	mw_put32(q + 32, mw_get32(q + 32) + 1); /* a fresh tensor id */
+	mw_wire_finish(q, n);
+	mw_ep_counters(p.ep[1], &c0);
+	mw_ep_recv(p.ep[1], p.peer[1], q, n, p.now);
+	mw_ep_counters(p.ep[1], &c1);
+	CHECK(c1.drop[MW_DROP_PAYLOAD] == c0.drop[MW_DROP_PAYLOAD] + 1 ||
+	      mw_get32(q + 44) == 0);
+	/* same tensor id, different metadata -> inconsistent */
+	{
+		uint8_t r[2048];
+
+		memcpy(r, p.last[0], n);
+		mw_put32(r + 32, mw_get32(r + 32) + 1);
+		mw_wire_finish(r, n);
+		mw_ep_recv(p.ep[1], p.peer[1], r, n, p.now); /* opens tid+1 */
+		memcpy(q, r, n);
+		q[80] ^= 1; /* tag differs */
+		mw_wire_finish(q, n);
+		mw_ep_counters(p.ep[1], &c0);
+		mw_ep_recv(p.ep[1], p.peer[1], q, n, p.now);
+		mw_ep_counters(p.ep[1], &c1);
+		CHECK(c1.drop[MW_DROP_INCONSISTENT] ==
+		      c0.drop[MW_DROP_INCONSISTENT] + 1);
+	}
+	/* duplicate of a delivered segment: counted, not dropped */
+	mw_ep_counters(p.ep[1], &c0);
+	mw_ep_recv(p.ep[1], p.peer[1], p.last[0], n, p.now);
+	mw_ep_counters(p.ep[1], &c1);
+	CHECK(c1.data_rx_dup == c0.data_rx_dup + 1 && c1.drops == c0.drops);
+	/* ACK claiming a tensor id never sent */
+	{
+		struct mw_ack a;
+		struct mw_peer_info pi;
+
+		mw_ep_peer_info(p.ep[1], p.peer[1], &pi);
+		memset(&a, 0, sizeof(a));
+		a.cum_tid = 50;
+		a.rx_limit = 60;
+		mw_wire_put_hdr(q, MW_PT_ACK, 0, &pi.local, &pi.remote);
+		mw_wire_put_ack_fixed(q, &a);
+		mw_wire_finish(q, MW_WIRE_ACK_FIXED_LEN);
+		mw_ep_counters(p.ep[0], &c0);
+		mw_ep_recv(p.ep[0], p.peer[0], q, MW_WIRE_ACK_FIXED_LEN, p.now);
+		mw_ep_counters(p.ep[0], &c1);
+		CHECK(c1.drop[MW_DROP_ACK] == c0.drop[MW_DROP_ACK] + 1);
+	}
+	/* unknown peer id */
+	CHECK(mw_ep_recv(p.ep[1], 7, p.last[0], n, p.now) == MW_ENOENT);
+	mw_ep_counters(p.ep[1], &c1);
+	CHECK(c1.drop[MW_DROP_PEER] == 1);
+	/* nothing bad was delivered */
+	CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL) == 0);
+	CHECK(mw_ep_mem_held(p.ep[1]) <= mw_ep_mem_bound(p.ep[1]));
+	free_pair(&p);
+}
+
+/* An allocator with room for `room` tensors at a time. */
+struct arena {
+	int room, live;
+};
+
+static void *ar_alloc(void *ctx, uint64_t bytes, const struct mw_rx_info *ri)
+{
+	struct arena *a = ctx;
+
+	(void)ri;
+	if (a->live >= a->room)
+		return NULL;
+	a->live++;
+	return malloc(bytes);
+}
+
+static void ar_free(void *ctx, void *buf, uint64_t bytes)
+{
+	struct arena *a = ctx;
+
+	(void)bytes;
+	a->live--;
+	free(buf);
+}
+
+static void test_backpressure(void)
+{
+	struct arena ar = { 1, 0 };
+	struct mw_rx_alloc al = { ar_alloc, ar_free, &ar };
+	struct pair p;
+	struct mw_event ev;
+	struct mw_counters c;
+	int i, got = 0, fails0;
+
+	pair_init(&p, &al);
+	for (i = 0; i < 3; i++)
+		CHECK(submit(&p, 0, (uint64_t)i, NULL) == 0);
+	/* The app holds each tensor a long while before releasing it. */
+	for (i = 0; i < 40 && got < 3; i++) {
+		pump(&p, 20);
+		while (mw_ep_poll(p.ep[1], &ev))
+			if (ev.type == MW_EV_RX_TENSOR) {
+				CHECK(ev.meta.tag == (uint64_t)got);
+				got++;
+				p.now += 50000000; /* 50 ms later */
+				mw_ep_release(p.ep[1], &ev);
+			}
+	}
+	CHECK(got == 3);
+	mw_ep_counters(p.ep[1], &c);
+	CHECK(c.drop[MW_DROP_NOBUF] > 0);
+	fails0 = poll_type(p.ep[0], MW_EV_TX_FAILED, NULL);
+	CHECK(fails0 == 0); /* flow control, not failure */
+	CHECK(ar.live == 0);
+	free_pair(&p);
+}
+
+static void test_timeout_and_restart(void)
+{
+	struct pair p;
+	struct mw_event ev;
+	struct mw_counters c;
+	int i;
+
+	pair_init(&p, NULL);
+	CHECK(submit(&p, 0, 1, NULL) == 0);
+	pump(&p, 50);
+	poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL);
+	poll_type(p.ep[0], MW_EV_TX_DONE, NULL);
+
+	/* link cut: the sender must report failure, not hang */
+	p.drop_all = 1;
+	CHECK(submit(&p, 0, 2, NULL) == 0);
+	for (i = 0; i < 200 && mw_ep_expiry(p.ep[0]) != UINT64_MAX; i++) {
+		pump(&p, 1);
+		p.now = mw_ep_expiry(p.ep[0]) == UINT64_MAX ?
+				p.now : mw_ep_expiry(p.ep[0]);
+	}
+	CHECK(poll_type(p.ep[0], MW_EV_TX_FAILED, &ev) == 1);
+	CHECK(ev.reason == MW_ETIMEDOUT && ev.meta.tag == 2);
+	p.drop_all = 0;
+	/* the link returns: a new session carries new tensors */
+	CHECK(submit(&p, 0, 3, NULL) == 0);
+	pump(&p, 100);
+	CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, &ev) == 1 &&
+	      ev.meta.tag == 3);
+	mw_ep_release(p.ep[1], &ev);
+
+	/* receiver restarts with a new incarnation while a tensor is in
+	 * flight: the sender fails it with MW_ERESET and learns the restart */
+	CHECK(submit(&p, 0, 4, NULL) == 0);
+	{
+		uint8_t buf[2048];
+		uint16_t peer;
+
+		mw_ep_send(p.ep[0], p.now, buf, sizeof(buf), &peer);
+	}
+	mw_ep_free(p.ep[1]);
+	p.ep[1] = mk(201, NULL);
+	p.peer[1] = (uint16_t)mw_ep_add_peer(p.ep[1]);
+	pump(&p, 100);
+	{
+		int restarted = 0, failed = 0;
+
+		while (mw_ep_poll(p.ep[0], &ev)) {
+			restarted += ev.type == MW_EV_PEER_RESTARTED;
+			failed += ev.type == MW_EV_TX_FAILED &&
+				  ev.reason == MW_ERESET;
+		}
+		CHECK(restarted == 1 && failed == 1);
+	}
+	mw_ep_counters(p.ep[0], &c);
+	CHECK(c.peer_restarts == 1);
+	/* traffic continues with the new incarnation, nothing old mixed in */
+	CHECK(submit(&p, 0, 5, NULL) == 0);
+	pump(&p, 100);
+	CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, &ev) == 1 &&
+	      ev.meta.tag == 5 && ev.handle == 0);
+	mw_ep_release(p.ep[1], &ev);
+
+	/* close: the peer sees the session closed */
+	CHECK(mw_ep_close_peer(p.ep[0], p.peer[0], p.now) == 0);
+	pump(&p, 10);
+	CHECK(poll_type(p.ep[1], MW_EV_SESSION_CLOSED, &ev) == 1 &&
+	      ev.reason == MW_ESHUTDOWN);
+	CHECK(mw_ep_remove_peer(p.ep[0], p.peer[0], p.now) == 0);
+	CHECK(mw_ep_remove_peer(p.ep[0], p.peer[0], p.now) == MW_ENOENT);
+	free_pair(&p);
+}
+
+static void test_config(void)
+{
+	struct mw_ep_config c;
+	struct mw_ep *ep;
+
+	mw_ep_config_default(&c);
+	CHECK(mw_ep_config_check(&c) == 0);
+	c.incarnation = 0;
+	CHECK(mw_ep_new(&c, &ep) == MW_EINVAL);
+	mw_ep_config_default(&c);
+	c.max_datagram = 100;
+	CHECK(mw_ep_config_check(&c) == MW_EINVAL);
+	mw_ep_config_default(&c);
+	c.rto_min_ns = c.rto_max_ns + 1;
+	CHECK(mw_ep_config_check(&c) == MW_EINVAL);
+	CHECK(strcmp(mw_drop_name(MW_DROP_CHECKSUM), "bad_checksum") == 0);
+}
+
+int main(void)
+{
+	test_config();
+	test_exchange();
+	test_bad_packets();
+	test_backpressure();
+	test_timeout_and_restart();
+	if (fails)
+		fprintf(stderr, "test_transport: %d failures\n", fails);
+	return fails ? 1 : 0;
+}

@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Unit tests for wire.c: CRC32C, header/body build and parse, rejection
+ * of every malformed field. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mw_wire.h"
+#include "wire_int.h"
+
+static int fails;
+#define CHECK(c)                                                              \
+	do {                                                                  \
+		if (!(c)) {                                                   \
+			fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, \
+				__LINE__, #c);                                \
+			fails++;                                              \
+		}                                                             \
+	} while (0)
+
+static const struct mw_ident A = { 7, 1 }, B = { 9, 3 };
+
+static void test_crc(void)
+{
+	/* RFC 3720 B.4 check value and a zero block */
+	static const uint8_t zeros[32];
+
+	CHECK(mw_crc32c(0, "123456789", 9) == 0xE3069283u);
+	CHECK(mw_crc32c(0, zeros, 32) == 0x8A9136AAu);
+	/* incremental == one shot */
+	CHECK(mw_crc32c(mw_crc32c(0, "12345", 5), "6789", 4) == 0xE3069283u);
+}
+
+static size_t build_hello(uint8_t *p)
+{
+	struct mw_hello h = { 1472, 0, 8, 1000, 0, 1u << 20 };
+
+	mw_wire_put_hdr(p, MW_PT_HELLO, 0, &A, NULL);
+	return (size_t)mw_wire_finish(p, mw_wire_put_hello(p, &h));
+}
+
+static void test_hello(void)
+{
+	uint8_t p[128];
+	size_t n = build_hello(p);
+	struct mw_hdr h;
+	struct mw_hello b;
+
+	CHECK(n == MW_WIRE_HELLO_LEN);
+	CHECK(mw_get16(p) == MW_WIRE_MAGIC && p[2] == 1 && p[3] == 1);
+	CHECK(mw_wire_parse_hdr(p, n, &h) == 0);
+	CHECK(h.type == MW_PT_HELLO && h.len == n && h.src.inc == 7 &&
+	      h.src.gen == 1 && h.dst.inc == 0);
+	CHECK(mw_wire_parse_hello(p, n, &b) == 0);
+	CHECK(b.max_datagram == 1472 && b.rx_window == 8 &&
+	      b.max_segs == 1000 && b.max_tensor_bytes == 1u << 20);
+
+	/* each header defect has its own error */
+	CHECK(mw_wire_parse_hdr(p, 10, &h) == MW_ETRUNC);
+	p[0] ^= 1;
+	CHECK(mw_wire_parse_hdr(p, n, &h) == MW_EBADMAGIC);
+	p[0] ^= 1;
+	p[2] = 2;
+	CHECK(mw_wire_parse_hdr(p, n, &h) == MW_EVERSION);
+	p[2] = 1;
+	CHECK(mw_wire_parse_hdr(p, n - 1, &h) == MW_ETRUNC);
+	{
+		uint8_t q[130];
+
+		memcpy(q, p, n);
+		q[n] = 0;
+		CHECK(mw_wire_parse_hdr(q, n + 1, &h) == MW_EFORMAT);
+	}
+	p[40] ^= 0x10; /* body bit flip */
+	CHECK(mw_wire_parse_hdr(p, n, &h) == MW_ECHECKSUM);
+	p[40] ^= 0x10;
+	p[3] = 99;
+	mw_wire_finish(p, n);
+	CHECK(mw_wire_parse_hdr(p, n, &h) == MW_EUNSUPP);
+	p[3] = MW_PT_HELLO;
+	mw_put16(p + 6, 0x8000);
+	mw_wire_finish(p, n);
+	CHECK(mw_wire_parse_hdr(p, n, &h) == MW_EFORMAT);
+	mw_put16(p + 6, 0);
+	mw_put16(p + MW_WIRE_HDR_LEN, 100); /* max_datagram below minimum */
+	mw_wire_finish(p, n);
+	CHECK(mw_wire_parse_hdr(p, n, &h) == 0);
+	CHECK(mw_wire_parse_hello(p, n, &b) == MW_ERANGE);
+}
+
+static size_t build_data(uint8_t *p, const struct mw_data *d,
+			 const uint8_t *pay)
+{
+	mw_wire_put_hdr(p, MW_PT_DATA, 0, &A, &B);
+	CHECK(mw_wire_put_data(p, d) == MW_WIRE_DATA_HDR_LEN);
+	memcpy(p + MW_WIRE_DATA_HDR_LEN, pay, d->payload_len);
+	return (size_t)mw_wire_finish(p, MW_WIRE_DATA_HDR_LEN + d->payload_len);
+}
+
+static void test_data(void)
+{
+	uint8_t p[512], pay[64];
+	struct mw_data d, o;
+	struct mw_hdr h;
+	size_t n;
+	unsigned i;
+
+	/* A 2x8 MS tensor, b=2: segment [0,16) with mask 4 bytes + 2 values */
+	memset(&d, 0, sizeof(d));
+	d.pn = 5;
+	d.tid = 3;
+	d.seg_idx = 0;
+	d.seg_cnt = 1;
+	d.seg.elem_cnt = 16;
+	d.seg.val_cnt = 2;
+	d.desc.codec = MW_CODEC_MS;
+	d.desc.bits = 2;
+	d.desc.p0 = 1.5f;
+	d.desc.n = 16;
+	d.desc.k = 2;
+	d.meta.dtype = MW_DT_F32;
+	d.meta.kind = MW_KIND_ACTIVATION;
+	d.meta.ndim = 2;
+	d.meta.dims[0] = 2;
+	d.meta.dims[1] = 8;
+	d.meta.tag = 0x0102030405060708ull;
+	d.payload_len = 12;
+	memset(pay, 0, sizeof(pay));
+	pay[0] = 0x03; /* element 0 is a sentinel */
+	pay[1] = 0x03;
+	n = build_data(p, &d, pay);
+	CHECK(n == MW_WIRE_DATA_HDR_LEN + 12);
+	CHECK(mw_wire_parse_hdr(p, n, &h) == 0 && h.type == MW_PT_DATA);
+	CHECK(mw_wire_parse_data(p, n, &o) == 0);
+	CHECK(o.pn == 5 && o.tid == 3 && o.seg_cnt == 1 &&
+	      o.seg.elem_cnt == 16 && o.seg.val_cnt == 2 &&
+	      o.desc.codec == MW_CODEC_MS && o.desc.p0 == 1.5f &&
+	      o.meta.tag == d.meta.tag && o.meta.dims[1] == 8 &&
+	      o.payload == p + MW_WIRE_DATA_HDR_LEN && o.payload_len == 12);
+	/* byte order: tag big-endian at 80, p0 IEEE bits at 100 */
+	CHECK(p[80] == 1 && p[87] == 8);
+	CHECK(mw_get32(p + 100) == 0x3FC00000u);
+	CHECK(mw_get32(p + 108) == 2 && mw_get32(p + 112) == 8);
+
+	/* defects, each rejected */
+	struct {
+		size_t off;
+		uint8_t val;
+		int err;
+	} bad[] = {
+		{ 95, 9, MW_EFORMAT },   /* dtype not f32 for MS */
+		{ 96, 7, MW_EFORMAT },   /* kind */
+		{ 97, 9, MW_EFORMAT },   /* ndim > 8 */
+		{ 92, 42, MW_EUNSUPP },  /* codec */
+		{ 93, 9, MW_EINVAL },    /* bits */
+		{ 99, 1, MW_EFORMAT },   /* reserved */
+		{ 91, 2, MW_EFORMAT },   /* seg_cnt 2, seg 0: shape ok, but */
+		{ 39, 1, MW_EFORMAT },   /* seg_idx 1 >= seg_cnt 1 */
+		{ 43, 17, MW_ERANGE },   /* elem_cnt beyond n */
+		{ 47, 3, MW_ERANGE },    /* val_cnt beyond k */
+		{ 55, 8, MW_ERANGE },    /* elem_off without seg 0 at 0 */
+		{ 111, 3, MW_EFORMAT },  /* shape product != n */
+	};
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint8_t q[512];
+
+		memcpy(q, p, n);
+		q[bad[i].off] = bad[i].val;
+		mw_wire_finish(q, n);
+		int rc = mw_wire_parse_data(q, n, &o);
+
+		if (i == 6) {
+			/* seg_cnt 2 with one segment covering all: the last
+			 * segment is then 1, so seg 0 is fine; still valid */
+			CHECK(rc == 0);
+			continue;
+		}
+		if (rc != bad[i].err)
+			fprintf(stderr, "case %u: got %d want %d\n", i, rc,
+				bad[i].err);
+		CHECK(rc == bad[i].err);
+	}
+	/* payload length not matching the header */
+	d.payload_len = 11;
+	n = build_data(p, &d, pay);
+	CHECK(mw_wire_parse_data(p, n, &o) == MW_ETRUNC);
+}
+
+static void test_ack(void)
+{
+	uint8_t p[256], bm[2] = { 0x05, 0x01 };
+	struct mw_ack a, r;
+	struct mw_ack_block b, rb;
+	struct mw_hdr h;
+	size_t off = MW_WIRE_ACK_FIXED_LEN;
+	int n;
+
+	memset(&a, 0, sizeof(a));
+	a.has_largest = 1;
+	a.largest_pn = 77;
+	a.ack_delay_us = 12;
+	a.cum_tid = 4;
+	a.rx_limit = 12;
+	a.nblocks = 2;
+	mw_wire_put_hdr(p, MW_PT_ACK, MW_FLAG_ACK_REQ, &A, &B);
+	memset(&b, 0, sizeof(b));
+	b.tid = 4;
+	b.seg_cum = 10;
+	b.bitmap_len = 2;
+	b.bitmap = bm;
+	off += mw_wire_put_ack_block(p + off, &b);
+	memset(&b, 0, sizeof(b));
+	b.tid = 5;
+	b.flags = MW_ACKB_COMPLETE;
+	off += mw_wire_put_ack_block(p + off, &b);
+	mw_wire_put_ack_fixed(p, &a);
+	n = mw_wire_finish(p, off);
+	CHECK(n == (int)(MW_WIRE_ACK_FIXED_LEN + 2 * MW_WIRE_ACK_BLOCK_LEN + 2));
+	CHECK(mw_wire_parse_hdr(p, (size_t)n, &h) == 0);
+	CHECK(h.flags == MW_FLAG_ACK_REQ);
+	CHECK(mw_wire_parse_ack(p, (size_t)n, &r) == 0);
+	CHECK(r.largest_pn == 77 && r.cum_tid == 4 && r.rx_limit == 12 &&
+	      r.nblocks == 2 && r.ack_delay_us == 12);
+	CHECK(mw_wire_ack_block(&r, &rb) == 1 && rb.tid == 4 &&
+	      rb.seg_cum == 10 && rb.bitmap_len == 2 && rb.bitmap[0] == 5);
+	CHECK(mw_wire_ack_block(&r, &rb) == 1 && rb.tid == 5 &&
+	      rb.flags == MW_ACKB_COMPLETE);
+	CHECK(mw_wire_ack_block(&r, &rb) == 0);
+	/* block count disagreeing with the length */
+	mw_put16(p + 44, 3);
+	CHECK(mw_wire_parse_ack(p, (size_t)n, &r) == MW_ETRUNC);
+	mw_put16(p + 44, 1);
+	CHECK(mw_wire_parse_ack(p, (size_t)n, &r) == MW_EFORMAT);
+	mw_put16(p + 44, 2);
+	p[MW_WIRE_ACK_FIXED_LEN + 8] = 0x80; /* unknown block flag */
+	CHECK(mw_wire_parse_ack(p, (size_t)n, &r) == MW_EFORMAT);
+}
+
+static void test_close_ident(void)
+{
+	uint8_t p[64];
+	struct mw_close c;
+	struct mw_ident x = { 0xFFFFFFF0u, 1 }, y = { 5, 1 }, z = { 5, 2 };
+
+	mw_wire_put_hdr(p, MW_PT_CLOSE, 0, &A, &B);
+	mw_wire_finish(p, mw_wire_put_close(p, MW_ETIMEDOUT));
+	CHECK(mw_wire_parse_close(p, MW_WIRE_CLOSE_LEN, &c) == 0 &&
+	      c.reason == MW_ETIMEDOUT);
+	mw_put32(p + 28, 5);
+	CHECK(mw_wire_parse_close(p, MW_WIRE_CLOSE_LEN, &c) == MW_EFORMAT);
+	/* serial arithmetic: 5 is newer than 0xFFFFFFF0 (wrapped) */
+	CHECK(mw_ident_cmp(&y, &x) > 0 && mw_ident_cmp(&x, &y) < 0);
+	CHECK(mw_ident_cmp(&z, &y) > 0 && mw_ident_cmp(&y, &y) == 0);
+	CHECK(mw_wire_dtype_size(MW_DT_I64) == 8 &&
+	      mw_wire_dtype_size(99) == 0);
+	CHECK(strcmp(mw_kind_name(MW_KIND_GRADIENT), "gradient") == 0);
+}
+
+int main(void)
+{
+	test_crc();
+	test_hello();
+	test_data();
+	test_ack();
+	test_close_ident();
+	if (fails)
+		fprintf(stderr, "test_wire: %d failures\n", fails);
+	return fails ? 1 : 0;
+}
