@@ -71,6 +71,7 @@ static void usage(FILE *f)
 "  --peer-mac MAC          static MAC of the preceding --peer (no ARP);\n"
 "                          otherwise ARP resolves it\n"
 "  --vlan ID               send and accept 802.1Q-tagged frames (0..4094)\n"
+"  --mac MAC               our MAC address (default: the port's)\n"
 "  --eth-port N            ethdev port to use (default 0)\n"
 "  --mtu N                 IP MTU, 576..9600 (default 1500; jumbo frames\n"
 "                          where the port allows)\n"
@@ -95,6 +96,8 @@ static void usage(FILE *f)
 "  --max-tensor BYTES      largest tensor, both ways\n"
 "  --max-segs N            segments per tensor\n"
 "  --retries N             timeouts without progress before a tensor fails\n"
+"  --incarnation N         endpoint incarnation (default: from the wall\n"
+"                          clock; fix it to replay a capture of this side)\n"
 "Fault injection (probabilities per frame; seeded):\n"
 "  --rx-drop P, --tx-drop P      independent loss\n"
 "  --burst-drop P               Gilbert-Elliott bursts: P to enter a burst\n"
@@ -132,7 +135,7 @@ enum {
 	O_DUP, O_RX_DUP, O_REORDER, O_RX_REORDER, O_CORRUPT, O_RX_CORRUPT,
 	O_REORDER_GAP, O_FSEED, O_CAPTURE, O_STATUS, O_STATS, O_DURATION,
 	O_IDLE, O_DRAIN, O_LINGER, O_LINKWAIT, O_MBUFS, O_RXD, O_TXD,
-	O_SWCK, O_ZEROCK, O_YIELD, O_HELP,
+	O_SWCK, O_ZEROCK, O_YIELD, O_MAC, O_INC, O_HELP,
 };
 
 static const struct option opts[] = {
@@ -161,7 +164,9 @@ static const struct option opts[] = {
 	{"linger-ms", 1, 0, O_LINGER}, {"link-wait-ms", 1, 0, O_LINKWAIT},
 	{"mbufs", 1, 0, O_MBUFS}, {"rxd", 1, 0, O_RXD}, {"txd", 1, 0, O_TXD},
 	{"sw-cksum", 0, 0, O_SWCK}, {"accept-zero-cksum", 0, 0, O_ZEROCK},
-	{"idle-yield", 0, 0, O_YIELD}, {"help", 0, 0, O_HELP},
+	{"idle-yield", 0, 0, O_YIELD}, {"mac", 1, 0, O_MAC},
+	{"incarnation", 1, 0, O_INC},
+	{"help", 0, 0, O_HELP},
 	{0, 0, 0, 0},
 };
 
@@ -523,6 +528,18 @@ static int parse_args(int argc, char **argv, struct app *a)
 			break;
 		case O_ZEROCK:
 			d->accept_zero_udp_cksum = true;
+			break;
+		case O_INC:
+			if (num_u64(optarg, UINT32_MAX, &v) || v == 0)
+				FAIL("--incarnation: '%s' is not 1..%u", optarg,
+				     UINT32_MAX);
+			d->ep.incarnation = (uint32_t)v;
+			d->fixed_incarnation = true;
+			break;
+		case O_MAC:
+			if (mw_net_parse_mac(optarg, d->mac) || (d->mac[0] & 1))
+				FAIL("--mac: '%s' is not a unicast MAC", optarg);
+			d->has_mac = true;
 			break;
 		case O_YIELD:
 			d->idle_yield = true;

@@ -834,6 +834,14 @@ int mw_dp_create(const struct mw_dp_cfg *cfg, struct mw_dp **out, char *err,
 			       : 0;
 	dp->rx_cksum_hw = dp->caps.use_rx_cksum;
 
+	if (cfg->has_mac) {
+		/* e.g. replaying a capture made by another port: best effort
+		 * on the port, authoritative for what we accept and send. */
+		struct rte_ether_addr ea;
+		memcpy(ea.addr_bytes, cfg->mac, 6);
+		rte_eth_dev_default_mac_addr_set(cfg->port_id, &ea);
+		memcpy(dp->caps.mac, cfg->mac, 6);
+	}
 	memcpy(dp->net.mac, dp->caps.mac, 6);
 	dp->net.ip = cfg->ip;
 	dp->net.port = cfg->udp_port;
@@ -848,7 +856,7 @@ int mw_dp_create(const struct mw_dp_cfg *cfg, struct mw_dp **out, char *err,
 	struct mw_ep_config ec = cfg->ep;
 	ec.max_peers = (uint16_t)cfg->npeers;
 	ec.max_datagram = (uint16_t)(cfg->mtu - 28u);
-	if (ec.incarnation <= 1)
+	if (!cfg->fixed_incarnation)
 		ec.incarnation = incarnation_now();
 	ec.rx_alloc = cfg->src->rx_alloc;
 	rc = mw_ep_new(&ec, &dp->ep);

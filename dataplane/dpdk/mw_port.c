@@ -57,7 +57,7 @@ int mw_port_start(uint16_t port, uint16_t mtu, uint16_t nb_rxd,
 			 caps->max_mtu);
 		return -EINVAL;
 	}
-	if (caps->max_rx_pktlen && frame > caps->max_rx_pktlen + 4u) {
+	if (caps->max_rx_pktlen && frame > (uint64_t)caps->max_rx_pktlen + 4u) {
 		snprintf(err, errlen,
 			 "port %u (%s): MTU %u needs %u-byte frames, the port "
 			 "receives at most %u (for af_packet raise framesz=)",

@@ -46,6 +46,8 @@ struct mw_dp_cfg {
 	uint32_t ip;        /**< our IPv4 address */
 	uint16_t udp_port;  /**< our UDP port */
 	uint16_t vlan;      /**< MW_NET_NO_VLAN or 0..4094 */
+	bool has_mac;       /**< use mac instead of the port's address */
+	uint8_t mac[6];
 	struct mw_dp_peer_cfg peers[MW_DP_MAX_PEERS];
 	unsigned npeers;
 	uint16_t mtu;       /**< IP MTU; UDP payloads up to mtu - 28 */
@@ -69,6 +71,8 @@ struct mw_dp_cfg {
 				    moved no frame (shared cores) */
 	struct mw_ep_config ep;   /**< transport config (rx_alloc is taken
 				       from the source) */
+	bool fixed_incarnation;   /**< use ep.incarnation as given; otherwise
+				       it is derived from the wall clock */
 	struct mw_source *src;    /**< not NULL */
 };
 
