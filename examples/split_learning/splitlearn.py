@@ -1,0 +1,235 @@
+#!/usr/bin/python3
+"""Split learning over two maskwire data planes.
+
+One process per side, each attached to its own local maskwire through the
+shared-memory channel:
+
+  client (device): first layers; per step sends activations (MS by default)
+                   and labels up, receives the gradient and back-propagates.
+  server:          the rest of the model; computes the loss, sends the
+                   gradient of the loss w.r.t. the activations down (signed MS
+                   or dense), and the step's loss/correct count; on
+                   evaluation steps it sends the logits down.
+
+Usage:
+  splitlearn.py server --shm NAME [options]
+  splitlearn.py client --shm NAME [options]
+
+Both sides must be given the same --seed, --batch and codec options.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fmnist  # noqa: E402
+import splitnet  # noqa: E402
+
+EVAL_FLAG = 1 << 62
+DONE_FLAG = 1 << 61
+
+# Codec presets: (codec name, ratio, bits). "topk-eq" keeps as many values
+# as fit in MS's bytes at r=0.99, b=2: MS spends 0.25 + 0.04 = 0.29 bytes per
+# element; (index, value) pairs cost 8 bytes, so k = 0.03625 n.
+PRESETS = {
+    "dense": ("dense", 0.0, 0),
+    "ms": ("ms", 0.99, 2),
+    "ms-signed": ("ms-signed", 0.99, 2),
+    "topk-eq": ("topk", 1.0 - 0.29 / 8.0, 0),
+    "quant3": ("quant", 0.0, 3),
+}
+
+
+def codec_args(spec):
+    """'ms' | 'ms:0.99:2' | 'topk:0.96375' | 'quant::3' -> dict."""
+    if spec in PRESETS:
+        name, ratio, bits = PRESETS[spec]
+    else:
+        parts = spec.split(":")
+        name = parts[0]
+        ratio = float(parts[1]) if len(parts) > 1 and parts[1] else 0.0
+        bits = int(parts[2]) if len(parts) > 2 and parts[2] else 2
+    return {"codec": name, "ratio": ratio, "bits": bits}
+
+
+def progress(prefix, i, n, extra=""):
+    if not sys.stderr.isatty() and i not in (n,) and i % max(1, n // 10):
+        return
+    width = 30
+    done = int(width * i / max(1, n))
+    sys.stderr.write(f"\r{prefix} [{'#' * done}{'.' * (width - done)}] {i}/{n} {extra}")
+    if i == n:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def batches(n, batch, rng):
+    idx = rng.permutation(n)
+    for s in range(0, n - batch + 1, batch):
+        yield idx[s:s + batch]
+
+
+def run_server(args, link):
+    torch.manual_seed(args.seed)
+    model = splitnet.server_model()
+    opt = splitnet.optimizer(model.parameters(), args.lr)
+    lossf = nn.CrossEntropyLoss()
+    grad_codec = codec_args(args.grad_codec)
+    steps = 0
+    while True:
+        act, meta = link.recv(timeout=args.timeout)
+        if meta["tag"] & DONE_FLAG:
+            break
+        labels, lmeta = link.recv(timeout=args.timeout)
+        if lmeta["tag"] != meta["tag"]:
+            raise RuntimeError(f"labels tag {lmeta['tag']} != activation tag {meta['tag']}")
+        y = labels.long()
+        if meta["tag"] & EVAL_FLAG:
+            model.eval()
+            with torch.no_grad():
+                logits = model(act)
+            link.send(logits.contiguous(), kind="logits", tag=meta["tag"], codec="dense")
+            model.train()
+            continue
+        a = act.detach().clone().requires_grad_(True)
+        out = model(a)
+        loss = lossf(out, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        correct = (out.argmax(1) == y).sum().item()
+        link.send(a.grad.contiguous(), kind="gradient", tag=meta["tag"], **grad_codec)
+        link.send(torch.tensor([loss.item(), float(correct)], dtype=torch.float32),
+                  kind="other", tag=meta["tag"], codec="dense")
+        steps += 1
+    print(json.dumps({"role": "server", "train_steps": steps}), flush=True)
+
+
+def run_client(args, link):
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    xtr, ytr = fmnist.load("train")
+    xte, yte = fmnist.load("test")
+    if args.train_limit:
+        xtr, ytr = xtr[:args.train_limit], ytr[:args.train_limit]
+    if args.test_limit:
+        xte, yte = xte[:args.test_limit], yte[:args.test_limit]
+    xtr, ytr = torch.from_numpy(xtr), torch.from_numpy(ytr)
+    xte, yte = torch.from_numpy(xte), torch.from_numpy(yte)
+    model = splitnet.client_model()
+    opt = splitnet.optimizer(model.parameters(), args.lr)
+    act_codec = codec_args(args.act_codec)
+    tag = 0
+    history = []
+    t_start = time.time()
+    wire0 = link.wire_bytes()
+    for epoch in range(1, args.epochs + 1):
+        model.train()
+        t0 = time.time()
+        nb = len(xtr) // args.batch
+        loss_sum = correct = seen = 0
+        dense_bytes = 0
+        w0 = link.wire_bytes()
+        for i, idx in enumerate(batches(len(xtr), args.batch, rng), 1):
+            xb, yb = xtr[idx], ytr[idx]
+            act = model(xb)
+            link.send(act.detach().contiguous(), kind="activation", tag=tag, **act_codec)
+            link.send(yb.contiguous(), kind="labels", tag=tag, codec="raw")
+            grad, gmeta = link.recv(timeout=args.timeout)
+            stats, _ = link.recv(timeout=args.timeout)
+            if gmeta["tag"] != tag:
+                raise RuntimeError(f"gradient for step {gmeta['tag']}, expected {tag}")
+            opt.zero_grad()
+            act.backward(grad)
+            opt.step()
+            loss_sum += float(stats[0]) * len(idx)
+            correct += int(stats[1])
+            seen += len(idx)
+            # dense equivalent: activation + labels up, gradient + stats down
+            dense_bytes += 2 * act.numel() * 4 + yb.numel() * 8 + 8
+            tag += 1
+            progress(f"epoch {epoch}", i, nb,
+                     f"loss {loss_sum / seen:.3f} {i / (time.time() - t0):.1f} steps/s")
+        train_time = time.time() - t0
+        wire = link.wire_bytes() - w0
+        acc = evaluate(args, link, model, xte, yte, tag)
+        tag += (len(xte) + args.batch - 1) // args.batch
+        rec = {
+            "epoch": epoch,
+            "train_loss": round(loss_sum / seen, 4),
+            "train_acc": round(correct / seen, 4),
+            "test_acc": round(acc, 4),
+            "steps": nb,
+            "steps_per_s": round(nb / train_time, 2),
+            "wire_bytes_per_step": int(wire / nb) if wire is not None else None,
+            "dense_bytes_per_step": int(dense_bytes / nb),
+        }
+        if wire:
+            rec["wire_vs_dense"] = round(dense_bytes / wire, 2)
+        history.append(rec)
+        print(json.dumps(rec), flush=True)
+    # tell the server we are done
+    link.send(torch.zeros(1), kind="other", tag=DONE_FLAG, codec="dense")
+    total_wire = link.wire_bytes() - wire0 if wire0 is not None else None
+    summary = {"role": "client", "act_codec": args.act_codec,
+               "grad_codec": args.grad_codec, "epochs": args.epochs,
+               "final_test_acc": history[-1]["test_acc"] if history else None,
+               "wire_bytes_total": total_wire,
+               "wall_s": round(time.time() - t_start, 1)}
+    print(json.dumps(summary), flush=True)
+    return summary
+
+
+def evaluate(args, link, model, xte, yte, tag0):
+    model.eval()
+    correct = 0
+    n = len(xte)
+    nb = (n + args.batch - 1) // args.batch
+    with torch.no_grad():
+        for i in range(nb):
+            xb, yb = xte[i * args.batch:(i + 1) * args.batch], yte[i * args.batch:(i + 1) * args.batch]
+            act = model(xb)
+            tag = (tag0 + i) | EVAL_FLAG
+            link.send(act.contiguous(), kind="activation", tag=tag, **codec_args(args.act_codec))
+            link.send(yb.contiguous(), kind="labels", tag=tag, codec="raw")
+            logits, meta = link.recv(timeout=args.timeout)
+            if meta["tag"] != tag:
+                raise RuntimeError(f"logits for {meta['tag']}, expected {tag}")
+            correct += int((logits.argmax(1) == yb).sum())
+            progress("  eval", i + 1, nb)
+    model.train()
+    return correct / n
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("role", choices=["client", "server"])
+    ap.add_argument("--shm", required=True, help="shared-memory channel name of the local maskwire")
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=0.05)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--train-limit", type=int, default=0, help="use the first N training images (0: all)")
+    ap.add_argument("--test-limit", type=int, default=0, help="use the first N test images (0: all)")
+    ap.add_argument("--act-codec", default="ms", help="activations: " + "|".join(PRESETS) + " or codec:ratio:bits")
+    ap.add_argument("--grad-codec", default="dense", help="gradients: dense|ms-signed|... ")
+    ap.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the peer")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    from link import MaskwireLink
+    with MaskwireLink(args.shm) as link:
+        if args.role == "server":
+            run_server(args, link)
+        else:
+            run_client(args, link)
+
+
+if __name__ == "__main__":
+    main()
