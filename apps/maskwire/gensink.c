@@ -8,6 +8,13 @@
 
 
 #define MAX_ERRS 32u
+#define STAMP_MASK ((1ull << MW_GENSINK_STAMP_SHIFT) - 1)
+
+/* A delivered tensor waiting for its response (respond mode). */
+struct pending {
+	uint16_t peer;
+	uint64_t tag;
+};
 
 struct mw_gensink {
 	struct mw_gensink_cfg cfg;
@@ -17,6 +24,7 @@ struct mw_gensink {
 	uint64_t gbuf_tag;         /* tag gbuf holds, UINT64_MAX none */
 	uint64_t next_ns;          /* rate limiter */
 	uint64_t submitted[MW_SOURCE_MAX_PEERS];
+	uint64_t gen_total;        /* generator tensors submitted */
 	uint64_t submitted_total, done, failed, eagain;
 	uint64_t failed_by[MAX_ERRS];
 	unsigned npeers;
@@ -24,6 +32,14 @@ struct mw_gensink {
 	uint64_t delivered, verified, mismatched, out_of_order;
 	uint64_t delivered_bytes;
 	uint64_t expect_tag[MW_SOURCE_MAX_PEERS];
+	uint64_t rx_from[MW_SOURCE_MAX_PEERS]; /* delivered, by core peer id */
+	/* stamp mode: clock_ns() - stamp of every delivered tensor */
+	uint64_t *lat;
+	size_t lat_n, lat_cap;
+	/* respond mode: FIFO of tensors to answer */
+	struct pending *resp;
+	size_t resp_head, resp_len, resp_cap;
+	uint64_t resp_submitted;
 	void *ref, *enc, *scratch, *regen;
 	size_t ref_cap, enc_cap, scratch_cap, regen_cap;
 };
@@ -99,7 +115,11 @@ int mw_gensink_new(const struct mw_gensink_cfg *cfg, struct mw_gensink **out)
 		return MW_ENOMEM;
 	g->cfg = *cfg;
 	g->gbuf_tag = UINT64_MAX;
-	if (cfg->gen_n) {
+	if (cfg->stamp && !cfg->clock_ns) {
+		free(g);
+		return MW_EINVAL;
+	}
+	if (cfg->gen_n || cfg->respond) {
 		g->n = mw_gensink_elems(&cfg->meta);
 		unsigned es = mw_wire_dtype_size(cfg->meta.dtype);
 		bool raw = cfg->cp.codec == MW_CODEC_RAW;
@@ -130,6 +150,8 @@ void mw_gensink_free(struct mw_gensink *g)
 	free(g->enc);
 	free(g->scratch);
 	free(g->regen);
+	free(g->lat);
+	free(g->resp);
 	free(g);
 }
 
@@ -145,6 +167,69 @@ uint64_t mw_gensink_verified(const struct mw_gensink *g)
 
 /* ---- generator ---------------------------------------------------------- */
 
+/* The tensor's index (its position in the sender's sequence). */
+static uint64_t tag_index(const struct mw_gensink *g, uint64_t tag)
+{
+	return g->cfg.stamp ? tag >> MW_GENSINK_STAMP_SHIFT : tag;
+}
+
+/* The tag whose content tensor `index` carries. */
+static uint64_t content_tag(const struct mw_gensink *g, uint64_t index)
+{
+	return g->cfg.content_period ? index % g->cfg.content_period : index;
+}
+
+/* Fill (once per content) and submit tensor `index` of cfg.meta/cp. tag:
+ * the tag to send (a response's), or NULL for a new one (stamped now,
+ * after the fill, when stamping). */
+static int submit_one(struct mw_gensink *g, struct mw_ep *ep, uint16_t peer,
+		      uint64_t index, const uint64_t *tag, uint64_t now)
+{
+	const struct mw_gensink_cfg *c = &g->cfg;
+	uint64_t ct = content_tag(g, index);
+	if (g->gbuf_tag != ct) {
+		mw_gensink_fill(g->gbuf, g->n, c->meta.dtype, c->meta.kind,
+				c->seed, ct);
+		g->gbuf_tag = ct;
+	}
+	struct mw_tensor_meta m = c->meta;
+	if (tag)
+		m.tag = *tag;
+	else if (c->stamp)
+		m.tag = index << MW_GENSINK_STAMP_SHIFT |
+			(c->clock_ns() & STAMP_MASK);
+	else
+		m.tag = index;
+	int rc = mw_ep_submit(ep, peer, &m, &c->cp, g->gbuf, g->bytes, 0, now,
+			      NULL);
+	if (rc == MW_EAGAIN)
+		g->eagain++;
+	else if (rc >= 0)
+		g->submitted_total++;
+	return rc;
+}
+
+static int push_response(struct mw_gensink *g, uint16_t peer, uint64_t tag)
+{
+	if (g->resp_head + g->resp_len == g->resp_cap) {
+		if (g->resp_head) {
+			memmove(g->resp, g->resp + g->resp_head,
+				g->resp_len * sizeof(*g->resp));
+			g->resp_head = 0;
+		} else {
+			size_t cap = g->resp_cap ? 2 * g->resp_cap : 64;
+			void *q = realloc(g->resp, cap * sizeof(*g->resp));
+			if (!q)
+				return MW_ENOMEM;
+			g->resp = q;
+			g->resp_cap = cap;
+		}
+	}
+	g->resp[g->resp_head + g->resp_len++] =
+		(struct pending){.peer = peer, .tag = tag};
+	return 0;
+}
+
 static int gs_poll(void *ctx, struct mw_ep *ep, const uint16_t *peers,
 		   unsigned npeers, uint64_t now)
 {
@@ -152,30 +237,38 @@ static int gs_poll(void *ctx, struct mw_ep *ep, const uint16_t *peers,
 	const struct mw_gensink_cfg *c = &g->cfg;
 	int count = 0;
 	g->npeers = npeers;
+	while (g->resp_len) {
+		struct pending *r = &g->resp[g->resp_head];
+		int rc = submit_one(g, ep, r->peer, tag_index(g, r->tag),
+				    &r->tag, now);
+		if (rc == MW_EAGAIN)
+			break;
+		if (rc < 0)
+			return rc;
+		g->resp_head++;
+		g->resp_len--;
+		g->resp_submitted++;
+		count++;
+	}
+	if (!g->resp_len)
+		g->resp_head = 0;
 	if (!c->gen_n)
-		return 0;
+		return count;
 	for (unsigned i = 0; i < npeers && i < MW_SOURCE_MAX_PEERS; i++) {
 		while (g->submitted[i] < c->gen_n) {
 			if (c->rate > 0 && now < g->next_ns)
 				return count;
-			uint64_t tag = g->submitted[i];
-			if (g->gbuf_tag != tag) {
-				mw_gensink_fill(g->gbuf, g->n, c->meta.dtype,
-						c->meta.kind, c->seed, tag);
-				g->gbuf_tag = tag;
-			}
-			struct mw_tensor_meta m = c->meta;
-			m.tag = tag;
-			int rc = mw_ep_submit(ep, peers[i], &m, &c->cp, g->gbuf,
-					      g->bytes, 0, now, NULL);
-			if (rc == MW_EAGAIN) {
-				g->eagain++;
+			if (c->lockstep && peers[i] < MW_SOURCE_MAX_PEERS &&
+			    g->submitted[i] > g->rx_from[peers[i]])
 				break;
-			}
+			int rc = submit_one(g, ep, peers[i], g->submitted[i],
+					    NULL, now);
+			if (rc == MW_EAGAIN)
+				break;
 			if (rc < 0)
 				return rc;
 			g->submitted[i]++;
-			g->submitted_total++;
+			g->gen_total++;
 			count++;
 			if (c->rate > 0) {
 				uint64_t gap = (uint64_t)(1e9 / c->rate);
@@ -208,7 +301,8 @@ static int sink_check(struct mw_gensink *g, const struct mw_event *ev,
 		if (grow(&g->regen, &g->regen_cap, d->n ? d->n : 1))
 			return MW_ENOMEM;
 		mw_gensink_fill(g->regen, n, ev->meta.dtype, ev->meta.kind,
-				g->cfg.seed, ev->meta.tag);
+				g->cfg.seed,
+				content_tag(g, tag_index(g, ev->meta.tag)));
 		*ok = memcmp(g->regen, ev->buf, d->n) == 0;
 		return 0;
 	}
@@ -232,7 +326,7 @@ static int sink_check(struct mw_gensink *g, const struct mw_event *ev,
 	    grow(&g->ref, &g->ref_cap, fbytes))
 		return MW_ENOMEM;
 	mw_gensink_fill(g->regen, n, MW_DT_F32, ev->meta.kind, g->cfg.seed,
-			ev->meta.tag);
+			content_tag(g, tag_index(g, ev->meta.tag)));
 	struct mw_codec_desc d2;
 	int64_t len = mw_encode(&p, g->regen, n, &d2, g->enc, g->enc_cap,
 				g->scratch, g->scratch_cap);
@@ -251,7 +345,7 @@ static int sink_check(struct mw_gensink *g, const struct mw_event *ev,
 }
 
 static void log_tensor(struct mw_gensink *g, const struct mw_event *ev,
-		       bool ok)
+		       bool ok, uint64_t lat)
 {
 	FILE *f = g->cfg.tensor_log;
 	fprintf(f,
@@ -266,8 +360,11 @@ static void log_tensor(struct mw_gensink *g, const struct mw_event *ev,
 		", \"bytes\": %" PRIu64 ", \"crc32c\": \"%08x\"",
 		mw_codec_name(ev->desc.codec), ev->desc.bits, ev->desc.k,
 		ev->bytes, mw_crc32c(0, ev->buf, ev->bytes));
-	if (g->cfg.sink)
+	if (g->cfg.sink && !g->cfg.no_verify)
 		fprintf(f, ", \"verified\": %s", ok ? "true" : "false");
+	if (g->cfg.stamp)
+		fprintf(f, ", \"index\": %" PRIu64 ", \"latency_ns\": %" PRIu64,
+			tag_index(g, ev->meta.tag), lat);
 	fprintf(f, "}\n");
 }
 
@@ -296,14 +393,37 @@ static void gs_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
 	default:
 		return;
 	}
+	uint64_t lat = 0;
+	if (g->cfg.stamp) {
+		/* First, before the (slow) check. */
+		lat = (g->cfg.clock_ns() - ev->meta.tag) & STAMP_MASK;
+		if (g->lat_n == g->lat_cap) {
+			size_t cap = g->lat_cap ? 2 * g->lat_cap : 1024;
+			void *q = realloc(g->lat, cap * sizeof(*g->lat));
+			if (q) {
+				g->lat = q;
+				g->lat_cap = cap;
+			}
+		}
+		if (g->lat_n < g->lat_cap)
+			g->lat[g->lat_n++] = lat;
+	}
 	g->delivered++;
 	g->delivered_bytes += ev->bytes;
+	unsigned p = ev->peer < MW_SOURCE_MAX_PEERS ? ev->peer : 0;
+	g->rx_from[p]++;
+	if (g->cfg.respond && push_response(g, ev->peer, ev->meta.tag) < 0)
+		fprintf(stderr, "maskwire: no memory to answer tensor tag "
+				"%" PRIu64 "\n",
+			ev->meta.tag);
 	bool ok = false;
 	if (g->cfg.sink) {
-		unsigned p = ev->peer < MW_SOURCE_MAX_PEERS ? ev->peer : 0;
-		if (ev->meta.tag != g->expect_tag[p])
+		uint64_t idx = tag_index(g, ev->meta.tag);
+		if (idx != g->expect_tag[p])
 			g->out_of_order++;
-		g->expect_tag[p] = ev->meta.tag + 1;
+		g->expect_tag[p] = idx + 1;
+	}
+	if (g->cfg.sink && !g->cfg.no_verify) {
 		int rc = sink_check(g, ev, &ok);
 		if (rc < 0)
 			fprintf(stderr, "maskwire: sink cannot rebuild tensor "
@@ -322,16 +442,18 @@ static void gs_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
 		}
 	}
 	if (g->cfg.tensor_log)
-		log_tensor(g, ev, ok);
+		log_tensor(g, ev, ok, lat);
 	struct mw_event e = *ev;
 	mw_ep_release(ep, &e);
 }
 
-static bool gen_finished(const struct mw_gensink *g)
+/* Every generated tensor and every response submitted and finished. */
+static bool tx_finished(const struct mw_gensink *g)
 {
-	uint64_t want = g->cfg.gen_n * g->npeers;
-	return g->npeers && g->submitted_total == want &&
-	       g->done + g->failed == want;
+	if (g->cfg.gen_n &&
+	    !(g->npeers && g->gen_total == g->cfg.gen_n * g->npeers))
+		return false;
+	return g->resp_len == 0 && g->done + g->failed == g->submitted_total;
 }
 
 static bool gs_done(void *ctx)
@@ -340,7 +462,7 @@ static bool gs_done(void *ctx)
 	bool gen = g->cfg.gen_n != 0, sink = g->cfg.sink && g->cfg.sink_n;
 	if (!gen && !sink)
 		return false; /* a responder: runs until stopped */
-	if (gen && !gen_finished(g))
+	if (!tx_finished(g))
 		return false;
 	if (sink && g->delivered < g->cfg.sink_n)
 		return false;
@@ -350,7 +472,7 @@ static bool gs_done(void *ctx)
 static bool gs_busy(void *ctx)
 {
 	const struct mw_gensink *g = ctx;
-	return g->submitted_total > g->done + g->failed;
+	return g->submitted_total > g->done + g->failed || g->resp_len;
 }
 
 static void gs_status(void *ctx, char *buf, unsigned len)
@@ -361,7 +483,7 @@ static void gs_status(void *ctx, char *buf, unsigned len)
 		n = snprintf(buf, len,
 			     "gen %" PRIu64 "/%" PRIu64 " done %" PRIu64
 			     " failed %" PRIu64,
-			     g->submitted_total, g->cfg.gen_n * g->npeers,
+			     g->gen_total, g->cfg.gen_n * g->npeers,
 			     g->done, g->failed);
 	if (g->cfg.sink && n >= 0 && (unsigned)n < len)
 		snprintf(buf + n, len - (unsigned)n,
@@ -370,9 +492,45 @@ static void gs_status(void *ctx, char *buf, unsigned len)
 			 g->mismatched + g->out_of_order);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of n sorted values. */
+static uint64_t pct(const uint64_t *v, size_t n, double q)
+{
+	double x = q * (double)n;
+	size_t r = (size_t)x;
+	if ((double)r < x)
+		r++;
+	return v[r ? r - 1 : 0];
+}
+
+static void latency_json(struct mw_gensink *g, FILE *f)
+{
+	if (!g->cfg.stamp || !g->lat_n) {
+		fprintf(f, "null");
+		return;
+	}
+	/* Sorted in place: stats are written once, at exit. */
+	qsort(g->lat, g->lat_n, sizeof(*g->lat), cmp_u64);
+	double sum = 0;
+	for (size_t i = 0; i < g->lat_n; i++)
+		sum += (double)g->lat[i];
+	fprintf(f,
+		"{\"count\": %zu, \"min\": %" PRIu64 ", \"p50\": %" PRIu64
+		", \"p90\": %" PRIu64 ", \"p99\": %" PRIu64
+		", \"max\": %" PRIu64 ", \"mean\": %.0f}",
+		g->lat_n, g->lat[0], pct(g->lat, g->lat_n, 0.5),
+		pct(g->lat, g->lat_n, 0.9), pct(g->lat, g->lat_n, 0.99),
+		g->lat[g->lat_n - 1], sum / (double)g->lat_n);
+}
+
 static void gs_stats_json(void *ctx, FILE *f)
 {
-	const struct mw_gensink *g = ctx;
+	struct mw_gensink *g = ctx;
 	const struct mw_gensink_cfg *c = &g->cfg;
 	fprintf(f, "\"gen\": {\"enabled\": %s, \"tensors_per_peer\": %" PRIu64
 		   ", \"peers\": %u, \"shape\": [",
@@ -385,11 +543,16 @@ static void gs_stats_json(void *ctx, FILE *f)
 		"\"bits\": %u, \"ratio\": %g, \"k\": %" PRIu64
 		", \"rate\": %g, \"seed\": %" PRIu64 ", \"submitted\": %" PRIu64
 		", \"done\": %" PRIu64 ", \"failed\": %" PRIu64
-		", \"eagain\": %" PRIu64 ", \"failed_by_reason\": {",
+		", \"eagain\": %" PRIu64 ", \"content_period\": %" PRIu64
+		", \"stamp\": %s, \"lockstep\": %s, \"respond\": %s"
+		", \"responses\": %" PRIu64 ", \"failed_by_reason\": {",
 		g->n, g->bytes, mw_kind_name(c->meta.kind),
 		mw_wire_dtype_name(c->meta.dtype), mw_codec_name(c->cp.codec),
 		c->cp.bits, c->cp.ratio, c->cp.k, c->rate, c->seed,
-		g->submitted_total, g->done, g->failed, g->eagain);
+		g->submitted_total, g->done, g->failed, g->eagain,
+		c->content_period, c->stamp ? "true" : "false",
+		c->lockstep ? "true" : "false", c->respond ? "true" : "false",
+		g->resp_submitted);
 	bool first = true;
 	for (unsigned r = 0; r < MAX_ERRS; r++)
 		if (g->failed_by[r]) {
@@ -401,10 +564,12 @@ static void gs_stats_json(void *ctx, FILE *f)
 		"}},\n \"sink\": {\"enabled\": %s, \"expect\": %" PRIu64
 		", \"delivered\": %" PRIu64 ", \"verified\": %" PRIu64
 		", \"mismatched\": %" PRIu64 ", \"out_of_order\": %" PRIu64
-		", \"bytes\": %" PRIu64 "}",
+		", \"bytes\": %" PRIu64 ", \"verify\": %s, \"latency_ns\": ",
 		c->sink ? "true" : "false", c->sink_n, g->delivered,
 		g->verified, g->mismatched, g->out_of_order,
-		g->delivered_bytes);
+		g->delivered_bytes, c->no_verify ? "false" : "true");
+	latency_json(g, f);
+	fputc('}', f);
 }
 
 static int gs_verdict(void *ctx, bool interrupted)
@@ -414,7 +579,8 @@ static int gs_verdict(void *ctx, bool interrupted)
 		return 1;
 	if (interrupted)
 		return 0;
-	if (g->cfg.gen_n && (g->failed || !gen_finished(g)))
+	if ((g->cfg.gen_n || g->cfg.respond) &&
+	    (g->failed || !tx_finished(g)))
 		return 1;
 	if (g->cfg.sink && g->cfg.sink_n && g->delivered < g->cfg.sink_n)
 		return 1;

@@ -34,7 +34,34 @@ struct mw_gensink_cfg {
 	uint64_t sink_n;             /**< done after this many; 0: never */
 	FILE *tensor_log;            /**< one JSON line per delivered tensor
 					  (digest, verdict), or NULL */
+	uint64_t content_period;     /**< tensor i carries the content of
+					  i mod P (0: every tensor its own);
+					  same on both sides */
+	bool no_verify;              /**< sink: count and time only */
+	/**
+	 * Tags carry the tensor's index and its send time:
+	 * tag = index << MW_GENSINK_STAMP_SHIFT | (clock_ns() mod 2^40), read
+	 * just before mw_ep_submit(). The sink reports clock_ns() - stamp at
+	 * delivery (one-way latency when both processes share the clock).
+	 * Same on both sides; needs clock_ns and fewer than 2^24 tensors.
+	 */
+	bool stamp;
+	uint64_t (*clock_ns)(void);  /**< a clock shared by both sides
+					  (CLOCK_MONOTONIC); NULL without
+					  stamp */
+	/**
+	 * Answer every delivered tensor with one generated tensor of meta/cp,
+	 * same tag (so a stamped request's response measures the round
+	 * trip: a training step's activation up, gradient down).
+	 */
+	bool respond;
+	bool lockstep;               /**< generator: the next tensor to a peer
+					  only after the previous one's
+					  response arrived */
 };
+
+/** Tag bits below the index in stamp mode (2^40 ns: 18 minutes). */
+#define MW_GENSINK_STAMP_SHIFT 40u
 
 struct mw_gensink;
 

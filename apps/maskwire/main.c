@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <limits.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_eal.h>
 #include <rte_ethdev.h>
@@ -26,6 +27,14 @@
 enum { EXIT_VERIFY = 1, EXIT_CONFIG = 2, EXIT_RUNTIME = 3 };
 
 static volatile sig_atomic_t quit;
+
+/* The clock both ends of a one-machine benchmark share (--stamp). */
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static void on_signal(int sig)
 {
@@ -91,6 +100,16 @@ static void usage(FILE *f)
 "  --sink [N]              verify every delivered tensor bit-exactly;\n"
 "                          with N, finish after N tensors\n"
 "  --tensor-log FILE       one JSON line per delivered tensor (digest)\n"
+"  --no-verify             sink: count and time delivered tensors only\n"
+"  --content-period P      tensor i carries tensor (i mod P)'s content\n"
+"                          (same on both sides; P=1: generate once)\n"
+"  --stamp                 tags carry the send time (CLOCK_MONOTONIC); the\n"
+"                          receiver reports latency p50/p99/max (both sides,\n"
+"                          one machine)\n"
+"  --respond               answer every delivered tensor with a generated\n"
+"                          one (--shape/--kind/--codec), same tag\n"
+"  --lockstep              generator: next tensor to a peer only after the\n"
+"                          previous one's response (request/response)\n"
 "Transport limits:\n"
 "  --window N              tensors in flight per peer and direction\n"
 "  --max-tensor BYTES      largest tensor, both ways\n"
@@ -135,7 +154,8 @@ enum {
 	O_DUP, O_RX_DUP, O_REORDER, O_RX_REORDER, O_CORRUPT, O_RX_CORRUPT,
 	O_REORDER_GAP, O_FSEED, O_CAPTURE, O_STATUS, O_STATS, O_DURATION,
 	O_IDLE, O_DRAIN, O_LINGER, O_LINKWAIT, O_MBUFS, O_RXD, O_TXD,
-	O_SWCK, O_ZEROCK, O_YIELD, O_MAC, O_INC, O_HELP,
+	O_SWCK, O_ZEROCK, O_YIELD, O_MAC, O_INC, O_NOVERIFY, O_PERIOD,
+	O_STAMP, O_RESPOND, O_LOCKSTEP, O_HELP,
 };
 
 static const struct option opts[] = {
@@ -166,6 +186,9 @@ static const struct option opts[] = {
 	{"sw-cksum", 0, 0, O_SWCK}, {"accept-zero-cksum", 0, 0, O_ZEROCK},
 	{"idle-yield", 0, 0, O_YIELD}, {"mac", 1, 0, O_MAC},
 	{"incarnation", 1, 0, O_INC},
+	{"no-verify", 0, 0, O_NOVERIFY}, {"content-period", 1, 0, O_PERIOD},
+	{"stamp", 0, 0, O_STAMP}, {"respond", 0, 0, O_RESPOND},
+	{"lockstep", 0, 0, O_LOCKSTEP},
 	{"help", 0, 0, O_HELP},
 	{0, 0, 0, 0},
 };
@@ -412,6 +435,26 @@ static int parse_args(int argc, char **argv, struct app *a)
 		case O_TLOG:
 			a->tlog_path = optarg;
 			break;
+		case O_NOVERIFY:
+			g->no_verify = true;
+			break;
+		case O_PERIOD:
+			if (num_u64(optarg, UINT32_MAX, &v) || v == 0)
+				FAIL("--content-period: '%s' is not a count "
+				     ">= 1",
+				     optarg);
+			g->content_period = v;
+			break;
+		case O_STAMP:
+			g->stamp = true;
+			g->clock_ns = monotonic_ns;
+			break;
+		case O_RESPOND:
+			g->respond = true;
+			break;
+		case O_LOCKSTEP:
+			g->lockstep = true;
+			break;
 		case O_WINDOW:
 			if (num_u64(optarg, 1u << 20, &v) || v == 0)
 				FAIL("--window: '%s' is not 1..%u", optarg,
@@ -582,7 +625,12 @@ static int finish_config(struct app *a)
 		FAIL("codec parameters rejected: --codec %s --bits %u "
 		     "--ratio %g",
 		     mw_codec_name(g->cp.codec), g->cp.bits, g->cp.ratio);
-	if (g->gen_n) {
+	if (g->stamp && g->gen_n >= 1ull << (64 - MW_GENSINK_STAMP_SHIFT))
+		FAIL("--stamp: at most %llu tensors (--gen)",
+		     (1ull << (64 - MW_GENSINK_STAMP_SHIFT)) - 1);
+	if (g->lockstep && !g->gen_n)
+		FAIL("--lockstep needs --gen");
+	if (g->gen_n || g->respond) {
 		uint64_t n = mw_gensink_elems(&g->meta);
 		uint64_t bytes = n * mw_wire_dtype_size(g->meta.dtype);
 		if (n == 0 || bytes / mw_wire_dtype_size(g->meta.dtype) != n)
