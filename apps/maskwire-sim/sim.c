@@ -76,6 +76,7 @@ struct link {
 struct pkt {
 	uint64_t t, seq;
 	uint8_t to;             /* 0: node A, 1: node B */
+	uint8_t corrupted;      /* counted when it arrives */
 	uint16_t len;
 	uint8_t *data;
 };
@@ -430,13 +431,25 @@ static void link_send(struct sim *s, int from, const uint8_t *buf, size_t len,
 		if (rng_unit(&l->rng) < o->corrupt) {
 			unsigned flips = 1 + (unsigned)(rng_next(&l->rng) % 3), f;
 
+			uint64_t bits[3];
+
 			for (f = 0; f < flips; f++) {
 				uint64_t bit = rng_next(&l->rng) % (8 * len);
+				unsigned g;
 
+				for (g = 0; g < f; g++)
+					if (bits[g] == bit)
+						break;
+				if (g < f) { /* the same bit twice: no error */
+					f--;
+					continue;
+				}
+				bits[f] = bit;
 				p.data[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 			}
-			l->st.corrupted++;
-			l->st.data_corrupted += is_data;
+			p.corrupted = (uint8_t)(1 + is_data);
+		} else {
+			p.corrupted = 0;
 		}
 		heap_push(&s->heap, p);
 	}
@@ -457,7 +470,7 @@ static struct mw_ep *make_ep(const struct opts *o, uint32_t inc)
 	cfg.window = o->window;
 	cfg.max_retries = o->max_retries;
 	cfg.rto_initial_ns = 1000000;
-	cfg.rto_min_ns = 200000;
+	cfg.rto_min_ns = 1000000;
 	cfg.rto_max_ns = 200000000;
 	cfg.ack_delay_ns = 25000;
 	rc = mw_ep_new(&cfg, &ep);
@@ -830,6 +843,10 @@ int main(int argc, char **argv)
 		while (s.heap.n && s.heap.v[0].t <= s.now) {
 			struct pkt p = heap_pop(&s.heap);
 
+			if (p.corrupted) {
+				s.link[!p.to].st.corrupted++;
+				s.link[!p.to].st.data_corrupted += p.corrupted == 2;
+			}
 			mw_ep_recv(s.n[p.to].ep, s.n[p.to].peer, p.data, p.len,
 				   s.now);
 			free(p.data);
