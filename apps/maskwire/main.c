@@ -23,6 +23,7 @@
 
 #include "gensink.h"
 #include "mw_dp.h"
+#include "shmsource.h"
 
 enum { EXIT_VERIFY = 1, EXIT_CONFIG = 2, EXIT_RUNTIME = 3 };
 
@@ -110,6 +111,15 @@ static void usage(FILE *f)
 "                          one (--shape/--kind/--codec), same tag\n"
 "  --lockstep              generator: next tensor to a peer only after the\n"
 "                          previous one's response (request/response)\n"
+"Training process (shared-memory channel, docs/SHM.md):\n"
+"  --shm NAME              serve the region NAME (/dev/shm/NAME, or a path)\n"
+"                          to one training process: its tensors go to the\n"
+"                          first --peer, tensors from peers are delivered\n"
+"                          to it (instead of --gen/--sink)\n"
+"  --shm-slot-size BYTES   pool allocation unit, a power of two (65536)\n"
+"  --shm-tx-slots N        send pool slots (512: 32 MiB)\n"
+"  --shm-rx-slots N        receive pool slots (512: 32 MiB)\n"
+"  --shm-ring N            submit/complete/deliver ring entries, 2^n (256)\n"
 "Transport limits:\n"
 "  --window N              tensors in flight per peer and direction\n"
 "  --max-tensor BYTES      largest tensor, both ways\n"
@@ -155,7 +165,8 @@ enum {
 	O_REORDER_GAP, O_FSEED, O_CAPTURE, O_STATUS, O_STATS, O_DURATION,
 	O_IDLE, O_DRAIN, O_LINGER, O_LINKWAIT, O_MBUFS, O_RXD, O_TXD,
 	O_SWCK, O_ZEROCK, O_YIELD, O_MAC, O_INC, O_NOVERIFY, O_PERIOD,
-	O_STAMP, O_RESPOND, O_LOCKSTEP, O_HELP,
+	O_STAMP, O_RESPOND, O_LOCKSTEP, O_SHM, O_SHM_SLOT, O_SHM_TX, O_SHM_RX,
+	O_SHM_RING, O_HELP,
 };
 
 static const struct option opts[] = {
@@ -189,6 +200,9 @@ static const struct option opts[] = {
 	{"no-verify", 0, 0, O_NOVERIFY}, {"content-period", 1, 0, O_PERIOD},
 	{"stamp", 0, 0, O_STAMP}, {"respond", 0, 0, O_RESPOND},
 	{"lockstep", 0, 0, O_LOCKSTEP},
+	{"shm", 1, 0, O_SHM}, {"shm-slot-size", 1, 0, O_SHM_SLOT},
+	{"shm-tx-slots", 1, 0, O_SHM_TX}, {"shm-rx-slots", 1, 0, O_SHM_RX},
+	{"shm-ring", 1, 0, O_SHM_RING},
 	{"help", 0, 0, O_HELP},
 	{0, 0, 0, 0},
 };
@@ -196,6 +210,8 @@ static const struct option opts[] = {
 struct app {
 	struct mw_dp_cfg dp;
 	struct mw_gensink_cfg gs;
+	struct mw_shmsrc_cfg shm;
+	bool max_tensor_given;
 	const char *stats_path;
 	const char *tlog_path;
 	int codec;  /* -1: by kind */
@@ -466,6 +482,7 @@ static int parse_args(int argc, char **argv, struct app *a)
 				FAIL("--max-tensor: '%s' is not a byte count",
 				     optarg);
 			d->ep.max_tensor_bytes = v;
+			a->max_tensor_given = true;
 			break;
 		case O_MAXSEGS:
 			if (num_u64(optarg, UINT32_MAX, &v) || v == 0)
@@ -587,6 +604,36 @@ static int parse_args(int argc, char **argv, struct app *a)
 		case O_YIELD:
 			d->idle_yield = true;
 			break;
+		case O_SHM:
+			if (!*optarg || strlen(optarg) >= 100)
+				FAIL("--shm: give a region name (1..99 chars)");
+			a->shm.name = optarg;
+			break;
+		case O_SHM_SLOT:
+			if (num_u64(optarg, MW_SHM_SLOT_MAX, &v) ||
+			    v < MW_SHM_SLOT_MIN || (v & (v - 1)))
+				FAIL("--shm-slot-size: '%s' is not a power of "
+				     "two in %u..%u",
+				     optarg, MW_SHM_SLOT_MIN, MW_SHM_SLOT_MAX);
+			a->shm.shm.geom.slot_size = (uint32_t)v;
+			break;
+		case O_SHM_TX: case O_SHM_RX:
+			if (num_u64(optarg, MW_SHM_SLOTS_MAX, &v) || v == 0)
+				FAIL("%s: '%s' is not 1..%u", o, optarg,
+				     MW_SHM_SLOTS_MAX);
+			if (c == O_SHM_TX)
+				a->shm.shm.geom.tx_slots = (uint32_t)v;
+			else
+				a->shm.shm.geom.rx_slots = (uint32_t)v;
+			break;
+		case O_SHM_RING:
+			if (num_u64(optarg, MW_SHM_RING_MAX, &v) ||
+			    v < MW_SHM_RING_MIN || (v & (v - 1)))
+				FAIL("--shm-ring: '%s' is not a power of two "
+				     "in %u..%u",
+				     optarg, MW_SHM_RING_MIN, MW_SHM_RING_MAX);
+			a->shm.shm.geom.ring_size = (uint32_t)v;
+			break;
 		case ':':
 			FAIL("%s needs a value", argv[optind - 1]);
 		default:
@@ -644,6 +691,22 @@ static int finish_config(struct app *a)
 			     " elements of --shape",
 			     g->cp.k, n);
 	}
+	if (a->shm.name) {
+		if (g->gen_n || g->sink)
+			FAIL("--shm replaces --gen/--sink: give one or the other");
+		uint64_t cap = mw_shmsrc_max_tensor(&a->shm);
+		if (a->max_tensor_given && a->dp.ep.max_tensor_bytes > cap)
+			FAIL("--max-tensor %" PRIu64 " exceeds the shared-memory "
+			     "pools (%" PRIu64 " bytes): raise --shm-*-slots",
+			     a->dp.ep.max_tensor_bytes, cap);
+		/* a received tensor must always fit the RX pool, or it would
+		 * wait for room forever */
+		if (a->dp.ep.max_tensor_bytes > cap)
+			a->dp.ep.max_tensor_bytes = cap;
+		struct mw_shm_hdr h;
+		if (mw_shm_layout(&a->shm.shm.geom, 1, &h) < 0)
+			FAIL("--shm-*: geometry rejected (pools too large?)");
+	}
 	if (mw_dp_cfg_check(&a->dp, errbuf, sizeof errbuf))
 		return -1;
 	/* Files: fail now, not after the port is up. */
@@ -682,6 +745,9 @@ int main(int argc, char **argv)
 	parse_shape("16,64,8,8", &a.gs.meta);
 	a.dp.fault_tx.seed = 1;
 	a.dp.fault_rx.seed = 1 ^ 0x5555555555555555ull;
+	mw_shm_cfg_default(&a.shm.shm);
+	a.shm.shm.geom.tx_slots = 512;
+	a.shm.shm.geom.rx_slots = 512;
 
 	int app_argc = sep < 0 ? 1 : argc - sep;
 	char **app_argv = sep < 0 ? argv : argv + sep;
@@ -706,15 +772,34 @@ int main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	a.gs.tensor_log = tlog;
-	struct mw_gensink *gs;
-	int rc = mw_gensink_new(&a.gs, &gs);
-	if (rc) {
-		fprintf(stderr, "maskwire: error: generator: %s\n",
-			mw_strerror(rc));
-		return EXIT_CONFIG;
-	}
+	struct mw_gensink *gs = NULL;
+	struct mw_shmsrc *shm = NULL;
 	struct mw_source src;
-	mw_gensink_source(gs, &src);
+	int rc;
+	if (a.shm.name) {
+		/* Created before EAL: a name in use fails without touching a
+		 * port. */
+		rc = mw_shmsrc_new(&a.shm, &shm);
+		if (rc) {
+			fprintf(stderr, "maskwire: error: --shm %s: %s%s\n",
+				a.shm.name, mw_strerror(rc),
+				rc == MW_EBUSY ? " (another data plane serves it)"
+				: rc == MW_EBADMAGIC
+					? " (a file that is not a region has "
+					  "that name)"
+					: "");
+			return EXIT_CONFIG;
+		}
+		mw_shmsrc_source(shm, &src);
+	} else {
+		rc = mw_gensink_new(&a.gs, &gs);
+		if (rc) {
+			fprintf(stderr, "maskwire: error: generator: %s\n",
+				mw_strerror(rc));
+			return EXIT_CONFIG;
+		}
+		mw_gensink_source(gs, &src);
+	}
 	a.dp.src = &src;
 
 	/* EAL sees argv[0] and what precedes "--". */
@@ -726,6 +811,7 @@ int main(int argc, char **argv)
 				"%s\n",
 			rte_strerror(rte_errno));
 		mw_gensink_free(gs);
+		mw_shmsrc_free(shm);
 		return EXIT_CONFIG;
 	}
 	struct sigaction sa;
@@ -755,6 +841,8 @@ int main(int argc, char **argv)
 			code = EXIT_VERIFY;
 		mw_dp_destroy(dp);
 	}
+	/* after the endpoint: it gives its receive buffers back to the pool */
+	mw_shmsrc_free(shm);
 	mw_gensink_free(gs);
 	if (tlog)
 		fclose(tlog);

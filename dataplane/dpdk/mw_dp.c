@@ -605,6 +605,15 @@ static void io_step(struct mw_dp *dp, uint64_t tsc, uint64_t now)
 		tx_flush(dp);
 		dp->last_flush_tsc = tsc;
 	}
+	if (dp->src->link) {
+		struct mw_source_link l = {
+			.rx_frames = dp->c.rx_frames,
+			.rx_bytes = dp->c.rx_bytes,
+			.tx_frames = dp->c.tx_frames,
+			.tx_bytes = dp->c.tx_bytes,
+		};
+		dp->src->link(dp->src->ctx, dp->ep, &l, now);
+	}
 }
 
 static bool source_busy(const struct mw_dp *dp)

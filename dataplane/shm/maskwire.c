@@ -702,5 +702,21 @@ int mw_info(struct mw_client *c, struct mw_info *i)
 	i->held = c->held;
 	i->failures = c->fail_cnt;
 	i->bad_deliveries = c->bad_deliveries;
+	/* seq first (acquire): the counters are at least that fresh */
+	i->wire_seq = atomic_load_explicit(&c->h->wire.seq,
+					   memory_order_acquire);
+#define MW_WIRE_LOAD_(dst, src)                                               \
+	i->dst = atomic_load_explicit(&c->h->wire.src, memory_order_relaxed)
+	MW_WIRE_LOAD_(wire_tx_frames, tx_frames);
+	MW_WIRE_LOAD_(wire_tx_bytes, tx_bytes);
+	MW_WIRE_LOAD_(wire_rx_frames, rx_frames);
+	MW_WIRE_LOAD_(wire_rx_bytes, rx_bytes);
+	MW_WIRE_LOAD_(tensors_tx, tensors_tx);
+	MW_WIRE_LOAD_(tensors_rx, tensors_rx);
+	MW_WIRE_LOAD_(tensors_failed, tensors_failed);
+	MW_WIRE_LOAD_(retransmits, retransmits);
+	MW_WIRE_LOAD_(dense_tx_bytes, dense_tx_bytes);
+	MW_WIRE_LOAD_(dense_rx_bytes, dense_rx_bytes);
+#undef MW_WIRE_LOAD_
 	return 0;
 }

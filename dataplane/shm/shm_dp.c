@@ -44,6 +44,7 @@ struct mw_shm_dp {
 	unsigned pending_ev;  /* events raised outside mw_shm_dp_service() */
 	uint64_t liveness_ns, next_probe;
 	uint64_t heartbeat;
+	uint64_t wire_seq;
 	struct mw_shm_dp_stats st;
 };
 
@@ -479,4 +480,28 @@ void mw_shm_dp_stats(const struct mw_shm_dp *dp, struct mw_shm_dp_stats *st)
 	st->rx_free_slots = dp->rxmap.nfree;
 	st->app_attached = dp->cur_gen != 0;
 	st->inflight = dp->inflight;
+}
+
+void mw_shm_dp_publish_wire(struct mw_shm_dp *dp,
+			    const struct mw_shm_wire_counts *w)
+{
+	struct mw_shm_wire *o = &dp->h->wire;
+
+	atomic_store_explicit(&o->tx_frames, w->tx_frames, memory_order_relaxed);
+	atomic_store_explicit(&o->tx_bytes, w->tx_bytes, memory_order_relaxed);
+	atomic_store_explicit(&o->rx_frames, w->rx_frames, memory_order_relaxed);
+	atomic_store_explicit(&o->rx_bytes, w->rx_bytes, memory_order_relaxed);
+	atomic_store_explicit(&o->tensors_tx, w->tensors_tx,
+			      memory_order_relaxed);
+	atomic_store_explicit(&o->tensors_rx, w->tensors_rx,
+			      memory_order_relaxed);
+	atomic_store_explicit(&o->tensors_failed, w->tensors_failed,
+			      memory_order_relaxed);
+	atomic_store_explicit(&o->retransmits, w->retransmits,
+			      memory_order_relaxed);
+	atomic_store_explicit(&o->dense_tx_bytes, w->dense_tx_bytes,
+			      memory_order_relaxed);
+	atomic_store_explicit(&o->dense_rx_bytes, w->dense_rx_bytes,
+			      memory_order_relaxed);
+	atomic_store_explicit(&o->seq, ++dp->wire_seq, memory_order_release);
 }

@@ -66,6 +66,17 @@ class Info(ctypes.Structure):
         ("held", ctypes.c_uint32),
         ("failures", ctypes.c_uint32),
         ("bad_deliveries", ctypes.c_uint64),
+        ("wire_seq", ctypes.c_uint64),
+        ("wire_tx_frames", ctypes.c_uint64),
+        ("wire_tx_bytes", ctypes.c_uint64),
+        ("wire_rx_frames", ctypes.c_uint64),
+        ("wire_rx_bytes", ctypes.c_uint64),
+        ("tensors_tx", ctypes.c_uint64),
+        ("tensors_rx", ctypes.c_uint64),
+        ("tensors_failed", ctypes.c_uint64),
+        ("retransmits", ctypes.c_uint64),
+        ("dense_tx_bytes", ctypes.c_uint64),
+        ("dense_rx_bytes", ctypes.c_uint64),
     ]
 
 

@@ -10,6 +10,7 @@
  *   - poll():  submit new tensors with mw_ep_submit() (stop at MW_EAGAIN);
  *   - event(): for every core event (RX_TENSOR buffers become the source's
  *              to keep or to give back with mw_ep_release());
+ *   - link():  the data plane's frame counters (optional);
  * and, at the end, stats_json(). It never calls poll() again once the
  * loop is stopping (signal or done), but keeps delivering events until
  * every submitted tensor is finished or failed.
@@ -30,6 +31,13 @@ extern "C" {
 /** Peers a source may be given (the data plane's limit). */
 #define MW_SOURCE_MAX_PEERS 8u
 
+/** The data plane's own link counters (frames handed to and taken from
+ *  the port, Ethernet header included). */
+struct mw_source_link {
+	uint64_t rx_frames, rx_bytes;
+	uint64_t tx_frames, tx_bytes;
+};
+
 struct mw_source {
 	const char *name; /**< "gen/sink", "shm", ... (for logs and stats) */
 	void *ctx;        /**< passed to every callback */
@@ -48,6 +56,11 @@ struct mw_source {
 	 */
 	int (*poll)(void *ctx, struct mw_ep *ep, const uint16_t *peers,
 		    unsigned npeers, uint64_t now);
+
+	/** The link counters, once per iteration in every phase (after the
+	 *  iteration's I/O); NULL: not wanted. */
+	void (*link)(void *ctx, struct mw_ep *ep,
+		     const struct mw_source_link *l, uint64_t now);
 
 	/** One core event. */
 	void (*event)(void *ctx, struct mw_ep *ep, const struct mw_event *ev,

@@ -105,6 +105,18 @@ struct mw_info {
 	uint32_t held;          /**< received buffers not released */
 	uint32_t failures;      /**< failures not yet taken */
 	uint64_t bad_deliveries; /**< invalid DELIVER descriptors skipped */
+	/* The data plane's link counters (mw_shm_hdr.wire), read now; all 0
+	 * when the data plane does not publish them (wire_seq 0). Bytes are
+	 * whole frames, both directions of the data plane's port. */
+	uint64_t wire_seq;        /**< publications so far */
+	uint64_t wire_tx_frames, wire_tx_bytes;
+	uint64_t wire_rx_frames, wire_rx_bytes;
+	uint64_t tensors_tx;      /**< sends the data plane completed */
+	uint64_t tensors_rx;      /**< tensors it delivered */
+	uint64_t tensors_failed;  /**< sends it failed */
+	uint64_t retransmits;     /**< segments it sent again */
+	uint64_t dense_tx_bytes;  /**< dense bytes of completed sends */
+	uint64_t dense_rx_bytes;  /**< dense bytes delivered */
 };
 
 /** Default options: 5 s attach timeout, stale check off. */

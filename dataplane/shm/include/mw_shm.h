@@ -27,8 +27,9 @@
  *
  * ## Ownership (who writes what)
  * - The data plane writes the header identity, its own line (dp_state,
- *   dp_heartbeat, app_ack), the producer index of COMPLETE and DELIVER, the
- *   consumer index of SUBMIT and RELEASE, and the RX pool.
+ *   dp_heartbeat, app_ack), the link counters (wire), the producer index
+ *   of COMPLETE and DELIVER, the consumer index of SUBMIT and RELEASE, and
+ *   the RX pool.
  * - The app writes its own line (app_gen, app_pid), the producer index of
  *   SUBMIT and RELEASE, the consumer index of COMPLETE and DELIVER, and the
  *   TX pool.
@@ -130,6 +131,29 @@ struct mw_shm_ring_info {
 };
 
 /**
+ * The data plane's link counters, published in the header (offset 256) so
+ * the app can report what its tensors cost on the wire. Written by the data
+ * plane only (relaxed stores, then seq with release); each field is
+ * monotonic while one data plane serves the region. A data plane that does
+ * not publish them leaves them 0. Bytes count whole frames as handed to and
+ * taken from the port (Ethernet header included, no FCS).
+ */
+struct mw_shm_wire {
+	_Atomic uint64_t seq;            /**<   0: +1 per publication */
+	_Atomic uint64_t tx_frames;      /**<   8: frames sent (all kinds) */
+	_Atomic uint64_t tx_bytes;       /**<  16 */
+	_Atomic uint64_t rx_frames;      /**<  24: frames received (all) */
+	_Atomic uint64_t rx_bytes;       /**<  32 */
+	_Atomic uint64_t tensors_tx;     /**<  40: sends completed */
+	_Atomic uint64_t tensors_rx;     /**<  48: tensors delivered */
+	_Atomic uint64_t tensors_failed; /**<  56: sends failed */
+	_Atomic uint64_t retransmits;    /**<  64: segments sent again */
+	_Atomic uint64_t dense_tx_bytes; /**<  72: dense bytes of completed sends */
+	_Atomic uint64_t dense_rx_bytes; /**<  80: dense bytes delivered */
+	uint64_t reserved[5];            /**<  88: zero */
+};
+
+/**
  * The region header, offset 0, MW_SHM_HDR_SIZE bytes.
  * Identity fields (up to ring[]) are written once by the creator before
  * the file is given its public name and never change afterwards.
@@ -162,7 +186,10 @@ struct mw_shm_hdr {
 	uint32_t app_reserved;         /**< 204 */
 	uint8_t app_pad[48];           /**< 208 */
 
-	uint8_t tail_pad[MW_SHM_HDR_SIZE - 256]; /**< 256: zero */
+	/* 256: written by the data plane only: its link counters */
+	struct mw_shm_wire wire;       /**< 256 */
+
+	uint8_t tail_pad[MW_SHM_HDR_SIZE - 384]; /**< 384: zero */
 };
 
 /** A ring's control block: producer and consumer index on their own
@@ -212,6 +239,8 @@ _Static_assert(offsetof(struct mw_shm_hdr, dp_heartbeat) == 136, "hdr hb");
 _Static_assert(offsetof(struct mw_shm_hdr, app_ack) == 144, "hdr ack");
 _Static_assert(offsetof(struct mw_shm_hdr, app_gen) == 192, "hdr app");
 _Static_assert(offsetof(struct mw_shm_hdr, app_pid) == 200, "hdr pid");
+_Static_assert(offsetof(struct mw_shm_hdr, wire) == 256, "hdr wire");
+_Static_assert(sizeof(struct mw_shm_wire) == 128, "wire size");
 _Static_assert(sizeof(struct mw_shm_ring) == MW_SHM_RING_CTL_SIZE, "ring");
 _Static_assert(offsetof(struct mw_shm_ring, tail) == 64, "ring tail");
 _Static_assert(sizeof(struct mw_shm_desc) == MW_SHM_DESC_SIZE, "desc");

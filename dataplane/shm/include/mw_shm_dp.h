@@ -151,6 +151,21 @@ int mw_shm_dp_rx_free(struct mw_shm_dp *dp, void *buf, uint64_t bytes);
 int mw_shm_dp_deliver(struct mw_shm_dp *dp, void *buf, uint64_t bytes,
 		      const struct mw_shm_desc *meta);
 
+/** Link counters to publish (plain copy of struct mw_shm_wire's fields). */
+struct mw_shm_wire_counts {
+	uint64_t tx_frames, tx_bytes, rx_frames, rx_bytes;
+	uint64_t tensors_tx, tensors_rx, tensors_failed, retransmits;
+	uint64_t dense_tx_bytes, dense_rx_bytes;
+};
+
+/**
+ * Publish the data plane's link counters in the header (mw_shm_hdr.wire),
+ * where the app reads them (mw_info()). Cheap (a few stores); call it once
+ * per poll-loop iteration or less often.
+ */
+void mw_shm_dp_publish_wire(struct mw_shm_dp *dp,
+			    const struct mw_shm_wire_counts *w);
+
 /** Counters. */
 struct mw_shm_dp_stats {
 	uint64_t submits;      /**< valid submits taken */

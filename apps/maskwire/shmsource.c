@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Shared-memory traffic source (see shmsource.h). */
+#include "shmsource.h"
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BURST 32u
+#define PEND_CAP 64u /* submits taken, waiting for the transport window */
+
+/* A submit handed to the transport, waiting for its TX_DONE/TX_FAILED. */
+struct sent {
+	uint64_t handle;
+	struct mw_shm_sub sub;
+};
+
+/* A received tensor the channel could not take yet (no app). */
+struct undelivered {
+	void *buf;
+	uint64_t bytes;
+	struct mw_shm_desc meta;
+};
+
+struct mw_shmsrc {
+	struct mw_shm_dp *dp;
+	char name[128];
+	/* FIFO of taken submits not yet accepted by the transport */
+	struct mw_shm_sub pend[PEND_CAP];
+	unsigned pend_head, pend_n;
+	/* submits in the transport, by handle (unordered, swap-remove) */
+	struct sent *sent;
+	unsigned sent_n, sent_cap;
+	/* FIFO of received tensors waiting for an app */
+	struct undelivered *und;
+	unsigned und_head, und_n, und_cap;
+	/* counters */
+	uint64_t submitted, done, failed, rejected, canceled, forgotten;
+	uint64_t delivered, deliver_errors, rx_nobuf, window_full;
+	uint64_t unknown_handles, apps_new, apps_gone;
+	uint64_t dense_tx, dense_rx;
+	struct mw_shm_wire_counts wire_pub;
+	bool attached;
+};
+
+uint64_t mw_shmsrc_max_tensor(const struct mw_shmsrc_cfg *cfg)
+{
+	const struct mw_shm_geom *g = &cfg->shm.geom;
+	uint32_t slots = g->tx_slots < g->rx_slots ? g->tx_slots : g->rx_slots;
+	return (uint64_t)slots * g->slot_size;
+}
+
+int mw_shmsrc_new(const struct mw_shmsrc_cfg *cfg, struct mw_shmsrc **out)
+{
+	*out = NULL;
+	struct mw_shmsrc *s = calloc(1, sizeof(*s));
+	if (!s)
+		return MW_ENOMEM;
+	snprintf(s->name, sizeof s->name, "%s", cfg->name);
+	int rc = mw_shm_dp_create(cfg->name, &cfg->shm, &s->dp);
+	if (rc < 0) {
+		free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static int sent_add(struct mw_shmsrc *s, uint64_t handle,
+		    const struct mw_shm_sub *sub)
+{
+	if (s->sent_n == s->sent_cap) {
+		unsigned cap = s->sent_cap ? 2 * s->sent_cap : 64;
+		struct sent *p = realloc(s->sent, cap * sizeof(*p));
+		if (!p)
+			return MW_ENOMEM;
+		s->sent = p;
+		s->sent_cap = cap;
+	}
+	s->sent[s->sent_n].handle = handle;
+	s->sent[s->sent_n].sub = *sub;
+	s->sent_n++;
+	return 0;
+}
+
+static void pend_pop(struct mw_shmsrc *s)
+{
+	s->pend_head = (s->pend_head + 1) % PEND_CAP;
+	s->pend_n--;
+}
+
+/* Report an outcome to the app. MW_ERESET (its app is gone) is expected
+ * after a detach and means there is nobody to tell. */
+static void complete(struct mw_shmsrc *s, const struct mw_shm_sub *sub,
+		     int status)
+{
+	int rc = mw_shm_dp_complete(s->dp, sub, status);
+	if (rc == MW_ERESET)
+		s->forgotten++;
+	else if (rc < 0)
+		fprintf(stderr, "maskwire: shm: completion refused: %s\n",
+			mw_strerror(rc));
+}
+
+static void sub_to_meta(const struct mw_shm_desc *d, struct mw_tensor_meta *m,
+			struct mw_codec_params *cp)
+{
+	memset(m, 0, sizeof(*m));
+	m->dtype = d->dtype;
+	m->kind = d->kind;
+	m->ndim = d->ndim;
+	for (unsigned i = 0; i < d->ndim && i < MW_SHM_MAX_DIMS; i++)
+		m->dims[i] = d->dims[i];
+	m->tag = d->tag;
+	memset(cp, 0, sizeof(*cp));
+	cp->codec = (enum mw_codec)d->codec;
+	cp->rounding = (enum mw_rounding)d->rounding;
+	cp->k = d->k;
+	cp->ratio = d->ratio;
+	/* bits only where the codec has a mask or levels */
+	cp->bits = (cp->codec == MW_CODEC_MS || cp->codec == MW_CODEC_MS_SIGNED ||
+		    cp->codec == MW_CODEC_QUANT)
+			   ? d->bits
+			   : 0;
+}
+
+/* Hand queued submits to the transport until its window is full. */
+static int submit_pending(struct mw_shmsrc *s, struct mw_ep *ep,
+			  uint16_t peer, uint64_t now)
+{
+	int count = 0;
+	while (s->pend_n) {
+		struct mw_shm_sub *sub = &s->pend[s->pend_head];
+		struct mw_tensor_meta m;
+		struct mw_codec_params cp;
+		uint64_t handle = 0;
+		sub_to_meta(&sub->d, &m, &cp);
+		int rc = mw_ep_submit(ep, peer, &m, &cp, sub->data,
+				      sub->d.buf_len, 0, now, &handle);
+		if (rc == MW_EAGAIN) {
+			s->window_full++;
+			break;
+		}
+		if (rc < 0) {
+			/* rejected before anything was queued: tell the app */
+			s->rejected++;
+			complete(s, sub, rc);
+		} else if (sent_add(s, handle, sub) < 0) {
+			/* cannot happen without a malloc failure; the tensor
+			 * is queued, so its event will come: report it lost */
+			return MW_ENOMEM;
+		} else {
+			s->submitted++;
+			count++;
+		}
+		pend_pop(s);
+	}
+	return count;
+}
+
+static void deliver_waiting(struct mw_shmsrc *s)
+{
+	while (s->und_n) {
+		struct undelivered *u = &s->und[s->und_head];
+		int rc = mw_shm_dp_deliver(s->dp, u->buf, u->bytes, &u->meta);
+		if (rc == MW_EAGAIN)
+			return;
+		if (rc < 0) {
+			s->deliver_errors++;
+			mw_shm_dp_rx_free(s->dp, u->buf, u->bytes);
+		} else {
+			s->delivered++;
+		}
+		s->und_head = (s->und_head + 1) % s->und_cap;
+		s->und_n--;
+	}
+}
+
+static int und_push(struct mw_shmsrc *s, void *buf, uint64_t bytes,
+		    const struct mw_shm_desc *meta)
+{
+	if (s->und_n == s->und_cap) {
+		unsigned cap = s->und_cap ? 2 * s->und_cap : 16;
+		struct undelivered *p = malloc(cap * sizeof(*p));
+		if (!p)
+			return MW_ENOMEM;
+		for (unsigned i = 0; i < s->und_n; i++)
+			p[i] = s->und[(s->und_head + i) % s->und_cap];
+		free(s->und);
+		s->und = p;
+		s->und_cap = cap;
+		s->und_head = 0;
+	}
+	struct undelivered *u = &s->und[(s->und_head + s->und_n) % s->und_cap];
+	u->buf = buf;
+	u->bytes = bytes;
+	u->meta = *meta;
+	s->und_n++;
+	return 0;
+}
+
+/* ---- mw_source callbacks ---------------------------------------------- */
+
+static int shm_poll(void *ctx, struct mw_ep *ep, const uint16_t *peers,
+		    unsigned npeers, uint64_t now)
+{
+	struct mw_shmsrc *s = ctx;
+	unsigned ev = mw_shm_dp_service(s->dp, now);
+	if (ev & MW_SHM_EV_APP_GONE) {
+		/* Its queued submits were never given to the transport:
+		 * forget them before the next service call hands the TX
+		 * pool to a new app. Submits already in the transport were
+		 * copied at submit; their completions find nobody. */
+		s->forgotten += s->pend_n;
+		s->pend_n = 0;
+		s->pend_head = 0;
+		s->apps_gone++;
+		s->attached = false;
+	}
+	if (ev & MW_SHM_EV_APP_NEW) {
+		s->apps_new++;
+		s->attached = true;
+	}
+	deliver_waiting(s);
+	if (npeers == 0)
+		return 0;
+	int count = submit_pending(s, ep, peers[0], now);
+	if (count < 0)
+		return count;
+	while (s->pend_n == 0) {
+		struct mw_shm_sub subs[BURST];
+		unsigned n = mw_shm_dp_poll_submits(s->dp, subs, BURST);
+		if (n == 0)
+			break;
+		for (unsigned i = 0; i < n; i++)
+			s->pend[(s->pend_head + s->pend_n++) % PEND_CAP] =
+				subs[i];
+		int rc = submit_pending(s, ep, peers[0], now);
+		if (rc < 0)
+			return rc;
+		count += rc;
+	}
+	return count;
+}
+
+static void shm_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
+		      uint64_t now)
+{
+	struct mw_shmsrc *s = ctx;
+	(void)ep;
+	(void)now;
+	switch (ev->type) {
+	case MW_EV_TX_DONE:
+	case MW_EV_TX_FAILED: {
+		unsigned i;
+		for (i = 0; i < s->sent_n; i++)
+			if (s->sent[i].handle == ev->handle)
+				break;
+		if (i == s->sent_n) {
+			s->unknown_handles++;
+			return;
+		}
+		int status = ev->type == MW_EV_TX_DONE ? 0
+			     : ev->reason < 0	      ? ev->reason
+						      : MW_EIO;
+		if (status == 0) {
+			s->done++;
+			s->dense_tx += s->sent[i].sub.d.buf_len;
+		} else {
+			s->failed++;
+		}
+		if (status && s->failed <= 5)
+			fprintf(stderr,
+				"maskwire: shm: tensor tag %" PRIu64
+				" failed: %s\n",
+				ev->meta.tag, mw_strerror(status));
+		complete(s, &s->sent[i].sub, status);
+		s->sent[i] = s->sent[--s->sent_n];
+		return;
+	}
+	case MW_EV_RX_TENSOR:
+		break;
+	default:
+		return;
+	}
+	struct mw_shm_desc d;
+	memset(&d, 0, sizeof d);
+	d.tag = ev->meta.tag;
+	d.ndim = ev->meta.ndim;
+	for (unsigned i = 0; i < ev->meta.ndim && i < MW_SHM_MAX_DIMS; i++)
+		d.dims[i] = ev->meta.dims[i];
+	d.dtype = ev->meta.dtype;
+	d.kind = ev->meta.kind;
+	d.codec = ev->desc.codec;
+	d.bits = ev->desc.bits;
+	d.rounding = ev->desc.rounding;
+	d.k = ev->desc.k;
+	/* keep the order: nothing overtakes a tensor waiting for an app */
+	int rc = s->und_n ? MW_EAGAIN
+			  : mw_shm_dp_deliver(s->dp, ev->buf, ev->bytes, &d);
+	s->dense_rx += ev->bytes;
+	if (rc == 0) {
+		s->delivered++;
+	} else if (rc == MW_EAGAIN && und_push(s, ev->buf, ev->bytes, &d) == 0) {
+		/* the app went between allocation and delivery */
+	} else {
+		s->deliver_errors++;
+		if (s->deliver_errors <= 5)
+			fprintf(stderr,
+				"maskwire: shm: tensor tag %" PRIu64
+				" cannot be delivered: %s\n",
+				ev->meta.tag, mw_strerror(rc));
+		mw_shm_dp_rx_free(s->dp, ev->buf, ev->bytes);
+	}
+}
+
+static void *shm_rx_alloc(void *ctx, uint64_t bytes,
+			  const struct mw_rx_info *ri)
+{
+	struct mw_shmsrc *s = ctx;
+	void *buf = NULL;
+	(void)ri;
+	if (mw_shm_dp_rx_alloc(s->dp, bytes, &buf) < 0) {
+		s->rx_nobuf++;
+		return NULL; /* no room yet: flow control */
+	}
+	return buf;
+}
+
+static void shm_rx_free(void *ctx, void *buf, uint64_t bytes)
+{
+	struct mw_shmsrc *s = ctx;
+	mw_shm_dp_rx_free(s->dp, buf, bytes);
+}
+
+static void shm_link(void *ctx, struct mw_ep *ep,
+		     const struct mw_source_link *l, uint64_t now)
+{
+	struct mw_shmsrc *s = ctx;
+	struct mw_counters k;
+	(void)now;
+	/* publish only on change: the app polls this cache line */
+	if (l->tx_frames == s->wire_pub.tx_frames &&
+	    l->rx_frames == s->wire_pub.rx_frames &&
+	    s->done == s->wire_pub.tensors_tx &&
+	    s->delivered == s->wire_pub.tensors_rx &&
+	    s->failed + s->rejected == s->wire_pub.tensors_failed)
+		return;
+	mw_ep_counters(ep, &k);
+	struct mw_shm_wire_counts w = {
+		.tx_frames = l->tx_frames,
+		.tx_bytes = l->tx_bytes,
+		.rx_frames = l->rx_frames,
+		.rx_bytes = l->rx_bytes,
+		.tensors_tx = s->done,
+		.tensors_rx = s->delivered,
+		.tensors_failed = s->failed + s->rejected,
+		.retransmits = k.retrans,
+		.dense_tx_bytes = s->dense_tx,
+		.dense_rx_bytes = s->dense_rx,
+	};
+	s->wire_pub = w;
+	mw_shm_dp_publish_wire(s->dp, &w);
+}
+
+static bool shm_busy(void *ctx)
+{
+	const struct mw_shmsrc *s = ctx;
+	/* queued submits are cancelled at exit; in-flight ones may finish */
+	return s->sent_n != 0;
+}
+
+static void shm_status(void *ctx, char *buf, unsigned len)
+{
+	const struct mw_shmsrc *s = ctx;
+	snprintf(buf, len,
+		 "shm %s app %s sent %" PRIu64 " failed %" PRIu64
+		 " delivered %" PRIu64,
+		 s->name, s->attached ? "yes" : "no", s->done,
+		 s->failed + s->rejected, s->delivered);
+}
+
+static void shm_stats_json(void *ctx, FILE *f)
+{
+	const struct mw_shmsrc *s = ctx;
+	struct mw_shm_dp_stats st;
+	mw_shm_dp_stats(s->dp, &st);
+	fprintf(f,
+		"\"shm\": {\"name\": \"%s\", \"submitted\": %" PRIu64
+		", \"done\": %" PRIu64 ", \"failed\": %" PRIu64
+		", \"rejected\": %" PRIu64 ", \"delivered\": %" PRIu64
+		", \"deliver_errors\": %" PRIu64 ", \"rx_no_room\": %" PRIu64
+		", \"window_full\": %" PRIu64 ", \"forgotten\": %" PRIu64
+		", \"unknown_handles\": %" PRIu64 ", \"pending\": %u"
+		", \"in_transport\": %u, \"waiting_for_app\": %u"
+		", \"channel\": {\"submits\": %" PRIu64
+		", \"completions\": %" PRIu64 ", \"failures\": %" PRIu64
+		", \"bad_submits\": %" PRIu64 ", \"deliveries\": %" PRIu64
+		", \"releases\": %" PRIu64 ", \"bad_releases\": %" PRIu64
+		", \"attaches\": %" PRIu64 ", \"app_gone\": %" PRIu64
+		", \"proto_errors\": %" PRIu64 ", \"reclaimed\": %" PRIu64
+		", \"rx_free_slots\": %u, \"rx_slots\": %u}}",
+		s->name, s->submitted, s->done, s->failed, s->rejected,
+		s->delivered, s->deliver_errors, s->rx_nobuf, s->window_full,
+		s->forgotten, s->unknown_handles, s->pend_n, s->sent_n,
+		s->und_n, st.submits, st.completions, st.failures,
+		st.bad_submits, st.deliveries, st.releases, st.bad_releases,
+		st.attaches, st.app_gone, st.proto_errors, st.reclaimed,
+		st.rx_free_slots, st.rx_slots);
+}
+
+void mw_shmsrc_source(struct mw_shmsrc *s, struct mw_source *src)
+{
+	memset(src, 0, sizeof(*src));
+	src->name = "shm";
+	src->ctx = s;
+	src->rx_alloc.alloc = shm_rx_alloc;
+	src->rx_alloc.free = shm_rx_free;
+	src->rx_alloc.ctx = s;
+	src->poll = shm_poll;
+	src->event = shm_event;
+	src->link = shm_link;
+	src->busy = shm_busy;
+	src->stats_json = shm_stats_json;
+	src->status = shm_status;
+}
+
+void mw_shmsrc_free(struct mw_shmsrc *s)
+{
+	if (!s)
+		return;
+	while (s->pend_n) {
+		s->canceled++;
+		complete(s, &s->pend[s->pend_head], MW_ECANCELED);
+		pend_pop(s);
+	}
+	/* the transport was freed before us: anything it still had is gone */
+	for (unsigned i = 0; i < s->sent_n; i++)
+		complete(s, &s->sent[i].sub, MW_ECANCELED);
+	mw_shm_dp_destroy(s->dp, 1);
+	free(s->sent);
+	free(s->und);
+	free(s);
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file shmsource.h
+ * The shared-memory traffic source of maskwire (--shm NAME): the training
+ * process's tensors, through the channel of dataplane/shm (mw_shm_dp.h,
+ * docs/SHM.md), plugged into the poll loop as a struct mw_source. Plain C
+ * over the transport core and the channel's data-plane side (no DPDK).
+ *
+ * - Submits from the app go to the first configured peer with the
+ *   descriptor's codec parameters (mw_ep_submit()). A full transport
+ *   window keeps them queued (back-pressure to the app through the SUBMIT
+ *   ring); a submit the transport rejects is completed at once with the
+ *   reason.
+ * - Every TX_DONE / TX_FAILED becomes a completion with status 0 or the
+ *   failure reason; submits still queued when the data plane stops are
+ *   completed with MW_ECANCELED. Nothing is dropped silently.
+ * - Received tensors are decoded by the core straight into the region's
+ *   RX pool (the source supplies the core's receive allocator); a full
+ *   pool or no attached app is "no room yet" (flow control, the sender
+ *   keeps the tensor), never a drop. Delivered buffers come back through
+ *   the RELEASE ring.
+ * - An app that dies or detaches is dropped by the channel; its queued
+ *   submits are forgotten (their buffers are never read again) and a new
+ *   app can attach at any time.
+ * - The data plane's link counters are published in the region header
+ *   (mw_shm_hdr.wire) for the app to read with mw_info().
+ */
+#ifndef MW_SHMSOURCE_H
+#define MW_SHMSOURCE_H
+
+#include <stdint.h>
+
+#include "mw_shm_dp.h"
+#include "mw_source.h"
+
+struct mw_shmsrc_cfg {
+	const char *name;      /**< region name (mw_shm_dp_create()) */
+	struct mw_shm_cfg shm; /**< geometry and liveness probe period */
+};
+
+struct mw_shmsrc;
+
+/**
+ * Create the region and the source.
+ * @return 0, or the error of mw_shm_dp_create() (MW_EINVAL, MW_EBUSY,
+ *         MW_EBADMAGIC, MW_EIO, MW_ENOMEM).
+ */
+int mw_shmsrc_new(const struct mw_shmsrc_cfg *cfg, struct mw_shmsrc **out);
+
+/** The mw_source view (valid while s lives). */
+void mw_shmsrc_source(struct mw_shmsrc *s, struct mw_source *src);
+
+/** Largest tensor the region can carry in either direction (bytes). */
+uint64_t mw_shmsrc_max_tensor(const struct mw_shmsrc_cfg *cfg);
+
+/**
+ * Complete every submit still queued with MW_ECANCELED, mark the region
+ * closed (attached apps get MW_ESHUTDOWN), remove its name and free. Call
+ * after the poll loop has returned. NULL is a no-op.
+ */
+void mw_shmsrc_free(struct mw_shmsrc *s);
+
+#endif /* MW_SHMSOURCE_H */
