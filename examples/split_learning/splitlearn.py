@@ -59,13 +59,18 @@ def codec_args(spec):
 
 
 def progress(prefix, i, n, extra=""):
-    if not sys.stderr.isatty() and i not in (n,) and i % max(1, n // 10):
+    """A progress bar on stderr: redrawn in place on a terminal, one line
+    per 10% otherwise (logs)."""
+    tty = sys.stderr.isatty()
+    if not tty and i != n and i % max(1, n // 10):
         return
     width = 30
     done = int(width * i / max(1, n))
-    sys.stderr.write(f"\r{prefix} [{'#' * done}{'.' * (width - done)}] {i}/{n} {extra}")
-    if i == n:
-        sys.stderr.write("\n")
+    line = f"{prefix} [{'#' * done}{'.' * (width - done)}] {i}/{n} {extra}"
+    if tty:
+        sys.stderr.write("\r" + line + ("\n" if i == n else ""))
+    else:
+        sys.stderr.write(line + "\n")
     sys.stderr.flush()
 
 
@@ -82,8 +87,11 @@ def run_server(args, link):
     lossf = nn.CrossEntropyLoss()
     grad_codec = codec_args(args.grad_codec)
     steps = 0
+    first = True
     while True:
-        act, meta = link.recv(timeout=args.timeout)
+        # the first tensor waits for the client to start and load the data
+        act, meta = link.recv(timeout=args.timeout * (4 if first else 1))
+        first = False
         if meta["tag"] & DONE_FLAG:
             break
         labels, lmeta = link.recv(timeout=args.timeout)
@@ -108,7 +116,7 @@ def run_server(args, link):
         link.send(torch.tensor([loss.item(), float(correct)], dtype=torch.float32),
                   kind="other", tag=meta["tag"], codec="dense")
         steps += 1
-    print(json.dumps({"role": "server", "train_steps": steps}), flush=True)
+    print(f"server: {steps} training steps served", flush=True)
 
 
 def run_client(args, link):
@@ -157,7 +165,7 @@ def run_client(args, link):
             progress(f"epoch {epoch}", i, nb,
                      f"loss {loss_sum / seen:.3f} {i / (time.time() - t0):.1f} steps/s")
         train_time = time.time() - t0
-        wire = link.wire_bytes() - w0
+        wire = link.wire_bytes() - w0 if w0 is not None else None
         acc = evaluate(args, link, model, xte, yte, tag)
         tag += (len(xte) + args.batch - 1) // args.batch
         rec = {
@@ -173,17 +181,45 @@ def run_client(args, link):
         if wire:
             rec["wire_vs_dense"] = round(dense_bytes / wire, 2)
         history.append(rec)
-        print(json.dumps(rec), flush=True)
+        print(epoch_line(rec), flush=True)
     # tell the server we are done
     link.send(torch.zeros(1), kind="other", tag=DONE_FLAG, codec="dense")
     total_wire = link.wire_bytes() - wire0 if wire0 is not None else None
     summary = {"role": "client", "act_codec": args.act_codec,
                "grad_codec": args.grad_codec, "epochs": args.epochs,
+               "train_images": len(xtr), "test_images": len(xte),
+               "batch": args.batch, "seed": args.seed,
                "final_test_acc": history[-1]["test_acc"] if history else None,
                "wire_bytes_total": total_wire,
-               "wall_s": round(time.time() - t_start, 1)}
-    print(json.dumps(summary), flush=True)
+               "wall_s": round(time.time() - t_start, 1),
+               "history": history}
+    print(f"done: test accuracy {100 * summary['final_test_acc']:.2f}% after "
+          f"{args.epochs} epoch(s), {human(total_wire)} on the wire in total, "
+          f"{summary['wall_s']} s", flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(summary, f, indent=1)
+            f.write("\n")
     return summary
+
+
+def human(nbytes):
+    if nbytes is None:
+        return "n/a"
+    for unit, div in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if nbytes >= div:
+            return f"{nbytes / div:.2f} {unit}"
+    return f"{nbytes} B"
+
+
+def epoch_line(r):
+    wire = r["wire_bytes_per_step"]
+    ratio = f" ({r['wire_vs_dense']}x less)" if r.get("wire_vs_dense") else ""
+    return (f"epoch {r['epoch']}: train loss {r['train_loss']:.4f} "
+            f"acc {100 * r['train_acc']:.2f}% | test acc "
+            f"{100 * r['test_acc']:.2f}% | wire {human(wire)}/step vs dense "
+            f"{human(r['dense_bytes_per_step'])}/step{ratio} | "
+            f"{r['steps_per_s']} steps/s")
 
 
 def evaluate(args, link, model, xte, yte, tag0):
@@ -221,6 +257,7 @@ def main(argv=None):
     ap.add_argument("--grad-codec", default="dense", help="gradients: dense|ms-signed|... ")
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the peer")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
+    ap.add_argument("--json", help="client: write the run's summary (per-epoch records) to this file")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     from link import MaskwireLink
