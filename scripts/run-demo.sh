@@ -136,7 +136,12 @@ srv=$!
 pids+=("$srv")
 client_args=(client --shm "${id}a" "${common[@]}")
 [ -n "$json" ] && client_args+=(--json "$json")
-if ! $py examples/split_learning/splitlearn.py "${client_args[@]}"; then
+# In the background and waited for, so a signal to this script runs the
+# cleanup at once (bash defers traps while a foreground command runs).
+$py examples/split_learning/splitlearn.py "${client_args[@]}" &
+cli=$!
+pids+=("$cli")
+if ! wait "$cli"; then
 	echo "run-demo.sh: the client failed; server log:" >&2
 	tail -20 "$tmp/server.log" >&2
 	exit 1
