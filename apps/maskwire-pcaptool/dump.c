@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dump.c - print every maskwire datagram of a capture as one TSV row, the
+ * header fields as the project's own parsers (mw_wire.h) read them. The
+ * column names are the Wireshark dissector's field names, so a test can
+ * ask tshark for the same columns and compare.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pcaptool.h"
+
+/* Columns, in order. "pt.*" are the tool's own; the rest are dissector
+ * field names. A column is empty when the datagram does not have it. */
+static const char *const cols[] = {
+	"frame.number", "pt.kind", "pt.status",
+	"maskwire.magic", "maskwire.version", "maskwire.type", "maskwire.len",
+	"maskwire.flags", "maskwire.src.inc", "maskwire.src.gen",
+	"maskwire.dst.inc", "maskwire.dst.gen", "maskwire.crc",
+	"maskwire.crc.status",
+	"maskwire.hello.max_datagram", "maskwire.hello.reserved",
+	"maskwire.hello.rx_window", "maskwire.hello.max_segs",
+	"maskwire.hello.reserved2", "maskwire.hello.max_tensor_bytes",
+	"maskwire.data.pn", "maskwire.data.tid", "maskwire.data.seg_idx",
+	"maskwire.data.elem_cnt", "maskwire.data.val_cnt",
+	"maskwire.data.elem_off", "maskwire.data.val_off", "maskwire.data.n",
+	"maskwire.data.k", "maskwire.data.tag", "maskwire.data.seg_cnt",
+	"maskwire.data.codec", "maskwire.data.bits", "maskwire.data.rounding",
+	"maskwire.data.dtype", "maskwire.data.kind", "maskwire.data.ndim",
+	"maskwire.data.reserved", "maskwire.data.p0", "maskwire.data.p1",
+	"maskwire.data.dim", "maskwire.data.payload_len",
+	"maskwire.ack.largest_pn", "maskwire.ack.ack_delay_us",
+	"maskwire.ack.cum_tid", "maskwire.ack.rx_limit", "maskwire.ack.nblocks",
+	"maskwire.ack.has_largest", "maskwire.ack.reserved",
+	"maskwire.ack.block.tid", "maskwire.ack.block.seg_cum",
+	"maskwire.ack.block.flags", "maskwire.ack.block.reserved",
+	"maskwire.ack.block.bitmap_len", "maskwire.ack.block.bitmap",
+	"maskwire.close.reason",
+};
+#define NCOLS (sizeof(cols) / sizeof(cols[0]))
+#define CELL 1024
+
+struct row {
+	char v[NCOLS][CELL];
+};
+
+static void set(struct row *r, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set(struct row *r, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	for (size_t i = 0; i < NCOLS; i++) {
+		if (strcmp(cols[i], name))
+			continue;
+		va_start(ap, fmt);
+		vsnprintf(r->v[i], CELL, fmt, ap);
+		va_end(ap);
+		return;
+	}
+	fprintf(stderr, "maskwire-pcaptool: no column %s\n", name);
+	abort();
+}
+
+/* Append ",x" (or "x") to a multi-valued column. */
+static void add(struct row *r, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void add(struct row *r, const char *name, const char *fmt, ...)
+{
+	char tmp[CELL];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	for (size_t i = 0; i < NCOLS; i++) {
+		size_t l;
+
+		if (strcmp(cols[i], name))
+			continue;
+		l = strlen(r->v[i]);
+		snprintf(r->v[i] + l, CELL - l, "%s%s", l ? "," : "", tmp);
+		return;
+	}
+	abort();
+}
+
+/*
+ * Find a UDP datagram to or from port in an Ethernet frame: up to two
+ * 802.1Q/802.1ad tags, IPv4 that is not a fragment, a UDP length that
+ * fits. Returns the UDP payload or NULL.
+ */
+static const uint8_t *find_udp(const struct pt_frame *f, uint16_t port,
+			       size_t *len)
+{
+	const uint8_t *d = f->d;
+	size_t n = f->caplen, off = 12, ihl, tot, ulen;
+	uint16_t et;
+	int tags = 0;
+
+	if (n < 14)
+		return NULL;
+	et = pt_get16(d + off);
+	while ((et == MW_NET_ETHERTYPE_VLAN || et == MW_NET_ETHERTYPE_QINQ) &&
+	       tags < 2) {
+		if (n < off + 6)
+			return NULL;
+		off += 4;
+		et = pt_get16(d + off);
+		tags++;
+	}
+	off += 2;
+	if (et != MW_NET_ETHERTYPE_IPV4 || n < off + 20)
+		return NULL;
+	d += off;
+	n -= off;
+	if ((d[0] >> 4) != 4)
+		return NULL;
+	ihl = (size_t)(d[0] & 0xf) * 4u;
+	tot = pt_get16(d + 2);
+	if (ihl < 20 || tot < ihl + 8 || tot > n || d[9] != 17 ||
+	    (pt_get16(d + 6) & 0x3fffu))
+		return NULL;
+	d += ihl;
+	ulen = pt_get16(d + 4);
+	if (ulen < 8 || ulen > tot - ihl)
+		return NULL;
+	if (pt_get16(d) != port && pt_get16(d + 2) != port)
+		return NULL;
+	*len = ulen - 8;
+	return d + 8;
+}
+
+static const char *status_name(int rc)
+{
+	switch (rc) {
+	case 0:
+		return "ok";
+	case MW_ETRUNC:
+		return "truncated";
+	case MW_EBADMAGIC:
+		return "bad_magic";
+	case MW_EVERSION:
+		return "bad_version";
+	case MW_EUNSUPP:
+		return "unsupported";
+	case MW_ECHECKSUM:
+		return "bad_checksum";
+	case MW_EFORMAT:
+		return "malformed";
+	case MW_ERANGE:
+		return "out_of_range";
+	case MW_EINVAL:
+		return "invalid";
+	default:
+		return "error";
+	}
+}
+
+static uint32_t f2u(float x)
+{
+	uint32_t u;
+
+	memcpy(&u, &x, 4);
+	return u;
+}
+
+/* The CRC32C the header should carry: over the datagram with its CRC
+ * field read as zero (as mw_wire_parse_hdr() computes it). */
+static uint32_t datagram_crc(const uint8_t *pl, size_t len)
+{
+	uint8_t tmp[MW_WIRE_HDR_LEN];
+	uint32_t c;
+
+	memcpy(tmp, pl, MW_WIRE_HDR_LEN);
+	memset(tmp + 24, 0, 4);
+	c = mw_crc32c(0, tmp, MW_WIRE_HDR_LEN);
+	return mw_crc32c(c, pl + MW_WIRE_HDR_LEN, len - MW_WIRE_HDR_LEN);
+}
+
+static void dump_body(struct row *r, const uint8_t *pl, size_t len,
+		      unsigned type, int *rc)
+{
+	if (type == MW_PT_HELLO || type == MW_PT_HELLO_ACK) {
+		struct mw_hello h;
+		int brc = mw_wire_parse_hello(pl, len, &h);
+
+		if (len != MW_WIRE_HELLO_LEN)
+			goto out;
+		set(r, "maskwire.hello.max_datagram", "%u", h.max_datagram);
+		set(r, "maskwire.hello.reserved", "%u", h.reserved);
+		set(r, "maskwire.hello.rx_window", "%u", h.rx_window);
+		set(r, "maskwire.hello.max_segs", "%u", h.max_segs);
+		set(r, "maskwire.hello.reserved2", "%u", h.reserved2);
+		set(r, "maskwire.hello.max_tensor_bytes", "%" PRIu64,
+		    h.max_tensor_bytes);
+		if (*rc == 0)
+			*rc = brc;
+	} else if (type == MW_PT_DATA) {
+		struct mw_data d;
+		int brc = mw_wire_parse_data(pl, len, &d);
+
+		if (len < MW_WIRE_DATA_HDR_LEN)
+			goto out;
+		set(r, "maskwire.data.pn", "%u", d.pn);
+		set(r, "maskwire.data.tid", "%u", d.tid);
+		set(r, "maskwire.data.seg_idx", "%u", d.seg_idx);
+		set(r, "maskwire.data.elem_cnt", "%" PRIu64, d.seg.elem_cnt);
+		set(r, "maskwire.data.val_cnt", "%" PRIu64, d.seg.val_cnt);
+		set(r, "maskwire.data.elem_off", "%" PRIu64, d.seg.elem_off);
+		set(r, "maskwire.data.val_off", "%" PRIu64, d.seg.val_off);
+		set(r, "maskwire.data.n", "%" PRIu64, d.desc.n);
+		set(r, "maskwire.data.k", "%" PRIu64, d.desc.k);
+		set(r, "maskwire.data.tag", "%" PRIu64, d.meta.tag);
+		set(r, "maskwire.data.seg_cnt", "%u", d.seg_cnt);
+		set(r, "maskwire.data.codec", "%u", d.desc.codec);
+		set(r, "maskwire.data.bits", "%u", d.desc.bits);
+		set(r, "maskwire.data.rounding", "%u", d.desc.rounding);
+		set(r, "maskwire.data.dtype", "%u", d.meta.dtype);
+		set(r, "maskwire.data.kind", "%u", d.meta.kind);
+		set(r, "maskwire.data.ndim", "%u", d.meta.ndim);
+		/* Not in struct mw_data: the parser only checks it is 0. */
+		set(r, "maskwire.data.reserved", "%u", pt_get16(pl + 98));
+		set(r, "maskwire.data.p0", "0x%08x", f2u(d.desc.p0));
+		set(r, "maskwire.data.p1", "0x%08x", f2u(d.desc.p1));
+		for (unsigned i = 0; i < MW_WIRE_MAX_DIMS; i++)
+			add(r, "maskwire.data.dim", "%u", d.meta.dims[i]);
+		set(r, "maskwire.data.payload_len", "%zu", d.payload_len);
+		if (*rc == 0)
+			*rc = brc;
+	} else if (type == MW_PT_ACK) {
+		struct mw_ack a, it;
+		struct mw_ack_block b;
+		int brc = mw_wire_parse_ack(pl, len, &a);
+
+		if (len < MW_WIRE_ACK_FIXED_LEN)
+			goto out;
+		set(r, "maskwire.ack.largest_pn", "%u", a.largest_pn);
+		set(r, "maskwire.ack.ack_delay_us", "%u", a.ack_delay_us);
+		set(r, "maskwire.ack.cum_tid", "%u", a.cum_tid);
+		set(r, "maskwire.ack.rx_limit", "%u", a.rx_limit);
+		set(r, "maskwire.ack.nblocks", "%u", a.nblocks);
+		set(r, "maskwire.ack.has_largest", "%u", a.has_largest);
+		set(r, "maskwire.ack.reserved", "%u", pl[47]);
+		if (brc == 0) {
+			it = a;
+			while (mw_wire_ack_block(&it, &b) > 0) {
+				add(r, "maskwire.ack.block.tid", "%u", b.tid);
+				add(r, "maskwire.ack.block.seg_cum", "%u",
+				    b.seg_cum);
+				add(r, "maskwire.ack.block.flags", "%u",
+				    b.flags);
+				/* checked to be 0 by the parser */
+				add(r, "maskwire.ack.block.reserved", "0");
+				add(r, "maskwire.ack.block.bitmap_len", "%u",
+				    b.bitmap_len);
+				if (b.bitmap_len) {
+					char hex[2 * 400 + 1];
+					unsigned n = b.bitmap_len < 400
+							     ? b.bitmap_len
+							     : 400;
+
+					for (unsigned i = 0; i < n; i++)
+						sprintf(hex + 2 * i, "%02x",
+							b.bitmap[i]);
+					add(r, "maskwire.ack.block.bitmap",
+					    "%s", hex);
+				}
+			}
+		}
+		if (*rc == 0)
+			*rc = brc;
+	} else if (type == MW_PT_CLOSE) {
+		struct mw_close c;
+		int brc = mw_wire_parse_close(pl, len, &c);
+
+		if (len != MW_WIRE_CLOSE_LEN)
+			goto out;
+		set(r, "maskwire.close.reason", "%d",
+		    (int32_t)pt_get32(pl + MW_WIRE_HDR_LEN));
+		if (*rc == 0)
+			*rc = brc;
+	}
+	return;
+out:
+	if (*rc == 0)
+		*rc = MW_ETRUNC;
+}
+
+int pt_cmd_dump(int argc, char **argv)
+{
+	struct pt_cap c;
+	char err[256];
+	const char *path = NULL;
+	unsigned port = 47000;
+	struct row *r = malloc(sizeof(*r));
+
+	if (!r)
+		return 3;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--udp-port") && i + 1 < argc)
+			port = (unsigned)strtoul(argv[++i], NULL, 0);
+		else if (!path)
+			path = argv[i];
+		else
+			path = NULL;
+	}
+	if (!path || port == 0 || port > 65535) {
+		fprintf(stderr, "usage: maskwire-pcaptool dump FILE "
+				"[--udp-port N]\n");
+		free(r);
+		return 2;
+	}
+	if (pt_load(path, &c, err, sizeof err)) {
+		fprintf(stderr, "maskwire-pcaptool: %s\n", err);
+		free(r);
+		return 1;
+	}
+	for (size_t i = 0; i < NCOLS; i++)
+		printf("%s%s", i ? "\t" : "", cols[i]);
+	printf("\n");
+	for (size_t fi = 0; fi < c.n; fi++) {
+		const struct pt_frame *f = &c.f[fi];
+		const uint8_t *pl;
+		size_t len = 0;
+		struct mw_hdr h;
+		int rc;
+
+		memset(r, 0, sizeof(*r));
+		set(r, "frame.number", "%zu", fi + 1);
+		pl = find_udp(f, (uint16_t)port, &len);
+		if (!pl || len < MW_WIRE_HDR_LEN) {
+			/* ARP is what a replaying side may send besides
+			 * maskwire datagrams. */
+			const char *kind = "other";
+			size_t off = 12;
+
+			if (f->caplen >= 14 &&
+			    pt_get16(f->d + 12) == MW_NET_ETHERTYPE_VLAN)
+				off = 16;
+			if (f->caplen >= off + 2 + 8 &&
+			    pt_get16(f->d + off) == MW_NET_ETHERTYPE_ARP)
+				kind = pt_get16(f->d + off + 8) == 1
+					       ? "arp-request"
+					       : "arp-reply";
+			set(r, "pt.kind", "%s", kind);
+		} else {
+			set(r, "pt.kind", "maskwire");
+			rc = mw_wire_parse_hdr(pl, len, &h);
+			set(r, "maskwire.magic", "%u", pt_get16(pl));
+			set(r, "maskwire.version", "%u", pl[2]);
+			set(r, "maskwire.type", "%u", pl[3]);
+			set(r, "maskwire.len", "%u", pt_get16(pl + 4));
+			set(r, "maskwire.flags", "%u", pt_get16(pl + 6));
+			set(r, "maskwire.src.inc", "%u", pt_get32(pl + 8));
+			set(r, "maskwire.src.gen", "%u", pt_get32(pl + 12));
+			set(r, "maskwire.dst.inc", "%u", pt_get32(pl + 16));
+			set(r, "maskwire.dst.gen", "%u", pt_get32(pl + 20));
+			set(r, "maskwire.crc", "%u", pt_get32(pl + 24));
+			set(r, "maskwire.crc.status", "%s",
+			    datagram_crc(pl, len) == pt_get32(pl + 24)
+				    ? "good"
+				    : "bad");
+			if (rc == 0 || rc == MW_EFORMAT)
+				dump_body(r, pl, len, pl[3], &rc);
+			set(r, "pt.status", "%s", status_name(rc));
+		}
+		for (size_t i = 0; i < NCOLS; i++)
+			printf("%s%s", i ? "\t" : "", r->v[i]);
+		printf("\n");
+	}
+	pt_free(&c);
+	free(r);
+	return 0;
+}
