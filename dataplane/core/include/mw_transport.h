@@ -138,6 +138,10 @@ struct mw_counters {
 	uint64_t retrans;             /**< retransmitted segments */
 	uint64_t retrans_fast;        /**< ... after an ACK showed a gap */
 	uint64_t retrans_rto;         /**< ... after a timeout (probes) */
+	uint64_t spurious_losses;     /**< segments declared lost (fast)
+					   that turned out to have arrived:
+					   reordering the loss detector
+					   learns from (PROTOCOL.md 8.2) */
 	uint64_t rto_events;          /**< retransmission timeouts */
 	uint64_t data_rx;             /**< valid DATA packets accepted */
 	uint64_t data_rx_dup;         /**< ... of which duplicates (ignored) */
@@ -145,7 +149,15 @@ struct mw_counters {
 	uint64_t hello_tx, hello_rx, close_tx, close_rx;
 	uint64_t tensors_submitted, tensors_sent, tensors_failed;
 	uint64_t tensors_delivered;
-	uint64_t peer_restarts, session_resets;
+	uint64_t peer_restarts;       /**< new incarnations of peers seen */
+	uint64_t session_resets;      /**< sessions ended abnormally: retry
+					   budget spent, peer reset or
+					   restarted, peer closed with an
+					   error reason */
+	uint64_t sessions_closed;     /**< open sessions ended by an
+					   application close, here or at the
+					   peer (CLOSE with reason 0 or
+					   MW_ECANCELED) */
 	uint64_t drops;               /**< sum of drop[] */
 	uint64_t drop[MW_DROP_COUNT_];
 };
@@ -279,6 +291,26 @@ int mw_ep_recv(struct mw_ep *ep, uint16_t peer, const uint8_t *pkt,
  */
 int mw_ep_send(struct mw_ep *ep, uint64_t now, uint8_t *buf, size_t cap,
 	       uint16_t *peer);
+
+/**
+ * Pull the next datagram for one peer only, leaving every other peer's
+ * traffic queued. For an I/O layer that cannot reach every peer yet
+ * (address still being resolved, a full per-port TX queue): it pulls
+ * from the peers it can serve and leaves the others' datagrams, timers
+ * and retransmissions untouched instead of consuming and discarding
+ * them. Mixing it with mw_ep_send() is allowed.
+ * @param ep    the endpoint.
+ * @param peer  the destination peer (from mw_ep_add_peer()).
+ * @param now   current time (ns, not going backwards).
+ * @param buf   where to write the datagram.
+ * @param cap   its capacity; at least mw_ep_max_datagram(ep).
+ * @return its length; 0 when this peer has nothing to send now (call
+ *         again after recv, submit or handle_expiry); MW_ENOSPC if cap
+ *         is too small, MW_ENOENT if peer is not registered (nothing
+ *         consumed in either case).
+ */
+int mw_ep_send_peer(struct mw_ep *ep, uint16_t peer, uint64_t now,
+		    uint8_t *buf, size_t cap);
 
 /** Largest datagram mw_ep_send() may produce (cfg.max_datagram). */
 size_t mw_ep_max_datagram(const struct mw_ep *ep);

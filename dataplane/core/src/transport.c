@@ -20,8 +20,10 @@ enum lost_cause { LOST_NONE = 0, LOST_FAST, LOST_RTO };
 
 struct seg_st {
 	uint64_t pn;      /* packet number of the latest transmission */
+	uint32_t prev;    /* low 32 bits of the transmission declared lost */
 	uint8_t state;    /* enum seg_state */
-	uint8_t cause;    /* enum lost_cause, for counters */
+	uint8_t cause;    /* enum lost_cause of the last loss; LOST_NONE
+			     while the segment was never declared lost */
 };
 
 struct tx_slot {
@@ -98,8 +100,10 @@ struct peer {
 	struct sent_rec *sent;
 	uint32_t in_flight, cwnd, ssthresh, cwnd_acc;
 	uint64_t recovery_start;
-	uint64_t srtt, rttvar, latest_rtt;
+	uint64_t srtt, rttvar, latest_rtt, min_rtt;
 	uint8_t has_rtt;
+	uint64_t reo_wnd;           /* learnt reordering window (8.2) */
+	uint64_t reo_stamp;         /* last growth or decay of reo_wnd */
 	uint32_t rto_count;
 	uint64_t last_send;         /* last ack-eliciting send */
 	uint8_t probe_data;         /* DATA probes owed (ignore cwnd) */
@@ -530,17 +534,32 @@ static void tx_finish(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
 		p->tx_base++;
 }
 
+/* session_down() flags */
+#define SD_LOCAL 0x1u   /* we decided (timeout, close, protocol error):
+			   CLOSE goes out and our generation moves on */
+#define SD_KEEP 0x2u    /* tensors not yet given an id survive into the
+			   next session */
+#define SD_EMIT 0x4u    /* tell the application (SESSION_CLOSED) */
+#define SD_ORDERLY 0x8u /* an application closed it, here or at the peer:
+			   counted as closed, not as reset */
+
 /*
- * Tear the session down (PROTOCOL.md 7). local: we decided (timeout,
- * close, protocol error): CLOSE goes out and our generation moves on.
- * keep_queued: tensors not yet given an id survive into the next session.
+ * Tear the session down (PROTOCOL.md 7). A session that was open, or
+ * one that timed out, is counted once: sessions_closed or session_resets.
  */
 static void session_down(struct mw_ep *ep, uint16_t id, int32_t reason,
-			 int local, int keep_queued, int emit)
+			 unsigned flags)
 {
 	struct peer *p = &ep->peers[id];
+	int local = !!(flags & SD_LOCAL), keep_queued = !!(flags & SD_KEEP);
 	uint64_t q;
 
+	if (peer_open(p) || reason == MW_ETIMEDOUT) {
+		if (flags & SD_ORDERLY)
+			ep->ctr.sessions_closed++;
+		else
+			ep->ctr.session_resets++;
+	}
 	for (q = p->tx_base; q != p->tx_seq; q++) {
 		struct tx_slot *s = &p->tx[q % ep->cfg.window];
 
@@ -559,8 +578,7 @@ static void session_down(struct mw_ep *ep, uint16_t id, int32_t reason,
 	p->hello_at = NO_TIME;
 	p->hello_pending = 0;
 	p->hello_ack_pending = 0;
-	ep->ctr.session_resets++;
-	if (emit)
+	if (flags & SD_EMIT)
 		peer_event(ep, id, MW_EV_SESSION_CLOSED, reason);
 	if (tx_wanted(p))
 		p->hello_pending = 1;
@@ -583,7 +601,7 @@ int mw_ep_close_peer(struct mw_ep *ep, uint16_t id, uint64_t now)
 	(void)now;
 	if (!p)
 		return MW_ENOENT;
-	session_down(ep, id, MW_ECANCELED, 1, 0, 0);
+	session_down(ep, id, MW_ECANCELED, SD_LOCAL | SD_ORDERLY);
 	return 0;
 }
 
@@ -784,6 +802,8 @@ static void rtt_sample(struct mw_ep *ep, struct peer *p, uint64_t rtt,
 	if (rtt > ack_delay && rtt - ack_delay >= GRANULARITY_NS)
 		rtt -= ack_delay;
 	p->latest_rtt = rtt;
+	if (!p->has_rtt || rtt < p->min_rtt)
+		p->min_rtt = rtt;
 	if (!p->has_rtt) {
 		p->srtt = rtt;
 		p->rttvar = rtt / 2;
@@ -860,18 +880,68 @@ static void mark_lost(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 	(void)ep;
 	g->state = SEG_LOST;
 	g->cause = cause;
+	g->prev = (uint32_t)g->pn;
 	s->lost++;
 	if (idx < s->lost_hint)
 		s->lost_hint = idx;
 	p->in_flight--;
 }
 
+/* How long after its send a transmission overtaken by a later one is
+ * declared lost: a round trip plus the reordering window, the larger of
+ * 1/8 RTT and what the path has shown it reorders (8.2). */
 static uint64_t loss_delay(const struct peer *p)
 {
 	uint64_t r = p->srtt > p->latest_rtt ? p->srtt : p->latest_rtt;
 
-	r = r + r / 8;
+	r = r + (p->reo_wnd > r / 8 ? p->reo_wnd : r / 8);
 	return r > GRANULARITY_NS ? r : GRANULARITY_NS;
+}
+
+/* Longest the learnt reordering window may grow: a window longer than a
+ * round trip would only delay the recovery of real losses. */
+static uint64_t reo_cap(const struct peer *p)
+{
+	return p->srtt > p->latest_rtt ? p->srtt : p->latest_rtt;
+}
+
+/*
+ * A transmission declared lost (fast, 8.2) turned out to have arrived:
+ * its segment is acknowledged while the retransmission is still queued,
+ * or by an ACK whose largest_pn is below the retransmission's pn (so the
+ * receiver cannot hold the retransmission). It came `now - sent - min_rtt`
+ * late at most; widen the reordering window to cover that.
+ */
+static void reo_spurious(struct mw_ep *ep, struct peer *p, uint64_t pn,
+			 uint64_t now)
+{
+	uint64_t sent, late;
+
+	if (!p->has_rtt || p->pn_next - pn > sent_cap(ep) || pn >= p->pn_next)
+		return;
+	sent = p->sent[pn % sent_cap(ep)].sent_ns;
+	if (now < sent + p->min_rtt)
+		return;
+	late = now - sent - p->min_rtt;
+	if (late > reo_cap(p))
+		late = reo_cap(p);
+	if (late > p->reo_wnd)
+		p->reo_wnd = late;
+	p->reo_stamp = now;
+	ep->ctr.spurious_losses++;
+}
+
+/* Without new evidence for 16 round trips, the window shrinks by a
+ * quarter, so a path that stopped reordering recovers losses fast again. */
+static void reo_decay(struct peer *p, uint64_t now)
+{
+	uint64_t period = 16 * (p->srtt > GRANULARITY_NS ? p->srtt :
+							   GRANULARITY_NS);
+
+	if (p->reo_wnd == 0 || now - p->reo_stamp < period)
+		return;
+	p->reo_wnd -= p->reo_wnd / 4 ? p->reo_wnd / 4 : p->reo_wnd;
+	p->reo_stamp = now;
 }
 
 static void detect_losses(struct mw_ep *ep, struct peer *p, uint64_t now)
@@ -903,17 +973,35 @@ static void detect_losses(struct mw_ep *ep, struct peer *p, uint64_t now)
 	}
 }
 
-static uint32_t ack_seg(struct peer *p, struct tx_slot *s, uint32_t i)
+/* What an ACK being processed says beyond its blocks. */
+struct ack_ctx {
+	uint64_t now;
+	uint64_t largest;     /* its largest_pn, extended to 64 bits */
+	uint8_t has_largest;
+};
+
+static uint32_t ack_seg(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
+			uint32_t i, const struct ack_ctx *ac)
 {
 	struct seg_st *g = &s->ss[i];
 
 	switch (g->state) {
 	case SEG_FLIGHT:
+		/* A retransmission newer than anything the receiver reports
+		 * cannot be what it holds: the lost one arrived after all. */
+		if (g->cause == LOST_FAST && ac && ac->has_largest &&
+		    g->pn > ac->largest)
+			reo_spurious(ep, p, p->pn_next -
+					    (uint32_t)((uint32_t)p->pn_next -
+						       g->prev),
+				     ac->now);
 		p->in_flight--;
 		g->state = SEG_ACKED;
 		s->acked++;
 		return 1;
 	case SEG_LOST:
+		if (g->cause == LOST_FAST && ac)
+			reo_spurious(ep, p, g->pn, ac->now);
 		s->lost--;
 		g->state = SEG_ACKED;
 		s->acked++;
@@ -924,7 +1012,8 @@ static uint32_t ack_seg(struct peer *p, struct tx_slot *s, uint32_t i)
 }
 
 /* A tensor the receiver holds completely. */
-static uint32_t tx_complete(struct mw_ep *ep, uint16_t id, struct tx_slot *s)
+static uint32_t tx_complete(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
+			    const struct ack_ctx *ac)
 {
 	struct peer *p = &ep->peers[id];
 	uint32_t i, n = 0;
@@ -932,7 +1021,7 @@ static uint32_t tx_complete(struct mw_ep *ep, uint16_t id, struct tx_slot *s)
 	if (s->next_new < s->seg_cnt)
 		return 0; /* claims a segment never sent: ignore the claim */
 	for (i = 0; i < s->seg_cnt; i++)
-		n += ack_seg(p, s, i);
+		n += ack_seg(ep, p, s, i, ac);
 	tx_finish(ep, id, s, 0);
 	return n;
 }
@@ -945,6 +1034,7 @@ static int on_ack(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 	struct peer *p = &ep->peers[id];
 	struct mw_ack a;
 	struct mw_ack_block b;
+	struct ack_ctx ac;
 	uint64_t largest = 0;
 	uint32_t newly = 0, i, w = ep->cfg.window;
 	int rc;
@@ -961,6 +1051,9 @@ static int on_ack(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 			return drop(ep, MW_DROP_ACK, MW_ERANGE);
 		largest = p->pn_next - d;
 	}
+	ac.now = now;
+	ac.largest = largest;
+	ac.has_largest = a.has_largest;
 	ep->ctr.acks_rx++;
 	if (h->flags & MW_FLAG_ACK_REQ)
 		p->ack_now = 1;
@@ -971,7 +1064,7 @@ static int on_ack(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 		struct tx_slot *s = &p->tx[i];
 
 		if (s->used && s->active && sdiff(s->tid, a.cum_tid) < 0) {
-			newly += tx_complete(ep, id, s);
+			newly += tx_complete(ep, id, s, &ac);
 		}
 	}
 	while ((rc = mw_wire_ack_block(&a, &b)) > 0) {
@@ -981,22 +1074,22 @@ static int on_ack(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 		if (!s)
 			continue; /* finished already, or never ours */
 		if (b.flags & MW_ACKB_COMPLETE) {
-			newly += tx_complete(ep, id, s);
+			newly += tx_complete(ep, id, s, &ac);
 			continue;
 		}
 		lim = b.seg_cum < s->seg_cnt ? b.seg_cum : s->seg_cnt;
 		for (j = 0; j < lim; j++)
-			newly += ack_seg(p, s, j);
+			newly += ack_seg(ep, p, s, j, &ac);
 		for (j = 0; j < 8u * b.bitmap_len; j++) {
 			uint64_t seg = (uint64_t)b.seg_cum + 1 + j;
 
 			if (seg >= s->seg_cnt)
 				break;
 			if (b.bitmap[j / 8] >> (j % 8) & 1)
-				newly += ack_seg(p, s, (uint32_t)seg);
+				newly += ack_seg(ep, p, s, (uint32_t)seg, &ac);
 		}
 		if (s->acked == s->seg_cnt)
-			tx_complete(ep, id, s);
+			tx_complete(ep, id, s, &ac);
 	}
 	if (a.has_largest &&
 	    (!p->has_largest_acked || largest > p->largest_acked)) {
@@ -1012,6 +1105,7 @@ static int on_ack(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 	}
 	if (newly)
 		cc_on_ack(ep, p, newly);
+	reo_decay(p, now);
 	detect_losses(ep, p, now);
 	/* Any answer from a live peer resets the timeout budget; a peer
 	 * that only answers probes keeps the session open (flow control). */
@@ -1247,14 +1341,25 @@ static int on_hello(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 			return drop(ep, MW_DROP_STALE, MW_ESTATE);
 		if (c > 0) {
 			int restarted = h->src.inc != p->remote.inc;
+			uint64_t hello_at = p->hello_at;
 
 			if (restarted) {
 				ep->ctr.peer_restarts++;
 				peer_event(ep, id, MW_EV_PEER_RESTARTED,
 					   MW_ERESET);
 			}
-			session_down(ep, id, MW_ERESET, 0, 1,
-				     !restarted && !p->remote_closed);
+			session_down(ep, id, MW_ERESET,
+				     SD_KEEP | (!restarted && peer_open(p) ?
+							SD_EMIT : 0));
+			/* A HELLO of ours from our current identity is on
+			 * its way (both sides opening at once): whatever
+			 * its dst, the peer answers it with a HELLO_ACK to
+			 * that identity. Wait for it (retried on its timer)
+			 * rather than send another. */
+			if (hello_at != NO_TIME && tx_wanted(p)) {
+				p->hello_at = hello_at;
+				p->hello_pending = 0;
+			}
 			dst_ok = ident_eq(&h->dst, &p->local);
 		}
 	}
@@ -1273,9 +1378,29 @@ static int on_hello(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 		p->hello_at = NO_TIME;
 		p->last_send = now;
 	}
+	/* The peer names our current identity: a HELLO of ours (queued on
+	 * submit or to resynchronise) would tell it nothing. This is what
+	 * makes a simultaneous open one HELLO and one HELLO_ACK per side. */
+	if (dst_ok)
+		p->hello_pending = 0;
 	if (h->type == MW_PT_HELLO)
 		p->hello_ack_pending = 1;
 	return 0;
+}
+
+/*
+ * Simultaneous close (PROTOCOL.md 7.3): a CLOSE from the peer for the very
+ * session we closed ourselves (its src is that session's peer identity,
+ * its dst our identity in it) while no new session has opened. Both sides
+ * agree the session is over: count it, note the peer closed, drop nothing.
+ */
+static int closes_ours(const struct peer *p, const struct mw_hdr *h)
+{
+	return h->type == MW_PT_CLOSE && p->remote_known && !p->remote_closed &&
+	       !p->confirmed && p->close_src.inc != 0 &&
+	       ident_eq(&h->src, &p->remote) &&
+	       ident_eq(&h->src, &p->close_dst) &&
+	       ident_eq(&h->dst, &p->close_src);
 }
 
 static int on_close(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
@@ -1287,7 +1412,10 @@ static int on_close(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 	if (rc < 0)
 		return drop(ep, MW_DROP_FORMAT, rc);
 	ep->ctr.close_rx++;
-	session_down(ep, id, MW_ESHUTDOWN, 0, 1, 1);
+	session_down(ep, id, MW_ESHUTDOWN,
+		     SD_KEEP | SD_EMIT |
+			     (c.reason == 0 || c.reason == MW_ECANCELED ?
+				      SD_ORDERLY : 0));
 	ep->peers[id].remote_closed = 1;
 	return 0;
 }
@@ -1354,6 +1482,16 @@ int mw_ep_recv(struct mw_ep *ep, uint16_t id, const uint8_t *pkt, size_t len,
 	if (h.type == MW_PT_HELLO || h.type == MW_PT_HELLO_ACK)
 		return on_hello(ep, id, &h, pkt, len, now);
 
+	if (closes_ours(p, &h)) {
+		struct mw_close cl;
+
+		rc = mw_wire_parse_close(pkt, len, &cl);
+		if (rc < 0)
+			return drop(ep, MW_DROP_FORMAT, rc);
+		ep->ctr.close_rx++;
+		p->remote_closed = 1;
+		return 0;
+	}
 	/* Everything else belongs to exactly one session. */
 	if (!p->remote_known || !ident_eq(&h.src, &p->remote) ||
 	    !ident_eq(&h.dst, &p->local) || p->remote_closed) {
@@ -1440,7 +1578,7 @@ static void on_rto(struct mw_ep *ep, uint16_t id, uint64_t now)
 
 	ep->ctr.rto_events++;
 	if (++p->rto_count > ep->cfg.max_retries) {
-		session_down(ep, id, MW_ETIMEDOUT, 1, 0, 1);
+		session_down(ep, id, MW_ETIMEDOUT, SD_LOCAL | SD_EMIT);
 		return;
 	}
 	if (p->in_flight) {
@@ -1493,7 +1631,8 @@ int mw_ep_handle_expiry(struct mw_ep *ep, uint64_t now)
 			p->hello_at = NO_TIME;
 			ep->ctr.rto_events++;
 			if (++p->rto_count > ep->cfg.max_retries)
-				session_down(ep, i, MW_ETIMEDOUT, 1, 0, 1);
+				session_down(ep, i, MW_ETIMEDOUT,
+					     SD_LOCAL | SD_EMIT);
 			else if (tx_wanted(p) && !peer_open(p))
 				p->hello_pending = 1;
 			continue;
@@ -1749,6 +1888,18 @@ static int send_peer(struct mw_ep *ep, uint16_t id, uint8_t *buf, size_t cap,
 	return 0;
 }
 
+/* send_peer() with the datagram counted. */
+static int send_one(struct mw_ep *ep, uint16_t id, uint8_t *buf, uint64_t now)
+{
+	int len = send_peer(ep, id, buf, ep->cfg.max_datagram, now);
+
+	if (len > 0) {
+		ep->ctr.pkts_tx++;
+		ep->ctr.bytes_tx += (uint64_t)len;
+	}
+	return len;
+}
+
 int mw_ep_send(struct mw_ep *ep, uint64_t now, uint8_t *buf, size_t cap,
 	       uint16_t *peer)
 {
@@ -1759,22 +1910,31 @@ int mw_ep_send(struct mw_ep *ep, uint64_t now, uint8_t *buf, size_t cap,
 	ep->last_now = now;
 	if (cap < ep->cfg.max_datagram)
 		return MW_ENOSPC;
-	cap = ep->cfg.max_datagram;
 	for (k = 0; k < n; k++) {
 		uint16_t id = (uint16_t)((ep->rr + k) % n);
 
 		if (!ep->peers[id].used)
 			continue;
-		len = send_peer(ep, id, buf, cap, now);
+		len = send_one(ep, id, buf, now);
 		if (len > 0) {
 			ep->rr = (uint16_t)((id + 1) % n);
 			*peer = id;
-			ep->ctr.pkts_tx++;
-			ep->ctr.bytes_tx += (uint64_t)len;
 			return len;
 		}
 	}
 	return 0;
+}
+
+int mw_ep_send_peer(struct mw_ep *ep, uint16_t peer, uint64_t now,
+		    uint8_t *buf, size_t cap)
+{
+	assert(now >= ep->last_now);
+	ep->last_now = now;
+	if (!get_peer(ep, peer))
+		return MW_ENOENT;
+	if (cap < ep->cfg.max_datagram)
+		return MW_ENOSPC;
+	return send_one(ep, peer, buf, now);
 }
 
 size_t mw_ep_max_datagram(const struct mw_ep *ep)
