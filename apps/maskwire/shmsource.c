@@ -403,6 +403,7 @@ static void shm_stats_json(void *ctx, FILE *f)
 		", \"releases\": %" PRIu64 ", \"bad_releases\": %" PRIu64
 		", \"attaches\": %" PRIu64 ", \"app_gone\": %" PRIu64
 		", \"proto_errors\": %" PRIu64 ", \"reclaimed\": %" PRIu64
+		", \"redelivered\": %" PRIu64
 		", \"rx_free_slots\": %u, \"rx_slots\": %u}}",
 		s->name, s->submitted, s->done, s->failed, s->rejected,
 		s->delivered, s->deliver_errors, s->rx_nobuf, s->window_full,
@@ -410,7 +411,7 @@ static void shm_stats_json(void *ctx, FILE *f)
 		s->und_n, st.submits, st.completions, st.failures,
 		st.bad_submits, st.deliveries, st.releases, st.bad_releases,
 		st.attaches, st.app_gone, st.proto_errors, st.reclaimed,
-		st.rx_free_slots, st.rx_slots);
+		st.redelivered, st.rx_free_slots, st.rx_slots);
 }
 
 void mw_shmsrc_source(struct mw_shmsrc *s, struct mw_source *src)

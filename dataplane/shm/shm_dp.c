@@ -18,7 +18,9 @@
 #include "mw_shm_dp.h"
 #include "shm_os.h"
 
-enum rx_state { RX_FREE = 0, RX_FILLING = 1, RX_DELIVERED = 2 };
+/* RX_CARRY: delivered to an app that went without taking it; it is
+ * delivered again to the next app. */
+enum rx_state { RX_FREE = 0, RX_FILLING = 1, RX_DELIVERED = 2, RX_CARRY = 3 };
 
 #define BURST 32u
 
@@ -38,6 +40,8 @@ struct mw_shm_dp {
 	uint64_t *rx_bytes;  /* per first slot of a buffer: its bytes */
 	uint8_t *rx_state;   /* per first slot: enum rx_state */
 	uint32_t rx_reserved; /* allocated, not delivered (DELIVER slots) */
+	struct mw_shm_desc *carry; /* untaken deliveries of a gone app */
+	uint32_t carry_n;
 	uint32_t inflight;    /* submits taken, not completed */
 	uint64_t cur_gen;     /* app generation served, 0 none */
 	uint64_t ignore_gen;  /* generation that is gone */
@@ -91,7 +95,8 @@ int mw_shm_dp_create(const char *name, const struct mw_shm_cfg *cfg,
 	dp->rx_bits = calloc(MW_SLOTMAP_WORDS(dp->rx_slots), sizeof(uint64_t));
 	dp->rx_bytes = calloc(dp->rx_slots, sizeof(uint64_t));
 	dp->rx_state = calloc(dp->rx_slots, 1);
-	if (!dp->rx_bits || !dp->rx_bytes || !dp->rx_state) {
+	dp->carry = calloc(id->ring[MW_SHM_RING_DELIVER].cap, sizeof(*dp->carry));
+	if (!dp->rx_bits || !dp->rx_bytes || !dp->rx_state || !dp->carry) {
 		rc = MW_ENOMEM;
 		goto fail;
 	}
@@ -133,6 +138,7 @@ int mw_shm_dp_create(const char *name, const struct mw_shm_cfg *cfg,
 	return 0;
 fail:
 	if (dp) {
+		free(dp->carry);
 		free(dp->rx_bits);
 		free(dp->rx_bytes);
 		free(dp->rx_state);
@@ -151,6 +157,7 @@ void mw_shm_dp_destroy(struct mw_shm_dp *dp, int unlink_file)
 	if (unlink_file)
 		unlink(dp->path);
 	mw_shm_os_close(dp->fd, dp->base, dp->size);
+	free(dp->carry);
 	free(dp->rx_bits);
 	free(dp->rx_bytes);
 	free(dp->rx_state);
@@ -164,11 +171,42 @@ void *mw_shm_dp_base(const struct mw_shm_dp *dp)
 
 /* ---- app lifecycle ------------------------------------------------------ */
 
+/* Deliveries still in the DELIVER ring were never taken by the gone app:
+ * keep them (in order) for the next one. The ring's slots are shared
+ * memory, so each descriptor is checked against private state: it must
+ * name a buffer delivered and not yet carried. */
+static void carry_untaken(struct mw_shm_dp *dp)
+{
+	uint32_t tail = atomic_load_explicit(&dp->deliv.ctl->tail,
+					     memory_order_acquire);
+	uint32_t head = dp->deliv.idx, i;
+
+	if (head - tail > mw_shm_ring_cap(&dp->deliv))
+		return; /* impossible index: everything is reclaimed */
+	for (i = tail; i != head; i++) {
+		struct mw_shm_desc d = dp->deliv.slot[i & dp->deliv.mask];
+		uint64_t slot;
+
+		if (mw_shm_desc_check(&d, dp->rx_off, dp->rx_len) < 0)
+			continue;
+		if (d.buf_len) {
+			slot = (d.buf_off - dp->rx_off) / dp->slot_size;
+			if ((d.buf_off - dp->rx_off) % dp->slot_size ||
+			    dp->rx_state[slot] != RX_DELIVERED ||
+			    dp->rx_bytes[slot] != d.buf_len)
+				continue;
+			dp->rx_state[slot] = RX_CARRY;
+		}
+		dp->carry[dp->carry_n++] = d;
+	}
+}
+
 /* Forget the served app: reclaim what it held, stale its submits. */
 static void drop_app(struct mw_shm_dp *dp)
 {
 	uint32_t i;
 
+	carry_untaken(dp);
 	for (i = 0; i < dp->rx_slots; i++) {
 		if (dp->rx_state[i] != RX_DELIVERED)
 			continue;
@@ -211,6 +249,18 @@ static void accept_app(struct mw_shm_dp *dp, uint64_t gen)
 		e[i]->idx = 0;
 	}
 	dp->inflight = 0;
+	/* what the last app left untaken comes first, in order; it fits:
+	 * it was in the ring, which is empty now */
+	for (i = 0; i < dp->carry_n; i++) {
+		const struct mw_shm_desc *d = &dp->carry[i];
+
+		mw_shm_ring_enqueue(&dp->deliv, d, 1);
+		if (d->buf_len)
+			dp->rx_state[(d->buf_off - dp->rx_off) /
+				     dp->slot_size] = RX_DELIVERED;
+	}
+	dp->st.redelivered += dp->carry_n;
+	dp->carry_n = 0;
 	dp->cur_gen = gen;
 	atomic_store_explicit(&dp->h->app_ack, gen, memory_order_release);
 	dp->st.attaches++;

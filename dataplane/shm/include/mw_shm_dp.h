@@ -91,8 +91,10 @@ void mw_shm_dp_destroy(struct mw_shm_dp *dp, int unlink_file);
  * app attaching (a new app_gen), probe the app's liveness lock every
  * cfg.liveness_ns, and reap released RX buffers.
  * When the app goes (death, detach, a new app replacing it, or a corrupt
- * ring), every RX buffer delivered to it is reclaimed, its pending submits
- * become stale, and MW_SHM_EV_APP_GONE is returned; a new app is only
+ * ring), every RX buffer it took from the DELIVER ring is reclaimed, the
+ * deliveries it never took are kept and delivered first to the next app,
+ * its pending submits become stale, and MW_SHM_EV_APP_GONE is returned; a
+ * new app is only
  * served from the next call on, so the caller has one iteration to drop
  * references into the TX pool.
  * @param now_ns  current time; must not go backwards.
@@ -179,6 +181,8 @@ struct mw_shm_dp_stats {
 	uint64_t app_gone;     /**< apps lost (death, detach, replaced) */
 	uint64_t proto_errors; /**< impossible ring indices from the app */
 	uint64_t reclaimed;    /**< RX buffers taken back from a gone app */
+	uint64_t redelivered;  /**< deliveries a gone app never took, given
+				    to the next app */
 	uint32_t rx_free_slots, rx_slots;
 	uint32_t app_attached; /**< 1 while an app is served */
 	uint32_t inflight;     /**< submits taken, not completed */

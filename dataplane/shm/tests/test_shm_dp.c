@@ -334,8 +334,8 @@ static void test_app_death(void)
 	raw_die(&a);
 	CHECK_EQ(mw_shm_dp_service(dp, t_ns += 5000), MW_SHM_EV_APP_GONE);
 	mw_shm_dp_stats(dp, &st);
-	CHECK_EQ(st.reclaimed, 2); /* held + still in the ring */
-	CHECK_EQ(st.rx_free_slots, 10 - 2); /* the one being filled stays */
+	CHECK_EQ(st.reclaimed, 1); /* held; the untaken one is kept */
+	CHECK_EQ(st.rx_free_slots, 10 - 4); /* untaken + being filled stay */
 	CHECK_EQ(st.app_attached, 0);
 	CHECK_EQ(st.inflight, 0);
 	CHECK_EQ(mw_shm_dp_complete(dp, &subs[0], 0), MW_ERESET);
@@ -343,16 +343,22 @@ static void test_app_death(void)
 	CHECK_EQ(mw_shm_dp_rx_alloc(dp, 1, &buf[3]), MW_EAGAIN);
 	CHECK_EQ(mw_shm_dp_service(dp, t_ns += 5000), 0); /* nothing new */
 
-	/* a new app starts on empty rings and gets the pending tensor */
+	/* a new app starts on fresh rings holding what the dead one never
+	 * took, then gets the pending tensor, in order */
 	raw_attach(&b, dp, name);
 	CHECK(b.gen != a.gen);
-	CHECK_EQ(mw_shm_ring_count(&b.deliv), 0);
+	CHECK_EQ(mw_shm_ring_count(&b.deliv), 1);
 	CHECK_EQ(mw_shm_dp_deliver(dp, buf[2], 256, &meta), 0);
-	CHECK_EQ(mw_shm_ring_dequeue(&b.deliv, out, 4), 1);
+	CHECK_EQ(mw_shm_ring_dequeue(&b.deliv, out, 4), 2);
+	CHECK_EQ(out[0].buf_off, (uint64_t)((uint8_t *)buf[1] -
+					    (uint8_t *)mw_shm_dp_base(dp)));
+	CHECK_EQ(out[1].buf_off, (uint64_t)((uint8_t *)buf[2] -
+					    (uint8_t *)mw_shm_dp_base(dp)));
 	CHECK_EQ(mw_shm_dp_service(dp, t_ns += 5000), 0); /* b is alive */
 	mw_shm_dp_stats(dp, &st);
 	CHECK_EQ(st.attaches, 2);
 	CHECK_EQ(st.app_gone, 1);
+	CHECK_EQ(st.redelivered, 1);
 
 	/* replaced before its death was probed: GONE first, NEW next call */
 	raw_die(&b);
