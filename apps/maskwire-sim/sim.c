@@ -55,6 +55,7 @@ struct opts {
 	unsigned bits;
 	double down_at_ms, down_for_ms, restart_at_ms;
 	unsigned pipeline, window, max_retries;
+	int both_open;
 	double max_time_s;
 };
 
@@ -138,7 +139,14 @@ static void link_send(struct sim *s, int from, const uint8_t *buf, size_t len,
 
 /* ---- split-learning application --------------------------------------- */
 
-enum stream { ST_ACT = 0, ST_LABEL = 1, ST_GRAD = 2, ST_COUNT };
+/* ST_INIT: with --both-open, one tensor the server sends at t = 0 (its
+ * run configuration, int64 like the labels), so both sides open at once. */
+enum stream { ST_ACT = 0, ST_LABEL = 1, ST_GRAD = 2, ST_INIT = 3, ST_COUNT };
+
+static int is_raw(int st)
+{
+	return st == ST_LABEL || st == ST_INIT;
+}
 
 struct step {
 	uint8_t act_done, label_done, grad_sent, resolved;
@@ -157,6 +165,7 @@ struct sim {
 	struct link link[2];     /* link[i]: packets sent by node i */
 	struct heap heap;
 	uint64_t seq, now;
+	uint64_t done_ns;        /* when the last tensor was resolved */
 	struct step *steps;
 	unsigned next_step, resolved;
 	uint64_t elems;          /* per activation/gradient */
@@ -185,7 +194,7 @@ static void gen_tensor(const struct sim *s, int st, unsigned step, void *out,
 			 (uint64_t)step * 104729 };
 	uint64_t i;
 
-	if (st == ST_LABEL) {
+	if (is_raw(st)) {
 		int64_t *l = out;
 
 		for (i = 0; i < n; i++)
@@ -211,10 +220,10 @@ static void stream_params(const struct sim *s, int st,
 {
 	memset(cp, 0, sizeof(*cp));
 	memset(m, 0, sizeof(*m));
-	if (st == ST_LABEL) {
+	if (is_raw(st)) {
 		cp->codec = MW_CODEC_RAW;
 		m->dtype = MW_DT_I64;
-		m->kind = MW_KIND_LABELS;
+		m->kind = st == ST_LABEL ? MW_KIND_LABELS : MW_KIND_OTHER;
 		m->ndim = 1;
 		m->dims[0] = s->batch;
 		return;
@@ -232,7 +241,7 @@ static void stream_params(const struct sim *s, int st,
 
 static uint64_t stream_bytes(const struct sim *s, int st)
 {
-	return st == ST_LABEL ? 8ull * s->batch : 4 * s->elems;
+	return is_raw(st) ? 8ull * s->batch : 4 * s->elems;
 }
 
 static void submit(struct sim *s, int node, int st, unsigned step)
@@ -244,7 +253,7 @@ static void submit(struct sim *s, int node, int st, unsigned step)
 
 	stream_params(s, st, &cp, &m);
 	m.tag = ((uint64_t)st << 32) | step;
-	gen_tensor(s, st, step, s->xbuf, st == ST_LABEL ? s->batch : s->elems);
+	gen_tensor(s, st, step, s->xbuf, is_raw(st) ? s->batch : s->elems);
 	rc = mw_ep_submit(s->n[node].ep, s->n[node].peer, &m, &cp, s->xbuf,
 			  bytes, 0, s->now, NULL);
 	if (rc < 0) {
@@ -260,7 +269,7 @@ static int verify(struct sim *s, int st, unsigned step,
 	struct mw_codec_params cp;
 	struct mw_tensor_meta m;
 	struct mw_codec_desc d;
-	uint64_t n = st == ST_LABEL ? 8ull * s->batch : s->elems;
+	uint64_t n = is_raw(st) ? 8ull * s->batch : s->elems;
 	int64_t sz, rc;
 
 	stream_params(s, st, &cp, &m);
@@ -269,8 +278,8 @@ static int verify(struct sim *s, int st, unsigned step,
 	    memcmp(ev->meta.dims, m.dims, sizeof(m.dims)) ||
 	    ev->bytes != stream_bytes(s, st))
 		return 0;
-	gen_tensor(s, st, step, s->xbuf, st == ST_LABEL ? s->batch : s->elems);
-	if (st == ST_LABEL)
+	gen_tensor(s, st, step, s->xbuf, is_raw(st) ? s->batch : s->elems);
+	if (is_raw(st))
 		return memcmp(ev->buf, s->xbuf, ev->bytes) == 0;
 	sz = mw_encode_size(&cp, n);
 	if (sz < 0 || (size_t)sz > s->pay_cap)
@@ -308,7 +317,7 @@ static void on_event(struct sim *s, int node, struct mw_event *ev)
 		step = (unsigned)ev->meta.tag;
 		s->delivered++;
 		if (st < 0 || st >= ST_COUNT || step >= s->o.tensors ||
-		    (st == ST_GRAD) != (node == 0)) {
+		    (st == ST_GRAD || st == ST_INIT) != (node == 0)) {
 			s->verify_err++;
 			mw_ep_release(s->n[node].ep, ev);
 			return;
@@ -324,7 +333,7 @@ static void on_event(struct sim *s, int node, struct mw_event *ev)
 		mw_ep_release(s->n[node].ep, ev);
 		if (st == ST_GRAD) {
 			resolve(s, step);
-		} else {
+		} else if (st != ST_INIT) {
 			if (st == ST_ACT)
 				s->steps[step].act_rx = 1;
 			else
@@ -342,7 +351,7 @@ static void on_event(struct sim *s, int node, struct mw_event *ev)
 		s->failed++;
 		s->fail_reason[(unsigned)-ev->reason % 32]++;
 		step = (unsigned)ev->meta.tag;
-		if (step < s->o.tensors)
+		if (step < s->o.tensors && (ev->meta.tag >> 32) != ST_INIT)
 			resolve(s, step);
 		break;
 	default:
@@ -543,6 +552,78 @@ static void app_step(struct sim *s)
 	}
 }
 
+/* Both endpoints pull every datagram they have onto the link. */
+static void send_all(struct sim *s)
+{
+	uint8_t buf[MAX_DG];
+	uint16_t peer;
+	int k, len;
+
+	for (k = 0; k < 2; k++)
+		while ((len = mw_ep_send(s->n[k].ep, s->now, buf, sizeof(buf),
+					 &peer)) > 0)
+			link_send(s, k, buf, (size_t)len, s->now);
+}
+
+/* The next arrival or endpoint timer; NO_TIME if there is none. */
+static uint64_t next_event(const struct sim *s)
+{
+	uint64_t t = s->heap.n ? s->heap.v[0].t : NO_TIME, x;
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		x = mw_ep_expiry(s->n[k].ep);
+		if (x < t)
+			t = x;
+	}
+	return t;
+}
+
+/* Deliver the packets due at s->now, then run the timers due. */
+static void advance(struct sim *s)
+{
+	int k;
+
+	while (s->heap.n && s->heap.v[0].t <= s->now) {
+		struct pkt p = heap_pop(&s->heap);
+
+		if (p.corrupted) {
+			s->link[!p.to].st.corrupted++;
+			s->link[!p.to].st.data_corrupted += p.corrupted == 2;
+		}
+		mw_ep_recv(s->n[p.to].ep, s->n[p.to].peer, p.data, p.len,
+			   s->now);
+		free(p.data);
+	}
+	for (k = 0; k < 2; k++)
+		if (mw_ep_expiry(s->n[k].ep) <= s->now)
+			mw_ep_handle_expiry(s->n[k].ep, s->now);
+}
+
+/* Both applications close the session when done, as the data plane does
+ * at exit; what is still on the link is delivered and answered. */
+static void close_and_drain(struct sim *s, uint64_t limit)
+{
+	struct mw_event ev;
+	uint64_t t;
+	int k;
+
+	for (k = 0; k < 2; k++)
+		mw_ep_close_peer(s->n[k].ep, s->n[k].peer, s->now);
+	for (;;) {
+		for (k = 0; k < 2; k++)
+			while (mw_ep_poll(s->n[k].ep, &ev))
+				mw_ep_release(s->n[k].ep, &ev);
+		send_all(s);
+		t = next_event(s);
+		if (t == NO_TIME || t > limit)
+			return;
+		if (t > s->now)
+			s->now = t;
+		advance(s);
+	}
+}
+
 static void usage(void)
 {
 	fputs("usage: maskwire-sim [options]\n"
@@ -561,6 +642,8 @@ static void usage(void)
 	      "  --restart-at MS    restart the server endpoint (new incarnation)\n"
 	      "  --pipeline K       steps in flight (4); --window W (8)\n"
 	      "  --max-retries R    retry budget (16); --seed S (1)\n"
+	      "  --both-open        the server also sends a tensor at t=0, so\n"
+	      "                     both sides open the session at once\n"
 	      "  --max-time S       give up after S virtual seconds (3600)\n",
 	      stderr);
 }
@@ -618,7 +701,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "link-down-for", 1, 0, 'f' }, { "restart-at", 1, 0, 'X' },
 		{ "pipeline", 1, 0, 'p' }, { "window", 1, 0, 'w' },
 		{ "max-retries", 1, 0, 'M' }, { "max-time", 1, 0, 'T' },
-		{ "help", 0, 0, 'h' },    { 0, 0, 0, 0 },
+		{ "both-open", 0, 0, 'O' }, { "help", 0, 0, 'h' },    { 0, 0, 0, 0 },
 	};
 	int c, v;
 
@@ -681,6 +764,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case 'w': o->window = (unsigned)num("window", optarg, 2, 4096); break;
 		case 'M': o->max_retries = (unsigned)num("max-retries", optarg, 1, 1000); break;
 		case 'T': o->max_time_s = num("max-time", optarg, 1e-3, 1e7); break;
+		case 'O': o->both_open = 1; break;
 		default:
 			usage();
 			exit(c == 'h' ? 0 : 2);
@@ -696,7 +780,7 @@ static void print_json(struct sim *s, int stalled)
 {
 	struct mw_counters c[2], t;
 	struct link_stats L;
-	double secs = (double)s->now / 1e9;
+	double secs = (double)s->done_ns / 1e9;
 	uint64_t lost, corrupt_dropped, i;
 	unsigned r;
 	int first = 1;
@@ -735,12 +819,14 @@ static void print_json(struct sim *s, int stalled)
 			first = 0;
 		}
 	printf("},\"segments_sent\":%" PRIu64 ",\"segments_new\":%" PRIu64
-	       ",\"retransmitted\":%" PRIu64 ",\"fast_retransmits\":%" PRIu64
+	       ",\"retransmitted\":%" PRIu64 ",\"spurious_losses\":%" PRIu64
+	       ",\"fast_retransmits\":%" PRIu64
 	       ",\"timeout_retransmits\":%" PRIu64 ",\"rto_events\":%" PRIu64
 	       ",\"lost_by_link\":%" PRIu64 ",\"data_lost_by_link\":%" PRIu64
 	       ",\"data_corrupted_by_link\":%" PRIu64
 	       ",\"retransmit_efficiency\":%.4f",
-	       t.data_tx, t.data_tx_new, t.retrans, t.retrans_fast,
+	       t.data_tx, t.data_tx_new, t.retrans, t.spurious_losses,
+	       t.retrans_fast,
 	       t.retrans_rto, t.rto_events, L.lost, L.data_lost,
 	       L.data_corrupted, lost ? (double)t.retrans / (double)lost : 0.0);
 	printf(",\"queue_drops\":%" PRIu64 ",\"cut_drops\":%" PRIu64
@@ -759,9 +845,12 @@ static void print_json(struct sim *s, int stalled)
 		}
 	printf("},\"acks_sent\":%" PRIu64 ",\"packets_sent\":%" PRIu64
 	       ",\"wire_bytes\":%" PRIu64 ",\"peer_restarts\":%" PRIu64
-	       ",\"session_resets\":%" PRIu64,
+	       ",\"session_resets\":%" PRIu64 ",\"sessions_closed\":%" PRIu64
+	       ",\"hello_tx\":%" PRIu64 ",\"close_tx\":%" PRIu64
+	       ",\"close_rx\":%" PRIu64,
 	       t.acks_tx, t.pkts_tx, t.bytes_tx, t.peer_restarts,
-	       t.session_resets);
+	       t.session_resets, t.sessions_closed, t.hello_tx, t.close_tx,
+	       t.close_rx);
 	printf(",\"virtual_time_s\":%.6f,\"dense_bytes_delivered\":%" PRIu64
 	       ",\"goodput_gbps\":%.3f,\"wire_gbps\":%.3f,\"stalled\":%s"
 	       ",\"ok\":%s}\n",
@@ -776,10 +865,8 @@ static void print_json(struct sim *s, int stalled)
 int main(int argc, char **argv)
 {
 	struct sim s;
-	uint8_t buf[MAX_DG];
 	uint64_t restart_at, limit;
-	uint16_t peer;
-	int k, len, stalled = 0;
+	int k, stalled = 0;
 	size_t maxn;
 
 	memset(&s, 0, sizeof(s));
@@ -805,29 +892,23 @@ int main(int argc, char **argv)
 		s.n[k].inc = 1000u + (uint32_t)k * 1000u;
 		s.n[k].ep = make_ep(&s.o, s.n[k].inc);
 		s.n[k].peer = (uint16_t)mw_ep_add_peer(s.n[k].ep);
-		s.last_tag[k][0] = s.last_tag[k][1] = s.last_tag[k][2] = -1;
+		for (int st = 0; st < ST_COUNT; st++)
+			s.last_tag[k][st] = -1;
 	}
 	restart_at = s.o.restart_at_ms >= 0 ? ns_of_ms(s.o.restart_at_ms) :
 					      NO_TIME;
 	limit = (uint64_t)(s.o.max_time_s * 1e9);
 
+	if (s.o.both_open)
+		submit(&s, 1, ST_INIT, 0);
 	for (;;) {
-		uint64_t t = NO_TIME, x;
+		uint64_t t;
 
 		app_step(&s);
-		for (k = 0; k < 2; k++)
-			while ((len = mw_ep_send(s.n[k].ep, s.now, buf,
-						 sizeof(buf), &peer)) > 0)
-				link_send(&s, k, buf, (size_t)len, s.now);
+		send_all(&s);
 		if (all_done(&s))
 			break;
-		if (s.heap.n)
-			t = s.heap.v[0].t;
-		for (k = 0; k < 2; k++) {
-			x = mw_ep_expiry(s.n[k].ep);
-			if (x < t)
-				t = x;
-		}
+		t = next_event(&s);
 		if (restart_at < t)
 			t = restart_at;
 		if (t == NO_TIME || t > limit) {
@@ -840,21 +921,11 @@ int main(int argc, char **argv)
 			restart_at = NO_TIME;
 			restart_server(&s);
 		}
-		while (s.heap.n && s.heap.v[0].t <= s.now) {
-			struct pkt p = heap_pop(&s.heap);
-
-			if (p.corrupted) {
-				s.link[!p.to].st.corrupted++;
-				s.link[!p.to].st.data_corrupted += p.corrupted == 2;
-			}
-			mw_ep_recv(s.n[p.to].ep, s.n[p.to].peer, p.data, p.len,
-				   s.now);
-			free(p.data);
-		}
-		for (k = 0; k < 2; k++)
-			if (mw_ep_expiry(s.n[k].ep) <= s.now)
-				mw_ep_handle_expiry(s.n[k].ep, s.now);
+		advance(&s);
 	}
+	s.done_ns = s.now;
+	if (!stalled)
+		close_and_drain(&s, limit);
 	print_json(&s, stalled);
 	while (s.heap.n)
 		free(heap_pop(&s.heap).data);
