@@ -56,6 +56,16 @@ def human(n):
     return f"{n} B"
 
 
+def ratio(base, x):
+    if x >= base * 0.95:
+        return "1x" if r_close(base, x) else f"{x / base:.2f}x"
+    return f"{base / x:.1f}x less"
+
+
+def r_close(a, b):
+    return abs(a - b) <= 0.05 * a
+
+
 def table(results):
     dense = next(r for r in results if r["act_codec"] == "dense" and r["grad_codec"] == "dense")
     rows = ["| activations | gradients | final test acc | wire bytes (both ways) "
@@ -67,7 +77,7 @@ def table(results):
         rows.append(
             f"| {names[r['act_codec']]} | {names[r['grad_codec']]} "
             f"| {100 * r['final_test_acc']:.2f}% | {human(r['wire_bytes_total'])} "
-            f"| {dense['wire_bytes_total'] / r['wire_bytes_total']:.1f}x less "
+            f"| {ratio(dense['wire_bytes_total'], r['wire_bytes_total'])} "
             f"| {human(sum(h['wire_bytes_per_step'] * h['steps'] for h in r['history']) / steps)} "
             f"| {r['wall_s']:.0f} s |")
     return "\n".join(rows)
