@@ -90,7 +90,7 @@ static void add(struct row *r, const char *name, const char *fmt, ...)
 }
 
 /*
- * Find a UDP datagram to or from port in an Ethernet frame: up to two
+ * Find a UDP datagram to port in an Ethernet frame: up to two
  * 802.1Q/802.1ad tags, IPv4 that is not a fragment, a UDP length that
  * fits. Returns the UDP payload or NULL.
  */
@@ -129,7 +129,7 @@ static const uint8_t *find_udp(const struct pt_frame *f, uint16_t port,
 	ulen = pt_get16(d + 4);
 	if (ulen < 8 || ulen > tot - ihl)
 		return NULL;
-	if (pt_get16(d) != port && pt_get16(d + 2) != port)
+	if (pt_get16(d + 2) != port)
 		return NULL;
 	*len = ulen - 8;
 	return d + 8;
