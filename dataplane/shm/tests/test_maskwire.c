@@ -187,6 +187,30 @@ static void test_round_trip(void)
 	CHECK_EQ(info.tx_slots, 16);
 	CHECK_EQ(info.ring_size, 8);
 	CHECK(info.dp_generation != 0);
+	CHECK_EQ(info.wire_seq, 0); /* nothing published yet */
+	{
+		struct mw_shm_wire_counts w = {.tx_frames = 11, .tx_bytes = 12,
+					       .rx_frames = 13, .rx_bytes = 14,
+					       .tensors_tx = 15,
+					       .tensors_rx = 16,
+					       .tensors_failed = 17,
+					       .retransmits = 18,
+					       .dense_tx_bytes = 19,
+					       .dense_rx_bytes = 20};
+		mw_shm_dp_publish_wire(dp, &w);
+		mw_info(c, &info);
+		CHECK_EQ(info.wire_seq, 1);
+		CHECK_EQ(info.wire_tx_frames, 11);
+		CHECK_EQ(info.wire_tx_bytes, 12);
+		CHECK_EQ(info.wire_rx_frames, 13);
+		CHECK_EQ(info.wire_rx_bytes, 14);
+		CHECK_EQ(info.tensors_tx, 15);
+		CHECK_EQ(info.tensors_rx, 16);
+		CHECK_EQ(info.tensors_failed, 17);
+		CHECK_EQ(info.retransmits, 18);
+		CHECK_EQ(info.dense_tx_bytes, 19);
+		CHECK_EQ(info.dense_rx_bytes, 20);
+	}
 
 	for (dt = 0; dt < MW_SHM_DT_COUNT_; dt++) {
 		for (s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {

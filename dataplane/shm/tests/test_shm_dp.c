@@ -413,6 +413,49 @@ static void test_proto_error(void)
 	mw_shm_dp_destroy(dp, 1);
 }
 
+/* Link counters are published in the header, seq last. */
+static void test_publish_wire(void)
+{
+	const char *name = test_name("wire");
+	struct mw_shm_wire_counts w = {
+		.tx_frames = 1, .tx_bytes = 2, .rx_frames = 3, .rx_bytes = 4,
+		.tensors_tx = 5, .tensors_rx = 6, .tensors_failed = 7,
+		.retransmits = 8, .dense_tx_bytes = 9, .dense_rx_bytes = 10,
+	};
+	struct mw_shm_cfg cfg;
+	struct mw_shm_dp *dp;
+	struct mw_shm_hdr *h;
+	unsigned i;
+
+	cfg_small(&cfg);
+	CHECK_EQ(mw_shm_dp_create(name, &cfg, &dp), 0);
+	h = mw_shm_dp_base(dp);
+	CHECK_EQ(atomic_load(&h->wire.seq), 0);
+	CHECK_EQ(atomic_load(&h->wire.tx_bytes), 0);
+	mw_shm_dp_publish_wire(dp, &w);
+	CHECK_EQ(atomic_load(&h->wire.seq), 1);
+	CHECK_EQ(atomic_load(&h->wire.tx_frames), 1);
+	CHECK_EQ(atomic_load(&h->wire.tx_bytes), 2);
+	CHECK_EQ(atomic_load(&h->wire.rx_frames), 3);
+	CHECK_EQ(atomic_load(&h->wire.rx_bytes), 4);
+	CHECK_EQ(atomic_load(&h->wire.tensors_tx), 5);
+	CHECK_EQ(atomic_load(&h->wire.tensors_rx), 6);
+	CHECK_EQ(atomic_load(&h->wire.tensors_failed), 7);
+	CHECK_EQ(atomic_load(&h->wire.retransmits), 8);
+	CHECK_EQ(atomic_load(&h->wire.dense_tx_bytes), 9);
+	CHECK_EQ(atomic_load(&h->wire.dense_rx_bytes), 10);
+	w.tx_bytes = 20;
+	mw_shm_dp_publish_wire(dp, &w);
+	CHECK_EQ(atomic_load(&h->wire.seq), 2);
+	CHECK_EQ(atomic_load(&h->wire.tx_bytes), 20);
+	/* the rest of the header stays as it was (zero) */
+	for (i = 0; i < sizeof(h->wire.reserved) / 8; i++)
+		CHECK_EQ(h->wire.reserved[i], 0);
+	for (i = 0; i < sizeof(h->tail_pad); i++)
+		CHECK_EQ(h->tail_pad[i], 0);
+	mw_shm_dp_destroy(dp, 1);
+}
+
 int main(void)
 {
 	test_create();
@@ -420,5 +463,6 @@ int main(void)
 	test_deliveries();
 	test_app_death();
 	test_proto_error();
+	test_publish_wire();
 	return test_result("test_shm_dp");
 }
