@@ -214,7 +214,11 @@ def human(nbytes):
 
 def epoch_line(r):
     wire = r["wire_bytes_per_step"]
-    ratio = f" ({r['wire_vs_dense']}x less)" if r.get("wire_vs_dense") else ""
+    ratio = ""
+    if r.get("wire_vs_dense"):
+        x = r["wire_vs_dense"]
+        # frames carry headers and ACKs: dense tensors cost a bit more
+        ratio = f" ({x}x less)" if x >= 1 else f" ({1 / x:.2f}x more)"
     return (f"epoch {r['epoch']}: train loss {r['train_loss']:.4f} "
             f"acc {100 * r['train_acc']:.2f}% | test acc "
             f"{100 * r['test_acc']:.2f}% | wire {human(wire)}/step vs dense "
