@@ -72,6 +72,55 @@ def lua_errors(capture):
     return [l.strip() for l in out.split("\n") if "Lua Error" in l]
 
 
+# docs/PROTOCOL.md 4.2: a HELLO from incarnation 1000, generation 1, to an
+# unknown peer, and the field values the document gives for it.
+DOC_HELLO = bytes.fromhex(
+    "4d57010100340000000003e800000001"
+    "0000000000000000d853112e05c00000"
+    "00000008001000000000000000000000"
+    "10000000")
+DOC_FIELDS = {
+    "maskwire.magic": 0x4D57, "maskwire.version": 1, "maskwire.type": 1,
+    "maskwire.len": 52, "maskwire.flags": 0, "maskwire.src.inc": 1000,
+    "maskwire.src.gen": 1, "maskwire.dst.inc": 0, "maskwire.dst.gen": 0,
+    "maskwire.crc": 0xD853112E, "maskwire.hello.max_datagram": 1472,
+    "maskwire.hello.rx_window": 8, "maskwire.hello.max_segs": 1048576,
+    "maskwire.hello.max_tensor_bytes": 1 << 28,
+}
+
+
+def doc_example_pcap(path):
+    """The example HELLO in Ethernet/IPv4/UDP (port 47000), as a pcap."""
+    udp = struct.pack(">HHHH", 47000, 47000, 8 + len(DOC_HELLO), 0) + DOC_HELLO
+    ip = bytearray(struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1,
+                               0x4000, 64, 17, 0, bytes([10, 0, 0, 1]),
+                               bytes([10, 0, 0, 2])))
+    s = sum(struct.unpack(">10H", ip))
+    s = (s & 0xFFFF) + (s >> 16)
+    s = (s & 0xFFFF) + (s >> 16)
+    ip[10:12] = struct.pack(">H", ~s & 0xFFFF)
+    frame = bytes.fromhex("020000000002020000000001") + b"\x08\x00" + bytes(ip) + udp
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        f.write(struct.pack("<IIII", 0, 0, len(frame), len(frame)) + frame)
+
+
+def check_doc_example(ck, pcaptool):
+    path = os.path.join(ptlib.tempfile.mkdtemp(prefix="mw-doc-"), "doc.pcap")
+    try:
+        doc_example_pcap(path)
+        c = ptlib.dump(pcaptool, path)[0]
+        t = tshark_fields(path, list(DOC_FIELDS) + ["maskwire.crc.status"])[0]
+    finally:
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+    ck.eq("PROTOCOL.md 4.2 example: C parser status", c["pt.status"], "ok")
+    ck.eq("PROTOCOL.md 4.2 example: dissector CRC32C status",
+          t["maskwire.crc.status"], "1")
+    for f, v in DOC_FIELDS.items():
+        ck.eq("PROTOCOL.md 4.2 example %s (C, tshark)" % f,
+              (int(c[f], 0), int(t[f], 0)), (v, v))
+
+
 def main():
     if len(sys.argv) < 2:
         print(__doc__)
@@ -84,6 +133,7 @@ def main():
         os.path.join(ptlib.CAPTURES, n) for n in os.listdir(ptlib.CAPTURES)
         if n.endswith(".pcap"))
     ck = ptlib.Checker()
+    check_doc_example(ck, pcaptool)
     total_fields = total_dgrams = 0
     for cap in caps:
         rows = ptlib.dump(pcaptool, cap)

@@ -12,7 +12,9 @@ usage: regen.py BUILD_DIR [--no-record] [--only NAME]
 2. Derive the mutated variants of VARIANTS from the (committed or just
    recorded) base captures with maskwire-pcaptool mutate and a fixed seed:
    deterministic, so `--no-record` reproduces the committed files exactly.
-3. Write captures/NAME.json for every capture: the replay options and what
+3. Write captures/NAME.json for every capture (and, for variants,
+   captures/NAME.frames.tsv: each frame's expected fate and what the
+   mutator did to it): the replay options and what
    a replay must show (maskwire-pcaptool expect). For recordings, the
    tensors the model derives must be the ones B delivered live (same
    CRC32C); for variants, the tensors must be the base's (or, for
@@ -167,9 +169,10 @@ def record(build, rec):
         w.cleanup()
 
 
-def expect(pcaptool, capture, args):
-    out = subprocess.run([pcaptool, "expect", capture] + args, check=True,
-                         stdout=subprocess.PIPE, text=True).stdout
+def expect(pcaptool, capture, args, frames=None):
+    extra = ["--frames", frames] if frames else []
+    out = subprocess.run([pcaptool, "expect", capture] + args + extra,
+                         check=True, stdout=subprocess.PIPE, text=True).stdout
     return json.loads(out)
 
 
@@ -180,6 +183,28 @@ def write_manifest(name, description, origin, args, exp):
     with open(os.path.join(ptlib.CAPTURES, name + ".json"), "w") as f:
         json.dump(m, f, indent=1)
         f.write("\n")
+
+
+def write_frames(path, mlog, ftsv):
+    """Per frame of a variant: what the replaying side must do with it
+    (expect's verdict) and what the mutator did to it; then the frames
+    the mutator removed."""
+    notes, removed = {}, []
+    with open(mlog) as f:
+        for line in f.read().splitlines()[1:]:
+            op, frame, detail = line.split("\t")
+            if op == "mark":
+                notes[frame] = detail
+            else:
+                removed.append("-\tremoved\t%s:%s" % (op, detail))
+    with open(ftsv) as f:
+        rows = [l.split("\t") for l in f.read().splitlines()[1:]]
+    with open(path, "w") as f:
+        f.write("frame\texpected\tmutation\n")
+        for r in rows:
+            f.write("%s\t%s\t%s\n" % (r[0], r[1], notes.get(r[0], "")))
+        for r in removed:
+            f.write(r + "\n")
 
 
 def key(t):
@@ -227,8 +252,16 @@ def main():
         base = os.path.join(ptlib.CAPTURES, var["base"] + ".pcap")
         cap = os.path.join(ptlib.CAPTURES, var["name"] + ".pcap")
         ops = ["--seed", str(var["seed"])] + var["ops"]
-        subprocess.run([pcaptool, "mutate", base, cap] + args + ops, check=True)
-        exp = expect(pcaptool, cap, args)
+        mlog, ftsv = cap[:-5] + ".mutate.tmp", cap[:-5] + ".frames.tmp"
+        try:
+            subprocess.run([pcaptool, "mutate", base, cap] + args + ops +
+                           ["--log", mlog], check=True)
+            exp = expect(pcaptool, cap, args, ftsv)
+            write_frames(cap[:-5] + ".frames.tsv", mlog, ftsv)
+        finally:
+            for f in (mlog, ftsv):
+                if os.path.exists(f):
+                    os.unlink(f)
         want = base_tensors.get(var["base"]) or \
             ptlib.load_json(base[:-5] + ".json")["expect"]["tensors"]
         got = [key(t) for t in exp["tensors"]]

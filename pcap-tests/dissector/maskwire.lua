@@ -10,8 +10,8 @@
 -- header fields are big-endian; the codec payload after a DATA header is
 -- little-endian and is shown as bytes. The CRC32C (Castagnoli) over the
 -- datagram, its own field read as zero, is recomputed and reported in
--- maskwire.crc.status. Written from the wire layout in
--- dataplane/core/include/mw_wire.h and dataplane/core/src/wire.c.
+-- maskwire.crc.status. Follows docs/PROTOCOL.md (sections 4 and 5); where
+-- a layout detail matters, dataplane/core/src/wire.c is what the code does.
 
 local mw = Proto("maskwire", "maskwire tensor transport")
 
