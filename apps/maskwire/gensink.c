@@ -36,6 +36,8 @@ struct mw_gensink {
 	/* stamp mode: clock_ns() - stamp of every delivered tensor */
 	uint64_t *lat;
 	size_t lat_n, lat_cap;
+	uint64_t first_sent_ns, last_rx_ns; /* clock_ns() of the first
+					       send and the last delivery */
 	/* respond mode: FIFO of tensors to answer */
 	struct pending *resp;
 	size_t resp_head, resp_len, resp_cap;
@@ -396,7 +398,11 @@ static void gs_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
 	uint64_t lat = 0;
 	if (g->cfg.stamp) {
 		/* First, before the (slow) check. */
-		lat = (g->cfg.clock_ns() - ev->meta.tag) & STAMP_MASK;
+		uint64_t t = g->cfg.clock_ns();
+		lat = (t - ev->meta.tag) & STAMP_MASK;
+		if (!g->delivered)
+			g->first_sent_ns = t - lat;
+		g->last_rx_ns = t;
 		if (g->lat_n == g->lat_cap) {
 			size_t cap = g->lat_cap ? 2 * g->lat_cap : 1024;
 			void *q = realloc(g->lat, cap * sizeof(*g->lat));
@@ -522,10 +528,12 @@ static void latency_json(struct mw_gensink *g, FILE *f)
 	fprintf(f,
 		"{\"count\": %zu, \"min\": %" PRIu64 ", \"p50\": %" PRIu64
 		", \"p90\": %" PRIu64 ", \"p99\": %" PRIu64
-		", \"max\": %" PRIu64 ", \"mean\": %.0f}",
+		", \"max\": %" PRIu64 ", \"mean\": %.0f, \"span_ns\": %" PRIu64
+		"}",
 		g->lat_n, g->lat[0], pct(g->lat, g->lat_n, 0.5),
 		pct(g->lat, g->lat_n, 0.9), pct(g->lat, g->lat_n, 0.99),
-		g->lat[g->lat_n - 1], sum / (double)g->lat_n);
+		g->lat[g->lat_n - 1], sum / (double)g->lat_n,
+		g->last_rx_ns - g->first_sent_ns);
 }
 
 static void gs_stats_json(void *ctx, FILE *f)

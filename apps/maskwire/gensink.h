@@ -42,7 +42,8 @@ struct mw_gensink_cfg {
 	 * Tags carry the tensor's index and its send time:
 	 * tag = index << MW_GENSINK_STAMP_SHIFT | (clock_ns() mod 2^40), read
 	 * just before mw_ep_submit(). The sink reports clock_ns() - stamp at
-	 * delivery (one-way latency when both processes share the clock).
+	 * delivery (one-way latency when both processes share the clock), and
+	 * span_ns: from the first tensor's send to the last delivery.
 	 * Same on both sides; needs clock_ns and fewer than 2^24 tensors.
 	 */
 	bool stamp;
