@@ -1,0 +1,997 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""maskwire data plane benchmark: maskwire next to its baselines, measured
+side by side in one run on this machine.
+
+    bench/run.py [--quick | --smoke] [--build DIR] [--out DIR] [--reps N]
+
+Sections (see docs/BENCH.md):
+  transfer   maskwire over net_memif (two processes) vs the same codec over
+             kernel TCP on a veth between two network namespaces, vs the
+             paper's stack (PyTorch MS + pickle + ZeroMQ REQ/REP): full
+             rate, a fixed offered rate, and request/response step time
+  ceiling    dpdk-testpmd txonly -> rxonly over net_memif, same frame size
+  loss       0/1/5/10% frame loss: maskwire fault injection vs TCP with a
+             tc BPF drop program on the veth
+  size       tensor size 64 KiB .. 64 MiB (dense bytes)
+  mtu        MTU 1500 vs 9000: maskwire over net_af_packet on the veth vs
+             TCP on the same veth (net_memif carries 1518-byte frames only)
+
+Writes OUT/results.json, OUT/results.md and OUT/*.png (default out/bench).
+Needs root (namespaces, DPDK vdevs). Exit 77 with a reason when it cannot
+run. Runs are repeated --reps times and medians reported; the machine is
+shared and noisy, so read ratios measured in the same run.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+
+SHAPES = [(256, 64, 16, 16), (64, 64, 32, 32), (32, 64, 56, 56)]
+CODECS = ["dense", "ms", "ms-signed"]
+RATIO, BITS = 0.99, 2
+EAL = ["--no-pci", "--no-huge", "-m", "512", "--log-level=lib.eal:warning",
+       "--log-level=pmd.net.memif:warning"]
+MW_COMMON = ["--status-ms", "0", "--linger-ms", "300", "--no-verify",
+             "--content-period", "1", "--stamp", "--link-wait-ms", "5000"]
+# maskwire data frames at MTU 1500: 14 (Ethernet) + 1500.
+FRAME = 1514
+
+
+def log(*a):
+    print("[bench]", *a, file=sys.stderr, flush=True)
+
+
+def skip(reason):
+    print("SKIP: " + reason, file=sys.stderr)
+    sys.exit(77)
+
+
+def elems(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def shape_str(shape):
+    return ",".join(str(d) for d in shape)
+
+
+def shape_name(shape):
+    return "x".join(str(d) for d in shape)
+
+
+def kind_of(codec):
+    return "gradient" if codec == "ms-signed" else "activation"
+
+
+def wire_estimate(codec, n):
+    """Payload bytes per tensor, for choosing tensor counts."""
+    if codec == "dense":
+        return 4 * n
+    k = max(1, int(n * (1 - RATIO)))
+    return (n * BITS + 7) // 8 + 4 * k
+
+
+def median(v):
+    v = [x for x in v if x is not None]
+    return statistics.median(v) if v else None
+
+
+class Bench:
+    def __init__(self, a):
+        self.a = a
+        self.tmp = tempfile.mkdtemp(prefix="mwbench.")
+        self.procs = []
+        self.ns = []
+        self.prefixes = []
+        self.seq = 0
+        tag = str(os.getpid() % 100000)
+        self.nsa, self.nsb = "mwb%sa" % tag, "mwb%sb" % tag
+        self.va, self.vb = "mwb%sa" % tag, "mwb%sb" % tag
+        self.ipa, self.ipb = "10.213.0.1", "10.213.0.2"
+        self.bpf = {}
+        self.rows = []
+        self.notes = []
+
+    # ---- process and namespace management ------------------------------
+    def popen(self, cmd, out, netns=None, cpu=None):
+        if cpu is not None and shutil.which("taskset"):
+            cmd = ["taskset", "-c", str(cpu)] + cmd
+        if netns:
+            cmd = ["ip", "netns", "exec", netns] + cmd
+        f = open(out, "w")
+        p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+        p.logf = f
+        p.logpath = out
+        self.procs.append(p)
+        return p
+
+    def wait(self, p, timeout):
+        try:
+            rc = p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            log("timeout: %s" % " ".join(p.args[:12]))
+            self.stop(p, signal.SIGINT, 3)
+            rc = None
+        p.logf.close()
+        if p in self.procs:
+            self.procs.remove(p)
+        return rc
+
+    def stop(self, p, sig=signal.SIGINT, grace=5):
+        if p.poll() is None:
+            try:
+                p.send_signal(sig)
+                p.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def sh(self, *cmd, check=True):
+        r = subprocess.run(list(cmd), capture_output=True, text=True)
+        if check and r.returncode:
+            raise RuntimeError("%s: %s" % (" ".join(cmd), r.stderr.strip()))
+        return r
+
+    def setup_netns(self, mtu=1500):
+        if self.ns:
+            self.sh("ip", "-n", self.nsa, "link", "set", self.va, "mtu",
+                    str(mtu))
+            self.sh("ip", "-n", self.nsb, "link", "set", self.vb, "mtu",
+                    str(mtu))
+            return
+        for n in (self.nsa, self.nsb):
+            self.sh("ip", "netns", "add", n)
+            self.ns.append(n)
+        self.sh("ip", "link", "add", self.va, "type", "veth", "peer", "name",
+                self.vb)
+        self.sh("ip", "link", "set", self.va, "netns", self.nsa)
+        self.sh("ip", "link", "set", self.vb, "netns", self.nsb)
+        for n, v, ip in ((self.nsa, self.va, self.ipa),
+                         (self.nsb, self.vb, self.ipb)):
+            self.sh("ip", "-n", n, "addr", "add", ip + "/24", "dev", v)
+            self.sh("ip", "-n", n, "link", "set", v, "mtu", str(mtu), "up")
+            self.sh("ip", "-n", n, "link", "set", "lo", "up")
+
+    def set_loss(self, ppm):
+        """tc BPF drop on both veth ends (egress); ppm 0 removes it."""
+        for n, v in ((self.nsa, self.va), (self.nsb, self.vb)):
+            self.sh("tc", "-n", n, "qdisc", "del", "dev", v, "clsact",
+                    check=False)
+            if ppm:
+                self.sh("tc", "-n", n, "qdisc", "add", "dev", v, "clsact")
+                self.sh("tc", "-n", n, "filter", "add", "dev", v, "egress",
+                        "bpf", "da", "obj", self.bpf_obj(ppm), "sec",
+                        "classifier")
+
+    def bpf_obj(self, ppm):
+        if ppm not in self.bpf:
+            o = os.path.join(self.tmp, "loss-%d.o" % ppm)
+            inc = "/usr/include/%s-linux-gnu" % platform.machine()
+            self.sh("clang", "-O2", "-target", "bpf", "-I", inc,
+                    "-DLOSS_PPM=%d" % ppm, "-c",
+                    os.path.join(HERE, "loss.bpf.c"), "-o", o)
+            self.bpf[ppm] = o
+        return self.bpf[ppm]
+
+    def cleanup(self):
+        for p in list(self.procs):
+            self.stop(p, signal.SIGTERM, 3)
+            p.logf.close()
+        self.procs = []
+        for n in self.ns:
+            self.sh("ip", "netns", "del", n, check=False)
+        self.ns = []
+        for pre in self.prefixes:
+            shutil.rmtree("/var/run/dpdk/" + pre, ignore_errors=True)
+        if not self.a.keep_tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def fresh(self, what):
+        self.seq += 1
+        d = os.path.join(self.tmp, "%03d-%s" % (self.seq, what))
+        os.makedirs(d)
+        return d
+
+    def wait_path(self, path, p, timeout=15):
+        t = time.time() + timeout
+        while time.time() < t:
+            if os.path.exists(path):
+                return True
+            if p.poll() is not None:
+                return False
+            time.sleep(0.02)
+        return False
+
+    @staticmethod
+    def load(path):
+        try:
+            with open(path) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    # ---- maskwire --------------------------------------------------------
+    def maskwire(self, shape, codec, count, rate=0, loss=0.0, respond=False,
+                 port="memif", mtu=1500, seed=1):
+        """One maskwire run: A generates, B receives (and answers when
+        respond). Returns a measurement dict or None."""
+        d = self.fresh("mw-%s-%s" % (port, codec))
+        pa, pb = "mwb%da%d" % (os.getpid(), self.seq), \
+            "mwb%db%d" % (os.getpid(), self.seq)
+        self.prefixes += [pa, pb]
+        if port == "memif":
+            sock = os.path.join(d, "memif.sock")
+            vdev_b = "--vdev=net_memif0,role=server,socket=%s," \
+                     "socket-abstract=no" % sock
+            vdev_a = vdev_b.replace("role=server", "role=client")
+            ip_a, ip_b, ns_a, ns_b = "10.0.0.1", "10.0.0.2", None, None
+        else:
+            fs = ",framesz=16384,blocksz=16384" if mtu > 2000 else ""
+            fc = 2048 if mtu > 2000 else 8192
+            vdev_a = "--vdev=net_af_packet0,iface=%s,framecnt=%d," \
+                     "qdisc_bypass=1%s" % (self.va, fc, fs)
+            vdev_b = "--vdev=net_af_packet0,iface=%s,framecnt=%d," \
+                     "qdisc_bypass=1%s" % (self.vb, fc, fs)
+            ip_a, ip_b = "10.214.0.1", "10.214.0.2"
+            ns_a, ns_b = self.nsa, self.nsb
+        fault = []
+        if loss:
+            fault = ["--tx-drop", str(loss), "--fault-seed", str(seed)]
+        gen = ["--shape", shape_str(shape), "--codec", codec, "--kind",
+               kind_of(codec), "--ratio", str(RATIO), "--bits", str(BITS)]
+        common = MW_COMMON + ["--mtu", str(mtu)] + fault
+        if respond:
+            b_app = ["--respond", "--sink", str(count), "--shape",
+                     shape_str(shape), "--codec", "ms-signed", "--kind",
+                     "gradient", "--ratio", str(RATIO), "--bits", str(BITS)]
+            a_app = gen + ["--gen", str(count), "--sink", str(count),
+                           "--lockstep"]
+        else:
+            b_app = ["--sink", str(count)]
+            a_app = gen + ["--gen", str(count)]
+            if rate:
+                a_app += ["--rate", "%.3f" % rate]
+        b = self.popen([self.a.maskwire] + EAL + ["-l", "1", "--file-prefix",
+                       pb, vdev_b, "--", "--ip", ip_b, "--peer", ip_a,
+                       "--stats", os.path.join(d, "b.json")] + common + b_app,
+                       os.path.join(d, "b.log"), netns=ns_b)
+        if port == "memif" and not self.wait_path(sock, b):
+            self.wait(b, 5)
+            log("maskwire receiver did not start (%s)" % b.logpath)
+            return None
+        a = self.popen([self.a.maskwire] + EAL + ["-l", "0", "--file-prefix",
+                       pa, vdev_a, "--", "--ip", ip_a, "--peer", ip_b,
+                       "--stats", os.path.join(d, "a.json")] + common + a_app,
+                       os.path.join(d, "a.log"), netns=ns_a)
+        limit = 30 + count * (0.5 if loss < 0.05 else 2.0)
+        ra = self.wait(a, limit)
+        rb = self.wait(b, 10)  # the receiver stops last
+        sa, sb = self.load(os.path.join(d, "a.json")), \
+            self.load(os.path.join(d, "b.json"))
+        if ra != 0 or rb != 0 or not sa or not sb:
+            log("maskwire run failed (rc %s/%s), logs in %s" % (ra, rb, d))
+            self.notes.append("maskwire %s %s %s failed (rc %s/%s)" % (
+                port, shape_name(shape), codec, ra, rb))
+            return None
+        lat = (sa if respond else sb)["sink"]["latency_ns"]
+        one_way = sb["sink"]["latency_ns"]
+        if not lat or not one_way:
+            return None
+        span = one_way["span_ns"] / 1e9
+        n = sb["sink"]["delivered"]
+        dense = n * elems(shape) * 4
+        wire = sa["net"]["tx_bytes"]  # Ethernet bytes A sent (incl. retrans)
+        tx = sa["transport"]
+        return {
+            "tensors": n,
+            "tensors_per_s": n / span if span else None,
+            "dense_gbit_s": dense * 8 / span / 1e9 if span else None,
+            "wire_gbit_s": wire * 8 / span / 1e9 if span else None,
+            "wire_bytes_per_tensor": wire / n if n else None,
+            "pps": sa["net"]["tx_frames"] / span if span else None,
+            "lat_p50_ms": lat["p50"] / 1e6, "lat_p99_ms": lat["p99"] / 1e6,
+            "lat_max_ms": lat["max"] / 1e6,
+            "retrans": tx.get("retrans"),
+        }
+
+    # ---- kernel TCP (the same codec) --------------------------------------
+    def tcp(self, shape, codec, count, rate=0, respond=False):
+        d = self.fresh("tcp-%s" % codec)
+        port = 5300 + self.seq
+        rs, ss = os.path.join(d, "recv.json"), os.path.join(d, "send.json")
+        r_cmd = [self.a.tcp, "recv", "--listen", "%s:%d" % (self.ipb, port),
+                 "--stats", rs]
+        if respond:
+            r_cmd += ["--respond", "--codec", "ms-signed", "--ratio",
+                      str(RATIO), "--bits", str(BITS)]
+        r = self.popen(r_cmd, os.path.join(d, "recv.log"), netns=self.nsb,
+                       cpu=1)
+        s_cmd = [self.a.tcp, "send", "--connect", "%s:%d" % (self.ipb, port),
+                 "--shape", shape_str(shape), "--codec", codec, "--ratio",
+                 str(RATIO), "--bits", str(BITS), "--count", str(count),
+                 "--stats", ss]
+        if rate:
+            s_cmd += ["--rate", "%.3f" % rate]
+        if respond:
+            s_cmd += ["--lockstep"]
+        s = self.popen(s_cmd, os.path.join(d, "send.log"), netns=self.nsa,
+                       cpu=0)
+        rc_s = self.wait(s, 60 + count * 2)
+        rc_r = self.wait(r, 10)
+        sr, st = self.load(rs), self.load(ss)
+        if rc_s != 0 or rc_r != 0 or not sr or not st:
+            log("tcp run failed (rc %s/%s), logs in %s" % (rc_s, rc_r, d))
+            self.notes.append("tcp %s %s failed" % (shape_name(shape), codec))
+            return None
+        lat = st["step_ns"] if respond else sr["latency_ns"]
+        n = sr["count"]
+        return {
+            "tensors": n, "tensors_per_s": sr["tensors_per_s"],
+            "dense_gbit_s": sr["dense_gbit_s"],
+            "wire_gbit_s": sr["wire_gbit_s"],
+            "wire_bytes_per_tensor": sr["wire_rx_bytes"] / n if n else None,
+            "lat_p50_ms": lat["p50"] / 1e6, "lat_p99_ms": lat["p99"] / 1e6,
+            "lat_max_ms": lat["max"] / 1e6,
+        }
+
+    # ---- PyTorch + pickle + ZeroMQ ---------------------------------------
+    def zmq(self, shape, count, respond=False):
+        d = self.fresh("zmq")
+        port = 5300 + self.seq
+        ss, cs = os.path.join(d, "server.json"), os.path.join(d, "client.json")
+        z = os.path.join(HERE, "zmq_ms.py")
+        srv = self.popen([PY, z, "server", "--bind",
+                          "tcp://%s:%d" % (self.ipb, port), "--stats", ss] +
+                         (["--respond"] if respond else []),
+                         os.path.join(d, "server.log"), netns=self.nsb, cpu=1)
+        cli = self.popen([PY, z, "client", "--connect",
+                          "tcp://%s:%d" % (self.ipb, port), "--shape",
+                          shape_str(shape), "--count", str(count), "--ratio",
+                          str(RATIO), "--bits", str(BITS), "--stats", cs] +
+                         (["--respond"] if respond else []),
+                         os.path.join(d, "client.log"), netns=self.nsa, cpu=0)
+        rc_c = self.wait(cli, 60 + count * 5)
+        if rc_c != 0:
+            self.stop(srv, signal.SIGTERM)
+        rc_s = self.wait(srv, 15)
+        sv, cl = self.load(ss), self.load(cs)
+        if rc_c != 0 or rc_s != 0 or not sv or not cl:
+            log("zmq run failed (rc %s/%s), logs in %s" % (rc_c, rc_s, d))
+            self.notes.append("zmq %s failed" % shape_name(shape))
+            return None
+        lat = cl["step_ns"] if respond else sv["latency_ns"]
+        n = sv["count"]
+        return {
+            "tensors": n, "tensors_per_s": sv["tensors_per_s"],
+            "dense_gbit_s": sv["dense_gbit_s"],
+            "wire_gbit_s": sv["wire_gbit_s"],
+            "wire_bytes_per_tensor": sv["wire_rx_bytes"] / n if n else None,
+            "lat_p50_ms": lat["p50"] / 1e6, "lat_p99_ms": lat["p99"] / 1e6,
+            "lat_max_ms": lat["max"] / 1e6,
+        }
+
+    # ---- testpmd ceiling --------------------------------------------------
+    def testpmd(self, seconds):
+        d = self.fresh("testpmd")
+        sock = os.path.join(d, "memif.sock")
+        pr, pt = "mwb%dtr%d" % (os.getpid(), self.seq), \
+            "mwb%dtt%d" % (os.getpid(), self.seq)
+        self.prefixes += [pr, pt]
+        vdev = "--vdev=net_memif0,role=%s,socket=" + sock + \
+            ",socket-abstract=no"
+        common = ["--stats-period", "1", "--nb-cores=1",
+                  "--total-num-mbufs=16384"]
+        rx = self.popen([self.a.testpmd] + EAL +
+                        ["-l", "0,1", "--main-lcore", "0", "--file-prefix",
+                         pr, vdev % "server", "--",
+                         "--forward-mode=rxonly"] + common,
+                        os.path.join(d, "rx.log"))
+        if not self.wait_path(sock, rx):
+            self.stop(rx)
+            self.wait(rx, 5)
+            return None
+        time.sleep(0.5)
+        tx = self.popen([self.a.testpmd] + EAL +
+                        ["-l", "0,1", "--main-lcore", "1", "--file-prefix",
+                         pt, vdev % "client", "--", "--forward-mode=txonly",
+                         "--txpkts=%d" % FRAME] + common,
+                        os.path.join(d, "tx.log"))
+        time.sleep(seconds)
+        self.stop(tx)
+        self.wait(tx, 5)
+        time.sleep(0.3)
+        self.stop(rx)  # the receiver stops last
+        self.wait(rx, 5)
+        pps = []
+        with open(os.path.join(d, "rx.log"), errors="replace") as f:
+            for line in f:
+                if "Rx-pps:" in line:
+                    try:
+                        pps.append(int(line.split()[1]))
+                    except (IndexError, ValueError):
+                        pass
+        # Drop the samples before the link came up and the last partial
+        # one.
+        while pps and pps[0] == 0:
+            pps.pop(0)
+        pps = pps[:-1] if len(pps) > 2 else pps
+        pps = [p for p in pps if p > 0]
+        if not pps:
+            return None
+        p = statistics.median(pps)
+        return {"pps": p, "wire_gbit_s": p * FRAME * 8 / 1e9,
+                "samples": len(pps)}
+
+    # ---- repeat and median ----------------------------------------------
+    def rep(self, fn, reps, **kw):
+        runs = []
+        for i in range(reps):
+            r = fn(**kw) if "seed" not in fn.__code__.co_varnames else \
+                fn(seed=i + 1, **kw)
+            if r:
+                runs.append(r)
+        if not runs:
+            return None
+        keys = runs[0].keys()
+        out = {k: median([r.get(k) for r in runs]) for k in keys}
+        out["reps"] = len(runs)
+        return out
+
+    def add(self, section, stack, **kw):
+        m = kw.pop("m")
+        row = {"section": section, "stack": stack}
+        row.update(kw)
+        row.update(m or {"failed": True})
+        self.rows.append(row)
+        return m
+
+
+# ---- the plan ---------------------------------------------------------------
+def counts(a, codec, n, base_s=1.0):
+    """Tensors for a run of roughly base_s seconds at the expected rate."""
+    if a.smoke:
+        return 12
+    per_s = 120e6 / wire_estimate(codec, n) if codec == "dense" else \
+        3e9 / (4 * n) / 3  # dense: ~1 Gbit/s; MS: encode-bound
+    c = int(per_s * base_s * (0.5 if a.quick else 1.0))
+    return max(5, min(c, 1500))
+
+
+def run(a):
+    b = Bench(a)
+    started = time.time()
+    results = {"command": " ".join(["bench/run.py"] + sys.argv[1:]),
+               "started": datetime.datetime.utcnow().isoformat() + "Z",
+               "machine": machine(a), "params": {"ratio": RATIO,
+                                                 "bits": BITS,
+                                                 "reps": a.reps}}
+    try:
+        b.setup_netns()
+        shapes = [(16, 64, 8, 8)] if a.smoke else SHAPES
+        codecs = CODECS
+        reps = a.reps
+
+        # 1+2: transfer at full rate, then at a fixed offered rate
+        full = {}
+        for shape in shapes:
+            n = elems(shape)
+            for codec in codecs:
+                c = counts(a, codec, n)
+                log("transfer %s %s x%d" % (shape_name(shape), codec, c))
+                m = b.add("transfer", "maskwire-memif", shape=shape_name(shape),
+                          codec=codec, mode="full",
+                          m=b.rep(b.maskwire, reps, shape=shape, codec=codec,
+                                  count=c))
+                b.add("transfer", "tcp-veth", shape=shape_name(shape),
+                      codec=codec, mode="full",
+                      m=b.rep(b.tcp, reps, shape=shape, codec=codec, count=c))
+                full[(shape, codec)] = m
+            if not a.no_zmq:
+                zc = 3 if a.smoke else (4 if a.quick else 8)
+                b.add("transfer", "pytorch-zmq", shape=shape_name(shape),
+                      codec="ms", mode="full",
+                      m=b.rep(b.zmq, 1, shape=shape, count=zc))
+        for shape in shapes:
+            n = elems(shape)
+            for codec in codecs:
+                m = full.get((shape, codec))
+                if not m or not m.get("tensors_per_s"):
+                    continue
+                rate = round(m["tensors_per_s"] * a.fixed_frac, 2)
+                c = max(5, min(int(rate * (0.6 if a.quick else 1.5)), 600))
+                if a.smoke:
+                    c = 8
+                log("fixed rate %s %s %.1f/s x%d" % (shape_name(shape), codec,
+                                                     rate, c))
+                for stack, fn in (("maskwire-memif", b.maskwire),
+                                  ("tcp-veth", b.tcp)):
+                    b.add("transfer", stack, shape=shape_name(shape),
+                          codec=codec, mode="fixed", offered_per_s=rate,
+                          m=b.rep(fn, 1, shape=shape, codec=codec, count=c,
+                                  rate=rate))
+
+        # request/response: activation up (MS), gradient down (signed MS)
+        for shape in shapes:
+            c = 10 if a.smoke else (10 if a.quick else 25)
+            log("request/response %s x%d" % (shape_name(shape), c))
+            b.add("step", "maskwire-memif", shape=shape_name(shape),
+                  codec="ms/ms-signed",
+                  m=b.rep(b.maskwire, reps, shape=shape, codec="ms", count=c,
+                          respond=True))
+            b.add("step", "tcp-veth", shape=shape_name(shape),
+                  codec="ms/ms-signed",
+                  m=b.rep(b.tcp, reps, shape=shape, codec="ms", count=c,
+                          respond=True))
+            if not a.no_zmq:
+                b.add("step", "pytorch-zmq", shape=shape_name(shape),
+                      codec="ms/dense",
+                      m=b.rep(b.zmq, 1, shape=shape, count=3 if a.smoke or
+                              a.quick else 6, respond=True))
+
+        # 3: the ceiling of the port type
+        log("ceiling: testpmd txonly -> rxonly over net_memif")
+        b.add("ceiling", "testpmd-memif", frame_bytes=FRAME,
+              m=b.rep(b.testpmd, 1 if a.smoke else reps,
+                      seconds=2.5 if a.smoke else 4))
+
+        b.notes.append("MTU 9000: only TCP; maskwire cannot run jumbo "
+                       "frames on this machine's vdevs (net_memif and "
+                       "net_af_packet in DPDK 22.11 report 1518-byte frames "
+                       "at most)")
+
+        # 4: loss
+        lshape = (16, 64, 8, 8) if a.smoke else (64, 64, 32, 32)
+        losses = [0.05] if a.smoke else [0.0, 0.01, 0.05, 0.10]
+        have_clang = shutil.which("clang") is not None
+        for loss in losses:
+            c = 12 if a.smoke else (8 if a.quick else 16)
+            log("loss %.0f%% x%d" % (loss * 100, c))
+            b.add("loss", "maskwire-memif", shape=shape_name(lshape),
+                  codec="ms", loss=loss,
+                  m=b.rep(b.maskwire, 1 if a.smoke else reps, shape=lshape,
+                          codec="ms", count=c, loss=loss))
+            if not have_clang:
+                b.notes.append("no clang: TCP loss runs skipped")
+                continue
+            b.set_loss(int(loss * 1e6))
+            b.add("loss", "tcp-veth", shape=shape_name(lshape), codec="ms",
+                  loss=loss,
+                  m=b.rep(b.tcp, 1 if a.smoke else reps, shape=lshape,
+                          codec="ms", count=c))
+            b.set_loss(0)
+
+        # 5: tensor size, then MTU
+        sizes = [1 << 16] if a.smoke else \
+            [1 << 16, 1 << 18, 1 << 20, 1 << 22, 1 << 24, 1 << 26]
+        for size in sizes:
+            shape = (size // 4,)
+            for codec in ("dense", "ms"):
+                c = counts(a, codec, size // 4, 0.7)
+                log("size %d KiB %s x%d" % (size >> 10, codec, c))
+                for stack, fn in (("maskwire-memif", b.maskwire),
+                                  ("tcp-veth", b.tcp)):
+                    b.add("size", stack, shape=shape_name(shape),
+                          dense_bytes=size, codec=codec,
+                          m=b.rep(fn, 1, shape=shape, codec=codec, count=c))
+        mshape = (16, 64, 8, 8) if a.smoke else (64, 64, 32, 32)
+        for mtu in ([1500] if a.smoke else [1500, 9000]):
+            b.setup_netns(mtu)
+            for codec in (["ms"] if a.smoke else ["dense", "ms"]):
+                c = counts(a, codec, elems(mshape), 0.7)
+                log("mtu %d %s x%d" % (mtu, codec, c))
+                # DPDK 22.11's net_memif and net_af_packet report 1518-byte
+                # frames at most, so maskwire stays at MTU 1500 here.
+                if mtu <= 1500:
+                    b.add("mtu", "maskwire-afpacket",
+                          shape=shape_name(mshape), codec=codec, mtu=mtu,
+                          m=b.rep(b.maskwire, 1, shape=mshape, codec=codec,
+                                  count=c, port="afpacket", mtu=mtu))
+                b.add("mtu", "tcp-veth", shape=shape_name(mshape),
+                      codec=codec, mtu=mtu,
+                      m=b.rep(b.tcp, 1, shape=mshape, codec=codec, count=c))
+    finally:
+        b.cleanup()
+    results["elapsed_s"] = round(time.time() - started, 1)
+    results["machine"]["load_end"] = os.getloadavg()
+    results["rows"] = b.rows
+    results["notes"] = b.notes
+    return results
+
+
+def machine(a):
+    m = {"kernel": platform.release(), "cpus": os.cpu_count(),
+         "load_start": os.getloadavg()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    m["cpu"] = line.split(":", 1)[1].strip()
+                    break
+        with open("/proc/meminfo") as f:
+            m["mem_gib"] = round(int(f.readline().split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    r = subprocess.run(["pkg-config", "--modversion", "libdpdk"],
+                       capture_output=True, text=True)
+    m["dpdk"] = r.stdout.strip() or None
+    return m
+
+
+# ---- report -----------------------------------------------------------------
+def fmt(x, nd=2):
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        if abs(x) >= 100:
+            return "%.0f" % x
+        if abs(x) >= 10:
+            return "%.1f" % x
+        return ("%%.%df" % nd) % x
+    return str(x)
+
+
+def ratio(a, b):
+    if a is None or b is None or not b:
+        return "-"
+    return "%.2fx" % (a / b)
+
+
+def find(rows, **kw):
+    for r in rows:
+        if all(r.get(k) == v for k, v in kw.items()) and not r.get("failed"):
+            return r
+    return None
+
+
+def markdown(res):
+    rows = res["rows"]
+    m = res["machine"]
+    out = ["# maskwire benchmark", "",
+           "Command: `%s`; %s; %s CPUs (%s), %s GiB, Linux %s, DPDK %s; "
+           "load average %s at start, %s at end; %s s." % (
+               res["command"], res["started"], m.get("cpus"), m.get("cpu"),
+               m.get("mem_gib"), m.get("kernel"), m.get("dpdk"),
+               "/".join("%.1f" % x for x in m["load_start"]),
+               "/".join("%.1f" % x for x in m.get("load_end", [0, 0, 0])),
+               res.get("elapsed_s")),
+           "", "MS: r = %g, b = %d. Medians of %d runs where repeated. "
+           "Latency: one-way per tensor (send stamp before encode to "
+           "decoded at the receiver), ms." % (
+               RATIO, BITS, res["params"]["reps"]), ""]
+
+    def transfer(mode, title):
+        out.extend(["## " + title, "",
+                    "| shape | codec | stack | tensors/s | dense-eq Gbit/s | "
+                    "wire Gbit/s | p50 ms | p99 ms | max ms | maskwire / TCP "
+                    "goodput |", "|---|---|---|---|---|---|---|---|---|---|"])
+        for r in rows:
+            if r["section"] != "transfer" or r.get("mode") != mode:
+                continue
+            t = find(rows, section="transfer", mode=mode, shape=r["shape"],
+                     codec=r["codec"], stack="tcp-veth")
+            rat = ratio(r.get("dense_gbit_s"), t and t.get("dense_gbit_s")) \
+                if r["stack"] == "maskwire-memif" else ""
+            if r["stack"] == "pytorch-zmq":
+                mw = find(rows, section="transfer", mode=mode,
+                          shape=r["shape"], codec="ms",
+                          stack="maskwire-memif")
+                rat = "maskwire %s" % ratio(mw and mw.get("dense_gbit_s"),
+                                            r.get("dense_gbit_s"))
+            if r.get("failed"):
+                out.append("| %s | %s | %s | failed | | | | | | |" % (
+                    r["shape"], r["codec"], r["stack"]))
+                continue
+            out.append("| %s | %s | %s%s | %s | %s | %s | %s | %s | %s | %s |"
+                       % (r["shape"], r["codec"], r["stack"],
+                          " @%s/s" % fmt(r["offered_per_s"])
+                          if mode == "fixed" else "",
+                          fmt(r.get("tensors_per_s")),
+                          fmt(r.get("dense_gbit_s")),
+                          fmt(r.get("wire_gbit_s")), fmt(r.get("lat_p50_ms")),
+                          fmt(r.get("lat_p99_ms")), fmt(r.get("lat_max_ms")),
+                          rat))
+        out.append("")
+
+    transfer("full", "1. Tensor transfer at full rate")
+    transfer("fixed", "1b. Tensor transfer at a fixed offered rate "
+             "(%d%% of maskwire's full rate)" % int(res["params"].get(
+                 "fixed_frac", 0.5) * 100))
+
+    out.extend(["## 1c. Request/response step time (activation up MS, "
+                "gradient down signed MS; PyTorch+ZeroMQ: gradient dense as "
+                "in the released code)", "",
+                "| shape | stack | steps/s | p50 ms | p99 ms | max ms | "
+                "maskwire p50 / this p50 |", "|---|---|---|---|---|---|---|"])
+    for r in rows:
+        if r["section"] != "step":
+            continue
+        mw = find(rows, section="step", shape=r["shape"],
+                  stack="maskwire-memif")
+        out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            r["shape"], r["stack"],
+            fmt(1e3 / r["lat_p50_ms"]) if r.get("lat_p50_ms") else "-",
+            fmt(r.get("lat_p50_ms")), fmt(r.get("lat_p99_ms")),
+            fmt(r.get("lat_max_ms")),
+            ratio(mw and mw.get("lat_p50_ms"), r.get("lat_p50_ms"))
+            if r["stack"] != "maskwire-memif" else ""))
+    out.append("")
+
+    c = find(rows, section="ceiling")
+    out.extend(["## 3. Ceiling of the port type", "",
+                "| what | frames/s | wire Gbit/s |", "|---|---|---|"])
+    if c:
+        out.append("| testpmd txonly -> rxonly, net_memif, %d-byte frames | "
+                   "%s | %s |" % (FRAME, fmt(c.get("pps")),
+                                  fmt(c.get("wire_gbit_s"))))
+    for r in rows:
+        if r["section"] == "transfer" and r.get("mode") == "full" and \
+                r["stack"] == "maskwire-memif" and r.get("pps"):
+            out.append("| maskwire %s %s (data frames A->B) | %s | %s (%s of "
+                       "ceiling) |" % (r["shape"], r["codec"], fmt(r["pps"]),
+                                       fmt(r.get("wire_gbit_s")),
+                                       ratio(r["pps"], c and c.get("pps"))))
+    out.append("")
+
+    out.extend(["## 4. Loss (%s, MS)" % next(
+        (r["shape"] for r in rows if r["section"] == "loss"), "-"), "",
+        "| loss per frame/packet | stack | dense-eq Gbit/s | p50 ms | "
+        "p99 ms | retransmissions | maskwire / TCP goodput |",
+        "|---|---|---|---|---|---|---|"])
+    for r in rows:
+        if r["section"] != "loss":
+            continue
+        t = find(rows, section="loss", loss=r["loss"], stack="tcp-veth")
+        out.append("| %g%% | %s | %s | %s | %s | %s | %s |" % (
+            r["loss"] * 100, r["stack"], fmt(r.get("dense_gbit_s")),
+            fmt(r.get("lat_p50_ms")), fmt(r.get("lat_p99_ms")),
+            fmt(r.get("retrans")) if r["stack"] != "tcp-veth" else "-",
+            ratio(r.get("dense_gbit_s"), t and t.get("dense_gbit_s"))
+            if r["stack"] != "tcp-veth" else ""))
+    out.append("")
+
+    out.extend(["## 5. Tensor size (dense bytes)", "",
+                "| dense size | codec | stack | tensors/s | dense-eq Gbit/s | "
+                "p50 ms | p99 ms | maskwire / TCP goodput |",
+                "|---|---|---|---|---|---|---|---|"])
+    for r in rows:
+        if r["section"] != "size":
+            continue
+        t = find(rows, section="size", dense_bytes=r["dense_bytes"],
+                 codec=r["codec"], stack="tcp-veth")
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            human(r["dense_bytes"]), r["codec"], r["stack"],
+            fmt(r.get("tensors_per_s")), fmt(r.get("dense_gbit_s")),
+            fmt(r.get("lat_p50_ms")), fmt(r.get("lat_p99_ms")),
+            ratio(r.get("dense_gbit_s"), t and t.get("dense_gbit_s"))
+            if r["stack"] != "tcp-veth" else ""))
+    out.append("")
+    out.extend(["## 5b. MTU (veth between two namespaces; maskwire on "
+                "net_af_packet, TCP on the kernel stack)", "",
+                "| MTU | codec | stack | tensors/s | dense-eq Gbit/s | "
+                "wire Gbit/s | p50 ms | p99 ms |",
+                "|---|---|---|---|---|---|---|---|"])
+    for r in rows:
+        if r["section"] != "mtu":
+            continue
+        out.append("| %d | %s | %s | %s | %s | %s | %s | %s |" % (
+            r["mtu"], r["codec"], r["stack"], fmt(r.get("tensors_per_s")),
+            fmt(r.get("dense_gbit_s")), fmt(r.get("wire_gbit_s")),
+            fmt(r.get("lat_p50_ms")), fmt(r.get("lat_p99_ms"))))
+    out.append("")
+    if res["notes"]:
+        out.extend(["Notes:", ""] + ["- " + n for n in res["notes"]] + [""])
+    return "\n".join(out)
+
+
+def human(b):
+    for u in ("B", "KiB", "MiB", "GiB"):
+        if b < 1024:
+            return "%d %s" % (b, u)
+        b //= 1024
+    return "%d TiB" % b
+
+
+def plots(res, out):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        res["notes"].append("matplotlib missing: no plots")
+        return []
+    rows = [r for r in res["rows"] if not r.get("failed")]
+    made = []
+
+    def save(fig, name):
+        p = os.path.join(out, name)
+        fig.tight_layout()
+        fig.savefig(p, dpi=110)
+        plt.close(fig)
+        made.append(name)
+
+    stacks = ["maskwire-memif", "tcp-veth", "pytorch-zmq"]
+    tr = [r for r in rows if r["section"] == "transfer" and
+          r.get("mode") == "full"]
+    keys = []
+    for r in tr:
+        k = (r["shape"], r["codec"])
+        if k not in keys:
+            keys.append(k)
+    if keys:
+        fig, axs = plt.subplots(1, 2, figsize=(13, 4.5))
+        w = 0.27
+        for i, s in enumerate(stacks):
+            xs, gs, ls = [], [], []
+            for j, k in enumerate(keys):
+                r = find(tr, shape=k[0], codec=k[1], stack=s)
+                if r:
+                    xs.append(j + (i - 1) * w)
+                    gs.append(r.get("dense_gbit_s") or 0)
+                    ls.append(r.get("lat_p99_ms") or 0)
+            axs[0].bar(xs, gs, w, label=s)
+            axs[1].bar(xs, ls, w, label=s)
+        for ax, t in ((axs[0], "dense-equivalent goodput, Gbit/s"),
+                      (axs[1], "one-way latency p99 at full rate, ms")):
+            ax.set_xticks(range(len(keys)))
+            ax.set_xticklabels(["%s\n%s" % k for k in keys], fontsize=7)
+            ax.set_title(t)
+            ax.legend(fontsize=8)
+        axs[1].set_yscale("log")
+        save(fig, "transfer.png")
+
+    st = [r for r in rows if r["section"] == "step"]
+    if st:
+        shapes = []
+        for r in st:
+            if r["shape"] not in shapes:
+                shapes.append(r["shape"])
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        for i, s in enumerate(stacks):
+            xs, ys = [], []
+            for j, sh in enumerate(shapes):
+                r = find(st, shape=sh, stack=s)
+                if r:
+                    xs.append(j + (i - 1) * 0.27)
+                    ys.append(r["lat_p50_ms"])
+            ax.bar(xs, ys, 0.27, label=s)
+        ax.set_xticks(range(len(shapes)))
+        ax.set_xticklabels(shapes)
+        ax.set_yscale("log")
+        ax.set_title("request/response step time p50, ms")
+        ax.legend()
+        save(fig, "step.png")
+
+    lo = [r for r in rows if r["section"] == "loss"]
+    if lo:
+        fig, axs = plt.subplots(1, 2, figsize=(11, 4))
+        for s in ("maskwire-memif", "tcp-veth"):
+            rs = sorted([r for r in lo if r["stack"] == s],
+                        key=lambda r: r["loss"])
+            axs[0].plot([r["loss"] * 100 for r in rs],
+                        [r.get("dense_gbit_s") for r in rs], "o-", label=s)
+            axs[1].plot([r["loss"] * 100 for r in rs],
+                        [r.get("lat_p99_ms") for r in rs], "o-", label=s)
+        axs[0].set_title("goodput (dense-eq Gbit/s) vs loss %")
+        axs[1].set_title("p99 latency (ms) vs loss %")
+        axs[1].set_yscale("log")
+        for ax in axs:
+            ax.legend()
+        save(fig, "loss.png")
+
+    sz = [r for r in rows if r["section"] == "size"]
+    if sz:
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        for s in ("maskwire-memif", "tcp-veth"):
+            for codec in ("dense", "ms"):
+                rs = sorted([r for r in sz if r["stack"] == s and
+                             r["codec"] == codec],
+                            key=lambda r: r["dense_bytes"])
+                if rs:
+                    ax.plot([r["dense_bytes"] for r in rs],
+                            [r.get("dense_gbit_s") for r in rs], "o-",
+                            label="%s %s" % (s, codec))
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("dense tensor bytes")
+        ax.set_title("dense-equivalent goodput (Gbit/s) vs tensor size")
+        ax.legend(fontsize=8)
+        save(fig, "size.png")
+    return made
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true",
+                   help="fewer tensors and one repetition")
+    p.add_argument("--smoke", action="store_true",
+                   help="tiny run of every section (for the test suite)")
+    p.add_argument("--build", help="meson build directory (default: "
+                   "build-bench or build next to this script's repo)")
+    p.add_argument("--maskwire")
+    p.add_argument("--tcp")
+    p.add_argument("--testpmd", default=shutil.which("dpdk-testpmd"))
+    p.add_argument("--out", default=os.path.join(REPO, "out", "bench"))
+    p.add_argument("--reps", type=int, default=None)
+    p.add_argument("--fixed-frac", type=float, default=0.5,
+                   help="fixed offered rate as a fraction of maskwire's "
+                   "full rate (0.5)")
+    p.add_argument("--no-zmq", action="store_true",
+                   help="skip the PyTorch+ZeroMQ baseline")
+    p.add_argument("--keep-tmp", action="store_true")
+    a = p.parse_args()
+    if a.reps is None:
+        a.reps = 1 if (a.quick or a.smoke) else 3
+    if a.smoke:
+        a.quick = True
+    build = a.build
+    if not build:
+        for cand in ("build-bench", "build"):
+            if os.path.isdir(os.path.join(REPO, cand)):
+                build = os.path.join(REPO, cand)
+                break
+    if build:
+        a.maskwire = a.maskwire or os.path.join(build, "apps", "maskwire",
+                                                "maskwire")
+        a.tcp = a.tcp or os.path.join(build, "bench", "maskwire-bench-tcp")
+
+    if os.geteuid() != 0:
+        skip("needs root (network namespaces, DPDK vdevs)")
+    if not a.maskwire or not os.access(a.maskwire, os.X_OK):
+        skip("no maskwire binary (DPDK not found at build time?)")
+    if not a.tcp or not os.access(a.tcp, os.X_OK):
+        skip("no maskwire-bench-tcp binary")
+    if not a.testpmd:
+        skip("dpdk-testpmd not installed")
+    if not shutil.which("ip"):
+        skip("no iproute2")
+    probe = "mwbprobe%d" % os.getpid()
+    if subprocess.run(["ip", "netns", "add", probe],
+                      capture_output=True).returncode:
+        skip("cannot create network namespaces")
+    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    for mod in ("zmq", "torch"):
+        r = subprocess.run([PY, "-c", "import " + mod], capture_output=True)
+        if r.returncode:
+            a.no_zmq = True
+            log("python3 cannot import %s: PyTorch+ZeroMQ baseline skipped"
+                % mod)
+    if a.smoke:
+        a.no_zmq = True
+
+    def on_signal(sig, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_signal)
+
+    res = run(a)
+    res["params"]["fixed_frac"] = a.fixed_frac
+    os.makedirs(a.out, exist_ok=True)
+    res["plots"] = plots(res, a.out)
+    with open(os.path.join(a.out, "results.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    md = markdown(res)
+    with open(os.path.join(a.out, "results.md"), "w") as f:
+        f.write(md + "\n")
+    print(md)
+    log("wrote %s/results.{json,md} and %d plots in %.0f s" % (
+        a.out, len(res["plots"]), res["elapsed_s"]))
+    failed = [r for r in res["rows"] if r.get("failed")]
+    return 1 if failed and a.smoke else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
