@@ -36,7 +36,7 @@
 	X(rx_linearized) X(rx_oversize)                                      \
 	X(arp_req_rx) X(arp_reply_rx) X(arp_reply_ignored)                    \
 	X(arp_req_tx) X(arp_reply_tx)                                         \
-	X(tx_unresolved_drop) X(tx_nombuf) X(tx_queue_full_drop)              \
+	X(tx_nombuf) X(tx_queue_full_drop)                                   \
 	X(tx_ring_full) X(tx_dropped_at_exit) X(core_send_errors)             \
 	X(tensors_rx) X(tensors_tx_done) X(tensors_tx_failed)                 \
 	X(dense_bytes_rx) X(dense_bytes_tx)
@@ -79,6 +79,7 @@ struct mw_dp {
 	unsigned npeers;
 	struct mw_dp_peer peer[MW_DP_MAX_PEERS];
 	int8_t by_ep[MW_DP_MAX_PEERS]; /* core peer id -> peer[] index */
+	unsigned tx_rr;               /* next peer tx_pull() serves */
 	uint16_t ep_ids[MW_DP_MAX_PEERS];
 	struct rte_mbuf *txq[TXQ_CAP];
 	struct mw_dp_counters c;
@@ -299,33 +300,39 @@ static void peer_set_mac(struct mw_dp *dp, struct mw_dp_peer *p,
 	dp->any_resolved = true;
 }
 
-/* Pull datagrams from the core while the TX buffer has room. */
+/*
+ * Pull datagrams from the core while the TX buffer has room, round-robin
+ * over the peers whose MAC is known: a peer still being resolved keeps its
+ * datagrams queued in the core (nothing is pulled and thrown away).
+ */
 static void tx_pull(struct mw_dp *dp, uint64_t now)
 {
 	const size_t hl = MW_NET_HDR_LEN(dp->net.vlan != MW_NET_NO_VLAN);
-	while (dp->txq_n < MW_DP_BURST) {
+	unsigned idle = 0; /* consecutive peers with nothing to send */
+	while (dp->txq_n < MW_DP_BURST && idle < dp->npeers) {
+		struct mw_dp_peer *p = &dp->peer[dp->tx_rr];
+		dp->tx_rr = (dp->tx_rr + 1) % dp->npeers;
+		if (!p->resolved) {
+			idle++;
+			continue;
+		}
 		if (!dp->spare && !(dp->spare = alloc_frame(dp)))
 			return;
 		struct rte_mbuf *m = dp->spare;
 		uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
 		size_t room = rte_pktmbuf_tailroom(m);
-		uint16_t pid = 0;
-		int n = mw_ep_send(dp->ep, now, d + hl, room - hl, &pid);
+		int n = mw_ep_send_peer(dp->ep, p->ep_peer, now, d + hl,
+					room - hl);
 		if (n <= 0) {
 			if (n < 0)
 				dp->c.core_send_errors++;
-			return;
-		}
-		dp->spare = NULL;
-		int idx = pid < MW_DP_MAX_PEERS ? dp->by_ep[pid] : -1;
-		if (idx < 0 || !dp->peer[idx].resolved) {
-			dp->c.tx_unresolved_drop++;
-			rte_pktmbuf_free(m);
+			idle++;
 			continue;
 		}
-		int len = mw_net_build_udp(&dp->peer[idx].flow, d, room,
-					   (size_t)n, dp->ip_id++,
-					   dp->tx_flags);
+		idle = 0;
+		dp->spare = NULL;
+		int len = mw_net_build_udp(&p->flow, d, room, (size_t)n,
+					   dp->ip_id++, dp->tx_flags);
 		if (len < 0) {
 			dp->c.core_send_errors++;
 			rte_pktmbuf_free(m);
