@@ -50,8 +50,12 @@ MW_COMMON = ["--status-ms", "0", "--linger-ms", "300", "--no-verify",
 FRAME = 1514
 
 
+T0 = time.time()
+
+
 def log(*a):
-    print("[bench]", *a, file=sys.stderr, flush=True)
+    print("[bench %5.1fs]" % (time.time() - T0), *a, file=sys.stderr,
+          flush=True)
 
 
 def skip(reason):
@@ -202,6 +206,16 @@ class Bench:
         if not self.a.keep_tmp:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
+    def keep_logs(self, d):
+        """Copy a failed run's directory under OUT/failed."""
+        dst = os.path.join(self.a.out, "failed", os.path.basename(d))
+        shutil.rmtree(dst, ignore_errors=True)
+        try:
+            shutil.copytree(d, dst, ignore=shutil.ignore_patterns("*.sock"))
+        except OSError:
+            return d
+        return dst
+
     def fresh(self, what):
         self.seq += 1
         d = os.path.join(self.tmp, "%03d-%s" % (self.seq, what))
@@ -284,8 +298,21 @@ class Bench:
         rb = self.wait(b, 10)  # the receiver stops last
         sa, sb = self.load(os.path.join(d, "a.json")), \
             self.load(os.path.join(d, "b.json"))
+        crashed = [w for w, rc in (("A", ra), ("B", rb))
+                   if rc is not None and rc < 0]
+        if crashed and sa and sb and sb["sink"]["delivered"] == count and \
+                (not respond or sa["sink"]["delivered"] == count):
+            # Stats are written before the port is closed: the run itself
+            # completed; the crash happened while shutting down.
+            self.notes.append(
+                "maskwire %s (%s %s %s) died with signal %d after writing "
+                "complete stats; logs in %s" % (
+                    "/".join(crashed), port, shape_name(shape), codec,
+                    -min(ra, rb), self.keep_logs(d)))
+            ra = rb = 0
         if ra != 0 or rb != 0 or not sa or not sb:
-            log("maskwire run failed (rc %s/%s), logs in %s" % (ra, rb, d))
+            log("maskwire run failed (rc %s/%s), logs in %s" % (
+                ra, rb, self.keep_logs(d)))
             self.notes.append("maskwire %s %s %s failed (rc %s/%s)" % (
                 port, shape_name(shape), codec, ra, rb))
             return None
@@ -336,7 +363,8 @@ class Bench:
         rc_r = self.wait(r, 10)
         sr, st = self.load(rs), self.load(ss)
         if rc_s != 0 or rc_r != 0 or not sr or not st:
-            log("tcp run failed (rc %s/%s), logs in %s" % (rc_s, rc_r, d))
+            log("tcp run failed (rc %s/%s), logs in %s" % (
+                rc_s, rc_r, self.keep_logs(d)))
             self.notes.append("tcp %s %s failed" % (shape_name(shape), codec))
             return None
         lat = st["step_ns"] if respond else sr["latency_ns"]
@@ -372,7 +400,8 @@ class Bench:
         rc_s = self.wait(srv, 15)
         sv, cl = self.load(ss), self.load(cs)
         if rc_c != 0 or rc_s != 0 or not sv or not cl:
-            log("zmq run failed (rc %s/%s), logs in %s" % (rc_c, rc_s, d))
+            log("zmq run failed (rc %s/%s), logs in %s" % (
+                rc_c, rc_s, self.keep_logs(d)))
             self.notes.append("zmq %s failed" % shape_name(shape))
             return None
         lat = cl["step_ns"] if respond else sv["latency_ns"]
@@ -492,7 +521,7 @@ def run(a):
         for shape in shapes:
             n = elems(shape)
             for codec in codecs:
-                c = counts(a, codec, n)
+                c = counts(a, codec, n, 0.6)
                 log("transfer %s %s x%d" % (shape_name(shape), codec, c))
                 m = b.add("transfer", "maskwire-memif", shape=shape_name(shape),
                           codec=codec, mode="full",
@@ -977,6 +1006,7 @@ def main():
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, on_signal)
 
+    shutil.rmtree(os.path.join(a.out, "failed"), ignore_errors=True)
     res = run(a)
     res["params"]["fixed_frac"] = a.fixed_frac
     os.makedirs(a.out, exist_ok=True)
