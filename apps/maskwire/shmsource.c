@@ -150,8 +150,9 @@ static int submit_pending(struct mw_shmsrc *s, struct mw_ep *ep,
 			s->rejected++;
 			complete(s, sub, rc);
 		} else if (sent_add(s, handle, sub) < 0) {
-			/* cannot happen without a malloc failure; the tensor
-			 * is queued, so its event will come: report it lost */
+			/* out of memory: a fatal source error (the data plane
+			 * stops); the sub stays queued, so it is completed
+			 * with MW_ECANCELED at exit */
 			return MW_ENOMEM;
 		} else {
 			s->submitted++;
