@@ -23,6 +23,10 @@ struct mw_gensink {
 	void *gbuf;                /* generated content */
 	uint64_t gbuf_tag;         /* tag gbuf holds, UINT64_MAX none */
 	uint64_t next_ns;          /* rate limiter */
+	/* stamp mode: when a peer's window was last found full (0: not
+	 * known full); no new stamp is read until one of its tensors
+	 * finishes or 1 ms passed, so a full window costs no clock read. */
+	uint64_t blocked_ns[MW_SOURCE_MAX_PEERS];
 	uint64_t submitted[MW_SOURCE_MAX_PEERS];
 	uint64_t gen_total;        /* generator tensors submitted */
 	uint64_t submitted_total, done, failed, eagain;
@@ -188,6 +192,10 @@ static int submit_one(struct mw_gensink *g, struct mw_ep *ep, uint16_t peer,
 		      uint64_t index, const uint64_t *tag, uint64_t now)
 {
 	const struct mw_gensink_cfg *c = &g->cfg;
+	uint64_t *blocked = peer < MW_SOURCE_MAX_PEERS ? &g->blocked_ns[peer]
+						       : NULL;
+	if (c->stamp && blocked && *blocked && now - *blocked < 1000000u)
+		return MW_EAGAIN;
 	uint64_t ct = content_tag(g, index);
 	if (g->gbuf_tag != ct) {
 		mw_gensink_fill(g->gbuf, g->n, c->meta.dtype, c->meta.kind,
@@ -204,10 +212,13 @@ static int submit_one(struct mw_gensink *g, struct mw_ep *ep, uint16_t peer,
 		m.tag = index;
 	int rc = mw_ep_submit(ep, peer, &m, &c->cp, g->gbuf, g->bytes, 0, now,
 			      NULL);
-	if (rc == MW_EAGAIN)
+	if (rc == MW_EAGAIN) {
 		g->eagain++;
-	else if (rc >= 0)
+		if (blocked)
+			*blocked = now ? now : 1;
+	} else if (rc >= 0) {
 		g->submitted_total++;
+	}
 	return rc;
 }
 
@@ -375,6 +386,8 @@ static void gs_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
 {
 	struct mw_gensink *g = ctx;
 	(void)now;
+	if (ev->peer < MW_SOURCE_MAX_PEERS)
+		g->blocked_ns[ev->peer] = 0;
 	switch (ev->type) {
 	case MW_EV_TX_DONE:
 		g->done++;
