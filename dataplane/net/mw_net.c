@@ -122,7 +122,8 @@ static int parse_udp(const struct mw_net_cfg *cfg, const uint8_t *ip,
 	if (avail < MW_NET_UDP_HLEN)
 		return drop(out, MW_NET_DROP_UDP_TRUNC);
 	uint16_t ulen = rd16(u + 4);
-	if (ulen < MW_NET_UDP_HLEN || ulen > avail)
+	/* The UDP datagram fills the IPv4 payload exactly (PROTOCOL.md 2). */
+	if (ulen < MW_NET_UDP_HLEN || ulen != avail)
 		return drop(out, MW_NET_DROP_UDP_BAD_LEN);
 	if (rd16(u + 2) != cfg->port)
 		return drop(out, MW_NET_DROP_UDP_PORT);

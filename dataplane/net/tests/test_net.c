@@ -265,6 +265,9 @@ static void test_udp_drops(void)
 	u[5] += 1; /* one byte beyond the IPv4 datagram */
 	CHECK_DROP(f, n, MW_NET_DROP_UDP_BAD_LEN);
 	memcpy(f, buf, n);
+	u[5] -= 1; /* one byte short of it: trailing bytes inside IPv4 */
+	CHECK_DROP(f, n, MW_NET_DROP_UDP_BAD_LEN);
+	memcpy(f, buf, n);
 	u[3] ^= 1;
 	CHECK_DROP(f, n, MW_NET_DROP_UDP_PORT);
 	memcpy(f, buf, n);
@@ -279,12 +282,11 @@ static void test_udp_drops(void)
 	struct mw_net_pkt p;
 	CHECK(mw_net_parse(&z, f, n, 0, &p) == MW_NET_CLASS_UDP);
 	CHECK(p.payload_len == 40);
-	/* A UDP length shorter than the IP payload: the rest is ignored. */
+	/* A UDP length shorter than the IPv4 payload is not maskwire's. */
 	memcpy(f, buf, n);
 	u[5] -= 4;
 	u[6] = u[7] = 0;
-	CHECK(mw_net_parse(&z, f, n, 0, &p) == MW_NET_CLASS_UDP &&
-	      p.payload_len == 36);
+	CHECK_DROP(f, n, MW_NET_DROP_UDP_BAD_LEN);
 }
 
 /* Any single bit error past the MAC addresses is caught by some check. */
