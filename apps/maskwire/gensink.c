@@ -34,6 +34,7 @@ struct mw_gensink {
 	unsigned npeers;
 	/* sink */
 	uint64_t delivered, verified, mismatched, out_of_order;
+	uint64_t peer_restarts; /* a restarted peer's stream starts again */
 	uint64_t delivered_bytes;
 	uint64_t expect_tag[MW_SOURCE_MAX_PEERS];
 	uint64_t rx_from[MW_SOURCE_MAX_PEERS]; /* delivered, by core peer id */
@@ -403,6 +404,13 @@ static void gs_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
 				ev->meta.tag, ev->peer, mw_strerror(ev->reason));
 		return;
 	}
+	case MW_EV_PEER_RESTARTED:
+		/* A new incarnation of the peer's generator starts at tag 0;
+		 * the core guarantees nothing of the old one is delivered. */
+		g->peer_restarts++;
+		if (ev->peer < MW_SOURCE_MAX_PEERS)
+			g->expect_tag[ev->peer] = 0;
+		return;
 	case MW_EV_RX_TENSOR:
 		break;
 	default:
@@ -585,9 +593,10 @@ static void gs_stats_json(void *ctx, FILE *f)
 		"}},\n \"sink\": {\"enabled\": %s, \"expect\": %" PRIu64
 		", \"delivered\": %" PRIu64 ", \"verified\": %" PRIu64
 		", \"mismatched\": %" PRIu64 ", \"out_of_order\": %" PRIu64
+		", \"peer_restarts\": %" PRIu64
 		", \"bytes\": %" PRIu64 ", \"verify\": %s, \"latency_ns\": ",
 		c->sink ? "true" : "false", c->sink_n, g->delivered,
-		g->verified, g->mismatched, g->out_of_order,
+		g->verified, g->mismatched, g->out_of_order, g->peer_restarts,
 		g->delivered_bytes, c->no_verify ? "false" : "true");
 	latency_json(g, f);
 	fputc('}', f);
