@@ -342,7 +342,6 @@ static void on_frame(struct model *m, const struct pt_frame *f, size_t idx)
 	size_t len;
 	bool from_peer;
 	const char *why = NULL;
-	uint64_t before = 0;
 
 	m->rx_frames++;
 	if (f->caplen > room) {
@@ -361,8 +360,6 @@ static void on_frame(struct model *m, const struct pt_frame *f, size_t idx)
 			why = "unknown_peer";
 			break;
 		}
-		for (unsigned i = 0; i < MW_DROP_COUNT_; i++)
-			before += m->drop[i];
 		why = on_datagram(m, pl, len);
 		if (why)
 			m->rx_core_dropped++;
