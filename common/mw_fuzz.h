@@ -1,8 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Shared by the libFuzzer targets: a failed invariant aborts. */
-#ifndef MW_FUZZ_COMMON_H
-#define MW_FUZZ_COMMON_H
+/*
+ * Shared by the libFuzzer targets. FUZZ_ASSERT(cond) prints file:line and
+ * the expression, then aborts, so libFuzzer saves the input as a crash.
+ * Unit tests use mw_test.h instead (a failed check does not stop them).
+ */
+#ifndef MW_FUZZ_H
+#define MW_FUZZ_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -17,4 +23,4 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#endif
+#endif /* MW_FUZZ_H */

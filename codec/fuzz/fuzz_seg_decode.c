@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "fuzz_common.h"
+#include "mw_fuzz.h"
 #include "mw_codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -152,5 +152,5 @@ int main(void)
 	test_quant();
 	test_dense_raw();
 	test_topk_errors();
-	return tu_finish("test_baseline");
+	return mw_test_exit("test_baseline");
 }

@@ -146,5 +146,5 @@ int main(void)
 	test_encode_args();
 	test_desc();
 	test_names();
-	return tu_finish("test_codec");
+	return mw_test_exit("test_codec");
 }

@@ -446,5 +446,5 @@ int main(void)
 	test_error_bounds();
 	test_edges();
 	test_decode_errors();
-	return tu_finish("test_ms");
+	return mw_test_exit("test_ms");
 }

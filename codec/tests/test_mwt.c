@@ -126,5 +126,5 @@ int main(void)
 	test_layout();
 	test_roundtrip();
 	test_rejects();
-	return tu_finish("test_mwt");
+	return mw_test_exit("test_mwt");
 }

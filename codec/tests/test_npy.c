@@ -175,5 +175,5 @@ int main(void)
 	test_numpy_bytes();
 	test_roundtrip();
 	test_rejects();
-	return tu_finish("test_npy");
+	return mw_test_exit("test_npy");
 }

@@ -269,5 +269,5 @@ int main(void)
 		test_codec(codecs[i]);
 	test_custom_cuts();
 	test_plan_errors();
-	return tu_finish("test_segment");
+	return mw_test_exit("test_segment");
 }

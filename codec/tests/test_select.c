@@ -124,5 +124,5 @@ int main(void)
 	tu_init();
 	test_radix();
 	test_select();
-	return tu_finish("test_select");
+	return mw_test_exit("test_select");
 }

@@ -11,16 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
-
-#define CHECK(cond)                                                           \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n",          \
-				__FILE__, __LINE__, #cond);                   \
-			failures++;                                           \
-		}                                                             \
-	} while (0)
+#include "mw_test.h"
 
 static void pump(struct mw_ep *from, struct mw_ep *to, uint64_t now,
 		 unsigned *count)
@@ -183,10 +174,5 @@ int main(void)
 	run_pair(MW_CODEC_MS_SIGNED, MW_KIND_GRADIENT, 20);
 	run_pair(MW_CODEC_DENSE, MW_KIND_LOGITS, 10);
 	run_pair(MW_CODEC_RAW, MW_KIND_LABELS, 10);
-	if (failures) {
-		fprintf(stderr, "test_gensink: %d failure(s)\n", failures);
-		return 1;
-	}
-	printf("test_gensink: ok\n");
-	return 0;
+	return mw_test_exit("test_gensink");
 }

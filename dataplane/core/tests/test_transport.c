@@ -7,17 +7,8 @@
 #include <string.h>
 
 #include "mw_transport.h"
+#include "mw_test.h"
 #include "wire_int.h"
-
-static int fails;
-#define CHECK(c)                                                              \
-	do {                                                                  \
-		if (!(c)) {                                                   \
-			fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, \
-				__LINE__, #c);                                \
-			fails++;                                              \
-		}                                                             \
-	} while (0)
 
 struct pair {
 	struct mw_ep *ep[2];
@@ -665,7 +656,5 @@ int main(void)
 	test_simultaneous_open_close();
 	test_reorder_learning();
 	test_send_peer();
-	if (fails)
-		fprintf(stderr, "test_transport: %d failures\n", fails);
-	return fails ? 1 : 0;
+	return mw_test_exit("test_transport");
 }

@@ -6,17 +6,8 @@
 #include <string.h>
 
 #include "mw_wire.h"
+#include "mw_test.h"
 #include "wire_int.h"
-
-static int fails;
-#define CHECK(c)                                                              \
-	do {                                                                  \
-		if (!(c)) {                                                   \
-			fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, \
-				__LINE__, #c);                                \
-			fails++;                                              \
-		}                                                             \
-	} while (0)
 
 static const struct mw_ident A = { 7, 1 }, B = { 9, 3 };
 
@@ -263,7 +254,5 @@ int main(void)
 	test_data();
 	test_ack();
 	test_close_ident();
-	if (fails)
-		fprintf(stderr, "test_wire: %d failures\n", fails);
-	return fails ? 1 : 0;
+	return mw_test_exit("test_wire");
 }

@@ -7,19 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
-static uint64_t cur_seed;
-
-#define CHECK(cond)                                                           \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr,                                       \
-				"%s:%d: CHECK failed (seed %llu): %s\n",      \
-				__FILE__, __LINE__,                           \
-				(unsigned long long)cur_seed, #cond);         \
-			failures++;                                           \
-		}                                                             \
-	} while (0)
+#include "mw_test.h"
 
 static void test_cfg_check(void)
 {
@@ -82,7 +70,7 @@ static void test_determinism(void)
 /* Observed rates match configured ones (a fixed seed: deterministic). */
 static void test_rates(uint64_t seed)
 {
-	cur_seed = seed;
+	mw_test_seed(seed);
 	const int n = 200000;
 	struct mw_fault f;
 	struct mw_fault_cfg c = {.drop = 0.05, .dup = 0.02, .corrupt = 0.01,
@@ -113,7 +101,7 @@ static void test_rates(uint64_t seed)
 /* Gilbert-Elliott: loss comes in runs of mean length burst_len. */
 static void test_bursts(void)
 {
-	cur_seed = 5;
+	mw_test_seed(5);
 	struct mw_fault f;
 	struct mw_fault_cfg c = {.burst = 0.01, .burst_len = 5, .seed = 5};
 	CHECK(mw_fault_init(&f, &c) == 0);
@@ -138,7 +126,7 @@ static void test_bursts(void)
 /* Every held packet comes back exactly once, overtaken by at most a few. */
 static void test_hold_back(uint64_t seed)
 {
-	cur_seed = seed;
+	mw_test_seed(seed);
 	struct mw_fault f;
 	struct mw_fault_cfg c = {.reorder = 0.2, .reorder_gap = 3,
 				 .seed = seed};
@@ -228,10 +216,5 @@ int main(void)
 	test_bursts();
 	test_hold_deadline_and_full();
 	test_flip();
-	if (failures) {
-		fprintf(stderr, "test_fault: %d failure(s)\n", failures);
-		return 1;
-	}
-	printf("test_fault: ok\n");
-	return 0;
+	return mw_test_exit("test_fault");
 }

@@ -6,28 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
-
-#define CHECK(cond)                                                           \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n",          \
-				__FILE__, __LINE__, #cond);                   \
-			failures++;                                           \
-		}                                                             \
-	} while (0)
+#include "mw_test.h"
 
 #define CHECK_DROP(frame, len, reason)                                        \
 	do {                                                                  \
 		struct mw_net_pkt p_;                                         \
 		int c_ = mw_net_parse(&me, (frame), (len), 0, &p_);           \
-		if (c_ != MW_NET_CLASS_DROP || p_.drop != (reason)) {         \
-			fprintf(stderr,                                       \
-				"%s:%d: want drop %s, got class %d drop %s\n",\
-				__FILE__, __LINE__, mw_net_drop_name(reason), \
-				c_, mw_net_drop_name(p_.drop));               \
-			failures++;                                           \
-		}                                                             \
+		if (c_ != MW_NET_CLASS_DROP || p_.drop != (reason))           \
+			mw_test_fail(__FILE__, __LINE__,                      \
+				     "want drop %s, got class %d drop %s",    \
+				     mw_net_drop_name(reason), c_,            \
+				     mw_net_drop_name(p_.drop));              \
 	} while (0)
 
 static const struct mw_net_cfg me = {
@@ -300,10 +289,9 @@ static void test_single_bit_errors(void)
 		f[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 		struct mw_net_pkt p;
 		int c = mw_net_parse(&me, f, n, 0, &p);
-		if (c == MW_NET_CLASS_UDP) {
-			fprintf(stderr, "bit %zu flip not detected\n", bit);
-			failures++;
-		}
+		if (c == MW_NET_CLASS_UDP)
+			mw_test_fail(__FILE__, __LINE__,
+				     "bit %zu flip not detected", bit);
 	}
 }
 
@@ -413,10 +401,5 @@ int main(void)
 	test_offload_flags();
 	test_arp();
 	test_names_and_addrs();
-	if (failures) {
-		fprintf(stderr, "test_net: %d failure(s)\n", failures);
-		return 1;
-	}
-	printf("test_net: ok\n");
-	return 0;
+	return mw_test_exit("test_net");
 }

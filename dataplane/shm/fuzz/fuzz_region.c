@@ -13,18 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mw_fuzz.h"
 #include "mw_shm.h"
-
-#define FUZZ_ASSERT(cond)                                                     \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n",      \
-				__FILE__, __LINE__, #cond);                   \
-			abort();                                              \
-		}                                                             \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

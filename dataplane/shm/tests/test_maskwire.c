@@ -694,7 +694,7 @@ static void test_concurrent(void)
 	struct mw_shm_cfg cfg;
 	struct mw_client *c;
 	unsigned sent = 0, got = 0, seed = (unsigned)time(NULL);
-	unsigned fails_before = (unsigned)shm_test_failed;
+	unsigned fails_before = (unsigned)mw_test_failures();
 	pthread_t t;
 
 	srand(seed);
@@ -736,7 +736,7 @@ static void test_concurrent(void)
 		CHECK(check_pattern(&rx, (uint8_t)got));
 		CHECK_EQ(mw_release(c, &rx.buf), 0);
 		got++;
-		if ((unsigned)shm_test_failed != fails_before) {
+		if ((unsigned)mw_test_failures() != fails_before) {
 			fprintf(stderr, "concurrent: seed %u tensor %u\n", seed,
 				got);
 			break;
@@ -759,5 +759,5 @@ int main(void)
 	test_dp_restart();
 	test_not_served();
 	test_corrupt_region();
-	return test_result("test_maskwire");
+	return mw_test_exit("test_maskwire");
 }

@@ -464,5 +464,5 @@ int main(void)
 	test_app_death();
 	test_proto_error();
 	test_publish_wire();
-	return test_result("test_shm_dp");
+	return mw_test_exit("test_shm_dp");
 }

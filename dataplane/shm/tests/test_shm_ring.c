@@ -307,7 +307,7 @@ static void test_slotmap(void)
 	memset(used, 0, sizeof(used));
 	for (step = 0; step < 20000; step++) {
 		uint32_t n = 1 + (uint32_t)rand() % 40, i, k;
-		unsigned before = (unsigned)shm_test_failed;
+		unsigned before = (unsigned)mw_test_failures();
 
 		if (nlive < 64 && rand() % 2) {
 			a = mw_slotmap_alloc(&m, n);
@@ -334,7 +334,7 @@ static void test_slotmap(void)
 		for (i = 0, n = 0; i < 200; i++)
 			n += !used[i];
 		CHECK_EQ(m.nfree, n);
-		if ((unsigned)shm_test_failed != before) {
+		if ((unsigned)mw_test_failures() != before) {
 			fprintf(stderr, "slotmap: seed %u step %u\n", seed,
 				step);
 			break;
@@ -349,5 +349,5 @@ int main(void)
 	test_ring_basic();
 	test_ring_wrap();
 	test_slotmap();
-	return test_result("test_shm_ring");
+	return mw_test_exit("test_shm_ring");
 }
