@@ -286,10 +286,11 @@ static int gs_poll(void *ctx, struct mw_ep *ep, const uint16_t *peers,
 			count++;
 			if (c->rate > 0) {
 				uint64_t gap = (uint64_t)(1e9 / c->rate);
-				/* No bursts after a stall. */
-				g->next_ns = (g->next_ns + gap > now)
-						     ? g->next_ns + gap
-						     : now;
+				/* No bursts after a stall: the next one a
+				 * full gap after this one at the earliest. */
+				g->next_ns = (g->next_ns > now ? g->next_ns
+							       : now) +
+					     gap;
 			}
 		}
 	}
