@@ -197,7 +197,7 @@ static void write_all(int fd, const uint8_t *hdr, const uint8_t *pl,
 	}
 }
 
-/* @return 1 read, 0 clean EOF before the first byte. */
+/* @return 1 read, 0 EOF before the first byte, -1 EOF after it. */
 static int read_all(int fd, uint8_t *buf, size_t len)
 {
 	size_t got = 0;
@@ -207,12 +207,8 @@ static int read_all(int fd, uint8_t *buf, size_t len)
 			continue;
 		if (r < 0)
 			die("read");
-		if (r == 0) {
-			if (got == 0)
-				return 0;
-			errno = 0;
-			die("connection closed mid-message");
-		}
+		if (r == 0)
+			return got ? -1 : 0;
 		got += (size_t)r;
 	}
 	return 1;
@@ -280,14 +276,18 @@ static uint64_t send_tensor(int fd, struct enc *e, int kind, uint64_t stamp,
 }
 
 /* Receive and decode one tensor into *buf (grown as needed).
- * @return wire bytes, 0 on EOF. */
+ * @return wire bytes, 0 on EOF; *cut is set when the peer closed in the
+ * middle of a message (a sender stopped by the benchmark's time limit). */
 static uint64_t recv_tensor(int fd, uint8_t **pl, size_t *plcap, float **buf,
 			    size_t *bufcap, uint64_t *stamp, uint64_t *index,
-			    uint64_t *n_out)
+			    uint64_t *n_out, bool *cut)
 {
 	uint8_t h[HDR];
-	if (!read_all(fd, h, HDR))
+	int rc = read_all(fd, h, HDR);
+	if (rc <= 0) {
+		*cut = rc < 0;
 		return 0;
+	}
 	errno = 0;
 	if (memcmp(h, "MWTB", 4))
 		die("bad message magic");
@@ -311,17 +311,19 @@ static uint64_t recv_tensor(int fd, uint8_t **pl, size_t *plcap, float **buf,
 		*plcap = len;
 		*pl = xmalloc(len);
 	}
-	if (!read_all(fd, *pl, len))
-		die("connection closed mid-message");
+	if (read_all(fd, *pl, len) != 1) {
+		*cut = true;
+		return 0;
+	}
 	if (d.n * 4 > *bufcap) {
 		free(*buf);
 		*bufcap = d.n * 4;
 		*buf = xmalloc(*bufcap);
 	}
-	int64_t rc = mw_seg_decode(&d, 0, d.n, *pl, len, *buf);
-	if (rc < 0) {
+	int64_t drc = mw_seg_decode(&d, 0, d.n, *pl, len, *buf);
+	if (drc < 0) {
 		fprintf(stderr, "maskwire-bench-tcp: decode: %s\n",
-			mw_strerror((int)rc));
+			mw_strerror((int)drc));
 		exit(1);
 	}
 	*n_out = d.n;
@@ -403,8 +405,9 @@ static int run_send(const struct opts *o)
 		wire_tx += send_tensor(fd, &e, KIND_ACTIVATION, stamp, i);
 		if (o->lockstep) {
 			uint64_t st, idx, n;
+			bool cut = false;
 			uint64_t w = recv_tensor(fd, &pl, &plcap, &rbuf, &rcap,
-						 &st, &idx, &n);
+						 &st, &idx, &n, &cut);
 			errno = 0;
 			if (!w || idx != i || st != stamp)
 				die("response missing or out of order");
@@ -458,10 +461,11 @@ static int run_recv(const struct opts *o)
 	struct enc e = {0};
 	uint64_t count = 0, dense = 0, wire_rx = 0, wire_tx = 0;
 	uint64_t first_sent = 0, last_rx = 0;
+	bool cut = false;
 	for (;;) {
 		uint64_t stamp, idx, n;
 		uint64_t w = recv_tensor(fd, &pl, &plcap, &buf, &bufcap, &stamp,
-					 &idx, &n);
+					 &idx, &n, &cut);
 		if (!w)
 			break;
 		last_rx = now_ns();
@@ -482,12 +486,14 @@ static int run_recv(const struct opts *o)
 					   : 0;
 	FILE *f = stats_file(o);
 	fprintf(f,
-		"{\"role\": \"recv\", \"respond\": %s, \"count\": %" PRIu64
+		"{\"role\": \"recv\", \"respond\": %s, \"cut\": %s, "
+		"\"count\": %" PRIu64
 		", \"dense_bytes\": %" PRIu64 ", \"wire_rx_bytes\": %" PRIu64
 		", \"wire_tx_bytes\": %" PRIu64 ", \"span_s\": %.6f, "
 		"\"tensors_per_s\": %.3f, \"dense_gbit_s\": %.4f, "
 		"\"wire_gbit_s\": %.4f, ",
-		o->respond ? "true" : "false", count, dense, wire_rx, wire_tx,
+		o->respond ? "true" : "false", cut ? "true" : "false", count,
+		dense, wire_rx, wire_tx,
 		span, span > 0 ? (double)count / span : 0,
 		span > 0 ? (double)dense * 8 / span / 1e9 : 0,
 		span > 0 ? (double)wire_rx * 8 / span / 1e9 : 0);
