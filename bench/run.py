@@ -915,7 +915,8 @@ def plots(res, out):
         for ax, t in ((axs[0], "dense-equivalent goodput, Gbit/s"),
                       (axs[1], "one-way latency p99 at full rate, ms")):
             ax.set_xticks(range(len(keys)))
-            ax.set_xticklabels(["%s\n%s" % k for k in keys], fontsize=7)
+            ax.set_xticklabels(["%s\n%s" % k for k in keys], fontsize=7,
+                               rotation=30, ha="right")
             ax.set_title(t)
             ax.legend(fontsize=8)
         axs[1].set_yscale("log")
