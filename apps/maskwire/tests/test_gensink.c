@@ -144,6 +144,109 @@ static void run_pair(enum mw_codec codec, unsigned kind, unsigned n_tensors)
 	mw_ep_free(b);
 }
 
+/* The virtual clock both sides of the request/response test share. */
+static uint64_t vclock;
+
+static uint64_t vclock_ns(void)
+{
+	return vclock;
+}
+
+/* --stamp --lockstep against --respond: A sends activations (MS) one at a
+ * time, B answers each with a signed-MS gradient carrying the same tag;
+ * both sides verify everything, content repeats with period 2, and the
+ * latencies (one-way at B, step at A) come from the shared clock. */
+static void run_request_response(unsigned n_tensors)
+{
+	struct mw_ep_config c;
+	mw_ep_config_default(&c);
+	c.max_peers = 1;
+	c.incarnation = 11;
+	struct mw_ep *a, *b;
+	CHECK(mw_ep_new(&c, &a) == 0);
+	c.incarnation = 22;
+	CHECK(mw_ep_new(&c, &b) == 0);
+	CHECK(mw_ep_add_peer(a) == 0 && mw_ep_add_peer(b) == 0);
+	struct mw_tensor_meta act = {.dtype = MW_DT_F32,
+				     .kind = MW_KIND_ACTIVATION, .ndim = 2,
+				     .dims = {16, 100}};
+	struct mw_tensor_meta grad = act;
+	grad.kind = MW_KIND_GRADIENT;
+	struct mw_gensink_cfg ac = {
+		.gen_n = n_tensors, .meta = act,
+		.cp = {.codec = MW_CODEC_MS, .bits = 2, .ratio = 0.9},
+		.seed = 5, .sink = true, .sink_n = n_tensors,
+		.content_period = 2, .stamp = true, .clock_ns = vclock_ns,
+		.lockstep = true,
+	};
+	struct mw_gensink_cfg bc = {
+		.meta = grad,
+		.cp = {.codec = MW_CODEC_MS_SIGNED, .bits = 2, .ratio = 0.9},
+		.seed = 5, .sink = true, .sink_n = n_tensors,
+		.content_period = 2, .stamp = true, .clock_ns = vclock_ns,
+		.respond = true,
+	};
+	struct mw_gensink *ga, *gb;
+	CHECK(mw_gensink_new(&ac, &ga) == 0);
+	CHECK(mw_gensink_new(&bc, &gb) == 0);
+	struct mw_source sa, sb;
+	mw_gensink_source(ga, &sa);
+	mw_gensink_source(gb, &sb);
+	const uint16_t peers[1] = {0};
+	uint64_t now = 1000000000ull;
+	unsigned count = 0;
+	for (int it = 0; it < 200000 && !(sa.done(sa.ctx) && sb.done(sb.ctx));
+	     it++) {
+		vclock = now + 12345; /* another origin than the endpoints' */
+		CHECK(sa.poll(sa.ctx, a, peers, 1, now) >= 0);
+		CHECK(sb.poll(sb.ctx, b, peers, 1, now) >= 0);
+		struct mw_peer_info pi;
+		CHECK(mw_ep_peer_info(a, 0, &pi) == 0);
+		/* lockstep: a request goes out once the previous one's
+		 * response arrived, which can precede that request's final
+		 * ACK: at most the previous and the current one pending. */
+		CHECK(pi.tx_pending <= 2);
+		pump(a, b, now, &count);
+		pump(b, a, now, &count);
+		now += 50000;
+		if (now >= mw_ep_expiry(a))
+			mw_ep_handle_expiry(a, now);
+		if (now >= mw_ep_expiry(b))
+			mw_ep_handle_expiry(b, now);
+		vclock = now + 12345;
+		drain_events(a, &sa, now);
+		drain_events(b, &sb, now);
+	}
+	CHECK(sa.done(sa.ctx) && sb.done(sb.ctx));
+	CHECK(mw_gensink_verified(ga) == n_tensors); /* the gradients */
+	CHECK(mw_gensink_verified(gb) == n_tensors); /* the activations */
+	CHECK(mw_gensink_mismatched(ga) == 0 && mw_gensink_mismatched(gb) == 0);
+	CHECK(sa.verdict(sa.ctx, false) == 0 && sb.verdict(sb.ctx, false) == 0);
+	/* Latencies are multiples of the 50 us step, at least one step. */
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	CHECK(f != NULL);
+	sa.stats_json(sa.ctx, f);
+	fclose(f);
+	CHECK(strstr(buf, "\"latency_ns\": {\"count\": ") != NULL);
+	CHECK(strstr(buf, "\"responses\": 0") != NULL);
+	free(buf);
+	f = open_memstream(&buf, &len);
+	CHECK(f != NULL);
+	sb.stats_json(sb.ctx, f);
+	fclose(f);
+	char want[64];
+	snprintf(want, sizeof want, "\"responses\": %u", n_tensors);
+	CHECK(strstr(buf, want) != NULL);
+	CHECK(strstr(buf, "\"min\": 0,") == NULL);
+	free(buf);
+	mw_gensink_free(ga);
+	mw_gensink_free(gb);
+	mw_ep_free(a);
+	mw_ep_free(b);
+}
+
 static void test_fill(void)
 {
 	float a[1000], b[1000];
@@ -174,5 +277,6 @@ int main(void)
 	run_pair(MW_CODEC_MS_SIGNED, MW_KIND_GRADIENT, 20);
 	run_pair(MW_CODEC_DENSE, MW_KIND_LOGITS, 10);
 	run_pair(MW_CODEC_RAW, MW_KIND_LABELS, 10);
+	run_request_response(12);
 	return mw_test_exit("test_gensink");
 }
