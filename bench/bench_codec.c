@@ -7,6 +7,13 @@
  *
  *   maskwire-bench-codec [--quick] [--reps N] [--json-only]
  *   maskwire-bench-codec --signed-error [--npy GRAD.npy] [--json-only]
+ *   maskwire-bench-codec --plan [--budget BYTES] [--quick] [--reps N]
+ *
+ * --plan times mw_encode() next to mw_seg_plan() (called twice, to count
+ * then to fill, as the transport's submit path does) on [64,64,32,32] at
+ * r = 0.99, for MS and signed MS, b = 1, 2, 4; the default budget is the
+ * transport's segment payload budget (1472-byte datagrams minus the
+ * 140-byte DATA header). Plan GB/s is of the float32 input, like encode.
  *
  * --signed-error compares the reconstruction error of signed MS with plain
  * top-k (and b-bit quantisation) at equal encoded bytes, on gradient-like
@@ -446,10 +453,105 @@ static void bench_signed_error(const char *npy, int quick, int json_only)
 	free(y);
 }
 
+/* ---- encode next to segment planning --------------------------------- */
+
+static void bench_plan(int quick, unsigned reps, size_t budget, int json_only)
+{
+	static const unsigned codecs[] = {MW_CODEC_MS, MW_CODEC_MS_SIGNED};
+	const struct shape *sh = quick ? &quick_shapes[0] : &full_shapes[1];
+	const uint64_t n = elems(sh);
+	const double gb = (double)n * 4 / 1e9;
+	double *te = malloc(sizeof(double) * reps);
+	double *tp = malloc(sizeof(double) * reps);
+	float *x = malloc(n * 4);
+	struct {
+		unsigned codec, bits;
+		int64_t segs;
+		double enc, plan;
+	} rows[6];
+	char sb[64];
+
+	fill_relu_normal(x, n);
+	for (uint64_t i = 0; i < n; i += 2) /* signed data for MS_SIGNED */
+		if (x[i] == 0.0f)
+			x[i] = -x[i + 1 < n ? i + 1 : i];
+	for (unsigned ri = 0; ri < 6; ri++) {
+		struct mw_codec_params p = {.codec = codecs[ri / 3],
+					    .bits = bitses[ri % 3],
+					    .ratio = 0.99};
+		size_t ss = mw_encode_scratch_size(&p, n);
+		int64_t size = mw_encode_size(&p, n), len = 0, cnt = 0;
+		void *scratch = malloc(ss);
+		uint8_t *out = malloc((size_t)size);
+		struct mw_seg *segs = NULL;
+		struct mw_codec_desc d;
+
+		/* encode and plan side by side in each repetition */
+		for (unsigned r = 0; r < reps; r++) {
+			double t0 = now(), t1;
+
+			len = mw_encode(&p, x, n, &d, out, (size_t)size,
+					scratch, ss);
+			t1 = now();
+			te[r] = t1 - t0;
+			if (len < 0)
+				die("encode", len);
+			cnt = mw_seg_plan(&d, out, (size_t)len, budget, NULL, 0);
+			if (cnt < 0)
+				die("plan", cnt);
+			if (segs == NULL)
+				segs = malloc(sizeof(*segs) * (size_t)cnt);
+			cnt = mw_seg_plan(&d, out, (size_t)len, budget, segs,
+					  (size_t)cnt);
+			tp[r] = now() - t1;
+			if (cnt < 0)
+				die("plan", cnt);
+		}
+		rows[ri].codec = p.codec;
+		rows[ri].bits = p.bits;
+		rows[ri].segs = cnt;
+		rows[ri].enc = median(te, reps);
+		rows[ri].plan = median(tp, reps);
+		free(scratch);
+		free(out);
+		free(segs);
+	}
+	shape_str(sh, sb, sizeof(sb));
+	if (!json_only) {
+		printf("encode and segment planning on %s, r = 0.99, budget %zu "
+		       "bytes: kernels %s, median of %u runs, GB/s of float32 "
+		       "input\n%-10s %2s %8s %9s %9s %9s %8s\n",
+		       sb, budget, mw_codec_simd_name(), reps, "codec", "b",
+		       "segments", "encode", "plan", "plan-us", "plan/enc");
+		for (unsigned ri = 0; ri < 6; ri++)
+			printf("%-10s %2u %8" PRId64 " %9.3f %9.3f %9.1f %7.1f%%\n",
+			       mw_codec_name(rows[ri].codec), rows[ri].bits,
+			       rows[ri].segs, gb / rows[ri].enc,
+			       gb / rows[ri].plan, rows[ri].plan * 1e6,
+			       100.0 * rows[ri].plan / rows[ri].enc);
+		printf("\n");
+	}
+	printf("{\"bench\": \"codec-plan\", \"kernels\": \"%s\", \"reps\": %u, "
+	       "\"shape\": %s, \"budget\": %zu, \"results\": [",
+	       mw_codec_simd_name(), reps, sb, budget);
+	for (unsigned ri = 0; ri < 6; ri++)
+		printf("%s\n {\"codec\": \"%s\", \"bits\": %u, \"segments\": "
+		       "%" PRId64 ", \"encode_gbps\": %.3f, \"plan_gbps\": %.3f, "
+		       "\"plan_us\": %.1f}",
+		       ri ? "," : "", mw_codec_name(rows[ri].codec),
+		       rows[ri].bits, rows[ri].segs, gb / rows[ri].enc,
+		       gb / rows[ri].plan, rows[ri].plan * 1e6);
+	printf("]}\n");
+	free(x);
+	free(te);
+	free(tp);
+}
+
 int main(int argc, char **argv)
 {
-	int quick = 0, json_only = 0, serr = 0;
+	int quick = 0, json_only = 0, serr = 0, plan = 0;
 	unsigned reps = 5;
+	size_t budget = 1472 - 140;
 	const char *npy = NULL;
 
 	for (int i = 1; i < argc; i++) {
@@ -461,6 +563,10 @@ int main(int argc, char **argv)
 			serr = 1;
 		} else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
 			reps = (unsigned)strtoul(argv[++i], NULL, 10);
+		} else if (strcmp(argv[i], "--plan") == 0) {
+			plan = 1;
+		} else if (strcmp(argv[i], "--budget") == 0 && i + 1 < argc) {
+			budget = (size_t)strtoul(argv[++i], NULL, 10);
 		} else if (strcmp(argv[i], "--npy") == 0 && i + 1 < argc) {
 			npy = argv[++i];
 		} else {
@@ -468,7 +574,9 @@ int main(int argc, char **argv)
 				"usage: maskwire-bench-codec [--quick] [--reps N] "
 				"[--json-only]\n"
 				"       maskwire-bench-codec --signed-error "
-				"[--npy GRAD.npy] [--quick] [--json-only]\n");
+				"[--npy GRAD.npy] [--quick] [--json-only]\n"
+				"       maskwire-bench-codec --plan "
+				"[--budget BYTES] [--quick] [--reps N]\n");
 			return 2;
 		}
 	}
@@ -476,7 +584,9 @@ int main(int argc, char **argv)
 		reps = 5;
 	if (quick && reps > 2)
 		reps = 2;
-	if (serr)
+	if (plan)
+		bench_plan(quick, reps, budget, json_only);
+	else if (serr)
 		bench_signed_error(npy, quick, json_only);
 	else
 		bench_throughput(quick, reps, json_only);
