@@ -57,6 +57,9 @@ struct opts {
 	unsigned pipeline, window, max_retries;
 	int both_open;
 	double max_time_s;
+	double stall_prob, stall_ms; /* endpoint descheduling */
+	double rto_min_us;
+	int no_undo;
 };
 
 /* ---- link -------------------------------------------------------------- */
@@ -157,6 +160,10 @@ struct node {
 	struct mw_ep *ep;
 	uint16_t peer;
 	uint32_t inc;
+	/* Descheduling: from stall_next on, the process neither receives,
+	 * sends nor runs timers until stall_until. */
+	struct rng stall_rng;
+	uint64_t stall_next, stall_until, stalls;
 };
 
 struct sim {
@@ -359,6 +366,40 @@ static void on_event(struct sim *s, int node, struct mw_event *ev)
 	}
 }
 
+/* ---- endpoint stalls ---------------------------------------------------- */
+
+/* Next descheduling of node k: onsets form a Poisson process of rate
+ * stall_prob per millisecond. */
+static void stall_draw(struct sim *s, int k, uint64_t from)
+{
+	struct node *n = &s->n[k];
+	double gap_ms = -log(1.0 - rng_unit(&n->stall_rng)) / s->o.stall_prob;
+
+	n->stall_next = from + (uint64_t)llround(gap_ms * 1e6);
+	if (n->stall_next <= from)
+		n->stall_next = from + 1;
+}
+
+/* Is node k descheduled at s->now? Stalls that began since the last
+ * call are applied (nothing happened between two events). */
+static int node_stalled(struct sim *s, int k)
+{
+	struct node *n = &s->n[k];
+
+	if (s->o.stall_prob <= 0)
+		return 0;
+	while (n->stall_next <= s->now) {
+		uint64_t end = n->stall_next + (uint64_t)llround(s->o.stall_ms * 1e6);
+
+		if (end > s->now && end > n->stall_until) {
+			n->stall_until = end;
+			n->stalls++;
+		}
+		stall_draw(s, k, n->stall_next);
+	}
+	return s->now < n->stall_until;
+}
+
 /* ---- link model -------------------------------------------------------- */
 
 static void link_send(struct sim *s, int from, const uint8_t *buf, size_t len,
@@ -479,8 +520,11 @@ static struct mw_ep *make_ep(const struct opts *o, uint32_t inc)
 	cfg.window = o->window;
 	cfg.max_retries = o->max_retries;
 	cfg.rto_initial_ns = 1000000;
-	cfg.rto_min_ns = 1000000;
+	cfg.rto_min_ns = (uint64_t)llround(o->rto_min_us * 1000);
+	if (cfg.rto_initial_ns < cfg.rto_min_ns)
+		cfg.rto_initial_ns = cfg.rto_min_ns;
 	cfg.rto_max_ns = 200000000;
+	cfg.undo = (uint8_t)!o->no_undo;
 	cfg.ack_delay_ns = 25000;
 	rc = mw_ep_new(&cfg, &ep);
 	if (rc < 0) {
@@ -536,10 +580,10 @@ static void app_step(struct sim *s)
 	int k;
 
 	for (k = 0; k < 2; k++)
-		while (mw_ep_poll(s->n[k].ep, &ev))
+		while (!node_stalled(s, k) && mw_ep_poll(s->n[k].ep, &ev))
 			on_event(s, k, &ev);
 	/* The client runs up to `pipeline` steps ahead of its gradients. */
-	while (s->next_step < s->o.tensors &&
+	while (!node_stalled(s, 0) && s->next_step < s->o.tensors &&
 	       s->next_step < s->resolved + s->o.pipeline) {
 		struct mw_peer_info pi;
 
@@ -560,19 +604,23 @@ static void send_all(struct sim *s)
 	int k, len;
 
 	for (k = 0; k < 2; k++)
-		while ((len = mw_ep_send(s->n[k].ep, s->now, buf, sizeof(buf),
+		while (!node_stalled(s, k) &&
+		       (len = mw_ep_send(s->n[k].ep, s->now, buf, sizeof(buf),
 					 &peer)) > 0)
 			link_send(s, k, buf, (size_t)len, s->now);
 }
 
-/* The next arrival or endpoint timer; NO_TIME if there is none. */
-static uint64_t next_event(const struct sim *s)
+/* The next arrival or endpoint timer (a stalled endpoint's: the end of
+ * its stall); NO_TIME if there is none. */
+static uint64_t next_event(struct sim *s)
 {
 	uint64_t t = s->heap.n ? s->heap.v[0].t : NO_TIME, x;
 	int k;
 
 	for (k = 0; k < 2; k++) {
 		x = mw_ep_expiry(s->n[k].ep);
+		if (node_stalled(s, k))
+			x = s->n[k].stall_until; /* then it catches up */
 		if (x < t)
 			t = x;
 	}
@@ -587,6 +635,13 @@ static void advance(struct sim *s)
 	while (s->heap.n && s->heap.v[0].t <= s->now) {
 		struct pkt p = heap_pop(&s->heap);
 
+		if (node_stalled(s, p.to)) {
+			/* held in the receive ring until the stall ends; the
+			 * sequence number keeps the arrival order */
+			p.t = s->n[p.to].stall_until;
+			heap_push(&s->heap, p);
+			continue;
+		}
 		if (p.corrupted) {
 			s->link[!p.to].st.corrupted++;
 			s->link[!p.to].st.data_corrupted += p.corrupted == 2;
@@ -596,7 +651,7 @@ static void advance(struct sim *s)
 		free(p.data);
 	}
 	for (k = 0; k < 2; k++)
-		if (mw_ep_expiry(s->n[k].ep) <= s->now)
+		if (!node_stalled(s, k) && mw_ep_expiry(s->n[k].ep) <= s->now)
 			mw_ep_handle_expiry(s->n[k].ep, s->now);
 }
 
@@ -644,7 +699,12 @@ static void usage(void)
 	      "  --max-retries R    retry budget (16); --seed S (1)\n"
 	      "  --both-open        the server also sends a tensor at t=0, so\n"
 	      "                     both sides open the session at once\n"
-	      "  --max-time S       give up after S virtual seconds (3600)\n",
+	      "  --max-time S       give up after S virtual seconds (3600)\n"
+	      "  --stall-prob P --stall-ms X  each endpoint is descheduled\n"
+	      "                     (no receive, send or timer) for X ms,\n"
+	      "                     P times per ms on average (0, 5)\n"
+	      "  --rto-min-us U     minimum RTO (1000); --no-undo: never undo\n"
+	      "                     a window reduction that proves spurious\n",
 	      stderr);
 }
 
@@ -701,7 +761,9 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "link-down-for", 1, 0, 'f' }, { "restart-at", 1, 0, 'X' },
 		{ "pipeline", 1, 0, 'p' }, { "window", 1, 0, 'w' },
 		{ "max-retries", 1, 0, 'M' }, { "max-time", 1, 0, 'T' },
-		{ "both-open", 0, 0, 'O' }, { "help", 0, 0, 'h' },    { 0, 0, 0, 0 },
+		{ "both-open", 0, 0, 'O' }, { "stall-prob", 1, 0, 'P' },
+		{ "stall-ms", 1, 0, 'Z' }, { "rto-min-us", 1, 0, 'U' },
+		{ "no-undo", 0, 0, 'N' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c, v;
 
@@ -723,6 +785,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	o->window = 8;
 	o->max_retries = 16;
 	o->max_time_s = 3600;
+	o->stall_ms = 5;
+	o->rto_min_us = 1000;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 't': o->tensors = (unsigned)num("tensors", optarg, 0, 1e7); break;
@@ -765,6 +829,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case 'M': o->max_retries = (unsigned)num("max-retries", optarg, 1, 1000); break;
 		case 'T': o->max_time_s = num("max-time", optarg, 1e-3, 1e7); break;
 		case 'O': o->both_open = 1; break;
+		case 'P': o->stall_prob = num("stall-prob", optarg, 0, 1); break;
+		case 'Z': o->stall_ms = num("stall-ms", optarg, 0, 1e6); break;
+		case 'U': o->rto_min_us = num("rto-min-us", optarg, 1, 1e6); break;
+		case 'N': o->no_undo = 1; break;
 		default:
 			usage();
 			exit(c == 'h' ? 0 : 2);
@@ -822,12 +890,15 @@ static void print_json(struct sim *s, int stalled)
 	       ",\"retransmitted\":%" PRIu64 ",\"spurious_losses\":%" PRIu64
 	       ",\"fast_retransmits\":%" PRIu64
 	       ",\"timeout_retransmits\":%" PRIu64 ",\"rto_events\":%" PRIu64
+	       ",\"spurious_rtos\":%" PRIu64 ",\"cc_undos\":%" PRIu64
+	       ",\"stalls\":%" PRIu64
 	       ",\"lost_by_link\":%" PRIu64 ",\"data_lost_by_link\":%" PRIu64
 	       ",\"data_corrupted_by_link\":%" PRIu64
 	       ",\"retransmit_efficiency\":%.4f",
 	       t.data_tx, t.data_tx_new, t.retrans, t.spurious_losses,
 	       t.retrans_fast,
-	       t.retrans_rto, t.rto_events, L.lost, L.data_lost,
+	       t.retrans_rto, t.rto_events, t.spurious_rtos, t.cc_undos,
+	       s->n[0].stalls + s->n[1].stalls, L.lost, L.data_lost,
 	       L.data_corrupted, lost ? (double)t.retrans / (double)lost : 0.0);
 	printf(",\"queue_drops\":%" PRIu64 ",\"cut_drops\":%" PRIu64
 	       ",\"link_duplicates\":%" PRIu64 ",\"duplicates\":%" PRIu64
@@ -892,6 +963,10 @@ int main(int argc, char **argv)
 		s.n[k].inc = 1000u + (uint32_t)k * 1000u;
 		s.n[k].ep = make_ep(&s.o, s.n[k].inc);
 		s.n[k].peer = (uint16_t)mw_ep_add_peer(s.n[k].ep);
+		s.n[k].stall_rng.s = s.o.seed * 0x2545f4914f6cdd1dull +
+				     (uint64_t)k + 7;
+		if (s.o.stall_prob > 0)
+			stall_draw(&s, k, 0);
 		for (int st = 0; st < ST_COUNT; st++)
 			s.last_tag[k][st] = -1;
 	}

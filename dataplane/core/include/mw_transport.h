@@ -96,6 +96,9 @@ struct mw_ep_config {
 	uint32_t cwnd_initial; /**< congestion window, in packets */
 	uint32_t cwnd_min;
 	uint32_t cwnd_max;     /**< also bounds the sent-packet record */
+	uint8_t undo;          /**< 1 (default): undo a window reduction
+				    that proves spurious (PROTOCOL.md 8.5);
+				    0: never (for comparisons) */
 	struct mw_rx_alloc rx_alloc; /**< receive buffers; alloc NULL: malloc */
 };
 
@@ -143,6 +146,12 @@ struct mw_counters {
 					   reordering the loss detector
 					   learns from (PROTOCOL.md 8.2) */
 	uint64_t rto_events;          /**< retransmission timeouts */
+	uint64_t spurious_rtos;       /**< ... that proved spurious (the
+					   flight was late, not lost); the
+					   window was restored (8.5) */
+	uint64_t cc_undos;            /**< fast loss reductions undone:
+					   every loss of the episode proved
+					   spurious (8.5) */
 	uint64_t data_rx;             /**< valid DATA packets accepted */
 	uint64_t data_rx_dup;         /**< ... of which duplicates (ignored) */
 	uint64_t acks_tx, acks_rx, probes_tx;

@@ -24,6 +24,8 @@ struct seg_st {
 	uint8_t state;    /* enum seg_state */
 	uint8_t cause;    /* enum lost_cause of the last loss; LOST_NONE
 			     while the segment was never declared lost */
+	uint8_t epoch;    /* low bits of the congestion episode that
+			     declared it lost (undo, 8.5) */
 };
 
 struct tx_slot {
@@ -100,6 +102,12 @@ struct peer {
 	struct sent_rec *sent;
 	uint32_t in_flight, cwnd, ssthresh, cwnd_acc;
 	uint64_t recovery_start;
+	/* undo of a window reduction that proves spurious (8.5) */
+	uint32_t undo_cwnd, undo_ssthresh; /* before the reduction */
+	uint32_t undo_lost;         /* its losses not yet proven spurious */
+	uint8_t undo_armed;         /* 1: fast loss episode, 2: timeout */
+	uint8_t undo_epoch;         /* tags the losses of the episode */
+	uint64_t undo_pn;           /* timeout: first pn sent after it */
 	uint64_t srtt, rttvar, latest_rtt, min_rtt;
 	uint8_t has_rtt;
 	uint64_t reo_wnd;           /* learnt reordering window (8.2) */
@@ -222,6 +230,7 @@ void mw_ep_config_default(struct mw_ep_config *c)
 	c->cwnd_initial = 32;
 	c->cwnd_min = 2;
 	c->cwnd_max = 4096;
+	c->undo = 1;
 }
 
 int mw_ep_config_check(const struct mw_ep_config *c)
@@ -446,6 +455,8 @@ static void session_state_reset(struct mw_ep *ep, struct peer *p)
 	p->ssthresh = UINT32_MAX;
 	p->cwnd_acc = 0;
 	p->recovery_start = 0;
+	p->undo_armed = 0;
+	p->undo_lost = 0;
 	p->rto_count = 0;
 	p->probe_data = 0;
 	p->probe_req = 0;
@@ -816,11 +827,59 @@ static void rtt_sample(struct mw_ep *ep, struct peer *p, uint64_t rtt,
 	p->srtt = (7 * p->srtt + rtt) / 8;
 }
 
+/*
+ * A window reduction starts an episode; the window before it is kept so
+ * the reduction can be undone if every loss of the episode proves
+ * spurious (fast), or the timeout itself does (8.5).
+ */
+static void undo_save(struct mw_ep *ep, struct peer *p, uint8_t kind)
+{
+	if (!ep->cfg.undo)
+		return;
+	p->undo_cwnd = p->cwnd;
+	p->undo_ssthresh = p->ssthresh;
+	p->undo_lost = 0;
+	p->undo_armed = kind;
+	p->undo_epoch++;
+	p->undo_pn = p->pn_next;
+}
+
+/* The episode's reduction was not needed: restore the window. */
+static void undo_apply(struct mw_ep *ep, struct peer *p)
+{
+	if (p->undo_armed == 2)
+		ep->ctr.spurious_rtos++;
+	else
+		ep->ctr.cc_undos++;
+	if (p->cwnd < p->undo_cwnd) {
+		p->cwnd = p->undo_cwnd;
+		p->cwnd_acc = 0;
+	}
+	if (p->ssthresh < p->undo_ssthresh)
+		p->ssthresh = p->undo_ssthresh;
+	p->undo_armed = 0;
+}
+
+/* A transmission declared lost in the current episode arrived after all. */
+static void undo_spurious(struct mw_ep *ep, struct peer *p,
+			  const struct seg_st *g)
+{
+	if (!p->undo_armed || g->epoch != p->undo_epoch)
+		return;
+	if (p->undo_armed == 2 && g->cause == LOST_RTO) {
+		undo_apply(ep, p); /* the timeout's probe was not needed */
+		return;
+	}
+	if (p->undo_armed == 1 && p->undo_lost && --p->undo_lost == 0)
+		undo_apply(ep, p);
+}
+
 static void cc_on_loss(struct mw_ep *ep, struct peer *p, uint64_t sent_ns,
 		       uint64_t now)
 {
 	if (sent_ns <= p->recovery_start && p->recovery_start)
 		return; /* one reduction per round trip */
+	undo_save(ep, p, 1);
 	p->recovery_start = now;
 	p->ssthresh = p->cwnd / 2 > ep->cfg.cwnd_min ? p->cwnd / 2 :
 						       ep->cfg.cwnd_min;
@@ -881,6 +940,9 @@ static void mark_lost(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 	g->state = SEG_LOST;
 	g->cause = cause;
 	g->prev = (uint32_t)g->pn;
+	g->epoch = p->undo_epoch;
+	if (p->undo_armed)
+		p->undo_lost++;
 	s->lost++;
 	if (idx < s->lost_hint)
 		s->lost_hint = idx;
@@ -989,12 +1051,20 @@ static uint32_t ack_seg(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 	case SEG_FLIGHT:
 		/* A retransmission newer than anything the receiver reports
 		 * cannot be what it holds: the lost one arrived after all. */
-		if (g->cause == LOST_FAST && ac && ac->has_largest &&
-		    g->pn > ac->largest)
-			reo_spurious(ep, p, p->pn_next -
-					    (uint32_t)((uint32_t)p->pn_next -
-						       g->prev),
-				     ac->now);
+		if (g->cause != LOST_NONE && ac && ac->has_largest &&
+		    g->pn > ac->largest) {
+			if (g->cause == LOST_FAST)
+				reo_spurious(ep, p, p->pn_next -
+					     (uint32_t)((uint32_t)p->pn_next -
+							g->prev),
+					     ac->now);
+			undo_spurious(ep, p, g);
+		}
+		/* A transmission sent before the timeout and never declared
+		 * lost reached the receiver: the flight was alive, only late
+		 * (F-RTO): the timeout was spurious. */
+		if (p->undo_armed == 2 && ac && g->pn < p->undo_pn)
+			undo_apply(ep, p);
 		p->in_flight--;
 		g->state = SEG_ACKED;
 		s->acked++;
@@ -1002,6 +1072,8 @@ static uint32_t ack_seg(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 	case SEG_LOST:
 		if (g->cause == LOST_FAST && ac)
 			reo_spurious(ep, p, g->pn, ac->now);
+		if (ac)
+			undo_spurious(ep, p, g);
 		s->lost--;
 		g->state = SEG_ACKED;
 		s->acked++;
@@ -1582,6 +1654,9 @@ static void on_rto(struct mw_ep *ep, uint16_t id, uint64_t now)
 		return;
 	}
 	if (p->in_flight) {
+		/* First timeout of a series: keep the window for an undo. */
+		if (p->rto_count == 1 || p->undo_armed != 2)
+			undo_save(ep, p, 2);
 		/* The oldest unresolved transmission is declared lost and
 		 * resent as a probe, whatever the congestion window. */
 		while (p->sent_lo < p->pn_next) {
