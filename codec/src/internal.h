@@ -199,6 +199,13 @@ struct mw_kernels {
 	 */
 	int (*decode)(struct mw_dec *s, const uint8_t *mask, uint64_t n,
 		      float *out);
+	/*
+	 * Segment planning: cnt[i] = sentinel (all-ones) codes among the 64
+	 * b-bit codes of block i, i < nblk; block i is the 8*b mask bytes at
+	 * mask + 8*b*i.
+	 */
+	void (*ms_count)(const uint8_t *mask, uint64_t nblk, unsigned b,
+			 uint8_t *cnt);
 };
 
 enum mw_simd_level {
@@ -213,6 +220,63 @@ extern const struct mw_kernels mw_kernels_avx2;
 
 /* The kernels to use: the best the CPU supports, or scalar when forced. */
 const struct mw_kernels *mw_kernels_get(enum mw_simd_level level);
+
+/* Codes of a planning block (struct mw_kernels.ms_count). */
+#define MW_COUNT_BLOCK 64u
+
+/*
+ * The block counter, for a constant b: per 64-bit word, AND each bit with
+ * the b-1 bits above it (the next word's low bits shift in, so codes that
+ * straddle two words count), keep the bits where a code starts, popcount.
+ * Inlined into each kernel set so that the popcount compiles to the
+ * instruction where the set's target has one.
+ */
+static inline __attribute__((always_inline)) void
+mw_ms_count_body(const uint8_t *mask, uint64_t nblk, const unsigned b,
+		 uint8_t *cnt)
+{
+	uint64_t lsb[MW_BITS_MAX];
+
+	for (unsigned i = 0; i < b; i++) {
+		lsb[i] = 0;
+		for (unsigned j = (b - 64 * i % b) % b; j < 64; j += b)
+			lsb[i] |= 1ull << j;
+	}
+	for (uint64_t k = 0; k < nblk; k++, mask += 8 * b) {
+		uint64_t w = mw_ld_le64(mask);
+		unsigned c = 0;
+
+		for (unsigned i = 0; i < b; i++) {
+			/* a code never extends past its block's last word */
+			uint64_t next = i + 1 < b ? mw_ld_le64(mask + 8 * i + 8)
+						  : 0;
+			uint64_t a = w;
+
+			for (unsigned j = 1; j < b; j++)
+				a &= w >> j | next << (64 - j);
+			c += (unsigned)__builtin_popcountll(a & lsb[i]);
+			w = next;
+		}
+		cnt[k] = (uint8_t)c;
+	}
+}
+
+/* Dispatch on b so that each width gets its unrolled body. */
+#define MW_MS_COUNT_DEFINE(attr, name)                                       \
+	attr void name(const uint8_t *mask, uint64_t nblk, unsigned b,       \
+		       uint8_t *cnt)                                         \
+	{                                                                    \
+		switch (b) {                                                 \
+		case 1: mw_ms_count_body(mask, nblk, 1, cnt); break;        \
+		case 2: mw_ms_count_body(mask, nblk, 2, cnt); break;        \
+		case 3: mw_ms_count_body(mask, nblk, 3, cnt); break;        \
+		case 4: mw_ms_count_body(mask, nblk, 4, cnt); break;        \
+		case 5: mw_ms_count_body(mask, nblk, 5, cnt); break;        \
+		case 6: mw_ms_count_body(mask, nblk, 6, cnt); break;        \
+		case 7: mw_ms_count_body(mask, nblk, 7, cnt); break;        \
+		default: mw_ms_count_body(mask, nblk, 8, cnt); break;       \
+		}                                                            \
+	}
 
 /* Scalar tails shared by the SIMD kernels. */
 void mw_ms_emit_scalar(struct mw_emit *e, const float *x, uint64_t n);
@@ -267,6 +331,10 @@ int64_t mw_encode_with(const struct mw_kernels *kr,
 		       const struct mw_codec_params *p, const void *x,
 		       uint64_t n, struct mw_codec_desc *desc, uint8_t *out,
 		       size_t cap, void *scratch, size_t scratch_len);
+int64_t mw_seg_plan_with(const struct mw_kernels *kr,
+			 const struct mw_codec_desc *d, const uint8_t *payload,
+			 size_t len, size_t budget, struct mw_seg *segs,
+			 size_t max_segs);
 int64_t mw_seg_decode_with(const struct mw_kernels *kr,
 			   const struct mw_codec_desc *d, uint64_t elem_off,
 			   uint64_t elem_cnt, const uint8_t *payload,

@@ -422,12 +422,16 @@ MW_AVX2 static int decode_avx2(struct mw_dec *s, const uint8_t *mask,
 	return decode_body(s, mask, n, out, 0);
 }
 
+/* The planner's block counter; this set's target gives it popcnt. */
+MW_MS_COUNT_DEFINE(MW_AVX2 static, ms_count_avx2)
+
 const struct mw_kernels mw_kernels_avx2 = {
 	.name = "avx2",
 	.filter = filter_avx2,
 	.ms_emit = ms_emit_avx2,
 	.topk_emit = topk_emit_avx2,
 	.decode = decode_avx2,
+	.ms_count = ms_count_avx2,
 };
 
 #endif /* MW_HAVE_AVX2 */

@@ -130,10 +130,13 @@ int mw_decode_scalar(struct mw_dec *s, const uint8_t *mask, uint64_t n,
 	return 0;
 }
 
+MW_MS_COUNT_DEFINE(static, ms_count_scalar)
+
 const struct mw_kernels mw_kernels_scalar = {
 	.name = "scalar",
 	.filter = mw_filter_scalar,
 	.ms_emit = mw_ms_emit_scalar,
 	.topk_emit = mw_topk_emit_scalar,
 	.decode = mw_decode_scalar,
+	.ms_count = ms_count_scalar,
 };

@@ -68,40 +68,89 @@ static int plan_fixed(const struct mw_codec_desc *d, uint64_t group_bytes,
 	return rc;
 }
 
-static int plan_ms(const struct mw_codec_desc *d, const uint8_t *payload,
-		   size_t budget, struct plan_out *o)
+/* Greedy MS planning state: the open segment and the bytes it holds. */
+struct plan_ms {
+	uint64_t off, bytes, v0, vc;
+};
+
+/* Plan groups [g, end) one at a time (end a multiple of 8, or n). */
+static int plan_ms_groups(const struct mw_codec_desc *d,
+			  const uint8_t *payload, size_t budget,
+			  struct plan_out *o, struct plan_ms *st, uint64_t g,
+			  uint64_t end, uint64_t lsb)
 {
 	const unsigned b = d->bits;
-	const uint64_t n = d->n;
-	uint64_t lsb = 0, off = 0, bytes = 0, v0 = 0, vc = 0;
 	int rc;
 
-	for (unsigned i = 0; i < 8; i++)
-		lsb |= 1ull << (i * b);
-	for (uint64_t g = 0; g < n; g += 8) {
-		unsigned cnt = n - g < 8 ? (unsigned)(n - g) : 8;
+	for (; g < end; g += 8) {
+		unsigned cnt = end - g < 8 ? (unsigned)(end - g) : 8;
 		unsigned nb = (cnt * b + 7) / 8;
 		unsigned sc = sentinels8(mw_ld_bytes(payload + g / 8 * b, nb), b,
 					 lsb);
 		uint64_t cost = nb + 4 * (uint64_t)sc;
 
-		if (bytes + cost > budget && g != off) {
-			rc = emit_seg(o, off, g - off, v0, vc);
+		if (st->bytes + cost > budget && g != st->off) {
+			rc = emit_seg(o, st->off, g - st->off, st->v0, st->vc);
 			if (rc < 0)
 				return rc;
-			off = g;
-			v0 += vc;
-			vc = 0;
-			bytes = 0;
+			st->off = g;
+			st->v0 += st->vc;
+			st->vc = 0;
+			st->bytes = 0;
 		}
 		if (cost > budget)
 			return MW_EINVAL;
-		bytes += cost;
-		vc += sc;
+		st->bytes += cost;
+		st->vc += sc;
 	}
-	if (v0 + vc != d->k)
+	return 0;
+}
+
+/*
+ * Greedy: a segment takes groups of 8 while they fit. The kernels count
+ * sentinels a block of MW_COUNT_BLOCK elements at a time; a block that fits
+ * whole is taken whole (no group in it can start a segment), and only the
+ * block where a segment ends is walked group by group.
+ */
+static int plan_ms(const struct mw_kernels *kr, const struct mw_codec_desc *d,
+		   const uint8_t *payload, size_t budget, struct plan_out *o)
+{
+	const unsigned b = d->bits;
+	const uint64_t n = d->n, nblk = n / MW_COUNT_BLOCK;
+	const uint64_t blk_bytes = (uint64_t)MW_COUNT_BLOCK / 8 * b;
+	struct plan_ms st = {0, 0, 0, 0};
+	uint8_t cnt[256];
+	uint64_t lsb = 0;
+	int rc;
+
+	for (unsigned i = 0; i < 8; i++)
+		lsb |= 1ull << (i * b);
+	for (uint64_t k0 = 0; k0 < nblk; k0 += sizeof(cnt)) {
+		uint64_t m = nblk - k0 < sizeof(cnt) ? nblk - k0 : sizeof(cnt);
+
+		kr->ms_count(payload + k0 * blk_bytes, m, b, cnt);
+		for (uint64_t i = 0; i < m; i++) {
+			uint64_t cost = blk_bytes + 4 * (uint64_t)cnt[i];
+			uint64_t g = (k0 + i) * MW_COUNT_BLOCK;
+
+			if (st.bytes + cost <= budget) {
+				st.bytes += cost;
+				st.vc += cnt[i];
+				continue;
+			}
+			rc = plan_ms_groups(d, payload, budget, o, &st, g,
+					    g + MW_COUNT_BLOCK, lsb);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	rc = plan_ms_groups(d, payload, budget, o, &st, nblk * MW_COUNT_BLOCK,
+			    n, lsb);
+	if (rc < 0)
+		return rc;
+	if (st.v0 + st.vc != d->k)
 		return MW_EINVAL;
-	return emit_seg(o, off, n - off, v0, vc);
+	return emit_seg(o, st.off, n - st.off, st.v0, st.vc);
 }
 
 static int plan_topk(const struct mw_codec_desc *d, const uint8_t *payload,
@@ -138,9 +187,10 @@ static int plan_topk(const struct mw_codec_desc *d, const uint8_t *payload,
 	return emit_seg(o, off, d->n - off, p, k - p);
 }
 
-int64_t mw_seg_plan(const struct mw_codec_desc *d, const uint8_t *payload,
-		    size_t len, size_t budget, struct mw_seg *segs,
-		    size_t max_segs)
+int64_t mw_seg_plan_with(const struct mw_kernels *kr,
+			 const struct mw_codec_desc *d, const uint8_t *payload,
+			 size_t len, size_t budget, struct mw_seg *segs,
+			 size_t max_segs)
 {
 	struct plan_out o = {segs, max_segs, 0};
 	int64_t size = mw_payload_size(d);
@@ -157,7 +207,7 @@ int64_t mw_seg_plan(const struct mw_codec_desc *d, const uint8_t *payload,
 	switch (d->codec) {
 	case MW_CODEC_MS:
 	case MW_CODEC_MS_SIGNED:
-		rc = plan_ms(d, payload, budget, &o);
+		rc = plan_ms(kr, d, payload, budget, &o);
 		break;
 	case MW_CODEC_TOPK:
 		rc = plan_topk(d, payload, budget, &o);
@@ -173,6 +223,14 @@ int64_t mw_seg_plan(const struct mw_codec_desc *d, const uint8_t *payload,
 		break;
 	}
 	return rc < 0 ? rc : o.count;
+}
+
+int64_t mw_seg_plan(const struct mw_codec_desc *d, const uint8_t *payload,
+		    size_t len, size_t budget, struct mw_seg *segs,
+		    size_t max_segs)
+{
+	return mw_seg_plan_with(mw_kernels_get(MW_SIMD_AUTO), d, payload, len,
+				budget, segs, max_segs);
 }
 
 int64_t mw_seg_write(const struct mw_codec_desc *d, const uint8_t *payload,

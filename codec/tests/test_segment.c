@@ -3,7 +3,9 @@
  * Segments (codec/src/segment.c): for every codec, planning covers the
  * tensor within the budget, and decoding any subset of segments in any
  * order gives exactly the whole-tensor decode on those ranges and leaves
- * the rest of the output untouched.
+ * the rest of the output untouched. The planner's sentinel counter agrees
+ * across kernel sets and with a code-by-code count, and the planner with
+ * every kernel set gives the plan of a group-by-group greedy reference.
  */
 #include "internal.h"
 #include "ref.h"
@@ -257,6 +259,136 @@ static void test_plan_errors(void)
 	free(e.buf);
 }
 
+/* Sentinels among codes [c0, c0 + cnt) of a mask, read one code at a time. */
+static unsigned ref_sentinels(const uint8_t *mask, uint64_t c0, uint64_t cnt,
+			      unsigned b)
+{
+	unsigned s = 0;
+
+	for (uint64_t c = c0; c < c0 + cnt; c++) {
+		unsigned v = 0;
+
+		for (unsigned j = 0; j < b; j++) {
+			uint64_t bit = c * b + j;
+
+			v |= (unsigned)(mask[bit / 8] >> (bit % 8) & 1) << j;
+		}
+		s += v == (1u << b) - 1;
+	}
+	return s;
+}
+
+/* Random mask: each code all-ones with probability dens/256. */
+static void random_mask(uint8_t *mask, uint64_t codes, unsigned b,
+			unsigned dens)
+{
+	memset(mask, 0, MW_MASK_BYTES(codes, b));
+	for (uint64_t c = 0; c < codes; c++) {
+		unsigned v = tu_below(256) < dens ? (1u << b) - 1
+						 : (unsigned)tu_below(1u << b);
+
+		for (unsigned j = 0; j < b; j++)
+			if (v >> j & 1)
+				mask[(c * b + j) / 8] |=
+					(uint8_t)(1u << ((c * b + j) % 8));
+	}
+}
+
+static void test_ms_count(void)
+{
+	const struct mw_kernels *ks[2] = {mw_kernels_get(MW_SIMD_SCALAR),
+					  mw_kernels_get(MW_SIMD_AUTO)};
+	uint8_t mask[8 * 8 * 40 + 8], cnt[2][41];
+
+	for (unsigned it = 0; it < 400; it++) {
+		unsigned b = 1 + it % 8;
+		uint64_t nblk = 1 + tu_below(40);
+		unsigned dens = it % 5 == 0 ? 256 : (unsigned)tu_below(256);
+
+		random_mask(mask, nblk * MW_COUNT_BLOCK, b, dens);
+		for (unsigned k = 0; k < 2; k++) {
+			cnt[k][nblk] = CANARY;
+			ks[k]->ms_count(mask, nblk, b, cnt[k]);
+			CHECK_EQ(cnt[k][nblk], CANARY);
+		}
+		for (uint64_t i = 0; i < nblk; i++) {
+			unsigned r = ref_sentinels(mask, i * MW_COUNT_BLOCK,
+						   MW_COUNT_BLOCK, b);
+
+			CHECK_EQ(cnt[0][i], r);
+			CHECK_EQ(cnt[1][i], r);
+		}
+	}
+}
+
+/* Group-by-group greedy over the codes, the plan mw_seg_plan() must give. */
+static int64_t ref_plan_ms(const struct mw_codec_desc *d, const uint8_t *mask,
+			   size_t budget, struct mw_seg *segs)
+{
+	uint64_t off = 0, bytes = 0, v0 = 0, vc = 0;
+	int64_t ns = 0;
+
+	for (uint64_t g = 0; g < d->n; g += 8) {
+		uint64_t cnt = d->n - g < 8 ? d->n - g : 8;
+		unsigned sc = ref_sentinels(mask, g, cnt, d->bits);
+		uint64_t cost = MW_MASK_BYTES(cnt, d->bits) + 4 * (uint64_t)sc;
+
+		if (bytes + cost > budget && g != off) {
+			segs[ns++] = (struct mw_seg){off, g - off, v0, vc};
+			off = g;
+			v0 += vc;
+			vc = 0;
+			bytes = 0;
+		}
+		if (cost > budget)
+			return MW_EINVAL;
+		bytes += cost;
+		vc += sc;
+	}
+	segs[ns++] = (struct mw_seg){off, d->n - off, v0, vc};
+	return ns;
+}
+
+static void test_plan_kernels(void)
+{
+	const struct mw_kernels *ks[2] = {mw_kernels_get(MW_SIMD_SCALAR),
+					  mw_kernels_get(MW_SIMD_AUTO)};
+
+	for (unsigned it = 0; it < 160; it++) {
+		struct mw_codec_params p = {
+			.codec = it % 2 ? MW_CODEC_MS_SIGNED : MW_CODEC_MS,
+			.bits = 1 + it / 2 % 8,
+			.ratio = it % 3 == 0 ? 0.5 : tu_below(2) ? 0.99 : 0.9};
+		uint64_t n = 1 + tu_below(it % 4 == 0 ? 200 : 20000);
+		size_t budget = 8 * p.bits + 32 + tu_below(1500);
+		float *x = malloc(n * 4 + 4);
+		struct mw_seg *ref = malloc(sizeof(*ref) * (n / 8 + 2));
+		struct mw_seg *got = malloc(sizeof(*got) * (n / 8 + 2));
+		struct enc e;
+		int64_t nref;
+
+		for (uint64_t i = 0; i < n; i++)
+			x[i] = tu_normal();
+		encode(&p, x, n, &e);
+		nref = ref_plan_ms(&e.d, e.buf, budget, ref);
+		CHECK(nref >= 1);
+		for (unsigned k = 0; k < 2; k++) {
+			int64_t ng = mw_seg_plan_with(ks[k], &e.d, e.buf,
+						      (size_t)e.len, budget,
+						      got, n / 8 + 2);
+
+			CHECK_EQ(ng, nref);
+			if (ng == nref && nref > 0)
+				CHECK(memcmp(got, ref, sizeof(*got) *
+							       (size_t)nref) == 0);
+		}
+		free(x);
+		free(ref);
+		free(got);
+		free(e.buf);
+	}
+}
+
 int main(void)
 {
 	static const enum mw_codec codecs[] = {
@@ -269,5 +401,7 @@ int main(void)
 		test_codec(codecs[i]);
 	test_custom_cuts();
 	test_plan_errors();
+	test_ms_count();
+	test_plan_kernels();
 	return mw_test_exit("test_segment");
 }
