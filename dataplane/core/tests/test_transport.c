@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for transport.c: a lossless exchange, every drop reason,
  * allocator back-pressure, peer restart, close, timeouts, memory bounds,
- * simultaneous open and close, reordering learnt, per-peer send. */
+ * simultaneous open and close, reordering learnt, spurious timeouts
+ * undone, per-peer send. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -552,6 +553,14 @@ static void test_reorder_learning(void)
 		 * resent; round 1: the learnt window covers the delay */
 		CHECK(c.spurious_losses == 1);
 		CHECK(c.retrans == 0);
+		/* the reduction for that loss was undone */
+		CHECK(c.cc_undos == 1);
+		{
+			struct mw_peer_info pi;
+
+			CHECK(mw_ep_peer_info(ep[0], peer[0], &pi) == 0);
+			CHECK(pi.cwnd >= cf.cwnd_initial);
+		}
 		CHECK(mw_ep_send(ep[0], t + 200000, a, sizeof(a), &pe) <= 0 ||
 		      a[3] != MW_PT_DATA);
 		t += 10000000;
@@ -559,6 +568,120 @@ static void test_reorder_learning(void)
 	}
 	mw_ep_free(ep[0]);
 	mw_ep_free(ep[1]);
+}
+
+/* Everything ep has to send at now, kept in q (up to 64 datagrams). */
+struct dgq {
+	uint8_t b[64][2048];
+	size_t len[64];
+	int n;
+};
+
+static void take_all(struct mw_ep *ep, uint64_t now, struct dgq *q)
+{
+	uint16_t pe;
+	int len;
+
+	q->n = 0;
+	while (q->n < 64 && (len = mw_ep_send(ep, now, q->b[q->n],
+					      sizeof(q->b[0]), &pe)) > 0)
+		q->len[q->n++] = (size_t)len;
+}
+
+static void give_all(struct mw_ep *ep, uint16_t peer, const struct dgq *q,
+		     int from, int to, uint64_t now)
+{
+	int i;
+
+	for (i = from; i < to && i < q->n; i++)
+		mw_ep_recv(ep, peer, q->b[i], q->len[i], now);
+}
+
+/*
+ * A receiver descheduled longer than the RTO: the sender times out and
+ * collapses its window although nothing was lost. The ACKs that arrive
+ * after the stall acknowledge packets sent before the timeout: the
+ * timeout is found spurious and the window restored. The same timeout
+ * with the flight really lost (only the probe arrives) is not undone,
+ * nor is anything with undo disabled.
+ */
+static void test_spurious_rto(void)
+{
+	static struct dgq data, probe, acks;
+	int variant;
+
+	for (variant = 0; variant < 3; variant++) {
+		struct mw_ep_config cf;
+		struct mw_ep *ep[2];
+		uint16_t peer[2];
+		struct pair tmp;
+		struct mw_peer_info before, pi;
+		struct mw_counters c;
+		uint64_t t = 1000;
+		int k, r;
+
+		for (k = 0; k < 2; k++) {
+			mw_ep_config_default(&cf);
+			cf.incarnation = 700 + (uint32_t)k;
+			cf.window = 4;
+			cf.undo = variant != 2;
+			CHECK(mw_ep_new(&cf, &ep[k]) == 0);
+			peer[k] = (uint16_t)mw_ep_add_peer(ep[k]);
+		}
+		memset(&tmp, 0, sizeof(tmp));
+		tmp.ep[0] = ep[0];
+		tmp.peer[0] = peer[0];
+		tmp.now = t;
+		/* open the session and move one tensor: RTT ~ 20 us */
+		CHECK(submit(&tmp, 0, 1, NULL) == 0);
+		for (r = 0; r < 20; r++) {
+			take_all(ep[0], t, &data);
+			give_all(ep[1], peer[1], &data, 0, data.n, t + 10000);
+			t += 10000;
+			mw_ep_handle_expiry(ep[1], t);
+			take_all(ep[1], t, &acks);
+			give_all(ep[0], peer[0], &acks, 0, acks.n, t + 10000);
+			t += 10000;
+		}
+		CHECK(poll_type(ep[1], MW_EV_RX_TENSOR, NULL) == 1);
+		CHECK(poll_type(ep[0], MW_EV_TX_DONE, NULL) == 1);
+		/* three tensors sent; the receiver is descheduled */
+		tmp.now = t;
+		for (k = 0; k < 3; k++)
+			CHECK(submit(&tmp, 0, 2 + (uint64_t)k, NULL) == 0);
+		take_all(ep[0], t, &data);
+		CHECK(data.n >= 3);
+		CHECK(mw_ep_peer_info(ep[0], peer[0], &before) == 0);
+		CHECK(before.in_flight == (uint32_t)data.n);
+		t = mw_ep_expiry(ep[0]);
+		CHECK(t != UINT64_MAX);
+		mw_ep_handle_expiry(ep[0], t);
+		take_all(ep[0], t, &probe);
+		CHECK(probe.n == 1 && probe.b[0][3] == MW_PT_DATA);
+		CHECK(mw_ep_peer_info(ep[0], peer[0], &pi) == 0);
+		CHECK(pi.cwnd == cf.cwnd_min);
+		/* the receiver wakes up: the flight arrives (variant 1: it
+		 * was lost, only the probe arrives), then the probe */
+		t += 2000000;
+		if (variant != 1)
+			give_all(ep[1], peer[1], &data, 0, data.n, t);
+		give_all(ep[1], peer[1], &probe, 0, 1, t);
+		take_all(ep[1], t, &acks);
+		CHECK(acks.n >= 1);
+		give_all(ep[0], peer[0], &acks, 0, acks.n, t + 10000);
+		mw_ep_counters(ep[0], &c);
+		CHECK(c.rto_events == 1);
+		CHECK(c.spurious_rtos == (variant == 0 ? 1u : 0u));
+		CHECK(mw_ep_peer_info(ep[0], peer[0], &pi) == 0);
+		CHECK(pi.rto_count == 0);
+		if (variant == 0)
+			CHECK(pi.cwnd >= before.cwnd &&
+			      pi.ssthresh == before.ssthresh);
+		else
+			CHECK(pi.cwnd < before.cwnd);
+		mw_ep_free(ep[0]);
+		mw_ep_free(ep[1]);
+	}
 }
 
 /* mw_ep_send_peer() pulls one peer's datagrams and leaves the others'. */
@@ -655,6 +778,7 @@ int main(void)
 	test_timeout_and_restart();
 	test_simultaneous_open_close();
 	test_reorder_learning();
+	test_spurious_rto();
 	test_send_peer();
 	return mw_test_exit("test_transport");
 }
