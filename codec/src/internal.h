@@ -226,8 +226,9 @@ const struct mw_kernels *mw_kernels_get(enum mw_simd_level level);
 
 /*
  * The block counter, for a constant b: per 64-bit word, AND each bit with
- * the b-1 bits above it (the next word's low bits shift in, so codes that
- * straddle two words count), keep the bits where a code starts, popcount.
+ * the b-1 bits above it (for b = 3, 5, 6, 7 the next word's low bits shift
+ * in, so codes that straddle two words count), keep the bits where a code
+ * starts, popcount.
  * Inlined into each kernel set so that the popcount compiles to the
  * instruction where the set's target has one.
  */
@@ -253,7 +254,8 @@ mw_ms_count_body(const uint8_t *mask, uint64_t nblk, const unsigned b,
 			uint64_t a = w;
 
 			for (unsigned j = 1; j < b; j++)
-				a &= w >> j | next << (64 - j);
+				a &= 64 % b == 0 ? w >> j
+						 : w >> j | next << (64 - j);
 			c += (unsigned)__builtin_popcountll(a & lsb[i]);
 			w = next;
 		}
