@@ -109,6 +109,7 @@ struct peer {
 	uint8_t undo_epoch;         /* tags the losses of the episode */
 	uint64_t undo_pn;           /* timeout: first pn sent after it */
 	uint64_t srtt, rttvar, latest_rtt, min_rtt;
+	uint64_t rttvar_stamp;      /* last decrease of rttvar */
 	uint8_t has_rtt;
 	uint64_t reo_wnd;           /* learnt reordering window (8.2) */
 	uint64_t reo_stamp;         /* last growth or decay of reo_wnd */
@@ -806,7 +807,7 @@ int mw_ep_submit(struct mw_ep *ep, uint16_t id,
 /* ---- RTT, congestion, loss (PROTOCOL.md 8) --------------------------- */
 
 static void rtt_sample(struct mw_ep *ep, struct peer *p, uint64_t rtt,
-		       uint64_t ack_delay)
+		       uint64_t ack_delay, uint64_t now)
 {
 	if (ack_delay > ep->cfg.ack_delay_ns)
 		ack_delay = ep->cfg.ack_delay_ns;
@@ -818,12 +819,22 @@ static void rtt_sample(struct mw_ep *ep, struct peer *p, uint64_t rtt,
 	if (!p->has_rtt) {
 		p->srtt = rtt;
 		p->rttvar = rtt / 2;
+		p->rttvar_stamp = now;
 		p->has_rtt = 1;
 		return;
 	}
 	uint64_t d = p->srtt > rtt ? p->srtt - rtt : rtt - p->srtt;
+	uint64_t v = (3 * p->rttvar + d) / 4;
 
-	p->rttvar = (3 * p->rttvar + d) / 4;
+	/* Samples come with every ACK, not once a round trip as RFC 6298
+	 * assumes: rttvar rises at once but falls at most once per srtt,
+	 * so a delay seen (a descheduled peer) is remembered for some
+	 * round trips instead of some ACKs. */
+	if (v >= p->rttvar || now - p->rttvar_stamp >= p->srtt) {
+		if (v < p->rttvar)
+			p->rttvar_stamp = now;
+		p->rttvar = v;
+	}
 	p->srtt = (7 * p->srtt + rtt) / 8;
 }
 
@@ -1170,7 +1181,8 @@ static int on_ack(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 
 			if (now >= sent)
 				rtt_sample(ep, p, now - sent,
-					   (uint64_t)a.ack_delay_us * 1000);
+					   (uint64_t)a.ack_delay_us * 1000,
+					   now);
 		}
 		p->largest_acked = largest;
 		p->has_largest_acked = 1;
