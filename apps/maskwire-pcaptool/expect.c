@@ -112,24 +112,6 @@ static const char *drop(struct model *m, enum mw_drop why)
 	return mw_drop_name(why);
 }
 
-static enum mw_drop hdr_reason(int rc)
-{
-	switch (rc) {
-	case MW_ETRUNC:
-		return MW_DROP_TRUNC;
-	case MW_EBADMAGIC:
-		return MW_DROP_MAGIC;
-	case MW_EVERSION:
-		return MW_DROP_VERSION;
-	case MW_EUNSUPP:
-		return MW_DROP_TYPE;
-	case MW_ECHECKSUM:
-		return MW_DROP_CHECKSUM;
-	default:
-		return MW_DROP_FORMAT;
-	}
-}
-
 static int bit(const uint8_t *bm, uint32_t i)
 {
 	return bm[i / 8] >> (i % 8) & 1;
@@ -268,7 +250,7 @@ static const char *on_datagram(struct model *m, const uint8_t *pl,
 	m->pkts_rx++;
 	rc = mw_wire_parse_hdr(pl, len, &h);
 	if (rc < 0)
-		return drop(m, hdr_reason(rc));
+		return drop(m, mw_drop_for_hdr_error(rc));
 	if (h.type == MW_PT_HELLO || h.type == MW_PT_HELLO_ACK) {
 		struct mw_hello hb;
 

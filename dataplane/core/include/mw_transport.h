@@ -132,6 +132,14 @@ enum mw_drop {
 /** Name of a drop reason ("bad_checksum", ...); "?" if unknown. */
 const char *mw_drop_name(unsigned reason);
 
+/**
+ * The drop reason a receiver counts for a common-header error.
+ * @param rc  a negative return of mw_wire_parse_hdr().
+ * @return MW_DROP_TRUNC, _MAGIC, _VERSION, _TYPE, _CHECKSUM, or
+ *         MW_DROP_FORMAT for any other error (PROTOCOL.md 11).
+ */
+enum mw_drop mw_drop_for_hdr_error(int rc);
+
 /** Endpoint counters (monotonic since mw_ep_new()). */
 struct mw_counters {
 	uint64_t pkts_rx, bytes_rx;   /**< datagrams fed in (all) */

@@ -1504,7 +1504,7 @@ static int on_close(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 	return 0;
 }
 
-static enum mw_drop hdr_drop_reason(int rc)
+enum mw_drop mw_drop_for_hdr_error(int rc)
 {
 	switch (rc) {
 	case MW_ETRUNC:
@@ -1562,7 +1562,7 @@ int mw_ep_recv(struct mw_ep *ep, uint16_t id, const uint8_t *pkt, size_t len,
 		return drop(ep, MW_DROP_PEER, MW_ENOENT);
 	rc = mw_wire_parse_hdr(pkt, len, &h);
 	if (rc < 0)
-		return drop(ep, hdr_drop_reason(rc), rc);
+		return drop(ep, mw_drop_for_hdr_error(rc), rc);
 	if (h.type == MW_PT_HELLO || h.type == MW_PT_HELLO_ACK)
 		return on_hello(ep, id, &h, pkt, len, now);
 
