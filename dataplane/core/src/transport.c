@@ -144,6 +144,8 @@ struct mw_ep {
 	uint64_t next_handle;
 	uint64_t last_now;
 	uint64_t mem, rx_mem;
+	void *scratch;              /* mw_encode()'s scratch, kept between */
+	size_t scratch_len;         /* submits (grown on demand) */
 	struct mw_counters ctr;
 };
 
@@ -152,6 +154,16 @@ struct mw_ep {
 static void *ep_alloc(struct mw_ep *ep, size_t sz)
 {
 	void *p = calloc(1, sz ? sz : 1);
+
+	if (p)
+		ep->mem += sz;
+	return p;
+}
+
+/* Not zeroed: for buffers written whole before they are read. */
+static void *ep_alloc_raw(struct mw_ep *ep, size_t sz)
+{
+	void *p = malloc(sz ? sz : 1);
 
 	if (p)
 		ep->mem += sz;
@@ -403,6 +415,7 @@ void mw_ep_free(struct mw_ep *ep)
 			peer_release(ep, &ep->peers[i]);
 	free(ep->peers);
 	free(ep->evq);
+	free(ep->scratch);
 	free(ep);
 }
 
@@ -760,27 +773,27 @@ int mw_ep_submit(struct mw_ep *ep, uint16_t id,
 		s->desc.n = n;
 	} else {
 		size_t scr_len = mw_encode_scratch_size(cp, n);
-		void *scr = NULL;
 
 		sz = mw_encode_size(cp, n);
 		if (sz < 0)
 			return (int)sz;
 		if ((uint64_t)sz > SIZE_MAX / 2)
 			return MW_ELIMIT;
-		s->payload = ep_alloc(ep, (size_t)sz);
-		if (scr_len)
-			scr = ep_alloc(ep, scr_len);
-		if (!s->payload || (scr_len && !scr)) {
-			ep_release(ep, s->payload, (size_t)sz);
-			ep_release(ep, scr, scr_len);
-			s->payload = NULL;
-			return MW_ENOMEM;
+		if (scr_len > ep->scratch_len) {
+			ep_release(ep, ep->scratch, ep->scratch_len);
+			ep->scratch = ep_alloc_raw(ep, scr_len);
+			ep->scratch_len = ep->scratch ? scr_len : 0;
+			if (!ep->scratch)
+				return MW_ENOMEM;
 		}
+		/* mw_encode() writes every byte of the payload. */
+		s->payload = ep_alloc_raw(ep, (size_t)sz);
+		if (!s->payload)
+			return MW_ENOMEM;
 		s->own = 1;
 		s->plen = (size_t)sz;
-		sz = mw_encode(cp, data, n, &s->desc, s->payload, s->plen, scr,
-			       scr_len);
-		ep_release(ep, scr, scr_len);
+		sz = mw_encode(cp, data, n, &s->desc, s->payload, s->plen,
+			       ep->scratch, ep->scratch_len);
 		if (sz < 0 || (size_t)sz != s->plen) {
 			tx_slot_clear(ep, s);
 			return sz < 0 ? (int)sz : MW_EFORMAT;
@@ -2054,7 +2067,9 @@ uint64_t mw_ep_mem_bound(const struct mw_ep *ep)
 			    sizeof(struct sent_rec) * sent_cap(ep) +
 			    c->window * (per_tx + per_rx);
 
-	return sizeof(struct mw_ep) +
+	/* + the encoder's scratch, kept between submits: 4 bytes an element
+	 * and a few more (mw_encode_scratch_size()). */
+	return sizeof(struct mw_ep) + c->max_tensor_bytes + 64 +
 	       (sizeof(struct peer) + per_peer) * c->max_peers +
 	       sizeof(struct mw_event) * (uint64_t)ep->ev_cap;
 }
