@@ -60,6 +60,15 @@ def main():
             md = f.read()
         if "| shape | codec | stack |" not in md:
             fail("results.md lacks the transfer table")
+        # the shared-memory step row needs numpy and torch (else skipped)
+        if subprocess.run(["/usr/bin/python3", "-c", "import numpy, torch"],
+                          capture_output=True).returncode == 0:
+            if not any(row["section"] == "step" and
+                       row["stack"] == "maskwire-shm-python"
+                       for row in res["rows"]):
+                fail("no maskwire-shm-python step row")
+            if "| maskwire-shm-python |" not in md:
+                fail("results.md lacks the maskwire-shm-python step row")
         if not res["plots"]:
             fail("no plots written")
         for p in res["plots"]:

@@ -10,6 +10,8 @@ Sections (see docs/BENCH.md):
              kernel TCP on a veth between two network namespaces, vs the
              paper's stack (PyTorch MS + pickle + ZeroMQ REQ/REP): full
              rate, a fixed offered rate, and request/response step time
+             (plus the step time seen by two Python processes on the
+             shared-memory channel: bench/shm_step.py)
   ceiling    dpdk-testpmd txonly -> rxonly over net_memif, same frame size
   loss       0/1/5/10% frame loss: maskwire fault injection vs TCP with a
              tc BPF drop program on the veth
@@ -447,6 +449,36 @@ class Bench:
             "lat_max_ms": lat["max"] / 1e6,
         }
 
+    # ---- the shared-memory channel from Python (bench/shm_step.py) -------
+    def shm_python(self, shape, count, warmup):
+        """Step time as a training process sees it: two Python processes
+        on the maskwire data planes' shared-memory channel (--shm)."""
+        d = self.fresh("shm-py")
+        js = os.path.join(d, "result.json")
+        p = self.popen([PY, os.path.join(HERE, "shm_step.py"), "--maskwire",
+                        self.a.maskwire, "--shape", shape_str(shape),
+                        "--steps", str(count), "--warmup", str(warmup),
+                        "--timeout", str(60 + count * 2), "--json", js],
+                       os.path.join(d, "shm_step.log"))
+        rc = self.wait(p, 120 + count * 2)
+        st = self.load(js)
+        if rc != 0 or not st:
+            log("shm python run failed (rc %s), logs in %s" % (
+                rc, self.keep_logs(d)))
+            self.notes.append("maskwire-shm-python %s failed"
+                              % shape_name(shape))
+            return None
+        n, span = st["steps"], st["span_s"]
+        return {
+            "tensors": n, "tensors_per_s": st["steps_per_s"],
+            "dense_gbit_s": n * elems(shape) * 4 * 8 / span / 1e9,
+            "wire_gbit_s": st["wire_tx_bytes"] * 8 / span / 1e9,
+            "wire_bytes_per_tensor": st["wire_tx_bytes"] / n,
+            "lat_p50_ms": st["step_ms"]["p50"],
+            "lat_p99_ms": st["step_ms"]["p99"],
+            "lat_max_ms": st["step_ms"]["max"],
+        }
+
     # ---- testpmd ceiling --------------------------------------------------
     def testpmd(self, seconds):
         d = self.fresh("testpmd")
@@ -601,6 +633,13 @@ def run(a):
                   codec="ms/ms-signed",
                   m=b.rep(b.tcp, reps, shape=shape, codec="ms", count=c,
                           respond=True))
+            if not a.no_shm_py:
+                # two Python processes on the shared-memory channel; the
+                # data planes share the cores with them (--idle-yield)
+                b.add("step", "maskwire-shm-python", shape=shape_name(shape),
+                      codec="ms/ms-signed",
+                      m=b.rep(b.shm_python, 1, shape=shape, count=c,
+                              warmup=2 if a.smoke else 5))
             if not a.no_zmq:
                 b.add("step", "pytorch-zmq", shape=shape_name(shape),
                       codec="ms/dense",
@@ -929,14 +968,18 @@ def plots(res, out):
             if r["shape"] not in shapes:
                 shapes.append(r["shape"])
         fig, ax = plt.subplots(figsize=(8, 4.5))
-        for i, s in enumerate(stacks):
+        sst = ["maskwire-memif", "tcp-veth", "maskwire-shm-python",
+               "pytorch-zmq"]
+        w = 0.2
+        for i, s in enumerate(sst):
             xs, ys = [], []
             for j, sh in enumerate(shapes):
                 r = find(st, shape=sh, stack=s)
-                if r:
-                    xs.append(j + (i - 1) * 0.27)
+                if r and r.get("lat_p50_ms"):
+                    xs.append(j + (i - 1.5) * w)
                     ys.append(r["lat_p50_ms"])
-            ax.bar(xs, ys, 0.27, label=s)
+            if xs:
+                ax.bar(xs, ys, w, label=s)
         ax.set_xticks(range(len(shapes)))
         ax.set_xticklabels(shapes)
         ax.set_yscale("log")
@@ -1039,6 +1082,17 @@ def main():
                 % mod)
     if a.smoke:
         a.no_zmq = True
+    a.no_shm_py = False
+    lib = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(a.maskwire)))), "dataplane", "shm", "libmaskwire.so")
+    if not os.path.exists(lib):
+        a.no_shm_py = True
+        log("no %s: maskwire-shm-python step rows skipped" % lib)
+    elif subprocess.run([PY, "-c", "import numpy, torch"],
+                        capture_output=True).returncode:
+        a.no_shm_py = True
+        log("python3 cannot import numpy and torch: maskwire-shm-python "
+            "step rows skipped")
 
     def on_signal(sig, frame):
         raise KeyboardInterrupt
