@@ -129,7 +129,7 @@ int mw_shm_dp_complete(struct mw_shm_dp *dp, const struct mw_shm_sub *s,
 
 /**
  * Allocate a delivery buffer in the RX pool (and reserve its DELIVER
- * slot). A 0-byte request returns a non-NULL placeholder owning nothing.
+ * slot). A 0-byte request returns a non-NULL token that owns nothing.
  * @param bytes  decoded tensor size.
  * @param buf    out: the buffer (slot aligned, at least 64 bytes aligned).
  * @return 0; MW_EAGAIN (no room or no app now: flow control, ask again
