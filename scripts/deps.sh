@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what maskwire needs from Debian's packages (skips what is present).
-# Usage: scripts/deps.sh [--demo]   (--demo adds PyTorch and the data set)
+# Usage: scripts/deps.sh [--demo]   (--demo, or MW_DEPS_ALL=1, adds PyTorch,
+# matplotlib, ZeroMQ and the data set: the demo, the python and bench tests)
 set -euo pipefail
 pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev
       dpdk dpdk-dev libdpdk-dev libpcap-dev

@@ -6,7 +6,8 @@
 # Ends with one line "N passed, N failed[, N skipped]".
 set -uo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh || { echo "dependency install failed"; echo "0 passed, 1 failed"; exit 1; }
+# Everything: the python, bench and cli-torch tests use torch, zmq, matplotlib.
+MW_DEPS_ALL=1 scripts/deps.sh || { echo "dependency install failed"; echo "0 passed, 1 failed"; exit 1; }
 
 fuzz_s=${MW_FUZZ_SECONDS:-60}
 logs=()
