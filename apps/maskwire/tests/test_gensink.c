@@ -26,6 +26,33 @@ static void pump(struct mw_ep *from, struct mw_ep *to, uint64_t now,
 	}
 }
 
+/* Two endpoints (incarnations 11 and 22), each with the other as peer 0. */
+static void new_pair(struct mw_ep **a, struct mw_ep **b)
+{
+	struct mw_ep_config c;
+	mw_ep_config_default(&c);
+	c.max_peers = 1;
+	c.incarnation = 11;
+	CHECK(mw_ep_new(&c, a) == 0);
+	c.incarnation = 22;
+	CHECK(mw_ep_new(&c, b) == 0);
+	CHECK(mw_ep_add_peer(*a) == 0 && mw_ep_add_peer(*b) == 0);
+}
+
+/* One 50 us step of virtual time: exchange datagrams both ways over the
+ * lossy link, then run the timers that fell due. */
+static void step(struct mw_ep *a, struct mw_ep *b, uint64_t *now,
+		 unsigned *count)
+{
+	pump(a, b, *now, count);
+	pump(b, a, *now, count);
+	*now += 50000;
+	if (*now >= mw_ep_expiry(a))
+		mw_ep_handle_expiry(a, *now);
+	if (*now >= mw_ep_expiry(b))
+		mw_ep_handle_expiry(b, *now);
+}
+
 static void drain_events(struct mw_ep *ep, struct mw_source *s, uint64_t now)
 {
 	struct mw_event ev;
@@ -35,15 +62,8 @@ static void drain_events(struct mw_ep *ep, struct mw_source *s, uint64_t now)
 
 static void run_pair(enum mw_codec codec, unsigned kind, unsigned n_tensors)
 {
-	struct mw_ep_config c;
-	mw_ep_config_default(&c);
-	c.max_peers = 1;
-	c.incarnation = 11;
 	struct mw_ep *a, *b;
-	CHECK(mw_ep_new(&c, &a) == 0);
-	c.incarnation = 22;
-	CHECK(mw_ep_new(&c, &b) == 0);
-	CHECK(mw_ep_add_peer(a) == 0 && mw_ep_add_peer(b) == 0);
+	new_pair(&a, &b);
 
 	struct mw_gensink_cfg gc = {
 		.gen_n = n_tensors,
@@ -71,13 +91,7 @@ static void run_pair(enum mw_codec codec, unsigned kind, unsigned n_tensors)
 	     it++) {
 		CHECK(sa.poll(sa.ctx, a, peers, 1, now) >= 0);
 		CHECK(ssb.poll(ssb.ctx, b, peers, 1, now) == 0);
-		pump(a, b, now, &count);
-		pump(b, a, now, &count);
-		now += 50000;
-		if (now >= mw_ep_expiry(a))
-			mw_ep_handle_expiry(a, now);
-		if (now >= mw_ep_expiry(b))
-			mw_ep_handle_expiry(b, now);
+		step(a, b, &now, &count);
 		drain_events(a, &sa, now);
 		drain_events(b, &ssb, now);
 	}
@@ -158,15 +172,8 @@ static uint64_t vclock_ns(void)
  * latencies (one-way at B, step at A) come from the shared clock. */
 static void run_request_response(unsigned n_tensors)
 {
-	struct mw_ep_config c;
-	mw_ep_config_default(&c);
-	c.max_peers = 1;
-	c.incarnation = 11;
 	struct mw_ep *a, *b;
-	CHECK(mw_ep_new(&c, &a) == 0);
-	c.incarnation = 22;
-	CHECK(mw_ep_new(&c, &b) == 0);
-	CHECK(mw_ep_add_peer(a) == 0 && mw_ep_add_peer(b) == 0);
+	new_pair(&a, &b);
 	struct mw_tensor_meta act = {.dtype = MW_DT_F32,
 				     .kind = MW_KIND_ACTIVATION, .ndim = 2,
 				     .dims = {16, 100}};
@@ -206,13 +213,7 @@ static void run_request_response(unsigned n_tensors)
 		 * response arrived, which can precede that request's final
 		 * ACK: at most the previous and the current one pending. */
 		CHECK(pi.tx_pending <= 2);
-		pump(a, b, now, &count);
-		pump(b, a, now, &count);
-		now += 50000;
-		if (now >= mw_ep_expiry(a))
-			mw_ep_handle_expiry(a, now);
-		if (now >= mw_ep_expiry(b))
-			mw_ep_handle_expiry(b, now);
+		step(a, b, &now, &count);
 		vclock = now + 12345;
 		drain_events(a, &sa, now);
 		drain_events(b, &sb, now);
