@@ -526,6 +526,8 @@ class Bench:
         pps = pps[:-1] if len(pps) > 2 else pps
         pps = [p for p in pps if p > 0]
         if not pps:
+            log("testpmd: no Rx-pps sample after the link came up, logs "
+                "in %s" % self.keep_logs(d))
             return None
         p = statistics.median(pps)
         return {"pps": p, "wire_gbit_s": p * FRAME * 8 / 1e9,
@@ -650,7 +652,9 @@ def run(a):
         log("ceiling: testpmd txonly -> rxonly over net_memif")
         b.add("ceiling", "testpmd-memif", frame_bytes=FRAME,
               m=b.rep(b.testpmd, 1 if a.smoke else reps,
-                      seconds=2.5 if a.smoke else 4))
+                      # memif's link takes ~2 s to come up: shorter runs
+                      # may see no full one-second sample at all.
+                      seconds=5 if a.smoke else 6))
 
         b.notes.append("MTU 9000: only TCP; maskwire cannot run jumbo "
                        "frames on this machine's vdevs (net_memif and "
