@@ -39,7 +39,7 @@ ERRORS = {
     -12: "MW_EAGAIN", -13: "MW_ELIMIT", -14: "MW_ENOENT",
     -15: "MW_ETIMEDOUT", -16: "MW_ERESET", -17: "MW_ESTATE", -18: "MW_EIO",
     -19: "MW_ECHECKSUM", -20: "MW_EDUP", -21: "MW_ECANCELED",
-    -22: "MW_ESHUTDOWN", -23: "MW_EBUSY",
+    -22: "MW_ESHUTDOWN", -23: "MW_EBUSY", -24: "MW_ECHANGED",
 }
 _E = {name: code for code, name in ERRORS.items()}
 globals().update(_E)  # maskwire.MW_ECANCELED, ...
