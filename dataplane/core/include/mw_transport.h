@@ -119,7 +119,6 @@ struct mw_ep_config {
 	X(MW_DROP_NOBUF, "no_buffer")                                         \
 	X(MW_DROP_INCONSISTENT, "inconsistent")                               \
 	X(MW_DROP_ACK, "bad_ack")                                             \
-	X(MW_DROP_STATE, "wrong_state")                                       \
 	X(MW_DROP_PEER, "unknown_peer")
 
 enum mw_drop {

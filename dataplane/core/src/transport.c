@@ -86,6 +86,8 @@ struct peer {
 	/* control packets owed */
 	uint8_t hello_pending, hello_ack_pending, close_pending, probe_req;
 	uint8_t hello_sent;
+	uint8_t announced;          /* a packet left from our identity in
+				       this session (a CLOSE may follow) */
 	int32_t close_reason;
 	struct mw_ident close_src, close_dst;
 	uint64_t hello_at;          /* HELLO retry timer */
@@ -114,6 +116,7 @@ struct peer {
 	uint64_t reo_wnd;           /* learnt reordering window (8.2) */
 	uint64_t reo_stamp;         /* last growth or decay of reo_wnd */
 	uint32_t rto_count;
+	uint64_t segs_acked;        /* segments ever acknowledged (progress) */
 	uint64_t last_send;         /* last ack-eliciting send */
 	uint8_t probe_data;         /* DATA probes owed (ignore cwnd) */
 	uint64_t loss_time;
@@ -476,6 +479,7 @@ static void session_state_reset(struct mw_ep *ep, struct peer *p)
 	p->probe_req = 0;
 	p->loss_time = NO_TIME;
 	p->hello_sent = 0;
+	p->announced = 0;
 	p->confirmed = 0;
 }
 
@@ -591,7 +595,9 @@ static void session_down(struct mw_ep *ep, uint16_t id, int32_t reason,
 		if (s->used && (s->active || !keep_queued))
 			tx_finish(ep, id, s, reason);
 	}
-	if (local && p->remote_known && !p->remote_closed) {
+	/* No CLOSE for a session the peer never heard of from us: it would
+	 * name a generation never announced (5.5). */
+	if (local && p->remote_known && !p->remote_closed && p->announced) {
 		p->close_pending = 1;
 		p->close_reason = reason;
 		p->close_src = p->local;
@@ -755,6 +761,9 @@ int mw_ep_submit(struct mw_ep *ep, uint16_t id,
 		return MW_EINVAL;
 	if (bytes > ep->cfg.max_tensor_bytes)
 		return MW_ELIMIT;
+	if ((cp->codec == MW_CODEC_MS || cp->codec == MW_CODEC_MS_SIGNED ||
+	     cp->codec == MW_CODEC_TOPK) && cp->k > n)
+		return MW_EINVAL; /* more values kept than elements */
 	pending = (p->tx_seq - p->tx_base) + p->tx_evq;
 	if (pending >= ep->cfg.window)
 		return MW_EAGAIN;
@@ -1092,6 +1101,7 @@ static uint32_t ack_seg(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 		p->in_flight--;
 		g->state = SEG_ACKED;
 		s->acked++;
+		p->segs_acked++;
 		return 1;
 	case SEG_LOST:
 		if (g->cause == LOST_FAST && ac)
@@ -1101,6 +1111,7 @@ static uint32_t ack_seg(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 		s->lost--;
 		g->state = SEG_ACKED;
 		s->acked++;
+		p->segs_acked++;
 		return 0;
 	default:
 		return 0; /* NEW: never sent, cannot be acked; ACKED: done */
@@ -1124,6 +1135,28 @@ static uint32_t tx_complete(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
 
 /* ---- receive: ACK ----------------------------------------------------- */
 
+/*
+ * The peer's rx_limit holds back a tensor we have to send (8.6): one that
+ * has a tensor id at or above it, or one waiting for an id when the limit
+ * is the next id.
+ */
+static int window_shut(const struct mw_ep *ep, const struct peer *p,
+		       uint32_t limit)
+{
+	uint64_t q;
+
+	for (q = p->tx_base; q != p->tx_seq; q++) {
+		const struct tx_slot *s = &p->tx[q % ep->cfg.window];
+
+		if (!s->used)
+			continue;
+		if (s->active ? sdiff(s->tid, limit) >= 0
+			      : sdiff(p->tid_next, limit) >= 0)
+			return 1;
+	}
+	return 0;
+}
+
 static int on_ack(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 		  const uint8_t *pkt, size_t len, uint64_t now)
 {
@@ -1131,9 +1164,9 @@ static int on_ack(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 	struct mw_ack a;
 	struct mw_ack_block b;
 	struct ack_ctx ac;
-	uint64_t largest = 0;
+	uint64_t largest = 0, acked0, sent0;
 	uint32_t newly = 0, i, w = ep->cfg.window;
-	int rc;
+	int rc, largest_new;
 
 	rc = mw_wire_parse_ack(pkt, len, &a);
 	if (rc < 0)
@@ -1150,6 +1183,10 @@ static int on_ack(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 	ac.now = now;
 	ac.largest = largest;
 	ac.has_largest = a.has_largest;
+	acked0 = p->segs_acked;
+	sent0 = ep->ctr.tensors_sent;
+	largest_new = a.has_largest &&
+		      (!p->has_largest_acked || largest > p->largest_acked);
 	ep->ctr.acks_rx++;
 	if (h->flags & MW_FLAG_ACK_REQ)
 		p->ack_now = 1;
@@ -1204,9 +1241,14 @@ static int on_ack(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 		cc_on_ack(ep, p, newly);
 	reo_decay(p, now);
 	detect_losses(ep, p, now);
-	/* Any answer from a live peer resets the timeout budget; a peer
-	 * that only answers probes keeps the session open (flow control). */
-	p->rto_count = 0;
+	/* The timeout budget (8.3, 8.4) is reset by an ACK that shows
+	 * progress, or that holds a tensor of ours back by flow control (a
+	 * peer that answers probes keeps the session open, 8.6). An ACK
+	 * that does neither - a receiver that keeps refusing a segment -
+	 * does not, so such a tensor fails within the retry budget. */
+	if (p->segs_acked != acked0 || ep->ctr.tensors_sent != sent0 ||
+	    largest_new || window_shut(ep, p, a.rx_limit))
+		p->rto_count = 0;
 	return 0;
 }
 
@@ -1277,8 +1319,6 @@ static int rx_slot_open(struct mw_ep *ep, uint16_t id, struct rx_slot *s,
 		rx_slot_clear(ep, s, 0);
 		return MW_ENOMEM;
 	}
-	if (p->blocked && p->blocked_tid == d->tid)
-		p->blocked = 0;
 	s->used = 1;
 	s->tid = d->tid;
 	s->buf = buf;
@@ -1314,6 +1354,45 @@ static void rx_note_pn(struct mw_ep *ep, struct peer *p, uint32_t pn,
 		p->ack_due = now + ep->cfg.ack_delay_ns;
 }
 
+/* Accept a duplicate segment (not a drop, PROTOCOL.md 11): counted, and
+ * answered at once so the sender learns what the receiver holds. */
+static int rx_dup(struct mw_ep *ep, struct peer *p, uint32_t pn, uint64_t now)
+{
+	rx_note_pn(ep, p, pn, now);
+	ep->ctr.data_rx++;
+	ep->ctr.data_rx_dup++;
+	p->ack_now = 1;
+	return 0;
+}
+
+/* A received segment must tile with its received neighbours (5.2). */
+static int rx_tiles(const struct rx_slot *s, const struct mw_data *d)
+{
+	const struct rx_seg *r;
+
+	if (d->seg_idx > 0 && bit_get(s->bitmap, d->seg_idx - 1)) {
+		r = &s->rs[d->seg_idx - 1];
+		if (r->elem_off + r->elem_cnt != d->seg.elem_off ||
+		    r->val_off + r->val_cnt != d->seg.val_off)
+			return 0;
+	}
+	if (d->seg_idx + 1 < d->seg_cnt && bit_get(s->bitmap, d->seg_idx + 1)) {
+		r = &s->rs[d->seg_idx + 1];
+		if (d->seg.elem_off + d->seg.elem_cnt != r->elem_off ||
+		    d->seg.val_off + d->seg.val_cnt != r->val_off)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * A DATA packet (PROTOCOL.md 5.2, 11). Checks run in the order of
+ * section 11; a packet that fails one is dropped and leaves nothing behind
+ * but its drop counter and the extra action the table names (for
+ * outside_window and no_buffer: its pn recorded and an ACK now): otherwise
+ * its pn is not recorded, no ACK becomes due, and a receive slot it opened
+ * is closed again.
+ */
 static int on_data(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 		   size_t len, uint64_t now)
 {
@@ -1323,7 +1402,7 @@ static int on_data(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 	struct rx_seg *r;
 	int32_t off;
 	int64_t got;
-	int rc;
+	int rc, opened = 0;
 
 	rc = mw_wire_parse_data(pkt, len, &d);
 	if (rc == MW_ETRUNC)
@@ -1334,24 +1413,31 @@ static int on_data(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 		    ep->cfg.max_tensor_bytes ||
 	    d.seg_cnt > ep->cfg.max_segs)
 		return drop(ep, MW_DROP_LIMIT, MW_ELIMIT);
-	rx_note_pn(ep, p, d.pn, now);
 
 	off = sdiff(d.tid, p->rx_next);
-	if (off < 0) {
-		ep->ctr.data_rx++;
-		ep->ctr.data_rx_dup++;
-		p->ack_now = 1;
-		return 0; /* already delivered */
-	}
+	if (off < 0)
+		return rx_dup(ep, p, d.pn, now); /* already delivered */
 	if (off >= sdiff(rx_limit(ep, p), p->rx_next) ||
 	    (uint32_t)off >= ep->cfg.window) {
+		/* Flow control, not a bad packet: its pn is recorded so that
+		 * the ACK sent now lets the sender detect the loss (8.2). */
+		rx_note_pn(ep, p, d.pn, now);
 		p->ack_now = 1;
 		return drop(ep, MW_DROP_WINDOW, MW_ELIMIT);
 	}
 	s = &p->rx[d.tid % ep->cfg.window];
-	if (!s->used) {
+	if (s->used) {
+		if (memcmp(s->tblock, pkt + MW_WIRE_TBLOCK_OFF,
+			   MW_WIRE_TBLOCK_LEN) != 0)
+			return drop(ep, MW_DROP_INCONSISTENT, MW_EFORMAT);
+		if (s->complete || bit_get(s->bitmap, d.seg_idx))
+			return rx_dup(ep, p, d.pn, now);
+		if (!rx_tiles(s, &d))
+			return drop(ep, MW_DROP_INCONSISTENT, MW_EFORMAT);
+	} else {
 		rc = rx_slot_open(ep, id, s, &d, pkt);
 		if (rc == MW_EAGAIN) {
+			rx_note_pn(ep, p, d.pn, now); /* as outside_window */
 			p->ack_now = 1;
 			if (p->alloc_retry_at == NO_TIME)
 				p->alloc_retry_at = now + ep->cfg.rto_min_ns;
@@ -1359,37 +1445,27 @@ static int on_data(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 		}
 		if (rc < 0)
 			return drop(ep, MW_DROP_NOBUF, rc);
-	} else if (memcmp(s->tblock, pkt + MW_WIRE_TBLOCK_OFF,
-			  MW_WIRE_TBLOCK_LEN) != 0) {
-		return drop(ep, MW_DROP_INCONSISTENT, MW_EFORMAT);
+		opened = 1;
 	}
-	if (s->complete || bit_get(s->bitmap, d.seg_idx)) {
-		ep->ctr.data_rx++;
-		ep->ctr.data_rx_dup++;
-		p->ack_now = 1;
-		return 0;
-	}
-	/* Neighbours received earlier must tile with this segment. */
-	if (d.seg_idx > 0 && bit_get(s->bitmap, d.seg_idx - 1)) {
-		r = &s->rs[d.seg_idx - 1];
-		if (r->elem_off + r->elem_cnt != d.seg.elem_off ||
-		    r->val_off + r->val_cnt != d.seg.val_off)
-			return drop(ep, MW_DROP_INCONSISTENT, MW_EFORMAT);
-	}
-	if (d.seg_idx + 1 < d.seg_cnt && bit_get(s->bitmap, d.seg_idx + 1)) {
-		r = &s->rs[d.seg_idx + 1];
-		if (d.seg.elem_off + d.seg.elem_cnt != r->elem_off ||
-		    d.seg.val_off + d.seg.val_cnt != r->val_off)
-			return drop(ep, MW_DROP_INCONSISTENT, MW_EFORMAT);
-	}
+	/* Decoding writes only the segment's own element range, which no
+	 * received segment covers: a payload that fails leaves those
+	 * elements to the segment that will fill them. */
 	got = mw_seg_decode(&d.desc, d.seg.elem_off, d.seg.elem_cnt,
 			    d.payload, d.payload_len, s->buf);
-	if (got < 0)
-		return drop(ep, MW_DROP_PAYLOAD, (int)got);
-	if ((d.desc.codec == MW_CODEC_MS || d.desc.codec == MW_CODEC_MS_SIGNED ||
+	if (got >= 0 &&
+	    (d.desc.codec == MW_CODEC_MS || d.desc.codec == MW_CODEC_MS_SIGNED ||
 	     d.desc.codec == MW_CODEC_TOPK) &&
 	    (uint64_t)got != d.seg.val_cnt)
-		return drop(ep, MW_DROP_PAYLOAD, MW_ECOUNT);
+		got = MW_ECOUNT;
+	if (got < 0) {
+		if (opened)
+			rx_slot_clear(ep, s, 1);
+		return drop(ep, MW_DROP_PAYLOAD, (int)got);
+	}
+	/* Accepted. */
+	if (opened && p->blocked && p->blocked_tid == d.tid)
+		p->blocked = 0;
+	rx_note_pn(ep, p, d.pn, now);
 	r = &s->rs[d.seg_idx];
 	r->elem_off = d.seg.elem_off;
 	r->val_off = d.seg.val_off;
@@ -1429,8 +1505,11 @@ static int on_hello(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 	rc = mw_wire_parse_hello(pkt, len, &hb);
 	if (rc < 0)
 		return drop(ep, MW_DROP_FORMAT, rc);
+	/* A HELLO_ACK to an identity we no longer have answers a HELLO of
+	 * an earlier generation: stale (6.3). Our current HELLO, if any, is
+	 * retried on its timer; nothing else to do. */
 	if (h->type == MW_PT_HELLO_ACK && !dst_ok)
-		return drop(ep, MW_DROP_SESSION, MW_ESTATE);
+		return drop(ep, MW_DROP_STALE, MW_ESTATE);
 	if (p->remote_known) {
 		int c = mw_ident_cmp(&h->src, &p->remote);
 
@@ -1599,22 +1678,29 @@ int mw_ep_recv(struct mw_ep *ep, uint16_t id, const uint8_t *pkt, size_t len,
 			resync(ep, p, now);
 		return drop(ep, MW_DROP_SESSION, MW_ESTATE);
 	}
+	switch (h.type) {
+	case MW_PT_DATA:
+		rc = on_data(ep, id, pkt, len, now);
+		break;
+	case MW_PT_ACK:
+		rc = on_ack(ep, id, &h, pkt, len, now);
+		break;
+	case MW_PT_CLOSE:
+		return on_close(ep, id, pkt, len);
+	default:
+		return drop(ep, MW_DROP_TYPE, MW_EUNSUPP);
+	}
+	if (rc < 0)
+		return rc; /* dropped: no state (PROTOCOL.md 11) */
+	/* An accepted DATA or ACK of the session confirms our identity
+	 * (6.4) and is a chance to retry a refused allocation (8.6). */
 	if (!p->confirmed) {
 		p->confirmed = 1;
 		p->hello_at = NO_TIME;
 		p->last_send = now;
 	}
 	alloc_retry(ep, id, now);
-	switch (h.type) {
-	case MW_PT_DATA:
-		return on_data(ep, id, pkt, len, now);
-	case MW_PT_ACK:
-		return on_ack(ep, id, &h, pkt, len, now);
-	case MW_PT_CLOSE:
-		return on_close(ep, id, pkt, len);
-	default:
-		return drop(ep, MW_DROP_TYPE, MW_EUNSUPP);
-	}
+	return 0;
 }
 
 /* ---- timers ---------------------------------------------------------- */
@@ -1994,6 +2080,8 @@ static int send_one(struct mw_ep *ep, uint16_t id, uint8_t *buf, uint64_t now)
 	int len = send_peer(ep, id, buf, ep->cfg.max_datagram, now);
 
 	if (len > 0) {
+		if (buf[3] != MW_PT_CLOSE)
+			ep->peers[id].announced = 1;
 		ep->ctr.pkts_tx++;
 		ep->ctr.bytes_tx += (uint64_t)len;
 	}

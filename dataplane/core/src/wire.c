@@ -209,6 +209,9 @@ int mw_wire_parse_hdr(const uint8_t *pkt, size_t len, struct mw_hdr *h)
 		return MW_EFORMAT;
 	if (h->type != MW_PT_HELLO && (h->dst.inc == 0 || h->dst.gen == 0))
 		return MW_EFORMAT;
+	/* A HELLO's dst is a whole identity or {0,0} (unknown), never half. */
+	if (h->type == MW_PT_HELLO && (h->dst.inc == 0) != (h->dst.gen == 0))
+		return MW_EFORMAT;
 	if ((h->flags & MW_FLAG_ACK_REQ) && h->type != MW_PT_ACK)
 		return MW_EFORMAT;
 	return 0;
@@ -365,6 +368,11 @@ int mw_wire_parse_data(const uint8_t *pkt, size_t len, struct mw_data *o)
 	if (o->seg.elem_off > d->n || o->seg.elem_cnt > d->n - o->seg.elem_off)
 		return MW_ERANGE;
 	if (o->seg.val_off > d->k || o->seg.val_cnt > d->k - o->seg.val_off)
+		return MW_ERANGE;
+	/* Every range but the last ends on a block boundary (5.3), or no
+	 * next segment could start there: the tensor could never complete. */
+	if (o->seg_idx + 1 < o->seg_cnt &&
+	    (o->seg.elem_off + o->seg.elem_cnt) % MW_SEG_ALIGN)
 		return MW_ERANGE;
 	/* First and last segments anchor the tensor's two ends. */
 	if (o->seg_idx == 0 && (o->seg.elem_off || o->seg.val_off))

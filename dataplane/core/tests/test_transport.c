@@ -18,6 +18,10 @@ struct pair {
 	uint8_t last[2][2048]; /* last DATA each side sent */
 	size_t last_len[2];
 	int drop_all;          /* link cut */
+	/* A->B DATA hook: may change the datagram or feed B extra ones;
+	 * returns 0 to lose it. */
+	int (*a_data)(struct pair *p, uint8_t *buf, size_t len);
+	int hooked;            /* for the hook's own use */
 };
 
 static struct mw_ep *mk(uint32_t inc, const struct mw_rx_alloc *al)
@@ -67,6 +71,10 @@ static int pump(struct pair *p, int rounds)
 					memcpy(p->last[k], buf, (size_t)len);
 					p->last_len[k] = (size_t)len;
 				}
+				if (k == 0 && buf[3] == MW_PT_DATA &&
+				    p->a_data &&
+				    !p->a_data(p, buf, (size_t)len))
+					continue;
 				if (!p->drop_all)
 					mw_ep_recv(p->ep[!k], p->peer[!k], buf,
 						   (size_t)len, p->now);
@@ -769,6 +777,224 @@ static void test_config(void)
 	CHECK(strcmp(mw_drop_name(MW_DROP_CHECKSUM), "bad_checksum") == 0);
 }
 
+/* ---- hardening: a dropped packet leaves no state (PROTOCOL.md 11) ---- */
+
+/* Feed B a datagram, return which drop counter moved (-1: accepted). */
+static int feed_b(struct pair *p, const uint8_t *q, size_t n)
+{
+	struct mw_counters c0, c1;
+	unsigned i;
+
+	mw_ep_counters(p->ep[1], &c0);
+	mw_ep_recv(p->ep[1], p->peer[1], q, n, p->now);
+	mw_ep_counters(p->ep[1], &c1);
+	for (i = 0; i < MW_DROP_COUNT_; i++)
+		if (c1.drop[i] != c0.drop[i])
+			return (int)i;
+	return -1;
+}
+
+/* Before the first genuine segment of a tensor, B gets a copy with other
+ * tensor metadata (the tag) and a payload that fails to decode: no value
+ * for its sentinels (hooked 1) or a NaN value (hooked 2). */
+static int poison_first(struct pair *p, uint8_t *buf, size_t len)
+{
+	uint8_t q[2048];
+	uint32_t ec = mw_get32(buf + 40), vc = mw_get32(buf + 44);
+	size_t mb = mw_mask_bytes(ec, 2);
+
+	if (p->hooked == 0 || p->hooked > 2 || vc == 0)
+		return 1;
+	memcpy(q, buf, len);
+	q[80] ^= 1;
+	if (p->hooked == 1)
+		memset(q + MW_WIRE_DATA_HDR_LEN, 0xff, mb); /* all sentinels */
+	else
+		mw_put32(q + MW_WIRE_DATA_HDR_LEN + mb, 0x0000c07fu); /* NaN */
+	mw_wire_finish(q, len);
+	CHECK_EQ(feed_b(p, q, len), MW_DROP_PAYLOAD);
+	p->hooked += 10;
+	return 1;
+}
+
+static void test_drop_leaves_no_state(void)
+{
+	struct pair p;
+	struct mw_event ev;
+	struct mw_counters c;
+	int round;
+
+	for (round = 1; round <= 2; round++) {
+		pair_init(&p, NULL);
+		p.a_data = poison_first;
+		p.hooked = round;
+		CHECK(submit(&p, 0, 7, NULL) == 0);
+		CHECK(submit(&p, 0, 8, NULL) == 0);
+		pump(&p, 100);
+		CHECK(p.hooked == round + 10);
+		/* the genuine tensor and the one behind it arrive */
+		CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, &ev) == 2);
+		mw_ep_release(p.ep[1], &ev);
+		CHECK(poll_type(p.ep[0], MW_EV_TX_DONE, NULL) == 2);
+		mw_ep_counters(p.ep[1], &c);
+		CHECK_EQ(c.drop[MW_DROP_INCONSISTENT], 0);
+		CHECK_EQ(c.drop[MW_DROP_PAYLOAD], 1);
+		free_pair(&p);
+	}
+}
+
+/* A segment that is not the last must end on a multiple of 8 elements,
+ * or no next segment could start there (5.2, 5.3). */
+static void test_unaligned_segment(void)
+{
+	struct pair p;
+	struct mw_peer_info pi;
+	struct mw_data d;
+	uint8_t q[512];
+	float v[16];
+	unsigned i;
+
+	pair_init(&p, NULL);
+	CHECK(submit(&p, 0, 1, NULL) == 0);
+	pump(&p, 50);
+	CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL) == 1);
+	mw_ep_peer_info(p.ep[0], p.peer[0], &pi);
+	for (i = 0; i < 16; i++)
+		v[i] = (float)i;
+	memset(&d, 0, sizeof(d));
+	d.pn = 1000;
+	d.tid = 1;
+	d.seg_cnt = 2;
+	d.desc.codec = MW_CODEC_DENSE;
+	d.desc.n = 16;
+	d.meta.dtype = MW_DT_F32;
+	d.meta.ndim = 1;
+	d.meta.dims[0] = 16;
+	d.seg.elem_cnt = 12; /* [0, 12) of 16, then [12, 16): never whole */
+	mw_wire_put_hdr(q, MW_PT_DATA, 0, &pi.local, &pi.remote);
+	CHECK(mw_wire_put_data(q, &d) == MW_WIRE_DATA_HDR_LEN);
+	memcpy(q + MW_WIRE_DATA_HDR_LEN, v, 48);
+	mw_wire_finish(q, MW_WIRE_DATA_HDR_LEN + 48);
+	CHECK_EQ(feed_b(&p, q, MW_WIRE_DATA_HDR_LEN + 48), MW_DROP_HEADER);
+	/* the same tensor cut at 8 is accepted */
+	d.seg.elem_cnt = 8;
+	mw_wire_put_hdr(q, MW_PT_DATA, 0, &pi.local, &pi.remote);
+	CHECK(mw_wire_put_data(q, &d) == MW_WIRE_DATA_HDR_LEN);
+	memcpy(q + MW_WIRE_DATA_HDR_LEN, v, 32);
+	mw_wire_finish(q, MW_WIRE_DATA_HDR_LEN + 32);
+	CHECK_EQ(feed_b(&p, q, MW_WIRE_DATA_HDR_LEN + 32), -1);
+	free_pair(&p);
+}
+
+/* B first accepts a segment of tensor 1 with other metadata (a valid
+ * payload): every genuine segment of that tensor is then inconsistent. */
+static int forge_tblock(struct pair *p, uint8_t *buf, size_t len)
+{
+	uint8_t q[2048];
+
+	if (p->hooked || mw_get32(buf + 32) != 1)
+		return 1;
+	memcpy(q, buf, len);
+	q[80] ^= 1;
+	mw_wire_finish(q, len);
+	CHECK_EQ(feed_b(p, q, len), -1);
+	p->hooked = 1;
+	return 1;
+}
+
+/* A tensor the receiver keeps refusing fails at its sender within the
+ * retry budget: the refused packets are not acknowledged (8.3, 8.4). */
+static void test_refused_tensor_fails(void)
+{
+	struct pair p;
+	struct mw_event ev;
+	struct mw_counters c;
+	int i, failed = 0;
+
+	pair_init(&p, NULL);
+	p.a_data = forge_tblock;
+	CHECK(submit(&p, 0, 1, NULL) == 0);
+	CHECK(submit(&p, 0, 2, NULL) == 0);
+	for (i = 0; i < 400 && !failed; i++) {
+		pump(&p, 5);
+		while (mw_ep_poll(p.ep[0], &ev)) {
+			if (ev.type == MW_EV_TX_FAILED) {
+				CHECK(ev.reason == MW_ETIMEDOUT &&
+				      ev.meta.tag == 2);
+				failed = 1;
+			}
+			mw_ep_release(p.ep[0], &ev);
+		}
+		if (mw_ep_expiry(p.ep[0]) != UINT64_MAX &&
+		    mw_ep_expiry(p.ep[0]) > p.now)
+			p.now = mw_ep_expiry(p.ep[0]);
+	}
+	CHECK(failed);
+	mw_ep_counters(p.ep[1], &c);
+	CHECK(c.drop[MW_DROP_INCONSISTENT] > 0);
+	free_pair(&p);
+}
+
+/* Smaller rules: a stale HELLO_ACK, half-zero HELLO destinations, k > n,
+ * and no CLOSE from a generation the peer never heard of. */
+static void test_session_rules(void)
+{
+	struct pair p;
+	struct mw_peer_info pa, pb;
+	struct mw_hello hb;
+	struct mw_ident old;
+	struct mw_counters c0, c1;
+	struct mw_tensor_meta m;
+	struct mw_codec_params cp = { MW_CODEC_MS, 2, 0, 4097, 0 };
+	uint8_t q[256], out[2048];
+	uint16_t peer;
+	int n;
+
+	pair_init(&p, NULL);
+	CHECK(submit(&p, 0, 1, NULL) == 0);
+	pump(&p, 50);
+	CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL) == 1);
+	mw_ep_peer_info(p.ep[0], p.peer[0], &pa);
+	mw_ep_peer_info(p.ep[1], p.peer[1], &pb);
+	memset(&hb, 0, sizeof(hb));
+	hb.max_datagram = 1472;
+	hb.rx_window = 4;
+	hb.max_segs = 64;
+	hb.max_tensor_bytes = 1 << 20;
+	/* HELLO_ACK to an identity B no longer has: stale, no resync */
+	old = pb.local;
+	old.gen += 7;
+	mw_wire_put_hdr(q, MW_PT_HELLO_ACK, 0, &pa.local, &old);
+	n = mw_wire_finish(q, mw_wire_put_hello(q, &hb));
+	pump(&p, 10);
+	CHECK_EQ(feed_b(&p, q, (size_t)n), MW_DROP_STALE);
+	CHECK_EQ(mw_ep_send(p.ep[1], p.now, out, sizeof(out), &peer), 0);
+	/* HELLO with half an identity as dst: malformed */
+	old.inc = pb.local.inc;
+	old.gen = 0;
+	mw_wire_put_hdr(q, MW_PT_HELLO, 0, &pa.local, &old);
+	n = mw_wire_finish(q, mw_wire_put_hello(q, &hb));
+	CHECK_EQ(feed_b(&p, q, (size_t)n), MW_DROP_FORMAT);
+	/* k > n is refused, not clamped */
+	memset(&m, 0, sizeof(m));
+	m.dtype = MW_DT_F32;
+	m.ndim = 2;
+	m.dims[0] = 64;
+	m.dims[1] = 64;
+	CHECK_EQ(mw_ep_submit(p.ep[0], p.peer[0], &m, &cp, xs, sizeof(xs), 0,
+			      p.now, NULL),
+		 MW_EINVAL);
+	/* close twice: one CLOSE, from the announced generation only */
+	mw_ep_counters(p.ep[0], &c0);
+	CHECK(mw_ep_close_peer(p.ep[0], p.peer[0], p.now) == 0);
+	pump(&p, 10);
+	CHECK(mw_ep_close_peer(p.ep[0], p.peer[0], p.now) == 0);
+	pump(&p, 10);
+	mw_ep_counters(p.ep[0], &c1);
+	CHECK_EQ(c1.close_tx, c0.close_tx + 1);
+	free_pair(&p);
+}
+
 int main(void)
 {
 	test_config();
@@ -780,5 +1006,9 @@ int main(void)
 	test_reorder_learning();
 	test_spurious_rto();
 	test_send_peer();
+	test_drop_leaves_no_state();
+	test_unaligned_segment();
+	test_refused_tensor_fails();
+	test_session_rules();
 	return mw_test_exit("test_transport");
 }
