@@ -183,7 +183,14 @@ enum mw_ev_type {
 	MW_EV_NONE = 0,
 	MW_EV_RX_TENSOR = 1,  /**< a tensor arrived complete, in order */
 	MW_EV_TX_DONE = 2,    /**< the peer holds every segment of a tensor */
-	MW_EV_TX_FAILED = 3,  /**< a tensor will not be delivered; see reason */
+	MW_EV_TX_FAILED = 3,  /**< a tensor was not confirmed delivered and
+				   will not be sent again; see reason. With
+				   MW_ETIMEDOUT, MW_ERESET or MW_ESHUTDOWN
+				   the receiver may still have got it (its
+				   ACKs lost or late: PROTOCOL.md 8.4); the
+				   other reasons (MW_ELIMIT, MW_ECANCELED
+				   before any segment was sent) mean it
+				   never left */
 	MW_EV_PEER_RESTARTED = 4, /**< the peer came back with a new
 				       incarnation (sessions state was reset) */
 	MW_EV_SESSION_CLOSED = 5, /**< the session was torn down; reason:
@@ -287,7 +294,9 @@ int mw_ep_close_peer(struct mw_ep *ep, uint16_t peer, uint64_t now);
 /**
  * Feed one received datagram (the UDP payload).
  * Bad packets are dropped and counted (mw_counters.drop[reason]); the
- * endpoint never keeps a pointer to pkt.
+ * endpoint never keeps a pointer to pkt. A dropped packet leaves no state
+ * behind but its counter and the extra actions of PROTOCOL.md 11 (for
+ * wrong_session, outside_window, no_buffer).
  * @param peer  the id the caller mapped the source address to.
  * @return 0 if the packet was used (duplicates included), a negative
  *         mw_err telling why it was dropped (informational: the caller
