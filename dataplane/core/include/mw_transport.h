@@ -184,13 +184,12 @@ enum mw_ev_type {
 	MW_EV_RX_TENSOR = 1,  /**< a tensor arrived complete, in order */
 	MW_EV_TX_DONE = 2,    /**< the peer holds every segment of a tensor */
 	MW_EV_TX_FAILED = 3,  /**< a tensor was not confirmed delivered and
-				   will not be sent again; see reason. With
-				   MW_ETIMEDOUT, MW_ERESET or MW_ESHUTDOWN
-				   the receiver may still have got it (its
-				   ACKs lost or late: PROTOCOL.md 8.4); the
-				   other reasons (MW_ELIMIT, MW_ECANCELED
-				   before any segment was sent) mean it
-				   never left */
+				   will not be sent again; see reason.
+				   MW_ELIMIT: it never left. Otherwise
+				   (MW_ETIMEDOUT, MW_ERESET, MW_ESHUTDOWN,
+				   MW_ECANCELED) the receiver may still have
+				   got it if any segment was sent: its ACKs
+				   were lost or late (PROTOCOL.md 8.4) */
 	MW_EV_PEER_RESTARTED = 4, /**< the peer came back with a new
 				       incarnation (sessions state was reset) */
 	MW_EV_SESSION_CLOSED = 5, /**< the session was torn down; reason:
