@@ -77,14 +77,13 @@ struct sent_rec {
 	uint32_t seg;
 };
 
-struct peer {
-	uint8_t used;
+/* Session state (PROTOCOL.md 6, 7): identities and the control packets
+ * owed. */
+struct sess {
 	struct mw_ident local, remote;
 	uint8_t remote_known, confirmed, remote_closed;
 	struct mw_hello lim;        /* the peer's limits (ours until HELLO) */
-
-	/* control packets owed */
-	uint8_t hello_pending, hello_ack_pending, close_pending, probe_req;
+	uint8_t hello_pending, hello_ack_pending, close_pending;
 	uint8_t hello_sent;
 	uint8_t announced;          /* a packet left from our identity in
 				       this session (a CLOSE may follow) */
@@ -92,36 +91,53 @@ struct peer {
 	struct mw_ident close_src, close_dst;
 	uint64_t hello_at;          /* HELLO retry timer */
 	uint64_t resync_at;         /* earliest unsolicited HELLO */
+};
 
-	/* send side */
+/* Send side: the tensors being sent, and the timeout state (8.3). */
+struct sendq {
 	struct tx_slot *tx;         /* window slots, by submit sequence */
 	uint64_t tx_base, tx_seq;   /* pending sequence range */
 	uint32_t tx_evq;            /* tx events not yet polled */
 	uint32_t tid_next;
 	uint32_t peer_limit;        /* tensors < peer_limit may be sent */
+	uint8_t probe_req;          /* an ACK_REQ probe owed */
+	uint8_t probe_data;         /* DATA probes owed (ignore cwnd) */
+	uint64_t last_send;         /* last ack-eliciting send */
+	uint32_t rto_count;
+};
+
+/* The sent-packet record and loss detection (8.1, 8.2). */
+struct rtb {
+	struct sent_rec *sent;      /* ring of sent_cap() records, by pn */
 	uint64_t pn_next, sent_lo, largest_acked;
 	uint8_t has_largest_acked;
-	struct sent_rec *sent;
-	uint32_t in_flight, cwnd, ssthresh, cwnd_acc;
+	uint32_t in_flight;
+	uint64_t loss_time;
+	uint64_t reo_wnd;           /* learnt reordering window (8.2) */
+	uint64_t reo_stamp;         /* last growth or decay of reo_wnd */
+	uint64_t segs_acked;        /* segments ever acknowledged (progress) */
+};
+
+/* Congestion window and the undo of a reduction (8.5). */
+struct cwin {
+	uint32_t cwnd, ssthresh, cwnd_acc;
 	uint64_t recovery_start;
-	/* undo of a window reduction that proves spurious (8.5) */
 	uint32_t undo_cwnd, undo_ssthresh; /* before the reduction */
 	uint32_t undo_lost;         /* its losses not yet proven spurious */
 	uint8_t undo_armed;         /* 1: fast loss episode, 2: timeout */
 	uint8_t undo_epoch;         /* tags the losses of the episode */
 	uint64_t undo_pn;           /* timeout: first pn sent after it */
+};
+
+/* Round-trip time estimate (8.3). */
+struct rttest {
 	uint64_t srtt, rttvar, latest_rtt, min_rtt;
 	uint64_t rttvar_stamp;      /* last decrease of rttvar */
 	uint8_t has_rtt;
-	uint64_t reo_wnd;           /* learnt reordering window (8.2) */
-	uint64_t reo_stamp;         /* last growth or decay of reo_wnd */
-	uint32_t rto_count;
-	uint64_t segs_acked;        /* segments ever acknowledged (progress) */
-	uint64_t last_send;         /* last ack-eliciting send */
-	uint8_t probe_data;         /* DATA probes owed (ignore cwnd) */
-	uint64_t loss_time;
+};
 
-	/* receive side */
+/* Receive side: tensors being received and the ACK owed (8.6, 8.7, 9). */
+struct recvq {
 	struct rx_slot *rx;
 	uint32_t rx_next;           /* next tensor id to deliver */
 	uint32_t rx_unpolled;       /* delivered, not yet polled */
@@ -135,6 +151,16 @@ struct peer {
 	uint32_t blocked_tid;
 	uint64_t alloc_retry_at;
 	struct mw_rx_info blocked_info;
+};
+
+struct peer {
+	uint8_t used;
+	struct sess sess;
+	struct sendq send;
+	struct rtb rtb;
+	struct cwin cc;
+	struct rttest rtt;
+	struct recvq recv;
 	uint32_t peer_ev;           /* peer events not yet polled */
 };
 
@@ -305,15 +331,15 @@ int mw_ep_poll(struct mw_ep *ep, struct mw_event *ev)
 	p = &ep->peers[ev->peer];
 	switch (ev->type) {
 	case MW_EV_RX_TENSOR:
-		p->rx_unpolled--;
+		p->recv.rx_unpolled--;
 		ep->rx_mem -= ev->bytes;
 		/* The window opened: tell the peer soon. */
-		if (p->ack_pending == 0 && p->remote_known)
-			p->ack_now = 1;
+		if (p->recv.ack_pending == 0 && p->sess.remote_known)
+			p->recv.ack_now = 1;
 		break;
 	case MW_EV_TX_DONE:
 	case MW_EV_TX_FAILED:
-		p->tx_evq--;
+		p->send.tx_evq--;
 		break;
 	default:
 		p->peer_ev--;
@@ -390,18 +416,18 @@ static void peer_release(struct mw_ep *ep, struct peer *p)
 {
 	uint32_t i, w = ep->cfg.window;
 
-	if (p->tx)
+	if (p->send.tx)
 		for (i = 0; i < w; i++)
-			tx_slot_clear(ep, &p->tx[i]);
-	if (p->rx)
+			tx_slot_clear(ep, &p->send.tx[i]);
+	if (p->recv.rx)
 		for (i = 0; i < w; i++)
-			rx_slot_clear(ep, &p->rx[i], 1);
-	ep_release(ep, p->tx, sizeof(*p->tx) * w);
-	ep_release(ep, p->rx, sizeof(*p->rx) * w);
-	ep_release(ep, p->sent, sizeof(*p->sent) * sent_cap(ep));
-	p->tx = NULL;
-	p->rx = NULL;
-	p->sent = NULL;
+			rx_slot_clear(ep, &p->recv.rx[i], 1);
+	ep_release(ep, p->send.tx, sizeof(*p->send.tx) * w);
+	ep_release(ep, p->recv.rx, sizeof(*p->recv.rx) * w);
+	ep_release(ep, p->rtb.sent, sizeof(*p->rtb.sent) * sent_cap(ep));
+	p->send.tx = NULL;
+	p->recv.rx = NULL;
+	p->rtb.sent = NULL;
 }
 
 void mw_ep_free(struct mw_ep *ep)
@@ -426,11 +452,11 @@ static uint64_t rto_base(const struct mw_ep *ep, const struct peer *p)
 {
 	uint64_t r;
 
-	if (!p->has_rtt)
+	if (!p->rtt.has_rtt)
 		r = ep->cfg.rto_initial_ns;
 	else
-		r = p->srtt + (4 * p->rttvar > GRANULARITY_NS ?
-				       4 * p->rttvar : GRANULARITY_NS) +
+		r = p->rtt.srtt + (4 * p->rtt.rttvar > GRANULARITY_NS ?
+				       4 * p->rtt.rttvar : GRANULARITY_NS) +
 		    ep->cfg.ack_delay_ns;
 	if (r < ep->cfg.rto_min_ns)
 		r = ep->cfg.rto_min_ns;
@@ -444,7 +470,7 @@ static uint64_t rto_backoff(const struct mw_ep *ep, const struct peer *p)
 	uint64_t r = rto_base(ep, p);
 	uint32_t i;
 
-	for (i = 0; i < p->rto_count && r < ep->cfg.rto_max_ns; i++)
+	for (i = 0; i < p->send.rto_count && r < ep->cfg.rto_max_ns; i++)
 		r *= 2;
 	return r < ep->cfg.rto_max_ns ? r : ep->cfg.rto_max_ns;
 }
@@ -455,32 +481,32 @@ static void session_state_reset(struct mw_ep *ep, struct peer *p)
 	uint32_t i;
 
 	for (i = 0; i < ep->cfg.window; i++)
-		rx_slot_clear(ep, &p->rx[i], 1);
-	p->rx_next = 0;
-	p->rx_has_largest = 0;
-	p->rx_largest_pn = 0;
-	p->ack_pending = 0;
-	p->ack_now = 0;
-	p->ack_due = NO_TIME;
-	p->blocked = 0;
-	p->tid_next = 0;
-	p->peer_limit = ep->cfg.window;
-	p->pn_next = p->sent_lo = p->largest_acked = 0;
-	p->has_largest_acked = 0;
-	p->in_flight = 0;
-	p->cwnd = ep->cfg.cwnd_initial;
-	p->ssthresh = UINT32_MAX;
-	p->cwnd_acc = 0;
-	p->recovery_start = 0;
-	p->undo_armed = 0;
-	p->undo_lost = 0;
-	p->rto_count = 0;
-	p->probe_data = 0;
-	p->probe_req = 0;
-	p->loss_time = NO_TIME;
-	p->hello_sent = 0;
-	p->announced = 0;
-	p->confirmed = 0;
+		rx_slot_clear(ep, &p->recv.rx[i], 1);
+	p->recv.rx_next = 0;
+	p->recv.rx_has_largest = 0;
+	p->recv.rx_largest_pn = 0;
+	p->recv.ack_pending = 0;
+	p->recv.ack_now = 0;
+	p->recv.ack_due = NO_TIME;
+	p->recv.blocked = 0;
+	p->send.tid_next = 0;
+	p->send.peer_limit = ep->cfg.window;
+	p->rtb.pn_next = p->rtb.sent_lo = p->rtb.largest_acked = 0;
+	p->rtb.has_largest_acked = 0;
+	p->rtb.in_flight = 0;
+	p->cc.cwnd = ep->cfg.cwnd_initial;
+	p->cc.ssthresh = UINT32_MAX;
+	p->cc.cwnd_acc = 0;
+	p->cc.recovery_start = 0;
+	p->cc.undo_armed = 0;
+	p->cc.undo_lost = 0;
+	p->send.rto_count = 0;
+	p->send.probe_data = 0;
+	p->send.probe_req = 0;
+	p->rtb.loss_time = NO_TIME;
+	p->sess.hello_sent = 0;
+	p->sess.announced = 0;
+	p->sess.confirmed = 0;
 }
 
 int mw_ep_add_peer(struct mw_ep *ep)
@@ -496,27 +522,27 @@ int mw_ep_add_peer(struct mw_ep *ep)
 		return MW_ELIMIT;
 	p = &ep->peers[i];
 	/* Events of a removed peer with this id may still be queued. */
-	ev_tx = p->tx_evq;
-	ev_rx = p->rx_unpolled;
+	ev_tx = p->send.tx_evq;
+	ev_rx = p->recv.rx_unpolled;
 	memset(p, 0, offsetof(struct peer, peer_ev));
-	p->tx_evq = ev_tx;
-	p->rx_unpolled = ev_rx;
-	p->tx = ep_alloc(ep, sizeof(*p->tx) * w);
-	p->rx = ep_alloc(ep, sizeof(*p->rx) * w);
-	p->sent = ep_alloc(ep, sizeof(*p->sent) * sent_cap(ep));
-	if (!p->tx || !p->rx || !p->sent) {
+	p->send.tx_evq = ev_tx;
+	p->recv.rx_unpolled = ev_rx;
+	p->send.tx = ep_alloc(ep, sizeof(*p->send.tx) * w);
+	p->recv.rx = ep_alloc(ep, sizeof(*p->recv.rx) * w);
+	p->rtb.sent = ep_alloc(ep, sizeof(*p->rtb.sent) * sent_cap(ep));
+	if (!p->send.tx || !p->recv.rx || !p->rtb.sent) {
 		peer_release(ep, p);
 		return MW_ENOMEM;
 	}
 	p->used = 1;
-	p->local.inc = ep->cfg.incarnation;
-	p->local.gen = 1;
-	p->lim.max_datagram = ep->cfg.max_datagram;
-	p->lim.rx_window = ep->cfg.window;
-	p->lim.max_segs = ep->cfg.max_segs;
-	p->lim.max_tensor_bytes = ep->cfg.max_tensor_bytes;
-	p->hello_at = NO_TIME;
-	p->alloc_retry_at = NO_TIME;
+	p->sess.local.inc = ep->cfg.incarnation;
+	p->sess.local.gen = 1;
+	p->sess.lim.max_datagram = ep->cfg.max_datagram;
+	p->sess.lim.rx_window = ep->cfg.window;
+	p->sess.lim.max_segs = ep->cfg.max_segs;
+	p->sess.lim.max_tensor_bytes = ep->cfg.max_tensor_bytes;
+	p->sess.hello_at = NO_TIME;
+	p->recv.alloc_retry_at = NO_TIME;
 	session_state_reset(ep, p);
 	return i;
 }
@@ -530,12 +556,12 @@ static struct peer *get_peer(struct mw_ep *ep, uint16_t id)
 
 static int peer_open(const struct peer *p)
 {
-	return p->remote_known && p->confirmed && !p->remote_closed;
+	return p->sess.remote_known && p->sess.confirmed && !p->sess.remote_closed;
 }
 
 static int tx_wanted(const struct peer *p)
 {
-	return p->tx_seq != p->tx_base;
+	return p->send.tx_seq != p->send.tx_base;
 }
 
 /* ---- send-side tensor completion ------------------------------------- */
@@ -552,15 +578,15 @@ static void tx_finish(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
 	e->handle = s->handle;
 	e->meta = s->meta;
 	e->desc = s->desc;
-	p->tx_evq++;
+	p->send.tx_evq++;
 	if (reason)
 		ep->ctr.tensors_failed++;
 	else
 		ep->ctr.tensors_sent++;
 	tx_slot_clear(ep, s);
-	while (p->tx_base != p->tx_seq &&
-	       !p->tx[p->tx_base % ep->cfg.window].used)
-		p->tx_base++;
+	while (p->send.tx_base != p->send.tx_seq &&
+	       !p->send.tx[p->send.tx_base % ep->cfg.window].used)
+		p->send.tx_base++;
 }
 
 /* session_down() flags */
@@ -589,32 +615,32 @@ static void session_down(struct mw_ep *ep, uint16_t id, int32_t reason,
 		else
 			ep->ctr.session_resets++;
 	}
-	for (q = p->tx_base; q != p->tx_seq; q++) {
-		struct tx_slot *s = &p->tx[q % ep->cfg.window];
+	for (q = p->send.tx_base; q != p->send.tx_seq; q++) {
+		struct tx_slot *s = &p->send.tx[q % ep->cfg.window];
 
 		if (s->used && (s->active || !keep_queued))
 			tx_finish(ep, id, s, reason);
 	}
 	/* No CLOSE for a session the peer never heard of from us: it would
 	 * name a generation never announced (5.5). */
-	if (local && p->remote_known && !p->remote_closed && p->announced) {
-		p->close_pending = 1;
-		p->close_reason = reason;
-		p->close_src = p->local;
-		p->close_dst = p->remote;
+	if (local && p->sess.remote_known && !p->sess.remote_closed && p->sess.announced) {
+		p->sess.close_pending = 1;
+		p->sess.close_reason = reason;
+		p->sess.close_src = p->sess.local;
+		p->sess.close_dst = p->sess.remote;
 	}
 	if (local)
-		p->local.gen = p->local.gen + 1 ? p->local.gen + 1 : 1;
+		p->sess.local.gen = p->sess.local.gen + 1 ? p->sess.local.gen + 1 : 1;
 	session_state_reset(ep, p);
-	p->hello_at = NO_TIME;
-	p->hello_pending = 0;
-	p->hello_ack_pending = 0;
+	p->sess.hello_at = NO_TIME;
+	p->sess.hello_pending = 0;
+	p->sess.hello_ack_pending = 0;
 	if (flags & SD_EMIT)
 		peer_event(ep, id, MW_EV_SESSION_CLOSED, reason);
 	if (tx_wanted(p))
-		p->hello_pending = 1;
+		p->sess.hello_pending = 1;
 	for (q = 0; q < ep->cfg.window; q++) {
-		struct tx_slot *s = &p->tx[q];
+		struct tx_slot *s = &p->send.tx[q];
 
 		if (s->used) {
 			s->next_new = 0;
@@ -655,8 +681,8 @@ static size_t seg_budget(const struct mw_ep *ep, const struct peer *p)
 {
 	size_t dg = ep->cfg.max_datagram;
 
-	if (p->remote_known && p->lim.max_datagram < dg)
-		dg = p->lim.max_datagram;
+	if (p->sess.remote_known && p->sess.lim.max_datagram < dg)
+		dg = p->sess.lim.max_datagram;
 	return dg - MW_WIRE_DATA_HDR_LEN;
 }
 
@@ -667,8 +693,8 @@ static int tx_plan(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 	int64_t cnt;
 	uint32_t max = ep->cfg.max_segs;
 
-	if (p->remote_known && p->lim.max_segs < max)
-		max = p->lim.max_segs;
+	if (p->sess.remote_known && p->sess.lim.max_segs < max)
+		max = p->sess.lim.max_segs;
 	cnt = mw_seg_plan(&s->desc, s->payload, s->plen, budget, NULL, 0);
 	if (cnt < 0)
 		return (int)cnt;
@@ -764,11 +790,11 @@ int mw_ep_submit(struct mw_ep *ep, uint16_t id,
 	if ((cp->codec == MW_CODEC_MS || cp->codec == MW_CODEC_MS_SIGNED ||
 	     cp->codec == MW_CODEC_TOPK) && cp->k > n)
 		return MW_EINVAL; /* more values kept than elements */
-	pending = (p->tx_seq - p->tx_base) + p->tx_evq;
+	pending = (p->send.tx_seq - p->send.tx_base) + p->send.tx_evq;
 	if (pending >= ep->cfg.window)
 		return MW_EAGAIN;
 
-	s = &p->tx[p->tx_seq % ep->cfg.window];
+	s = &p->send.tx[p->send.tx_seq % ep->cfg.window];
 	assert(!s->used);
 	memset(s, 0, sizeof(*s));
 	s->meta = *meta;
@@ -817,12 +843,12 @@ int mw_ep_submit(struct mw_ep *ep, uint16_t id,
 	s->handle = ep->next_handle++;
 	if (handle)
 		*handle = s->handle;
-	if (p->tx_seq == p->tx_base && p->in_flight == 0)
-		p->last_send = now;
-	p->tx_seq++;
+	if (p->send.tx_seq == p->send.tx_base && p->rtb.in_flight == 0)
+		p->send.last_send = now;
+	p->send.tx_seq++;
 	ep->ctr.tensors_submitted++;
-	if (!peer_open(p) && p->hello_at == NO_TIME && !p->hello_pending)
-		p->hello_pending = 1;
+	if (!peer_open(p) && p->sess.hello_at == NO_TIME && !p->sess.hello_pending)
+		p->sess.hello_pending = 1;
 	return 0;
 }
 
@@ -835,29 +861,29 @@ static void rtt_sample(struct mw_ep *ep, struct peer *p, uint64_t rtt,
 		ack_delay = ep->cfg.ack_delay_ns;
 	if (rtt > ack_delay && rtt - ack_delay >= GRANULARITY_NS)
 		rtt -= ack_delay;
-	p->latest_rtt = rtt;
-	if (!p->has_rtt || rtt < p->min_rtt)
-		p->min_rtt = rtt;
-	if (!p->has_rtt) {
-		p->srtt = rtt;
-		p->rttvar = rtt / 2;
-		p->rttvar_stamp = now;
-		p->has_rtt = 1;
+	p->rtt.latest_rtt = rtt;
+	if (!p->rtt.has_rtt || rtt < p->rtt.min_rtt)
+		p->rtt.min_rtt = rtt;
+	if (!p->rtt.has_rtt) {
+		p->rtt.srtt = rtt;
+		p->rtt.rttvar = rtt / 2;
+		p->rtt.rttvar_stamp = now;
+		p->rtt.has_rtt = 1;
 		return;
 	}
-	uint64_t d = p->srtt > rtt ? p->srtt - rtt : rtt - p->srtt;
-	uint64_t v = (3 * p->rttvar + d) / 4;
+	uint64_t d = p->rtt.srtt > rtt ? p->rtt.srtt - rtt : rtt - p->rtt.srtt;
+	uint64_t v = (3 * p->rtt.rttvar + d) / 4;
 
 	/* Samples come with every ACK, not once a round trip as RFC 6298
 	 * assumes: rttvar rises at once but falls at most once per srtt,
 	 * so a delay seen (a descheduled peer) is remembered for some
 	 * round trips instead of some ACKs. */
-	if (v >= p->rttvar || now - p->rttvar_stamp >= p->srtt) {
-		if (v < p->rttvar)
-			p->rttvar_stamp = now;
-		p->rttvar = v;
+	if (v >= p->rtt.rttvar || now - p->rtt.rttvar_stamp >= p->rtt.srtt) {
+		if (v < p->rtt.rttvar)
+			p->rtt.rttvar_stamp = now;
+		p->rtt.rttvar = v;
 	}
-	p->srtt = (7 * p->srtt + rtt) / 8;
+	p->rtt.srtt = (7 * p->rtt.srtt + rtt) / 8;
 }
 
 /*
@@ -869,70 +895,70 @@ static void undo_save(struct mw_ep *ep, struct peer *p, uint8_t kind)
 {
 	if (!ep->cfg.undo)
 		return;
-	p->undo_cwnd = p->cwnd;
-	p->undo_ssthresh = p->ssthresh;
-	p->undo_lost = 0;
-	p->undo_armed = kind;
-	p->undo_epoch++;
-	p->undo_pn = p->pn_next;
+	p->cc.undo_cwnd = p->cc.cwnd;
+	p->cc.undo_ssthresh = p->cc.ssthresh;
+	p->cc.undo_lost = 0;
+	p->cc.undo_armed = kind;
+	p->cc.undo_epoch++;
+	p->cc.undo_pn = p->rtb.pn_next;
 }
 
 /* The episode's reduction was not needed: restore the window. */
 static void undo_apply(struct mw_ep *ep, struct peer *p)
 {
-	if (p->undo_armed == 2)
+	if (p->cc.undo_armed == 2)
 		ep->ctr.spurious_rtos++;
 	else
 		ep->ctr.cc_undos++;
-	if (p->cwnd < p->undo_cwnd) {
-		p->cwnd = p->undo_cwnd;
-		p->cwnd_acc = 0;
+	if (p->cc.cwnd < p->cc.undo_cwnd) {
+		p->cc.cwnd = p->cc.undo_cwnd;
+		p->cc.cwnd_acc = 0;
 	}
-	if (p->ssthresh < p->undo_ssthresh)
-		p->ssthresh = p->undo_ssthresh;
-	p->undo_armed = 0;
+	if (p->cc.ssthresh < p->cc.undo_ssthresh)
+		p->cc.ssthresh = p->cc.undo_ssthresh;
+	p->cc.undo_armed = 0;
 }
 
 /* A transmission declared lost in the current episode arrived after all. */
 static void undo_spurious(struct mw_ep *ep, struct peer *p,
 			  const struct seg_st *g)
 {
-	if (!p->undo_armed || g->epoch != p->undo_epoch)
+	if (!p->cc.undo_armed || g->epoch != p->cc.undo_epoch)
 		return;
-	if (p->undo_armed == 2 && g->cause == LOST_RTO) {
+	if (p->cc.undo_armed == 2 && g->cause == LOST_RTO) {
 		undo_apply(ep, p); /* the timeout's probe was not needed */
 		return;
 	}
-	if (p->undo_armed == 1 && p->undo_lost && --p->undo_lost == 0)
+	if (p->cc.undo_armed == 1 && p->cc.undo_lost && --p->cc.undo_lost == 0)
 		undo_apply(ep, p);
 }
 
 static void cc_on_loss(struct mw_ep *ep, struct peer *p, uint64_t sent_ns,
 		       uint64_t now)
 {
-	if (sent_ns <= p->recovery_start && p->recovery_start)
+	if (sent_ns <= p->cc.recovery_start && p->cc.recovery_start)
 		return; /* one reduction per round trip */
 	undo_save(ep, p, 1);
-	p->recovery_start = now;
-	p->ssthresh = p->cwnd / 2 > ep->cfg.cwnd_min ? p->cwnd / 2 :
+	p->cc.recovery_start = now;
+	p->cc.ssthresh = p->cc.cwnd / 2 > ep->cfg.cwnd_min ? p->cc.cwnd / 2 :
 						       ep->cfg.cwnd_min;
-	p->cwnd = p->ssthresh;
-	p->cwnd_acc = 0;
+	p->cc.cwnd = p->cc.ssthresh;
+	p->cc.cwnd_acc = 0;
 }
 
 static void cc_on_ack(struct mw_ep *ep, struct peer *p, uint32_t acked)
 {
-	if (p->cwnd < p->ssthresh) {
-		p->cwnd += acked;
+	if (p->cc.cwnd < p->cc.ssthresh) {
+		p->cc.cwnd += acked;
 	} else {
-		p->cwnd_acc += acked;
-		while (p->cwnd_acc >= p->cwnd) {
-			p->cwnd_acc -= p->cwnd;
-			p->cwnd++;
+		p->cc.cwnd_acc += acked;
+		while (p->cc.cwnd_acc >= p->cc.cwnd) {
+			p->cc.cwnd_acc -= p->cc.cwnd;
+			p->cc.cwnd++;
 		}
 	}
-	if (p->cwnd > ep->cfg.cwnd_max)
-		p->cwnd = ep->cfg.cwnd_max;
+	if (p->cc.cwnd > ep->cfg.cwnd_max)
+		p->cc.cwnd = ep->cfg.cwnd_max;
 }
 
 static struct tx_slot *tx_by_tid(struct mw_ep *ep, struct peer *p,
@@ -941,7 +967,7 @@ static struct tx_slot *tx_by_tid(struct mw_ep *ep, struct peer *p,
 	uint32_t i;
 
 	for (i = 0; i < ep->cfg.window; i++) {
-		struct tx_slot *s = &p->tx[i];
+		struct tx_slot *s = &p->send.tx[i];
 
 		if (s->used && s->active && s->tid == tid)
 			return s;
@@ -953,7 +979,7 @@ static struct tx_slot *tx_by_tid(struct mw_ep *ep, struct peer *p,
 static struct seg_st *rec_live(struct mw_ep *ep, struct peer *p,
 			       uint64_t pn, struct tx_slot **sp)
 {
-	const struct sent_rec *r = &p->sent[pn % sent_cap(ep)];
+	const struct sent_rec *r = &p->rtb.sent[pn % sent_cap(ep)];
 	struct tx_slot *s = tx_by_tid(ep, p, r->tid);
 
 	if (!s || r->seg >= s->seg_cnt)
@@ -973,13 +999,13 @@ static void mark_lost(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 	g->state = SEG_LOST;
 	g->cause = cause;
 	g->prev = (uint32_t)g->pn;
-	g->epoch = p->undo_epoch;
-	if (p->undo_armed)
-		p->undo_lost++;
+	g->epoch = p->cc.undo_epoch;
+	if (p->cc.undo_armed)
+		p->cc.undo_lost++;
 	s->lost++;
 	if (idx < s->lost_hint)
 		s->lost_hint = idx;
-	p->in_flight--;
+	p->rtb.in_flight--;
 }
 
 /* How long after its send a transmission overtaken by a later one is
@@ -987,9 +1013,9 @@ static void mark_lost(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
  * 1/8 RTT and what the path has shown it reorders (8.2). */
 static uint64_t loss_delay(const struct peer *p)
 {
-	uint64_t r = p->srtt > p->latest_rtt ? p->srtt : p->latest_rtt;
+	uint64_t r = p->rtt.srtt > p->rtt.latest_rtt ? p->rtt.srtt : p->rtt.latest_rtt;
 
-	r = r + (p->reo_wnd > r / 8 ? p->reo_wnd : r / 8);
+	r = r + (p->rtb.reo_wnd > r / 8 ? p->rtb.reo_wnd : r / 8);
 	return r > GRANULARITY_NS ? r : GRANULARITY_NS;
 }
 
@@ -997,7 +1023,7 @@ static uint64_t loss_delay(const struct peer *p)
  * round trip would only delay the recovery of real losses. */
 static uint64_t reo_cap(const struct peer *p)
 {
-	return p->srtt > p->latest_rtt ? p->srtt : p->latest_rtt;
+	return p->rtt.srtt > p->rtt.latest_rtt ? p->rtt.srtt : p->rtt.latest_rtt;
 }
 
 /*
@@ -1012,17 +1038,17 @@ static void reo_spurious(struct mw_ep *ep, struct peer *p, uint64_t pn,
 {
 	uint64_t sent, late;
 
-	if (!p->has_rtt || p->pn_next - pn > sent_cap(ep) || pn >= p->pn_next)
+	if (!p->rtt.has_rtt || p->rtb.pn_next - pn > sent_cap(ep) || pn >= p->rtb.pn_next)
 		return;
-	sent = p->sent[pn % sent_cap(ep)].sent_ns;
-	if (now < sent + p->min_rtt)
+	sent = p->rtb.sent[pn % sent_cap(ep)].sent_ns;
+	if (now < sent + p->rtt.min_rtt)
 		return;
-	late = now - sent - p->min_rtt;
+	late = now - sent - p->rtt.min_rtt;
 	if (late > reo_cap(p))
 		late = reo_cap(p);
-	if (late > p->reo_wnd)
-		p->reo_wnd = late;
-	p->reo_stamp = now;
+	if (late > p->rtb.reo_wnd)
+		p->rtb.reo_wnd = late;
+	p->rtb.reo_stamp = now;
 	ep->ctr.spurious_losses++;
 }
 
@@ -1030,40 +1056,40 @@ static void reo_spurious(struct mw_ep *ep, struct peer *p, uint64_t pn,
  * quarter, so a path that stopped reordering recovers losses fast again. */
 static void reo_decay(struct peer *p, uint64_t now)
 {
-	uint64_t period = 16 * (p->srtt > GRANULARITY_NS ? p->srtt :
+	uint64_t period = 16 * (p->rtt.srtt > GRANULARITY_NS ? p->rtt.srtt :
 							   GRANULARITY_NS);
 
-	if (p->reo_wnd == 0 || now - p->reo_stamp < period)
+	if (p->rtb.reo_wnd == 0 || now - p->rtb.reo_stamp < period)
 		return;
-	p->reo_wnd -= p->reo_wnd / 4 ? p->reo_wnd / 4 : p->reo_wnd;
-	p->reo_stamp = now;
+	p->rtb.reo_wnd -= p->rtb.reo_wnd / 4 ? p->rtb.reo_wnd / 4 : p->rtb.reo_wnd;
+	p->rtb.reo_stamp = now;
 }
 
 static void detect_losses(struct mw_ep *ep, struct peer *p, uint64_t now)
 {
-	p->loss_time = NO_TIME;
-	while (p->sent_lo < p->pn_next) {
+	p->rtb.loss_time = NO_TIME;
+	while (p->rtb.sent_lo < p->rtb.pn_next) {
 		struct tx_slot *s;
-		struct seg_st *g = rec_live(ep, p, p->sent_lo, &s);
+		struct seg_st *g = rec_live(ep, p, p->rtb.sent_lo, &s);
 		uint64_t t;
 
 		if (!g) {
-			p->sent_lo++;
+			p->rtb.sent_lo++;
 			continue;
 		}
-		if (!p->has_largest_acked || p->sent_lo >= p->largest_acked)
+		if (!p->rtb.has_largest_acked || p->rtb.sent_lo >= p->rtb.largest_acked)
 			break;
-		t = p->sent[p->sent_lo % sent_cap(ep)].sent_ns +
+		t = p->rtb.sent[p->rtb.sent_lo % sent_cap(ep)].sent_ns +
 		    loss_delay(p);
 		if (now >= t) {
 			cc_on_loss(ep, p,
-				   p->sent[p->sent_lo % sent_cap(ep)].sent_ns,
+				   p->rtb.sent[p->rtb.sent_lo % sent_cap(ep)].sent_ns,
 				   now);
 			mark_lost(ep, p, s, g, LOST_FAST);
-			p->sent_lo++;
+			p->rtb.sent_lo++;
 			continue;
 		}
-		p->loss_time = t;
+		p->rtb.loss_time = t;
 		break;
 	}
 }
@@ -1087,8 +1113,8 @@ static uint32_t ack_seg(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 		if (g->cause != LOST_NONE && ac && ac->has_largest &&
 		    g->pn > ac->largest) {
 			if (g->cause == LOST_FAST)
-				reo_spurious(ep, p, p->pn_next -
-					     (uint32_t)((uint32_t)p->pn_next -
+				reo_spurious(ep, p, p->rtb.pn_next -
+					     (uint32_t)((uint32_t)p->rtb.pn_next -
 							g->prev),
 					     ac->now);
 			undo_spurious(ep, p, g);
@@ -1096,12 +1122,12 @@ static uint32_t ack_seg(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 		/* A transmission sent before the timeout and never declared
 		 * lost reached the receiver: the flight was alive, only late
 		 * (F-RTO): the timeout was spurious. */
-		if (p->undo_armed == 2 && ac && g->pn < p->undo_pn)
+		if (p->cc.undo_armed == 2 && ac && g->pn < p->cc.undo_pn)
 			undo_apply(ep, p);
-		p->in_flight--;
+		p->rtb.in_flight--;
 		g->state = SEG_ACKED;
 		s->acked++;
-		p->segs_acked++;
+		p->rtb.segs_acked++;
 		return 1;
 	case SEG_LOST:
 		if (g->cause == LOST_FAST && ac)
@@ -1111,7 +1137,7 @@ static uint32_t ack_seg(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 		s->lost--;
 		g->state = SEG_ACKED;
 		s->acked++;
-		p->segs_acked++;
+		p->rtb.segs_acked++;
 		return 0;
 	default:
 		return 0; /* NEW: never sent, cannot be acked; ACKED: done */
@@ -1145,13 +1171,13 @@ static int window_shut(const struct mw_ep *ep, const struct peer *p,
 {
 	uint64_t q;
 
-	for (q = p->tx_base; q != p->tx_seq; q++) {
-		const struct tx_slot *s = &p->tx[q % ep->cfg.window];
+	for (q = p->send.tx_base; q != p->send.tx_seq; q++) {
+		const struct tx_slot *s = &p->send.tx[q % ep->cfg.window];
 
 		if (!s->used)
 			continue;
 		if (s->active ? sdiff(s->tid, limit) >= 0
-			      : sdiff(p->tid_next, limit) >= 0)
+			      : sdiff(p->send.tid_next, limit) >= 0)
 			return 1;
 	}
 	return 0;
@@ -1171,30 +1197,30 @@ static int on_ack(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 	rc = mw_wire_parse_ack(pkt, len, &a);
 	if (rc < 0)
 		return drop(ep, MW_DROP_FORMAT, rc);
-	if (sdiff(a.cum_tid, p->tid_next) > 0)
+	if (sdiff(a.cum_tid, p->send.tid_next) > 0)
 		return drop(ep, MW_DROP_ACK, MW_ERANGE);
 	if (a.has_largest) {
-		uint32_t d = (uint32_t)p->pn_next - a.largest_pn;
+		uint32_t d = (uint32_t)p->rtb.pn_next - a.largest_pn;
 
-		if (d == 0 || d > p->pn_next)
+		if (d == 0 || d > p->rtb.pn_next)
 			return drop(ep, MW_DROP_ACK, MW_ERANGE);
-		largest = p->pn_next - d;
+		largest = p->rtb.pn_next - d;
 	}
 	ac.now = now;
 	ac.largest = largest;
 	ac.has_largest = a.has_largest;
-	acked0 = p->segs_acked;
+	acked0 = p->rtb.segs_acked;
 	sent0 = ep->ctr.tensors_sent;
 	largest_new = a.has_largest &&
-		      (!p->has_largest_acked || largest > p->largest_acked);
+		      (!p->rtb.has_largest_acked || largest > p->rtb.largest_acked);
 	ep->ctr.acks_rx++;
 	if (h->flags & MW_FLAG_ACK_REQ)
-		p->ack_now = 1;
-	p->peer_limit = a.rx_limit;
+		p->recv.ack_now = 1;
+	p->send.peer_limit = a.rx_limit;
 
 	/* cumulative part: every tensor below cum_tid is complete */
 	for (i = 0; i < w; i++) {
-		struct tx_slot *s = &p->tx[i];
+		struct tx_slot *s = &p->send.tx[i];
 
 		if (s->used && s->active && sdiff(s->tid, a.cum_tid) < 0) {
 			newly += tx_complete(ep, id, s, &ac);
@@ -1225,17 +1251,17 @@ static int on_ack(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 			tx_complete(ep, id, s, &ac);
 	}
 	if (a.has_largest &&
-	    (!p->has_largest_acked || largest > p->largest_acked)) {
-		if (p->pn_next - largest <= sent_cap(ep)) {
-			uint64_t sent = p->sent[largest % sent_cap(ep)].sent_ns;
+	    (!p->rtb.has_largest_acked || largest > p->rtb.largest_acked)) {
+		if (p->rtb.pn_next - largest <= sent_cap(ep)) {
+			uint64_t sent = p->rtb.sent[largest % sent_cap(ep)].sent_ns;
 
 			if (now >= sent)
 				rtt_sample(ep, p, now - sent,
 					   (uint64_t)a.ack_delay_us * 1000,
 					   now);
 		}
-		p->largest_acked = largest;
-		p->has_largest_acked = 1;
+		p->rtb.largest_acked = largest;
+		p->rtb.has_largest_acked = 1;
 	}
 	if (newly)
 		cc_on_ack(ep, p, newly);
@@ -1246,9 +1272,9 @@ static int on_ack(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 	 * peer that answers probes keeps the session open, 8.6). An ACK
 	 * that does neither - a receiver that keeps refusing a segment -
 	 * does not, so such a tensor fails within the retry budget. */
-	if (p->segs_acked != acked0 || ep->ctr.tensors_sent != sent0 ||
+	if (p->rtb.segs_acked != acked0 || ep->ctr.tensors_sent != sent0 ||
 	    largest_new || window_shut(ep, p, a.rx_limit))
-		p->rto_count = 0;
+		p->send.rto_count = 0;
 	return 0;
 }
 
@@ -1256,10 +1282,10 @@ static int on_ack(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 
 static uint32_t rx_limit(const struct mw_ep *ep, const struct peer *p)
 {
-	uint32_t lim = p->rx_next + ep->cfg.window - p->rx_unpolled;
+	uint32_t lim = p->recv.rx_next + ep->cfg.window - p->recv.rx_unpolled;
 
-	if (p->blocked && sdiff(p->blocked_tid, lim) < 0)
-		lim = p->blocked_tid;
+	if (p->recv.blocked && sdiff(p->recv.blocked_tid, lim) < 0)
+		lim = p->recv.blocked_tid;
 	return lim;
 }
 
@@ -1268,10 +1294,10 @@ static void rx_deliver(struct mw_ep *ep, uint16_t id)
 	struct peer *p = &ep->peers[id];
 
 	for (;;) {
-		struct rx_slot *s = &p->rx[p->rx_next % ep->cfg.window];
+		struct rx_slot *s = &p->recv.rx[p->recv.rx_next % ep->cfg.window];
 		struct mw_event *e;
 
-		if (!s->used || !s->complete || s->tid != p->rx_next)
+		if (!s->used || !s->complete || s->tid != p->recv.rx_next)
 			return;
 		e = ev_push(ep);
 		e->type = MW_EV_RX_TENSOR;
@@ -1283,8 +1309,8 @@ static void rx_deliver(struct mw_ep *ep, uint16_t id)
 		e->bytes = s->bytes;
 		s->buf = NULL; /* now the event's; rx_mem drops at poll */
 		rx_slot_clear(ep, s, 0);
-		p->rx_next++;
-		p->rx_unpolled++;
+		p->recv.rx_next++;
+		p->recv.rx_unpolled++;
 		ep->ctr.tensors_delivered++;
 	}
 }
@@ -1304,10 +1330,10 @@ static int rx_slot_open(struct mw_ep *ep, uint16_t id, struct rx_slot *s,
 	ri.desc = d->desc;
 	buf = ep->cfg.rx_alloc.alloc(ep->cfg.rx_alloc.ctx, bytes, &ri);
 	if (!buf) {
-		if (!p->blocked || sdiff(d->tid, p->blocked_tid) < 0) {
-			p->blocked = 1;
-			p->blocked_tid = d->tid;
-			p->blocked_info = ri;
+		if (!p->recv.blocked || sdiff(d->tid, p->recv.blocked_tid) < 0) {
+			p->recv.blocked = 1;
+			p->recv.blocked_tid = d->tid;
+			p->recv.blocked_info = ri;
 		}
 		return MW_EAGAIN;
 	}
@@ -1338,20 +1364,20 @@ static int bit_get(const uint8_t *bm, uint32_t i)
 static void rx_note_pn(struct mw_ep *ep, struct peer *p, uint32_t pn,
 		       uint64_t now)
 {
-	if (!p->rx_has_largest || sdiff(pn, p->rx_largest_pn) > 0) {
-		if (p->rx_has_largest && pn != p->rx_largest_pn + 1)
-			p->ack_now = 1; /* a gap: tell the sender now */
-		p->rx_largest_pn = pn;
-		p->rx_has_largest = 1;
-		p->rx_largest_time = now;
+	if (!p->recv.rx_has_largest || sdiff(pn, p->recv.rx_largest_pn) > 0) {
+		if (p->recv.rx_has_largest && pn != p->recv.rx_largest_pn + 1)
+			p->recv.ack_now = 1; /* a gap: tell the sender now */
+		p->recv.rx_largest_pn = pn;
+		p->recv.rx_has_largest = 1;
+		p->recv.rx_largest_time = now;
 	} else {
-		p->ack_now = 1; /* reordered or repeated: report at once */
+		p->recv.ack_now = 1; /* reordered or repeated: report at once */
 	}
-	p->ack_pending++;
-	if (p->ack_pending >= 2)
-		p->ack_now = 1;
-	else if (p->ack_due == NO_TIME)
-		p->ack_due = now + ep->cfg.ack_delay_ns;
+	p->recv.ack_pending++;
+	if (p->recv.ack_pending >= 2)
+		p->recv.ack_now = 1;
+	else if (p->recv.ack_due == NO_TIME)
+		p->recv.ack_due = now + ep->cfg.ack_delay_ns;
 }
 
 /* Accept a duplicate segment (not a drop, PROTOCOL.md 11): counted, and
@@ -1361,7 +1387,7 @@ static int rx_dup(struct mw_ep *ep, struct peer *p, uint32_t pn, uint64_t now)
 	rx_note_pn(ep, p, pn, now);
 	ep->ctr.data_rx++;
 	ep->ctr.data_rx_dup++;
-	p->ack_now = 1;
+	p->recv.ack_now = 1;
 	return 0;
 }
 
@@ -1414,18 +1440,18 @@ static int on_data(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 	    d.seg_cnt > ep->cfg.max_segs)
 		return drop(ep, MW_DROP_LIMIT, MW_ELIMIT);
 
-	off = sdiff(d.tid, p->rx_next);
+	off = sdiff(d.tid, p->recv.rx_next);
 	if (off < 0)
 		return rx_dup(ep, p, d.pn, now); /* already delivered */
-	if (off >= sdiff(rx_limit(ep, p), p->rx_next) ||
+	if (off >= sdiff(rx_limit(ep, p), p->recv.rx_next) ||
 	    (uint32_t)off >= ep->cfg.window) {
 		/* Flow control, not a bad packet: its pn is recorded so that
 		 * the ACK sent now lets the sender detect the loss (8.2). */
 		rx_note_pn(ep, p, d.pn, now);
-		p->ack_now = 1;
+		p->recv.ack_now = 1;
 		return drop(ep, MW_DROP_WINDOW, MW_ELIMIT);
 	}
-	s = &p->rx[d.tid % ep->cfg.window];
+	s = &p->recv.rx[d.tid % ep->cfg.window];
 	if (s->used) {
 		if (memcmp(s->tblock, pkt + MW_WIRE_TBLOCK_OFF,
 			   MW_WIRE_TBLOCK_LEN) != 0)
@@ -1438,9 +1464,9 @@ static int on_data(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 		rc = rx_slot_open(ep, id, s, &d, pkt);
 		if (rc == MW_EAGAIN) {
 			rx_note_pn(ep, p, d.pn, now); /* as outside_window */
-			p->ack_now = 1;
-			if (p->alloc_retry_at == NO_TIME)
-				p->alloc_retry_at = now + ep->cfg.rto_min_ns;
+			p->recv.ack_now = 1;
+			if (p->recv.alloc_retry_at == NO_TIME)
+				p->recv.alloc_retry_at = now + ep->cfg.rto_min_ns;
 			return drop(ep, MW_DROP_NOBUF, rc);
 		}
 		if (rc < 0)
@@ -1463,8 +1489,8 @@ static int on_data(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 		return drop(ep, MW_DROP_PAYLOAD, (int)got);
 	}
 	/* Accepted. */
-	if (opened && p->blocked && p->blocked_tid == d.tid)
-		p->blocked = 0;
+	if (opened && p->recv.blocked && p->recv.blocked_tid == d.tid)
+		p->recv.blocked = 0;
 	rx_note_pn(ep, p, d.pn, now);
 	r = &s->rs[d.seg_idx];
 	r->elem_off = d.seg.elem_off;
@@ -1489,10 +1515,10 @@ static int on_data(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 
 static void resync(struct mw_ep *ep, struct peer *p, uint64_t now)
 {
-	if (now < p->resync_at)
+	if (now < p->sess.resync_at)
 		return;
-	p->resync_at = now + ep->cfg.rto_min_ns;
-	p->hello_pending = 1;
+	p->sess.resync_at = now + ep->cfg.rto_min_ns;
+	p->sess.hello_pending = 1;
 }
 
 static int on_hello(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
@@ -1500,7 +1526,7 @@ static int on_hello(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 {
 	struct peer *p = &ep->peers[id];
 	struct mw_hello hb;
-	int rc, dst_ok = ident_eq(&h->dst, &p->local);
+	int rc, dst_ok = ident_eq(&h->dst, &p->sess.local);
 
 	rc = mw_wire_parse_hello(pkt, len, &hb);
 	if (rc < 0)
@@ -1510,14 +1536,14 @@ static int on_hello(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 	 * retried on its timer; nothing else to do. */
 	if (h->type == MW_PT_HELLO_ACK && !dst_ok)
 		return drop(ep, MW_DROP_STALE, MW_ESTATE);
-	if (p->remote_known) {
-		int c = mw_ident_cmp(&h->src, &p->remote);
+	if (p->sess.remote_known) {
+		int c = mw_ident_cmp(&h->src, &p->sess.remote);
 
-		if (c < 0 || (c == 0 && p->remote_closed))
+		if (c < 0 || (c == 0 && p->sess.remote_closed))
 			return drop(ep, MW_DROP_STALE, MW_ESTATE);
 		if (c > 0) {
-			int restarted = h->src.inc != p->remote.inc;
-			uint64_t hello_at = p->hello_at;
+			int restarted = h->src.inc != p->sess.remote.inc;
+			uint64_t hello_at = p->sess.hello_at;
 
 			if (restarted) {
 				ep->ctr.peer_restarts++;
@@ -1533,34 +1559,34 @@ static int on_hello(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 			 * that identity. Wait for it (retried on its timer)
 			 * rather than send another. */
 			if (hello_at != NO_TIME && tx_wanted(p)) {
-				p->hello_at = hello_at;
-				p->hello_pending = 0;
+				p->sess.hello_at = hello_at;
+				p->sess.hello_pending = 0;
 			}
-			dst_ok = ident_eq(&h->dst, &p->local);
+			dst_ok = ident_eq(&h->dst, &p->sess.local);
 		}
 	}
-	p->remote = h->src;
-	p->remote_known = 1;
-	p->remote_closed = 0;
-	p->lim = hb;
-	if (p->lim.max_datagram > ep->cfg.max_datagram)
-		p->lim.max_datagram = ep->cfg.max_datagram;
+	p->sess.remote = h->src;
+	p->sess.remote_known = 1;
+	p->sess.remote_closed = 0;
+	p->sess.lim = hb;
+	if (p->sess.lim.max_datagram > ep->cfg.max_datagram)
+		p->sess.lim.max_datagram = ep->cfg.max_datagram;
 	ep->ctr.hello_rx++;
-	if (p->tid_next == 0 && !p->has_largest_acked)
-		p->peer_limit = hb.rx_window;
-	if (dst_ok && !p->confirmed) {
-		p->confirmed = 1;
-		p->rto_count = 0;
-		p->hello_at = NO_TIME;
-		p->last_send = now;
+	if (p->send.tid_next == 0 && !p->rtb.has_largest_acked)
+		p->send.peer_limit = hb.rx_window;
+	if (dst_ok && !p->sess.confirmed) {
+		p->sess.confirmed = 1;
+		p->send.rto_count = 0;
+		p->sess.hello_at = NO_TIME;
+		p->send.last_send = now;
 	}
 	/* The peer names our current identity: a HELLO of ours (queued on
 	 * submit or to resynchronise) would tell it nothing. This is what
 	 * makes a simultaneous open one HELLO and one HELLO_ACK per side. */
 	if (dst_ok)
-		p->hello_pending = 0;
+		p->sess.hello_pending = 0;
 	if (h->type == MW_PT_HELLO)
-		p->hello_ack_pending = 1;
+		p->sess.hello_ack_pending = 1;
 	return 0;
 }
 
@@ -1572,11 +1598,11 @@ static int on_hello(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
  */
 static int closes_ours(const struct peer *p, const struct mw_hdr *h)
 {
-	return h->type == MW_PT_CLOSE && p->remote_known && !p->remote_closed &&
-	       !p->confirmed && p->close_src.inc != 0 &&
-	       ident_eq(&h->src, &p->remote) &&
-	       ident_eq(&h->src, &p->close_dst) &&
-	       ident_eq(&h->dst, &p->close_src);
+	return h->type == MW_PT_CLOSE && p->sess.remote_known && !p->sess.remote_closed &&
+	       !p->sess.confirmed && p->sess.close_src.inc != 0 &&
+	       ident_eq(&h->src, &p->sess.remote) &&
+	       ident_eq(&h->src, &p->sess.close_dst) &&
+	       ident_eq(&h->dst, &p->sess.close_src);
 }
 
 static int on_close(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
@@ -1592,7 +1618,7 @@ static int on_close(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 		     SD_KEEP | SD_EMIT |
 			     (c.reason == 0 || c.reason == MW_ECANCELED ?
 				      SD_ORDERLY : 0));
-	ep->peers[id].remote_closed = 1;
+	ep->peers[id].sess.remote_closed = 1;
 	return 0;
 }
 
@@ -1621,22 +1647,22 @@ static void alloc_retry(struct mw_ep *ep, uint16_t id, uint64_t now)
 	void *buf;
 	uint64_t bytes;
 
-	if (!p->blocked)
+	if (!p->recv.blocked)
 		return;
-	bytes = p->blocked_info.desc.n *
-		mw_codec_elem_size(p->blocked_info.desc.codec);
+	bytes = p->recv.blocked_info.desc.n *
+		mw_codec_elem_size(p->recv.blocked_info.desc.codec);
 	buf = ep->cfg.rx_alloc.alloc(ep->cfg.rx_alloc.ctx, bytes,
-				     &p->blocked_info);
+				     &p->recv.blocked_info);
 	if (!buf) {
-		p->alloc_retry_at = now + ep->cfg.rto_min_ns;
+		p->recv.alloc_retry_at = now + ep->cfg.rto_min_ns;
 		return;
 	}
 	/* Room again: give it back and reopen the window; the first segment
 	 * that arrives allocates for real. */
 	ep->cfg.rx_alloc.free(ep->cfg.rx_alloc.ctx, buf, bytes);
-	p->blocked = 0;
-	p->alloc_retry_at = NO_TIME;
-	p->ack_now = 1;
+	p->recv.blocked = 0;
+	p->recv.alloc_retry_at = NO_TIME;
+	p->recv.ack_now = 1;
 }
 
 int mw_ep_recv(struct mw_ep *ep, uint16_t id, const uint8_t *pkt, size_t len,
@@ -1665,14 +1691,14 @@ int mw_ep_recv(struct mw_ep *ep, uint16_t id, const uint8_t *pkt, size_t len,
 		if (rc < 0)
 			return drop(ep, MW_DROP_FORMAT, rc);
 		ep->ctr.close_rx++;
-		p->remote_closed = 1;
+		p->sess.remote_closed = 1;
 		return 0;
 	}
 	/* Everything else belongs to exactly one session. */
-	if (!p->remote_known || !ident_eq(&h.src, &p->remote) ||
-	    !ident_eq(&h.dst, &p->local) || p->remote_closed) {
-		c = p->remote_known ? mw_ident_cmp(&h.src, &p->remote) : 1;
-		if (c < 0 || (c == 0 && p->remote_closed))
+	if (!p->sess.remote_known || !ident_eq(&h.src, &p->sess.remote) ||
+	    !ident_eq(&h.dst, &p->sess.local) || p->sess.remote_closed) {
+		c = p->sess.remote_known ? mw_ident_cmp(&h.src, &p->sess.remote) : 1;
+		if (c < 0 || (c == 0 && p->sess.remote_closed))
 			return drop(ep, MW_DROP_STALE, MW_ESTATE);
 		if (h.type != MW_PT_CLOSE)
 			resync(ep, p, now);
@@ -1694,10 +1720,10 @@ int mw_ep_recv(struct mw_ep *ep, uint16_t id, const uint8_t *pkt, size_t len,
 		return rc; /* dropped: no state (PROTOCOL.md 11) */
 	/* An accepted DATA or ACK of the session confirms our identity
 	 * (6.4) and is a chance to retry a refused allocation (8.6). */
-	if (!p->confirmed) {
-		p->confirmed = 1;
-		p->hello_at = NO_TIME;
-		p->last_send = now;
+	if (!p->sess.confirmed) {
+		p->sess.confirmed = 1;
+		p->sess.hello_at = NO_TIME;
+		p->send.last_send = now;
 	}
 	alloc_retry(ep, id, now);
 	return 0;
@@ -1709,8 +1735,8 @@ static int has_sendable(struct mw_ep *ep, struct peer *p)
 {
 	uint64_t q;
 
-	for (q = p->tx_base; q != p->tx_seq; q++) {
-		struct tx_slot *s = &p->tx[q % ep->cfg.window];
+	for (q = p->send.tx_base; q != p->send.tx_seq; q++) {
+		struct tx_slot *s = &p->send.tx[q % ep->cfg.window];
 
 		if (s->used && (!s->active || s->lost || s->next_new < s->seg_cnt))
 			return 1;
@@ -1724,16 +1750,16 @@ static uint64_t peer_expiry(struct mw_ep *ep, struct peer *p)
 
 	if (!p->used)
 		return t;
-	if (p->ack_pending && p->ack_due < t)
-		t = p->ack_due;
-	if (p->loss_time < t)
-		t = p->loss_time;
-	if (p->hello_at < t)
-		t = p->hello_at;
-	if (p->blocked && p->alloc_retry_at < t)
-		t = p->alloc_retry_at;
-	if (peer_open(p) && (p->in_flight || has_sendable(ep, p))) {
-		uint64_t r = p->last_send + rto_backoff(ep, p);
+	if (p->recv.ack_pending && p->recv.ack_due < t)
+		t = p->recv.ack_due;
+	if (p->rtb.loss_time < t)
+		t = p->rtb.loss_time;
+	if (p->sess.hello_at < t)
+		t = p->sess.hello_at;
+	if (p->recv.blocked && p->recv.alloc_retry_at < t)
+		t = p->recv.alloc_retry_at;
+	if (peer_open(p) && (p->rtb.in_flight || has_sendable(ep, p))) {
+		uint64_t r = p->send.last_send + rto_backoff(ep, p);
 
 		if (r < t)
 			t = r;
@@ -1760,40 +1786,40 @@ static void on_rto(struct mw_ep *ep, uint16_t id, uint64_t now)
 	struct peer *p = &ep->peers[id];
 
 	ep->ctr.rto_events++;
-	if (++p->rto_count > ep->cfg.max_retries) {
+	if (++p->send.rto_count > ep->cfg.max_retries) {
 		session_down(ep, id, MW_ETIMEDOUT, SD_LOCAL | SD_EMIT);
 		return;
 	}
-	if (p->in_flight) {
+	if (p->rtb.in_flight) {
 		/* First timeout of a series: keep the window for an undo. */
-		if (p->rto_count == 1 || p->undo_armed != 2)
+		if (p->send.rto_count == 1 || p->cc.undo_armed != 2)
 			undo_save(ep, p, 2);
 		/* The oldest unresolved transmission is declared lost and
 		 * resent as a probe, whatever the congestion window. */
-		while (p->sent_lo < p->pn_next) {
+		while (p->rtb.sent_lo < p->rtb.pn_next) {
 			struct tx_slot *s;
-			struct seg_st *g = rec_live(ep, p, p->sent_lo, &s);
+			struct seg_st *g = rec_live(ep, p, p->rtb.sent_lo, &s);
 
-			p->sent_lo++;
+			p->rtb.sent_lo++;
 			if (g) {
 				mark_lost(ep, p, s, g, LOST_RTO);
 				break;
 			}
 		}
-		p->ssthresh = p->cwnd / 2 > ep->cfg.cwnd_min ?
-				      p->cwnd / 2 : ep->cfg.cwnd_min;
-		p->cwnd = ep->cfg.cwnd_min;
-		p->cwnd_acc = 0;
-		p->recovery_start = now;
-		p->probe_data = 1;
+		p->cc.ssthresh = p->cc.cwnd / 2 > ep->cfg.cwnd_min ?
+				      p->cc.cwnd / 2 : ep->cfg.cwnd_min;
+		p->cc.cwnd = ep->cfg.cwnd_min;
+		p->cc.cwnd_acc = 0;
+		p->cc.recovery_start = now;
+		p->send.probe_data = 1;
 	} else {
 		/* Nothing in flight but data waiting: the peer's window is
 		 * shut (or we are starved); ask for a fresh ACK. */
-		p->probe_req = 1;
+		p->send.probe_req = 1;
 		if (has_sendable(ep, p))
-			p->probe_data = 1;
+			p->send.probe_data = 1;
 	}
-	p->last_send = now; /* re-armed by what is sent next */
+	p->send.last_send = now; /* re-armed by what is sent next */
 }
 
 int mw_ep_handle_expiry(struct mw_ep *ep, uint64_t now)
@@ -1807,24 +1833,24 @@ int mw_ep_handle_expiry(struct mw_ep *ep, uint64_t now)
 
 		if (!p->used)
 			continue;
-		if (p->ack_pending && p->ack_due <= now)
-			p->ack_now = 1;
-		if (p->loss_time <= now)
+		if (p->recv.ack_pending && p->recv.ack_due <= now)
+			p->recv.ack_now = 1;
+		if (p->rtb.loss_time <= now)
 			detect_losses(ep, p, now);
-		if (p->blocked && p->alloc_retry_at <= now)
+		if (p->recv.blocked && p->recv.alloc_retry_at <= now)
 			alloc_retry(ep, i, now);
-		if (p->hello_at <= now) {
-			p->hello_at = NO_TIME;
+		if (p->sess.hello_at <= now) {
+			p->sess.hello_at = NO_TIME;
 			ep->ctr.rto_events++;
-			if (++p->rto_count > ep->cfg.max_retries)
+			if (++p->send.rto_count > ep->cfg.max_retries)
 				session_down(ep, i, MW_ETIMEDOUT,
 					     SD_LOCAL | SD_EMIT);
 			else if (tx_wanted(p) && !peer_open(p))
-				p->hello_pending = 1;
+				p->sess.hello_pending = 1;
 			continue;
 		}
-		if (peer_open(p) && (p->in_flight || has_sendable(ep, p)) &&
-		    p->last_send + rto_backoff(ep, p) <= now)
+		if (peer_open(p) && (p->rtb.in_flight || has_sendable(ep, p)) &&
+		    p->send.last_send + rto_backoff(ep, p) <= now)
 			on_rto(ep, i, now);
 	}
 	return 0;
@@ -1836,14 +1862,14 @@ static int build_hello(struct mw_ep *ep, struct peer *p, uint8_t type,
 		       uint8_t *buf)
 {
 	struct mw_hello hb;
-	const struct mw_ident *dst = p->remote_known ? &p->remote : NULL;
+	const struct mw_ident *dst = p->sess.remote_known ? &p->sess.remote : NULL;
 
 	memset(&hb, 0, sizeof(hb));
 	hb.max_datagram = ep->cfg.max_datagram;
 	hb.rx_window = ep->cfg.window;
 	hb.max_segs = ep->cfg.max_segs;
 	hb.max_tensor_bytes = ep->cfg.max_tensor_bytes;
-	mw_wire_put_hdr(buf, type, 0, &p->local, dst);
+	mw_wire_put_hdr(buf, type, 0, &p->sess.local, dst);
 	return mw_wire_finish(buf, mw_wire_put_hello(buf, &hb));
 }
 
@@ -1856,23 +1882,23 @@ static int build_ack(struct mw_ep *ep, struct peer *p, uint8_t *buf,
 	uint8_t bm[512];
 
 	memset(&a, 0, sizeof(a));
-	if (p->rx_has_largest) {
-		uint64_t d = (now - p->rx_largest_time) / 1000;
+	if (p->recv.rx_has_largest) {
+		uint64_t d = (now - p->recv.rx_largest_time) / 1000;
 
 		a.has_largest = 1;
-		a.largest_pn = p->rx_largest_pn;
+		a.largest_pn = p->recv.rx_largest_pn;
 		a.ack_delay_us = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
 	}
-	a.cum_tid = p->rx_next;
+	a.cum_tid = p->recv.rx_next;
 	a.rx_limit = rx_limit(ep, p);
-	mw_wire_put_hdr(buf, MW_PT_ACK, flags, &p->local, &p->remote);
+	mw_wire_put_hdr(buf, MW_PT_ACK, flags, &p->sess.local, &p->sess.remote);
 	for (i = 0; i < w; i++) {
-		struct rx_slot *s = &p->rx[(p->rx_next + i) % w];
+		struct rx_slot *s = &p->recv.rx[(p->recv.rx_next + i) % w];
 		struct mw_ack_block b;
 		uint32_t nbits = 0, j;
 		size_t room;
 
-		if (!s->used || s->tid != p->rx_next + i)
+		if (!s->used || s->tid != p->recv.rx_next + i)
 			continue;
 		if (cap - off < MW_WIRE_ACK_BLOCK_LEN)
 			break;
@@ -1899,9 +1925,9 @@ static int build_ack(struct mw_ep *ep, struct peer *p, uint8_t *buf,
 		a.nblocks++;
 	}
 	mw_wire_put_ack_fixed(buf, &a);
-	p->ack_pending = 0;
-	p->ack_now = 0;
-	p->ack_due = NO_TIME;
+	p->recv.ack_pending = 0;
+	p->recv.ack_now = 0;
+	p->recv.ack_due = NO_TIME;
 	ep->ctr.acks_tx++;
 	return mw_wire_finish(buf, off);
 }
@@ -1914,19 +1940,19 @@ static struct tx_slot *tx_activate(struct mw_ep *ep, uint16_t id,
 	size_t budget = seg_budget(ep, p);
 	int rc = 0;
 
-	if (sdiff(p->tid_next, p->peer_limit) >= 0)
+	if (sdiff(p->send.tid_next, p->send.peer_limit) >= 0)
 		return NULL;
 	if (s->desc.n * mw_codec_elem_size(s->desc.codec) >
-	    p->lim.max_tensor_bytes)
+	    p->sess.lim.max_tensor_bytes)
 		rc = MW_ELIMIT;
-	else if (s->budget != budget || s->seg_cnt > p->lim.max_segs)
+	else if (s->budget != budget || s->seg_cnt > p->sess.lim.max_segs)
 		rc = tx_plan(ep, p, s, budget);
 	if (rc < 0) {
 		tx_finish(ep, id, s, rc);
 		return NULL;
 	}
 	s->active = 1;
-	s->tid = p->tid_next++;
+	s->tid = p->send.tid_next++;
 	return s;
 }
 
@@ -1938,11 +1964,11 @@ static struct tx_slot *pick(struct mw_ep *ep, uint16_t id, uint32_t *seg)
 	uint64_t q;
 	uint32_t w = ep->cfg.window, j;
 
-	for (q = p->tx_base; q != p->tx_seq; q++) {
-		struct tx_slot *s = &p->tx[q % w];
+	for (q = p->send.tx_base; q != p->send.tx_seq; q++) {
+		struct tx_slot *s = &p->send.tx[q % w];
 
 		if (!s->used || !s->active || !s->lost ||
-		    sdiff(s->tid, p->peer_limit) >= 0)
+		    sdiff(s->tid, p->send.peer_limit) >= 0)
 			continue;
 		for (j = s->lost_hint; j < s->seg_cnt; j++)
 			if (s->ss[j].state == SEG_LOST) {
@@ -1951,20 +1977,20 @@ static struct tx_slot *pick(struct mw_ep *ep, uint16_t id, uint32_t *seg)
 				return s;
 			}
 	}
-	for (q = p->tx_base; q != p->tx_seq; q++) {
-		struct tx_slot *s = &p->tx[q % w];
+	for (q = p->send.tx_base; q != p->send.tx_seq; q++) {
+		struct tx_slot *s = &p->send.tx[q % w];
 
 		if (!s->used)
 			continue;
 		if (!s->active) {
 			s = tx_activate(ep, id, s);
 			if (!s) {
-				if (p->tx[q % w].used)
+				if (p->send.tx[q % w].used)
 					return NULL; /* window shut: in order */
 				continue;             /* failed on limits */
 			}
 		}
-		if (sdiff(s->tid, p->peer_limit) >= 0)
+		if (sdiff(s->tid, p->send.peer_limit) >= 0)
 			return NULL;
 		if (s->next_new < s->seg_cnt) {
 			*seg = s->next_new;
@@ -1981,8 +2007,8 @@ static int build_data(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 	struct sent_rec *r;
 	int64_t plen;
 
-	mw_wire_put_hdr(buf, MW_PT_DATA, 0, &p->local, &p->remote);
-	mw_put32(buf + 28, (uint32_t)p->pn_next);
+	mw_wire_put_hdr(buf, MW_PT_DATA, 0, &p->sess.local, &p->sess.remote);
+	mw_put32(buf + 28, (uint32_t)p->rtb.pn_next);
 	mw_put32(buf + 32, s->tid);
 	mw_put32(buf + 36, seg);
 	mw_put32(buf + 40, (uint32_t)s->segs[seg].elem_cnt);
@@ -2007,14 +2033,14 @@ static int build_data(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 		ep->ctr.data_tx_new++;
 	}
 	g->state = SEG_FLIGHT;
-	g->pn = p->pn_next;
-	r = &p->sent[p->pn_next % sent_cap(ep)];
+	g->pn = p->rtb.pn_next;
+	r = &p->rtb.sent[p->rtb.pn_next % sent_cap(ep)];
 	r->sent_ns = now;
 	r->tid = s->tid;
 	r->seg = seg;
-	p->pn_next++;
-	p->in_flight++;
-	p->last_send = now;
+	p->rtb.pn_next++;
+	p->rtb.in_flight++;
+	p->send.last_send = now;
 	ep->ctr.data_tx++;
 	return mw_wire_finish(buf, MW_WIRE_DATA_HDR_LEN + (size_t)plen);
 }
@@ -2028,46 +2054,46 @@ static int send_peer(struct mw_ep *ep, uint16_t id, uint8_t *buf, size_t cap,
 	uint32_t seg;
 	int ring_full;
 
-	if (p->close_pending) {
-		p->close_pending = 0;
-		mw_wire_put_hdr(buf, MW_PT_CLOSE, 0, &p->close_src,
-				&p->close_dst);
+	if (p->sess.close_pending) {
+		p->sess.close_pending = 0;
+		mw_wire_put_hdr(buf, MW_PT_CLOSE, 0, &p->sess.close_src,
+				&p->sess.close_dst);
 		ep->ctr.close_tx++;
 		return mw_wire_finish(buf,
-				      mw_wire_put_close(buf, p->close_reason));
+				      mw_wire_put_close(buf, p->sess.close_reason));
 	}
-	if (p->hello_ack_pending) {
-		p->hello_ack_pending = 0;
+	if (p->sess.hello_ack_pending) {
+		p->sess.hello_ack_pending = 0;
 		ep->ctr.hello_tx++;
 		return build_hello(ep, p, MW_PT_HELLO_ACK, buf);
 	}
-	if (p->hello_pending) {
-		p->hello_pending = 0;
+	if (p->sess.hello_pending) {
+		p->sess.hello_pending = 0;
 		if (!peer_open(p) && tx_wanted(p))
-			p->hello_at = now + rto_backoff(ep, p);
+			p->sess.hello_at = now + rto_backoff(ep, p);
 		ep->ctr.hello_tx++;
 		return build_hello(ep, p, MW_PT_HELLO, buf);
 	}
-	if (!p->remote_known || p->remote_closed)
+	if (!p->sess.remote_known || p->sess.remote_closed)
 		return 0;
-	if (p->ack_now && p->confirmed)
+	if (p->recv.ack_now && p->sess.confirmed)
 		return build_ack(ep, p, buf, cap, 0, now);
 	if (!peer_open(p))
 		return 0;
-	ring_full = p->pn_next - p->sent_lo >= sent_cap(ep);
-	if ((p->probe_data || (p->in_flight < p->cwnd && !ring_full)) &&
+	ring_full = p->rtb.pn_next - p->rtb.sent_lo >= sent_cap(ep);
+	if ((p->send.probe_data || (p->rtb.in_flight < p->cc.cwnd && !ring_full)) &&
 	    !ring_full) {
 		s = pick(ep, id, &seg);
 		if (s) {
-			p->probe_data = 0;
-			p->probe_req = 0;
+			p->send.probe_data = 0;
+			p->send.probe_req = 0;
 			return build_data(ep, p, s, seg, buf, cap, now);
 		}
 	}
-	p->probe_data = 0;
-	if (p->probe_req) {
-		p->probe_req = 0;
-		p->last_send = now;
+	p->send.probe_data = 0;
+	if (p->send.probe_req) {
+		p->send.probe_req = 0;
+		p->send.last_send = now;
 		ep->ctr.probes_tx++;
 		return build_ack(ep, p, buf, cap, MW_FLAG_ACK_REQ, now);
 	}
@@ -2081,7 +2107,7 @@ static int send_one(struct mw_ep *ep, uint16_t id, uint8_t *buf, uint64_t now)
 
 	if (len > 0) {
 		if (buf[3] != MW_PT_CLOSE)
-			ep->peers[id].announced = 1;
+			ep->peers[id].sess.announced = 1;
 		ep->ctr.pkts_tx++;
 		ep->ctr.bytes_tx += (uint64_t)len;
 	}
@@ -2174,19 +2200,19 @@ int mw_ep_peer_info(const struct mw_ep *ep, uint16_t id,
 	memset(pi, 0, sizeof(*pi));
 	pi->state = peer_open(p) ? MW_PEER_OPEN :
 		    tx_wanted(p) ? MW_PEER_HELLO : MW_PEER_IDLE;
-	pi->local = p->local;
-	if (p->remote_known)
-		pi->remote = p->remote;
-	pi->srtt_ns = p->srtt;
-	pi->rttvar_ns = p->rttvar;
+	pi->local = p->sess.local;
+	if (p->sess.remote_known)
+		pi->remote = p->sess.remote;
+	pi->srtt_ns = p->rtt.srtt;
+	pi->rttvar_ns = p->rtt.rttvar;
 	pi->rto_ns = rto_base(ep, p);
-	pi->cwnd = p->cwnd;
-	pi->ssthresh = p->ssthresh;
-	pi->in_flight = p->in_flight;
-	pi->tx_pending = (uint32_t)(p->tx_seq - p->tx_base);
+	pi->cwnd = p->cc.cwnd;
+	pi->ssthresh = p->cc.ssthresh;
+	pi->in_flight = p->rtb.in_flight;
+	pi->tx_pending = (uint32_t)(p->send.tx_seq - p->send.tx_base);
 	for (i = 0; i < ep->cfg.window; i++)
-		pi->rx_pending += p->rx[i].used;
-	pi->rx_pending += p->rx_unpolled;
-	pi->rto_count = p->rto_count;
+		pi->rx_pending += p->recv.rx[i].used;
+	pi->rx_pending += p->recv.rx_unpolled;
+	pi->rto_count = p->send.rto_count;
 	return 0;
 }
