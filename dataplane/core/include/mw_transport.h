@@ -99,8 +99,25 @@ struct mw_ep_config {
 	uint8_t undo;          /**< 1 (default): undo a window reduction
 				    that proves spurious (PROTOCOL.md 8.5);
 				    0: never (for comparisons) */
+	uint8_t cc;            /**< congestion controller, enum mw_cc_algo
+				    (default MW_CC_RENO) */
 	struct mw_rx_alloc rx_alloc; /**< receive buffers; alloc NULL: malloc */
 };
+
+/** Congestion controllers (PROTOCOL.md 8.5; the choice is local to the
+ *  sender and interoperates with any peer). */
+enum mw_cc_algo {
+	MW_CC_RENO = 0,  /**< "reno": slow start, additive increase, halve on
+			      a loss, back to cwnd_min on a timeout */
+	MW_CC_COUNT_
+};
+
+/** The name of a controller ("reno"), "?" if unknown. */
+const char *mw_cc_name(unsigned algo);
+
+/** The controller of that name.
+ *  @return an enum mw_cc_algo value, or MW_EINVAL for an unknown name. */
+int mw_cc_from_name(const char *name);
 
 /** Why the core dropped a received packet (counters index). */
 #define MW_DROP_LIST(X)                                                       \

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * cc.h - congestion control (PROTOCOL.md 8.5): the window of packets in
+ * flight, as an object with hooks so that the controller is chosen per
+ * endpoint (mw_ep_config.cc, enum mw_cc_algo). The controller decides the
+ * window; this module owns what every controller shares: one reduction
+ * per round trip, and the undo of a reduction that proves spurious (the
+ * episode, the losses tagged with it, the window kept from before it).
+ * No clock: time comes in nanoseconds.
+ */
+#ifndef MW_CC_H
+#define MW_CC_H
+
+#include <stdint.h>
+
+/** Which reduction an undo would reverse. */
+enum mw_cc_episode {
+	MW_CC_EP_NONE = 0, /**< nothing to undo */
+	MW_CC_EP_LOSS = 1, /**< a fast loss reduction (counter cc_undos) */
+	MW_CC_EP_RTO = 2,  /**< a timeout (counter spurious_rtos) */
+};
+
+struct mw_cc;
+
+/** A controller's hooks. Each sees and sets cwnd/ssthresh/cwnd_acc. */
+struct mw_cc_ops {
+	const char *name;
+	/** New session: the initial window. */
+	void (*reset)(struct mw_cc *cc);
+	/** acked packets that were in flight were newly acknowledged. */
+	void (*on_ack)(struct mw_cc *cc, uint32_t acked, uint64_t now);
+	/** The first loss of a round trip (a congestion event). */
+	void (*on_loss)(struct mw_cc *cc, uint64_t now);
+	/** A retransmission timeout with packets in flight. */
+	void (*on_timeout)(struct mw_cc *cc, uint64_t now);
+	/** The episode's reduction proved spurious: restore the window
+	 *  kept in undo_cwnd / undo_ssthresh. */
+	void (*on_spurious)(struct mw_cc *cc);
+};
+
+/** One peer's window. */
+struct mw_cc {
+	const struct mw_cc_ops *ops;
+	uint32_t cwnd_min, cwnd_max, cwnd_initial; /**< from the config */
+	uint8_t undo_enabled;
+	uint32_t cwnd, ssthresh, cwnd_acc;
+	uint64_t recovery_start;    /**< time of the last reduction */
+	uint32_t undo_cwnd, undo_ssthresh; /**< before the reduction */
+	uint32_t undo_lost;         /**< its losses not yet proven spurious */
+	uint8_t undo_armed;         /**< enum mw_cc_episode */
+	uint8_t undo_epoch;         /**< tags the losses of the episode */
+	uint64_t undo_pn;           /**< timeout: first pn sent after it */
+};
+
+/** The controller for an enum mw_cc_algo; NULL if unknown. */
+const struct mw_cc_ops *mw_cc_ops_get(unsigned algo);
+
+/** Set up a peer's window with a controller and the config's bounds. */
+void mw_cc_init(struct mw_cc *cc, const struct mw_cc_ops *ops,
+		uint32_t cwnd_min, uint32_t cwnd_max, uint32_t cwnd_initial,
+		int undo);
+
+/** A new session: the controller's initial window, no episode. */
+void mw_cc_reset(struct mw_cc *cc);
+
+/** acked in-flight packets newly acknowledged. */
+void mw_cc_on_ack(struct mw_cc *cc, uint32_t acked, uint64_t now);
+
+/**
+ * A transmission sent at sent_ns was declared lost (fast, 8.2). Reduces
+ * the window once per round trip (not for a packet sent before the last
+ * reduction) and starts an undo episode.
+ * @param pn_next  the next packet number (recorded with the episode)
+ */
+void mw_cc_on_loss(struct mw_cc *cc, uint64_t sent_ns, uint64_t now,
+		   uint64_t pn_next);
+
+/**
+ * A retransmission timeout with packets in flight. first: the first of a
+ * series of consecutive timeouts, or none is being undone; then the
+ * window from before it is kept for an undo.
+ */
+void mw_cc_on_timeout(struct mw_cc *cc, int first, uint64_t now,
+		      uint64_t pn_next);
+
+/** A transmission is declared lost: the episode tag to store with it. */
+uint8_t mw_cc_tag_loss(struct mw_cc *cc);
+
+/**
+ * A transmission declared lost (cause: 1 fast, 2 timeout, the values of
+ * enum mw_cc_episode) with episode tag epoch arrived after all (8.2).
+ * @return the episode undone now (MW_CC_EP_LOSS when every loss of a fast
+ *         episode proved spurious, MW_CC_EP_RTO when the timeout's probe
+ *         was not needed), or MW_CC_EP_NONE.
+ */
+int mw_cc_spurious_loss(struct mw_cc *cc, uint8_t epoch, uint8_t cause);
+
+/**
+ * Undo the current episode now (e.g. a timeout found spurious because a
+ * transmission from before it was acknowledged: F-RTO).
+ * @return the episode undone, MW_CC_EP_NONE if none was armed.
+ */
+int mw_cc_undo(struct mw_cc *cc);
+
+#endif /* MW_CC_H */

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * recv.c - the receive path: the DATA checks in the order of PROTOCOL.md
+ * 11, decoding segments into the tensor, in-order delivery (9), flow
+ * control and the allocator (8.6), and the ACKs owed and built (5.4, 8.7).
+ */
+#include <string.h>
+
+#include "ep.h"
+
+void mw_recv_slot_clear(struct mw_ep *ep, struct rx_slot *s, int free_buf)
+{
+	if (free_buf && s->buf) {
+		ep->cfg.rx_alloc.free(ep->cfg.rx_alloc.ctx, s->buf, s->bytes);
+		ep->rx_mem -= s->bytes;
+	}
+	mw_mem_free(ep, s->bitmap, (s->seg_cnt + 7u) / 8u);
+	mw_mem_free(ep, s->rs, sizeof(*s->rs) * s->seg_cnt);
+	memset(s, 0, sizeof(*s));
+}
+
+uint32_t mw_recv_limit(const struct mw_ep *ep, const struct peer *p)
+{
+	uint32_t lim = p->recv.rx_next + ep->cfg.window - p->recv.rx_unpolled;
+
+	if (p->recv.blocked && sdiff(p->recv.blocked_tid, lim) < 0)
+		lim = p->recv.blocked_tid;
+	return lim;
+}
+
+static void rx_deliver(struct mw_ep *ep, uint16_t id)
+{
+	struct peer *p = &ep->peers[id];
+
+	for (;;) {
+		struct rx_slot *s = &p->recv.rx[p->recv.rx_next % ep->cfg.window];
+		struct mw_event *e;
+
+		if (!s->used || !s->complete || s->tid != p->recv.rx_next)
+			return;
+		e = mw_ep_ev_push(ep);
+		e->type = MW_EV_RX_TENSOR;
+		e->peer = id;
+		e->handle = s->tid;
+		e->meta = s->meta;
+		e->desc = s->desc;
+		e->buf = s->buf;
+		e->bytes = s->bytes;
+		s->buf = NULL; /* now the event's; rx_mem drops at poll */
+		mw_recv_slot_clear(ep, s, 0);
+		p->recv.rx_next++;
+		p->recv.rx_unpolled++;
+		ep->ctr.tensors_delivered++;
+	}
+}
+
+static int rx_slot_open(struct mw_ep *ep, uint16_t id, struct rx_slot *s,
+			const struct mw_data *d, const uint8_t *pkt)
+{
+	struct peer *p = &ep->peers[id];
+	struct mw_rx_info ri;
+	uint64_t bytes = d->desc.n * mw_codec_elem_size(d->desc.codec);
+	void *buf;
+
+	memset(&ri, 0, sizeof(ri));
+	ri.peer = id;
+	ri.tid = d->tid;
+	ri.meta = d->meta;
+	ri.desc = d->desc;
+	buf = ep->cfg.rx_alloc.alloc(ep->cfg.rx_alloc.ctx, bytes, &ri);
+	if (!buf) {
+		if (!p->recv.blocked || sdiff(d->tid, p->recv.blocked_tid) < 0) {
+			p->recv.blocked = 1;
+			p->recv.blocked_tid = d->tid;
+			p->recv.blocked_info = ri;
+		}
+		return MW_EAGAIN;
+	}
+	s->bitmap = mw_mem_alloc(ep, (d->seg_cnt + 7u) / 8u);
+	s->rs = mw_mem_alloc(ep, sizeof(*s->rs) * d->seg_cnt);
+	s->seg_cnt = d->seg_cnt;
+	if (!s->bitmap || !s->rs) {
+		ep->cfg.rx_alloc.free(ep->cfg.rx_alloc.ctx, buf, bytes);
+		mw_recv_slot_clear(ep, s, 0);
+		return MW_ENOMEM;
+	}
+	s->used = 1;
+	s->tid = d->tid;
+	s->buf = buf;
+	s->bytes = bytes;
+	s->meta = d->meta;
+	s->desc = d->desc;
+	memcpy(s->tblock, pkt + MW_WIRE_TBLOCK_OFF, MW_WIRE_TBLOCK_LEN);
+	ep->rx_mem += bytes;
+	return 0;
+}
+
+static void rx_note_pn(struct mw_ep *ep, struct peer *p, uint32_t pn,
+		       uint64_t now)
+{
+	if (!p->recv.rx_has_largest || sdiff(pn, p->recv.rx_largest_pn) > 0) {
+		if (p->recv.rx_has_largest && pn != p->recv.rx_largest_pn + 1)
+			p->recv.ack_now = 1; /* a gap: tell the sender now */
+		p->recv.rx_largest_pn = pn;
+		p->recv.rx_has_largest = 1;
+		p->recv.rx_largest_time = now;
+	} else {
+		p->recv.ack_now = 1; /* reordered or repeated: report at once */
+	}
+	p->recv.ack_pending++;
+	if (p->recv.ack_pending >= 2)
+		p->recv.ack_now = 1;
+	else if (p->recv.ack_due == NO_TIME)
+		p->recv.ack_due = now + ep->cfg.ack_delay_ns;
+}
+
+/* Accept a duplicate segment (not a drop, PROTOCOL.md 11): counted, and
+ * answered at once so the sender learns what the receiver holds. */
+static int rx_dup(struct mw_ep *ep, struct peer *p, uint32_t pn, uint64_t now)
+{
+	rx_note_pn(ep, p, pn, now);
+	ep->ctr.data_rx++;
+	ep->ctr.data_rx_dup++;
+	p->recv.ack_now = 1;
+	return 0;
+}
+
+/* A received segment must tile with its received neighbours (5.2). */
+static int rx_tiles(const struct rx_slot *s, const struct mw_data *d)
+{
+	const struct rx_seg *r;
+
+	if (d->seg_idx > 0 && bit_get(s->bitmap, d->seg_idx - 1)) {
+		r = &s->rs[d->seg_idx - 1];
+		if (r->elem_off + r->elem_cnt != d->seg.elem_off ||
+		    r->val_off + r->val_cnt != d->seg.val_off)
+			return 0;
+	}
+	if (d->seg_idx + 1 < d->seg_cnt && bit_get(s->bitmap, d->seg_idx + 1)) {
+		r = &s->rs[d->seg_idx + 1];
+		if (d->seg.elem_off + d->seg.elem_cnt != r->elem_off ||
+		    d->seg.val_off + d->seg.val_cnt != r->val_off)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * A DATA packet (PROTOCOL.md 5.2, 11). Checks run in the order of
+ * section 11; a packet that fails one is dropped and leaves nothing behind
+ * but its drop counter and the extra action the table names (for
+ * outside_window and no_buffer: its pn recorded and an ACK now): otherwise
+ * its pn is not recorded, no ACK becomes due, and a receive slot it opened
+ * is closed again.
+ */
+int mw_recv_on_data(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
+		   size_t len, uint64_t now)
+{
+	struct peer *p = &ep->peers[id];
+	struct mw_data d;
+	struct rx_slot *s;
+	struct rx_seg *r;
+	int32_t off;
+	int64_t got;
+	int rc, opened = 0;
+
+	rc = mw_wire_parse_data(pkt, len, &d);
+	if (rc == MW_ETRUNC)
+		return mw_ep_drop(ep, MW_DROP_PAYLOAD, rc);
+	if (rc < 0)
+		return mw_ep_drop(ep, MW_DROP_HEADER, rc);
+	if (d.desc.n * mw_codec_elem_size(d.desc.codec) >
+		    ep->cfg.max_tensor_bytes ||
+	    d.seg_cnt > ep->cfg.max_segs)
+		return mw_ep_drop(ep, MW_DROP_LIMIT, MW_ELIMIT);
+
+	off = sdiff(d.tid, p->recv.rx_next);
+	if (off < 0)
+		return rx_dup(ep, p, d.pn, now); /* already delivered */
+	if (off >= sdiff(mw_recv_limit(ep, p), p->recv.rx_next) ||
+	    (uint32_t)off >= ep->cfg.window) {
+		/* Flow control, not a bad packet: its pn is recorded so that
+		 * the ACK sent now lets the sender detect the loss (8.2). */
+		rx_note_pn(ep, p, d.pn, now);
+		p->recv.ack_now = 1;
+		return mw_ep_drop(ep, MW_DROP_WINDOW, MW_ELIMIT);
+	}
+	s = &p->recv.rx[d.tid % ep->cfg.window];
+	if (s->used) {
+		if (memcmp(s->tblock, pkt + MW_WIRE_TBLOCK_OFF,
+			   MW_WIRE_TBLOCK_LEN) != 0)
+			return mw_ep_drop(ep, MW_DROP_INCONSISTENT, MW_EFORMAT);
+		if (s->complete || bit_get(s->bitmap, d.seg_idx))
+			return rx_dup(ep, p, d.pn, now);
+		if (!rx_tiles(s, &d))
+			return mw_ep_drop(ep, MW_DROP_INCONSISTENT, MW_EFORMAT);
+	} else {
+		rc = rx_slot_open(ep, id, s, &d, pkt);
+		if (rc == MW_EAGAIN) {
+			rx_note_pn(ep, p, d.pn, now); /* as outside_window */
+			p->recv.ack_now = 1;
+			if (p->recv.alloc_retry_at == NO_TIME)
+				p->recv.alloc_retry_at = now + ep->cfg.rto_min_ns;
+			return mw_ep_drop(ep, MW_DROP_NOBUF, rc);
+		}
+		if (rc < 0)
+			return mw_ep_drop(ep, MW_DROP_NOBUF, rc);
+		opened = 1;
+	}
+	/* Decoding writes only the segment's own element range, which no
+	 * received segment covers: a payload that fails leaves those
+	 * elements to the segment that will fill them. */
+	got = mw_seg_decode(&d.desc, d.seg.elem_off, d.seg.elem_cnt,
+			    d.payload, d.payload_len, s->buf);
+	if (got >= 0 &&
+	    (d.desc.codec == MW_CODEC_MS || d.desc.codec == MW_CODEC_MS_SIGNED ||
+	     d.desc.codec == MW_CODEC_TOPK) &&
+	    (uint64_t)got != d.seg.val_cnt)
+		got = MW_ECOUNT;
+	if (got < 0) {
+		if (opened)
+			mw_recv_slot_clear(ep, s, 1);
+		return mw_ep_drop(ep, MW_DROP_PAYLOAD, (int)got);
+	}
+	/* Accepted. */
+	if (opened && p->recv.blocked && p->recv.blocked_tid == d.tid)
+		p->recv.blocked = 0;
+	rx_note_pn(ep, p, d.pn, now);
+	r = &s->rs[d.seg_idx];
+	r->elem_off = d.seg.elem_off;
+	r->val_off = d.seg.val_off;
+	r->elem_cnt = (uint32_t)d.seg.elem_cnt;
+	r->val_cnt = (uint32_t)d.seg.val_cnt;
+	s->bitmap[d.seg_idx / 8] |= (uint8_t)(1u << (d.seg_idx % 8));
+	s->rcvd++;
+	if (d.seg_idx > s->seg_max)
+		s->seg_max = d.seg_idx;
+	while (s->seg_cum < s->seg_cnt && bit_get(s->bitmap, s->seg_cum))
+		s->seg_cum++;
+	ep->ctr.data_rx++;
+	if (s->rcvd == s->seg_cnt) {
+		s->complete = 1;
+		rx_deliver(ep, id);
+	}
+	return 0;
+}
+
+/* Try again to get a buffer for the tensor the allocator refused. */
+void mw_recv_alloc_retry(struct mw_ep *ep, uint16_t id, uint64_t now)
+{
+	struct peer *p = &ep->peers[id];
+	void *buf;
+	uint64_t bytes;
+
+	if (!p->recv.blocked)
+		return;
+	bytes = p->recv.blocked_info.desc.n *
+		mw_codec_elem_size(p->recv.blocked_info.desc.codec);
+	buf = ep->cfg.rx_alloc.alloc(ep->cfg.rx_alloc.ctx, bytes,
+				     &p->recv.blocked_info);
+	if (!buf) {
+		p->recv.alloc_retry_at = now + ep->cfg.rto_min_ns;
+		return;
+	}
+	/* Room again: give it back and reopen the window; the first segment
+	 * that arrives allocates for real. */
+	ep->cfg.rx_alloc.free(ep->cfg.rx_alloc.ctx, buf, bytes);
+	p->recv.blocked = 0;
+	p->recv.alloc_retry_at = NO_TIME;
+	p->recv.ack_now = 1;
+}
+
+int mw_recv_build_ack(struct mw_ep *ep, struct peer *p, uint8_t *buf,
+		     size_t cap, uint16_t flags, uint64_t now)
+{
+	struct mw_ack a;
+	size_t off = MW_WIRE_ACK_FIXED_LEN;
+	uint32_t i, w = ep->cfg.window;
+	uint8_t bm[512];
+
+	memset(&a, 0, sizeof(a));
+	if (p->recv.rx_has_largest) {
+		uint64_t d = (now - p->recv.rx_largest_time) / 1000;
+
+		a.has_largest = 1;
+		a.largest_pn = p->recv.rx_largest_pn;
+		a.ack_delay_us = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+	}
+	a.cum_tid = p->recv.rx_next;
+	a.rx_limit = mw_recv_limit(ep, p);
+	mw_wire_put_hdr(buf, MW_PT_ACK, flags, &p->sess.local, &p->sess.remote);
+	for (i = 0; i < w; i++) {
+		struct rx_slot *s = &p->recv.rx[(p->recv.rx_next + i) % w];
+		struct mw_ack_block b;
+		uint32_t nbits = 0, j;
+		size_t room;
+
+		if (!s->used || s->tid != p->recv.rx_next + i)
+			continue;
+		if (cap - off < MW_WIRE_ACK_BLOCK_LEN)
+			break;
+		memset(&b, 0, sizeof(b));
+		b.tid = s->tid;
+		b.seg_cum = s->seg_cum;
+		if (s->complete) {
+			b.flags = MW_ACKB_COMPLETE;
+		} else if (s->seg_max > s->seg_cum) {
+			nbits = s->seg_max - s->seg_cum;
+			room = cap - off - MW_WIRE_ACK_BLOCK_LEN;
+			if (room > sizeof(bm))
+				room = sizeof(bm);
+			if (nbits > 8 * room)
+				nbits = (uint32_t)(8 * room);
+			b.bitmap_len = (uint16_t)((nbits + 7) / 8);
+			memset(bm, 0, b.bitmap_len);
+			for (j = 0; j < nbits; j++)
+				if (bit_get(s->bitmap, s->seg_cum + 1 + j))
+					bm[j / 8] |= (uint8_t)(1u << (j % 8));
+			b.bitmap = bm;
+		}
+		off += mw_wire_put_ack_block(buf + off, &b);
+		a.nblocks++;
+	}
+	mw_wire_put_ack_fixed(buf, &a);
+	p->recv.ack_pending = 0;
+	p->recv.ack_now = 0;
+	p->recv.ack_due = NO_TIME;
+	ep->ctr.acks_tx++;
+	return mw_wire_finish(buf, off);
+}

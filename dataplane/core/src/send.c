@@ -1,0 +1,450 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * send.c - the send path: submit (encode, plan segments), tensor ids and
+ * the peer's window, picking the next segment (retransmissions first,
+ * then new data, in tensor order: PROTOCOL.md 8.5), building DATA, and
+ * the order in which a peer's owed packets go out.
+ */
+#include <assert.h>
+#include <string.h>
+
+#include "ep.h"
+
+void mw_send_slot_clear(struct mw_ep *ep, struct tx_slot *s)
+{
+	if (s->own)
+		mw_mem_free(ep, s->payload, s->plen);
+	mw_mem_free(ep, s->segs, sizeof(*s->segs) * s->seg_cnt);
+	mw_mem_free(ep, s->ss, sizeof(*s->ss) * s->seg_cnt);
+	memset(s, 0, sizeof(*s));
+}
+
+void mw_send_finish(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
+		      int32_t reason)
+{
+	struct peer *p = &ep->peers[id];
+	struct mw_event *e = mw_ep_ev_push(ep);
+
+	e->type = reason ? MW_EV_TX_FAILED : MW_EV_TX_DONE;
+	e->peer = id;
+	e->reason = reason;
+	e->handle = s->handle;
+	e->meta = s->meta;
+	e->desc = s->desc;
+	p->send.tx_evq++;
+	if (reason)
+		ep->ctr.tensors_failed++;
+	else
+		ep->ctr.tensors_sent++;
+	mw_send_slot_clear(ep, s);
+	while (p->send.tx_base != p->send.tx_seq &&
+	       !p->send.tx[p->send.tx_base % ep->cfg.window].used)
+		p->send.tx_base++;
+}
+
+static size_t seg_budget(const struct mw_ep *ep, const struct peer *p)
+{
+	size_t dg = ep->cfg.max_datagram;
+
+	if (p->sess.remote_known && p->sess.lim.max_datagram < dg)
+		dg = p->sess.lim.max_datagram;
+	return dg - MW_WIRE_DATA_HDR_LEN;
+}
+
+/* Plan (or re-plan) a slot's segments for a payload budget. */
+static int tx_plan(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
+		   size_t budget)
+{
+	int64_t cnt;
+	uint32_t max = ep->cfg.max_segs;
+
+	if (p->sess.remote_known && p->sess.lim.max_segs < max)
+		max = p->sess.lim.max_segs;
+	cnt = mw_seg_plan(&s->desc, s->payload, s->plen, budget, NULL, 0);
+	if (cnt < 0)
+		return (int)cnt;
+	if ((uint64_t)cnt > max)
+		return MW_ELIMIT;
+	mw_mem_free(ep, s->segs, sizeof(*s->segs) * s->seg_cnt);
+	mw_mem_free(ep, s->ss, sizeof(*s->ss) * s->seg_cnt);
+	s->seg_cnt = 0;
+	s->segs = mw_mem_alloc(ep, sizeof(*s->segs) * (size_t)cnt);
+	s->ss = mw_mem_alloc(ep, sizeof(*s->ss) * (size_t)cnt);
+	if (!s->segs || !s->ss) {
+		mw_mem_free(ep, s->segs, sizeof(*s->segs) * (size_t)cnt);
+		mw_mem_free(ep, s->ss, sizeof(*s->ss) * (size_t)cnt);
+		s->segs = NULL;
+		s->ss = NULL;
+		return MW_ENOMEM;
+	}
+	s->seg_cnt = (uint32_t)cnt;
+	cnt = mw_seg_plan(&s->desc, s->payload, s->plen, budget, s->segs,
+			  s->seg_cnt);
+	if (cnt != (int64_t)s->seg_cnt)
+		return cnt < 0 ? (int)cnt : MW_EFORMAT;
+	s->budget = budget;
+	mw_put_tblock(s->tblock, s->seg_cnt, &s->desc, &s->meta);
+	return 0;
+}
+
+static int host_is_le(void)
+{
+	const uint16_t one = 1;
+
+	return *(const uint8_t *)&one == 1;
+}
+
+static int meta_elems(const struct mw_tensor_meta *m, unsigned codec,
+		      uint64_t *n)
+{
+	uint64_t prod = 1;
+	unsigned i, esz;
+
+	if (m->dtype >= MW_DT_COUNT_ || m->kind >= MW_KIND_COUNT_ ||
+	    m->ndim > MW_WIRE_MAX_DIMS)
+		return MW_EINVAL;
+	for (i = 0; i < m->ndim; i++) {
+		if (m->dims[i] && prod > UINT64_MAX / m->dims[i])
+			return MW_ELIMIT;
+		prod *= m->dims[i];
+	}
+	if (codec == MW_CODEC_RAW) {
+		esz = mw_wire_dtype_size(m->dtype);
+		if (prod > UINT64_MAX / esz)
+			return MW_ELIMIT;
+		*n = prod * esz;
+	} else {
+		if (m->dtype != MW_DT_F32)
+			return MW_EINVAL;
+		*n = prod;
+	}
+	return 0;
+}
+
+int mw_ep_submit(struct mw_ep *ep, uint16_t id,
+		 const struct mw_tensor_meta *meta,
+		 const struct mw_codec_params *cp, const void *data,
+		 uint64_t bytes, unsigned flags, uint64_t now,
+		 uint64_t *handle)
+{
+	struct peer *p = get_peer(ep, id);
+	struct tx_slot *s;
+	uint64_t n, pending;
+	int64_t sz;
+	int rc;
+
+	assert(now >= ep->last_now);
+	ep->last_now = now;
+	if (!p || !meta || !cp || (!data && bytes) ||
+	    (flags & ~MW_SUBMIT_BORROW))
+		return MW_EINVAL;
+	rc = mw_codec_params_check(cp);
+	if (rc < 0)
+		return rc;
+	for (unsigned i = meta->ndim; i < MW_WIRE_MAX_DIMS; i++)
+		if (meta->dims[i])
+			return MW_EINVAL;
+	rc = meta_elems(meta, cp->codec, &n);
+	if (rc < 0)
+		return rc;
+	if (n > UINT64_MAX / mw_codec_elem_size(cp->codec) ||
+	    bytes != n * mw_codec_elem_size(cp->codec))
+		return MW_EINVAL;
+	if (bytes > ep->cfg.max_tensor_bytes)
+		return MW_ELIMIT;
+	if ((cp->codec == MW_CODEC_MS || cp->codec == MW_CODEC_MS_SIGNED ||
+	     cp->codec == MW_CODEC_TOPK) && cp->k > n)
+		return MW_EINVAL; /* more values kept than elements */
+	pending = (p->send.tx_seq - p->send.tx_base) + p->send.tx_evq;
+	if (pending >= ep->cfg.window)
+		return MW_EAGAIN;
+
+	s = &p->send.tx[p->send.tx_seq % ep->cfg.window];
+	assert(!s->used);
+	memset(s, 0, sizeof(*s));
+	s->meta = *meta;
+	for (unsigned i = meta->ndim; i < MW_WIRE_MAX_DIMS; i++)
+		s->meta.dims[i] = 0;
+	if ((flags & MW_SUBMIT_BORROW) && host_is_le() &&
+	    (cp->codec == MW_CODEC_DENSE || cp->codec == MW_CODEC_RAW)) {
+		s->payload = (uint8_t *)(uintptr_t)data;
+		s->plen = (size_t)bytes;
+		s->desc.codec = (uint8_t)cp->codec;
+		s->desc.n = n;
+	} else {
+		size_t scr_len = mw_encode_scratch_size(cp, n);
+
+		sz = mw_encode_size(cp, n);
+		if (sz < 0)
+			return (int)sz;
+		if ((uint64_t)sz > SIZE_MAX / 2)
+			return MW_ELIMIT;
+		if (scr_len > ep->scratch_len) {
+			mw_mem_free(ep, ep->scratch, ep->scratch_len);
+			ep->scratch = mw_mem_alloc_raw(ep, scr_len);
+			ep->scratch_len = ep->scratch ? scr_len : 0;
+			if (!ep->scratch)
+				return MW_ENOMEM;
+		}
+		/* mw_encode() writes every byte of the payload. */
+		s->payload = mw_mem_alloc_raw(ep, (size_t)sz);
+		if (!s->payload)
+			return MW_ENOMEM;
+		s->own = 1;
+		s->plen = (size_t)sz;
+		sz = mw_encode(cp, data, n, &s->desc, s->payload, s->plen,
+			       ep->scratch, ep->scratch_len);
+		if (sz < 0 || (size_t)sz != s->plen) {
+			mw_send_slot_clear(ep, s);
+			return sz < 0 ? (int)sz : MW_EFORMAT;
+		}
+	}
+	rc = tx_plan(ep, p, s, seg_budget(ep, p));
+	if (rc < 0) {
+		mw_send_slot_clear(ep, s);
+		return rc;
+	}
+	s->used = 1;
+	s->handle = ep->next_handle++;
+	if (handle)
+		*handle = s->handle;
+	if (p->send.tx_seq == p->send.tx_base && p->rtb.in_flight == 0)
+		p->send.last_send = now;
+	p->send.tx_seq++;
+	ep->ctr.tensors_submitted++;
+	if (!peer_open(p) && p->sess.hello_at == NO_TIME && !p->sess.hello_pending)
+		p->sess.hello_pending = 1;
+	return 0;
+}
+
+int mw_send_pending(struct mw_ep *ep, struct peer *p)
+{
+	uint64_t q;
+
+	for (q = p->send.tx_base; q != p->send.tx_seq; q++) {
+		struct tx_slot *s = &p->send.tx[q % ep->cfg.window];
+
+		if (s->used && (!s->active || s->lost || s->next_new < s->seg_cnt))
+			return 1;
+	}
+	return 0;
+}
+
+/* Give the next queued tensor an id, if the peer's window allows. */
+static struct tx_slot *tx_activate(struct mw_ep *ep, uint16_t id,
+				   struct tx_slot *s)
+{
+	struct peer *p = &ep->peers[id];
+	size_t budget = seg_budget(ep, p);
+	int rc = 0;
+
+	if (sdiff(p->send.tid_next, p->send.peer_limit) >= 0)
+		return NULL;
+	if (s->desc.n * mw_codec_elem_size(s->desc.codec) >
+	    p->sess.lim.max_tensor_bytes)
+		rc = MW_ELIMIT;
+	else if (s->budget != budget || s->seg_cnt > p->sess.lim.max_segs)
+		rc = tx_plan(ep, p, s, budget);
+	if (rc < 0) {
+		mw_send_finish(ep, id, s, rc);
+		return NULL;
+	}
+	s->active = 1;
+	s->tid = p->send.tid_next++;
+	return s;
+}
+
+/* Pick the next segment to send: retransmissions first, then new data,
+ * both in tensor order. */
+static struct tx_slot *pick(struct mw_ep *ep, uint16_t id, uint32_t *seg)
+{
+	struct peer *p = &ep->peers[id];
+	uint64_t q;
+	uint32_t w = ep->cfg.window, j;
+
+	for (q = p->send.tx_base; q != p->send.tx_seq; q++) {
+		struct tx_slot *s = &p->send.tx[q % w];
+
+		if (!s->used || !s->active || !s->lost ||
+		    sdiff(s->tid, p->send.peer_limit) >= 0)
+			continue;
+		for (j = s->lost_hint; j < s->seg_cnt; j++)
+			if (s->ss[j].state == SEG_LOST) {
+				s->lost_hint = j;
+				*seg = j;
+				return s;
+			}
+	}
+	for (q = p->send.tx_base; q != p->send.tx_seq; q++) {
+		struct tx_slot *s = &p->send.tx[q % w];
+
+		if (!s->used)
+			continue;
+		if (!s->active) {
+			s = tx_activate(ep, id, s);
+			if (!s) {
+				if (p->send.tx[q % w].used)
+					return NULL; /* window shut: in order */
+				continue;             /* failed on limits */
+			}
+		}
+		if (sdiff(s->tid, p->send.peer_limit) >= 0)
+			return NULL;
+		if (s->next_new < s->seg_cnt) {
+			*seg = s->next_new;
+			return s;
+		}
+	}
+	return NULL;
+}
+
+static int build_data(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
+		      uint32_t seg, uint8_t *buf, size_t cap, uint64_t now)
+{
+	struct seg_st *g = &s->ss[seg];
+	struct sent_rec *r;
+	int64_t plen;
+
+	mw_wire_put_hdr(buf, MW_PT_DATA, 0, &p->sess.local, &p->sess.remote);
+	mw_put32(buf + 28, (uint32_t)p->rtb.pn_next);
+	mw_put32(buf + 32, s->tid);
+	mw_put32(buf + 36, seg);
+	mw_put32(buf + 40, (uint32_t)s->segs[seg].elem_cnt);
+	mw_put32(buf + 44, (uint32_t)s->segs[seg].val_cnt);
+	mw_put64(buf + 48, s->segs[seg].elem_off);
+	mw_put64(buf + 56, s->segs[seg].val_off);
+	memcpy(buf + MW_WIRE_TBLOCK_OFF, s->tblock, MW_WIRE_TBLOCK_LEN);
+	plen = mw_seg_write(&s->desc, s->payload, s->plen, &s->segs[seg],
+			    buf + MW_WIRE_DATA_HDR_LEN,
+			    cap - MW_WIRE_DATA_HDR_LEN);
+	if (plen < 0)
+		return (int)plen;
+	if (g->state == SEG_LOST) {
+		s->lost--;
+		ep->ctr.retrans++;
+		if (g->cause == LOST_RTO)
+			ep->ctr.retrans_rto++;
+		else
+			ep->ctr.retrans_fast++;
+	} else {
+		s->next_new++;
+		ep->ctr.data_tx_new++;
+	}
+	g->state = SEG_FLIGHT;
+	g->pn = p->rtb.pn_next;
+	r = &p->rtb.sent[p->rtb.pn_next % sent_cap(ep)];
+	r->sent_ns = now;
+	r->tid = s->tid;
+	r->seg = seg;
+	p->rtb.pn_next++;
+	p->rtb.in_flight++;
+	p->send.last_send = now;
+	ep->ctr.data_tx++;
+	return mw_wire_finish(buf, MW_WIRE_DATA_HDR_LEN + (size_t)plen);
+}
+
+/* One datagram for peer id, or 0. */
+static int send_peer(struct mw_ep *ep, uint16_t id, uint8_t *buf, size_t cap,
+		     uint64_t now)
+{
+	struct peer *p = &ep->peers[id];
+	struct tx_slot *s;
+	uint32_t seg;
+	int ring_full;
+
+	if (p->sess.close_pending) {
+		p->sess.close_pending = 0;
+		mw_wire_put_hdr(buf, MW_PT_CLOSE, 0, &p->sess.close_src,
+				&p->sess.close_dst);
+		ep->ctr.close_tx++;
+		return mw_wire_finish(buf,
+				      mw_wire_put_close(buf, p->sess.close_reason));
+	}
+	if (p->sess.hello_ack_pending) {
+		p->sess.hello_ack_pending = 0;
+		ep->ctr.hello_tx++;
+		return mw_session_build_hello(ep, p, MW_PT_HELLO_ACK, buf);
+	}
+	if (p->sess.hello_pending) {
+		p->sess.hello_pending = 0;
+		if (!peer_open(p) && tx_wanted(p))
+			p->sess.hello_at = now + rto_backoff(ep, p);
+		ep->ctr.hello_tx++;
+		return mw_session_build_hello(ep, p, MW_PT_HELLO, buf);
+	}
+	if (!p->sess.remote_known || p->sess.remote_closed)
+		return 0;
+	if (p->recv.ack_now && p->sess.confirmed)
+		return mw_recv_build_ack(ep, p, buf, cap, 0, now);
+	if (!peer_open(p))
+		return 0;
+	ring_full = p->rtb.pn_next - p->rtb.sent_lo >= sent_cap(ep);
+	if ((p->send.probe_data || (p->rtb.in_flight < p->cc.cwnd && !ring_full)) &&
+	    !ring_full) {
+		s = pick(ep, id, &seg);
+		if (s) {
+			p->send.probe_data = 0;
+			p->send.probe_req = 0;
+			return build_data(ep, p, s, seg, buf, cap, now);
+		}
+	}
+	p->send.probe_data = 0;
+	if (p->send.probe_req) {
+		p->send.probe_req = 0;
+		p->send.last_send = now;
+		ep->ctr.probes_tx++;
+		return mw_recv_build_ack(ep, p, buf, cap, MW_FLAG_ACK_REQ, now);
+	}
+	return 0;
+}
+
+/* send_peer() with the datagram counted. */
+static int send_one(struct mw_ep *ep, uint16_t id, uint8_t *buf, uint64_t now)
+{
+	int len = send_peer(ep, id, buf, ep->cfg.max_datagram, now);
+
+	if (len > 0) {
+		if (buf[3] != MW_PT_CLOSE)
+			ep->peers[id].sess.announced = 1;
+		ep->ctr.pkts_tx++;
+		ep->ctr.bytes_tx += (uint64_t)len;
+	}
+	return len;
+}
+
+int mw_ep_send(struct mw_ep *ep, uint64_t now, uint8_t *buf, size_t cap,
+	       uint16_t *peer)
+{
+	uint16_t k, n = ep->cfg.max_peers;
+	int len;
+
+	assert(now >= ep->last_now);
+	ep->last_now = now;
+	if (cap < ep->cfg.max_datagram)
+		return MW_ENOSPC;
+	for (k = 0; k < n; k++) {
+		uint16_t id = (uint16_t)((ep->rr + k) % n);
+
+		if (!ep->peers[id].used)
+			continue;
+		len = send_one(ep, id, buf, now);
+		if (len > 0) {
+			ep->rr = (uint16_t)((id + 1) % n);
+			*peer = id;
+			return len;
+		}
+	}
+	return 0;
+}
+
+int mw_ep_send_peer(struct mw_ep *ep, uint16_t peer, uint64_t now,
+		    uint8_t *buf, size_t cap)
+{
+	assert(now >= ep->last_now);
+	ep->last_now = now;
+	if (!get_peer(ep, peer))
+		return MW_ENOENT;
+	if (cap < ep->cfg.max_datagram)
+		return MW_ENOSPC;
+	return send_one(ep, peer, buf, now);
+}
