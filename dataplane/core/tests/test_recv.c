@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Unit tests for the receive path (recv.c): every drop reason, allocator back-pressure, and that a dropped packet leaves no state. */
+#include "pair.h"
+
+/* Re-send a mutated copy of the last DATA packet and check the counter. */
+static void expect_drop(struct pair *p, size_t off, uint8_t xor_val,
+			int refinish, enum mw_drop why)
+{
+	uint8_t q[2048];
+	struct mw_counters c0, c1;
+	size_t n = p->last_len[0];
+
+	memcpy(q, p->last[0], n);
+	q[off] ^= xor_val;
+	if (refinish)
+		mw_wire_finish(q, n);
+	mw_ep_counters(p->ep[1], &c0);
+	mw_ep_recv(p->ep[1], p->peer[1], q, n, p->now);
+	mw_ep_counters(p->ep[1], &c1);
+	if (c1.drop[why] != c0.drop[why] + 1)
+		fprintf(stderr, "expected drop %s at offset %zu\n",
+			mw_drop_name(why), off);
+	CHECK(c1.drop[why] == c0.drop[why] + 1);
+	CHECK(c1.drops == c0.drops + 1);
+}
+
+static void test_bad_packets(void)
+{
+	struct pair p;
+	struct mw_counters c0, c1;
+	uint8_t q[2048];
+	size_t n;
+
+	pair_init(&p, NULL);
+	CHECK(submit(&p, 0, 1, NULL) == 0);
+	pump(&p, 50);
+	CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL) == 1);
+	n = p.last_len[0];
+	CHECK(n > MW_WIRE_DATA_HDR_LEN);
+
+	expect_drop(&p, 0, 0x01, 0, MW_DROP_MAGIC);
+	expect_drop(&p, 2, 0x02, 0, MW_DROP_VERSION);
+	expect_drop(&p, 3, 0x40, 1, MW_DROP_TYPE);
+	expect_drop(&p, 150, 0x10, 0, MW_DROP_CHECKSUM);
+	expect_drop(&p, 7, 0x04, 1, MW_DROP_FORMAT);      /* unknown flag */
+	expect_drop(&p, 12, 0x80, 1, MW_DROP_STALE);      /* older gen */
+	expect_drop(&p, 19, 0x01, 1, MW_DROP_SESSION);    /* wrong dst */
+	expect_drop(&p, 92, 0x40, 1, MW_DROP_HEADER);     /* codec */
+	expect_drop(&p, 40, 0x01, 1, MW_DROP_HEADER);     /* elem_cnt */
+	expect_drop(&p, 67, 0x01, 1, MW_DROP_HEADER);     /* n vs shape */
+	expect_drop(&p, 33, 0x07, 1, MW_DROP_WINDOW);     /* tid far ahead */
+	/* tensor bigger than the receiver accepts: n and shape both grown */
+	{
+		memcpy(q, p.last[0], n);
+		mw_put64(q + 64, (uint64_t)1 << 22);
+		mw_put32(q + 108, 1024);
+		mw_put32(q + 112, 4096);
+		mw_put32(q + 44, 0);
+		mw_wire_finish(q, n);
+		mw_ep_counters(p.ep[1], &c0);
+		mw_ep_recv(p.ep[1], p.peer[1], q, n, p.now);
+		mw_ep_counters(p.ep[1], &c1);
+		/* either the header check or the limit catches it */
+		CHECK(c1.drops == c0.drops + 1);
+	}
+	/* truncated: below the header, and length field > datagram */
+	mw_ep_counters(p.ep[1], &c0);
+	mw_ep_recv(p.ep[1], p.peer[1], p.last[0], 10, p.now);
+	mw_ep_recv(p.ep[1], p.peer[1], p.last[0], n - 1, p.now);
+	mw_ep_counters(p.ep[1], &c1);
+	CHECK(c1.drop[MW_DROP_TRUNC] == c0.drop[MW_DROP_TRUNC] + 2);
+	/* payload inconsistent with its header: mask says no sentinel but
+	 * values are carried -> the codec rejects it */
+	memcpy(q, p.last[0], n);
+	memset(q + MW_WIRE_DATA_HDR_LEN, 0, mw_mask_bytes(mw_get32(q + 40), 2));
+	mw_put32(q + 32, mw_get32(q + 32) + 1); /* a fresh tensor id */
+	mw_wire_finish(q, n);
+	mw_ep_counters(p.ep[1], &c0);
+	mw_ep_recv(p.ep[1], p.peer[1], q, n, p.now);
+	mw_ep_counters(p.ep[1], &c1);
+	CHECK(c1.drop[MW_DROP_PAYLOAD] == c0.drop[MW_DROP_PAYLOAD] + 1 ||
+	      mw_get32(q + 44) == 0);
+	/* same tensor id, different metadata -> inconsistent */
+	{
+		uint8_t r[2048];
+
+		memcpy(r, p.last[0], n);
+		mw_put32(r + 32, mw_get32(r + 32) + 1);
+		mw_wire_finish(r, n);
+		mw_ep_recv(p.ep[1], p.peer[1], r, n, p.now); /* opens tid+1 */
+		memcpy(q, r, n);
+		q[80] ^= 1; /* tag differs */
+		mw_wire_finish(q, n);
+		mw_ep_counters(p.ep[1], &c0);
+		mw_ep_recv(p.ep[1], p.peer[1], q, n, p.now);
+		mw_ep_counters(p.ep[1], &c1);
+		CHECK(c1.drop[MW_DROP_INCONSISTENT] ==
+		      c0.drop[MW_DROP_INCONSISTENT] + 1);
+	}
+	/* duplicate of a delivered segment: counted, not dropped */
+	mw_ep_counters(p.ep[1], &c0);
+	mw_ep_recv(p.ep[1], p.peer[1], p.last[0], n, p.now);
+	mw_ep_counters(p.ep[1], &c1);
+	CHECK(c1.data_rx_dup == c0.data_rx_dup + 1 && c1.drops == c0.drops);
+	/* ACK claiming a tensor id never sent */
+	{
+		struct mw_ack a;
+		struct mw_peer_info pi;
+
+		mw_ep_peer_info(p.ep[1], p.peer[1], &pi);
+		memset(&a, 0, sizeof(a));
+		a.cum_tid = 50;
+		a.rx_limit = 60;
+		mw_wire_put_hdr(q, MW_PT_ACK, 0, &pi.local, &pi.remote);
+		mw_wire_put_ack_fixed(q, &a);
+		mw_wire_finish(q, MW_WIRE_ACK_FIXED_LEN);
+		mw_ep_counters(p.ep[0], &c0);
+		mw_ep_recv(p.ep[0], p.peer[0], q, MW_WIRE_ACK_FIXED_LEN, p.now);
+		mw_ep_counters(p.ep[0], &c1);
+		CHECK(c1.drop[MW_DROP_ACK] == c0.drop[MW_DROP_ACK] + 1);
+	}
+	/* unknown peer id */
+	CHECK(mw_ep_recv(p.ep[1], 7, p.last[0], n, p.now) == MW_ENOENT);
+	mw_ep_counters(p.ep[1], &c1);
+	CHECK(c1.drop[MW_DROP_PEER] == 1);
+	/* nothing bad was delivered */
+	CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL) == 0);
+	CHECK(mw_ep_mem_held(p.ep[1]) <= mw_ep_mem_bound(p.ep[1]));
+	free_pair(&p);
+}
+
+/* An allocator with room for `room` tensors at a time. */
+struct arena {
+	int room, live;
+};
+
+static void *ar_alloc(void *ctx, uint64_t bytes, const struct mw_rx_info *ri)
+{
+	struct arena *a = ctx;
+
+	(void)ri;
+	if (a->live >= a->room)
+		return NULL;
+	a->live++;
+	return malloc(bytes);
+}
+
+static void ar_free(void *ctx, void *buf, uint64_t bytes)
+{
+	struct arena *a = ctx;
+
+	(void)bytes;
+	a->live--;
+	free(buf);
+}
+
+static void test_backpressure(void)
+{
+	struct arena ar = { 1, 0 };
+	struct mw_rx_alloc al = { ar_alloc, ar_free, &ar };
+	struct pair p;
+	struct mw_event ev;
+	struct mw_counters c;
+	int i, got = 0, fails0;
+
+	pair_init(&p, &al);
+	for (i = 0; i < 3; i++)
+		CHECK(submit(&p, 0, (uint64_t)i, NULL) == 0);
+	/* The app holds each tensor a long while before releasing it. */
+	for (i = 0; i < 40 && got < 3; i++) {
+		pump(&p, 20);
+		while (mw_ep_poll(p.ep[1], &ev))
+			if (ev.type == MW_EV_RX_TENSOR) {
+				CHECK(ev.meta.tag == (uint64_t)got);
+				got++;
+				p.now += 50000000; /* 50 ms later */
+				mw_ep_release(p.ep[1], &ev);
+			}
+	}
+	CHECK(got == 3);
+	mw_ep_counters(p.ep[1], &c);
+	CHECK(c.drop[MW_DROP_NOBUF] > 0);
+	fails0 = poll_type(p.ep[0], MW_EV_TX_FAILED, NULL);
+	CHECK(fails0 == 0); /* flow control, not failure */
+	CHECK(ar.live == 0);
+	free_pair(&p);
+}
+
+/* Before the first genuine segment of a tensor, B gets a copy with other
+ * tensor metadata (the tag) and a payload that fails to decode: no value
+ * for its sentinels (hooked 1) or a NaN value (hooked 2). */
+static int poison_first(struct pair *p, uint8_t *buf, size_t len)
+{
+	uint8_t q[2048];
+	uint32_t ec = mw_get32(buf + 40), vc = mw_get32(buf + 44);
+	size_t mb = mw_mask_bytes(ec, 2);
+
+	if (p->hooked == 0 || p->hooked > 2 || vc == 0)
+		return 1;
+	memcpy(q, buf, len);
+	q[80] ^= 1;
+	if (p->hooked == 1)
+		memset(q + MW_WIRE_DATA_HDR_LEN, 0xff, mb); /* all sentinels */
+	else
+		mw_put32(q + MW_WIRE_DATA_HDR_LEN + mb, 0x0000c07fu); /* NaN */
+	mw_wire_finish(q, len);
+	CHECK_EQ(feed_b(p, q, len), MW_DROP_PAYLOAD);
+	p->hooked += 10;
+	return 1;
+}
+
+static void test_drop_leaves_no_state(void)
+{
+	struct pair p;
+	struct mw_event ev;
+	struct mw_counters c;
+	int round;
+
+	for (round = 1; round <= 2; round++) {
+		pair_init(&p, NULL);
+		p.a_data = poison_first;
+		p.hooked = round;
+		CHECK(submit(&p, 0, 7, NULL) == 0);
+		CHECK(submit(&p, 0, 8, NULL) == 0);
+		pump(&p, 100);
+		CHECK(p.hooked == round + 10);
+		/* the genuine tensor and the one behind it arrive */
+		CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, &ev) == 2);
+		mw_ep_release(p.ep[1], &ev);
+		CHECK(poll_type(p.ep[0], MW_EV_TX_DONE, NULL) == 2);
+		mw_ep_counters(p.ep[1], &c);
+		CHECK_EQ(c.drop[MW_DROP_INCONSISTENT], 0);
+		CHECK_EQ(c.drop[MW_DROP_PAYLOAD], 1);
+		free_pair(&p);
+	}
+}
+
+/* A segment that is not the last must end on a multiple of 8 elements,
+ * or no next segment could start there (5.2, 5.3). */
+static void test_unaligned_segment(void)
+{
+	struct pair p;
+	struct mw_peer_info pi;
+	struct mw_data d;
+	uint8_t q[512];
+	float v[16];
+	unsigned i;
+
+	pair_init(&p, NULL);
+	CHECK(submit(&p, 0, 1, NULL) == 0);
+	pump(&p, 50);
+	CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL) == 1);
+	mw_ep_peer_info(p.ep[0], p.peer[0], &pi);
+	for (i = 0; i < 16; i++)
+		v[i] = (float)i;
+	memset(&d, 0, sizeof(d));
+	d.pn = 1000;
+	d.tid = 1;
+	d.seg_cnt = 2;
+	d.desc.codec = MW_CODEC_DENSE;
+	d.desc.n = 16;
+	d.meta.dtype = MW_DT_F32;
+	d.meta.ndim = 1;
+	d.meta.dims[0] = 16;
+	d.seg.elem_cnt = 12; /* [0, 12) of 16, then [12, 16): never whole */
+	mw_wire_put_hdr(q, MW_PT_DATA, 0, &pi.local, &pi.remote);
+	CHECK(mw_wire_put_data(q, &d) == MW_WIRE_DATA_HDR_LEN);
+	memcpy(q + MW_WIRE_DATA_HDR_LEN, v, 48);
+	mw_wire_finish(q, MW_WIRE_DATA_HDR_LEN + 48);
+	CHECK_EQ(feed_b(&p, q, MW_WIRE_DATA_HDR_LEN + 48), MW_DROP_HEADER);
+	/* the same tensor cut at 8 is accepted */
+	d.seg.elem_cnt = 8;
+	mw_wire_put_hdr(q, MW_PT_DATA, 0, &pi.local, &pi.remote);
+	CHECK(mw_wire_put_data(q, &d) == MW_WIRE_DATA_HDR_LEN);
+	memcpy(q + MW_WIRE_DATA_HDR_LEN, v, 32);
+	mw_wire_finish(q, MW_WIRE_DATA_HDR_LEN + 32);
+	CHECK_EQ(feed_b(&p, q, MW_WIRE_DATA_HDR_LEN + 32), -1);
+	free_pair(&p);
+}
+
+int main(void)
+{
+	test_bad_packets();
+	test_backpressure();
+	test_drop_leaves_no_state();
+	test_unaligned_segment();
+	return mw_test_exit("test_recv");
+}

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Unit tests for the send path (send.c): a lossless exchange bit-exact against a whole-payload decode, the window, per-peer sends. */
+#include "pair.h"
+
+static void test_exchange(void)
+{
+	struct pair p;
+	struct mw_event ev;
+	struct mw_counters c;
+	uint64_t h = 0;
+	float ref[4096];
+	int i;
+
+	pair_init(&p, NULL);
+	CHECK(submit(&p, 0, 42, &h) == 0 && h != 0);
+	pump(&p, 50);
+	CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, &ev) == 1);
+	CHECK(ev.meta.tag == 42 && ev.bytes == sizeof(xs) &&
+	      ev.meta.dims[1] == 64 && ev.desc.codec == MW_CODEC_MS);
+	{
+		/* bit-exact against a whole-payload decode */
+		struct mw_codec_params cp = { MW_CODEC_MS, 2, 0, 0, 0.9 };
+		struct mw_codec_desc d;
+		static uint8_t pay[1 << 16], scr[1 << 16];
+		int64_t n = mw_encode(&cp, xs, 4096, &d, pay, sizeof(pay), scr,
+				      sizeof(scr));
+
+		CHECK(n > 0 && mw_seg_decode(&d, 0, 4096, pay, (size_t)n,
+					     ref) >= 0);
+		CHECK(memcmp(ref, ev.buf, sizeof(ref)) == 0);
+	}
+	mw_ep_release(p.ep[1], &ev);
+	CHECK(poll_type(p.ep[0], MW_EV_TX_DONE, &ev) == 1 && ev.handle == h);
+	/* window: 4 pending at most, then MW_EAGAIN */
+	for (i = 0; i < 4; i++)
+		CHECK(submit(&p, 0, (uint64_t)i, NULL) == 0);
+	CHECK(submit(&p, 0, 9, NULL) == MW_EAGAIN);
+	pump(&p, 50);
+	CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL) == 4);
+	CHECK(poll_type(p.ep[0], MW_EV_TX_DONE, NULL) == 4);
+	mw_ep_counters(p.ep[0], &c);
+	CHECK(c.tensors_sent == 5 && c.retrans == 0 && c.drops == 0);
+	CHECK(mw_ep_mem_held(p.ep[1]) <= mw_ep_mem_bound(p.ep[1]));
+	free_pair(&p);
+}
+
+/* mw_ep_send_peer() pulls one peer's datagrams and leaves the others'. */
+static void test_send_peer(void)
+{
+	struct mw_ep *a = mk(400, NULL), *b = mk(500, NULL), *c = mk(600, NULL);
+	struct mw_ep *dst[2] = { b, c };
+	uint16_t pa[2], pdst[2];
+	uint8_t buf[2048], hello[2][2048];
+	size_t hl[2] = { 0, 0 };
+	struct pair tmp;
+	uint16_t pe;
+	int len, i, k, moved;
+	uint64_t now = 1000;
+
+	pa[0] = (uint16_t)mw_ep_add_peer(a);
+	pa[1] = (uint16_t)mw_ep_add_peer(a);
+	pdst[0] = (uint16_t)mw_ep_add_peer(b);
+	pdst[1] = (uint16_t)mw_ep_add_peer(c);
+	tmp.ep[0] = a;
+	tmp.now = now;
+	for (k = 0; k < 2; k++) {
+		tmp.peer[0] = pa[k];
+		CHECK(submit(&tmp, 0, (uint64_t)k, NULL) == 0);
+	}
+	CHECK(mw_ep_send_peer(a, pa[1], now, buf, 100) == MW_ENOSPC);
+	CHECK(mw_ep_send_peer(a, 9, now, buf, sizeof(buf)) == MW_ENOENT);
+	/* only the second peer's HELLO comes out, however often we ask */
+	len = mw_ep_send_peer(a, pa[1], now, hello[1], sizeof(hello[1]));
+	CHECK(len > 0 && hello[1][3] == MW_PT_HELLO);
+	hl[1] = len > 0 ? (size_t)len : 0;
+	CHECK(mw_ep_send_peer(a, pa[1], now, buf, sizeof(buf)) == 0);
+	/* the first peer's HELLO is still there */
+	len = mw_ep_send(a, now, hello[0], sizeof(hello[0]), &pe);
+	CHECK(len > 0 && pe == pa[0] && hello[0][3] == MW_PT_HELLO);
+	hl[0] = len > 0 ? (size_t)len : 0;
+	CHECK(mw_ep_send(a, now, buf, sizeof(buf), &pe) == 0);
+	/* serve the peers one after the other with send_peer only */
+	for (k = 0; k < 2; k++) {
+		mw_ep_recv(dst[k], pdst[k], hello[k], hl[k], now);
+		for (i = 0; i < 200; i++) {
+			moved = 0;
+			while ((len = mw_ep_send_peer(a, pa[k], now, buf,
+						      sizeof(buf))) > 0) {
+				mw_ep_recv(dst[k], pdst[k], buf, (size_t)len,
+					   now);
+				moved++;
+			}
+			while ((len = mw_ep_send(dst[k], now, buf, sizeof(buf),
+						 &pe)) > 0) {
+				mw_ep_recv(a, pa[k], buf, (size_t)len, now);
+				moved++;
+			}
+			now += 10000;
+			if (mw_ep_expiry(a) <= now)
+				mw_ep_handle_expiry(a, now), moved++;
+			if (mw_ep_expiry(dst[k]) <= now)
+				mw_ep_handle_expiry(dst[k], now), moved++;
+			if (!moved)
+				break;
+		}
+		CHECK(poll_type(dst[k], MW_EV_RX_TENSOR, NULL) == 1);
+	}
+	CHECK(poll_type(a, MW_EV_TX_DONE, NULL) == 2);
+	mw_ep_free(a);
+	mw_ep_free(b);
+	mw_ep_free(c);
+}
+
+int main(void)
+{
+	test_exchange();
+	test_send_peer();
+	return mw_test_exit("test_send");
+}
