@@ -60,6 +60,7 @@ struct opts {
 	double stall_prob, stall_ms; /* endpoint descheduling */
 	double rto_min_us;
 	int no_undo;
+	int cc;                      /* enum mw_cc_algo */
 };
 
 /* ---- link -------------------------------------------------------------- */
@@ -525,6 +526,7 @@ static struct mw_ep *make_ep(const struct opts *o, uint32_t inc)
 		cfg.rto_initial_ns = cfg.rto_min_ns;
 	cfg.rto_max_ns = 200000000;
 	cfg.undo = (uint8_t)!o->no_undo;
+	cfg.cc = (uint8_t)o->cc;
 	cfg.ack_delay_ns = 25000;
 	rc = mw_ep_new(&cfg, &ep);
 	if (rc < 0) {
@@ -704,7 +706,8 @@ static void usage(void)
 	      "                     (no receive, send or timer) for X ms,\n"
 	      "                     P times per ms on average (0, 5)\n"
 	      "  --rto-min-us U     minimum RTO (1000); --no-undo: never undo\n"
-	      "                     a window reduction that proves spurious\n",
+	      "                     a window reduction that proves spurious\n"
+	      "  --cc NAME          congestion controller (reno)\n",
 	      stderr);
 }
 
@@ -763,7 +766,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "max-retries", 1, 0, 'M' }, { "max-time", 1, 0, 'T' },
 		{ "both-open", 0, 0, 'O' }, { "stall-prob", 1, 0, 'P' },
 		{ "stall-ms", 1, 0, 'Z' }, { "rto-min-us", 1, 0, 'U' },
-		{ "no-undo", 0, 0, 'N' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "no-undo", 0, 0, 'N' }, { "cc", 1, 0, 'C' },
+		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c, v;
 
@@ -833,6 +837,14 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case 'Z': o->stall_ms = num("stall-ms", optarg, 0, 1e6); break;
 		case 'U': o->rto_min_us = num("rto-min-us", optarg, 1, 1e6); break;
 		case 'N': o->no_undo = 1; break;
+		case 'C':
+			o->cc = mw_cc_from_name(optarg);
+			if (o->cc < 0) {
+				fprintf(stderr, "--cc: unknown controller '%s'\n",
+					optarg);
+				exit(2);
+			}
+			break;
 		default:
 			usage();
 			exit(c == 'h' ? 0 : 2);
