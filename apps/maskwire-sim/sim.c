@@ -766,7 +766,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "max-retries", 1, 0, 'M' }, { "max-time", 1, 0, 'T' },
 		{ "both-open", 0, 0, 'O' }, { "stall-prob", 1, 0, 'P' },
 		{ "stall-ms", 1, 0, 'Z' }, { "rto-min-us", 1, 0, 'U' },
-		{ "no-undo", 0, 0, 'N' }, { "cc", 1, 0, 'C' },
+		{ "no-undo", 0, 0, 'N' }, { "cc", 1, 0, 1000 },
 		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c, v;
@@ -837,7 +837,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case 'Z': o->stall_ms = num("stall-ms", optarg, 0, 1e6); break;
 		case 'U': o->rto_min_us = num("rto-min-us", optarg, 1, 1e6); break;
 		case 'N': o->no_undo = 1; break;
-		case 'C':
+		case 1000:
 			o->cc = mw_cc_from_name(optarg);
 			if (o->cc < 0) {
 				fprintf(stderr, "--cc: unknown controller '%s'\n",
