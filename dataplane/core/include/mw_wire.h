@@ -37,6 +37,73 @@ extern "C" {
 /** Offset of the tensor block inside a DATA packet, and its length. */
 #define MW_WIRE_TBLOCK_OFF 64u
 #define MW_WIRE_TBLOCK_LEN 76u
+
+/**
+ * Field offsets from the first byte of the maskwire packet (PROTOCOL.md
+ * 4 and 5); every parser and builder in the tree uses these names.
+ * @{
+ */
+/* common header (4) */
+#define MW_OFF_MAGIC 0u     /**< u16 */
+#define MW_OFF_VERSION 2u   /**< u8 */
+#define MW_OFF_TYPE 3u      /**< u8 */
+#define MW_OFF_LEN 4u       /**< u16 */
+#define MW_OFF_FLAGS 6u     /**< u16 */
+#define MW_OFF_SRC_INC 8u   /**< u32 */
+#define MW_OFF_SRC_GEN 12u  /**< u32 */
+#define MW_OFF_DST_INC 16u  /**< u32 */
+#define MW_OFF_DST_GEN 20u  /**< u32 */
+#define MW_OFF_CRC 24u      /**< u32, CRC32C with this field taken as 0 */
+/* HELLO / HELLO_ACK (5.1) */
+#define MW_OFF_HELLO_MAX_DATAGRAM 28u /**< u16 */
+#define MW_OFF_HELLO_RSV 30u          /**< u16, 0 */
+#define MW_OFF_HELLO_RX_WINDOW 32u    /**< u32 */
+#define MW_OFF_HELLO_MAX_SEGS 36u     /**< u32 */
+#define MW_OFF_HELLO_RSV2 40u         /**< u32, 0 */
+#define MW_OFF_HELLO_MAX_TENSOR 44u   /**< u64 */
+/* DATA (5.2): per segment */
+#define MW_OFF_DATA_PN 28u       /**< u32 */
+#define MW_OFF_DATA_TID 32u      /**< u32 */
+#define MW_OFF_DATA_SEG_IDX 36u  /**< u32 */
+#define MW_OFF_DATA_ELEM_CNT 40u /**< u32 */
+#define MW_OFF_DATA_VAL_CNT 44u  /**< u32 */
+#define MW_OFF_DATA_ELEM_OFF 48u /**< u64 */
+#define MW_OFF_DATA_VAL_OFF 56u  /**< u64 */
+/* DATA (5.2): the tensor block, identical in every segment */
+#define MW_OFF_DATA_N 64u        /**< u64 */
+#define MW_OFF_DATA_K 72u        /**< u64 */
+#define MW_OFF_DATA_TAG 80u      /**< u64 */
+#define MW_OFF_DATA_SEG_CNT 88u  /**< u32 */
+#define MW_OFF_DATA_CODEC 92u    /**< u8 */
+#define MW_OFF_DATA_BITS 93u     /**< u8 */
+#define MW_OFF_DATA_ROUNDING 94u /**< u8 */
+#define MW_OFF_DATA_DTYPE 95u    /**< u8 */
+#define MW_OFF_DATA_KIND 96u     /**< u8 */
+#define MW_OFF_DATA_NDIM 97u     /**< u8 */
+#define MW_OFF_DATA_RSV 98u      /**< u16, 0 */
+#define MW_OFF_DATA_P0 100u      /**< f32 bits, u32 */
+#define MW_OFF_DATA_P1 104u      /**< f32 bits, u32 */
+#define MW_OFF_DATA_DIMS 108u    /**< 8 x u32 */
+#define MW_OFF_DATA_PAYLOAD MW_WIRE_DATA_HDR_LEN
+/* ACK (5.4) */
+#define MW_OFF_ACK_LARGEST_PN 28u  /**< u32 */
+#define MW_OFF_ACK_DELAY_US 32u    /**< u32 */
+#define MW_OFF_ACK_CUM_TID 36u     /**< u32 */
+#define MW_OFF_ACK_RX_LIMIT 40u    /**< u32 */
+#define MW_OFF_ACK_NBLOCKS 44u     /**< u16 */
+#define MW_OFF_ACK_HAS_LARGEST 46u /**< u8 */
+#define MW_OFF_ACK_RSV 47u         /**< u8, 0 */
+#define MW_OFF_ACK_BLOCKS MW_WIRE_ACK_FIXED_LEN
+/* ACK block, from the block's first byte */
+#define MW_OFF_BLK_TID 0u        /**< u32 */
+#define MW_OFF_BLK_SEG_CUM 4u    /**< u32 */
+#define MW_OFF_BLK_FLAGS 8u      /**< u8 */
+#define MW_OFF_BLK_RSV 9u        /**< u8, 0 */
+#define MW_OFF_BLK_BITMAP_LEN 10u /**< u16 */
+#define MW_OFF_BLK_BITMAP MW_WIRE_ACK_BLOCK_LEN
+/* CLOSE (5.5) */
+#define MW_OFF_CLOSE_REASON 28u  /**< i32 */
+/** @} */
 /** Largest datagram the format can describe (16-bit length field). */
 #define MW_WIRE_MAX_DATAGRAM 65535u
 /** Smallest max_datagram an endpoint accepts (room for one 8-element
@@ -254,6 +321,15 @@ size_t mw_wire_put_hello(uint8_t *pkt, const struct mw_hello *h);
  *         wire width (element count of a segment, ndim).
  */
 int mw_wire_put_data(uint8_t *pkt, const struct mw_data *d);
+
+/**
+ * Write the per-segment fields of a DATA header (pn, tid, seg_idx and the
+ * segment's ranges, bytes 28..63); the tensor block (64..139) is written
+ * once per tensor by mw_put_tblock() and copied (the send path's way).
+ * The caller has checked that elem_cnt and val_cnt fit 32 bits.
+ */
+void mw_wire_put_data_seg(uint8_t *pkt, uint32_t pn, uint32_t tid,
+			  uint32_t seg_idx, const struct mw_seg *seg);
 
 /** Write a CLOSE body; returns MW_WIRE_CLOSE_LEN. */
 size_t mw_wire_put_close(uint8_t *pkt, int32_t reason);

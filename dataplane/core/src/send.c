@@ -306,13 +306,8 @@ static int build_data(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 	int64_t plen;
 
 	mw_wire_put_hdr(buf, MW_PT_DATA, 0, &p->sess.local, &p->sess.remote);
-	mw_put32(buf + 28, (uint32_t)p->rtb.pn_next);
-	mw_put32(buf + 32, s->tid);
-	mw_put32(buf + 36, seg);
-	mw_put32(buf + 40, (uint32_t)s->segs[seg].elem_cnt);
-	mw_put32(buf + 44, (uint32_t)s->segs[seg].val_cnt);
-	mw_put64(buf + 48, s->segs[seg].elem_off);
-	mw_put64(buf + 56, s->segs[seg].val_off);
+	mw_wire_put_data_seg(buf, (uint32_t)p->rtb.pn_next, s->tid, seg,
+			     &s->segs[seg]);
 	memcpy(buf + MW_WIRE_TBLOCK_OFF, s->tblock, MW_WIRE_TBLOCK_LEN);
 	plen = mw_seg_write(&s->desc, s->payload, s->plen, &s->segs[seg],
 			    buf + MW_WIRE_DATA_HDR_LEN,
@@ -404,7 +399,7 @@ static int send_one(struct mw_ep *ep, uint16_t id, uint8_t *buf, uint64_t now)
 	int len = send_peer(ep, id, buf, ep->cfg.max_datagram, now);
 
 	if (len > 0) {
-		if (buf[3] != MW_PT_CLOSE)
+		if (buf[MW_OFF_TYPE] != MW_PT_CLOSE)
 			ep->peers[id].sess.announced = 1;
 		ep->ctr.pkts_tx++;
 		ep->ctr.bytes_tx += (uint64_t)len;

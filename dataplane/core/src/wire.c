@@ -175,17 +175,17 @@ int mw_wire_parse_hdr(const uint8_t *pkt, size_t len, struct mw_hdr *h)
 
 	if (len < MW_WIRE_HDR_LEN)
 		return MW_ETRUNC;
-	if (mw_get16(pkt + 0) != MW_WIRE_MAGIC)
+	if (mw_get16(pkt + MW_OFF_MAGIC) != MW_WIRE_MAGIC)
 		return MW_EBADMAGIC;
-	h->version = pkt[2];
-	h->type = pkt[3];
-	h->len = mw_get16(pkt + 4);
-	h->flags = mw_get16(pkt + 6);
-	h->src.inc = mw_get32(pkt + 8);
-	h->src.gen = mw_get32(pkt + 12);
-	h->dst.inc = mw_get32(pkt + 16);
-	h->dst.gen = mw_get32(pkt + 20);
-	h->crc = mw_get32(pkt + 24);
+	h->version = pkt[MW_OFF_VERSION];
+	h->type = pkt[MW_OFF_TYPE];
+	h->len = mw_get16(pkt + MW_OFF_LEN);
+	h->flags = mw_get16(pkt + MW_OFF_FLAGS);
+	h->src.inc = mw_get32(pkt + MW_OFF_SRC_INC);
+	h->src.gen = mw_get32(pkt + MW_OFF_SRC_GEN);
+	h->dst.inc = mw_get32(pkt + MW_OFF_DST_INC);
+	h->dst.gen = mw_get32(pkt + MW_OFF_DST_GEN);
+	h->crc = mw_get32(pkt + MW_OFF_CRC);
 	if (h->version != MW_WIRE_VERSION)
 		return MW_EVERSION;
 	if (h->len > len)
@@ -197,7 +197,7 @@ int mw_wire_parse_hdr(const uint8_t *pkt, size_t len, struct mw_hdr *h)
 		return MW_EUNSUPP;
 	/* The CRC covers the whole packet with its own field read as zero. */
 	memcpy(tmp, pkt, MW_WIRE_HDR_LEN);
-	memset(tmp + 24, 0, 4);
+	memset(tmp + MW_OFF_CRC, 0, 4);
 	crc = mw_crc32c(0, tmp, MW_WIRE_HDR_LEN);
 	crc = mw_crc32c(crc, pkt + MW_WIRE_HDR_LEN, len - MW_WIRE_HDR_LEN);
 	if (crc != h->crc)
@@ -220,25 +220,25 @@ int mw_wire_parse_hdr(const uint8_t *pkt, size_t len, struct mw_hdr *h)
 void mw_wire_put_hdr(uint8_t *pkt, uint8_t type, uint16_t flags,
 		     const struct mw_ident *src, const struct mw_ident *dst)
 {
-	mw_put16(pkt + 0, MW_WIRE_MAGIC);
-	pkt[2] = MW_WIRE_VERSION;
-	pkt[3] = type;
-	mw_put16(pkt + 4, 0);
-	mw_put16(pkt + 6, flags);
-	mw_put32(pkt + 8, src->inc);
-	mw_put32(pkt + 12, src->gen);
-	mw_put32(pkt + 16, dst ? dst->inc : 0);
-	mw_put32(pkt + 20, dst ? dst->gen : 0);
-	mw_put32(pkt + 24, 0);
+	mw_put16(pkt + MW_OFF_MAGIC, MW_WIRE_MAGIC);
+	pkt[MW_OFF_VERSION] = MW_WIRE_VERSION;
+	pkt[MW_OFF_TYPE] = type;
+	mw_put16(pkt + MW_OFF_LEN, 0);
+	mw_put16(pkt + MW_OFF_FLAGS, flags);
+	mw_put32(pkt + MW_OFF_SRC_INC, src->inc);
+	mw_put32(pkt + MW_OFF_SRC_GEN, src->gen);
+	mw_put32(pkt + MW_OFF_DST_INC, dst ? dst->inc : 0);
+	mw_put32(pkt + MW_OFF_DST_GEN, dst ? dst->gen : 0);
+	mw_put32(pkt + MW_OFF_CRC, 0);
 }
 
 int mw_wire_finish(uint8_t *pkt, size_t len)
 {
 	if (len < MW_WIRE_HDR_LEN || len > MW_WIRE_MAX_DATAGRAM)
 		return MW_ERANGE;
-	mw_put16(pkt + 4, (uint16_t)len);
-	mw_put32(pkt + 24, 0);
-	mw_put32(pkt + 24, mw_crc32c(0, pkt, len));
+	mw_put16(pkt + MW_OFF_LEN, (uint16_t)len);
+	mw_put32(pkt + MW_OFF_CRC, 0);
+	mw_put32(pkt + MW_OFF_CRC, mw_crc32c(0, pkt, len));
 	return (int)len;
 }
 
@@ -246,16 +246,14 @@ int mw_wire_finish(uint8_t *pkt, size_t len)
 
 int mw_wire_parse_hello(const uint8_t *pkt, size_t len, struct mw_hello *o)
 {
-	const uint8_t *b = pkt + MW_WIRE_HDR_LEN;
-
 	if (len != MW_WIRE_HELLO_LEN)
 		return MW_EFORMAT;
-	o->max_datagram = mw_get16(b + 0);
-	o->reserved = mw_get16(b + 2);
-	o->rx_window = mw_get32(b + 4);
-	o->max_segs = mw_get32(b + 8);
-	o->reserved2 = mw_get32(b + 12);
-	o->max_tensor_bytes = mw_get64(b + 16);
+	o->max_datagram = mw_get16(pkt + MW_OFF_HELLO_MAX_DATAGRAM);
+	o->reserved = mw_get16(pkt + MW_OFF_HELLO_RSV);
+	o->rx_window = mw_get32(pkt + MW_OFF_HELLO_RX_WINDOW);
+	o->max_segs = mw_get32(pkt + MW_OFF_HELLO_MAX_SEGS);
+	o->reserved2 = mw_get32(pkt + MW_OFF_HELLO_RSV2);
+	o->max_tensor_bytes = mw_get64(pkt + MW_OFF_HELLO_MAX_TENSOR);
 	if (o->reserved || o->reserved2)
 		return MW_EFORMAT;
 	if (o->max_datagram < MW_WIRE_MIN_DATAGRAM || o->rx_window == 0 ||
@@ -266,14 +264,12 @@ int mw_wire_parse_hello(const uint8_t *pkt, size_t len, struct mw_hello *o)
 
 size_t mw_wire_put_hello(uint8_t *pkt, const struct mw_hello *h)
 {
-	uint8_t *b = pkt + MW_WIRE_HDR_LEN;
-
-	mw_put16(b + 0, h->max_datagram);
-	mw_put16(b + 2, 0);
-	mw_put32(b + 4, h->rx_window);
-	mw_put32(b + 8, h->max_segs);
-	mw_put32(b + 12, 0);
-	mw_put64(b + 16, h->max_tensor_bytes);
+	mw_put16(pkt + MW_OFF_HELLO_MAX_DATAGRAM, h->max_datagram);
+	mw_put16(pkt + MW_OFF_HELLO_RSV, 0);
+	mw_put32(pkt + MW_OFF_HELLO_RX_WINDOW, h->rx_window);
+	mw_put32(pkt + MW_OFF_HELLO_MAX_SEGS, h->max_segs);
+	mw_put32(pkt + MW_OFF_HELLO_RSV2, 0);
+	mw_put64(pkt + MW_OFF_HELLO_MAX_TENSOR, h->max_tensor_bytes);
 	return MW_WIRE_HELLO_LEN;
 }
 
@@ -306,31 +302,31 @@ int mw_wire_parse_data(const uint8_t *pkt, size_t len, struct mw_data *o)
 
 	if (len < MW_WIRE_DATA_HDR_LEN)
 		return MW_ETRUNC;
-	o->pn = mw_get32(b + 28);
-	o->tid = mw_get32(b + 32);
-	o->seg_idx = mw_get32(b + 36);
-	o->seg.elem_cnt = mw_get32(b + 40);
-	o->seg.val_cnt = mw_get32(b + 44);
-	o->seg.elem_off = mw_get64(b + 48);
-	o->seg.val_off = mw_get64(b + 56);
-	d->n = mw_get64(b + 64);
-	d->k = mw_get64(b + 72);
-	m->tag = mw_get64(b + 80);
-	o->seg_cnt = mw_get32(b + 88);
-	d->codec = b[92];
-	d->bits = b[93];
-	d->rounding = b[94];
-	m->dtype = b[95];
-	m->kind = b[96];
-	m->ndim = b[97];
-	d->p0 = u2f(mw_get32(b + 100));
-	d->p1 = u2f(mw_get32(b + 104));
+	o->pn = mw_get32(b + MW_OFF_DATA_PN);
+	o->tid = mw_get32(b + MW_OFF_DATA_TID);
+	o->seg_idx = mw_get32(b + MW_OFF_DATA_SEG_IDX);
+	o->seg.elem_cnt = mw_get32(b + MW_OFF_DATA_ELEM_CNT);
+	o->seg.val_cnt = mw_get32(b + MW_OFF_DATA_VAL_CNT);
+	o->seg.elem_off = mw_get64(b + MW_OFF_DATA_ELEM_OFF);
+	o->seg.val_off = mw_get64(b + MW_OFF_DATA_VAL_OFF);
+	d->n = mw_get64(b + MW_OFF_DATA_N);
+	d->k = mw_get64(b + MW_OFF_DATA_K);
+	m->tag = mw_get64(b + MW_OFF_DATA_TAG);
+	o->seg_cnt = mw_get32(b + MW_OFF_DATA_SEG_CNT);
+	d->codec = b[MW_OFF_DATA_CODEC];
+	d->bits = b[MW_OFF_DATA_BITS];
+	d->rounding = b[MW_OFF_DATA_ROUNDING];
+	m->dtype = b[MW_OFF_DATA_DTYPE];
+	m->kind = b[MW_OFF_DATA_KIND];
+	m->ndim = b[MW_OFF_DATA_NDIM];
+	d->p0 = u2f(mw_get32(b + MW_OFF_DATA_P0));
+	d->p1 = u2f(mw_get32(b + MW_OFF_DATA_P1));
 	for (i = 0; i < MW_WIRE_MAX_DIMS; i++)
-		m->dims[i] = mw_get32(b + 108 + 4 * i);
-	o->payload = pkt + MW_WIRE_DATA_HDR_LEN;
+		m->dims[i] = mw_get32(b + MW_OFF_DATA_DIMS + 4 * i);
+	o->payload = pkt + MW_OFF_DATA_PAYLOAD;
 	o->payload_len = len - MW_WIRE_DATA_HDR_LEN;
 
-	if (mw_get16(b + 98) != 0)
+	if (mw_get16(b + MW_OFF_DATA_RSV) != 0)
 		return MW_EFORMAT;
 	if (o->seg_cnt == 0 || o->seg_idx >= o->seg_cnt)
 		return MW_EFORMAT;
@@ -395,15 +391,21 @@ int mw_wire_put_data(uint8_t *pkt, const struct mw_data *o)
 	if (o->seg.elem_cnt > UINT32_MAX || o->seg.val_cnt > UINT32_MAX ||
 	    m->ndim > MW_WIRE_MAX_DIMS)
 		return MW_ERANGE;
-	mw_put32(b + 28, o->pn);
-	mw_put32(b + 32, o->tid);
-	mw_put32(b + 36, o->seg_idx);
-	mw_put32(b + 40, (uint32_t)o->seg.elem_cnt);
-	mw_put32(b + 44, (uint32_t)o->seg.val_cnt);
-	mw_put64(b + 48, o->seg.elem_off);
-	mw_put64(b + 56, o->seg.val_off);
+	mw_wire_put_data_seg(b, o->pn, o->tid, o->seg_idx, &o->seg);
 	mw_put_tblock(b + MW_WIRE_TBLOCK_OFF, o->seg_cnt, d, m);
 	return MW_WIRE_DATA_HDR_LEN;
+}
+
+void mw_wire_put_data_seg(uint8_t *pkt, uint32_t pn, uint32_t tid,
+			  uint32_t seg_idx, const struct mw_seg *seg)
+{
+	mw_put32(pkt + MW_OFF_DATA_PN, pn);
+	mw_put32(pkt + MW_OFF_DATA_TID, tid);
+	mw_put32(pkt + MW_OFF_DATA_SEG_IDX, seg_idx);
+	mw_put32(pkt + MW_OFF_DATA_ELEM_CNT, (uint32_t)seg->elem_cnt);
+	mw_put32(pkt + MW_OFF_DATA_VAL_CNT, (uint32_t)seg->val_cnt);
+	mw_put64(pkt + MW_OFF_DATA_ELEM_OFF, seg->elem_off);
+	mw_put64(pkt + MW_OFF_DATA_VAL_OFF, seg->val_off);
 }
 
 void mw_put_tblock(uint8_t *t, uint32_t seg_cnt, const struct mw_codec_desc *d,
@@ -411,22 +413,24 @@ void mw_put_tblock(uint8_t *t, uint32_t seg_cnt, const struct mw_codec_desc *d,
 {
 	unsigned i;
 
-	/* Offsets below are relative to MW_WIRE_TBLOCK_OFF (64). */
-	mw_put64(t + 0, d->n);
-	mw_put64(t + 8, d->k);
-	mw_put64(t + 16, m->tag);
-	mw_put32(t + 24, seg_cnt);
-	t[28] = d->codec;
-	t[29] = d->bits;
-	t[30] = d->rounding;
-	t[31] = m->dtype;
-	t[32] = m->kind;
-	t[33] = m->ndim;
-	mw_put16(t + 34, 0);
-	mw_put32(t + 36, f2u(d->p0));
-	mw_put32(t + 40, f2u(d->p1));
+	/* t is the packet's byte MW_WIRE_TBLOCK_OFF. */
+	t -= MW_WIRE_TBLOCK_OFF;
+	mw_put64(t + MW_OFF_DATA_N, d->n);
+	mw_put64(t + MW_OFF_DATA_K, d->k);
+	mw_put64(t + MW_OFF_DATA_TAG, m->tag);
+	mw_put32(t + MW_OFF_DATA_SEG_CNT, seg_cnt);
+	t[MW_OFF_DATA_CODEC] = d->codec;
+	t[MW_OFF_DATA_BITS] = d->bits;
+	t[MW_OFF_DATA_ROUNDING] = d->rounding;
+	t[MW_OFF_DATA_DTYPE] = m->dtype;
+	t[MW_OFF_DATA_KIND] = m->kind;
+	t[MW_OFF_DATA_NDIM] = m->ndim;
+	mw_put16(t + MW_OFF_DATA_RSV, 0);
+	mw_put32(t + MW_OFF_DATA_P0, f2u(d->p0));
+	mw_put32(t + MW_OFF_DATA_P1, f2u(d->p1));
 	for (i = 0; i < MW_WIRE_MAX_DIMS; i++)
-		mw_put32(t + 44 + 4 * i, i < m->ndim ? m->dims[i] : 0);
+		mw_put32(t + MW_OFF_DATA_DIMS + 4 * i,
+			 i < m->ndim ? m->dims[i] : 0);
 }
 
 /* ---- ACK ----------------------------------------------------------------- */
@@ -441,17 +445,17 @@ int mw_wire_parse_ack(const uint8_t *pkt, size_t len, struct mw_ack *o)
 
 	if (len < MW_WIRE_ACK_FIXED_LEN)
 		return MW_ETRUNC;
-	o->largest_pn = mw_get32(b + 28);
-	o->ack_delay_us = mw_get32(b + 32);
-	o->cum_tid = mw_get32(b + 36);
-	o->rx_limit = mw_get32(b + 40);
-	o->nblocks = mw_get16(b + 44);
-	o->has_largest = b[46];
-	if (b[47] != 0 || o->has_largest > 1)
+	o->largest_pn = mw_get32(b + MW_OFF_ACK_LARGEST_PN);
+	o->ack_delay_us = mw_get32(b + MW_OFF_ACK_DELAY_US);
+	o->cum_tid = mw_get32(b + MW_OFF_ACK_CUM_TID);
+	o->rx_limit = mw_get32(b + MW_OFF_ACK_RX_LIMIT);
+	o->nblocks = mw_get16(b + MW_OFF_ACK_NBLOCKS);
+	o->has_largest = b[MW_OFF_ACK_HAS_LARGEST];
+	if (b[MW_OFF_ACK_RSV] != 0 || o->has_largest > 1)
 		return MW_EFORMAT;
 	if (!o->has_largest && (o->largest_pn || o->ack_delay_us))
 		return MW_EFORMAT;
-	o->blocks = pkt + MW_WIRE_ACK_FIXED_LEN;
+	o->blocks = pkt + MW_OFF_ACK_BLOCKS;
 	o->blocks_len = len - MW_WIRE_ACK_FIXED_LEN;
 	a = *o;
 	for (i = 0; i < o->nblocks; i++) {
@@ -474,18 +478,19 @@ int mw_wire_ack_block(struct mw_ack *a, struct mw_ack_block *b)
 		return 0;
 	if (a->blocks_len < MW_WIRE_ACK_BLOCK_LEN)
 		return MW_ETRUNC;
-	b->tid = mw_get32(a->blocks + 0);
-	b->seg_cum = mw_get32(a->blocks + 4);
-	b->flags = a->blocks[8];
-	b->bitmap_len = mw_get16(a->blocks + 10);
-	if (a->blocks[9] != 0 || (b->flags & ~MW_ACKB_COMPLETE))
+	b->tid = mw_get32(a->blocks + MW_OFF_BLK_TID);
+	b->seg_cum = mw_get32(a->blocks + MW_OFF_BLK_SEG_CUM);
+	b->flags = a->blocks[MW_OFF_BLK_FLAGS];
+	b->bitmap_len = mw_get16(a->blocks + MW_OFF_BLK_BITMAP_LEN);
+	if (a->blocks[MW_OFF_BLK_RSV] != 0 ||
+	    (b->flags & ~MW_ACKB_COMPLETE))
 		return MW_EFORMAT;
 	if ((b->flags & MW_ACKB_COMPLETE) && b->bitmap_len)
 		return MW_EFORMAT;
 	need = MW_WIRE_ACK_BLOCK_LEN + (size_t)b->bitmap_len;
 	if (a->blocks_len < need)
 		return MW_ETRUNC;
-	b->bitmap = a->blocks + MW_WIRE_ACK_BLOCK_LEN;
+	b->bitmap = a->blocks + MW_OFF_BLK_BITMAP;
 	a->blocks += need;
 	a->blocks_len -= need;
 	return 1;
@@ -493,24 +498,24 @@ int mw_wire_ack_block(struct mw_ack *a, struct mw_ack_block *b)
 
 void mw_wire_put_ack_fixed(uint8_t *pkt, const struct mw_ack *a)
 {
-	mw_put32(pkt + 28, a->largest_pn);
-	mw_put32(pkt + 32, a->ack_delay_us);
-	mw_put32(pkt + 36, a->cum_tid);
-	mw_put32(pkt + 40, a->rx_limit);
-	mw_put16(pkt + 44, a->nblocks);
-	pkt[46] = a->has_largest;
-	pkt[47] = 0;
+	mw_put32(pkt + MW_OFF_ACK_LARGEST_PN, a->largest_pn);
+	mw_put32(pkt + MW_OFF_ACK_DELAY_US, a->ack_delay_us);
+	mw_put32(pkt + MW_OFF_ACK_CUM_TID, a->cum_tid);
+	mw_put32(pkt + MW_OFF_ACK_RX_LIMIT, a->rx_limit);
+	mw_put16(pkt + MW_OFF_ACK_NBLOCKS, a->nblocks);
+	pkt[MW_OFF_ACK_HAS_LARGEST] = a->has_largest;
+	pkt[MW_OFF_ACK_RSV] = 0;
 }
 
 size_t mw_wire_put_ack_block(uint8_t *p, const struct mw_ack_block *b)
 {
-	mw_put32(p + 0, b->tid);
-	mw_put32(p + 4, b->seg_cum);
-	p[8] = b->flags;
-	p[9] = 0;
-	mw_put16(p + 10, b->bitmap_len);
+	mw_put32(p + MW_OFF_BLK_TID, b->tid);
+	mw_put32(p + MW_OFF_BLK_SEG_CUM, b->seg_cum);
+	p[MW_OFF_BLK_FLAGS] = b->flags;
+	p[MW_OFF_BLK_RSV] = 0;
+	mw_put16(p + MW_OFF_BLK_BITMAP_LEN, b->bitmap_len);
 	if (b->bitmap_len)
-		memcpy(p + MW_WIRE_ACK_BLOCK_LEN, b->bitmap, b->bitmap_len);
+		memcpy(p + MW_OFF_BLK_BITMAP, b->bitmap, b->bitmap_len);
 	return MW_WIRE_ACK_BLOCK_LEN + (size_t)b->bitmap_len;
 }
 
@@ -520,7 +525,7 @@ int mw_wire_parse_close(const uint8_t *pkt, size_t len, struct mw_close *o)
 {
 	if (len != MW_WIRE_CLOSE_LEN)
 		return MW_EFORMAT;
-	o->reason = (int32_t)mw_get32(pkt + MW_WIRE_HDR_LEN);
+	o->reason = (int32_t)mw_get32(pkt + MW_OFF_CLOSE_REASON);
 	if (o->reason > 0)
 		return MW_EFORMAT;
 	return 0;
@@ -528,6 +533,6 @@ int mw_wire_parse_close(const uint8_t *pkt, size_t len, struct mw_close *o)
 
 size_t mw_wire_put_close(uint8_t *pkt, int32_t reason)
 {
-	mw_put32(pkt + MW_WIRE_HDR_LEN, (uint32_t)reason);
+	mw_put32(pkt + MW_OFF_CLOSE_REASON, (uint32_t)reason);
 	return MW_WIRE_CLOSE_LEN;
 }
