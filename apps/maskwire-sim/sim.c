@@ -536,23 +536,13 @@ static struct mw_ep *make_ep(const struct opts *o, uint32_t inc)
 	return ep;
 }
 
-static void add_counters(struct mw_counters *a, const struct mw_counters *b)
-{
-	const uint64_t *src = (const uint64_t *)b;
-	uint64_t *dst = (uint64_t *)a;
-	size_t i;
-
-	for (i = 0; i < sizeof(*a) / sizeof(uint64_t); i++)
-		dst[i] += src[i];
-}
-
 static void restart_server(struct sim *s)
 {
 	struct mw_counters c;
 	unsigned i;
 
 	mw_ep_counters(s->n[1].ep, &c);
-	add_counters(&s->old_server, &c);
+	mw_counters_add(&s->old_server, &c);
 	mw_ep_free(s->n[1].ep);
 	s->n[1].inc++;
 	s->n[1].ep = make_ep(&s->o, s->n[1].inc);
@@ -867,9 +857,9 @@ static void print_json(struct sim *s, int stalled)
 
 	mw_ep_counters(s->n[0].ep, &c[0]);
 	mw_ep_counters(s->n[1].ep, &c[1]);
-	add_counters(&c[1], &s->old_server);
+	mw_counters_add(&c[1], &s->old_server);
 	t = c[0];
-	add_counters(&t, &c[1]);
+	mw_counters_add(&t, &c[1]);
 	memset(&L, 0, sizeof(L));
 	for (i = 0; i < 2; i++) {
 		const uint64_t *src = (const uint64_t *)&s->link[i].st;

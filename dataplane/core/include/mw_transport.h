@@ -156,44 +156,75 @@ const char *mw_drop_name(unsigned reason);
  */
 enum mw_drop mw_drop_for_hdr_error(int rc);
 
-/** Endpoint counters (monotonic since mw_ep_new()). */
+/**
+ * Endpoint counters, monotonic since mw_ep_new(): one list, from which
+ * the struct, the names and the sums are made (X(name, description)).
+ * Drops are counted apart, per reason (MW_DROP_LIST).
+ */
+#define MW_COUNTER_LIST(X)                                                    \
+	X(pkts_rx, "datagrams fed in (all)")                                  \
+	X(bytes_rx, "bytes fed in (all)")                                     \
+	X(pkts_tx, "datagrams pulled out")                                    \
+	X(bytes_tx, "bytes pulled out")                                       \
+	X(data_tx, "DATA packets sent (new + resent)")                        \
+	X(data_tx_new, "first transmissions of a segment")                    \
+	X(retrans, "retransmitted segments")                                  \
+	X(retrans_fast, "... after an ACK showed a gap")                      \
+	X(retrans_rto, "... after a timeout (probes)")                        \
+	X(spurious_losses, "segments declared lost (fast) that turned out "   \
+			   "to have arrived: reordering the loss detector "   \
+			   "learns from (PROTOCOL.md 8.2)")                   \
+	X(rto_events, "retransmission timeouts")                              \
+	X(spurious_rtos, "... that proved spurious (the flight was late, "    \
+			 "not lost); the window was restored (8.5)")          \
+	X(cc_undos, "fast loss reductions undone: every loss of the "         \
+		    "episode proved spurious (8.5)")                          \
+	X(data_rx, "valid DATA packets accepted")                             \
+	X(data_rx_dup, "... of which duplicates (ignored)")                   \
+	X(acks_tx, "ACKs sent")                                               \
+	X(acks_rx, "ACKs accepted")                                           \
+	X(probes_tx, "ACK_REQ probes sent")                                   \
+	X(hello_tx, "HELLO and HELLO_ACK sent")                               \
+	X(hello_rx, "HELLO and HELLO_ACK accepted")                           \
+	X(close_tx, "CLOSE sent")                                             \
+	X(close_rx, "CLOSE accepted")                                         \
+	X(tensors_submitted, "tensors accepted by mw_ep_submit()")            \
+	X(tensors_sent, "tensors the peer acknowledged whole (TX_DONE)")      \
+	X(tensors_failed, "tensors failed (TX_FAILED)")                       \
+	X(tensors_delivered, "tensors received whole (RX_TENSOR)")            \
+	X(peer_restarts, "new incarnations of peers seen")                    \
+	X(session_resets, "sessions ended abnormally: retry budget spent, "   \
+			  "peer reset or restarted, peer closed with an "     \
+			  "error reason")                                     \
+	X(sessions_closed, "open sessions ended by an application close, "   \
+			   "here or at the peer (CLOSE with reason 0 or "     \
+			   "MW_ECANCELED)")
+
+/** Index of each counter in MW_COUNTER_LIST order. */
+enum mw_counter_id {
+#define MW_COUNTER_ENUM_(name, doc) MW_CTR_##name,
+	MW_COUNTER_LIST(MW_COUNTER_ENUM_)
+#undef MW_COUNTER_ENUM_
+	MW_CTR_COUNT_
+};
+
 struct mw_counters {
-	uint64_t pkts_rx, bytes_rx;   /**< datagrams fed in (all) */
-	uint64_t pkts_tx, bytes_tx;   /**< datagrams pulled out */
-	uint64_t data_tx;             /**< DATA packets sent (new + resent) */
-	uint64_t data_tx_new;         /**< first transmissions of a segment */
-	uint64_t retrans;             /**< retransmitted segments */
-	uint64_t retrans_fast;        /**< ... after an ACK showed a gap */
-	uint64_t retrans_rto;         /**< ... after a timeout (probes) */
-	uint64_t spurious_losses;     /**< segments declared lost (fast)
-					   that turned out to have arrived:
-					   reordering the loss detector
-					   learns from (PROTOCOL.md 8.2) */
-	uint64_t rto_events;          /**< retransmission timeouts */
-	uint64_t spurious_rtos;       /**< ... that proved spurious (the
-					   flight was late, not lost); the
-					   window was restored (8.5) */
-	uint64_t cc_undos;            /**< fast loss reductions undone:
-					   every loss of the episode proved
-					   spurious (8.5) */
-	uint64_t data_rx;             /**< valid DATA packets accepted */
-	uint64_t data_rx_dup;         /**< ... of which duplicates (ignored) */
-	uint64_t acks_tx, acks_rx, probes_tx;
-	uint64_t hello_tx, hello_rx, close_tx, close_rx;
-	uint64_t tensors_submitted, tensors_sent, tensors_failed;
-	uint64_t tensors_delivered;
-	uint64_t peer_restarts;       /**< new incarnations of peers seen */
-	uint64_t session_resets;      /**< sessions ended abnormally: retry
-					   budget spent, peer reset or
-					   restarted, peer closed with an
-					   error reason */
-	uint64_t sessions_closed;     /**< open sessions ended by an
-					   application close, here or at the
-					   peer (CLOSE with reason 0 or
-					   MW_ECANCELED) */
+#define MW_COUNTER_FIELD_(name, doc) uint64_t name;
+	MW_COUNTER_LIST(MW_COUNTER_FIELD_)
+#undef MW_COUNTER_FIELD_
 	uint64_t drops;               /**< sum of drop[] */
 	uint64_t drop[MW_DROP_COUNT_];
 };
+
+/** Name of counter i (enum mw_counter_id), "?" if out of range. */
+const char *mw_counter_name(unsigned i);
+
+/** Value of counter i (enum mw_counter_id) in c; 0 if out of range. */
+uint64_t mw_counter_get(const struct mw_counters *c, unsigned i);
+
+/** Add every counter of b, drops included, to a (totals over peers,
+ *  endpoints or runs). */
+void mw_counters_add(struct mw_counters *a, const struct mw_counters *b);
 
 /** Event types. */
 enum mw_ev_type {

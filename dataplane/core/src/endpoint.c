@@ -455,6 +455,42 @@ void mw_ep_counters(const struct mw_ep *ep, struct mw_counters *c)
 	*c = ep->ctr;
 }
 
+static const char *const counter_names[MW_CTR_COUNT_] = {
+#define MW_COUNTER_NAME_(name, doc) #name,
+	MW_COUNTER_LIST(MW_COUNTER_NAME_)
+#undef MW_COUNTER_NAME_
+};
+
+const char *mw_counter_name(unsigned i)
+{
+	return i < MW_CTR_COUNT_ ? counter_names[i] : "?";
+}
+
+uint64_t mw_counter_get(const struct mw_counters *c, unsigned i)
+{
+	switch (i) {
+#define MW_COUNTER_CASE_(name, doc)                                           \
+	case MW_CTR_##name:                                                   \
+		return c->name;
+		MW_COUNTER_LIST(MW_COUNTER_CASE_)
+#undef MW_COUNTER_CASE_
+	default:
+		return 0;
+	}
+}
+
+void mw_counters_add(struct mw_counters *a, const struct mw_counters *b)
+{
+	unsigned i;
+
+#define MW_COUNTER_ADD_(name, doc) a->name += b->name;
+	MW_COUNTER_LIST(MW_COUNTER_ADD_)
+#undef MW_COUNTER_ADD_
+	a->drops += b->drops;
+	for (i = 0; i < MW_DROP_COUNT_; i++)
+		a->drop[i] += b->drop[i];
+}
+
 uint64_t mw_ep_mem_held(const struct mw_ep *ep)
 {
 	return ep->mem + ep->rx_mem;

@@ -24,8 +24,40 @@ static void test_config(void)
 	CHECK(strcmp(mw_drop_name(MW_DROP_CHECKSUM), "bad_checksum") == 0);
 }
 
+/* The counter list: names, values by index, sums. */
+static void test_counters(void)
+{
+	struct mw_counters a, b;
+	unsigned i;
+
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	CHECK(strcmp(mw_counter_name(MW_CTR_pkts_rx), "pkts_rx") == 0);
+	CHECK(strcmp(mw_counter_name(MW_CTR_sessions_closed),
+		     "sessions_closed") == 0);
+	CHECK(strcmp(mw_counter_name(MW_CTR_COUNT_), "?") == 0);
+	b.hello_tx = 3;
+	b.cc_undos = 5;
+	b.drops = 2;
+	b.drop[MW_DROP_STALE] = 2;
+	mw_counters_add(&a, &b);
+	mw_counters_add(&a, &b);
+	CHECK_EQ(mw_counter_get(&a, MW_CTR_hello_tx), 6);
+	CHECK_EQ(mw_counter_get(&a, MW_CTR_cc_undos), 10);
+	CHECK_EQ(a.drops, 4);
+	CHECK_EQ(a.drop[MW_DROP_STALE], 4);
+	for (i = 0; i < MW_CTR_COUNT_; i++) {
+		memset(&b, 0, sizeof(b));
+		/* every index reads its own field */
+		((uint64_t *)&b)[i] = 7;
+		CHECK_EQ(mw_counter_get(&b, i), 7);
+		CHECK(strcmp(mw_counter_name(i), "?") != 0);
+	}
+}
+
 int main(void)
 {
+	test_counters();
 	test_config();
 	return mw_test_exit("test_endpoint");
 }
