@@ -83,10 +83,10 @@ void mw_ep_config_default(struct mw_ep_config *c)
 	c->max_segs = 1u << 20;
 	c->window = 8;
 	c->max_retries = 16;
-	c->rto_initial_ns = 10000000;   /* 10 ms */
-	c->rto_min_ns = 1000000;        /* 1 ms */
-	c->rto_max_ns = 1000000000;     /* 1 s */
-	c->ack_delay_ns = 200000;       /* 200 us */
+	c->rto_initial_ns = 10000000; /* 10 ms */
+	c->rto_min_ns = 1000000;      /* 1 ms */
+	c->rto_max_ns = 1000000000;   /* 1 s */
+	c->ack_delay_ns = 200000;     /* 200 us */
 	c->cwnd_initial = 32;
 	c->cwnd_min = 2;
 	c->cwnd_max = 4096;
@@ -123,7 +123,7 @@ struct mw_event *mw_ep_ev_push(struct mw_ep *ep)
 }
 
 void mw_ep_peer_event(struct mw_ep *ep, uint16_t id, uint8_t type,
-		       int32_t reason)
+		      int32_t reason)
 {
 	struct peer *p = &ep->peers[id];
 	struct mw_event *e;
@@ -342,7 +342,8 @@ int mw_ep_recv(struct mw_ep *ep, uint16_t id, const uint8_t *pkt, size_t len,
 	/* Everything else belongs to exactly one session. */
 	if (!p->sess.remote_known || !ident_eq(&h.src, &p->sess.remote) ||
 	    !ident_eq(&h.dst, &p->sess.local) || p->sess.remote_closed) {
-		c = p->sess.remote_known ? mw_ident_cmp(&h.src, &p->sess.remote) : 1;
+		c = p->sess.remote_known ? mw_ident_cmp(&h.src, &p->sess.remote)
+					 : 1;
 		if (c < 0 || (c == 0 && p->sess.remote_closed))
 			return mw_ep_drop(ep, MW_DROP_STALE, MW_ESTATE);
 		if (h.type != MW_PT_CLOSE)
@@ -433,12 +434,13 @@ int mw_ep_handle_expiry(struct mw_ep *ep, uint64_t now)
 			ep->ctr.rto_events++;
 			if (++p->send.rto_count > ep->cfg.max_retries)
 				mw_session_down(ep, i, MW_ETIMEDOUT,
-					     SD_LOCAL | SD_EMIT);
+						SD_LOCAL | SD_EMIT);
 			else if (tx_wanted(p) && !peer_open(p))
 				p->sess.hello_pending = 1;
 			continue;
 		}
-		if (peer_open(p) && (p->rtb.in_flight || mw_send_pending(ep, p)) &&
+		if (peer_open(p) &&
+		    (p->rtb.in_flight || mw_send_pending(ep, p)) &&
 		    p->send.last_send + rto_backoff(ep, p) <= now)
 			mw_rtb_on_timeout(ep, i, now);
 	}
@@ -469,8 +471,8 @@ const char *mw_counter_name(unsigned i)
 uint64_t mw_counter_get(const struct mw_counters *c, unsigned i)
 {
 	switch (i) {
-#define MW_COUNTER_CASE_(name, doc)                                           \
-	case MW_CTR_##name:                                                   \
+#define MW_COUNTER_CASE_(name, doc) \
+	case MW_CTR_##name:         \
 		return c->name;
 		MW_COUNTER_LIST(MW_COUNTER_CASE_)
 #undef MW_COUNTER_CASE_
@@ -500,8 +502,9 @@ uint64_t mw_ep_mem_bound(const struct mw_ep *ep)
 {
 	const struct mw_ep_config *c = &ep->cfg;
 	uint64_t segs = c->max_segs;
-	uint64_t per_tx = 2 * c->max_tensor_bytes + 64 +
-			  segs * (sizeof(struct mw_seg) + sizeof(struct seg_st));
+	uint64_t per_tx =
+		2 * c->max_tensor_bytes + 64 +
+		segs * (sizeof(struct mw_seg) + sizeof(struct seg_st));
 	uint64_t per_rx = c->max_tensor_bytes + segs * sizeof(struct rx_seg) +
 			  segs / 8 + 1;
 	uint64_t per_peer = sizeof(struct tx_slot) * c->window +
@@ -526,8 +529,9 @@ int mw_ep_peer_info(const struct mw_ep *ep, uint16_t id,
 		return MW_ENOENT;
 	p = &ep->peers[id];
 	memset(pi, 0, sizeof(*pi));
-	pi->state = peer_open(p) ? MW_PEER_OPEN :
-		    tx_wanted(p) ? MW_PEER_HELLO : MW_PEER_IDLE;
+	pi->state = peer_open(p)   ? MW_PEER_OPEN
+		    : tx_wanted(p) ? MW_PEER_HELLO
+				   : MW_PEER_IDLE;
 	pi->local = p->sess.local;
 	if (p->sess.remote_known)
 		pi->remote = p->sess.remote;

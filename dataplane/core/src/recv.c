@@ -33,7 +33,8 @@ static void rx_deliver(struct mw_ep *ep, uint16_t id)
 	struct peer *p = &ep->peers[id];
 
 	for (;;) {
-		struct rx_slot *s = &p->recv.rx[p->recv.rx_next % ep->cfg.window];
+		struct rx_slot *s =
+			&p->recv.rx[p->recv.rx_next % ep->cfg.window];
 		struct mw_event *e;
 
 		if (!s->used || !s->complete || s->tid != p->recv.rx_next)
@@ -69,7 +70,8 @@ static int rx_slot_open(struct mw_ep *ep, uint16_t id, struct rx_slot *s,
 	ri.desc = d->desc;
 	buf = ep->cfg.rx_alloc.alloc(ep->cfg.rx_alloc.ctx, bytes, &ri);
 	if (!buf) {
-		if (!p->recv.blocked || sdiff(d->tid, p->recv.blocked_tid) < 0) {
+		if (!p->recv.blocked ||
+		    sdiff(d->tid, p->recv.blocked_tid) < 0) {
 			p->recv.blocked = 1;
 			p->recv.blocked_tid = d->tid;
 			p->recv.blocked_info = ri;
@@ -154,7 +156,7 @@ static int rx_tiles(const struct rx_slot *s, const struct mw_data *d)
  * is closed again.
  */
 int mw_recv_on_data(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
-		   size_t len, uint64_t now)
+		    size_t len, uint64_t now)
 {
 	struct peer *p = &ep->peers[id];
 	struct mw_data d;
@@ -200,7 +202,8 @@ int mw_recv_on_data(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 			rx_note_pn(ep, p, d.pn, now); /* as outside_window */
 			p->recv.ack_now = 1;
 			if (p->recv.alloc_retry_at == NO_TIME)
-				p->recv.alloc_retry_at = now + ep->cfg.rto_min_ns;
+				p->recv.alloc_retry_at = now +
+							 ep->cfg.rto_min_ns;
 			return mw_ep_drop(ep, MW_DROP_NOBUF, rc);
 		}
 		if (rc < 0)
@@ -210,10 +213,11 @@ int mw_recv_on_data(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 	/* Decoding writes only the segment's own element range, which no
 	 * received segment covers: a payload that fails leaves those
 	 * elements to the segment that will fill them. */
-	got = mw_seg_decode(&d.desc, d.seg.elem_off, d.seg.elem_cnt,
-			    d.payload, d.payload_len, s->buf);
+	got = mw_seg_decode(&d.desc, d.seg.elem_off, d.seg.elem_cnt, d.payload,
+			    d.payload_len, s->buf);
 	if (got >= 0 &&
-	    (d.desc.codec == MW_CODEC_MS || d.desc.codec == MW_CODEC_MS_SIGNED ||
+	    (d.desc.codec == MW_CODEC_MS ||
+	     d.desc.codec == MW_CODEC_MS_SIGNED ||
 	     d.desc.codec == MW_CODEC_TOPK) &&
 	    (uint64_t)got != d.seg.val_cnt)
 		got = MW_ECOUNT;
@@ -271,7 +275,7 @@ void mw_recv_alloc_retry(struct mw_ep *ep, uint16_t id, uint64_t now)
 }
 
 int mw_recv_build_ack(struct mw_ep *ep, struct peer *p, uint8_t *buf,
-		     size_t cap, uint16_t flags, uint64_t now)
+		      size_t cap, uint16_t flags, uint64_t now)
 {
 	struct mw_ack a;
 	size_t off = MW_WIRE_ACK_FIXED_LEN;

@@ -17,8 +17,7 @@ static void count_undo(struct mw_ep *ep, int kind)
 		ep->ctr.cc_undos++;
 }
 
-static struct tx_slot *tx_by_tid(struct mw_ep *ep, struct peer *p,
-				 uint32_t tid)
+static struct tx_slot *tx_by_tid(struct mw_ep *ep, struct peer *p, uint32_t tid)
 {
 	uint32_t i;
 
@@ -32,8 +31,8 @@ static struct tx_slot *tx_by_tid(struct mw_ep *ep, struct peer *p,
 }
 
 /* The record is the segment's current, still unresolved transmission. */
-static struct seg_st *rec_live(struct mw_ep *ep, struct peer *p,
-			       uint64_t pn, struct tx_slot **sp)
+static struct seg_st *rec_live(struct mw_ep *ep, struct peer *p, uint64_t pn,
+			       struct tx_slot **sp)
 {
 	const struct sent_rec *r = &p->rtb.sent[pn % sent_cap(ep)];
 	struct tx_slot *s = tx_by_tid(ep, p, r->tid);
@@ -67,7 +66,8 @@ static void mark_lost(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
  * 1/8 RTT and what the path has shown it reorders (8.2). */
 static uint64_t loss_delay(const struct peer *p)
 {
-	uint64_t r = p->rtt.srtt > p->rtt.latest_rtt ? p->rtt.srtt : p->rtt.latest_rtt;
+	uint64_t r = p->rtt.srtt > p->rtt.latest_rtt ? p->rtt.srtt
+						     : p->rtt.latest_rtt;
 
 	r = r + (p->rtb.reo_wnd > r / 8 ? p->rtb.reo_wnd : r / 8);
 	return r > MW_RTT_GRANULARITY_NS ? r : MW_RTT_GRANULARITY_NS;
@@ -77,7 +77,8 @@ static uint64_t loss_delay(const struct peer *p)
  * round trip would only delay the recovery of real losses. */
 static uint64_t reo_cap(const struct peer *p)
 {
-	return p->rtt.srtt > p->rtt.latest_rtt ? p->rtt.srtt : p->rtt.latest_rtt;
+	return p->rtt.srtt > p->rtt.latest_rtt ? p->rtt.srtt
+					       : p->rtt.latest_rtt;
 }
 
 /*
@@ -92,7 +93,8 @@ static void reo_spurious(struct mw_ep *ep, struct peer *p, uint64_t pn,
 {
 	uint64_t sent, late;
 
-	if (!p->rtt.has_rtt || p->rtb.pn_next - pn > sent_cap(ep) || pn >= p->rtb.pn_next)
+	if (!p->rtt.has_rtt || p->rtb.pn_next - pn > sent_cap(ep) ||
+	    pn >= p->rtb.pn_next)
 		return;
 	sent = p->rtb.sent[pn % sent_cap(ep)].sent_ns;
 	if (now < sent + p->rtt.min_rtt)
@@ -110,12 +112,14 @@ static void reo_spurious(struct mw_ep *ep, struct peer *p, uint64_t pn,
  * quarter, so a path that stopped reordering recovers losses fast again. */
 static void reo_decay(struct peer *p, uint64_t now)
 {
-	uint64_t period = 16 * (p->rtt.srtt > MW_RTT_GRANULARITY_NS ? p->rtt.srtt :
-							   MW_RTT_GRANULARITY_NS);
+	uint64_t period = 16 * (p->rtt.srtt > MW_RTT_GRANULARITY_NS
+					? p->rtt.srtt
+					: MW_RTT_GRANULARITY_NS);
 
 	if (p->rtb.reo_wnd == 0 || now - p->rtb.reo_stamp < period)
 		return;
-	p->rtb.reo_wnd -= p->rtb.reo_wnd / 4 ? p->rtb.reo_wnd / 4 : p->rtb.reo_wnd;
+	p->rtb.reo_wnd -= p->rtb.reo_wnd / 4 ? p->rtb.reo_wnd / 4
+					     : p->rtb.reo_wnd;
 	p->rtb.reo_stamp = now;
 }
 
@@ -131,7 +135,8 @@ void mw_rtb_detect_losses(struct mw_ep *ep, struct peer *p, uint64_t now)
 			p->rtb.sent_lo++;
 			continue;
 		}
-		if (!p->rtb.has_largest_acked || p->rtb.sent_lo >= p->rtb.largest_acked)
+		if (!p->rtb.has_largest_acked ||
+		    p->rtb.sent_lo >= p->rtb.largest_acked)
 			break;
 		t = p->rtb.sent[p->rtb.sent_lo % sent_cap(ep)].sent_ns +
 		    loss_delay(p);
@@ -152,7 +157,7 @@ void mw_rtb_detect_losses(struct mw_ep *ep, struct peer *p, uint64_t now)
 /* What an ACK being processed says beyond its blocks. */
 struct ack_ctx {
 	uint64_t now;
-	uint64_t largest;     /* its largest_pn, extended to 64 bits */
+	uint64_t largest; /* its largest_pn, extended to 64 bits */
 	uint8_t has_largest;
 };
 
@@ -168,10 +173,13 @@ static uint32_t ack_seg(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 		if (g->cause != LOST_NONE && ac && ac->has_largest &&
 		    g->pn > ac->largest) {
 			if (g->cause == LOST_FAST)
-				reo_spurious(ep, p, p->rtb.pn_next -
-					     (uint32_t)((uint32_t)p->rtb.pn_next -
-							g->prev),
-					     ac->now);
+				reo_spurious(
+					ep, p,
+					p->rtb.pn_next -
+						(uint32_t)((uint32_t)p->rtb
+								   .pn_next -
+							   g->prev),
+					ac->now);
 			count_undo(ep, mw_cc_spurious_loss(&p->cc, g->epoch,
 							   g->cause));
 		}
@@ -267,8 +275,8 @@ int mw_rtb_on_ack(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 	ac.has_largest = a.has_largest;
 	acked0 = p->rtb.segs_acked;
 	sent0 = ep->ctr.tensors_sent;
-	largest_new = a.has_largest &&
-		      (!p->rtb.has_largest_acked || largest > p->rtb.largest_acked);
+	largest_new = a.has_largest && (!p->rtb.has_largest_acked ||
+					largest > p->rtb.largest_acked);
 	ep->ctr.acks_rx++;
 	if (h->flags & MW_FLAG_ACK_REQ)
 		p->recv.ack_now = 1;
@@ -309,7 +317,8 @@ int mw_rtb_on_ack(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 	if (a.has_largest &&
 	    (!p->rtb.has_largest_acked || largest > p->rtb.largest_acked)) {
 		if (p->rtb.pn_next - largest <= sent_cap(ep)) {
-			uint64_t sent = p->rtb.sent[largest % sent_cap(ep)].sent_ns;
+			uint64_t sent =
+				p->rtb.sent[largest % sent_cap(ep)].sent_ns;
 
 			if (now >= sent)
 				mw_rtt_sample(&p->rtt, now - sent,

@@ -43,8 +43,10 @@ uint64_t mw_rtt_rto(const struct mw_rtt *r, uint64_t rto_initial,
 	if (!r->has_rtt)
 		t = rto_initial;
 	else
-		t = r->srtt + (4 * r->rttvar > MW_RTT_GRANULARITY_NS ?
-				       4 * r->rttvar : MW_RTT_GRANULARITY_NS) +
+		t = r->srtt +
+		    (4 * r->rttvar > MW_RTT_GRANULARITY_NS
+			     ? 4 * r->rttvar
+			     : MW_RTT_GRANULARITY_NS) +
 		    max_ack_delay;
 	if (t < rto_min)
 		t = rto_min;

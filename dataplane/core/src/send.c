@@ -20,7 +20,7 @@ void mw_send_slot_clear(struct mw_ep *ep, struct tx_slot *s)
 }
 
 void mw_send_finish(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
-		      int32_t reason)
+		    int32_t reason)
 {
 	struct peer *p = &ep->peers[id];
 	struct mw_event *e = mw_ep_ev_push(ep);
@@ -124,8 +124,7 @@ static int meta_elems(const struct mw_tensor_meta *m, unsigned codec,
 int mw_ep_submit(struct mw_ep *ep, uint16_t id,
 		 const struct mw_tensor_meta *meta,
 		 const struct mw_codec_params *cp, const void *data,
-		 uint64_t bytes, unsigned flags, uint64_t now,
-		 uint64_t *handle)
+		 uint64_t bytes, unsigned flags, uint64_t now, uint64_t *handle)
 {
 	struct peer *p = get_peer(ep, id);
 	struct tx_slot *s;
@@ -153,7 +152,8 @@ int mw_ep_submit(struct mw_ep *ep, uint16_t id,
 	if (bytes > ep->cfg.max_tensor_bytes)
 		return MW_ELIMIT;
 	if ((cp->codec == MW_CODEC_MS || cp->codec == MW_CODEC_MS_SIGNED ||
-	     cp->codec == MW_CODEC_TOPK) && cp->k > n)
+	     cp->codec == MW_CODEC_TOPK) &&
+	    cp->k > n)
 		return MW_EINVAL; /* more values kept than elements */
 	pending = (p->send.tx_seq - p->send.tx_base) + p->send.tx_evq;
 	if (pending >= ep->cfg.window)
@@ -212,7 +212,8 @@ int mw_ep_submit(struct mw_ep *ep, uint16_t id,
 		p->send.last_send = now;
 	p->send.tx_seq++;
 	ep->ctr.tensors_submitted++;
-	if (!peer_open(p) && p->sess.hello_at == NO_TIME && !p->sess.hello_pending)
+	if (!peer_open(p) && p->sess.hello_at == NO_TIME &&
+	    !p->sess.hello_pending)
 		p->sess.hello_pending = 1;
 	return 0;
 }
@@ -224,7 +225,8 @@ int mw_send_pending(struct mw_ep *ep, struct peer *p)
 	for (q = p->send.tx_base; q != p->send.tx_seq; q++) {
 		struct tx_slot *s = &p->send.tx[q % ep->cfg.window];
 
-		if (s->used && (!s->active || s->lost || s->next_new < s->seg_cnt))
+		if (s->used &&
+		    (!s->active || s->lost || s->next_new < s->seg_cnt))
 			return 1;
 	}
 	return 0;
@@ -285,7 +287,7 @@ static struct tx_slot *pick(struct mw_ep *ep, uint16_t id, uint32_t *seg)
 			if (!s) {
 				if (p->send.tx[q % w].used)
 					return NULL; /* window shut: in order */
-				continue;             /* failed on limits */
+				continue;            /* failed on limits */
 			}
 		}
 		if (sdiff(s->tid, p->send.peer_limit) >= 0)
@@ -352,8 +354,8 @@ static int send_peer(struct mw_ep *ep, uint16_t id, uint8_t *buf, size_t cap,
 		mw_wire_put_hdr(buf, MW_PT_CLOSE, 0, &p->sess.close_src,
 				&p->sess.close_dst);
 		ep->ctr.close_tx++;
-		return mw_wire_finish(buf,
-				      mw_wire_put_close(buf, p->sess.close_reason));
+		return mw_wire_finish(
+			buf, mw_wire_put_close(buf, p->sess.close_reason));
 	}
 	if (p->sess.hello_ack_pending) {
 		p->sess.hello_ack_pending = 0;
@@ -374,7 +376,8 @@ static int send_peer(struct mw_ep *ep, uint16_t id, uint8_t *buf, size_t cap,
 	if (!peer_open(p))
 		return 0;
 	ring_full = p->rtb.pn_next - p->rtb.sent_lo >= sent_cap(ep);
-	if ((p->send.probe_data || (p->rtb.in_flight < p->cc.cwnd && !ring_full)) &&
+	if ((p->send.probe_data ||
+	     (p->rtb.in_flight < p->cc.cwnd && !ring_full)) &&
 	    !ring_full) {
 		s = pick(ep, id, &seg);
 		if (s) {
@@ -432,8 +435,8 @@ int mw_ep_send(struct mw_ep *ep, uint64_t now, uint8_t *buf, size_t cap,
 	return 0;
 }
 
-int mw_ep_send_peer(struct mw_ep *ep, uint16_t peer, uint64_t now,
-		    uint8_t *buf, size_t cap)
+int mw_ep_send_peer(struct mw_ep *ep, uint16_t peer, uint64_t now, uint8_t *buf,
+		    size_t cap)
 {
 	assert(now >= ep->last_now);
 	ep->last_now = now;

@@ -41,7 +41,7 @@ void mw_session_reset(struct mw_ep *ep, struct peer *p)
  * one that timed out, is counted once: sessions_closed or session_resets.
  */
 void mw_session_down(struct mw_ep *ep, uint16_t id, int32_t reason,
-			 unsigned flags)
+		     unsigned flags)
 {
 	struct peer *p = &ep->peers[id];
 	int local = !!(flags & SD_LOCAL), keep_queued = !!(flags & SD_KEEP);
@@ -61,14 +61,16 @@ void mw_session_down(struct mw_ep *ep, uint16_t id, int32_t reason,
 	}
 	/* No CLOSE for a session the peer never heard of from us: it would
 	 * name a generation never announced (5.5). */
-	if (local && p->sess.remote_known && !p->sess.remote_closed && p->sess.announced) {
+	if (local && p->sess.remote_known && !p->sess.remote_closed &&
+	    p->sess.announced) {
 		p->sess.close_pending = 1;
 		p->sess.close_reason = reason;
 		p->sess.close_src = p->sess.local;
 		p->sess.close_dst = p->sess.remote;
 	}
 	if (local)
-		p->sess.local.gen = p->sess.local.gen + 1 ? p->sess.local.gen + 1 : 1;
+		p->sess.local.gen =
+			p->sess.local.gen + 1 ? p->sess.local.gen + 1 : 1;
 	mw_session_reset(ep, p);
 	p->sess.hello_at = NO_TIME;
 	p->sess.hello_pending = 0;
@@ -109,7 +111,7 @@ void mw_session_resync(struct mw_ep *ep, struct peer *p, uint64_t now)
 }
 
 int mw_session_on_hello(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
-		    const uint8_t *pkt, size_t len, uint64_t now)
+			const uint8_t *pkt, size_t len, uint64_t now)
 {
 	struct peer *p = &ep->peers[id];
 	struct mw_hello hb;
@@ -135,11 +137,12 @@ int mw_session_on_hello(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 			if (restarted) {
 				ep->ctr.peer_restarts++;
 				mw_ep_peer_event(ep, id, MW_EV_PEER_RESTARTED,
-					   MW_ERESET);
+						 MW_ERESET);
 			}
 			mw_session_down(ep, id, MW_ERESET,
-				     SD_KEEP | (!restarted && peer_open(p) ?
-							SD_EMIT : 0));
+					SD_KEEP | (!restarted && peer_open(p)
+							   ? SD_EMIT
+							   : 0));
 			/* A HELLO of ours from our current identity is on
 			 * its way (both sides opening at once): whatever
 			 * its dst, the peer answers it with a HELLO_ACK to
@@ -185,15 +188,16 @@ int mw_session_on_hello(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
  */
 int mw_session_closes_ours(const struct peer *p, const struct mw_hdr *h)
 {
-	return h->type == MW_PT_CLOSE && p->sess.remote_known && !p->sess.remote_closed &&
-	       !p->sess.confirmed && p->sess.close_src.inc != 0 &&
+	return h->type == MW_PT_CLOSE && p->sess.remote_known &&
+	       !p->sess.remote_closed && !p->sess.confirmed &&
+	       p->sess.close_src.inc != 0 &&
 	       ident_eq(&h->src, &p->sess.remote) &&
 	       ident_eq(&h->src, &p->sess.close_dst) &&
 	       ident_eq(&h->dst, &p->sess.close_src);
 }
 
 int mw_session_on_close(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
-		    size_t len)
+			size_t len)
 {
 	struct mw_close c;
 	int rc = mw_wire_parse_close(pkt, len, &c);
@@ -202,18 +206,20 @@ int mw_session_on_close(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 		return mw_ep_drop(ep, MW_DROP_FORMAT, rc);
 	ep->ctr.close_rx++;
 	mw_session_down(ep, id, MW_ESHUTDOWN,
-		     SD_KEEP | SD_EMIT |
-			     (c.reason == 0 || c.reason == MW_ECANCELED ?
-				      SD_ORDERLY : 0));
+			SD_KEEP | SD_EMIT |
+				(c.reason == 0 || c.reason == MW_ECANCELED
+					 ? SD_ORDERLY
+					 : 0));
 	ep->peers[id].sess.remote_closed = 1;
 	return 0;
 }
 
 int mw_session_build_hello(struct mw_ep *ep, struct peer *p, uint8_t type,
-		       uint8_t *buf)
+			   uint8_t *buf)
 {
 	struct mw_hello hb;
-	const struct mw_ident *dst = p->sess.remote_known ? &p->sess.remote : NULL;
+	const struct mw_ident *dst = p->sess.remote_known ? &p->sess.remote
+							  : NULL;
 
 	memset(&hb, 0, sizeof(hb));
 	hb.max_datagram = ep->cfg.max_datagram;

@@ -9,6 +9,7 @@
 #include "mw_wire.h"
 #include "wire_int.h"
 
+/* clang-format off */
 static const uint32_t crc32c_tab[256] = {
 	0x00000000u, 0xf26b8303u, 0xe13b70f7u, 0x1350f3f4u,
 	0xc79a971fu, 0x35f1141cu, 0x26a1e7e8u, 0xd4ca64ebu,
@@ -75,12 +76,14 @@ static const uint32_t crc32c_tab[256] = {
 	0x79b737bau, 0x8bdcb4b9u, 0x988c474du, 0x6ae7c44eu,
 	0xbe2da0a5u, 0x4c4623a6u, 0x5f16d052u, 0xad7d5351u,
 };
+/* clang-format on */
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <nmmintrin.h>
 #define MW_HAVE_CRC_HW 1
-__attribute__((target("sse4.2"))) static uint32_t
-crc32c_hw(uint32_t c, const uint8_t *p, size_t len)
+__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t c,
+							    const uint8_t *p,
+							    size_t len)
 {
 	while (len >= 8) {
 		uint64_t v;
@@ -482,8 +485,7 @@ int mw_wire_ack_block(struct mw_ack *a, struct mw_ack_block *b)
 	b->seg_cum = mw_get32(a->blocks + MW_OFF_BLK_SEG_CUM);
 	b->flags = a->blocks[MW_OFF_BLK_FLAGS];
 	b->bitmap_len = mw_get16(a->blocks + MW_OFF_BLK_BITMAP_LEN);
-	if (a->blocks[MW_OFF_BLK_RSV] != 0 ||
-	    (b->flags & ~MW_ACKB_COMPLETE))
+	if (a->blocks[MW_OFF_BLK_RSV] != 0 || (b->flags & ~MW_ACKB_COMPLETE))
 		return MW_EFORMAT;
 	if ((b->flags & MW_ACKB_COMPLETE) && b->bitmap_len)
 		return MW_EFORMAT;
