@@ -26,7 +26,16 @@ int64_t mw_topk_encode(const struct mw_kernels *kr, const float *x,
 	e.ties = sel.ties;
 	e.mag = 1;
 	e.vals = out;
+	e.vals_end = out + 8 * k;
 	kr->topk_emit(&e, x, n);
+	/*
+	 * As for MS: if x changed since the selection, the emit pass may
+	 * select another count (the pairs stop at vals_end) or a NaN/Inf.
+	 * Indices come from the loop, so they are increasing and below n.
+	 */
+	if (e.overflow || e.vals != e.vals_end ||
+	    mw_any_nonfinite(out + 4, k, 8))
+		return MW_ECHANGED;
 	return (int64_t)(8 * k);
 }
 

@@ -149,7 +149,12 @@ struct mw_sel {
 #define MW_SAMPLE_RUN 16u
 #define MW_SAMPLE_N (MW_SAMPLE_BLOCKS * MW_SAMPLE_RUN)
 
-/* State of one encode pass (MS, MS_SIGNED, TOPK); the kernels advance it. */
+/*
+ * State of one encode pass (MS, MS_SIGNED, TOPK); the kernels advance it.
+ * The input may have changed since the selection (a client rewriting shared
+ * memory), so the pass can select more or fewer than k elements: the kernels
+ * never write a value past vals_end, and set overflow instead.
+ */
 struct mw_emit {
 	int32_t thr;       /* selection threshold key */
 	uint64_t ties;     /* ties at thr still to take (in index order) */
@@ -164,7 +169,8 @@ struct mw_emit {
 	uint8_t *mask;     /* next mask byte */
 	uint8_t *mask_end; /* end of the mask */
 	uint8_t *vals;     /* next value (MS) or pair (TOPK) */
-	uint8_t *vals_end; /* end of the payload */
+	uint8_t *vals_end; /* end of the payload: no value is written past it */
+	int overflow;      /* a selected element found no room left */
 };
 
 /* State of one decode pass (MS, MS_SIGNED, QUANT). */
@@ -188,9 +194,13 @@ struct mw_kernels {
 	 */
 	int (*filter)(const float *x, uint64_t n, int mag, int32_t lo,
 		      int32_t hi, uint32_t *cand, uint64_t *nc, uint64_t *ngt);
-	/* MS mask + values for n elements (a partial group only at the end). */
+	/*
+	 * MS mask + values for n elements (a partial group only at the end).
+	 * Writes the mask's bytes for n elements and values up to vals_end
+	 * only, whatever x holds.
+	 */
 	void (*ms_emit)(struct mw_emit *e, const float *x, uint64_t n);
-	/* TOPK pairs for n elements. */
+	/* TOPK pairs for n elements, up to vals_end only. */
 	void (*topk_emit)(struct mw_emit *e, const float *x, uint64_t n);
 	/*
 	 * Mask of n codes to floats. @return 0, MW_ECOUNT (more sentinels than
@@ -291,7 +301,8 @@ int mw_filter_scalar(const float *x, uint64_t n, int mag, int32_t lo,
 /*
  * Top-k selection (select.c): finds thr/ties so that exactly k elements of
  * x are selected by key (ties: lower index first). 1 <= k <= n; scratch
- * holds n uint32. @return 0 or MW_ENONFINITE.
+ * holds n uint32. @return 0, MW_ENONFINITE, or MW_ECHANGED (a second
+ * filter pass found NaN/Inf the first did not).
  */
 int mw_select(const struct mw_kernels *kr, const float *x, uint64_t n,
 	      uint64_t k, int mag, uint32_t *scratch, struct mw_sel *sel);
@@ -299,6 +310,22 @@ int mw_select(const struct mw_kernels *kr, const float *x, uint64_t n,
 /* r-th largest (1-based) of a[0..m) as an unsigned key; a is reordered. */
 uint32_t mw_radix_select(uint32_t *a, uint64_t m, uint64_t r,
 			 uint64_t *above);
+
+/*
+ * 1 if one of cnt little-endian float32 at p, stride bytes apart, is NaN or
+ * Inf. Branch-free, so the compiler vectorises the contiguous case. Encoders
+ * run it over what they wrote: that is what the decoder will see, whatever
+ * the input did meanwhile.
+ */
+static inline int mw_any_nonfinite(const uint8_t *p, uint64_t cnt,
+				   const size_t stride)
+{
+	uint32_t bad = 0;
+
+	for (uint64_t i = 0; i < cnt; i++)
+		bad |= (uint32_t)mw_nonfinite_bits(mw_ld_le32(p + stride * i));
+	return bad != 0;
+}
 
 /* MS / MS_SIGNED (ms.c). */
 int64_t mw_ms_encode(const struct mw_kernels *kr,

@@ -152,18 +152,30 @@ MW_AVX2 MW_INLINE __m256i quant8(const struct emit_consts *k, __m256 xv,
 	return _mm256_add_epi32(_mm256_cvttps_epi32(q), k->voff);
 }
 
-/* Append the selected lanes of xv (mask sm) to the values. */
+/*
+ * Append the selected lanes of xv (mask sm) to the values, never past vend:
+ * a lane that finds no room sets *over (the input changed since the
+ * selection). Away from the end, one 8-lane store; the lanes past the
+ * selected ones are overwritten by the next values.
+ */
 MW_AVX2 MW_INLINE uint8_t *emit_vals(uint8_t *vals, uint8_t *vend,
-				     __m256 xv, unsigned sm, const float *x)
+				     __m256 xv, unsigned sm, int *over)
 {
-	if (vals + 32 <= vend) {
+	float lane[8];
+
+	if (vend - vals >= 32) {
 		_mm256_storeu_ps(vals_f(vals),
 				 _mm256_permutevar8x32_ps(
 					 xv, lut_idx(mw_lut_compress, sm)));
 		return vals + 4 * (unsigned)__builtin_popcount(sm);
 	}
+	_mm256_storeu_ps(lane, xv);
 	while (sm) {
-		memcpy(vals, x + __builtin_ctz(sm), 4);
+		if (vend - vals < 4) {
+			*over = 1;
+			break;
+		}
+		memcpy(vals, lane + __builtin_ctz(sm), 4);
 		vals += 4;
 		sm &= sm - 1;
 	}
@@ -184,6 +196,7 @@ MW_AVX2 MW_INLINE uint64_t emit_blocks32(struct mw_emit *e,
 	const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
 	uint8_t *mask = e->mask, *vals = e->vals, *const vend = e->vals_end;
 	uint64_t ties = e->ties, i;
+	int over = e->overflow;
 
 	for (i = 0; i + 32 <= n; i += 32) {
 		__m256i ci[4], p;
@@ -196,7 +209,7 @@ MW_AVX2 MW_INLINE uint64_t emit_blocks32(struct mw_emit *e,
 
 			ci[q] = _mm256_blendv_epi8(quant8(k, xv, floor_rnd),
 						   k->vsent, selv);
-			vals = emit_vals(vals, vend, xv, sm, x + i + 8 * q);
+			vals = emit_vals(vals, vend, xv, sm, &over);
 		}
 		p = _mm256_packus_epi16(_mm256_packus_epi32(ci[0], ci[1]),
 					_mm256_packus_epi32(ci[2], ci[3]));
@@ -224,6 +237,7 @@ MW_AVX2 MW_INLINE uint64_t emit_blocks32(struct mw_emit *e,
 	e->mask = mask;
 	e->vals = vals;
 	e->ties = ties;
+	e->overflow = over;
 	return i;
 }
 
@@ -244,12 +258,14 @@ MW_AVX2 MW_INLINE void ms_emit_body(struct mw_emit *e, const float *x,
 	uint64_t i = 0;
 	uint8_t *mask, *const mend = e->mask_end, *vals;
 	uint64_t ties;
+	int over;
 
 	if (b == 2 || b == 4 || b == 8)
 		i = emit_blocks32(e, &k, x, n, mag, floor_rnd);
 	mask = e->mask;
 	vals = e->vals;
 	ties = e->ties;
+	over = e->overflow;
 	for (; i < n8; i += 8) {
 		__m256 xv = _mm256_loadu_ps(x + i);
 		__m256i selv;
@@ -274,11 +290,12 @@ MW_AVX2 MW_INLINE void ms_emit_body(struct mw_emit *e, const float *x,
 		else
 			mw_st_bytes(mask, w, b);
 		mask += b;
-		vals = emit_vals(vals, e->vals_end, xv, sm, x + i);
+		vals = emit_vals(vals, e->vals_end, xv, sm, &over);
 	}
 	e->mask = mask;
 	e->vals = vals;
 	e->ties = ties;
+	e->overflow = over;
 	mw_ms_emit_scalar(e, x + i, n - i);
 }
 
@@ -298,7 +315,7 @@ MW_AVX2 static void topk_emit_avx2(struct mw_emit *e, const float *x,
 {
 	const __m256i vthr = _mm256_set1_epi32(e->thr);
 	const uint64_t n8 = n & ~(uint64_t)7;
-	uint8_t *vals = e->vals;
+	uint8_t *vals = e->vals, *const vend = e->vals_end;
 	uint64_t ties = e->ties, i;
 
 	for (i = 0; i < n8; i += 8) {
@@ -306,6 +323,10 @@ MW_AVX2 static void topk_emit_avx2(struct mw_emit *e, const float *x,
 		__m256i v = _mm256_loadu_si256((const __m256i *)(x + i));
 		unsigned sm = sel8(key8(v, e->mag), vthr, &ties, &selv);
 
+		if (vend - vals < 8 * __builtin_popcount(sm)) {
+			e->overflow = 1;
+			break;
+		}
 		while (sm) {
 			unsigned j = (unsigned)__builtin_ctz(sm);
 
@@ -318,7 +339,8 @@ MW_AVX2 static void topk_emit_avx2(struct mw_emit *e, const float *x,
 	e->vals = vals;
 	e->ties = ties;
 	e->index += i;
-	mw_topk_emit_scalar(e, x + i, n - i);
+	if (!e->overflow)
+		mw_topk_emit_scalar(e, x + i, n - i);
 }
 
 /*

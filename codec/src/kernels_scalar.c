@@ -65,8 +65,12 @@ void mw_ms_emit_scalar(struct mw_emit *e, const float *x, uint64_t n)
 
 			if (sel_one(e, mw_key(u, e->mag))) {
 				c = e->sentinel;
-				mw_st_le32(e->vals, u);
-				e->vals += 4;
+				if (e->vals_end - e->vals >= 4) {
+					mw_st_le32(e->vals, u);
+					e->vals += 4;
+				} else {
+					e->overflow = 1;
+				}
 			} else {
 				c = code_of(e, x[i + j]);
 			}
@@ -83,11 +87,15 @@ void mw_topk_emit_scalar(struct mw_emit *e, const float *x, uint64_t n)
 	for (uint64_t i = 0; i < n; i++) {
 		uint32_t u = mw_f2u(x[i]);
 
-		if (sel_one(e, mw_key(u, e->mag))) {
-			mw_st_le32(e->vals, (uint32_t)(e->index + i));
-			mw_st_le32(e->vals + 4, u);
-			e->vals += 8;
+		if (!sel_one(e, mw_key(u, e->mag)))
+			continue;
+		if (e->vals_end - e->vals < 8) {
+			e->overflow = 1;
+			break;
 		}
+		mw_st_le32(e->vals, (uint32_t)(e->index + i));
+		mw_st_le32(e->vals + 4, u);
+		e->vals += 8;
 	}
 	e->index += n;
 }

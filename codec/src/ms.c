@@ -80,6 +80,16 @@ int64_t mw_ms_encode(const struct mw_kernels *kr,
 	}
 	desc->p0 = t > 0.0f ? t : 0.0f;
 	kr->ms_emit(&e, x, n);
+	/*
+	 * The emit pass reads x again. If x changed since the selection, it
+	 * may have selected another number of elements than k (the values
+	 * stop at vals_end), or a value that is now NaN/Inf. Every sentinel
+	 * needs its value and every value must be finite; checking the values
+	 * written (4k bytes, still in cache) covers exactly what travels.
+	 */
+	if (e.overflow || e.vals != e.vals_end ||
+	    mw_any_nonfinite(out + mb, k, 4))
+		return MW_ECHANGED;
 	return (int64_t)(mb + 4 * k);
 }
 

@@ -110,8 +110,10 @@ int mw_select(const struct mw_kernels *kr, const float *x, uint64_t n,
 	if (!(ngt < k && k <= ngt + nc)) {
 		sel->passes = 2;
 		nc = ngt = 0;
-		kr->filter(x, n, mag, INT32_MIN, INT32_MAX, scratch, &nc,
-			   &ngt);
+		/* NaN/Inf now, after a clean first pass: x is being rewritten */
+		if (kr->filter(x, n, mag, INT32_MIN, INT32_MAX, scratch, &nc,
+			       &ngt))
+			return MW_ECHANGED;
 	}
 	t = mw_radix_select(scratch, nc, k - ngt, &above);
 	sel->thr = (int32_t)(t ^ MW_KEY_FLIP);
