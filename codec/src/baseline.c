@@ -65,36 +65,49 @@ int64_t mw_topk_decode(const struct mw_codec_desc *d, uint64_t elem_off,
 	return (int64_t)cnt;
 }
 
-int64_t mw_quant_encode(const float *x, uint64_t n, unsigned bits,
-			struct mw_codec_desc *desc, uint8_t *out)
+int mw_quant_range(const float *x, uint64_t n, unsigned bits, float *lo,
+		   float *step)
 {
 	const uint32_t L = (1u << bits) - 1;
-	const uint64_t mb = mw_mask_bytes(n, bits);
-	float lo = 0.0f, hi = 0.0f, step;
+	float mn = INFINITY, mx = -INFINITY;
+	uint32_t bad = 0;
 
 	for (uint64_t i = 0; i < n; i++) {
-		if (mw_nonfinite_bits(mw_f2u(x[i])))
-			return MW_ENONFINITE;
-		if (i == 0 || x[i] < lo)
-			lo = x[i];
-		if (i == 0 || x[i] > hi)
-			hi = x[i];
+		float v = x[i];
+
+		bad |= (uint32_t)mw_nonfinite_bits(mw_f2u(v));
+		mn = v < mn ? v : mn;
+		mx = v > mx ? v : mx;
 	}
-	step = (hi - lo) / (float)L;
-	if (!isfinite(step))
+	if (bad)
+		return MW_ENONFINITE;
+	*lo = mn;
+	*step = (mx - mn) / (float)L;
+	/* the decoder's top level, L * step + min, rounds up past max and
+	 * can overflow when max is near FLT_MAX (b = 5, 7) */
+	if (!isfinite(*step) || !isfinite((float)L * *step + mn))
 		return MW_ERANGE;
-	desc->p0 = lo;
-	desc->p1 = step;
+	return 0;
+}
+
+int64_t mw_quant_codes(const float *x, uint64_t n, unsigned bits, float lo,
+		       float step, uint8_t *out)
+{
+	const uint32_t L = (1u << bits) - 1;
+	uint32_t bad = 0;
+
 	for (uint64_t i = 0; i < n; i += 8) {
 		unsigned cnt = n - i < 8 ? (unsigned)(n - i) : 8;
 		uint64_t w = 0;
 
 		for (unsigned j = 0; j < cnt; j++) {
-			float v = 0.0f;
+			float xv = x[i + j], v = 0.0f;
 
+			bad |= (uint32_t)mw_nonfinite_bits(mw_f2u(xv));
 			if (step > 0.0f) {
-				v = (x[i + j] - lo) / step;
-				v = v < 0.0f ? 0.0f : v;
+				v = (xv - lo) / step;
+				/* NaN to 0 too: a code never leaves [0, L] */
+				v = v >= 0.0f ? v : 0.0f;
 				v = v > (float)L ? (float)L : v;
 			}
 			w |= (uint64_t)(uint32_t)mw_rne(v) << (8 * j);
@@ -102,7 +115,26 @@ int64_t mw_quant_encode(const float *x, uint64_t n, unsigned bits,
 		mw_st_bytes(out + i / 8 * bits, mw_pack8(w, bits),
 			    (cnt * bits + 7) / 8);
 	}
-	return (int64_t)mb;
+	/* the range pass saw only finite values: x changed in between */
+	if (bad)
+		return MW_ECHANGED;
+	return (int64_t)mw_mask_bytes(n, bits);
+}
+
+int64_t mw_quant_encode(const float *x, uint64_t n, unsigned bits,
+			struct mw_codec_desc *desc, uint8_t *out)
+{
+	float lo, step;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	rc = mw_quant_range(x, n, bits, &lo, &step);
+	if (rc < 0)
+		return rc;
+	desc->p0 = lo;
+	desc->p1 = step;
+	return mw_quant_codes(x, n, bits, lo, step, out);
 }
 
 int64_t mw_quant_decode(const struct mw_kernels *kr,

@@ -347,6 +347,20 @@ int64_t mw_topk_decode(const struct mw_codec_desc *d, uint64_t elem_off,
 		       float *out);
 int64_t mw_quant_encode(const float *x, uint64_t n, unsigned bits,
 			struct mw_codec_desc *desc, uint8_t *out);
+/*
+ * QUANT's two passes. Range: min and step of n values (n >= 1). @return 0,
+ * MW_ENONFINITE, or MW_ERANGE (max - min, or the top level min + L*step,
+ * overflows float32).
+ */
+int mw_quant_range(const float *x, uint64_t n, unsigned bits, float *lo,
+		   float *step);
+/*
+ * Codes: the mask of n codes for the range (lo, step); every code is in
+ * [0, 2^b - 1] whatever x holds. @return mask bytes, or MW_ECHANGED (a
+ * value is NaN/Inf: x changed since the range pass).
+ */
+int64_t mw_quant_codes(const float *x, uint64_t n, unsigned bits, float lo,
+		       float step, uint8_t *out);
 int64_t mw_quant_decode(const struct mw_kernels *kr,
 			const struct mw_codec_desc *d, uint64_t elem_cnt,
 			const uint8_t *payload, size_t len, float *out);

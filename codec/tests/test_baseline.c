@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Baselines (codec/src/baseline.c): top-k pairs, b-bit quantisation, dense
- * and raw; seeded round trips against what each promises, edge cases and
- * decode errors.
+ * and raw; seeded round trips against what each promises, edge cases,
+ * input changed between QUANT's passes, and decode errors.
  */
 #include "internal.h"
 #include "ref.h"
@@ -91,6 +91,96 @@ static void test_quant(void)
 		CHECK_EQ(enc(&p, x, 2, &d, &out), MW_ERANGE);
 		free(out);
 	}
+	/*
+	 * max - min fits but the decoder's top level min + L * step rounds
+	 * past FLT_MAX (b = 5, 7): MW_ERANGE too, never a descriptor that
+	 * mw_codec_desc_check() rejects.
+	 */
+	for (unsigned b = 1; b <= 8; b++) {
+		float x[2] = {0.0f, 3.4028235e38f};
+		struct mw_codec_params p = {.codec = MW_CODEC_QUANT, .bits = b};
+		struct mw_codec_desc d;
+		uint8_t *out;
+		float y[2];
+		int64_t len = enc(&p, x, 2, &d, &out);
+
+		if (b == 5 || b == 7) {
+			CHECK_EQ(len, MW_ERANGE);
+		} else {
+			CHECK_EQ(len, mw_mask_bytes(2, b));
+			CHECK_EQ(mw_codec_desc_check(&d), 0);
+			CHECK_EQ(mw_seg_decode(&d, 0, 2, out, (size_t)len, y),
+				 0);
+		}
+		free(out);
+	}
+}
+
+/*
+ * The input changes between QUANT's range pass and its code pass (a client
+ * rewriting shared memory): the range of x, the codes of a mutation y.
+ * Every code stays in [0, 2^b - 1] and the mask in its bytes, so the
+ * payload decodes; NaN/Inf in y is MW_ECHANGED.
+ */
+static void test_quant_changed(void)
+{
+	static const uint32_t odd[] = {0x7fc00000u, 0xffc00000u, 0x7f800001u,
+				       0x7f800000u, 0xff800000u, 0x7f7fffffu,
+				       0xff7fffffu, 0x80000000u};
+
+	for (int iter = 0; iter < 300; iter++) {
+		const uint64_t n = 1 + tu_below(tu_below(4) ? 300 : 5000);
+		const unsigned bits = 1 + (unsigned)tu_below(8);
+		const size_t mb = (size_t)mw_mask_bytes(n, bits);
+		float *x = malloc(n * 4), *y = malloc(n * 4), *z = malloc(n * 4);
+		uint8_t *out = tu_guarded_alloc(mb);
+		struct mw_codec_desc d = {.codec = MW_CODEC_QUANT,
+					  .bits = (uint8_t)bits, .n = n};
+		const int mut = (int)tu_below(4);
+		int nonfinite = 0;
+		float lo, step;
+		int64_t rc;
+
+		for (uint64_t i = 0; i < n; i++)
+			x[i] = tu_below(8) ? tu_normal() : 0.0f;
+		memcpy(y, x, n * 4);
+		for (uint64_t i = 0, c = 1 + tu_below(n); i < c; i++) {
+			uint64_t j = tu_below(n);
+
+			switch (mut) {
+			case 0: /* NaN, Inf, FLT_MAX, -0 */
+				y[j] = mw_u2f(odd[tu_below(8)]);
+				break;
+			case 1: /* outside [min, max] */
+				y[j] = x[j] * 1e6f;
+				break;
+			case 2: /* anything */
+				y[j] = tu_normal() * 100.0f;
+				break;
+			default: /* unchanged */
+				break;
+			}
+		}
+		for (uint64_t i = 0; i < n; i++)
+			nonfinite |= mw_nonfinite_bits(mw_f2u(y[i]));
+		CHECK_EQ(mw_quant_range(x, n, bits, &lo, &step), 0);
+		rc = mw_quant_codes(y, n, bits, lo, step, out);
+		CHECK(tu_guard_ok(out, mb));
+		if (nonfinite) {
+			CHECK_EQ(rc, MW_ECHANGED);
+		} else {
+			CHECK_EQ(rc, (int64_t)mb);
+			d.p0 = lo;
+			d.p1 = step;
+			CHECK_EQ(mw_seg_decode(&d, 0, n, out, mb, z), 0);
+			for (uint64_t i = 0; i < n; i++)
+				CHECK(isfinite(z[i]));
+		}
+		free(x);
+		free(y);
+		free(z);
+		free(out);
+	}
 }
 
 static void test_dense_raw(void)
@@ -150,6 +240,7 @@ int main(void)
 	tu_init();
 	test_topk();
 	test_quant();
+	test_quant_changed();
 	test_dense_raw();
 	test_topk_errors();
 	return mw_test_exit("test_baseline");

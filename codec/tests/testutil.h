@@ -55,4 +55,43 @@ static inline int tu_same_bits(const float *a, const float *b, uint64_t n)
 	return n == 0 || memcmp(a, b, n * sizeof(*a)) == 0;
 }
 
+/*
+ * Payload buffers of exactly the size an encoder reserved: under ASan the
+ * heap redzone right after them catches a write past the end; otherwise a
+ * guard of canary bytes follows, checked by tu_guard_ok().
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define TU_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TU_ASAN 1
+#endif
+#endif
+
+#ifdef TU_ASAN
+#define TU_GUARD 0u
+#else
+#define TU_GUARD 64u
+#endif
+#define TU_CANARY 0xa5u
+
+static inline uint8_t *tu_guarded_alloc(size_t size)
+{
+	uint8_t *p = malloc(size + TU_GUARD > 0 ? size + TU_GUARD : 1);
+
+	if (p == NULL)
+		abort();
+	memset(p + size, TU_CANARY, TU_GUARD);
+	return p;
+}
+
+/* 1 if nothing was written past size bytes (always 1 under ASan). */
+static inline int tu_guard_ok(const uint8_t *p, size_t size)
+{
+	for (size_t i = 0; i < TU_GUARD; i++)
+		if (p[size + i] != TU_CANARY)
+			return 0;
+	return 1;
+}
+
 #endif /* MW_TESTUTIL_H */
