@@ -7,6 +7,10 @@
 
 #include "internal.h"
 
+#if defined(__SSE2__) && !defined(MW_NO_SIMD)
+#include <emmintrin.h>
+#endif
+
 int64_t mw_topk_encode(const struct mw_kernels *kr, const float *x,
 		       uint64_t n, uint64_t k, struct mw_codec_desc *desc,
 		       uint8_t *out, uint32_t *scratch)
@@ -155,19 +159,43 @@ int64_t mw_quant_decode(const struct mw_kernels *kr,
 }
 
 /*
- * Dense runs in blocks that stay in L1: a branch-free check of the block
- * (the compiler vectorises the OR-reduction), then the copy. An early exit
- * per element would keep both loops scalar.
+ * Dense runs in blocks that stay in L1. Encode copies a block, then checks
+ * the copy for NaN/Inf (a branch-free OR-reduction the compiler
+ * vectorises): x is read once, and the check covers exactly the bytes
+ * written, whatever another process does to x meanwhile (checking x, then
+ * copying it, would let a value rewritten in between slip through). An
+ * early exit per element would keep the loops scalar.
  */
 #define DENSE_BLOCK 256u
 
-static int block_nonfinite(const uint8_t *p, uint64_t m)
+/*
+ * One block of floats to the payload. On x86-64, 16-byte loads and stores:
+ * GCC expands a memcpy of this size into rep movsq, which pulls a block
+ * from memory about 15% slower.
+ */
+static void dense_copy(uint8_t *dst, const float *src, uint64_t m)
 {
-	uint32_t bad = 0;
+	uint64_t i = 0;
 
-	for (uint64_t i = 0; i < m; i++)
-		bad |= (uint32_t)mw_nonfinite_bits(mw_ld_le32(p + 4 * i));
-	return bad != 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#if defined(__SSE2__) && !defined(MW_NO_SIMD)
+	for (; i + 16 <= m; i += 16) {
+		const __m128i *s = (const __m128i *)(const void *)(src + i);
+		__m128i *d = (__m128i *)(void *)(dst + 4 * i);
+		__m128i a = _mm_loadu_si128(s), b = _mm_loadu_si128(s + 1);
+		__m128i c = _mm_loadu_si128(s + 2), e = _mm_loadu_si128(s + 3);
+
+		_mm_storeu_si128(d, a);
+		_mm_storeu_si128(d + 1, b);
+		_mm_storeu_si128(d + 2, c);
+		_mm_storeu_si128(d + 3, e);
+	}
+#endif
+	memcpy(dst + 4 * i, src + i, 4 * (m - i));
+#else
+	for (; i < m; i++)
+		mw_st_le32(dst + 4 * i, mw_f2u(src[i]));
+#endif
 }
 
 int64_t mw_dense_encode(const float *x, uint64_t n,
@@ -176,18 +204,10 @@ int64_t mw_dense_encode(const float *x, uint64_t n,
 	(void)desc;
 	for (uint64_t b = 0; b < n; b += DENSE_BLOCK) {
 		uint64_t m = n - b < DENSE_BLOCK ? n - b : DENSE_BLOCK;
-		uint32_t bad = 0;
 
-		for (uint64_t i = b; i < b + m; i++)
-			bad |= (uint32_t)mw_nonfinite_bits(mw_f2u(x[i]));
-		if (bad)
+		dense_copy(out + 4 * b, x + b, m);
+		if (mw_any_nonfinite(out + 4 * b, m, 4))
 			return MW_ENONFINITE;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-		memcpy(out + 4 * b, x + b, 4 * m);
-#else
-		for (uint64_t i = b; i < b + m; i++)
-			mw_st_le32(out + 4 * i, mw_f2u(x[i]));
-#endif
 	}
 	return (int64_t)(4 * n);
 }
@@ -203,7 +223,7 @@ int64_t mw_dense_decode(uint64_t elem_cnt, const uint8_t *payload,
 		uint64_t m = elem_cnt - b < DENSE_BLOCK ? elem_cnt - b
 							: DENSE_BLOCK;
 
-		if (block_nonfinite(payload + 4 * b, m))
+		if (mw_any_nonfinite(payload + 4 * b, m, 4))
 			return MW_ENONFINITE;
 		for (uint64_t i = b; i < b + m; i++)
 			out[i] = mw_u2f(mw_ld_le32(payload + 4 * i));
