@@ -36,6 +36,7 @@
 	X(rx_linearized) X(rx_oversize)                                      \
 	X(arp_req_rx) X(arp_reply_rx) X(arp_reply_ignored)                    \
 	X(arp_req_tx) X(arp_reply_tx)                                         \
+	X(tx_no_neigh)                                                        \
 	X(tx_nombuf) X(tx_queue_full_drop)                                   \
 	X(tx_ring_full) X(tx_dropped_at_exit) X(core_send_errors)             \
 	X(tensors_rx) X(tensors_tx_done) X(tensors_tx_failed)                 \
@@ -68,7 +69,6 @@ struct mw_dp {
 	unsigned tx_flags;            /* MW_NET_TX_* */
 	bool rx_cksum_hw;
 	bool fault_rx_on, fault_tx_on;
-	bool any_resolved;
 	unsigned txq_n;
 	uint64_t tsc0, ns_mult;       /* ns = NS_BASE + (tsc-tsc0)*mult>>32 */
 	uint64_t drain_tsc, last_flush_tsc;
@@ -292,28 +292,43 @@ static void arp_timers(struct mw_dp *dp, uint64_t now)
 	}
 }
 
-static void peer_set_mac(struct mw_dp *dp, struct mw_dp_peer *p,
-			 const uint8_t mac[6])
+static void peer_set_mac(struct mw_dp_peer *p, const uint8_t mac[6])
 {
 	memcpy(p->flow.dst_mac, mac, 6);
 	p->resolved = true;
-	dp->any_resolved = true;
 }
 
 /*
  * Pull datagrams from the core while the TX buffer has room, round-robin
- * over the peers whose MAC is known: a peer still being resolved keeps its
- * datagrams queued in the core (nothing is pulled and thrown away).
+ * over the peers. A peer whose MAC is not known yet gets its datagrams
+ * pulled all the same and dropped (counted in tx_no_neigh), as a link
+ * that loses them would: the core's timers, retransmissions and retry
+ * budget run as for any silent peer, so a peer that never answers ARP
+ * ends in MW_ETIMEDOUT like a dead one, and one that answers late gets
+ * the next retransmission.
  */
 static void tx_pull(struct mw_dp *dp, uint64_t now)
 {
 	const size_t hl = MW_NET_HDR_LEN(dp->net.vlan != MW_NET_NO_VLAN);
-	unsigned idle = 0; /* consecutive peers with nothing to send */
-	while (dp->txq_n < MW_DP_BURST && idle < dp->npeers) {
+	unsigned idle = 0;   /* consecutive peers with nothing to send */
+	unsigned dropped = 0; /* bounds the work per call when dropping */
+	while (dp->txq_n < MW_DP_BURST && idle < dp->npeers &&
+	       dropped < MW_DP_BURST) {
 		struct mw_dp_peer *p = &dp->peer[dp->tx_rr];
 		dp->tx_rr = (dp->tx_rr + 1) % dp->npeers;
 		if (!p->resolved) {
-			idle++;
+			/* dp->lin is free outside rx_frame() */
+			int n = mw_ep_send_peer(dp->ep, p->ep_peer, now,
+						dp->lin, sizeof dp->lin);
+			if (n > 0) {
+				dp->c.tx_no_neigh++;
+				dropped++;
+				idle = 0;
+			} else {
+				if (n < 0)
+					dp->c.core_send_errors++;
+				idle++;
+			}
 			continue;
 		}
 		if (!dp->spare && !(dp->spare = alloc_frame(dp)))
@@ -409,7 +424,7 @@ static void rx_frame(struct mw_dp *dp, struct rte_mbuf *m, uint64_t now)
 		/* A peer asking for us tells us its MAC too. */
 		peer = peer_by_addr(dp, p.src_ip, -1);
 		if (peer && !peer->cfg.has_mac)
-			peer_set_mac(dp, peer, p.arp_sha);
+			peer_set_mac(peer, p.arp_sha);
 		struct rte_mbuf *r = alloc_frame(dp);
 		if (!r)
 			return;
@@ -430,7 +445,7 @@ static void rx_frame(struct mw_dp *dp, struct rte_mbuf *m, uint64_t now)
 		dp->c.arp_reply_rx++;
 		peer = peer_by_addr(dp, p.src_ip, -1);
 		if (peer && !peer->cfg.has_mac)
-			peer_set_mac(dp, peer, p.arp_sha);
+			peer_set_mac(peer, p.arp_sha);
 		else
 			dp->c.arp_reply_ignored++;
 		return;
@@ -570,15 +585,20 @@ static void status_line(struct mw_dp *dp, uint64_t now)
 	unsigned unresolved = 0;
 	for (unsigned i = 0; i < dp->npeers; i++)
 		unresolved += !dp->peer[i].resolved;
+	/* datagrams for a peer whose MAC is unknown, in the interval */
+	char neigh[64] = "";
+	if (a->tx_no_neigh != b->tx_no_neigh)
+		snprintf(neigh, sizeof neigh, " no-neigh %" PRIu64,
+			 a->tx_no_neigh - b->tx_no_neigh);
 	fprintf(stderr,
 		"[maskwire] %6.1fs tx %.0f t/s rx %.0f t/s wire %.3f Gbit/s "
 		"dense-eq %.3f Gbit/s retrans %" PRIu64 " drops %" PRIu64
-		"%s%s%s\n",
+		"%s%s%s%s\n",
 		(double)(now - dp->start_ns) / 1e9,
 		(double)(a->tensors_tx_done - b->tensors_tx_done) / dt,
 		(double)(a->tensors_rx - b->tensors_rx) / dt, wire, dense,
 		k.retrans - dp->status_prev_retrans,
-		drops - dp->status_prev_drops,
+		drops - dp->status_prev_drops, neigh,
 		unresolved ? " (resolving peer MAC)" : "", extra[0] ? " | " : "",
 		extra);
 	dp->status_prev = dp->c;
@@ -603,8 +623,7 @@ static void io_step(struct mw_dp *dp, uint64_t tsc, uint64_t now)
 		dispatch_events(dp, now);
 	}
 	arp_timers(dp, now);
-	if (dp->any_resolved)
-		tx_pull(dp, now);
+	tx_pull(dp, now);
 	if (dp->fault_tx_on)
 		tx_release_held(dp, now, false);
 	if (dp->txq_n >= MW_DP_BURST ||
@@ -751,8 +770,7 @@ int mw_dp_run(struct mw_dp *dp, volatile sig_atomic_t *quit)
 		if (dp->fault_rx_on)
 			rx_release_held(dp, now, true);
 		dispatch_events(dp, now);
-		if (dp->any_resolved)
-			tx_pull(dp, now);
+		tx_pull(dp, now);
 		if (dp->fault_tx_on)
 			tx_release_held(dp, now, true);
 		tx_flush(dp);
@@ -907,7 +925,7 @@ int mw_dp_create(const struct mw_dp_cfg *cfg, struct mw_dp **out, char *err,
 		p->flow.vlan = cfg->vlan;
 		p->arp_next_ns = now;
 		if (p->cfg.has_mac)
-			peer_set_mac(dp, p, p->cfg.mac);
+			peer_set_mac(p, p->cfg.mac);
 	}
 	if (cfg->capture_path) {
 		dp->cap = mw_capture_open(cfg->capture_path, now, err, errlen);
