@@ -23,6 +23,7 @@
 
 #include "gensink.h"
 #include "mw_dp.h"
+#include "mw_port.h"
 #include "shmsource.h"
 
 enum { EXIT_VERIFY = 1, EXIT_CONFIG = 2, EXIT_RUNTIME = 3 };
@@ -756,6 +757,12 @@ int main(int argc, char **argv)
 			 "missing '--' between EAL and app options");
 	if (sep < 0 || parse_args(app_argc, app_argv, &a) ||
 	    finish_config(&a)) {
+		fprintf(stderr, "maskwire: error: %s\n", errbuf);
+		return EXIT_CONFIG;
+	}
+	/* A memif server killed earlier left its socket file behind: EAL
+	 * would fail to bind it. */
+	if (mw_port_memif_prepare(sep, argv, errbuf, sizeof errbuf)) {
 		fprintf(stderr, "maskwire: error: %s\n", errbuf);
 		return EXIT_CONFIG;
 	}

@@ -28,6 +28,9 @@
 #define NS_BASE 1000000000ull   /* the clock starts at 1 s, never 0 */
 #define CLOSE_GRACE_NS 30000000ull  /* polling after sessions are closed */
 #define CLOSE_MAX_NS 200000000ull   /* ... at most, if TX is stuck */
+#define LINK_CHECK_NS 100000000ull  /* link status read this often */
+#define RELINK_MIN_NS 100000000ull  /* port restarts while the link is */
+#define RELINK_MAX_NS 1000000000ull /* down: backing off 0.1 s -> 1 s */
 
 /* Application-level counters (the port's and the core's are separate). */
 #define MW_DP_COUNTER_LIST(X)                                                 \
@@ -40,7 +43,8 @@
 	X(tx_nombuf) X(tx_queue_full_drop)                                   \
 	X(tx_ring_full) X(tx_dropped_at_exit) X(core_send_errors)             \
 	X(tensors_rx) X(tensors_tx_done) X(tensors_tx_failed)                 \
-	X(dense_bytes_rx) X(dense_bytes_tx)
+	X(dense_bytes_rx) X(dense_bytes_tx)                                   \
+	X(link_downs) X(link_ups) X(port_restarts) X(port_restart_errors)
 
 struct mw_dp_counters {
 #define MW_DP_CNT_FIELD_(n) uint64_t n;
@@ -53,6 +57,8 @@ struct mw_dp_peer {
 	struct mw_dp_peer_cfg cfg;
 	uint16_t ep_peer;
 	bool resolved;
+	bool refresh;       /* MAC known but maybe outdated: ask again, and
+			       keep using it until answered */
 	uint64_t arp_next_ns;
 	uint64_t arp_tries;
 	struct mw_net_flow flow;
@@ -69,6 +75,7 @@ struct mw_dp {
 	unsigned tx_flags;            /* MW_NET_TX_* */
 	bool rx_cksum_hw;
 	bool fault_rx_on, fault_tx_on;
+	bool port_running;            /* started: bursts allowed */
 	unsigned txq_n;
 	uint64_t tsc0, ns_mult;       /* ns = NS_BASE + (tsc-tsc0)*mult>>32 */
 	uint64_t drain_tsc, last_flush_tsc;
@@ -87,7 +94,10 @@ struct mw_dp {
 	/* cold */
 	struct mw_dp_cfg cfg;
 	struct mw_port_caps caps;
-	bool port_started;
+	bool port_started;            /* configured: close it at the end */
+	bool link_up;
+	uint64_t link_next_ns;        /* next link status read */
+	uint64_t relink_ns, relink_wait_ns; /* next port restart, backoff */
 	int end;
 	uint64_t start_ns, end_ns;
 	uint64_t status_next_ns, status_last_ns;
@@ -240,7 +250,7 @@ static void tx_release_held(struct mw_dp *dp, uint64_t now, bool all)
 
 static void tx_flush(struct mw_dp *dp)
 {
-	if (dp->txq_n == 0)
+	if (dp->txq_n == 0 || !dp->port_running)
 		return;
 	uint16_t sent = rte_eth_tx_burst(dp->port, 0, dp->txq,
 					 (uint16_t)dp->txq_n);
@@ -285,7 +295,7 @@ static void arp_timers(struct mw_dp *dp, uint64_t now)
 {
 	for (unsigned i = 0; i < dp->npeers; i++) {
 		struct mw_dp_peer *p = &dp->peer[i];
-		if (!p->resolved && now >= p->arp_next_ns) {
+		if ((!p->resolved || p->refresh) && now >= p->arp_next_ns) {
 			send_arp_request(dp, p, now);
 			p->arp_next_ns = now + dp->cfg.arp_retry_ns;
 		}
@@ -296,6 +306,17 @@ static void peer_set_mac(struct mw_dp_peer *p, const uint8_t mac[6])
 {
 	memcpy(p->flow.dst_mac, mac, 6);
 	p->resolved = true;
+	p->refresh = false;
+}
+
+/* A learned MAC may be outdated (the link went down and up, the peer
+ * restarted or stopped answering): ask again now, keep using it. */
+static void peer_refresh(struct mw_dp_peer *p, uint64_t now)
+{
+	if (p->cfg.has_mac || !p->resolved || p->refresh)
+		return;
+	p->refresh = true;
+	p->arp_next_ns = now;
 }
 
 /*
@@ -497,6 +518,8 @@ static void rx_release_held(struct mw_dp *dp, uint64_t now, bool all)
 static unsigned rx_poll(struct mw_dp *dp, uint64_t now)
 {
 	struct rte_mbuf *pkts[MW_DP_BURST];
+	if (unlikely(!dp->port_running))
+		return 0;
 	uint16_t n = rte_eth_rx_burst(dp->port, 0, pkts, MW_DP_BURST);
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
@@ -538,6 +561,16 @@ static void dispatch_events(struct mw_dp *dp, uint64_t now)
 			break;
 		case MW_EV_TX_FAILED:
 			dp->c.tensors_tx_failed++;
+			break;
+		case MW_EV_PEER_RESTARTED:
+		case MW_EV_SESSION_CLOSED:
+			/* A restarted peer may have a new MAC (a memif port's
+			 * is random per process); one that went silent may
+			 * have moved. */
+			if ((ev.type == MW_EV_PEER_RESTARTED ||
+			     ev.reason == MW_ETIMEDOUT) &&
+			    ev.peer < MW_DP_MAX_PEERS && dp->by_ep[ev.peer] >= 0)
+				peer_refresh(&dp->peer[dp->by_ep[ev.peer]], now);
 			break;
 		default:
 			break;
@@ -593,12 +626,13 @@ static void status_line(struct mw_dp *dp, uint64_t now)
 	fprintf(stderr,
 		"[maskwire] %6.1fs tx %.0f t/s rx %.0f t/s wire %.3f Gbit/s "
 		"dense-eq %.3f Gbit/s retrans %" PRIu64 " drops %" PRIu64
-		"%s%s%s%s\n",
+		"%s%s%s%s%s\n",
 		(double)(now - dp->start_ns) / 1e9,
 		(double)(a->tensors_tx_done - b->tensors_tx_done) / dt,
 		(double)(a->tensors_rx - b->tensors_rx) / dt, wire, dense,
 		k.retrans - dp->status_prev_retrans,
 		drops - dp->status_prev_drops, neigh,
+		dp->link_up ? "" : " (link down)",
 		unresolved ? " (resolving peer MAC)" : "", extra[0] ? " | " : "",
 		extra);
 	dp->status_prev = dp->c;
@@ -611,9 +645,58 @@ static void status_line(struct mw_dp *dp, uint64_t now)
 
 enum phase { PH_RUN, PH_LINGER, PH_DRAIN, PH_CLOSE };
 
+/*
+ * Read the link status on a timer. Going down is only reported; coming
+ * back up, learned peer MACs are checked again by ARP (a memif peer that
+ * restarted has a new one). A port that does not reconnect by itself
+ * (caps.relink: a net_memif client, whose server may have been
+ * restarted) is stopped and started again while its link stays down,
+ * backing off from RELINK_MIN_NS to RELINK_MAX_NS between tries.
+ */
+static void link_watch(struct mw_dp *dp, uint64_t now)
+{
+	if (now < dp->link_next_ns)
+		return;
+	dp->link_next_ns = now + LINK_CHECK_NS;
+	struct rte_eth_link l;
+	memset(&l, 0, sizeof l);
+	/* A port that cannot tell counts as up. */
+	bool up = rte_eth_link_get_nowait(dp->port, &l) != 0 ||
+		  l.link_status == RTE_ETH_LINK_UP;
+	if (up != dp->link_up) {
+		dp->link_up = up;
+		fprintf(stderr, "maskwire: port %u link %s\n", dp->port,
+			up ? "up" : "down");
+		if (up) {
+			dp->c.link_ups++;
+			for (unsigned i = 0; i < dp->npeers; i++)
+				peer_refresh(&dp->peer[i], now);
+		} else {
+			dp->c.link_downs++;
+			dp->relink_ns = now + RELINK_MIN_NS;
+			dp->relink_wait_ns = RELINK_MIN_NS;
+		}
+	}
+	if (up || !dp->caps.relink || now < dp->relink_ns)
+		return;
+	dp->c.port_restarts++;
+	int rc = mw_port_restart(dp->port, dp->port_running);
+	dp->port_running = rc == 0;
+	if (rc && dp->c.port_restart_errors++ == 0)
+		fprintf(stderr,
+			"maskwire: port %u: cannot reconnect yet (start "
+			"returned %d); retrying while the link is down\n",
+			dp->port, rc);
+	dp->relink_wait_ns = dp->relink_wait_ns * 2 < RELINK_MAX_NS
+				     ? dp->relink_wait_ns * 2
+				     : RELINK_MAX_NS;
+	dp->relink_ns = now + dp->relink_wait_ns;
+}
+
 /* One iteration's I/O work, shared by every phase. */
 static void io_step(struct mw_dp *dp, uint64_t tsc, uint64_t now)
 {
+	link_watch(dp, now);
 	rx_poll(dp, now);
 	if (dp->fault_rx_on)
 		rx_release_held(dp, now, false);
@@ -685,6 +768,9 @@ int mw_dp_run(struct mw_dp *dp, volatile sig_atomic_t *quit)
 	wait_link(dp, quit);
 	uint64_t tsc = rte_rdtsc();
 	uint64_t now = tsc_to_ns(dp, tsc);
+	/* The first link_watch() reads the link; reported if down. */
+	dp->link_up = true;
+	dp->link_next_ns = now;
 	dp->start_ns = dp->status_last_ns = dp->last_rx_ns = now;
 	dp->status_next_ns = now + dp->cfg.status_ns;
 	bool rx_seen = false;
@@ -862,7 +948,7 @@ int mw_dp_create(const struct mw_dp_cfg *cfg, struct mw_dp **out, char *err,
 		/* -EINVAL: the configuration does not fit this port. */
 		return rc == -EINVAL ? MW_EINVAL : MW_EIO;
 	}
-	dp->port_started = true;
+	dp->port_started = dp->port_running = true;
 	dp->tx_flags = dp->caps.use_tx_cksum
 			       ? MW_NET_TX_IP_CKSUM_HW | MW_NET_TX_UDP_CKSUM_HW
 			       : 0;
@@ -1033,8 +1119,8 @@ void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 			p->resolved ? "true" : "false",
 			p->cfg.has_mac ? "true" : "false", p->arp_tries);
 	}
-	fprintf(f, "], \"mtu\": %u, \"max_datagram\": %u",
-		dp->cfg.mtu, dp->cfg.mtu - 28u);
+	fprintf(f, "], \"mtu\": %u, \"max_datagram\": %u, \"link_up\": %s",
+		dp->cfg.mtu, dp->cfg.mtu - 28u, dp->link_up ? "true" : "false");
 #define MW_DP_CNT_JSON_(n) fprintf(f, ", \"" #n "\": %" PRIu64, dp->c.n);
 	MW_DP_COUNTER_LIST(MW_DP_CNT_JSON_)
 #undef MW_DP_CNT_JSON_

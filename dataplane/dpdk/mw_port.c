@@ -4,8 +4,138 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <rte_dev.h>
+#include <rte_devargs.h>
 #include <rte_ethdev.h>
+
+/* ---- net_memif ---------------------------------------------------------- */
+
+/* What maskwire needs to know of a net_memif device's arguments,
+ * interpreted as DPDK 22.11's driver does: role client unless the value
+ * names server (or the old "master"), socket /run/memif.sock, an abstract
+ * socket unless socket-abstract says "no". */
+struct memif_args {
+	bool server;
+	bool abstract;
+	char socket[108];  /* sizeof sun_path */
+};
+
+static void memif_args_parse(const char *args, struct memif_args *ma)
+{
+	ma->server = false;
+	ma->abstract = true;
+	snprintf(ma->socket, sizeof ma->socket, "/run/memif.sock");
+	for (const char *kv = args; kv && *kv;) {
+		const char *end = strchr(kv, ',');
+		size_t len = end ? (size_t)(end - kv) : strlen(kv);
+		const char *eq = memchr(kv, '=', len);
+		if (eq) {
+			size_t klen = (size_t)(eq - kv);
+			char val[sizeof ma->socket];
+			size_t vlen = len - klen - 1;
+			if (vlen >= sizeof val)
+				vlen = sizeof val - 1;
+			memcpy(val, eq + 1, vlen);
+			val[vlen] = 0;
+			if (klen == 4 && !memcmp(kv, "role", 4))
+				ma->server = strstr(val, "server") ||
+					     strstr(val, "master");
+			else if (klen == 6 && !memcmp(kv, "socket", 6))
+				memcpy(ma->socket, val, vlen + 1);
+			else if (klen == 15 && !memcmp(kv, "socket-abstract", 15))
+				ma->abstract = strstr(val, "yes") ||
+					       !strstr(val, "no");
+		}
+		kv = end ? end + 1 : NULL;
+	}
+}
+
+/* A net_memif client connects to its server only in dev_start and never
+ * again by itself once the server has gone: it must be restarted. */
+static bool memif_is_client(const struct rte_eth_dev_info *info)
+{
+	const struct rte_devargs *da =
+		info->device ? rte_dev_devargs(info->device) : NULL;
+	struct memif_args ma;
+	memif_args_parse(da ? da->args : NULL, &ma);
+	return !ma.server;
+}
+
+/* One server socket file: absent, stale (removed) or in use (error). */
+static int memif_clear_socket(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	if (lstat(path, &st) != 0)
+		return 0; /* absent, or the driver reports what is wrong */
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen,
+			 "memif socket %s: the path exists and is not a socket",
+			 path);
+		return -EEXIST;
+	}
+	struct sockaddr_un un;
+	memset(&un, 0, sizeof un);
+	un.sun_family = AF_UNIX;
+	snprintf(un.sun_path, sizeof un.sun_path, "%s", path);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	int rc = connect(fd, (struct sockaddr *)&un, sizeof un);
+	int e = errno;
+	close(fd);
+	if (rc == 0) {
+		snprintf(err, errlen,
+			 "memif socket %s is in use: a running memif server "
+			 "(another data plane?) listens on it",
+			 path);
+		return -EBUSY;
+	}
+	if (e != ECONNREFUSED)
+		return 0; /* not ours to judge (permissions, another type) */
+	/* Left behind by a server that was killed: nobody listens. */
+	if (unlink(path) != 0 && errno != ENOENT) {
+		e = errno;
+		snprintf(err, errlen, "stale memif socket %s: cannot remove it: %s",
+			 path, strerror(e));
+		return -e;
+	}
+	fprintf(stderr, "maskwire: removed stale memif socket %s (nobody "
+			"listened on it)\n",
+		path);
+	return 0;
+}
+
+int mw_port_memif_prepare(int argc, char *const argv[], char *err,
+			  size_t errlen)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *dev;
+		if (strncmp(argv[i], "--vdev=", 7) == 0)
+			dev = argv[i] + 7;
+		else if (strcmp(argv[i], "--vdev") == 0 && i + 1 < argc)
+			dev = argv[++i];
+		else
+			continue;
+		if (strncmp(dev, "net_memif", 9) != 0)
+			continue;
+		const char *args = strchr(dev, ',');
+		struct memif_args ma;
+		memif_args_parse(args ? args + 1 : NULL, &ma);
+		if (!ma.server || ma.abstract)
+			continue;
+		int rc = memif_clear_socket(ma.socket, err, errlen);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- any port ----------------------------------------------------------- */
 
 int mw_port_probe(uint16_t port, struct mw_port_caps *caps)
 {
@@ -32,6 +162,8 @@ int mw_port_probe(uint16_t port, struct mw_port_caps *caps)
 	caps->rx_udp_cksum = info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
 	caps->rx_scatter = info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER;
 	caps->rss = info.flow_type_rss_offloads != 0;
+	caps->relink = strcmp(caps->driver, "net_memif") == 0 &&
+		       memif_is_client(&info);
 	return 0;
 }
 
@@ -152,6 +284,16 @@ void mw_port_close(uint16_t port)
 	rte_eth_dev_close(port);
 }
 
+int mw_port_restart(uint16_t port, bool started)
+{
+	if (started) {
+		int rc = rte_eth_dev_stop(port);
+		if (rc && rc != -ENOTSUP)
+			return rc;
+	}
+	return rte_eth_dev_start(port);
+}
+
 void mw_port_caps_json(const struct mw_port_caps *c, FILE *f)
 {
 	fprintf(f,
@@ -163,7 +305,7 @@ void mw_port_caps_json(const struct mw_port_caps *c, FILE *f)
 		"\"tx_multi_seg\": %s, \"rx_ipv4_cksum\": %s, "
 		"\"rx_udp_cksum\": %s, \"rx_scatter\": %s, \"rss\": %s}, "
 		"\"uses\": {\"tx_cksum_offload\": %s, \"rx_cksum_offload\": %s, "
-		"\"rx_scatter\": %s}",
+		"\"rx_scatter\": %s}, \"relink\": %s",
 		c->name, c->driver, c->mac[0], c->mac[1], c->mac[2], c->mac[3],
 		c->mac[4], c->mac[5], c->mtu, c->max_mtu, c->max_rx_pktlen,
 		c->nb_rxd, c->nb_txd, c->tx_ip_cksum ? "true" : "false",
@@ -174,5 +316,5 @@ void mw_port_caps_json(const struct mw_port_caps *c, FILE *f)
 		c->rx_scatter ? "true" : "false", c->rss ? "true" : "false",
 		c->use_tx_cksum ? "true" : "false",
 		c->use_rx_cksum ? "true" : "false",
-		c->use_scatter ? "true" : "false");
+		c->use_scatter ? "true" : "false", c->relink ? "true" : "false");
 }

@@ -29,6 +29,10 @@ struct mw_port_caps {
 	bool use_tx_cksum; /**< IPv4+UDP checksums by hardware on TX */
 	bool use_rx_cksum; /**< RX checksum flags trusted */
 	bool use_scatter;  /**< RX frames may arrive in chained mbufs */
+	/* how the port comes back after its link went down */
+	bool relink;       /**< it does not reconnect by itself: the caller
+			        restarts it (mw_port_restart()) while its
+			        link stays down (net_memif, client role) */
 	uint16_t mtu;
 	uint16_t nb_rxd, nb_txd;
 };
@@ -59,6 +63,41 @@ int mw_port_start(uint16_t port, uint16_t mtu, uint16_t nb_rxd,
 
 /** Stop and close a port. */
 void mw_port_close(uint16_t port);
+
+/**
+ * Start a port again with the same configuration (stopping it first if
+ * it runs), to reconnect a port whose caps.relink is set: a net_memif
+ * client connects to its server's socket only when started. Called from
+ * the lcore that polls the port, never while a burst is in progress. On
+ * failure the port is left stopped: the caller must not poll it, and
+ * tries again later.
+ * @param port     port id.
+ * @param started  the port is started now (the last start succeeded).
+ * @return 0, or the negative value of rte_eth_dev_stop() or
+ *         rte_eth_dev_start() (net_memif returns -1 when its server does
+ *         not accept the connection).
+ */
+int mw_port_restart(uint16_t port, bool started);
+
+/**
+ * Before rte_eal_init(): make the socket files of net_memif servers named
+ * in the EAL arguments bindable. A memif server binds its socket file
+ * while EAL probes it and fails with EADDRINUSE when a process that was
+ * killed left the file behind. For every --vdev net_memif* with
+ * role=server and socket-abstract=no: a socket nobody listens on
+ * (connect() is refused) is removed, with a note on stderr; one that
+ * accepts connections belongs to a running server and is an error; a
+ * path that exists but is not a socket is an error. Abstract sockets
+ * (memif's default) vanish with their process and are left alone.
+ * @param argc  EAL argument count (argv[0] included, "--" excluded).
+ * @param argv  EAL arguments.
+ * @param err   a message on failure.
+ * @return 0, -EBUSY (a server listens on the socket), -EEXIST (the path
+ *         is not a socket), or another negative errno (cannot remove it).
+ *         The caller should exit with a configuration error.
+ */
+int mw_port_memif_prepare(int argc, char *const argv[], char *err,
+			  size_t errlen);
 
 /** Write caps as JSON object members (no braces). */
 void mw_port_caps_json(const struct mw_port_caps *caps, FILE *f);
