@@ -10,6 +10,13 @@
  * - this side's ring indices (shadows in mw_shm_ring_end);
  * - the count of submits taken and not yet completed (inflight), which
  *   reserves completion slots.
+ *
+ * The region's file can be shrunk by any process that can open it. The
+ * mapping is guarded (shm_os.h): a SIGBUS in it turns it into private zero
+ * pages and marks it hit. Either that or a file size that no longer matches
+ * (checked at every attach and liveness probe) makes the region broken: the
+ * app is dropped, what the region held is given up, and a new file is
+ * created under the same name, mapped at the same address.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +26,15 @@
 #include "shm_os.h"
 
 /* RX_CARRY: delivered to an app that went without taking it; it is
- * delivered again to the next app. */
-enum rx_state { RX_FREE = 0, RX_FILLING = 1, RX_DELIVERED = 2, RX_CARRY = 3 };
+ * delivered again to the next app. RX_LOST: was being filled when the
+ * region broke; refused at delivery, freed by the transport. */
+enum rx_state {
+	RX_FREE = 0,
+	RX_FILLING = 1,
+	RX_DELIVERED = 2,
+	RX_CARRY = 3,
+	RX_LOST = 4,
+};
 
 #define BURST 32u
 
@@ -28,10 +42,17 @@ struct mw_shm_dp {
 	uint8_t *base;
 	uint64_t size;
 	int fd;
+	int guard;            /* SIGBUS guard of [base, base + size) */
 	struct mw_shm_hdr *h;
 	char path[MW_SHM_PATH_MAX];
 	/* layout, kept from what we wrote: the header is never re-read, the
 	 * app could have scribbled on it */
+	struct mw_shm_geom geom;
+	struct mw_shm_hdr *id; /* identity of the current file */
+	uint64_t gen;          /* its dp_generation */
+	int broken;            /* file resized or mapping lost: re-create */
+	int down;              /* broken, not re-created yet */
+	uint64_t next_retry;
 	uint64_t tx_off, tx_len, rx_off, rx_len;
 	uint32_t slot_size, rx_slots;
 	struct mw_shm_ring_end sub, comp, deliv, rel;
@@ -49,6 +70,7 @@ struct mw_shm_dp {
 	uint64_t liveness_ns, next_probe;
 	uint64_t heartbeat;
 	uint64_t wire_seq;
+	struct mw_shm_wire_counts wire_last; /* republished in a new file */
 	struct mw_shm_dp_stats st;
 };
 
@@ -61,90 +83,166 @@ void mw_shm_cfg_default(struct mw_shm_cfg *cfg)
 	cfg->liveness_ns = 10u * 1000u * 1000u;
 }
 
+static void rings_bind(struct mw_shm_dp *dp)
+{
+	mw_shm_ring_bind(&dp->sub, dp->base, dp->id, MW_SHM_RING_SUBMIT, 0);
+	mw_shm_ring_bind(&dp->comp, dp->base, dp->id, MW_SHM_RING_COMPLETE, 1);
+	mw_shm_ring_bind(&dp->deliv, dp->base, dp->id, MW_SHM_RING_DELIVER, 1);
+	mw_shm_ring_bind(&dp->rel, dp->base, dp->id, MW_SHM_RING_RELEASE, 0);
+}
+
+static void wire_store(struct mw_shm_wire *o,
+		       const struct mw_shm_wire_counts *w, uint64_t seq)
+{
+	atomic_store_explicit(&o->tx_frames, w->tx_frames, memory_order_relaxed);
+	atomic_store_explicit(&o->tx_bytes, w->tx_bytes, memory_order_relaxed);
+	atomic_store_explicit(&o->rx_frames, w->rx_frames, memory_order_relaxed);
+	atomic_store_explicit(&o->rx_bytes, w->rx_bytes, memory_order_relaxed);
+	atomic_store_explicit(&o->tensors_tx, w->tensors_tx,
+			      memory_order_relaxed);
+	atomic_store_explicit(&o->tensors_rx, w->tensors_rx,
+			      memory_order_relaxed);
+	atomic_store_explicit(&o->tensors_failed, w->tensors_failed,
+			      memory_order_relaxed);
+	atomic_store_explicit(&o->retransmits, w->retransmits,
+			      memory_order_relaxed);
+	atomic_store_explicit(&o->dense_tx_bytes, w->dense_tx_bytes,
+			      memory_order_relaxed);
+	atomic_store_explicit(&o->dense_rx_bytes, w->dense_rx_bytes,
+			      memory_order_relaxed);
+	atomic_store_explicit(&o->seq, seq, memory_order_release);
+}
+
+/*
+ * Create a region file under dp->path with a generation above the one at
+ * that name and ours, write its header and give it the name. at == NULL:
+ * first creation, mapped anywhere and guarded here; else the new file
+ * replaces the broken mapping at the same address (dp->fd is the broken
+ * file, which may be replaced), so pointers into the pools stay valid.
+ */
+static int region_publish(struct mw_shm_dp *dp, void *at)
+{
+	char tmp[MW_SHM_PATH_MAX + 32];
+	uint64_t old_gen, gen;
+	void *base;
+	int rc, fd;
+
+	rc = mw_shm_os_create(dp->path, dp->size, tmp, sizeof(tmp), dp->fd, at,
+			      &fd, &base, &old_gen);
+	if (rc < 0)
+		return rc;
+	if (!at) {
+		dp->guard = mw_shm_os_guard(base, dp->size);
+		if (dp->guard < 0) {
+			rc = dp->guard;
+			goto fail;
+		}
+	}
+	/* A re-created region always gets a generation its clients have not
+	 * seen (they compare it with the one they attached to). */
+	gen = (old_gen > dp->gen ? old_gen : dp->gen) + 1;
+	if (gen == 0)
+		gen = 1;
+	mw_shm_layout(&dp->geom, gen, dp->id);
+	memcpy(base, dp->id, sizeof(*dp->id));
+	((struct mw_shm_hdr *)base)->dp_pid = (uint32_t)getpid();
+	if (dp->wire_seq)
+		wire_store(&((struct mw_shm_hdr *)base)->wire, &dp->wire_last,
+			   dp->wire_seq);
+	atomic_store_explicit(&((struct mw_shm_hdr *)base)->dp_state,
+			      MW_SHM_DP_READY, memory_order_release);
+	/* shrunk while we wrote it (someone opened the temporary file) */
+	if (mw_shm_os_guard_hit(dp->guard) ||
+	    mw_shm_os_size(fd) != (int64_t)dp->size) {
+		rc = MW_EIO;
+		goto fail;
+	}
+	rc = mw_shm_os_publish(tmp, dp->path);
+	if (rc < 0)
+		goto fail;
+	if (dp->fd >= 0)
+		close(dp->fd); /* the broken file: its clients see us gone */
+	dp->fd = fd;
+	dp->base = base;
+	dp->h = base;
+	dp->gen = gen;
+	rings_bind(dp);
+	return 0;
+fail:
+	unlink(tmp);
+	if (!at) {
+		mw_shm_os_unguard(dp->guard);
+		dp->guard = -1;
+		mw_shm_os_close(fd, base, dp->size);
+	} else {
+		close(fd); /* still mapped at `at`: replaced at the next try */
+	}
+	return rc;
+}
+
 int mw_shm_dp_create(const char *name, const struct mw_shm_cfg *cfg,
 		     struct mw_shm_dp **out)
 {
 	struct mw_shm_cfg def;
-	struct mw_shm_hdr *id;
 	struct mw_shm_dp *dp;
-	char tmp[MW_SHM_PATH_MAX + 32];
-	uint64_t old_gen = 0;
 	int64_t size;
-	void *base;
-	int rc, fd;
+	int rc;
 
 	if (!cfg) {
 		mw_shm_cfg_default(&def);
 		cfg = &def;
 	}
 	dp = calloc(1, sizeof(*dp));
-	id = calloc(1, sizeof(*id));
-	if (!dp || !id) {
+	if (!dp)
+		return MW_ENOMEM;
+	dp->fd = -1;
+	dp->guard = -1;
+	dp->id = calloc(1, sizeof(*dp->id));
+	if (!dp->id) {
 		rc = MW_ENOMEM;
 		goto fail;
 	}
 	rc = mw_shm_os_path(name, dp->path, sizeof(dp->path));
 	if (rc < 0)
 		goto fail;
-	size = mw_shm_layout(&cfg->geom, 1, id);
+	size = mw_shm_layout(&cfg->geom, 1, dp->id);
 	if (size < 0) {
 		rc = (int)size;
 		goto fail;
 	}
+	dp->geom = cfg->geom;
+	dp->size = (uint64_t)size;
 	dp->rx_slots = cfg->geom.rx_slots;
 	dp->rx_bits = calloc(MW_SLOTMAP_WORDS(dp->rx_slots), sizeof(uint64_t));
 	dp->rx_bytes = calloc(dp->rx_slots, sizeof(uint64_t));
 	dp->rx_state = calloc(dp->rx_slots, 1);
-	dp->carry = calloc(id->ring[MW_SHM_RING_DELIVER].cap, sizeof(*dp->carry));
+	dp->carry = calloc(dp->id->ring[MW_SHM_RING_DELIVER].cap,
+			   sizeof(*dp->carry));
 	if (!dp->rx_bits || !dp->rx_bytes || !dp->rx_state || !dp->carry) {
 		rc = MW_ENOMEM;
 		goto fail;
 	}
-	rc = mw_shm_os_create(dp->path, (uint64_t)size, tmp, sizeof(tmp), &fd,
-			      &base, &old_gen);
+	/* the layout does not depend on the generation */
+	dp->tx_off = dp->id->tx_off;
+	dp->tx_len = (uint64_t)dp->id->tx_slots * dp->id->slot_size;
+	dp->rx_off = dp->id->rx_off;
+	dp->rx_len = (uint64_t)dp->id->rx_slots * dp->id->slot_size;
+	dp->slot_size = dp->id->slot_size;
+	rc = region_publish(dp, NULL);
 	if (rc < 0)
 		goto fail;
-	/* A re-created region always gets a generation its clients have not
-	 * seen (they compare it with the one they attached to). */
-	mw_shm_layout(&cfg->geom, old_gen + 1 ? old_gen + 1 : 1, id);
-	memcpy(base, id, sizeof(*id));
-	dp->base = base;
-	dp->fd = fd;
-	dp->size = (uint64_t)size;
-	dp->h = base;
-	dp->h->dp_pid = (uint32_t)getpid();
-	dp->tx_off = id->tx_off;
-	dp->tx_len = (uint64_t)id->tx_slots * id->slot_size;
-	dp->rx_off = id->rx_off;
-	dp->rx_len = (uint64_t)id->rx_slots * id->slot_size;
-	dp->slot_size = id->slot_size;
 	mw_slotmap_init(&dp->rxmap, dp->rx_bits, dp->rx_slots);
-	mw_shm_ring_bind(&dp->sub, base, id, MW_SHM_RING_SUBMIT, 0);
-	mw_shm_ring_bind(&dp->comp, base, id, MW_SHM_RING_COMPLETE, 1);
-	mw_shm_ring_bind(&dp->deliv, base, id, MW_SHM_RING_DELIVER, 1);
-	mw_shm_ring_bind(&dp->rel, base, id, MW_SHM_RING_RELEASE, 0);
 	dp->liveness_ns = cfg->liveness_ns;
 	dp->st.rx_slots = dp->rx_slots;
-	atomic_store_explicit(&dp->h->dp_state, MW_SHM_DP_READY,
-			      memory_order_release);
-	rc = mw_shm_os_publish(tmp, dp->path);
-	if (rc < 0) {
-		unlink(tmp);
-		mw_shm_os_close(fd, base, dp->size);
-		goto fail;
-	}
-	free(id);
 	*out = dp;
 	return 0;
 fail:
-	if (dp) {
-		free(dp->carry);
-		free(dp->rx_bits);
-		free(dp->rx_bytes);
-		free(dp->rx_state);
-	}
+	free(dp->carry);
+	free(dp->rx_bits);
+	free(dp->rx_bytes);
+	free(dp->rx_state);
+	free(dp->id);
 	free(dp);
-	free(id);
 	return rc;
 }
 
@@ -154,13 +252,16 @@ void mw_shm_dp_destroy(struct mw_shm_dp *dp, int unlink_file)
 		return;
 	atomic_store_explicit(&dp->h->dp_state, MW_SHM_DP_CLOSED,
 			      memory_order_release);
+	/* only our own file: while broken, the name may be someone else's */
 	if (unlink_file)
-		unlink(dp->path);
+		mw_shm_os_unlink_own(dp->path, dp->fd);
+	mw_shm_os_unguard(dp->guard);
 	mw_shm_os_close(dp->fd, dp->base, dp->size);
 	free(dp->carry);
 	free(dp->rx_bits);
 	free(dp->rx_bytes);
 	free(dp->rx_state);
+	free(dp->id);
 	free(dp);
 }
 
@@ -184,9 +285,10 @@ static void carry_untaken(struct mw_shm_dp *dp)
 	if (head - tail > mw_shm_ring_cap(&dp->deliv))
 		return; /* impossible index: everything is reclaimed */
 	for (i = tail; i != head; i++) {
-		struct mw_shm_desc d = dp->deliv.slot[i & dp->deliv.mask];
+		struct mw_shm_desc d;
 		uint64_t slot;
 
+		mw_shm_desc_load(&d, &dp->deliv.slot[i & dp->deliv.mask]);
 		if (mw_shm_desc_check(&d, dp->rx_off, dp->rx_len) < 0)
 			continue;
 		if (d.buf_len) {
@@ -201,12 +303,15 @@ static void carry_untaken(struct mw_shm_dp *dp)
 	}
 }
 
-/* Forget the served app: reclaim what it held, stale its submits. */
-static void drop_app(struct mw_shm_dp *dp)
+/* Forget the served app: reclaim what it held, stale its submits. With
+ * keep_untaken, the deliveries it never took are kept for the next app
+ * (not when the region broke: their memory is gone). */
+static void drop_app(struct mw_shm_dp *dp, int keep_untaken)
 {
 	uint32_t i;
 
-	carry_untaken(dp);
+	if (keep_untaken)
+		carry_untaken(dp);
 	for (i = 0; i < dp->rx_slots; i++) {
 		if (dp->rx_state[i] != RX_DELIVERED)
 			continue;
@@ -230,9 +335,93 @@ static void app_fault(struct mw_shm_dp *dp)
 {
 	dp->st.proto_errors++;
 	if (dp->cur_gen) {
-		drop_app(dp);
+		drop_app(dp, 1);
 		dp->pending_ev |= MW_SHM_EV_APP_GONE;
 	}
+}
+
+/* ---- a broken region ---------------------------------------------------- */
+
+/* The file was resized under us, or a SIGBUS replaced the mapping with
+ * zeros (shm_os.h): either way nothing in the region can be trusted. */
+static int region_broken(struct mw_shm_dp *dp)
+{
+	if (!dp->broken && mw_shm_os_guard_hit(dp->guard)) {
+		dp->broken = 1;
+		dp->st.faults++;
+	}
+	return dp->broken;
+}
+
+/* Checked at every attach and liveness probe: a file shorter than the
+ * mapping faults on access, a longer one fails every client's check. */
+static int region_size_ok(struct mw_shm_dp *dp)
+{
+	if (mw_shm_os_size(dp->fd) == (int64_t)dp->size)
+		return 1;
+	dp->broken = 1;
+	return 0;
+}
+
+/* What the region held for the next app is lost with it; buffers the
+ * transport is still filling are refused at delivery (RX_LOST). */
+static void lose_rx(struct mw_shm_dp *dp)
+{
+	uint32_t i;
+
+	for (i = 0; i < dp->rx_slots; i++) {
+		if (dp->rx_state[i] == RX_FILLING) {
+			dp->rx_state[i] = RX_LOST;
+		} else if (dp->rx_state[i] == RX_CARRY) {
+			if (dp->rx_bytes[i])
+				mw_slotmap_free(&dp->rxmap, i,
+						(uint32_t)((dp->rx_bytes[i] +
+							    dp->slot_size - 1) /
+							   dp->slot_size));
+			dp->rx_state[i] = RX_FREE;
+		}
+	}
+	dp->st.rx_lost += dp->carry_n;
+	dp->carry_n = 0;
+}
+
+/*
+ * Drop the app and give up the region's contents (once), then create a new
+ * file under the same name at the same address (again every liveness_ns
+ * until it works: the name may be taken meanwhile). The next app attaches
+ * to the new file; the old one's clients see this data plane gone.
+ */
+static unsigned region_recover(struct mw_shm_dp *dp, uint64_t now_ns)
+{
+	unsigned ev = 0;
+	int rc;
+
+	if (!dp->down) {
+		dp->down = 1;
+		dp->st.broken++;
+		if (dp->cur_gen) {
+			drop_app(dp, 0);
+			ev |= MW_SHM_EV_APP_GONE;
+		}
+		lose_rx(dp);
+		dp->next_retry = now_ns;
+		ev |= MW_SHM_EV_REGION_BROKEN;
+	}
+	if (now_ns < dp->next_retry)
+		return ev;
+	dp->next_retry = now_ns + dp->liveness_ns;
+	mw_shm_os_guard_reset(dp->guard);
+	rc = region_publish(dp, dp->base);
+	if (rc < 0) {
+		dp->st.recreate_errors++;
+		dp->st.last_error = rc;
+		return ev;
+	}
+	dp->broken = 0;
+	dp->down = 0;
+	dp->ignore_gen = 0; /* app_gen starts again from 0 in the new file */
+	dp->st.recreated++;
+	return ev | MW_SHM_EV_REGION_NEW;
 }
 
 /* Serve a new app: empty rings, then publish the acknowledgement. */
@@ -312,26 +501,32 @@ unsigned mw_shm_dp_service(struct mw_shm_dp *dp, uint64_t now_ns)
 	uint64_t g;
 
 	dp->pending_ev = 0;
+	if (dp->down || region_broken(dp))
+		return ev | region_recover(dp, now_ns) | dp->pending_ev;
 	atomic_store_explicit(&dp->h->dp_heartbeat, ++dp->heartbeat,
 			      memory_order_release);
 	g = atomic_load_explicit(&dp->h->app_gen, memory_order_acquire);
 	if (dp->cur_gen && g != dp->cur_gen) {
 		/* replaced by a new app: serve it from the next call on */
-		drop_app(dp);
+		drop_app(dp, 1);
 		ev |= MW_SHM_EV_APP_GONE;
 	} else if (dp->cur_gen && now_ns >= dp->next_probe) {
 		dp->next_probe = now_ns + dp->liveness_ns;
-		if (mw_shm_os_locked(dp->fd, MW_SHM_LOCK_APP) == 0) {
-			drop_app(dp);
+		if (region_size_ok(dp) &&
+		    mw_shm_os_locked(dp->fd, MW_SHM_LOCK_APP) == 0) {
+			drop_app(dp, 1);
 			ev |= MW_SHM_EV_APP_GONE;
 		}
 	} else if (!dp->cur_gen && g && g != dp->ignore_gen &&
-		   !(ev & MW_SHM_EV_APP_GONE)) {
+		   !(ev & MW_SHM_EV_APP_GONE) && region_size_ok(dp)) {
 		accept_app(dp, g);
 		dp->next_probe = now_ns + dp->liveness_ns;
 		ev |= MW_SHM_EV_APP_NEW;
 	}
 	reap_releases(dp);
+	/* a fault or a resized file seen during this call */
+	if (region_broken(dp))
+		ev |= region_recover(dp, now_ns);
 	return ev | dp->pending_ev;
 }
 
@@ -453,7 +648,8 @@ int mw_shm_dp_rx_alloc(struct mw_shm_dp *dp, uint64_t bytes, void **buf)
 	return 0;
 }
 
-/* First slot of an RX buffer the data plane is filling, or -1. */
+/* First slot of an RX buffer the data plane is filling (or was, when the
+ * region broke: RX_LOST), or -1. */
 static int64_t rx_filling(const struct mw_shm_dp *dp, const void *buf,
 			  uint64_t bytes)
 {
@@ -464,7 +660,9 @@ static int64_t rx_filling(const struct mw_shm_dp *dp, const void *buf,
 		return -1;
 	rel = (uint64_t)(p - (dp->base + dp->rx_off));
 	slot = rel / dp->slot_size;
-	if (rel % dp->slot_size || dp->rx_state[slot] != RX_FILLING ||
+	if (rel % dp->slot_size ||
+	    (dp->rx_state[slot] != RX_FILLING &&
+	     dp->rx_state[slot] != RX_LOST) ||
 	    dp->rx_bytes[slot] != bytes)
 		return -1;
 	return (int64_t)slot;
@@ -499,6 +697,10 @@ int mw_shm_dp_deliver(struct mw_shm_dp *dp, void *buf, uint64_t bytes,
 		slot = rx_filling(dp, buf, bytes);
 		if (slot < 0)
 			return MW_EINVAL;
+		if (dp->rx_state[slot] == RX_LOST) {
+			dp->st.rx_lost++;
+			return MW_ERESET;
+		}
 	} else if (dp->rx_reserved == 0) {
 		return MW_EINVAL;
 	}
@@ -527,6 +729,7 @@ int mw_shm_dp_deliver(struct mw_shm_dp *dp, void *buf, uint64_t bytes,
 void mw_shm_dp_stats(const struct mw_shm_dp *dp, struct mw_shm_dp_stats *st)
 {
 	*st = dp->st;
+	st->dp_generation = dp->down ? 0 : dp->gen;
 	st->rx_free_slots = dp->rxmap.nfree;
 	st->app_attached = dp->cur_gen != 0;
 	st->inflight = dp->inflight;
@@ -535,23 +738,8 @@ void mw_shm_dp_stats(const struct mw_shm_dp *dp, struct mw_shm_dp_stats *st)
 void mw_shm_dp_publish_wire(struct mw_shm_dp *dp,
 			    const struct mw_shm_wire_counts *w)
 {
-	struct mw_shm_wire *o = &dp->h->wire;
-
-	atomic_store_explicit(&o->tx_frames, w->tx_frames, memory_order_relaxed);
-	atomic_store_explicit(&o->tx_bytes, w->tx_bytes, memory_order_relaxed);
-	atomic_store_explicit(&o->rx_frames, w->rx_frames, memory_order_relaxed);
-	atomic_store_explicit(&o->rx_bytes, w->rx_bytes, memory_order_relaxed);
-	atomic_store_explicit(&o->tensors_tx, w->tensors_tx,
-			      memory_order_relaxed);
-	atomic_store_explicit(&o->tensors_rx, w->tensors_rx,
-			      memory_order_relaxed);
-	atomic_store_explicit(&o->tensors_failed, w->tensors_failed,
-			      memory_order_relaxed);
-	atomic_store_explicit(&o->retransmits, w->retransmits,
-			      memory_order_relaxed);
-	atomic_store_explicit(&o->dense_tx_bytes, w->dense_tx_bytes,
-			      memory_order_relaxed);
-	atomic_store_explicit(&o->dense_rx_bytes, w->dense_rx_bytes,
-			      memory_order_relaxed);
-	atomic_store_explicit(&o->seq, ++dp->wire_seq, memory_order_release);
+	dp->wire_last = *w;
+	++dp->wire_seq;
+	if (!dp->down)
+		wire_store(&dp->h->wire, w, dp->wire_seq);
 }

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Files, mappings and liveness locks of the shared-memory channel. */
-#define _GNU_SOURCE /* F_OFD_SETLK, F_OFD_GETLK */
+#define _GNU_SOURCE /* F_OFD_SETLK, F_OFD_GETLK, mremap */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -61,39 +65,73 @@ int mw_shm_os_locked(int fd, int byte)
 	return fl.l_type != F_UNLCK;
 }
 
-/*
- * Generation of a region left at path, 0 if none; MW_EBUSY if a live data
- * plane holds it; MW_EBADMAGIC if the file is not a region (never replace
- * a file we did not create: the name may be a mistyped path).
- */
-static int old_region(const char *path, uint64_t *gen)
+/* Is path a plain name under /dev/shm (where the data plane keeps its
+ * regions by default, as opposed to a path the user chose)? */
+static int in_shm_dir(const char *path)
 {
+	static const char dir[] = "/dev/shm/";
+
+	return strncmp(path, dir, sizeof(dir) - 1) == 0 &&
+	       !strchr(path + sizeof(dir) - 1, '/');
+}
+
+/*
+ * What is at path and may it be replaced (the policy is in shm_os.h and
+ * docs/SHM.md): 0 (nothing there, or replaceable; *gen is the old
+ * generation or 0), MW_EBUSY, MW_EBADMAGIC, MW_EIO. Never replace a file
+ * we cannot recognise as a region: the name may be a mistyped path.
+ */
+static int old_region(const char *path, int self_fd, uint64_t *gen)
+{
+	const uint64_t magic = MW_SHM_MAGIC;
+	struct stat st, self;
 	struct mw_shm_hdr h;
+	ssize_t n;
 	int fd, rc = 0;
 
 	*gen = 0;
-	fd = open(path, O_RDWR | O_CLOEXEC);
+	/* O_NOFOLLOW: a symlink is not ours; O_NONBLOCK: a FIFO at a
+	 * mistyped path must not hang the start-up */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? 0 : MW_EIO;
-	if (mw_shm_os_locked(fd, MW_SHM_LOCK_DP) == 1)
-		rc = MW_EBUSY;
-	else if (pread(fd, &h.magic, sizeof(h.magic), 0) !=
-			 (ssize_t)sizeof(h.magic) ||
-		 h.magic != MW_SHM_MAGIC)
+		return errno == ENOENT ? 0 : errno == ELOOP ? MW_EBADMAGIC
+							  : MW_EIO;
+	if (fstat(fd, &st) != 0) {
+		rc = MW_EIO;
+	} else if (self_fd >= 0 && fstat(self_fd, &self) == 0 &&
+		   st.st_dev == self.st_dev && st.st_ino == self.st_ino) {
+		rc = 0; /* our own region, broken: re-created */
+	} else if (!S_ISREG(st.st_mode)) {
 		rc = MW_EBADMAGIC;
-	else if (pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h))
-		*gen = h.dp_generation;
+	} else if (mw_shm_os_locked(fd, MW_SHM_LOCK_DP) == 1) {
+		rc = MW_EBUSY;
+	} else {
+		memset(&h, 0, sizeof(h));
+		n = pread(fd, &h, sizeof(h), 0);
+		if (n >= (ssize_t)sizeof(magic) && h.magic == magic)
+			*gen = n >= (ssize_t)(offsetof(struct mw_shm_hdr,
+						       dp_generation) +
+					      sizeof(h.dp_generation))
+				       ? h.dp_generation
+				       : 0;
+		else if (n >= 0 && n < (ssize_t)sizeof(magic) &&
+			 memcmp(&h, &magic, (size_t)n) == 0 && in_shm_dir(path))
+			*gen = 0; /* a region cut short (empty included) */
+		else
+			rc = MW_EBADMAGIC;
+	}
 	close(fd);
 	return rc;
 }
 
 int mw_shm_os_create(const char *path, uint64_t size, char *tmp, size_t cap,
-		     int *fd, void **base, uint64_t *old_gen)
+		     int self_fd, void *at, int *fd, void **base,
+		     uint64_t *old_gen)
 {
 	void *p;
 	int n, rc;
 
-	rc = old_region(path, old_gen);
+	rc = old_region(path, self_fd, old_gen);
 	if (rc < 0)
 		return rc;
 	n = snprintf(tmp, cap, "%s.%ld.tmp", path, (long)getpid());
@@ -111,6 +149,18 @@ int mw_shm_os_create(const char *path, uint64_t size, char *tmp, size_t cap,
 	if (mw_shm_os_lock(*fd, MW_SHM_LOCK_DP) != 0) {
 		munmap(p, size);
 		goto fail;
+	}
+	/* Moved, not mapped with MAP_FIXED: a failed mremap() leaves the
+	 * old mapping in place, a failed MAP_FIXED mmap() may not. */
+	if (at) {
+		void *q = mremap(p, size, size, MREMAP_MAYMOVE | MREMAP_FIXED,
+				 at);
+
+		if (q == MAP_FAILED) {
+			munmap(p, size);
+			goto fail;
+		}
+		p = q;
 	}
 	*base = p;
 	return 0;
@@ -151,6 +201,141 @@ int mw_shm_os_open(const char *path, int *fd, void **base, uint64_t *size)
 	*base = p;
 	*size = (uint64_t)st.st_size;
 	return 0;
+}
+
+void mw_shm_os_unlink_own(const char *path, int fd)
+{
+	struct stat a, b;
+
+	if (fd >= 0 && lstat(path, &a) == 0 && fstat(fd, &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		unlink(path);
+}
+
+int64_t mw_shm_os_size(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return MW_EIO;
+	return (int64_t)st.st_size;
+}
+
+/* ---- SIGBUS guards ------------------------------------------------------ */
+
+/*
+ * Process-wide by necessity (a signal handler has no context argument):
+ * a fixed table read by the handler with atomics only. The handler makes
+ * two system calls (mmap, and sigaction when it passes a fault on), both
+ * async-signal-safe in practice on Linux (Wayland compositors guard
+ * wl_shm buffers the same way).
+ */
+static struct guard {
+	atomic_int used;        /* claimed by mw_shm_os_guard() */
+	_Atomic uintptr_t base; /* what the handler matches; 0: none */
+	_Atomic uint64_t len;
+	atomic_int hit;
+} guards[MW_SHM_GUARDS];
+
+static struct sigaction prev_bus;
+static pthread_once_t bus_once = PTHREAD_ONCE_INIT;
+static int bus_installed;
+
+static void pass_on(int sig, siginfo_t *si, void *uc)
+{
+	struct sigaction dfl;
+
+	if (prev_bus.sa_flags & SA_SIGINFO) {
+		prev_bus.sa_sigaction(sig, si, uc);
+		return;
+	}
+	if (prev_bus.sa_handler != SIG_DFL && prev_bus.sa_handler != SIG_IGN) {
+		prev_bus.sa_handler(sig);
+		return;
+	}
+	/* Default action: uninstall and let the fault happen again (or,
+	 * for a SIGBUS sent by a process, send it again). */
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	sigaction(SIGBUS, &dfl, NULL);
+	if (si->si_code <= 0)
+		raise(sig);
+}
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t a = (uintptr_t)si->si_addr;
+	unsigned i;
+
+	for (i = 0; si->si_code > 0 && i < MW_SHM_GUARDS; i++) {
+		uintptr_t b = atomic_load(&guards[i].base);
+		uint64_t len = atomic_load(&guards[i].len);
+		int e = errno;
+		void *p;
+
+		if (!b || a < b || a - b >= len)
+			continue;
+		p = mmap((void *)b, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		errno = e;
+		if (p == MAP_FAILED)
+			break; /* cannot repair: the fault is fatal */
+		atomic_store(&guards[i].hit, 1);
+		return;
+	}
+	pass_on(sig, si, uc);
+}
+
+static void bus_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	bus_installed = sigaction(SIGBUS, &sa, &prev_bus) == 0;
+}
+
+int mw_shm_os_guard(void *base, uint64_t len)
+{
+	unsigned i;
+
+	pthread_once(&bus_once, bus_install);
+	if (!bus_installed)
+		return MW_EIO;
+	for (i = 0; i < MW_SHM_GUARDS; i++) {
+		int unused = 0;
+
+		if (!atomic_compare_exchange_strong(&guards[i].used, &unused,
+						    1))
+			continue;
+		/* len and hit first: the handler matches on base */
+		atomic_store(&guards[i].len, len);
+		atomic_store(&guards[i].hit, 0);
+		atomic_store(&guards[i].base, (uintptr_t)base);
+		return (int)i;
+	}
+	return MW_ENOSPC;
+}
+
+int mw_shm_os_guard_hit(int id)
+{
+	return atomic_load(&guards[id].hit);
+}
+
+void mw_shm_os_guard_reset(int id)
+{
+	atomic_store(&guards[id].hit, 0);
+}
+
+void mw_shm_os_unguard(int id)
+{
+	if (id < 0 || id >= (int)MW_SHM_GUARDS)
+		return;
+	atomic_store(&guards[id].base, 0);
+	atomic_store(&guards[id].used, 0);
 }
 
 void mw_shm_os_close(int fd, void *base, uint64_t size)

@@ -174,6 +174,12 @@ int mw_shm_desc_check(const struct mw_shm_desc *d, uint64_t pool_off,
 	return 0;
 }
 
+void mw_shm_desc_load(struct mw_shm_desc *dst, const struct mw_shm_desc *src)
+{
+	memcpy(dst, src, sizeof(*dst));
+	__asm__ __volatile__("" ::: "memory");
+}
+
 /* ---- rings ------------------------------------------------------------- */
 
 void mw_shm_ring_bind(struct mw_shm_ring_end *e, void *base,
@@ -222,7 +228,7 @@ int mw_shm_ring_dequeue(struct mw_shm_ring_end *e, struct mw_shm_desc *d,
 	if (n > avail)
 		n = avail;
 	for (i = 0; i < n; i++)
-		memcpy(&d[i], &e->slot[(e->idx + i) & e->mask], sizeof(*d));
+		mw_shm_desc_load(&d[i], &e->slot[(e->idx + i) & e->mask]);
 	e->idx += n;
 	if (n)
 		atomic_store_explicit(&e->ctl->tail, e->idx,

@@ -302,6 +302,16 @@ int64_t mw_shm_tensor_bytes(unsigned dtype, unsigned ndim,
 			    const uint32_t *dims);
 
 /**
+ * Copy a descriptor out of the region, exactly once. The other process may
+ * rewrite it at any time, so it is copied to private memory before it is
+ * checked, and every later use reads the copy: a compiler barrier after
+ * the copy keeps the compiler from re-reading shared memory in place of
+ * the copy (which the C memory model would otherwise allow). Every read of
+ * a descriptor slot goes through here (the ring functions do).
+ */
+void mw_shm_desc_load(struct mw_shm_desc *dst, const struct mw_shm_desc *src);
+
+/**
  * Check a descriptor against a pool: known dtype/kind/codec, ndim and dims
  * (unused dims 0), buf_len equal to the tensor's bytes, the buffer inside
  * [pool_off, pool_off + pool_len) (or buf_len 0 and buf_off 0), codec

@@ -4,8 +4,9 @@
  * The data plane's side of the shared-memory channel (mw_shm.h).
  *
  * No DPDK, no clock: time comes in as now_ns (any monotonic origin, e.g.
- * TSC converted to ns). Only mw_shm_dp_create()/destroy() and the rate
- * limited liveness probe inside mw_shm_dp_service() make system calls.
+ * TSC converted to ns). Only mw_shm_dp_create()/destroy(), re-creating a
+ * broken region, and the rate limited liveness probe (a lock probe and an
+ * fstat) inside mw_shm_dp_service() make system calls.
  * One object is used by one thread (the poll loop's lcore).
  *
  * ## What a poll loop calls each iteration
@@ -67,11 +68,14 @@ void mw_shm_cfg_default(struct mw_shm_cfg *cfg);
  * @param cfg   configuration; NULL for defaults.
  * @param out   out: the new object.
  * A region left by a dead data plane is replaced (with the next
- * generation); any other existing file is left alone.
+ * generation): a file that starts with the magic, whatever its size, and
+ * under /dev/shm also an empty one (a region truncated, then left); any
+ * other existing file is left alone (docs/SHM.md, Creation). Installs the
+ * process-wide SIGBUS guard of the mapping (shm_os.h).
  * @return 0; MW_EINVAL (bad name or geometry); MW_EBUSY (a live data
  *         plane already serves that name); MW_EBADMAGIC (a file that is not
  *         a region has that name: remove it); MW_EIO (file/mmap failure);
- *         MW_ENOMEM.
+ *         MW_ENOMEM; MW_ENOSPC (too many regions in this process).
  */
 int mw_shm_dp_create(const char *name, const struct mw_shm_cfg *cfg,
 		     struct mw_shm_dp **out);
@@ -85,11 +89,27 @@ void mw_shm_dp_destroy(struct mw_shm_dp *dp, int unlink_file);
 /** Events returned by mw_shm_dp_service(). */
 #define MW_SHM_EV_APP_GONE 0x1u /**< the app detached, died or was dropped */
 #define MW_SHM_EV_APP_NEW 0x2u  /**< a new app is attached and served */
+/** The region's file was resized under the data plane (shrunk: its pages
+ *  vanished; or grown), seen by a size check or a SIGBUS in the mapping:
+ *  the app (if any) is dropped (APP_GONE comes with it), the deliveries
+ *  kept for the next app are lost, buffers being filled will be refused
+ *  by mw_shm_dp_deliver() (MW_ERESET). Until REGION_NEW no app is served.
+ *  Worth a log line. */
+#define MW_SHM_EV_REGION_BROKEN 0x4u
+/** A new file replaces the broken region under the same name, mapped at
+ *  the same address (pointers into the pools stay valid), with the next
+ *  dp_generation; apps attach to it as usual. If it cannot be created
+ *  (the name was taken meanwhile, file errors) it is retried every
+ *  liveness_ns (counted in recreate_errors). */
+#define MW_SHM_EV_REGION_NEW 0x8u
 
 /**
  * Housekeeping, once per poll-loop iteration: bump the heartbeat, handle an
  * app attaching (a new app_gen), probe the app's liveness lock every
  * cfg.liveness_ns, and reap released RX buffers.
+ * The region's file size is checked against the mapping at every attach and
+ * liveness probe, and a SIGBUS in the mapping (the file shrunk) is caught
+ * (MW_SHM_EV_REGION_BROKEN / REGION_NEW): the data plane keeps running.
  * When the app goes (death, detach, a new app replacing it, or a corrupt
  * ring), every RX buffer it took from the DELIVER ring is reclaimed, the
  * deliveries it never took are kept and delivered first to the next app,
@@ -148,7 +168,9 @@ int mw_shm_dp_rx_free(struct mw_shm_dp *dp, void *buf, uint64_t bytes);
  *               buf_len, cookie and status are filled in here.
  * @return 0 (the buffer is now the app's); MW_EAGAIN (no app attached:
  *         keep the buffer, retry later); MW_EINVAL (not an allocated
- *         buffer, or meta disagrees with bytes: nothing delivered).
+ *         buffer, or meta disagrees with bytes: nothing delivered);
+ *         MW_ERESET (allocated before the region broke: its contents are
+ *         lost; free it with mw_shm_dp_rx_free(), counted in rx_lost).
  */
 int mw_shm_dp_deliver(struct mw_shm_dp *dp, void *buf, uint64_t bytes,
 		      const struct mw_shm_desc *meta);
@@ -183,6 +205,14 @@ struct mw_shm_dp_stats {
 	uint64_t reclaimed;    /**< RX buffers taken back from a gone app */
 	uint64_t redelivered;  /**< deliveries a gone app never took, given
 				    to the next app */
+	uint64_t broken;       /**< times the region's file was found resized
+				    (REGION_BROKEN) */
+	uint64_t faults;       /**< ... of which seen as a SIGBUS */
+	uint64_t recreated;    /**< new files published (REGION_NEW) */
+	uint64_t recreate_errors; /**< attempts that failed (last_error) */
+	uint64_t rx_lost;      /**< received tensors lost with a broken region */
+	uint64_t dp_generation; /**< of the file served, 0 while broken */
+	int32_t last_error;    /**< why the last re-creation failed */
 	uint32_t rx_free_slots, rx_slots;
 	uint32_t app_attached; /**< 1 while an app is served */
 	uint32_t inflight;     /**< submits taken, not completed */
