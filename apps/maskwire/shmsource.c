@@ -39,7 +39,7 @@ struct mw_shmsrc {
 	/* counters */
 	uint64_t submitted, done, failed, rejected, canceled, forgotten;
 	uint64_t delivered, deliver_errors, rx_nobuf, window_full;
-	uint64_t unknown_handles, apps_new, apps_gone;
+	uint64_t unknown_handles, apps_new, apps_gone, region_events;
 	uint64_t dense_tx, dense_rx;
 	struct mw_shm_wire_counts wire_pub;
 	bool attached;
@@ -146,8 +146,14 @@ static int submit_pending(struct mw_shmsrc *s, struct mw_ep *ep,
 			break;
 		}
 		if (rc < 0) {
-			/* rejected before anything was queued: tell the app */
+			/* rejected before anything was queued: tell the app
+			 * (MW_ECHANGED: it rewrote the buffer meanwhile) */
 			s->rejected++;
+			if (s->rejected <= 5)
+				fprintf(stderr,
+					"maskwire: shm: tensor tag %" PRIu64
+					" rejected: %s\n",
+					sub->d.tag, mw_strerror(rc));
 			complete(s, sub, rc);
 		} else if (sent_add(s, handle, sub) < 0) {
 			/* out of memory: a fatal source error (the data plane
@@ -225,6 +231,27 @@ static int shm_poll(void *ctx, struct mw_ep *ep, const uint16_t *peers,
 	if (ev & MW_SHM_EV_APP_NEW) {
 		s->apps_new++;
 		s->attached = true;
+	}
+	if (ev & (MW_SHM_EV_REGION_BROKEN | MW_SHM_EV_REGION_NEW) &&
+	    ++s->region_events <= 20) {
+		struct mw_shm_dp_stats st;
+		mw_shm_dp_stats(s->dp, &st);
+		if (ev & MW_SHM_EV_REGION_BROKEN)
+			fprintf(stderr,
+				"maskwire: shm: region %s: its file was resized "
+				"under the data plane; app dropped, region "
+				"given up\n",
+				s->name);
+		if (ev & MW_SHM_EV_REGION_NEW)
+			fprintf(stderr,
+				"maskwire: shm: region %s re-created "
+				"(generation %" PRIu64 ")\n",
+				s->name, st.dp_generation);
+		else
+			fprintf(stderr,
+				"maskwire: shm: region %s cannot be re-created "
+				"yet: %s; retrying\n",
+				s->name, mw_strerror(st.last_error));
 	}
 	deliver_waiting(s);
 	if (npeers == 0)
@@ -404,7 +431,10 @@ static void shm_stats_json(void *ctx, FILE *f)
 		", \"releases\": %" PRIu64 ", \"bad_releases\": %" PRIu64
 		", \"attaches\": %" PRIu64 ", \"app_gone\": %" PRIu64
 		", \"proto_errors\": %" PRIu64 ", \"reclaimed\": %" PRIu64
-		", \"redelivered\": %" PRIu64
+		", \"redelivered\": %" PRIu64 ", \"broken\": %" PRIu64
+		", \"faults\": %" PRIu64 ", \"recreated\": %" PRIu64
+		", \"recreate_errors\": %" PRIu64 ", \"rx_lost\": %" PRIu64
+		", \"generation\": %" PRIu64
 		", \"rx_free_slots\": %u, \"rx_slots\": %u}}",
 		s->name, s->submitted, s->done, s->failed, s->rejected,
 		s->delivered, s->deliver_errors, s->rx_nobuf, s->window_full,
@@ -412,7 +442,9 @@ static void shm_stats_json(void *ctx, FILE *f)
 		s->und_n, st.submits, st.completions, st.failures,
 		st.bad_submits, st.deliveries, st.releases, st.bad_releases,
 		st.attaches, st.app_gone, st.proto_errors, st.reclaimed,
-		st.redelivered, st.rx_free_slots, st.rx_slots);
+		st.redelivered, st.broken, st.faults, st.recreated,
+		st.recreate_errors, st.rx_lost, st.dp_generation,
+		st.rx_free_slots, st.rx_slots);
 }
 
 void mw_shmsrc_source(struct mw_shmsrc *s, struct mw_source *src)

@@ -22,6 +22,12 @@
  * - An app that dies or detaches is dropped by the channel; its queued
  *   submits are forgotten (their buffers are never read again) and a new
  *   app can attach at any time.
+ * - The app's memory is hostile: a submit the transport rejects (e.g.
+ *   MW_ECHANGED, the buffer was rewritten while it was encoded) is a
+ *   failed completion; a region file resized under the data plane is
+ *   logged, the app dropped and the region re-created under the same name
+ *   (MW_SHM_EV_REGION_BROKEN / REGION_NEW); tensors it held are counted
+ *   as lost in the JSON stats (channel.rx_lost, channel.broken).
  * - The data plane's link counters are published in the region header
  *   (mw_shm_hdr.wire) for the app to read with mw_info().
  */
