@@ -34,6 +34,15 @@
  * bytes, then the values of the range's sentinels; for TOPK the pairs whose
  * index lies in the range; for QUANT/DENSE/RAW the range's slice.
  * The whole payload is the single segment [0, n).
+ *
+ * ## Input that changes during encode
+ * mw_encode() may read its input from memory another process rewrites
+ * meanwhile (a client's shared-memory buffer). Whatever the input holds or
+ * does during the call, the encoder writes nothing past
+ * mw_encode_size() bytes of out, and a success is always a valid payload
+ * (it decodes and plans) of the values it read, which may mix old and new
+ * ones. When a pass finds the input inconsistent with an earlier pass it
+ * returns MW_ECHANGED; see mw_encode().
  */
 #ifndef MW_CODEC_H
 #define MW_CODEC_H
@@ -174,9 +183,17 @@ int mw_codec_params_check(const struct mw_codec_params *p);
  * @param scratch_len its size.
  * @return payload bytes written (mw_encode_size()), or MW_EINVAL
  *         (parameters, NULL x/desc/out/scratch), MW_ERANGE (n too large, or
- *         QUANT max - min overflows float32), MW_ENOSPC (cap or scratch too
- *         small), MW_ENONFINITE (x holds NaN or Inf, for every float codec;
- *         nothing useful is written, reject the tensor). The descriptor's
+ *         QUANT max - min, or its top level min + (2^b-1)*step, overflows
+ *         float32), MW_ENOSPC (cap or scratch too small), MW_ENONFINITE (x
+ *         holds NaN or Inf, for every float codec; nothing useful is
+ *         written, reject the tensor), MW_ECHANGED (MS, MS_SIGNED, TOPK,
+ *         QUANT: the input changed while being encoded, e.g. the emit pass
+ *         selected another number of values than the selection pass, or
+ *         read a NaN/Inf the first pass did not see: output is not valid,
+ *         nothing beyond mw_encode_size() bytes, so nothing beyond cap,
+ *         was written; fail the tensor). DENSE and RAW read x once: a NaN
+ *         written during the call gives MW_ENONFINITE or a payload that
+ *         carries only finite values. The descriptor's
  *         MS threshold is max(t, 0): when t <= 0 (all zeros, negatives) or
  *         L/t overflows (subnormal t) every non-selected code is 0 (signed:
  *         the zero code m). Deterministic: the same input gives the same
