@@ -104,13 +104,13 @@ static const uint8_t *find_udp(const struct pt_frame *f, uint16_t port,
 
 	if (n < 14)
 		return NULL;
-	et = pt_get16(d + off);
+	et = mw_get16(d + off);
 	while ((et == MW_NET_ETHERTYPE_VLAN || et == MW_NET_ETHERTYPE_QINQ) &&
 	       tags < 2) {
 		if (n < off + 6)
 			return NULL;
 		off += 4;
-		et = pt_get16(d + off);
+		et = mw_get16(d + off);
 		tags++;
 	}
 	off += 2;
@@ -121,15 +121,15 @@ static const uint8_t *find_udp(const struct pt_frame *f, uint16_t port,
 	if ((d[0] >> 4) != 4)
 		return NULL;
 	ihl = (size_t)(d[0] & 0xf) * 4u;
-	tot = pt_get16(d + 2);
+	tot = mw_get16(d + 2);
 	if (ihl < 20 || tot < ihl + 8 || tot > n || d[9] != 17 ||
-	    (pt_get16(d + 6) & 0x3fffu))
+	    (mw_get16(d + 6) & 0x3fffu))
 		return NULL;
 	d += ihl;
-	ulen = pt_get16(d + 4);
+	ulen = mw_get16(d + 4);
 	if (ulen < 8 || ulen > tot - ihl)
 		return NULL;
-	if (pt_get16(d + 2) != port)
+	if (mw_get16(d + 2) != port)
 		return NULL;
 	*len = ulen - 8;
 	return d + 8;
@@ -177,7 +177,7 @@ static uint32_t datagram_crc(const uint8_t *pl, size_t len)
 	uint32_t c;
 
 	memcpy(tmp, pl, MW_WIRE_HDR_LEN);
-	memset(tmp + 24, 0, 4);
+	memset(tmp + MW_OFF_CRC, 0, 4);
 	c = mw_crc32c(0, tmp, MW_WIRE_HDR_LEN);
 	return mw_crc32c(c, pl + MW_WIRE_HDR_LEN, len - MW_WIRE_HDR_LEN);
 }
@@ -224,7 +224,8 @@ static void dump_body(struct row *r, const uint8_t *pl, size_t len,
 		set(r, "maskwire.data.kind", "%u", d.meta.kind);
 		set(r, "maskwire.data.ndim", "%u", d.meta.ndim);
 		/* Not in struct mw_data: the parser only checks it is 0. */
-		set(r, "maskwire.data.reserved", "%u", pt_get16(pl + 98));
+		set(r, "maskwire.data.reserved", "%u",
+		    mw_get16(pl + MW_OFF_DATA_RSV));
 		set(r, "maskwire.data.p0", "0x%08x", f2u(d.desc.p0));
 		set(r, "maskwire.data.p1", "0x%08x", f2u(d.desc.p1));
 		for (unsigned i = 0; i < MW_WIRE_MAX_DIMS; i++)
@@ -245,7 +246,7 @@ static void dump_body(struct row *r, const uint8_t *pl, size_t len,
 		set(r, "maskwire.ack.rx_limit", "%u", a.rx_limit);
 		set(r, "maskwire.ack.nblocks", "%u", a.nblocks);
 		set(r, "maskwire.ack.has_largest", "%u", a.has_largest);
-		set(r, "maskwire.ack.reserved", "%u", pl[47]);
+		set(r, "maskwire.ack.reserved", "%u", pl[MW_OFF_ACK_RSV]);
 		if (brc == 0) {
 			it = a;
 			while (mw_wire_ack_block(&it, &b) > 0) {
@@ -281,7 +282,7 @@ static void dump_body(struct row *r, const uint8_t *pl, size_t len,
 		if (len != MW_WIRE_CLOSE_LEN)
 			goto out;
 		set(r, "maskwire.close.reason", "%d",
-		    (int32_t)pt_get32(pl + MW_WIRE_HDR_LEN));
+		    (int32_t)mw_get32(pl + MW_OFF_CLOSE_REASON));
 		if (*rc == 0)
 			*rc = brc;
 	}
@@ -340,33 +341,39 @@ int pt_cmd_dump(int argc, char **argv)
 			size_t off = 12;
 
 			if (f->caplen >= 14 &&
-			    pt_get16(f->d + 12) == MW_NET_ETHERTYPE_VLAN)
+			    mw_get16(f->d + 12) == MW_NET_ETHERTYPE_VLAN)
 				off = 16;
 			if (f->caplen >= off + 2 + 8 &&
-			    pt_get16(f->d + off) == MW_NET_ETHERTYPE_ARP)
-				kind = pt_get16(f->d + off + 8) == 1
+			    mw_get16(f->d + off) == MW_NET_ETHERTYPE_ARP)
+				kind = mw_get16(f->d + off + 8) == 1
 					       ? "arp-request"
 					       : "arp-reply";
 			set(r, "pt.kind", "%s", kind);
 		} else {
 			set(r, "pt.kind", "maskwire");
 			rc = mw_wire_parse_hdr(pl, len, &h);
-			set(r, "maskwire.magic", "%u", pt_get16(pl));
-			set(r, "maskwire.version", "%u", pl[2]);
-			set(r, "maskwire.type", "%u", pl[3]);
-			set(r, "maskwire.len", "%u", pt_get16(pl + 4));
-			set(r, "maskwire.flags", "%u", pt_get16(pl + 6));
-			set(r, "maskwire.src.inc", "%u", pt_get32(pl + 8));
-			set(r, "maskwire.src.gen", "%u", pt_get32(pl + 12));
-			set(r, "maskwire.dst.inc", "%u", pt_get32(pl + 16));
-			set(r, "maskwire.dst.gen", "%u", pt_get32(pl + 20));
-			set(r, "maskwire.crc", "%u", pt_get32(pl + 24));
+			set(r, "maskwire.magic", "%u",
+			    mw_get16(pl + MW_OFF_MAGIC));
+			set(r, "maskwire.version", "%u", pl[MW_OFF_VERSION]);
+			set(r, "maskwire.type", "%u", pl[MW_OFF_TYPE]);
+			set(r, "maskwire.len", "%u", mw_get16(pl + MW_OFF_LEN));
+			set(r, "maskwire.flags", "%u",
+			    mw_get16(pl + MW_OFF_FLAGS));
+			set(r, "maskwire.src.inc", "%u",
+			    mw_get32(pl + MW_OFF_SRC_INC));
+			set(r, "maskwire.src.gen", "%u",
+			    mw_get32(pl + MW_OFF_SRC_GEN));
+			set(r, "maskwire.dst.inc", "%u",
+			    mw_get32(pl + MW_OFF_DST_INC));
+			set(r, "maskwire.dst.gen", "%u",
+			    mw_get32(pl + MW_OFF_DST_GEN));
+			set(r, "maskwire.crc", "%u", mw_get32(pl + MW_OFF_CRC));
 			set(r, "maskwire.crc.status", "%s",
-			    datagram_crc(pl, len) == pt_get32(pl + 24)
+			    datagram_crc(pl, len) == mw_get32(pl + MW_OFF_CRC)
 				    ? "good"
 				    : "bad");
 			if (rc == 0 || rc == MW_EFORMAT)
-				dump_body(r, pl, len, pl[3], &rc);
+				dump_body(r, pl, len, pl[MW_OFF_TYPE], &rc);
 			set(r, "pt.status", "%s", status_name(rc));
 		}
 		for (size_t i = 0; i < NCOLS; i++)

@@ -386,24 +386,24 @@ static void op_hostile(struct mut *m)
 
 	/* common header */
 	TEMPLATE();
-	pt_put16(dg, 0x5757);
+	mw_put16(dg + MW_OFF_MAGIC, 0x5757);
 	check_hdr(dg, len, MW_EBADMAGIC, "bad_magic");
 	put_hostile(m, RANDPOS(), dg, len, "bad_magic");
 
 	TEMPLATE();
-	dg[2] = 2;
+	dg[MW_OFF_VERSION] = 2;
 	finish(dg, len);
 	check_hdr(dg, len, MW_EVERSION, "bad_version");
 	put_hostile(m, RANDPOS(), dg, len, "bad_version");
 
 	TEMPLATE();
-	dg[3] = 9;
+	dg[MW_OFF_TYPE] = 9;
 	finish(dg, MW_WIRE_HDR_LEN);
 	check_hdr(dg, MW_WIRE_HDR_LEN, MW_EUNSUPP, "bad_type");
 	put_hostile(m, RANDPOS(), dg, MW_WIRE_HDR_LEN, "bad_type");
 
 	TEMPLATE();
-	dg[24] ^= 0x01;
+	dg[MW_OFF_CRC] ^= 0x01;
 	check_hdr(dg, len, MW_ECHECKSUM, "bad_checksum");
 	put_hostile(m, RANDPOS(), dg, len, "bad_checksum");
 
@@ -422,50 +422,50 @@ static void op_hostile(struct mut *m)
 	put_hostile(m, RANDPOS(), dg, 100, "short_data");
 
 	TEMPLATE();
-	pt_put16(dg + 6, 0x8000);
+	mw_put16(dg + MW_OFF_FLAGS, 0x8000);
 	finish(dg, len);
 	check_hdr(dg, len, MW_EFORMAT, "unknown_flag");
 	put_hostile(m, RANDPOS(), dg, len, "unknown_flag");
 
 	TEMPLATE();
-	pt_put16(dg + 6, MW_FLAG_ACK_REQ);
+	mw_put16(dg + MW_OFF_FLAGS, MW_FLAG_ACK_REQ);
 	finish(dg, len);
 	check_hdr(dg, len, MW_EFORMAT, "ack_req_on_data");
 	put_hostile(m, RANDPOS(), dg, len, "ack_req_on_data");
 
 	TEMPLATE();
-	pt_put32(dg + 8, 0);
+	mw_put32(dg + MW_OFF_SRC_INC, 0);
 	finish(dg, len);
 	check_hdr(dg, len, MW_EFORMAT, "zero_incarnation");
 	put_hostile(m, RANDPOS(), dg, len, "zero_incarnation");
 
 	/* DATA header fields: absurd declared sizes and counts */
 	TEMPLATE();
-	dg[97] = 9; /* ndim */
+	dg[MW_OFF_DATA_NDIM] = 9;
 	finish(dg, len);
 	check_data(dg, len, MW_EFORMAT, "ndim_9");
 	put_hostile(m, RANDPOS(), dg, len, "ndim_9");
 
 	TEMPLATE();
-	pt_put32(dg + 88, 0); /* seg_cnt */
+	mw_put32(dg + MW_OFF_DATA_SEG_CNT, 0);
 	finish(dg, len);
 	check_data(dg, len, MW_EFORMAT, "seg_cnt_0");
 	put_hostile(m, RANDPOS(), dg, len, "seg_cnt_0");
 
 	TEMPLATE();
-	dg[92] = 200; /* codec */
+	dg[MW_OFF_DATA_CODEC] = 200;
 	finish(dg, len);
 	check_data(dg, len, MW_EUNSUPP, "codec_200");
 	put_hostile(m, RANDPOS(), dg, len, "codec_200");
 
 	TEMPLATE(); /* element count past the tensor */
-	pt_put32(dg + 40, 0xfffffff0u);
+	mw_put32(dg + MW_OFF_DATA_ELEM_CNT, 0xfffffff0u);
 	finish(dg, len);
 	check_data(dg, len, MW_ERANGE, "elem_cnt_huge");
 	put_hostile(m, RANDPOS(), dg, len, "elem_cnt_huge");
 
 	TEMPLATE(); /* shape product disagrees with n */
-	pt_put32(dg + 108, 0xffffffffu);
+	mw_put32(dg + MW_OFF_DATA_DIMS, 0xffffffffu);
 	finish(dg, len);
 	check_data(dg, len, MW_EFORMAT, "dims_huge");
 	put_hostile(m, RANDPOS(), dg, len, "dims_huge");
@@ -475,32 +475,33 @@ static void op_hostile(struct mut *m)
 		size_t l = MW_WIRE_DATA_HDR_LEN + 32;
 
 		TEMPLATE();
-		pt_put32(dg + 36, 0);             /* seg_idx */
-		pt_put32(dg + 40, 8);             /* elem_cnt */
-		pt_put32(dg + 44, 0);             /* val_cnt */
-		pt_put64(dg + 48, 0);             /* elem_off */
-		pt_put64(dg + 56, 0);             /* val_off */
-		pt_put64(dg + 64, 1ull << 40);    /* n */
-		pt_put64(dg + 72, 0);             /* k */
-		pt_put32(dg + 88, 1000);          /* seg_cnt */
-		dg[92] = MW_CODEC_DENSE;
-		dg[93] = 0;
-		dg[94] = 0;
-		dg[95] = MW_DT_F32;
-		dg[97] = 2;
-		pt_put32(dg + 100, 0);
-		pt_put32(dg + 104, 0);
+		mw_put32(dg + MW_OFF_DATA_SEG_IDX, 0);
+		mw_put32(dg + MW_OFF_DATA_ELEM_CNT, 8);
+		mw_put32(dg + MW_OFF_DATA_VAL_CNT, 0);
+		mw_put64(dg + MW_OFF_DATA_ELEM_OFF, 0);
+		mw_put64(dg + MW_OFF_DATA_VAL_OFF, 0);
+		mw_put64(dg + MW_OFF_DATA_N, 1ull << 40);
+		mw_put64(dg + MW_OFF_DATA_K, 0);
+		mw_put32(dg + MW_OFF_DATA_SEG_CNT, 1000);
+		dg[MW_OFF_DATA_CODEC] = MW_CODEC_DENSE;
+		dg[MW_OFF_DATA_BITS] = 0;
+		dg[MW_OFF_DATA_ROUNDING] = 0;
+		dg[MW_OFF_DATA_DTYPE] = MW_DT_F32;
+		dg[MW_OFF_DATA_NDIM] = 2;
+		mw_put32(dg + MW_OFF_DATA_P0, 0);
+		mw_put32(dg + MW_OFF_DATA_P1, 0);
 		for (unsigned i = 0; i < MW_WIRE_MAX_DIMS; i++)
-			pt_put32(dg + 108 + 4 * i, i < 2 ? 1u << 20 : 0);
+			mw_put32(dg + MW_OFF_DATA_DIMS + 4 * i,
+				 i < 2 ? 1u << 20 : 0);
 		memset(dg + MW_WIRE_DATA_HDR_LEN, 0, 32);
 		finish(dg, l);
 		check_data(dg, l, 0, "n_2pow40");
 		put_hostile(m, RANDPOS(), dg, l, "n_2pow40");
 
-		pt_put64(dg + 64, 4096);
-		pt_put32(dg + 108, 64);
-		pt_put32(dg + 112, 64);
-		pt_put32(dg + 88, 0x80000000u);   /* seg_cnt */
+		mw_put64(dg + MW_OFF_DATA_N, 4096);
+		mw_put32(dg + MW_OFF_DATA_DIMS, 64);
+		mw_put32(dg + MW_OFF_DATA_DIMS + 4, 64);
+		mw_put32(dg + MW_OFF_DATA_SEG_CNT, 0x80000000u);
 		finish(dg, l);
 		check_data(dg, l, 0, "seg_cnt_2pow31");
 		put_hostile(m, RANDPOS(), dg, l, "seg_cnt_2pow31");
@@ -513,13 +514,13 @@ static void op_hostile(struct mut *m)
 
 	/* Session identities */
 	TEMPLATE();
-	pt_put32(dg + 8, m->peer.inc - 1000u);
+	mw_put32(dg + MW_OFF_SRC_INC, m->peer.inc - 1000u);
 	finish(dg, len);
 	check_data(dg, len, 0, "stale_incarnation");
 	put_hostile(m, RANDPOS(), dg, len, "stale_incarnation");
 
 	TEMPLATE();
-	pt_put32(dg + 20, m->local.gen + 1);
+	mw_put32(dg + MW_OFF_DST_GEN, m->local.gen + 1);
 	finish(dg, len);
 	check_data(dg, len, 0, "wrong_session");
 	put_hostile(m, RANDPOS(), dg, len, "wrong_session");
@@ -534,7 +535,7 @@ static void op_hostile(struct mut *m)
 
 		mw_wire_put_hdr(dg, MW_PT_HELLO, 0, &m->peer, NULL);
 		l = mw_wire_put_hello(dg, &hb);
-		pt_put16(dg + MW_WIRE_HDR_LEN + 2, 1); /* reserved */
+		mw_put16(dg + MW_OFF_HELLO_RSV, 1);
 		finish(dg, l);
 		check_hdr(dg, l, 0, "hello_reserved");
 		put_hostile(m, RANDPOS(), dg, l, "hello_reserved");
@@ -569,17 +570,20 @@ static void op_hostile(struct mut *m)
 		}
 
 		mw_wire_put_hdr(dg, MW_PT_ACK, 0, &m->peer, &m->local);
-		memset(dg + MW_WIRE_HDR_LEN, 0, 20);
-		pt_put16(dg + 44, 2); /* nblocks, none present */
+		memset(dg + MW_WIRE_HDR_LEN, 0,
+		       MW_WIRE_ACK_FIXED_LEN - MW_WIRE_HDR_LEN);
+		mw_put16(dg + MW_OFF_ACK_NBLOCKS, 2); /* none present */
 		finish(dg, MW_WIRE_ACK_FIXED_LEN);
 		check_hdr(dg, MW_WIRE_ACK_FIXED_LEN, 0, "ack_blocks_missing");
 		put_hostile(m, RANDPOS(), dg, MW_WIRE_ACK_FIXED_LEN,
 			    "ack_blocks_missing");
 
 		mw_wire_put_hdr(dg, MW_PT_ACK, 0, &m->peer, &m->local);
-		memset(dg + MW_WIRE_HDR_LEN, 0, 20);
-		pt_put32(dg + 36, 5); /* cum_tid: tensors never sent */
-		pt_put32(dg + 40, 13);
+		memset(dg + MW_WIRE_HDR_LEN, 0,
+		       MW_WIRE_ACK_FIXED_LEN - MW_WIRE_HDR_LEN);
+		/* tensors never sent */
+		mw_put32(dg + MW_OFF_ACK_CUM_TID, 5);
+		mw_put32(dg + MW_OFF_ACK_RX_LIMIT, 13);
 		finish(dg, MW_WIRE_ACK_FIXED_LEN);
 		check_hdr(dg, MW_WIRE_ACK_FIXED_LEN, 0, "ack_for_nothing");
 		put_hostile(m, RANDPOS(), dg, MW_WIRE_ACK_FIXED_LEN,
@@ -587,7 +591,7 @@ static void op_hostile(struct mut *m)
 
 		mw_wire_put_hdr(dg, MW_PT_CLOSE, 0, &m->peer, &m->local);
 		l = mw_wire_put_close(dg, 0);
-		pt_put32(dg + MW_WIRE_HDR_LEN, 7); /* reasons are <= 0 */
+		mw_put32(dg + MW_OFF_CLOSE_REASON, 7); /* reasons are <= 0 */
 		finish(dg, l);
 		check_hdr(dg, l, 0, "close_positive_reason");
 		put_hostile(m, RANDPOS(), dg, l, "close_positive_reason");
@@ -600,7 +604,7 @@ static void op_hostile(struct mut *m)
 	{
 		uint32_t tid = d.tid;
 		size_t first = first_of_tid(m, tid);
-		uint8_t *mask = dg + MW_WIRE_DATA_HDR_LEN;
+		uint8_t *mask = dg + MW_OFF_DATA_PAYLOAD;
 		if (d.desc.codec == MW_CODEC_MS ||
 		    d.desc.codec == MW_CODEC_MS_SIGNED) {
 			/* One more all-ones (sentinel) code than values. */
@@ -640,7 +644,7 @@ static void op_hostile(struct mut *m)
 			/* The same tensor id with another tag: the tensor's
 			 * description changed mid-way. */
 			TEMPLATE();
-			pt_put64(dg + 80, d.meta.tag + 1000);
+			mw_put64(dg + MW_OFF_DATA_TAG, d.meta.tag + 1000);
 			finish(dg, len);
 			check_data(dg, len, 0, "inconsistent_tensor");
 			put_hostile(m, first + 1, dg, len,
@@ -661,8 +665,8 @@ static void ip_cksum(uint8_t *ip)
 {
 	size_t ihl = (size_t)(ip[0] & 0xf) * 4u;
 
-	pt_put16(ip + 10, 0);
-	pt_put16(ip + 10, mw_net_cksum_fold(mw_net_cksum_add(0, ip, ihl)));
+	mw_put16(ip + 10, 0);
+	mw_put16(ip + 10, mw_net_cksum_fold(mw_net_cksum_add(0, ip, ihl)));
 }
 
 /* A UDP frame from `src_ip:sport` to our address, port dport, VLAN vlan,
@@ -688,10 +692,10 @@ static int udp_frame(const struct mut *m, uint8_t *fr, size_t cap,
 	for (size_t i = 0; i < plen; i++)
 		fr[hl + i] = (uint8_t)(i * 7 + 1);
 	if (plen >= 2)
-		pt_put16(fr + hl, MW_WIRE_MAGIC);
+		mw_put16(fr + hl + MW_OFF_MAGIC, MW_WIRE_MAGIC);
 	if (plen >= 4) {
-		fr[hl + 2] = MW_WIRE_VERSION;
-		fr[hl + 3] = MW_PT_DATA;
+		fr[hl + MW_OFF_VERSION] = MW_WIRE_VERSION;
+		fr[hl + MW_OFF_TYPE] = MW_PT_DATA;
 	}
 	return mw_net_build_udp(&fl, fr, cap, plen, 0x4242, 0);
 }
@@ -810,11 +814,11 @@ static int build_foreign(const struct mut *m, enum fk k, uint8_t *fr,
 			return n;
 		if (k == FK_ARP_REPLY) {
 			/* gratuitous reply, broadcast */
-			pt_put16(fr + o + 6, 2);
+			mw_put16(fr + o + 6, 2);
 		} else if (k == FK_ARP_TRUNC) {
 			n = (int)o + 10;
 		} else if (k == FK_ARP_BAD) {
-			pt_put16(fr + o, 6);
+			mw_put16(fr + o, 6);
 		}
 		return n;
 	case FK_IPV6:
@@ -822,7 +826,7 @@ static int build_foreign(const struct mut *m, enum fk k, uint8_t *fr,
 			      vlan, 64);
 		if (n < 0)
 			return n;
-		pt_put16(fr + o - 2, MW_NET_ETHERTYPE_IPV6);
+		mw_put16(fr + o - 2, MW_NET_ETHERTYPE_IPV6);
 		fr[o] = 0x60;
 		return n;
 	case FK_ETHERTYPE:
@@ -830,7 +834,7 @@ static int build_foreign(const struct mut *m, enum fk k, uint8_t *fr,
 			      vlan, 32);
 		if (n < 0)
 			return n;
-		pt_put16(fr + o - 2, 0x88cc);
+		mw_put16(fr + o - 2, 0x88cc);
 		return n;
 	case FK_TCP:
 	case FK_ICMP:
@@ -858,15 +862,15 @@ static int build_foreign(const struct mut *m, enum fk k, uint8_t *fr,
 		if (n < 0)
 			return n;
 		memmove(fr, fr + 4, 12);
-		pt_put16(fr + 12, MW_NET_ETHERTYPE_QINQ);
-		pt_put16(fr + 14, 100);
+		mw_put16(fr + 12, MW_NET_ETHERTYPE_QINQ);
+		mw_put16(fr + 14, 100);
 		return n + 4;
 	case FK_VLAN_TRUNC:
 		n = udp_frame(m, fr, cap, m->s.peer_ip, pp, m->s.net.port,
 			      vlan, 48);
 		if (n < 0)
 			return n;
-		pt_put16(fr + 12, MW_NET_ETHERTYPE_VLAN);
+		mw_put16(fr + 12, MW_NET_ETHERTYPE_VLAN);
 		return 16;
 	case FK_FRAG_FIRST:
 	case FK_FRAG_LATER:
@@ -875,7 +879,7 @@ static int build_foreign(const struct mut *m, enum fk k, uint8_t *fr,
 		if (n < 0)
 			return n;
 		/* DF off; MF on the first, offset 185 (1480 bytes) later */
-		pt_put16(fr + o + 6, k == FK_FRAG_FIRST ? 0x2000 : 185);
+		mw_put16(fr + o + 6, k == FK_FRAG_FIRST ? 0x2000 : 185);
 		ip_cksum(fr + o);
 		return n;
 	case FK_IP_OPTIONS:
@@ -886,7 +890,7 @@ static int build_foreign(const struct mut *m, enum fk k, uint8_t *fr,
 		memmove(fr + o + 24, fr + o + 20, (size_t)n - o - 20);
 		memset(fr + o + 20, 1, 4); /* four NOP options */
 		fr[o] = 0x46;
-		pt_put16(fr + o + 2, (uint16_t)(pt_get16(fr + o + 2) + 4));
+		mw_put16(fr + o + 2, (uint16_t)(mw_get16(fr + o + 2) + 4));
 		ip_cksum(fr + o);
 		return n + 4;
 	case FK_IP_CKSUM:
@@ -900,7 +904,7 @@ static int build_foreign(const struct mut *m, enum fk k, uint8_t *fr,
 			      vlan, 48);
 		if (n < 0)
 			return n;
-		pt_put32(fr + o + 16, m->s.net.ip ^ 0xc8u);
+		mw_put32(fr + o + 16, m->s.net.ip ^ 0xc8u);
 		ip_cksum(fr + o);
 		return n;
 	case FK_IP_VERSION:
@@ -920,7 +924,7 @@ static int build_foreign(const struct mut *m, enum fk k, uint8_t *fr,
 			      vlan, 48);
 		if (n < 0)
 			return n;
-		pt_put16(fr + o + 2, (uint16_t)(pt_get16(fr + o + 2) + 100));
+		mw_put16(fr + o + 2, (uint16_t)(mw_get16(fr + o + 2) + 100));
 		ip_cksum(fr + o);
 		return n;
 	case FK_IP_TRUNC:
@@ -932,7 +936,7 @@ static int build_foreign(const struct mut *m, enum fk k, uint8_t *fr,
 			      vlan, 48);
 		if (n < 0)
 			return n;
-		pt_put16(fr + o + 2, 24);
+		mw_put16(fr + o + 2, 24);
 		ip_cksum(fr + o);
 		return (int)o + 24;
 	case FK_UDP_BADLEN:
@@ -940,13 +944,13 @@ static int build_foreign(const struct mut *m, enum fk k, uint8_t *fr,
 			      vlan, 48);
 		if (n < 0)
 			return n;
-		pt_put16(fr + o + 20 + 4, 400);
+		mw_put16(fr + o + 20 + 4, 400);
 		return n;
 	case FK_UDP_ZERO:
 		n = udp_frame(m, fr, cap, m->s.peer_ip, pp, m->s.net.port,
 			      vlan, 48);
 		if (n >= 0)
-			pt_put16(fr + o + 20 + 6, 0);
+			mw_put16(fr + o + 20 + 6, 0);
 		return n;
 	case FK_UDP_CKSUM:
 		n = udp_frame(m, fr, cap, m->s.peer_ip, pp, m->s.net.port,
@@ -1243,7 +1247,7 @@ int pt_cmd_bench(int argc, char **argv)
 
 			pt_classify(&m.s, f, &p, &from_peer, &pl, &len);
 			memcpy(fr, pl, len);
-			pt_put32(fr + 8, inc);
+			mw_put32(fr + MW_OFF_SRC_INC, inc);
 			finish(fr, len);
 			n = pt_build_peer_frame(&m.s, fr, len, m.ip_id++, fr,
 						sizeof fr);

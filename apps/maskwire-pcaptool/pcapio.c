@@ -281,19 +281,3 @@ int pt_build_peer_frame(const struct pt_sess *s, const uint8_t *pl,
 	memmove(frame + hl, pl, pl_len);
 	return mw_net_build_udp(&fl, frame, cap, pl_len, ip_id, 0);
 }
-
-/* ---- random --------------------------------------------------------------- */
-
-uint64_t pt_rand(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-uint64_t pt_below(uint64_t *state, uint64_t n)
-{
-	return pt_rand(state) % n;
-}

@@ -2,7 +2,7 @@
 /*
  * pcaptool.h - shared pieces of maskwire-pcaptool: captures held in memory,
  * the receiver's session description (the same options maskwire takes),
- * a seeded random generator, byte helpers.
+ * a draw from the seeded generator (mw_rand.h).
  */
 #ifndef MW_PCAPTOOL_H
 #define MW_PCAPTOOL_H
@@ -12,7 +12,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "mw_bytes.h"
 #include "mw_net.h"
+#include "mw_rand.h"
 #include "mw_transport.h"
 #include "mw_wire.h"
 
@@ -98,46 +100,12 @@ int pt_build_peer_frame(const struct pt_sess *s, const uint8_t *pl,
 			size_t pl_len, uint16_t ip_id, uint8_t *frame,
 			size_t cap);
 
-/* ---- small helpers ---- */
+/* ---- random ---- */
 
-uint64_t pt_rand(uint64_t *state);
 /** Uniform in [0, n); n > 0. */
-uint64_t pt_below(uint64_t *state, uint64_t n);
-
-static inline uint16_t pt_get16(const uint8_t *p)
+static inline uint64_t pt_below(uint64_t *state, uint64_t n)
 {
-	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
-}
-
-static inline uint32_t pt_get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline uint64_t pt_get64(const uint8_t *p)
-{
-	return (uint64_t)pt_get32(p) << 32 | pt_get32(p + 4);
-}
-
-static inline void pt_put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void pt_put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static inline void pt_put64(uint8_t *p, uint64_t v)
-{
-	pt_put32(p, (uint32_t)(v >> 32));
-	pt_put32(p + 4, (uint32_t)v);
+	return mw_rand64(state) % n;
 }
 
 /* ---- subcommands ---- */
