@@ -73,11 +73,11 @@ static inline int pump(struct pair *p, int rounds)
 						 sizeof(buf), &peer)) > 0) {
 				any = 1;
 				moved++;
-				if (buf[3] == MW_PT_DATA) {
+				if (buf[MW_OFF_TYPE] == MW_PT_DATA) {
 					memcpy(p->last[k], buf, (size_t)len);
 					p->last_len[k] = (size_t)len;
 				}
-				if (k == 0 && buf[3] == MW_PT_DATA &&
+				if (k == 0 && buf[MW_OFF_TYPE] == MW_PT_DATA &&
 				    p->a_data &&
 				    !p->a_data(p, buf, (size_t)len))
 					continue;

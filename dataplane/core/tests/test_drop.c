@@ -6,17 +6,9 @@
 #include <string.h>
 
 #include "../fuzz/drop_diff.h"
+#include "mw_rand.h"
 #include "mw_test.h"
 #include "mw_transport.h"
-
-static uint64_t splitmix(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 int main(void)
 {
@@ -29,10 +21,10 @@ int main(void)
 	s = seed;
 	for (i = 0; i < runs; i++) {
 		struct mw_drop_diff_result r;
-		size_t len = 64 + splitmix(&s) % (sizeof(in) - 64);
+		size_t len = 64 + mw_rand64(&s) % (sizeof(in) - 64);
 
 		for (j = 0; j < len; j++)
-			in[j] = (uint8_t)splitmix(&s);
+			in[j] = (uint8_t)mw_rand64(&s);
 		CHECK_EQ(mw_drop_diff_run(in, len, &r), 0);
 		if (r.failed_line)
 			fprintf(stderr, "run %u: receivers differ at "

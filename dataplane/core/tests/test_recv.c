@@ -38,24 +38,30 @@ static void test_bad_packets(void)
 	n = p.last_len[0];
 	CHECK(n > MW_WIRE_DATA_HDR_LEN);
 
-	expect_drop(&p, 0, 0x01, 0, MW_DROP_MAGIC);
-	expect_drop(&p, 2, 0x02, 0, MW_DROP_VERSION);
-	expect_drop(&p, 3, 0x40, 1, MW_DROP_TYPE);
-	expect_drop(&p, 150, 0x10, 0, MW_DROP_CHECKSUM);
-	expect_drop(&p, 7, 0x04, 1, MW_DROP_FORMAT);      /* unknown flag */
-	expect_drop(&p, 12, 0x80, 1, MW_DROP_STALE);      /* older gen */
-	expect_drop(&p, 19, 0x01, 1, MW_DROP_SESSION);    /* wrong dst */
-	expect_drop(&p, 92, 0x40, 1, MW_DROP_HEADER);     /* codec */
-	expect_drop(&p, 40, 0x01, 1, MW_DROP_HEADER);     /* elem_cnt */
-	expect_drop(&p, 67, 0x01, 1, MW_DROP_HEADER);     /* n vs shape */
-	expect_drop(&p, 33, 0x07, 1, MW_DROP_WINDOW);     /* tid far ahead */
+	/* u16/u32/u64 fields are big-endian: + 1, + 3, + 7 is the low byte */
+	expect_drop(&p, MW_OFF_MAGIC, 0x01, 0, MW_DROP_MAGIC);
+	expect_drop(&p, MW_OFF_VERSION, 0x02, 0, MW_DROP_VERSION);
+	expect_drop(&p, MW_OFF_TYPE, 0x40, 1, MW_DROP_TYPE);
+	expect_drop(&p, MW_OFF_DATA_PAYLOAD + 10, 0x10, 0, MW_DROP_CHECKSUM);
+	/* unknown flag */
+	expect_drop(&p, MW_OFF_FLAGS + 1, 0x04, 1, MW_DROP_FORMAT);
+	/* older generation */
+	expect_drop(&p, MW_OFF_SRC_GEN, 0x80, 1, MW_DROP_STALE);
+	/* wrong destination */
+	expect_drop(&p, MW_OFF_DST_INC + 3, 0x01, 1, MW_DROP_SESSION);
+	expect_drop(&p, MW_OFF_DATA_CODEC, 0x40, 1, MW_DROP_HEADER);
+	expect_drop(&p, MW_OFF_DATA_ELEM_CNT, 0x01, 1, MW_DROP_HEADER);
+	/* n disagrees with the shape */
+	expect_drop(&p, MW_OFF_DATA_N + 3, 0x01, 1, MW_DROP_HEADER);
+	/* tensor id far ahead of the window */
+	expect_drop(&p, MW_OFF_DATA_TID + 1, 0x07, 1, MW_DROP_WINDOW);
 	/* tensor bigger than the receiver accepts: n and shape both grown */
 	{
 		memcpy(q, p.last[0], n);
-		mw_put64(q + 64, (uint64_t)1 << 22);
-		mw_put32(q + 108, 1024);
-		mw_put32(q + 112, 4096);
-		mw_put32(q + 44, 0);
+		mw_put64(q + MW_OFF_DATA_N, (uint64_t)1 << 22);
+		mw_put32(q + MW_OFF_DATA_DIMS, 1024);
+		mw_put32(q + MW_OFF_DATA_DIMS + 4, 4096);
+		mw_put32(q + MW_OFF_DATA_VAL_CNT, 0);
 		mw_wire_finish(q, n);
 		mw_ep_counters(p.ep[1], &c0);
 		mw_ep_recv(p.ep[1], p.peer[1], q, n, p.now);
@@ -72,24 +78,27 @@ static void test_bad_packets(void)
 	/* payload inconsistent with its header: mask says no sentinel but
 	 * values are carried -> the codec rejects it */
 	memcpy(q, p.last[0], n);
-	memset(q + MW_WIRE_DATA_HDR_LEN, 0, mw_mask_bytes(mw_get32(q + 40), 2));
-	mw_put32(q + 32, mw_get32(q + 32) + 1); /* a fresh tensor id */
+	memset(q + MW_OFF_DATA_PAYLOAD, 0,
+	       mw_mask_bytes(mw_get32(q + MW_OFF_DATA_ELEM_CNT), 2));
+	/* a fresh tensor id */
+	mw_put32(q + MW_OFF_DATA_TID, mw_get32(q + MW_OFF_DATA_TID) + 1);
 	mw_wire_finish(q, n);
 	mw_ep_counters(p.ep[1], &c0);
 	mw_ep_recv(p.ep[1], p.peer[1], q, n, p.now);
 	mw_ep_counters(p.ep[1], &c1);
 	CHECK(c1.drop[MW_DROP_PAYLOAD] == c0.drop[MW_DROP_PAYLOAD] + 1 ||
-	      mw_get32(q + 44) == 0);
+	      mw_get32(q + MW_OFF_DATA_VAL_CNT) == 0);
 	/* same tensor id, different metadata -> inconsistent */
 	{
 		uint8_t r[2048];
 
 		memcpy(r, p.last[0], n);
-		mw_put32(r + 32, mw_get32(r + 32) + 1);
+		mw_put32(r + MW_OFF_DATA_TID,
+			 mw_get32(r + MW_OFF_DATA_TID) + 1);
 		mw_wire_finish(r, n);
 		mw_ep_recv(p.ep[1], p.peer[1], r, n, p.now); /* opens tid+1 */
 		memcpy(q, r, n);
-		q[80] ^= 1; /* tag differs */
+		q[MW_OFF_DATA_TAG] ^= 1; /* tag differs */
 		mw_wire_finish(q, n);
 		mw_ep_counters(p.ep[1], &c0);
 		mw_ep_recv(p.ep[1], p.peer[1], q, n, p.now);
@@ -192,17 +201,18 @@ static void test_backpressure(void)
 static int poison_first(struct pair *p, uint8_t *buf, size_t len)
 {
 	uint8_t q[2048];
-	uint32_t ec = mw_get32(buf + 40), vc = mw_get32(buf + 44);
+	uint32_t ec = mw_get32(buf + MW_OFF_DATA_ELEM_CNT);
+	uint32_t vc = mw_get32(buf + MW_OFF_DATA_VAL_CNT);
 	size_t mb = mw_mask_bytes(ec, 2);
 
 	if (p->hooked == 0 || p->hooked > 2 || vc == 0)
 		return 1;
 	memcpy(q, buf, len);
-	q[80] ^= 1;
+	q[MW_OFF_DATA_TAG] ^= 1;
 	if (p->hooked == 1)
-		memset(q + MW_WIRE_DATA_HDR_LEN, 0xff, mb); /* all sentinels */
+		memset(q + MW_OFF_DATA_PAYLOAD, 0xff, mb); /* all sentinels */
 	else
-		mw_put32(q + MW_WIRE_DATA_HDR_LEN + mb, 0x0000c07fu); /* NaN */
+		mw_put32(q + MW_OFF_DATA_PAYLOAD + mb, 0x0000c07fu); /* NaN */
 	mw_wire_finish(q, len);
 	CHECK_EQ(feed_b(p, q, len), MW_DROP_PAYLOAD);
 	p->hooked += 10;
@@ -265,14 +275,14 @@ static void test_unaligned_segment(void)
 	d.seg.elem_cnt = 12; /* [0, 12) of 16, then [12, 16): never whole */
 	mw_wire_put_hdr(q, MW_PT_DATA, 0, &pi.local, &pi.remote);
 	CHECK(mw_wire_put_data(q, &d) == MW_WIRE_DATA_HDR_LEN);
-	memcpy(q + MW_WIRE_DATA_HDR_LEN, v, 48);
+	memcpy(q + MW_OFF_DATA_PAYLOAD, v, 48);
 	mw_wire_finish(q, MW_WIRE_DATA_HDR_LEN + 48);
 	CHECK_EQ(feed_b(&p, q, MW_WIRE_DATA_HDR_LEN + 48), MW_DROP_HEADER);
 	/* the same tensor cut at 8 is accepted */
 	d.seg.elem_cnt = 8;
 	mw_wire_put_hdr(q, MW_PT_DATA, 0, &pi.local, &pi.remote);
 	CHECK(mw_wire_put_data(q, &d) == MW_WIRE_DATA_HDR_LEN);
-	memcpy(q + MW_WIRE_DATA_HDR_LEN, v, 32);
+	memcpy(q + MW_OFF_DATA_PAYLOAD, v, 32);
 	mw_wire_finish(q, MW_WIRE_DATA_HDR_LEN + 32);
 	CHECK_EQ(feed_b(&p, q, MW_WIRE_DATA_HDR_LEN + 32), -1);
 	free_pair(&p);

@@ -43,7 +43,7 @@ static void test_reorder_learning(void)
 		/* the tensor's two DATA packets, sent at t */
 		for (k = 0; k < 2; k++) {
 			len = mw_ep_send(ep[0], t, d[k], sizeof(d[k]), &pe);
-			CHECK(len > 0 && d[k][3] == MW_PT_DATA);
+			CHECK(len > 0 && d[k][MW_OFF_TYPE] == MW_PT_DATA);
 			dl[k] = len > 0 ? (size_t)len : 0;
 		}
 		CHECK(mw_ep_send(ep[0], t, a, sizeof(a), &pe) == 0);
@@ -51,7 +51,7 @@ static void test_reorder_learning(void)
 		mw_ep_recv(ep[1], peer[1], d[1], dl[1], t + 50000);
 		mw_ep_handle_expiry(ep[1], t + 51000);
 		len = mw_ep_send(ep[1], t + 51000, a, sizeof(a), &pe);
-		CHECK(len > 0 && a[3] == MW_PT_ACK);
+		CHECK(len > 0 && a[MW_OFF_TYPE] == MW_PT_ACK);
 		mw_ep_recv(ep[0], peer[0], a, (size_t)len, t + 100000);
 		/* the first is late: by t+150us, 1.5 RTT after its send */
 		if (mw_ep_expiry(ep[0]) <= t + 150000)
@@ -76,7 +76,7 @@ static void test_reorder_learning(void)
 			CHECK(pi.cwnd >= cf.cwnd_initial);
 		}
 		CHECK(mw_ep_send(ep[0], t + 200000, a, sizeof(a), &pe) <= 0 ||
-		      a[3] != MW_PT_DATA);
+		      a[MW_OFF_TYPE] != MW_PT_DATA);
 		t += 10000000;
 		tmp.now = t;
 	}
@@ -144,7 +144,7 @@ static void test_spurious_rto(void)
 		CHECK(t != UINT64_MAX);
 		mw_ep_handle_expiry(ep[0], t);
 		take_all(ep[0], t, &probe);
-		CHECK(probe.n == 1 && probe.b[0][3] == MW_PT_DATA);
+		CHECK(probe.n == 1 && probe.b[0][MW_OFF_TYPE] == MW_PT_DATA);
 		CHECK(mw_ep_peer_info(ep[0], peer[0], &pi) == 0);
 		CHECK(pi.cwnd == cf.cwnd_min);
 		/* the receiver wakes up: the flight arrives (variant 1: it
@@ -177,10 +177,10 @@ static int forge_tblock(struct pair *p, uint8_t *buf, size_t len)
 {
 	uint8_t q[2048];
 
-	if (p->hooked || mw_get32(buf + 32) != 1)
+	if (p->hooked || mw_get32(buf + MW_OFF_DATA_TID) != 1)
 		return 1;
 	memcpy(q, buf, len);
-	q[80] ^= 1;
+	q[MW_OFF_DATA_TAG] ^= 1;
 	mw_wire_finish(q, len);
 	CHECK_EQ(feed_b(p, q, len), -1);
 	p->hooked = 1;

@@ -71,12 +71,12 @@ static void test_send_peer(void)
 	CHECK(mw_ep_send_peer(a, 9, now, buf, sizeof(buf)) == MW_ENOENT);
 	/* only the second peer's HELLO comes out, however often we ask */
 	len = mw_ep_send_peer(a, pa[1], now, hello[1], sizeof(hello[1]));
-	CHECK(len > 0 && hello[1][3] == MW_PT_HELLO);
+	CHECK(len > 0 && hello[1][MW_OFF_TYPE] == MW_PT_HELLO);
 	hl[1] = len > 0 ? (size_t)len : 0;
 	CHECK(mw_ep_send_peer(a, pa[1], now, buf, sizeof(buf)) == 0);
 	/* the first peer's HELLO is still there */
 	len = mw_ep_send(a, now, hello[0], sizeof(hello[0]), &pe);
-	CHECK(len > 0 && pe == pa[0] && hello[0][3] == MW_PT_HELLO);
+	CHECK(len > 0 && pe == pa[0] && hello[0][MW_OFF_TYPE] == MW_PT_HELLO);
 	hl[0] = len > 0 ? (size_t)len : 0;
 	CHECK(mw_ep_send(a, now, buf, sizeof(buf), &pe) == 0);
 	/* serve the peers one after the other with send_peer only */

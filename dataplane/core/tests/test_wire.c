@@ -38,7 +38,8 @@ static void test_hello(void)
 	struct mw_hello b;
 
 	CHECK(n == MW_WIRE_HELLO_LEN);
-	CHECK(mw_get16(p) == MW_WIRE_MAGIC && p[2] == 1 && p[3] == 1);
+	CHECK(mw_get16(p + MW_OFF_MAGIC) == MW_WIRE_MAGIC &&
+	      p[MW_OFF_VERSION] == 1 && p[MW_OFF_TYPE] == MW_PT_HELLO);
 	CHECK(mw_wire_parse_hdr(p, n, &h) == 0);
 	CHECK(h.type == MW_PT_HELLO && h.len == n && h.src.inc == 7 &&
 	      h.src.gen == 1 && h.dst.inc == 0);
@@ -48,12 +49,12 @@ static void test_hello(void)
 
 	/* each header defect has its own error */
 	CHECK(mw_wire_parse_hdr(p, 10, &h) == MW_ETRUNC);
-	p[0] ^= 1;
+	p[MW_OFF_MAGIC] ^= 1;
 	CHECK(mw_wire_parse_hdr(p, n, &h) == MW_EBADMAGIC);
-	p[0] ^= 1;
-	p[2] = 2;
+	p[MW_OFF_MAGIC] ^= 1;
+	p[MW_OFF_VERSION] = 2;
 	CHECK(mw_wire_parse_hdr(p, n, &h) == MW_EVERSION);
-	p[2] = 1;
+	p[MW_OFF_VERSION] = 1;
 	CHECK(mw_wire_parse_hdr(p, n - 1, &h) == MW_ETRUNC);
 	{
 		uint8_t q[130];
@@ -62,18 +63,18 @@ static void test_hello(void)
 		q[n] = 0;
 		CHECK(mw_wire_parse_hdr(q, n + 1, &h) == MW_EFORMAT);
 	}
-	p[40] ^= 0x10; /* body bit flip */
+	p[MW_OFF_HELLO_RSV2] ^= 0x10; /* body bit flip */
 	CHECK(mw_wire_parse_hdr(p, n, &h) == MW_ECHECKSUM);
-	p[40] ^= 0x10;
-	p[3] = 99;
+	p[MW_OFF_HELLO_RSV2] ^= 0x10;
+	p[MW_OFF_TYPE] = 99;
 	mw_wire_finish(p, n);
 	CHECK(mw_wire_parse_hdr(p, n, &h) == MW_EUNSUPP);
-	p[3] = MW_PT_HELLO;
-	mw_put16(p + 6, 0x8000);
+	p[MW_OFF_TYPE] = MW_PT_HELLO;
+	mw_put16(p + MW_OFF_FLAGS, 0x8000);
 	mw_wire_finish(p, n);
 	CHECK(mw_wire_parse_hdr(p, n, &h) == MW_EFORMAT);
-	mw_put16(p + 6, 0);
-	mw_put16(p + MW_WIRE_HDR_LEN, 100); /* max_datagram below minimum */
+	mw_put16(p + MW_OFF_FLAGS, 0);
+	mw_put16(p + MW_OFF_HELLO_MAX_DATAGRAM, 100); /* below the minimum */
 	mw_wire_finish(p, n);
 	CHECK(mw_wire_parse_hdr(p, n, &h) == 0);
 	CHECK(mw_wire_parse_hello(p, n, &b) == MW_ERANGE);
@@ -84,7 +85,7 @@ static size_t build_data(uint8_t *p, const struct mw_data *d,
 {
 	mw_wire_put_hdr(p, MW_PT_DATA, 0, &A, &B);
 	CHECK(mw_wire_put_data(p, d) == MW_WIRE_DATA_HDR_LEN);
-	memcpy(p + MW_WIRE_DATA_HDR_LEN, pay, d->payload_len);
+	memcpy(p + MW_OFF_DATA_PAYLOAD, pay, d->payload_len);
 	return (size_t)mw_wire_finish(p, MW_WIRE_DATA_HDR_LEN + d->payload_len);
 }
 
@@ -127,30 +128,38 @@ static void test_data(void)
 	      o.seg.elem_cnt == 16 && o.seg.val_cnt == 2 &&
 	      o.desc.codec == MW_CODEC_MS && o.desc.p0 == 1.5f &&
 	      o.meta.tag == d.meta.tag && o.meta.dims[1] == 8 &&
-	      o.payload == p + MW_WIRE_DATA_HDR_LEN && o.payload_len == 12);
-	/* byte order: tag big-endian at 80, p0 IEEE bits at 100 */
-	CHECK(p[80] == 1 && p[87] == 8);
-	CHECK(mw_get32(p + 100) == 0x3FC00000u);
-	CHECK(mw_get32(p + 108) == 2 && mw_get32(p + 112) == 8);
+	      o.payload == p + MW_OFF_DATA_PAYLOAD && o.payload_len == 12);
+	/* byte order: tag big-endian, p0 as its IEEE bits */
+	CHECK(p[MW_OFF_DATA_TAG] == 1 && p[MW_OFF_DATA_TAG + 7] == 8);
+	CHECK(mw_get32(p + MW_OFF_DATA_P0) == 0x3FC00000u);
+	CHECK(mw_get32(p + MW_OFF_DATA_DIMS) == 2 &&
+	      mw_get32(p + MW_OFF_DATA_DIMS + 4) == 8);
 
-	/* defects, each rejected */
+	/* defects, each rejected; a multi-byte field's value is set in its
+	 * last (least significant) byte */
 	struct {
 		size_t off;
 		uint8_t val;
 		int err;
 	} bad[] = {
-		{ 95, 9, MW_EFORMAT },   /* dtype not f32 for MS */
-		{ 96, 7, MW_EFORMAT },   /* kind */
-		{ 97, 9, MW_EFORMAT },   /* ndim > 8 */
-		{ 92, 42, MW_EUNSUPP },  /* codec */
-		{ 93, 9, MW_EINVAL },    /* bits */
-		{ 99, 1, MW_EFORMAT },   /* reserved */
-		{ 91, 2, MW_EFORMAT },   /* seg_cnt 2, seg 0: shape ok, but */
-		{ 39, 1, MW_EFORMAT },   /* seg_idx 1 >= seg_cnt 1 */
-		{ 43, 17, MW_ERANGE },   /* elem_cnt beyond n */
-		{ 47, 3, MW_ERANGE },    /* val_cnt beyond k */
-		{ 55, 8, MW_ERANGE },    /* elem_off without seg 0 at 0 */
-		{ 111, 3, MW_EFORMAT },  /* shape product != n */
+		{ MW_OFF_DATA_DTYPE, 9, MW_EFORMAT }, /* not f32 for MS */
+		{ MW_OFF_DATA_KIND, 7, MW_EFORMAT },
+		{ MW_OFF_DATA_NDIM, 9, MW_EFORMAT }, /* > 8 */
+		{ MW_OFF_DATA_CODEC, 42, MW_EUNSUPP },
+		{ MW_OFF_DATA_BITS, 9, MW_EINVAL },
+		{ MW_OFF_DATA_RSV + 1, 1, MW_EFORMAT },
+		/* seg_cnt 2, seg 0: shape ok, but */
+		{ MW_OFF_DATA_SEG_CNT + 3, 2, MW_EFORMAT },
+		/* seg_idx 1 >= seg_cnt 1 */
+		{ MW_OFF_DATA_SEG_IDX + 3, 1, MW_EFORMAT },
+		/* elem_cnt beyond n */
+		{ MW_OFF_DATA_ELEM_CNT + 3, 17, MW_ERANGE },
+		/* val_cnt beyond k */
+		{ MW_OFF_DATA_VAL_CNT + 3, 3, MW_ERANGE },
+		/* elem_off without seg 0 at 0 */
+		{ MW_OFF_DATA_ELEM_OFF + 7, 8, MW_ERANGE },
+		/* shape product != n */
+		{ MW_OFF_DATA_DIMS + 3, 3, MW_EFORMAT },
 	};
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		uint8_t q[512];
@@ -183,7 +192,7 @@ static void test_ack(void)
 	struct mw_ack a, r;
 	struct mw_ack_block b, rb;
 	struct mw_hdr h;
-	size_t off = MW_WIRE_ACK_FIXED_LEN;
+	size_t off = MW_OFF_ACK_BLOCKS;
 	int n;
 
 	memset(&a, 0, sizeof(a));
@@ -218,12 +227,12 @@ static void test_ack(void)
 	      rb.flags == MW_ACKB_COMPLETE);
 	CHECK(mw_wire_ack_block(&r, &rb) == 0);
 	/* block count disagreeing with the length */
-	mw_put16(p + 44, 3);
+	mw_put16(p + MW_OFF_ACK_NBLOCKS, 3);
 	CHECK(mw_wire_parse_ack(p, (size_t)n, &r) == MW_ETRUNC);
-	mw_put16(p + 44, 1);
+	mw_put16(p + MW_OFF_ACK_NBLOCKS, 1);
 	CHECK(mw_wire_parse_ack(p, (size_t)n, &r) == MW_EFORMAT);
-	mw_put16(p + 44, 2);
-	p[MW_WIRE_ACK_FIXED_LEN + 8] = 0x80; /* unknown block flag */
+	mw_put16(p + MW_OFF_ACK_NBLOCKS, 2);
+	p[MW_OFF_ACK_BLOCKS + MW_OFF_BLK_FLAGS] = 0x80; /* unknown flag */
 	CHECK(mw_wire_parse_ack(p, (size_t)n, &r) == MW_EFORMAT);
 }
 
@@ -237,7 +246,7 @@ static void test_close_ident(void)
 	mw_wire_finish(p, mw_wire_put_close(p, MW_ETIMEDOUT));
 	CHECK(mw_wire_parse_close(p, MW_WIRE_CLOSE_LEN, &c) == 0 &&
 	      c.reason == MW_ETIMEDOUT);
-	mw_put32(p + 28, 5);
+	mw_put32(p + MW_OFF_CLOSE_REASON, 5);
 	CHECK(mw_wire_parse_close(p, MW_WIRE_CLOSE_LEN, &c) == MW_EFORMAT);
 	/* serial arithmetic: 5 is newer than 0xFFFFFFF0 (wrapped) */
 	CHECK(mw_ident_cmp(&y, &x) > 0 && mw_ident_cmp(&x, &y) < 0);
