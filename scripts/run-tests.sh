@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds maskwire, and runs the whole test suite:
 #   1. build/      gcc, release, every test (unit, sim, dpdk, pcap, python, bench smoke)
-#   2. build-san/  clang with AddressSanitizer + UBSan: unit tests again, and
-#                  each libFuzzer target for a bounded time (MW_FUZZ_SECONDS, default 60)
+#   2. build-san/  clang with AddressSanitizer + UBSan: unit tests again, the
+#                  hostile-client tests against a sanitized data plane (DPDK,
+#                  --no-huge), and each libFuzzer target for a bounded time
+#                  (MW_FUZZ_SECONDS, default 60)
 # Ends with one line "N passed, N failed[, N skipped]".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -32,10 +34,10 @@ fi
 if command -v clang >/dev/null; then
 	if CC=clang setup build-san -Dbuildtype=debugoptimized \
 		-Db_sanitize=address,undefined -Db_lundef=false \
-		-Ddpdk=disabled -Dfuzz=enabled -Dfuzz_seconds="$fuzz_s" &&
+		-Ddpdk=auto -Dfuzz=enabled -Dfuzz_seconds="$fuzz_s" &&
 		ninja -C build-san; then
 		meson test -C build-san --print-errorlogs --num-processes 2 \
-			--suite unit --suite fuzz || status=1
+			--suite unit --suite fuzz --suite hostile || status=1
 		logs+=(build-san/meson-logs/testlog.json)
 	else
 		echo "sanitizer build failed"; status=1; build_failed=1
