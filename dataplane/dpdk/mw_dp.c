@@ -651,7 +651,8 @@ enum phase { PH_RUN, PH_LINGER, PH_DRAIN, PH_CLOSE };
  * restarted has a new one). A port that does not reconnect by itself
  * (caps.relink: a net_memif client, whose server may have been
  * restarted) is stopped and started again while its link stays down,
- * backing off from RELINK_MIN_NS to RELINK_MAX_NS between tries.
+ * backing off from RELINK_MIN_NS to RELINK_MAX_NS between refused tries
+ * and waiting RELINK_MAX_NS after one that connected.
  */
 static void link_watch(struct mw_dp *dp, uint64_t now)
 {
@@ -690,7 +691,11 @@ static void link_watch(struct mw_dp *dp, uint64_t now)
 	dp->relink_wait_ns = dp->relink_wait_ns * 2 < RELINK_MAX_NS
 				     ? dp->relink_wait_ns * 2
 				     : RELINK_MAX_NS;
-	dp->relink_ns = now + dp->relink_wait_ns;
+	/* Connected but not up yet: the handshake is the server's to
+	 * finish, so give it the longest wait before hanging up (a 22.11
+	 * memif server that has not sent its HELLO when the client hangs up
+	 * takes the EAL interrupt thread down, see mw_port.c). */
+	dp->relink_ns = now + (rc ? dp->relink_wait_ns : RELINK_MAX_NS);
 }
 
 /* One iteration's I/O work, shared by every phase. */

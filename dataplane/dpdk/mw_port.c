@@ -3,6 +3,7 @@
 #include "mw_port.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -14,6 +15,8 @@
 #include <rte_ethdev.h>
 
 /* ---- net_memif ---------------------------------------------------------- */
+
+#define MEMIF_PROBE_MS 2000 /* longest wait for a live server's HELLO */
 
 /* What maskwire needs to know of a net_memif device's arguments,
  * interpreted as DPDK 22.11's driver does: role client unless the value
@@ -87,6 +90,17 @@ static int memif_clear_socket(const char *path, char *err, size_t errlen)
 		return 0;
 	int rc = connect(fd, (struct sockaddr *)&un, sizeof un);
 	int e = errno;
+	if (rc == 0) {
+		/* A live server. Hang up only after its first message: a
+		 * DPDK 22.11 memif server whose HELLO to a new connection
+		 * fails (EPIPE, the client already gone) closes that fd with
+		 * its interrupt callback still registered, and the EAL
+		 * interrupt thread panics on the stale fd. */
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		char msg[128];
+		if (poll(&pf, 1, MEMIF_PROBE_MS) == 1)
+			(void)!recv(fd, msg, sizeof msg, MSG_DONTWAIT);
+	}
 	close(fd);
 	if (rc == 0) {
 		snprintf(err, errlen,
