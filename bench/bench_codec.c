@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "mw_codec.h"
+#include "mw_rand.h"
 
 struct shape {
 	unsigned ndim;
@@ -44,18 +45,12 @@ static const unsigned bitses[] = {1, 2, 4};
 
 static uint64_t rng_state = 0x6d61736b77697265ull;
 
-static uint64_t rng(void)
-{
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
+/* Uniform in (0, 1): Box-Muller takes its logarithm, so unlike
+ * mw_rand_unit() (from 0) this never returns 0. */
 static double unit(void)
 {
-	return ((double)(rng() >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+	return ((double)(mw_rand64(&rng_state) >> 11) + 0.5) *
+	       (1.0 / 9007199254740992.0);
 }
 
 /* Two N(0,1) samples (Box-Muller). */

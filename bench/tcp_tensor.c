@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "mw_codec.h"
+#include "mw_rand.h"
 
 #define HDR 64u
 #define MAX_ELEMS (1ull << 28) /* 1 GiB of float32: refuse more */
@@ -131,10 +132,7 @@ static void fill(float *x, uint64_t n, int kind, uint64_t seed)
 {
 	uint64_t s = seed * 0xd1342543de82ef95ull ^ 0x9e3779b97f4a7c15ull;
 	for (uint64_t i = 0; i < n; i++) {
-		uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-		z ^= z >> 31;
+		uint64_t z = mw_rand64(&s);
 		float u = (float)(z >> 40) * (1.0f / 16777216.0f);
 		if (kind == KIND_ACTIVATION)
 			x[i] = (z & 0xff) < 102 ? 0.0f : u * 6.0f;

@@ -14,30 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mw_rand.h"
 #include "mw_transport.h"
 
 #define NO_TIME UINT64_MAX
 #define MAX_DG 9000
-
-/* ---- deterministic randomness ----------------------------------------- */
-
-struct rng {
-	uint64_t s;
-};
-
-static uint64_t rng_next(struct rng *r)
-{
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static double rng_unit(struct rng *r)
-{
-	return (double)(rng_next(r) >> 11) * 0x1.0p-53;
-}
 
 /* ---- options ----------------------------------------------------------- */
 
@@ -71,7 +52,7 @@ struct link_stats {
 };
 
 struct link {
-	struct rng rng;
+	uint64_t rng;           /* mw_rand.h state */
 	int bad;                /* Gilbert-Elliott state */
 	uint64_t ge_t;          /* when the chain last stepped */
 	uint64_t busy_until;
@@ -163,7 +144,7 @@ struct node {
 	uint32_t inc;
 	/* Descheduling: from stall_next on, the process neither receives,
 	 * sends nor runs timers until stall_until. */
-	struct rng stall_rng;
+	uint64_t stall_rng;
 	uint64_t stall_next, stall_until, stalls;
 };
 
@@ -198,27 +179,29 @@ static uint64_t ns_of_ms(double ms)
 static void gen_tensor(const struct sim *s, int st, unsigned step, void *out,
 		       uint64_t n)
 {
-	struct rng r = { s->o.seed * 0x100000001b3ull + (uint64_t)st * 7919 +
-			 (uint64_t)step * 104729 };
+	uint64_t r = s->o.seed * 0x100000001b3ull + (uint64_t)st * 7919 +
+		     (uint64_t)step * 104729;
 	uint64_t i;
 
 	if (is_raw(st)) {
 		int64_t *l = out;
 
 		for (i = 0; i < n; i++)
-			l[i] = (int64_t)(rng_next(&r) % 10);
+			l[i] = (int64_t)(mw_rand64(&r) % 10);
 		return;
 	}
 	float *x = out;
 
 	for (i = 0; i < n; i++) {
-		double u = rng_unit(&r);
+		double u = mw_rand_unit(&r);
 
 		if (st == ST_ACT) /* post-ReLU: half zeros, a long tail */
-			x[i] = u < 0.5 ? 0.0f : (float)(-log(rng_unit(&r) + 1e-12));
+			x[i] = u < 0.5 ? 0.0f
+				       : (float)(-log(mw_rand_unit(&r) +
+						      1e-12));
 		else /* gradients: small, signed */
 			x[i] = (float)((u - 0.5) * 1e-3 *
-				       (1.0 + 4.0 * rng_unit(&r)));
+				       (1.0 + 4.0 * mw_rand_unit(&r)));
 	}
 }
 
@@ -374,7 +357,8 @@ static void on_event(struct sim *s, int node, struct mw_event *ev)
 static void stall_draw(struct sim *s, int k, uint64_t from)
 {
 	struct node *n = &s->n[k];
-	double gap_ms = -log(1.0 - rng_unit(&n->stall_rng)) / s->o.stall_prob;
+	double gap_ms = -log(1.0 - mw_rand_unit(&n->stall_rng)) /
+			s->o.stall_prob;
 
 	n->stall_next = from + (uint64_t)llround(gap_ms * 1e6);
 	if (n->stall_next <= from)
@@ -448,25 +432,27 @@ static void link_send(struct sim *s, int from, const uint8_t *buf, size_t len,
 			k = 1;
 		pb = o->loss + ((l->bad ? 1.0 : 0.0) - o->loss) *
 				       pow(1.0 - q - r, k);
-		l->bad = rng_unit(&l->rng) < pb;
+		l->bad = mw_rand_unit(&l->rng) < pb;
 		l->ge_t = dep;
 		lost = l->bad;
 	} else {
-		lost = rng_unit(&l->rng) < o->loss;
+		lost = mw_rand_unit(&l->rng) < o->loss;
 	}
 	if (lost) {
 		l->st.lost++;
 		l->st.data_lost += is_data;
 		return;
 	}
-	copies = rng_unit(&l->rng) < o->dup ? 2 : 1;
+	copies = mw_rand_unit(&l->rng) < o->dup ? 2 : 1;
 	l->st.dups += copies - 1;
 	for (c = 0; c < copies; c++) {
 		t = dep + (uint64_t)(o->delay_us * 1000);
 		if (c)
-			t += (uint64_t)(rng_unit(&l->rng) * o->delay_us * 1000);
-		if (rng_unit(&l->rng) < o->reorder) {
-			t += (uint64_t)(rng_unit(&l->rng) * o->reorder_us * 1000);
+			t += (uint64_t)(mw_rand_unit(&l->rng) * o->delay_us *
+					1000);
+		if (mw_rand_unit(&l->rng) < o->reorder) {
+			t += (uint64_t)(mw_rand_unit(&l->rng) * o->reorder_us *
+					1000);
 			l->st.reordered++;
 		}
 		p.t = t;
@@ -479,13 +465,13 @@ static void link_send(struct sim *s, int from, const uint8_t *buf, size_t len,
 			exit(2);
 		}
 		memcpy(p.data, buf, len);
-		if (rng_unit(&l->rng) < o->corrupt) {
-			unsigned flips = 1 + (unsigned)(rng_next(&l->rng) % 3), f;
-
+		if (mw_rand_unit(&l->rng) < o->corrupt) {
+			unsigned flips = 1 + (unsigned)(mw_rand64(&l->rng) % 3);
+			unsigned f;
 			uint64_t bits[3];
 
 			for (f = 0; f < flips; f++) {
-				uint64_t bit = rng_next(&l->rng) % (8 * len);
+				uint64_t bit = mw_rand64(&l->rng) % (8 * len);
 				unsigned g;
 
 				for (g = 0; g < f; g++)
@@ -961,12 +947,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	for (k = 0; k < 2; k++) {
-		s.link[k].rng.s = s.o.seed * 31 + (uint64_t)k + 1;
+		s.link[k].rng = s.o.seed * 31 + (uint64_t)k + 1;
 		s.n[k].inc = 1000u + (uint32_t)k * 1000u;
 		s.n[k].ep = make_ep(&s.o, s.n[k].inc);
 		s.n[k].peer = (uint16_t)mw_ep_add_peer(s.n[k].ep);
-		s.n[k].stall_rng.s = s.o.seed * 0x2545f4914f6cdd1dull +
-				     (uint64_t)k + 7;
+		s.n[k].stall_rng = s.o.seed * 0x2545f4914f6cdd1dull +
+				   (uint64_t)k + 7;
 		if (s.o.stall_prob > 0)
 			stall_draw(&s, k, 0);
 		for (int st = 0; st < ST_COUNT; st++)

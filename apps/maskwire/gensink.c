@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mw_rand.h"
 
 #define MAX_ERRS 32u
 #define STAMP_MASK ((1ull << MW_GENSINK_STAMP_SHIFT) - 1)
@@ -64,14 +65,6 @@ uint64_t mw_gensink_elems(const struct mw_tensor_meta *m)
 	return n;
 }
 
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 void mw_gensink_fill(void *out, uint64_t n, unsigned dtype, unsigned kind,
 		     uint64_t seed, uint64_t tag)
 {
@@ -80,12 +73,12 @@ void mw_gensink_fill(void *out, uint64_t n, unsigned dtype, unsigned kind,
 		uint8_t *b = out;
 		uint64_t bytes = n * mw_wire_dtype_size(dtype);
 		for (uint64_t i = 0; i < bytes; i++)
-			b[i] = (uint8_t)(splitmix64(&s) >> 56);
+			b[i] = (uint8_t)(mw_rand64(&s) >> 56);
 		return;
 	}
 	float *x = out;
 	for (uint64_t i = 0; i < n; i++) {
-		uint64_t r = splitmix64(&s);
+		uint64_t r = mw_rand64(&s);
 		/* 24 random mantissa bits: exact in float32. */
 		float u = (float)(r >> 40) * (1.0f / 16777216.0f);
 		switch (kind) {
