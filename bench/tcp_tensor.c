@@ -36,6 +36,7 @@
 
 #include "mw_codec.h"
 #include "mw_rand.h"
+#include "mw_stats.h"
 
 #define HDR 64u
 #define MAX_ELEMS (1ull << 28) /* 1 GiB of float32: refuse more */
@@ -91,39 +92,20 @@ static void lat_add(struct lat *l, uint64_t x)
 	l->v[l->n++] = x;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static uint64_t pct(const struct lat *l, double q)
-{
-	double x = q * (double)l->n;
-	size_t r = (size_t)x;
-	if ((double)r < x)
-		r++;
-	return l->v[r ? r - 1 : 0];
-}
-
-/* Same shape of the summary as maskwire's sink stats (latency_ns). */
+/* The summary maskwire's sink reports (sink.latency_ns, mw_stats.h). */
 static void lat_json(FILE *f, const char *name, struct lat *l)
 {
+	struct mw_stats_summary s;
+	char members[MW_STATS_JSON_MAX];
+
 	fprintf(f, "\"%s\": ", name);
 	if (!l->n) {
 		fputs("null", f);
 		return;
 	}
-	qsort(l->v, l->n, sizeof(*l->v), cmp_u64);
-	double sum = 0;
-	for (size_t i = 0; i < l->n; i++)
-		sum += (double)l->v[i];
-	fprintf(f,
-		"{\"count\": %zu, \"min\": %" PRIu64 ", \"p50\": %" PRIu64
-		", \"p90\": %" PRIu64 ", \"p99\": %" PRIu64
-		", \"max\": %" PRIu64 ", \"mean\": %.0f}",
-		l->n, l->v[0], pct(l, 0.5), pct(l, 0.9), pct(l, 0.99),
-		l->v[l->n - 1], sum / (double)l->n);
+	mw_stats_summarize(l->v, l->n, &s);
+	mw_stats_json(members, sizeof(members), &s);
+	fprintf(f, "{%s}", members);
 }
 
 /* The data plane generator's distributions (apps/maskwire/gensink.c):

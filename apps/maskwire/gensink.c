@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "mw_rand.h"
+#include "mw_stats.h"
 
 #define MAX_ERRS 32u
 #define STAMP_MASK ((1ull << MW_GENSINK_STAMP_SHIFT) - 1)
@@ -513,41 +514,19 @@ static void gs_status(void *ctx, char *buf, unsigned len)
 			 g->mismatched + g->out_of_order);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of n sorted values. */
-static uint64_t pct(const uint64_t *v, size_t n, double q)
-{
-	double x = q * (double)n;
-	size_t r = (size_t)x;
-	if ((double)r < x)
-		r++;
-	return v[r ? r - 1 : 0];
-}
-
 static void latency_json(struct mw_gensink *g, FILE *f)
 {
+	struct mw_stats_summary s;
+	char members[MW_STATS_JSON_MAX];
+
 	if (!g->cfg.stamp || !g->lat_n) {
 		fprintf(f, "null");
 		return;
 	}
 	/* Sorted in place: stats are written once, at exit. */
-	qsort(g->lat, g->lat_n, sizeof(*g->lat), cmp_u64);
-	double sum = 0;
-	for (size_t i = 0; i < g->lat_n; i++)
-		sum += (double)g->lat[i];
-	fprintf(f,
-		"{\"count\": %zu, \"min\": %" PRIu64 ", \"p50\": %" PRIu64
-		", \"p90\": %" PRIu64 ", \"p99\": %" PRIu64
-		", \"max\": %" PRIu64 ", \"mean\": %.0f, \"span_ns\": %" PRIu64
-		"}",
-		g->lat_n, g->lat[0], pct(g->lat, g->lat_n, 0.5),
-		pct(g->lat, g->lat_n, 0.9), pct(g->lat, g->lat_n, 0.99),
-		g->lat[g->lat_n - 1], sum / (double)g->lat_n,
+	mw_stats_summarize(g->lat, g->lat_n, &s);
+	mw_stats_json(members, sizeof(members), &s);
+	fprintf(f, "{%s, \"span_ns\": %" PRIu64 "}", members,
 		g->last_rx_ns - g->first_sent_ns);
 }
 
