@@ -147,6 +147,16 @@ static int deliver(struct model *m)
 	}
 }
 
+/* A DATA packet the receiver takes (or refuses by flow control) has its pn
+ * reported in the ACKs (8.7); one dropped otherwise does not. */
+static void note_pn(struct model *m, uint32_t pn)
+{
+	if (!m->has_largest || sdiff(pn, m->largest_pn) > 0) {
+		m->largest_pn = pn;
+		m->has_largest = true;
+	}
+}
+
 /* A DATA packet of the open session. Returns NULL if used, or why not. */
 static const char *on_data(struct model *m, const uint8_t *pl, size_t len)
 {
@@ -154,6 +164,7 @@ static const char *on_data(struct model *m, const uint8_t *pl, size_t len)
 	struct slot *sl;
 	int32_t off;
 	int64_t got;
+	bool opened = false;
 	int rc = mw_wire_parse_data(pl, len, &d);
 
 	if (rc == MW_ETRUNC)
@@ -163,21 +174,29 @@ static const char *on_data(struct model *m, const uint8_t *pl, size_t len)
 	if (d.desc.n * mw_codec_elem_size(d.desc.codec) > m->s->max_tensor ||
 	    d.seg_cnt > m->s->max_segs)
 		return drop(m, MW_DROP_LIMIT);
-	/* Every DATA from here on is acknowledged. */
-	if (!m->has_largest || sdiff(d.pn, m->largest_pn) > 0) {
-		m->largest_pn = d.pn;
-		m->has_largest = true;
-	}
 	off = sdiff(d.tid, m->rx_next);
 	if (off < 0) {
+		note_pn(m, d.pn);
 		m->data_rx++;
 		m->data_rx_dup++;
 		return NULL;
 	}
-	if ((uint32_t)off >= m->s->window)
+	if ((uint32_t)off >= m->s->window) {
+		note_pn(m, d.pn); /* flow control: recorded, ACK now */
 		return drop(m, MW_DROP_WINDOW);
+	}
 	sl = &m->slots[d.tid % m->s->window];
-	if (!sl->used) {
+	if (sl->used) {
+		if (memcmp(sl->tblock, pl + MW_WIRE_TBLOCK_OFF,
+			   MW_WIRE_TBLOCK_LEN))
+			return drop(m, MW_DROP_INCONSISTENT);
+		if (sl->complete || bit(sl->bm, d.seg_idx)) {
+			note_pn(m, d.pn);
+			m->data_rx++;
+			m->data_rx_dup++;
+			return NULL;
+		}
+	} else {
 		uint64_t bytes = d.desc.n * mw_codec_elem_size(d.desc.codec);
 
 		sl->buf = malloc(bytes ? bytes : 1);
@@ -194,14 +213,7 @@ static const char *on_data(struct model *m, const uint8_t *pl, size_t len)
 		sl->meta = d.meta;
 		sl->desc = d.desc;
 		memcpy(sl->tblock, pl + MW_WIRE_TBLOCK_OFF, MW_WIRE_TBLOCK_LEN);
-	} else if (memcmp(sl->tblock, pl + MW_WIRE_TBLOCK_OFF,
-			  MW_WIRE_TBLOCK_LEN)) {
-		return drop(m, MW_DROP_INCONSISTENT);
-	}
-	if (sl->complete || bit(sl->bm, d.seg_idx)) {
-		m->data_rx++;
-		m->data_rx_dup++;
-		return NULL;
+		opened = true;
 	}
 	if (d.seg_idx > 0 && bit(sl->bm, d.seg_idx - 1)) {
 		const struct seg_rec *r = &sl->rs[d.seg_idx - 1];
@@ -219,12 +231,18 @@ static const char *on_data(struct model *m, const uint8_t *pl, size_t len)
 	}
 	got = mw_seg_decode(&d.desc, d.seg.elem_off, d.seg.elem_cnt,
 			    d.payload, d.payload_len, sl->buf);
-	if (got < 0)
-		return drop(m, MW_DROP_PAYLOAD);
-	if ((d.desc.codec == MW_CODEC_MS || d.desc.codec == MW_CODEC_MS_SIGNED ||
+	if (got >= 0 &&
+	    (d.desc.codec == MW_CODEC_MS || d.desc.codec == MW_CODEC_MS_SIGNED ||
 	     d.desc.codec == MW_CODEC_TOPK) &&
 	    (uint64_t)got != d.seg.val_cnt)
+		got = -1;
+	if (got < 0) {
+		/* a dropped packet leaves no state (PROTOCOL.md 11) */
+		if (opened)
+			slot_clear(sl);
 		return drop(m, MW_DROP_PAYLOAD);
+	}
+	note_pn(m, d.pn);
 	sl->rs[d.seg_idx] = (struct seg_rec){d.seg.elem_off, d.seg.elem_cnt,
 					     d.seg.val_off, d.seg.val_cnt};
 	sl->bm[d.seg_idx / 8] |= (uint8_t)(1u << (d.seg_idx % 8));
@@ -256,8 +274,9 @@ static const char *on_datagram(struct model *m, const uint8_t *pl,
 
 		if (mw_wire_parse_hello(pl, len, &hb) < 0)
 			return drop(m, MW_DROP_FORMAT);
+		/* answers a HELLO of an identity no longer ours (6.3) */
 		if (h.type == MW_PT_HELLO_ACK && !ident_eq(&h.dst, &m->local))
-			return drop(m, MW_DROP_SESSION);
+			return drop(m, MW_DROP_STALE);
 		if (m->remote_known) {
 			c = mw_ident_cmp(&h.src, &m->remote);
 			if (c < 0 || (c == 0 && m->remote_closed))
