@@ -126,6 +126,7 @@ static void usage(FILE *f)
 "  --max-tensor BYTES      largest tensor, both ways\n"
 "  --max-segs N            segments per tensor\n"
 "  --retries N             timeouts without progress before a tensor fails\n"
+"  --cc NAME               congestion controller (reno)\n"
 "  --incarnation N         endpoint incarnation (default: from the wall\n"
 "                          clock; fix it to replay a capture of this side)\n"
 "Fault injection (probabilities per frame; seeded):\n"
@@ -161,7 +162,7 @@ enum {
 	O_IP = 256, O_UDP_PORT, O_PEER, O_PEER_MAC, O_VLAN, O_ETH_PORT, O_MTU,
 	O_GEN, O_SHAPE, O_KIND, O_CODEC, O_RATIO, O_K, O_BITS, O_ROUNDING,
 	O_RATE, O_SEED, O_SINK, O_TLOG, O_WINDOW, O_MAXT, O_MAXSEGS,
-	O_RETRIES, O_RX_DROP, O_TX_DROP, O_BURST, O_RX_BURST, O_BURST_LEN,
+	O_RETRIES, O_CC, O_RX_DROP, O_TX_DROP, O_BURST, O_RX_BURST, O_BURST_LEN,
 	O_DUP, O_RX_DUP, O_REORDER, O_RX_REORDER, O_CORRUPT, O_RX_CORRUPT,
 	O_REORDER_GAP, O_FSEED, O_CAPTURE, O_STATUS, O_STATS, O_DURATION,
 	O_IDLE, O_DRAIN, O_LINGER, O_LINKWAIT, O_MBUFS, O_RXD, O_TXD,
@@ -181,7 +182,7 @@ static const struct option opts[] = {
 	{"seed", 1, 0, O_SEED}, {"sink", 2, 0, O_SINK},
 	{"tensor-log", 1, 0, O_TLOG}, {"window", 1, 0, O_WINDOW},
 	{"max-tensor", 1, 0, O_MAXT}, {"max-segs", 1, 0, O_MAXSEGS},
-	{"retries", 1, 0, O_RETRIES}, {"rx-drop", 1, 0, O_RX_DROP},
+	{"retries", 1, 0, O_RETRIES}, {"cc", 1, 0, O_CC}, {"rx-drop", 1, 0, O_RX_DROP},
 	{"tx-drop", 1, 0, O_TX_DROP}, {"burst-drop", 1, 0, O_BURST},
 	{"tx-burst-drop", 1, 0, O_BURST}, {"rx-burst-drop", 1, 0, O_RX_BURST},
 	{"burst-len", 1, 0, O_BURST_LEN}, {"dup", 1, 0, O_DUP},
@@ -495,6 +496,14 @@ static int parse_args(int argc, char **argv, struct app *a)
 				FAIL("--retries: '%s' is not 1..1000", optarg);
 			d->ep.max_retries = (uint32_t)v;
 			break;
+		case O_CC: {
+			int cc = mw_cc_from_name(optarg);
+			if (cc < 0)
+				FAIL("--cc: unknown congestion controller '%s'",
+				     optarg);
+			d->ep.cc = (uint8_t)cc;
+			break;
+		}
 		case O_RX_DROP: case O_TX_DROP: case O_BURST: case O_RX_BURST:
 		case O_DUP: case O_RX_DUP: case O_REORDER: case O_RX_REORDER:
 		case O_CORRUPT: case O_RX_CORRUPT: {

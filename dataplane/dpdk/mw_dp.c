@@ -1157,16 +1157,11 @@ void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 		dp->cfg.ep.incarnation, dp->cfg.ep.window,
 		dp->cfg.ep.max_tensor_bytes, dp->cfg.ep.max_segs,
 		dp->cfg.ep.max_retries);
-#define K(n) fprintf(f, ", \"" #n "\": %" PRIu64, k.n)
-	K(pkts_rx); K(bytes_rx); K(pkts_tx); K(bytes_tx); K(data_tx);
-	K(data_tx_new); K(retrans); K(retrans_fast); K(retrans_rto);
-	K(spurious_losses); K(rto_events); K(spurious_rtos); K(cc_undos);
-	K(data_rx); K(data_rx_dup); K(acks_tx); K(acks_rx);
-	K(probes_tx); K(hello_tx); K(hello_rx); K(close_tx); K(close_rx);
-	K(tensors_submitted); K(tensors_sent); K(tensors_failed);
-	K(tensors_delivered); K(peer_restarts); K(session_resets);
-	K(sessions_closed); K(drops);
-#undef K
+	fprintf(f, ", \"cc\": \"%s\"", mw_cc_name(dp->cfg.ep.cc));
+	for (unsigned i = 0; i < MW_CTR_COUNT_; i++)
+		fprintf(f, ", \"%s\": %" PRIu64, mw_counter_name(i),
+			mw_counter_get(&k, i));
+	fprintf(f, ", \"drops\": %" PRIu64, k.drops);
 	fprintf(f, ", \"drop\": {");
 	for (unsigned i = 0; i < MW_DROP_COUNT_; i++)
 		fprintf(f, "%s\"%s\": %" PRIu64, i ? ", " : "",
