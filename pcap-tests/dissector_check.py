@@ -19,6 +19,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 
 import ptlib
 
@@ -106,7 +107,7 @@ def doc_example_pcap(path):
 
 
 def check_doc_example(ck, pcaptool):
-    path = os.path.join(ptlib.tempfile.mkdtemp(prefix="mw-doc-"), "doc.pcap")
+    path = os.path.join(tempfile.mkdtemp(prefix="mw-doc-"), "doc.pcap")
     try:
         doc_example_pcap(path)
         c = ptlib.dump(pcaptool, path)[0]

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""Helpers for maskwire's DPDK tests: run data planes on vdevs, read their
-JSON stats, clean up (temp dirs, EAL runtime dirs, network namespaces)
-whatever happens. Exit code 77 tells meson the test was skipped."""
+"""The harness of maskwire's tests that run data planes: the DPDK tests
+here and the capture replays in pcap-tests/ (through pcap-tests/ptlib.py).
+Run data planes on vdevs, read their JSON stats, check and report, clean
+up (temp dirs, EAL runtime dirs, network namespaces, links) whatever
+happens. Exit code 77 tells meson the test was skipped."""
 
 import json
 import os
@@ -32,24 +34,80 @@ def check(cond, msg):
     print("ok: " + msg, flush=True)
 
 
+class Checker:
+    """Collects failures so one run reports all of them (check() stops
+    at the first)."""
+
+    def __init__(self):
+        self.bad = 0
+
+    def eq(self, what, got, want):
+        if got == want:
+            print("ok: %s = %s" % (what, got))
+        else:
+            print("MISMATCH: %s: got %s, want %s" % (what, got, want))
+            self.bad += 1
+
+    def true(self, what, cond, detail=""):
+        if cond:
+            print("ok: " + what)
+        else:
+            print("MISMATCH: %s %s" % (what, detail))
+            self.bad += 1
+
+    def finish(self):
+        sys.stdout.flush()
+        if self.bad:
+            fail("%d check(s) failed" % self.bad)
+        print("PASS", flush=True)
+
+
 def require_root():
     if os.geteuid() != 0:
         skip("needs root (DPDK vdevs, EAL runtime files under /var/run/dpdk)")
 
 
-class Run:
-    """Everything one test creates, removed in cleanup()."""
+def need_binary(path, what):
+    if not path or not os.access(path, os.X_OK):
+        skip("%s not built: %s" % (what, path))
 
-    def __init__(self, binary, name):
-        if not os.access(binary, os.X_OK):
-            skip("maskwire binary not built: " + binary)
-        self.binary = binary
-        self.tmp = tempfile.mkdtemp(prefix="mw-%s-" % name)
-        self.tag = "mwt%d%s" % (os.getpid(), name[:6])
+
+def load_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def log_tail(path, n=25):
+    """The last n lines of a data plane's log, without EAL's chatter."""
+    try:
+        with open(path) as f:
+            lines = [l for l in f if not l.startswith(("EAL:", "TELEMETRY:"))]
+        return "".join(lines[-n:])
+    except OSError:
+        return ""
+
+
+class Workdir:
+    """A temp dir and what a test starts in it: data planes, each with a
+    unique EAL file prefix under tag, network namespaces and links; all
+    removed by cleanup()."""
+
+    def __init__(self, tmp_prefix, tag):
+        self.tmp = tempfile.mkdtemp(prefix=tmp_prefix)
+        self.tag = tag
         self.procs = []
         self.prefixes = []
         self.netns = []
         self.links = []
+
+    def cleanup_on_signal(self):
+        """SIGTERM or SIGINT (meson's timeout, ^C): clean up, exit 1."""
+        def on_signal(sig, frame):
+            self.cleanup()
+            sys.exit(1)
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
 
     def prefix(self, side):
         p = "%s%s" % (self.tag, side)
@@ -59,56 +117,19 @@ class Run:
     def path(self, name):
         return os.path.join(self.tmp, name)
 
-    def start(self, side, vdev, app_args, netns=None):
-        """Start one maskwire; stats go to a file, stderr to a log."""
-        stats = self.path("%s.json" % side)
-        log = open(self.path("%s.log" % side), "w")
-        cmd = [self.binary] + EAL_COMMON + [
+    def maskwire(self, binary, side, vdev, app_args, log, netns=None):
+        """Start a data plane on vdev, stdout and stderr to the file log;
+        returns its Popen."""
+        cmd = [binary] + EAL_COMMON + [
             "--file-prefix", self.prefix(side), "--vdev=" + vdev, "--"
-        ] + app_args + ["--stats", stats]
+        ] + app_args
         if netns:
             cmd = ["ip", "netns", "exec", netns] + cmd
         print("run: " + " ".join(cmd), flush=True)
-        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        p.side, p.stats, p.logf = side, stats, log.name
+        p = subprocess.Popen(cmd, stdout=open(log, "w"),
+                             stderr=subprocess.STDOUT)
         self.procs.append(p)
         return p
-
-    def wait_path(self, path, timeout=20):
-        """Wait for a file (a memif server's socket) to appear."""
-        for _ in range(int(timeout * 20)):
-            if os.path.exists(path):
-                return
-            time.sleep(0.05)
-        self.dump_logs()
-        fail("%s did not appear" % path)
-
-    def wait(self, p, timeout):
-        try:
-            rc = p.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.dump_logs()
-            fail("maskwire %s did not exit within %d s" % (p.side, timeout))
-        return rc
-
-    def stats(self, p):
-        try:
-            with open(p.stats) as f:
-                return json.load(f)
-        except (OSError, ValueError) as e:
-            self.dump_logs()
-            fail("no JSON stats from %s: %s" % (p.side, e))
-
-    def dump_logs(self):
-        for p in self.procs:
-            try:
-                with open(p.logf) as f:
-                    lines = [l for l in f if not l.startswith(("EAL:", "TELEMETRY:"))]
-                print("---- %s log (tail) ----" % p.side)
-                sys.stdout.write("".join(lines[-25:]))
-            except OSError:
-                pass
-        sys.stdout.flush()
 
     def add_netns(self, name):
         subprocess.run(["ip", "netns", "add", name], check=True)
@@ -138,18 +159,63 @@ class Run:
         return [p for p in self.prefixes if os.path.exists("/var/run/dpdk/" + p)]
 
 
+class Run(Workdir):
+    """One DPDK test: the maskwire binary under test, its data planes
+    each with JSON stats and a log in the temp dir."""
+
+    def __init__(self, binary, name):
+        need_binary(binary, "maskwire binary")
+        super().__init__("mw-%s-" % name, "mwt%d%s" % (os.getpid(), name[:6]))
+        self.binary = binary
+
+    def start(self, side, vdev, app_args, netns=None):
+        """Start one maskwire; stats go to a file, stderr to a log."""
+        stats = self.path("%s.json" % side)
+        log = self.path("%s.log" % side)
+        p = self.maskwire(self.binary, side, vdev,
+                          app_args + ["--stats", stats], log, netns)
+        p.side, p.stats, p.logf = side, stats, log
+        return p
+
+    def wait_path(self, path, timeout=20):
+        """Wait for a file (a memif server's socket) to appear."""
+        for _ in range(int(timeout * 20)):
+            if os.path.exists(path):
+                return
+            time.sleep(0.05)
+        self.dump_logs()
+        fail("%s did not appear" % path)
+
+    def wait(self, p, timeout):
+        try:
+            rc = p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.dump_logs()
+            fail("maskwire %s did not exit within %d s" % (p.side, timeout))
+        return rc
+
+    def stats(self, p):
+        try:
+            return load_json(p.stats)
+        except (OSError, ValueError) as e:
+            self.dump_logs()
+            fail("no JSON stats from %s: %s" % (p.side, e))
+
+    def dump_logs(self):
+        for p in self.procs:
+            if not os.path.exists(p.logf):
+                continue
+            print("---- %s log (tail) ----" % p.side)
+            sys.stdout.write(log_tail(p.logf))
+        sys.stdout.flush()
+
+
 def main(body):
     """Run body(run) with cleanup on any exit, including SIGTERM/SIGINT."""
     binary = sys.argv[1] if len(sys.argv) > 1 else "maskwire"
     name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
     run = Run(binary, name.replace("test_", ""))
-
-    def on_signal(sig, frame):
-        run.cleanup()
-        sys.exit(1)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    run.cleanup_on_signal()
     try:
         body(run)
     finally:
