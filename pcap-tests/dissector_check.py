@@ -12,16 +12,169 @@ value the C side prints must equal tshark's, frame by frame: two
 independent implementations of docs/PROTOCOL.md's layout (and of CRC32C)
 agreeing. tshark must also raise no Lua error on any frame, including the
 damaged and hostile ones.
+
+The layout itself is checked against dataplane/core/include/mw_wire.h,
+read at run time: every dissector field must sit at its MW_OFF_* offset,
+with the width the header gives it, and every MW_OFF_* field must be
+dissected. A field moved in the header and not in the dissector (or the
+other way round) fails here, even where the values happen to agree.
 """
 import math
 import os
+import re
 import shutil
 import struct
 import subprocess
 import sys
 import tempfile
+import xml.etree.ElementTree as ET
 
 import ptlib
+
+WIRE_H = os.path.join(ptlib.HERE, "..", "dataplane", "core", "include",
+                      "mw_wire.h")
+
+# Dissector field -> mw_wire.h offset name. An ACK block's fields are
+# offsets from the block's first byte (MW_OFF_BLK_*); the first block
+# starts at MW_OFF_ACK_BLOCKS; the i-th maskwire.data.dim is at
+# MW_OFF_DATA_DIMS + 4 i.
+FIRST_BLOCK = "(first ACK block)"
+FIELD_OFF = {
+    "maskwire.magic": "MW_OFF_MAGIC",
+    "maskwire.version": "MW_OFF_VERSION",
+    "maskwire.type": "MW_OFF_TYPE",
+    "maskwire.len": "MW_OFF_LEN",
+    "maskwire.flags": "MW_OFF_FLAGS",
+    "maskwire.src.inc": "MW_OFF_SRC_INC",
+    "maskwire.src.gen": "MW_OFF_SRC_GEN",
+    "maskwire.dst.inc": "MW_OFF_DST_INC",
+    "maskwire.dst.gen": "MW_OFF_DST_GEN",
+    "maskwire.crc": "MW_OFF_CRC",
+    "maskwire.hello.max_datagram": "MW_OFF_HELLO_MAX_DATAGRAM",
+    "maskwire.hello.reserved": "MW_OFF_HELLO_RSV",
+    "maskwire.hello.rx_window": "MW_OFF_HELLO_RX_WINDOW",
+    "maskwire.hello.max_segs": "MW_OFF_HELLO_MAX_SEGS",
+    "maskwire.hello.reserved2": "MW_OFF_HELLO_RSV2",
+    "maskwire.hello.max_tensor_bytes": "MW_OFF_HELLO_MAX_TENSOR",
+    "maskwire.data.pn": "MW_OFF_DATA_PN",
+    "maskwire.data.tid": "MW_OFF_DATA_TID",
+    "maskwire.data.seg_idx": "MW_OFF_DATA_SEG_IDX",
+    "maskwire.data.elem_cnt": "MW_OFF_DATA_ELEM_CNT",
+    "maskwire.data.val_cnt": "MW_OFF_DATA_VAL_CNT",
+    "maskwire.data.elem_off": "MW_OFF_DATA_ELEM_OFF",
+    "maskwire.data.val_off": "MW_OFF_DATA_VAL_OFF",
+    "maskwire.data.n": "MW_OFF_DATA_N",
+    "maskwire.data.k": "MW_OFF_DATA_K",
+    "maskwire.data.tag": "MW_OFF_DATA_TAG",
+    "maskwire.data.seg_cnt": "MW_OFF_DATA_SEG_CNT",
+    "maskwire.data.codec": "MW_OFF_DATA_CODEC",
+    "maskwire.data.bits": "MW_OFF_DATA_BITS",
+    "maskwire.data.rounding": "MW_OFF_DATA_ROUNDING",
+    "maskwire.data.dtype": "MW_OFF_DATA_DTYPE",
+    "maskwire.data.kind": "MW_OFF_DATA_KIND",
+    "maskwire.data.ndim": "MW_OFF_DATA_NDIM",
+    "maskwire.data.reserved": "MW_OFF_DATA_RSV",
+    "maskwire.data.p0": "MW_OFF_DATA_P0",
+    "maskwire.data.p1": "MW_OFF_DATA_P1",
+    "maskwire.data.dim": "MW_OFF_DATA_DIMS",
+    "maskwire.data.payload": "MW_OFF_DATA_PAYLOAD",
+    "maskwire.ack.largest_pn": "MW_OFF_ACK_LARGEST_PN",
+    "maskwire.ack.ack_delay_us": "MW_OFF_ACK_DELAY_US",
+    "maskwire.ack.cum_tid": "MW_OFF_ACK_CUM_TID",
+    "maskwire.ack.rx_limit": "MW_OFF_ACK_RX_LIMIT",
+    "maskwire.ack.nblocks": "MW_OFF_ACK_NBLOCKS",
+    "maskwire.ack.has_largest": "MW_OFF_ACK_HAS_LARGEST",
+    "maskwire.ack.reserved": "MW_OFF_ACK_RSV",
+    "maskwire.ack.block.tid": "MW_OFF_BLK_TID",
+    "maskwire.ack.block.seg_cum": "MW_OFF_BLK_SEG_CUM",
+    "maskwire.ack.block.flags": "MW_OFF_BLK_FLAGS",
+    "maskwire.ack.block.reserved": "MW_OFF_BLK_RSV",
+    "maskwire.ack.block.bitmap_len": "MW_OFF_BLK_BITMAP_LEN",
+    "maskwire.ack.block.bitmap": "MW_OFF_BLK_BITMAP",
+    "maskwire.close.reason": "MW_OFF_CLOSE_REASON",
+    FIRST_BLOCK: "MW_OFF_ACK_BLOCKS",
+}
+
+
+def wire_offsets(path=WIRE_H):
+    """mw_wire.h's MW_OFF_* names: {name: (offset, width in bytes, or None
+    for a variable-length part)}; the width is the first uN/iN of the
+    define's comment."""
+    consts, offs = {}, {}
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"#define\s+(MW_\w+)\s+(\w+)(.*)", line)
+            if not m:
+                continue
+            name, val, rest = m.groups()
+            if val in consts:
+                v = consts[val]
+            else:
+                try:
+                    v = int(val.rstrip("uU"), 0)
+                except ValueError:
+                    continue
+            consts[name] = v
+            if name.startswith("MW_OFF_"):
+                w = re.search(r"\b[ui](8|16|32|64)\b", rest)
+                offs[name] = (v, int(w.group(1)) // 8 if w else None)
+    return offs
+
+
+def dissected_offsets(capture):
+    """Where the dissector puts each field in a capture, from tshark's
+    PDML: {field: {(offset, size), ...}}, offsets as FIELD_OFF says."""
+    out = subprocess.run(["tshark", "-n", "-X", "lua_script:" + ptlib.DISSECTOR,
+                          "-r", capture, "-T", "pdml"], check=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         text=True).stdout
+    seen = {}
+
+    def note(name, off, size):
+        seen.setdefault(name, set()).add((off, size))
+
+    def walk(el, base, count):
+        for ch in el.findall("field"):
+            name = ch.get("name")
+            pos, size = int(ch.get("pos")), int(ch.get("size"))
+            kids = [k.get("name") for k in ch.findall("field")]
+            if name == "_ws.lua.text" and "maskwire.ack.block.tid" in kids:
+                if not count["blocks"]:
+                    note(FIRST_BLOCK, pos - base, None)
+                count["blocks"] += 1
+                walk(ch, pos, count)
+                continue
+            if name == "maskwire.data.dim":
+                note(name, pos - base - 4 * count["dim"], size)
+                count["dim"] += 1
+            elif name in FIELD_OFF:
+                note(name, pos - base, size)
+            walk(ch, base, count)
+
+    for proto in ET.fromstring(out).iter("proto"):
+        if proto.get("name") == "maskwire":
+            walk(proto, int(proto.get("pos")), {"dim": 0, "blocks": 0})
+    return seen
+
+
+def check_layout(ck, caps):
+    offs = wire_offsets()
+    ck.true("mw_wire.h names field offsets (%d MW_OFF_*)" % len(offs),
+            len(offs) > 40)
+    ck.eq("MW_OFF_* fields the dissector does not show",
+          sorted(set(offs) - set(FIELD_OFF.values())), [])
+    seen = {}
+    for cap in caps:
+        for name, s in dissected_offsets(cap).items():
+            seen.setdefault(name, set()).update(s)
+    for name, macro in FIELD_OFF.items():
+        off, width = offs.get(macro, (None, None))
+        got = seen.get(name, set())
+        size = "%d bytes" % width if width else "variable length"
+        ck.true("dissector %s at %s = %s, %s" % (name, macro, off, size),
+                got and all(o == off and (width is None or s == width)
+                            for o, s in got),
+                "(seen as (offset, size): %s)" % sorted(got, key=str))
 
 
 def norm_int_list(v):
@@ -135,6 +288,7 @@ def main():
         if n.endswith(".pcap"))
     ck = ptlib.Checker()
     check_doc_example(ck, pcaptool)
+    check_layout(ck, caps)
     total_fields = total_dgrams = 0
     for cap in caps:
         rows = ptlib.dump(pcaptool, cap)
