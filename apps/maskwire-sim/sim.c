@@ -392,7 +392,7 @@ static void link_send(struct sim *s, int from, const uint8_t *buf, size_t len,
 {
 	struct link *l = &s->link[from];
 	const struct opts *o = &s->o;
-	int is_data = len > 3 && buf[3] == MW_PT_DATA;
+	int is_data = len > MW_OFF_TYPE && buf[MW_OFF_TYPE] == MW_PT_DATA;
 	uint64_t ser = (uint64_t)((double)len * 8.0 / o->bw_gbps);
 	uint64_t dep, t, queued;
 	struct pkt p;
