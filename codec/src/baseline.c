@@ -74,17 +74,19 @@ int mw_quant_range(const float *x, uint64_t n, unsigned bits, float *lo,
 {
 	const uint32_t L = (1u << bits) - 1;
 	float mn = INFINITY, mx = -INFINITY;
-	uint32_t bad = 0;
 
+	/* branches, not min/max: they are rarely taken, and a minss chain
+	 * through mn would be ~12% slower */
 	for (uint64_t i = 0; i < n; i++) {
 		float v = x[i];
 
-		bad |= (uint32_t)mw_nonfinite_bits(mw_f2u(v));
-		mn = v < mn ? v : mn;
-		mx = v > mx ? v : mx;
+		if (mw_nonfinite_bits(mw_f2u(v)))
+			return MW_ENONFINITE;
+		if (v < mn)
+			mn = v;
+		if (v > mx)
+			mx = v;
 	}
-	if (bad)
-		return MW_ENONFINITE;
 	*lo = mn;
 	*step = (mx - mn) / (float)L;
 	/* the decoder's top level, L * step + min, rounds up past max and
@@ -107,7 +109,9 @@ int64_t mw_quant_codes(const float *x, uint64_t n, unsigned bits, float lo,
 		for (unsigned j = 0; j < cnt; j++) {
 			float xv = x[i + j], v = 0.0f;
 
-			bad |= (uint32_t)mw_nonfinite_bits(mw_f2u(xv));
+			/* bit 31 set iff the exponent is all ones (NaN/Inf):
+			 * three cheap operations per element */
+			bad |= (mw_f2u(xv) & MW_EXP_MASK) + 0x00800000u;
 			if (step > 0.0f) {
 				v = (xv - lo) / step;
 				/* NaN to 0 too: a code never leaves [0, L] */
@@ -120,7 +124,7 @@ int64_t mw_quant_codes(const float *x, uint64_t n, unsigned bits, float lo,
 			    (cnt * bits + 7) / 8);
 	}
 	/* the range pass saw only finite values: x changed in between */
-	if (bad)
+	if (bad & 0x80000000u)
 		return MW_ECHANGED;
 	return (int64_t)mw_mask_bytes(n, bits);
 }
