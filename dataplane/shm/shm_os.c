@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "mw_shm.h"
@@ -241,7 +242,24 @@ static struct sigaction prev_bus;
 static pthread_once_t bus_once = PTHREAD_ONCE_INIT;
 static int bus_installed;
 
-static void pass_on(int sig, siginfo_t *si, void *uc)
+/*
+ * The fault may hit inside a sanitizer's runtime (a ThreadSanitizer atomic
+ * store holds its lock while it writes), so the handler must not call back
+ * into it: no instrumentation, and mmap as a raw system call (the libc
+ * symbol is intercepted).
+ */
+#if defined(__has_attribute)
+#if __has_attribute(disable_sanitizer_instrumentation)
+#define NO_SANITIZER __attribute__((disable_sanitizer_instrumentation))
+#elif __has_attribute(no_sanitize_thread)
+#define NO_SANITIZER __attribute__((no_sanitize_thread))
+#endif
+#endif
+#ifndef NO_SANITIZER
+#define NO_SANITIZER
+#endif
+
+NO_SANITIZER static void pass_on(int sig, siginfo_t *si, void *uc)
 {
 	struct sigaction dfl;
 
@@ -263,7 +281,7 @@ static void pass_on(int sig, siginfo_t *si, void *uc)
 		raise(sig);
 }
 
-static void on_sigbus(int sig, siginfo_t *si, void *uc)
+NO_SANITIZER static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
 	uintptr_t a = (uintptr_t)si->si_addr;
 	unsigned i;
@@ -272,14 +290,14 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 		uintptr_t b = atomic_load(&guards[i].base);
 		uint64_t len = atomic_load(&guards[i].len);
 		int e = errno;
-		void *p;
+		long p;
 
 		if (!b || a < b || a - b >= len)
 			continue;
-		p = mmap((void *)b, len, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		p = syscall(SYS_mmap, b, len, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 		errno = e;
-		if (p == MAP_FAILED)
+		if (p == -1)
 			break; /* cannot repair: the fault is fatal */
 		atomic_store(&guards[i].hit, 1);
 		return;
