@@ -147,6 +147,29 @@ static int rx_tiles(const struct rx_slot *s, const struct mw_data *d)
 	return 1;
 }
 
+/* Record an accepted segment in its tensor; deliver what completes. */
+static void rx_record(struct mw_ep *ep, uint16_t id, struct rx_slot *s,
+		      const struct mw_data *d)
+{
+	struct rx_seg *r = &s->rs[d->seg_idx];
+
+	r->elem_off = d->seg.elem_off;
+	r->val_off = d->seg.val_off;
+	r->elem_cnt = (uint32_t)d->seg.elem_cnt;
+	r->val_cnt = (uint32_t)d->seg.val_cnt;
+	s->bitmap[d->seg_idx / 8] |= (uint8_t)(1u << (d->seg_idx % 8));
+	s->rcvd++;
+	if (d->seg_idx > s->seg_max)
+		s->seg_max = d->seg_idx;
+	while (s->seg_cum < s->seg_cnt && bit_get(s->bitmap, s->seg_cum))
+		s->seg_cum++;
+	ep->ctr.data_rx++;
+	if (s->rcvd == s->seg_cnt) {
+		s->complete = 1;
+		rx_deliver(ep, id);
+	}
+}
+
 /*
  * A DATA packet (PROTOCOL.md 5.2, 11). Checks run in the order of
  * section 11; a packet that fails one is dropped and leaves nothing behind
@@ -161,7 +184,6 @@ int mw_recv_on_data(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 	struct peer *p = &ep->peers[id];
 	struct mw_data d;
 	struct rx_slot *s;
-	struct rx_seg *r;
 	int32_t off;
 	int64_t got;
 	int rc, opened = 0;
@@ -230,22 +252,7 @@ int mw_recv_on_data(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 	if (opened && p->recv.blocked && p->recv.blocked_tid == d.tid)
 		p->recv.blocked = 0;
 	rx_note_pn(ep, p, d.pn, now);
-	r = &s->rs[d.seg_idx];
-	r->elem_off = d.seg.elem_off;
-	r->val_off = d.seg.val_off;
-	r->elem_cnt = (uint32_t)d.seg.elem_cnt;
-	r->val_cnt = (uint32_t)d.seg.val_cnt;
-	s->bitmap[d.seg_idx / 8] |= (uint8_t)(1u << (d.seg_idx % 8));
-	s->rcvd++;
-	if (d.seg_idx > s->seg_max)
-		s->seg_max = d.seg_idx;
-	while (s->seg_cum < s->seg_cnt && bit_get(s->bitmap, s->seg_cum))
-		s->seg_cum++;
-	ep->ctr.data_rx++;
-	if (s->rcvd == s->seg_cnt) {
-		s->complete = 1;
-		rx_deliver(ep, id);
-	}
+	rx_record(ep, id, s, &d);
 	return 0;
 }
 

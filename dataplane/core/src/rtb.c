@@ -247,6 +247,36 @@ static int window_shut(const struct mw_ep *ep, const struct peer *p,
 	return 0;
 }
 
+/* One ACK block (5.4): the segments it names, or the whole tensor.
+ * Returns the segments newly acknowledged that were in flight. */
+static uint32_t ack_block(struct mw_ep *ep, uint16_t id,
+			  const struct mw_ack_block *b,
+			  const struct ack_ctx *ac)
+{
+	struct peer *p = &ep->peers[id];
+	struct tx_slot *s = tx_by_tid(ep, p, b->tid);
+	uint32_t j, lim, newly = 0;
+
+	if (!s)
+		return 0; /* finished already, or never ours */
+	if (b->flags & MW_ACKB_COMPLETE)
+		return tx_complete(ep, id, s, ac);
+	lim = b->seg_cum < s->seg_cnt ? b->seg_cum : s->seg_cnt;
+	for (j = 0; j < lim; j++)
+		newly += ack_seg(ep, p, s, j, ac);
+	for (j = 0; j < 8u * b->bitmap_len; j++) {
+		uint64_t seg = (uint64_t)b->seg_cum + 1 + j;
+
+		if (seg >= s->seg_cnt)
+			break;
+		if (b->bitmap[j / 8] >> (j % 8) & 1)
+			newly += ack_seg(ep, p, s, (uint32_t)seg, ac);
+	}
+	if (s->acked == s->seg_cnt)
+		tx_complete(ep, id, s, ac);
+	return newly;
+}
+
 int mw_rtb_on_ack(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 		  const uint8_t *pkt, size_t len, uint64_t now)
 {
@@ -290,32 +320,9 @@ int mw_rtb_on_ack(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 			newly += tx_complete(ep, id, s, &ac);
 		}
 	}
-	while ((rc = mw_wire_ack_block(&a, &b)) > 0) {
-		struct tx_slot *s = tx_by_tid(ep, p, b.tid);
-		uint32_t j, lim;
-
-		if (!s)
-			continue; /* finished already, or never ours */
-		if (b.flags & MW_ACKB_COMPLETE) {
-			newly += tx_complete(ep, id, s, &ac);
-			continue;
-		}
-		lim = b.seg_cum < s->seg_cnt ? b.seg_cum : s->seg_cnt;
-		for (j = 0; j < lim; j++)
-			newly += ack_seg(ep, p, s, j, &ac);
-		for (j = 0; j < 8u * b.bitmap_len; j++) {
-			uint64_t seg = (uint64_t)b.seg_cum + 1 + j;
-
-			if (seg >= s->seg_cnt)
-				break;
-			if (b.bitmap[j / 8] >> (j % 8) & 1)
-				newly += ack_seg(ep, p, s, (uint32_t)seg, &ac);
-		}
-		if (s->acked == s->seg_cnt)
-			tx_complete(ep, id, s, &ac);
-	}
-	if (a.has_largest &&
-	    (!p->rtb.has_largest_acked || largest > p->rtb.largest_acked)) {
+	while (mw_wire_ack_block(&a, &b) > 0)
+		newly += ack_block(ep, id, &b, &ac);
+	if (largest_new) {
 		if (p->rtb.pn_next - largest <= sent_cap(ep)) {
 			uint64_t sent =
 				p->rtb.sent[largest % sent_cap(ep)].sent_ns;

@@ -121,6 +121,67 @@ static int meta_elems(const struct mw_tensor_meta *m, unsigned codec,
 	return 0;
 }
 
+/* The checks of a submit that do not depend on the endpoint's state;
+ * *n: the tensor's elements (bytes for RAW). */
+static int submit_check(const struct mw_ep *ep,
+			const struct mw_tensor_meta *meta,
+			const struct mw_codec_params *cp, uint64_t bytes,
+			uint64_t *n)
+{
+	int rc = mw_codec_params_check(cp);
+
+	if (rc < 0)
+		return rc;
+	for (unsigned i = meta->ndim; i < MW_WIRE_MAX_DIMS; i++)
+		if (meta->dims[i])
+			return MW_EINVAL;
+	rc = meta_elems(meta, cp->codec, n);
+	if (rc < 0)
+		return rc;
+	if (*n > UINT64_MAX / mw_codec_elem_size(cp->codec) ||
+	    bytes != *n * mw_codec_elem_size(cp->codec))
+		return MW_EINVAL;
+	if (bytes > ep->cfg.max_tensor_bytes)
+		return MW_ELIMIT;
+	if ((cp->codec == MW_CODEC_MS || cp->codec == MW_CODEC_MS_SIGNED ||
+	     cp->codec == MW_CODEC_TOPK) &&
+	    cp->k > *n)
+		return MW_EINVAL; /* more values kept than elements */
+	return 0;
+}
+
+/* Encode the tensor into a payload of the slot's own. */
+static int tx_encode(struct mw_ep *ep, struct tx_slot *s,
+		     const struct mw_codec_params *cp, const void *data,
+		     uint64_t n)
+{
+	size_t scr_len = mw_encode_scratch_size(cp, n);
+	int64_t sz = mw_encode_size(cp, n);
+
+	if (sz < 0)
+		return (int)sz;
+	if ((uint64_t)sz > SIZE_MAX / 2)
+		return MW_ELIMIT;
+	if (scr_len > ep->scratch_len) {
+		mw_mem_free(ep, ep->scratch, ep->scratch_len);
+		ep->scratch = mw_mem_alloc_raw(ep, scr_len);
+		ep->scratch_len = ep->scratch ? scr_len : 0;
+		if (!ep->scratch)
+			return MW_ENOMEM;
+	}
+	/* mw_encode() writes every byte of the payload. */
+	s->payload = mw_mem_alloc_raw(ep, (size_t)sz);
+	if (!s->payload)
+		return MW_ENOMEM;
+	s->own = 1;
+	s->plen = (size_t)sz;
+	sz = mw_encode(cp, data, n, &s->desc, s->payload, s->plen, ep->scratch,
+		       ep->scratch_len);
+	if (sz < 0 || (size_t)sz != s->plen)
+		return sz < 0 ? (int)sz : MW_EFORMAT;
+	return 0;
+}
+
 int mw_ep_submit(struct mw_ep *ep, uint16_t id,
 		 const struct mw_tensor_meta *meta,
 		 const struct mw_codec_params *cp, const void *data,
@@ -129,7 +190,6 @@ int mw_ep_submit(struct mw_ep *ep, uint16_t id,
 	struct peer *p = get_peer(ep, id);
 	struct tx_slot *s;
 	uint64_t n, pending;
-	int64_t sz;
 	int rc;
 
 	assert(now >= ep->last_now);
@@ -137,24 +197,9 @@ int mw_ep_submit(struct mw_ep *ep, uint16_t id,
 	if (!p || !meta || !cp || (!data && bytes) ||
 	    (flags & ~MW_SUBMIT_BORROW))
 		return MW_EINVAL;
-	rc = mw_codec_params_check(cp);
+	rc = submit_check(ep, meta, cp, bytes, &n);
 	if (rc < 0)
 		return rc;
-	for (unsigned i = meta->ndim; i < MW_WIRE_MAX_DIMS; i++)
-		if (meta->dims[i])
-			return MW_EINVAL;
-	rc = meta_elems(meta, cp->codec, &n);
-	if (rc < 0)
-		return rc;
-	if (n > UINT64_MAX / mw_codec_elem_size(cp->codec) ||
-	    bytes != n * mw_codec_elem_size(cp->codec))
-		return MW_EINVAL;
-	if (bytes > ep->cfg.max_tensor_bytes)
-		return MW_ELIMIT;
-	if ((cp->codec == MW_CODEC_MS || cp->codec == MW_CODEC_MS_SIGNED ||
-	     cp->codec == MW_CODEC_TOPK) &&
-	    cp->k > n)
-		return MW_EINVAL; /* more values kept than elements */
 	pending = (p->send.tx_seq - p->send.tx_base) + p->send.tx_evq;
 	if (pending >= ep->cfg.window)
 		return MW_EAGAIN;
@@ -171,35 +216,12 @@ int mw_ep_submit(struct mw_ep *ep, uint16_t id,
 		s->plen = (size_t)bytes;
 		s->desc.codec = (uint8_t)cp->codec;
 		s->desc.n = n;
+		rc = 0;
 	} else {
-		size_t scr_len = mw_encode_scratch_size(cp, n);
-
-		sz = mw_encode_size(cp, n);
-		if (sz < 0)
-			return (int)sz;
-		if ((uint64_t)sz > SIZE_MAX / 2)
-			return MW_ELIMIT;
-		if (scr_len > ep->scratch_len) {
-			mw_mem_free(ep, ep->scratch, ep->scratch_len);
-			ep->scratch = mw_mem_alloc_raw(ep, scr_len);
-			ep->scratch_len = ep->scratch ? scr_len : 0;
-			if (!ep->scratch)
-				return MW_ENOMEM;
-		}
-		/* mw_encode() writes every byte of the payload. */
-		s->payload = mw_mem_alloc_raw(ep, (size_t)sz);
-		if (!s->payload)
-			return MW_ENOMEM;
-		s->own = 1;
-		s->plen = (size_t)sz;
-		sz = mw_encode(cp, data, n, &s->desc, s->payload, s->plen,
-			       ep->scratch, ep->scratch_len);
-		if (sz < 0 || (size_t)sz != s->plen) {
-			mw_send_slot_clear(ep, s);
-			return sz < 0 ? (int)sz : MW_EFORMAT;
-		}
+		rc = tx_encode(ep, s, cp, data, n);
 	}
-	rc = tx_plan(ep, p, s, seg_budget(ep, p));
+	if (rc == 0)
+		rc = tx_plan(ep, p, s, seg_budget(ep, p));
 	if (rc < 0) {
 		mw_send_slot_clear(ep, s);
 		return rc;

@@ -294,40 +294,14 @@ static float u2f(uint32_t u)
 	return f;
 }
 
-int mw_wire_parse_data(const uint8_t *pkt, size_t len, struct mw_data *o)
+/* The rules of PROTOCOL.md 5.2 on a parsed DATA header. */
+static int data_rules(const uint8_t *b, const struct mw_data *o)
 {
-	const uint8_t *b = pkt;
-	struct mw_codec_desc *d = &o->desc;
-	struct mw_tensor_meta *m = &o->meta;
+	const struct mw_codec_desc *d = &o->desc;
+	const struct mw_tensor_meta *m = &o->meta;
 	uint64_t prod = 1;
 	unsigned i, esz;
 	int rc;
-
-	if (len < MW_WIRE_DATA_HDR_LEN)
-		return MW_ETRUNC;
-	o->pn = mw_get32(b + MW_OFF_DATA_PN);
-	o->tid = mw_get32(b + MW_OFF_DATA_TID);
-	o->seg_idx = mw_get32(b + MW_OFF_DATA_SEG_IDX);
-	o->seg.elem_cnt = mw_get32(b + MW_OFF_DATA_ELEM_CNT);
-	o->seg.val_cnt = mw_get32(b + MW_OFF_DATA_VAL_CNT);
-	o->seg.elem_off = mw_get64(b + MW_OFF_DATA_ELEM_OFF);
-	o->seg.val_off = mw_get64(b + MW_OFF_DATA_VAL_OFF);
-	d->n = mw_get64(b + MW_OFF_DATA_N);
-	d->k = mw_get64(b + MW_OFF_DATA_K);
-	m->tag = mw_get64(b + MW_OFF_DATA_TAG);
-	o->seg_cnt = mw_get32(b + MW_OFF_DATA_SEG_CNT);
-	d->codec = b[MW_OFF_DATA_CODEC];
-	d->bits = b[MW_OFF_DATA_BITS];
-	d->rounding = b[MW_OFF_DATA_ROUNDING];
-	m->dtype = b[MW_OFF_DATA_DTYPE];
-	m->kind = b[MW_OFF_DATA_KIND];
-	m->ndim = b[MW_OFF_DATA_NDIM];
-	d->p0 = u2f(mw_get32(b + MW_OFF_DATA_P0));
-	d->p1 = u2f(mw_get32(b + MW_OFF_DATA_P1));
-	for (i = 0; i < MW_WIRE_MAX_DIMS; i++)
-		m->dims[i] = mw_get32(b + MW_OFF_DATA_DIMS + 4 * i);
-	o->payload = pkt + MW_OFF_DATA_PAYLOAD;
-	o->payload_len = len - MW_WIRE_DATA_HDR_LEN;
 
 	if (mw_get16(b + MW_OFF_DATA_RSV) != 0)
 		return MW_EFORMAT;
@@ -383,6 +357,42 @@ int mw_wire_parse_data(const uint8_t *pkt, size_t len, struct mw_data *o)
 	if (mw_seg_payload_size(d, &o->seg) != o->payload_len)
 		return MW_ETRUNC;
 	return 0;
+}
+
+int mw_wire_parse_data(const uint8_t *pkt, size_t len, struct mw_data *o)
+{
+	const uint8_t *b = pkt;
+	struct mw_codec_desc *d = &o->desc;
+	struct mw_tensor_meta *m = &o->meta;
+	unsigned i;
+
+	if (len < MW_WIRE_DATA_HDR_LEN)
+		return MW_ETRUNC;
+	o->pn = mw_get32(b + MW_OFF_DATA_PN);
+	o->tid = mw_get32(b + MW_OFF_DATA_TID);
+	o->seg_idx = mw_get32(b + MW_OFF_DATA_SEG_IDX);
+	o->seg.elem_cnt = mw_get32(b + MW_OFF_DATA_ELEM_CNT);
+	o->seg.val_cnt = mw_get32(b + MW_OFF_DATA_VAL_CNT);
+	o->seg.elem_off = mw_get64(b + MW_OFF_DATA_ELEM_OFF);
+	o->seg.val_off = mw_get64(b + MW_OFF_DATA_VAL_OFF);
+	d->n = mw_get64(b + MW_OFF_DATA_N);
+	d->k = mw_get64(b + MW_OFF_DATA_K);
+	m->tag = mw_get64(b + MW_OFF_DATA_TAG);
+	o->seg_cnt = mw_get32(b + MW_OFF_DATA_SEG_CNT);
+	d->codec = b[MW_OFF_DATA_CODEC];
+	d->bits = b[MW_OFF_DATA_BITS];
+	d->rounding = b[MW_OFF_DATA_ROUNDING];
+	m->dtype = b[MW_OFF_DATA_DTYPE];
+	m->kind = b[MW_OFF_DATA_KIND];
+	m->ndim = b[MW_OFF_DATA_NDIM];
+	d->p0 = u2f(mw_get32(b + MW_OFF_DATA_P0));
+	d->p1 = u2f(mw_get32(b + MW_OFF_DATA_P1));
+	for (i = 0; i < MW_WIRE_MAX_DIMS; i++)
+		m->dims[i] = mw_get32(b + MW_OFF_DATA_DIMS + 4 * i);
+	o->payload = pkt + MW_OFF_DATA_PAYLOAD;
+	o->payload_len = len - MW_WIRE_DATA_HDR_LEN;
+
+	return data_rules(b, o);
 }
 
 int mw_wire_put_data(uint8_t *pkt, const struct mw_data *o)
