@@ -1,19 +1,20 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file mw_source.h
- * An application traffic source/sink plugged into the data plane's poll
- * loop: the built-in generator/sink (apps/maskwire) is one, the
- * shared-memory channel to a training process is another.
+ * An application traffic source/sink driven by the event loop (mw_loop.h):
+ * the built-in generator/sink (apps/maskwire) is one, the shared-memory
+ * channel to a training process is another, the simulator's split-learning
+ * client and server are two more.
  *
  * No DPDK types: a source only sees the transport core (mw_transport.h).
- * The poll loop calls, once per iteration and on its own lcore:
+ * The loop calls, once per iteration and on the caller's thread:
  *   - poll():  submit new tensors with mw_ep_submit() (stop at MW_EAGAIN);
  *   - event(): for every core event (RX_TENSOR buffers become the source's
  *              to keep or to give back with mw_ep_release());
- *   - link():  the data plane's frame counters (optional);
- * and, at the end, stats_json(). It never calls poll() again once the
- * loop is stopping (signal or done), but keeps delivering events until
- * every submitted tensor is finished or failed.
+ * and the data plane adds link() (its frame counters, optional) and, at
+ * the end, stats_json(). The loop never calls poll() again once it is
+ * stopping (signal or done), but keeps delivering events until every
+ * submitted tensor is finished or failed.
  */
 #ifndef MW_SOURCE_H
 #define MW_SOURCE_H
@@ -50,9 +51,10 @@ struct mw_source {
 
 	/**
 	 * Submit what is ready. peers/npeers: the core peer ids of the
-	 * configured peers, in command-line order.
+	 * configured peers, in command-line order. NULL: a source that
+	 * only receives.
 	 * @return tensors submitted (>= 0), or a negative mw_err to stop the
-	 *         data plane (a fatal source error).
+	 *         loop (a fatal source error: mw_loop_error()).
 	 */
 	int (*poll)(void *ctx, struct mw_ep *ep, const uint16_t *peers,
 		    unsigned npeers, uint64_t now);
@@ -62,12 +64,13 @@ struct mw_source {
 	void (*link)(void *ctx, struct mw_ep *ep,
 		     const struct mw_source_link *l, uint64_t now);
 
-	/** One core event. */
+	/** One core event. NULL: the loop gives RX_TENSOR buffers back
+	 *  (mw_ep_release()). */
 	void (*event)(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
 		      uint64_t now);
 
-	/** @return true when the source has finished its work (the data
-	 *  plane then lingers briefly and exits). NULL: never. */
+	/** @return true when the source has finished its work (the loop
+	 *  then lingers briefly and closes). NULL: never. */
 	bool (*done)(void *ctx);
 
 	/** @return true while a stop would lose work the source already
