@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * libFuzzer target for mw_net_parse(). Invariants checked on every input:
+ * libFuzzer target for mw_net_parse(). Input: one byte that picks the
+ * configuration (bit 0 set: tagged, VLAN id = byte >> 1; bit 7 set: zero
+ * UDP checksums accepted), then a whole Ethernet frame.
+ * Invariants checked on every input:
  * - the result is a known class with a known drop reason, and a drop reason
  *   is set exactly when the frame is dropped;
  * - a UDP payload lies inside the buffer;
@@ -19,11 +22,13 @@ static uint8_t frame2[70000];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	/* First byte picks the configuration so tagged paths are reached. */
+	/* First byte picks the configuration so tagged paths are reached.
+	 * The address is the receiver's in the pcap-tests captures, so the
+	 * seed frames (corpus/frame) reach the UDP class as they are. */
 	struct mw_net_cfg cfg = {
-		.mac = {0x02, 0, 0, 0, 0, 0x01},
-		.ip = 0x0a000001,
-		.port = 7000,
+		.mac = {0x02, 0, 0, 0, 0, 0x02},
+		.ip = 0x0a000002,
+		.port = 47000,
 		.vlan = MW_NET_NO_VLAN,
 	};
 	if (size > 0) {
