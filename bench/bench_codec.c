@@ -363,7 +363,7 @@ static float *load_npy(const char *path, uint64_t *n)
 	}
 	fclose(f);
 	rc = mw_npy_parse(buf, (size_t)len, &npy, &why);
-	if (rc < 0 || npy.dtype != MW_DTYPE_F32) {
+	if (rc < 0 || npy.dtype != MW_DT_F32) {
 		fprintf(stderr, "maskwire-bench-codec: %s: %s\n", path,
 			rc < 0 ? why : "not float32");
 		exit(1);

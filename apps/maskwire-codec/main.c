@@ -105,7 +105,7 @@ static float *load_npy(const char *path, struct mw_shape *shape, uint64_t *n)
 	float *x;
 	int rc = mw_npy_parse(buf, len, &npy, &why);
 
-	if (rc == 0 && npy.dtype != MW_DTYPE_F32) {
+	if (rc == 0 && npy.dtype != MW_DT_F32) {
 		rc = MW_EUNSUPP;
 		why = "dtype is not supported (need float32 '<f4')";
 	}

@@ -474,7 +474,7 @@ static void print_json(const struct model *m, FILE *o, size_t frames)
 			", \"kind\": \"%s\", \"dtype\": \"%s\", \"shape\": [",
 			i ? "," : "", d->session, d->tid, d->meta.tag,
 			mw_kind_name(d->meta.kind),
-			mw_wire_dtype_name(d->meta.dtype));
+			mw_dtype_name(d->meta.dtype));
 		for (unsigned j = 0; j < d->meta.ndim; j++)
 			fprintf(o, "%s%u", j ? ", " : "", d->meta.dims[j]);
 		fprintf(o,

@@ -72,7 +72,7 @@ void mw_gensink_fill(void *out, uint64_t n, unsigned dtype, unsigned kind,
 	uint64_t s = seed * 0xd1342543de82ef95ull ^ (tag + 1) * 0x9e3779b97f4a7c15ull;
 	if (dtype != MW_DT_F32) {
 		uint8_t *b = out;
-		uint64_t bytes = n * mw_wire_dtype_size(dtype);
+		uint64_t bytes = n * mw_dtype_size(dtype);
 		for (uint64_t i = 0; i < bytes; i++)
 			b[i] = (uint8_t)(mw_rand64(&s) >> 56);
 		return;
@@ -122,7 +122,7 @@ int mw_gensink_new(const struct mw_gensink_cfg *cfg, struct mw_gensink **out)
 	}
 	if (cfg->gen_n || cfg->respond) {
 		g->n = mw_gensink_elems(&cfg->meta);
-		unsigned es = mw_wire_dtype_size(cfg->meta.dtype);
+		unsigned es = mw_dtype_size(cfg->meta.dtype);
 		bool raw = cfg->cp.codec == MW_CODEC_RAW;
 		if (g->n == 0 || es == 0 ||
 		    (!raw && cfg->meta.dtype != MW_DT_F32) ||
@@ -301,7 +301,7 @@ static int sink_check(struct mw_gensink *g, const struct mw_event *ev,
 	const struct mw_codec_desc *d = &ev->desc;
 	uint64_t n = mw_gensink_elems(&ev->meta);
 	unsigned es = mw_codec_elem_size(d->codec);
-	unsigned ds = mw_wire_dtype_size(ev->meta.dtype);
+	unsigned ds = mw_dtype_size(ev->meta.dtype);
 	*ok = false;
 	if (d->codec == MW_CODEC_RAW) {
 		/* Raw codecs carry bytes: n counts bytes. */
@@ -361,7 +361,7 @@ static void log_tensor(struct mw_gensink *g, const struct mw_event *ev,
 		"{\"peer\": %u, \"tid\": %" PRIu64 ", \"tag\": %" PRIu64
 		", \"kind\": \"%s\", \"dtype\": \"%s\", \"shape\": [",
 		ev->peer, ev->handle, ev->meta.tag, mw_kind_name(ev->meta.kind),
-		mw_wire_dtype_name(ev->meta.dtype));
+		mw_dtype_name(ev->meta.dtype));
 	for (unsigned i = 0; i < ev->meta.ndim && i < MW_WIRE_MAX_DIMS; i++)
 		fprintf(f, "%s%u", i ? ", " : "", ev->meta.dims[i]);
 	fprintf(f,
@@ -549,7 +549,7 @@ static void gs_stats_json(void *ctx, FILE *f)
 		", \"stamp\": %s, \"lockstep\": %s, \"respond\": %s"
 		", \"responses\": %" PRIu64 ", \"failed_by_reason\": {",
 		g->n, g->bytes, mw_kind_name(c->meta.kind),
-		mw_wire_dtype_name(c->meta.dtype), mw_codec_name(c->cp.codec),
+		mw_dtype_name(c->meta.dtype), mw_codec_name(c->cp.codec),
 		c->cp.bits, c->cp.ratio, c->cp.k, c->rate, c->seed,
 		g->submitted_total, g->done, g->failed, g->eagain,
 		c->content_period, c->stamp ? "true" : "false",

@@ -71,7 +71,7 @@ uint64_t mw_gensink_elems(const struct mw_tensor_meta *m);
 
 /**
  * Fill the deterministic content of tensor `tag`.
- * @param out    n elements of the dtype (bytes = n * mw_wire_dtype_size()).
+ * @param out    n elements of the dtype (bytes = n * mw_dtype_size()).
  * @param dtype  enum mw_dtype; MW_DT_F32 gets float values shaped by
  *               kind (activations non-negative with zeros, gradients
  *               small and signed); other dtypes get pseudo-random bytes.

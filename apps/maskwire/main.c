@@ -689,8 +689,8 @@ static int finish_config(struct app *a)
 		FAIL("--lockstep needs --gen");
 	if (g->gen_n || g->respond) {
 		uint64_t n = mw_gensink_elems(&g->meta);
-		uint64_t bytes = n * mw_wire_dtype_size(g->meta.dtype);
-		if (n == 0 || bytes / mw_wire_dtype_size(g->meta.dtype) != n)
+		uint64_t bytes = n * mw_dtype_size(g->meta.dtype);
+		if (n == 0 || bytes / mw_dtype_size(g->meta.dtype) != n)
 			FAIL("--shape: too many elements");
 		if (bytes > a->dp.ep.max_tensor_bytes)
 			FAIL("--shape: a %" PRIu64 "-byte tensor exceeds "

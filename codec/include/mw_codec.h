@@ -50,6 +50,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mw_dtype.h"
 #include "mw_err.h"
 
 #ifdef __cplusplus
@@ -307,13 +308,20 @@ const char *mw_codec_simd_name(void);
 /** Most dimensions a shape may have. */
 #define MW_NDIM_MAX 8
 
-/** Element types of tensor files. */
-enum mw_dtype {
-	MW_DTYPE_F32 = 1, /**< float32, little-endian ('<f4') */
-	MW_DTYPE_U8 = 2,  /**< uint8 ('|u1'), the RAW codec's elements */
-};
+/*
+ * Element types are enum mw_dtype (mw_dtype.h), the numbers the wire and
+ * the shared-memory ABI use. The files hold codes of their own (.npy a
+ * descr string, .mwt its header byte 11); the parsers and writers convert
+ * them. Tensor files support MW_DT_F32 and MW_DT_U8 (the RAW codec's
+ * elements).
+ */
 
-/** A tensor shape, row-major (C order). ndim 0 is a scalar (1 element). */
+/**
+ * A tensor file's shape, row-major (C order): 64-bit dims, as .npy and .mwt
+ * store them. ndim 0 is a scalar (1 element). The wire and the
+ * shared-memory descriptor carry 32-bit dims instead; mw_wire.h's
+ * mw_wire_meta_to_shape() and mw_wire_meta_set_shape() convert.
+ */
 struct mw_shape {
 	unsigned ndim;
 	uint64_t dim[MW_NDIM_MAX];
@@ -328,7 +336,7 @@ int64_t mw_shape_elems(const struct mw_shape *s);
 
 /** A parsed .npy file; pointers point into the parsed buffer. */
 struct mw_npy {
-	unsigned dtype;        /**< enum mw_dtype */
+	unsigned dtype;        /**< enum mw_dtype: MW_DT_F32 or MW_DT_U8 */
 	struct mw_shape shape;
 	uint64_t n;            /**< elements */
 	const uint8_t *data;   /**< n * element size bytes */
@@ -338,9 +346,9 @@ struct mw_npy {
 
 /**
  * Parse a NumPy .npy file (format versions 1.0, 2.0, 3.0) held in memory.
- * Accepted: dtype '<f4' (or '=f4'/'f4' style aliases of little-endian
- * float32) and '|u1', fortran_order False, up to MW_NDIM_MAX dimensions,
- * data exactly n * element size bytes after the header.
+ * Accepted: descr '<f4' (MW_DT_F32) and '|u1' or '<u1' (MW_DT_U8),
+ * fortran_order False, up to MW_NDIM_MAX dimensions, data exactly
+ * n * element size bytes after the header.
  * @param buf   the whole file.
  * @param len   its length.
  * @param npy   out: the tensor.
@@ -358,13 +366,14 @@ int mw_npy_parse(const uint8_t *buf, size_t len, struct mw_npy *npy,
 /**
  * Bytes of the .npy header mw_npy_write_header() writes (version 1.0,
  * padded so that the data starts on a multiple of 64).
- * @return size, or MW_EINVAL (bad dtype or ndim).
+ * @return size, or MW_EINVAL (a dtype .npy files do not support here,
+ *         ndim).
  */
 int64_t mw_npy_header_size(unsigned dtype, const struct mw_shape *s);
 
 /**
  * Write a .npy header; the caller appends the data (little-endian).
- * @param dtype  enum mw_dtype.
+ * @param dtype  enum mw_dtype: MW_DT_F32 or MW_DT_U8.
  * @param s      shape.
  * @param out    buffer; cap its capacity.
  * @return header bytes written, or MW_EINVAL (dtype, ndim), MW_ENOSPC.
@@ -380,7 +389,8 @@ int64_t mw_npy_write_header(unsigned dtype, const struct mw_shape *s,
  *     4  2  version (1)
  *     6  2  header length H = 48 + 8 * ndim
  *     8  1  codec            9  1  bits          10  1  rounding
- *    11  1  dtype           12  1  ndim          13  3  reserved, 0
+ *    11  1  dtype code (1 float32, 2 uint8; not enum mw_dtype)
+ *    12  1  ndim            13  3  reserved, 0
  *    16  4  p0 (float32)    20  4  p1 (float32)
  *    24  8  n               32  8  k             40  8  payload length
  *    48  8*ndim  dimensions (uint64)
@@ -393,7 +403,7 @@ int64_t mw_npy_write_header(unsigned dtype, const struct mw_shape *s,
 /** A parsed .mwt file; payload points into the parsed buffer. */
 struct mw_mwt {
 	struct mw_codec_desc desc;
-	unsigned dtype; /**< enum mw_dtype: U8 for RAW, F32 otherwise */
+	unsigned dtype; /**< enum mw_dtype: MW_DT_U8 for RAW, else MW_DT_F32 */
 	struct mw_shape shape;
 	const uint8_t *payload;
 	uint64_t payload_len;

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The .mwt container (layout in mw_codec.h and docs/CODEC.md). */
+#include "dtype_codes.h"
 #include "internal.h"
 
+/* The element type of a codec's tensor: bytes for RAW, float32 else. */
 static unsigned dtype_for(unsigned codec)
 {
-	return codec == MW_CODEC_RAW ? MW_DTYPE_U8 : MW_DTYPE_F32;
+	return codec == MW_CODEC_RAW ? MW_DT_U8 : MW_DT_F32;
 }
 
 int64_t mw_mwt_write_header(const struct mw_codec_desc *d,
@@ -26,7 +28,7 @@ int64_t mw_mwt_write_header(const struct mw_codec_desc *d,
 	out[8] = d->codec;
 	out[9] = d->bits;
 	out[10] = d->rounding;
-	out[11] = (uint8_t)dtype_for(d->codec);
+	out[11] = (uint8_t)mw_mwt_dtype_code(dtype_for(d->codec));
 	out[12] = (uint8_t)s->ndim;
 	mw_st_le32(out + 16, mw_f2u(d->p0));
 	mw_st_le32(out + 20, mw_f2u(d->p1));
@@ -51,6 +53,7 @@ int mw_mwt_parse(const uint8_t *buf, size_t len, struct mw_mwt *m,
 	struct mw_codec_desc *d;
 	unsigned h, ndim;
 	int64_t plen, n;
+	int dt;
 
 	if (why == NULL)
 		why = &dummy;
@@ -84,9 +87,10 @@ int mw_mwt_parse(const uint8_t *buf, size_t len, struct mw_mwt *m,
 	d->k = mw_ld_le64(buf + 32);
 	if (d->codec >= MW_CODEC_COUNT_)
 		FAIL(MW_EUNSUPP, "unknown codec");
-	m->dtype = buf[11];
-	if (m->dtype != dtype_for(d->codec))
+	dt = mw_mwt_dtype_of_code(buf[11]);
+	if (dt < 0 || (unsigned)dt != dtype_for(d->codec))
 		FAIL(MW_EUNSUPP, "dtype does not match the codec");
+	m->dtype = (unsigned)dt;
 	plen = mw_payload_size(d);
 	if (plen < 0)
 		FAIL(MW_EINVAL, "codec parameters are invalid");

@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 
+#include "dtype_codes.h"
 #include "internal.h"
 
 #define NPY_MAGIC "\x93NUMPY"
@@ -134,15 +135,6 @@ static int parse_shape(struct tok *t, struct mw_shape *s, const char **why)
 	}
 }
 
-static int dtype_of(const char *descr)
-{
-	if (strcmp(descr, "<f4") == 0)
-		return MW_DTYPE_F32;
-	if (strcmp(descr, "|u1") == 0 || strcmp(descr, "<u1") == 0)
-		return MW_DTYPE_U8;
-	return 0;
-}
-
 static int parse_dict(struct tok *t, struct mw_npy *npy, const char **why)
 {
 	int have_descr = 0, have_fortran = 0, have_shape = 0, fortran = 0;
@@ -201,11 +193,12 @@ static int parse_dict(struct tok *t, struct mw_npy *npy, const char **why)
 		*why = "fortran_order True is not supported (need C order)";
 		return MW_EUNSUPP;
 	}
-	npy->dtype = (unsigned)dtype_of(npy->descr);
-	if (npy->dtype == 0) {
+	rc = mw_npy_dtype_of_descr(npy->descr);
+	if (rc < 0) {
 		*why = "dtype is not supported (need float32 '<f4')";
 		return MW_EUNSUPP;
 	}
+	npy->dtype = (unsigned)rc;
 	return 0;
 }
 
@@ -266,7 +259,7 @@ int mw_npy_parse(const uint8_t *buf, size_t len, struct mw_npy *npy,
 		return MW_ERANGE;
 	}
 	npy->n = (uint64_t)n;
-	need = (size_t)n * (npy->dtype == MW_DTYPE_F32 ? 4 : 1);
+	need = (size_t)n * mw_dtype_size(npy->dtype);
 	npy->data = buf + hoff + hlen;
 	npy->data_len = len - hoff - hlen;
 	if (npy->data_len < need) {
@@ -281,12 +274,12 @@ int mw_npy_parse(const uint8_t *buf, size_t len, struct mw_npy *npy,
 }
 
 /* The header dict text (without padding) into buf; its length. */
-static int dict_text(unsigned dtype, const struct mw_shape *s, char *buf,
+static int dict_text(const char *descr, const struct mw_shape *s, char *buf,
 		     size_t cap)
 {
 	int l = snprintf(buf, cap, "{'descr': '%s', 'fortran_order': False, "
 				   "'shape': (",
-			 dtype == MW_DTYPE_F32 ? "<f4" : "|u1");
+			 descr);
 
 	for (unsigned i = 0; i < s->ndim; i++)
 		l += snprintf(buf + l, cap - (size_t)l, "%s%llu",
@@ -298,13 +291,13 @@ static int dict_text(unsigned dtype, const struct mw_shape *s, char *buf,
 
 int64_t mw_npy_header_size(unsigned dtype, const struct mw_shape *s)
 {
+	const char *descr = mw_npy_descr(dtype);
 	char buf[512];
 	int l;
 
-	if ((dtype != MW_DTYPE_F32 && dtype != MW_DTYPE_U8) || s == NULL ||
-	    s->ndim > MW_NDIM_MAX)
+	if (descr == NULL || s == NULL || s->ndim > MW_NDIM_MAX)
 		return MW_EINVAL;
-	l = dict_text(dtype, s, buf, sizeof(buf));
+	l = dict_text(descr, s, buf, sizeof(buf));
 	/* magic, version, u16 length, dict, at least '\n', to 64 bytes */
 	return (int64_t)((10 + (size_t)l + 1 + NPY_ALIGN - 1) / NPY_ALIGN *
 			 NPY_ALIGN);
@@ -321,7 +314,7 @@ int64_t mw_npy_write_header(unsigned dtype, const struct mw_shape *s,
 		return size;
 	if (out == NULL || cap < (uint64_t)size)
 		return MW_ENOSPC;
-	l = dict_text(dtype, s, buf, sizeof(buf));
+	l = dict_text(mw_npy_descr(dtype), s, buf, sizeof(buf));
 	memcpy(out, NPY_MAGIC, NPY_MAGIC_LEN);
 	out[6] = 1;
 	out[7] = 0;

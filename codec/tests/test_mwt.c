@@ -38,7 +38,7 @@ static void test_layout(void)
 	CHECK_EQ(buf[8], MW_CODEC_MS);
 	CHECK_EQ(buf[9], 3);
 	CHECK_EQ(buf[10], MW_ROUND_NEAREST);
-	CHECK_EQ(buf[11], MW_DTYPE_F32);
+	CHECK_EQ(buf[11], 1); /* .mwt's float32 code, not MW_DT_F32 */
 	CHECK_EQ(buf[12], 2);
 	CHECK(mw_u2f(mw_ld_le32(buf + 16)) == d.p0);
 	CHECK_EQ(mw_ld_le64(buf + 24), 24);
@@ -66,8 +66,8 @@ static void test_roundtrip(void)
 			CHECK_EQ(mw_mwt_parse(buf, len, &m, &why), 0);
 			CHECK(memcmp(&m.desc, &d, sizeof(d)) == 0);
 			CHECK_EQ(m.shape.ndim, s.ndim);
-			CHECK_EQ(m.dtype, c == MW_CODEC_RAW ? MW_DTYPE_U8
-							    : MW_DTYPE_F32);
+			CHECK_EQ(m.dtype, c == MW_CODEC_RAW ? MW_DT_U8
+							    : MW_DT_F32);
 			CHECK(m.payload == buf + MW_MWT_HEADER_SIZE(s.ndim));
 			/* rewriting the parsed header gives the same bytes */
 			CHECK_EQ(mw_mwt_write_header(&m.desc, &m.shape, again,

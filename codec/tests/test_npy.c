@@ -34,7 +34,7 @@ static void test_numpy_bytes(void)
 		"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
 	struct mw_shape s = {2, {2, 3}};
 	uint8_t buf[256];
-	int64_t h = mw_npy_write_header(MW_DTYPE_F32, &s, buf, sizeof(buf));
+	int64_t h = mw_npy_write_header(MW_DT_F32, &s, buf, sizeof(buf));
 
 	/* np.save(np.zeros((2, 3), np.float32)) is 152 bytes: 128 + 24 */
 	CHECK_EQ(h, 128);
@@ -43,12 +43,12 @@ static void test_numpy_bytes(void)
 	CHECK(buf[127] == '\n' && buf[126] == ' ');
 	s.ndim = 1;
 	s.dim[0] = 5;
-	CHECK_EQ(mw_npy_write_header(MW_DTYPE_F32, &s, buf, sizeof(buf)), 128);
+	CHECK_EQ(mw_npy_write_header(MW_DT_F32, &s, buf, sizeof(buf)), 128);
 	CHECK(memmem(buf, 128, "'shape': (5,), }", 16) != NULL);
 	s.ndim = 0;
-	CHECK_EQ(mw_npy_write_header(MW_DTYPE_F32, &s, buf, sizeof(buf)), 128);
+	CHECK_EQ(mw_npy_write_header(MW_DT_F32, &s, buf, sizeof(buf)), 128);
 	CHECK(memmem(buf, 128, "'shape': (), }", 14) != NULL);
-	CHECK_EQ(mw_npy_write_header(MW_DTYPE_F32, &s, buf, 127), MW_ENOSPC);
+	CHECK_EQ(mw_npy_write_header(MW_DT_F32, &s, buf, 127), MW_ENOSPC);
 	CHECK_EQ(mw_npy_write_header(9, &s, buf, sizeof(buf)), MW_EINVAL);
 }
 
@@ -56,8 +56,8 @@ static void test_roundtrip(void)
 {
 	for (int iter = 0; iter < 200; iter++) {
 		struct mw_shape s = {(unsigned)tu_below(MW_NDIM_MAX + 1), {0}};
-		unsigned dtype = tu_below(4) ? MW_DTYPE_F32 : MW_DTYPE_U8;
-		uint64_t n = 1, es = dtype == MW_DTYPE_F32 ? 4 : 1;
+		unsigned dtype = tu_below(4) ? MW_DT_F32 : MW_DT_U8;
+		uint64_t n = 1, es = mw_dtype_size(dtype);
 		uint8_t *buf;
 		int64_t h;
 		struct mw_npy npy;

@@ -543,7 +543,7 @@ static uint64_t meta_bytes(const struct mw_tensor_meta *m)
 	uint64_t n = m->ndim ? 1 : 0;
 	for (unsigned i = 0; i < m->ndim && i < MW_WIRE_MAX_DIMS; i++)
 		n *= m->dims[i];
-	return n * mw_wire_dtype_size(m->dtype);
+	return n * mw_dtype_size(m->dtype);
 }
 
 static void dispatch_events(struct mw_dp *dp, uint64_t now)

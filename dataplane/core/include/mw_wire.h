@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "mw_codec.h"
+#include "mw_dtype.h"
 #include "mw_err.h"
 
 #ifdef __cplusplus
@@ -123,21 +124,6 @@ enum mw_ptype {
 #define MW_FLAG_ACK_REQ 0x0001u /**< ACK: answer with an ACK now (probe) */
 #define MW_WIRE_FLAGS_KNOWN MW_FLAG_ACK_REQ
 
-/** Tensor element types. */
-enum mw_wire_dtype {
-	MW_DT_F32 = 0,
-	MW_DT_F16 = 1,
-	MW_DT_BF16 = 2,
-	MW_DT_F64 = 3,
-	MW_DT_U8 = 4,
-	MW_DT_I8 = 5,
-	MW_DT_I16 = 6,
-	MW_DT_I32 = 7,
-	MW_DT_I64 = 8,
-	MW_DT_BOOL = 9,
-	MW_DT_COUNT_
-};
-
 /** What a tensor is, for the application. */
 enum mw_kind {
 	MW_KIND_ACTIVATION = 0,
@@ -148,10 +134,6 @@ enum mw_kind {
 	MW_KIND_COUNT_
 };
 
-/** Size in bytes of one element of a dtype; 0 if unknown. */
-unsigned mw_wire_dtype_size(unsigned dtype);
-/** Name of a dtype ("f32", "u8", ...); "?" if unknown. */
-const char *mw_wire_dtype_name(unsigned dtype);
 /** Name of a kind ("activation", ...); "?" if unknown. */
 const char *mw_kind_name(unsigned kind);
 
@@ -182,9 +164,16 @@ struct mw_hello {
 	uint64_t max_tensor_bytes; /**< decoded bytes per tensor it accepts */
 };
 
-/** Tensor metadata as carried on the wire and handed to the application. */
+/**
+ * Tensor metadata as carried on the wire and handed to the application.
+ * Its shape is the wire's: up to MW_WIRE_MAX_DIMS dims of 32 bits (the
+ * shared-memory descriptor, mw_shm.h, has the same). The tensor files'
+ * shape is struct mw_shape of mw_codec.h (64-bit dims, as .npy and .mwt
+ * store them); mw_wire_meta_to_shape() and mw_wire_meta_set_shape()
+ * convert between the two.
+ */
 struct mw_tensor_meta {
-	uint8_t dtype; /**< enum mw_wire_dtype */
+	uint8_t dtype; /**< enum mw_dtype (mw_dtype.h) */
 	uint8_t kind;  /**< enum mw_kind */
 	uint8_t ndim;  /**< 0..MW_WIRE_MAX_DIMS */
 	uint32_t dims[MW_WIRE_MAX_DIMS]; /**< unused dims are 0 */
@@ -232,6 +221,31 @@ struct mw_ack {
 struct mw_close {
 	int32_t reason; /**< a negative mw_err code, or 0 (application close) */
 };
+
+/* ---- shapes ----------------------------------------------------------- */
+
+/**
+ * A tensor's wire shape as the codec's struct mw_shape, e.g. to write a
+ * received tensor to a .npy or .mwt file.
+ * @param m  metadata; ndim and dims[0..ndim) are read.
+ * @param s  out: ndim and dim[0..ndim); the other dims are 0.
+ * @return 0, or MW_EINVAL (ndim above MW_WIRE_MAX_DIMS, which
+ *         mw_wire_parse_data() never returns): s is then unchanged.
+ */
+int mw_wire_meta_to_shape(const struct mw_tensor_meta *m, struct mw_shape *s);
+
+/**
+ * Set a tensor's wire shape from the codec's struct mw_shape, e.g. to send
+ * a tensor read from a .npy file.
+ * @param m  out: ndim and dims; unused dims become 0, other fields are
+ *           left as they are.
+ * @param s  shape.
+ * @return 0; MW_EINVAL (ndim above MW_WIRE_MAX_DIMS); MW_ERANGE (a dim
+ *         does not fit the wire's 32 bits: the tensor cannot be sent with
+ *         this shape; reshape it or refuse it). m is unchanged on error.
+ */
+int mw_wire_meta_set_shape(struct mw_tensor_meta *m,
+			   const struct mw_shape *s);
 
 /* ---- checksums -------------------------------------------------------- */
 

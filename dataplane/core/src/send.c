@@ -109,7 +109,7 @@ static int meta_elems(const struct mw_tensor_meta *m, unsigned codec,
 		prod *= m->dims[i];
 	}
 	if (codec == MW_CODEC_RAW) {
-		esz = mw_wire_dtype_size(m->dtype);
+		esz = mw_dtype_size(m->dtype);
 		if (prod > UINT64_MAX / esz)
 			return MW_ELIMIT;
 		*n = prod * esz;

@@ -112,29 +112,43 @@ uint32_t mw_crc32c(uint32_t crc, const void *buf, size_t len)
 	return ~c;
 }
 
-static const char *const dtype_names[MW_DT_COUNT_] = {
-	"f32", "f16", "bf16", "f64", "u8", "i8", "i16", "i32", "i64", "bool",
-};
-static const unsigned char dtype_sizes[MW_DT_COUNT_] = {
-	4, 2, 2, 8, 1, 1, 2, 4, 8, 1,
-};
 static const char *const kind_names[MW_KIND_COUNT_] = {
 	"activation", "gradient", "logits", "labels", "other",
 };
 
-unsigned mw_wire_dtype_size(unsigned dtype)
-{
-	return dtype < MW_DT_COUNT_ ? dtype_sizes[dtype] : 0;
-}
-
-const char *mw_wire_dtype_name(unsigned dtype)
-{
-	return dtype < MW_DT_COUNT_ ? dtype_names[dtype] : "?";
-}
-
 const char *mw_kind_name(unsigned kind)
 {
 	return kind < MW_KIND_COUNT_ ? kind_names[kind] : "?";
+}
+
+_Static_assert(MW_NDIM_MAX == MW_WIRE_MAX_DIMS,
+	       "a wire shape fits a struct mw_shape and back");
+
+int mw_wire_meta_to_shape(const struct mw_tensor_meta *m, struct mw_shape *s)
+{
+	if (m->ndim > MW_WIRE_MAX_DIMS)
+		return MW_EINVAL;
+	memset(s, 0, sizeof(*s));
+	s->ndim = m->ndim;
+	for (unsigned i = 0; i < m->ndim; i++)
+		s->dim[i] = m->dims[i];
+	return 0;
+}
+
+int mw_wire_meta_set_shape(struct mw_tensor_meta *m,
+			   const struct mw_shape *s)
+{
+	unsigned i;
+
+	if (s->ndim > MW_WIRE_MAX_DIMS)
+		return MW_EINVAL;
+	for (i = 0; i < s->ndim; i++)
+		if (s->dim[i] > UINT32_MAX)
+			return MW_ERANGE;
+	m->ndim = (uint8_t)s->ndim;
+	for (i = 0; i < MW_WIRE_MAX_DIMS; i++)
+		m->dims[i] = i < s->ndim ? (uint32_t)s->dim[i] : 0;
+	return 0;
 }
 
 static int serial_cmp(uint32_t a, uint32_t b)
@@ -326,7 +340,7 @@ static int data_rules(const uint8_t *b, const struct mw_data *o)
 	if (rc < 0)
 		return rc;
 	if (d->codec == MW_CODEC_RAW) {
-		esz = mw_wire_dtype_size(m->dtype);
+		esz = mw_dtype_size(m->dtype);
 		if (prod > UINT64_MAX / esz || prod * esz != d->n)
 			return MW_EFORMAT;
 	} else if (m->dtype != MW_DT_F32 || prod != d->n) {

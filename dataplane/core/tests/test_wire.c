@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for wire.c: CRC32C, header/body build and parse, rejection
- * of every malformed field. */
+ * of every malformed field, shape conversion. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,9 +251,72 @@ static void test_close_ident(void)
 	/* serial arithmetic: 5 is newer than 0xFFFFFFF0 (wrapped) */
 	CHECK(mw_ident_cmp(&y, &x) > 0 && mw_ident_cmp(&x, &y) < 0);
 	CHECK(mw_ident_cmp(&z, &y) > 0 && mw_ident_cmp(&y, &y) == 0);
-	CHECK(mw_wire_dtype_size(MW_DT_I64) == 8 &&
-	      mw_wire_dtype_size(99) == 0);
 	CHECK(strcmp(mw_kind_name(MW_KIND_GRADIENT), "gradient") == 0);
+}
+
+static int same_shape(const struct mw_shape *a, const struct mw_shape *b)
+{
+	return a->ndim == b->ndim &&
+	       memcmp(a->dim, b->dim, sizeof(a->dim)) == 0;
+}
+
+static int same_meta(const struct mw_tensor_meta *a,
+		     const struct mw_tensor_meta *b)
+{
+	return a->dtype == b->dtype && a->kind == b->kind &&
+	       a->ndim == b->ndim && a->tag == b->tag &&
+	       memcmp(a->dims, b->dims, sizeof(a->dims)) == 0;
+}
+
+/* The wire's 32-bit shape and the codec's 64-bit struct mw_shape. */
+static void test_shape(void)
+{
+	struct mw_tensor_meta m, m2;
+	struct mw_shape s, s2;
+
+	memset(&m, 0xAB, sizeof(m));
+	m.ndim = 3;
+	m.dims[0] = 2;
+	m.dims[1] = UINT32_MAX;
+	m.dims[2] = 0;
+	memset(&s, 0xCD, sizeof(s));
+	CHECK_EQ(mw_wire_meta_to_shape(&m, &s), 0);
+	CHECK_EQ(s.ndim, 3);
+	CHECK(s.dim[0] == 2 && s.dim[1] == UINT32_MAX && s.dim[2] == 0);
+	for (unsigned i = 3; i < MW_NDIM_MAX; i++)
+		CHECK_EQ(s.dim[i], 0);
+	/* and back: unused dims cleared, other fields untouched */
+	memset(&m2, 0xAB, sizeof(m2));
+	CHECK_EQ(mw_wire_meta_set_shape(&m2, &s), 0);
+	CHECK(m2.ndim == 3 && m2.dims[0] == 2 && m2.dims[1] == UINT32_MAX &&
+	      m2.dims[2] == 0);
+	for (unsigned i = 3; i < MW_WIRE_MAX_DIMS; i++)
+		CHECK_EQ(m2.dims[i], 0);
+	CHECK(m2.dtype == 0xAB && m2.kind == 0xAB && m2.tag == m.tag);
+	/* a scalar; the largest rank */
+	s.ndim = 0;
+	CHECK_EQ(mw_wire_meta_set_shape(&m2, &s), 0);
+	CHECK(m2.ndim == 0 && m2.dims[0] == 0);
+	CHECK_EQ(mw_wire_meta_to_shape(&m2, &s2), 0);
+	CHECK_EQ(s2.ndim, 0);
+	s.ndim = MW_NDIM_MAX;
+	for (unsigned i = 0; i < MW_NDIM_MAX; i++)
+		s.dim[i] = i + 1;
+	CHECK_EQ(mw_wire_meta_set_shape(&m2, &s), 0);
+	CHECK_EQ(mw_wire_meta_to_shape(&m2, &s2), 0);
+	CHECK(same_shape(&s, &s2));
+	/* what does not fit: m2 is left as it was */
+	m = m2;
+	s.dim[7] = (uint64_t)UINT32_MAX + 1;
+	CHECK_EQ(mw_wire_meta_set_shape(&m2, &s), MW_ERANGE);
+	s.dim[7] = 8;
+	s.ndim = MW_WIRE_MAX_DIMS + 1;
+	CHECK_EQ(mw_wire_meta_set_shape(&m2, &s), MW_EINVAL);
+	CHECK(same_meta(&m, &m2));
+	m2.ndim = MW_WIRE_MAX_DIMS + 1;
+	s2 = s;
+	CHECK_EQ(mw_wire_meta_to_shape(&m2, &s2), MW_EINVAL);
+	CHECK(same_shape(&s, &s2));
 }
 
 int main(void)
@@ -263,5 +326,6 @@ int main(void)
 	test_data();
 	test_ack();
 	test_close_ident();
+	test_shape();
 	return mw_test_exit("test_wire");
 }
