@@ -67,7 +67,7 @@ void mw_attach_opts_default(struct mw_attach_opts *o)
 
 unsigned mw_elem_size(unsigned dtype)
 {
-	return mw_shm_dtype_size(dtype);
+	return mw_dtype_size(dtype);
 }
 
 /* ---- liveness and waiting ----------------------------------------------- */

@@ -116,17 +116,6 @@ int mw_shm_hdr_check(const struct mw_shm_hdr *h, uint64_t file_size)
 	return 0;
 }
 
-unsigned mw_shm_dtype_size(unsigned dtype)
-{
-	static const unsigned char sz[MW_SHM_DT_COUNT_] = {
-		[MW_SHM_DT_F32] = 4, [MW_SHM_DT_F16] = 2, [MW_SHM_DT_BF16] = 2,
-		[MW_SHM_DT_F64] = 8, [MW_SHM_DT_U8] = 1,  [MW_SHM_DT_I8] = 1,
-		[MW_SHM_DT_I16] = 2, [MW_SHM_DT_I32] = 4, [MW_SHM_DT_I64] = 8,
-		[MW_SHM_DT_BOOL] = 1,
-	};
-	return dtype < MW_SHM_DT_COUNT_ ? sz[dtype] : 0;
-}
-
 int64_t mw_shm_tensor_bytes(unsigned dtype, unsigned ndim,
 			    const uint32_t *dims)
 {
@@ -134,7 +123,7 @@ int64_t mw_shm_tensor_bytes(unsigned dtype, unsigned ndim,
 	uint64_t n;
 	unsigned i;
 
-	n = mw_shm_dtype_size(dtype);
+	n = mw_dtype_size(dtype);
 	if (n == 0 || ndim > MW_SHM_MAX_DIMS)
 		return MW_EINVAL;
 	for (i = 0; i < ndim; i++) {
@@ -151,7 +140,7 @@ int mw_shm_desc_check(const struct mw_shm_desc *d, uint64_t pool_off,
 	int64_t bytes;
 	unsigned i;
 
-	if (d->dtype >= MW_SHM_DT_COUNT_ || d->kind >= MW_SHM_KIND_COUNT_ ||
+	if (d->dtype >= MW_DT_COUNT_ || d->kind >= MW_SHM_KIND_COUNT_ ||
 	    d->ndim > MW_SHM_MAX_DIMS || d->codec >= MW_SHM_CODEC_COUNT ||
 	    d->bits > 8 || d->rounding >= MW_SHM_ROUNDING_COUNT ||
 	    !isfinite(d->ratio) || d->ratio < 0.0 || d->ratio >= 1.0)
@@ -164,7 +153,7 @@ int mw_shm_desc_check(const struct mw_shm_desc *d, uint64_t pool_off,
 		return (int)bytes;
 	if ((uint64_t)bytes != d->buf_len)
 		return MW_EINVAL;
-	if (d->codec != MW_SHM_CODEC_RAW && d->dtype != MW_SHM_DT_F32)
+	if (d->codec != MW_SHM_CODEC_RAW && d->dtype != MW_DT_F32)
 		return MW_EUNSUPP;
 	if (d->buf_len == 0)
 		return d->buf_off == 0 ? 0 : MW_ERANGE;

@@ -131,14 +131,16 @@ def _check(rc, what=""):
     return rc
 
 
-# ---- enums (dataplane/shm/include/mw_shm.h, codec/include/mw_codec.h) ----
+# ---- enums (common/mw_dtype.h, dataplane/shm/include/mw_shm.h,
+# codec/include/mw_codec.h) ----
 
 KINDS = {"activation": 0, "gradient": 1, "logits": 2, "labels": 3,
          "other": 4}
 CODECS = {"dense": 0, "ms": 1, "ms-signed": 2, "topk": 3, "quant": 4,
           "raw": 5}
 ROUNDINGS = {"nearest": 0, "floor": 1}
-# name -> (code, numpy dtype name, torch dtype name)
+# name -> (enum mw_dtype number, numpy dtype name, torch dtype name); the
+# names are numpy's/torch's, not mw_dtype_name()'s ("float32", not "f32")
 DTYPES = {
     "float32": (0, "float32", "float32"),
     "float16": (1, "float16", "float16"),

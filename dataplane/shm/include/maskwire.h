@@ -34,6 +34,7 @@
 
 #include <stdint.h>
 
+#include "mw_dtype.h"
 #include "mw_err.h"
 
 #ifdef __cplusplus
@@ -54,8 +55,9 @@ struct mw_attach_opts {
 				 (MW_ERESET); 0 disables the check */
 };
 
-/** Tensor metadata (dtype: enum mw_shm_dtype, kind: enum mw_shm_kind,
- *  codec/rounding: enum mw_codec / enum mw_rounding of mw_codec.h). */
+/** Tensor metadata (dtype: enum mw_dtype of mw_dtype.h, kind: enum
+ *  mw_shm_kind, codec/rounding: enum mw_codec / enum mw_rounding of
+ *  mw_codec.h). */
 struct mw_meta {
 	uint64_t tag;               /**< application tag */
 	uint32_t dims[MW_MAX_DIMS]; /**< unused dims 0 */
@@ -218,7 +220,9 @@ int mw_release(struct mw_client *c, const struct mw_buf *b);
 /** Describe the region and the client. @return 0. */
 int mw_info(struct mw_client *c, struct mw_info *info);
 
-/** Size of one element of a dtype (enum mw_shm_dtype); 0 if unknown. */
+/** Size of one element of a dtype (enum mw_dtype); 0 if unknown. The
+ *  same as mw_dtype_size(), exported for bindings that cannot call a
+ *  static inline function (ctypes). */
 unsigned mw_elem_size(unsigned dtype);
 
 #ifdef __cplusplus

@@ -5,9 +5,10 @@
  * process ("the app"): its fixed byte layout (the ABI) and the pure helpers
  * both sides use on it (rings, layout checks, descriptor checks).
  *
- * This header needs only C11 (<stdint.h>, <stdatomic.h>); it includes
- * nothing from DPDK, the codec or the transport core, so any process can map
- * the region. docs/SHM.md is the normative description for other languages.
+ * This header needs only C11 (<stdint.h>, <stdatomic.h>) and common/'s
+ * mw_err.h and header-only mw_dtype.h; it includes nothing from DPDK, the
+ * codec or the transport core, so any process can map the region.
+ * docs/SHM.md is the normative description for other languages.
  *
  * ## Region
  * One file (normally under /dev/shm), created and sized by the data plane.
@@ -52,6 +53,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mw_dtype.h"
 #include "mw_err.h"
 
 /** "MWSHMEM\0" read as a little-endian uint64. */
@@ -90,21 +92,6 @@ enum mw_shm_ring_id {
 enum mw_shm_dp_state {
 	MW_SHM_DP_READY = 1,  /**< serving */
 	MW_SHM_DP_CLOSED = 2, /**< shut down cleanly; the region is dead */
-};
-
-/** Element types: the same numbers as enum mw_dtype of the wire format. */
-enum mw_shm_dtype {
-	MW_SHM_DT_F32 = 0,
-	MW_SHM_DT_F16 = 1,
-	MW_SHM_DT_BF16 = 2,
-	MW_SHM_DT_F64 = 3,
-	MW_SHM_DT_U8 = 4,
-	MW_SHM_DT_I8 = 5,
-	MW_SHM_DT_I16 = 6,
-	MW_SHM_DT_I32 = 7,
-	MW_SHM_DT_I64 = 8,
-	MW_SHM_DT_BOOL = 9,
-	MW_SHM_DT_COUNT_
 };
 
 /** Tensor kinds: the same numbers as enum mw_kind of the wire format. */
@@ -211,6 +198,8 @@ struct mw_shm_ring {
  * - RELEASE: buf_off/buf_len of a delivered buffer; other fields ignored.
  * A tensor of ndim dims holds product(dims) elements (1 for ndim 0) and
  * buf_len = elements x dtype size. buf_len 0 means no buffer (buf_off 0).
+ * The shape is the wire's (32-bit dims, as struct mw_tensor_meta), the
+ * element types the wire's (enum mw_dtype of mw_dtype.h).
  */
 struct mw_shm_desc {
 	uint64_t cookie;   /**<   0: app's id of a send, echoed in COMPLETE */
@@ -219,7 +208,7 @@ struct mw_shm_desc {
 	uint64_t buf_len;  /**<  24: buffer bytes */
 	uint32_t dims[MW_SHM_MAX_DIMS]; /**< 32: unused dims are 0 */
 	uint8_t ndim;      /**<  64: 0..MW_SHM_MAX_DIMS */
-	uint8_t dtype;     /**<  65: enum mw_shm_dtype */
+	uint8_t dtype;     /**<  65: enum mw_dtype */
 	uint8_t kind;      /**<  66: enum mw_shm_kind */
 	uint8_t codec;     /**<  67: enum mw_codec */
 	uint8_t bits;      /**<  68: mask width 1..8 (0 where unused) */
@@ -290,11 +279,8 @@ int64_t mw_shm_layout(const struct mw_shm_geom *g, uint64_t gen,
  */
 int mw_shm_hdr_check(const struct mw_shm_hdr *h, uint64_t file_size);
 
-/** Size of one element of a dtype (enum mw_shm_dtype); 0 if unknown. */
-unsigned mw_shm_dtype_size(unsigned dtype);
-
 /**
- * Bytes a tensor of these dims and dtype holds.
+ * Bytes a tensor of these dims and dtype (enum mw_dtype) holds.
  * @return bytes, or MW_EINVAL (ndim > 8, unknown dtype), MW_ERANGE
  *         (overflows 2^62).
  */
@@ -316,7 +302,7 @@ void mw_shm_desc_load(struct mw_shm_desc *dst, const struct mw_shm_desc *src);
  * (unused dims 0), buf_len equal to the tensor's bytes, the buffer inside
  * [pool_off, pool_off + pool_len) (or buf_len 0 and buf_off 0), codec
  * parameters in range (bits <= 8, rounding known, ratio finite in [0,1)),
- * float codecs only on MW_SHM_DT_F32.
+ * float codecs only on MW_DT_F32.
  * @return 0, MW_EINVAL (metadata), MW_ERANGE (buffer outside the pool),
  *         MW_EUNSUPP (codec/dtype combination).
  */

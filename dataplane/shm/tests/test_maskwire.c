@@ -123,7 +123,7 @@ static void meta_1d(struct mw_meta *m, uint8_t dtype, uint32_t n,
 	m->dims[0] = n;
 	m->dtype = dtype;
 	m->kind = MW_SHM_KIND_OTHER;
-	m->codec = dtype == MW_SHM_DT_F32 ? 0 : MW_SHM_CODEC_RAW;
+	m->codec = dtype == MW_DT_F32 ? 0 : MW_SHM_CODEC_RAW;
 }
 
 /* alloc + fill with a pattern + send; returns the cookie */
@@ -212,7 +212,7 @@ static void test_round_trip(void)
 		CHECK_EQ(info.dense_rx_bytes, 20);
 	}
 
-	for (dt = 0; dt < MW_SHM_DT_COUNT_; dt++) {
+	for (dt = 0; dt < MW_DT_COUNT_; dt++) {
 		for (s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
 			struct mw_meta m;
 			struct mw_rx rx;
@@ -226,7 +226,7 @@ static void test_round_trip(void)
 			m.dtype = (uint8_t)dt;
 			m.kind = (uint8_t)(s % MW_SHM_KIND_COUNT_);
 			m.tag = UINT64_C(0xfeed000000000000) | (dt << 8) | s;
-			if (dt == MW_SHM_DT_F32) {
+			if (dt == MW_DT_F32) {
 				m.codec = 1; /* MS: metadata travels as is */
 				m.bits = 2;
 				m.ratio = 0.99;
@@ -286,12 +286,12 @@ static void test_bad_calls(void)
 
 	CHECK_EQ(mw_alloc(c, 4u * 256 + 1, 0, &b), MW_ELIMIT);
 	CHECK_EQ(mw_alloc(c, 100, 0, &b), 0);
-	meta_1d(&m, MW_SHM_DT_F32, 26, 1); /* 104 > 100 bytes */
+	meta_1d(&m, MW_DT_F32, 26, 1); /* 104 > 100 bytes */
 	CHECK_EQ(mw_send(c, &b, &m, 0), MW_EINVAL);
-	meta_1d(&m, MW_SHM_DT_I32, 25, 1);
+	meta_1d(&m, MW_DT_I32, 25, 1);
 	m.codec = 1; /* MS on int32 */
 	CHECK_EQ(mw_send(c, &b, &m, 0), MW_EUNSUPP);
-	meta_1d(&m, MW_SHM_DT_F32, 25, 1);
+	meta_1d(&m, MW_DT_F32, 25, 1);
 	m.ratio = 1.5;
 	CHECK_EQ(mw_send(c, &b, &m, 0), MW_EINVAL);
 	m.ratio = 0;
@@ -300,7 +300,7 @@ static void test_bad_calls(void)
 	fake = b;
 	fake.off += 256; /* not allocated */
 	fake.data = (uint8_t *)fake.data + 256;
-	meta_1d(&m, MW_SHM_DT_F32, 25, 1);
+	meta_1d(&m, MW_DT_F32, 25, 1);
 	CHECK_EQ(mw_send(c, &fake, &m, 0), MW_EINVAL);
 	CHECK_EQ(mw_free(c, &fake), MW_EINVAL);
 	CHECK_EQ(mw_release(c, &b), MW_ENOENT); /* not a received buffer */
@@ -328,7 +328,7 @@ static void test_back_pressure(void)
 	cfg_small(&cfg, 4, 5, 4);
 	CHECK_EQ(mw_shm_dp_create(name, &cfg, &dp), 0);
 	CHECK_EQ(attach_served(dp, name, NULL, &c), 0);
-	meta_1d(&m, MW_SHM_DT_F32, 64, 0); /* one slot */
+	meta_1d(&m, MW_DT_F32, 64, 0); /* one slot */
 
 	/* SUBMIT ring (4) full while the data plane does not poll */
 	for (i = 0; i < 4; i++) {
@@ -389,7 +389,7 @@ static void test_failures(void)
 	CHECK_EQ(mw_shm_dp_create(name, &cfg, &dp), 0);
 	CHECK_EQ(attach_served(dp, name, NULL, &c), 0);
 	for (i = 0; i < 3; i++) {
-		meta_1d(&m, MW_SHM_DT_U8, 10, 100u + (unsigned)i);
+		meta_1d(&m, MW_DT_U8, 10, 100u + (unsigned)i);
 		ck[i] = send_pattern(c, &m, 0);
 		CHECK(ck[i] > 0);
 	}
@@ -436,7 +436,7 @@ static void child_dies_holding(const char *name)
 
 	if (mw_attach(name, NULL, &c) != 0)
 		_exit(10);
-	meta_1d(&m, MW_SHM_DT_F32, 128, 7); /* 2 slots */
+	meta_1d(&m, MW_DT_F32, 128, 7); /* 2 slots */
 	for (i = 0; i < 2; i++) {
 		if (send_pattern(c, &m, 1) <= 0)
 			_exit(11);
@@ -488,7 +488,7 @@ static void test_killed_client(void)
 
 	/* a new client gets the whole RX pool */
 	CHECK_EQ(attach_served(dp, name, NULL, &c), 0);
-	meta_1d(&m, MW_SHM_DT_F32, 256, 8); /* 4 slots: the whole pool */
+	meta_1d(&m, MW_DT_F32, 256, 8); /* 4 slots: the whole pool */
 	ck = send_pattern(c, &m, 3);
 	CHECK(ck > 0);
 	CHECK_EQ(dp_step(dp, 0), 1);
@@ -710,7 +710,7 @@ static void test_concurrent(void)
 		int rc, progress = 0;
 
 		if (sent < total) {
-			meta_1d(&m, MW_SHM_DT_U8, (uint32_t)rand() % 700, sent);
+			meta_1d(&m, MW_DT_U8, (uint32_t)rand() % 700, sent);
 			if (mw_alloc(c, m.dims[0], 0, &b) == 0) {
 				uint32_t i;
 

@@ -92,7 +92,7 @@ static void f32_desc(struct mw_shm_desc *d, const struct mw_shm_hdr *h,
 	d->tag = cookie * 10;
 	d->ndim = 1;
 	d->dims[0] = n;
-	d->dtype = MW_SHM_DT_F32;
+	d->dtype = MW_DT_F32;
 	d->kind = MW_SHM_KIND_ACTIVATION;
 	d->buf_off = h->tx_off + (uint64_t)slot * h->slot_size;
 	d->buf_len = 4u * n;
@@ -242,7 +242,7 @@ static void test_deliveries(void)
 
 	CHECK_EQ(mw_shm_dp_rx_alloc(dp, 10u * 128 + 1, &buf[0]), MW_ELIMIT);
 	memset(&meta, 0, sizeof(meta));
-	meta.dtype = MW_SHM_DT_U8;
+	meta.dtype = MW_DT_U8;
 	meta.codec = MW_SHM_CODEC_RAW;
 	meta.kind = MW_SHM_KIND_LABELS;
 	meta.ndim = 1;
@@ -322,7 +322,7 @@ static void test_app_death(void)
 	CHECK_EQ(mw_shm_dp_create(name, &cfg, &dp), 0);
 	raw_attach(&a, dp, name);
 	memset(&meta, 0, sizeof(meta));
-	meta.dtype = MW_SHM_DT_F32;
+	meta.dtype = MW_DT_F32;
 	meta.ndim = 1;
 	meta.dims[0] = 64; /* 2 slots */
 	for (i = 0; i < 3; i++) {
@@ -492,7 +492,7 @@ static void test_resized(void)
 		size = h->region_size;
 		raw_attach(&a, dp, name);
 		memset(&meta, 0, sizeof(meta));
-		meta.dtype = MW_SHM_DT_F32;
+		meta.dtype = MW_DT_F32;
 		meta.ndim = 1;
 		meta.dims[0] = 64; /* 2 slots */
 		for (i = 0; i < 3; i++) {
@@ -635,7 +635,7 @@ static void forge(struct mw_shm_desc *d, const struct mw_shm_hdr *h,
 		  unsigned k)
 {
 	memset(d, 0, sizeof(*d));
-	d->dtype = MW_SHM_DT_F32;
+	d->dtype = MW_DT_F32;
 	d->ndim = 1;
 	switch (k % 4) {
 	case 0: /* huge, pointing at the RX pool */
@@ -806,7 +806,7 @@ static void test_racing_app(void)
 	raw_attach(&a, dp, name);
 	memset(&st, 0, sizeof(st));
 	memset(&meta, 0, sizeof(meta));
-	meta.dtype = MW_SHM_DT_U8;
+	meta.dtype = MW_DT_U8;
 	meta.codec = MW_SHM_CODEC_RAW;
 	meta.ndim = 1;
 	meta.dims[0] = 128;
