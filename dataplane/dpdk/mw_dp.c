@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The poll loop: RX burst -> (capture, faults) -> mw_net_parse -> ARP or
- * mw_ep_recv; core events -> source; source submits; core timers; pull
- * datagrams from the core -> headers -> (faults, capture) -> TX buffer,
- * drained when full or on a timer. One TSC read per iteration.
+ * The DPDK side of the loop: RX burst -> (capture, faults) -> mw_net_parse
+ * -> ARP or mw_ep_recv; mw_loop_step (core timers, events -> source, the
+ * phases); ARP requests; pull datagrams from the core -> headers ->
+ * (faults, capture) -> TX buffer, drained when full or on a timer. One TSC
+ * read per iteration. The loop's order and phases are mw_loop.h's.
  */
 #include "mw_dp.h"
 
@@ -20,6 +21,8 @@
 #include <rte_mbuf.h>
 
 #include "mw_capture.h"
+#include "mw_loop.h"
+#include "mw_neigh.h"
 #include "mw_port.h"
 
 #define TXQ_CAP 256u            /* frames waiting for rte_eth_tx_burst */
@@ -56,11 +59,7 @@ struct mw_dp_counters {
 struct mw_dp_peer {
 	struct mw_dp_peer_cfg cfg;
 	uint16_t ep_peer;
-	bool resolved;
-	bool refresh;       /* MAC known but maybe outdated: ask again, and
-			       keep using it until answered */
-	uint64_t arp_next_ns;
-	uint64_t arp_tries;
+	struct mw_neigh nb;           /* ARP: flow.dst_mac follows nb.mac */
 	struct mw_net_flow flow;
 };
 
@@ -79,7 +78,7 @@ struct mw_dp {
 	unsigned txq_n;
 	uint64_t tsc0, ns_mult;       /* ns = NS_BASE + (tsc-tsc0)*mult>>32 */
 	uint64_t drain_tsc, last_flush_tsc;
-	uint64_t last_rx_ns;
+	struct mw_loop loop;          /* endpoint + source: order, phases */
 	struct mw_net_cfg net;
 	struct mw_capture *cap;
 	struct mw_source *src;
@@ -287,36 +286,24 @@ static void send_arp_request(struct mw_dp *dp, struct mw_dp_peer *p,
 	m->data_len = (uint16_t)n;
 	m->pkt_len = (uint32_t)n;
 	dp->c.arp_req_tx++;
-	p->arp_tries++;
+	mw_neigh_sent(&p->nb);
 	tx_frame(dp, m, now);
 }
 
 static void arp_timers(struct mw_dp *dp, uint64_t now)
 {
-	for (unsigned i = 0; i < dp->npeers; i++) {
-		struct mw_dp_peer *p = &dp->peer[i];
-		if ((!p->resolved || p->refresh) && now >= p->arp_next_ns) {
-			send_arp_request(dp, p, now);
-			p->arp_next_ns = now + dp->cfg.arp_retry_ns;
-		}
-	}
+	for (unsigned i = 0; i < dp->npeers; i++)
+		if (mw_neigh_poll(&dp->peer[i].nb, now))
+			send_arp_request(dp, &dp->peer[i], now);
 }
 
-static void peer_set_mac(struct mw_dp_peer *p, const uint8_t mac[6])
+/* A MAC for p from ARP; false if p's is static. */
+static bool peer_learn(struct mw_dp_peer *p, const uint8_t mac[6])
 {
-	memcpy(p->flow.dst_mac, mac, 6);
-	p->resolved = true;
-	p->refresh = false;
-}
-
-/* A learned MAC may be outdated (the link went down and up, the peer
- * restarted or stopped answering): ask again now, keep using it. */
-static void peer_refresh(struct mw_dp_peer *p, uint64_t now)
-{
-	if (p->cfg.has_mac || !p->resolved || p->refresh)
-		return;
-	p->refresh = true;
-	p->arp_next_ns = now;
+	if (!mw_neigh_learn(&p->nb, mac))
+		return false;
+	memcpy(p->flow.dst_mac, p->nb.mac, 6);
+	return true;
 }
 
 /*
@@ -337,7 +324,7 @@ static void tx_pull(struct mw_dp *dp, uint64_t now)
 	       dropped < MW_DP_BURST) {
 		struct mw_dp_peer *p = &dp->peer[dp->tx_rr];
 		dp->tx_rr = (dp->tx_rr + 1) % dp->npeers;
-		if (!p->resolved) {
+		if (!mw_neigh_resolved(&p->nb)) {
 			/* dp->lin is free outside rx_frame() */
 			int n = mw_ep_send_peer(dp->ep, p->ep_peer, now,
 						dp->lin, sizeof dp->lin);
@@ -444,8 +431,8 @@ static void rx_frame(struct mw_dp *dp, struct rte_mbuf *m, uint64_t now)
 		dp->c.arp_req_rx++;
 		/* A peer asking for us tells us its MAC too. */
 		peer = peer_by_addr(dp, p.src_ip, -1);
-		if (peer && !peer->cfg.has_mac)
-			peer_set_mac(peer, p.arp_sha);
+		if (peer)
+			peer_learn(peer, p.arp_sha);
 		struct rte_mbuf *r = alloc_frame(dp);
 		if (!r)
 			return;
@@ -465,9 +452,7 @@ static void rx_frame(struct mw_dp *dp, struct rte_mbuf *m, uint64_t now)
 	case MW_NET_CLASS_ARP_REPLY:
 		dp->c.arp_reply_rx++;
 		peer = peer_by_addr(dp, p.src_ip, -1);
-		if (peer && !peer->cfg.has_mac)
-			peer_set_mac(peer, p.arp_sha);
-		else
+		if (!peer || !peer_learn(peer, p.arp_sha))
 			dp->c.arp_reply_ignored++;
 		return;
 	default:
@@ -532,7 +517,7 @@ static unsigned rx_poll(struct mw_dp *dp, uint64_t now)
 		rx_with_faults(dp, m, now);
 	}
 	if (n)
-		dp->last_rx_ns = now;
+		mw_loop_mark_rx(&dp->loop, now);
 	return n;
 }
 
@@ -546,39 +531,36 @@ static uint64_t meta_bytes(const struct mw_tensor_meta *m)
 	return n * mw_dtype_size(m->dtype);
 }
 
-static void dispatch_events(struct mw_dp *dp, uint64_t now)
+/* The data plane's own reaction to a core event (mw_loop's hook; the
+ * source gets the event next). */
+static void on_event(void *ctx, const struct mw_event *ev, uint64_t now)
 {
-	struct mw_event ev;
-	while (mw_ep_poll(dp->ep, &ev)) {
-		switch (ev.type) {
-		case MW_EV_RX_TENSOR:
-			dp->c.tensors_rx++;
-			dp->c.dense_bytes_rx += ev.bytes;
-			break;
-		case MW_EV_TX_DONE:
-			dp->c.tensors_tx_done++;
-			dp->c.dense_bytes_tx += meta_bytes(&ev.meta);
-			break;
-		case MW_EV_TX_FAILED:
-			dp->c.tensors_tx_failed++;
-			break;
-		case MW_EV_PEER_RESTARTED:
-		case MW_EV_SESSION_CLOSED:
-			/* A restarted peer may have a new MAC (a memif port's
-			 * is random per process); one that went silent may
-			 * have moved. */
-			if ((ev.type == MW_EV_PEER_RESTARTED ||
-			     ev.reason == MW_ETIMEDOUT) &&
-			    ev.peer < MW_DP_MAX_PEERS && dp->by_ep[ev.peer] >= 0)
-				peer_refresh(&dp->peer[dp->by_ep[ev.peer]], now);
-			break;
-		default:
-			break;
-		}
-		if (dp->src->event)
-			dp->src->event(dp->src->ctx, dp->ep, &ev, now);
-		else
-			mw_ep_release(dp->ep, &ev);
+	struct mw_dp *dp = ctx;
+	switch (ev->type) {
+	case MW_EV_RX_TENSOR:
+		dp->c.tensors_rx++;
+		dp->c.dense_bytes_rx += ev->bytes;
+		break;
+	case MW_EV_TX_DONE:
+		dp->c.tensors_tx_done++;
+		dp->c.dense_bytes_tx += meta_bytes(&ev->meta);
+		break;
+	case MW_EV_TX_FAILED:
+		dp->c.tensors_tx_failed++;
+		break;
+	case MW_EV_PEER_RESTARTED:
+	case MW_EV_SESSION_CLOSED:
+		/* A restarted peer may have a new MAC (a memif port's is
+		 * random per process); one that went silent may have
+		 * moved. */
+		if ((ev->type == MW_EV_PEER_RESTARTED ||
+		     ev->reason == MW_ETIMEDOUT) &&
+		    ev->peer < MW_DP_MAX_PEERS && dp->by_ep[ev->peer] >= 0)
+			mw_neigh_refresh(&dp->peer[dp->by_ep[ev->peer]].nb,
+					 now);
+		break;
+	default:
+		break;
 	}
 }
 
@@ -617,7 +599,7 @@ static void status_line(struct mw_dp *dp, uint64_t now)
 		dp->src->status(dp->src->ctx, extra, sizeof extra);
 	unsigned unresolved = 0;
 	for (unsigned i = 0; i < dp->npeers; i++)
-		unresolved += !dp->peer[i].resolved;
+		unresolved += !mw_neigh_resolved(&dp->peer[i].nb);
 	/* datagrams for a peer whose MAC is unknown, in the interval */
 	char neigh[64] = "";
 	if (a->tx_no_neigh != b->tx_no_neigh)
@@ -642,8 +624,6 @@ static void status_line(struct mw_dp *dp, uint64_t now)
 }
 
 /* ---- loop --------------------------------------------------------------- */
-
-enum phase { PH_RUN, PH_LINGER, PH_DRAIN, PH_CLOSE };
 
 /*
  * Read the link status on a timer. Going down is only reported; coming
@@ -671,7 +651,7 @@ static void link_watch(struct mw_dp *dp, uint64_t now)
 		if (up) {
 			dp->c.link_ups++;
 			for (unsigned i = 0; i < dp->npeers; i++)
-				peer_refresh(&dp->peer[i], now);
+				mw_neigh_refresh(&dp->peer[i].nb, now);
 		} else {
 			dp->c.link_downs++;
 			dp->relink_ns = now + RELINK_MIN_NS;
@@ -698,18 +678,11 @@ static void link_watch(struct mw_dp *dp, uint64_t now)
 	dp->relink_ns = now + (rc ? dp->relink_wait_ns : RELINK_MAX_NS);
 }
 
-/* One iteration's I/O work, shared by every phase. */
-static void io_step(struct mw_dp *dp, uint64_t tsc, uint64_t now)
+/* One iteration's sending, after the loop's step: ARP requests, datagrams
+ * pulled from the core, the TX buffer drained when full or on the timer,
+ * the source told the link counters. */
+static void tx_step(struct mw_dp *dp, uint64_t tsc, uint64_t now)
 {
-	link_watch(dp, now);
-	rx_poll(dp, now);
-	if (dp->fault_rx_on)
-		rx_release_held(dp, now, false);
-	dispatch_events(dp, now);
-	if (now >= mw_ep_expiry(dp->ep)) {
-		mw_ep_handle_expiry(dp->ep, now);
-		dispatch_events(dp, now);
-	}
 	arp_timers(dp, now);
 	tx_pull(dp, now);
 	if (dp->fault_tx_on)
@@ -728,19 +701,6 @@ static void io_step(struct mw_dp *dp, uint64_t tsc, uint64_t now)
 		};
 		dp->src->link(dp->src->ctx, dp->ep, &l, now);
 	}
-}
-
-static bool source_busy(const struct mw_dp *dp)
-{
-	if (dp->src->busy && dp->src->busy(dp->src->ctx))
-		return true;
-	for (unsigned i = 0; i < dp->npeers; i++) {
-		struct mw_peer_info pi;
-		if (mw_ep_peer_info(dp->ep, dp->ep_ids[i], &pi) == 0 &&
-		    pi.tx_pending)
-			return true;
-	}
-	return false;
 }
 
 static void wait_link(struct mw_dp *dp, volatile sig_atomic_t *quit)
@@ -766,77 +726,48 @@ static void wait_link(struct mw_dp *dp, volatile sig_atomic_t *quit)
 
 int mw_dp_run(struct mw_dp *dp, volatile sig_atomic_t *quit)
 {
-	enum phase ph = PH_RUN;
-	uint64_t deadline = 0;
-	int end = MW_DP_END_DONE;
-
 	wait_link(dp, quit);
 	uint64_t tsc = rte_rdtsc();
 	uint64_t now = tsc_to_ns(dp, tsc);
 	/* The first link_watch() reads the link; reported if down. */
 	dp->link_up = true;
 	dp->link_next_ns = now;
-	dp->start_ns = dp->status_last_ns = dp->last_rx_ns = now;
+	dp->start_ns = dp->status_last_ns = now;
 	dp->status_next_ns = now + dp->cfg.status_ns;
-	bool rx_seen = false;
+	const struct mw_loop_cfg lc = {
+		.ep = dp->ep,
+		.src = dp->src,
+		.peers = dp->ep_ids,
+		.npeers = dp->npeers,
+		.linger_ns = dp->cfg.linger_ns,
+		.drain_ns = dp->cfg.drain_ns,
+		.duration_ns = dp->cfg.duration_ns,
+		.idle_exit_ns = dp->cfg.idle_exit_ns,
+		.on_event = on_event,
+		.on_event_ctx = dp,
+	};
+	mw_loop_init(&dp->loop, &lc, now);
 
 	for (;;) {
 		tsc = rte_rdtsc();
 		now = tsc_to_ns(dp, tsc);
 		uint64_t rx_before = dp->c.rx_frames;
 		uint64_t tx_before = dp->c.tx_frames;
-		io_step(dp, tsc, now);
-		rx_seen |= dp->c.rx_frames != rx_before;
+		link_watch(dp, now);
+		rx_poll(dp, now);
+		if (dp->fault_rx_on)
+			rx_release_held(dp, now, false);
+		int ph = mw_loop_step(&dp->loop, now, (unsigned)*quit);
+		if (ph == MW_LOOP_CLOSE &&
+		    mw_loop_end(&dp->loop) == MW_LOOP_END_ERROR)
+			fprintf(stderr, "maskwire: source %s: %s\n",
+				dp->src->name,
+				mw_strerror(mw_loop_error(&dp->loop)));
+		tx_step(dp, tsc, now);
 		if (dp->cfg.idle_yield && dp->c.rx_frames == rx_before &&
 		    dp->c.tx_frames == tx_before)
 			sched_yield();
-
-		switch (ph) {
-		case PH_RUN:
-			if (*quit) {
-				end = MW_DP_END_SIGNAL;
-			} else if (dp->cfg.duration_ns &&
-				   now - dp->start_ns >= dp->cfg.duration_ns) {
-				end = MW_DP_END_DURATION;
-			} else if (dp->cfg.idle_exit_ns && rx_seen &&
-				   now - dp->last_rx_ns >=
-					   dp->cfg.idle_exit_ns) {
-				end = MW_DP_END_IDLE;
-			} else if (dp->src->done &&
-				   dp->src->done(dp->src->ctx)) {
-				ph = PH_LINGER;
-				break;
-			} else {
-				int rc = dp->src->poll(dp->src->ctx, dp->ep,
-						       dp->ep_ids, dp->npeers,
-						       now);
-				if (rc < 0) {
-					fprintf(stderr,
-						"maskwire: source %s: %s\n",
-						dp->src->name,
-						mw_strerror(rc));
-					end = MW_DP_END_ERROR;
-					ph = PH_CLOSE;
-				}
-				break;
-			}
-			ph = PH_DRAIN;
-			deadline = now + dp->cfg.drain_ns;
-			break;
-		case PH_LINGER:
-			/* Answer the peer (ACKs, its retransmissions) until
-			 * the link has been quiet for a while. */
-			if (*quit || now - dp->last_rx_ns >= dp->cfg.linger_ns)
-				ph = PH_CLOSE;
-			break;
-		case PH_DRAIN:
-			if (*quit >= 2 || now >= deadline || !source_busy(dp))
-				ph = PH_CLOSE;
-			break;
-		case PH_CLOSE:
-			break;
-		}
-		if (ph == PH_CLOSE)
+		if (ph == MW_LOOP_CLOSE)
 			break;
 		if (dp->cfg.status_ns && now >= dp->status_next_ns) {
 			status_line(dp, now);
@@ -846,13 +777,12 @@ int mw_dp_run(struct mw_dp *dp, volatile sig_atomic_t *quit)
 
 	/* Close sessions (pending sends fail with MW_ECANCELED, the peers
 	 * get CLOSE), then push the last frames out for a bounded time. */
-	for (unsigned i = 0; i < dp->npeers; i++)
-		mw_ep_close_peer(dp->ep, dp->ep_ids[i], now);
-	dispatch_events(dp, now);
+	mw_loop_close(&dp->loop, now);
 	if (dp->fault_rx_on)
 		rx_release_held(dp, now, true);
 	/* Keep polling a little: the CLOSE must leave, and a shared-memory
-	 * peer must get to read it before the port goes away. */
+	 * peer must get to read it before the port goes away. Only what is
+	 * queued leaves: no timers run (no CLOSE is retransmitted). */
 	uint64_t close_ns = now;
 	do {
 		tsc = rte_rdtsc();
@@ -860,12 +790,12 @@ int mw_dp_run(struct mw_dp *dp, volatile sig_atomic_t *quit)
 		rx_poll(dp, now);
 		if (dp->fault_rx_on)
 			rx_release_held(dp, now, true);
-		dispatch_events(dp, now);
+		mw_loop_events(&dp->loop, now);
 		tx_pull(dp, now);
 		if (dp->fault_tx_on)
 			tx_release_held(dp, now, true);
 		tx_flush(dp);
-		dispatch_events(dp, now);
+		mw_loop_events(&dp->loop, now);
 		if (dp->cfg.idle_yield)
 			sched_yield();
 	} while (now - close_ns < CLOSE_GRACE_NS ||
@@ -875,10 +805,10 @@ int mw_dp_run(struct mw_dp *dp, volatile sig_atomic_t *quit)
 		rte_pktmbuf_free(dp->txq[i]);
 	dp->txq_n = 0;
 	dp->end_ns = now;
-	dp->end = end;
+	dp->end = mw_loop_end(&dp->loop);
 	if (dp->cfg.status_ns)
 		status_line(dp, now);
-	return end;
+	return dp->end;
 }
 
 /* ---- set-up ------------------------------------------------------------- */
@@ -1014,9 +944,9 @@ int mw_dp_create(const struct mw_dp_cfg *cfg, struct mw_dp **out, char *err,
 		p->flow.src_port = cfg->udp_port;
 		p->flow.dst_port = p->cfg.port;
 		p->flow.vlan = cfg->vlan;
-		p->arp_next_ns = now;
-		if (p->cfg.has_mac)
-			peer_set_mac(p, p->cfg.mac);
+		mw_neigh_init(&p->nb, p->cfg.has_mac ? p->cfg.mac : NULL,
+			      cfg->arp_retry_ns, now);
+		memcpy(p->flow.dst_mac, p->nb.mac, 6);
 	}
 	if (cfg->capture_path) {
 		dp->cap = mw_capture_open(cfg->capture_path, now, err, errlen);
@@ -1121,8 +1051,8 @@ void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 			i ? ", " : "", p->cfg.ip >> 24, (p->cfg.ip >> 16) & 255,
 			(p->cfg.ip >> 8) & 255, p->cfg.ip & 255, p->cfg.port,
 			m[0], m[1], m[2], m[3], m[4], m[5],
-			p->resolved ? "true" : "false",
-			p->cfg.has_mac ? "true" : "false", p->arp_tries);
+			mw_neigh_resolved(&p->nb) ? "true" : "false",
+			p->cfg.has_mac ? "true" : "false", p->nb.requests);
 	}
 	fprintf(f, "], \"mtu\": %u, \"max_datagram\": %u, \"link_up\": %s",
 		dp->cfg.mtu, dp->cfg.mtu - 28u, dp->link_up ? "true" : "false");

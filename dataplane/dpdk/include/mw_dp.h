@@ -5,10 +5,11 @@
  * endpoint, one application source (mw_source.h).
  *
  * It owns the port, the mbuf pool, the clock (TSC converted to ns) and the
- * poll loop (l2fwd shape: bursts of 32, one TSC read per iteration, a TX
- * drain timer). Frames are parsed and built by dataplane/net (mw_net.h),
- * faults injected by mw_fault.h, tensors carried by the core
- * (mw_transport.h). Usage:
+ * I/O of the poll loop (l2fwd shape: bursts of 32, one TSC read per
+ * iteration, a TX drain timer); the loop's order, phases and close
+ * sequence are mw_loop.h's, ARP resolution is mw_neigh.h's. Frames are
+ * parsed and built by dataplane/net (mw_net.h), faults injected by
+ * mw_fault.h, tensors carried by the core (mw_transport.h). Usage:
  *   mw_dp_cfg_default(&cfg); fill it; mw_dp_cfg_check(&cfg, err) before
  *   rte_eal_init(); then mw_dp_create(), mw_dp_run(), mw_dp_stats_json(),
  *   mw_dp_destroy(), rte_eal_cleanup().
@@ -22,6 +23,7 @@
 #include <stdio.h>
 
 #include "mw_fault.h"
+#include "mw_loop.h"
 #include "mw_net.h"
 #include "mw_source.h"
 #include "mw_transport.h"
@@ -98,13 +100,14 @@ struct mw_dp;
 int mw_dp_create(const struct mw_dp_cfg *cfg, struct mw_dp **out, char *err,
 		 size_t errlen);
 
-/** How mw_dp_run() ended. */
+/** How mw_dp_run() ended (the loop's enum mw_loop_end). */
 enum mw_dp_end {
-	MW_DP_END_DONE = 0,      /**< the source finished */
-	MW_DP_END_SIGNAL = 1,    /**< stop requested (signal) */
-	MW_DP_END_DURATION = 2,  /**< --duration reached */
-	MW_DP_END_IDLE = 3,      /**< --idle-exit reached */
-	MW_DP_END_ERROR = 4,     /**< the source reported a fatal error */
+	MW_DP_END_DONE = MW_LOOP_END_DONE,         /**< the source finished */
+	MW_DP_END_SIGNAL = MW_LOOP_END_SIGNAL,     /**< stop requested (signal) */
+	MW_DP_END_DURATION = MW_LOOP_END_DURATION, /**< --duration reached */
+	MW_DP_END_IDLE = MW_LOOP_END_IDLE,         /**< --idle-exit reached */
+	MW_DP_END_ERROR = MW_LOOP_END_ERROR,       /**< the source reported a
+						        fatal error */
 };
 
 /**
