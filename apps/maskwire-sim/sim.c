@@ -4,7 +4,9 @@
  * lossy link, moving split-learning traffic (MS activations and dense
  * labels up, signed-MS gradients down), checking every delivered tensor
  * bit for bit against decode(encode(x)), printing one JSON object.
- * Same arguments, same output.
+ * Same arguments, same output. Each endpoint runs the data plane's event
+ * loop (mw_loop.h) with its application as the loop's source; the link,
+ * the stalls and the restart are the simulator's.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mw_loop.h"
 #include "mw_rand.h"
 #include "mw_transport.h"
 
@@ -142,6 +145,10 @@ struct node {
 	struct mw_ep *ep;
 	uint16_t peer;
 	uint32_t inc;
+	struct sim *sim;
+	int k;                  /* its index: 0 client, 1 server */
+	struct mw_source app;   /* the application, as the loop's source */
+	struct mw_loop loop;
 	/* Descheduling: from stall_next on, the process neither receives,
 	 * sends nor runs timers until stall_until. */
 	uint64_t stall_rng;
@@ -168,6 +175,7 @@ struct sim {
 	uint8_t *pay, *scr;
 	size_t pay_cap, scr_cap;
 	uint64_t fail_reason[32];
+	int closing;             /* sessions closed: events only released */
 };
 
 static uint64_t ns_of_ms(double ms)
@@ -348,6 +356,65 @@ static void on_event(struct sim *s, int node, struct mw_event *ev)
 	default:
 		break;
 	}
+}
+
+/* The applications as loop sources. The client runs up to `pipeline`
+ * steps ahead of its gradients; the server only answers (on_event()). */
+static int client_poll(void *ctx, struct mw_ep *ep, const uint16_t *peers,
+		       unsigned npeers, uint64_t now)
+{
+	struct sim *s = ((struct node *)ctx)->sim;
+	int count = 0;
+
+	(void)ep;
+	(void)peers;
+	(void)npeers;
+	(void)now;
+	while (s->next_step < s->o.tensors &&
+	       s->next_step < s->resolved + s->o.pipeline) {
+		struct mw_peer_info pi;
+
+		mw_ep_peer_info(s->n[0].ep, s->n[0].peer, &pi);
+		if (pi.tx_pending + 2 > s->o.window)
+			break;
+		submit(s, 0, ST_ACT, s->next_step);
+		submit(s, 0, ST_LABEL, s->next_step);
+		s->next_step++;
+		count += 2;
+	}
+	return count;
+}
+
+static void app_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
+		      uint64_t now)
+{
+	struct node *n = ctx;
+	struct mw_event e = *ev;
+
+	(void)now;
+	if (n->sim->closing) /* both applications have finished */
+		mw_ep_release(ep, &e);
+	else
+		on_event(n->sim, n->k, &e);
+}
+
+/* (Re)start node k's loop on its endpoint, at s->now. */
+static void node_start(struct sim *s, int k)
+{
+	struct node *n = &s->n[k];
+	struct mw_loop_cfg c;
+
+	memset(&n->app, 0, sizeof(n->app));
+	n->app.name = k ? "server" : "client";
+	n->app.ctx = n;
+	n->app.poll = k ? NULL : client_poll;
+	n->app.event = app_event;
+	memset(&c, 0, sizeof(c));
+	c.ep = n->ep;
+	c.src = &n->app;
+	c.peers = &n->peer;
+	c.npeers = 1;
+	mw_loop_init(&n->loop, &c, s->now);
 }
 
 /* ---- endpoint stalls ---------------------------------------------------- */
@@ -533,6 +600,7 @@ static void restart_server(struct sim *s)
 	s->n[1].inc++;
 	s->n[1].ep = make_ep(&s->o, s->n[1].inc);
 	s->n[1].peer = (uint16_t)mw_ep_add_peer(s->n[1].ep);
+	node_start(s, 1);
 	/* Work the old server held is gone: those steps cannot finish. */
 	for (i = 0; i < s->next_step; i++)
 		if (!s->steps[i].resolved &&
@@ -552,51 +620,27 @@ static int all_done(const struct sim *s)
 	return a.tx_pending == 0 && b.tx_pending == 0;
 }
 
-static void app_step(struct sim *s)
-{
-	struct mw_event ev;
-	int k;
-
-	for (k = 0; k < 2; k++)
-		while (!node_stalled(s, k) && mw_ep_poll(s->n[k].ep, &ev))
-			on_event(s, k, &ev);
-	/* The client runs up to `pipeline` steps ahead of its gradients. */
-	while (!node_stalled(s, 0) && s->next_step < s->o.tensors &&
-	       s->next_step < s->resolved + s->o.pipeline) {
-		struct mw_peer_info pi;
-
-		mw_ep_peer_info(s->n[0].ep, s->n[0].peer, &pi);
-		if (pi.tx_pending + 2 > s->o.window)
-			break;
-		submit(s, 0, ST_ACT, s->next_step);
-		submit(s, 0, ST_LABEL, s->next_step);
-		s->next_step++;
-	}
-}
-
-/* Both endpoints pull every datagram they have onto the link. */
-static void send_all(struct sim *s)
+/* Node k pulls every datagram it has onto the link. */
+static void send_node(struct sim *s, int k)
 {
 	uint8_t buf[MAX_DG];
 	uint16_t peer;
-	int k, len;
+	int len;
 
-	for (k = 0; k < 2; k++)
-		while (!node_stalled(s, k) &&
-		       (len = mw_ep_send(s->n[k].ep, s->now, buf, sizeof(buf),
-					 &peer)) > 0)
-			link_send(s, k, buf, (size_t)len, s->now);
+	while ((len = mw_ep_send(s->n[k].ep, s->now, buf, sizeof(buf),
+				 &peer)) > 0)
+		link_send(s, k, buf, (size_t)len, s->now);
 }
 
-/* The next arrival or endpoint timer (a stalled endpoint's: the end of
- * its stall); NO_TIME if there is none. */
+/* The next arrival or endpoint loop's deadline (a stalled endpoint's: the
+ * end of its stall); NO_TIME if there is none. */
 static uint64_t next_event(struct sim *s)
 {
 	uint64_t t = s->heap.n ? s->heap.v[0].t : NO_TIME, x;
 	int k;
 
 	for (k = 0; k < 2; k++) {
-		x = mw_ep_expiry(s->n[k].ep);
+		x = mw_loop_next(&s->n[k].loop);
 		if (node_stalled(s, k))
 			x = s->n[k].stall_until; /* then it catches up */
 		if (x < t)
@@ -605,11 +649,9 @@ static uint64_t next_event(struct sim *s)
 	return t;
 }
 
-/* Deliver the packets due at s->now, then run the timers due. */
-static void advance(struct sim *s)
+/* Deliver the packets due at s->now. */
+static void deliver(struct sim *s)
 {
-	int k;
-
 	while (s->heap.n && s->heap.v[0].t <= s->now) {
 		struct pkt p = heap_pop(&s->heap);
 
@@ -624,36 +666,54 @@ static void advance(struct sim *s)
 			s->link[!p.to].st.corrupted++;
 			s->link[!p.to].st.data_corrupted += p.corrupted == 2;
 		}
-		mw_ep_recv(s->n[p.to].ep, s->n[p.to].peer, p.data, p.len,
-			   s->now);
+		mw_loop_recv(&s->n[p.to].loop, s->n[p.to].peer, p.data, p.len,
+			     s->now);
 		free(p.data);
 	}
-	for (k = 0; k < 2; k++)
-		if (!node_stalled(s, k) && mw_ep_expiry(s->n[k].ep) <= s->now)
-			mw_ep_handle_expiry(s->n[k].ep, s->now);
+}
+
+/*
+ * One iteration at s->now: the packets due are delivered, then every
+ * endpoint that is not stalled runs its loop's step (timers, events to
+ * its application, the client's submissions) and puts its datagrams on
+ * the link. The server steps first: what its events do (a gradient
+ * submitted, a step resolved by a failure) is seen by the client's
+ * submissions of the same iteration.
+ */
+static void step_all(struct sim *s)
+{
+	int k;
+
+	deliver(s);
+	for (k = 1; k >= 0; k--) {
+		if (node_stalled(s, k))
+			continue;
+		mw_loop_step(&s->n[k].loop, s->now, 0);
+		send_node(s, k);
+	}
 }
 
 /* Both applications close the session when done, as the data plane does
- * at exit; what is still on the link is delivered and answered. */
+ * at exit (the loop's close sequence; events are released from then
+ * on); what is still on the link is delivered and answered. */
 static void close_and_drain(struct sim *s, uint64_t limit)
 {
-	struct mw_event ev;
 	uint64_t t;
 	int k;
 
+	s->closing = 1;
 	for (k = 0; k < 2; k++)
-		mw_ep_close_peer(s->n[k].ep, s->n[k].peer, s->now);
+		mw_loop_close(&s->n[k].loop, s->now);
+	for (k = 0; k < 2; k++)
+		if (!node_stalled(s, k))
+			send_node(s, k);
 	for (;;) {
-		for (k = 0; k < 2; k++)
-			while (mw_ep_poll(s->n[k].ep, &ev))
-				mw_ep_release(s->n[k].ep, &ev);
-		send_all(s);
 		t = next_event(s);
 		if (t == NO_TIME || t > limit)
 			return;
 		if (t > s->now)
 			s->now = t;
-		advance(s);
+		step_all(s);
 	}
 }
 
@@ -951,6 +1011,9 @@ int main(int argc, char **argv)
 		s.n[k].inc = 1000u + (uint32_t)k * 1000u;
 		s.n[k].ep = make_ep(&s.o, s.n[k].inc);
 		s.n[k].peer = (uint16_t)mw_ep_add_peer(s.n[k].ep);
+		s.n[k].sim = &s;
+		s.n[k].k = k;
+		node_start(&s, k);
 		s.n[k].stall_rng = s.o.seed * 0x2545f4914f6cdd1dull +
 				   (uint64_t)k + 7;
 		if (s.o.stall_prob > 0)
@@ -967,8 +1030,7 @@ int main(int argc, char **argv)
 	for (;;) {
 		uint64_t t;
 
-		app_step(&s);
-		send_all(&s);
+		step_all(&s);
 		if (all_done(&s))
 			break;
 		t = next_event(&s);
@@ -984,7 +1046,6 @@ int main(int argc, char **argv)
 			restart_at = NO_TIME;
 			restart_server(&s);
 		}
-		advance(&s);
 	}
 	s.done_ns = s.now;
 	if (!stalled)
