@@ -29,7 +29,7 @@
  *   (MW_SHM_EV_REGION_BROKEN / REGION_NEW); tensors it held are counted
  *   as lost in the JSON stats (channel.rx_lost, channel.broken).
  * - The data plane's link counters are published in the region header
- *   (mw_shm_hdr.wire) for the app to read with mw_info().
+ *   (mw_shm_hdr.wire) for the app to read with mw_client_info().
  */
 #ifndef MW_SHMSOURCE_H
 #define MW_SHMSOURCE_H

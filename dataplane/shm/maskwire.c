@@ -17,9 +17,9 @@
 #include "mw_shm.h"
 #include "shm_os.h"
 
-_Static_assert(sizeof(struct mw_meta) == 64, "mw_meta is part of the "
-					     "library ABI (ctypes)");
-_Static_assert(MW_MAX_DIMS == MW_SHM_MAX_DIMS, "dims");
+_Static_assert(sizeof(struct mw_client_meta) == 64,
+	       "mw_client_meta is part of the library ABI (ctypes)");
+_Static_assert(MW_CLIENT_MAX_DIMS == MW_SHM_MAX_DIMS, "dims");
 
 enum tx_state { TX_FREE = 0, TX_USER = 1, TX_INFLIGHT = 2 };
 
@@ -51,7 +51,7 @@ struct mw_client {
 	uint32_t tbl_nfree, tbl_size, tbl_bits;
 	uint64_t seq;
 	/* failures not yet taken (FIFO) */
-	struct mw_failure *fail;
+	struct mw_client_failure *fail;
 	uint32_t fail_head, fail_cnt;
 	/* RX buffers held: bytes per first slot, 0 = not held */
 	uint64_t *rx_held;
@@ -59,13 +59,13 @@ struct mw_client {
 	uint64_t bad_deliveries;
 };
 
-void mw_attach_opts_default(struct mw_attach_opts *o)
+void mw_client_opts_default(struct mw_client_opts *o)
 {
 	o->timeout_ms = 5000;
 	o->stale_ms = 0;
 }
 
-unsigned mw_elem_size(unsigned dtype)
+unsigned mw_client_elem_size(unsigned dtype)
 {
 	return mw_dtype_size(dtype);
 }
@@ -110,7 +110,7 @@ static int check_full(struct mw_client *c)
 	return 0;
 }
 
-int mw_check(struct mw_client *c)
+int mw_client_check(struct mw_client *c)
 {
 	return check_full(c);
 }
@@ -229,10 +229,10 @@ static int client_tables(struct mw_client *c)
 	return 0;
 }
 
-int mw_attach(const char *name, const struct mw_attach_opts *opts,
-	      struct mw_client **out)
+int mw_client_attach(const char *name, const struct mw_client_opts *opts,
+		     struct mw_client **out)
 {
-	struct mw_attach_opts def;
+	struct mw_client_opts def;
 	char path[MW_SHM_PATH_MAX];
 	struct mw_client *c;
 	struct waiter w;
@@ -243,7 +243,7 @@ int mw_attach(const char *name, const struct mw_attach_opts *opts,
 	if (!out)
 		return MW_EINVAL;
 	if (!opts) {
-		mw_attach_opts_default(&def);
+		mw_client_opts_default(&def);
 		opts = &def;
 	}
 	rc = mw_shm_os_path(name, path, sizeof(path));
@@ -308,7 +308,7 @@ fail:
 	return rc;
 }
 
-void mw_detach(struct mw_client *c)
+void mw_client_detach(struct mw_client *c)
 {
 	client_free(c);
 }
@@ -351,7 +351,7 @@ static int reap(struct mw_client *c)
 			if (e->nslots)
 				tx_release(c, e->first);
 			if (d[i].status != 0) {
-				struct mw_failure *f =
+				struct mw_client_failure *f =
 					&c->fail[(c->fail_head + c->fail_cnt) &
 						 (c->tbl_size - 1u)];
 
@@ -368,8 +368,8 @@ static int reap(struct mw_client *c)
 	}
 }
 
-int mw_alloc(struct mw_client *c, uint64_t len, int timeout_ms,
-	     struct mw_buf *b)
+int mw_client_alloc(struct mw_client *c, uint64_t len, int timeout_ms,
+		    struct mw_client_buf *b)
 {
 	struct waiter w;
 	int64_t first;
@@ -411,7 +411,7 @@ int mw_alloc(struct mw_client *c, uint64_t len, int timeout_ms,
 }
 
 /* First slot of a TX buffer the caller holds, or -1. */
-static int64_t tx_user(const struct mw_client *c, const struct mw_buf *b)
+static int64_t tx_user(const struct mw_client *c, const struct mw_client_buf *b)
 {
 	uint64_t rel, slot;
 
@@ -427,7 +427,7 @@ static int64_t tx_user(const struct mw_client *c, const struct mw_buf *b)
 	return (int64_t)slot;
 }
 
-int mw_free(struct mw_client *c, const struct mw_buf *b)
+int mw_client_free(struct mw_client *c, const struct mw_client_buf *b)
 {
 	int64_t slot;
 
@@ -440,7 +440,7 @@ int mw_free(struct mw_client *c, const struct mw_buf *b)
 	return 0;
 }
 
-static void meta_to_desc(const struct mw_meta *m, struct mw_shm_desc *d)
+static void meta_to_desc(const struct mw_client_meta *m, struct mw_shm_desc *d)
 {
 	memset(d, 0, sizeof(*d));
 	d->tag = m->tag;
@@ -455,7 +455,7 @@ static void meta_to_desc(const struct mw_meta *m, struct mw_shm_desc *d)
 	d->ratio = m->ratio;
 }
 
-static void desc_to_meta(const struct mw_shm_desc *d, struct mw_meta *m)
+static void desc_to_meta(const struct mw_shm_desc *d, struct mw_client_meta *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->tag = d->tag;
@@ -470,8 +470,8 @@ static void desc_to_meta(const struct mw_shm_desc *d, struct mw_meta *m)
 	m->ratio = d->ratio;
 }
 
-int64_t mw_send(struct mw_client *c, const struct mw_buf *b,
-		const struct mw_meta *meta, int timeout_ms)
+int64_t mw_client_send(struct mw_client *c, const struct mw_client_buf *b,
+		       const struct mw_client_meta *meta, int timeout_ms)
 {
 	struct mw_shm_desc d;
 	struct send_ent *e;
@@ -483,7 +483,7 @@ int64_t mw_send(struct mw_client *c, const struct mw_buf *b,
 	rc = check_cheap(c);
 	if (rc)
 		return rc;
-	if (meta->ndim > MW_MAX_DIMS)
+	if (meta->ndim > MW_CLIENT_MAX_DIMS)
 		return MW_EINVAL;
 	bytes = mw_shm_tensor_bytes(meta->dtype, meta->ndim, meta->dims);
 	if (bytes < 0)
@@ -532,7 +532,7 @@ int64_t mw_send(struct mw_client *c, const struct mw_buf *b,
 	if (slot >= 0)
 		c->tx_state[slot] = TX_INFLIGHT;
 	else if (b && b->len)
-		mw_free(c, b); /* an empty tensor needs no buffer */
+		mw_client_free(c, b); /* an empty tensor needs no buffer */
 	return e->cookie;
 }
 
@@ -542,7 +542,7 @@ static int take_failure(struct mw_client *c, int64_t cookie)
 	uint32_t i, m = c->tbl_size - 1u;
 
 	for (i = 0; i < c->fail_cnt; i++) {
-		struct mw_failure *f = &c->fail[(c->fail_head + i) & m];
+		struct mw_client_failure *f = &c->fail[(c->fail_head + i) & m];
 		int st;
 
 		if (f->cookie != cookie)
@@ -557,8 +557,8 @@ static int take_failure(struct mw_client *c, int64_t cookie)
 	return 1;
 }
 
-int mw_wait(struct mw_client *c, int64_t cookie, int timeout_ms,
-	    int *status)
+int mw_client_wait(struct mw_client *c, int64_t cookie, int timeout_ms,
+		   int *status)
 {
 	uint64_t idx = (uint64_t)cookie & (c->tbl_size - 1u);
 	uint64_t seq = (uint64_t)cookie >> c->tbl_bits;
@@ -592,7 +592,7 @@ int mw_wait(struct mw_client *c, int64_t cookie, int timeout_ms,
 	return 0;
 }
 
-int mw_poll_failure(struct mw_client *c, struct mw_failure *f)
+int mw_client_poll_failure(struct mw_client *c, struct mw_client_failure *f)
 {
 	int rc = check_cheap(c);
 
@@ -611,7 +611,7 @@ int mw_poll_failure(struct mw_client *c, struct mw_failure *f)
 
 /* ---- receiving ---------------------------------------------------------- */
 
-int mw_recv(struct mw_client *c, struct mw_rx *rx, int timeout_ms)
+int mw_client_recv(struct mw_client *c, struct mw_client_rx *rx, int timeout_ms)
 {
 	const uint64_t rx_len = (uint64_t)c->id.rx_slots * c->id.slot_size;
 	struct mw_shm_desc d;
@@ -655,7 +655,7 @@ int mw_recv(struct mw_client *c, struct mw_rx *rx, int timeout_ms)
 	return 0;
 }
 
-int mw_release(struct mw_client *c, const struct mw_buf *b)
+int mw_client_release(struct mw_client *c, const struct mw_client_buf *b)
 {
 	struct mw_shm_desc d;
 	uint64_t rel, slot;
@@ -685,7 +685,7 @@ int mw_release(struct mw_client *c, const struct mw_buf *b)
 	return 0;
 }
 
-int mw_info(struct mw_client *c, struct mw_info *i)
+int mw_client_info(struct mw_client *c, struct mw_client_info *i)
 {
 	memset(i, 0, sizeof(*i));
 	i->dp_generation = c->id.dp_generation;

@@ -237,8 +237,8 @@ class TxBuffer:
     def free(self):
         """Give the buffer back unsent."""
         if self._buf is not None:
-            _check(_L().mw_free(self._client._c, ctypes.byref(self._buf)),
-                   "free")
+            _check(_L().mw_client_free(self._client._c,
+                                       ctypes.byref(self._buf)), "free")
             self._buf = None
 
 
@@ -281,7 +281,7 @@ class Received:
         """Give the buffer back to the data plane; views become invalid."""
         if self._buf is not None:
             buf, self._buf = self._buf, None
-            _check(_L().mw_release(self._client._c, ctypes.byref(buf)),
+            _check(_L().mw_client_release(self._client._c, ctypes.byref(buf)),
                    "release")
 
     def __enter__(self):
@@ -315,12 +315,12 @@ class Client:
     def __init__(self, name, timeout=5.0, stale=None):
         L = _L()
         opts = _lib.AttachOpts()
-        L.mw_attach_opts_default(ctypes.byref(opts))
+        L.mw_client_opts_default(ctypes.byref(opts))
         opts.timeout_ms = _ms(timeout)
         opts.stale_ms = 0 if not stale else max(1, int(stale * 1000))
         c = ctypes.c_void_p()
-        _check(L.mw_attach(name.encode(), ctypes.byref(opts),
-                           ctypes.byref(c)), f"attach {name!r}")
+        _check(L.mw_client_attach(name.encode(), ctypes.byref(opts),
+                                  ctypes.byref(c)), f"attach {name!r}")
         self._c = c
         self.name = name
 
@@ -334,7 +334,7 @@ class Client:
         """Detach. Views of received or allocated buffers become invalid."""
         if self._c is not None:
             c, self._c = self._c, None
-            _L().mw_detach(c)
+            _L().mw_client_detach(c)
 
     def __enter__(self):
         return self
@@ -355,12 +355,12 @@ class Client:
 
     def check(self):
         """Raise ResetError/ShutdownError if the data plane is gone."""
-        _check(_L().mw_check(self._h()), "check")
+        _check(_L().mw_client_check(self._h()), "check")
 
     def info(self):
         """Region and client facts as a dict."""
         i = _lib.Info()
-        _L().mw_info(self._h(), ctypes.byref(i))
+        _L().mw_client_info(self._h(), ctypes.byref(i))
         return {f: getattr(i, f) for f, _ in i._fields_}
 
     # -- sending --
@@ -374,12 +374,12 @@ class Client:
         if dtype_name not in DTYPES:
             raise ValueError(f"dtype {dtype} cannot be sent")
         shape = tuple(int(d) for d in shape)
-        n = _L().mw_elem_size(DTYPES[dtype_name][0])
+        n = _L().mw_client_elem_size(DTYPES[dtype_name][0])
         for d in shape:
             n *= d
         buf = _lib.Buf()
-        _check(_L().mw_alloc(self._h(), n, _ms(timeout), ctypes.byref(buf)),
-               "alloc")
+        _check(_L().mw_client_alloc(self._h(), n, _ms(timeout),
+                                    ctypes.byref(buf)), "alloc")
         return TxBuffer(self, buf, shape, dtype_name)
 
     def send_buffer(self, tb, kind="other", tag=0, codec=None, ratio=None,
@@ -414,8 +414,9 @@ class Client:
         m.k = int(k)
         m.ratio = float(ratio if ratio is not None else
                         (0.99 if sparse and not k else 0.0))
-        cookie = _check(_L().mw_send(self._h(), ctypes.byref(tb._buf),
-                                     ctypes.byref(m), _ms(timeout)), "send")
+        cookie = _check(_L().mw_client_send(
+            self._h(), ctypes.byref(tb._buf), ctypes.byref(m),
+            _ms(timeout)), "send")
         tb._buf = None
         if wait:
             self.wait(cookie, timeout)
@@ -454,8 +455,8 @@ class Client:
         """Wait for a send's outcome; raises SendFailed if it failed.
         A failure already taken by failures() is not raised again."""
         st = ctypes.c_int()
-        _check(_L().mw_wait(self._h(), int(cookie), _ms(timeout),
-                            ctypes.byref(st)), "wait")
+        _check(_L().mw_client_wait(self._h(), int(cookie), _ms(timeout),
+                                   ctypes.byref(st)), "wait")
         if st.value:
             raise SendFailed(st.value, cookie, None)
 
@@ -465,7 +466,7 @@ class Client:
         untaken failures eventually make send() wait (back-pressure)."""
         out = []
         f = _lib.Failure()
-        while _check(_L().mw_poll_failure(self._h(), ctypes.byref(f)),
+        while _check(_L().mw_client_poll_failure(self._h(), ctypes.byref(f)),
                      "poll_failure"):
             out.append(SendFailed(f.status, f.cookie, f.tag))
         return out
@@ -477,6 +478,6 @@ class Client:
         are views of the shared buffer until release(). copy=True returns
         private copies and releases the buffer at once."""
         rx = _lib.Rx()
-        _check(_L().mw_recv(self._h(), ctypes.byref(rx), _ms(timeout)),
+        _check(_L().mw_client_recv(self._h(), ctypes.byref(rx), _ms(timeout)),
                "recv")
         return Received(self, rx, copy)

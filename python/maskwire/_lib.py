@@ -10,7 +10,7 @@ MAX_DIMS = 8
 
 
 class Meta(ctypes.Structure):
-    """struct mw_meta"""
+    """struct mw_client_meta"""
     _fields_ = [
         ("tag", ctypes.c_uint64),
         ("dims", ctypes.c_uint32 * MAX_DIMS),
@@ -27,7 +27,7 @@ class Meta(ctypes.Structure):
 
 
 class Buf(ctypes.Structure):
-    """struct mw_buf"""
+    """struct mw_client_buf"""
     _fields_ = [
         ("data", ctypes.c_void_p),
         ("len", ctypes.c_uint64),
@@ -36,12 +36,12 @@ class Buf(ctypes.Structure):
 
 
 class Rx(ctypes.Structure):
-    """struct mw_rx"""
+    """struct mw_client_rx"""
     _fields_ = [("meta", Meta), ("buf", Buf)]
 
 
 class Failure(ctypes.Structure):
-    """struct mw_failure"""
+    """struct mw_client_failure"""
     _fields_ = [
         ("cookie", ctypes.c_int64),
         ("tag", ctypes.c_uint64),
@@ -51,7 +51,7 @@ class Failure(ctypes.Structure):
 
 
 class Info(ctypes.Structure):
-    """struct mw_info"""
+    """struct mw_client_info"""
     _fields_ = [
         ("dp_generation", ctypes.c_uint64),
         ("app_gen", ctypes.c_uint64),
@@ -81,7 +81,7 @@ class Info(ctypes.Structure):
 
 
 class AttachOpts(ctypes.Structure):
-    """struct mw_attach_opts"""
+    """struct mw_client_opts"""
     _fields_ = [("timeout_ms", ctypes.c_int32), ("stale_ms", ctypes.c_uint32)]
 
 
@@ -122,23 +122,25 @@ def load():
     P = ctypes.POINTER
     sig = {
         "mw_strerror": (ctypes.c_char_p, [ctypes.c_int]),
-        "mw_attach_opts_default": (None, [P(AttachOpts)]),
-        "mw_attach": (ctypes.c_int, [ctypes.c_char_p, P(AttachOpts),
-                                     P(ctypes.c_void_p)]),
-        "mw_detach": (None, [ctypes.c_void_p]),
-        "mw_check": (ctypes.c_int, [ctypes.c_void_p]),
-        "mw_alloc": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_uint64,
-                                    ctypes.c_int, P(Buf)]),
-        "mw_free": (ctypes.c_int, [ctypes.c_void_p, P(Buf)]),
-        "mw_send": (ctypes.c_int64, [ctypes.c_void_p, P(Buf), P(Meta),
-                                     ctypes.c_int]),
-        "mw_wait": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64,
-                                   ctypes.c_int, P(ctypes.c_int)]),
-        "mw_poll_failure": (ctypes.c_int, [ctypes.c_void_p, P(Failure)]),
-        "mw_recv": (ctypes.c_int, [ctypes.c_void_p, P(Rx), ctypes.c_int]),
-        "mw_release": (ctypes.c_int, [ctypes.c_void_p, P(Buf)]),
-        "mw_info": (ctypes.c_int, [ctypes.c_void_p, P(Info)]),
-        "mw_elem_size": (ctypes.c_uint, [ctypes.c_uint]),
+        "mw_client_opts_default": (None, [P(AttachOpts)]),
+        "mw_client_attach": (ctypes.c_int, [ctypes.c_char_p, P(AttachOpts),
+                                            P(ctypes.c_void_p)]),
+        "mw_client_detach": (None, [ctypes.c_void_p]),
+        "mw_client_check": (ctypes.c_int, [ctypes.c_void_p]),
+        "mw_client_alloc": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_uint64,
+                                           ctypes.c_int, P(Buf)]),
+        "mw_client_free": (ctypes.c_int, [ctypes.c_void_p, P(Buf)]),
+        "mw_client_send": (ctypes.c_int64, [ctypes.c_void_p, P(Buf),
+                                            P(Meta), ctypes.c_int]),
+        "mw_client_wait": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64,
+                                          ctypes.c_int, P(ctypes.c_int)]),
+        "mw_client_poll_failure": (ctypes.c_int, [ctypes.c_void_p,
+                                                  P(Failure)]),
+        "mw_client_recv": (ctypes.c_int, [ctypes.c_void_p, P(Rx),
+                                          ctypes.c_int]),
+        "mw_client_release": (ctypes.c_int, [ctypes.c_void_p, P(Buf)]),
+        "mw_client_info": (ctypes.c_int, [ctypes.c_void_p, P(Info)]),
+        "mw_client_elem_size": (ctypes.c_uint, [ctypes.c_uint]),
     }
     for name, (res, args) in sig.items():
         fn = getattr(lib, name)

@@ -7,7 +7,7 @@
  *   mw-hostile race NAME COUNT
  *       COUNT sends of a 256 KiB float32 tensor, codecs MS, top-k and
  *       dense in turn, while a second thread rewrites the buffer in a
- *       tight loop from before mw_send() until the outcome arrives (the
+ *       tight loop from before mw_client_send() until the outcome arrives (the
  *       data plane encodes it meanwhile). Each send must get an outcome:
  *       done, or failed with a reason. Prints
  *       "race: N sent, ok A, failed F (changed C, other O)" and exits 0,
@@ -79,8 +79,8 @@ static int race(struct mw_client *c, unsigned count)
 	if (pthread_create(&t, NULL, rewrite, NULL) != 0)
 		return 1;
 	for (i = 0; i < count; i++) {
-		struct mw_meta m;
-		struct mw_buf b;
+		struct mw_client_meta m;
+		struct mw_client_buf b;
 		int64_t cookie;
 		int st;
 
@@ -104,7 +104,7 @@ static int race(struct mw_client *c, unsigned count)
 			m.codec = 0; /* dense */
 			break;
 		}
-		rc = mw_alloc(c, N * sizeof(float), WAIT_MS, &b);
+		rc = mw_client_alloc(c, N * sizeof(float), WAIT_MS, &b);
 		if (rc < 0) {
 			fprintf(stderr, "race: alloc %u: %s\n", i,
 				mw_strerror(rc));
@@ -114,14 +114,14 @@ static int race(struct mw_client *c, unsigned count)
 			((float *)b.data)[j] = (float)(j * 7919u % 1000u);
 		atomic_store_explicit(&target, (float *)b.data,
 				      memory_order_release);
-		cookie = mw_send(c, &b, &m, WAIT_MS);
+		cookie = mw_client_send(c, &b, &m, WAIT_MS);
 		if (cookie < 0) {
 			rc = (int)cookie;
 			fprintf(stderr, "race: send %u: %s\n", i,
 				mw_strerror(rc));
 			break;
 		}
-		rc = mw_wait(c, cookie, WAIT_MS, &st);
+		rc = mw_client_wait(c, cookie, WAIT_MS, &st);
 		atomic_store_explicit(&target, NULL, memory_order_release);
 		if (rc < 0) {
 			fprintf(stderr, "race: no outcome for send %u: %s\n", i,
@@ -171,7 +171,7 @@ static int truncate_region(const char *name, long long bytes)
 
 int main(int argc, char **argv)
 {
-	struct mw_attach_opts o;
+	struct mw_client_opts o;
 	struct mw_client *c;
 	int rc;
 
@@ -181,9 +181,9 @@ int main(int argc, char **argv)
 				"truncate NAME BYTES\n");
 		return 2;
 	}
-	mw_attach_opts_default(&o);
+	mw_client_opts_default(&o);
 	o.timeout_ms = 30000;
-	rc = mw_attach(argv[2], &o, &c);
+	rc = mw_client_attach(argv[2], &o, &c);
 	if (rc < 0) {
 		fprintf(stderr, "attach %s: %s\n", argv[2], mw_strerror(rc));
 		return 1;
@@ -191,6 +191,6 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "truncate"))
 		return truncate_region(argv[2], atoll(argv[3]));
 	rc = race(c, (unsigned)atoi(argv[3]));
-	mw_detach(c);
+	mw_client_detach(c);
 	return rc;
 }

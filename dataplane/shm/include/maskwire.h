@@ -7,12 +7,14 @@
  * created (mw_shm.h, docs/SHM.md), sends tensors from buffers it fills in
  * place, and receives tensors as pointers into the region. No DPDK; links
  * with -lmaskwire. The data plane encodes and decodes (MS, top-k...); the
- * client only sees dense tensors.
+ * client only sees dense tensors. Every name of this API starts with
+ * mw_client_ (MW_CLIENT_ for constants).
  *
- * Sending:   mw_alloc() -> fill b.data -> mw_send() -> (later) mw_wait()
- *            or mw_poll_failure(); the buffer goes back to the pool by
- *            itself when the data plane reports the outcome.
- * Receiving: mw_recv() -> read rx.buf.data -> mw_release().
+ * Sending:   mw_client_alloc() -> fill b.data -> mw_client_send() ->
+ *            (later) mw_client_wait() or mw_client_poll_failure(); the
+ *            buffer goes back to the pool by itself when the data plane
+ *            reports the outcome.
+ * Receiving: mw_client_recv() -> read rx.buf.data -> mw_client_release().
  *
  * Errors follow mw_err.h (negative codes; mw_strerror()). Calls that wait
  * take timeout_ms: 0 returns MW_EAGAIN at once when the call would wait
@@ -22,9 +24,9 @@
  *
  * A data plane that dies, restarts or shuts down is detected by every call
  * (at the latest when it would wait): MW_ERESET or MW_ESHUTDOWN, and from
- * then on every call returns that code; mw_detach() and attach again. The
- * client never hangs on a dead data plane and never reads a re-created
- * region's memory as its own.
+ * then on every call returns that code; mw_client_detach() and attach
+ * again. The client never hangs on a dead data plane and never reads a
+ * re-created region's memory as its own.
  *
  * A client object is not thread-safe; use one per thread or lock around it.
  * Only one client can be attached to a region at a time (MW_EBUSY).
@@ -45,10 +47,10 @@ extern "C" {
 struct mw_client;
 
 /** Maximum tensor rank. */
-#define MW_MAX_DIMS 8
+#define MW_CLIENT_MAX_DIMS 8
 
 /** Attach options. */
-struct mw_attach_opts {
+struct mw_client_opts {
 	int32_t timeout_ms; /**< wait for the data plane to accept us */
 	uint32_t stale_ms;  /**< while waiting, a heartbeat that has not moved
 				 for this long means a hung data plane
@@ -58,9 +60,9 @@ struct mw_attach_opts {
 /** Tensor metadata (dtype: enum mw_dtype of mw_dtype.h, kind: enum
  *  mw_shm_kind, codec/rounding: enum mw_codec / enum mw_rounding of
  *  mw_codec.h). */
-struct mw_meta {
+struct mw_client_meta {
 	uint64_t tag;               /**< application tag */
-	uint32_t dims[MW_MAX_DIMS]; /**< unused dims 0 */
+	uint32_t dims[MW_CLIENT_MAX_DIMS]; /**< unused dims 0 */
 	uint8_t ndim;
 	uint8_t dtype;
 	uint8_t kind;
@@ -73,28 +75,28 @@ struct mw_meta {
 };
 
 /** A buffer in the region. */
-struct mw_buf {
+struct mw_client_buf {
 	void *data;   /**< NULL for a 0-byte buffer */
 	uint64_t len; /**< bytes */
 	uint64_t off; /**< offset in the region (identifies the buffer) */
 };
 
 /** A received tensor: metadata and its buffer (buf.len = its bytes). */
-struct mw_rx {
-	struct mw_meta meta;
-	struct mw_buf buf;
+struct mw_client_rx {
+	struct mw_client_meta meta;
+	struct mw_client_buf buf;
 };
 
 /** A send the data plane could not carry out. */
-struct mw_failure {
-	int64_t cookie; /**< what mw_send() returned */
+struct mw_client_failure {
+	int64_t cookie; /**< what mw_client_send() returned */
 	uint64_t tag;
 	int32_t status; /**< negative mw_err: why */
 	uint32_t kind;
 };
 
 /** Region facts and client state. */
-struct mw_info {
+struct mw_client_info {
 	uint64_t dp_generation; /**< data plane incarnation */
 	uint64_t app_gen;       /**< our attach generation */
 	uint64_t region_size;
@@ -122,7 +124,7 @@ struct mw_info {
 };
 
 /** Default options: 5 s attach timeout, stale check off. */
-void mw_attach_opts_default(struct mw_attach_opts *o);
+void mw_client_opts_default(struct mw_client_opts *o);
 
 /**
  * Attach to a data plane's region.
@@ -138,19 +140,19 @@ void mw_attach_opts_default(struct mw_attach_opts *o);
  *         attached); MW_ETIMEDOUT (the data plane did not accept us in
  *         time: is its poll loop running?); MW_EINVAL; MW_ENOMEM; MW_EIO.
  */
-int mw_attach(const char *name, const struct mw_attach_opts *opts,
-	      struct mw_client **out);
+int mw_client_attach(const char *name, const struct mw_client_opts *opts,
+		     struct mw_client **out);
 
 /** Detach and free. Buffers held become the data plane's again; pointers
  *  into the region become invalid. NULL is accepted. */
-void mw_detach(struct mw_client *c);
+void mw_client_detach(struct mw_client *c);
 
 /**
  * Is the data plane still the one we attached to, alive and serving us?
  * @return 0, MW_ERESET (died, restarted, or dropped us), MW_ESHUTDOWN
  *         (closed), MW_EFORMAT (it broke the protocol).
  */
-int mw_check(struct mw_client *c);
+int mw_client_check(struct mw_client *c);
 
 /**
  * Allocate a send buffer in the TX pool (fill it in place).
@@ -159,14 +161,15 @@ int mw_check(struct mw_client *c);
  *         as they complete); MW_ELIMIT (larger than the pool); MW_ERESET,
  *         MW_ESHUTDOWN.
  */
-int mw_alloc(struct mw_client *c, uint64_t len, int timeout_ms,
-	     struct mw_buf *b);
+int mw_client_alloc(struct mw_client *c, uint64_t len, int timeout_ms,
+		    struct mw_client_buf *b);
 
 /**
  * Give back an allocated buffer that will not be sent.
- * @return 0, MW_EINVAL (not a buffer from mw_alloc() held by the caller).
+ * @return 0, MW_EINVAL (not a buffer from mw_client_alloc() held by the
+ *         caller).
  */
-int mw_free(struct mw_client *c, const struct mw_buf *b);
+int mw_client_free(struct mw_client *c, const struct mw_client_buf *b);
 
 /**
  * Send the tensor in b. Its bytes (product(dims) x dtype size) must fit in
@@ -175,55 +178,57 @@ int mw_free(struct mw_client *c, const struct mw_buf *b);
  * @return a cookie (> 0) naming this send; MW_EINVAL (meta inconsistent,
  *         b not an allocated buffer); MW_EUNSUPP (float codec on a
  *         non-float32 dtype); MW_EAGAIN / MW_ETIMEDOUT (submit ring full or
- *         too many outcomes not yet taken: call mw_poll_failure());
+ *         too many outcomes not yet taken: call mw_client_poll_failure());
  *         MW_ERESET, MW_ESHUTDOWN.
  */
-int64_t mw_send(struct mw_client *c, const struct mw_buf *b,
-		const struct mw_meta *meta, int timeout_ms);
+int64_t mw_client_send(struct mw_client *c, const struct mw_client_buf *b,
+		       const struct mw_client_meta *meta, int timeout_ms);
 
 /**
  * Wait for the outcome of one send.
  * Successes leave no record, so a cookie whose outcome is already known
  * reads as 0 again; take each failure one way only (a failure returned
- * here is not returned by mw_poll_failure(), and one taken there reads as
- * 0 here).
+ * here is not returned by mw_client_poll_failure(), and one taken there
+ * reads as 0 here).
  * @param status  out: 0 if the data plane carried it out, else the reason
  *                (negative mw_err) it gave.
  * @return 0 (outcome in *status); MW_EAGAIN / MW_ETIMEDOUT (not yet);
- *         MW_ENOENT (not a cookie mw_send() returned); MW_ERESET,
+ *         MW_ENOENT (not a cookie mw_client_send() returned); MW_ERESET,
  *         MW_ESHUTDOWN.
  */
-int mw_wait(struct mw_client *c, int64_t cookie, int timeout_ms,
-	    int *status);
+int mw_client_wait(struct mw_client *c, int64_t cookie, int timeout_ms,
+		   int *status);
 
 /**
  * Take the oldest failed send not yet reported (never waits).
  * @return 1 (f filled), 0 (none), MW_ERESET, MW_ESHUTDOWN.
  */
-int mw_poll_failure(struct mw_client *c, struct mw_failure *f);
+int mw_client_poll_failure(struct mw_client *c, struct mw_client_failure *f);
 
 /**
  * Receive the next delivered tensor. rx->buf.data points into the RX pool
- * and stays valid until mw_release() (or mw_detach()).
+ * and stays valid until mw_client_release() (or mw_client_detach()).
  * @return 0; MW_EAGAIN / MW_ETIMEDOUT (nothing yet); MW_ERESET,
  *         MW_ESHUTDOWN, MW_EFORMAT.
  */
-int mw_recv(struct mw_client *c, struct mw_rx *rx, int timeout_ms);
+int mw_client_recv(struct mw_client *c, struct mw_client_rx *rx,
+		   int timeout_ms);
 
 /**
- * Give a received buffer back to the data plane (rx->buf of mw_recv()).
+ * Give a received buffer back to the data plane (rx->buf of
+ * mw_client_recv()).
  * @return 0; MW_ENOENT (not a buffer we hold: already released?);
  *         MW_ERESET, MW_ESHUTDOWN.
  */
-int mw_release(struct mw_client *c, const struct mw_buf *b);
+int mw_client_release(struct mw_client *c, const struct mw_client_buf *b);
 
 /** Describe the region and the client. @return 0. */
-int mw_info(struct mw_client *c, struct mw_info *info);
+int mw_client_info(struct mw_client *c, struct mw_client_info *info);
 
 /** Size of one element of a dtype (enum mw_dtype); 0 if unknown. The
  *  same as mw_dtype_size(), exported for bindings that cannot call a
  *  static inline function (ctypes). */
-unsigned mw_elem_size(unsigned dtype);
+unsigned mw_client_elem_size(unsigned dtype);
 
 #ifdef __cplusplus
 }

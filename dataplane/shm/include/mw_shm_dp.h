@@ -184,8 +184,8 @@ struct mw_shm_wire_counts {
 
 /**
  * Publish the data plane's link counters in the header (mw_shm_hdr.wire),
- * where the app reads them (mw_info()). Cheap (a few stores); call it once
- * per poll-loop iteration or less often.
+ * where the app reads them (mw_client_info()). Cheap (a few stores); call
+ * it once per poll-loop iteration or less often.
  */
 void mw_shm_dp_publish_wire(struct mw_shm_dp *dp,
 			    const struct mw_shm_wire_counts *w);

@@ -62,7 +62,7 @@ static void *svc_run(void *arg)
 }
 
 static int attach_served(struct mw_shm_dp *dp, const char *name,
-			 const struct mw_attach_opts *o, struct mw_client **c)
+			 const struct mw_client_opts *o, struct mw_client **c)
 {
 	struct svc s = {.dp = dp};
 	pthread_t t;
@@ -70,7 +70,7 @@ static int attach_served(struct mw_shm_dp *dp, const char *name,
 
 	atomic_init(&s.stop, 0);
 	pthread_create(&t, NULL, svc_run, &s);
-	rc = mw_attach(name, o, c);
+	rc = mw_client_attach(name, o, c);
 	atomic_store(&s.stop, 1);
 	pthread_join(t, NULL);
 	return rc;
@@ -114,7 +114,7 @@ static unsigned dp_step(struct mw_shm_dp *dp, int fail)
 	}
 }
 
-static void meta_1d(struct mw_meta *m, uint8_t dtype, uint32_t n,
+static void meta_1d(struct mw_client_meta *m, uint8_t dtype, uint32_t n,
 		    uint64_t tag)
 {
 	memset(m, 0, sizeof(*m));
@@ -127,25 +127,25 @@ static void meta_1d(struct mw_meta *m, uint8_t dtype, uint32_t n,
 }
 
 /* alloc + fill with a pattern + send; returns the cookie */
-static int64_t send_pattern(struct mw_client *c, const struct mw_meta *m,
+static int64_t send_pattern(struct mw_client *c, const struct mw_client_meta *m,
 			    uint8_t seed)
 {
 	uint64_t bytes = (uint64_t)mw_shm_tensor_bytes(m->dtype, m->ndim,
 						       m->dims);
-	struct mw_buf b;
+	struct mw_client_buf b;
 	uint64_t i;
 	int rc;
 
-	rc = mw_alloc(c, bytes, 0, &b);
+	rc = mw_client_alloc(c, bytes, 0, &b);
 	CHECK_EQ(rc, 0);
 	if (rc)
 		return rc;
 	for (i = 0; i < bytes; i++)
 		((uint8_t *)b.data)[i] = (uint8_t)(seed + i * 7);
-	return mw_send(c, &b, m, 0);
+	return mw_client_send(c, &b, m, 0);
 }
 
-static int check_pattern(const struct mw_rx *rx, uint8_t seed)
+static int check_pattern(const struct mw_client_rx *rx, uint8_t seed)
 {
 	uint64_t i;
 
@@ -174,15 +174,15 @@ static void test_round_trip(void)
 	struct mw_shm_cfg cfg;
 	struct mw_shm_dp *dp;
 	struct mw_client *c;
-	struct mw_info info;
+	struct mw_client_info info;
 	unsigned dt, s, i;
 	int status;
 
 	cfg_small(&cfg, 8, 16, 16);
 	CHECK_EQ(mw_shm_dp_create(name, &cfg, &dp), 0);
 	CHECK_EQ(attach_served(dp, name, NULL, &c), 0);
-	CHECK_EQ(mw_check(c), 0);
-	mw_info(c, &info);
+	CHECK_EQ(mw_client_check(c), 0);
+	mw_client_info(c, &info);
 	CHECK_EQ(info.slot_size, 256);
 	CHECK_EQ(info.tx_slots, 16);
 	CHECK_EQ(info.ring_size, 8);
@@ -198,7 +198,7 @@ static void test_round_trip(void)
 					       .dense_tx_bytes = 19,
 					       .dense_rx_bytes = 20};
 		mw_shm_dp_publish_wire(dp, &w);
-		mw_info(c, &info);
+		mw_client_info(c, &info);
 		CHECK_EQ(info.wire_seq, 1);
 		CHECK_EQ(info.wire_tx_frames, 11);
 		CHECK_EQ(info.wire_tx_bytes, 12);
@@ -214,8 +214,8 @@ static void test_round_trip(void)
 
 	for (dt = 0; dt < MW_DT_COUNT_; dt++) {
 		for (s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
-			struct mw_meta m;
-			struct mw_rx rx;
+			struct mw_client_meta m;
+			struct mw_client_rx rx;
 			int64_t ck;
 			uint8_t seed = (uint8_t)(dt * 16 + s);
 
@@ -235,9 +235,9 @@ static void test_round_trip(void)
 			}
 			ck = send_pattern(c, &m, seed);
 			CHECK(ck > 0);
-			CHECK_EQ(mw_recv(c, &rx, 0), MW_EAGAIN);
+			CHECK_EQ(mw_client_recv(c, &rx, 0), MW_EAGAIN);
 			CHECK_EQ(dp_step(dp, 0), 1);
-			CHECK_EQ(mw_recv(c, &rx, 0), 0);
+			CHECK_EQ(mw_client_recv(c, &rx, 0), 0);
 			CHECK_EQ(rx.meta.tag, m.tag);
 			CHECK_EQ(rx.meta.dtype, dt);
 			CHECK_EQ(rx.meta.kind, m.kind);
@@ -249,10 +249,10 @@ static void test_round_trip(void)
 			CHECK_EQ(rx.buf.len, mw_shm_tensor_bytes(dt, m.ndim,
 								 m.dims));
 			CHECK(check_pattern(&rx, seed));
-			CHECK_EQ(mw_wait(c, ck, 0, &status), 0);
+			CHECK_EQ(mw_client_wait(c, ck, 0, &status), 0);
 			CHECK_EQ(status, 0);
-			CHECK_EQ(mw_release(c, &rx.buf), 0);
-			CHECK_EQ(mw_release(c, &rx.buf),
+			CHECK_EQ(mw_client_release(c, &rx.buf), 0);
+			CHECK_EQ(mw_client_release(c, &rx.buf),
 				 rx.buf.len ? MW_ENOENT : 0);
 		}
 	}
@@ -260,11 +260,11 @@ static void test_round_trip(void)
 	mw_shm_dp_stats(dp, &st);
 	CHECK_EQ(st.rx_free_slots, 16);
 	CHECK_EQ(st.bad_releases, 0);
-	mw_info(c, &info);
+	mw_client_info(c, &info);
 	CHECK_EQ(info.tx_free_slots, 16);
 	CHECK_EQ(info.inflight, 0);
 	CHECK_EQ(info.held, 0);
-	mw_detach(c);
+	mw_client_detach(c);
 	mw_shm_dp_destroy(dp, 1);
 }
 
@@ -274,8 +274,8 @@ static void test_bad_calls(void)
 	struct mw_shm_cfg cfg;
 	struct mw_shm_dp *dp;
 	struct mw_client *c, *c2;
-	struct mw_buf b, fake;
-	struct mw_meta m;
+	struct mw_client_buf b, fake;
+	struct mw_client_meta m;
 	int status;
 
 	cfg_small(&cfg, 4, 4, 4);
@@ -284,31 +284,32 @@ static void test_bad_calls(void)
 	/* one client at a time */
 	CHECK_EQ(attach_served(dp, name, NULL, &c2), MW_EBUSY);
 
-	CHECK_EQ(mw_alloc(c, 4u * 256 + 1, 0, &b), MW_ELIMIT);
-	CHECK_EQ(mw_alloc(c, 100, 0, &b), 0);
+	CHECK_EQ(mw_client_alloc(c, 4u * 256 + 1, 0, &b), MW_ELIMIT);
+	CHECK_EQ(mw_client_alloc(c, 100, 0, &b), 0);
 	meta_1d(&m, MW_DT_F32, 26, 1); /* 104 > 100 bytes */
-	CHECK_EQ(mw_send(c, &b, &m, 0), MW_EINVAL);
+	CHECK_EQ(mw_client_send(c, &b, &m, 0), MW_EINVAL);
 	meta_1d(&m, MW_DT_I32, 25, 1);
 	m.codec = 1; /* MS on int32 */
-	CHECK_EQ(mw_send(c, &b, &m, 0), MW_EUNSUPP);
+	CHECK_EQ(mw_client_send(c, &b, &m, 0), MW_EUNSUPP);
 	meta_1d(&m, MW_DT_F32, 25, 1);
 	m.ratio = 1.5;
-	CHECK_EQ(mw_send(c, &b, &m, 0), MW_EINVAL);
+	CHECK_EQ(mw_client_send(c, &b, &m, 0), MW_EINVAL);
 	m.ratio = 0;
 	m.ndim = 9;
-	CHECK_EQ(mw_send(c, &b, &m, 0), MW_EINVAL);
+	CHECK_EQ(mw_client_send(c, &b, &m, 0), MW_EINVAL);
 	fake = b;
 	fake.off += 256; /* not allocated */
 	fake.data = (uint8_t *)fake.data + 256;
 	meta_1d(&m, MW_DT_F32, 25, 1);
-	CHECK_EQ(mw_send(c, &fake, &m, 0), MW_EINVAL);
-	CHECK_EQ(mw_free(c, &fake), MW_EINVAL);
-	CHECK_EQ(mw_release(c, &b), MW_ENOENT); /* not a received buffer */
-	CHECK_EQ(mw_free(c, &b), 0);
-	CHECK_EQ(mw_free(c, &b), MW_EINVAL);
-	CHECK_EQ(mw_wait(c, 12345, 0, &status), MW_ENOENT);
-	CHECK_EQ(mw_wait(c, -1, 0, &status), MW_ENOENT);
-	mw_detach(c);
+	CHECK_EQ(mw_client_send(c, &fake, &m, 0), MW_EINVAL);
+	CHECK_EQ(mw_client_free(c, &fake), MW_EINVAL);
+	/* not a received buffer */
+	CHECK_EQ(mw_client_release(c, &b), MW_ENOENT);
+	CHECK_EQ(mw_client_free(c, &b), 0);
+	CHECK_EQ(mw_client_free(c, &b), MW_EINVAL);
+	CHECK_EQ(mw_client_wait(c, 12345, 0, &status), MW_ENOENT);
+	CHECK_EQ(mw_client_wait(c, -1, 0, &status), MW_ENOENT);
+	mw_client_detach(c);
 	mw_shm_dp_destroy(dp, 1);
 }
 
@@ -319,9 +320,9 @@ static void test_back_pressure(void)
 	struct mw_shm_cfg cfg;
 	struct mw_shm_dp *dp;
 	struct mw_client *c;
-	struct mw_buf b[6];
-	struct mw_meta m;
-	struct mw_rx rx[6];
+	struct mw_client_buf b[6];
+	struct mw_client_meta m;
+	struct mw_client_rx rx[6];
 	int64_t ck[6];
 	int i, status;
 
@@ -336,40 +337,41 @@ static void test_back_pressure(void)
 		ck[i] = send_pattern(c, &m, (uint8_t)i);
 		CHECK(ck[i] > 0);
 	}
-	CHECK_EQ(mw_alloc(c, 256, 0, &b[4]), 0);
+	CHECK_EQ(mw_client_alloc(c, 256, 0, &b[4]), 0);
 	m.tag = 4;
-	CHECK_EQ(mw_send(c, &b[4], &m, 0), MW_EAGAIN);
-	CHECK_EQ(mw_send(c, &b[4], &m, 20), MW_ETIMEDOUT);
+	CHECK_EQ(mw_client_send(c, &b[4], &m, 0), MW_EAGAIN);
+	CHECK_EQ(mw_client_send(c, &b[4], &m, 20), MW_ETIMEDOUT);
 	/* TX pool (5 slots) full too */
-	CHECK_EQ(mw_alloc(c, 1, 0, &b[5]), MW_EAGAIN);
-	CHECK_EQ(mw_alloc(c, 1, 20, &b[5]), MW_ETIMEDOUT);
+	CHECK_EQ(mw_client_alloc(c, 1, 0, &b[5]), MW_EAGAIN);
+	CHECK_EQ(mw_client_alloc(c, 1, 20, &b[5]), MW_ETIMEDOUT);
 
 	/* the data plane moves them; the RX pool (4) takes all 4 */
 	CHECK_EQ(dp_step(dp, 0), 4);
-	ck[4] = mw_send(c, &b[4], &m, 0);
+	ck[4] = mw_client_send(c, &b[4], &m, 0);
 	CHECK(ck[4] > 0);
 	/* the 5th waits for RX room: not delivered, not completed */
 	CHECK_EQ(dp_step(dp, 0), 0);
-	CHECK_EQ(mw_wait(c, ck[4], 0, &status), MW_EAGAIN);
-	CHECK_EQ(mw_alloc(c, 256, 0, &b[5]), 0); /* completions freed TX */
-	CHECK_EQ(mw_free(c, &b[5]), 0);
+	CHECK_EQ(mw_client_wait(c, ck[4], 0, &status), MW_EAGAIN);
+	/* completions freed TX */
+	CHECK_EQ(mw_client_alloc(c, 256, 0, &b[5]), 0);
+	CHECK_EQ(mw_client_free(c, &b[5]), 0);
 	for (i = 0; i < 4; i++) {
-		CHECK_EQ(mw_recv(c, &rx[i], 0), 0);
+		CHECK_EQ(mw_client_recv(c, &rx[i], 0), 0);
 		CHECK_EQ(rx[i].meta.tag, i);
 		CHECK(check_pattern(&rx[i], (uint8_t)i));
 	}
-	CHECK_EQ(mw_recv(c, &rx[4], 0), MW_EAGAIN);
-	CHECK_EQ(mw_recv(c, &rx[4], 10), MW_ETIMEDOUT);
-	CHECK_EQ(mw_release(c, &rx[2].buf), 0);
+	CHECK_EQ(mw_client_recv(c, &rx[4], 0), MW_EAGAIN);
+	CHECK_EQ(mw_client_recv(c, &rx[4], 10), MW_ETIMEDOUT);
+	CHECK_EQ(mw_client_release(c, &rx[2].buf), 0);
 	CHECK_EQ(dp_step(dp, 0), 1);
-	CHECK_EQ(mw_wait(c, ck[4], 0, &status), 0);
+	CHECK_EQ(mw_client_wait(c, ck[4], 0, &status), 0);
 	CHECK_EQ(status, 0);
-	CHECK_EQ(mw_recv(c, &rx[4], 0), 0);
+	CHECK_EQ(mw_client_recv(c, &rx[4], 0), 0);
 	CHECK_EQ(rx[4].meta.tag, 4);
 	for (i = 0; i < 5; i++)
 		if (i != 2)
-			CHECK_EQ(mw_release(c, &rx[i].buf), 0);
-	mw_detach(c);
+			CHECK_EQ(mw_client_release(c, &rx[i].buf), 0);
+	mw_client_detach(c);
 	mw_shm_dp_destroy(dp, 1);
 }
 
@@ -379,9 +381,9 @@ static void test_failures(void)
 	struct mw_shm_cfg cfg;
 	struct mw_shm_dp *dp;
 	struct mw_client *c;
-	struct mw_failure f;
-	struct mw_meta m;
-	struct mw_info info;
+	struct mw_client_failure f;
+	struct mw_client_meta m;
+	struct mw_client_info info;
 	int64_t ck[3];
 	int i, status;
 
@@ -393,20 +395,20 @@ static void test_failures(void)
 		ck[i] = send_pattern(c, &m, 0);
 		CHECK(ck[i] > 0);
 	}
-	CHECK_EQ(mw_poll_failure(c, &f), 0);
+	CHECK_EQ(mw_client_poll_failure(c, &f), 0);
 	dp_step(dp, MW_ECANCELED);
-	CHECK_EQ(mw_wait(c, ck[1], 1000, &status), 0);
+	CHECK_EQ(mw_client_wait(c, ck[1], 1000, &status), 0);
 	CHECK_EQ(status, MW_ECANCELED);
-	CHECK_EQ(mw_poll_failure(c, &f), 1);
+	CHECK_EQ(mw_client_poll_failure(c, &f), 1);
 	CHECK_EQ(f.cookie, ck[0]);
 	CHECK_EQ(f.tag, 100);
 	CHECK_EQ(f.status, MW_ECANCELED);
-	CHECK_EQ(mw_poll_failure(c, &f), 1);
+	CHECK_EQ(mw_client_poll_failure(c, &f), 1);
 	CHECK_EQ(f.cookie, ck[2]);
-	CHECK_EQ(mw_poll_failure(c, &f), 0);
-	mw_info(c, &info);
+	CHECK_EQ(mw_client_poll_failure(c, &f), 0);
+	mw_client_info(c, &info);
 	CHECK_EQ(info.tx_free_slots, 4); /* failed sends free their buffer */
-	mw_detach(c);
+	mw_client_detach(c);
 	mw_shm_dp_destroy(dp, 1);
 }
 
@@ -429,21 +431,21 @@ static int serve_until_exit(struct mw_shm_dp *dp, pid_t pid)
 static void child_dies_holding(const char *name)
 {
 	struct mw_client *c;
-	struct mw_rx rx;
-	struct mw_meta m;
-	struct mw_buf b;
+	struct mw_client_rx rx;
+	struct mw_client_meta m;
+	struct mw_client_buf b;
 	int i;
 
-	if (mw_attach(name, NULL, &c) != 0)
+	if (mw_client_attach(name, NULL, &c) != 0)
 		_exit(10);
 	meta_1d(&m, MW_DT_F32, 128, 7); /* 2 slots */
 	for (i = 0; i < 2; i++) {
 		if (send_pattern(c, &m, 1) <= 0)
 			_exit(11);
-		if (mw_recv(c, &rx, 5000) != 0)
+		if (mw_client_recv(c, &rx, 5000) != 0)
 			_exit(12);
 	}
-	if (mw_alloc(c, 256, 5000, &b) != 0)
+	if (mw_client_alloc(c, 256, 5000, &b) != 0)
 		_exit(13);
 	raise(SIGKILL);
 	_exit(14);
@@ -456,8 +458,8 @@ static void test_killed_client(void)
 	struct mw_shm_cfg cfg;
 	struct mw_shm_dp *dp;
 	struct mw_client *c;
-	struct mw_meta m;
-	struct mw_rx rx;
+	struct mw_client_meta m;
+	struct mw_client_rx rx;
 	struct timespec ts = {0, 100000};
 	int64_t ck;
 	pid_t pid;
@@ -492,11 +494,11 @@ static void test_killed_client(void)
 	ck = send_pattern(c, &m, 3);
 	CHECK(ck > 0);
 	CHECK_EQ(dp_step(dp, 0), 1);
-	CHECK_EQ(mw_recv(c, &rx, 0), 0);
+	CHECK_EQ(mw_client_recv(c, &rx, 0), 0);
 	CHECK(check_pattern(&rx, 3));
-	CHECK_EQ(mw_wait(c, ck, 0, &status), 0);
-	CHECK_EQ(mw_release(c, &rx.buf), 0);
-	mw_detach(c);
+	CHECK_EQ(mw_client_wait(c, ck, 0, &status), 0);
+	CHECK_EQ(mw_client_release(c, &rx.buf), 0);
+	mw_client_detach(c);
 	mw_shm_dp_destroy(dp, 1);
 }
 
@@ -524,9 +526,9 @@ static void test_dp_restart(void)
 	struct mw_shm_cfg cfg;
 	struct mw_shm_dp *dp;
 	struct mw_client *c, *c2;
-	struct mw_info i1, i2;
-	struct mw_rx rx;
-	struct mw_buf b;
+	struct mw_client_info i1, i2;
+	struct mw_client_rx rx;
+	struct mw_client_buf b;
 	int pfd[2], wst;
 	char ch;
 	pid_t pid;
@@ -541,67 +543,67 @@ static void test_dp_restart(void)
 	close(pfd[1]);
 	CHECK_EQ(read(pfd[0], &ch, 1), 1);
 	close(pfd[0]);
-	CHECK_EQ(mw_attach(name, NULL, &c), 0);
-	CHECK_EQ(mw_recv(c, &rx, 0), MW_EAGAIN);
-	mw_info(c, &i1);
+	CHECK_EQ(mw_client_attach(name, NULL, &c), 0);
+	CHECK_EQ(mw_client_recv(c, &rx, 0), MW_EAGAIN);
+	mw_client_info(c, &i1);
 
 	/* the data plane dies: the client says so instead of waiting out
 	 * its timeout or hanging */
 	kill(pid, SIGKILL);
 	waitpid(pid, &wst, 0);
-	CHECK_EQ(mw_recv(c, &rx, 60000), MW_ERESET);
-	CHECK_EQ(mw_check(c), MW_ERESET);
-	CHECK_EQ(mw_alloc(c, 1, 0, &b), MW_ERESET);
+	CHECK_EQ(mw_client_recv(c, &rx, 60000), MW_ERESET);
+	CHECK_EQ(mw_client_check(c), MW_ERESET);
+	CHECK_EQ(mw_client_alloc(c, 1, 0, &b), MW_ERESET);
 
 	/* a leftover region nobody serves is refused */
-	CHECK_EQ(mw_attach(name, NULL, &c2), MW_ERESET);
+	CHECK_EQ(mw_client_attach(name, NULL, &c2), MW_ERESET);
 
 	/* a new data plane re-creates it: the old client still sees a
 	 * reset, a new one attaches to the new generation */
 	cfg_small(&cfg, 4, 4, 4);
 	CHECK_EQ(mw_shm_dp_create(name, &cfg, &dp), 0);
-	CHECK_EQ(mw_recv(c, &rx, 0), MW_ERESET);
+	CHECK_EQ(mw_client_recv(c, &rx, 0), MW_ERESET);
 	CHECK_EQ(attach_served(dp, name, NULL, &c2), 0);
-	mw_info(c2, &i2);
+	mw_client_info(c2, &i2);
 	CHECK(i2.dp_generation != i1.dp_generation);
-	mw_detach(c);
+	mw_client_detach(c);
 
 	/* the generation of the mapped region changes in place */
 	((struct mw_shm_hdr *)mw_shm_dp_base(dp))->dp_generation += 100;
-	CHECK_EQ(mw_recv(c2, &rx, 0), MW_ERESET);
+	CHECK_EQ(mw_client_recv(c2, &rx, 0), MW_ERESET);
 	((struct mw_shm_hdr *)mw_shm_dp_base(dp))->dp_generation -= 100;
-	mw_detach(c2);
+	mw_client_detach(c2);
 
 	/* a clean shutdown */
 	CHECK_EQ(attach_served(dp, name, NULL, &c), 0);
 	mw_shm_dp_destroy(dp, 1);
-	CHECK_EQ(mw_recv(c, &rx, 1000), MW_ESHUTDOWN);
-	CHECK_EQ(mw_send(c, &b, NULL, 0), MW_ESHUTDOWN);
-	mw_detach(c);
+	CHECK_EQ(mw_client_recv(c, &rx, 1000), MW_ESHUTDOWN);
+	CHECK_EQ(mw_client_send(c, &b, NULL, 0), MW_ESHUTDOWN);
+	mw_client_detach(c);
 }
 
 /* A data plane that is alive but not polling. */
 static void test_not_served(void)
 {
 	const char *name = test_name("idle");
-	struct mw_attach_opts o;
+	struct mw_client_opts o;
 	struct mw_shm_cfg cfg;
 	struct mw_shm_dp *dp;
 	struct mw_client *c;
-	struct mw_rx rx;
+	struct mw_client_rx rx;
 
 	cfg_small(&cfg, 4, 4, 4);
 	CHECK_EQ(mw_shm_dp_create(name, &cfg, &dp), 0);
-	mw_attach_opts_default(&o);
+	mw_client_opts_default(&o);
 	o.timeout_ms = 30;
-	CHECK_EQ(mw_attach(name, &o, &c), MW_ETIMEDOUT);
+	CHECK_EQ(mw_client_attach(name, &o, &c), MW_ETIMEDOUT);
 	/* attached, then the heartbeat stops: stale_ms turns it into a
 	 * reset instead of a wait for the full timeout */
 	o.timeout_ms = 5000;
 	o.stale_ms = 50;
 	CHECK_EQ(attach_served(dp, name, &o, &c), 0);
-	CHECK_EQ(mw_recv(c, &rx, 60000), MW_ERESET);
-	mw_detach(c);
+	CHECK_EQ(mw_client_recv(c, &rx, 60000), MW_ERESET);
+	mw_client_detach(c);
 	mw_shm_dp_destroy(dp, 1);
 }
 
@@ -627,43 +629,43 @@ static void test_corrupt_region(void)
 	int lockfd;
 
 	mw_shm_os_path(name, path, sizeof(path));
-	CHECK_EQ(mw_attach(name, NULL, &c), MW_ENOENT);
-	CHECK_EQ(mw_attach("", NULL, &c), MW_EINVAL);
+	CHECK_EQ(mw_client_attach(name, NULL, &c), MW_ENOENT);
+	CHECK_EQ(mw_client_attach("", NULL, &c), MW_EINVAL);
 	memset(&h, 0, sizeof(h));
 	size = mw_shm_layout(&g, 5, &h);
 	atomic_store(&h.dp_state, MW_SHM_DP_READY);
 
 	write_file(path, "junk", 4, 4096);
-	CHECK_EQ(mw_attach(name, NULL, &c), MW_EBADMAGIC);
+	CHECK_EQ(mw_client_attach(name, NULL, &c), MW_EBADMAGIC);
 	write_file(path, "junk", 4, 100);
-	CHECK_EQ(mw_attach(name, NULL, &c), MW_EFORMAT);
+	CHECK_EQ(mw_client_attach(name, NULL, &c), MW_EFORMAT);
 	b = h;
 	b.abi_version = 99;
 	write_file(path, &b, sizeof(b), (uint64_t)size);
-	CHECK_EQ(mw_attach(name, NULL, &c), MW_EVERSION);
+	CHECK_EQ(mw_client_attach(name, NULL, &c), MW_EVERSION);
 	write_file(path, &h, sizeof(h), (uint64_t)size - 4096); /* truncated */
-	CHECK_EQ(mw_attach(name, NULL, &c), MW_EFORMAT);
+	CHECK_EQ(mw_client_attach(name, NULL, &c), MW_EFORMAT);
 	b = h;
 	b.rx_off = b.tx_off; /* pools overlap */
 	write_file(path, &b, sizeof(b), (uint64_t)size);
-	CHECK_EQ(mw_attach(name, NULL, &c), MW_EFORMAT);
+	CHECK_EQ(mw_client_attach(name, NULL, &c), MW_EFORMAT);
 	b = h;
 	atomic_store(&b.dp_state, 0);
 	write_file(path, &b, sizeof(b), (uint64_t)size);
-	CHECK_EQ(mw_attach(name, NULL, &c), MW_EFORMAT);
+	CHECK_EQ(mw_client_attach(name, NULL, &c), MW_EFORMAT);
 	atomic_store(&b.dp_state, MW_SHM_DP_CLOSED);
 	write_file(path, &b, sizeof(b), (uint64_t)size);
-	CHECK_EQ(mw_attach(name, NULL, &c), MW_ESHUTDOWN);
+	CHECK_EQ(mw_client_attach(name, NULL, &c), MW_ESHUTDOWN);
 	/* valid, but no data plane holds it */
 	write_file(path, &h, sizeof(h), (uint64_t)size);
-	CHECK_EQ(mw_attach(name, NULL, &c), MW_ERESET);
+	CHECK_EQ(mw_client_attach(name, NULL, &c), MW_ERESET);
 	/* valid and locked, but nobody answers */
 	lockfd = open(path, O_RDWR);
 	CHECK_EQ(mw_shm_os_lock(lockfd, MW_SHM_LOCK_DP), 0);
 	{
-		struct mw_attach_opts o = {.timeout_ms = 20, .stale_ms = 0};
+		struct mw_client_opts o = {.timeout_ms = 20, .stale_ms = 0};
 
-		CHECK_EQ(mw_attach(name, &o, &c), MW_ETIMEDOUT);
+		CHECK_EQ(mw_client_attach(name, &o, &c), MW_ETIMEDOUT);
 	}
 	close(lockfd);
 	unlink(path);
@@ -704,29 +706,29 @@ static void test_concurrent(void)
 	atomic_init(&l.stop, 0);
 	pthread_create(&t, NULL, loop_run, &l);
 	while (got < total) {
-		struct mw_meta m;
-		struct mw_rx rx;
-		struct mw_buf b;
+		struct mw_client_meta m;
+		struct mw_client_rx rx;
+		struct mw_client_buf b;
 		int rc, progress = 0;
 
 		if (sent < total) {
 			meta_1d(&m, MW_DT_U8, (uint32_t)rand() % 700, sent);
-			if (mw_alloc(c, m.dims[0], 0, &b) == 0) {
+			if (mw_client_alloc(c, m.dims[0], 0, &b) == 0) {
 				uint32_t i;
 
 				for (i = 0; i < m.dims[0]; i++)
 					((uint8_t *)b.data)[i] =
 						(uint8_t)(sent + i * 7);
-				rc = (int)mw_send(c, &b, &m, 0);
+				rc = (int)mw_client_send(c, &b, &m, 0);
 				if (rc > 0) {
 					sent++;
 					progress = 1;
 				} else
-					CHECK_EQ(mw_free(c, &b), 0);
+					CHECK_EQ(mw_client_free(c, &b), 0);
 			}
 		}
 		/* block only when sending is stuck: the pipeline stays full */
-		rc = mw_recv(c, &rx, progress || sent == got ? 0 : 5000);
+		rc = mw_client_recv(c, &rx, progress || sent == got ? 0 : 5000);
 		if (rc == MW_EAGAIN)
 			continue;
 		CHECK_EQ(rc, 0);
@@ -734,7 +736,7 @@ static void test_concurrent(void)
 			break;
 		CHECK_EQ(rx.meta.tag, got);
 		CHECK(check_pattern(&rx, (uint8_t)got));
-		CHECK_EQ(mw_release(c, &rx.buf), 0);
+		CHECK_EQ(mw_client_release(c, &rx.buf), 0);
 		got++;
 		if ((unsigned)mw_test_failures() != fails_before) {
 			fprintf(stderr, "concurrent: seed %u tensor %u\n", seed,
@@ -744,7 +746,7 @@ static void test_concurrent(void)
 	}
 	atomic_store(&l.stop, 1);
 	pthread_join(t, NULL);
-	mw_detach(c);
+	mw_client_detach(c);
 	mw_shm_dp_destroy(l.dp, 1);
 }
 
