@@ -6,9 +6,9 @@
 
 /* One row per dtype the files support; the first descr is the one written. */
 static const struct {
-	unsigned char dtype;    /* enum mw_dtype */
-	unsigned char mwt;      /* .mwt header byte 11 */
-	const char *descr[2];   /* .npy descr strings, NULL-padded */
+	unsigned char dtype;  /* enum mw_dtype */
+	unsigned char mwt;    /* .mwt header byte 11 */
+	const char *descr[2]; /* .npy descr strings, NULL-padded */
 } file_dtypes[] = {
 	{ MW_DT_F32, MW_MWT_CODE_F32, { "<f4", NULL } },
 	{ MW_DT_U8, MW_MWT_CODE_U8, { "|u1", "<u1" } },
