@@ -14,6 +14,10 @@ only; the same captures always give the same files.
                 open and a tensor delivered, the extra packet is a
                 captured datagram (those up to 283 bytes: what the
                 harness's arbitrary-packet mode can carry)
+  corpus/send/  fuzz-core-send: a sender program (tensors, a lossy and
+                reordering link, timers) into which captured ACKs,
+                HELLO_ACKs and CLOSEs are fed, renumbered next to what
+                the sender really sent
   ../../net/fuzz/corpus/frame/
                 fuzz-net-frame: the configuration byte, then one whole
                 frame (the first of each kind in all the captures)
@@ -200,6 +204,56 @@ def drop_seed(d):
     return s
 
 
+# fuzz_send.c step codes (take(in, 16))
+S_SUBMIT, S_PUMP_S, S_PUMP_R, S_RELEASE = 0, 2, 5, 7
+S_ACK, S_HELLO, S_CLOSE, S_RAW, S_TIME = 8, 10, 11, 12, 13
+
+
+def s_submit(size, codec, tag):
+    # size byte (n = 1 + 4 x), values seed, codec, bits - 1, ratio x 10, tag
+    return bytes([S_SUBMIT, size, tag + 1, codec, 1, 9, tag])
+
+
+def s_pump(side, n, lose=0, keep=0):
+    return bytes([side, n - 1]) + struct.pack(">HH", lose, keep)
+
+
+def s_time(c):
+    return bytes([S_TIME, c])
+
+
+def s_raw(d, rebase):
+    # flags: bit 0 stamp identities and CRC, bit 1 renumber an ACK
+    return bytes([S_RAW, 1 | (2 if rebase else 0)]) + \
+        struct.pack(">H", len(d)) + d
+
+
+# Configurations (first byte): cwnd_max 8 / 1472-byte datagrams, cwnd_max
+# 16 starting full / 600 bytes, cwnd_max 4 / 256 bytes, without undo.
+SEND_CFG = [0x0d, 0x25, 0x00, 0x4e]
+
+
+def send_seed(i, d):
+    s = bytes([SEND_CFG[i % len(SEND_CFG)], 0])  # a real receiver
+    s += bytes([64, 1, 1, 0, 9, 0])      # first tensor: MS, 257 elements
+    s += s_submit(255, 0, 1)             # DENSE, 1021 elements
+    s += s_submit(100, 3, 2)             # TOPK
+    s += s_pump(S_PUMP_S, 16, lose=0x0002, keep=0x0008)
+    s += s_time(0x05)
+    s += s_pump(S_PUMP_R, 4)
+    s += s_raw(d, mw_type(d) == PT_ACK)  # the captured datagram
+    s += s_time(0x80)                    # to S's next timer
+    s += s_pump(S_PUMP_S, 8)
+    s += bytes([S_RELEASE, 0x01, 0])     # the held DATA, late
+    s += s_pump(S_PUMP_R, 4)
+    s += s_time(0x41)
+    s += s_raw(d, mw_type(d) == PT_ACK)  # again, later
+    s += s_pump(S_PUMP_S, 16)
+    s += s_pump(S_PUMP_R, 4)
+    s += s_time(0xc0)
+    return s
+
+
 def frame_seed(cap, fr):
     """fuzz_frame.c: the configuration byte (bit 0: tagged, VLAN id in the
     rest) and the frame."""
@@ -245,7 +299,7 @@ def main():
     if not caps:
         sys.exit("no captures in " + args.captures)
 
-    wire, recv, drop, frame = [], [], [], []
+    wire, recv, drop, send, frame = [], [], [], [], []
     seen = set()  # identical datagrams across captures: once
     seen_frames = set()  # one frame of a kind in all the captures
     for cap in caps:
@@ -265,11 +319,25 @@ def main():
             if k not in seen_frames:
                 seen_frames.add(k)
                 frame.append(("%s-%d" % (cap.name, i), frame_seed(cap, fr)))
+    # The receiver's answers: every distinct ACK, a HELLO_ACK, a CLOSE.
+    answers = []
+    for cap in caps:
+        answers += [(cap.name, d) for d in cap.to_sender()
+                    if mw_type(d) in (PT_ACK, PT_HELLO_ACK)]
+        answers += [(cap.name, d) for d in cap.from_sender()
+                    if mw_type(d) == PT_CLOSE][:1]
+    answers = firsts(answers, lambda x: x[1])
+    acks = [a for a in answers if mw_type(a[1]) == PT_ACK]
+    others = firsts([a for a in answers if mw_type(a[1]) != PT_ACK],
+                    lambda x: mw_type(x[1]))
+    for i, (cname, d) in enumerate(acks + others):
+        send.append(("%s-%d-%s" % (cname, i, name_of(d)), send_seed(i, d)))
 
     corpus = os.path.join(HERE, "corpus")
     write(os.path.join(corpus, "wire"), wire)
     write(os.path.join(corpus, "recv"), recv)
     write(os.path.join(corpus, "drop"), drop)
+    write(os.path.join(corpus, "send"), send)
     write(os.path.join(ROOT, "dataplane", "net", "fuzz", "corpus", "frame"),
           frame)
 
