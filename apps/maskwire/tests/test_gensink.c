@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Unit test for gensink.c: two transport endpoints joined in process over
- * a virtual link that loses every 7th datagram; A generates, B sinks.
- * Every tensor must be verified; a tampered or out-of-order delivery must
- * be caught.
+ * Unit test for gensink.c: two transport endpoints, each driven by its own
+ * mw_loop, joined in process over a virtual link that loses every 7th
+ * datagram; A generates, B sinks. Every tensor must be verified; a
+ * tampered or out-of-order delivery must be caught.
  */
 #include "gensink.h"
 
@@ -11,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mw_loop.h"
 #include "mw_test.h"
 
-static void pump(struct mw_ep *from, struct mw_ep *to, uint64_t now,
+/* Every datagram from's endpoint has, to to's peer 0; every 7th lost. */
+static void pump(struct mw_ep *from, struct mw_loop *to, uint64_t now,
 		 unsigned *count)
 {
 	uint8_t buf[1500];
@@ -22,7 +24,7 @@ static void pump(struct mw_ep *from, struct mw_ep *to, uint64_t now,
 	while ((n = mw_ep_send(from, now, buf, sizeof buf, &peer)) > 0) {
 		if (++*count % 7 == 0)
 			continue; /* lost */
-		mw_ep_recv(to, 0, buf, (size_t)n, now);
+		mw_loop_recv(to, 0, buf, (size_t)n, now);
 	}
 }
 
@@ -39,25 +41,51 @@ static void new_pair(struct mw_ep **a, struct mw_ep **b)
 	CHECK(mw_ep_add_peer(*a) == 0 && mw_ep_add_peer(*b) == 0);
 }
 
-/* One 50 us step of virtual time: exchange datagrams both ways over the
- * lossy link, then run the timers that fell due. */
-static void step(struct mw_ep *a, struct mw_ep *b, uint64_t *now,
-		 unsigned *count)
+/* The virtual clock both sides of the request/response test share. */
+static uint64_t vclock;
+
+static uint64_t vclock_ns(void)
 {
-	pump(a, b, *now, count);
-	pump(b, a, *now, count);
-	*now += 50000;
-	if (*now >= mw_ep_expiry(a))
-		mw_ep_handle_expiry(a, *now);
-	if (*now >= mw_ep_expiry(b))
-		mw_ep_handle_expiry(b, *now);
+	return vclock;
 }
 
-static void drain_events(struct mw_ep *ep, struct mw_source *s, uint64_t now)
+/*
+ * Run A with source sa and B with source sb, each through its mw_loop, in
+ * 50 us steps of virtual time until both sources are done: each side's
+ * step (timers, events, poll; a done source lingers), then the datagrams
+ * both ways over the lossy link. vclock runs 12345 ns ahead of the
+ * endpoints' clock (another origin). max_pending: A's tensors pending at
+ * most, 0 for no limit.
+ */
+static void run_loops(struct mw_ep *a, struct mw_source *sa, struct mw_ep *b,
+		      struct mw_source *sb, uint32_t max_pending, uint64_t *now)
 {
-	struct mw_event ev;
-	while (mw_ep_poll(ep, &ev))
-		s->event(s->ctx, ep, &ev, now);
+	const uint16_t peers[1] = {0};
+	struct mw_loop la, lb;
+	unsigned count = 0;
+
+	struct mw_loop_cfg c = {.ep = a, .src = sa, .peers = peers, .npeers = 1,
+				.linger_ns = 1000000000ull};
+
+	*now = 1000000000ull;
+	mw_loop_init(&la, &c, *now);
+	c.ep = b;
+	c.src = sb;
+	mw_loop_init(&lb, &c, *now);
+	for (int it = 0; it < 200000 && !(sa->done(sa->ctx) && sb->done(sb->ctx));
+	     it++) {
+		vclock = *now + 12345;
+		CHECK(mw_loop_step(&la, *now, 0) != MW_LOOP_CLOSE);
+		CHECK(mw_loop_step(&lb, *now, 0) != MW_LOOP_CLOSE);
+		if (max_pending) {
+			struct mw_peer_info pi;
+			CHECK(mw_ep_peer_info(a, 0, &pi) == 0);
+			CHECK(pi.tx_pending <= max_pending);
+		}
+		pump(a, &lb, *now, &count);
+		pump(b, &la, *now, &count);
+		*now += 50000;
+	}
 }
 
 static void run_pair(enum mw_codec codec, unsigned kind, unsigned n_tensors)
@@ -83,18 +111,9 @@ static void run_pair(enum mw_codec codec, unsigned kind, unsigned n_tensors)
 	struct mw_source sa, ssb;
 	mw_gensink_source(ga, &sa);
 	mw_gensink_source(sb, &ssb);
-	const uint16_t peers[1] = {0};
 
-	uint64_t now = 1000000000ull;
-	unsigned count = 0;
-	for (int it = 0; it < 200000 && !(sa.done(sa.ctx) && ssb.done(ssb.ctx));
-	     it++) {
-		CHECK(sa.poll(sa.ctx, a, peers, 1, now) >= 0);
-		CHECK(ssb.poll(ssb.ctx, b, peers, 1, now) == 0);
-		step(a, b, &now, &count);
-		drain_events(a, &sa, now);
-		drain_events(b, &ssb, now);
-	}
+	uint64_t now;
+	run_loops(a, &sa, b, &ssb, 0, &now);
 	CHECK(sa.done(sa.ctx));
 	CHECK(ssb.done(ssb.ctx));
 	CHECK(!sa.busy(sa.ctx));
@@ -158,14 +177,6 @@ static void run_pair(enum mw_codec codec, unsigned kind, unsigned n_tensors)
 	mw_ep_free(b);
 }
 
-/* The virtual clock both sides of the request/response test share. */
-static uint64_t vclock;
-
-static uint64_t vclock_ns(void)
-{
-	return vclock;
-}
-
 /* --stamp --lockstep against --respond: A sends activations (MS) one at a
  * time, B answers each with a signed-MS gradient carrying the same tag;
  * both sides verify everything, content repeats with period 2, and the
@@ -199,25 +210,11 @@ static void run_request_response(unsigned n_tensors)
 	struct mw_source sa, sb;
 	mw_gensink_source(ga, &sa);
 	mw_gensink_source(gb, &sb);
-	const uint16_t peers[1] = {0};
-	uint64_t now = 1000000000ull;
-	unsigned count = 0;
-	for (int it = 0; it < 200000 && !(sa.done(sa.ctx) && sb.done(sb.ctx));
-	     it++) {
-		vclock = now + 12345; /* another origin than the endpoints' */
-		CHECK(sa.poll(sa.ctx, a, peers, 1, now) >= 0);
-		CHECK(sb.poll(sb.ctx, b, peers, 1, now) >= 0);
-		struct mw_peer_info pi;
-		CHECK(mw_ep_peer_info(a, 0, &pi) == 0);
-		/* lockstep: a request goes out once the previous one's
-		 * response arrived, which can precede that request's final
-		 * ACK: at most the previous and the current one pending. */
-		CHECK(pi.tx_pending <= 2);
-		step(a, b, &now, &count);
-		vclock = now + 12345;
-		drain_events(a, &sa, now);
-		drain_events(b, &sb, now);
-	}
+	/* lockstep: a request goes out once the previous one's response
+	 * arrived, which can precede that request's final ACK: at most the
+	 * previous and the current one pending. */
+	uint64_t now;
+	run_loops(a, &sa, b, &sb, 2, &now);
 	CHECK(sa.done(sa.ctx) && sb.done(sb.ctx));
 	CHECK(mw_gensink_verified(ga) == n_tensors); /* the gradients */
 	CHECK(mw_gensink_verified(gb) == n_tensors); /* the activations */
