@@ -106,7 +106,13 @@ class LimitError(MaskwireError, ValueError):
 
 
 class SendFailed(MaskwireError):
-    """The data plane could not carry out a send; .code says why."""
+    """The data plane could not carry out a send; .code says why.
+
+    Only success is exact: MW_ETIMEDOUT, MW_ERESET, MW_ESHUTDOWN or
+    MW_ECANCELED mean the send was not confirmed, and the receiving
+    application may still have got the tensor (its acknowledgements were
+    lost or late, docs/PROTOCOL.md 8.4). A step that must not be applied
+    twice is named by its tag and de-duplicated by the receiver."""
 
     def __init__(self, code, cookie, tag):
         self.cookie = cookie
