@@ -12,17 +12,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "mw_rand.h"
 #include "mw_test.h"
 
 static uint64_t tu_state;
 
 static inline uint64_t tu_rand(void)
 {
-	uint64_t z = (tu_state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return mw_rand64(&tu_state);
 }
 
 /* Uniform in [0, n). */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Ethernet/802.1Q/IPv4/UDP/ARP parsing and header building (sans-I/O). */
+#include "mw_bytes.h"
 #include "mw_net.h"
 
 #include <stdio.h>
@@ -17,31 +18,6 @@ const char *mw_net_drop_name(unsigned reason)
 	return reason < MW_NET_DROP_COUNT_ ? names[reason] : "?";
 }
 
-static inline uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static inline uint32_t rd32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-	       ((uint32_t)p[2] << 8) | p[3];
-}
-
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 uint32_t mw_net_cksum_add(uint32_t sum, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
@@ -49,12 +25,12 @@ uint32_t mw_net_cksum_add(uint32_t sum, const void *buf, size_t len)
 
 	/* Big-endian 16-bit words; 4 bytes at a time into a 64-bit sum. */
 	while (len >= 4) {
-		acc += rd32(p);
+		acc += mw_get32(p);
 		p += 4;
 		len -= 4;
 	}
 	if (len >= 2) {
-		acc += rd16(p);
+		acc += mw_get16(p);
 		p += 2;
 		len -= 2;
 	}
@@ -94,13 +70,13 @@ static int parse_arp(const struct mw_net_cfg *cfg, const uint8_t *a,
 {
 	if (len < MW_NET_ARP_LEN)
 		return drop(out, MW_NET_DROP_ARP_TRUNC);
-	uint16_t op = rd16(a + 6);
-	if (rd16(a) != 1 || rd16(a + 2) != MW_NET_ETHERTYPE_IPV4 ||
+	uint16_t op = mw_get16(a + 6);
+	if (mw_get16(a) != 1 || mw_get16(a + 2) != MW_NET_ETHERTYPE_IPV4 ||
 	    a[4] != 6 || a[5] != 4 || (op != 1 && op != 2))
 		return drop(out, MW_NET_DROP_ARP_BAD);
 	memcpy(out->arp_sha, a + 8, 6);
-	out->src_ip = rd32(a + 14);
-	uint32_t tpa = rd32(a + 24);
+	out->src_ip = mw_get32(a + 14);
+	uint32_t tpa = mw_get32(a + 24);
 	if (op == 1) {
 		if (tpa != cfg->ip)
 			return drop(out, MW_NET_DROP_ARP_NOT_FOR_US);
@@ -121,25 +97,25 @@ static int parse_udp(const struct mw_net_cfg *cfg, const uint8_t *ip,
 
 	if (avail < MW_NET_UDP_HLEN)
 		return drop(out, MW_NET_DROP_UDP_TRUNC);
-	uint16_t ulen = rd16(u + 4);
+	uint16_t ulen = mw_get16(u + 4);
 	/* The UDP datagram fills the IPv4 payload exactly (PROTOCOL.md 2). */
 	if (ulen < MW_NET_UDP_HLEN || ulen != avail)
 		return drop(out, MW_NET_DROP_UDP_BAD_LEN);
-	if (rd16(u + 2) != cfg->port)
+	if (mw_get16(u + 2) != cfg->port)
 		return drop(out, MW_NET_DROP_UDP_PORT);
-	uint16_t ck = rd16(u + 6);
+	uint16_t ck = mw_get16(u + 6);
 	if (ck == 0) {
 		if (!cfg->accept_zero_udp_cksum)
 			return drop(out, MW_NET_DROP_UDP_ZERO_CKSUM);
 	} else if (!(flags & MW_NET_RX_UDP_CKSUM_GOOD)) {
-		uint32_t s = pseudo_sum(rd32(ip + 12), rd32(ip + 16), ulen);
+		uint32_t s = pseudo_sum(mw_get32(ip + 12), mw_get32(ip + 16), ulen);
 		s = mw_net_cksum_add(s, u, ulen);
 		/* Summing a correct datagram, checksum included, gives ~0. */
 		if (mw_net_cksum_fold(s) != 0)
 			return drop(out, MW_NET_DROP_UDP_CKSUM);
 	}
-	out->src_ip = rd32(ip + 12);
-	out->src_port = rd16(u);
+	out->src_ip = mw_get32(ip + 12);
+	out->src_port = mw_get16(u);
 	out->payload_off = (uint32_t)(l3_off + ihl + MW_NET_UDP_HLEN);
 	out->payload_len = (uint32_t)(ulen - MW_NET_UDP_HLEN);
 	out->cls = MW_NET_CLASS_UDP;
@@ -157,7 +133,7 @@ static int parse_ip4(const struct mw_net_cfg *cfg, const uint8_t *ip,
 	size_t ihl = (size_t)(ip[0] & 0xf) * 4u;
 	if (ihl < MW_NET_IP4_HLEN)
 		return drop(out, MW_NET_DROP_IP_HDR_LEN);
-	size_t tot = rd16(ip + 2);
+	size_t tot = mw_get16(ip + 2);
 	if (ihl > len)
 		return drop(out, MW_NET_DROP_IP_TRUNC);
 	if (tot < ihl || tot > len)
@@ -167,10 +143,10 @@ static int parse_ip4(const struct mw_net_cfg *cfg, const uint8_t *ip,
 		return drop(out, MW_NET_DROP_IP_CKSUM);
 	if (ihl != MW_NET_IP4_HLEN)
 		return drop(out, MW_NET_DROP_IP_OPTIONS);
-	uint16_t frag = rd16(ip + 6);
+	uint16_t frag = mw_get16(ip + 6);
 	if (frag & 0x3fffu) /* MF flag or a fragment offset */
 		return drop(out, MW_NET_DROP_IP_FRAG);
-	if (rd32(ip + 16) != cfg->ip)
+	if (mw_get32(ip + 16) != cfg->ip)
 		return drop(out, MW_NET_DROP_IP_NOT_FOR_US);
 	switch (ip[9]) {
 	case 17:
@@ -199,16 +175,16 @@ int mw_net_parse(const struct mw_net_cfg *cfg, const uint8_t *frame,
 	memcpy(out->src_mac, frame + 6, 6);
 
 	size_t off = 12;
-	uint16_t et = rd16(frame + off);
+	uint16_t et = mw_get16(frame + off);
 	if (et == MW_NET_ETHERTYPE_VLAN || et == MW_NET_ETHERTYPE_QINQ) {
 		if (len < MW_NET_ETH_HLEN + MW_NET_VLAN_HLEN)
 			return drop(out, MW_NET_DROP_VLAN_TRUNC);
-		uint16_t inner = rd16(frame + off + 4);
+		uint16_t inner = mw_get16(frame + off + 4);
 		if (et == MW_NET_ETHERTYPE_QINQ ||
 		    inner == MW_NET_ETHERTYPE_VLAN ||
 		    inner == MW_NET_ETHERTYPE_QINQ)
 			return drop(out, MW_NET_DROP_VLAN_STACKED);
-		out->vlan = rd16(frame + off + 2) & 0x0fffu;
+		out->vlan = mw_get16(frame + off + 2) & 0x0fffu;
 		et = inner;
 		off += MW_NET_VLAN_HLEN;
 	}
@@ -240,11 +216,11 @@ static size_t put_eth(uint8_t *p, const uint8_t dst[6], const uint8_t src[6],
 	memcpy(p, dst, 6);
 	memcpy(p + 6, src, 6);
 	if (vlan != MW_NET_NO_VLAN) {
-		wr16(p + 12, MW_NET_ETHERTYPE_VLAN);
-		wr16(p + 14, vlan);
+		mw_put16(p + 12, MW_NET_ETHERTYPE_VLAN);
+		mw_put16(p + 14, vlan);
 		off += 4;
 	}
-	wr16(p + off, ethertype);
+	mw_put16(p + off, ethertype);
 	return off + 2;
 }
 
@@ -265,30 +241,30 @@ int mw_net_build_udp(const struct mw_net_flow *f, uint8_t *frame, size_t cap,
 	uint16_t ulen = (uint16_t)(payload_len + MW_NET_UDP_HLEN);
 	ip[0] = 0x45;
 	ip[1] = 0;
-	wr16(ip + 2, (uint16_t)(ulen + MW_NET_IP4_HLEN));
-	wr16(ip + 4, ip_id);
-	wr16(ip + 6, 0x4000); /* DF */
+	mw_put16(ip + 2, (uint16_t)(ulen + MW_NET_IP4_HLEN));
+	mw_put16(ip + 4, ip_id);
+	mw_put16(ip + 6, 0x4000); /* DF */
 	ip[8] = f->ttl ? f->ttl : 64;
 	ip[9] = 17;
-	wr16(ip + 10, 0);
-	wr32(ip + 12, f->src_ip);
-	wr32(ip + 16, f->dst_ip);
+	mw_put16(ip + 10, 0);
+	mw_put32(ip + 12, f->src_ip);
+	mw_put32(ip + 16, f->dst_ip);
 	if (!(flags & MW_NET_TX_IP_CKSUM_HW))
-		wr16(ip + 10, mw_net_cksum_fold(
+		mw_put16(ip + 10, mw_net_cksum_fold(
 				      mw_net_cksum_add(0, ip, MW_NET_IP4_HLEN)));
 
 	uint8_t *u = ip + MW_NET_IP4_HLEN;
-	wr16(u, f->src_port);
-	wr16(u + 2, f->dst_port);
-	wr16(u + 4, ulen);
-	wr16(u + 6, 0);
+	mw_put16(u, f->src_port);
+	mw_put16(u + 2, f->dst_port);
+	mw_put16(u + 4, ulen);
+	mw_put16(u + 6, 0);
 	uint32_t s = pseudo_sum(f->src_ip, f->dst_ip, ulen);
 	if (flags & MW_NET_TX_UDP_CKSUM_HW) {
 		/* Hardware expects the folded, non-complemented pseudo sum. */
-		wr16(u + 6, (uint16_t)~mw_net_cksum_fold(s));
+		mw_put16(u + 6, (uint16_t)~mw_net_cksum_fold(s));
 	} else {
 		uint16_t ck = mw_net_cksum_fold(mw_net_cksum_add(s, u, ulen));
-		wr16(u + 6, ck ? ck : 0xffffu);
+		mw_put16(u + 6, ck ? ck : 0xffffu);
 	}
 	return (int)(hl + payload_len);
 }
@@ -304,15 +280,15 @@ static int build_arp(const struct mw_net_cfg *cfg, uint16_t vlan,
 	size_t off = put_eth(frame, eth_dst, cfg->mac, vlan,
 			     MW_NET_ETHERTYPE_ARP);
 	uint8_t *a = frame + off;
-	wr16(a, 1);
-	wr16(a + 2, MW_NET_ETHERTYPE_IPV4);
+	mw_put16(a, 1);
+	mw_put16(a + 2, MW_NET_ETHERTYPE_IPV4);
 	a[4] = 6;
 	a[5] = 4;
-	wr16(a + 6, op);
+	mw_put16(a + 6, op);
 	memcpy(a + 8, cfg->mac, 6);
-	wr32(a + 14, cfg->ip);
+	mw_put32(a + 14, cfg->ip);
 	memcpy(a + 18, tha, 6);
-	wr32(a + 24, tpa);
+	mw_put32(a + 24, tpa);
 	return (int)MW_NET_ETH_MIN;
 }
 
