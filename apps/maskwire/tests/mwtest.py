@@ -135,6 +135,28 @@ class Workdir:
         subprocess.run(["ip", "netns", "add", name], check=True)
         self.netns.append(name)
 
+    def veth_netns(self, ns_a, ns_b, va, vb):
+        """Two network namespaces joined by a veth pair va (in ns_a) - vb
+        (in ns_b), links up, no kernel address and no IPv6 on them (the
+        data planes own the link). Skips the test when namespaces cannot
+        be made; everything is removed at cleanup."""
+        if not shutil.which("ip"):
+            skip("iproute2 'ip' not found")
+        try:
+            self.add_netns(ns_a)
+            self.add_netns(ns_b)
+        except (subprocess.CalledProcessError, OSError) as e:
+            skip("cannot create network namespaces: %s" % e)
+        self.links.append(va)  # gone with its namespace; covers a failure between
+        sh = lambda *c: subprocess.run(list(c), check=True)
+        sh("ip", "link", "add", va, "type", "veth", "peer", "name", vb)
+        sh("ip", "link", "set", va, "netns", ns_a)
+        sh("ip", "link", "set", vb, "netns", ns_b)
+        for ns, dev in ((ns_a, va), (ns_b, vb)):
+            sh("ip", "netns", "exec", ns, "sysctl", "-qw",
+               "net.ipv6.conf.%s.disable_ipv6=1" % dev)
+            sh("ip", "netns", "exec", ns, "ip", "link", "set", dev, "up")
+
     def cleanup(self):
         # Stop in reverse start order: the receiver, started first, last.
         for p in reversed(self.procs):

@@ -6,8 +6,6 @@ tensors each way (shape [16,64,8,8]) with 5% loss, 5% reordering and 2%
 duplication injected on transmit, all verified by the sink. The
 namespaces and the veth pair are removed whatever happens."""
 import os
-import shutil
-import subprocess
 
 import mwtest
 
@@ -17,25 +15,10 @@ SHAPE = "16,64,8,8"
 
 def body(run):
     mwtest.require_root()
-    if not shutil.which("ip"):
-        mwtest.skip("iproute2 'ip' not found")
     ns_a, ns_b = run.tag + "a", run.tag + "b"
     va, vb = "mwva%d" % (os.getpid() % 100000), "mwvb%d" % (os.getpid() % 100000)
-    try:
-        run.add_netns(ns_a)
-        run.add_netns(ns_b)
-    except (subprocess.CalledProcessError, OSError) as e:
-        mwtest.skip("cannot create network namespaces: %s" % e)
-    run.links.append(va)  # removed with its namespace; this covers a failure in between
-    sh = lambda *c: subprocess.run(list(c), check=True)
-    sh("ip", "link", "add", va, "type", "veth", "peer", "name", vb)
-    sh("ip", "link", "set", va, "netns", ns_a)
-    sh("ip", "link", "set", vb, "netns", ns_b)
-    for ns, dev in ((ns_a, va), (ns_b, vb)):
-        # No kernel address: the data plane owns 10.9.0.x on this link.
-        sh("ip", "netns", "exec", ns, "sysctl", "-qw",
-           "net.ipv6.conf.%s.disable_ipv6=1" % dev)
-        sh("ip", "netns", "exec", ns, "ip", "link", "set", dev, "up")
+    # No kernel address: the data plane owns 10.9.0.x on this link.
+    run.veth_netns(ns_a, ns_b, va, vb)
 
     common = ["--gen", str(N), "--sink", str(N), "--shape", SHAPE,
               "--tx-drop", "0.05", "--reorder", "0.05", "--dup", "0.02",
