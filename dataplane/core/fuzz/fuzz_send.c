@@ -106,7 +106,7 @@ struct fs {
 	 * what R really acknowledged: forged ACKs are made near these. */
 	struct mw_ident sess;  /* S's identity the numbers belong to */
 	uint32_t pn_hi;        /* largest DATA pn */
-	uint32_t tid_lo, tid_hi;
+	uint32_t tid_lo;       /* lowest DATA tid */
 	uint32_t seg_cnt[8];   /* by tid % 8 */
 	uint32_t cum;          /* largest cum_tid seen in R's ACKs */
 	int has_data;
@@ -195,13 +195,11 @@ static void note_sent(struct fs *f, const uint8_t *b, size_t len)
 		f->sess = h.src;
 		f->has_data = 1;
 		f->pn_hi = d.pn;
-		f->tid_lo = f->tid_hi = d.tid;
+		f->tid_lo = d.tid;
 		f->cum = d.tid;
 	}
 	if ((int32_t)(d.pn - f->pn_hi) > 0)
 		f->pn_hi = d.pn;
-	if ((int32_t)(d.tid - f->tid_hi) > 0)
-		f->tid_hi = d.tid;
 	if ((int32_t)(d.tid - f->tid_lo) < 0)
 		f->tid_lo = d.tid;
 	f->seg_cnt[d.tid % 8] = d.seg_cnt;
