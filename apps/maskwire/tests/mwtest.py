@@ -72,6 +72,15 @@ def need_binary(path, what):
         skip("%s not built: %s" % (what, path))
 
 
+def unlink_shm(names):
+    """Remove shared-memory regions /dev/shm/NAME left by a run."""
+    for n in names:
+        try:
+            os.unlink("/dev/shm/" + n)
+        except OSError:
+            pass
+
+
 def load_json(path):
     with open(path) as f:
         return json.load(f)

@@ -253,9 +253,7 @@ def body(run):
     if not os.access(HOSTILE, os.X_OK):
         mwtest.skip("mw-hostile not built: " + HOSTILE)
     names = [run.tag + "a", run.tag + "b"]
-    for n in names:
-        if os.path.exists("/dev/shm/" + n):
-            os.unlink("/dev/shm/" + n)
+    mwtest.unlink_shm(names)
     sock = run.path("memif.sock")
     try:
         a, b = shm.start_pair(run, names, sock)
@@ -304,11 +302,7 @@ def body(run):
             p.send_signal(signal.SIGTERM)
             mwtest.check(run.wait(p, 60) == 0, "%s exited 0 on SIGTERM" % p.side)
     finally:
-        for n in names:
-            try:
-                os.unlink("/dev/shm/" + n)
-            except OSError:
-                pass
+        mwtest.unlink_shm(names)
 
 
 if __name__ == "__main__":

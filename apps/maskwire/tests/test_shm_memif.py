@@ -257,9 +257,7 @@ def dp_restart(run, ca, cb, names, sock):
 def body(run):
     mwtest.require_root()
     names = [run.tag + "a", run.tag + "b"]
-    for n in names:
-        if os.path.exists("/dev/shm/" + n):
-            os.unlink("/dev/shm/" + n)
+    mwtest.unlink_shm(names)
     sock = run.path("memif.sock")
     try:
         a, b = start_pair(run, names, sock)
@@ -325,11 +323,7 @@ def body(run):
                      ch["bad_releases"] == 0 and ch["proto_errors"] == 0,
                      "A: no delivery errors, bad submits or releases")
     finally:
-        for n in names:
-            try:
-                os.unlink("/dev/shm/" + n)
-            except OSError:
-                pass
+        mwtest.unlink_shm(names)
 
 
 if __name__ == "__main__":
