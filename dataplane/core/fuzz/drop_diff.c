@@ -18,28 +18,13 @@
 #include <string.h>
 
 #include "drop_diff.h"
+#include "fuzz_in.h"
 #include "mw_transport.h"
 #include "wire_int.h"
 
 #define DD_MAXQ 64
 #define DD_MTU 600
 
-struct dd_in {
-	const uint8_t *p;
-	size_t n;
-};
-
-static unsigned take(struct dd_in *in, unsigned mod)
-{
-	unsigned v;
-
-	if (in->n == 0)
-		return 0;
-	v = in->p[0];
-	in->p++;
-	in->n--;
-	return mod ? v % mod : v;
-}
 
 struct dd_pkt {
 	uint8_t b[DD_MTU];
@@ -141,7 +126,7 @@ static void events(struct dd *d)
 }
 
 /* B1 and B2 send; B1's datagrams go to A (unless the link loses them). */
-static void receivers_send(struct dd *d, struct dd_in *in)
+static void receivers_send(struct dd *d, struct mw_fuzz_in *in)
 {
 	uint8_t o1[DD_MTU], o2[DD_MTU];
 	uint16_t peer;
@@ -168,7 +153,7 @@ static void deliver(struct dd *d, const struct dd_pkt *p)
 }
 
 /* The extra packet for B2 alone. */
-static void extra(struct dd *d, struct dd_in *in)
+static void extra(struct dd *d, struct mw_fuzz_in *in)
 {
 	struct dd_pkt x;
 	struct mw_counters c0, c1;
@@ -220,7 +205,7 @@ static void extra(struct dd *d, struct dd_in *in)
 		d->same = 0;
 }
 
-static void submit(struct dd *d, struct dd_in *in)
+static void submit(struct dd *d, struct mw_fuzz_in *in)
 {
 	static const unsigned codecs[] = { MW_CODEC_MS, MW_CODEC_MS_SIGNED,
 					   MW_CODEC_TOPK, MW_CODEC_QUANT,
@@ -248,7 +233,7 @@ static void submit(struct dd *d, struct dd_in *in)
 }
 
 /* A sends; its datagrams join the queue (some lost, some duplicated). */
-static void sender_send(struct dd *d, struct dd_in *in)
+static void sender_send(struct dd *d, struct mw_fuzz_in *in)
 {
 	struct dd_pkt p;
 	uint16_t peer;
@@ -270,7 +255,7 @@ static void sender_send(struct dd *d, struct dd_in *in)
 	}
 }
 
-static void link_deliver(struct dd *d, struct dd_in *in)
+static void link_deliver(struct dd *d, struct mw_fuzz_in *in)
 {
 	unsigned k = take(in, 4); /* how many to hold back (reorder) */
 
@@ -302,7 +287,7 @@ int mw_drop_diff_run(const uint8_t *data, size_t len,
 		     struct mw_drop_diff_result *res)
 {
 	struct dd d;
-	struct dd_in in = { data, len };
+	struct mw_fuzz_in in = { data, len };
 	unsigned step, extra_at;
 
 	memset(&d, 0, sizeof(d));

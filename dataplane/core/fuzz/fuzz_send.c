@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_in.h"
 #include "mw_fuzz.h"
 #include "mw_transport.h"
 #include "wire_int.h"
@@ -54,25 +55,8 @@
 #define FS_MAXN 1024  /* elements per tensor */
 #define FS_R_INC 22u  /* R's incarnation */
 
-struct fs_in {
-	const uint8_t *p;
-	size_t n;
-};
 
-/* The next input byte (0 when the input is exhausted), modulo mod. */
-static unsigned take(struct fs_in *in, unsigned mod)
-{
-	unsigned v;
-
-	if (in->n == 0)
-		return 0;
-	v = in->p[0];
-	in->p++;
-	in->n--;
-	return mod ? v % mod : v;
-}
-
-static uint32_t take32(struct fs_in *in)
+static uint32_t take32(struct mw_fuzz_in *in)
 {
 	uint32_t v = 0;
 	unsigned i;
@@ -246,7 +230,7 @@ static void hold(struct fs_link *l, const uint8_t *b, size_t len)
  * 16-bit masks: datagram i is lost if bit i of the first is set, else
  * held back if bit i of the second is set, else delivered at once.
  */
-static void pump(struct fs *f, struct fs_in *in, int from_s)
+static void pump(struct fs *f, struct mw_fuzz_in *in, int from_s)
 {
 	uint8_t b[FS_MTU];
 	unsigned i, n = 1 + take(in, 16);
@@ -281,7 +265,7 @@ static void pump(struct fs *f, struct fs_in *in, int from_s)
 }
 
 /* Deliver some held datagrams, in an order the input picks. */
-static void release(struct fs *f, struct fs_in *in)
+static void release(struct fs *f, struct mw_fuzz_in *in)
 {
 	unsigned c = take(in, 0), k = c & 15;
 	struct fs_link *l = c & 0x80 ? &f->to_s : &f->to_r;
@@ -303,7 +287,7 @@ static void release(struct fs *f, struct fs_in *in)
 
 /* ---- steps -------------------------------------------------------------- */
 
-static void submit(struct fs *f, struct fs_in *in)
+static void submit(struct fs *f, struct mw_fuzz_in *in)
 {
 	float *x = f->x;
 	struct mw_tensor_meta m;
@@ -372,7 +356,7 @@ static void stamp(struct fs *f, uint8_t *b, size_t len, uint8_t type,
  * sent, ack_delay, cum_tid and rx_limit near the real ones, a block count
  * and per block: tid, seg_cum, flags and a bitmap.
  */
-static void forge_ack(struct fs *f, struct fs_in *in)
+static void forge_ack(struct fs *f, struct mw_fuzz_in *in)
 {
 	uint8_t b[FS_MTU], *p;
 	struct mw_ack a;
@@ -413,7 +397,7 @@ static void forge_ack(struct fs *f, struct fs_in *in)
  * R, R restarted, R at an older incarnation, R's next generation; bits
  * 3-4 to: S, nobody, S's older generation), the stamp mode, and limits.
  */
-static void forge_hello(struct fs *f, struct fs_in *in)
+static void forge_hello(struct fs *f, struct mw_fuzz_in *in)
 {
 	uint8_t b[MW_WIRE_HELLO_LEN];
 	struct mw_hello hb;
@@ -450,7 +434,7 @@ static void forge_hello(struct fs *f, struct fs_in *in)
 	to_s(f, b, sizeof(b));
 }
 
-static void forge_close(struct fs *f, struct fs_in *in)
+static void forge_close(struct fs *f, struct mw_fuzz_in *in)
 {
 	static const int32_t why[] = { 0, MW_ECANCELED, MW_ETIMEDOUT,
 				       MW_EFORMAT, MW_ERESET, 1 };
@@ -467,7 +451,7 @@ static void forge_close(struct fs *f, struct fs_in *in)
  * version, identities and CRC; bit 1 an ACK's numbers moved next to the
  * real ones; bit 2 delivered to R instead), a 16-bit length, the bytes.
  */
-static void raw(struct fs *f, struct fs_in *in)
+static void raw(struct fs *f, struct mw_fuzz_in *in)
 {
 	uint8_t b[FS_MTU];
 	unsigned fl = take(in, 0);
@@ -513,7 +497,7 @@ static void raw(struct fs *f, struct fs_in *in)
 
 /* Time: a step of 1-64 us or 0.1-6.4 ms, or to S's or either side's next
  * timer; then the timers due run. */
-static void advance(struct fs *f, struct fs_in *in)
+static void advance(struct fs *f, struct mw_fuzz_in *in)
 {
 	unsigned c = take(in, 0), v = (c & 63) + 1;
 	uint64_t t = mw_ep_expiry(f->s), u = mw_ep_expiry(f->r);
@@ -538,7 +522,7 @@ static void advance(struct fs *f, struct fs_in *in)
 		mw_ep_handle_expiry(f->r, f->now);
 }
 
-static void local(struct fs *f, struct fs_in *in)
+static void local(struct fs *f, struct mw_fuzz_in *in)
 {
 	int id;
 
@@ -562,7 +546,7 @@ static void local(struct fs *f, struct fs_in *in)
  * The session: S's first tensor brings out its HELLO; R answers it, or
  * a HELLO_ACK is forged from R's identity of the given generation.
  */
-static void open_session(struct fs *f, struct fs_in *in)
+static void open_session(struct fs *f, struct mw_fuzz_in *in)
 {
 	uint8_t b[FS_MTU];
 	unsigned how = take(in, 0);
@@ -597,7 +581,7 @@ static void open_session(struct fs *f, struct fs_in *in)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fs *f;
-	struct fs_in in = { data, size };
+	struct mw_fuzz_in in = { data, size };
 	unsigned c, step, i;
 
 	f = calloc(1, sizeof(*f));
