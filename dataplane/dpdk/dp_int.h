@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dp_int.h - the data plane's state, shared by mw_dp.c (the poll loop) and
+ * mw_dp_stats.c (the JSON stats). Not installed.
+ */
+#ifndef MW_DP_INT_H
+#define MW_DP_INT_H
+
+#include "mw_dp.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+
+#include "mw_capture.h"
+#include "mw_loop.h"
+#include "mw_neigh.h"
+#include "mw_port.h"
+
+#define TXQ_CAP 256u            /* frames waiting for rte_eth_tx_burst */
+#define DRAIN_US 100u           /* TX drain timer (l2fwd's value) */
+#define MAX_FRAME (MW_DP_MAX_MTU + 18u)
+#define NS_BASE 1000000000ull   /* the clock starts at 1 s, never 0 */
+#define CLOSE_GRACE_NS 30000000ull  /* polling after sessions are closed */
+#define CLOSE_MAX_NS 200000000ull   /* ... at most, if TX is stuck */
+#define LINK_CHECK_NS 100000000ull  /* link status read this often */
+#define RELINK_MIN_NS 100000000ull  /* port restarts while the link is */
+#define RELINK_MAX_NS 1000000000ull /* down: backing off 0.1 s -> 1 s */
+
+/* Application-level counters (the port's and the core's are separate). */
+#define MW_DP_COUNTER_LIST(X)                                                 \
+	X(rx_frames) X(rx_bytes) X(tx_frames) X(tx_bytes)                     \
+	X(rx_udp) X(rx_unknown_peer) X(rx_core_accepted) X(rx_core_dropped)   \
+	X(rx_linearized) X(rx_oversize)                                      \
+	X(arp_req_rx) X(arp_reply_rx) X(arp_reply_ignored)                    \
+	X(arp_req_tx) X(arp_reply_tx)                                         \
+	X(tx_no_neigh)                                                        \
+	X(tx_nombuf) X(tx_queue_full_drop)                                   \
+	X(tx_ring_full) X(tx_dropped_at_exit) X(core_send_errors)             \
+	X(tensors_rx) X(tensors_tx_done) X(tensors_tx_failed)                 \
+	X(dense_bytes_rx) X(dense_bytes_tx)                                   \
+	X(link_downs) X(link_ups) X(port_restarts) X(port_restart_errors)
+
+struct mw_dp_counters {
+#define MW_DP_CNT_FIELD_(n) uint64_t n;
+	MW_DP_COUNTER_LIST(MW_DP_CNT_FIELD_)
+#undef MW_DP_CNT_FIELD_
+	uint64_t net_drop[MW_NET_DROP_COUNT_];
+};
+
+struct mw_dp_peer {
+	struct mw_dp_peer_cfg cfg;
+	uint16_t ep_peer;
+	struct mw_neigh nb;           /* ARP: flow.dst_mac follows nb.mac */
+	struct mw_net_flow flow;
+};
+
+/* Per-lcore state: one instance, used by one lcore. */
+struct mw_dp {
+	/* hot */
+	struct mw_ep *ep;
+	struct rte_mempool *pool;
+	struct rte_mbuf *spare;       /* pre-allocated for the next pull */
+	uint16_t port;
+	uint16_t ip_id;
+	unsigned tx_flags;            /* MW_NET_TX_* */
+	bool rx_cksum_hw;
+	bool fault_rx_on, fault_tx_on;
+	bool port_running;            /* started: bursts allowed */
+	unsigned txq_n;
+	uint64_t tsc0, ns_mult;       /* ns = NS_BASE + (tsc-tsc0)*mult>>32 */
+	uint64_t drain_tsc, last_flush_tsc;
+	struct mw_loop loop;          /* endpoint + source: order, phases */
+	struct mw_net_cfg net;
+	struct mw_capture *cap;
+	struct mw_source *src;
+	unsigned npeers;
+	struct mw_dp_peer peer[MW_DP_MAX_PEERS];
+	int8_t by_ep[MW_DP_MAX_PEERS]; /* core peer id -> peer[] index */
+	unsigned tx_rr;               /* next peer tx_pull() serves */
+	uint16_t ep_ids[MW_DP_MAX_PEERS];
+	struct rte_mbuf *txq[TXQ_CAP];
+	struct mw_dp_counters c;
+	struct mw_fault frx, ftx;
+	/* cold */
+	struct mw_dp_cfg cfg;
+	struct mw_port_caps caps;
+	bool port_started;            /* configured: close it at the end */
+	bool link_up;
+	uint64_t link_next_ns;        /* next link status read */
+	uint64_t relink_ns, relink_wait_ns; /* next port restart, backoff */
+	int end;
+	uint64_t start_ns, end_ns;
+	uint64_t status_next_ns, status_last_ns;
+	struct mw_dp_counters status_prev;
+	uint64_t status_prev_retrans, status_prev_drops;
+	uint8_t lin[MAX_FRAME];       /* linearised multi-segment frames */
+} __rte_cache_aligned;
+
+#endif /* MW_DP_INT_H */

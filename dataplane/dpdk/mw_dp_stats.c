@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* mw_dp_stats.c - the data plane's JSON stats (mw_dp_stats_json). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dp_int.h"
+
+static void fault_json(FILE *f, const char *name, const struct mw_fault *x)
+{
+	const struct mw_fault_cfg *c = &x->cfg;
+	fprintf(f,
+		"\"%s\": {\"enabled\": %s, \"drop\": %g, \"burst\": %g, "
+		"\"burst_len\": %g, \"dup\": %g, \"reorder\": %g, "
+		"\"corrupt\": %g, \"seed\": %" PRIu64 ", "
+		"\"passed\": %" PRIu64 ", \"dropped\": %" PRIu64
+		", \"burst_dropped\": %" PRIu64 ", \"held\": %" PRIu64
+		", \"released\": %" PRIu64 ", \"duplicated\": %" PRIu64
+		", \"corrupted\": %" PRIu64 "}",
+		name, x->enabled ? "true" : "false", c->drop, c->burst,
+		c->burst_len, c->dup, c->reorder, c->corrupt, c->seed,
+		x->st.passed, x->st.dropped, x->st.burst_dropped, x->st.held,
+		x->st.released, x->st.duplicated, x->st.corrupted);
+}
+
+static const char *end_name(int end)
+{
+	static const char *const n[] = {"done", "signal", "duration", "idle",
+					"error"};
+	return end >= 0 && end <= MW_DP_END_ERROR ? n[end] : "?";
+}
+
+static const char *peer_state_name(unsigned s)
+{
+	static const char *const n[] = {"free", "idle", "hello", "open"};
+	return s < 4 ? n[s] : "?";
+}
+
+void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
+{
+	double secs = (double)(dp->end_ns - dp->start_ns) / 1e9;
+	fprintf(f, "{\"maskwire\": {\"end\": \"%s\", \"elapsed_s\": %.6f, "
+		   "\"source\": \"%s\"},\n",
+		end_name(dp->end), secs, dp->src->name);
+
+	/* port */
+	struct rte_eth_stats ps;
+	memset(&ps, 0, sizeof ps);
+	rte_eth_stats_get(dp->port, &ps);
+	fprintf(f, " \"port\": {\"id\": %u, ", dp->port);
+	mw_port_caps_json(&dp->caps, f);
+	fprintf(f,
+		", \"ipackets\": %" PRIu64 ", \"opackets\": %" PRIu64
+		", \"ibytes\": %" PRIu64 ", \"obytes\": %" PRIu64
+		", \"imissed\": %" PRIu64 ", \"ierrors\": %" PRIu64
+		", \"oerrors\": %" PRIu64 ", \"rx_nombuf\": %" PRIu64 "},\n",
+		ps.ipackets, ps.opackets, ps.ibytes, ps.obytes, ps.imissed,
+		ps.ierrors, ps.oerrors, ps.rx_nombuf);
+
+	/* net */
+	fprintf(f, " \"net\": {\"ip\": \"%u.%u.%u.%u\", \"udp_port\": %u, "
+		   "\"peers\": [",
+		dp->net.ip >> 24, (dp->net.ip >> 16) & 255,
+		(dp->net.ip >> 8) & 255, dp->net.ip & 255, dp->net.port);
+	for (unsigned i = 0; i < dp->npeers; i++) {
+		const struct mw_dp_peer *p = &dp->peer[i];
+		const uint8_t *m = p->flow.dst_mac;
+		fprintf(f,
+			"%s{\"ip\": \"%u.%u.%u.%u\", \"port\": %u, "
+			"\"mac\": \"%02x:%02x:%02x:%02x:%02x:%02x\", "
+			"\"resolved\": %s, \"static_mac\": %s, "
+			"\"arp_requests\": %" PRIu64 "}",
+			i ? ", " : "", p->cfg.ip >> 24, (p->cfg.ip >> 16) & 255,
+			(p->cfg.ip >> 8) & 255, p->cfg.ip & 255, p->cfg.port,
+			m[0], m[1], m[2], m[3], m[4], m[5],
+			mw_neigh_resolved(&p->nb) ? "true" : "false",
+			p->cfg.has_mac ? "true" : "false", p->nb.requests);
+	}
+	fprintf(f, "], \"mtu\": %u, \"max_datagram\": %u, \"link_up\": %s",
+		dp->cfg.mtu, dp->cfg.mtu - 28u, dp->link_up ? "true" : "false");
+#define MW_DP_CNT_JSON_(n) fprintf(f, ", \"" #n "\": %" PRIu64, dp->c.n);
+	MW_DP_COUNTER_LIST(MW_DP_CNT_JSON_)
+#undef MW_DP_CNT_JSON_
+	fprintf(f, ", \"capture_frames\": %" PRIu64,
+		dp->cap ? mw_capture_count(dp->cap) : 0);
+	uint64_t total = 0;
+	fprintf(f, ", \"drops\": {");
+	for (unsigned i = 1; i < MW_NET_DROP_COUNT_; i++) {
+		fprintf(f, "%s\"%s\": %" PRIu64, i > 1 ? ", " : "",
+			mw_net_drop_name(i), dp->c.net_drop[i]);
+		total += dp->c.net_drop[i];
+	}
+	fprintf(f, "}, \"drops_total\": %" PRIu64 "},\n", total);
+
+	/* faults */
+	fprintf(f, " \"fault\": {");
+	fault_json(f, "rx", &dp->frx);
+	fprintf(f, ", ");
+	fault_json(f, "tx", &dp->ftx);
+	fprintf(f, "},\n");
+
+	/* transport core */
+	struct mw_counters k;
+	mw_ep_counters(dp->ep, &k);
+	fprintf(f,
+		" \"transport\": {\"incarnation\": %u, \"window\": %u, "
+		"\"max_tensor_bytes\": %" PRIu64 ", \"max_segs\": %u, "
+		"\"max_retries\": %u",
+		dp->cfg.ep.incarnation, dp->cfg.ep.window,
+		dp->cfg.ep.max_tensor_bytes, dp->cfg.ep.max_segs,
+		dp->cfg.ep.max_retries);
+	fprintf(f, ", \"cc\": \"%s\"", mw_cc_name(dp->cfg.ep.cc));
+	for (unsigned i = 0; i < MW_CTR_COUNT_; i++)
+		fprintf(f, ", \"%s\": %" PRIu64, mw_counter_name(i),
+			mw_counter_get(&k, i));
+	fprintf(f, ", \"drops\": %" PRIu64, k.drops);
+	fprintf(f, ", \"drop\": {");
+	for (unsigned i = 0; i < MW_DROP_COUNT_; i++)
+		fprintf(f, "%s\"%s\": %" PRIu64, i ? ", " : "",
+			mw_drop_name(i), k.drop[i]);
+	fprintf(f, "}, \"peers\": [");
+	for (unsigned i = 0; i < dp->npeers; i++) {
+		struct mw_peer_info pi;
+		memset(&pi, 0, sizeof pi);
+		mw_ep_peer_info(dp->ep, dp->ep_ids[i], &pi);
+		fprintf(f,
+			"%s{\"state\": \"%s\", \"srtt_us\": %.1f, "
+			"\"rto_us\": %.1f, \"cwnd\": %u, \"tx_pending\": %u, "
+			"\"rx_pending\": %u}",
+			i ? ", " : "", peer_state_name(pi.state),
+			(double)pi.srtt_ns / 1e3, (double)pi.rto_ns / 1e3,
+			pi.cwnd, pi.tx_pending, pi.rx_pending);
+	}
+	fprintf(f, "]}");
+
+	/* throughput over the run */
+	if (secs > 0) {
+		fprintf(f,
+			",\n \"rates\": {\"tensors_tx_per_s\": %.1f, "
+			"\"tensors_rx_per_s\": %.1f, \"wire_gbit_s\": %.4f, "
+			"\"dense_equiv_gbit_s\": %.4f}",
+			(double)dp->c.tensors_tx_done / secs,
+			(double)dp->c.tensors_rx / secs,
+			(double)(dp->c.rx_bytes + dp->c.tx_bytes) * 8 / secs /
+				1e9,
+			(double)(dp->c.dense_bytes_rx + dp->c.dense_bytes_tx) *
+				8 / secs / 1e9);
+	}
+	if (dp->src->stats_json) {
+		fprintf(f, ",\n ");
+		dp->src->stats_json(dp->src->ctx, f);
+	}
+	fprintf(f, "}\n");
+	fflush(f);
+}
