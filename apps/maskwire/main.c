@@ -152,6 +152,7 @@ static void usage(FILE *f)
 "  --sw-cksum              never use checksum offloads\n"
 "  --accept-zero-cksum     accept UDP datagrams without a checksum\n"
 "  --idle-yield            yield the CPU after an idle poll (shared cores)\n"
+"  --profile               TSC cycles per loop stage in the --stats JSON\n"
 "  --help\n"
 "Exit status: 0 ok, 1 verification or delivery failure, 2 bad\n"
 "configuration, 3 run-time error.\n",
@@ -166,7 +167,7 @@ enum {
 	O_DUP, O_RX_DUP, O_REORDER, O_RX_REORDER, O_CORRUPT, O_RX_CORRUPT,
 	O_REORDER_GAP, O_FSEED, O_CAPTURE, O_STATUS, O_STATS, O_DURATION,
 	O_IDLE, O_DRAIN, O_LINGER, O_LINKWAIT, O_MBUFS, O_RXD, O_TXD,
-	O_SWCK, O_ZEROCK, O_YIELD, O_MAC, O_INC, O_NOVERIFY, O_PERIOD,
+	O_SWCK, O_ZEROCK, O_YIELD, O_PROFILE, O_MAC, O_INC, O_NOVERIFY, O_PERIOD,
 	O_STAMP, O_RESPOND, O_LOCKSTEP, O_SHM, O_SHM_SLOT, O_SHM_TX, O_SHM_RX,
 	O_SHM_RING, O_HELP,
 };
@@ -197,7 +198,8 @@ static const struct option opts[] = {
 	{"linger-ms", 1, 0, O_LINGER}, {"link-wait-ms", 1, 0, O_LINKWAIT},
 	{"mbufs", 1, 0, O_MBUFS}, {"rxd", 1, 0, O_RXD}, {"txd", 1, 0, O_TXD},
 	{"sw-cksum", 0, 0, O_SWCK}, {"accept-zero-cksum", 0, 0, O_ZEROCK},
-	{"idle-yield", 0, 0, O_YIELD}, {"mac", 1, 0, O_MAC},
+	{"idle-yield", 0, 0, O_YIELD}, {"profile", 0, 0, O_PROFILE},
+	{"mac", 1, 0, O_MAC},
 	{"incarnation", 1, 0, O_INC},
 	{"no-verify", 0, 0, O_NOVERIFY}, {"content-period", 1, 0, O_PERIOD},
 	{"stamp", 0, 0, O_STAMP}, {"respond", 0, 0, O_RESPOND},
@@ -613,6 +615,9 @@ static int parse_args(int argc, char **argv, struct app *a)
 			break;
 		case O_YIELD:
 			d->idle_yield = true;
+			break;
+		case O_PROFILE:
+			d->profile = true;
 			break;
 		case O_SHM:
 			if (!*optarg || strlen(optarg) >= 100)

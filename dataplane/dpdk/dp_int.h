@@ -20,6 +20,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
+#include "dp_prof.h"
 #include "mw_capture.h"
 #include "mw_loop.h"
 #include "mw_neigh.h"
@@ -90,6 +91,7 @@ struct mw_dp {
 	struct rte_mbuf *txq[TXQ_CAP];
 	struct mw_dp_counters c;
 	struct mw_fault frx, ftx;
+	struct mw_dp_prof prof;       /* --profile */
 	/* cold */
 	struct mw_dp_cfg cfg;
 	struct mw_port_caps caps;

@@ -154,8 +154,10 @@ static void tx_flush(struct mw_dp *dp)
 {
 	if (dp->txq_n == 0 || !dp->port_running)
 		return;
+	mw_dp_prof_begin(&dp->prof);
 	uint16_t sent = rte_eth_tx_burst(dp->port, 0, dp->txq,
 					 (uint16_t)dp->txq_n);
+	mw_dp_prof_end(&dp->prof, MW_DP_ST_tx_burst);
 	if (sent < dp->txq_n) {
 		/* Back-pressure: keep the rest, in order, for the next try. */
 		dp->c.tx_ring_full++;
@@ -247,18 +249,23 @@ static void tx_pull(struct mw_dp *dp, uint64_t now)
 		struct rte_mbuf *m = dp->spare;
 		uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
 		size_t room = rte_pktmbuf_tailroom(m);
+		mw_dp_prof_begin(&dp->prof);
 		int n = mw_ep_send_peer(dp->ep, p->ep_peer, now, d + hl,
 					room - hl);
 		if (n <= 0) {
+			mw_dp_prof_end(&dp->prof, MW_DP_ST_tx_none);
 			if (n < 0)
 				dp->c.core_send_errors++;
 			idle++;
 			continue;
 		}
+		mw_dp_prof_end(&dp->prof, MW_DP_ST_tx_core);
 		idle = 0;
 		dp->spare = NULL;
+		mw_dp_prof_begin(&dp->prof);
 		int len = mw_net_build_udp(&p->flow, d, room, (size_t)n,
 					   dp->ip_id++, dp->tx_flags);
+		mw_dp_prof_end(&dp->prof, MW_DP_ST_tx_net);
 		if (len < 0) {
 			dp->c.core_send_errors++;
 			rte_pktmbuf_free(m);
@@ -316,20 +323,31 @@ static void rx_frame(struct mw_dp *dp, struct rte_mbuf *m, uint64_t now)
 	}
 	struct mw_net_pkt p;
 	struct mw_dp_peer *peer;
-	switch (mw_net_parse(&dp->net, d, len, fl, &p)) {
-	case MW_NET_CLASS_UDP:
+	mw_dp_prof_begin(&dp->prof);
+	int cls = mw_net_parse(&dp->net, d, len, fl, &p);
+	mw_dp_prof_end(&dp->prof, MW_DP_ST_rx_net);
+	switch (cls) {
+	case MW_NET_CLASS_UDP: {
 		dp->c.rx_udp++;
 		peer = peer_by_addr(dp, p.src_ip, p.src_port);
 		if (!peer) {
 			dp->c.rx_unknown_peer++;
 			return;
 		}
-		if (mw_ep_recv(dp->ep, peer->ep_peer, d + p.payload_off,
-			       p.payload_len, now) == 0)
+		const uint8_t *u = d + p.payload_off;
+		mw_dp_prof_begin(&dp->prof);
+		if (mw_ep_recv(dp->ep, peer->ep_peer, u, p.payload_len, now) ==
+		    0)
 			dp->c.rx_core_accepted++;
 		else
 			dp->c.rx_core_dropped++;
+		mw_dp_prof_end(&dp->prof,
+			       p.payload_len > MW_OFF_TYPE &&
+					       u[MW_OFF_TYPE] == MW_PT_DATA
+				       ? MW_DP_ST_rx_data
+				       : MW_DP_ST_rx_ctrl);
 		return;
+	}
 	case MW_NET_CLASS_ARP_REQ: {
 		dp->c.arp_req_rx++;
 		/* A peer asking for us tells us its MAC too. */
@@ -408,7 +426,10 @@ static unsigned rx_poll(struct mw_dp *dp, uint64_t now)
 	struct rte_mbuf *pkts[MW_DP_BURST];
 	if (unlikely(!dp->port_running))
 		return 0;
+	uint64_t t = mw_dp_prof_now(&dp->prof);
 	uint16_t n = rte_eth_rx_burst(dp->port, 0, pkts, MW_DP_BURST);
+	if (n)
+		mw_dp_prof_add(&dp->prof, MW_DP_ST_rx_burst, t);
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		if (i + 1 < n)
@@ -660,15 +681,20 @@ int mw_dp_run(struct mw_dp *dp, volatile sig_atomic_t *quit)
 		rx_poll(dp, now);
 		if (dp->fault_rx_on)
 			rx_release_held(dp, now, false);
+		mw_dp_prof_begin(&dp->prof);
 		int ph = mw_loop_step(&dp->loop, now, (unsigned)*quit);
+		mw_dp_prof_end(&dp->prof, MW_DP_ST_loop);
 		if (ph == MW_LOOP_CLOSE &&
 		    mw_loop_end(&dp->loop) == MW_LOOP_END_ERROR)
 			fprintf(stderr, "maskwire: source %s: %s\n",
 				dp->src->name,
 				mw_strerror(mw_loop_error(&dp->loop)));
 		tx_step(dp, tsc, now);
-		if (dp->cfg.idle_yield && dp->c.rx_frames == rx_before &&
-		    dp->c.tx_frames == tx_before)
+		bool idle = dp->c.rx_frames == rx_before &&
+			    dp->c.tx_frames == tx_before;
+		if (idle)
+			mw_dp_prof_add(&dp->prof, MW_DP_ST_idle, tsc);
+		if (dp->cfg.idle_yield && idle)
 			sched_yield();
 		if (ph == MW_LOOP_CLOSE)
 			break;
@@ -744,6 +770,7 @@ int mw_dp_create(const struct mw_dp_cfg *cfg, struct mw_dp **out, char *err,
 		return MW_ENOMEM;
 	}
 	dp->cfg = *cfg;
+	dp->prof.on = cfg->profile;
 	dp->src = cfg->src;
 	dp->port = cfg->port_id;
 	uint64_t hz = rte_get_tsc_hz();

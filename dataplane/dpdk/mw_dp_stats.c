@@ -36,6 +36,46 @@ static const char *peer_state_name(unsigned s)
 	return s < 4 ? n[s] : "?";
 }
 
+/* --profile: per stage, TSC cycles and calls; per frame and per tensor
+ * figures divide by the frames and tensors of the whole run. */
+static void prof_json(const struct mw_dp *dp, FILE *f)
+{
+	static const char *const names[] = {
+#define MW_DP_STAGE_NAME_(n) #n,
+		MW_DP_STAGE_LIST(MW_DP_STAGE_NAME_)
+#undef MW_DP_STAGE_NAME_
+	};
+	const struct mw_dp_prof *p = &dp->prof;
+	uint64_t tensors = dp->c.tensors_tx_done + dp->c.tensors_rx;
+	uint64_t total = 0;
+
+	for (unsigned i = 0; i < MW_DP_ST_COUNT_; i++)
+		if (i != MW_DP_ST_idle) /* idle iterations hold other stages */
+			total += p->cycles[i];
+	fprintf(f,
+		",\n \"profile\": {\"tsc_hz\": %" PRIu64
+		", \"run_cycles\": %.0f, \"staged_cycles\": %" PRIu64
+		", \"frames\": %" PRIu64 ", \"tensors\": %" PRIu64
+		", \"stages\": {",
+		rte_get_tsc_hz(),
+		(double)(dp->end_ns - dp->start_ns) * 1e-9 *
+			(double)rte_get_tsc_hz(),
+		total, dp->c.rx_frames + dp->c.tx_frames, tensors);
+	for (unsigned i = 0; i < MW_DP_ST_COUNT_; i++) {
+		uint64_t fr = dp->c.rx_frames + dp->c.tx_frames;
+		fprintf(f,
+			"%s\"%s\": {\"calls\": %" PRIu64
+			", \"cycles\": %" PRIu64
+			", \"per_call\": %.1f, \"per_frame\": %.1f"
+			", \"per_tensor\": %.0f}",
+			i ? ", " : "", names[i], p->calls[i], p->cycles[i],
+			p->calls[i] ? (double)p->cycles[i] / p->calls[i] : 0.0,
+			fr ? (double)p->cycles[i] / fr : 0.0,
+			tensors ? (double)p->cycles[i] / tensors : 0.0);
+	}
+	fprintf(f, "}}");
+}
+
 void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 {
 	double secs = (double)(dp->end_ns - dp->start_ns) / 1e9;
@@ -146,6 +186,8 @@ void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 			(double)(dp->c.dense_bytes_rx + dp->c.dense_bytes_tx) *
 				8 / secs / 1e9);
 	}
+	if (dp->prof.on)
+		prof_json(dp, f);
 	if (dp->src->stats_json) {
 		fprintf(f, ",\n ");
 		dp->src->stats_json(dp->src->ctx, f);

@@ -71,6 +71,8 @@ struct mw_dp_cfg {
 	uint64_t status_ns;    /**< one status line this often; 0 off */
 	bool idle_yield;       /**< sched_yield() after an iteration that
 				    moved no frame (shared cores) */
+	bool profile;          /**< TSC cycles per loop stage in the JSON
+				    stats ("profile"; docs/PERF.md) */
 	struct mw_ep_config ep;   /**< transport config (rx_alloc is taken
 				       from the source) */
 	bool fixed_incarnation;   /**< use ep.incarnation as given; otherwise
