@@ -269,6 +269,17 @@ int64_t mw_seg_plan(const struct mw_codec_desc *d, const uint8_t *payload,
 		    size_t max_segs);
 
 /**
+ * An upper bound of the number of segments mw_seg_plan() gives for a
+ * budget, from the descriptor alone (no pass over the payload): exact for
+ * QUANT, DENSE and RAW; for MS, MS_SIGNED and TOPK at most
+ * payload / (budget - largest group) + 1, and never more than the
+ * number of 8-element groups + 1.
+ * @return the bound (>= 1), or MW_EINVAL (descriptor, or a budget too
+ *         small for one group of a fixed codec).
+ */
+int64_t mw_seg_plan_bound(const struct mw_codec_desc *d, size_t budget);
+
+/**
  * Copy one planned segment's payload out of the whole payload.
  * Mask bits of elements past the segment's range are cleared, so any
  * range [elem_off, elem_off + elem_cnt) with elem_off a multiple of 8 and

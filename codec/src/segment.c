@@ -225,6 +225,47 @@ int64_t mw_seg_plan_with(const struct mw_kernels *kr,
 	return rc < 0 ? rc : o.count;
 }
 
+int64_t mw_seg_plan_bound(const struct mw_codec_desc *d, size_t budget)
+{
+	int64_t size = mw_payload_size(d);
+	uint64_t groups, gmax, per;
+
+	if (size < 0)
+		return size;
+	if (budget == 0)
+		return MW_EINVAL;
+	groups = d->n / 8 + 1;
+	switch (d->codec) {
+	case MW_CODEC_MS:
+	case MW_CODEC_MS_SIGNED:
+		/* A segment closes only when the next group (at most b mask
+		 * bytes and 8 values) does not fit: it holds more than
+		 * budget - (b + 32) bytes. */
+		gmax = d->bits + 32u;
+		if (budget <= gmax)
+			return (int64_t)groups;
+		per = budget - gmax;
+		break;
+	case MW_CODEC_TOPK:
+		/* A closed segment gives back at most 7 pairs of the group
+		 * that did not fit. */
+		if (budget / 8 <= 7)
+			return (int64_t)groups;
+		per = 8 * (budget / 8 - 7);
+		break;
+	default: /* fixed: the exact count */
+		gmax = d->codec == MW_CODEC_QUANT   ? d->bits
+		       : d->codec == MW_CODEC_DENSE ? 32u
+						    : 8u;
+		per = budget / gmax * 8;
+		if (per == 0)
+			return MW_EINVAL;
+		return d->n == 0 ? 1 : (int64_t)((d->n + per - 1) / per);
+	}
+	size = (int64_t)((uint64_t)size / per + 1);
+	return (uint64_t)size < groups ? size : (int64_t)groups;
+}
+
 int64_t mw_seg_plan(const struct mw_codec_desc *d, const uint8_t *payload,
 		    size_t len, size_t budget, struct mw_seg *segs,
 		    size_t max_segs)

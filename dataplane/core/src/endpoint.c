@@ -209,7 +209,7 @@ void mw_ep_peer_release(struct mw_ep *ep, struct peer *p)
 
 	if (p->send.tx)
 		for (i = 0; i < w; i++)
-			mw_send_slot_clear(ep, &p->send.tx[i]);
+			mw_send_slot_free(ep, &p->send.tx[i]);
 	if (p->recv.rx)
 		for (i = 0; i < w; i++)
 			mw_recv_slot_clear(ep, &p->recv.rx[i], 1);

@@ -48,10 +48,21 @@ struct seg_st {
 			     declared it lost (undo, 8.5) */
 };
 
+/* A send slot's buffers, kept from one tensor to the next so that a
+ * steady stream of tensors does not allocate (and fault in) fresh memory
+ * for each (mw_send_slot_clear keeps them, mw_send_slot_free frees). */
+struct tx_mem {
+	uint8_t *buf;        /* encoded payloads */
+	size_t buf_cap;
+	struct mw_seg *segs; /* plan */
+	struct seg_st *ss;   /* per-segment state */
+	uint32_t seg_cap;
+};
+
 struct tx_slot {
+	struct tx_mem mem;
 	uint8_t used;
 	uint8_t active;   /* has a tensor id in the current session */
-	uint8_t own;      /* payload allocated by us */
 	uint32_t tid;
 	uint64_t handle;
 	struct mw_tensor_meta meta;
@@ -64,6 +75,7 @@ struct tx_slot {
 	uint32_t seg_cnt;
 	uint32_t next_new;   /* first never-sent segment */
 	uint32_t acked;
+	uint32_t ack_cum;    /* segments [0, ack_cum) are all acknowledged */
 	uint32_t lost;       /* segments waiting for retransmission */
 	uint32_t lost_hint;  /* no lost segment below this index */
 	uint8_t tblock[MW_WIRE_TBLOCK_LEN];
@@ -281,6 +293,7 @@ int mw_session_build_hello(struct mw_ep *ep, struct peer *p, uint8_t type,
 /* ---- send.c ----------------------------------------------------------- */
 
 void mw_send_slot_clear(struct mw_ep *ep, struct tx_slot *s);
+void mw_send_slot_free(struct mw_ep *ep, struct tx_slot *s);
 /* A tensor is done (reason 0) or failed: its event, its slot freed. */
 void mw_send_finish(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
 		    int32_t reason);

@@ -219,7 +219,7 @@ static uint32_t tx_complete(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
 
 	if (s->next_new < s->seg_cnt)
 		return 0; /* claims a segment never sent: ignore the claim */
-	for (i = 0; i < s->seg_cnt; i++)
+	for (i = s->ack_cum; i < s->seg_cnt; i++)
 		n += ack_seg(ep, p, s, i, ac);
 	mw_send_finish(ep, id, s, 0);
 	return n;
@@ -262,7 +262,9 @@ static uint32_t ack_block(struct mw_ep *ep, uint16_t id,
 	if (b->flags & MW_ACKB_COMPLETE)
 		return tx_complete(ep, id, s, ac);
 	lim = b->seg_cum < s->seg_cnt ? b->seg_cum : s->seg_cnt;
-	for (j = 0; j < lim; j++)
+	/* [0, ack_cum) is acknowledged already: ack_seg() would do nothing
+	 * there, and walking it again on every ACK costs O(segments). */
+	for (j = s->ack_cum; j < lim; j++)
 		newly += ack_seg(ep, p, s, j, ac);
 	for (j = 0; j < 8u * b->bitmap_len; j++) {
 		uint64_t seg = (uint64_t)b->seg_cum + 1 + j;
@@ -272,6 +274,9 @@ static uint32_t ack_block(struct mw_ep *ep, uint16_t id,
 		if (b->bitmap[j / 8] >> (j % 8) & 1)
 			newly += ack_seg(ep, p, s, (uint32_t)seg, ac);
 	}
+	while (s->ack_cum < s->seg_cnt &&
+	       s->ss[s->ack_cum].state == SEG_ACKED)
+		s->ack_cum++;
 	if (s->acked == s->seg_cnt)
 		tx_complete(ep, id, s, ac);
 	return newly;

@@ -12,11 +12,64 @@
 
 void mw_send_slot_clear(struct mw_ep *ep, struct tx_slot *s)
 {
-	if (s->own)
-		mw_mem_free(ep, s->payload, s->plen);
-	mw_mem_free(ep, s->segs, sizeof(*s->segs) * s->seg_cnt);
-	mw_mem_free(ep, s->ss, sizeof(*s->ss) * s->seg_cnt);
+	struct tx_mem m = s->mem;
+
+	(void)ep;
 	memset(s, 0, sizeof(*s));
+	s->mem = m;
+}
+
+void mw_send_slot_free(struct mw_ep *ep, struct tx_slot *s)
+{
+	mw_mem_free(ep, s->mem.buf, s->mem.buf_cap);
+	mw_mem_free(ep, s->mem.segs, sizeof(*s->mem.segs) * s->mem.seg_cap);
+	mw_mem_free(ep, s->mem.ss, sizeof(*s->mem.ss) * s->mem.seg_cap);
+	memset(s, 0, sizeof(*s));
+}
+
+/* A kept buffer is reused when it is at most this many times too big
+ * (and a small one always): a slot that once carried a large tensor does
+ * not hold its memory for a stream of small ones. */
+#define TX_MEM_SLACK 4u
+#define TX_MEM_SMALL 65536u
+
+static int mem_fits(size_t cap, size_t need)
+{
+	return cap >= need && (cap <= TX_MEM_SMALL || cap / TX_MEM_SLACK <= need);
+}
+
+/* s->mem.buf with room for sz payload bytes (contents undefined). */
+static uint8_t *tx_buf(struct mw_ep *ep, struct tx_slot *s, size_t sz)
+{
+	if (!mem_fits(s->mem.buf_cap, sz)) {
+		mw_mem_free(ep, s->mem.buf, s->mem.buf_cap);
+		s->mem.buf = mw_mem_alloc_raw(ep, sz);
+		s->mem.buf_cap = s->mem.buf ? sz : 0;
+	}
+	return s->mem.buf;
+}
+
+/* s->mem.segs and s->mem.ss for cnt segments, the states zeroed. */
+static int tx_segs(struct mw_ep *ep, struct tx_slot *s, uint32_t cnt)
+{
+	if (!mem_fits(s->mem.seg_cap, cnt)) {
+		mw_mem_free(ep, s->mem.segs,
+			    sizeof(*s->mem.segs) * s->mem.seg_cap);
+		mw_mem_free(ep, s->mem.ss, sizeof(*s->mem.ss) * s->mem.seg_cap);
+		s->mem.seg_cap = 0;
+		s->mem.segs = mw_mem_alloc_raw(ep, sizeof(*s->mem.segs) * cnt);
+		s->mem.ss = mw_mem_alloc_raw(ep, sizeof(*s->mem.ss) * cnt);
+		if (!s->mem.segs || !s->mem.ss) {
+			mw_mem_free(ep, s->mem.segs, sizeof(*s->mem.segs) * cnt);
+			mw_mem_free(ep, s->mem.ss, sizeof(*s->mem.ss) * cnt);
+			s->mem.segs = NULL;
+			s->mem.ss = NULL;
+			return MW_ENOMEM;
+		}
+		s->mem.seg_cap = cnt;
+	}
+	memset(s->mem.ss, 0, sizeof(*s->mem.ss) * cnt);
+	return 0;
 }
 
 void mw_send_finish(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
@@ -60,28 +113,29 @@ static int tx_plan(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 
 	if (p->sess.remote_known && p->sess.lim.max_segs < max)
 		max = p->sess.lim.max_segs;
-	cnt = mw_seg_plan(&s->desc, s->payload, s->plen, budget, NULL, 0);
+	/* One pass: plan into room for the bound (a bound above the
+	 * limit is only counted exactly when it matters). */
+	cnt = mw_seg_plan_bound(&s->desc, budget);
+	if (cnt >= 0 && (uint64_t)cnt > max)
+		cnt = mw_seg_plan(&s->desc, s->payload, s->plen, budget, NULL,
+				  0);
 	if (cnt < 0)
 		return (int)cnt;
 	if ((uint64_t)cnt > max)
 		return MW_ELIMIT;
-	mw_mem_free(ep, s->segs, sizeof(*s->segs) * s->seg_cnt);
-	mw_mem_free(ep, s->ss, sizeof(*s->ss) * s->seg_cnt);
 	s->seg_cnt = 0;
-	s->segs = mw_mem_alloc(ep, sizeof(*s->segs) * (size_t)cnt);
-	s->ss = mw_mem_alloc(ep, sizeof(*s->ss) * (size_t)cnt);
-	if (!s->segs || !s->ss) {
-		mw_mem_free(ep, s->segs, sizeof(*s->segs) * (size_t)cnt);
-		mw_mem_free(ep, s->ss, sizeof(*s->ss) * (size_t)cnt);
-		s->segs = NULL;
-		s->ss = NULL;
+	s->ack_cum = 0;
+	s->segs = NULL;
+	s->ss = NULL;
+	if (tx_segs(ep, s, (uint32_t)cnt) < 0)
 		return MW_ENOMEM;
-	}
-	s->seg_cnt = (uint32_t)cnt;
+	s->segs = s->mem.segs;
+	s->ss = s->mem.ss;
 	cnt = mw_seg_plan(&s->desc, s->payload, s->plen, budget, s->segs,
-			  s->seg_cnt);
-	if (cnt != (int64_t)s->seg_cnt)
-		return cnt < 0 ? (int)cnt : MW_EFORMAT;
+			  (size_t)cnt);
+	if (cnt < 0)
+		return (int)cnt;
+	s->seg_cnt = (uint32_t)cnt;
 	s->budget = budget;
 	mw_put_tblock(s->tblock, s->seg_cnt, &s->desc, &s->meta);
 	return 0;
@@ -170,10 +224,9 @@ static int tx_encode(struct mw_ep *ep, struct tx_slot *s,
 			return MW_ENOMEM;
 	}
 	/* mw_encode() writes every byte of the payload. */
-	s->payload = mw_mem_alloc_raw(ep, (size_t)sz);
+	s->payload = tx_buf(ep, s, (size_t)sz);
 	if (!s->payload)
 		return MW_ENOMEM;
-	s->own = 1;
 	s->plen = (size_t)sz;
 	sz = mw_encode(cp, data, n, &s->desc, s->payload, s->plen, ep->scratch,
 		       ep->scratch_len);
@@ -206,7 +259,7 @@ int mw_ep_submit(struct mw_ep *ep, uint16_t id,
 
 	s = &p->send.tx[p->send.tx_seq % ep->cfg.window];
 	assert(!s->used);
-	memset(s, 0, sizeof(*s));
+	mw_send_slot_clear(ep, s);
 	s->meta = *meta;
 	for (unsigned i = meta->ndim; i < MW_WIRE_MAX_DIMS; i++)
 		s->meta.dims[i] = 0;

@@ -85,6 +85,7 @@ void mw_session_down(struct mw_ep *ep, uint16_t id, int32_t reason,
 		if (s->used) {
 			s->next_new = 0;
 			s->acked = 0;
+			s->ack_cum = 0;
 			s->lost = 0;
 			s->lost_hint = 0;
 		}
