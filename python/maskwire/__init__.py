@@ -17,17 +17,25 @@ Timeouts are in seconds: None waits without limit, 0 never waits (raises
 TryAgain when the call would wait), t > 0 waits at most t (raises Timeout).
 A dead, restarted or closed data plane raises ResetError / ShutdownError
 from every call; close the client and attach again.
+
+maskwire.torch builds a split-learning boundary for PyTorch models on top
+of Client (docs/PYTHON.md). libmaskwire.so is found as library_path()
+says.
 """
 
+from __future__ import annotations
+
 import ctypes
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 from . import _lib
 
 __all__ = [
     "Client", "Received", "TxBuffer", "MaskwireError", "TryAgain",
     "Timeout", "ResetError", "ShutdownError", "BusyError", "NotFound",
-    "ABIError", "InvalidArgument", "LimitError", "SendFailed", "KINDS",
-    "CODECS", "DTYPES", "strerror",
+    "ABIError", "InvalidArgument", "LimitError", "SendFailed",
+    "PartialDelivery", "KINDS", "CODECS", "DTYPES", "strerror",
+    "library_path",
 ]
 
 # ---- errors (common/mw_err.h) -------------------------------------------
@@ -54,15 +62,26 @@ def _L():
     return _lib_handle
 
 
-def strerror(code):
+def strerror(code: int) -> str:
     """Text of an mw_err code."""
     return _L().mw_strerror(int(code)).decode()
+
+
+def library_path() -> str:
+    """Path of the libmaskwire.so this package loaded (loading it if not
+    yet). Searched in this order: $MASKWIRE_LIB (only that, when set);
+    libmaskwire.so inside the installed package (copied there by pip
+    install); build*/dataplane/shm/ of the source tree the package sits
+    in; the system library path (ldconfig). ImportError lists what was
+    tried when none loads."""
+    _L()
+    return _lib.loaded_path
 
 
 class MaskwireError(Exception):
     """A libmaskwire call failed; .code is the negative mw_err code."""
 
-    def __init__(self, code, what=""):
+    def __init__(self, code: int, what: str = ""):
         self.code = int(code)
         self.name = ERRORS.get(self.code, str(self.code))
         msg = f"{self.name}: {strerror(self.code)}"
@@ -114,10 +133,34 @@ class SendFailed(MaskwireError):
     lost or late, docs/PROTOCOL.md 8.4). A step that must not be applied
     twice is named by its tag and de-duplicated by the receiver."""
 
-    def __init__(self, code, cookie, tag):
+    def __init__(self, code: int, cookie: int, tag: Optional[int]):
         self.cookie = cookie
         self.tag = tag
         super().__init__(code, f"send {cookie} (tag {tag}) failed")
+
+
+class PartialDelivery(MaskwireError):
+    """A tensor arrived incomplete: its delivery deadline passed before
+    every segment did. Code MW_ETRUNC.
+
+    Not raised yet: the data plane delivers whole tensors only. Once it
+    reports partial (deadline) deliveries, Client.recv() raises this for
+    them. .received is the Received holding what did arrive (missing
+    elements zero; its buffer released like any other), .delivered and
+    .total count elements; .tag and .kind are the tensor's. A caller that
+    can train on a partial tensor catches it and uses .received; anything
+    else sees an error, never a silently incomplete tensor."""
+
+    def __init__(self, received: "Received", delivered: int, total: int):
+        self.received = received
+        self.tag = received.tag
+        self.kind = received.kind
+        self.delivered = int(delivered)
+        self.total = int(total)
+        super().__init__(_E["MW_ETRUNC"],
+                         f"tensor tag {self.tag} ({self.kind}): "
+                         f"{self.delivered} of {self.total} elements "
+                         f"arrived by its deadline")
 
 
 _CLASSES = {
@@ -224,7 +267,8 @@ class TxBuffer:
     """A send buffer in the region, filled in place through .array or
     .tensor, then sent with Client.send_buffer() (or freed with .free())."""
 
-    def __init__(self, client, buf, shape, dtype_name):
+    def __init__(self, client: "Client", buf, shape: Sequence[int],
+                 dtype_name: str):
         self._client = client
         self._buf = buf
         self.shape = tuple(shape)
@@ -234,13 +278,13 @@ class TxBuffer:
         self._tensor = None
 
     @property
-    def tensor(self):
+    def tensor(self) -> Any:
         """torch view of the buffer (shares memory with .array)."""
         if self._tensor is None:
             self._tensor = _torch_view(self.array, self.dtype)
         return self._tensor
 
-    def free(self):
+    def free(self) -> None:
         """Give the buffer back unsent."""
         if self._buf is not None:
             _check(_L().mw_client_free(self._client._c,
@@ -252,7 +296,7 @@ class Received:
     """A delivered tensor: metadata and zero-copy views of its buffer.
     The views are valid until release() (or the end of a with block)."""
 
-    def __init__(self, client, rx, copy):
+    def __init__(self, client: "Client", rx, copy: bool):
         m = rx.meta
         self.tag = m.tag
         self.kind = _KIND_NAMES.get(m.kind, m.kind)
@@ -273,17 +317,18 @@ class Received:
             self.release()
 
     @property
-    def tensor(self):
+    def tensor(self) -> Any:
         """torch view (shares memory with .array)."""
         if self._tensor is None:
             self._tensor = _torch_view(self.array, self.dtype)
         return self._tensor
 
     @property
-    def released(self):
+    def released(self) -> bool:
+        """True once the buffer went back to the data plane."""
         return self._buf is None
 
-    def release(self):
+    def release(self) -> None:
         """Give the buffer back to the data plane; views become invalid."""
         if self._buf is not None:
             buf, self._buf = self._buf, None
@@ -318,7 +363,11 @@ class Client:
     data plane (ResetError); None disables the check.
     """
 
-    def __init__(self, name, timeout=5.0, stale=None):
+    def __init__(self, name: str, timeout: Optional[float] = 5.0,
+                 stale: Optional[float] = None):
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"region name must be a non-empty str, "
+                             f"not {name!r}")
         L = _L()
         opts = _lib.AttachOpts()
         L.mw_client_opts_default(ctypes.byref(opts))
@@ -333,10 +382,11 @@ class Client:
     # -- lifecycle --
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
+        """True after close()."""
         return self._c is None
 
-    def close(self):
+    def close(self) -> None:
         """Detach. Views of received or allocated buffers become invalid."""
         if self._c is not None:
             c, self._c = self._c, None
@@ -359,11 +409,11 @@ class Client:
             raise ValueError("client is closed")
         return self._c
 
-    def check(self):
+    def check(self) -> None:
         """Raise ResetError/ShutdownError if the data plane is gone."""
         _check(_L().mw_client_check(self._h()), "check")
 
-    def info(self):
+    def info(self) -> Dict[str, int]:
         """Region and client facts as a dict."""
         i = _lib.Info()
         _L().mw_client_info(self._h(), ctypes.byref(i))
@@ -371,7 +421,8 @@ class Client:
 
     # -- sending --
 
-    def alloc(self, shape, dtype="float32", timeout=None):
+    def alloc(self, shape: Sequence[int], dtype: Any = "float32",
+              timeout: Optional[float] = None) -> TxBuffer:
         """A send buffer for a tensor of this shape and dtype (a name from
         DTYPES, or a numpy/torch dtype), to fill in place."""
         dtype_name = str(dtype).replace("torch.", "")
@@ -388,9 +439,13 @@ class Client:
                                     ctypes.byref(buf)), "alloc")
         return TxBuffer(self, buf, shape, dtype_name)
 
-    def send_buffer(self, tb, kind="other", tag=0, codec=None, ratio=None,
-                    k=0, bits=None, rounding="nearest", timeout=None,
-                    wait=False):
+    def send_buffer(self, tb: TxBuffer, kind: Union[str, int] = "other",
+                    tag: int = 0, codec: Union[str, int, None] = None,
+                    ratio: Optional[float] = None, k: int = 0,
+                    bits: Optional[int] = None,
+                    rounding: Union[str, int] = "nearest",
+                    timeout: Optional[float] = None,
+                    wait: bool = False) -> int:
         """Send a filled TxBuffer (it belongs to the library afterwards).
         Returns the send's cookie; with wait=True, waits for the outcome
         (raising SendFailed on failure)."""
@@ -428,8 +483,12 @@ class Client:
             self.wait(cookie, timeout)
         return cookie
 
-    def send(self, x, kind="other", tag=0, codec=None, ratio=None, k=0,
-             bits=None, rounding="nearest", timeout=None, wait=False):
+    def send(self, x: Any, kind: Union[str, int] = "other", tag: int = 0,
+             codec: Union[str, int, None] = None,
+             ratio: Optional[float] = None, k: int = 0,
+             bits: Optional[int] = None,
+             rounding: Union[str, int] = "nearest",
+             timeout: Optional[float] = None, wait: bool = False) -> int:
         """Copy a numpy array or torch tensor into the region and send it.
         codec: "dense" (default for float32), "ms", "ms-signed", "topk",
         "quant", "raw" (default for other dtypes). bits defaults to 2 for
@@ -457,7 +516,7 @@ class Client:
             if tb._buf is not None:
                 tb.free()
 
-    def wait(self, cookie, timeout=None):
+    def wait(self, cookie: int, timeout: Optional[float] = None) -> None:
         """Wait for a send's outcome; raises SendFailed if it failed.
         A failure already taken by failures() is not raised again."""
         st = ctypes.c_int()
@@ -466,7 +525,7 @@ class Client:
         if st.value:
             raise SendFailed(st.value, cookie, None)
 
-    def failures(self):
+    def failures(self) -> List[SendFailed]:
         """Sends that failed and were not waited for, oldest first: a list
         of SendFailed (with .cookie, .tag, .code). Take them now and then:
         untaken failures eventually make send() wait (back-pressure)."""
@@ -479,7 +538,8 @@ class Client:
 
     # -- receiving --
 
-    def recv(self, timeout=None, copy=False):
+    def recv(self, timeout: Optional[float] = None,
+             copy: bool = False) -> Received:
         """The next delivered tensor, as a Received whose .array/.tensor
         are views of the shared buffer until release(). copy=True returns
         private copies and releases the buffer at once."""

@@ -88,25 +88,43 @@ class AttachOpts(ctypes.Structure):
 assert ctypes.sizeof(Meta) == 64
 
 
+# the path load() loaded, for maskwire.library_path()
+loaded_path = None
+
+
+def build_tree_libs(root):
+    """libmaskwire.so of the build directories build*/ under a source
+    tree: build/ first, then the others in name order."""
+    paths = glob.glob(os.path.join(root, "build*", "dataplane", "shm",
+                                   "libmaskwire.so"))
+
+    def key(path):
+        tree = os.path.relpath(path, root).split(os.sep)[0]
+        return (tree != "build", tree)
+    return sorted(paths, key=key)
+
+
 def _candidates():
     env = os.environ.get("MASKWIRE_LIB")
     if env:
         yield env
         return
+    here = os.path.dirname(os.path.abspath(__file__))
+    # copied into the package by pip install (python/setup.py)
+    bundled = os.path.join(here, "libmaskwire.so")
+    if os.path.exists(bundled):
+        yield bundled
     # a build directory of the source tree this package sits in
-    root = os.path.dirname(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__))))
-    for path in sorted(glob.glob(os.path.join(
-            root, "build*", "dataplane", "shm", "libmaskwire.so"))):
-        yield path
+    yield from build_tree_libs(os.path.dirname(os.path.dirname(here)))
     found = ctypes.util.find_library("maskwire")
     if found:
         yield found
 
 
 def load():
-    """Load libmaskwire.so: $MASKWIRE_LIB, else <source>/build*/, else the
-    system library path."""
+    """Load libmaskwire.so: $MASKWIRE_LIB, else the copy inside the
+    package, else <source>/build*/, else the system library path."""
+    global loaded_path
     tried = []
     for path in _candidates():
         try:
@@ -116,9 +134,9 @@ def load():
             tried.append(f"{path}: {e}")
     else:
         raise ImportError(
-            "libmaskwire.so not found; build it (meson/ninja) or set "
-            "MASKWIRE_LIB to its path" + ("".join(
-                "\n  " + t for t in tried)))
+            "libmaskwire.so not found; build it (meson/ninja), install "
+            "the package from a built tree, or set MASKWIRE_LIB to its "
+            "path" + ("".join("\n  " + t for t in tried)))
     P = ctypes.POINTER
     sig = {
         "mw_strerror": (ctypes.c_char_p, [ctypes.c_int]),
@@ -146,4 +164,5 @@ def load():
         fn = getattr(lib, name)
         fn.restype = res
         fn.argtypes = args
+    loaded_path = path
     return lib
