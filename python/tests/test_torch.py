@@ -1,0 +1,316 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Tests of maskwire.torch, the split boundary, over the test-only
+loopback data plane serving two regions (a tensor sent on one is
+delivered on the other, unchanged): the device half attaches to one, the
+server half (a thread) to the other.
+
+- the cut model trains bit-identically to the uncut one (several tensors
+  per step, labels, a tensor the server ignores, evaluation steps,
+  replies before and after backward); the server's tensors are zero-copy;
+- timeouts, a peer that fails or closes, a failed send, tensors out of
+  sequence or from a program that is no boundary, and the boundary used
+  out of order all raise the exception meant for them;
+- bad arguments are refused; CUDA tensors round-trip where a GPU is.
+
+Environment: MW_LOOPBACK, MASKWIRE_LIB (set by meson). Exits 77 (skipped)
+without numpy or torch.
+"""
+
+import mmap
+import os
+import sys
+import threading
+import unittest
+
+try:
+    import numpy as np
+    import torch
+except ImportError as e:
+    print(f"skipped: {e} (install python3-numpy and python3-torch)")
+    sys.exit(77)
+
+import maskwire as mw
+import maskwire.torch as mwt
+import tinysplit
+from test_maskwire import LOOPBACK, Loopback, region_name
+
+SIZES = ("--slot-size", "4096", "--tx-slots", "64", "--rx-slots", "64",
+         "--ring", "64")
+T = 20.0  # seconds a wait may take on a loaded machine
+
+
+class Pair(unittest.TestCase):
+    """A loopback data plane joining region a (the device's link) and
+    region b (the server's)."""
+    args = SIZES
+
+    def setUp(self):
+        torch.set_num_threads(1)
+        self.a = region_name("dev")
+        self.b = region_name("srv")
+        self.lb = Loopback(self.b, *self.args, self.a)
+        self.dev = mwt.Link(self.a, timeout=T)
+        self.srv = mwt.Link(self.b, timeout=T)
+        self.thread = None
+        self.error = None
+
+    def tearDown(self):
+        if self.thread is not None:
+            self.thread.join(timeout=60)
+        self.dev.close()
+        self.srv.close()
+        if self.lb.p.poll() is None:
+            self.lb.term()
+        for n in (self.a, self.b):
+            try:
+                os.unlink("/dev/shm/" + n)
+            except FileNotFoundError:
+                pass
+
+    def serve(self, fn, *args):
+        """Run fn(self.srv, *args) in a thread; joined() gives its result
+        or raises what it raised."""
+        self.result = None
+
+        def run():
+            try:
+                self.result = fn(self.srv, *args)
+            except BaseException as e:
+                self.error = e
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def joined(self):
+        self.thread.join(timeout=60)
+        self.assertFalse(self.thread.is_alive(), "the server thread hangs")
+        self.thread = None
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class Exact(Pair):
+    def test_cut_model_trains_like_the_uncut_one(self):
+        steps = 15
+        ref_dev, ref_srv, ref_replies = tinysplit.one_process(steps)
+        first_dev, first_srv = tinysplit.build()
+        self.assertTrue(tinysplit.differing(ref_dev, first_dev))
+        self.assertTrue(tinysplit.differing(ref_srv, first_srv))
+
+        self.serve(tinysplit.server)
+        dev, replies = tinysplit.device(self.dev, steps)
+        self.dev.close()                   # the server's loop ends
+        srv = self.joined()
+        self.assertEqual(tinysplit.differing(dev, ref_dev), [])
+        self.assertEqual(tinysplit.differing(srv, ref_srv), [])
+        self.assertEqual(len(replies), steps)
+        for i, (got, want) in enumerate(zip(replies, ref_replies)):
+            self.assertTrue(tinysplit.same_bits(got, want), f"reply {i}")
+        # c never reached the server's loss: no gradient, as in one process
+        self.assertTrue(tinysplit.same_bits(dev.aux.weight,
+                                            first_dev.aux.weight))
+        self.assertEqual(self.srv.steps, steps)
+
+    def test_server_tensors_are_zero_copy(self):
+        def server(link):
+            cut = mwt.ServerBoundary(link)
+            st = cut.recv()
+            off = [rx._buf.off for rx in st._rx]
+            with open("/dev/shm/" + self.b, "r+b") as f, \
+                    mmap.mmap(f.fileno(), 0) as m:
+                a, = st.tensors
+                y, = st.labels
+                same = (m[off[0]:off[0] + 4 * a.numel()] ==
+                        a.detach().numpy().tobytes())
+                m[off[1]:off[1] + 8] = np.int64(99).tobytes()
+                seen = int(y[0])       # the label view sees the write
+            st.reply(torch.tensor([float(same), float(seen)]))
+            return a.requires_grad, st.training
+        self.serve(server)
+        with torch.no_grad():
+            cut = mwt.Boundary(self.dev)
+            cut(torch.arange(6.).view(2, 3), labels=torch.tensor([1, 2]))
+        self.assertEqual(cut.reply()[0].tolist(), [1.0, 99.0])
+        self.assertEqual(self.joined(), (False, False))
+
+
+class Errors(Pair):
+    def test_timeouts(self):
+        srv = mwt.ServerBoundary(self.srv)
+        with self.assertRaises(mw.Timeout) as cm:
+            srv.recv(timeout=0.2)
+        self.assertIn("step 0 did not arrive from the device",
+                      str(cm.exception))
+        self.assertIsInstance(cm.exception, TimeoutError)
+        cut = mwt.Boundary(self.dev, timeout=0.3)
+        out = cut(torch.ones(3, requires_grad=True))
+        with self.assertRaises(mw.Timeout) as cm:
+            out.backward()             # nobody serves the other side
+        self.assertIn("no gradient for step 0", str(cm.exception))
+        with self.assertRaises(mw.Timeout) as cm:
+            cut.reply(timeout=0.1)
+        self.assertIn("no reply for step 0", str(cm.exception))
+
+    def test_peer_failed(self):
+        def server(link):
+            with link:
+                mwt.ServerBoundary(link).recv()
+                raise RuntimeError("the server's model broke")
+        self.serve(server)
+        out = mwt.Boundary(self.dev)(torch.ones(3, requires_grad=True))
+        with self.assertRaises(mwt.PeerFailed) as cm:
+            out.backward()
+        self.assertIn("failed after 1 steps", str(cm.exception))
+        with self.assertRaises(RuntimeError):
+            self.joined()
+
+    def test_peer_closed(self):
+        def server(link):
+            with link:
+                st = mwt.ServerBoundary(link).recv()
+                st.reply(torch.zeros(1))
+        self.serve(server)
+        cut = mwt.Boundary(self.dev)
+        with torch.no_grad():
+            cut(torch.ones(3))
+            self.assertEqual(cut.reply()[0].tolist(), [0.0])
+            cut(torch.ones(3))         # the server is gone
+            with self.assertRaises(mwt.PeerClosed) as cm:
+                cut.reply()
+        self.assertNotIsInstance(cm.exception, mwt.PeerFailed)
+        self.assertEqual(cm.exception.step, 1)
+        self.joined()
+        with self.assertRaises(mwt.PeerClosed):
+            with torch.no_grad():
+                cut(torch.ones(3))
+
+    def test_device_closes_server_loop_ends(self):
+        self.serve(lambda link: [st.index for st in
+                                 mwt.ServerBoundary(link)])
+        cut = mwt.Boundary(self.dev)
+        with torch.no_grad():
+            for _ in range(3):
+                cut(torch.ones(2), labels=torch.zeros(2))
+        self.dev.close()
+        self.assertEqual(self.joined(), [0, 1, 2])
+
+    def test_not_a_boundary_message(self):
+        self.dev.client.send(torch.ones(2), kind="other", tag=5)
+        with self.assertRaises(mwt.ProtocolError) as cm:
+            mwt.ServerBoundary(self.srv).recv()
+        self.assertIn("not a boundary message", str(cm.exception))
+
+    def test_step_out_of_sequence(self):
+        cut = mwt.Boundary(self.dev)
+        srv = mwt.ServerBoundary(self.srv)
+        with torch.no_grad():
+            cut(torch.ones(2))
+        self.assertEqual(srv.recv().index, 0)
+        # what a restarted device would send: step 0 again
+        self.dev.client.send(torch.ones(2), kind="activation",
+                             tag=mwt._pack(mwt.DATA, 0, 0, 1))
+        with self.assertRaises(mwt.ProtocolError) as cm:
+            srv.recv()
+        self.assertIn("restarted", str(cm.exception))
+
+    def test_used_out_of_order(self):
+        self.serve(tinysplit.server)   # backward, then reply
+        cut = mwt.Boundary(self.dev)
+        x = torch.ones(2, 4, 4, 4, requires_grad=True)
+        b = torch.ones(2, 8, requires_grad=True)
+        out = cut(x * 1, b * 1, b * 2, labels=torch.tensor([1, 2]))
+        with self.assertRaises(mwt.BoundaryError):
+            cut(x * 1, b, b, labels=torch.tensor([1, 2]))  # no backward yet
+        out.backward(retain_graph=True)
+        self.assertIsNotNone(x.grad)
+        with self.assertRaises(mwt.BoundaryError):
+            out.backward()             # step 0's gradient, a second time
+        self.dev.close()
+        self.joined()                  # the server saw one step
+        self.assertEqual(self.srv.steps, 1)
+
+    def test_server_without_backward(self):
+        def server(link):
+            cut = mwt.ServerBoundary(link)
+            cut.recv()                 # training step, no backward
+            return cut.recv()
+        self.serve(server)
+        cut = mwt.Boundary(self.dev)
+        cut(torch.ones(3, requires_grad=True))
+        with self.assertRaises(mwt.BoundaryError) as cm:
+            self.joined()
+        self.assertIn("no backward() reached", str(cm.exception))
+
+    def test_second_backward_on_the_server(self):
+        def server(link):
+            st = mwt.ServerBoundary(link).recv()
+            a, = st.tensors
+            loss = (a * a).sum()
+            loss.backward(retain_graph=True)
+            loss.backward()            # after the gradient went out
+        self.serve(server)
+        x = torch.arange(3., requires_grad=True)
+        mwt.Boundary(self.dev)(x * 1).backward()
+        self.assertEqual(x.grad.tolist(), [0.0, 2.0, 4.0])
+        with self.assertRaises(mwt.BoundaryError) as cm:
+            self.joined()
+        self.assertIn("second backward()", str(cm.exception))
+
+    def test_bad_arguments(self):
+        cut = mwt.Boundary(self.dev)
+        with self.assertRaises(TypeError):
+            cut(np.ones(3))
+        with self.assertRaises(TypeError):
+            cut(torch.ones(3), labels=[1, 2])
+        with self.assertRaises(ValueError):
+            cut(labels=torch.ones(3))
+        with self.assertRaises(ValueError):
+            cut(*[torch.ones(1)] * 256)
+        with self.assertRaises(ValueError):
+            with torch.no_grad():
+                cut(torch.ones(2, dtype=torch.complex64))
+        with self.assertRaises(mwt.BoundaryError):
+            mwt.Boundary(self.dev)    # one boundary per link
+        with self.assertRaises(ValueError):
+            mwt.ServerBoundary(self.srv, codec="zip")
+        with self.assertRaises(ValueError):
+            mwt.Link(self.a, timeout=0)
+        with self.assertRaises(mwt.BoundaryError):
+            mwt.Boundary(mwt.Link(self.dev.client)).reply()  # no step yet
+
+    @unittest.skipUnless(torch.cuda.is_available(), "no CUDA device")
+    def test_cuda(self):
+        def server(link):
+            cut = mwt.ServerBoundary(link, device="cuda")
+            st = cut.recv()
+            a, = st.tensors
+            (a * a).sum().backward()
+            return a.device.type
+        self.serve(server)
+        x = torch.arange(4., device="cuda", requires_grad=True)
+        mwt.Boundary(self.dev)(x * 1).backward()
+        self.assertEqual(x.grad.device.type, "cuda")
+        self.assertEqual(x.grad.tolist(), [0.0, 2.0, 4.0, 6.0])
+        self.assertEqual(self.joined(), "cuda")
+
+
+class SendFailure(Pair):
+    # the loopback fails the send of step 0's only tensor
+    args = SIZES + ("--fail-tag",
+                    str(mwt._pack(mwt.DATA, 0, 0, 1, mwt._F_GRAD)))
+
+    def test_failed_send(self):
+        out = mwt.Boundary(self.dev)(torch.ones(3, requires_grad=True))
+        with self.assertRaises(mw.SendFailed) as cm:
+            out.backward()
+        self.assertEqual(cm.exception.code, mw.MW_ECANCELED)
+        self.assertIn("step 0's step tensor 1/1 did not reach the peer",
+                      str(cm.exception))
+
+
+if __name__ == "__main__":
+    if not LOOPBACK:
+        print("skipped: MW_LOOPBACK not set (run through meson test)")
+        sys.exit(77)
+    prog = unittest.main(exit=False, verbosity=2)
+    sys.exit(0 if prog.result.wasSuccessful() else 1)
