@@ -23,8 +23,6 @@ of Client (docs/PYTHON.md). libmaskwire.so is found as library_path()
 says.
 """
 
-from __future__ import annotations
-
 import ctypes
 from typing import Any, Dict, List, Optional, Sequence, Union
 

@@ -39,16 +39,13 @@ data plane went away), maskwire.PartialDelivery (once data planes deliver
 partial tensors). The wire format (tags) is in docs/PYTHON.md.
 """
 
-from __future__ import annotations
-
 import time
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import nn
 
-from . import (CODECS, MW_ETIMEDOUT, Client, Received, SendFailed, Timeout,
-               _lookup)
+from . import CODECS, MW_ETIMEDOUT, Client, Received, Timeout, _lookup
 
 __all__ = ["Link", "Boundary", "ServerBoundary", "Step", "BoundaryError",
            "ProtocolError", "PeerClosed", "PeerFailed"]
