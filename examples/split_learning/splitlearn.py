@@ -1,21 +1,23 @@
-#!/usr/bin/python3
 """Split learning over two maskwire data planes.
 
 One process per side, each attached to its own local maskwire through the
-shared-memory channel:
+shared-memory channel, the model cut in two by maskwire.torch:
 
-  client (device): first layers; per step sends activations (MS by default)
-                   and labels up, receives the gradient and back-propagates.
-  server:          the rest of the model; computes the loss, sends the
-                   gradient of the loss w.r.t. the activations down (signed MS
-                   or dense), and the step's loss/correct count; on
-                   evaluation steps it sends the logits down.
+  client (device): first layers; its Boundary sends the activations (MS by
+                   default) and labels up; backward() brings the gradient.
+  server:          the rest of the model; its ServerBoundary hands it each
+                   step's activations as a leaf and sends their gradient
+                   down (signed MS or dense) when backward() is done; it
+                   replies with the step's loss and correct count, or with
+                   the logits on evaluation steps.
 
 Usage:
   splitlearn.py server --shm NAME [options]
   splitlearn.py client --shm NAME [options]
 
 Both sides must be given the same --seed, --batch and codec options.
+maskwire must be importable: installed (pip install ./python), or
+PYTHONPATH=python from the repository (scripts/run-demo.sh does that).
 """
 import argparse
 import json
@@ -27,12 +29,11 @@ import numpy as np
 import torch
 from torch import nn
 
+import maskwire.torch as mwt
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fmnist  # noqa: E402
 import splitnet  # noqa: E402
-
-EVAL_FLAG = 1 << 62
-DONE_FLAG = 1 << 61
 
 # Codec presets: (codec name, ratio, bits). "topk-eq" keeps as many values
 # as fit in MS's bytes at r=0.99, b=2: MS spends 0.25 + 0.04 = 0.29 bytes per
@@ -47,7 +48,8 @@ PRESETS = {
 
 
 def codec_args(spec):
-    """'ms' | 'ms:0.99:2' | 'topk:0.96375' | 'quant::3' -> dict."""
+    """'ms' | 'ms:0.99:2' | 'topk:0.96375' | 'quant::3' -> dict (0: the
+    codec's default)."""
     if spec in PRESETS:
         name, ratio, bits = PRESETS[spec]
     else:
@@ -55,7 +57,7 @@ def codec_args(spec):
         name = parts[0]
         ratio = float(parts[1]) if len(parts) > 1 and parts[1] else 0.0
         bits = int(parts[2]) if len(parts) > 2 and parts[2] else 2
-    return {"codec": name, "ratio": ratio, "bits": bits}
+    return {"codec": name, "ratio": ratio or None, "bits": bits or None}
 
 
 def progress(prefix, i, n, extra=""):
@@ -85,38 +87,29 @@ def run_server(args, link):
     model = splitnet.server_model()
     opt = splitnet.optimizer(model.parameters(), args.lr)
     lossf = nn.CrossEntropyLoss()
-    grad_codec = codec_args(args.grad_codec)
-    steps = 0
-    first = True
-    while True:
-        # the first tensor waits for the client to start and load the data
-        act, meta = link.recv(timeout=args.timeout * (4 if first else 1))
-        first = False
-        if meta["tag"] & DONE_FLAG:
-            break
-        labels, lmeta = link.recv(timeout=args.timeout)
-        if lmeta["tag"] != meta["tag"]:
-            raise RuntimeError(f"labels tag {lmeta['tag']} != activation tag {meta['tag']}")
-        y = labels.long()
-        if meta["tag"] & EVAL_FLAG:
+    cut = mwt.ServerBoundary(link, **codec_args(args.grad_codec))
+    served = 0
+    # the first step waits for the client to start and load the data
+    step = cut.recv(timeout=4 * args.timeout)
+    while step is not None:
+        act, = step.tensors
+        y, = step.labels
+        if step.training:
+            out = model(act)
+            loss = lossf(out, y)
+            opt.zero_grad()
+            loss.backward()        # the gradient goes down from here
+            opt.step()
+            correct = (out.argmax(1) == y).sum().item()
+            step.reply(torch.tensor([loss.item(), float(correct)]))
+            served += 1
+        else:
             model.eval()
             with torch.no_grad():
-                logits = model(act)
-            link.send(logits.contiguous(), kind="logits", tag=meta["tag"], codec="dense")
+                step.reply(model(act))
             model.train()
-            continue
-        a = act.detach().clone().requires_grad_(True)
-        out = model(a)
-        loss = lossf(out, y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        correct = (out.argmax(1) == y).sum().item()
-        link.send(a.grad.contiguous(), kind="gradient", tag=meta["tag"], **grad_codec)
-        link.send(torch.tensor([loss.item(), float(correct)], dtype=torch.float32),
-                  kind="other", tag=meta["tag"], codec="dense")
-        steps += 1
-    print(f"server: {steps} training steps served", flush=True)
+        step = cut.recv()
+    print(f"server: {served} training steps served", flush=True)
 
 
 def run_client(args, link):
@@ -132,8 +125,7 @@ def run_client(args, link):
     xte, yte = torch.from_numpy(xte), torch.from_numpy(yte)
     model = splitnet.client_model()
     opt = splitnet.optimizer(model.parameters(), args.lr)
-    act_codec = codec_args(args.act_codec)
-    tag = 0
+    cut = mwt.Boundary(link, **codec_args(args.act_codec))
     history = []
     t_start = time.time()
     wire0 = link.wire_bytes()
@@ -141,33 +133,26 @@ def run_client(args, link):
         model.train()
         t0 = time.time()
         nb = len(xtr) // args.batch
-        loss_sum = correct = seen = 0
-        dense_bytes = 0
+        loss_sum = correct = seen = dense_bytes = 0
         w0 = link.wire_bytes()
         for i, idx in enumerate(batches(len(xtr), args.batch, rng), 1):
             xb, yb = xtr[idx], ytr[idx]
             act = model(xb)
-            link.send(act.detach().contiguous(), kind="activation", tag=tag, **act_codec)
-            link.send(yb.contiguous(), kind="labels", tag=tag, codec="raw")
-            grad, gmeta = link.recv(timeout=args.timeout)
-            stats, _ = link.recv(timeout=args.timeout)
-            if gmeta["tag"] != tag:
-                raise RuntimeError(f"gradient for step {gmeta['tag']}, expected {tag}")
+            out = cut(act, labels=yb)   # activation and labels go up
             opt.zero_grad()
-            act.backward(grad)
+            out.backward()              # the server's gradient comes down
             opt.step()
-            loss_sum += float(stats[0]) * len(idx)
-            correct += int(stats[1])
+            loss, right = cut.reply()[0].tolist()
+            loss_sum += loss * len(idx)
+            correct += int(right)
             seen += len(idx)
             # dense equivalent: activation + labels up, gradient + stats down
             dense_bytes += 2 * act.numel() * 4 + yb.numel() * 8 + 8
-            tag += 1
             progress(f"epoch {epoch}", i, nb,
                      f"loss {loss_sum / seen:.3f} {i / (time.time() - t0):.1f} steps/s")
         train_time = time.time() - t0
-        wire = link.wire_bytes() - w0 if w0 is not None else None
-        acc = evaluate(args, link, model, xte, yte, tag)
-        tag += (len(xte) + args.batch - 1) // args.batch
+        wire = link.wire_bytes() - w0
+        acc = evaluate(args, cut, model, xte, yte)
         rec = {
             "epoch": epoch,
             "train_loss": round(loss_sum / seen, 4),
@@ -175,16 +160,14 @@ def run_client(args, link):
             "test_acc": round(acc, 4),
             "steps": nb,
             "steps_per_s": round(nb / train_time, 2),
-            "wire_bytes_per_step": int(wire / nb) if wire is not None else None,
+            "wire_bytes_per_step": int(wire / nb),
             "dense_bytes_per_step": int(dense_bytes / nb),
         }
         if wire:
             rec["wire_vs_dense"] = round(dense_bytes / wire, 2)
         history.append(rec)
         print(epoch_line(rec), flush=True)
-    # tell the server we are done
-    link.send(torch.zeros(1), kind="other", tag=DONE_FLAG, codec="dense")
-    total_wire = link.wire_bytes() - wire0 if wire0 is not None else None
+    total_wire = link.wire_bytes() - wire0
     summary = {"role": "client", "act_codec": args.act_codec,
                "grad_codec": args.grad_codec, "epochs": args.epochs,
                "train_images": len(xtr), "test_images": len(xte),
@@ -226,25 +209,22 @@ def epoch_line(r):
             f"{r['steps_per_s']} steps/s")
 
 
-def evaluate(args, link, model, xte, yte, tag0):
+def evaluate(args, cut, model, xte, yte):
+    """Test accuracy: evaluation steps (no gradient), the server replies
+    with the logits."""
     model.eval()
     correct = 0
-    n = len(xte)
-    nb = (n + args.batch - 1) // args.batch
+    nb = (len(xte) + args.batch - 1) // args.batch
     with torch.no_grad():
         for i in range(nb):
-            xb, yb = xte[i * args.batch:(i + 1) * args.batch], yte[i * args.batch:(i + 1) * args.batch]
-            act = model(xb)
-            tag = (tag0 + i) | EVAL_FLAG
-            link.send(act.contiguous(), kind="activation", tag=tag, **codec_args(args.act_codec))
-            link.send(yb.contiguous(), kind="labels", tag=tag, codec="raw")
-            logits, meta = link.recv(timeout=args.timeout)
-            if meta["tag"] != tag:
-                raise RuntimeError(f"logits for {meta['tag']}, expected {tag}")
+            xb = xte[i * args.batch:(i + 1) * args.batch]
+            yb = yte[i * args.batch:(i + 1) * args.batch]
+            cut(model(xb), labels=yb)
+            logits, = cut.reply()
             correct += int((logits.argmax(1) == yb).sum())
             progress("  eval", i + 1, nb)
     model.train()
-    return correct / n
+    return correct / len(xte)
 
 
 def main(argv=None):
@@ -264,8 +244,7 @@ def main(argv=None):
     ap.add_argument("--json", help="client: write the run's summary (per-epoch records) to this file")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from link import MaskwireLink
-    with MaskwireLink(args.shm) as link:
+    with mwt.Link(args.shm, timeout=args.timeout) as link:
         if args.role == "server":
             run_server(args, link)
         else:
