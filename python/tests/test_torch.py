@@ -97,8 +97,9 @@ class Exact(Pair):
         self.assertTrue(tinysplit.differing(ref_dev, first_dev))
         self.assertTrue(tinysplit.differing(ref_srv, first_srv))
 
-        self.serve(tinysplit.server)
-        dev, replies = tinysplit.device(self.dev, steps)
+        dev0, srv0 = tinysplit.build()  # not in two threads at once
+        self.serve(lambda link: tinysplit.server(link, srv=srv0))
+        dev, replies = tinysplit.device(self.dev, steps, dev=dev0)
         self.dev.close()                   # the server's loop ends
         srv = self.joined()
         self.assertEqual(tinysplit.differing(dev, ref_dev), [])
@@ -132,6 +133,30 @@ class Exact(Pair):
             cut(torch.arange(6.).view(2, 3), labels=torch.tensor([1, 2]))
         self.assertEqual(cut.reply()[0].tolist(), [1.0, 99.0])
         self.assertEqual(self.joined(), (False, False))
+
+
+    def test_copies_and_other_dtypes(self):
+        def server(link):
+            cut = mwt.ServerBoundary(link, copy=True)
+            st = cut.recv()
+            a, h = st.tensors
+            with open("/dev/shm/" + self.b, "r+b") as f, \
+                    mmap.mmap(f.fileno(), 0) as m:
+                slot, n, off = (int.from_bytes(m[o:o + w], "little")
+                                for o, w in ((36, 4), (44, 4), (56, 8)))
+                m[off:off + slot * n] = bytes(slot * n)  # the RX pool: 0
+            ((a * a).sum() + (h.float() * 3).sum()).backward()
+            return st._rx, a.dtype, h.dtype, a.sum().item()
+        self.serve(server)
+        a = torch.arange(4., dtype=torch.float64, requires_grad=True)
+        h = torch.ones(3, dtype=torch.bfloat16, requires_grad=True)
+        mwt.Boundary(self.dev, codec="ms")(a * 1, h * 1).backward()
+        self.assertEqual(a.grad.dtype, torch.float64)     # raw both ways
+        self.assertEqual(a.grad.tolist(), [0.0, 2.0, 4.0, 6.0])
+        self.assertEqual(h.grad.dtype, torch.bfloat16)
+        self.assertEqual(h.grad.tolist(), [3.0, 3.0, 3.0])
+        self.assertEqual(self.joined(), ([], torch.float64, torch.bfloat16,
+                                         6.0))  # private: not zeroed
 
 
 class Errors(Pair):

@@ -86,11 +86,12 @@ def one_process(steps):
     return dev, srv, replies
 
 
-def device(link, steps, codec="dense", ratio=None, bits=None, record=None):
-    """The device half through a Boundary on link: (device, replies).
-    record: a list that gets (sent a, sent b, grad of a, grad of b) per
-    training step."""
-    dev, _ = build()
+def device(link, steps, codec="dense", ratio=None, bits=None, record=None,
+           dev=None):
+    """The device half (dev, else build()'s) through a Boundary on link:
+    (device, replies). record: a list that gets (sent a, sent b, grad of
+    a, grad of b) per training step."""
+    dev = dev if dev is not None else build()[0]
     od = optimizer(dev)
     cut = mwt.Boundary(link, codec=codec, ratio=ratio, bits=bits)
     replies = []
@@ -118,11 +119,14 @@ def device(link, steps, codec="dense", ratio=None, bits=None, record=None):
     return dev, replies
 
 
-def server(link, codec="dense", ratio=None, bits=None, record=None):
-    """The server half through a ServerBoundary on link, until the device
-    closes: the server model. record: a list that gets (received a,
-    received b, gradient of a, gradient of b) per training step."""
-    _, srv = build()
+def server(link, codec="dense", ratio=None, bits=None, record=None,
+           srv=None):
+    """The server half (srv, else build()'s) through a ServerBoundary on
+    link, until the device closes: the server model. record: a list that
+    gets (received a, received b, gradient of a, gradient of b) per
+    training step. build() seeds torch's global generator: threads build
+    first, then train."""
+    srv = srv if srv is not None else build()[1]
     osrv = optimizer(srv)
     cut = mwt.ServerBoundary(link, codec=codec, ratio=ratio, bits=bits)
     for step in cut:
