@@ -23,6 +23,7 @@ end of the backward pass that reaches it. Otherwise (torch.no_grad(),
 evaluation) no gradient travels; the server may answer any step with
 step.reply(...), which the device reads with cut.reply().
 
+Tensors sent are copied once into the region (maskwire.Client.send).
 Received tensors are zero-copy views of the shared buffers on the server
 side (valid until its next recv()); the gradient arriving at the device is
 copied once out of the buffer, as autograd may keep it (as a leaf's .grad).
@@ -239,7 +240,9 @@ class Link:
         failed = self.client.failures()
         if failed:
             e = failed[0]
-            e.args = (f"{_describe(e.tag)} did not reach the peer: {e}",)
+            more = f" ({len(failed) - 1} more failed)" if len(failed) > 1 else ""
+            e.args = (f"{_describe(e.tag)} did not reach the peer: {e}"
+                      f"{more}",)
             raise e
 
     def _send(self, mtype: int, step: int, items: Sequence[tuple],
