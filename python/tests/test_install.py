@@ -5,8 +5,8 @@ without path edits.
 A copy of python/ (pyproject.toml, setup.py, maskwire/) is installed with
 `pip install --no-build-isolation --no-index` into a fresh venv
 (--system-site-packages, so numpy and torch stay visible). From another
-directory, with neither PYTHONPATH nor MASKWIRE_LIB, the venv's python
-imports maskwire and maskwire.torch from the venv, loads the
+directory, with no PYTHONPATH, MASKWIRE_LIB or LD_LIBRARY_PATH, the
+venv's python imports maskwire and maskwire.torch from the venv, loads the
 libmaskwire.so copied into the package, shows typed signatures in help(),
 and sends a tensor through the loopback data plane. $MASKWIRE_LIB still
 comes first. Installed without a library, import works and loading names
@@ -85,8 +85,9 @@ class Install(unittest.TestCase):
         return venv, py, os.path.join(pkg, "maskwire")
 
     def env(self, **kw):
+        # meson's LD_LIBRARY_PATH holds the build tree's library
         env = {k: v for k, v in os.environ.items()
-               if k not in ("PYTHONPATH", "MASKWIRE_LIB")}
+               if k not in ("PYTHONPATH", "MASKWIRE_LIB", "LD_LIBRARY_PATH")}
         env.update({k: v for k, v in kw.items() if v is not None})
         return env
 
