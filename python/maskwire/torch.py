@@ -239,10 +239,9 @@ class Link:
     def _raise_failures(self):
         failed = self.client.failures()
         if failed:
-            e = failed[0]
-            more = f" ({len(failed) - 1} more failed)" if len(failed) > 1 else ""
-            e.args = (f"{_describe(e.tag)} did not reach the peer: {e}"
-                      f"{more}",)
+            e, more = failed[0], len(failed) - 1
+            e.args = (f"{_describe(e.tag)} did not reach the peer: {e}" +
+                      (f" ({more} more failed)" if more else ""),)
             raise e
 
     def _send(self, mtype: int, step: int, items: Sequence[tuple],
