@@ -6,7 +6,8 @@ set -euo pipefail
 pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev
       dpdk dpdk-dev libdpdk-dev libpcap-dev
       python3 python3-numpy iproute2 tshark
-      libbpf-dev)  # bench: headers of the tc BPF loss program
+      libbpf-dev  # bench: headers of the tc BPF loss program
+      python3-pip python3-setuptools python3-wheel python3-venv)  # pip install ./python
 if [ "${1:-}" = "--demo" ] || [ "${MW_DEPS_ALL:-0}" = 1 ]; then
 	pkgs+=(python3-torch python3-matplotlib python3-zmq dataset-fashion-mnist
 	       libopenblas0-pthread)
