@@ -51,7 +51,7 @@ FIELD_OFF = {
     "maskwire.dst.gen": "MW_OFF_DST_GEN",
     "maskwire.crc": "MW_OFF_CRC",
     "maskwire.hello.max_datagram": "MW_OFF_HELLO_MAX_DATAGRAM",
-    "maskwire.hello.reserved": "MW_OFF_HELLO_RSV",
+    "maskwire.hello.caps": "MW_OFF_HELLO_CAPS",
     "maskwire.hello.rx_window": "MW_OFF_HELLO_RX_WINDOW",
     "maskwire.hello.max_segs": "MW_OFF_HELLO_MAX_SEGS",
     "maskwire.hello.reserved2": "MW_OFF_HELLO_RSV2",

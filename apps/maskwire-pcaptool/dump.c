@@ -20,7 +20,7 @@ static const char *const cols[] = {
 	"maskwire.flags", "maskwire.src.inc", "maskwire.src.gen",
 	"maskwire.dst.inc", "maskwire.dst.gen", "maskwire.crc",
 	"maskwire.crc.status",
-	"maskwire.hello.max_datagram", "maskwire.hello.reserved",
+	"maskwire.hello.max_datagram", "maskwire.hello.caps",
 	"maskwire.hello.rx_window", "maskwire.hello.max_segs",
 	"maskwire.hello.reserved2", "maskwire.hello.max_tensor_bytes",
 	"maskwire.data.pn", "maskwire.data.tid", "maskwire.data.seg_idx",
@@ -192,7 +192,7 @@ static void dump_body(struct row *r, const uint8_t *pl, size_t len,
 		if (len != MW_WIRE_HELLO_LEN)
 			goto out;
 		set(r, "maskwire.hello.max_datagram", "%u", h.max_datagram);
-		set(r, "maskwire.hello.reserved", "%u", h.reserved);
+		set(r, "maskwire.hello.caps", "%u", h.caps);
 		set(r, "maskwire.hello.rx_window", "%u", h.rx_window);
 		set(r, "maskwire.hello.max_segs", "%u", h.max_segs);
 		set(r, "maskwire.hello.reserved2", "%u", h.reserved2);

@@ -535,7 +535,7 @@ static void op_hostile(struct mut *m)
 
 		mw_wire_put_hdr(dg, MW_PT_HELLO, 0, &m->peer, NULL);
 		l = mw_wire_put_hello(dg, &hb);
-		mw_put16(dg + MW_OFF_HELLO_RSV, 1);
+		mw_put32(dg + MW_OFF_HELLO_RSV2, 1);
 		finish(dg, l);
 		check_hdr(dg, l, 0, "hello_reserved");
 		put_hostile(m, RANDPOS(), dg, l, "hello_reserved");

@@ -44,7 +44,7 @@
 	X(arp_req_rx) X(arp_reply_rx) X(arp_reply_ignored)                    \
 	X(arp_req_tx) X(arp_reply_tx)                                         \
 	X(tx_no_neigh)                                                        \
-	X(tx_nombuf) X(tx_queue_full_drop)                                   \
+	X(tx_nombuf) X(tx_queue_full_drop) X(tx_udp_cksum0)                  \
 	X(tx_ring_full) X(tx_dropped_at_exit) X(core_send_errors)             \
 	X(tensors_rx) X(tensors_tx_done) X(tensors_tx_failed)                 \
 	X(dense_bytes_rx) X(dense_bytes_tx)                                   \

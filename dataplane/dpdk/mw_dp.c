@@ -262,9 +262,18 @@ static void tx_pull(struct mw_dp *dp, uint64_t now)
 		mw_dp_prof_end(&dp->prof, MW_DP_ST_tx_core);
 		idle = 0;
 		dp->spare = NULL;
+		/* A peer that accepts checksum 0 gets it: its CRC32C covers
+		 * the packet (PROTOCOL.md 2, 5.1). */
+		unsigned fl = dp->tx_flags;
+		if (mw_ep_peer_caps(dp->ep, p->ep_peer) &
+		    MW_HELLO_CAP_UDP_CSUM0) {
+			fl = MW_NET_TX_UDP_CKSUM_ZERO |
+			     (fl & MW_NET_TX_IP_CKSUM_HW);
+			dp->c.tx_udp_cksum0++;
+		}
 		mw_dp_prof_begin(&dp->prof);
 		int len = mw_net_build_udp(&p->flow, d, room, (size_t)n,
-					   dp->ip_id++, dp->tx_flags);
+					   dp->ip_id++, fl);
 		mw_dp_prof_end(&dp->prof, MW_DP_ST_tx_net);
 		if (len < 0) {
 			dp->c.core_send_errors++;
@@ -273,13 +282,14 @@ static void tx_pull(struct mw_dp *dp, uint64_t now)
 		}
 		m->data_len = (uint16_t)len;
 		m->pkt_len = (uint32_t)len;
-		if (dp->tx_flags) {
+		if (fl & (MW_NET_TX_IP_CKSUM_HW | MW_NET_TX_UDP_CKSUM_HW)) {
 			m->l2_len = (uint16_t)(hl - MW_NET_IP4_HLEN -
 					       MW_NET_UDP_HLEN);
 			m->l3_len = MW_NET_IP4_HLEN;
 			m->ol_flags |= RTE_MBUF_F_TX_IPV4 |
-				       RTE_MBUF_F_TX_IP_CKSUM |
-				       RTE_MBUF_F_TX_UDP_CKSUM;
+				       RTE_MBUF_F_TX_IP_CKSUM;
+			if (fl & MW_NET_TX_UDP_CKSUM_HW)
+				m->ol_flags |= RTE_MBUF_F_TX_UDP_CKSUM;
 		}
 		tx_frame(dp, m, now);
 	}
@@ -844,6 +854,9 @@ int mw_dp_create(const struct mw_dp_cfg *cfg, struct mw_dp **out, char *err,
 	if (!cfg->fixed_incarnation)
 		ec.incarnation = incarnation_now();
 	ec.rx_alloc = cfg->src->rx_alloc;
+	/* What we accept, our HELLOs announce (PROTOCOL.md 5.1). */
+	if (cfg->accept_zero_udp_cksum)
+		ec.hello_caps |= MW_HELLO_CAP_UDP_CSUM0;
 	rc = mw_ep_new(&ec, &dp->ep);
 	if (rc) {
 		snprintf(err, errlen, "transport endpoint: %s",

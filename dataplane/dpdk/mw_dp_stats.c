@@ -116,8 +116,11 @@ void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 			mw_neigh_resolved(&p->nb) ? "true" : "false",
 			p->cfg.has_mac ? "true" : "false", p->nb.requests);
 	}
-	fprintf(f, "], \"mtu\": %u, \"max_datagram\": %u, \"link_up\": %s",
-		dp->cfg.mtu, dp->cfg.mtu - 28u, dp->link_up ? "true" : "false");
+	fprintf(f,
+		"], \"mtu\": %u, \"max_datagram\": %u, \"link_up\": %s, "
+		"\"accept_zero_udp_cksum\": %s",
+		dp->cfg.mtu, dp->cfg.mtu - 28u, dp->link_up ? "true" : "false",
+		dp->cfg.accept_zero_udp_cksum ? "true" : "false");
 #define MW_DP_CNT_JSON_(n) fprintf(f, ", \"" #n "\": %" PRIu64, dp->c.n);
 	MW_DP_COUNTER_LIST(MW_DP_CNT_JSON_)
 #undef MW_DP_CNT_JSON_

@@ -259,7 +259,9 @@ int mw_net_build_udp(const struct mw_net_flow *f, uint8_t *frame, size_t cap,
 	mw_put16(u + 4, ulen);
 	mw_put16(u + 6, 0);
 	uint32_t s = pseudo_sum(f->src_ip, f->dst_ip, ulen);
-	if (flags & MW_NET_TX_UDP_CKSUM_HW) {
+	if (flags & MW_NET_TX_UDP_CKSUM_ZERO) {
+		/* no checksum: the field stays 0 */
+	} else if (flags & MW_NET_TX_UDP_CKSUM_HW) {
 		/* Hardware expects the folded, non-complemented pseudo sum. */
 		mw_put16(u + 6, (uint16_t)~mw_net_cksum_fold(s));
 	} else {

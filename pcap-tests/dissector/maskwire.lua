@@ -63,7 +63,7 @@ local f = {
                        crc_states),
 
   h_max_datagram = F.uint16("maskwire.hello.max_datagram", "Max datagram"),
-  h_reserved = F.uint16("maskwire.hello.reserved", "Reserved"),
+  h_caps = F.uint16("maskwire.hello.caps", "Capabilities", base.HEX),
   h_rx_window = F.uint32("maskwire.hello.rx_window", "Receive window"),
   h_max_segs = F.uint32("maskwire.hello.max_segs", "Max segments"),
   h_reserved2 = F.uint32("maskwire.hello.reserved2", "Reserved"),
@@ -157,7 +157,7 @@ end
 local function dissect_hello(tvb, t, len)
   if len < HELLO_LEN then return end
   t:add(f.h_max_datagram, tvb(28, 2))
-  t:add(f.h_reserved, tvb(30, 2))
+  t:add(f.h_caps, tvb(30, 2))
   t:add(f.h_rx_window, tvb(32, 4))
   t:add(f.h_max_segs, tvb(36, 4))
   t:add(f.h_reserved2, tvb(40, 4))

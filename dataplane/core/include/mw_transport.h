@@ -101,6 +101,9 @@ struct mw_ep_config {
 				    0: never (for comparisons) */
 	uint8_t cc;            /**< congestion controller, enum mw_cc_algo
 				    (default MW_CC_RENO) */
+	uint16_t hello_caps;   /**< MW_HELLO_CAP_* our HELLOs announce
+				    (default 0); the I/O layer sets what it
+				    accepts (PROTOCOL.md 5.1) */
 	struct mw_rx_alloc rx_alloc; /**< receive buffers; alloc NULL: malloc */
 };
 
@@ -278,6 +281,8 @@ struct mw_peer_info {
 	uint32_t tx_pending;  /**< submitted, not finished */
 	uint32_t rx_pending;  /**< receiving or delivered-not-polled */
 	uint32_t rto_count;   /**< consecutive timeouts */
+	uint16_t peer_caps;   /**< MW_HELLO_CAP_* of the peer's last HELLO
+				   (0 until one arrived) */
 };
 
 enum mw_peer_state {
@@ -460,6 +465,13 @@ uint64_t mw_ep_mem_held(const struct mw_ep *ep);
 
 /** Upper bound of mw_ep_mem_held() implied by the configuration. */
 uint64_t mw_ep_mem_bound(const struct mw_ep *ep);
+
+/**
+ * The capabilities (MW_HELLO_CAP_*) the peer's HELLO or HELLO_ACK of the
+ * current session announced; 0 for an unknown peer or before one arrived.
+ * Cheap: meant for the I/O layer's per-packet choices.
+ */
+uint16_t mw_ep_peer_caps(const struct mw_ep *ep, uint16_t peer);
 
 /**
  * Describe a peer.

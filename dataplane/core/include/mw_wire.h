@@ -57,7 +57,7 @@ extern "C" {
 #define MW_OFF_CRC 24u      /**< u32, CRC32C with this field taken as 0 */
 /* HELLO / HELLO_ACK (5.1) */
 #define MW_OFF_HELLO_MAX_DATAGRAM 28u /**< u16 */
-#define MW_OFF_HELLO_RSV 30u          /**< u16, 0 */
+#define MW_OFF_HELLO_CAPS 30u         /**< u16, MW_HELLO_CAP_* */
 #define MW_OFF_HELLO_RX_WINDOW 32u    /**< u32 */
 #define MW_OFF_HELLO_MAX_SEGS 36u     /**< u32 */
 #define MW_OFF_HELLO_RSV2 40u         /**< u32, 0 */
@@ -120,6 +120,10 @@ enum mw_ptype {
 	MW_PT_CLOSE = 5,     /**< session teardown, with a reason */
 };
 
+/** HELLO capabilities (5.1): what the sender accepts. */
+#define MW_HELLO_CAP_UDP_CSUM0 0x0001u /**< UDP checksum 0 (the CRC32C
+					    covers the packet; 2) */
+
 /** Common-header flags. */
 #define MW_FLAG_ACK_REQ 0x0001u /**< ACK: answer with an ACK now (probe) */
 #define MW_WIRE_FLAGS_KNOWN MW_FLAG_ACK_REQ
@@ -157,7 +161,7 @@ struct mw_hdr {
 /** HELLO / HELLO_ACK body: the sender's receive limits. */
 struct mw_hello {
 	uint16_t max_datagram;     /**< largest datagram it accepts */
-	uint16_t reserved;
+	uint16_t caps;             /**< MW_HELLO_CAP_*; unknown bits ignored */
 	uint32_t rx_window;        /**< tensors it buffers per direction */
 	uint32_t max_segs;         /**< segments per tensor it accepts */
 	uint32_t reserved2;

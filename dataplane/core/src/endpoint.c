@@ -546,5 +546,16 @@ int mw_ep_peer_info(const struct mw_ep *ep, uint16_t id,
 		pi->rx_pending += p->recv.rx[i].used;
 	pi->rx_pending += p->recv.rx_unpolled;
 	pi->rto_count = p->send.rto_count;
+	pi->peer_caps = mw_ep_peer_caps(ep, id);
 	return 0;
+}
+
+uint16_t mw_ep_peer_caps(const struct mw_ep *ep, uint16_t id)
+{
+	const struct peer *p;
+
+	if (id >= ep->cfg.max_peers || !ep->peers[id].used)
+		return 0;
+	p = &ep->peers[id];
+	return p->sess.remote_known ? p->sess.lim.caps : 0;
 }

@@ -227,6 +227,7 @@ int mw_session_build_hello(struct mw_ep *ep, struct peer *p, uint8_t type,
 	hb.rx_window = ep->cfg.window;
 	hb.max_segs = ep->cfg.max_segs;
 	hb.max_tensor_bytes = ep->cfg.max_tensor_bytes;
+	hb.caps = ep->cfg.hello_caps;
 	mw_wire_put_hdr(buf, type, 0, &p->sess.local, dst);
 	return mw_wire_finish(buf, mw_wire_put_hello(buf, &hb));
 }

@@ -266,12 +266,12 @@ int mw_wire_parse_hello(const uint8_t *pkt, size_t len, struct mw_hello *o)
 	if (len != MW_WIRE_HELLO_LEN)
 		return MW_EFORMAT;
 	o->max_datagram = mw_get16(pkt + MW_OFF_HELLO_MAX_DATAGRAM);
-	o->reserved = mw_get16(pkt + MW_OFF_HELLO_RSV);
+	o->caps = mw_get16(pkt + MW_OFF_HELLO_CAPS);
 	o->rx_window = mw_get32(pkt + MW_OFF_HELLO_RX_WINDOW);
 	o->max_segs = mw_get32(pkt + MW_OFF_HELLO_MAX_SEGS);
 	o->reserved2 = mw_get32(pkt + MW_OFF_HELLO_RSV2);
 	o->max_tensor_bytes = mw_get64(pkt + MW_OFF_HELLO_MAX_TENSOR);
-	if (o->reserved || o->reserved2)
+	if (o->reserved2)
 		return MW_EFORMAT;
 	if (o->max_datagram < MW_WIRE_MIN_DATAGRAM || o->rx_window == 0 ||
 	    o->max_segs == 0)
@@ -282,7 +282,7 @@ int mw_wire_parse_hello(const uint8_t *pkt, size_t len, struct mw_hello *o)
 size_t mw_wire_put_hello(uint8_t *pkt, const struct mw_hello *h)
 {
 	mw_put16(pkt + MW_OFF_HELLO_MAX_DATAGRAM, h->max_datagram);
-	mw_put16(pkt + MW_OFF_HELLO_RSV, 0);
+	mw_put16(pkt + MW_OFF_HELLO_CAPS, h->caps);
 	mw_put32(pkt + MW_OFF_HELLO_RX_WINDOW, h->rx_window);
 	mw_put32(pkt + MW_OFF_HELLO_MAX_SEGS, h->max_segs);
 	mw_put32(pkt + MW_OFF_HELLO_RSV2, 0);

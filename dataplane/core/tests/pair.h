@@ -30,12 +30,14 @@ struct pair {
 	int hooked;            /* for the hook's own use */
 };
 
-static inline struct mw_ep *mk(uint32_t inc, const struct mw_rx_alloc *al)
+static inline struct mw_ep *mk_caps(uint32_t inc,
+				    const struct mw_rx_alloc *al, uint16_t caps)
 {
 	struct mw_ep_config c;
 	struct mw_ep *ep = NULL;
 
 	mw_ep_config_default(&c);
+	c.hello_caps = caps;
 	c.incarnation = inc;
 	c.max_peers = 2;
 	c.window = 4;
@@ -46,6 +48,11 @@ static inline struct mw_ep *mk(uint32_t inc, const struct mw_rx_alloc *al)
 		c.rx_alloc = *al;
 	CHECK(mw_ep_new(&c, &ep) == 0);
 	return ep;
+}
+
+static inline struct mw_ep *mk(uint32_t inc, const struct mw_rx_alloc *al)
+{
+	return mk_caps(inc, al, 0);
 }
 
 static inline void pair_init(struct pair *p, const struct mw_rx_alloc *al)

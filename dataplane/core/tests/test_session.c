@@ -115,6 +115,29 @@ static void test_simultaneous_open_close(void)
 
 /* Smaller rules: a stale HELLO_ACK, half-zero HELLO destinations, k > n,
  * and no CLOSE from a generation the peer never heard of. */
+/* HELLO capabilities (5.1): each side learns what the other announced,
+ * and only from the current session's HELLO or HELLO_ACK. */
+static void test_caps(void)
+{
+	struct pair p;
+	struct mw_peer_info pa;
+
+	pair_init(&p, NULL);
+	mw_ep_free(p.ep[1]);
+	p.ep[1] = mk_caps(200, NULL, MW_HELLO_CAP_UDP_CSUM0);
+	p.peer[1] = (uint16_t)mw_ep_add_peer(p.ep[1]);
+	CHECK_EQ(mw_ep_peer_caps(p.ep[0], p.peer[0]), 0); /* none yet */
+	CHECK(submit(&p, 0, 1, NULL) == 0);
+	pump(&p, 50);
+	CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL) == 1);
+	CHECK_EQ(mw_ep_peer_caps(p.ep[0], p.peer[0]), MW_HELLO_CAP_UDP_CSUM0);
+	CHECK_EQ(mw_ep_peer_caps(p.ep[1], p.peer[1]), 0);
+	CHECK_EQ(mw_ep_peer_info(p.ep[0], p.peer[0], &pa), 0);
+	CHECK_EQ(pa.peer_caps, MW_HELLO_CAP_UDP_CSUM0);
+	CHECK_EQ(mw_ep_peer_caps(p.ep[0], 7), 0); /* no such peer */
+	free_pair(&p);
+}
+
 static void test_session_rules(void)
 {
 	struct pair p;
@@ -178,5 +201,6 @@ int main(void)
 	test_timeout_and_restart();
 	test_simultaneous_open_close();
 	test_session_rules();
+	test_caps();
 	return mw_test_exit("test_session");
 }

@@ -24,7 +24,8 @@ static void test_crc(void)
 
 static size_t build_hello(uint8_t *p)
 {
-	struct mw_hello h = { 1472, 0, 8, 1000, 0, 1u << 20 };
+	struct mw_hello h = { 1472, MW_HELLO_CAP_UDP_CSUM0, 8, 1000, 0,
+			      1u << 20 };
 
 	mw_wire_put_hdr(p, MW_PT_HELLO, 0, &A, NULL);
 	return (size_t)mw_wire_finish(p, mw_wire_put_hello(p, &h));
@@ -45,7 +46,16 @@ static void test_hello(void)
 	      h.src.gen == 1 && h.dst.inc == 0);
 	CHECK(mw_wire_parse_hello(p, n, &b) == 0);
 	CHECK(b.max_datagram == 1472 && b.rx_window == 8 &&
-	      b.max_segs == 1000 && b.max_tensor_bytes == 1u << 20);
+	      b.max_segs == 1000 && b.max_tensor_bytes == 1u << 20 &&
+	      b.caps == MW_HELLO_CAP_UDP_CSUM0);
+	/* unknown capability bits are carried, not refused (5.1); the
+	 * reserved word still must be 0 */
+	mw_put16(p + MW_OFF_HELLO_CAPS, 0x8001);
+	CHECK(mw_wire_parse_hello(p, n, &b) == 0 && b.caps == 0x8001);
+	mw_put16(p + MW_OFF_HELLO_CAPS, MW_HELLO_CAP_UDP_CSUM0);
+	mw_put32(p + MW_OFF_HELLO_RSV2, 1);
+	CHECK(mw_wire_parse_hello(p, n, &b) == MW_EFORMAT);
+	mw_put32(p + MW_OFF_HELLO_RSV2, 0);
 
 	/* each header defect has its own error */
 	CHECK(mw_wire_parse_hdr(p, 10, &h) == MW_ETRUNC);

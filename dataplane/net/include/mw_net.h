@@ -144,6 +144,8 @@ struct mw_net_flow {
 /** mw_net_build_udp() flags for hardware checksum offload. */
 #define MW_NET_TX_IP_CKSUM_HW 0x1u  /**< leave the IPv4 checksum 0 */
 #define MW_NET_TX_UDP_CKSUM_HW 0x2u /**< store only the pseudo-header sum */
+/** UDP checksum 0 (none; RFC 768), for a peer that accepts it. */
+#define MW_NET_TX_UDP_CKSUM_ZERO 0x4u
 
 /**
  * Name of a drop reason (the counter name in stats output).
@@ -182,7 +184,8 @@ size_t mw_net_hdr_len(const struct mw_net_flow *f);
  * Write Ethernet(+802.1Q)/IPv4/UDP headers in front of a payload that the
  * caller has already placed at frame + mw_net_hdr_len(f). The IPv4 header
  * has DF set, no options, TTL f->ttl; the UDP checksum covers the payload
- * (a computed 0 is sent as 0xffff) unless flags hand it to hardware.
+ * (a computed 0 is sent as 0xffff) unless flags hand it to hardware or
+ * ask for none (MW_NET_TX_UDP_CKSUM_ZERO).
  *
  * @param f            addresses and ports.
  * @param frame        frame buffer (header + payload).
