@@ -306,6 +306,16 @@ static double qd_p99_us(const struct fsim *s)
 	return 0;
 }
 
+static uint64_t bad_total(const struct fsim *s)
+{
+	uint64_t bad = 0;
+	unsigned k;
+
+	for (k = 0; k < s->n; k++)
+		bad += s->f[k].bad;
+	return bad;
+}
+
 static void print_json(struct fsim *s, int stalled)
 {
 	struct mw_counters c, t;
@@ -379,5 +389,5 @@ int sim_flows_run(const struct opts *o)
 		mw_ep_free(s.f[k].ep[1]);
 	}
 	free(s.data);
-	return stalled || s.f[0].bad ? 1 : 0;
+	return stalled || bad_total(&s) ? 1 : 0;
 }
