@@ -19,6 +19,7 @@
 #include "mw_rand.h"
 #include "mw_transport.h"
 #include "sim.h"
+#include "sim_heap.h"
 
 #define NO_TIME UINT64_MAX
 #define MAX_DG 9000
@@ -37,65 +38,6 @@ struct link {
 	uint64_t busy_until;
 	struct link_stats st;
 };
-
-struct pkt {
-	uint64_t t, seq;
-	uint8_t to;             /* 0: node A, 1: node B */
-	uint8_t corrupted;      /* counted when it arrives */
-	uint16_t len;
-	uint8_t *data;
-};
-
-struct heap {
-	struct pkt *v;
-	size_t n, cap;
-};
-
-static int pkt_before(const struct pkt *a, const struct pkt *b)
-{
-	return a->t != b->t ? a->t < b->t : a->seq < b->seq;
-}
-
-static void heap_push(struct heap *h, struct pkt p)
-{
-	size_t i;
-
-	if (h->n == h->cap) {
-		h->cap = h->cap ? 2 * h->cap : 1024;
-		h->v = realloc(h->v, h->cap * sizeof(*h->v));
-		if (!h->v) {
-			perror("realloc");
-			exit(2);
-		}
-	}
-	i = h->n++;
-	while (i && pkt_before(&p, &h->v[(i - 1) / 2])) {
-		h->v[i] = h->v[(i - 1) / 2];
-		i = (i - 1) / 2;
-	}
-	h->v[i] = p;
-}
-
-static struct pkt heap_pop(struct heap *h)
-{
-	struct pkt top = h->v[0], last = h->v[--h->n];
-	size_t i = 0, c;
-
-	for (;;) {
-		c = 2 * i + 1;
-		if (c >= h->n)
-			break;
-		if (c + 1 < h->n && pkt_before(&h->v[c + 1], &h->v[c]))
-			c++;
-		if (!pkt_before(&h->v[c], &last))
-			break;
-		h->v[i] = h->v[c];
-		i = c;
-	}
-	if (h->n)
-		h->v[i] = last;
-	return top;
-}
 
 struct sim;
 static void link_send(struct sim *s, int from, const uint8_t *buf, size_t len,
@@ -531,13 +473,13 @@ static void link_send(struct sim *s, int from, const uint8_t *buf, size_t len,
 		} else {
 			p.corrupted = 0;
 		}
-		heap_push(&s->heap, p);
+		sim_heap_push(&s->heap, p);
 	}
 }
 
 /* ---- driver ------------------------------------------------------------ */
 
-static struct mw_ep *make_ep(const struct opts *o, uint32_t inc)
+struct mw_ep *sim_make_ep(const struct opts *o, uint32_t inc)
 {
 	struct mw_ep_config cfg;
 	struct mw_ep *ep;
@@ -574,7 +516,7 @@ static void restart_server(struct sim *s)
 	mw_counters_add(&s->old_server, &c);
 	mw_ep_free(s->n[1].ep);
 	s->n[1].inc++;
-	s->n[1].ep = make_ep(&s->o, s->n[1].inc);
+	s->n[1].ep = sim_make_ep(&s->o, s->n[1].inc);
 	s->n[1].peer = (uint16_t)mw_ep_add_peer(s->n[1].ep);
 	node_start(s, 1);
 	/* Work the old server held is gone: those steps cannot finish. */
@@ -629,13 +571,13 @@ static uint64_t next_event(struct sim *s)
 static void deliver(struct sim *s)
 {
 	while (s->heap.n && s->heap.v[0].t <= s->now) {
-		struct pkt p = heap_pop(&s->heap);
+		struct pkt p = sim_heap_pop(&s->heap);
 
 		if (node_stalled(s, p.to)) {
 			/* held in the receive ring until the stall ends; the
 			 * sequence number keeps the arrival order */
 			p.t = s->n[p.to].stall_until;
-			heap_push(&s->heap, p);
+			sim_heap_push(&s->heap, p);
 			continue;
 		}
 		if (p.corrupted) {
@@ -791,6 +733,8 @@ int main(int argc, char **argv)
 
 	memset(&s, 0, sizeof(s));
 	sim_parse_args(argc, argv, &s.o);
+	if (s.o.flows)
+		return sim_flows_run(&s.o);
 	s.elems = 1;
 	for (k = 0; k < (int)s.o.ndim; k++)
 		s.elems *= s.o.shape[k];
@@ -810,7 +754,7 @@ int main(int argc, char **argv)
 	for (k = 0; k < 2; k++) {
 		s.link[k].rng = s.o.seed * 31 + (uint64_t)k + 1;
 		s.n[k].inc = 1000u + (uint32_t)k * 1000u;
-		s.n[k].ep = make_ep(&s.o, s.n[k].inc);
+		s.n[k].ep = sim_make_ep(&s.o, s.n[k].inc);
 		s.n[k].peer = (uint16_t)mw_ep_add_peer(s.n[k].ep);
 		s.n[k].sim = &s;
 		s.n[k].k = k;
@@ -853,7 +797,7 @@ int main(int argc, char **argv)
 		close_and_drain(&s, limit);
 	print_json(&s, stalled);
 	while (s.heap.n)
-		free(heap_pop(&s.heap).data);
+		free(sim_heap_pop(&s.heap).data);
 	free(s.heap.v);
 	for (k = 0; k < 2; k++)
 		mw_ep_free(s.n[k].ep);

@@ -29,10 +29,19 @@ struct opts {
 	double rto_min_us;
 	int no_undo;
 	int cc;                      /* enum mw_cc_algo */
+	unsigned flows;              /* > 0: bulk flows through one
+					bottleneck (sim_flows.c) */
+	double flow_gap_ms;          /* flow i starts at i * gap */
 };
 
 /* Parse the command line into o (defaults for what is not given); prints
  * the usage and exits on --help (0) or a bad argument (2). */
 void sim_parse_args(int argc, char **argv, struct opts *o);
+
+/* An endpoint configured from the options (sim.c). */
+struct mw_ep *sim_make_ep(const struct opts *o, uint32_t inc);
+
+/* The --flows mode: runs it, prints its JSON, returns the exit status. */
+int sim_flows_run(const struct opts *o);
 
 #endif /* MW_SIM_H */

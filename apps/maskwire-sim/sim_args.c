@@ -36,7 +36,11 @@ static void usage(void)
 	      "                     P times per ms on average (0, 5)\n"
 	      "  --rto-min-us U     minimum RTO (1000); --no-undo: never undo\n"
 	      "                     a window reduction that proves spurious\n"
-	      "  --cc NAME          congestion controller (reno)\n",
+	      "  --cc NAME          congestion controller (reno, rate)\n"
+	      "  --flows N          N bulk flows (--tensors tensors of --shape\n"
+	      "                     each) through one bottleneck (--bw-gbps,\n"
+	      "                     --queue-kb), random --loss after it\n"
+	      "  --flow-gap-ms G    flow i starts at i * G (0)\n",
 	      stderr);
 }
 
@@ -96,6 +100,7 @@ void sim_parse_args(int argc, char **argv, struct opts *o)
 		{ "both-open", 0, 0, 'O' }, { "stall-prob", 1, 0, 'P' },
 		{ "stall-ms", 1, 0, 'Z' }, { "rto-min-us", 1, 0, 'U' },
 		{ "no-undo", 0, 0, 'N' }, { "cc", 1, 0, 1000 },
+		{ "flows", 1, 0, 1001 }, { "flow-gap-ms", 1, 0, 1002 },
 		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c, v;
@@ -174,6 +179,8 @@ void sim_parse_args(int argc, char **argv, struct opts *o)
 				exit(2);
 			}
 			break;
+		case 1001: o->flows = (unsigned)num("flows", optarg, 1, 64); break;
+		case 1002: o->flow_gap_ms = num("flow-gap-ms", optarg, 0, 1e6); break;
 		default:
 			usage();
 			exit(c == 'h' ? 0 : 2);

@@ -112,6 +112,9 @@ struct mw_ep_config {
 enum mw_cc_algo {
 	MW_CC_RENO = 0,  /**< "reno": slow start, additive increase, halve on
 			      a loss, back to cwnd_min on a timeout */
+	MW_CC_RATE = 1,  /**< "rate": paced at the measured delivery rate,
+			      backs off on queueing delay, not on loss
+			      (docs/CC.md) */
 	MW_CC_COUNT_
 };
 

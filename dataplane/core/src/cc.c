@@ -78,6 +78,7 @@ static const struct mw_cc_ops reno = {
 
 static const struct mw_cc_ops *const algos[MW_CC_COUNT_] = {
 	[MW_CC_RENO] = &reno,
+	[MW_CC_RATE] = &mw_cc_rate_ops,
 };
 
 const struct mw_cc_ops *mw_cc_ops_get(unsigned algo)
@@ -120,6 +121,8 @@ void mw_cc_init(struct mw_cc *cc, const struct mw_cc_ops *ops,
 
 void mw_cc_reset(struct mw_cc *cc)
 {
+	cc->pace_ns = 0;
+	cc->pace_next = 0;
 	cc->ops->reset(cc);
 	cc->recovery_start = 0;
 	cc->undo_armed = MW_CC_EP_NONE;
@@ -129,6 +132,22 @@ void mw_cc_reset(struct mw_cc *cc)
 void mw_cc_on_ack(struct mw_cc *cc, uint32_t acked, uint64_t now)
 {
 	cc->ops->on_ack(cc, acked, now);
+}
+
+void mw_cc_on_sample(struct mw_cc *cc, const struct mw_cc_sample *rs)
+{
+	if (cc->ops->on_sample)
+		cc->ops->on_sample(cc, rs);
+}
+
+/* No credit is saved up while idle: a sender that had nothing to send
+ * starts again at the paced rate, not with a burst. */
+void mw_cc_on_sent(struct mw_cc *cc, uint64_t now)
+{
+	if (cc->pace_ns)
+		cc->pace_next =
+			(cc->pace_next > now ? cc->pace_next : now) +
+			cc->pace_ns;
 }
 
 /*

@@ -22,6 +22,39 @@ enum mw_cc_episode {
 
 struct mw_cc;
 
+/**
+ * A delivery-rate sample (docs/CC.md), taken when an ACK newly
+ * acknowledges the latest-sent packet it names: delivered packets were
+ * acknowledged over interval_ns, the longer of the time between that
+ * packet's send and the send of the packet last acknowledged when it
+ * left, and the time between the two acknowledgements.
+ */
+struct mw_cc_sample {
+	uint64_t now;
+	uint64_t delivered;      /**< packets delivered over the interval */
+	uint64_t interval_ns;    /**< 0: no rate in this sample */
+	uint64_t prior_delivered; /**< total delivered when it was sent */
+	uint64_t total_delivered; /**< total delivered now */
+	uint64_t rtt_ns;         /**< its RTT (ACK delay removed); 0: none */
+	uint32_t in_flight;      /**< packets in flight after the ACK */
+};
+
+/** The rate controller's model (cc_rate.c, docs/CC.md). */
+#define MW_CC_RATE_BW_ROUNDS 10
+struct mw_cc_rate {
+	uint8_t mode;             /* startup, drain, probe_bw */
+	uint8_t cycle;            /* the gain cycle's phase */
+	uint8_t full_cnt;         /* rounds without 25% growth */
+	uint8_t backed_off;       /* this phase ended early on delay */
+	uint64_t cycle_stamp;     /* the phase began */
+	uint64_t round;           /* round trips counted */
+	uint64_t next_round;      /* delivered count that ends this one */
+	uint64_t bw_round[MW_CC_RATE_BW_ROUNDS]; /* per-round max, q8 pkt/s */
+	uint64_t bw;              /* windowed max of bw_round */
+	uint64_t full_bw;         /* bw at the last 25% growth */
+	uint64_t min_rtt, min_rtt_stamp;
+};
+
 /** A controller's hooks. Each sees and sets cwnd/ssthresh/cwnd_acc. */
 struct mw_cc_ops {
 	const char *name;
@@ -36,6 +69,8 @@ struct mw_cc_ops {
 	/** The episode's reduction proved spurious: restore the window
 	 *  kept in undo_cwnd / undo_ssthresh. */
 	void (*on_spurious)(struct mw_cc *cc);
+	/** Optional: a delivery-rate sample (rate-based controllers). */
+	void (*on_sample)(struct mw_cc *cc, const struct mw_cc_sample *rs);
 };
 
 /** One peer's window. */
@@ -50,6 +85,9 @@ struct mw_cc {
 	uint8_t undo_armed;         /**< enum mw_cc_episode */
 	uint8_t undo_epoch;         /**< tags the losses of the episode */
 	uint64_t undo_pn;           /**< timeout: first pn sent after it */
+	uint64_t pace_ns;           /**< pacing interval per packet; 0: none */
+	uint64_t pace_next;         /**< earliest time of the next DATA */
+	struct mw_cc_rate rate;     /**< the rate controller's state */
 };
 
 /** The controller for an enum mw_cc_algo; NULL if unknown. */
@@ -82,6 +120,24 @@ void mw_cc_on_loss(struct mw_cc *cc, uint64_t sent_ns, uint64_t now,
  */
 void mw_cc_on_timeout(struct mw_cc *cc, int first, uint64_t now,
 		      uint64_t pn_next);
+
+/** A delivery-rate sample from an ACK (ignored by window controllers). */
+void mw_cc_on_sample(struct mw_cc *cc, const struct mw_cc_sample *rs);
+
+/**
+ * The pacing gate (docs/CC.md): may a DATA packet (new or retransmitted)
+ * leave at now? Always true for controllers that do not pace.
+ */
+static inline int mw_cc_may_send(const struct mw_cc *cc, uint64_t now)
+{
+	return cc->pace_ns == 0 || now >= cc->pace_next;
+}
+
+/** A DATA packet left at now: the next may leave pace_ns later. */
+void mw_cc_on_sent(struct mw_cc *cc, uint64_t now);
+
+/** The controller of cc_rate.c. */
+extern const struct mw_cc_ops mw_cc_rate_ops;
 
 /** A transmission is declared lost: the episode tag to store with it. */
 uint8_t mw_cc_tag_loss(struct mw_cc *cc);

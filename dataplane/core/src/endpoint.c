@@ -389,6 +389,11 @@ static uint64_t peer_expiry(struct mw_ep *ep, struct peer *p)
 		t = p->sess.hello_at;
 	if (p->recv.blocked && p->recv.alloc_retry_at < t)
 		t = p->recv.alloc_retry_at;
+	/* the pacing gate (8.5): shut now, and something could pass it */
+	if (peer_open(p) && p->cc.pace_ns && p->cc.pace_next > ep->last_now &&
+	    p->cc.pace_next < t && p->rtb.in_flight < p->cc.cwnd &&
+	    mw_send_pending(ep, p))
+		t = p->cc.pace_next;
 	if (peer_open(p) && (p->rtb.in_flight || mw_send_pending(ep, p))) {
 		uint64_t r = p->send.last_send + rto_backoff(ep, p);
 

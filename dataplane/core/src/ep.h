@@ -107,6 +107,10 @@ struct sent_rec {
 	uint64_t sent_ns;
 	uint32_t tid;
 	uint32_t seg;
+	/* rate sampling (docs/CC.md): the peer's delivered count and its
+	 * time, and the send time of the packet last acknowledged, as they
+	 * were when this packet left */
+	uint64_t delivered, delivered_ns, first_sent_ns;
 };
 
 /* Session state (PROTOCOL.md 6, 7): identities and the control packets
@@ -147,7 +151,11 @@ struct rtb {
 	uint64_t loss_time;
 	uint64_t reo_wnd;           /* learnt reordering window (8.2) */
 	uint64_t reo_stamp;         /* last growth or decay of reo_wnd */
-	uint64_t segs_acked;        /* segments ever acknowledged (progress) */
+	uint64_t segs_acked;        /* segments ever acknowledged (progress,
+				       and the delivered count of rate
+				       samples) */
+	uint64_t delivered_ns;      /* when segs_acked last grew */
+	uint64_t first_sent_ns;     /* send time of the packet last acked */
 };
 
 /* Receive side: tensors being received and the ACK owed (8.6, 8.7, 9). */
@@ -306,6 +314,9 @@ int mw_send_pending(struct mw_ep *ep, struct peer *p);
 void mw_rtb_detect_losses(struct mw_ep *ep, struct peer *p, uint64_t now);
 int mw_rtb_on_ack(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 		  const uint8_t *pkt, size_t len, uint64_t now);
+/* A DATA packet with record r leaves at now: stamp r for rate samples
+ * and advance the pacing gate (8.5, docs/CC.md). */
+void mw_rtb_on_sent(struct peer *p, struct sent_rec *r, uint64_t now);
 /* The retransmission timer fired (8.3, 8.4). */
 void mw_rtb_on_timeout(struct mw_ep *ep, uint16_t id, uint64_t now);
 

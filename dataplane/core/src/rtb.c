@@ -154,6 +154,47 @@ void mw_rtb_detect_losses(struct mw_ep *ep, struct peer *p, uint64_t now)
 	}
 }
 
+void mw_rtb_on_sent(struct peer *p, struct sent_rec *r, uint64_t now)
+{
+	if (p->rtb.in_flight == 0) { /* a new flight: the interval starts */
+		p->rtb.delivered_ns = now;
+		p->rtb.first_sent_ns = now;
+	}
+	r->delivered = p->rtb.segs_acked;
+	r->delivered_ns = p->rtb.delivered_ns;
+	r->first_sent_ns = p->rtb.first_sent_ns;
+	mw_cc_on_sent(&p->cc, now);
+}
+
+/*
+ * A delivery-rate sample from the newly acknowledged packet pn, the
+ * latest sent that this ACK names (docs/CC.md): what was delivered since
+ * it left, over the longer of its send interval and its ACK interval (an
+ * interval shorter than the min RTT would measure ACK compression, not
+ * the path).
+ */
+static void rate_sample(struct mw_ep *ep, struct peer *p, uint64_t pn,
+			uint64_t now, int has_rtt)
+{
+	const struct sent_rec *r = &p->rtb.sent[pn % sent_cap(ep)];
+	struct mw_cc_sample rs;
+	uint64_t snd = r->sent_ns - r->first_sent_ns;
+	uint64_t ack = now - r->delivered_ns;
+
+	rs.now = now;
+	rs.prior_delivered = r->delivered;
+	rs.total_delivered = p->rtb.segs_acked;
+	rs.delivered = p->rtb.segs_acked - r->delivered;
+	rs.interval_ns = snd > ack ? snd : ack;
+	if (r->sent_ns < r->first_sent_ns || now < r->delivered_ns ||
+	    rs.interval_ns < p->rtt.min_rtt)
+		rs.interval_ns = 0;
+	rs.rtt_ns = has_rtt ? p->rtt.latest_rtt : 0;
+	rs.in_flight = p->rtb.in_flight;
+	p->rtb.first_sent_ns = r->sent_ns;
+	mw_cc_on_sample(&p->cc, &rs);
+}
+
 /* What an ACK being processed says beyond its blocks. */
 struct ack_ctx {
 	uint64_t now;
@@ -327,6 +368,8 @@ int mw_rtb_on_ack(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 	}
 	while (mw_wire_ack_block(&a, &b) > 0)
 		newly += ack_block(ep, id, &b, &ac);
+	if (p->rtb.segs_acked != acked0)
+		p->rtb.delivered_ns = now;
 	if (largest_new) {
 		if (p->rtb.pn_next - largest <= sent_cap(ep)) {
 			uint64_t sent =
@@ -336,6 +379,7 @@ int mw_rtb_on_ack(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 				mw_rtt_sample(&p->rtt, now - sent,
 					      (uint64_t)a.ack_delay_us * 1000,
 					      ep->cfg.ack_delay_ns, now);
+			rate_sample(ep, p, largest, now, now >= sent);
 		}
 		p->rtb.largest_acked = largest;
 		p->rtb.has_largest_acked = 1;

@@ -408,6 +408,7 @@ static int build_data(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 	r->sent_ns = now;
 	r->tid = s->tid;
 	r->seg = seg;
+	mw_rtb_on_sent(p, r, now);
 	p->rtb.pn_next++;
 	p->rtb.in_flight++;
 	p->send.last_send = now;
@@ -452,7 +453,8 @@ static int send_peer(struct mw_ep *ep, uint16_t id, uint8_t *buf, size_t cap,
 		return 0;
 	ring_full = p->rtb.pn_next - p->rtb.sent_lo >= sent_cap(ep);
 	if ((p->send.probe_data ||
-	     (p->rtb.in_flight < p->cc.cwnd && !ring_full)) &&
+	     (p->rtb.in_flight < p->cc.cwnd && !ring_full &&
+	      mw_cc_may_send(&p->cc, now))) &&
 	    !ring_full) {
 		s = pick(ep, id, &seg);
 		if (s) {

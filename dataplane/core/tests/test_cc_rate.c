@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Unit tests for cc_rate.c: the rate controller's model, its pacing, its
+ * response to delay and its indifference to loss (docs/CC.md). */
+#include <string.h>
+
+#include "cc.h"
+#include "mw_test.h"
+#include "mw_transport.h"
+
+#define MS 1000000ull
+
+struct feed {
+	uint64_t now, total;
+};
+
+static void mk(struct mw_cc *cc, struct feed *f)
+{
+	memset(cc, 0, sizeof(*cc));
+	memset(f, 0, sizeof(*f));
+	mw_cc_init(cc, mw_cc_ops_get(MW_CC_RATE), 2, 4096, 32, 1);
+}
+
+/* One round trip: pkts delivered over 1 ms with this RTT. */
+static void round_trip(struct mw_cc *cc, struct feed *f, uint64_t pkts,
+		       uint64_t rtt, uint32_t in_flight)
+{
+	struct mw_cc_sample rs;
+
+	f->now += MS;
+	memset(&rs, 0, sizeof(rs));
+	rs.now = f->now;
+	rs.prior_delivered = f->total;
+	f->total += pkts;
+	rs.total_delivered = f->total;
+	rs.delivered = pkts;
+	rs.interval_ns = MS;
+	rs.rtt_ns = rtt;
+	rs.in_flight = in_flight;
+	mw_cc_on_sample(cc, &rs);
+}
+
+static void test_names(void)
+{
+	CHECK_EQ(mw_cc_from_name("rate"), MW_CC_RATE);
+	CHECK(strcmp(mw_cc_name(MW_CC_RATE), "rate") == 0);
+	CHECK(mw_cc_ops_get(MW_CC_RATE) == &mw_cc_rate_ops);
+}
+
+/* No pacing before a sample; then 1000 packets per ms at startup's gain,
+ * and the gate opens pace_ns after each send. */
+static void test_pacing(void)
+{
+	struct mw_cc cc;
+	struct feed f;
+
+	mk(&cc, &f);
+	CHECK_EQ(cc.pace_ns, 0);
+	CHECK_EQ(cc.cwnd, 32);
+	CHECK(mw_cc_may_send(&cc, 0));
+	round_trip(&cc, &f, 1000, MS, 0);
+	/* 1 us per packet over 739/256 */
+	CHECK(cc.pace_ns >= 345 && cc.pace_ns <= 347);
+	mw_cc_on_sent(&cc, 10 * MS);
+	CHECK(!mw_cc_may_send(&cc, 10 * MS));
+	CHECK(mw_cc_may_send(&cc, 10 * MS + cc.pace_ns));
+	/* idle: no credit saved */
+	mw_cc_on_sent(&cc, 20 * MS);
+	CHECK_EQ(cc.pace_next, 20 * MS + cc.pace_ns);
+}
+
+/* A constant rate ends startup; ProbeBW cruises at gain 1 with a window
+ * of 2 BDP + 4 (BDP = 1000 packets). */
+static void settle(struct mw_cc *cc, struct feed *f)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		round_trip(cc, f, 1000, MS, 900);
+}
+
+static void test_startup_exit(void)
+{
+	struct mw_cc cc;
+	struct feed f;
+
+	mk(&cc, &f);
+	settle(&cc, &f);
+	CHECK_EQ(cc.cwnd, 2004);
+	CHECK(cc.pace_ns >= 799 && cc.pace_ns <= 1334); /* 5/4, 3/4 or 1 */
+}
+
+/* Loss and timeouts leave the model alone. */
+static void test_loss_ignored(void)
+{
+	struct mw_cc cc;
+	struct feed f;
+	uint64_t pace;
+	uint32_t cwnd;
+
+	mk(&cc, &f);
+	settle(&cc, &f);
+	pace = cc.pace_ns;
+	cwnd = cc.cwnd;
+	mw_cc_on_loss(&cc, f.now - 1, f.now, 100);
+	mw_cc_on_timeout(&cc, 1, f.now, 101);
+	CHECK_EQ(cc.pace_ns, pace);
+	CHECK_EQ(cc.cwnd, cwnd);
+}
+
+/* A queue above the target (a quarter of the 1 ms min RTT) drains at
+ * 3/4 until the RTT is back. */
+static void test_delay_backoff(void)
+{
+	struct mw_cc cc;
+	struct feed f;
+	int i;
+
+	mk(&cc, &f);
+	settle(&cc, &f);
+	for (i = 0; i < 3; i++) {
+		round_trip(&cc, &f, 1000, MS + MS / 4 + 1000, 1000);
+		CHECK_EQ(cc.pace_ns, 1333); /* 1 us * 4/3 */
+	}
+	round_trip(&cc, &f, 1000, MS, 1000);
+	CHECK(cc.pace_ns < 1333);
+	/* below the target: the cycle goes on (2 -> 3), no back-off */
+	mk(&cc, &f);
+	settle(&cc, &f);
+	cc.rate.cycle = 2;
+	cc.rate.cycle_stamp = f.now;
+	round_trip(&cc, &f, 1000, MS + MS / 4 - 1000, 1000);
+	CHECK_EQ(cc.rate.cycle, 3);
+	CHECK_EQ(cc.pace_ns, 1000);
+}
+
+/* Bad samples (no interval, absurd counts) do not move the rate. */
+static void test_bad_samples(void)
+{
+	struct mw_cc cc;
+	struct feed f;
+	struct mw_cc_sample rs;
+
+	mk(&cc, &f);
+	memset(&rs, 0, sizeof(rs));
+	rs.delivered = 1000;
+	mw_cc_on_sample(&cc, &rs);
+	CHECK_EQ(cc.rate.bw, 0);
+	rs.interval_ns = 1;
+	rs.delivered = UINT64_MAX;
+	mw_cc_on_sample(&cc, &rs);
+	CHECK_EQ(cc.rate.bw, 0);
+	CHECK_EQ(cc.pace_ns, 0);
+}
+
+int main(void)
+{
+	test_names();
+	test_pacing();
+	test_startup_exit();
+	test_loss_ignored();
+	test_delay_backoff();
+	test_bad_samples();
+	return mw_test_exit("test_cc_rate");
+}
