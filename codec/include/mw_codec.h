@@ -205,6 +205,46 @@ int64_t mw_encode(const struct mw_codec_params *p, const void *x, uint64_t n,
 		  void *scratch, size_t scratch_len);
 
 /**
+ * A resumable encode: mw_encode()'s work in bounded steps, for a poll loop
+ * that must keep serving packets while a large tensor is encoded. The same
+ * input gives the same bytes and descriptor as mw_encode(). Caller-owned
+ * and opaque; x, out and scratch must stay valid (and x unchanged, or the
+ * encode fails with MW_ECHANGED as mw_encode() would) until it is done.
+ */
+struct mw_enc {
+	uint64_t opaque[40];
+};
+
+/**
+ * Start an encode; nothing is read or written yet. Arguments as for
+ * mw_encode().
+ * @return 0, or the error mw_encode() would give for them (MW_EINVAL,
+ *         MW_ERANGE, MW_ENOSPC); the encode then fails with it.
+ */
+int mw_enc_begin(struct mw_enc *enc, const struct mw_codec_params *p,
+		 const void *x, uint64_t n, uint8_t *out, size_t cap,
+		 void *scratch, size_t scratch_len);
+
+/**
+ * Do about budget elements' worth of the encode: MS and MS_SIGNED visit
+ * the input twice (selection, emit) in slices of at most budget elements
+ * (emit slices whole groups of 8, at least 8); DENSE and RAW copy budget
+ * elements; TOPK and QUANT are encoded whole in one step.
+ * @return 1: more to do; 0: done (mw_enc_result()); or the encode's error
+ *         (as mw_encode(): MW_ENONFINITE, MW_ECHANGED, ...), returned
+ *         again by every later call.
+ */
+int mw_enc_step(struct mw_enc *enc, uint64_t budget);
+
+/**
+ * The outcome of a finished encode.
+ * @param desc  out: the decoder descriptor (may be NULL).
+ * @return payload bytes (mw_encode_size()), the encode's error, or
+ *         MW_EAGAIN while it is not finished.
+ */
+int64_t mw_enc_result(const struct mw_enc *enc, struct mw_codec_desc *desc);
+
+/**
  * Check a descriptor received from a file or the wire.
  * @return 0, or MW_EUNSUPP (unknown codec), MW_EINVAL (bits outside 1..8
  *         for MS/MS_SIGNED/QUANT or non-zero for the others, k > n, k != 0

@@ -148,51 +148,19 @@ int64_t mw_encode_with(const struct mw_kernels *kr,
 		       uint64_t n, struct mw_codec_desc *desc, uint8_t *out,
 		       size_t cap, void *scratch, size_t scratch_len)
 {
-	int64_t size = mw_encode_size(p, n);
-	size_t need;
-	uint32_t *keys = NULL;
+	struct mw_enc enc;
+	int rc;
 
-	if (size < 0)
-		return size;
-	if (desc == NULL || (n > 0 && x == NULL) || (size > 0 && out == NULL))
+	if (desc == NULL)
 		return MW_EINVAL;
-	if (cap < (uint64_t)size)
-		return MW_ENOSPC;
-	need = mw_encode_scratch_size(p, n);
-	if (need > 0) {
-		uintptr_t a = (uintptr_t)scratch;
-
-		if (scratch == NULL)
-			return MW_EINVAL;
-		if (scratch_len < need)
-			return MW_ENOSPC;
-		keys = (uint32_t *)(void *)((uint8_t *)scratch +
-					    ((4 - (a & 3)) & 3));
-	}
-	memset(desc, 0, sizeof(*desc));
-	desc->codec = (uint8_t)p->codec;
-	desc->n = n;
-	if (uses_bits(p->codec))
-		desc->bits = (uint8_t)p->bits;
-	if (p->codec == MW_CODEC_MS)
-		desc->rounding = (uint8_t)p->rounding;
-
-	switch (p->codec) {
-	case MW_CODEC_MS:
-	case MW_CODEC_MS_SIGNED:
-		return mw_ms_encode(kr, p, x, n, desc, out, keys);
-	case MW_CODEC_TOPK:
-		return mw_topk_encode(kr, x, n, mw_codec_k(p, n), desc, out,
-				      keys);
-	case MW_CODEC_QUANT:
-		return mw_quant_encode(x, n, p->bits, desc, out);
-	case MW_CODEC_DENSE:
-		return mw_dense_encode(x, n, desc, out);
-	default: /* MW_CODEC_RAW */
-		if (n > 0)
-			memcpy(out, x, n);
-		return (int64_t)n;
-	}
+	rc = mw_enc_begin_with(kr, &enc, p, x, n, out, cap, scratch,
+			       scratch_len);
+	if (rc < 0)
+		return rc;
+	rc = mw_enc_step(&enc, UINT64_MAX);
+	if (rc < 0)
+		return rc;
+	return mw_enc_result(&enc, desc);
 }
 
 int64_t mw_encode(const struct mw_codec_params *p, const void *x, uint64_t n,

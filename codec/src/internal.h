@@ -307,6 +307,15 @@ int mw_filter_scalar(const float *x, uint64_t n, int mag, int32_t lo,
 int mw_select(const struct mw_kernels *kr, const float *x, uint64_t n,
 	      uint64_t k, int mag, uint32_t *scratch, struct mw_sel *sel);
 
+/* The selection in parts, for an encode done in steps (enc.c): a bracket
+ * [lo, hi] from a sample (the whole key range for small n), then, after
+ * the filter passes, the threshold and ties from the candidates (which
+ * are reordered). */
+void mw_select_bracket(const float *x, uint64_t n, uint64_t k, int mag,
+		       uint32_t *scratch, int32_t *lo, int32_t *hi);
+void mw_select_thr(uint32_t *cand, uint64_t nc, uint64_t ngt, uint64_t k,
+		   struct mw_sel *sel);
+
 /* r-th largest (1-based) of a[0..m) as an unsigned key; a is reordered. */
 uint32_t mw_radix_select(uint32_t *a, uint64_t m, uint64_t r,
 			 uint64_t *above);
@@ -327,14 +336,26 @@ static inline int mw_any_nonfinite(const uint8_t *p, uint64_t cnt,
 	return bad != 0;
 }
 
-/* MS / MS_SIGNED (ms.c). */
-int64_t mw_ms_encode(const struct mw_kernels *kr,
-		     const struct mw_codec_params *p, const float *x,
-		     uint64_t n, struct mw_codec_desc *desc, uint8_t *out,
-		     uint32_t *scratch);
+/*
+ * MS / MS_SIGNED (ms.c), the emit pass after the selection: set up e (and
+ * desc->p0) for n elements, k values, into out; after the pass over every
+ * element (in one call of kr->ms_emit or several, each but the last a
+ * multiple of 8 elements), check what it wrote: payload bytes, or
+ * MW_ECHANGED (the input changed since the selection).
+ */
+void mw_ms_emit_init(const struct mw_codec_params *p, uint64_t n, uint64_t k,
+		     const struct mw_sel *sel, uint8_t *out, struct mw_emit *e,
+		     struct mw_codec_desc *desc);
+int64_t mw_ms_emit_check(const struct mw_emit *e, const uint8_t *out,
+			 uint64_t n, unsigned bits, uint64_t k);
 int64_t mw_ms_decode(const struct mw_kernels *kr,
 		     const struct mw_codec_desc *d, uint64_t elem_cnt,
 		     const uint8_t *payload, size_t len, float *out);
+/* mw_enc_begin() with a given kernel set (enc.c). */
+int mw_enc_begin_with(const struct mw_kernels *kr, struct mw_enc *enc,
+		      const struct mw_codec_params *p, const void *x,
+		      uint64_t n, uint8_t *out, size_t cap, void *scratch,
+		      size_t scratch_len);
 /* Fill a decoder for MS, MS_SIGNED or QUANT from a descriptor. */
 void mw_dec_init(struct mw_dec *s, const struct mw_codec_desc *d);
 

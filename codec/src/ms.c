@@ -34,52 +34,46 @@ static float scale_for(float levels, float t)
 	return isfinite(s) ? s : 0.0f;
 }
 
-int64_t mw_ms_encode(const struct mw_kernels *kr,
-		     const struct mw_codec_params *p, const float *x,
-		     uint64_t n, struct mw_codec_desc *desc, uint8_t *out,
-		     uint32_t *scratch)
+void mw_ms_emit_init(const struct mw_codec_params *p, uint64_t n, uint64_t k,
+		     const struct mw_sel *sel, uint8_t *out, struct mw_emit *e,
+		     struct mw_codec_desc *desc)
 {
 	const int sgn = p->codec == MW_CODEC_MS_SIGNED;
 	const unsigned b = p->bits;
 	const uint32_t L = (1u << b) - 1;
 	const int32_t m = (int32_t)(1u << (b - 1)) - 1;
-	const uint64_t k = mw_codec_k(p, n);
 	const uint64_t mb = mw_mask_bytes(n, b);
-	struct mw_sel sel;
-	struct mw_emit e;
-	float t;
-	int rc;
+	const float t = key_to_float(sel->thr, sgn);
 
-	desc->k = k;
-	if (n == 0)
-		return 0;
-	rc = mw_select(kr, x, n, k, sgn, scratch, &sel);
-	if (rc < 0)
-		return rc;
-	t = key_to_float(sel.thr, sgn);
-	memset(&e, 0, sizeof(e));
-	e.thr = sel.thr;
-	e.ties = sel.ties;
-	e.mag = sgn;
-	e.bits = b;
-	e.sentinel = L;
-	e.mask = out;
-	e.mask_end = out + mb;
-	e.vals = out + mb;
-	e.vals_end = out + mb + 4 * k;
+	memset(e, 0, sizeof(*e));
+	e->thr = sel->thr;
+	e->ties = sel->ties;
+	e->mag = sgn;
+	e->bits = b;
+	e->sentinel = L;
+	e->mask = out;
+	e->mask_end = out + mb;
+	e->vals = out + mb;
+	e->vals_end = out + mb + 4 * k;
 	if (sgn) {
-		e.s = scale_for((float)(m + 1), t);
-		e.clo = (float)-m;
-		e.chi = (float)m;
-		e.off = m;
+		e->s = scale_for((float)(m + 1), t);
+		e->clo = (float)-m;
+		e->chi = (float)m;
+		e->off = m;
 	} else {
-		e.floor_rnd = p->rounding == MW_ROUND_FLOOR;
-		e.s = scale_for((float)L, t);
-		e.clo = 0.0f;
-		e.chi = (float)(L - 1);
+		e->floor_rnd = p->rounding == MW_ROUND_FLOOR;
+		e->s = scale_for((float)L, t);
+		e->clo = 0.0f;
+		e->chi = (float)(L - 1);
 	}
 	desc->p0 = t > 0.0f ? t : 0.0f;
-	kr->ms_emit(&e, x, n);
+}
+
+int64_t mw_ms_emit_check(const struct mw_emit *e, const uint8_t *out,
+			 uint64_t n, unsigned bits, uint64_t k)
+{
+	const uint64_t mb = mw_mask_bytes(n, bits);
+
 	/*
 	 * The emit pass reads x again. If x changed since the selection, it
 	 * may have selected another number of elements than k (the values
@@ -87,7 +81,7 @@ int64_t mw_ms_encode(const struct mw_kernels *kr,
 	 * needs its value and every value must be finite; checking the values
 	 * written (4k bytes, still in cache) covers exactly what travels.
 	 */
-	if (e.overflow || e.vals != e.vals_end ||
+	if (e->overflow || e->vals != e->vals_end ||
 	    mw_any_nonfinite(out + mb, k, 4))
 		return MW_ECHANGED;
 	return (int64_t)(mb + 4 * k);

@@ -95,15 +95,32 @@ static void estimate(const float *x, uint64_t n, uint64_t k, int mag,
 				MW_KEY_FLIP);
 }
 
+void mw_select_bracket(const float *x, uint64_t n, uint64_t k, int mag,
+		       uint32_t *scratch, int32_t *lo, int32_t *hi)
+{
+	*lo = INT32_MIN;
+	*hi = INT32_MAX;
+	if (n >= SAMPLE_MIN_N)
+		estimate(x, n, k, mag, scratch, lo, hi);
+}
+
+void mw_select_thr(uint32_t *cand, uint64_t nc, uint64_t ngt, uint64_t k,
+		   struct mw_sel *sel)
+{
+	uint64_t above;
+	uint32_t t = mw_radix_select(cand, nc, k - ngt, &above);
+
+	sel->thr = (int32_t)(t ^ MW_KEY_FLIP);
+	sel->ties = k - ngt - above;
+}
+
 int mw_select(const struct mw_kernels *kr, const float *x, uint64_t n,
 	      uint64_t k, int mag, uint32_t *scratch, struct mw_sel *sel)
 {
-	int32_t lo = INT32_MIN, hi = INT32_MAX;
-	uint64_t nc = 0, ngt = 0, above;
-	uint32_t t;
+	int32_t lo, hi;
+	uint64_t nc = 0, ngt = 0;
 
-	if (n >= SAMPLE_MIN_N)
-		estimate(x, n, k, mag, scratch, &lo, &hi);
+	mw_select_bracket(x, n, k, mag, scratch, &lo, &hi);
 	sel->passes = 1;
 	if (kr->filter(x, n, mag, lo, hi, scratch, &nc, &ngt))
 		return MW_ENONFINITE;
@@ -115,8 +132,6 @@ int mw_select(const struct mw_kernels *kr, const float *x, uint64_t n,
 			       &ngt))
 			return MW_ECHANGED;
 	}
-	t = mw_radix_select(scratch, nc, k - ngt, &above);
-	sel->thr = (int32_t)(t ^ MW_KEY_FLIP);
-	sel->ties = k - ngt - above;
+	mw_select_thr(scratch, nc, ngt, k, sel);
 	return 0;
 }
