@@ -219,7 +219,10 @@ static int submit_one(struct mw_gensink *g, struct mw_ep *ep, uint16_t peer,
 			(c->clock_ns() & STAMP_MASK);
 	else
 		m.tag = index;
-	int rc = mw_ep_submit(ep, peer, &m, &c->cp, g->gbuf, g->bytes, 0, now,
+	/* One content for every tensor: gbuf never changes, so the encode may
+	 * be deferred (it reads gbuf until the tensor is done). */
+	unsigned fl = c->content_period == 1 ? MW_SUBMIT_DEFER : 0;
+	int rc = mw_ep_submit(ep, peer, &m, &c->cp, g->gbuf, g->bytes, fl, now,
 			      NULL);
 	if (rc == MW_EAGAIN) {
 		g->eagain++;

@@ -139,8 +139,12 @@ static int submit_pending(struct mw_shmsrc *s, struct mw_ep *ep,
 		struct mw_codec_params cp;
 		uint64_t handle = 0;
 		sub_to_meta(&sub->d, &m, &cp);
+		/* The app's buffer is held until TX_DONE/TX_FAILED, so the
+		 * encode may be deferred (and a rewrite meanwhile is caught
+		 * as any other: MW_ECHANGED or a valid tensor). */
 		int rc = mw_ep_submit(ep, peer, &m, &cp, sub->data,
-				      sub->d.buf_len, 0, now, &handle);
+				      sub->d.buf_len, MW_SUBMIT_DEFER, now,
+				      &handle);
 		if (rc == MW_EAGAIN) {
 			s->window_full++;
 			break;

@@ -23,6 +23,7 @@ void mw_dp_cfg_default(struct mw_dp_cfg *cfg)
 	cfg->link_wait_ns = 10000000000ull;
 	cfg->status_ns = 1000000000ull;
 	mw_ep_config_default(&cfg->ep);
+	cfg->ep.encode_step = MW_DP_ENCODE_STEP;
 }
 
 int mw_dp_cfg_check(const struct mw_dp_cfg *cfg, char *err, size_t errlen)
@@ -701,7 +702,8 @@ int mw_dp_run(struct mw_dp *dp, volatile sig_atomic_t *quit)
 				mw_strerror(mw_loop_error(&dp->loop)));
 		tx_step(dp, tsc, now);
 		bool idle = dp->c.rx_frames == rx_before &&
-			    dp->c.tx_frames == tx_before;
+			    dp->c.tx_frames == tx_before &&
+			    mw_ep_expiry(dp->ep) > now; /* no encode step due */
 		if (idle)
 			mw_dp_prof_add(&dp->prof, MW_DP_ST_idle, tsc);
 		if (dp->cfg.idle_yield && idle)

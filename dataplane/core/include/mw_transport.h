@@ -101,6 +101,9 @@ struct mw_ep_config {
 				    0: never (for comparisons) */
 	uint8_t cc;            /**< congestion controller, enum mw_cc_algo
 				    (default MW_CC_RENO) */
+	uint64_t encode_step;  /**< elements of work per encode step of a
+				    deferred submit (MW_SUBMIT_DEFER); 0
+				    (default): every submit encodes at once */
 	uint16_t hello_caps;   /**< MW_HELLO_CAP_* our HELLOs announce
 				    (default 0); the I/O layer sets what it
 				    accepts (PROTOCOL.md 5.1) */
@@ -195,6 +198,7 @@ enum mw_drop mw_drop_for_hdr_error(int rc);
 	X(close_tx, "CLOSE sent")                                             \
 	X(close_rx, "CLOSE accepted")                                         \
 	X(tensors_submitted, "tensors accepted by mw_ep_submit()")            \
+	X(encode_steps, "encode steps of deferred submits")                   \
 	X(tensors_sent, "tensors the peer acknowledged whole (TX_DONE)")      \
 	X(tensors_failed, "tensors failed (TX_FAILED)")                       \
 	X(tensors_delivered, "tensors received whole (RX_TENSOR)")            \
@@ -274,6 +278,14 @@ struct mw_event {
 				   copying; it must stay valid and unchanged
 				   until the TX_DONE / TX_FAILED event. Other
 				   codecs always encode at submit. */
+#define MW_SUBMIT_DEFER 0x2u  /**< with cfg.encode_step > 0: encode later,
+				   in steps of the endpoint's timer
+				   (mw_ep_handle_expiry()), so a large tensor
+				   does not hold up the caller's loop; data
+				   must stay valid until the TX_DONE /
+				   TX_FAILED event, and an encode error
+				   (e.g. MW_ENONFINITE) comes as TX_FAILED.
+				   Ignored when encode_step is 0. */
 
 /** Per-peer state, for status displays and tests. */
 struct mw_peer_info {
@@ -414,7 +426,10 @@ int mw_ep_handle_expiry(struct mw_ep *ep, uint64_t now);
 /**
  * Submit a tensor to a peer. The tensor is encoded here, at submit time,
  * with the given codec into memory the endpoint owns, so `data` may be
- * reused as soon as this returns (unless MW_SUBMIT_BORROW). A session is
+ * reused as soon as this returns (unless MW_SUBMIT_BORROW or, with
+ * cfg.encode_step, MW_SUBMIT_DEFER: then deferred encodes run one at a
+ * time, in submit order, a step per mw_ep_handle_expiry(), and
+ * mw_ep_expiry() is due while one is pending). A session is
  * opened if there is none. Tensors to one peer are delivered in submit
  * order.
  *

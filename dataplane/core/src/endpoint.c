@@ -409,6 +409,8 @@ uint64_t mw_ep_expiry(const struct mw_ep *cep)
 	uint64_t t = NO_TIME, x;
 	uint16_t i;
 
+	if (ep->enc_pending) /* a deferred encode has work now */
+		return ep->last_now;
 	for (i = 0; i < ep->cfg.max_peers; i++) {
 		x = peer_expiry(ep, &ep->peers[i]);
 		if (x < t)
@@ -449,6 +451,7 @@ int mw_ep_handle_expiry(struct mw_ep *ep, uint64_t now)
 		    p->send.last_send + rto_backoff(ep, p) <= now)
 			mw_rtb_on_timeout(ep, i, now);
 	}
+	mw_send_encode_step(ep);
 	return 0;
 }
 

@@ -78,6 +78,10 @@ struct tx_slot {
 	uint32_t ack_cum;    /* segments [0, ack_cum) are all acknowledged */
 	uint32_t lost;       /* segments waiting for retransmission */
 	uint32_t lost_hint;  /* no lost segment below this index */
+	uint8_t encoding;    /* deferred: not encoded yet (enc below) */
+	uint8_t enc_started; /* mw_enc_begin() done */
+	struct mw_codec_params cp; /* deferred: the codec, the input */
+	const void *data;
 	uint8_t tblock[MW_WIRE_TBLOCK_LEN];
 };
 
@@ -197,6 +201,8 @@ struct mw_ep {
 	uint64_t mem, rx_mem;
 	void *scratch;              /* mw_encode()'s scratch, kept between */
 	size_t scratch_len;         /* submits (grown on demand) */
+	struct mw_enc enc;          /* the deferred encode under way */
+	uint32_t enc_pending;       /* slots waiting for or in an encode */
 	struct mw_counters ctr;
 };
 
@@ -308,6 +314,8 @@ void mw_send_finish(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
 /* Something waits to be sent (a tensor without id, lost or new
  * segments). */
 int mw_send_pending(struct mw_ep *ep, struct peer *p);
+/* One step of the deferred encode under way (MW_SUBMIT_DEFER). */
+void mw_send_encode_step(struct mw_ep *ep);
 
 /* ---- rtb.c ------------------------------------------------------------ */
 

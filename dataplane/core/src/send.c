@@ -14,13 +14,16 @@ void mw_send_slot_clear(struct mw_ep *ep, struct tx_slot *s)
 {
 	struct tx_mem m = s->mem;
 
-	(void)ep;
+	if (s->encoding)
+		ep->enc_pending--;
 	memset(s, 0, sizeof(*s));
 	s->mem = m;
 }
 
 void mw_send_slot_free(struct mw_ep *ep, struct tx_slot *s)
 {
+	if (s->encoding)
+		ep->enc_pending--;
 	mw_mem_free(ep, s->mem.buf, s->mem.buf_cap);
 	mw_mem_free(ep, s->mem.segs, sizeof(*s->mem.segs) * s->mem.seg_cap);
 	mw_mem_free(ep, s->mem.ss, sizeof(*s->mem.ss) * s->mem.seg_cap);
@@ -204,18 +207,12 @@ static int submit_check(const struct mw_ep *ep,
 	return 0;
 }
 
-/* Encode the tensor into a payload of the slot's own. */
-static int tx_encode(struct mw_ep *ep, struct tx_slot *s,
-		     const struct mw_codec_params *cp, const void *data,
-		     uint64_t n)
+/* The endpoint's selection scratch, grown for cp and n elements. */
+static int tx_scratch(struct mw_ep *ep, const struct mw_codec_params *cp,
+		      uint64_t n)
 {
 	size_t scr_len = mw_encode_scratch_size(cp, n);
-	int64_t sz = mw_encode_size(cp, n);
 
-	if (sz < 0)
-		return (int)sz;
-	if ((uint64_t)sz > SIZE_MAX / 2)
-		return MW_ELIMIT;
 	if (scr_len > ep->scratch_len) {
 		mw_mem_free(ep, ep->scratch, ep->scratch_len);
 		ep->scratch = mw_mem_alloc_raw(ep, scr_len);
@@ -223,16 +220,109 @@ static int tx_encode(struct mw_ep *ep, struct tx_slot *s,
 		if (!ep->scratch)
 			return MW_ENOMEM;
 	}
-	/* mw_encode() writes every byte of the payload. */
+	return 0;
+}
+
+/* The slot's payload buffer, sized for cp and n elements. */
+static int tx_payload(struct mw_ep *ep, struct tx_slot *s,
+		      const struct mw_codec_params *cp, uint64_t n)
+{
+	int64_t sz = mw_encode_size(cp, n);
+
+	if (sz < 0)
+		return (int)sz;
+	if ((uint64_t)sz > SIZE_MAX / 2)
+		return MW_ELIMIT;
+	/* the encode writes every byte of the payload */
 	s->payload = tx_buf(ep, s, (size_t)sz);
 	if (!s->payload)
 		return MW_ENOMEM;
 	s->plen = (size_t)sz;
+	return tx_scratch(ep, cp, n);
+}
+
+/* Encode the tensor into a payload of the slot's own. */
+static int tx_encode(struct mw_ep *ep, struct tx_slot *s,
+		     const struct mw_codec_params *cp, const void *data,
+		     uint64_t n)
+{
+	int64_t sz;
+	int rc = tx_payload(ep, s, cp, n);
+
+	if (rc < 0)
+		return rc;
 	sz = mw_encode(cp, data, n, &s->desc, s->payload, s->plen, ep->scratch,
 		       ep->scratch_len);
 	if (sz < 0 || (size_t)sz != s->plen)
 		return sz < 0 ? (int)sz : MW_EFORMAT;
 	return 0;
+}
+
+/* The deferred encode to work on: the one under way, else the oldest. */
+static struct tx_slot *enc_next(struct mw_ep *ep, uint16_t *id)
+{
+	struct tx_slot *best = NULL;
+
+	for (uint16_t i = 0; i < ep->cfg.max_peers; i++) {
+		struct peer *p = &ep->peers[i];
+
+		if (!p->used || !p->send.tx)
+			continue;
+		for (uint32_t q = 0; q < ep->cfg.window; q++) {
+			struct tx_slot *s = &p->send.tx[q];
+
+			if (!s->used || !s->encoding)
+				continue;
+			if (s->enc_started) {
+				*id = i;
+				return s;
+			}
+			if (!best || s->handle < best->handle) {
+				best = s;
+				*id = i;
+			}
+		}
+	}
+	return best;
+}
+
+void mw_send_encode_step(struct mw_ep *ep)
+{
+	struct tx_slot *s;
+	uint16_t id = 0;
+	int rc;
+
+	if (!ep->enc_pending || !(s = enc_next(ep, &id)))
+		return;
+	ep->ctr.encode_steps++;
+	if (!s->enc_started) {
+		rc = tx_payload(ep, s, &s->cp, s->desc.n);
+		if (rc == 0)
+			rc = mw_enc_begin(&ep->enc, &s->cp, s->data, s->desc.n,
+					  s->payload, s->plen, ep->scratch,
+					  ep->scratch_len);
+		s->enc_started = 1;
+		if (rc < 0)
+			goto done;
+	}
+	rc = mw_enc_step(&ep->enc, ep->cfg.encode_step);
+	if (rc == 1)
+		return;
+	if (rc == 0) {
+		int64_t sz = mw_enc_result(&ep->enc, &s->desc);
+
+		rc = sz < 0 ? (int)sz
+		     : (size_t)sz != s->plen
+			     ? MW_EFORMAT
+			     : tx_plan(ep, &ep->peers[id], s,
+				       seg_budget(ep, &ep->peers[id]));
+	}
+done:
+	s->encoding = 0;
+	s->enc_started = 0;
+	ep->enc_pending--;
+	if (rc < 0)
+		mw_send_finish(ep, id, s, rc);
 }
 
 int mw_ep_submit(struct mw_ep *ep, uint16_t id,
@@ -248,7 +338,7 @@ int mw_ep_submit(struct mw_ep *ep, uint16_t id,
 	assert(now >= ep->last_now);
 	ep->last_now = now;
 	if (!p || !meta || !cp || (!data && bytes) ||
-	    (flags & ~MW_SUBMIT_BORROW))
+	    (flags & ~(MW_SUBMIT_BORROW | MW_SUBMIT_DEFER)))
 		return MW_EINVAL;
 	rc = submit_check(ep, meta, cp, bytes, &n);
 	if (rc < 0)
@@ -270,10 +360,19 @@ int mw_ep_submit(struct mw_ep *ep, uint16_t id,
 		s->desc.codec = (uint8_t)cp->codec;
 		s->desc.n = n;
 		rc = 0;
+	} else if ((flags & MW_SUBMIT_DEFER) && ep->cfg.encode_step) {
+		/* encoded later, in steps (mw_send_encode_step) */
+		s->encoding = 1;
+		s->cp = *cp;
+		s->data = data;
+		s->desc.codec = (uint8_t)cp->codec;
+		s->desc.n = n;
+		ep->enc_pending++;
+		rc = 0;
 	} else {
 		rc = tx_encode(ep, s, cp, data, n);
 	}
-	if (rc == 0)
+	if (rc == 0 && !s->encoding)
 		rc = tx_plan(ep, p, s, seg_budget(ep, p));
 	if (rc < 0) {
 		mw_send_slot_clear(ep, s);
@@ -300,7 +399,7 @@ int mw_send_pending(struct mw_ep *ep, struct peer *p)
 	for (q = p->send.tx_base; q != p->send.tx_seq; q++) {
 		struct tx_slot *s = &p->send.tx[q % ep->cfg.window];
 
-		if (s->used &&
+		if (s->used && !s->encoding &&
 		    (!s->active || s->lost || s->next_new < s->seg_cnt))
 			return 1;
 	}
@@ -357,6 +456,8 @@ static struct tx_slot *pick(struct mw_ep *ep, uint16_t id, uint32_t *seg)
 
 		if (!s->used)
 			continue;
+		if (s->encoding)
+			return NULL; /* in order: nothing after it either */
 		if (!s->active) {
 			s = tx_activate(ep, id, s);
 			if (!s) {

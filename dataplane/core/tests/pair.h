@@ -30,14 +30,16 @@ struct pair {
 	int hooked;            /* for the hook's own use */
 };
 
-static inline struct mw_ep *mk_caps(uint32_t inc,
-				    const struct mw_rx_alloc *al, uint16_t caps)
+/* An endpoint of the tests' configuration; tweak (may be NULL) changes it
+ * before the endpoint is made. */
+static inline struct mw_ep *mk_with(uint32_t inc,
+				    const struct mw_rx_alloc *al,
+				    void (*tweak)(struct mw_ep_config *))
 {
 	struct mw_ep_config c;
 	struct mw_ep *ep = NULL;
 
 	mw_ep_config_default(&c);
-	c.hello_caps = caps;
 	c.incarnation = inc;
 	c.max_peers = 2;
 	c.window = 4;
@@ -46,13 +48,15 @@ static inline struct mw_ep *mk_caps(uint32_t inc,
 	c.max_segs = 4096;
 	if (al)
 		c.rx_alloc = *al;
+	if (tweak)
+		tweak(&c);
 	CHECK(mw_ep_new(&c, &ep) == 0);
 	return ep;
 }
 
 static inline struct mw_ep *mk(uint32_t inc, const struct mw_rx_alloc *al)
 {
-	return mk_caps(inc, al, 0);
+	return mk_with(inc, al, NULL);
 }
 
 static inline void pair_init(struct pair *p, const struct mw_rx_alloc *al)

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Unit tests for the send path (send.c): a lossless exchange bit-exact against a whole-payload decode, the window, per-peer sends. */
+/* Unit tests for the send path (send.c): a lossless exchange bit-exact
+ * against a whole-payload decode, the window, per-peer sends, deferred
+ * encodes (MW_SUBMIT_DEFER) that give the same tensors in order. */
+#include <math.h>
+
 #include "pair.h"
 
 static void test_exchange(void)
@@ -111,9 +115,115 @@ static void test_send_peer(void)
 	mw_ep_free(c);
 }
 
+static void step256(struct mw_ep_config *c)
+{
+	c->encode_step = 256;
+}
+
+static int submit_x(struct pair *p, const float *x, uint64_t tag,
+		    unsigned flags)
+{
+	struct mw_tensor_meta m;
+	struct mw_codec_params cp;
+
+	memset(&m, 0, sizeof(m));
+	memset(&cp, 0, sizeof(cp));
+	m.dtype = MW_DT_F32;
+	m.kind = MW_KIND_ACTIVATION;
+	m.ndim = 1;
+	m.dims[0] = 4096;
+	m.tag = tag;
+	cp.codec = tag == 3 ? MW_CODEC_DENSE : MW_CODEC_MS;
+	cp.bits = tag == 3 ? 0 : 2;
+	cp.ratio = 0.9;
+	return mw_ep_submit(p->ep[0], p->peer[0], &m, &cp, x, 4096 * 4, flags,
+			    p->now, NULL);
+}
+
+/*
+ * Deferred encodes: nothing of a deferred tensor leaves before its last
+ * step, the endpoint's timer is due while one is pending, and the
+ * receiver gets what a submit-time encode gives, in submit order, with a
+ * submit-time tensor between two deferred ones. A NaN found while
+ * encoding fails that tensor (TX_FAILED) and not the next.
+ */
+static void test_deferred(void)
+{
+	static float x[4][4096], got[2][4][4096];
+	struct pair p;
+	struct mw_event ev;
+	struct mw_counters c;
+	uint8_t buf[2048];
+	uint16_t pe;
+	int run, i, n, len, data = 0;
+
+	for (i = 0; i < 4096; i++)
+		for (n = 0; n < 4; n++)
+			x[n][i] = (float)((i * 2654435761u + 77u * n) % 1000) /
+				  100.0f;
+	for (run = 0; run < 2; run++) {
+		pair_init(&p, NULL);
+		if (run) {
+			mw_ep_free(p.ep[0]);
+			p.ep[0] = mk_with(100, NULL, step256);
+			p.peer[0] = (uint16_t)mw_ep_add_peer(p.ep[0]);
+		}
+		for (n = 0; n < 4; n++)
+			CHECK_EQ(submit_x(&p, x[n], (uint64_t)n,
+					  n == 2 ? 0 : MW_SUBMIT_DEFER),
+				 0);
+		if (run) {
+			/* due now; the HELLO goes, no DATA yet */
+			CHECK(mw_ep_expiry(p.ep[0]) <= p.now);
+			while ((len = mw_ep_send(p.ep[0], p.now, buf,
+						 sizeof(buf), &pe)) > 0) {
+				data += buf[MW_OFF_TYPE] == MW_PT_DATA;
+				mw_ep_recv(p.ep[1], p.peer[1], buf,
+					   (size_t)len, p.now);
+			}
+			CHECK_EQ(data, 0);
+		}
+		pump(&p, 2000);
+		for (n = 0; n < 4; n++) {
+			CHECK(mw_ep_poll(p.ep[1], &ev));
+			CHECK(ev.type == MW_EV_RX_TENSOR &&
+			      ev.meta.tag == (uint64_t)n);
+			if (ev.type == MW_EV_RX_TENSOR) {
+				memcpy(got[run][n], ev.buf, sizeof(got[0][0]));
+				mw_ep_release(p.ep[1], &ev);
+			}
+		}
+		mw_ep_counters(p.ep[0], &c);
+		CHECK(run ? c.encode_steps > 40 : c.encode_steps == 0);
+		CHECK_EQ(poll_type(p.ep[0], MW_EV_TX_DONE, NULL), 4);
+		/* NaN: a deferred one fails with TX_FAILED, the next goes */
+		x[1][100] = NAN;
+		CHECK_EQ(submit_x(&p, x[1], 11, MW_SUBMIT_DEFER),
+			 run ? 0 : MW_ENONFINITE);
+		CHECK_EQ(submit_x(&p, x[0], 12, MW_SUBMIT_DEFER), 0);
+		pump(&p, 2000);
+		CHECK(poll_type(p.ep[0], MW_EV_TX_FAILED, &ev) == run);
+		CHECK(!run || ev.reason == MW_ENONFINITE);
+		CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, &ev) == 1 &&
+		      ev.meta.tag == 12);
+		mw_ep_release(p.ep[1], &ev);
+		x[1][100] = 1.0f;
+		/* nothing pending: another timer run encodes nothing */
+		mw_ep_counters(p.ep[0], &c);
+		i = (int)c.encode_steps;
+		p.now += 1000;
+		mw_ep_handle_expiry(p.ep[0], p.now);
+		mw_ep_counters(p.ep[0], &c);
+		CHECK_EQ(c.encode_steps, (uint64_t)i);
+		free_pair(&p);
+	}
+	CHECK(memcmp(got[0], got[1], sizeof(got[0])) == 0);
+}
+
 int main(void)
 {
 	test_exchange();
 	test_send_peer();
+	test_deferred();
 	return mw_test_exit("test_send");
 }

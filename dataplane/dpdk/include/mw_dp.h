@@ -33,6 +33,9 @@ extern "C" {
 #endif
 
 #define MW_DP_BURST 32u     /**< RX/TX burst size */
+/** Default elements per encode step (mw_ep_config.encode_step): ~50 us
+ *  of MS work, one step per loop turn. */
+#define MW_DP_ENCODE_STEP 65536u
 #define MW_DP_MAX_PEERS MW_SOURCE_MAX_PEERS /**< peers one data plane talks to */
 #define MW_DP_MAX_MTU 9600u /**< largest --mtu accepted */
 
