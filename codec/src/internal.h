@@ -171,6 +171,7 @@ struct mw_emit {
 	uint8_t *vals;     /* next value (MS) or pair (TOPK) */
 	uint8_t *vals_end; /* end of the payload: no value is written past it */
 	int overflow;      /* a selected element found no room left */
+	int sparse;        /* fewer than 1 value per 32 elements (a hint) */
 };
 
 /* State of one decode pass (MS, MS_SIGNED, QUANT). */

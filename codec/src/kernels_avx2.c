@@ -159,10 +159,13 @@ MW_AVX2 MW_INLINE __m256i quant8(const struct emit_consts *k, __m256 xv,
  * selected ones are overwritten by the next values.
  */
 MW_AVX2 MW_INLINE uint8_t *emit_vals(uint8_t *vals, uint8_t *vend,
-				     __m256 xv, unsigned sm, int *over)
+				     __m256 xv, unsigned sm, int *over,
+				     const int sparse)
 {
 	float lane[8];
 
+	if (sparse && !sm) /* most groups select nothing: a short path */
+		return vals;
 	if (vend - vals >= 32) {
 		_mm256_storeu_ps(vals_f(vals),
 				 _mm256_permutevar8x32_ps(
@@ -190,7 +193,8 @@ MW_AVX2 MW_INLINE uint8_t *emit_vals(uint8_t *vals, uint8_t *vend,
 MW_AVX2 MW_INLINE uint64_t emit_blocks32(struct mw_emit *e,
 					 const struct emit_consts *k,
 					 const float *x, uint64_t n,
-					 const int mag, const int floor_rnd)
+					 const int mag, const int floor_rnd,
+					 const int sparse)
 {
 	const unsigned b = e->bits;
 	const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
@@ -209,7 +213,7 @@ MW_AVX2 MW_INLINE uint64_t emit_blocks32(struct mw_emit *e,
 
 			ci[q] = _mm256_blendv_epi8(quant8(k, xv, floor_rnd),
 						   k->vsent, selv);
-			vals = emit_vals(vals, vend, xv, sm, &over);
+			vals = emit_vals(vals, vend, xv, sm, &over, sparse);
 		}
 		p = _mm256_packus_epi16(_mm256_packus_epi32(ci[0], ci[1]),
 					_mm256_packus_epi32(ci[2], ci[3]));
@@ -243,7 +247,7 @@ MW_AVX2 MW_INLINE uint64_t emit_blocks32(struct mw_emit *e,
 
 MW_AVX2 MW_INLINE void ms_emit_body(struct mw_emit *e, const float *x,
 				    uint64_t n, const int mag,
-				    const int floor_rnd)
+				    const int floor_rnd, const int sparse)
 {
 	const unsigned b = e->bits;
 	const struct emit_consts k = {
@@ -261,7 +265,7 @@ MW_AVX2 MW_INLINE void ms_emit_body(struct mw_emit *e, const float *x,
 	int over;
 
 	if (b == 2 || b == 4 || b == 8)
-		i = emit_blocks32(e, &k, x, n, mag, floor_rnd);
+		i = emit_blocks32(e, &k, x, n, mag, floor_rnd, sparse);
 	mask = e->mask;
 	vals = e->vals;
 	ties = e->ties;
@@ -290,7 +294,7 @@ MW_AVX2 MW_INLINE void ms_emit_body(struct mw_emit *e, const float *x,
 		else
 			mw_st_bytes(mask, w, b);
 		mask += b;
-		vals = emit_vals(vals, e->vals_end, xv, sm, &over);
+		vals = emit_vals(vals, e->vals_end, xv, sm, &over, sparse);
 	}
 	e->mask = mask;
 	e->vals = vals;
@@ -302,12 +306,23 @@ MW_AVX2 MW_INLINE void ms_emit_body(struct mw_emit *e, const float *x,
 MW_AVX2 static void ms_emit_avx2(struct mw_emit *e, const float *x,
 				 uint64_t n)
 {
-	if (e->mag)
-		ms_emit_body(e, x, n, 1, 0); /* signed MS rounds to nearest */
-	else if (e->floor_rnd)
-		ms_emit_body(e, x, n, 0, 1);
-	else
-		ms_emit_body(e, x, n, 0, 0);
+	/* Sparse (fewer than one value per 32 elements, so most groups of 8
+	 * select nothing): a group without a value skips the value store,
+	 * a well-predicted branch; denser, the store is branch-free. */
+	if (e->sparse) {
+		if (e->mag)
+			ms_emit_body(e, x, n, 1, 0, 1); /* signed: nearest */
+		else if (e->floor_rnd)
+			ms_emit_body(e, x, n, 0, 1, 1);
+		else
+			ms_emit_body(e, x, n, 0, 0, 1);
+	} else if (e->mag) {
+		ms_emit_body(e, x, n, 1, 0, 0);
+	} else if (e->floor_rnd) {
+		ms_emit_body(e, x, n, 0, 1, 0);
+	} else {
+		ms_emit_body(e, x, n, 0, 0, 0);
+	}
 }
 
 MW_AVX2 static void topk_emit_avx2(struct mw_emit *e, const float *x,

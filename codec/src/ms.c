@@ -55,6 +55,7 @@ void mw_ms_emit_init(const struct mw_codec_params *p, uint64_t n, uint64_t k,
 	e->mask_end = out + mb;
 	e->vals = out + mb;
 	e->vals_end = out + mb + 4 * k;
+	e->sparse = k < n / 32;
 	if (sgn) {
 		e->s = scale_for((float)(m + 1), t);
 		e->clo = (float)-m;
