@@ -96,7 +96,16 @@ def table(a, st):
         tot["b"] / data_frames, tot["b"] / tensors / 1e6))
     idle = [st[x]["profile"]["stages"]["idle"]["cycles"] /
             st[x]["profile"]["run_cycles"] for x in "ab"]
+    n = 1
+    for d in a.shape.split(","):
+        n *= int(d)
+    k = int(n * (1 - 0.99)) if a.codec.startswith("ms") else 0
+    ideal = n * 2 / 8 + 4 * k if a.codec.startswith("ms") else 4 * n
+    wire = (s["net"]["tx_bytes"] + r["net"]["tx_bytes"]) / max(tensors, 1)
     lines.append("")
+    lines.append("Wire bytes per tensor (every frame, both directions, "
+                 "Ethernet headers included): %.0f, %.3fx the payload "
+                 "ideal of %.0f." % (wire, wire / ideal, ideal))
     lines.append("Idle loop iterations: sender %.0f%%, receiver %.0f%% of "
                  "the run; sender TX ring full %d times; TSC %.2f GHz." % (
                      100 * idle[0], 100 * idle[1],
