@@ -104,6 +104,10 @@ struct mw_ep_config {
 	uint64_t encode_step;  /**< elements of work per encode step of a
 				    deferred submit (MW_SUBMIT_DEFER); 0
 				    (default): every submit encodes at once */
+	uint8_t encode_external; /**< 1: deferred encodes are not stepped
+				      by the endpoint but taken by other
+				      threads (mw_ep_encode_take() /
+				      mw_ep_encode_done()) */
 	uint16_t hello_caps;   /**< MW_HELLO_CAP_* our HELLOs announce
 				    (default 0); the I/O layer sets what it
 				    accepts (PROTOCOL.md 5.1) */
@@ -490,6 +494,43 @@ uint64_t mw_ep_mem_bound(const struct mw_ep *ep);
  * Cheap: meant for the I/O layer's per-packet choices.
  */
 uint16_t mw_ep_peer_caps(const struct mw_ep *ep, uint16_t peer);
+
+/**
+ * A deferred encode handed to another thread (cfg.encode_external). The
+ * thread runs mw_encode(&cp, data, n, &desc, out, cap, scratch of its own)
+ * and the endpoint's owner reports the outcome with mw_ep_encode_done().
+ * Until then out (endpoint memory) and data (the caller's) stay in use:
+ * the tensor is not failed or freed meanwhile (a session that goes down
+ * fails it when the job comes back), and the endpoint must not be freed,
+ * nor the peer closed for good, with a job out.
+ */
+struct mw_enc_job {
+	uint64_t handle;            /**< the tensor's (mw_ep_submit()) */
+	uint16_t peer;
+	struct mw_codec_params cp;
+	const void *data;           /**< the caller's tensor */
+	uint64_t n;                 /**< elements (bytes for RAW) */
+	uint8_t *out;               /**< payload buffer, endpoint-owned */
+	size_t cap;                 /**< its size: mw_encode_size() */
+};
+
+/**
+ * Take the oldest deferred encode not taken yet (cfg.encode_external).
+ * Several may be out at once; tensors are still sent in submit order.
+ * @return 1 and *job filled, 0 if none is waiting, MW_ENOMEM (no payload
+ *         buffer: the tensor failed, TX_FAILED follows).
+ */
+int mw_ep_encode_take(struct mw_ep *ep, struct mw_enc_job *job);
+
+/**
+ * A taken encode came back.
+ * @param result  mw_encode()'s return: payload bytes, or its error (the
+ *                tensor then fails with it: TX_FAILED).
+ * @param desc    its descriptor (read only on success).
+ * @return 0, or MW_ENOENT (no job out with that handle; nothing changed).
+ */
+int mw_ep_encode_done(struct mw_ep *ep, uint64_t handle, int64_t result,
+		      const struct mw_codec_desc *desc, uint64_t now);
 
 /**
  * Describe a peer.

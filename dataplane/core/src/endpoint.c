@@ -409,8 +409,8 @@ uint64_t mw_ep_expiry(const struct mw_ep *cep)
 	uint64_t t = NO_TIME, x;
 	uint16_t i;
 
-	if (ep->enc_pending) /* a deferred encode has work now */
-		return ep->last_now;
+	if (ep->enc_pending && !ep->cfg.encode_external)
+		return ep->last_now; /* a deferred encode has work now */
 	for (i = 0; i < ep->cfg.max_peers; i++) {
 		x = peer_expiry(ep, &ep->peers[i]);
 		if (x < t)

@@ -80,6 +80,9 @@ struct tx_slot {
 	uint32_t lost_hint;  /* no lost segment below this index */
 	uint8_t encoding;    /* deferred: not encoded yet (enc below) */
 	uint8_t enc_started; /* mw_enc_begin() done */
+	uint8_t enc_taken;   /* out to another thread (mw_ep_encode_take) */
+	int32_t enc_fail;    /* failed while out: the reason, given when the
+				job comes back */
 	struct mw_codec_params cp; /* deferred: the codec, the input */
 	const void *data;
 	uint8_t tblock[MW_WIRE_TBLOCK_LEN];

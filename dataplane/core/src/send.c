@@ -79,7 +79,16 @@ void mw_send_finish(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
 		    int32_t reason)
 {
 	struct peer *p = &ep->peers[id];
-	struct mw_event *e = mw_ep_ev_push(ep);
+	struct mw_event *e;
+
+	if (s->enc_taken) {
+		/* another thread still writes its payload: fail it when the
+		 * job comes back (mw_ep_encode_done) */
+		if (!s->enc_fail)
+			s->enc_fail = reason ? reason : MW_ECANCELED;
+		return;
+	}
+	e = mw_ep_ev_push(ep);
 
 	e->type = reason ? MW_EV_TX_FAILED : MW_EV_TX_DONE;
 	e->peer = id;
@@ -223,9 +232,11 @@ static int tx_scratch(struct mw_ep *ep, const struct mw_codec_params *cp,
 	return 0;
 }
 
-/* The slot's payload buffer, sized for cp and n elements. */
+/* The slot's payload buffer, sized for cp and n elements, and (scratch)
+ * the endpoint's selection scratch. */
 static int tx_payload(struct mw_ep *ep, struct tx_slot *s,
-		      const struct mw_codec_params *cp, uint64_t n)
+		      const struct mw_codec_params *cp, uint64_t n,
+		      int scratch)
 {
 	int64_t sz = mw_encode_size(cp, n);
 
@@ -238,7 +249,7 @@ static int tx_payload(struct mw_ep *ep, struct tx_slot *s,
 	if (!s->payload)
 		return MW_ENOMEM;
 	s->plen = (size_t)sz;
-	return tx_scratch(ep, cp, n);
+	return scratch ? tx_scratch(ep, cp, n) : 0;
 }
 
 /* Encode the tensor into a payload of the slot's own. */
@@ -247,7 +258,7 @@ static int tx_encode(struct mw_ep *ep, struct tx_slot *s,
 		     uint64_t n)
 {
 	int64_t sz;
-	int rc = tx_payload(ep, s, cp, n);
+	int rc = tx_payload(ep, s, cp, n, 1);
 
 	if (rc < 0)
 		return rc;
@@ -286,17 +297,41 @@ static struct tx_slot *enc_next(struct mw_ep *ep, uint16_t *id)
 	return best;
 }
 
+/* The end of a deferred encode, here or in another thread: plan the
+ * segments, or fail the tensor. */
+static void enc_finish(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
+		       int64_t sz, const struct mw_codec_desc *desc)
+{
+	int rc;
+
+	if (sz >= 0)
+		s->desc = *desc;
+	rc = sz < 0		      ? (int)sz
+	     : (size_t)sz != s->plen ? MW_EFORMAT
+				     : tx_plan(ep, &ep->peers[id], s,
+					       seg_budget(ep, &ep->peers[id]));
+	if (s->enc_fail)
+		rc = s->enc_fail;
+	s->encoding = 0;
+	s->enc_started = 0;
+	s->enc_taken = 0;
+	ep->enc_pending--;
+	if (rc < 0)
+		mw_send_finish(ep, id, s, rc);
+}
+
 void mw_send_encode_step(struct mw_ep *ep)
 {
 	struct tx_slot *s;
 	uint16_t id = 0;
 	int rc;
 
-	if (!ep->enc_pending || !(s = enc_next(ep, &id)))
+	if (!ep->enc_pending || ep->cfg.encode_external ||
+	    !(s = enc_next(ep, &id)))
 		return;
 	ep->ctr.encode_steps++;
 	if (!s->enc_started) {
-		rc = tx_payload(ep, s, &s->cp, s->desc.n);
+		rc = tx_payload(ep, s, &s->cp, s->desc.n, 1);
 		if (rc == 0)
 			rc = mw_enc_begin(&ep->enc, &s->cp, s->data, s->desc.n,
 					  s->payload, s->plen, ep->scratch,
@@ -309,20 +344,80 @@ void mw_send_encode_step(struct mw_ep *ep)
 	if (rc == 1)
 		return;
 	if (rc == 0) {
-		int64_t sz = mw_enc_result(&ep->enc, &s->desc);
+		struct mw_codec_desc d;
+		int64_t sz = mw_enc_result(&ep->enc, &d);
 
-		rc = sz < 0 ? (int)sz
-		     : (size_t)sz != s->plen
-			     ? MW_EFORMAT
-			     : tx_plan(ep, &ep->peers[id], s,
-				       seg_budget(ep, &ep->peers[id]));
+		enc_finish(ep, id, s, sz, &d);
+		return;
 	}
 done:
-	s->encoding = 0;
-	s->enc_started = 0;
-	ep->enc_pending--;
-	if (rc < 0)
-		mw_send_finish(ep, id, s, rc);
+	enc_finish(ep, id, s, rc, NULL);
+}
+
+int mw_ep_encode_take(struct mw_ep *ep, struct mw_enc_job *job)
+{
+	struct tx_slot *best = NULL;
+	uint16_t id = 0;
+	int rc;
+
+	if (!ep->enc_pending)
+		return 0;
+	for (uint16_t i = 0; i < ep->cfg.max_peers; i++) {
+		struct peer *p = &ep->peers[i];
+
+		if (!p->used || !p->send.tx)
+			continue;
+		for (uint32_t q = 0; q < ep->cfg.window; q++) {
+			struct tx_slot *s = &p->send.tx[q];
+
+			if (s->used && s->encoding && !s->enc_taken &&
+			    (!best || s->handle < best->handle)) {
+				best = s;
+				id = i;
+			}
+		}
+	}
+	if (!best)
+		return 0;
+	rc = tx_payload(ep, best, &best->cp, best->desc.n, 0);
+	if (rc < 0) {
+		enc_finish(ep, id, best, rc, NULL);
+		return rc;
+	}
+	best->enc_taken = 1;
+	memset(job, 0, sizeof(*job));
+	job->handle = best->handle;
+	job->peer = id;
+	job->cp = best->cp;
+	job->data = best->data;
+	job->n = best->desc.n;
+	job->out = best->payload;
+	job->cap = best->plen;
+	return 1;
+}
+
+int mw_ep_encode_done(struct mw_ep *ep, uint64_t handle, int64_t result,
+		      const struct mw_codec_desc *desc, uint64_t now)
+{
+	assert(now >= ep->last_now);
+	ep->last_now = now;
+	for (uint16_t i = 0; i < ep->cfg.max_peers; i++) {
+		struct peer *p = &ep->peers[i];
+
+		if (!p->used || !p->send.tx)
+			continue;
+		for (uint32_t q = 0; q < ep->cfg.window; q++) {
+			struct tx_slot *s = &p->send.tx[q];
+
+			if (s->used && s->enc_taken && s->handle == handle) {
+				if (result >= 0 && !desc)
+					result = MW_EINVAL;
+				enc_finish(ep, i, s, result, desc);
+				return 0;
+			}
+		}
+	}
+	return MW_ENOENT;
 }
 
 int mw_ep_submit(struct mw_ep *ep, uint16_t id,

@@ -220,10 +220,101 @@ static void test_deferred(void)
 	CHECK(memcmp(got[0], got[1], sizeof(got[0])) == 0);
 }
 
+static void external(struct mw_ep_config *c)
+{
+	c->encode_step = 1;
+	c->encode_external = 1;
+}
+
+/* Run a job as another thread would. */
+static void run_job(struct mw_ep *ep, const struct mw_enc_job *j,
+		    uint64_t now)
+{
+	static uint8_t scr[4 * 4096 + 4];
+	struct mw_codec_desc d;
+	int64_t r = mw_encode(&j->cp, j->data, j->n, &d, j->out, j->cap, scr,
+			      sizeof(scr));
+
+	CHECK_EQ(mw_ep_encode_done(ep, j->handle, r, &d, now), 0);
+}
+
+/*
+ * External encodes (another thread's): jobs come out oldest first, may
+ * come back in any order, and the tensors still arrive in submit order,
+ * as a submit-time encode gives them. A job's error fails its tensor; a
+ * session closed with a job out fails that tensor only when the job is
+ * back (its buffer was in use); an unknown handle changes nothing.
+ */
+static void test_external(void)
+{
+	static float x[3][4096];
+	struct pair p;
+	struct mw_enc_job j[3];
+	struct mw_event ev;
+	int i, n;
+
+	for (n = 0; n < 3; n++)
+		for (i = 0; i < 4096; i++)
+			x[n][i] = (float)((i * 2654435761u + 13u * n) % 997) /
+				  10.0f;
+	pair_init(&p, NULL);
+	mw_ep_free(p.ep[0]);
+	p.ep[0] = mk_with(100, NULL, external);
+	p.peer[0] = (uint16_t)mw_ep_add_peer(p.ep[0]);
+	for (n = 0; n < 3; n++)
+		CHECK_EQ(submit_x(&p, x[n], (uint64_t)n, MW_SUBMIT_DEFER), 0);
+	for (n = 0; n < 3; n++)
+		CHECK_EQ(mw_ep_encode_take(p.ep[0], &j[n]), 1);
+	{
+		struct mw_enc_job none;
+
+		CHECK_EQ(mw_ep_encode_take(p.ep[0], &none), 0); /* all out */
+	}
+	CHECK(j[0].handle < j[1].handle && j[1].handle < j[2].handle);
+	CHECK(mw_ep_expiry(p.ep[0]) > p.now); /* the endpoint has no work */
+	pump(&p, 50);
+	CHECK_EQ(poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL), 0);
+	run_job(p.ep[0], &j[2], p.now);
+	run_job(p.ep[0], &j[0], p.now);
+	pump(&p, 200);
+	CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, &ev) == 1 &&
+	      ev.meta.tag == 0);
+	mw_ep_release(p.ep[1], &ev);
+	run_job(p.ep[0], &j[1], p.now);
+	CHECK_EQ(mw_ep_encode_done(p.ep[0], j[1].handle, 0, NULL, p.now),
+		 MW_ENOENT);
+	pump(&p, 200);
+	for (n = 1; n < 3; n++) {
+		CHECK(mw_ep_poll(p.ep[1], &ev) && ev.type == MW_EV_RX_TENSOR &&
+		      ev.meta.tag == (uint64_t)n);
+		if (ev.type == MW_EV_RX_TENSOR)
+			mw_ep_release(p.ep[1], &ev);
+	}
+	CHECK_EQ(poll_type(p.ep[0], MW_EV_TX_DONE, NULL), 3);
+	/* an error from the job fails the tensor */
+	CHECK_EQ(submit_x(&p, x[0], 7, MW_SUBMIT_DEFER), 0);
+	CHECK_EQ(mw_ep_encode_take(p.ep[0], &j[0]), 1);
+	CHECK_EQ(mw_ep_encode_done(p.ep[0], j[0].handle, MW_ENONFINITE, NULL,
+				   p.now),
+		 0);
+	CHECK(poll_type(p.ep[0], MW_EV_TX_FAILED, &ev) == 1 &&
+	      ev.reason == MW_ENONFINITE);
+	/* closed with a job out: the failure waits for the job */
+	CHECK_EQ(submit_x(&p, x[1], 8, MW_SUBMIT_DEFER), 0);
+	CHECK_EQ(mw_ep_encode_take(p.ep[0], &j[1]), 1);
+	CHECK_EQ(mw_ep_close_peer(p.ep[0], p.peer[0], p.now), 0);
+	CHECK_EQ(poll_type(p.ep[0], MW_EV_TX_FAILED, NULL), 0);
+	run_job(p.ep[0], &j[1], p.now);
+	CHECK(poll_type(p.ep[0], MW_EV_TX_FAILED, &ev) == 1 &&
+	      ev.reason == MW_ECANCELED);
+	free_pair(&p);
+}
+
 int main(void)
 {
 	test_exchange();
 	test_send_peer();
 	test_deferred();
+	test_external();
 	return mw_test_exit("test_send");
 }
