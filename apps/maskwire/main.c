@@ -157,6 +157,8 @@ static void usage(FILE *f)
 "  --encode-step N         encode a tensor in steps of about N elements,\n"
 "                          one per loop turn, so TX/RX never wait for a\n"
 "                          whole encode (65536; 0: encode at submit)\n"
+"  --encode-workers        the EAL lcores beyond the main one (-l 0,1,..)\n"
+"                          encode, the main lcore only polls\n"
 "  --help\n"
 "Exit status: 0 ok, 1 verification or delivery failure, 2 bad\n"
 "configuration, 3 run-time error.\n",
@@ -171,7 +173,7 @@ enum {
 	O_DUP, O_RX_DUP, O_REORDER, O_RX_REORDER, O_CORRUPT, O_RX_CORRUPT,
 	O_REORDER_GAP, O_FSEED, O_CAPTURE, O_STATUS, O_STATS, O_DURATION,
 	O_IDLE, O_DRAIN, O_LINGER, O_LINKWAIT, O_MBUFS, O_RXD, O_TXD,
-	O_SWCK, O_ZEROCK, O_YIELD, O_PROFILE, O_ENCSTEP, O_MAC, O_INC, O_NOVERIFY, O_PERIOD,
+	O_SWCK, O_ZEROCK, O_YIELD, O_PROFILE, O_ENCSTEP, O_ENCW, O_MAC, O_INC, O_NOVERIFY, O_PERIOD,
 	O_STAMP, O_RESPOND, O_LOCKSTEP, O_SHM, O_SHM_SLOT, O_SHM_TX, O_SHM_RX,
 	O_SHM_RING, O_HELP,
 };
@@ -203,7 +205,7 @@ static const struct option opts[] = {
 	{"mbufs", 1, 0, O_MBUFS}, {"rxd", 1, 0, O_RXD}, {"txd", 1, 0, O_TXD},
 	{"sw-cksum", 0, 0, O_SWCK}, {"accept-zero-cksum", 0, 0, O_ZEROCK},
 	{"idle-yield", 0, 0, O_YIELD}, {"profile", 0, 0, O_PROFILE},
-	{"encode-step", 1, 0, O_ENCSTEP},
+	{"encode-step", 1, 0, O_ENCSTEP}, {"encode-workers", 0, 0, O_ENCW},
 	{"mac", 1, 0, O_MAC},
 	{"incarnation", 1, 0, O_INC},
 	{"no-verify", 0, 0, O_NOVERIFY}, {"content-period", 1, 0, O_PERIOD},
@@ -626,6 +628,9 @@ static int parse_args(int argc, char **argv, struct app *a)
 				FAIL("--encode-step: '%s' is not a count of "
 				     "elements", optarg);
 			d->ep.encode_step = v;
+			break;
+		case O_ENCW:
+			d->encode_workers = true;
 			break;
 		case O_PROFILE:
 			d->profile = true;

@@ -20,6 +20,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
+#include "dp_enc.h"
 #include "dp_prof.h"
 #include "mw_capture.h"
 #include "mw_loop.h"
@@ -92,6 +93,7 @@ struct mw_dp {
 	struct mw_dp_counters c;
 	struct mw_fault frx, ftx;
 	struct mw_dp_prof prof;       /* --profile */
+	struct mw_dp_enc *enc;        /* encode workers, or NULL */
 	/* cold */
 	struct mw_dp_cfg cfg;
 	struct mw_port_caps caps;

@@ -692,6 +692,8 @@ int mw_dp_run(struct mw_dp *dp, volatile sig_atomic_t *quit)
 		rx_poll(dp, now);
 		if (dp->fault_rx_on)
 			rx_release_held(dp, now, false);
+		if (dp->enc)
+			mw_dp_enc_poll(dp->enc, dp->ep, now);
 		mw_dp_prof_begin(&dp->prof);
 		int ph = mw_loop_step(&dp->loop, now, (unsigned)*quit);
 		mw_dp_prof_end(&dp->prof, MW_DP_ST_loop);
@@ -731,6 +733,8 @@ int mw_dp_run(struct mw_dp *dp, volatile sig_atomic_t *quit)
 		rx_poll(dp, now);
 		if (dp->fault_rx_on)
 			rx_release_held(dp, now, true);
+		if (dp->enc) /* jobs out come back: their tensors fail */
+			mw_dp_enc_poll(dp->enc, dp->ep, now);
 		mw_loop_events(&dp->loop, now);
 		tx_pull(dp, now);
 		if (dp->fault_tx_on)
@@ -740,7 +744,8 @@ int mw_dp_run(struct mw_dp *dp, volatile sig_atomic_t *quit)
 		if (dp->cfg.idle_yield)
 			sched_yield();
 	} while (now - close_ns < CLOSE_GRACE_NS ||
-		 (dp->txq_n && now - close_ns < CLOSE_MAX_NS));
+		 ((dp->txq_n || mw_dp_enc_out(dp->enc)) &&
+		  now - close_ns < CLOSE_MAX_NS));
 	dp->c.tx_dropped_at_exit += dp->txq_n;
 	for (unsigned i = 0; i < dp->txq_n; i++)
 		rte_pktmbuf_free(dp->txq[i]);
@@ -856,6 +861,10 @@ int mw_dp_create(const struct mw_dp_cfg *cfg, struct mw_dp **out, char *err,
 	if (!cfg->fixed_incarnation)
 		ec.incarnation = incarnation_now();
 	ec.rx_alloc = cfg->src->rx_alloc;
+	/* Asked for, and more lcores than the main one: they encode
+	 * (dp_enc.h). */
+	ec.encode_external = cfg->encode_workers && ec.encode_step &&
+			     rte_lcore_count() > 1;
 	/* What we accept, our HELLOs announce (PROTOCOL.md 5.1). */
 	if (cfg->accept_zero_udp_cksum)
 		ec.hello_caps |= MW_HELLO_CAP_UDP_CSUM0;
@@ -867,6 +876,11 @@ int mw_dp_create(const struct mw_dp_cfg *cfg, struct mw_dp **out, char *err,
 		return rc;
 	}
 	dp->cfg.ep = ec;
+	if (ec.encode_external &&
+	    (rc = mw_dp_enc_start(&dp->enc, cfg->idle_yield, err, errlen))) {
+		mw_dp_destroy(dp);
+		return rc;
+	}
 	memset(dp->by_ep, -1, sizeof dp->by_ep);
 	dp->npeers = cfg->npeers;
 	uint64_t now = tsc_to_ns(dp, rte_rdtsc());
@@ -922,6 +936,7 @@ void mw_dp_destroy(struct mw_dp *dp)
 	if (dp->port_started)
 		mw_port_close(dp->port);
 	mw_capture_close(dp->cap);
+	mw_dp_enc_stop(dp->enc, dp->ep, dp->end_ns);
 	mw_ep_free(dp->ep);
 	rte_mempool_free(dp->pool);
 	rte_free(dp);

@@ -189,6 +189,8 @@ void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 			(double)(dp->c.dense_bytes_rx + dp->c.dense_bytes_tx) *
 				8 / secs / 1e9);
 	}
+	fprintf(f, ",\n ");
+	mw_dp_enc_json(dp->enc, f);
 	if (dp->prof.on)
 		prof_json(dp, f);
 	if (dp->src->stats_json) {

@@ -76,6 +76,8 @@ struct mw_dp_cfg {
 				    moved no frame (shared cores) */
 	bool profile;          /**< TSC cycles per loop stage in the JSON
 				    stats ("profile"; docs/PERF.md) */
+	bool encode_workers;   /**< the EAL lcores beyond the main one
+				    encode deferred submits (dp_enc.h) */
 	struct mw_ep_config ep;   /**< transport config (rx_alloc is taken
 				       from the source) */
 	bool fixed_incarnation;   /**< use ep.incarnation as given; otherwise
