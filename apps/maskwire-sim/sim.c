@@ -440,16 +440,7 @@ static void link_send(struct sim *s, int from, const uint8_t *buf, size_t len,
 					1000);
 			l->st.reordered++;
 		}
-		p.t = t;
-		p.seq = s->seq++;
-		p.to = (uint8_t)!from;
-		p.len = (uint16_t)len;
-		p.data = malloc(len);
-		if (!p.data) {
-			perror("malloc");
-			exit(2);
-		}
-		memcpy(p.data, buf, len);
+		p = sim_pkt(t, s->seq++, (uint8_t)!from, buf, len);
 		if (mw_rand_unit(&l->rng) < o->corrupt) {
 			unsigned flips = 1 + (unsigned)(mw_rand64(&l->rng) % 3);
 			unsigned f;

@@ -76,20 +76,7 @@ static void qd_record(struct fsim *s, uint64_t qd)
 static void put(struct fsim *s, uint16_t to, uint64_t t, const uint8_t *buf,
 		size_t len)
 {
-	struct pkt p;
-
-	memset(&p, 0, sizeof(p));
-	p.t = t;
-	p.seq = s->seq++;
-	p.to = to;
-	p.len = (uint16_t)len;
-	p.data = malloc(len);
-	if (!p.data) {
-		perror("malloc");
-		exit(2);
-	}
-	memcpy(p.data, buf, len);
-	sim_heap_push(&s->heap, p);
+	sim_heap_push(&s->heap, sim_pkt(t, s->seq++, to, buf, len));
 }
 
 /* Flow k's sender (dir 0) or receiver (dir 1) sends a datagram. */

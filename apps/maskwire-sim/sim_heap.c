@@ -3,12 +3,32 @@
  * then by the order they were sent (so equal times stay in order). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sim_heap.h"
 
 static int pkt_before(const struct pkt *a, const struct pkt *b)
 {
 	return a->t != b->t ? a->t < b->t : a->seq < b->seq;
+}
+
+struct pkt sim_pkt(uint64_t t, uint64_t seq, uint16_t to, const uint8_t *buf,
+		   size_t len)
+{
+	struct pkt p;
+
+	memset(&p, 0, sizeof(p));
+	p.t = t;
+	p.seq = seq;
+	p.to = to;
+	p.len = (uint16_t)len;
+	p.data = malloc(len ? len : 1);
+	if (!p.data) {
+		perror("malloc");
+		exit(2);
+	}
+	memcpy(p.data, buf, len);
+	return p;
 }
 
 void sim_heap_push(struct heap *h, struct pkt p)

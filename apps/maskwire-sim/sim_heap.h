@@ -19,6 +19,10 @@ struct heap {
 	size_t n, cap;
 };
 
+/* A packet for `to` at time t, carrying a copy of buf (exits on out of
+ * memory, the simulator's only failure mode). */
+struct pkt sim_pkt(uint64_t t, uint64_t seq, uint16_t to, const uint8_t *buf,
+		   size_t len);
 /* Add p (exits on out of memory, the simulator's only failure mode). */
 void sim_heap_push(struct heap *h, struct pkt p);
 /* Remove and return the earliest packet; h->n must be non-zero. */

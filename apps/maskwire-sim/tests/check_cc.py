@@ -9,9 +9,10 @@ table (print the markdown table of docs/CC.md; asserts nothing).
 Virtual time and seeded loss: the same arguments give the same numbers.
 On failure the command line (with its seed) is printed.
 """
-import json
-import subprocess
 import sys
+
+import simrun
+from simrun import check
 
 SIM = sys.argv[1]
 # 1 Gbit/s, 1 ms base RTT (BDP 125 kB), a drop-tail queue of 4 BDPs,
@@ -21,25 +22,10 @@ PATH = ["--bw-gbps", 1, "--delay-us", 500, "--queue-kb", 512,
 LOSSES = (0.001, 0.01, 0.05, 0.1)
 TARGET = {0.001: 0.9, 0.01: 0.9, 0.05: 0.85, 0.1: 0.75}
 SEEDS = (1, 2, 3)
-failures = 0
 
 
 def run(cc, extra):
-    cmd = [SIM, "--cc", cc] + [str(a) for a in PATH + extra]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    try:
-        out = json.loads(p.stdout)
-    except ValueError:
-        out = None
-    return cmd, p.returncode, out
-
-
-def check(cond, cmd, what, out=None):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL: %s\n  command: %s\n  output: %s" %
-              (what, " ".join(cmd), json.dumps(out)))
+    return simrun.run(SIM, ["--cc", cc] + PATH + extra)[:3]
 
 
 def flow(cc, loss=0.0, seed=1, flows=1, gap=0):
@@ -130,6 +116,6 @@ CASES = {"lossy": case_lossy, "queue": case_queue, "fair": case_fair,
 
 if __name__ == "__main__":
     CASES[sys.argv[2]]()
-    if failures:
-        print("%d check(s) failed" % failures)
+    if simrun.failures:
+        print("%d check(s) failed" % simrun.failures)
         sys.exit(1)

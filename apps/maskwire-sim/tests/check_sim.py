@@ -6,32 +6,18 @@ usage: check_sim.py SIM_BINARY CASE
 Each case runs the simulator over several seeds and checks properties of
 its JSON output; on failure it prints the command line (with its seed).
 """
-import json
-import subprocess
 import sys
+
+import simrun
+from simrun import check
 
 SIM = sys.argv[1]
 SMALL = ["--shape", "8,16,8,8", "--tensors", "6"]
 MEDIUM = ["--shape", "32,32,16,16", "--tensors", "12"]
-failures = 0
 
 
 def run(args):
-    cmd = [SIM] + [str(a) for a in args]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    try:
-        out = json.loads(p.stdout)
-    except ValueError:
-        out = None
-    return cmd, p.returncode, out, p.stdout
-
-
-def check(cond, cmd, what, out=None):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL: %s\n  command: %s\n  output: %s" %
-              (what, " ".join(cmd), json.dumps(out)))
+    return simrun.run(SIM, args)
 
 
 def all_delivered(cmd, rc, o, steps, extra=0):
@@ -240,5 +226,5 @@ def case_deterministic():
 
 
 globals()["case_" + sys.argv[2].replace("-", "_")]()
-print("%s: %s" % (sys.argv[2], "FAILED" if failures else "ok"))
-sys.exit(1 if failures else 0)
+print("%s: %s" % (sys.argv[2], "FAILED" if simrun.failures else "ok"))
+sys.exit(1 if simrun.failures else 0)

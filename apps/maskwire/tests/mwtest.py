@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -79,6 +80,21 @@ def unlink_shm(names):
             os.unlink("/dev/shm/" + n)
         except OSError:
             pass
+
+
+def pcap_frames(path):
+    """The frames of a classic pcap file (the data plane's --capture), in
+    order; raises ValueError if it is not one."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 24 or struct.unpack("<I", data[:4])[0] != 0xa1b2c3d4:
+        raise ValueError("%s is not a classic pcap file" % path)
+    off, out = 24, []
+    while off + 16 <= len(data):
+        incl, = struct.unpack("<I", data[off + 8:off + 12])
+        out.append(data[off + 16:off + 16 + incl])
+        off += 16 + incl
+    return out
 
 
 def load_json(path):

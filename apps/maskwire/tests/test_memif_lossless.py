@@ -3,8 +3,6 @@
 """Two maskwire processes over net_memif, no faults: 200 tensors each way
 (activations MS one way, gradients signed MS the other), nothing
 corrupted or dropped, and --capture holds every frame."""
-import struct
-
 import mwtest
 
 N = 200
@@ -37,15 +35,7 @@ def body(run):
     mwtest.check(sa["gen"]["codec"] == "ms" and sb["gen"]["codec"] == "ms-signed",
                  "codec defaults follow the kind")
     # The capture: a classic pcap with one record per frame in and out.
-    with open(cap, "rb") as f:
-        data = f.read()
-    magic, = struct.unpack("<I", data[:4])
-    mwtest.check(magic == 0xa1b2c3d4, "capture is a pcap file")
-    off, frames = 24, 0
-    while off + 16 <= len(data):
-        incl, = struct.unpack("<I", data[off + 8:off + 12])
-        off += 16 + incl
-        frames += 1
+    frames = len(mwtest.pcap_frames(cap))
     net = sa["net"]
     mwtest.check(frames == net["rx_frames"] + net["tx_frames"] == net["capture_frames"],
                  "capture holds all %d frames sent and received" % frames)

@@ -269,8 +269,15 @@ static int tx_encode(struct mw_ep *ep, struct tx_slot *s,
 	return 0;
 }
 
-/* The deferred encode to work on: the one under way, else the oldest. */
-static struct tx_slot *enc_next(struct mw_ep *ep, uint16_t *id)
+/* Which deferred encode enc_find() looks for. */
+enum enc_want {
+	ENC_LOCAL,   /* the one under way here, else the oldest */
+	ENC_UNTAKEN, /* the oldest not taken by another thread */
+	ENC_HANDLE,  /* the one out to another thread with this handle */
+};
+
+static struct tx_slot *enc_find(struct mw_ep *ep, enum enc_want w,
+				uint64_t handle, uint16_t *id)
 {
 	struct tx_slot *best = NULL;
 
@@ -284,10 +291,13 @@ static struct tx_slot *enc_next(struct mw_ep *ep, uint16_t *id)
 
 			if (!s->used || !s->encoding)
 				continue;
-			if (s->enc_started) {
+			if (w == ENC_HANDLE ? s->enc_taken && s->handle == handle
+					    : w == ENC_LOCAL && s->enc_started) {
 				*id = i;
 				return s;
 			}
+			if (w == ENC_HANDLE || (w == ENC_UNTAKEN && s->enc_taken))
+				continue;
 			if (!best || s->handle < best->handle) {
 				best = s;
 				*id = i;
@@ -327,7 +337,7 @@ void mw_send_encode_step(struct mw_ep *ep)
 	int rc;
 
 	if (!ep->enc_pending || ep->cfg.encode_external ||
-	    !(s = enc_next(ep, &id)))
+	    !(s = enc_find(ep, ENC_LOCAL, 0, &id)))
 		return;
 	ep->ctr.encode_steps++;
 	if (!s->enc_started) {
@@ -356,28 +366,12 @@ done:
 
 int mw_ep_encode_take(struct mw_ep *ep, struct mw_enc_job *job)
 {
-	struct tx_slot *best = NULL;
+	struct tx_slot *best;
 	uint16_t id = 0;
 	int rc;
 
-	if (!ep->enc_pending)
-		return 0;
-	for (uint16_t i = 0; i < ep->cfg.max_peers; i++) {
-		struct peer *p = &ep->peers[i];
-
-		if (!p->used || !p->send.tx)
-			continue;
-		for (uint32_t q = 0; q < ep->cfg.window; q++) {
-			struct tx_slot *s = &p->send.tx[q];
-
-			if (s->used && s->encoding && !s->enc_taken &&
-			    (!best || s->handle < best->handle)) {
-				best = s;
-				id = i;
-			}
-		}
-	}
-	if (!best)
+	if (!ep->enc_pending ||
+	    !(best = enc_find(ep, ENC_UNTAKEN, 0, &id)))
 		return 0;
 	rc = tx_payload(ep, best, &best->cp, best->desc.n, 0);
 	if (rc < 0) {
@@ -399,25 +393,17 @@ int mw_ep_encode_take(struct mw_ep *ep, struct mw_enc_job *job)
 int mw_ep_encode_done(struct mw_ep *ep, uint64_t handle, int64_t result,
 		      const struct mw_codec_desc *desc, uint64_t now)
 {
+	struct tx_slot *s;
+	uint16_t id = 0;
+
 	assert(now >= ep->last_now);
 	ep->last_now = now;
-	for (uint16_t i = 0; i < ep->cfg.max_peers; i++) {
-		struct peer *p = &ep->peers[i];
-
-		if (!p->used || !p->send.tx)
-			continue;
-		for (uint32_t q = 0; q < ep->cfg.window; q++) {
-			struct tx_slot *s = &p->send.tx[q];
-
-			if (s->used && s->enc_taken && s->handle == handle) {
-				if (result >= 0 && !desc)
-					result = MW_EINVAL;
-				enc_finish(ep, i, s, result, desc);
-				return 0;
-			}
-		}
-	}
-	return MW_ENOENT;
+	if (!(s = enc_find(ep, ENC_HANDLE, handle, &id)))
+		return MW_ENOENT;
+	if (result >= 0 && !desc)
+		result = MW_EINVAL;
+	enc_finish(ep, id, s, result, desc);
+	return 0;
 }
 
 int mw_ep_submit(struct mw_ep *ep, uint16_t id,
