@@ -270,6 +270,25 @@ def main(body):
     print("PASS", flush=True)
 
 
+def memif_pair(run, n, a_extra, b_extra, shape="16,64,8,8",
+               sock="memif.sock"):
+    """A (memif server, 10.0.0.1, activations) and B (client, 10.0.0.2,
+    gradients), each generating n tensors and sinking the other's n;
+    a_extra/b_extra are added to each one's options. Returns (a, b)."""
+    path = run.path(sock)
+    common = ["--sink", str(n), "--gen", str(n), "--shape", shape,
+              "--idle-yield", "--status-ms", "0"]
+    a = run.start("A", "net_memif0,role=server,socket=%s,socket-abstract=no"
+                  % path, ["--ip", "10.0.0.1", "--peer", "10.0.0.2",
+                           "--kind", "activation", "--linger-ms", "2500"] +
+                  common + a_extra)
+    run.wait_path(path)
+    b = run.start("B", "net_memif0,role=client,socket=%s,socket-abstract=no"
+                  % path, ["--ip", "10.0.0.2", "--peer", "10.0.0.1",
+                           "--kind", "gradient"] + common + b_extra)
+    return a, b
+
+
 def verify_pair(run, a, b, n, lossy):
     """Both sides exited 0 and each sink verified n tensors bit-exactly."""
     for p in (a, b):

@@ -17,18 +17,9 @@ ETH, IP, UDP = 14, 20, 8
 
 def body(run):
     mwtest.require_root()
-    sock = run.path("memif.sock")
     cap = run.path("a.pcap")
-    common = ["--sink", str(N), "--gen", str(N), "--shape", "16,64,8,8",
-              "--idle-yield", "--status-ms", "0"]
-    a = run.start("A", "net_memif0,role=server,socket=%s,socket-abstract=no" % sock,
-                  ["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--kind", "activation",
-                   "--accept-zero-cksum", "--capture", cap, "--linger-ms", "2500"] +
-                  common)
-    run.wait_path(sock)
-    b = run.start("B", "net_memif0,role=client,socket=%s,socket-abstract=no" % sock,
-                  ["--ip", "10.0.0.2", "--peer", "10.0.0.1", "--kind", "gradient"] +
-                  common)
+    a, b = mwtest.memif_pair(run, N, ["--accept-zero-cksum", "--capture",
+                                      cap], [])
     sa, sb = mwtest.verify_pair(run, a, b, N, lossy=False)
     mwtest.check(sa["net"]["accept_zero_udp_cksum"] and
                  not sb["net"]["accept_zero_udp_cksum"], "A accepts 0, B does not")
