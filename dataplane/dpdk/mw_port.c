@@ -230,7 +230,8 @@ int mw_port_start(uint16_t port, uint16_t mtu, uint16_t nb_rxd,
 	if (caps->max_rx_pktlen && frame > (uint64_t)caps->max_rx_pktlen + 4u) {
 		snprintf(err, errlen,
 			 "port %u (%s): MTU %u needs %u-byte frames, the port "
-			 "receives at most %u (for af_packet raise framesz=)",
+			 "receives at most %u (jumbo frames between two "
+			 "processes: net_vhost + net_virtio_user)",
 			 port, caps->driver, mtu, frame,
 			 caps->max_rx_pktlen);
 		return -EINVAL;
