@@ -22,7 +22,7 @@ import struct
 import mwtest
 
 N = 100
-SHAPE = "16,64,16,16"  # 262144 elements: about 19 frames at MTU 9000
+SHAPE = "16,64,16,16"  # 262144 elements: 20 data frames at MTU 9000
 
 # virtio-user shares the process's memory with the vhost side through
 # one file per memory type (DPDK's requirement for --no-huge).
