@@ -807,16 +807,9 @@ int mw_dp_create(const struct mw_dp_cfg *cfg, struct mw_dp **out, char *err,
 	 * datagram contiguously, so TX needs no chain and no copy, and RX
 	 * needs no scatter (chained frames are still handled: rx_frame). */
 	uint32_t room = mw_port_buf_len(&dp->caps, cfg->mtu);
-	char pname[RTE_MEMPOOL_NAMESIZE];
-	snprintf(pname, sizeof pname, "mw_pool_p%u", cfg->port_id);
-	dp->pool = rte_pktmbuf_pool_create(pname, cfg->nb_mbufs, 256, 0,
-					   (uint16_t)(room + RTE_PKTMBUF_HEADROOM),
-					   (int)rte_socket_id());
+	dp->pool = mw_port_pool("mw_pool", cfg->port_id, cfg->nb_mbufs, room,
+				err, errlen);
 	if (!dp->pool) {
-		snprintf(err, errlen,
-			 "cannot create a pool of %u mbufs of %u bytes (%s); "
-			 "give EAL more memory (-m) or fewer --mbufs",
-			 cfg->nb_mbufs, room, rte_strerror(rte_errno));
 		rte_free(dp);
 		return MW_ENOMEM;
 	}
@@ -824,17 +817,10 @@ int mw_dp_create(const struct mw_dp_cfg *cfg, struct mw_dp **out, char *err,
 	struct rte_mempool *rxp = dp->pool;
 	uint32_t rx_room = room;
 	if (cfg->rx_seg && cfg->rx_seg < room) {
-		snprintf(pname, sizeof pname, "mw_rxpool_p%u", cfg->port_id);
-		dp->rx_pool = rte_pktmbuf_pool_create(
-			pname, cfg->nb_mbufs, 256, 0,
-			(uint16_t)(cfg->rx_seg + RTE_PKTMBUF_HEADROOM),
-			(int)rte_socket_id());
+		dp->rx_pool = mw_port_pool("mw_rxpool", cfg->port_id,
+					   cfg->nb_mbufs, cfg->rx_seg, err,
+					   errlen);
 		if (!dp->rx_pool) {
-			snprintf(err, errlen,
-				 "cannot create an RX pool of %u mbufs of %u "
-				 "bytes (%s); give EAL more memory (-m)",
-				 cfg->nb_mbufs, cfg->rx_seg,
-				 rte_strerror(rte_errno));
 			rte_mempool_free(dp->pool);
 			rte_free(dp);
 			return MW_ENOMEM;

@@ -12,7 +12,9 @@
 
 #include <rte_dev.h>
 #include <rte_devargs.h>
+#include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_mbuf.h>
 
 /* ---- net_memif ---------------------------------------------------------- */
 
@@ -203,6 +205,23 @@ uint32_t mw_port_buf_len(const struct mw_port_caps *caps, uint16_t mtu)
 {
 	uint32_t need = port_rx_need(caps, mtu);
 	return need <= MW_PORT_BUF_MIN ? MW_PORT_BUF_MIN : (need + 63u) & ~63u;
+}
+
+struct rte_mempool *mw_port_pool(const char *what, uint16_t port,
+				 unsigned n, uint32_t room, char *err,
+				 size_t errlen)
+{
+	char name[RTE_MEMPOOL_NAMESIZE];
+	snprintf(name, sizeof name, "%s_p%u", what, port);
+	struct rte_mempool *mp = rte_pktmbuf_pool_create(
+		name, n, 256, 0, (uint16_t)(room + RTE_PKTMBUF_HEADROOM),
+		(int)rte_socket_id());
+	if (!mp)
+		snprintf(err, errlen,
+			 "cannot create %s: %u mbufs of %u bytes (%s); give "
+			 "EAL more memory (-m) or fewer --mbufs",
+			 name, n, room, rte_strerror(rte_errno));
+	return mp;
 }
 
 int mw_port_start(uint16_t port, uint16_t mtu, uint16_t nb_rxd,

@@ -61,6 +61,21 @@ int mw_port_probe(uint16_t port, struct mw_port_caps *caps);
 uint32_t mw_port_buf_len(const struct mw_port_caps *caps, uint16_t mtu);
 
 /**
+ * Create an mbuf pool for a port (on the caller's NUMA socket).
+ * @param what  name prefix; the pool is named WHAT_pPORT.
+ * @param port  port id (for the name).
+ * @param n     mbufs.
+ * @param room  data room per mbuf, without RTE_PKTMBUF_HEADROOM
+ *              (mw_port_buf_len()); at most 65535 - the headroom.
+ * @param err   a message on failure (not enough EAL memory, most often).
+ * @return the pool, or NULL: the caller should exit with an out-of-memory
+ *         error.
+ */
+struct rte_mempool *mw_port_pool(const char *what, uint16_t port,
+				 unsigned n, uint32_t room, char *err,
+				 size_t errlen);
+
+/**
  * Configure and start a port with one queue pair. RX scatter is turned on
  * when the port's frames at this MTU need more than buf_len bytes (frames
  * then arrive chained); a port that cannot scatter is refused. TX never
