@@ -16,8 +16,10 @@ Sections (see docs/BENCH.md):
   loss       0/1/5/10% frame loss: maskwire fault injection vs TCP with a
              tc BPF drop program on the veth
   size       tensor size 64 KiB .. 64 MiB (dense bytes)
-  mtu        MTU 1500 vs 9000: maskwire over net_af_packet on the veth vs
-             TCP on the same veth (net_memif carries 1518-byte frames only)
+  mtu        MTU 1500 vs 9000: maskwire over net_vhost/net_virtio_user (the
+             vdev pair that takes jumbo frames here; net_af_packet on the
+             veth at 1500 too) vs TCP on the veth at the same MTU, with
+             wire bytes per tensor against MS's ideal
 
 Writes OUT/results.json, OUT/results.md and OUT/*.png (default out/bench).
 Needs root (namespaces, DPDK vdevs). Exit 77 with a reason when it cannot
@@ -91,6 +93,13 @@ def wire_estimate(codec, n):
     if codec == "dense":
         return 4 * n
     k = max(1, int(n * (1 - RATIO)))
+    return (n * BITS + 7) // 8 + 4 * k
+
+
+def ms_ideal(n, k=0):
+    """MS's own size for n elements: the b-bit mask and k float32 values
+    (k as mw_codec_k() derives it from the ratio when not given)."""
+    k = k or max(1, int(n * (1 - RATIO)))
     return (n * BITS + 7) // 8 + 4 * k
 
 
@@ -260,6 +269,14 @@ class Bench:
                      "socket-abstract=no" % sock
             vdev_a = vdev_b.replace("role=server", "role=client")
             ip_a, ip_b, ns_a, ns_b = "10.0.0.1", "10.0.0.2", None, None
+        elif port == "virtio":
+            # net_vhost (B, the server side of the socket) and
+            # net_virtio_user with mergeable RX buffers (A): the pair
+            # that carries jumbo frames (docs/DATAPLANE.md)
+            sock = os.path.join(d, "vhost.sock")
+            vdev_b = "--vdev=net_vhost0,iface=%s,queues=1" % sock
+            vdev_a = "--vdev=net_virtio_user0,path=%s,mrg_rxbuf=1" % sock
+            ip_a, ip_b, ns_a, ns_b = "10.0.0.1", "10.0.0.2", None, None
         else:
             fs = ",framesz=16384,blocksz=16384" if mtu > 2000 else ""
             fc = 2048 if mtu > 2000 else 8192
@@ -275,6 +292,9 @@ class Bench:
         gen = ["--shape", shape_str(shape), "--codec", codec, "--kind",
                kind_of(codec), "--ratio", str(RATIO), "--bits", str(BITS)]
         common = MW_COMMON + ["--mtu", str(mtu)] + fault
+        # virtio-user shares its memory with the vhost side: one file
+        # per memory type
+        eal = EAL + (["--single-file-segments"] if port == "virtio" else [])
         if respond:
             b_app = ["--respond", "--sink", str(count), "--shape",
                      shape_str(shape), "--codec", "ms-signed", "--kind",
@@ -286,7 +306,7 @@ class Bench:
             a_app = gen + ["--gen", str(count)]
             if rate:
                 a_app += ["--rate", "%.3f" % rate]
-        b = self.popen([self.a.maskwire] + EAL + ["-l", "1", "--file-prefix",
+        b = self.popen([self.a.maskwire] + eal + ["-l", "1", "--file-prefix",
                        pb, vdev_b, "--", "--ip", ip_b, "--peer", ip_a,
                        "--stats", os.path.join(d, "b.json")] + common + b_app +
                       # The receiver outlives the sender: a net_memif
@@ -294,11 +314,11 @@ class Bench:
                       # region crashes inside the PMD (seen in DPDK 22.11).
                       ["--linger-ms", "600"],
                        os.path.join(d, "b.log"), netns=ns_b)
-        if port == "memif" and not self.wait_path(sock, b):
+        if port in ("memif", "virtio") and not self.wait_path(sock, b):
             self.wait(b, 5)
             log("maskwire receiver did not start (%s)" % b.logpath)
             return None
-        a = self.popen([self.a.maskwire] + EAL + ["-l", "0", "--file-prefix",
+        a = self.popen([self.a.maskwire] + eal + ["-l", "0", "--file-prefix",
                        pa, vdev_a, "--", "--ip", ip_a, "--peer", ip_b,
                        "--stats", os.path.join(d, "a.json")] + common + a_app +
                       ["--linger-ms", "100"],
@@ -351,13 +371,19 @@ class Bench:
         n = sb["sink"]["delivered"]
         dense = n * elems(shape) * 4
         wire = sa["net"]["tx_bytes"]  # Ethernet bytes A sent (incl. retrans)
+        # every frame both ways: data, ACKs, HELLOs, ARP, all headers
+        both = wire + sb["net"]["tx_bytes"]
         tx = sa["transport"]
+        g = sa["gen"]
         return {
             "tensors": n,
             "tensors_per_s": n / span if span else None,
             "dense_gbit_s": dense * 8 / span / 1e9 if span else None,
             "wire_gbit_s": wire * 8 / span / 1e9 if span else None,
             "wire_bytes_per_tensor": wire / n if n else None,
+            "wire_both_bytes_per_tensor": both / n if n else None,
+            "ms_ideal_bytes": ms_ideal(elems(shape), g.get("k"))
+            if g.get("codec") == "ms" else None,
             "pps": sa["net"]["tx_frames"] / span if span else None,
             "lat_p50_ms": lat["p50"] / 1e6, "lat_p99_ms": lat["p99"] / 1e6,
             "lat_max_ms": lat["max"] / 1e6,
@@ -572,6 +598,31 @@ def counts(a, codec, n, base_s=1.0):
     return max(5, min(c, 1500))
 
 
+def mtu_section(a, b):
+    """5b: MTU 1500 vs 9000. maskwire over net_vhost/net_virtio_user at
+    both (DPDK 22.11's net_memif and net_af_packet report 1518-byte
+    frames at most, so net_af_packet on the veth runs at 1500 only),
+    TCP on the veth at the same MTU."""
+    mshape = (16, 64, 8, 8) if a.smoke else (64, 64, 32, 32)
+    for mtu in (1500, 9000):
+        b.setup_netns(mtu)
+        for codec in (["ms"] if a.smoke else ["dense", "ms"]):
+            c = counts(a, codec, elems(mshape), 0.7)
+            log("mtu %d %s x%d" % (mtu, codec, c))
+            if mtu <= 1500:
+                b.add("mtu", "maskwire-afpacket",
+                      shape=shape_name(mshape), codec=codec, mtu=mtu,
+                      m=b.rep(b.maskwire, 1, shape=mshape, codec=codec,
+                              count=c, port="afpacket", mtu=mtu))
+            b.add("mtu", "maskwire-virtio", shape=shape_name(mshape),
+                  codec=codec, mtu=mtu,
+                  m=b.rep(b.maskwire, 1, shape=mshape, codec=codec,
+                          count=c, port="virtio", mtu=mtu))
+            b.add("mtu", "tcp-veth", shape=shape_name(mshape),
+                  codec=codec, mtu=mtu,
+                  m=b.rep(b.tcp, 1, shape=mshape, codec=codec, count=c))
+
+
 def run(a):
     b = Bench(a)
     started = time.time()
@@ -658,11 +709,6 @@ def run(a):
                       # may see no full one-second sample at all.
                       seconds=5 if a.smoke else 6))
 
-        b.notes.append("MTU 9000: only TCP; maskwire cannot run jumbo "
-                       "frames on this machine's vdevs (net_memif and "
-                       "net_af_packet in DPDK 22.11 report 1518-byte frames "
-                       "at most)")
-
         # 4: loss
         lshape = (16, 64, 8, 8) if a.smoke else (64, 64, 32, 32)
         losses = [0.05] if a.smoke else [0.0, 0.01, 0.05, 0.10]
@@ -698,22 +744,7 @@ def run(a):
                     b.add("size", stack, shape=shape_name(shape),
                           dense_bytes=size, codec=codec,
                           m=b.rep(fn, 1, shape=shape, codec=codec, count=c))
-        mshape = (16, 64, 8, 8) if a.smoke else (64, 64, 32, 32)
-        for mtu in ([1500] if a.smoke else [1500, 9000]):
-            b.setup_netns(mtu)
-            for codec in (["ms"] if a.smoke else ["dense", "ms"]):
-                c = counts(a, codec, elems(mshape), 0.7)
-                log("mtu %d %s x%d" % (mtu, codec, c))
-                # DPDK 22.11's net_memif and net_af_packet report 1518-byte
-                # frames at most, so maskwire stays at MTU 1500 here.
-                if mtu <= 1500:
-                    b.add("mtu", "maskwire-afpacket",
-                          shape=shape_name(mshape), codec=codec, mtu=mtu,
-                          m=b.rep(b.maskwire, 1, shape=mshape, codec=codec,
-                                  count=c, port="afpacket", mtu=mtu))
-                b.add("mtu", "tcp-veth", shape=shape_name(mshape),
-                      codec=codec, mtu=mtu,
-                      m=b.rep(b.tcp, 1, shape=mshape, codec=codec, count=c))
+        mtu_section(a, b)
     finally:
         b.cleanup()
     results["elapsed_s"] = round(time.time() - started, 1)
@@ -892,18 +923,31 @@ def markdown(res):
             ratio(r.get("dense_gbit_s"), t and t.get("dense_gbit_s"))
             if r["stack"] != "tcp-veth" else ""))
     out.append("")
-    out.extend(["## 5b. MTU (veth between two namespaces; maskwire on "
-                "net_af_packet, TCP on the kernel stack)", "",
+    mrow = find(rows, section="mtu")
+    out.extend(["## 5b. MTU (%s; maskwire on net_vhost/net_virtio_user "
+                "and on net_af_packet over the veth, TCP on the veth)" % (
+                    mrow["shape"] if mrow else "-"), "",
                 "| MTU | codec | stack | tensors/s | dense-eq Gbit/s | "
-                "wire Gbit/s | p50 ms | p99 ms |",
-                "|---|---|---|---|---|---|---|---|"])
+                "wire Gbit/s | p50 ms | p99 ms | goodput vs MTU 1500 | "
+                "wire bytes/tensor, both ways | / MS ideal |",
+                "|---|---|---|---|---|---|---|---|---|---|---|"])
     for r in rows:
         if r["section"] != "mtu":
             continue
-        out.append("| %d | %s | %s | %s | %s | %s | %s | %s |" % (
-            r["mtu"], r["codec"], r["stack"], fmt(r.get("tensors_per_s")),
-            fmt(r.get("dense_gbit_s")), fmt(r.get("wire_gbit_s")),
-            fmt(r.get("lat_p50_ms")), fmt(r.get("lat_p99_ms"))))
+        base = find(rows, section="mtu", mtu=1500, codec=r["codec"],
+                    stack=r["stack"])
+        both, ideal = r.get("wire_both_bytes_per_tensor"), \
+            r.get("ms_ideal_bytes")
+        out.append("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |"
+                   % (r["mtu"], r["codec"], r["stack"],
+                      fmt(r.get("tensors_per_s")),
+                      fmt(r.get("dense_gbit_s")), fmt(r.get("wire_gbit_s")),
+                      fmt(r.get("lat_p50_ms")), fmt(r.get("lat_p99_ms")),
+                      ratio(r.get("dense_gbit_s"),
+                            base and base.get("dense_gbit_s"))
+                      if r["mtu"] != 1500 else "",
+                      "%.0f" % both if both else "-",
+                      "%.4f" % (both / ideal) if both and ideal else "-"))
     out.append("")
     if res["notes"]:
         out.extend(["Notes:", ""] + ["- " + n for n in res["notes"]] + [""])

@@ -149,6 +149,9 @@ static void usage(FILE *f)
 "                          (default 1200; above the largest RTO)\n"
 "  --link-wait-ms N        wait for link up at start (default 10000)\n"
 "  --mbufs N, --rxd N, --txd N   pool and ring sizes\n"
+"  --rx-seg BYTES          RX mbufs of this data room (512..16384) in a\n"
+"                          second pool: longer frames arrive chained (the\n"
+"                          port must scatter); default: whole frames\n"
 "  --sw-cksum              never use checksum offloads\n"
 "  --accept-zero-cksum     accept UDP datagrams without a checksum, and\n"
 "                          announce it: peers then send checksum 0\n"
@@ -173,7 +176,8 @@ enum {
 	O_DUP, O_RX_DUP, O_REORDER, O_RX_REORDER, O_CORRUPT, O_RX_CORRUPT,
 	O_REORDER_GAP, O_FSEED, O_CAPTURE, O_STATUS, O_STATS, O_DURATION,
 	O_IDLE, O_DRAIN, O_LINGER, O_LINKWAIT, O_MBUFS, O_RXD, O_TXD,
-	O_SWCK, O_ZEROCK, O_YIELD, O_PROFILE, O_ENCSTEP, O_ENCW, O_MAC, O_INC, O_NOVERIFY, O_PERIOD,
+	O_RX_SEG, O_SWCK, O_ZEROCK, O_YIELD, O_PROFILE, O_ENCSTEP, O_ENCW, O_MAC,
+	O_INC, O_NOVERIFY, O_PERIOD,
 	O_STAMP, O_RESPOND, O_LOCKSTEP, O_SHM, O_SHM_SLOT, O_SHM_TX, O_SHM_RX,
 	O_SHM_RING, O_HELP,
 };
@@ -203,6 +207,7 @@ static const struct option opts[] = {
 	{"idle-exit-ms", 1, 0, O_IDLE}, {"drain-ms", 1, 0, O_DRAIN},
 	{"linger-ms", 1, 0, O_LINGER}, {"link-wait-ms", 1, 0, O_LINKWAIT},
 	{"mbufs", 1, 0, O_MBUFS}, {"rxd", 1, 0, O_RXD}, {"txd", 1, 0, O_TXD},
+	{"rx-seg", 1, 0, O_RX_SEG},
 	{"sw-cksum", 0, 0, O_SWCK}, {"accept-zero-cksum", 0, 0, O_ZEROCK},
 	{"idle-yield", 0, 0, O_YIELD}, {"profile", 0, 0, O_PROFILE},
 	{"encode-step", 1, 0, O_ENCSTEP}, {"encode-workers", 0, 0, O_ENCW},
@@ -601,6 +606,13 @@ static int parse_args(int argc, char **argv, struct app *a)
 				d->nb_txd = (unsigned)v;
 			if (c != O_MBUFS && v > 32768)
 				FAIL("%s: at most 32768 descriptors", o);
+			break;
+		case O_RX_SEG:
+			if (num_u64(optarg, MW_DP_RX_SEG_MAX, &v) ||
+			    v < MW_DP_RX_SEG_MIN)
+				FAIL("--rx-seg: '%s' is not %u..%u bytes",
+				     optarg, MW_DP_RX_SEG_MIN, MW_DP_RX_SEG_MAX);
+			d->rx_seg = (unsigned)v;
 			break;
 		case O_SWCK:
 			d->sw_cksum = true;

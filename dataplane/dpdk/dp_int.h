@@ -97,6 +97,7 @@ struct mw_dp {
 	/* cold */
 	struct mw_dp_cfg cfg;
 	struct mw_port_caps caps;
+	struct rte_mempool *rx_pool;  /* --rx-seg: RX mbufs (NULL: pool) */
 	bool port_started;            /* configured: close it at the end */
 	bool link_up;
 	uint64_t link_next_ns;        /* next link status read */

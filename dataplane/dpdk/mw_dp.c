@@ -63,6 +63,12 @@ int mw_dp_cfg_check(const struct mw_dp_cfg *cfg, char *err, size_t errlen)
 			 2 * (cfg->nb_rxd + cfg->nb_txd));
 		return MW_EINVAL;
 	}
+	if (cfg->rx_seg && (cfg->rx_seg < MW_DP_RX_SEG_MIN ||
+			    cfg->rx_seg > MW_DP_RX_SEG_MAX)) {
+		snprintf(err, errlen, "--rx-seg must be %u..%u bytes",
+			 MW_DP_RX_SEG_MIN, MW_DP_RX_SEG_MAX);
+		return MW_EINVAL;
+	}
 	if (mw_fault_cfg_check(&cfg->fault_rx) ||
 	    mw_fault_cfg_check(&cfg->fault_tx)) {
 		snprintf(err, errlen,
@@ -804,27 +810,36 @@ int mw_dp_create(const struct mw_dp_cfg *cfg, struct mw_dp **out, char *err,
 		rte_free(dp);
 		return MW_ENOENT;
 	}
-	/* One mbuf holds a whole frame; ports that can scatter may get
-	 * smaller mbufs for jumbo frames, but one size keeps it simple. */
-	uint32_t frame = (uint32_t)cfg->mtu + 18u;
-	uint32_t room = frame < 2048u ? 2048u : (frame + 63u) & ~63u;
-	char pname[RTE_MEMPOOL_NAMESIZE];
-	snprintf(pname, sizeof pname, "mw_pool_p%u", cfg->port_id);
-	dp->pool = rte_pktmbuf_pool_create(pname, cfg->nb_mbufs, 256, 0,
-					   (uint16_t)(room + RTE_PKTMBUF_HEADROOM),
-					   (int)rte_socket_id());
+	/* One mbuf holds a whole frame, jumbo ones too: the core writes a
+	 * datagram contiguously, so TX needs no chain and no copy, and RX
+	 * needs no scatter (chained frames are still handled: rx_frame). */
+	uint32_t room = mw_port_buf_len(&dp->caps, cfg->mtu);
+	dp->pool = mw_port_pool("mw_pool", cfg->port_id, cfg->nb_mbufs, room,
+				err, errlen);
 	if (!dp->pool) {
-		snprintf(err, errlen,
-			 "cannot create a pool of %u mbufs of %u bytes (%s); "
-			 "give EAL more memory (-m) or fewer --mbufs",
-			 cfg->nb_mbufs, room, rte_strerror(rte_errno));
 		rte_free(dp);
 		return MW_ENOMEM;
 	}
+	/* --rx-seg: RX in smaller mbufs, frames chained by the port. */
+	struct rte_mempool *rxp = dp->pool;
+	uint32_t rx_room = room;
+	if (cfg->rx_seg && cfg->rx_seg < room) {
+		dp->rx_pool = mw_port_pool("mw_rxpool", cfg->port_id,
+					   cfg->nb_mbufs, cfg->rx_seg, err,
+					   errlen);
+		if (!dp->rx_pool) {
+			rte_mempool_free(dp->pool);
+			rte_free(dp);
+			return MW_ENOMEM;
+		}
+		rxp = dp->rx_pool;
+		rx_room = cfg->rx_seg;
+	}
 	rc = mw_port_start(cfg->port_id, cfg->mtu, (uint16_t)cfg->nb_rxd,
-			   (uint16_t)cfg->nb_txd, dp->pool, room, cfg->sw_cksum,
+			   (uint16_t)cfg->nb_txd, rxp, rx_room, cfg->sw_cksum,
 			   &dp->caps, err, errlen);
 	if (rc) {
+		rte_mempool_free(dp->rx_pool);
 		rte_mempool_free(dp->pool);
 		rte_free(dp);
 		/* -EINVAL: the configuration does not fit this port. */
@@ -938,6 +953,7 @@ void mw_dp_destroy(struct mw_dp *dp)
 	mw_capture_close(dp->cap);
 	mw_dp_enc_stop(dp->enc, dp->ep, dp->end_ns);
 	mw_ep_free(dp->ep);
+	rte_mempool_free(dp->rx_pool);
 	rte_mempool_free(dp->pool);
 	rte_free(dp);
 }

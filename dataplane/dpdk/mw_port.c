@@ -12,7 +12,9 @@
 
 #include <rte_dev.h>
 #include <rte_devargs.h>
+#include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_mbuf.h>
 
 /* ---- net_memif ---------------------------------------------------------- */
 
@@ -181,6 +183,47 @@ int mw_port_probe(uint16_t port, struct mw_port_caps *caps)
 	return 0;
 }
 
+/*
+ * Bytes the port writes into RX buffers for one frame at this MTU: the
+ * MTU plus its own per-frame overhead, which ethdev derives from the
+ * device info as max_rx_pktlen - max_mtu when the driver gives both
+ * (net_virtio: Ethernet + VLAN + its 12-byte virtio-net header = 30), and
+ * never less than Ethernet + one VLAN tag (18), which is what maskwire
+ * itself puts around an IP packet. A driver whose RX buffers are smaller
+ * than this needs RX scatter (net_virtio refuses the queue otherwise).
+ */
+static uint32_t port_rx_need(const struct mw_port_caps *caps, uint16_t mtu)
+{
+	uint32_t over = 18u;
+	if (caps->max_mtu != UINT16_MAX && caps->max_rx_pktlen > caps->max_mtu &&
+	    caps->max_rx_pktlen - caps->max_mtu > over)
+		over = caps->max_rx_pktlen - caps->max_mtu;
+	return (uint32_t)mtu + over;
+}
+
+uint32_t mw_port_buf_len(const struct mw_port_caps *caps, uint16_t mtu)
+{
+	uint32_t need = port_rx_need(caps, mtu);
+	return need <= MW_PORT_BUF_MIN ? MW_PORT_BUF_MIN : (need + 63u) & ~63u;
+}
+
+struct rte_mempool *mw_port_pool(const char *what, uint16_t port,
+				 unsigned n, uint32_t room, char *err,
+				 size_t errlen)
+{
+	char name[RTE_MEMPOOL_NAMESIZE];
+	snprintf(name, sizeof name, "%s_p%u", what, port);
+	struct rte_mempool *mp = rte_pktmbuf_pool_create(
+		name, n, 256, 0, (uint16_t)(room + RTE_PKTMBUF_HEADROOM),
+		(int)rte_socket_id());
+	if (!mp)
+		snprintf(err, errlen,
+			 "cannot create %s: %u mbufs of %u bytes (%s); give "
+			 "EAL more memory (-m) or fewer --mbufs",
+			 name, n, room, rte_strerror(rte_errno));
+	return mp;
+}
+
 int mw_port_start(uint16_t port, uint16_t mtu, uint16_t nb_rxd,
 		  uint16_t nb_txd, struct rte_mempool *pool, uint32_t buf_len,
 		  bool sw_cksum, struct mw_port_caps *caps, char *err,
@@ -206,7 +249,8 @@ int mw_port_start(uint16_t port, uint16_t mtu, uint16_t nb_rxd,
 	if (caps->max_rx_pktlen && frame > (uint64_t)caps->max_rx_pktlen + 4u) {
 		snprintf(err, errlen,
 			 "port %u (%s): MTU %u needs %u-byte frames, the port "
-			 "receives at most %u (for af_packet raise framesz=)",
+			 "receives at most %u (jumbo frames between two "
+			 "processes: net_vhost + net_virtio_user)",
 			 port, caps->driver, mtu, frame,
 			 caps->max_rx_pktlen);
 		return -EINVAL;
@@ -215,12 +259,18 @@ int mw_port_start(uint16_t port, uint16_t mtu, uint16_t nb_rxd,
 	memset(&conf, 0, sizeof conf);
 	conf.rxmode.mtu = mtu;
 	caps->use_scatter = false;
-	if (frame > buf_len) {
+	uint32_t need = port_rx_need(caps, mtu);
+	if (need > buf_len) {
 		if (!caps->rx_scatter) {
+			bool virtio = strstr(caps->driver, "virtio") != NULL;
 			snprintf(err, errlen,
-				 "port %u: %u-byte frames exceed one mbuf and "
-				 "the port cannot scatter",
-				 port, frame);
+				 "port %u (%s): MTU %u needs %u-byte RX "
+				 "buffers, the mbufs hold %u and the port "
+				 "does not offer RX scatter%s",
+				 port, caps->driver, mtu, need, buf_len,
+				 virtio ? " (virtio offers it with mergeable "
+					  "RX buffers: mrg_rxbuf=1)"
+					: "");
 			return -EINVAL;
 		}
 		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
@@ -231,8 +281,9 @@ int mw_port_start(uint16_t port, uint16_t mtu, uint16_t nb_rxd,
 	if (caps->use_tx_cksum)
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM |
 					RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
-	if (caps->tx_multi_seg)
-		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	/* TX_OFFLOAD_MULTI_SEGS is not asked for: every frame maskwire sends
+	 * is one mbuf (the core writes a datagram contiguously), and some
+	 * drivers take a slower TX path when it is on. */
 	caps->use_rx_cksum =
 		!sw_cksum && caps->rx_ip_cksum && caps->rx_udp_cksum;
 	if (caps->use_rx_cksum)
@@ -281,6 +332,7 @@ int mw_port_start(uint16_t port, uint16_t mtu, uint16_t nb_rxd,
 	if (rte_eth_macaddr_get(port, &mac) == 0)
 		memcpy(caps->mac, mac.addr_bytes, 6);
 	caps->mtu = mtu;
+	caps->rx_buf_len = buf_len;
 	caps->nb_rxd = nb_rxd;
 	caps->nb_txd = nb_txd;
 	return 0;
@@ -314,7 +366,7 @@ void mw_port_caps_json(const struct mw_port_caps *c, FILE *f)
 		"\"name\": \"%s\", \"driver\": \"%s\", "
 		"\"mac\": \"%02x:%02x:%02x:%02x:%02x:%02x\", \"mtu\": %u, "
 		"\"max_mtu\": %u, \"max_rx_pktlen\": %u, "
-		"\"nb_rxd\": %u, \"nb_txd\": %u, "
+		"\"nb_rxd\": %u, \"nb_txd\": %u, \"rx_buf_len\": %u, "
 		"\"offers\": {\"tx_ipv4_cksum\": %s, \"tx_udp_cksum\": %s, "
 		"\"tx_multi_seg\": %s, \"rx_ipv4_cksum\": %s, "
 		"\"rx_udp_cksum\": %s, \"rx_scatter\": %s, \"rss\": %s}, "
@@ -322,7 +374,7 @@ void mw_port_caps_json(const struct mw_port_caps *c, FILE *f)
 		"\"rx_scatter\": %s}, \"relink\": %s",
 		c->name, c->driver, c->mac[0], c->mac[1], c->mac[2], c->mac[3],
 		c->mac[4], c->mac[5], c->mtu, c->max_mtu, c->max_rx_pktlen,
-		c->nb_rxd, c->nb_txd, c->tx_ip_cksum ? "true" : "false",
+		c->nb_rxd, c->nb_txd, c->rx_buf_len, c->tx_ip_cksum ? "true" : "false",
 		c->tx_udp_cksum ? "true" : "false",
 		c->tx_multi_seg ? "true" : "false",
 		c->rx_ip_cksum ? "true" : "false",

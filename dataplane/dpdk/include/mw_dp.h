@@ -38,6 +38,8 @@ extern "C" {
 #define MW_DP_ENCODE_STEP 65536u
 #define MW_DP_MAX_PEERS MW_SOURCE_MAX_PEERS /**< peers one data plane talks to */
 #define MW_DP_MAX_MTU 9600u /**< largest --mtu accepted */
+#define MW_DP_RX_SEG_MIN 512u   /**< smallest rx_seg accepted */
+#define MW_DP_RX_SEG_MAX 16384u /**< largest rx_seg accepted */
 
 struct mw_dp_peer_cfg {
 	uint32_t ip;     /**< host order */
@@ -58,6 +60,13 @@ struct mw_dp_cfg {
 	uint16_t mtu;       /**< IP MTU; UDP payloads up to mtu - 28 */
 	unsigned nb_rxd, nb_txd; /**< descriptors per queue */
 	unsigned nb_mbufs;  /**< mbufs in the pool */
+	unsigned rx_seg;    /**< 0: RX mbufs hold a whole frame (one pool
+				 for RX and TX). Otherwise RX mbufs from a
+				 second pool of nb_mbufs with this much data
+				 room (MW_DP_RX_SEG_MIN..MW_DP_RX_SEG_MAX):
+				 longer frames arrive chained (the port must
+				 offer RX scatter) and are linearised. Not
+				 used when a whole frame fits. */
 	bool sw_cksum;      /**< never use checksum offload */
 	bool accept_zero_udp_cksum;
 	struct mw_fault_cfg fault_rx, fault_tx;

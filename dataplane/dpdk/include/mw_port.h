@@ -35,6 +35,7 @@ struct mw_port_caps {
 			        link stays down (net_memif, client role) */
 	uint16_t mtu;
 	uint16_t nb_rxd, nb_txd;
+	uint32_t rx_buf_len; /**< data room of the RX mbufs */
 };
 
 /**
@@ -43,8 +44,42 @@ struct mw_port_caps {
  */
 int mw_port_probe(uint16_t port, struct mw_port_caps *caps);
 
+/** Smallest mbuf data room mw_port_buf_len() returns (DPDK's default). */
+#define MW_PORT_BUF_MIN 2048u
+
 /**
- * Configure and start a port with one queue pair.
+ * Data room for mbufs that hold any whole frame this port can deliver or
+ * send at this MTU in one segment: the MTU plus the port's per-frame
+ * overhead (Ethernet and a VLAN tag, and whatever the driver adds in its
+ * RX buffers: net_virtio's virtio-net header), rounded up to 64 bytes,
+ * at least MW_PORT_BUF_MIN. A pool with this room needs no RX scatter and
+ * sends every frame as one mbuf.
+ * @param caps  from mw_port_probe().
+ * @param mtu   IP MTU.
+ * @return bytes of data room (without RTE_PKTMBUF_HEADROOM).
+ */
+uint32_t mw_port_buf_len(const struct mw_port_caps *caps, uint16_t mtu);
+
+/**
+ * Create an mbuf pool for a port (on the caller's NUMA socket).
+ * @param what  name prefix; the pool is named WHAT_pPORT.
+ * @param port  port id (for the name).
+ * @param n     mbufs.
+ * @param room  data room per mbuf, without RTE_PKTMBUF_HEADROOM
+ *              (mw_port_buf_len()); at most 65535 - the headroom.
+ * @param err   a message on failure (not enough EAL memory, most often).
+ * @return the pool, or NULL: the caller should exit with an out-of-memory
+ *         error.
+ */
+struct rte_mempool *mw_port_pool(const char *what, uint16_t port,
+				 unsigned n, uint32_t room, char *err,
+				 size_t errlen);
+
+/**
+ * Configure and start a port with one queue pair. RX scatter is turned on
+ * when the port's frames at this MTU need more than buf_len bytes (frames
+ * then arrive chained); a port that cannot scatter is refused. TX never
+ * chains mbufs, so TX multi-segment offload is not requested.
  * @param port      port id.
  * @param mtu       IP MTU wanted (checked against the port's range).
  * @param nb_rxd    RX descriptors wanted (adjusted to the port's limits).
@@ -54,7 +89,11 @@ int mw_port_probe(uint16_t port, struct mw_port_caps *caps);
  * @param sw_cksum  do not use checksum offloads even if offered.
  * @param caps      in: from mw_port_probe(); out: what is in use.
  * @param err       a message on failure.
- * @return 0, or a negative value (the port is left stopped).
+ * @return 0, -EINVAL when the port cannot carry this configuration (MTU
+ *         out of its range, frames longer than it receives, buffers too
+ *         small and no scatter; err says which: a configuration error),
+ *         or another negative value from ethdev (the port is left
+ *         stopped).
  */
 int mw_port_start(uint16_t port, uint16_t mtu, uint16_t nb_rxd,
 		  uint16_t nb_txd, struct rte_mempool *pool, uint32_t buf_len,
