@@ -637,114 +637,124 @@ def run(a):
         codecs = CODECS
         reps = a.reps
 
+        def want(section):
+            return not a.only or section in a.only
+
         # 1+2: transfer at full rate, then at a fixed offered rate
-        full = {}
-        for shape in shapes:
-            n = elems(shape)
-            for codec in codecs:
-                c = counts(a, codec, n, 0.6)
-                log("transfer %s %s x%d" % (shape_name(shape), codec, c))
-                m = b.add("transfer", "maskwire-memif", shape=shape_name(shape),
+        if want("transfer"):
+            full = {}
+            for shape in shapes:
+                n = elems(shape)
+                for codec in codecs:
+                    c = counts(a, codec, n, 0.6)
+                    log("transfer %s %s x%d" % (shape_name(shape), codec, c))
+                    m = b.add("transfer", "maskwire-memif", shape=shape_name(shape),
+                              codec=codec, mode="full",
+                              m=b.rep(b.maskwire, reps, shape=shape, codec=codec,
+                                      count=c))
+                    b.add("transfer", "tcp-veth", shape=shape_name(shape),
                           codec=codec, mode="full",
-                          m=b.rep(b.maskwire, reps, shape=shape, codec=codec,
-                                  count=c))
-                b.add("transfer", "tcp-veth", shape=shape_name(shape),
-                      codec=codec, mode="full",
-                      m=b.rep(b.tcp, reps, shape=shape, codec=codec, count=c))
-                full[(shape, codec)] = m
-            if not a.no_zmq:
-                zc = 3 if a.smoke else (4 if a.quick else 8)
-                b.add("transfer", "pytorch-zmq", shape=shape_name(shape),
-                      codec="ms", mode="full",
-                      m=b.rep(b.zmq, 1, shape=shape, count=zc))
-        for shape in shapes:
-            n = elems(shape)
-            for codec in codecs:
-                m = full.get((shape, codec))
-                if not m or not m.get("tensors_per_s"):
-                    continue
-                rate = round(m["tensors_per_s"] * a.fixed_frac, 2)
-                c = max(8, min(int(rate * (1.5 if a.quick else 3)), 600))
-                if a.smoke:
-                    c = 8
-                log("fixed rate %s %s %.1f/s x%d" % (shape_name(shape), codec,
-                                                     rate, c))
-                for stack, fn in (("maskwire-memif", b.maskwire),
-                                  ("tcp-veth", b.tcp)):
-                    b.add("transfer", stack, shape=shape_name(shape),
-                          codec=codec, mode="fixed", offered_per_s=rate,
-                          m=b.rep(fn, 1, shape=shape, codec=codec, count=c,
-                                  rate=rate))
+                          m=b.rep(b.tcp, reps, shape=shape, codec=codec, count=c))
+                    full[(shape, codec)] = m
+                if not a.no_zmq:
+                    zc = 3 if a.smoke else (4 if a.quick else 8)
+                    b.add("transfer", "pytorch-zmq", shape=shape_name(shape),
+                          codec="ms", mode="full",
+                          m=b.rep(b.zmq, 1, shape=shape, count=zc))
+            for shape in shapes:
+                n = elems(shape)
+                for codec in codecs:
+                    m = full.get((shape, codec))
+                    if not m or not m.get("tensors_per_s"):
+                        continue
+                    rate = round(m["tensors_per_s"] * a.fixed_frac, 2)
+                    c = max(8, min(int(rate * (1.5 if a.quick else 3)), 600))
+                    if a.smoke:
+                        c = 8
+                    log("fixed rate %s %s %.1f/s x%d" % (shape_name(shape), codec,
+                                                         rate, c))
+                    for stack, fn in (("maskwire-memif", b.maskwire),
+                                      ("tcp-veth", b.tcp)):
+                        b.add("transfer", stack, shape=shape_name(shape),
+                              codec=codec, mode="fixed", offered_per_s=rate,
+                              m=b.rep(fn, 1, shape=shape, codec=codec, count=c,
+                                      rate=rate))
 
         # request/response: activation up (MS), gradient down (signed MS)
-        for shape in shapes:
-            c = 10 if a.smoke else (10 if a.quick else 25)
-            log("request/response %s x%d" % (shape_name(shape), c))
-            b.add("step", "maskwire-memif", shape=shape_name(shape),
-                  codec="ms/ms-signed",
-                  m=b.rep(b.maskwire, reps, shape=shape, codec="ms", count=c,
-                          respond=True))
-            b.add("step", "tcp-veth", shape=shape_name(shape),
-                  codec="ms/ms-signed",
-                  m=b.rep(b.tcp, reps, shape=shape, codec="ms", count=c,
-                          respond=True))
-            if not a.no_shm_py:
-                # two Python processes on the shared-memory channel; the
-                # data planes share the cores with them (--idle-yield)
-                b.add("step", "maskwire-shm-python", shape=shape_name(shape),
+        if want("step"):
+            for shape in shapes:
+                c = 10 if a.smoke else (10 if a.quick else 25)
+                log("request/response %s x%d" % (shape_name(shape), c))
+                b.add("step", "maskwire-memif", shape=shape_name(shape),
                       codec="ms/ms-signed",
-                      m=b.rep(b.shm_python, 1, shape=shape, count=c,
-                              warmup=2 if a.smoke else 5))
-            if not a.no_zmq:
-                b.add("step", "pytorch-zmq", shape=shape_name(shape),
-                      codec="ms/dense",
-                      m=b.rep(b.zmq, 1, shape=shape, count=3 if a.smoke or
-                              a.quick else 6, respond=True))
+                      m=b.rep(b.maskwire, reps, shape=shape, codec="ms", count=c,
+                              respond=True))
+                b.add("step", "tcp-veth", shape=shape_name(shape),
+                      codec="ms/ms-signed",
+                      m=b.rep(b.tcp, reps, shape=shape, codec="ms", count=c,
+                              respond=True))
+                if not a.no_shm_py:
+                    # two Python processes on the shared-memory channel; the
+                    # data planes share the cores with them (--idle-yield)
+                    b.add("step", "maskwire-shm-python", shape=shape_name(shape),
+                          codec="ms/ms-signed",
+                          m=b.rep(b.shm_python, 1, shape=shape, count=c,
+                                  warmup=2 if a.smoke else 5))
+                if not a.no_zmq:
+                    b.add("step", "pytorch-zmq", shape=shape_name(shape),
+                          codec="ms/dense",
+                          m=b.rep(b.zmq, 1, shape=shape, count=3 if a.smoke or
+                                  a.quick else 6, respond=True))
 
         # 3: the ceiling of the port type
-        log("ceiling: testpmd txonly -> rxonly over net_memif")
-        b.add("ceiling", "testpmd-memif", frame_bytes=FRAME,
-              m=b.rep(b.testpmd, 1 if a.smoke else reps,
-                      # memif's link takes ~2 s to come up: shorter runs
-                      # may see no full one-second sample at all.
-                      seconds=5 if a.smoke else 6))
+        if want("ceiling"):
+            log("ceiling: testpmd txonly -> rxonly over net_memif")
+            b.add("ceiling", "testpmd-memif", frame_bytes=FRAME,
+                  m=b.rep(b.testpmd, 1 if a.smoke else reps,
+                          # memif's link takes ~2 s to come up: shorter runs
+                          # may see no full one-second sample at all.
+                          seconds=5 if a.smoke else 6))
 
         # 4: loss
-        lshape = (16, 64, 8, 8) if a.smoke else (64, 64, 32, 32)
-        losses = [0.05] if a.smoke else [0.0, 0.01, 0.05, 0.10]
-        have_clang = shutil.which("clang") is not None
-        for loss in losses:
-            c = 12 if a.smoke else (8 if a.quick else 12)
-            budget = 20 if a.smoke else (8 if a.quick else 12)
-            log("loss %.0f%% x%d" % (loss * 100, c))
-            b.add("loss", "maskwire-memif", shape=shape_name(lshape),
-                  codec="ms", loss=loss,
-                  m=b.rep(b.maskwire, 1 if a.smoke else reps, shape=lshape,
-                          codec="ms", count=c, loss=loss, budget=budget))
-            if not have_clang:
-                b.notes.append("no clang: TCP loss runs skipped")
-                continue
-            b.set_loss(int(loss * 1e6))
-            b.add("loss", "tcp-veth", shape=shape_name(lshape), codec="ms",
-                  loss=loss,
-                  m=b.rep(b.tcp, 1 if a.smoke else reps, shape=lshape,
-                          codec="ms", count=c, budget=budget))
-            b.set_loss(0)
+        if want("loss"):
+            lshape = (16, 64, 8, 8) if a.smoke else (64, 64, 32, 32)
+            losses = [0.05] if a.smoke else [0.0, 0.01, 0.05, 0.10]
+            have_clang = shutil.which("clang") is not None
+            for loss in losses:
+                c = 12 if a.smoke else (8 if a.quick else 12)
+                budget = 20 if a.smoke else (8 if a.quick else 12)
+                log("loss %.0f%% x%d" % (loss * 100, c))
+                b.add("loss", "maskwire-memif", shape=shape_name(lshape),
+                      codec="ms", loss=loss,
+                      m=b.rep(b.maskwire, 1 if a.smoke else reps, shape=lshape,
+                              codec="ms", count=c, loss=loss, budget=budget))
+                if not have_clang:
+                    b.notes.append("no clang: TCP loss runs skipped")
+                    continue
+                b.set_loss(int(loss * 1e6))
+                b.add("loss", "tcp-veth", shape=shape_name(lshape), codec="ms",
+                      loss=loss,
+                      m=b.rep(b.tcp, 1 if a.smoke else reps, shape=lshape,
+                              codec="ms", count=c, budget=budget))
+                b.set_loss(0)
 
         # 5: tensor size, then MTU
-        sizes = [1 << 16] if a.smoke else \
-            [1 << 16, 1 << 18, 1 << 20, 1 << 22, 1 << 24, 1 << 26]
-        for size in sizes:
-            shape = (size // 4,)
-            for codec in ("dense", "ms"):
-                c = counts(a, codec, size // 4, 0.7)
-                log("size %d KiB %s x%d" % (size >> 10, codec, c))
-                for stack, fn in (("maskwire-memif", b.maskwire),
-                                  ("tcp-veth", b.tcp)):
-                    b.add("size", stack, shape=shape_name(shape),
-                          dense_bytes=size, codec=codec,
-                          m=b.rep(fn, 1, shape=shape, codec=codec, count=c))
-        mtu_section(a, b)
+        if want("size"):
+            sizes = [1 << 16] if a.smoke else \
+                [1 << 16, 1 << 18, 1 << 20, 1 << 22, 1 << 24, 1 << 26]
+            for size in sizes:
+                shape = (size // 4,)
+                for codec in ("dense", "ms"):
+                    c = counts(a, codec, size // 4, 0.7)
+                    log("size %d KiB %s x%d" % (size >> 10, codec, c))
+                    for stack, fn in (("maskwire-memif", b.maskwire),
+                                      ("tcp-veth", b.tcp)):
+                        b.add("size", stack, shape=shape_name(shape),
+                              dense_bytes=size, codec=codec,
+                              m=b.rep(fn, 1, shape=shape, codec=codec, count=c))
+        # 6: MTU
+        if want("mtu"):
+            mtu_section(a, b)
     finally:
         b.cleanup()
     results["elapsed_s"] = round(time.time() - started, 1)
@@ -1087,6 +1097,10 @@ def main():
     p.add_argument("--testpmd", default=shutil.which("dpdk-testpmd"))
     p.add_argument("--out", default=os.path.join(REPO, "out", "bench"))
     p.add_argument("--reps", type=int, default=None)
+    p.add_argument("--only", type=lambda v: set(v.split(",")), default=None,
+                   help="run only these sections (comma-separated: transfer "
+                        "(with the fixed-rate rows), step, ceiling, loss, "
+                        "size, mtu)")
     p.add_argument("--fixed-frac", type=float, default=0.5,
                    help="fixed offered rate as a fraction of maskwire's "
                    "full rate (0.5)")
