@@ -97,10 +97,13 @@ static void pend_pop(struct mw_shmsrc *s)
 
 /* Report an outcome to the app. MW_ERESET (its app is gone) is expected
  * after a detach and means there is nobody to tell. */
-static void complete(struct mw_shmsrc *s, const struct mw_shm_sub *sub,
-		     int status)
+static void complete_flags(struct mw_shmsrc *s, const struct mw_shm_sub *sub,
+			   int status, uint16_t flags)
 {
-	int rc = mw_shm_dp_complete(s->dp, sub, status);
+	/* flags (offset 70) are the dp's to say, whatever the app wrote */
+	struct mw_shm_sub c = *sub;
+	c.d.reserved = flags;
+	int rc = mw_shm_dp_complete(s->dp, &c, status);
 	if (rc == MW_ERESET)
 		s->forgotten++;
 	else if (rc < 0)
@@ -130,6 +133,12 @@ static void sub_to_meta(const struct mw_shm_desc *d, struct mw_tensor_meta *m,
 			   : 0;
 	if (cp->codec != MW_CODEC_RAW)
 		m->deadline_ms = deadline_ms;
+}
+
+static void complete(struct mw_shmsrc *s, const struct mw_shm_sub *sub,
+		     int status)
+{
+	complete_flags(s, sub, status, 0);
 }
 
 /* Hand queued submits to the transport until its window is full. */
@@ -314,7 +323,10 @@ static void shm_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
 				"maskwire: shm: tensor tag %" PRIu64
 				" failed: %s\n",
 				ev->meta.tag, mw_strerror(status));
-		complete(s, &s->sent[i].sub, status);
+		/* PARTIAL: the peer delivered it at its deadline (9.1) */
+		complete_flags(s, &s->sent[i].sub, status,
+			       status == 0 && ev->partial ? MW_SHM_DLV_PARTIAL
+							  : 0);
 		s->sent[i] = s->sent[--s->sent_n];
 		return;
 	}

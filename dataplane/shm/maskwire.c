@@ -57,6 +57,7 @@ struct mw_client {
 	uint64_t *rx_held;
 	uint32_t held;
 	uint64_t bad_deliveries;
+	uint64_t sends_partial;
 };
 
 void mw_client_opts_default(struct mw_client_opts *o)
@@ -350,6 +351,9 @@ static int reap(struct mw_client *c)
 				continue; /* not ours: ignore */
 			if (e->nslots)
 				tx_release(c, e->first);
+			if (d[i].status == 0 &&
+			    (d[i].reserved & MW_SHM_DLV_PARTIAL))
+				c->sends_partial++;
 			if (d[i].status != 0) {
 				struct mw_client_failure *f =
 					&c->fail[(c->fail_head + c->fail_cnt) &
@@ -728,6 +732,7 @@ int mw_client_info(struct mw_client *c, struct mw_client_info *i)
 	i->held = c->held;
 	i->failures = c->fail_cnt;
 	i->bad_deliveries = c->bad_deliveries;
+	i->sends_partial = c->sends_partial;
 	/* seq first (acquire): the counters are at least that fresh */
 	i->wire_seq = atomic_load_explicit(&c->h->wire.seq,
 					   memory_order_acquire);

@@ -85,6 +85,7 @@ class Info(ctypes.Structure):
         ("retransmits", ctypes.c_uint64),
         ("dense_tx_bytes", ctypes.c_uint64),
         ("dense_rx_bytes", ctypes.c_uint64),
+        ("sends_partial", ctypes.c_uint64),
     ]
 
 

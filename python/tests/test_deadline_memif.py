@@ -9,7 +9,8 @@ timeout (rto_min 1 ms) misses it, so some tensors come partial. For every
 tensor B receives from A (dense, so the received part is exactly what was
 sent): the elements the loss map names are zero, every other element is
 bit-exact, .received_fraction and .elements_lost agree with the map, and
-whole tensors have an empty map. Then the same without loss: nothing
+whole tensors have an empty map; A's client counts exactly as many of
+its sends delivered partial (info()["sends_partial"]). Then the same without loss: nothing
 partial.
 
 Usage: test_deadline_memif.py MASKWIRE MASKWIRE-CODEC (env: MASKWIRE_LIB,
@@ -31,9 +32,9 @@ N = 40
 
 def check_tensors(ca, cb, x, lossy):
     partial = 0
-    for i in range(N):
-        ca.send(x * (i + 1), kind="activation", tag=i, codec="dense",
-                timeout=T)
+    sent0 = ca.info()["sends_partial"]
+    cookies = [ca.send(x * (i + 1), kind="activation", tag=i, codec="dense",
+                       timeout=T) for i in range(N)]
     for i in range(N):
         with cb.recv(timeout=T) as rx:
             want = x * (rx.tag + 1)
@@ -61,6 +62,11 @@ def check_tensors(ca, cb, x, lossy):
                                         .view(np.uint32)),
                          "tag %d: lost part zero, the rest bit-exact"
                          % rx.tag)
+    for c in cookies:
+        ca.wait(c, timeout=T)
+    told = ca.info()["sends_partial"] - sent0
+    mwtest.check(told == partial, "the sender was told %d partial, B got %d"
+                 % (told, partial))
     if lossy:
         mwtest.check(partial > 0, "%d of %d tensors partial" % (partial, N))
     else:

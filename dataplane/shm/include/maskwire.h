@@ -135,6 +135,9 @@ struct mw_client_info {
 	uint64_t retransmits;     /**< segments it sent again */
 	uint64_t dense_tx_bytes;  /**< dense bytes of completed sends */
 	uint64_t dense_rx_bytes;  /**< dense bytes delivered */
+	uint64_t sends_partial;   /**< sends of this client the peer delivered
+				       partial at their deadline (their
+				       COMPLETE says MW_SHM_DLV_PARTIAL) */
 };
 
 /** Default options: 5 s attach timeout, stale check off. */
