@@ -325,8 +325,14 @@ void mw_recv_alloc_retry(struct mw_ep *ep, uint16_t id, uint64_t now)
 static int rx_fill(struct rx_slot *s)
 {
 	uint64_t n = s->desc.n, pos = 0, esz = mw_codec_elem_size(s->desc.codec);
-	uint32_t i, cnt = 0, cap = s->seg_cnt - s->rcvd + 1;
-	struct mw_range *r = malloc(sizeof(*r) * cap);
+	/* missing ranges: at most the missing segments, and at most one
+	 * more than the received ones that separate them */
+	uint32_t i, cnt = 0, cap = s->seg_cnt - s->rcvd;
+	struct mw_range *r;
+
+	if (cap > s->rcvd + 1)
+		cap = s->rcvd + 1;
+	r = malloc(sizeof(*r) * cap);
 
 	if (!r)
 		return MW_ENOMEM;
