@@ -73,7 +73,7 @@ FIELD_OFF = {
     "maskwire.data.dtype": "MW_OFF_DATA_DTYPE",
     "maskwire.data.kind": "MW_OFF_DATA_KIND",
     "maskwire.data.ndim": "MW_OFF_DATA_NDIM",
-    "maskwire.data.reserved": "MW_OFF_DATA_RSV",
+    "maskwire.data.deadline_ms": "MW_OFF_DATA_DEADLINE",
     "maskwire.data.p0": "MW_OFF_DATA_P0",
     "maskwire.data.p1": "MW_OFF_DATA_P1",
     "maskwire.data.dim": "MW_OFF_DATA_DIMS",

@@ -14,6 +14,12 @@
 #   --epochs N               (default 2)
 #   --train-limit N          training images used (default 12800)
 #   --test-limit N           test images used (default 2000)
+#   --loss P                 each data plane drops P of the frames it sends
+#                            (its fault injection, --tx-drop; seeded by
+#                            --seed)
+#   --deadline-ms D          data planes send float tensors with a delivery
+#                            deadline of D ms (docs/PROTOCOL.md 9.1)
+#   --seed N                 training and fault-injection seed (default 1)
 #   --json FILE              also write the client's summary there
 #   --build DIR              build directory (default build/)
 #   --no-deps                do not run scripts/deps.sh --demo
@@ -24,7 +30,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 link=memif act=ms grad=ms-signed epochs=2 train=12800 test=2000
-json="" build=build deps=1
+json="" build=build deps=1 loss=0 deadline=0 seed=1
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--link) link=$2; shift ;;
@@ -34,9 +40,12 @@ while [ $# -gt 0 ]; do
 	--train-limit) train=$2; shift ;;
 	--test-limit) test=$2; shift ;;
 	--json) json=$2; shift ;;
+	--loss) loss=$2; shift ;;
+	--deadline-ms) deadline=$2; shift ;;
+	--seed) seed=$2; shift ;;
 	--build) build=$2; shift ;;
 	--no-deps) deps=0 ;;
-	-h|--help) sed -n '3,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '3,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run-demo.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -89,7 +98,12 @@ start_dp() {
 	local side=$1 ip=$2 peer=$3 vdev=$4 ns=${5:-}
 	local cmd=("$mw" --no-pci --no-huge -m 512 --file-prefix "$id$side"
 		"--vdev=$vdev" -- --ip "$ip" --peer "$peer" --shm "$id$side"
-		--idle-yield --status-ms 0 --stats "$tmp/dp-$side.json")
+		--idle-yield --status-ms 0 --stats "$tmp/dp-$side.json"
+		--deadline-ms "$deadline")
+	if [ "$loss" != 0 ]; then
+		# each side its own loss pattern, both from --seed
+		cmd+=(--tx-drop "$loss" --fault-seed "$((seed * 2 + ${#dps[@]}))")
+	fi
 	[ -n "$ns" ] && cmd=(ip netns exec "$ns" "${cmd[@]}")
 	"${cmd[@]}" >"$tmp/dp-$side.log" 2>&1 &
 	dps+=($!)
@@ -128,9 +142,11 @@ else
 fi
 
 echo "maskwire demo: split CNN on Fashion-MNIST ($train training / $test test" \
-	"images, $epochs epoch(s)), activations $act, gradients $grad, link $link"
+	"images, $epochs epoch(s)), activations $act, gradients $grad, link $link," \
+	"loss $loss, deadline ${deadline} ms"
 common=(--epochs "$epochs" --train-limit "$train" --test-limit "$test"
-	--act-codec "$act" --grad-codec "$grad" --threads 1)
+	--act-codec "$act" --grad-codec "$grad" --threads 1
+	--loss "$loss" --deadline-ms "$deadline" --seed "$seed")
 $py examples/split_learning/splitlearn.py server --shm "${id}b" "${common[@]}" \
 	>"$tmp/server.log" 2>&1 &
 srv=$!

@@ -29,7 +29,7 @@ static const char *const cols[] = {
 	"maskwire.data.k", "maskwire.data.tag", "maskwire.data.seg_cnt",
 	"maskwire.data.codec", "maskwire.data.bits", "maskwire.data.rounding",
 	"maskwire.data.dtype", "maskwire.data.kind", "maskwire.data.ndim",
-	"maskwire.data.reserved", "maskwire.data.p0", "maskwire.data.p1",
+	"maskwire.data.deadline_ms", "maskwire.data.p0", "maskwire.data.p1",
 	"maskwire.data.dim", "maskwire.data.payload_len",
 	"maskwire.ack.largest_pn", "maskwire.ack.ack_delay_us",
 	"maskwire.ack.cum_tid", "maskwire.ack.rx_limit", "maskwire.ack.nblocks",
@@ -223,9 +223,7 @@ static void dump_body(struct row *r, const uint8_t *pl, size_t len,
 		set(r, "maskwire.data.dtype", "%u", d.meta.dtype);
 		set(r, "maskwire.data.kind", "%u", d.meta.kind);
 		set(r, "maskwire.data.ndim", "%u", d.meta.ndim);
-		/* Not in struct mw_data: the parser only checks it is 0. */
-		set(r, "maskwire.data.reserved", "%u",
-		    mw_get16(pl + MW_OFF_DATA_RSV));
+		set(r, "maskwire.data.deadline_ms", "%u", d.meta.deadline_ms);
 		set(r, "maskwire.data.p0", "0x%08x", f2u(d.desc.p0));
 		set(r, "maskwire.data.p1", "0x%08x", f2u(d.desc.p1));
 		for (unsigned i = 0; i < MW_WIRE_MAX_DIMS; i++)

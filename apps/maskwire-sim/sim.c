@@ -57,6 +57,7 @@ static int is_raw(int st)
 struct step {
 	uint8_t act_done, label_done, grad_sent, resolved;
 	uint8_t act_rx, label_rx; /* delivered at the server */
+	uint8_t rx_partial[ST_COUNT], tx_partial[ST_COUNT]; /* 9.1 */
 };
 
 struct node {
@@ -94,6 +95,7 @@ struct sim {
 	size_t pay_cap, scr_cap;
 	uint64_t fail_reason[32];
 	int closing;             /* sessions closed: events only released */
+	struct sim_dl *dl;       /* with --deadline-ms: what arrived */
 };
 
 static uint64_t ns_of_ms(double ms)
@@ -152,6 +154,7 @@ static void stream_params(const struct sim *s, int st,
 	cp->ratio = s->o.ratio;
 	m->dtype = MW_DT_F32;
 	m->kind = st == ST_ACT ? MW_KIND_ACTIVATION : MW_KIND_GRADIENT;
+	m->deadline_ms = (uint16_t)s->o.deadline_ms;
 	m->ndim = (uint8_t)s->o.ndim;
 	memcpy(m->dims, s->o.shape, sizeof(m->dims));
 }
@@ -180,7 +183,7 @@ static void submit(struct sim *s, int node, int st, unsigned step)
 }
 
 /* decode(encode(x)) computed here, independently of the transport. */
-static int verify(struct sim *s, int st, unsigned step,
+static int verify(struct sim *s, int node, int st, unsigned step,
 		  const struct mw_event *ev)
 {
 	struct mw_codec_params cp;
@@ -197,7 +200,7 @@ static int verify(struct sim *s, int st, unsigned step,
 		return 0;
 	gen_tensor(s, st, step, s->xbuf, is_raw(st) ? s->batch : s->elems);
 	if (is_raw(st))
-		return memcmp(ev->buf, s->xbuf, ev->bytes) == 0;
+		return memcmp(ev->buf, s->xbuf, ev->bytes) == 0 && !ev->partial;
 	sz = mw_encode_size(&cp, n);
 	if (sz < 0 || (size_t)sz > s->pay_cap)
 		return 0;
@@ -208,7 +211,13 @@ static int verify(struct sim *s, int st, unsigned step,
 	rc = mw_seg_decode(&d, 0, n, s->pay, (size_t)rc, s->ref);
 	if (rc < 0)
 		return 0;
-	return memcmp(ev->buf, s->ref, ev->bytes) == 0 &&
+	if (s->dl)
+		rc = sim_dl_check(s->dl, node, ev, s->ref,
+				  (uint64_t)s->o.deadline_ms * 1000000u,
+				  s->now);
+	else
+		rc = memcmp(ev->buf, s->ref, ev->bytes) == 0 && !ev->partial;
+	return rc &&
 	       ev->desc.codec == d.codec && ev->desc.bits == d.bits &&
 	       ev->desc.n == d.n && ev->desc.k == d.k &&
 	       memcmp(&ev->desc.p0, &d.p0, 4) == 0 &&
@@ -242,10 +251,14 @@ static void on_event(struct sim *s, int node, struct mw_event *ev)
 		if ((int64_t)step <= s->last_tag[node][st])
 			s->order_err++;
 		s->last_tag[node][st] = step;
-		if (verify(s, st, step, ev))
+		if (ev->partial)
+			s->steps[step].rx_partial[st] = 1;
+		if (verify(s, node, st, step, ev))
 			s->verified++;
 		else
 			s->verify_err++;
+		if (s->dl)
+			sim_dl_on_delivery(s->dl, node, ev->handle, s->now);
 		s->dense_bytes += ev->bytes;
 		mw_ep_release(s->n[node].ep, ev);
 		if (st == ST_GRAD) {
@@ -263,6 +276,11 @@ static void on_event(struct sim *s, int node, struct mw_event *ev)
 		}
 		break;
 	case MW_EV_TX_DONE:
+		step = (unsigned)ev->meta.tag;
+		st = (int)(ev->meta.tag >> 32);
+		if (ev->partial && step < s->o.tensors && st >= 0 &&
+		    st < ST_COUNT)
+			s->steps[step].tx_partial[st] = 1;
 		break;
 	case MW_EV_TX_FAILED:
 		s->failed++;
@@ -563,6 +581,7 @@ static void deliver(struct sim *s)
 {
 	while (s->heap.n && s->heap.v[0].t <= s->now) {
 		struct pkt p = sim_heap_pop(&s->heap);
+		int rc;
 
 		if (node_stalled(s, p.to)) {
 			/* held in the receive ring until the stall ends; the
@@ -575,8 +594,11 @@ static void deliver(struct sim *s)
 			s->link[!p.to].st.corrupted++;
 			s->link[!p.to].st.data_corrupted += p.corrupted == 2;
 		}
-		mw_loop_recv(&s->n[p.to].loop, s->n[p.to].peer, p.data, p.len,
-			     s->now);
+		rc = mw_loop_recv(&s->n[p.to].loop, s->n[p.to].peer, p.data,
+				  p.len, s->now);
+		if (s->dl)
+			sim_dl_on_packet(s->dl, p.to, p.data, p.len, rc,
+					 s->now);
 		free(p.data);
 	}
 }
@@ -704,6 +726,26 @@ static void print_json(struct sim *s, int stalled)
 	       t.acks_tx, t.pkts_tx, t.bytes_tx, t.peer_restarts,
 	       t.session_resets, t.sessions_closed, t.hello_tx, t.close_tx,
 	       t.close_rx);
+	if (s->dl) {
+		const struct sim_dl_stats *ds = sim_dl_stats(s->dl);
+		uint64_t mism = 0;
+		unsigned k, q;
+
+		for (k = 0; k < s->o.tensors; k++)
+			for (q = 0; q < ST_COUNT; q++)
+				mism += s->steps[k].rx_partial[q] !=
+					s->steps[k].tx_partial[q];
+		printf(",\"deadline\":{\"partial_rx\":%" PRIu64
+		       ",\"partial_tx\":%" PRIu64 ",\"elems_lost\":%" PRIu64
+		       ",\"partial_checked\":%" PRIu64
+		       ",\"lossmap_errors\":%" PRIu64
+		       ",\"deadline_misses\":%" PRIu64
+		       ",\"late_excused\":%" PRIu64
+		       ",\"partial_mismatch\":%" PRIu64 "}",
+		       t.partial_rx, t.partial_tx, t.elems_lost, ds->partial,
+		       ds->lossmap_err, ds->deadline_miss, ds->late_excused,
+		       mism);
+	}
 	printf(",\"virtual_time_s\":%.6f,\"dense_bytes_delivered\":%" PRIu64
 	       ",\"goodput_gbps\":%.3f,\"wire_gbps\":%.3f,\"stalled\":%s"
 	       ",\"ok\":%s}\n",
@@ -738,6 +780,10 @@ int main(int argc, char **argv)
 	s.scr_cap = maxn * 4 + 64;
 	s.scr = malloc(s.scr_cap);
 	s.steps = calloc(s.o.tensors + 1, sizeof(*s.steps));
+	if (s.o.deadline_ms && !(s.dl = sim_dl_new())) {
+		perror("malloc");
+		return 2;
+	}
 	if (!s.xbuf || !s.ref || !s.pay || !s.scr || !s.steps) {
 		perror("malloc");
 		return 2;
@@ -797,5 +843,6 @@ int main(int argc, char **argv)
 	free(s.pay);
 	free(s.scr);
 	free(s.steps);
+	sim_dl_free(s.dl);
 	return stalled || s.verify_err || s.order_err ? 1 : 0;
 }

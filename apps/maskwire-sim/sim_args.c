@@ -37,6 +37,8 @@ static void usage(void)
 	      "  --rto-min-us U     minimum RTO (1000); --no-undo: never undo\n"
 	      "                     a window reduction that proves spurious\n"
 	      "  --cc NAME          congestion controller (reno, rate)\n"
+	      "  --deadline-ms D    send activations and gradients with a\n"
+	      "                     deadline of D ms (0: reliable; 9.1)\n"
 	      "  --flows N          N bulk flows (--tensors tensors of --shape\n"
 	      "                     each) through one bottleneck (--bw-gbps,\n"
 	      "                     --queue-kb), random --loss after it\n"
@@ -99,6 +101,7 @@ void sim_parse_args(int argc, char **argv, struct opts *o)
 		{ "max-retries", 1, 0, 'M' }, { "max-time", 1, 0, 'T' },
 		{ "both-open", 0, 0, 'O' }, { "stall-prob", 1, 0, 'P' },
 		{ "stall-ms", 1, 0, 'Z' }, { "rto-min-us", 1, 0, 'U' },
+		{ "deadline-ms", 1, 0, 'L' },
 		{ "no-undo", 0, 0, 'N' }, { "cc", 1, 0, 1000 },
 		{ "flows", 1, 0, 1001 }, { "flow-gap-ms", 1, 0, 1002 },
 		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
@@ -169,6 +172,9 @@ void sim_parse_args(int argc, char **argv, struct opts *o)
 		case 'O': o->both_open = 1; break;
 		case 'P': o->stall_prob = num("stall-prob", optarg, 0, 1); break;
 		case 'Z': o->stall_ms = num("stall-ms", optarg, 0, 1e6); break;
+		case 'L':
+			o->deadline_ms = (unsigned)num("deadline-ms", optarg, 0, 65535);
+			break;
 		case 'U': o->rto_min_us = num("rto-min-us", optarg, 1, 1e6); break;
 		case 'N': o->no_undo = 1; break;
 		case 1000:

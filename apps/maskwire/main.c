@@ -118,6 +118,11 @@ static void usage(FILE *f)
 "                          first --peer, tensors from peers are delivered\n"
 "                          to it (instead of --gen/--sink)\n"
 "  --shm-slot-size BYTES   pool allocation unit, a power of two (65536)\n"
+"  --deadline-ms D         send the app's float tensors with a deadline of\n"
+"                          D ms (1..65535): the peer delivers them D ms\n"
+"                          after their first segment with what arrived,\n"
+"                          zeros and a loss map for the rest (docs/\n"
+"                          PROTOCOL.md 9.1); default 0: reliable\n"
 "  --shm-tx-slots N        send pool slots (512: 32 MiB)\n"
 "  --shm-rx-slots N        receive pool slots (512: 32 MiB)\n"
 "  --shm-ring N            submit/complete/deliver ring entries, 2^n (256)\n"
@@ -178,7 +183,8 @@ enum {
 	O_IDLE, O_DRAIN, O_LINGER, O_LINKWAIT, O_MBUFS, O_RXD, O_TXD,
 	O_RX_SEG, O_SWCK, O_ZEROCK, O_YIELD, O_PROFILE, O_ENCSTEP, O_ENCW, O_MAC,
 	O_INC, O_NOVERIFY, O_PERIOD,
-	O_STAMP, O_RESPOND, O_LOCKSTEP, O_SHM, O_SHM_SLOT, O_SHM_TX, O_SHM_RX,
+	O_STAMP, O_RESPOND, O_LOCKSTEP, O_SHM, O_SHM_SLOT, O_DEADLINE, O_SHM_TX,
+	O_SHM_RX,
 	O_SHM_RING, O_HELP,
 };
 
@@ -217,6 +223,7 @@ static const struct option opts[] = {
 	{"stamp", 0, 0, O_STAMP}, {"respond", 0, 0, O_RESPOND},
 	{"lockstep", 0, 0, O_LOCKSTEP},
 	{"shm", 1, 0, O_SHM}, {"shm-slot-size", 1, 0, O_SHM_SLOT},
+	{"deadline-ms", 1, 0, O_DEADLINE},
 	{"shm-tx-slots", 1, 0, O_SHM_TX}, {"shm-rx-slots", 1, 0, O_SHM_RX},
 	{"shm-ring", 1, 0, O_SHM_RING},
 	{"help", 0, 0, O_HELP},
@@ -651,6 +658,12 @@ static int parse_args(int argc, char **argv, struct app *a)
 			if (!*optarg || strlen(optarg) >= 100)
 				FAIL("--shm: give a region name (1..99 chars)");
 			a->shm.name = optarg;
+			break;
+		case O_DEADLINE:
+			if (num_u64(optarg, 65535, &v))
+				FAIL("--deadline-ms: '%s' is not in 0..65535",
+				     optarg);
+			a->shm.deadline_ms = (uint16_t)v;
 			break;
 		case O_SHM_SLOT:
 			if (num_u64(optarg, MW_SHM_SLOT_MAX, &v) ||

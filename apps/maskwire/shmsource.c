@@ -27,6 +27,7 @@ struct undelivered {
 struct mw_shmsrc {
 	struct mw_shm_dp *dp;
 	char name[128];
+	uint16_t deadline_ms;
 	/* FIFO of taken submits not yet accepted by the transport */
 	struct mw_shm_sub pend[PEND_CAP];
 	unsigned pend_head, pend_n;
@@ -38,7 +39,7 @@ struct mw_shmsrc {
 	unsigned und_head, und_n, und_cap;
 	/* counters */
 	uint64_t submitted, done, failed, rejected, canceled, forgotten;
-	uint64_t delivered, deliver_errors, rx_nobuf, window_full;
+	uint64_t delivered, deliver_errors, rx_nobuf, window_full, partial;
 	uint64_t unknown_handles, apps_new, apps_gone, region_events;
 	uint64_t dense_tx, dense_rx;
 	struct mw_shm_wire_counts wire_pub;
@@ -59,6 +60,7 @@ int mw_shmsrc_new(const struct mw_shmsrc_cfg *cfg, struct mw_shmsrc **out)
 	if (!s)
 		return MW_ENOMEM;
 	snprintf(s->name, sizeof s->name, "%s", cfg->name);
+	s->deadline_ms = cfg->deadline_ms;
 	int rc = mw_shm_dp_create(cfg->name, &cfg->shm, &s->dp);
 	if (rc < 0) {
 		free(s);
@@ -95,10 +97,13 @@ static void pend_pop(struct mw_shmsrc *s)
 
 /* Report an outcome to the app. MW_ERESET (its app is gone) is expected
  * after a detach and means there is nobody to tell. */
-static void complete(struct mw_shmsrc *s, const struct mw_shm_sub *sub,
-		     int status)
+static void complete_flags(struct mw_shmsrc *s, const struct mw_shm_sub *sub,
+			   int status, uint16_t flags)
 {
-	int rc = mw_shm_dp_complete(s->dp, sub, status);
+	/* flags (offset 70) are the dp's to say, whatever the app wrote */
+	struct mw_shm_sub c = *sub;
+	c.d.reserved = flags;
+	int rc = mw_shm_dp_complete(s->dp, &c, status);
 	if (rc == MW_ERESET)
 		s->forgotten++;
 	else if (rc < 0)
@@ -107,7 +112,7 @@ static void complete(struct mw_shmsrc *s, const struct mw_shm_sub *sub,
 }
 
 static void sub_to_meta(const struct mw_shm_desc *d, struct mw_tensor_meta *m,
-			struct mw_codec_params *cp)
+			struct mw_codec_params *cp, uint16_t deadline_ms)
 {
 	memset(m, 0, sizeof(*m));
 	m->dtype = d->dtype;
@@ -126,6 +131,14 @@ static void sub_to_meta(const struct mw_shm_desc *d, struct mw_tensor_meta *m,
 		    cp->codec == MW_CODEC_QUANT)
 			   ? d->bits
 			   : 0;
+	if (cp->codec != MW_CODEC_RAW)
+		m->deadline_ms = deadline_ms;
+}
+
+static void complete(struct mw_shmsrc *s, const struct mw_shm_sub *sub,
+		     int status)
+{
+	complete_flags(s, sub, status, 0);
 }
 
 /* Hand queued submits to the transport until its window is full. */
@@ -138,7 +151,7 @@ static int submit_pending(struct mw_shmsrc *s, struct mw_ep *ep,
 		struct mw_tensor_meta m;
 		struct mw_codec_params cp;
 		uint64_t handle = 0;
-		sub_to_meta(&sub->d, &m, &cp);
+		sub_to_meta(&sub->d, &m, &cp, s->deadline_ms);
 		/* The app's buffer is held until TX_DONE/TX_FAILED, so the
 		 * encode may be deferred (and a rewrite meanwhile is caught
 		 * as any other: MW_ECHANGED or a valid tensor). */
@@ -310,7 +323,10 @@ static void shm_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
 				"maskwire: shm: tensor tag %" PRIu64
 				" failed: %s\n",
 				ev->meta.tag, mw_strerror(status));
-		complete(s, &s->sent[i].sub, status);
+		/* PARTIAL: the peer delivered it at its deadline (9.1) */
+		complete_flags(s, &s->sent[i].sub, status,
+			       status == 0 && ev->partial ? MW_SHM_DLV_PARTIAL
+							  : 0);
 		s->sent[i] = s->sent[--s->sent_n];
 		return;
 	}
@@ -331,6 +347,17 @@ static void shm_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
 	d.bits = ev->desc.bits;
 	d.rounding = ev->desc.rounding;
 	d.k = ev->desc.k;
+	if (ev->partial) {
+		/* the core's ranges are laid out as the region's */
+		_Static_assert(sizeof(struct mw_range) ==
+				       sizeof(struct mw_shm_range),
+			       "loss map layout");
+		mw_shm_dp_put_loss(s->dp, ev->buf, ev->bytes, &d,
+				   (const struct mw_shm_range *)ev->loss,
+				   ev->loss_cnt, ev->elems_lost);
+		s->partial++;
+		free(ev->loss); /* the event's, now copied */
+	}
 	/* keep the order: nothing overtakes a tensor waiting for an app */
 	int rc = s->und_n ? MW_EAGAIN
 			  : mw_shm_dp_deliver(s->dp, ev->buf, ev->bytes, &d);

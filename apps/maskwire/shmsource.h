@@ -42,6 +42,9 @@
 struct mw_shmsrc_cfg {
 	const char *name;      /**< region name (mw_shm_dp_create()) */
 	struct mw_shm_cfg shm; /**< geometry and liveness probe period */
+	uint16_t deadline_ms;  /**< > 0: float tensors the app submits are
+				    sent with this deadline (PROTOCOL.md
+				    9.1; RAW ones reliably) */
 };
 
 struct mw_shmsrc;

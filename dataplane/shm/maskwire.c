@@ -57,6 +57,7 @@ struct mw_client {
 	uint64_t *rx_held;
 	uint32_t held;
 	uint64_t bad_deliveries;
+	uint64_t sends_partial;
 };
 
 void mw_client_opts_default(struct mw_client_opts *o)
@@ -350,6 +351,9 @@ static int reap(struct mw_client *c)
 				continue; /* not ours: ignore */
 			if (e->nslots)
 				tx_release(c, e->first);
+			if (d[i].status == 0 &&
+			    (d[i].reserved & MW_SHM_DLV_PARTIAL))
+				c->sends_partial++;
 			if (d[i].status != 0) {
 				struct mw_client_failure *f =
 					&c->fail[(c->fail_head + c->fail_cnt) &
@@ -611,6 +615,31 @@ int mw_client_poll_failure(struct mw_client *c, struct mw_client_failure *f)
 
 /* ---- receiving ---------------------------------------------------------- */
 
+/* A partial delivery's loss map (SHM.md): used only where the data plane
+ * puts it, inside the delivered buffer's slots after the tensor. */
+static void rx_loss(const struct mw_client *c, const struct mw_shm_desc *d,
+		    struct mw_client_rx *rx)
+{
+	uint64_t end = (d->buf_len + 15) & ~(uint64_t)15;
+	uint64_t run = (d->buf_len + c->id.slot_size - 1) / c->id.slot_size *
+		       (uint64_t)c->id.slot_size;
+
+	rx->partial = 0;
+	rx->loss_cnt = 0;
+	rx->elems_lost = 0;
+	rx->loss = NULL;
+	if (!(d->reserved & MW_SHM_DLV_PARTIAL) || d->buf_len == 0)
+		return;
+	rx->partial = 1;
+	rx->loss_cnt = d->loss_cnt;
+	rx->elems_lost = d->elems_lost;
+	if (d->loss_off == d->buf_off + end && run >= end &&
+	    (uint64_t)d->loss_cnt * sizeof(struct mw_client_range) <=
+		    run - end)
+		rx->loss = (const struct mw_client_range *)(c->base +
+							    d->loss_off);
+}
+
 int mw_client_recv(struct mw_client *c, struct mw_client_rx *rx, int timeout_ms)
 {
 	const uint64_t rx_len = (uint64_t)c->id.rx_slots * c->id.slot_size;
@@ -644,6 +673,7 @@ int mw_client_recv(struct mw_client *c, struct mw_client_rx *rx, int timeout_ms)
 			return rc;
 	}
 	desc_to_meta(&d, &rx->meta);
+	rx_loss(c, &d, rx);
 	rx->buf.len = d.buf_len;
 	rx->buf.off = d.buf_off;
 	rx->buf.data = d.buf_len ? c->base + d.buf_off : NULL;
@@ -702,6 +732,7 @@ int mw_client_info(struct mw_client *c, struct mw_client_info *i)
 	i->held = c->held;
 	i->failures = c->fail_cnt;
 	i->bad_deliveries = c->bad_deliveries;
+	i->sends_partial = c->sends_partial;
 	/* seq first (acquire): the counters are at least that fresh */
 	i->wire_seq = atomic_load_explicit(&c->h->wire.seq,
 					   memory_order_acquire);

@@ -687,6 +687,42 @@ int mw_shm_dp_rx_free(struct mw_shm_dp *dp, void *buf, uint64_t bytes)
 	return 0;
 }
 
+/* The loss map of a partial delivery lives in the buffer's last slot,
+ * after the tensor (16-byte aligned): room and region offset. */
+static uint64_t loss_room(const struct mw_shm_dp *dp, uint64_t bytes)
+{
+	uint64_t end = (bytes + 15) & ~(uint64_t)15;
+	uint64_t run = (uint64_t)rx_nslots(dp, bytes) * dp->slot_size;
+
+	return bytes && run > end ? run - end : 0;
+}
+
+static uint64_t loss_at(const struct mw_shm_dp *dp, int64_t slot,
+			uint64_t bytes)
+{
+	return dp->rx_off + (uint64_t)slot * dp->slot_size +
+	       ((bytes + 15) & ~(uint64_t)15);
+}
+
+int mw_shm_dp_put_loss(struct mw_shm_dp *dp, void *buf, uint64_t bytes,
+		       struct mw_shm_desc *d, const struct mw_shm_range *loss,
+		       uint32_t cnt, uint64_t elems_lost)
+{
+	int64_t slot = bytes ? rx_filling(dp, buf, bytes) : -1;
+
+	if (slot < 0)
+		return MW_EINVAL;
+	d->reserved |= MW_SHM_DLV_PARTIAL;
+	d->elems_lost = elems_lost;
+	d->loss_cnt = cnt;
+	d->loss_off = 0;
+	if ((uint64_t)cnt * sizeof(*loss) > loss_room(dp, bytes))
+		return MW_ENOSPC;
+	d->loss_off = loss_at(dp, slot, bytes);
+	memcpy(dp->base + d->loss_off, loss, (size_t)cnt * sizeof(*loss));
+	return 0;
+}
+
 int mw_shm_dp_deliver(struct mw_shm_dp *dp, void *buf, uint64_t bytes,
 		      const struct mw_shm_desc *meta)
 {
@@ -706,9 +742,20 @@ int mw_shm_dp_deliver(struct mw_shm_dp *dp, void *buf, uint64_t bytes,
 	}
 	d.cookie = 0;
 	d.status = 0;
-	d.reserved = 0;
+	d.reserved &= MW_SHM_DLV_PARTIAL;
 	d.reserved2 = 0;
-	memset(d.pad, 0, sizeof(d.pad));
+	d.pad2 = 0;
+	d.pad3 = 0;
+	if (!(d.reserved & MW_SHM_DLV_PARTIAL)) {
+		d.elems_lost = 0;
+		d.loss_cnt = 0;
+		d.loss_off = 0;
+	} else if (d.loss_off && (slot < 0 ||
+				  d.loss_off != loss_at(dp, slot, bytes) ||
+				  (uint64_t)d.loss_cnt * sizeof(struct mw_shm_range) >
+					  loss_room(dp, bytes))) {
+		d.loss_off = 0; /* not where mw_shm_dp_put_loss() puts it */
+	}
 	d.buf_off = bytes ? (uint64_t)((uint8_t *)buf - dp->base) : 0;
 	d.buf_len = bytes;
 	if (mw_shm_desc_check(&d, dp->rx_off, dp->rx_len) < 0)

@@ -160,8 +160,18 @@ def render(doc, out):
                               obs=observations(results),
                               steps=doc["train_limit"] // 64,
                               ms_ratio=ms_ratio(results))
-    with open(os.path.join(out, "EXPERIMENT.md"), "w") as f:
+    path = os.path.join(out, "EXPERIMENT.md")
+    # keep the deadline experiment's section (deadline_exp.py) as it is
+    if os.path.exists(path):
+        old = open(path).read()
+        i = old.find(DEADLINE_HEADING)
+        if i >= 0:
+            md = md.rstrip("\n") + "\n\n" + old[i:]
+    with open(path, "w") as f:
         f.write(md)
+
+
+DEADLINE_HEADING = "## Deadline delivery under loss"
 
 
 def main():

@@ -109,7 +109,9 @@ def run_server(args, link):
                 step.reply(model(act))
             model.train()
         step = cut.recv()
-    print(f"server: {served} training steps served", flush=True)
+    print(f"server: {served} training steps served, "
+          f"{link.partial_deliveries} tensors delivered partial "
+          f"({link.elements_lost} elements lost)", flush=True)
 
 
 def run_client(args, link):
@@ -127,6 +129,7 @@ def run_client(args, link):
     opt = splitnet.optimizer(model.parameters(), args.lr)
     cut = mwt.Boundary(link, **codec_args(args.act_codec))
     history = []
+    step_times = []
     t_start = time.time()
     wire0 = link.wire_bytes()
     for epoch in range(1, args.epochs + 1):
@@ -136,6 +139,7 @@ def run_client(args, link):
         loss_sum = correct = seen = dense_bytes = 0
         w0 = link.wire_bytes()
         for i, idx in enumerate(batches(len(xtr), args.batch, rng), 1):
+            ts = time.perf_counter()
             xb, yb = xtr[idx], ytr[idx]
             act = model(xb)
             out = cut(act, labels=yb)   # activation and labels go up
@@ -143,6 +147,7 @@ def run_client(args, link):
             out.backward()              # the server's gradient comes down
             opt.step()
             loss, right = cut.reply()[0].tolist()
+            step_times.append(time.perf_counter() - ts)
             loss_sum += loss * len(idx)
             correct += int(right)
             seen += len(idx)
@@ -175,6 +180,14 @@ def run_client(args, link):
                "final_test_acc": history[-1]["test_acc"] if history else None,
                "wire_bytes_total": total_wire,
                "wall_s": round(time.time() - t_start, 1),
+               "loss": args.loss, "deadline_ms": args.deadline_ms,
+               "step_ms_p50": round(1e3 * float(np.percentile(step_times, 50)), 2)
+               if step_times else None,
+               "step_ms_p99": round(1e3 * float(np.percentile(step_times, 99)), 2)
+               if step_times else None,
+               # tensors the data plane delivered partial (9.1), here
+               "partial_deliveries": link.partial_deliveries,
+               "elements_lost": link.elements_lost,
                "history": history}
     print(f"done: test accuracy {100 * summary['final_test_acc']:.2f}% after "
           f"{args.epochs} epoch(s), {human(total_wire)} on the wire in total, "
@@ -241,6 +254,14 @@ def main(argv=None):
     ap.add_argument("--grad-codec", default="dense", help="gradients: dense|ms-signed|... ")
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the peer")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
+    ap.add_argument("--loss", type=float, default=0.0,
+                    help="frame loss the data planes inject (--tx-drop; "
+                         "scripts/run-demo.sh passes it to them): recorded")
+    ap.add_argument("--deadline-ms", type=int, default=0,
+                    help="delivery deadline the data planes use "
+                         "(--deadline-ms; set by scripts/run-demo.sh): "
+                         "recorded; partial tensors are trained on, "
+                         "missing elements zero")
     ap.add_argument("--json", help="client: write the run's summary (per-epoch records) to this file")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)

@@ -88,7 +88,7 @@ local f = {
   d_dtype = F.uint8("maskwire.data.dtype", "Element type", base.DEC, dtypes),
   d_kind = F.uint8("maskwire.data.kind", "Kind", base.DEC, kinds),
   d_ndim = F.uint8("maskwire.data.ndim", "Dimensions"),
-  d_reserved = F.uint16("maskwire.data.reserved", "Reserved"),
+  d_deadline = F.uint16("maskwire.data.deadline_ms", "Deadline (ms, 0: none)"),
   d_p0 = F.float("maskwire.data.p0", "p0 (MS threshold / quant min)"),
   d_p1 = F.float("maskwire.data.p1", "p1 (quant step)"),
   d_dim = F.uint32("maskwire.data.dim", "Dimension"),
@@ -184,7 +184,7 @@ local function dissect_data(tvb, t, len, pinfo)
   tb:add(f.d_dtype, tvb(95, 1))
   tb:add(f.d_kind, tvb(96, 1))
   tb:add(f.d_ndim, tvb(97, 1))
-  tb:add(f.d_reserved, tvb(98, 2))
+  tb:add(f.d_deadline, tvb(98, 2))
   tb:add(f.d_p0, tvb(100, 4))
   tb:add(f.d_p1, tvb(104, 4))
   local ndim = tvb(97, 1):uint()

@@ -24,7 +24,7 @@ says.
 """
 
 import ctypes
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import _lib
 
@@ -139,15 +139,14 @@ class SendFailed(MaskwireError):
 
 class PartialDelivery(MaskwireError):
     """A tensor arrived incomplete: its delivery deadline passed before
-    every segment did. Code MW_ETRUNC.
+    every segment did (docs/PROTOCOL.md 9.1). Code MW_ETRUNC.
 
-    Not raised yet: the data plane delivers whole tensors only. Once it
-    reports partial (deadline) deliveries, Client.recv() raises this for
-    them. .received is the Received holding what did arrive (missing
-    elements zero; its buffer released like any other), .delivered and
-    .total count elements; .tag and .kind are the tensor's. A caller that
-    can train on a partial tensor catches it and uses .received; anything
-    else sees an error, never a silently incomplete tensor."""
+    Client.recv() never raises it: it returns the Received with .partial
+    set, .loss_map and .received_fraction. maskwire.torch raises it from
+    a Link made with strict=True. .received is the Received holding what
+    did arrive (missing elements zero; its buffer released like any
+    other), .delivered and .total count elements; .tag and .kind are the
+    tensor's."""
 
     def __init__(self, received: "Received", delivered: int, total: int):
         self.received = received
@@ -292,7 +291,14 @@ class TxBuffer:
 
 class Received:
     """A delivered tensor: metadata and zero-copy views of its buffer.
-    The views are valid until release() (or the end of a with block)."""
+    The views are valid until release() (or the end of a with block).
+
+    Deadline delivery (docs/PROTOCOL.md 9.1): .partial is True when the
+    sender's deadline passed before every segment arrived; the missing
+    elements are zero, .loss_map lists them as (offset, count) element
+    ranges (None if the data plane had no room to pass the map on),
+    .elements_lost counts them and .received_fraction is the share that
+    arrived (1.0 for a whole tensor, whose .loss_map is [])."""
 
     def __init__(self, client: "Client", rx, copy: bool):
         m = rx.meta
@@ -305,6 +311,18 @@ class Received:
         self.dtype = _CODE_TO_DTYPE[m.dtype]
         self.shape = tuple(m.dims[i] for i in range(m.ndim))
         self.nbytes = rx.buf.len
+        # Deadline delivery (PROTOCOL.md 9.1): what did not arrive, zeros.
+        n = 1
+        for d in self.shape:
+            n *= d
+        self.partial = bool(rx.partial)
+        self.elements_lost = int(rx.elems_lost) if self.partial else 0
+        self.received_fraction = (1.0 - self.elements_lost / n) if n else 1.0
+        self.loss_map: Optional[List[Tuple[int, int]]] = [] \
+            if not self.partial else None
+        if self.partial and rx.loss:
+            self.loss_map = [(int(rx.loss[i].off), int(rx.loss[i].cnt))
+                             for i in range(rx.loss_cnt)]
         self._client = client
         self._buf = _buf_copy(rx.buf)
         self.array = _view(rx.buf.data or 0, rx.buf.len, self.dtype,

@@ -35,9 +35,17 @@ class Buf(ctypes.Structure):
     ]
 
 
+class Range(ctypes.Structure):
+    """struct mw_client_range"""
+    _fields_ = [("off", ctypes.c_uint64), ("cnt", ctypes.c_uint64)]
+
+
 class Rx(ctypes.Structure):
     """struct mw_client_rx"""
-    _fields_ = [("meta", Meta), ("buf", Buf)]
+    _fields_ = [("meta", Meta), ("buf", Buf),
+                ("partial", ctypes.c_uint32), ("loss_cnt", ctypes.c_uint32),
+                ("elems_lost", ctypes.c_uint64),
+                ("loss", ctypes.POINTER(Range))]
 
 
 class Failure(ctypes.Structure):
@@ -77,6 +85,7 @@ class Info(ctypes.Structure):
         ("retransmits", ctypes.c_uint64),
         ("dense_tx_bytes", ctypes.c_uint64),
         ("dense_rx_bytes", ctypes.c_uint64),
+        ("sends_partial", ctypes.c_uint64),
     ]
 
 

@@ -36,8 +36,8 @@ PeerFailed (the peer closed its link, normally or because of an
 exception), ProtocolError (the peer sent something out of sequence),
 BoundaryError (this side was used out of order), maskwire.SendFailed (the
 data plane could not deliver a tensor), maskwire.ResetError (the local
-data plane went away), maskwire.PartialDelivery (once data planes deliver
-partial tensors). The wire format (tags) is in docs/PYTHON.md.
+data plane went away), maskwire.PartialDelivery (a tensor delivered
+partial at its deadline, on a Link made with strict=True). The wire format (tags) is in docs/PYTHON.md.
 """
 
 import time
@@ -46,7 +46,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
-from . import CODECS, MW_ETIMEDOUT, Client, Received, Timeout, _lookup
+from . import (CODECS, MW_ETIMEDOUT, Client, PartialDelivery, Received,
+               Timeout, _lookup)
 
 __all__ = ["Link", "Boundary", "ServerBoundary", "Step", "BoundaryError",
            "ProtocolError", "PeerClosed", "PeerFailed"]
@@ -165,6 +166,10 @@ class Link:
     attached maskwire.Client, which close() then leaves attached).
     timeout: seconds a boundary waits for the peer by default (None:
     without limit). attach_timeout: seconds to wait for the data plane.
+    strict: a tensor the data plane delivered partial (its deadline
+    passed, docs/PROTOCOL.md 9.1) raises maskwire.PartialDelivery;
+    otherwise (default) it is used as delivered, missing elements zero,
+    and counted in .partial_deliveries and .elements_lost.
 
     Use it as a context manager: on exit it tells the peer it closed, as
     failed (PeerFailed on the peer) when an exception is leaving the block.
@@ -173,7 +178,8 @@ class Link:
 
     def __init__(self, shm: Union[str, Client],
                  timeout: Optional[float] = 30.0,
-                 attach_timeout: Optional[float] = 30.0):
+                 attach_timeout: Optional[float] = 30.0,
+                 strict: bool = False):
         if timeout is not None and timeout <= 0:
             raise ValueError(f"timeout must be > 0 or None, not {timeout}")
         if isinstance(shm, Client):
@@ -188,6 +194,9 @@ class Link:
         self._floor = {DATA: 0, GRAD: 0, REPLY: 0}
         self._peer_end = None     # (steps, failed) once the peer closed
         self._closed = False
+        self.strict = strict
+        self.partial_deliveries = 0   # tensors delivered partial (9.1)
+        self.elements_lost = 0        # ... elements missing from them
 
     def __enter__(self) -> "Link":
         return self
@@ -297,6 +306,13 @@ class Link:
                     rx = self.client.recv(timeout=wait)
                 except Timeout:
                     continue
+                if rx.partial:
+                    self.partial_deliveries += 1
+                    self.elements_lost += rx.elements_lost
+                    if self.strict:
+                        total = rx.nbytes // max(rx.array.itemsize, 1)
+                        raise PartialDelivery(rx, total - rx.elements_lost,
+                                              total)
                 self._take(rx, key, msg, keep)
         except BaseException:
             msg.release()

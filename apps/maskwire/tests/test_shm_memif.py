@@ -68,16 +68,18 @@ def same_bits(a, b):
         a.tobytes() == b.tobytes()
 
 
-def start_pair(run, names, sock, b_only=False):
+def start_pair(run, names, sock, b_only=False, extra=()):
+    """Data planes A (memif server) and B on regions names[0], names[1];
+    extra: more arguments for both (fault injection, --deadline-ms)."""
     a = None
     if not b_only:
         a = run.start("A", "net_memif0,role=server,socket=%s,socket-abstract=no" % sock,
                       ["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--shm", names[0],
-                       "--idle-yield", "--status-ms", "0"] + SLOTS)
+                       "--idle-yield", "--status-ms", "0"] + SLOTS + list(extra))
         run.wait_path(sock)
     b = run.start("B", "net_memif0,role=client,socket=%s,socket-abstract=no" % sock,
                   ["--ip", "10.0.0.2", "--peer", "10.0.0.1", "--shm", names[1],
-                   "--idle-yield", "--status-ms", "0"] + SLOTS)
+                   "--idle-yield", "--status-ms", "0"] + SLOTS + list(extra))
     run.wait_path("/dev/shm/" + names[1])
     if a:
         run.wait_path("/dev/shm/" + names[0])

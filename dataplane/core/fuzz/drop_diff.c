@@ -201,7 +201,7 @@ static void extra(struct dd *d, struct mw_fuzz_in *in)
 			d->extra_why = (enum mw_drop)i;
 	/* Drops with an extra action (section 11) change state by design. */
 	if (d->extra_why == MW_DROP_SESSION || d->extra_why == MW_DROP_WINDOW ||
-	    d->extra_why == MW_DROP_NOBUF)
+	    d->extra_why == MW_DROP_NOBUF || d->extra_why == MW_DROP_LATE)
 		d->same = 0;
 }
 

@@ -149,6 +149,7 @@ int mw_cc_from_name(const char *name);
 	X(MW_DROP_NOBUF, "no_buffer")                                         \
 	X(MW_DROP_INCONSISTENT, "inconsistent")                               \
 	X(MW_DROP_ACK, "bad_ack")                                             \
+	X(MW_DROP_LATE, "late")                                               \
 	X(MW_DROP_PEER, "unknown_peer")
 
 enum mw_drop {
@@ -206,6 +207,11 @@ enum mw_drop mw_drop_for_hdr_error(int rc);
 	X(tensors_sent, "tensors the peer acknowledged whole (TX_DONE)")      \
 	X(tensors_failed, "tensors failed (TX_FAILED)")                       \
 	X(tensors_delivered, "tensors received whole (RX_TENSOR)")            \
+	X(partial_rx, "... of which delivered partial at their deadline "     \
+		      "(PROTOCOL.md 9.1)")                                    \
+	X(elems_lost, "elements missing from them (zero-filled)")             \
+	X(partial_tx, "tensors sent that the peer delivered partial "         \
+		      "(TX_DONE with partial)")                               \
 	X(peer_restarts, "new incarnations of peers seen")                    \
 	X(session_resets, "sessions ended abnormally: retry budget spent, "   \
 			  "peer reset or restarted, peer closed with an "     \
@@ -262,6 +268,11 @@ enum mw_ev_type {
 				       MW_EFORMAT (peer violated the protocol) */
 };
 
+/** An element range [off, off + cnt) of a tensor. */
+struct mw_range {
+	uint64_t off, cnt;
+};
+
 /** One event. Buffers and metadata are copied out; nothing points into
  *  the endpoint. */
 struct mw_event {
@@ -274,6 +285,16 @@ struct mw_event {
 	struct mw_codec_desc desc;   /**< RX_TENSOR: as encoded by the peer */
 	void *buf;          /**< RX_TENSOR: decoded tensor, now the app's */
 	uint64_t bytes;     /**< its size (elements x element size) */
+	uint8_t partial;    /**< RX_TENSOR: delivered at its deadline with
+				 segments missing; TX_DONE: the peer did so
+				 (PROTOCOL.md 9.1) */
+	uint32_t loss_cnt;  /**< RX_TENSOR partial: ranges in loss */
+	uint64_t elems_lost; /**< RX_TENSOR partial: elements in them */
+	struct mw_range *loss; /**< RX_TENSOR partial: the element ranges
+				    that did not arrive (zero-filled in buf),
+				    in increasing order, merged; malloc()ed,
+				    now the app's: free() it, or let
+				    mw_ep_release() do it. NULL otherwise */
 };
 
 /** Submit flags. */
@@ -441,6 +462,12 @@ int mw_ep_handle_expiry(struct mw_ep *ep, uint64_t now);
  * @param meta   dtype, kind, shape, tag. Float codecs need MW_DT_F32 and
  *               n = product(dims) elements; MW_CODEC_RAW takes any dtype
  *               and sends product(dims) x dtype size bytes as they are.
+ *               meta->deadline_ms > 0 asks the receiver to deliver the
+ *               tensor at most that long after its first segment
+ *               arrived, missing ranges zero-filled (PROTOCOL.md 9.1);
+ *               the TX_DONE then says partial. Not with MW_CODEC_RAW
+ *               (MW_EINVAL); to a peer that did not announce
+ *               MW_HELLO_CAP_DEADLINE it is sent reliably.
  * @param cp     codec parameters (mw_codec.h).
  * @param data   the dense tensor (native float32, or bytes for RAW).
  * @param bytes  its size; must equal n x element size.
@@ -469,7 +496,8 @@ int mw_ep_poll(struct mw_ep *ep, struct mw_event *ev);
 
 /**
  * Give an RX_TENSOR event's buffer back through the configured allocator
- * (for apps that let the endpoint allocate). Other events: no-op.
+ * (for apps that let the endpoint allocate), and free its loss map.
+ * Other events: no-op.
  */
 void mw_ep_release(struct mw_ep *ep, struct mw_event *ev);
 

@@ -81,7 +81,7 @@ extern "C" {
 #define MW_OFF_DATA_DTYPE 95u    /**< u8 */
 #define MW_OFF_DATA_KIND 96u     /**< u8 */
 #define MW_OFF_DATA_NDIM 97u     /**< u8 */
-#define MW_OFF_DATA_RSV 98u      /**< u16, 0 */
+#define MW_OFF_DATA_DEADLINE 98u /**< u16, deadline in ms (0: none) */
 #define MW_OFF_DATA_P0 100u      /**< f32 bits, u32 */
 #define MW_OFF_DATA_P1 104u      /**< f32 bits, u32 */
 #define MW_OFF_DATA_DIMS 108u    /**< 8 x u32 */
@@ -123,6 +123,9 @@ enum mw_ptype {
 /** HELLO capabilities (5.1): what the sender accepts. */
 #define MW_HELLO_CAP_UDP_CSUM0 0x0001u /**< UDP checksum 0 (the CRC32C
 					    covers the packet; 2) */
+#define MW_HELLO_CAP_DEADLINE 0x0002u /**< takes DATA with a deadline
+					   and sends PARTIAL ACK blocks (9.1);
+					   the core always announces it */
 
 /** Common-header flags. */
 #define MW_FLAG_ACK_REQ 0x0001u /**< ACK: answer with an ACK now (probe) */
@@ -182,6 +185,10 @@ struct mw_tensor_meta {
 	uint8_t ndim;  /**< 0..MW_WIRE_MAX_DIMS */
 	uint32_t dims[MW_WIRE_MAX_DIMS]; /**< unused dims are 0 */
 	uint64_t tag;  /**< application tag (e.g. the training step) */
+	uint16_t deadline_ms; /**< 0: reliable; else deliver at most this
+				   long after the tensor's first segment
+				   arrived, missing ranges zero-filled
+				   (PROTOCOL.md 9.1); not for RAW */
 };
 
 /** A parsed DATA header. */
@@ -199,6 +206,8 @@ struct mw_data {
 
 /** ACK block flags. */
 #define MW_ACKB_COMPLETE 0x01u /**< every segment of the tensor received */
+#define MW_ACKB_PARTIAL 0x02u  /**< with COMPLETE: delivered at its deadline
+				    with segments missing (PROTOCOL.md 9.1) */
 
 /** One ACK block, parsed (bitmap points into the packet). */
 struct mw_ack_block {

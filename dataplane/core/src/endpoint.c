@@ -168,7 +168,11 @@ int mw_ep_poll(struct mw_ep *ep, struct mw_event *ev)
 
 void mw_ep_release(struct mw_ep *ep, struct mw_event *ev)
 {
-	if (ev->type != MW_EV_RX_TENSOR || !ev->buf)
+	if (ev->type != MW_EV_RX_TENSOR)
+		return;
+	free(ev->loss);
+	ev->loss = NULL;
+	if (!ev->buf)
 		return;
 	ep->cfg.rx_alloc.free(ep->cfg.rx_alloc.ctx, ev->buf, ev->bytes);
 	ev->buf = NULL;
@@ -273,6 +277,7 @@ int mw_ep_add_peer(struct mw_ep *ep)
 	p->sess.lim.max_tensor_bytes = ep->cfg.max_tensor_bytes;
 	p->sess.hello_at = NO_TIME;
 	p->recv.alloc_retry_at = NO_TIME;
+	p->recv.deadline_at = NO_TIME;
 	mw_cc_init(&p->cc, mw_cc_ops_get(ep->cfg.cc), ep->cfg.cwnd_min,
 		   ep->cfg.cwnd_max, ep->cfg.cwnd_initial, ep->cfg.undo);
 	mw_session_reset(ep, p);
@@ -389,6 +394,8 @@ static uint64_t peer_expiry(struct mw_ep *ep, struct peer *p)
 		t = p->sess.hello_at;
 	if (p->recv.blocked && p->recv.alloc_retry_at < t)
 		t = p->recv.alloc_retry_at;
+	if (p->recv.deadline_at < t)
+		t = p->recv.deadline_at;
 	/* the pacing gate (8.5): shut now, and something could pass it */
 	if (peer_open(p) && p->cc.pace_ns && p->cc.pace_next > ep->last_now &&
 	    p->cc.pace_next < t && p->rtb.in_flight < p->cc.cwnd &&
@@ -436,6 +443,8 @@ int mw_ep_handle_expiry(struct mw_ep *ep, uint64_t now)
 			mw_rtb_detect_losses(ep, p, now);
 		if (p->recv.blocked && p->recv.alloc_retry_at <= now)
 			mw_recv_alloc_retry(ep, i, now);
+		if (p->recv.deadline_at <= now)
+			mw_recv_on_deadline(ep, i, now);
 		if (p->sess.hello_at <= now) {
 			p->sess.hello_at = NO_TIME;
 			ep->ctr.rto_events++;

@@ -78,6 +78,7 @@ struct tx_slot {
 	uint32_t ack_cum;    /* segments [0, ack_cum) are all acknowledged */
 	uint32_t lost;       /* segments waiting for retransmission */
 	uint32_t lost_hint;  /* no lost segment below this index */
+	uint8_t partial;     /* the peer delivered it at its deadline */
 	uint8_t encoding;    /* deferred: not encoded yet (enc below) */
 	uint8_t enc_started; /* mw_enc_begin() done */
 	uint8_t enc_taken;   /* out to another thread (mw_ep_encode_take) */
@@ -108,6 +109,17 @@ struct rx_slot {
 	struct mw_tensor_meta meta;
 	struct mw_codec_desc desc;
 	uint8_t tblock[MW_WIRE_TBLOCK_LEN];
+	uint64_t deadline_at;  /* first segment's arrival + deadline_ms, or
+				  NO_TIME (9.1) */
+	uint8_t partial;       /* complete by its deadline, not whole: */
+	uint32_t loss_cnt;     /* the ranges missing (zero-filled) */
+	uint64_t elems_lost;
+	struct mw_range *loss; /* malloc()ed, handed to the event */
+	/* Kept across mw_recv_slot_clear() (reset with the session): the
+	 * tensor of this slot last delivered partial, reported in PARTIAL
+	 * ACK blocks until the slot takes tensor ptid + window (9.1). */
+	uint32_t ptid;
+	uint8_t pvalid;
 };
 
 struct sent_rec {
@@ -180,6 +192,8 @@ struct recvq {
 	uint32_t blocked_tid;
 	uint64_t alloc_retry_at;
 	struct mw_rx_info blocked_info;
+	uint64_t deadline_at;       /* earliest deadline of a tensor being
+				       received (9.1), NO_TIME if none */
 };
 
 struct peer {
@@ -340,6 +354,8 @@ int mw_recv_on_data(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 		    size_t len, uint64_t now);
 /* Try again to get a buffer for the tensor the allocator refused. */
 void mw_recv_alloc_retry(struct mw_ep *ep, uint16_t id, uint64_t now);
+/* Deliver, partial, every tensor whose deadline has come (9.1). */
+void mw_recv_on_deadline(struct mw_ep *ep, uint16_t id, uint64_t now);
 int mw_recv_build_ack(struct mw_ep *ep, struct peer *p, uint8_t *buf,
 		      size_t cap, uint16_t flags, uint64_t now);
 

@@ -4,19 +4,26 @@
  * 11, decoding segments into the tensor, in-order delivery (9), flow
  * control and the allocator (8.6), and the ACKs owed and built (5.4, 8.7).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "ep.h"
 
 void mw_recv_slot_clear(struct mw_ep *ep, struct rx_slot *s, int free_buf)
 {
+	uint32_t ptid = s->ptid;
+	uint8_t pvalid = s->pvalid;
+
 	if (free_buf && s->buf) {
 		ep->cfg.rx_alloc.free(ep->cfg.rx_alloc.ctx, s->buf, s->bytes);
 		ep->rx_mem -= s->bytes;
 	}
+	free(s->loss);
 	mw_mem_free(ep, s->bitmap, (s->seg_cnt + 7u) / 8u);
 	mw_mem_free(ep, s->rs, sizeof(*s->rs) * s->seg_cnt);
 	memset(s, 0, sizeof(*s));
+	s->ptid = ptid;
+	s->pvalid = pvalid;
 }
 
 uint32_t mw_recv_limit(const struct mw_ep *ep, const struct peer *p)
@@ -48,6 +55,17 @@ static void rx_deliver(struct mw_ep *ep, uint16_t id)
 		e->buf = s->buf;
 		e->bytes = s->bytes;
 		s->buf = NULL; /* now the event's; rx_mem drops at poll */
+		if (s->partial) {
+			e->partial = 1;
+			e->loss = s->loss;
+			e->loss_cnt = s->loss_cnt;
+			e->elems_lost = s->elems_lost;
+			s->loss = NULL; /* the event's too */
+			s->ptid = s->tid;
+			s->pvalid = 1;
+			ep->ctr.partial_rx++;
+			ep->ctr.elems_lost += e->elems_lost;
+		}
 		mw_recv_slot_clear(ep, s, 0);
 		p->recv.rx_next++;
 		p->recv.rx_unpolled++;
@@ -199,8 +217,17 @@ int mw_recv_on_data(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 		return mw_ep_drop(ep, MW_DROP_LIMIT, MW_ELIMIT);
 
 	off = sdiff(d.tid, p->recv.rx_next);
-	if (off < 0)
+	if (off < 0) {
+		s = &p->recv.rx[d.tid % ep->cfg.window];
+		if (s->pvalid && s->ptid == d.tid) {
+			/* Delivered at its deadline already (9.1): its
+			 * sender learns so from the ACK sent now. */
+			rx_note_pn(ep, p, d.pn, now);
+			p->recv.ack_now = 1;
+			return mw_ep_drop(ep, MW_DROP_LATE, MW_ESTATE);
+		}
 		return rx_dup(ep, p, d.pn, now); /* already delivered */
+	}
 	if (off >= sdiff(mw_recv_limit(ep, p), p->recv.rx_next) ||
 	    (uint32_t)off >= ep->cfg.window) {
 		/* Flow control, not a bad packet: its pn is recorded so that
@@ -251,6 +278,13 @@ int mw_recv_on_data(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 	/* Accepted. */
 	if (opened && p->recv.blocked && p->recv.blocked_tid == d.tid)
 		p->recv.blocked = 0;
+	if (opened && d.meta.deadline_ms) {
+		s->deadline_at = now + (uint64_t)d.meta.deadline_ms * 1000000u;
+		if (s->deadline_at < p->recv.deadline_at)
+			p->recv.deadline_at = s->deadline_at;
+	} else if (opened) {
+		s->deadline_at = NO_TIME;
+	}
 	rx_note_pn(ep, p, d.pn, now);
 	rx_record(ep, id, s, &d);
 	return 0;
@@ -281,6 +315,77 @@ void mw_recv_alloc_retry(struct mw_ep *ep, uint16_t id, uint64_t now)
 	p->recv.ack_now = 1;
 }
 
+/*
+ * The tensor's deadline has come (9.1): the element ranges no received
+ * segment covers - the complement of the received ranges, which tile -
+ * are zero-filled and listed, merged, in the loss map; the tensor counts
+ * as complete. Returns 0 or MW_ENOMEM (the map could not be allocated:
+ * the tensor keeps waiting, retried at the next expiry).
+ */
+static int rx_fill(struct rx_slot *s)
+{
+	uint64_t n = s->desc.n, pos = 0, esz = mw_codec_elem_size(s->desc.codec);
+	/* missing ranges: at most the missing segments, and at most one
+	 * more than the received ones that separate them */
+	uint32_t i, cnt = 0, cap = s->seg_cnt - s->rcvd;
+	struct mw_range *r;
+
+	if (cap > s->rcvd + 1)
+		cap = s->rcvd + 1;
+	r = malloc(sizeof(*r) * cap);
+
+	if (!r)
+		return MW_ENOMEM;
+	for (i = 0; i <= s->seg_cnt; i++) {
+		uint64_t end = n;
+
+		if (i < s->seg_cnt) {
+			if (!bit_get(s->bitmap, i))
+				continue;
+			end = s->rs[i].elem_off;
+		}
+		if (end > pos) {
+			r[cnt].off = pos;
+			r[cnt].cnt = end - pos;
+			memset((uint8_t *)s->buf + pos * esz, 0,
+			       (size_t)((end - pos) * esz));
+			s->elems_lost += end - pos;
+			cnt++;
+		}
+		if (i < s->seg_cnt)
+			pos = s->rs[i].elem_off + s->rs[i].elem_cnt;
+	}
+	s->loss = r;
+	s->loss_cnt = cnt;
+	s->partial = 1;
+	s->complete = 1;
+	return 0;
+}
+
+void mw_recv_on_deadline(struct mw_ep *ep, uint16_t id, uint64_t now)
+{
+	struct peer *p = &ep->peers[id];
+	uint32_t i, w = ep->cfg.window;
+	uint64_t next = NO_TIME;
+	int due = 0;
+
+	for (i = 0; i < w; i++) {
+		struct rx_slot *s = &p->recv.rx[i];
+
+		if (!s->used || s->complete || s->deadline_at == NO_TIME)
+			continue;
+		if (s->deadline_at <= now && rx_fill(s) == 0)
+			due = 1;
+		else if (s->deadline_at < next)
+			next = s->deadline_at > now ? s->deadline_at : now + 1;
+	}
+	p->recv.deadline_at = next;
+	if (due) {
+		p->recv.ack_now = 1; /* the sender stops at once */
+		rx_deliver(ep, id);
+	}
+}
+
 int mw_recv_build_ack(struct mw_ep *ep, struct peer *p, uint8_t *buf,
 		      size_t cap, uint16_t flags, uint64_t now)
 {
@@ -300,6 +405,21 @@ int mw_recv_build_ack(struct mw_ep *ep, struct peer *p, uint8_t *buf,
 	a.cum_tid = p->recv.rx_next;
 	a.rx_limit = mw_recv_limit(ep, p);
 	mw_wire_put_hdr(buf, MW_PT_ACK, flags, &p->sess.local, &p->sess.remote);
+	/* The last tensors delivered partial (9.1), oldest first, below
+	 * cum_tid: seg_cum 0, flags COMPLETE | PARTIAL. */
+	for (i = w; i > 0 && cap - off >= MW_WIRE_ACK_BLOCK_LEN; i--) {
+		uint32_t tid = p->recv.rx_next - i;
+		struct rx_slot *s = &p->recv.rx[tid % w];
+		struct mw_ack_block b;
+
+		if (!s->pvalid || s->ptid != tid)
+			continue;
+		memset(&b, 0, sizeof(b));
+		b.tid = tid;
+		b.flags = MW_ACKB_COMPLETE | MW_ACKB_PARTIAL;
+		off += mw_wire_put_ack_block(buf + off, &b);
+		a.nblocks++;
+	}
 	for (i = 0; i < w; i++) {
 		struct rx_slot *s = &p->recv.rx[(p->recv.rx_next + i) % w];
 		struct mw_ack_block b;

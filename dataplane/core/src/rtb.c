@@ -298,8 +298,9 @@ static uint32_t ack_block(struct mw_ep *ep, uint16_t id,
 	struct tx_slot *s = tx_by_tid(ep, p, b->tid);
 	uint32_t j, lim, newly = 0;
 
-	if (!s)
-		return 0; /* finished already, or never ours */
+	if (!s || (b->flags & MW_ACKB_PARTIAL))
+		return 0; /* finished already, or never ours; PARTIAL blocks
+			     are applied apart, first (ack_partial()) */
 	if (b->flags & MW_ACKB_COMPLETE)
 		return tx_complete(ep, id, s, ac);
 	lim = b->seg_cum < s->seg_cnt ? b->seg_cum : s->seg_cnt;
@@ -321,6 +322,27 @@ static uint32_t ack_block(struct mw_ep *ep, uint16_t id,
 	if (s->acked == s->seg_cnt)
 		tx_complete(ep, id, s, ac);
 	return newly;
+}
+
+/* A PARTIAL block (9.1): the peer delivered the tensor at its deadline.
+ * It is finished (TX_DONE, partial) and nothing of it is sent again; its
+ * segments still in flight leave the flight without counting as
+ * delivered. Ignored for a tensor sent without a deadline. */
+static void ack_partial(struct mw_ep *ep, uint16_t id,
+			const struct mw_ack_block *b)
+{
+	struct peer *p = &ep->peers[id];
+	struct tx_slot *s = tx_by_tid(ep, p, b->tid);
+	uint32_t j;
+
+	if (!s || !s->meta.deadline_ms)
+		return;
+	for (j = s->ack_cum; j < s->seg_cnt; j++)
+		if (s->ss[j].state == SEG_FLIGHT)
+			p->rtb.in_flight--;
+	s->partial = 1;
+	ep->ctr.partial_tx++;
+	mw_send_finish(ep, id, s, 0);
 }
 
 int mw_rtb_on_ack(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
@@ -358,6 +380,15 @@ int mw_rtb_on_ack(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 		p->recv.ack_now = 1;
 	p->send.peer_limit = a.rx_limit;
 
+	/* PARTIAL blocks first: their tensors lie below cum_tid, which
+	 * would otherwise confirm them as complete (9.1). */
+	{
+		struct mw_ack pa = a;
+
+		while (mw_wire_ack_block(&pa, &b) > 0)
+			if (b.flags & MW_ACKB_PARTIAL)
+				ack_partial(ep, id, &b);
+	}
 	/* cumulative part: every tensor below cum_tid is complete */
 	for (i = 0; i < w; i++) {
 		struct tx_slot *s = &p->send.tx[i];

@@ -96,6 +96,7 @@ void mw_send_finish(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
 	e->handle = s->handle;
 	e->meta = s->meta;
 	e->desc = s->desc;
+	e->partial = s->partial;
 	p->send.tx_evq++;
 	if (reason)
 		ep->ctr.tensors_failed++;
@@ -419,7 +420,8 @@ int mw_ep_submit(struct mw_ep *ep, uint16_t id,
 	assert(now >= ep->last_now);
 	ep->last_now = now;
 	if (!p || !meta || !cp || (!data && bytes) ||
-	    (flags & ~(MW_SUBMIT_BORROW | MW_SUBMIT_DEFER)))
+	    (flags & ~(MW_SUBMIT_BORROW | MW_SUBMIT_DEFER)) ||
+	    (meta->deadline_ms && cp->codec == MW_CODEC_RAW))
 		return MW_EINVAL;
 	rc = submit_check(ep, meta, cp, bytes, &n);
 	if (rc < 0)
@@ -505,6 +507,10 @@ static struct tx_slot *tx_activate(struct mw_ep *ep, uint16_t id,
 	if (rc < 0) {
 		mw_send_finish(ep, id, s, rc);
 		return NULL;
+	}
+	if (s->meta.deadline_ms && !(p->sess.lim.caps & MW_HELLO_CAP_DEADLINE)) {
+		s->meta.deadline_ms = 0; /* the peer cannot: reliable (9.1) */
+		mw_put_tblock(s->tblock, s->seg_cnt, &s->desc, &s->meta);
 	}
 	s->active = 1;
 	s->tid = p->send.tid_next++;

@@ -12,8 +12,11 @@ void mw_session_reset(struct mw_ep *ep, struct peer *p)
 {
 	uint32_t i;
 
-	for (i = 0; i < ep->cfg.window; i++)
+	for (i = 0; i < ep->cfg.window; i++) {
 		mw_recv_slot_clear(ep, &p->recv.rx[i], 1);
+		p->recv.rx[i].pvalid = 0;
+	}
+	p->recv.deadline_at = NO_TIME;
 	p->recv.rx_next = 0;
 	p->recv.rx_has_largest = 0;
 	p->recv.rx_largest_pn = 0;
@@ -227,7 +230,7 @@ int mw_session_build_hello(struct mw_ep *ep, struct peer *p, uint8_t type,
 	hb.rx_window = ep->cfg.window;
 	hb.max_segs = ep->cfg.max_segs;
 	hb.max_tensor_bytes = ep->cfg.max_tensor_bytes;
-	hb.caps = ep->cfg.hello_caps;
+	hb.caps = ep->cfg.hello_caps | MW_HELLO_CAP_DEADLINE;
 	mw_wire_put_hdr(buf, type, 0, &p->sess.local, dst);
 	return mw_wire_finish(buf, mw_wire_put_hello(buf, &hb));
 }

@@ -364,7 +364,7 @@ static float u2f(uint32_t u)
 }
 
 /* The rules of PROTOCOL.md 5.2 on a parsed DATA header. */
-static int data_rules(const uint8_t *b, const struct mw_data *o)
+static int data_rules(const struct mw_data *o)
 {
 	const struct mw_codec_desc *d = &o->desc;
 	const struct mw_tensor_meta *m = &o->meta;
@@ -372,10 +372,10 @@ static int data_rules(const uint8_t *b, const struct mw_data *o)
 	unsigned i, esz;
 	int rc;
 
-	if (mw_get16(b + MW_OFF_DATA_RSV) != 0)
-		return MW_EFORMAT;
 	if (o->seg_cnt == 0 || o->seg_idx >= o->seg_cnt)
 		return MW_EFORMAT;
+	if (m->deadline_ms && d->codec == MW_CODEC_RAW)
+		return MW_EFORMAT; /* no zero-filled bytes (9.1) */
 	if (m->dtype >= MW_DT_COUNT_ || m->kind >= MW_KIND_COUNT_ ||
 	    m->ndim > MW_WIRE_MAX_DIMS)
 		return MW_EFORMAT;
@@ -447,6 +447,7 @@ int mw_wire_parse_data(const uint8_t *pkt, size_t len, struct mw_data *o)
 	d->n = mw_get64(b + MW_OFF_DATA_N);
 	d->k = mw_get64(b + MW_OFF_DATA_K);
 	m->tag = mw_get64(b + MW_OFF_DATA_TAG);
+	m->deadline_ms = mw_get16(b + MW_OFF_DATA_DEADLINE);
 	o->seg_cnt = mw_get32(b + MW_OFF_DATA_SEG_CNT);
 	d->codec = b[MW_OFF_DATA_CODEC];
 	d->bits = b[MW_OFF_DATA_BITS];
@@ -461,7 +462,7 @@ int mw_wire_parse_data(const uint8_t *pkt, size_t len, struct mw_data *o)
 	o->payload = pkt + MW_OFF_DATA_PAYLOAD;
 	o->payload_len = len - MW_WIRE_DATA_HDR_LEN;
 
-	return data_rules(b, o);
+	return data_rules(o);
 }
 
 int mw_wire_put_data(uint8_t *pkt, const struct mw_data *o)
@@ -507,7 +508,7 @@ void mw_put_tblock(uint8_t *t, uint32_t seg_cnt, const struct mw_codec_desc *d,
 	t[MW_OFF_DATA_DTYPE] = m->dtype;
 	t[MW_OFF_DATA_KIND] = m->kind;
 	t[MW_OFF_DATA_NDIM] = m->ndim;
-	mw_put16(t + MW_OFF_DATA_RSV, 0);
+	mw_put16(t + MW_OFF_DATA_DEADLINE, m->deadline_ms);
 	mw_put32(t + MW_OFF_DATA_P0, f2u(d->p0));
 	mw_put32(t + MW_OFF_DATA_P1, f2u(d->p1));
 	for (i = 0; i < MW_WIRE_MAX_DIMS; i++)
@@ -564,7 +565,8 @@ int mw_wire_ack_block(struct mw_ack *a, struct mw_ack_block *b)
 	b->seg_cum = mw_get32(a->blocks + MW_OFF_BLK_SEG_CUM);
 	b->flags = a->blocks[MW_OFF_BLK_FLAGS];
 	b->bitmap_len = mw_get16(a->blocks + MW_OFF_BLK_BITMAP_LEN);
-	if (a->blocks[MW_OFF_BLK_RSV] != 0 || (b->flags & ~MW_ACKB_COMPLETE))
+	if (a->blocks[MW_OFF_BLK_RSV] != 0 || (b->flags & ~(MW_ACKB_COMPLETE | MW_ACKB_PARTIAL)) ||
+	    b->flags == MW_ACKB_PARTIAL)
 		return MW_EFORMAT;
 	if ((b->flags & MW_ACKB_COMPLETE) && b->bitmap_len)
 		return MW_EFORMAT;

@@ -286,11 +286,153 @@ static void test_unaligned_segment(void)
 	free_pair(&p);
 }
 
+/* Loses every first transmission of segment 1 of tensor tag 1; keeps a
+ * copy of it and its element range. */
+static uint8_t dl_seg[2048];
+static size_t dl_len;
+static uint64_t dl_off, dl_cnt;
+
+static int dl_lose_seg1(struct pair *p, uint8_t *buf, size_t len)
+{
+	struct mw_data d;
+
+	(void)p;
+	if (mw_wire_parse_data(buf, len, &d) < 0 || d.meta.tag != 1 ||
+	    d.seg_idx != 1)
+		return 1;
+	memcpy(dl_seg, buf, len);
+	dl_len = len;
+	dl_off = d.seg.elem_off;
+	dl_cnt = d.seg.elem_cnt;
+	return 0;
+}
+
+/* Pump, jumping to the next timer when quiet, up to time end. */
+static void run_until(struct pair *p, uint64_t end)
+{
+	while (p->now < end) {
+		uint64_t t0 = mw_ep_expiry(p->ep[0]), t1 = mw_ep_expiry(p->ep[1]);
+		uint64_t t = t0 < t1 ? t0 : t1;
+
+		pump(p, 50);
+		if (t > end)
+			break;
+		if (t > p->now)
+			p->now = t;
+	}
+}
+
+static int submit_dl(struct pair *p, uint64_t tag, uint16_t deadline_ms)
+{
+	struct mw_tensor_meta m;
+	struct mw_codec_params cp;
+	unsigned i;
+
+	memset(&m, 0, sizeof(m));
+	memset(&cp, 0, sizeof(cp));
+	for (i = 0; i < 4096; i++)
+		xs[i] = 1.0f + (float)(i % 7);
+	m.dtype = MW_DT_F32;
+	m.ndim = 1;
+	m.dims[0] = 4096;
+	m.tag = tag;
+	m.deadline_ms = deadline_ms;
+	cp.codec = MW_CODEC_DENSE; /* 12 segments at 1472 bytes */
+	return mw_ep_submit(p->ep[0], p->peer[0], &m, &cp, xs, sizeof(xs), 0,
+			    p->now, NULL);
+}
+
+/* 9.1: a tensor missing a segment is delivered at its deadline, the range
+ * zero-filled and named in the loss map; the tensor after it waits and
+ * follows; the sender's TX_DONE says partial and it stops sending; the
+ * lost segment arriving afterwards is dropped as late. */
+static void test_deadline(void)
+{
+	struct pair p;
+	struct mw_event ev;
+	struct mw_counters c0, c1;
+	struct mw_peer_info pi;
+	const float *x;
+	uint64_t i;
+	int bad = 0;
+
+	pair_init(&p, NULL);
+	p.a_data = dl_lose_seg1;
+	CHECK(submit_dl(&p, 1, 1) == 0);
+	CHECK(submit_dl(&p, 2, 1) == 0);
+	pump(&p, 20); /* 200 us: before the deadline, nothing delivered */
+	CHECK(mw_ep_poll(p.ep[1], &ev) == 0);
+	CHECK(mw_ep_expiry(p.ep[1]) <= p.now + 1000000);
+	run_until(&p, p.now + 50000000);
+	memset(&ev, 0, sizeof(ev));
+	CHECK(mw_ep_poll(p.ep[1], &ev) == 1 && ev.type == MW_EV_RX_TENSOR);
+	CHECK(ev.meta.tag == 1 && ev.partial == 1 && ev.meta.deadline_ms == 1);
+	CHECK(ev.loss_cnt == 1 && ev.loss && ev.elems_lost == dl_cnt);
+	CHECK(dl_cnt > 0 && ev.loss && ev.loss[0].off == dl_off &&
+	      ev.loss[0].cnt == dl_cnt);
+	x = ev.buf;
+	for (i = 0; i < 4096 && x; i++)
+		if (x[i] != (i >= dl_off && i < dl_off + dl_cnt
+				     ? 0.0f
+				     : 1.0f + (float)(i % 7)))
+			bad++;
+	CHECK(bad == 0);
+	mw_ep_release(p.ep[1], &ev);
+	CHECK(ev.loss == NULL);
+	CHECK(mw_ep_poll(p.ep[1], &ev) == 1 && ev.type == MW_EV_RX_TENSOR &&
+	      ev.meta.tag == 2 && ev.partial == 0 && ev.loss == NULL);
+	mw_ep_release(p.ep[1], &ev);
+	/* tag 2 is done first (whole, acknowledged), tag 1 when the ACK
+	 * says it was delivered partial */
+	CHECK(mw_ep_poll(p.ep[0], &ev) == 1 && ev.type == MW_EV_TX_DONE &&
+	      ev.meta.tag == 2 && ev.partial == 0);
+	CHECK(mw_ep_poll(p.ep[0], &ev) == 1 && ev.type == MW_EV_TX_DONE &&
+	      ev.meta.tag == 1 && ev.partial == 1);
+	mw_ep_counters(p.ep[0], &c0);
+	CHECK(c0.partial_tx == 1 && c0.tensors_sent == 2);
+	mw_ep_peer_info(p.ep[0], p.peer[0], &pi);
+	CHECK(pi.tx_pending == 0 && pi.in_flight == 0);
+	mw_ep_counters(p.ep[1], &c1);
+	CHECK(c1.partial_rx == 1 && c1.elems_lost == dl_cnt &&
+	      c1.tensors_delivered == 2);
+	/* the lost segment, late */
+	CHECK(feed_b(&p, dl_seg, dl_len) == MW_DROP_LATE);
+	free_pair(&p);
+
+	/* Without a loss the deadline changes nothing. */
+	pair_init(&p, NULL);
+	CHECK(submit_dl(&p, 3, 1) == 0);
+	run_until(&p, p.now + 50000000);
+	CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, &ev) == 1 && !ev.partial);
+	mw_ep_release(p.ep[1], &ev);
+	CHECK(poll_type(p.ep[0], MW_EV_TX_DONE, &ev) == 1 && !ev.partial);
+	mw_ep_counters(p.ep[1], &c1);
+	CHECK(c1.partial_rx == 0 && c1.drops == 0);
+	/* RAW cannot have a deadline */
+	{
+		struct mw_tensor_meta m;
+		struct mw_codec_params cp;
+		uint8_t b[8] = { 0 };
+
+		memset(&m, 0, sizeof(m));
+		memset(&cp, 0, sizeof(cp));
+		m.dtype = MW_DT_U8;
+		m.ndim = 1;
+		m.dims[0] = 8;
+		m.deadline_ms = 5;
+		cp.codec = MW_CODEC_RAW;
+		CHECK(mw_ep_submit(p.ep[0], p.peer[0], &m, &cp, b, 8, 0, p.now,
+				   NULL) == MW_EINVAL);
+	}
+	free_pair(&p);
+}
+
 int main(void)
 {
 	test_bad_packets();
 	test_backpressure();
 	test_drop_leaves_no_state();
 	test_unaligned_segment();
+	test_deadline();
 	return mw_test_exit("test_recv");
 }

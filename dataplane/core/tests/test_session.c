@@ -135,10 +135,12 @@ static void test_caps(void)
 	CHECK(submit(&p, 0, 1, NULL) == 0);
 	pump(&p, 50);
 	CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL) == 1);
-	CHECK_EQ(mw_ep_peer_caps(p.ep[0], p.peer[0]), MW_HELLO_CAP_UDP_CSUM0);
-	CHECK_EQ(mw_ep_peer_caps(p.ep[1], p.peer[1]), 0);
+	/* the core always announces DEADLINE (9.1) */
+	CHECK_EQ(mw_ep_peer_caps(p.ep[0], p.peer[0]),
+		 MW_HELLO_CAP_UDP_CSUM0 | MW_HELLO_CAP_DEADLINE);
+	CHECK_EQ(mw_ep_peer_caps(p.ep[1], p.peer[1]), MW_HELLO_CAP_DEADLINE);
 	CHECK_EQ(mw_ep_peer_info(p.ep[0], p.peer[0], &pa), 0);
-	CHECK_EQ(pa.peer_caps, MW_HELLO_CAP_UDP_CSUM0);
+	CHECK_EQ(pa.peer_caps, MW_HELLO_CAP_UDP_CSUM0 | MW_HELLO_CAP_DEADLINE);
 	CHECK_EQ(mw_ep_peer_caps(p.ep[0], 7), 0); /* no such peer */
 	free_pair(&p);
 }

@@ -200,7 +200,8 @@ static void test_data(void)
 		{ MW_OFF_DATA_NDIM, 9, MW_EFORMAT }, /* > 8 */
 		{ MW_OFF_DATA_CODEC, 42, MW_EUNSUPP },
 		{ MW_OFF_DATA_BITS, 9, MW_EINVAL },
-		{ MW_OFF_DATA_RSV + 1, 1, MW_EFORMAT },
+		/* a deadline on MS is valid (9.1), at the old reserved u16 */
+		{ MW_OFF_DATA_DEADLINE + 1, 1, 0 },
 		/* seg_cnt 2, seg 0: shape ok, but */
 		{ MW_OFF_DATA_SEG_CNT + 3, 2, MW_EFORMAT },
 		/* seg_idx 1 >= seg_cnt 1 */
@@ -287,6 +288,56 @@ static void test_ack(void)
 	mw_put16(p + MW_OFF_ACK_NBLOCKS, 2);
 	p[MW_OFF_ACK_BLOCKS + MW_OFF_BLK_FLAGS] = 0x80; /* unknown flag */
 	CHECK(mw_wire_parse_ack(p, (size_t)n, &r) == MW_EFORMAT);
+	p[MW_OFF_ACK_BLOCKS + MW_OFF_BLK_FLAGS] = 0;
+	/* PARTIAL (9.1): only together with COMPLETE */
+	off = MW_OFF_ACK_BLOCKS + MW_WIRE_ACK_BLOCK_LEN + 2;
+	p[off + MW_OFF_BLK_FLAGS] = MW_ACKB_COMPLETE | MW_ACKB_PARTIAL;
+	CHECK(mw_wire_parse_ack(p, (size_t)n, &r) == 0);
+	CHECK(mw_wire_ack_block(&r, &rb) == 1);
+	CHECK(mw_wire_ack_block(&r, &rb) == 1 && rb.tid == 5 &&
+	      rb.flags == (MW_ACKB_COMPLETE | MW_ACKB_PARTIAL));
+	p[off + MW_OFF_BLK_FLAGS] = MW_ACKB_PARTIAL;
+	CHECK(mw_wire_parse_ack(p, (size_t)n, &r) == MW_EFORMAT);
+}
+
+/* The deadline (9.1) travels in the tensor block at offset 98, and is
+ * refused on RAW tensors. */
+static void test_data_deadline(void)
+{
+	uint8_t p[512];
+	struct mw_data d, r;
+	uint8_t pay[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	int n;
+
+	memset(&d, 0, sizeof(d));
+	d.seg_cnt = 1;
+	d.seg.elem_cnt = 8;
+	d.desc.codec = MW_CODEC_RAW;
+	d.desc.n = 8;
+	d.meta.dtype = MW_DT_U8;
+	d.meta.ndim = 1;
+	d.meta.dims[0] = 8;
+	d.payload = pay;
+	d.payload_len = sizeof(pay);
+	mw_wire_put_hdr(p, MW_PT_DATA, 0, &A, &B);
+	mw_wire_put_data(p, &d);
+	memcpy(p + MW_WIRE_DATA_HDR_LEN, pay, sizeof(pay));
+	n = mw_wire_finish(p, MW_WIRE_DATA_HDR_LEN + sizeof(pay));
+	CHECK(mw_wire_parse_data(p, (size_t)n, &r) == 0 &&
+	      r.meta.deadline_ms == 0);
+	/* a deadline on RAW is a bad header */
+	mw_put16(p + MW_OFF_DATA_DEADLINE, 40);
+	n = mw_wire_finish(p, (size_t)n);
+	CHECK(mw_wire_parse_data(p, (size_t)n, &r) == MW_EFORMAT);
+	/* the same on DENSE (two f32) is read back */
+	p[MW_OFF_DATA_CODEC] = MW_CODEC_DENSE;
+	p[MW_OFF_DATA_DTYPE] = MW_DT_F32;
+	mw_put64(p + MW_OFF_DATA_N, 2);
+	mw_put32(p + MW_OFF_DATA_DIMS, 2);
+	mw_put32(p + MW_OFF_DATA_ELEM_CNT, 2);
+	n = mw_wire_finish(p, (size_t)n);
+	CHECK(mw_wire_parse_data(p, (size_t)n, &r) == 0 &&
+	      r.meta.deadline_ms == 40);
 }
 
 static void test_close_ident(void)
@@ -379,6 +430,7 @@ int main(void)
 	test_hello();
 	test_data();
 	test_ack();
+	test_data_deadline();
 	test_close_ident();
 	test_shape();
 	return mw_test_exit("test_wire");

@@ -81,10 +81,24 @@ struct mw_client_buf {
 	uint64_t off; /**< offset in the region (identifies the buffer) */
 };
 
+/** One loss-map entry: elements [off, off + cnt) did not arrive. */
+struct mw_client_range {
+	uint64_t off, cnt;
+};
+
 /** A received tensor: metadata and its buffer (buf.len = its bytes). */
 struct mw_client_rx {
 	struct mw_client_meta meta;
 	struct mw_client_buf buf;
+	uint32_t partial;    /**< 1: delivered at its deadline with element
+				  ranges missing, zero-filled (PROTOCOL.md
+				  9.1); 0: whole */
+	uint32_t loss_cnt;   /**< ranges in the loss map */
+	uint64_t elems_lost; /**< elements missing */
+	const struct mw_client_range *loss; /**< the loss map, in the buffer's
+				  slots (valid until release); NULL when whole,
+				  or when the map did not fit there (then only
+				  loss_cnt and elems_lost are known) */
 };
 
 /** A send the data plane could not carry out. */
@@ -121,6 +135,9 @@ struct mw_client_info {
 	uint64_t retransmits;     /**< segments it sent again */
 	uint64_t dense_tx_bytes;  /**< dense bytes of completed sends */
 	uint64_t dense_rx_bytes;  /**< dense bytes delivered */
+	uint64_t sends_partial;   /**< sends of this client the peer delivered
+				       partial at their deadline (their
+				       COMPLETE says MW_SHM_DLV_PARTIAL) */
 };
 
 /** Default options: 5 s attach timeout, stale check off. */

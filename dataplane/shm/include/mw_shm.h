@@ -213,12 +213,29 @@ struct mw_shm_desc {
 	uint8_t codec;     /**<  67: enum mw_codec */
 	uint8_t bits;      /**<  68: mask width 1..8 (0 where unused) */
 	uint8_t rounding;  /**<  69: enum mw_rounding */
-	uint16_t reserved; /**<  70: 0 */
+	uint16_t reserved; /**<  70: DELIVER: MW_SHM_DLV_* flags; else 0 */
 	int32_t status;    /**<  72: COMPLETE: 0 or a negative mw_err */
 	uint32_t reserved2; /**< 76: 0 */
 	uint64_t k;        /**<  80: values kept; 0: use ratio */
 	double ratio;      /**<  88: sparsification ratio in [0,1) */
-	uint8_t pad[32];   /**<  96: 0 */
+	/* 96..127: 0, except in a DELIVER with MW_SHM_DLV_PARTIAL: */
+	uint64_t elems_lost; /**<  96: elements missing (zero-filled) */
+	uint32_t loss_cnt;   /**< 104: ranges in the loss map */
+	uint32_t pad2;       /**< 108: 0 */
+	uint64_t loss_off;   /**< 112: region offset of the loss map
+				   (loss_cnt struct mw_shm_range, in the
+				   buffer's slots after the tensor), 0 if it
+				   did not fit there */
+	uint64_t pad3;       /**< 120: 0 */
+};
+
+/** DELIVER flags (offset 70). */
+#define MW_SHM_DLV_PARTIAL 0x1u /**< delivered at its deadline with element
+				     ranges missing (zeros; PROTOCOL.md 9.1) */
+
+/** One loss-map entry: elements [off, off + cnt) did not arrive. */
+struct mw_shm_range {
+	uint64_t off, cnt;
 };
 
 _Static_assert(sizeof(struct mw_shm_hdr) == MW_SHM_HDR_SIZE, "hdr size");
@@ -238,6 +255,9 @@ _Static_assert(offsetof(struct mw_shm_desc, ndim) == 64, "desc ndim");
 _Static_assert(offsetof(struct mw_shm_desc, status) == 72, "desc status");
 _Static_assert(offsetof(struct mw_shm_desc, k) == 80, "desc k");
 _Static_assert(offsetof(struct mw_shm_desc, ratio) == 88, "desc ratio");
+_Static_assert(offsetof(struct mw_shm_desc, elems_lost) == 96, "desc lost");
+_Static_assert(offsetof(struct mw_shm_desc, loss_cnt) == 104, "desc lcnt");
+_Static_assert(offsetof(struct mw_shm_desc, loss_off) == 112, "desc loff");
 _Static_assert(sizeof(_Atomic uint64_t) == 8 && sizeof(_Atomic uint32_t) == 4,
 	       "atomics must be plain-sized");
 _Static_assert(ATOMIC_LONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2,

@@ -161,6 +161,21 @@ int mw_shm_dp_rx_alloc(struct mw_shm_dp *dp, uint64_t bytes, void **buf);
 int mw_shm_dp_rx_free(struct mw_shm_dp *dp, void *buf, uint64_t bytes);
 
 /**
+ * Mark a delivery partial (PROTOCOL.md 9.1) before mw_shm_dp_deliver():
+ * sets MW_SHM_DLV_PARTIAL, elems_lost and loss_cnt in d, and writes the
+ * loss map into the buffer's last slot after the tensor, setting
+ * d->loss_off, when it fits there.
+ * @param buf, bytes  an RX buffer from mw_shm_dp_rx_alloc(), not 0 bytes.
+ * @param loss, cnt   the ranges missing, in elements.
+ * @return 0; MW_ENOSPC (no room: d is marked partial with loss_off 0,
+ *         deliver it all the same); MW_EINVAL (not an RX buffer being
+ *         filled: d unchanged).
+ */
+int mw_shm_dp_put_loss(struct mw_shm_dp *dp, void *buf, uint64_t bytes,
+		       struct mw_shm_desc *d, const struct mw_shm_range *loss,
+		       uint32_t cnt, uint64_t elems_lost);
+
+/**
  * Deliver a filled RX buffer to the app.
  * @param buf    from mw_shm_dp_rx_alloc().
  * @param bytes  its size as allocated.
