@@ -85,6 +85,10 @@ struct mw_cc {
 	uint8_t undo_armed;         /**< enum mw_cc_episode */
 	uint8_t undo_epoch;         /**< tags the losses of the episode */
 	uint64_t undo_pn;           /**< timeout: first pn sent after it */
+	uint64_t host_delay_ns;     /**< what the peer's host may add to an
+				       RTT besides the path: its ACK delay
+				       (rate: a floor of the delay target and
+				       part of the BDP, docs/CC.md) */
 	uint64_t pace_ns;           /**< pacing interval per packet; 0: none */
 	uint64_t pace_next;         /**< earliest time of the next DATA */
 	struct mw_cc_rate rate;     /**< the rate controller's state */

@@ -10,6 +10,7 @@
  * rates in packets per second with 8 fractional bits, time in ns.
  */
 #include <string.h>
+#include <stdio.h>
 
 #include "cc.h"
 #include "mw_transport.h"
@@ -37,23 +38,33 @@ static const uint16_t cycle_gain[CYCLE_LEN] = { 320, 192, 256, 256,
 						256, 256, 256, 256 };
 
 /* Queueing delay tolerated above the min RTT: a quarter of it, and no
- * less than the floor (a LAN's RTT is mostly host time). */
-static uint64_t delay_target(const struct mw_cc_rate *r)
+ * less than the floor or than what the peer's host may add by itself
+ * (its ACK delay: on a short path, batching and polling at the receiver
+ * move RTT samples by more than the path's whole RTT). */
+static uint64_t delay_target(const struct mw_cc *cc)
 {
-	return r->min_rtt / 4 > TARGET_FLOOR_NS ? r->min_rtt / 4
-						: TARGET_FLOOR_NS;
+	uint64_t t = cc->rate.min_rtt / 4;
+
+	if (t < TARGET_FLOOR_NS)
+		t = TARGET_FLOOR_NS;
+	return t > cc->host_delay_ns ? t : cc->host_delay_ns;
 }
 
-/* The estimated bandwidth-delay product, in packets. */
-static uint64_t bdp(const struct mw_cc_rate *r)
+/* The estimated bandwidth-delay product, in packets, over the min RTT
+ * plus the host's ACK delay: what must be in flight to keep the path
+ * busy while the receiver holds its ACK. */
+static uint64_t bdp(const struct mw_cc *cc)
 {
-	return r->bw * (r->min_rtt / 1000) / (NS_Q8 / 1000);
+	const struct mw_cc_rate *r = &cc->rate;
+
+	return r->bw * ((r->min_rtt + cc->host_delay_ns) / 1000) /
+	       (NS_Q8 / 1000);
 }
 
-static int queue_built(const struct mw_cc_rate *r,
-		       const struct mw_cc_sample *rs)
+static int queue_built(const struct mw_cc *cc, const struct mw_cc_sample *rs)
 {
-	return rs->rtt_ns && rs->rtt_ns > r->min_rtt + delay_target(r);
+	return rs->rtt_ns &&
+	       rs->rtt_ns > cc->rate.min_rtt + delay_target(cc);
 }
 
 static uint32_t pacing_gain(const struct mw_cc_rate *r)
@@ -83,7 +94,7 @@ static void rate_apply(struct mw_cc *cc)
 	cc->pace_ns = NS_Q8 * GAIN_UNIT / (r->bw * g);
 	if (cc->pace_ns == 0)
 		cc->pace_ns = 1;
-	target = bdp(r) * (r->mode == M_STARTUP ? GAIN_HIGH : CWND_GAIN) /
+	target = bdp(cc) * (r->mode == M_STARTUP ? GAIN_HIGH : CWND_GAIN) /
 		 GAIN_UNIT + CWND_EXTRA;
 	if (r->mode != M_STARTUP || target > cc->cwnd)
 		cc->cwnd = clamp_cwnd(cc, target);
@@ -178,9 +189,10 @@ static void next_phase(struct mw_cc_rate *r, unsigned phase, uint64_t now)
 
 /* The gain cycle: each phase one min RTT; a queue above the delay
  * target ends any phase that does not drain, for the drain phase. */
-static void probe_bw(struct mw_cc_rate *r, const struct mw_cc_sample *rs)
+static void probe_bw(struct mw_cc *cc, const struct mw_cc_sample *rs)
 {
-	int queued = queue_built(r, rs);
+	struct mw_cc_rate *r = &cc->rate;
+	int queued = queue_built(cc, rs);
 
 	if (queued && r->cycle != CYCLE_DRAIN) {
 		next_phase(r, CYCLE_DRAIN, rs->now);
@@ -204,15 +216,20 @@ static void rate_on_sample(struct mw_cc *cc, const struct mw_cc_sample *rs)
 	if (r->mode == M_STARTUP && round && r->bw)
 		check_full(r);
 	if (r->mode == M_STARTUP && r->round >= DELAY_EXIT_ROUND &&
-	    queue_built(r, rs))
+	    queue_built(cc, rs))
 		r->mode = M_DRAIN; /* the pipe is full: others share it */
-	if (r->mode == M_DRAIN && rs->in_flight <= bdp(r)) {
+	if (r->mode == M_DRAIN && rs->in_flight <= bdp(cc)) {
 		r->mode = M_PROBE_BW;
 		next_phase(r, CYCLE_START, rs->now);
 	}
 	if (r->mode == M_PROBE_BW)
-		probe_bw(r, rs);
+		probe_bw(cc, rs);
 	rate_apply(cc);
+	{
+		static unsigned dbg;
+		if ((dbg++ % 200) == 0)
+			fprintf(stderr, "RATEDBG mode %u cyc %u bw %llu (pps %.0f) minrtt %llu rtt %llu del %llu int %llu pace %llu cwnd %u infl %u\n", r->mode, r->cycle, (unsigned long long)r->bw, r->bw / 256.0, (unsigned long long)r->min_rtt, (unsigned long long)rs->rtt_ns, (unsigned long long)rs->delivered, (unsigned long long)rs->interval_ns, (unsigned long long)cc->pace_ns, cc->cwnd, rs->in_flight);
+	}
 }
 
 /* A timeout says nothing the model can use (the path may be cut, or one

@@ -133,6 +133,40 @@ static void test_delay_backoff(void)
 	CHECK_EQ(cc.pace_ns, 1000);
 }
 
+/*
+ * A short path (min RTT 10 us) whose peer holds its ACKs up to 200 us
+ * (cc.host_delay_ns): RTT samples that wander by the peer's own delay are
+ * not a queue (the cycle goes on past its drain phase), and the window
+ * covers the rate over min RTT + that delay, not over 10 us alone.
+ */
+static void test_host_delay(void)
+{
+	struct mw_cc cc;
+	struct feed f;
+	int i, past_drain = 0;
+
+	mk(&cc, &f);
+	cc.host_delay_ns = 200000;
+	for (i = 0; i < 30; i++) {
+		/* 100 packets per ms (1 per 10 us); RTTs 10 us .. 180 us */
+		round_trip(&cc, &f, 100, 10000 + (uint64_t)(i % 10) * 17000,
+			   10);
+		past_drain += cc.rate.mode == 2 && cc.rate.cycle > 1;
+	}
+	CHECK(past_drain > 5);
+	/* BDP over 10 us + 200 us: 21 packets; cwnd 2 BDP + 4 */
+	CHECK(cc.cwnd >= 40);
+	/* the same samples without the host delay: a drain that never ends */
+	mk(&cc, &f);
+	past_drain = 0;
+	for (i = 0; i < 30; i++) {
+		round_trip(&cc, &f, 100, 10000 + (uint64_t)(i % 10) * 17000,
+			   10);
+		past_drain += cc.rate.mode == 2 && cc.rate.cycle > 1;
+	}
+	CHECK(cc.cwnd < 10);
+}
+
 /* Bad samples (no interval, absurd counts) do not move the rate. */
 static void test_bad_samples(void)
 {
@@ -159,6 +193,7 @@ int main(void)
 	test_startup_exit();
 	test_loss_ignored();
 	test_delay_backoff();
+	test_host_delay();
 	test_bad_samples();
 	return mw_test_exit("test_cc_rate");
 }
