@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * mutate_hostile.c - `mutate --hostile`: maskwire datagrams a hostile or
+ * broken peer could send, each built from the capture's own session and
+ * checked against the transport's parsers for the drop it must hit
+ * before it is inserted.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mutate.h"
+
+/* What a hostile datagram must be rejected as. */
+struct hostile {
+	const char *name;
+	enum mw_drop why;
+};
+
+/* Build a datagram from the peer and insert it; check what the project's
+ * parsers say first (a model of the transport's first checks). */
+static void put_hostile(struct mut *m, size_t pos, uint8_t *dg, size_t len,
+			const char *name)
+{
+	uint8_t fr[FBUF];
+	char note[48];
+	int n = pt_build_peer_frame(&m->s, dg, len, m->ip_id++, fr,
+				    sizeof fr);
+
+	if (n < 0)
+		mut_die("%s: cannot build a frame", name);
+	snprintf(note, sizeof note, "hostile:%s", name);
+	mut_insert(m, pos, fr, (size_t)n, note);
+}
+
+/* A template: the first valid DATA frame of a tensor with >= 2 segments
+ * (or any). Returns its frame index or SIZE_MAX. */
+static size_t template_data(const struct mut *m, bool multi)
+{
+	for (size_t i = 0; i < m->c.n; i++) {
+		struct mw_data d;
+		const uint8_t *pl;
+		size_t len;
+
+		if (mut_data_at(m, i, &d, &pl, &len) && (!multi || d.seg_cnt > 1))
+			return i;
+	}
+	return SIZE_MAX;
+}
+
+static size_t first_of_tid(const struct mut *m, uint32_t tid)
+{
+	for (size_t i = 0; i < m->c.n; i++) {
+		struct mw_data d;
+		const uint8_t *pl;
+		size_t len;
+
+		if (mut_data_at(m, i, &d, &pl, &len) && d.tid == tid)
+			return i;
+	}
+	return SIZE_MAX;
+}
+
+static void check_hdr(const uint8_t *dg, size_t len, int want,
+		      const char *name)
+{
+	struct mw_hdr h;
+	int rc = mw_wire_parse_hdr(dg, len, &h);
+
+	if (rc != want)
+		mut_die("%s: header parse gave %d, wanted %d", name, rc, want);
+}
+
+static void check_data(const uint8_t *dg, size_t len, int want,
+		       const char *name)
+{
+	struct mw_data d;
+	int rc;
+
+	check_hdr(dg, len, 0, name);
+	rc = mw_wire_parse_data(dg, len, &d);
+	if (want == 1 ? rc >= 0 : rc != want)
+		mut_die("%s: DATA parse gave %d, wanted %d", name, rc, want);
+}
+
+/* A DATA datagram that parses but whose payload the decoder refuses. */
+static void check_undecodable(const uint8_t *dg, size_t len,
+			      const char *name)
+{
+	struct mw_data d;
+	uint8_t *buf;
+	int64_t got;
+
+	check_data(dg, len, 0, name);
+	mw_wire_parse_data(dg, len, &d);
+	buf = calloc(d.desc.n ? d.desc.n : 1, 4);
+	if (!buf)
+		mut_die("out of memory");
+	got = mw_seg_decode(&d.desc, d.seg.elem_off, d.seg.elem_cnt,
+			    d.payload, d.payload_len, buf);
+	free(buf);
+	if (got >= 0 && (uint64_t)got == d.seg.val_cnt)
+		mut_die("%s: the payload decodes", name);
+}
+
+void mut_hostile(struct mut *m)
+{
+	size_t ti = template_data(m, true), lo, hi;
+	uint8_t dg[FBUF];
+	struct mw_data d;
+	const uint8_t *pl;
+	size_t len;
+
+	if (!m->have_peer)
+		mut_die("--hostile needs the peer's HELLO in the capture");
+	if (ti == SIZE_MAX)
+		ti = template_data(m, false);
+	if (ti == SIZE_MAX || !mut_data_at(m, ti, &d, &pl, &len))
+		mut_die("--hostile needs a DATA frame from the peer");
+	if (len > sizeof dg - 64)
+		mut_die("template datagram too large");
+	/* Session-level frames go between the first and the last DATA. */
+	lo = ti + 1;
+	hi = m->c.n;
+#define TEMPLATE() memcpy(dg, pl, len)
+#define RANDPOS() (lo + (size_t)pt_below(&m->rng, hi - lo + 1))
+
+	/* common header */
+	TEMPLATE();
+	mw_put16(dg + MW_OFF_MAGIC, 0x5757);
+	check_hdr(dg, len, MW_EBADMAGIC, "bad_magic");
+	put_hostile(m, RANDPOS(), dg, len, "bad_magic");
+
+	TEMPLATE();
+	dg[MW_OFF_VERSION] = 2;
+	mut_finish(dg, len);
+	check_hdr(dg, len, MW_EVERSION, "bad_version");
+	put_hostile(m, RANDPOS(), dg, len, "bad_version");
+
+	TEMPLATE();
+	dg[MW_OFF_TYPE] = 9;
+	mut_finish(dg, MW_WIRE_HDR_LEN);
+	check_hdr(dg, MW_WIRE_HDR_LEN, MW_EUNSUPP, "bad_type");
+	put_hostile(m, RANDPOS(), dg, MW_WIRE_HDR_LEN, "bad_type");
+
+	TEMPLATE();
+	dg[MW_OFF_CRC] ^= 0x01;
+	check_hdr(dg, len, MW_ECHECKSUM, "bad_checksum");
+	put_hostile(m, RANDPOS(), dg, len, "bad_checksum");
+
+	TEMPLATE(); /* length field longer than the datagram */
+	check_hdr(dg, len - 10, MW_ETRUNC, "len_over");
+	put_hostile(m, RANDPOS(), dg, len - 10, "len_over");
+
+	TEMPLATE(); /* length field shorter than the datagram */
+	memset(dg + len, 0, 4);
+	check_hdr(dg, len + 4, MW_EFORMAT, "len_under");
+	put_hostile(m, RANDPOS(), dg, len + 4, "len_under");
+
+	TEMPLATE(); /* a DATA shorter than the DATA header */
+	mut_finish(dg, 100);
+	check_hdr(dg, 100, MW_ETRUNC, "short_data");
+	put_hostile(m, RANDPOS(), dg, 100, "short_data");
+
+	TEMPLATE();
+	mw_put16(dg + MW_OFF_FLAGS, 0x8000);
+	mut_finish(dg, len);
+	check_hdr(dg, len, MW_EFORMAT, "unknown_flag");
+	put_hostile(m, RANDPOS(), dg, len, "unknown_flag");
+
+	TEMPLATE();
+	mw_put16(dg + MW_OFF_FLAGS, MW_FLAG_ACK_REQ);
+	mut_finish(dg, len);
+	check_hdr(dg, len, MW_EFORMAT, "ack_req_on_data");
+	put_hostile(m, RANDPOS(), dg, len, "ack_req_on_data");
+
+	TEMPLATE();
+	mw_put32(dg + MW_OFF_SRC_INC, 0);
+	mut_finish(dg, len);
+	check_hdr(dg, len, MW_EFORMAT, "zero_incarnation");
+	put_hostile(m, RANDPOS(), dg, len, "zero_incarnation");
+
+	/* DATA header fields: absurd declared sizes and counts */
+	TEMPLATE();
+	dg[MW_OFF_DATA_NDIM] = 9;
+	mut_finish(dg, len);
+	check_data(dg, len, MW_EFORMAT, "ndim_9");
+	put_hostile(m, RANDPOS(), dg, len, "ndim_9");
+
+	TEMPLATE();
+	mw_put32(dg + MW_OFF_DATA_SEG_CNT, 0);
+	mut_finish(dg, len);
+	check_data(dg, len, MW_EFORMAT, "seg_cnt_0");
+	put_hostile(m, RANDPOS(), dg, len, "seg_cnt_0");
+
+	TEMPLATE();
+	dg[MW_OFF_DATA_CODEC] = 200;
+	mut_finish(dg, len);
+	check_data(dg, len, MW_EUNSUPP, "codec_200");
+	put_hostile(m, RANDPOS(), dg, len, "codec_200");
+
+	TEMPLATE(); /* element count past the tensor */
+	mw_put32(dg + MW_OFF_DATA_ELEM_CNT, 0xfffffff0u);
+	mut_finish(dg, len);
+	check_data(dg, len, MW_ERANGE, "elem_cnt_huge");
+	put_hostile(m, RANDPOS(), dg, len, "elem_cnt_huge");
+
+	TEMPLATE(); /* shape product disagrees with n */
+	mw_put32(dg + MW_OFF_DATA_DIMS, 0xffffffffu);
+	mut_finish(dg, len);
+	check_data(dg, len, MW_EFORMAT, "dims_huge");
+	put_hostile(m, RANDPOS(), dg, len, "dims_huge");
+
+	{	/* 2^40 dense elements in 1000 segments: well-formed, over
+		 * the receiver's tensor limit */
+		size_t l = MW_WIRE_DATA_HDR_LEN + 32;
+
+		TEMPLATE();
+		mw_put32(dg + MW_OFF_DATA_SEG_IDX, 0);
+		mw_put32(dg + MW_OFF_DATA_ELEM_CNT, 8);
+		mw_put32(dg + MW_OFF_DATA_VAL_CNT, 0);
+		mw_put64(dg + MW_OFF_DATA_ELEM_OFF, 0);
+		mw_put64(dg + MW_OFF_DATA_VAL_OFF, 0);
+		mw_put64(dg + MW_OFF_DATA_N, 1ull << 40);
+		mw_put64(dg + MW_OFF_DATA_K, 0);
+		mw_put32(dg + MW_OFF_DATA_SEG_CNT, 1000);
+		dg[MW_OFF_DATA_CODEC] = MW_CODEC_DENSE;
+		dg[MW_OFF_DATA_BITS] = 0;
+		dg[MW_OFF_DATA_ROUNDING] = 0;
+		dg[MW_OFF_DATA_DTYPE] = MW_DT_F32;
+		dg[MW_OFF_DATA_NDIM] = 2;
+		mw_put32(dg + MW_OFF_DATA_P0, 0);
+		mw_put32(dg + MW_OFF_DATA_P1, 0);
+		for (unsigned i = 0; i < MW_WIRE_MAX_DIMS; i++)
+			mw_put32(dg + MW_OFF_DATA_DIMS + 4 * i,
+				 i < 2 ? 1u << 20 : 0);
+		memset(dg + MW_WIRE_DATA_HDR_LEN, 0, 32);
+		mut_finish(dg, l);
+		check_data(dg, l, 0, "n_2pow40");
+		put_hostile(m, RANDPOS(), dg, l, "n_2pow40");
+
+		mw_put64(dg + MW_OFF_DATA_N, 4096);
+		mw_put32(dg + MW_OFF_DATA_DIMS, 64);
+		mw_put32(dg + MW_OFF_DATA_DIMS + 4, 64);
+		mw_put32(dg + MW_OFF_DATA_SEG_CNT, 0x80000000u);
+		mut_finish(dg, l);
+		check_data(dg, l, 0, "seg_cnt_2pow31");
+		put_hostile(m, RANDPOS(), dg, l, "seg_cnt_2pow31");
+	}
+
+	TEMPLATE(); /* payload shorter than the header says */
+	mut_finish(dg, len - 4);
+	check_data(dg, len - 4, MW_ETRUNC, "payload_short");
+	put_hostile(m, RANDPOS(), dg, len - 4, "payload_short");
+
+	/* Session identities */
+	TEMPLATE();
+	mw_put32(dg + MW_OFF_SRC_INC, m->peer.inc - 1000u);
+	mut_finish(dg, len);
+	check_data(dg, len, 0, "stale_incarnation");
+	put_hostile(m, RANDPOS(), dg, len, "stale_incarnation");
+
+	TEMPLATE();
+	mw_put32(dg + MW_OFF_DST_GEN, m->local.gen + 1);
+	mut_finish(dg, len);
+	check_data(dg, len, 0, "wrong_session");
+	put_hostile(m, RANDPOS(), dg, len, "wrong_session");
+
+	/* HELLO, ACK and CLOSE that do not parse, an ACK for nothing */
+	{
+		struct mw_hello hb = {.max_datagram = 1472, .rx_window = 8,
+				      .max_segs = 1u << 20,
+				      .max_tensor_bytes = 1ull << 28};
+		struct mw_ident old = m->peer;
+		size_t l;
+
+		mw_wire_put_hdr(dg, MW_PT_HELLO, 0, &m->peer, NULL);
+		l = mw_wire_put_hello(dg, &hb);
+		mw_put32(dg + MW_OFF_HELLO_RSV2, 1);
+		mut_finish(dg, l);
+		check_hdr(dg, l, 0, "hello_reserved");
+		put_hostile(m, RANDPOS(), dg, l, "hello_reserved");
+
+		mw_wire_put_hdr(dg, MW_PT_HELLO, 0, &m->peer, NULL);
+		hb.max_datagram = 100;
+		l = mw_wire_put_hello(dg, &hb);
+		mut_finish(dg, l);
+		check_hdr(dg, l, 0, "hello_tiny_datagram");
+		put_hostile(m, RANDPOS(), dg, l, "hello_tiny_datagram");
+
+		/* an older session of the peer says HELLO */
+		old.gen = m->peer.gen - 1 ? m->peer.gen - 1 : 0xffffffffu;
+		hb.max_datagram = 1472;
+		mw_wire_put_hdr(dg, MW_PT_HELLO, 0, &old, NULL);
+		l = mw_wire_put_hello(dg, &hb);
+		mut_finish(dg, l);
+		check_hdr(dg, l, 0, "hello_stale");
+		put_hostile(m, RANDPOS(), dg, l, "hello_stale");
+
+		/* a HELLO_ACK for a session we never offered */
+		{
+			struct mw_ident other = {m->local.inc, 77};
+
+			mw_wire_put_hdr(dg, MW_PT_HELLO_ACK, 0, &m->peer,
+					&other);
+			l = mw_wire_put_hello(dg, &hb);
+			mut_finish(dg, l);
+			check_hdr(dg, l, 0, "hello_ack_wrong_dst");
+			put_hostile(m, RANDPOS(), dg, l,
+				    "hello_ack_wrong_dst");
+		}
+
+		mw_wire_put_hdr(dg, MW_PT_ACK, 0, &m->peer, &m->local);
+		memset(dg + MW_WIRE_HDR_LEN, 0,
+		       MW_WIRE_ACK_FIXED_LEN - MW_WIRE_HDR_LEN);
+		mw_put16(dg + MW_OFF_ACK_NBLOCKS, 2); /* none present */
+		mut_finish(dg, MW_WIRE_ACK_FIXED_LEN);
+		check_hdr(dg, MW_WIRE_ACK_FIXED_LEN, 0, "ack_blocks_missing");
+		put_hostile(m, RANDPOS(), dg, MW_WIRE_ACK_FIXED_LEN,
+			    "ack_blocks_missing");
+
+		mw_wire_put_hdr(dg, MW_PT_ACK, 0, &m->peer, &m->local);
+		memset(dg + MW_WIRE_HDR_LEN, 0,
+		       MW_WIRE_ACK_FIXED_LEN - MW_WIRE_HDR_LEN);
+		/* tensors never sent */
+		mw_put32(dg + MW_OFF_ACK_CUM_TID, 5);
+		mw_put32(dg + MW_OFF_ACK_RX_LIMIT, 13);
+		mut_finish(dg, MW_WIRE_ACK_FIXED_LEN);
+		check_hdr(dg, MW_WIRE_ACK_FIXED_LEN, 0, "ack_for_nothing");
+		put_hostile(m, RANDPOS(), dg, MW_WIRE_ACK_FIXED_LEN,
+			    "ack_for_nothing");
+
+		mw_wire_put_hdr(dg, MW_PT_CLOSE, 0, &m->peer, &m->local);
+		l = mw_wire_put_close(dg, 0);
+		mw_put32(dg + MW_OFF_CLOSE_REASON, 7); /* reasons are <= 0 */
+		mut_finish(dg, l);
+		check_hdr(dg, l, 0, "close_positive_reason");
+		put_hostile(m, RANDPOS(), dg, l, "close_positive_reason");
+	}
+
+	/* Decoder-level and reassembly-level faults need the right place:
+	 * before a tensor's first segment (the slot opens, the segment is
+	 * refused, the real one still decodes), or right after it (the
+	 * tensor is open and incomplete). */
+	{
+		uint32_t tid = d.tid;
+		size_t first = first_of_tid(m, tid);
+		uint8_t *mask = dg + MW_OFF_DATA_PAYLOAD;
+		if (d.desc.codec == MW_CODEC_MS ||
+		    d.desc.codec == MW_CODEC_MS_SIGNED) {
+			/* One more all-ones (sentinel) code than values. */
+			size_t mb = (size_t)mw_mask_bytes(d.seg.elem_cnt,
+							  d.desc.bits);
+			size_t at = SIZE_MAX;
+
+			TEMPLATE();
+			for (size_t i = 0; i < mb; i++)
+				if (mask[i] != 0xff) {
+					at = i;
+					break;
+				}
+			if (at != SIZE_MAX && d.seg.val_cnt) {
+				mask[at] = 0xff;
+				mut_finish(dg, len);
+				check_undecodable(dg, len, "sentinel_count");
+				put_hostile(m, first, dg, len,
+					    "sentinel_count");
+				first++;
+			}
+			if (d.seg.val_cnt) {
+				/* a quiet NaN as the last value (the codec
+				 * payload is little-endian) */
+				static const uint8_t nan_le[4] = {0, 0, 0xc0,
+								  0x7f};
+
+				TEMPLATE();
+				memcpy(dg + len - 4, nan_le, 4);
+				mut_finish(dg, len);
+				check_undecodable(dg, len, "nan_value");
+				put_hostile(m, first, dg, len, "nan_value");
+				first++;
+			}
+		}
+		if (d.seg_cnt > 1) {
+			/* The same tensor id with another tag: the tensor's
+			 * description changed mid-way. */
+			TEMPLATE();
+			mw_put64(dg + MW_OFF_DATA_TAG, d.meta.tag + 1000);
+			mut_finish(dg, len);
+			check_data(dg, len, 0, "inconsistent_tensor");
+			put_hostile(m, first + 1, dg, len,
+				    "inconsistent_tensor");
+		}
+	}
+#undef TEMPLATE
+#undef RANDPOS
+}
+
