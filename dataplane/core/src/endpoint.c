@@ -414,14 +414,17 @@ int mw_ep_recv(struct mw_ep *ep, uint16_t id, const uint8_t *pkt, size_t len,
 	ep->ctr.bytes_rx += len;
 	if (!p)
 		return mw_ep_drop(ep, MW_DROP_PEER, MW_ENOENT);
+	/* A plain endpoint takes version 1 only, at the version step of
+	 * section 11's order (parse_hdr knows version 2 too). */
+	if (!p->sec && len >= MW_WIRE_HDR_LEN &&
+	    mw_get16(pkt + MW_OFF_MAGIC) == MW_WIRE_MAGIC &&
+	    pkt[MW_OFF_VERSION] != MW_WIRE_VERSION)
+		return mw_ep_drop(ep, MW_DROP_VERSION, MW_EVERSION);
 	rc = mw_wire_parse_hdr(pkt, len, &h);
 	if (rc < 0)
 		return mw_ep_drop(ep, mw_drop_for_hdr_error(rc), rc);
-	if (!p->sec) {
-		if (h.version != MW_WIRE_VERSION)
-			return mw_ep_drop(ep, MW_DROP_VERSION, MW_EVERSION);
+	if (!p->sec)
 		return recv_checked(ep, id, p, &h, pkt, len, now);
-	}
 	/* Secure mode (12.6): nothing unauthenticated goes further. */
 	rc = mw_sec_open(ep, p, &h, pkt, len, now, &sr);
 	if (rc < 0)
