@@ -132,6 +132,7 @@ def record(build, rec):
         b = w.maskwire(maskwire, "B",
                        "net_memif0,role=server,socket=%s,socket-abstract=no" % sock,
                        ["--ip", B_IP, "--mac", B_MAC, "--peer", A_IP,
+                        "--plain",
                         "--incarnation", str(2000000 + idx),
                         "--sink", str(rec["n"]), "--linger-ms", "500",
                         "--capture", cap, "--tensor-log", tlog,
@@ -145,6 +146,7 @@ def record(build, rec):
         a = w.maskwire(maskwire, "A",
                        "net_memif0,role=client,socket=%s,socket-abstract=no" % sock,
                        ["--ip", A_IP, "--mac", A_MAC, "--peer", B_IP,
+                        "--plain",
                         "--incarnation", str(1000000 + idx),
                         "--linger-ms", "3000", "--stats", w.path("a.json"),
                         "--status-ms", "0", "--idle-yield"]

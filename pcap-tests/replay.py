@@ -19,6 +19,7 @@ its sink and stops when the capture has been idle for a while. Checked:
     a CLOSE at the end, nothing else, all from the right session.
 """
 import os
+import shutil
 import sys
 
 import ptlib
@@ -90,8 +91,16 @@ def main():
     try:
         out, log = w.path("out.pcap"), w.path("maskwire.log")
         tlog, stats_path = w.path("tensors.jsonl"), w.path("stats.json")
+        # The recordings are plain (version 1) unless the manifest names
+        # the test key they were made with (PROTOCOL.md 12).
+        sec = ["--plain"]
+        if m.get("key"):
+            key = w.path("replay.key")
+            shutil.copy(os.path.join(os.path.dirname(cap), m["key"]), key)
+            os.chmod(key, 0o600)
+            sec = ["--key", key]
         p = w.maskwire(maskwire, "R", "net_pcap0,rx_pcap=%s,tx_pcap=%s" % (cap, out),
-                       m["replay_args"] + [
+                       m["replay_args"] + sec + [
                            "--sink", "--tensor-log", tlog,
                            "--idle-exit-ms", str(IDLE_EXIT_MS),
                            "--stats", stats_path, "--status-ms", "0",

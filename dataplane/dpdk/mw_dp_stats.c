@@ -153,6 +153,12 @@ void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 		dp->cfg.ep.max_tensor_bytes, dp->cfg.ep.max_segs,
 		dp->cfg.ep.max_retries);
 	fprintf(f, ", \"cc\": \"%s\"", mw_cc_name(dp->cfg.ep.cc));
+	/* Plain mode is said loudly: nothing it carries is authenticated. */
+	fprintf(f, ", \"security\": \"%s\"",
+		mw_sec_mode_name(dp->cfg.ep.sec_mode));
+	if (!dp->cfg.ep.sec_mode)
+		fprintf(f, ", \"security_warning\": \"PLAIN: packets are "
+			   "neither authenticated nor encrypted\"");
 	for (unsigned i = 0; i < MW_CTR_COUNT_; i++)
 		fprintf(f, ", \"%s\": %" PRIu64, mw_counter_name(i),
 			mw_counter_get(&k, i));
