@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include <rte_eal.h>
@@ -132,6 +133,8 @@ static void usage(FILE *f)
 "                          in base64, mode 0600 (make one: umask 077;\n"
 "                          head -c 32 /dev/urandom | base64 > FILE);\n"
 "                          packets are authenticated and encrypted\n"
+"  --peer-key FILE         the preceding --peer's own key (same format),\n"
+"                          instead of --key's\n"
 "  --integrity             with --key: authenticate only, bodies in the\n"
 "                          clear (for deployments that inspect traffic)\n"
 "  --plain                 no key: version-1 packets, neither\n"
@@ -197,7 +200,7 @@ enum {
 	O_INC, O_NOVERIFY, O_PERIOD,
 	O_STAMP, O_RESPOND, O_LOCKSTEP, O_SHM, O_SHM_SLOT, O_DEADLINE, O_SHM_TX,
 	O_SHM_RX,
-	O_SHM_RING, O_KEY, O_INTEGRITY, O_PLAIN, O_HELP,
+	O_SHM_RING, O_KEY, O_PEER_KEY, O_INTEGRITY, O_PLAIN, O_HELP,
 };
 
 static const struct option opts[] = {
@@ -238,7 +241,8 @@ static const struct option opts[] = {
 	{"deadline-ms", 1, 0, O_DEADLINE},
 	{"shm-tx-slots", 1, 0, O_SHM_TX}, {"shm-rx-slots", 1, 0, O_SHM_RX},
 	{"shm-ring", 1, 0, O_SHM_RING},
-	{"key", 1, 0, O_KEY}, {"integrity", 0, 0, O_INTEGRITY},
+	{"key", 1, 0, O_KEY}, {"peer-key", 1, 0, O_PEER_KEY},
+	{"integrity", 0, 0, O_INTEGRITY},
 	{"plain", 0, 0, O_PLAIN},
 	{"help", 0, 0, O_HELP},
 	{0, 0, 0, 0},
@@ -254,7 +258,7 @@ struct app {
 	int codec;  /* -1: by kind */
 	bool have_k;
 	const char *key_path;
-	bool integrity, plain;
+	bool integrity, plain, peer_keys;
 };
 
 static char errbuf[512];
@@ -709,6 +713,17 @@ static int parse_args(int argc, char **argv, struct app *a)
 		case O_KEY:
 			a->key_path = optarg;
 			break;
+		case O_PEER_KEY: {
+			char kerr[512];
+			if (!d->npeers)
+				FAIL("--peer-key must follow a --peer");
+			if (mw_keyfile_load(optarg, d->peers[d->npeers - 1].psk,
+					    kerr, sizeof kerr))
+				FAIL("%s", kerr);
+			d->peers[d->npeers - 1].has_key = true;
+			a->peer_keys = true;
+			break;
+		}
 		case O_INTEGRITY:
 			a->integrity = true;
 			break;
@@ -735,20 +750,30 @@ static int parse_args(int argc, char **argv, struct app *a)
 static int security_config(struct app *a)
 {
 	char err[512];
-	if (a->plain && (a->key_path || a->integrity))
-		FAIL("--plain excludes --key and --integrity");
+	if (a->plain && (a->key_path || a->integrity || a->peer_keys))
+		FAIL("--plain excludes --key, --peer-key and --integrity");
 	if (a->plain) {
 		a->dp.ep.sec_mode = MW_SEC_PLAIN;
 		fprintf(stderr, "maskwire: WARNING: --plain: packets are "
 				"neither authenticated nor encrypted\n");
 		return 0;
 	}
-	if (!a->key_path)
+	bool all_own = a->dp.npeers > 0;
+	for (unsigned i = 0; i < a->dp.npeers; i++)
+		all_own &= a->dp.peers[i].has_key;
+	if (!a->key_path && !all_own)
 		FAIL("no key: give --key FILE (umask 077; head -c 32 "
-		     "/dev/urandom | base64 > FILE), or --plain for an "
-		     "unauthenticated, unencrypted run");
-	if (mw_keyfile_load(a->key_path, a->dp.ep.psk, err, sizeof err))
+		     "/dev/urandom | base64 > FILE), or --peer-key FILE after "
+		     "every --peer, or --plain for an unauthenticated, "
+		     "unencrypted run");
+	if (a->key_path &&
+	    mw_keyfile_load(a->key_path, a->dp.ep.psk, err, sizeof err))
 		FAIL("%s", err);
+	/* Every peer has its own: the default key is one nobody has. */
+	if (!a->key_path &&
+	    getrandom(a->dp.ep.psk, sizeof a->dp.ep.psk, 0) !=
+		    (ssize_t)sizeof a->dp.ep.psk)
+		FAIL("getrandom: %s", strerror(errno));
 	a->dp.ep.sec_mode = a->integrity ? MW_SEC_INTEGRITY : MW_SEC_ENCRYPT;
 	return 0;
 }

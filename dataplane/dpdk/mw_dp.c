@@ -943,6 +943,14 @@ int mw_dp_create(const struct mw_dp_cfg *cfg, struct mw_dp **out, char *err,
 		}
 		p->ep_peer = (uint16_t)id;
 		dp->by_ep[id] = (int8_t)i;
+		if (cfg->peers[i].has_key &&
+		    (rc = mw_ep_peer_set_key(dp->ep, p->ep_peer,
+					     cfg->peers[i].psk)) < 0) {
+			snprintf(err, errlen, "peer %u key: %s", i,
+				 mw_strerror(rc));
+			mw_dp_destroy(dp);
+			return rc;
+		}
 		dp->ep_ids[i] = (uint16_t)id;
 		memcpy(p->flow.src_mac, dp->net.mac, 6);
 		p->flow.src_ip = cfg->ip;

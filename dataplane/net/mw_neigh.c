@@ -63,7 +63,7 @@ bool mw_neigh_confirm(struct mw_neigh *n, const uint8_t mac[6])
 
 	if (n->is_static)
 		return false;
-	moved = !n->resolved || memcmp(n->mac, mac, 6) != 0;
+	moved = !n->confirmed || !n->resolved || memcmp(n->mac, mac, 6) != 0;
 	memcpy(n->mac, mac, 6);
 	n->resolved = true;
 	n->refresh = false;

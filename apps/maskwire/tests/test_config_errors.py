@@ -56,6 +56,11 @@ def body(run):
         (base + ["--key", bad], "not one line of a base64 32-byte key"),
         (base + ["--key", run.path("none.key")], "No such file"),
         (base + ["--key", key, "--plain"], "--plain excludes"),
+        (["--ip", "10.0.0.1", "--peer-key", key, "--peer", "10.0.0.2"],
+         "--peer-key must follow a --peer"),
+        (base + ["--peer-key", loose], "chmod 600"),
+        (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--peer-key", key,
+          "--peer", "10.0.0.3"], "no key"),
     ]
     # The other cases run plain: the key is not what they test.
     cases = [(a if a is None else ["--plain"] + a, w)

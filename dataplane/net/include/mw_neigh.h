@@ -92,7 +92,8 @@ bool mw_neigh_learn(struct mw_neigh *n, const uint8_t mac[6]);
  * 12.7) came from this peer with Ethernet source mac: use that MAC and
  * stop listening to ARP for it until mw_neigh_refresh(). Only an
  * authenticated packet moves a confirmed entry. A static entry keeps its
- * own. @return true if the MAC in use changed.
+ * own. @return true if the entry changed (newly confirmed, or its MAC
+ * moved); false if it was confirmed with this MAC already, or static.
  */
 bool mw_neigh_confirm(struct mw_neigh *n, const uint8_t mac[6]);
 
