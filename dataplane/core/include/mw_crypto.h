@@ -66,6 +66,15 @@ struct mw_crypto_ops {
 /** OpenSSL libcrypto: AES-256-GCM, HKDF-SHA256. */
 const struct mw_crypto_ops *mw_crypto_openssl(void);
 
+/** intel-ipsec-mb's AES-256-GCM (the same AEAD, faster here), OpenSSL's
+ *  HKDF. @return NULL when maskwire was built without libipsec-mb or
+ *  the library does not run on this CPU. */
+const struct mw_crypto_ops *mw_crypto_ipsecmb(void);
+
+/** The fastest of the above that runs here: ipsec-mb, else OpenSSL.
+ *  (Both compute the same bytes: peers need not agree on it.) */
+const struct mw_crypto_ops *mw_crypto_default(void);
+
 #ifdef __cplusplus
 }
 #endif

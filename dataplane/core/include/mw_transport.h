@@ -124,7 +124,7 @@ struct mw_ep_config {
 	 *  from a CSPRNG (getrandom()); required unless sec_mode is plain. */
 	void (*rand)(void *ctx, void *buf, size_t len);
 	void *rand_ctx;
-	const struct mw_crypto_ops *crypto; /**< NULL: mw_crypto_openssl() */
+	const struct mw_crypto_ops *crypto; /**< NULL: mw_crypto_default() */
 };
 
 /** Secure modes (PROTOCOL.md 12). */

@@ -156,3 +156,17 @@ const struct mw_crypto_ops *mw_crypto_openssl(void)
 {
 	return &ossl_ops;
 }
+
+#ifndef MW_HAVE_IPSECMB
+const struct mw_crypto_ops *mw_crypto_ipsecmb(void)
+{
+	return NULL;
+}
+#endif
+
+const struct mw_crypto_ops *mw_crypto_default(void)
+{
+	const struct mw_crypto_ops *o = mw_crypto_ipsecmb();
+
+	return o ? o : &ossl_ops;
+}
