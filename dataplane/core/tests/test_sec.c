@@ -529,6 +529,42 @@ static void test_window(void)
 	free_pair(&p);
 }
 
+/* Simultaneous open and close (PROTOCOL.md 6, 7.3) in secure mode: each
+ * CLOSE crosses the other's and is opened with the keys of the session
+ * its receiver just left; the next session opens with fresh keys. Two
+ * rounds, nothing dropped, no reset. */
+static void test_simultaneous(void)
+{
+	struct pair p;
+	struct mw_counters c;
+	int k, r, round;
+
+	sec_pair(&p, MW_SEC_ENCRYPT);
+	for (round = 0; round < 2; round++) {
+		for (k = 0; k < 2; k++)
+			CHECK(submit(&p, k, 7, NULL) == 0);
+		for (r = 0; r < 100 && cross(p.ep, p.peer, p.now); r++)
+			p.now += 1000;
+		for (k = 0; k < 2; k++) {
+			CHECK(poll_type(p.ep[k], MW_EV_RX_TENSOR, NULL) == 1);
+			mw_ep_counters(p.ep[k], &c);
+			CHECK_EQ(c.hello_tx, 2 * ((uint64_t)round + 1));
+			CHECK(c.session_resets == 0 && c.drops == 0);
+		}
+		for (k = 0; k < 2; k++)
+			CHECK(mw_ep_close_peer(p.ep[k], p.peer[k], p.now) == 0);
+		for (r = 0; r < 10 && cross(p.ep, p.peer, p.now); r++)
+			p.now += 1000;
+		for (k = 0; k < 2; k++) {
+			mw_ep_counters(p.ep[k], &c);
+			CHECK_EQ(c.close_rx, (uint64_t)round + 1);
+			CHECK_EQ(c.sessions_closed, (uint64_t)round + 1);
+			CHECK(c.session_resets == 0 && c.drops == 0);
+		}
+	}
+	free_pair(&p);
+}
+
 /* Configuration: a key and a random source are required. */
 static void test_config(void)
 {
@@ -594,6 +630,7 @@ int main(void)
 		test_epochs();
 		test_window();
 		test_mode_mismatch();
+		test_simultaneous();
 	}
 	return mw_test_exit("test_sec");
 }
