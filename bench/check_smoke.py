@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 
-SECTIONS = {"transfer", "step", "ceiling", "loss", "size", "mtu"}
+SECTIONS = {"transfer", "step", "ceiling", "loss", "size", "mtu", "security"}
 METRICS = {"tensors_per_s", "dense_gbit_s", "wire_gbit_s", "lat_p50_ms",
            "lat_p99_ms", "lat_max_ms", "reps"}
 

@@ -69,7 +69,7 @@ while IFS= read -r a; do set -- "$@" "$a"; done < "$TMP/args"
 
 "$MASKWIRE" --no-pci --no-huge -m 512 --file-prefix "$PREFIX" \
 	--vdev="net_pcap0,rx_pcap=$TMP/loop.pcap,infinite_rx=1" -- \
-	"$@" $SINK --duration "$SECONDS_RUN" --stats "$TMP/stats.json" \
+	"$@" --plain $SINK --duration "$SECONDS_RUN" --stats "$TMP/stats.json" \
 	--status-ms 0 > "$TMP/log" 2>&1
 RC=$?
 if [ $RC -ne 0 ]; then

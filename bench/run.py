@@ -20,6 +20,12 @@ Sections (see docs/BENCH.md):
              vdev pair that takes jumbo frames here; net_af_packet on the
              veth at 1500 too) vs TCP on the veth at the same MTU, with
              wire bytes per tensor against MS's ideal
+  security   secure mode (docs/PROTOCOL.md 12) against plain in the same
+             run: dense tensors, encrypt / integrity / plain interleaved,
+             at MTU 1500 (net_memif) and 9000 (net_vhost/net_virtio_user)
+
+The rows before "security" run --plain (the protocol they were measured
+with); "security" is where the cost of the AEAD is read.
 
 Writes OUT/results.json, OUT/results.md and OUT/*.png (default out/bench).
 Needs root (namespaces, DPDK vdevs). Exit 77 with a reason when it cannot
@@ -27,6 +33,7 @@ run. Runs are repeated --reps times and medians reported; the machine is
 shared and noisy, so read ratios measured in the same run.
 """
 import argparse
+import base64
 import datetime
 import json
 import os
@@ -254,12 +261,24 @@ class Bench:
             return None
 
     # ---- maskwire --------------------------------------------------------
+    def keyfile(self):
+        """A throwaway pre-shared key (mode 0600) for the secure rows."""
+        path = os.path.join(self.tmp, "bench.key")
+        if not os.path.exists(path):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, base64.b64encode(os.urandom(32)) + b"\n")
+            os.close(fd)
+        return path
+
     def maskwire(self, shape, codec, count, rate=0, loss=0.0, respond=False,
-                 port="memif", mtu=1500, seed=1, budget=None, retry=True):
+                 port="memif", mtu=1500, seed=1, budget=None, retry=True,
+                 sec="plain"):
         """One maskwire run: A generates, B receives (and answers when
         respond). Returns a measurement dict or None. With budget (s), a
-        run still going then is stopped and measured as incomplete."""
-        d = self.fresh("mw-%s-%s" % (port, codec))
+        run still going then is stopped and measured as incomplete.
+        sec: "plain" (the rows before secure mode), "encrypt" or
+        "integrity" (PROTOCOL.md 12, a throwaway key)."""
+        d = self.fresh("mw-%s-%s-%s" % (port, codec, sec))
         pa, pb = "mwb%da%d" % (os.getpid(), self.seq), \
             "mwb%db%d" % (os.getpid(), self.seq)
         self.prefixes += [pa, pb]
@@ -292,6 +311,11 @@ class Bench:
         gen = ["--shape", shape_str(shape), "--codec", codec, "--kind",
                kind_of(codec), "--ratio", str(RATIO), "--bits", str(BITS)]
         common = MW_COMMON + ["--mtu", str(mtu)] + fault
+        if sec == "plain":
+            common += ["--plain"]
+        else:
+            common += ["--key", self.keyfile()] + \
+                (["--integrity"] if sec == "integrity" else [])
         # virtio-user shares its memory with the vhost side: one file
         # per memory type
         eal = EAL + (["--single-file-segments"] if port == "virtio" else [])
@@ -623,6 +647,39 @@ def mtu_section(a, b):
                   m=b.rep(b.tcp, 1, shape=mshape, codec=codec, count=c))
 
 
+def security_section(a, b):
+    """7: secure mode (PROTOCOL.md 12) against plain, same run, run by
+    run interleaved: dense tensors (every byte on the wire, the most to
+    encrypt) and MS (the codec of the activations), at MTU 1500
+    (net_memif) and at 9000 (net_vhost/net_virtio_user, the port type
+    here that takes jumbo frames), plain / encrypt / integrity."""
+    sshape = (16, 64, 8, 8) if a.smoke else (64, 64, 32, 32)
+    reps = 1 if a.smoke else a.reps
+    ports = [("memif", 1500)] if a.smoke else \
+        [("memif", 1500), ("virtio", 9000)]
+    for port, mtu in ports:
+        for codec in (["dense"] if a.smoke else ["dense", "ms"]):
+            c = counts(a, codec, elems(sshape), 0.7)
+            runs = {s: [] for s in ("plain", "encrypt", "integrity")}
+            for i in range(reps):
+                for sec in runs:
+                    log("security %s mtu %d %s %s x%d (%d/%d)" % (
+                        port, mtu, codec, sec, c, i + 1, reps))
+                    m = b.maskwire(shape=sshape, codec=codec, count=c,
+                                   port=port, mtu=mtu, seed=i + 1, sec=sec)
+                    if m:
+                        runs[sec].append(m)
+            for sec, ms in runs.items():
+                m = None
+                if ms:
+                    m = {k: median([x.get(k) for x in ms]) for k in ms[0]
+                         if k != "incomplete"}
+                    m["reps"] = len(ms)
+                b.add("security", "maskwire-" + port,
+                      shape=shape_name(sshape), codec=codec, mtu=mtu,
+                      sec=sec, m=m)
+
+
 def run(a):
     b = Bench(a)
     started = time.time()
@@ -755,6 +812,9 @@ def run(a):
         # 6: MTU
         if want("mtu"):
             mtu_section(a, b)
+        # 7: secure mode against plain
+        if want("security"):
+            security_section(a, b)
     finally:
         b.cleanup()
     results["elapsed_s"] = round(time.time() - started, 1)
@@ -959,6 +1019,27 @@ def markdown(res):
                       "%.0f" % both if both else "-",
                       "%.4f" % (both / ideal) if both and ideal else "-"))
     out.append("")
+    srow = find(rows, section="security")
+    if srow:
+        out.extend(["## 7. Secure mode (%s; PROTOCOL.md 12; plain, "
+                    "encrypt and integrity runs interleaved, same run)" %
+                    srow["shape"], "",
+                    "| MTU | stack | codec | mode | tensors/s | "
+                    "dense-eq Gbit/s | p50 ms | p99 ms | goodput vs plain |",
+                    "|---|---|---|---|---|---|---|---|---|"])
+        for r in rows:
+            if r["section"] != "security":
+                continue
+            base = find(rows, section="security", mtu=r["mtu"],
+                        stack=r["stack"], codec=r["codec"], sec="plain")
+            out.append("| %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                r["mtu"], r["stack"], r["codec"], r["sec"],
+                fmt(r.get("tensors_per_s")),
+                fmt(r.get("dense_gbit_s")), fmt(r.get("lat_p50_ms")),
+                fmt(r.get("lat_p99_ms")),
+                ratio(r.get("dense_gbit_s"), base and base.get("dense_gbit_s"))
+                if r["sec"] != "plain" else ""))
+        out.append("")
     if res["notes"]:
         out.extend(["Notes:", ""] + ["- " + n for n in res["notes"]] + [""])
     return "\n".join(out)
@@ -1100,7 +1181,7 @@ def main():
     p.add_argument("--only", type=lambda v: set(v.split(",")), default=None,
                    help="run only these sections (comma-separated: transfer "
                         "(with the fixed-rate rows), step, ceiling, loss, "
-                        "size, mtu)")
+                        "size, mtu, security)")
     p.add_argument("--fixed-frac", type=float, default=0.5,
                    help="fixed offered rate as a fraction of maskwire's "
                    "full rate (0.5)")

@@ -175,6 +175,7 @@ class Run:
         cmd = [mw] + EAL + ["--file-prefix", prefix, "--vdev=" + vdev,
                             "--", "--ip", ip, "--peer", peer,
                             "--shm", self.tag + side, "--idle-yield",
+                            "--plain",
                             "--status-ms", "0",
                             "--stats", self.path("dp-%s.json" % side)]
         p = self.popen(cmd, "dp-" + side)

@@ -33,7 +33,8 @@ def run_pair(a, tmp):
     vdev = "--vdev=net_memif0,role=%s,socket=" + sock + ",socket-abstract=no"
     kind = "gradient" if a.codec == "ms-signed" else "activation"
     common = ["--status-ms", "0", "--no-verify", "--content-period", "1",
-              "--link-wait-ms", "5000", "--profile", "--stamp"] + a.extra
+              "--link-wait-ms", "5000", "--profile", "--stamp",
+              "--plain"] + a.extra
     tag = "mwst%d" % os.getpid()
     rx = subprocess.Popen(
         [mw] + EAL + ["-l", "1", "--file-prefix", tag + "b", vdev % "server",

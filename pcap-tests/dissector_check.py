@@ -275,6 +275,29 @@ def check_doc_example(ck, pcaptool):
               (int(c[f], 0), int(t[f], 0)), (v, v))
 
 
+def check_secure(ck, cap, name):
+    """Version-2 frames (PROTOCOL.md 12): the header and the trailer are
+    shown, a body sent encrypted is marked and not dissected (nothing of
+    it is read as a field), a HELLO's body is."""
+    f = ["maskwire.version", "maskwire.type", "maskwire.flags",
+         "maskwire.encrypted", "maskwire.data.tid", "maskwire.sec.sn",
+         "maskwire.hello.rx_window"]
+    rows = [t for t in tshark_fields(cap, f) if t["maskwire.version"] == "2"]
+    if not rows:
+        return
+    bad = []
+    for t in rows:
+        hello = t["maskwire.type"] in ("1", "2")
+        clear = hello or int(t["maskwire.flags"] or "0", 0) & 2
+        if t["maskwire.encrypted"] != ("0" if clear else "1") or \
+                not t["maskwire.sec.sn"] or \
+                (not clear and t["maskwire.data.tid"]) or \
+                (hello and not t["maskwire.hello.rx_window"]):
+            bad.append(str(t))
+    ck.true("%s: %d version-2 frames: encrypted bodies marked, not read"
+            % (name, len(rows)), not bad, "\n  " + "\n  ".join(bad[:5]))
+
+
 def main():
     if len(sys.argv) < 2:
         print(__doc__)
@@ -316,6 +339,7 @@ def main():
         total_fields += n
         ck.true("%s: %d field values agree" % (name, n), not bad,
                 "\n  " + "\n  ".join(bad[:20]))
+        check_secure(ck, cap, name)
         errs = lua_errors(cap)
         ck.true("%s: no Lua error" % name, not errs, "\n  " + "\n  ".join(errs[:5]))
     print("%d datagrams, %d field values compared" % (total_dgrams, total_fields))

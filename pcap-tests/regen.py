@@ -22,11 +22,13 @@ usage: regen.py BUILD_DIR [--no-record] [--only NAME]
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
 
 import ptlib
+from ptlib import mwtest
 
 SHAPE = "4,16,8,8"
 A_IP, B_IP = "10.0.0.1", "10.0.0.2"
@@ -104,9 +106,40 @@ VARIANTS = [
 ]
 
 
+# Secure recordings (PROTOCOL.md 12), made with the test key named: a
+# replay into a fresh receiver must be rejected (its identities and
+# nonces are new), so their manifests say what is dropped, not what is
+# delivered.
+SECURE = [
+    dict(name="act-ms-1500-secure", n=4, mtu=1500, idx=90,
+         key="secure-test.key", gen=["--kind", "activation"],
+         description="activations over an encrypted session (test key "
+                     "secure-test.key); replayed into a fresh receiver: "
+                     "nothing delivered, every packet after the HELLO "
+                     "dropped unauthenticated"),
+]
+
+
+def rec_idx(rec):
+    if "idx" in rec:
+        return rec["idx"]
+    return [r["name"] for r in RECORDINGS].index(rec["name"])
+
+
+def sec_args(w, rec):
+    """--plain, or --key with a 0600 copy of the recording's test key."""
+    if not rec.get("key"):
+        return ["--plain"]
+    path = w.path("rec.key")
+    if not os.path.exists(path):
+        shutil.copy(os.path.join(ptlib.CAPTURES, rec["key"]), path)
+        os.chmod(path, 0o600)
+    return ["--key", path]
+
+
 def session_args(rec):
     """The receiver's options: what B ran with and what a replay uses."""
-    idx = [r["name"] for r in RECORDINGS].index(rec["name"])
+    idx = rec_idx(rec)
     args = ["--ip", B_IP, "--mac", B_MAC, "--peer", A_IP,
             "--peer-mac", A_MAC, "--incarnation", str(2000000 + idx)]
     if rec.get("mtu", 1500) != 1500:
@@ -122,7 +155,7 @@ def record(build, rec):
     w = ptlib.Workdir("rec-" + rec["name"])
     try:
         sock = w.path("memif.sock")
-        idx = [r["name"] for r in RECORDINGS].index(rec["name"])
+        idx = rec_idx(rec)
         net = []
         if rec.get("mtu", 1500) != 1500:
             net += ["--mtu", str(rec["mtu"])]
@@ -131,7 +164,8 @@ def record(build, rec):
         cap, tlog = w.path("b.pcap"), w.path("b.jsonl")
         b = w.maskwire(maskwire, "B",
                        "net_memif0,role=server,socket=%s,socket-abstract=no" % sock,
-                       ["--ip", B_IP, "--mac", B_MAC, "--peer", A_IP,
+                       ["--ip", B_IP, "--mac", B_MAC, "--peer", A_IP]
+                       + sec_args(w, rec) + [
                         "--incarnation", str(2000000 + idx),
                         "--sink", str(rec["n"]), "--linger-ms", "500",
                         "--capture", cap, "--tensor-log", tlog,
@@ -144,7 +178,8 @@ def record(build, rec):
         gen = ["--gen", str(rec["n"]), "--shape", SHAPE] + rec["gen"]
         a = w.maskwire(maskwire, "A",
                        "net_memif0,role=client,socket=%s,socket-abstract=no" % sock,
-                       ["--ip", A_IP, "--mac", A_MAC, "--peer", B_IP,
+                       ["--ip", A_IP, "--mac", A_MAC, "--peer", B_IP]
+                       + sec_args(w, rec) + [
                         "--incarnation", str(1000000 + idx),
                         "--linger-ms", "3000", "--stats", w.path("a.json"),
                         "--status-ms", "0", "--idle-yield"]
@@ -207,6 +242,21 @@ def write_frames(path, mlog, ftsv):
             f.write(r + "\n")
 
 
+def secure_expect(pcaptool, cap, rec):
+    """What a replay of a secure recording must show, from the capture
+    itself: A's HELLOs are authenticated (the key is right) and accepted;
+    every other packet of A names B's recorded identity, which a fresh
+    receiver does not have, and is dropped unauthenticated."""
+    a_inc = str(1000000 + rec_idx(rec))
+    rows = [r for r in ptlib.dump(pcaptool, cap)
+            if r["pt.kind"] == "maskwire" and r["maskwire.src.inc"] == a_inc]
+    if not rows or any(r["maskwire.version"] != "2" for r in rows):
+        ptlib.fail("%s: not a version-2 recording" % rec["name"])
+    hello = sum(1 for r in rows if r["maskwire.type"] in ("1", "2"))
+    return dict(frames=len(mwtest.pcap_frames(cap)), from_a=len(rows),
+                hello_from_a=hello, session_from_a=len(rows) - hello)
+
+
 def key(t):
     return (t["tid"], t["tag"], t["crc32c"])
 
@@ -244,6 +294,25 @@ def main():
             link="net_memif", mtu=rec.get("mtu", 1500),
             vlan=rec.get("vlan")))
         write_manifest(rec["name"], rec["description"], origin, args, exp)
+    for rec in SECURE:
+        if only and rec["name"] != only:
+            continue
+        cap = os.path.join(ptlib.CAPTURES, rec["name"] + ".pcap")
+        if do_record:
+            record(build, rec)
+        origin = dict(recorded=dict(
+            sender=["--gen", str(rec["n"]), "--shape", SHAPE] + rec["gen"],
+            receiver=["--sink", str(rec["n"])], link="net_memif",
+            mtu=rec.get("mtu", 1500), vlan=None, key=rec["key"]))
+        m = dict(name=rec["name"], capture=rec["name"] + ".pcap",
+                 description=rec["description"], origin=origin,
+                 replay_args=session_args(rec), key=rec["key"],
+                 secure_expect=secure_expect(pcaptool, cap, rec))
+        with open(os.path.join(ptlib.CAPTURES, rec["name"] + ".json"),
+                  "w") as f:
+            json.dump(m, f, indent=1)
+            f.write("\n")
+        print("recorded %s: %s" % (rec["name"], m["secure_expect"]))
     for var in VARIANTS:
         if only and var["name"] != only:
             continue

@@ -18,7 +18,9 @@ its sink and stops when the capture has been idle for a while. Checked:
     one covering every delivered tensor and the largest packet number),
     a CLOSE at the end, nothing else, all from the right session.
 """
+import base64
 import os
+import shutil
 import sys
 
 import ptlib
@@ -73,6 +75,60 @@ def check_out(ck, rows, out, stats):
                     for a, b in zip(acks, acks[1:])))
 
 
+def replay_secure(maskwire, m, cap, w):
+    """A secure recording (PROTOCOL.md 12) replayed into a fresh receiver
+    with the recording's key, then with another key: nothing delivered,
+    and every packet of the sender accounted for. With the right key
+    only its HELLOs authenticate (accepted, answered); the rest name the
+    receiver's recorded identity and nonce, which a new process never
+    has, and are dropped unauthenticated. With another key nothing
+    authenticates at all."""
+    exp = m["secure_expect"]
+    ck = ptlib.Checker()
+    other = w.path("other.key")
+    fd = os.open(other, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, base64.b64encode(os.urandom(32)) + b"\n")
+    os.close(fd)
+    key = w.path("replay.key")
+    shutil.copy(os.path.join(os.path.dirname(cap), m["key"]), key)
+    os.chmod(key, 0o600)
+    for label, k in (("recording's key", key), ("another key", other)):
+        out, log = w.path("out-%d.pcap" % len(label)), w.path("mw.log")
+        stats_path = w.path("stats-%d.json" % len(label))
+        p = w.maskwire(maskwire, label[:1], "net_pcap0,rx_pcap=%s,tx_pcap=%s"
+                       % (cap, out), m["replay_args"] + [
+                           "--key", k, "--sink", "--idle-exit-ms",
+                           str(IDLE_EXIT_MS), "--stats", stats_path,
+                           "--status-ms", "0", "--idle-yield"], log)
+        rc = p.wait(timeout=120)
+        if rc != 0 and ptlib.pcap_unavailable(log):
+            ptlib.skip("DPDK's net_pcap driver is not available")
+        ck.eq(label + ": exit status", rc, 0)
+        if not os.path.exists(stats_path):
+            print(ptlib.log_tail(log))
+            ptlib.fail("no JSON stats")
+        s = ptlib.load_json(stats_path)
+        t, d = s["transport"], s["transport"]["drop"]
+        ck.eq(label + ": security", t.get("security"), "encrypt")
+        ck.eq(label + ": frames in", s["port"]["ipackets"], exp["frames"])
+        ck.eq(label + ": tensors delivered", t["tensors_delivered"], 0)
+        ck.eq(label + ": DATA accepted", t["data_rx"], 0)
+        ck.eq(label + ": sink", s["sink"]["delivered"], 0)
+        if k == key:
+            ck.eq(label + ": the sender's HELLOs accepted", t["hello_rx"],
+                  exp["hello_from_a"])
+            ck.eq(label + ": the rest dropped (auth, auth_session)",
+                  d["auth"] + d["auth_session"], exp["session_from_a"])
+        else:
+            ck.eq(label + ": no HELLO accepted", t["hello_rx"], 0)
+            ck.eq(label + ": every packet dropped (auth, auth_session)",
+                  d["auth"] + d["auth_session"], exp["from_a"])
+        ck.eq(label + ": peer restarts", t["peer_restarts"], 0)
+    if ck.bad:
+        print(ptlib.log_tail(w.path("mw.log")))
+    ck.finish()
+
+
 def main():
     if len(sys.argv) != 4:
         print(__doc__)
@@ -82,16 +138,30 @@ def main():
     ptlib.need_binary(pcaptool, "maskwire-pcaptool")
     ptlib.need_root()
     m = ptlib.load_json(manifest)
-    exp = m["expect"]
+    exp = m.get("expect")
     cap = os.path.join(os.path.dirname(os.path.abspath(manifest)), m["capture"])
     name = m["name"]
     print("capture %s: %s" % (name, m["description"]))
     w = ptlib.Workdir(name)
+    if "secure_expect" in m:
+        try:
+            replay_secure(maskwire, m, cap, w)
+        finally:
+            w.cleanup()
+        return
     try:
         out, log = w.path("out.pcap"), w.path("maskwire.log")
         tlog, stats_path = w.path("tensors.jsonl"), w.path("stats.json")
+        # The recordings are plain (version 1) unless the manifest names
+        # the test key they were made with (PROTOCOL.md 12).
+        sec = ["--plain"]
+        if m.get("key"):
+            key = w.path("replay.key")
+            shutil.copy(os.path.join(os.path.dirname(cap), m["key"]), key)
+            os.chmod(key, 0o600)
+            sec = ["--key", key]
         p = w.maskwire(maskwire, "R", "net_pcap0,rx_pcap=%s,tx_pcap=%s" % (cap, out),
-                       m["replay_args"] + [
+                       m["replay_args"] + sec + [
                            "--sink", "--tensor-log", tlog,
                            "--idle-exit-ms", str(IDLE_EXIT_MS),
                            "--stats", stats_path, "--status-ms", "0",

@@ -71,6 +71,9 @@ py=/usr/bin/python3
 
 id=mwdemo$$
 tmp=$(mktemp -d /tmp/mw-demo.XXXXXX)
+# The two data planes' pre-shared key: a throwaway one for this run
+# (a real deployment makes one and places it on both hosts: README).
+(umask 077; head -c 32 /dev/urandom | base64 > "$tmp/demo.key")
 pids=() dps=() nss=()
 cleanup() {
 	trap - EXIT INT TERM
@@ -98,6 +101,7 @@ start_dp() {
 	local side=$1 ip=$2 peer=$3 vdev=$4 ns=${5:-}
 	local cmd=("$mw" --no-pci --no-huge -m 512 --file-prefix "$id$side"
 		"--vdev=$vdev" -- --ip "$ip" --peer "$peer" --shm "$id$side"
+		--key "$tmp/demo.key"
 		--idle-yield --status-ms 0 --stats "$tmp/dp-$side.json"
 		--deadline-ms "$deadline")
 	if [ "$loss" != 0 ]; then

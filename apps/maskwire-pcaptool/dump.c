@@ -366,12 +366,31 @@ int pt_cmd_dump(int argc, char **argv)
 			set(r, "maskwire.dst.gen", "%u",
 			    mw_get32(pl + MW_OFF_DST_GEN));
 			set(r, "maskwire.crc", "%u", mw_get32(pl + MW_OFF_CRC));
-			set(r, "maskwire.crc.status", "%s",
-			    datagram_crc(pl, len) == mw_get32(pl + MW_OFF_CRC)
-				    ? "good"
-				    : "bad");
-			if (rc == 0 || rc == MW_EFORMAT)
-				dump_body(r, pl, len, pl[MW_OFF_TYPE], &rc);
+			if (pl[MW_OFF_VERSION] == MW_WIRE_VERSION_SEC) {
+				/* secure (PROTOCOL.md 12): no CRC; a body
+				 * only where it is in the clear (a HELLO,
+				 * integrity mode), before the trailer */
+				uint8_t ty = pl[MW_OFF_TYPE];
+				int hello = ty == MW_PT_HELLO ||
+					    ty == MW_PT_HELLO_ACK;
+
+				if ((rc == 0 || rc == MW_EFORMAT) &&
+				    (hello || (mw_get16(pl + MW_OFF_FLAGS) &
+					       MW_FLAG_CLEAR)))
+					dump_body(r, pl,
+						  hello ? MW_WIRE_HELLO_LEN
+							: len - MW_SEC_TRAILER_LEN,
+						  ty, &rc);
+			} else {
+				set(r, "maskwire.crc.status", "%s",
+				    datagram_crc(pl, len) ==
+						    mw_get32(pl + MW_OFF_CRC)
+					    ? "good"
+					    : "bad");
+				if (rc == 0 || rc == MW_EFORMAT)
+					dump_body(r, pl, len, pl[MW_OFF_TYPE],
+						  &rc);
+			}
 			set(r, "pt.status", "%s", status_name(rc));
 		}
 		for (size_t i = 0; i < NCOLS; i++)

@@ -34,6 +34,8 @@ struct opts {
 	double flow_gap_ms;          /* flow i starts at i * gap */
 	unsigned deadline_ms;        /* > 0: float tensors sent with this
 					deadline (PROTOCOL.md 9.1) */
+	int sec;                     /* enum mw_sec_mode (12); the key and
+					the nonces come from the seed */
 };
 
 /* Parse the command line into o (defaults for what is not given); prints

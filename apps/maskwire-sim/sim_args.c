@@ -37,6 +37,9 @@ static void usage(void)
 	      "  --rto-min-us U     minimum RTO (1000); --no-undo: never undo\n"
 	      "                     a window reduction that proves spurious\n"
 	      "  --cc NAME          congestion controller (reno, rate)\n"
+	      "  --sec MODE         encrypt (default), integrity or plain\n"
+	      "                     (PROTOCOL.md 12; a key and nonces drawn\n"
+	      "                     from --seed: deterministic)\n"
 	      "  --deadline-ms D    send activations and gradients with a\n"
 	      "                     deadline of D ms (0: reliable; 9.1)\n"
 	      "  --flows N          N bulk flows (--tensors tensors of --shape\n"
@@ -102,7 +105,7 @@ void sim_parse_args(int argc, char **argv, struct opts *o)
 		{ "both-open", 0, 0, 'O' }, { "stall-prob", 1, 0, 'P' },
 		{ "stall-ms", 1, 0, 'Z' }, { "rto-min-us", 1, 0, 'U' },
 		{ "deadline-ms", 1, 0, 'L' },
-		{ "no-undo", 0, 0, 'N' }, { "cc", 1, 0, 1000 },
+		{ "no-undo", 0, 0, 'N' }, { "cc", 1, 0, 1000 }, { "sec", 1, 0, 1003 },
 		{ "flows", 1, 0, 1001 }, { "flow-gap-ms", 1, 0, 1002 },
 		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
@@ -112,6 +115,7 @@ void sim_parse_args(int argc, char **argv, struct opts *o)
 	o->tensors = 20;
 	parse_shape("16,16,8,8", o);
 	o->seed = 1;
+	o->sec = MW_SEC_ENCRYPT;
 	o->delay_us = 50;
 	o->reorder_us = 100;
 	o->bw_gbps = 10;
@@ -181,6 +185,17 @@ void sim_parse_args(int argc, char **argv, struct opts *o)
 			o->cc = mw_cc_from_name(optarg);
 			if (o->cc < 0) {
 				fprintf(stderr, "--cc: unknown controller '%s'\n",
+					optarg);
+				exit(2);
+			}
+			break;
+		case 1003:
+			for (o->sec = 0; o->sec < MW_SEC_COUNT_; o->sec++)
+				if (!strcmp(optarg, mw_sec_mode_name(
+							    (unsigned)o->sec)))
+					break;
+			if (o->sec == MW_SEC_COUNT_) {
+				fprintf(stderr, "--sec: unknown mode '%s'\n",
 					optarg);
 				exit(2);
 			}

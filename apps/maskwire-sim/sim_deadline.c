@@ -57,6 +57,11 @@ void sim_dl_on_packet(struct sim_dl *dl, int node, const uint8_t *pkt,
 	struct mw_data d;
 	struct dl_tensor *t;
 
+	/* Secure mode: an integrity-mode body is readable before its trailer
+	 * (PROTOCOL.md 12.5); an encrypted one is not (run --sec integrity). */
+	if (len >= MW_WIRE_HDR_LEN + MW_SEC_TRAILER_LEN &&
+	    pkt[MW_OFF_VERSION] == MW_WIRE_VERSION_SEC)
+		len -= MW_SEC_TRAILER_LEN;
 	if (rc != 0 || len < MW_WIRE_HDR_LEN || pkt[3] != MW_PT_DATA ||
 	    mw_wire_parse_data(pkt, len, &d) < 0 || d.tid >= DL_TIDS ||
 	    d.desc.codec == MW_CODEC_RAW)

@@ -16,12 +16,14 @@
 #include <stdlib.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 
 #include "gensink.h"
+#include "keyfile.h"
 #include "mw_dp.h"
 #include "mw_port.h"
 #include "shmsource.h"
@@ -126,6 +128,19 @@ static void usage(FILE *f)
 "  --shm-tx-slots N        send pool slots (512: 32 MiB)\n"
 "  --shm-rx-slots N        receive pool slots (512: 32 MiB)\n"
 "  --shm-ring N            submit/complete/deliver ring entries, 2^n (256)\n"
+"Security (docs/PROTOCOL.md 12; one of --key or --plain is required):\n"
+"  --key FILE              pre-shared key of the peers: one line, 32 bytes\n"
+"                          in base64, mode 0600 (make one: umask 077;\n"
+"                          head -c 32 /dev/urandom | base64 > FILE);\n"
+"                          packets are authenticated and encrypted\n"
+"  --peer-key FILE         the preceding --peer's own key (same format),\n"
+"                          instead of --key's\n"
+"  --integrity             with --key: authenticate only, bodies in the\n"
+"                          clear (for deployments that inspect traffic)\n"
+"  --plain                 no key: version-1 packets, neither\n"
+"                          authenticated nor encrypted (anyone on the path\n"
+"                          can read, inject or reset); said in the status\n"
+"                          line and the JSON\n"
 "Transport limits:\n"
 "  --window N              tensors in flight per peer and direction\n"
 "  --max-tensor BYTES      largest tensor, both ways\n"
@@ -185,7 +200,7 @@ enum {
 	O_INC, O_NOVERIFY, O_PERIOD,
 	O_STAMP, O_RESPOND, O_LOCKSTEP, O_SHM, O_SHM_SLOT, O_DEADLINE, O_SHM_TX,
 	O_SHM_RX,
-	O_SHM_RING, O_HELP,
+	O_SHM_RING, O_KEY, O_PEER_KEY, O_INTEGRITY, O_PLAIN, O_HELP,
 };
 
 static const struct option opts[] = {
@@ -226,6 +241,9 @@ static const struct option opts[] = {
 	{"deadline-ms", 1, 0, O_DEADLINE},
 	{"shm-tx-slots", 1, 0, O_SHM_TX}, {"shm-rx-slots", 1, 0, O_SHM_RX},
 	{"shm-ring", 1, 0, O_SHM_RING},
+	{"key", 1, 0, O_KEY}, {"peer-key", 1, 0, O_PEER_KEY},
+	{"integrity", 0, 0, O_INTEGRITY},
+	{"plain", 0, 0, O_PLAIN},
 	{"help", 0, 0, O_HELP},
 	{0, 0, 0, 0},
 };
@@ -239,6 +257,8 @@ struct app {
 	const char *tlog_path;
 	int codec;  /* -1: by kind */
 	bool have_k;
+	const char *key_path;
+	bool integrity, plain, peer_keys;
 };
 
 static char errbuf[512];
@@ -690,6 +710,26 @@ static int parse_args(int argc, char **argv, struct app *a)
 				     optarg, MW_SHM_RING_MIN, MW_SHM_RING_MAX);
 			a->shm.shm.geom.ring_size = (uint32_t)v;
 			break;
+		case O_KEY:
+			a->key_path = optarg;
+			break;
+		case O_PEER_KEY: {
+			char kerr[512];
+			if (!d->npeers)
+				FAIL("--peer-key must follow a --peer");
+			if (mw_keyfile_load(optarg, d->peers[d->npeers - 1].psk,
+					    kerr, sizeof kerr))
+				FAIL("%s", kerr);
+			d->peers[d->npeers - 1].has_key = true;
+			a->peer_keys = true;
+			break;
+		}
+		case O_INTEGRITY:
+			a->integrity = true;
+			break;
+		case O_PLAIN:
+			a->plain = true;
+			break;
 		case ':':
 			FAIL("%s needs a value", argv[optind - 1]);
 		default:
@@ -705,9 +745,44 @@ static int parse_args(int argc, char **argv, struct app *a)
 	return 0;
 }
 
+/* --key / --integrity / --plain (PROTOCOL.md 12): a key, or plain said
+ * explicitly. */
+static int security_config(struct app *a)
+{
+	char err[512];
+	if (a->plain && (a->key_path || a->integrity || a->peer_keys))
+		FAIL("--plain excludes --key, --peer-key and --integrity");
+	if (a->plain) {
+		a->dp.ep.sec_mode = MW_SEC_PLAIN;
+		fprintf(stderr, "maskwire: WARNING: --plain: packets are "
+				"neither authenticated nor encrypted\n");
+		return 0;
+	}
+	bool all_own = a->dp.npeers > 0;
+	for (unsigned i = 0; i < a->dp.npeers; i++)
+		all_own &= a->dp.peers[i].has_key;
+	if (!a->key_path && !all_own)
+		FAIL("no key: give --key FILE (umask 077; head -c 32 "
+		     "/dev/urandom | base64 > FILE), or --peer-key FILE after "
+		     "every --peer, or --plain for an unauthenticated, "
+		     "unencrypted run");
+	if (a->key_path &&
+	    mw_keyfile_load(a->key_path, a->dp.ep.psk, err, sizeof err))
+		FAIL("%s", err);
+	/* Every peer has its own: the default key is one nobody has. */
+	if (!a->key_path &&
+	    getrandom(a->dp.ep.psk, sizeof a->dp.ep.psk, 0) !=
+		    (ssize_t)sizeof a->dp.ep.psk)
+		FAIL("getrandom: %s", strerror(errno));
+	a->dp.ep.sec_mode = a->integrity ? MW_SEC_INTEGRITY : MW_SEC_ENCRYPT;
+	return 0;
+}
+
 /* Defaults that depend on other options, and cross-checks. */
 static int finish_config(struct app *a)
 {
+	if (security_config(a))
+		return -1;
 	struct mw_gensink_cfg *g = &a->gs;
 	if (a->codec < 0) {
 		static const enum mw_codec by_kind[MW_KIND_COUNT_] = {

@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include <rte_cycles.h>
@@ -44,7 +45,7 @@
 	X(rx_linearized) X(rx_oversize)                                      \
 	X(arp_req_rx) X(arp_reply_rx) X(arp_reply_ignored)                    \
 	X(arp_req_tx) X(arp_reply_tx)                                         \
-	X(tx_no_neigh)                                                        \
+	X(tx_no_neigh) X(neigh_confirmed)                                     \
 	X(tx_nombuf) X(tx_queue_full_drop) X(tx_udp_cksum0)                  \
 	X(tx_ring_full) X(tx_dropped_at_exit) X(core_send_errors)             \
 	X(tensors_rx) X(tensors_tx_done) X(tensors_tx_failed)                 \

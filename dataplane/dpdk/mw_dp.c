@@ -8,6 +8,26 @@
  */
 #include "dp_int.h"
 
+/* The core's random source in secure mode: the kernel's CSPRNG. A
+ * getrandom() that fails (it cannot for a few bytes once the pool is
+ * initialised: a broken kernel, not bad input) ends the process rather
+ * than let a nonce be guessed or repeat. */
+static void dp_rand(void *ctx, void *buf, size_t len)
+{
+	(void)ctx;
+	for (size_t o = 0; o < len;) {
+		ssize_t n = getrandom((uint8_t *)buf + o, len - o, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fprintf(stderr, "maskwire: getrandom: %s\n",
+				strerror(errno));
+			abort();
+		}
+		o += (size_t)n;
+	}
+}
+
 void mw_dp_cfg_default(struct mw_dp_cfg *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -24,6 +44,7 @@ void mw_dp_cfg_default(struct mw_dp_cfg *cfg)
 	cfg->status_ns = 1000000000ull;
 	mw_ep_config_default(&cfg->ep);
 	cfg->ep.encode_step = MW_DP_ENCODE_STEP;
+	cfg->ep.rand = dp_rand; /* used in secure mode (--key) */
 }
 
 int mw_dp_cfg_check(const struct mw_dp_cfg *cfg, char *err, size_t errlen)
@@ -354,9 +375,16 @@ static void rx_frame(struct mw_dp *dp, struct rte_mbuf *m, uint64_t now)
 		const uint8_t *u = d + p.payload_off;
 		mw_dp_prof_begin(&dp->prof);
 		if (mw_ep_recv(dp->ep, peer->ep_peer, u, p.payload_len, now) ==
-		    0)
+		    0) {
 			dp->c.rx_core_accepted++;
-		else
+			/* Authenticated: its source MAC is the peer's, and
+			 * ARP no longer moves it (PROTOCOL.md 12.7). */
+			if (dp->cfg.ep.sec_mode &&
+			    mw_neigh_confirm(&peer->nb, p.src_mac)) {
+				memcpy(peer->flow.dst_mac, peer->nb.mac, 6);
+				dp->c.neigh_confirmed++;
+			}
+		} else
 			dp->c.rx_core_dropped++;
 		mw_dp_prof_end(&dp->prof,
 			       p.payload_len > MW_OFF_TYPE &&
@@ -546,15 +574,19 @@ static void status_line(struct mw_dp *dp, uint64_t now)
 	if (a->tx_no_neigh != b->tx_no_neigh)
 		snprintf(neigh, sizeof neigh, " no-neigh %" PRIu64,
 			 a->tx_no_neigh - b->tx_no_neigh);
+	uint64_t auth = k.drop[MW_DROP_AUTH] + k.drop[MW_DROP_AUTH_SESSION] +
+			k.drop[MW_DROP_REPLAY];
 	fprintf(stderr,
-		"[maskwire] %6.1fs tx %.0f t/s rx %.0f t/s wire %.3f Gbit/s "
+		"[maskwire] %s%6.1fs tx %.0f t/s rx %.0f t/s wire %.3f Gbit/s "
 		"dense-eq %.3f Gbit/s retrans %" PRIu64 " drops %" PRIu64
-		"%s%s%s%s%s\n",
+		" auth-fail %" PRIu64 "%s%s%s%s%s\n",
+		dp->cfg.ep.sec_mode ? ""
+				    : "PLAIN (UNAUTHENTICATED, UNENCRYPTED) ",
 		(double)(now - dp->start_ns) / 1e9,
 		(double)(a->tensors_tx_done - b->tensors_tx_done) / dt,
 		(double)(a->tensors_rx - b->tensors_rx) / dt, wire, dense,
 		k.retrans - dp->status_prev_retrans,
-		drops - dp->status_prev_drops, neigh,
+		drops - dp->status_prev_drops, auth, neigh,
 		dp->link_up ? "" : " (link down)",
 		unresolved ? " (resolving peer MAC)" : "", extra[0] ? " | " : "",
 		extra);
@@ -911,6 +943,14 @@ int mw_dp_create(const struct mw_dp_cfg *cfg, struct mw_dp **out, char *err,
 		}
 		p->ep_peer = (uint16_t)id;
 		dp->by_ep[id] = (int8_t)i;
+		if (cfg->peers[i].has_key &&
+		    (rc = mw_ep_peer_set_key(dp->ep, p->ep_peer,
+					     cfg->peers[i].psk)) < 0) {
+			snprintf(err, errlen, "peer %u key: %s", i,
+				 mw_strerror(rc));
+			mw_dp_destroy(dp);
+			return rc;
+		}
 		dp->ep_ids[i] = (uint16_t)id;
 		memcpy(p->flow.src_mac, dp->net.mac, 6);
 		p->flow.src_ip = cfg->ip;

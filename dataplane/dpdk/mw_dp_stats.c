@@ -109,12 +109,14 @@ void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 			"%s{\"ip\": \"%u.%u.%u.%u\", \"port\": %u, "
 			"\"mac\": \"%02x:%02x:%02x:%02x:%02x:%02x\", "
 			"\"resolved\": %s, \"static_mac\": %s, "
+			"\"mac_confirmed\": %s, "
 			"\"arp_requests\": %" PRIu64 "}",
 			i ? ", " : "", p->cfg.ip >> 24, (p->cfg.ip >> 16) & 255,
 			(p->cfg.ip >> 8) & 255, p->cfg.ip & 255, p->cfg.port,
 			m[0], m[1], m[2], m[3], m[4], m[5],
 			mw_neigh_resolved(&p->nb) ? "true" : "false",
-			p->cfg.has_mac ? "true" : "false", p->nb.requests);
+			p->cfg.has_mac ? "true" : "false",
+			p->nb.confirmed ? "true" : "false", p->nb.requests);
 	}
 	fprintf(f,
 		"], \"mtu\": %u, \"max_datagram\": %u, \"link_up\": %s, "
@@ -153,6 +155,12 @@ void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 		dp->cfg.ep.max_tensor_bytes, dp->cfg.ep.max_segs,
 		dp->cfg.ep.max_retries);
 	fprintf(f, ", \"cc\": \"%s\"", mw_cc_name(dp->cfg.ep.cc));
+	/* Plain mode is said loudly: nothing it carries is authenticated. */
+	fprintf(f, ", \"security\": \"%s\"",
+		mw_sec_mode_name(dp->cfg.ep.sec_mode));
+	if (!dp->cfg.ep.sec_mode)
+		fprintf(f, ", \"security_warning\": \"PLAIN: packets are "
+			   "neither authenticated nor encrypted\"");
 	for (unsigned i = 0; i < MW_CTR_COUNT_; i++)
 		fprintf(f, ", \"%s\": %" PRIu64, mw_counter_name(i),
 			mw_counter_get(&k, i));

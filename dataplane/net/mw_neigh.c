@@ -49,7 +49,7 @@ void mw_neigh_sent(struct mw_neigh *n)
 
 bool mw_neigh_learn(struct mw_neigh *n, const uint8_t mac[6])
 {
-	if (n->is_static)
+	if (n->is_static || n->confirmed)
 		return false;
 	memcpy(n->mac, mac, 6);
 	n->resolved = true;
@@ -57,8 +57,23 @@ bool mw_neigh_learn(struct mw_neigh *n, const uint8_t mac[6])
 	return true;
 }
 
+bool mw_neigh_confirm(struct mw_neigh *n, const uint8_t mac[6])
+{
+	bool moved;
+
+	if (n->is_static)
+		return false;
+	moved = !n->confirmed || !n->resolved || memcmp(n->mac, mac, 6) != 0;
+	memcpy(n->mac, mac, 6);
+	n->resolved = true;
+	n->refresh = false;
+	n->confirmed = true;
+	return moved;
+}
+
 void mw_neigh_refresh(struct mw_neigh *n, uint64_t now)
 {
+	n->confirmed = false;
 	if (n->is_static || !n->resolved || n->refresh)
 		return;
 	n->refresh = true;

@@ -1,7 +1,13 @@
 -- SPDX-License-Identifier: BSD-3-Clause
 -- Wireshark dissector for the maskwire tensor transport (UDP, port 47000
--- by default, and any UDP port by heuristic: magic "MW", version 1, a
--- known type and a length field equal to the datagram).
+-- by default, and any UDP port by heuristic: magic "MW", version 1 or 2,
+-- a known type and a length field equal to the datagram).
+--
+-- Version 2 (secure, docs/PROTOCOL.md 12): the header is shown, with the
+-- trailer (sequence number, AEAD tag) and a HELLO's nonce; a body sent
+-- encrypted is marked maskwire.encrypted = 1 and shown as ciphertext
+-- bytes (no key is read); an integrity-mode body (flag CLEAR) is
+-- dissected as in version 1. The tag is not verified here.
 --
 --   tshark -X lua_script:maskwire.lua -r capture.pcap -O maskwire
 --   wireshark -X lua_script:maskwire.lua capture.pcap
@@ -40,9 +46,12 @@ local errors = {[0] = "application close", [-1] = "invalid argument",
   [-14] = "no such object", [-15] = "timed out", [-16] = "peer restarted",
   [-17] = "operation not valid in this state", [-18] = "I/O error",
   [-19] = "checksum mismatch", [-20] = "duplicate", [-21] = "canceled",
-  [-22] = "shut down", [-23] = "in use by another process"}
+  [-22] = "shut down", [-23] = "in use by another process",
+  [-24] = "input changed while it was being read",
+  [-25] = "authentication failed"}
 
 local HDR_LEN, HELLO_LEN, DATA_HDR_LEN = 28, 52, 140
+local SEC_TRAILER, SEC_NONCE = 24, 32
 local ACK_FIXED_LEN, ACK_BLOCK_LEN, CLOSE_LEN = 48, 12, 32
 
 local F = ProtoField
@@ -61,6 +70,13 @@ local f = {
   crc = F.uint32("maskwire.crc", "CRC32C", base.HEX),
   crc_status = F.uint8("maskwire.crc.status", "CRC32C status", base.DEC,
                        crc_states),
+  flag_clear = F.bool("maskwire.flags.clear",
+                      "Body in the clear (integrity mode)", 16, nil, 0x0002),
+  encrypted = F.uint8("maskwire.encrypted", "Body encrypted"),
+  ciphertext = F.bytes("maskwire.ciphertext", "Encrypted body"),
+  nonce = F.bytes("maskwire.sec.nonce", "Handshake nonce"),
+  sn = F.uint64("maskwire.sec.sn", "Sequence number"),
+  tag = F.bytes("maskwire.sec.tag", "AEAD tag"),
 
   h_max_datagram = F.uint16("maskwire.hello.max_datagram", "Max datagram"),
   h_caps = F.uint16("maskwire.hello.caps", "Capabilities", base.HEX),
@@ -258,19 +274,48 @@ function mw.dissector(tvb, pinfo, tree)
   if tvb(4, 2):uint() ~= len then lt:add_proto_expert_info(e_len) end
   local ft = t:add(f.flags, tvb(6, 2))
   ft:add(f.flag_ack_req, tvb(6, 2))
+  local ver = tvb(2, 1):uint()
+  if ver == 2 then ft:add(f.flag_clear, tvb(6, 2)) end
   t:add(f.src_inc, tvb(8, 4))
   t:add(f.src_gen, tvb(12, 4))
   t:add(f.dst_inc, tvb(16, 4))
   t:add(f.dst_gen, tvb(20, 4))
-  local ct = t:add(f.crc, tvb(24, 4))
-  local good = crc32c(tvb, len) == tvb(24, 4):uint()
-  t:add(f.crc_status, good and 1 or 0):set_generated()
-  if not good then ct:add_proto_expert_info(e_crc) end
-
   local ty = tvb(3, 1):uint()
   pinfo.cols.info = string.format("%s %u.%u -> %u.%u", ptypes[ty] or
     ("type " .. ty), tvb(8, 4):uint(), tvb(12, 4):uint(), tvb(16, 4):uint(),
     tvb(20, 4):uint())
+  if ver == 2 then
+    -- secure: no CRC32C (the field is 0), a trailer instead
+    t:add(f.crc, tvb(24, 4))
+    if len < HDR_LEN + SEC_TRAILER then
+      t:add_proto_expert_info(e_short)
+      return len
+    end
+    local blen = len - SEC_TRAILER
+    local hello = ty == 1 or ty == 2
+    local clear = hello or bit.band(tvb(6, 2):uint(), 0x0002) ~= 0
+    if hello and blen >= HELLO_LEN + SEC_NONCE then
+      t:add(f.nonce, tvb(HELLO_LEN, SEC_NONCE))
+    end
+    t:add(f.sn, tvb(blen, 8))
+    t:add(f.tag, tvb(blen + 8, 16))
+    t:add(f.encrypted, clear and 0 or 1):set_generated()
+    if not clear then
+      if blen > HDR_LEN then
+        t:add(f.ciphertext, tvb(HDR_LEN, blen - HDR_LEN))
+      end
+      pinfo.cols.info:append(" [encrypted]")
+      t:append_text(", " .. (ptypes[ty] or "unknown type") .. ", encrypted")
+      return len
+    end
+    len = hello and HELLO_LEN or blen
+  else
+    local ct = t:add(f.crc, tvb(24, 4))
+    local good = crc32c(tvb, len) == tvb(24, 4):uint()
+    t:add(f.crc_status, good and 1 or 0):set_generated()
+    if not good then ct:add_proto_expert_info(e_crc) end
+  end
+
   if ty == 1 or ty == 2 then
     dissect_hello(tvb, t, len)
   elseif ty == 3 then
@@ -286,7 +331,8 @@ end
 
 local function heuristic(tvb, pinfo, tree)
   local len = tvb:len()
-  if len < HDR_LEN or tvb(0, 2):uint() ~= 0x4D57 or tvb(2, 1):uint() ~= 1
+  local ver = len >= HDR_LEN and tvb(2, 1):uint() or 0
+  if len < HDR_LEN or tvb(0, 2):uint() ~= 0x4D57 or (ver ~= 1 and ver ~= 2)
      or not ptypes[tvb(3, 1):uint()] or tvb(4, 2):uint() ~= len then
     return false
   end

@@ -5,6 +5,7 @@ Run data planes on vdevs, read their JSON stats, check and report, clean
 up (temp dirs, EAL runtime dirs, network namespaces, links) whatever
 happens. Exit code 77 tells meson the test was skipped."""
 
+import base64
 import json
 import os
 import shutil
@@ -142,9 +143,23 @@ class Workdir:
     def path(self, name):
         return os.path.join(self.tmp, name)
 
+    def keyfile(self):
+        """This run's throwaway pre-shared key (mode 0600), made once: the
+        data planes of a test run encrypted unless it says --plain."""
+        if not getattr(self, "_key", None):
+            path = self.path("test.key")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, base64.b64encode(os.urandom(32)) + b"\n")
+            os.close(fd)
+            self._key = path
+        return self._key
+
     def maskwire(self, binary, side, vdev, app_args, log, netns=None):
         """Start a data plane on vdev, stdout and stderr to the file log;
-        returns its Popen."""
+        returns its Popen. Encrypted with keyfile() unless app_args give
+        --key or --plain."""
+        if "--key" not in app_args and "--plain" not in app_args:
+            app_args = app_args + ["--key", self.keyfile()]
         cmd = [binary] + EAL_COMMON + [
             "--file-prefix", self.prefix(side), "--vdev=" + vdev, "--"
         ] + app_args

@@ -5,6 +5,7 @@ before touching a port (the memif socket is never created) and leaves no
 EAL runtime files; a port-level error (an MTU the port cannot carry) also
 exits 2 and cleans up."""
 import os
+import shutil
 import subprocess
 
 import mwtest
@@ -38,7 +39,33 @@ def body(run):
     mwtest.require_root()
     sock = run.path("memif.sock")
     vdev = "--vdev=net_memif0,role=server,socket=%s,socket-abstract=no" % sock
-    for i, (args, want) in enumerate(CASES):
+    # Security: a key or an explicit --plain; a key file others can read
+    # is refused with the fix.
+    key = run.keyfile()
+    loose = run.path("loose.key")
+    shutil.copy(key, loose)
+    os.chmod(loose, 0o644)
+    bad = run.path("bad.key")
+    with open(bad, "w") as f:
+        f.write("not a key\n")
+    os.chmod(bad, 0o600)
+    base = ["--ip", "10.0.0.1", "--peer", "10.0.0.2"]
+    sec_cases = [
+        (base, "no key: give --key FILE"),
+        (base + ["--key", loose], "chmod 600"),
+        (base + ["--key", bad], "not one line of a base64 32-byte key"),
+        (base + ["--key", run.path("none.key")], "No such file"),
+        (base + ["--key", key, "--plain"], "--plain excludes"),
+        (["--ip", "10.0.0.1", "--peer-key", key, "--peer", "10.0.0.2"],
+         "--peer-key must follow a --peer"),
+        (base + ["--peer-key", loose], "chmod 600"),
+        (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--peer-key", key,
+          "--peer", "10.0.0.3"], "no key"),
+    ]
+    # The other cases run plain: the key is not what they test.
+    cases = [(a if a is None else ["--plain"] + a, w)
+             for a, w in CASES] + sec_cases
+    for i, (args, want) in enumerate(cases):
         prefix = run.prefix("c%d" % i)
         cmd = [run.binary] + mwtest.EAL_COMMON + ["--file-prefix", prefix, vdev]
         if args is not None:
@@ -55,7 +82,7 @@ def body(run):
     prefix = run.prefix("mtu")
     cmd = [run.binary] + mwtest.EAL_COMMON + [
         "--file-prefix", prefix, vdev, "--", "--ip", "10.0.0.1", "--peer", "10.0.0.2",
-        "--mtu", "9000"]
+        "--mtu", "9000", "--key", key]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     msg = r.stderr.strip().splitlines()[-1]
     mwtest.check(r.returncode == 2 and "MTU 9000" in msg,

@@ -238,7 +238,8 @@ def not_a_region(run):
             f.write(content)
         p = subprocess.run([run.binary] + mwtest.EAL_COMMON + [
             "--file-prefix", run.prefix("X"), "--vdev=net_null0", "--",
-            "--ip", "10.0.0.3", "--peer", "10.0.0.4", "--shm", path],
+            "--ip", "10.0.0.3", "--peer", "10.0.0.4", "--shm", path,
+            "--key", run.keyfile()],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             timeout=60)
         with open(path, "rb") as f:

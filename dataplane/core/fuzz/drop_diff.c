@@ -13,7 +13,10 @@
  * (with the same decoded tensors), the same timers, the same memory, and
  * the same counters but for the ones that count the extra packet itself.
  * The input also drives what A sends (codecs, shapes), link loss,
- * duplication and reordering, and time.
+ * duplication and reordering, and time. Its length picks the mode
+ * (PROTOCOL.md 12): plain, or secure (encrypted or integrity-only), where
+ * the extra packet may also be a replay of a packet B already had; an
+ * authentication failure or a replay must leave no state either.
  */
 #include <string.h>
 
@@ -42,14 +45,33 @@ struct dd {
 	int failed;
 	int extra_done;
 	enum mw_drop extra_why;
+	uint8_t sec;              /* enum mw_sec_mode of all three */
+	uint64_t rs[3];           /* random sources: A, B1, B2 (B1 = B2) */
 };
 
-static struct mw_ep *dd_ep(uint32_t inc)
+/* Deterministic random bytes (a test source: B1 and B2 draw the same). */
+static void dd_rand(void *ctx, void *buf, size_t len)
+{
+	uint64_t *s = ctx;
+	uint8_t *b = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		*s = *s * 6364136223846793005ull + 1442695040888963407ull;
+		b[i] = (uint8_t)(*s >> 56);
+	}
+}
+
+static struct mw_ep *dd_ep(uint32_t inc, uint8_t sec, uint64_t *rs)
 {
 	struct mw_ep_config c;
 	struct mw_ep *ep = NULL;
 
 	mw_ep_config_default(&c);
+	c.sec_mode = sec;
+	memset(c.psk, 0x5a, sizeof(c.psk));
+	c.rand = dd_rand;
+	c.rand_ctx = rs;
 	c.incarnation = inc;
 	c.max_peers = 1;
 	c.window = 4;
@@ -158,11 +180,13 @@ static void extra(struct dd *d, struct mw_fuzz_in *in)
 	struct dd_pkt x;
 	struct mw_counters c0, c1;
 	struct mw_peer_info pi;
-	unsigned i, k, mode = take(in, 4);
+	unsigned i, k, mode = take(in, d->sec ? 5 : 4);
 	int rc;
 
 	d->extra_done = 1;
-	if (mode < 3 && d->last.len) {
+	if (mode == 4 && d->last.len) {
+		x = d->last; /* a replay, if B had it already */
+	} else if (mode < 3 && d->last.len) {
 		x = d->last;
 		k = 1 + take(in, 6);
 		for (i = 0; i < k; i++) {
@@ -187,7 +211,9 @@ static void extra(struct dd *d, struct mw_fuzz_in *in)
 		mw_wire_put_hdr(x.b, x.b[3] % 6, x.b[6] & 1, &pi.local,
 				&pi.remote);
 	}
-	if (x.len >= MW_WIRE_HDR_LEN && take(in, 4) != 0)
+	/* plain: make the CRC valid again, mostly; secure: there is none */
+	if (x.len >= MW_WIRE_HDR_LEN && take(in, 4) != 0 && mode != 4 &&
+	    (!d->sec || x.b[MW_OFF_VERSION] == MW_WIRE_VERSION))
 		mw_wire_finish(x.b, x.len);
 	mw_ep_counters(d->b2, &c0);
 	rc = mw_ep_recv(d->b2, d->pb2, x.b, x.len, d->now);
@@ -201,7 +227,8 @@ static void extra(struct dd *d, struct mw_fuzz_in *in)
 			d->extra_why = (enum mw_drop)i;
 	/* Drops with an extra action (section 11) change state by design. */
 	if (d->extra_why == MW_DROP_SESSION || d->extra_why == MW_DROP_WINDOW ||
-	    d->extra_why == MW_DROP_NOBUF || d->extra_why == MW_DROP_LATE)
+	    d->extra_why == MW_DROP_NOBUF || d->extra_why == MW_DROP_LATE ||
+	    d->extra_why == MW_DROP_AUTH_SESSION)
 		d->same = 0;
 }
 
@@ -292,9 +319,12 @@ int mw_drop_diff_run(const uint8_t *data, size_t len,
 
 	memset(&d, 0, sizeof(d));
 	memset(res, 0, sizeof(*res));
-	d.a = dd_ep(7);
-	d.b1 = dd_ep(9);
-	d.b2 = dd_ep(9);
+	d.sec = (uint8_t)(len % 3);
+	d.rs[0] = 1;
+	d.rs[1] = d.rs[2] = 2;
+	d.a = dd_ep(7, d.sec, &d.rs[0]);
+	d.b1 = dd_ep(9, d.sec, &d.rs[1]);
+	d.b2 = dd_ep(9, d.sec, &d.rs[2]);
 	if (!d.a || !d.b1 || !d.b2) {
 		mw_ep_free(d.a);
 		mw_ep_free(d.b1);

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "mw_codec.h"
+#include "mw_crypto.h"
 #include "mw_err.h"
 #include "mw_wire.h"
 
@@ -112,7 +113,30 @@ struct mw_ep_config {
 				    (default 0); the I/O layer sets what it
 				    accepts (PROTOCOL.md 5.1) */
 	struct mw_rx_alloc rx_alloc; /**< receive buffers; alloc NULL: malloc */
+	/* Secure mode (PROTOCOL.md 12). */
+	uint8_t sec_mode;      /**< enum mw_sec_mode; mw_ep_config_default()
+				    leaves MW_SEC_PLAIN (no key); the I/O
+				    layer asks for plain explicitly */
+	uint8_t psk[MW_SEC_PSK_LEN]; /**< pre-shared key of every peer (not
+				    all zero); mw_ep_peer_set_key() gives one
+				    peer its own */
+	/** Random bytes for nonces and the first generation: fill buf[0..len)
+	 *  from a CSPRNG (getrandom()); required unless sec_mode is plain. */
+	void (*rand)(void *ctx, void *buf, size_t len);
+	void *rand_ctx;
+	const struct mw_crypto_ops *crypto; /**< NULL: mw_crypto_default() */
 };
+
+/** Secure modes (PROTOCOL.md 12). */
+enum mw_sec_mode {
+	MW_SEC_PLAIN = 0,     /**< version 1: CRC32C only, no authentication */
+	MW_SEC_ENCRYPT = 1,   /**< version 2: AEAD, bodies encrypted */
+	MW_SEC_INTEGRITY = 2, /**< version 2: AEAD tag, bodies in the clear */
+	MW_SEC_COUNT_
+};
+
+/** "plain", "encrypt", "integrity"; "?" if unknown. */
+const char *mw_sec_mode_name(unsigned mode);
 
 /** Congestion controllers (PROTOCOL.md 8.5; the choice is local to the
  *  sender and interoperates with any peer). */
@@ -150,7 +174,10 @@ int mw_cc_from_name(const char *name);
 	X(MW_DROP_INCONSISTENT, "inconsistent")                               \
 	X(MW_DROP_ACK, "bad_ack")                                             \
 	X(MW_DROP_LATE, "late")                                               \
-	X(MW_DROP_PEER, "unknown_peer")
+	X(MW_DROP_PEER, "unknown_peer")                                       \
+	X(MW_DROP_AUTH, "auth")                                               \
+	X(MW_DROP_AUTH_SESSION, "auth_session")                               \
+	X(MW_DROP_REPLAY, "replay")
 
 enum mw_drop {
 #define MW_DROP_ENUM_(name, text) name,
@@ -364,6 +391,16 @@ void mw_ep_free(struct mw_ep *ep);
  * @return the peer id (0..max_peers-1), or MW_ELIMIT (max_peers reached).
  */
 int mw_ep_add_peer(struct mw_ep *ep);
+
+/**
+ * Give peer id its own pre-shared key (secure mode, PROTOCOL.md 12),
+ * replacing mw_ep_config.psk for it. Call it right after
+ * mw_ep_add_peer(), before any packet of the peer is handled.
+ * @return 0; MW_ENOENT for an unknown id; MW_EINVAL for an all-zero key
+ *         or an endpoint in plain mode; MW_ENOMEM.
+ */
+int mw_ep_peer_set_key(struct mw_ep *ep, uint16_t id,
+		       const uint8_t psk[MW_SEC_PSK_LEN]);
 
 /**
  * Unregister a peer: fails pending sends with MW_ECANCELED and discards

@@ -25,7 +25,17 @@ extern "C" {
 #endif
 
 #define MW_WIRE_MAGIC 0x4D57u  /**< "MW" */
-#define MW_WIRE_VERSION 1u
+#define MW_WIRE_VERSION 1u     /**< plain: CRC32C, no authentication */
+#define MW_WIRE_VERSION_SEC 2u /**< secure (PROTOCOL.md 12): AEAD trailer */
+/** Secure packets (version 2): the trailer after the body, sn (u64) and
+ *  the AEAD tag; the HELLO nonce after the HELLO body. */
+#define MW_SEC_SN_LEN 8u
+#define MW_SEC_TAG_LEN 16u
+#define MW_SEC_TRAILER_LEN 24u
+#define MW_SEC_NONCE_LEN 32u
+#define MW_SEC_PSK_LEN 32u
+/** Length of a version-2 HELLO / HELLO_ACK: body, nonce, trailer. */
+#define MW_SEC_HELLO_LEN (52u + MW_SEC_NONCE_LEN + MW_SEC_TRAILER_LEN)
 #define MW_WIRE_MAX_DIMS 8u
 
 /** Sizes of the fixed parts (bytes). */
@@ -129,6 +139,8 @@ enum mw_ptype {
 
 /** Common-header flags. */
 #define MW_FLAG_ACK_REQ 0x0001u /**< ACK: answer with an ACK now (probe) */
+#define MW_FLAG_CLEAR 0x0002u   /**< version 2 only: integrity mode, the
+				     body is not encrypted (PROTOCOL.md 12) */
 #define MW_WIRE_FLAGS_KNOWN MW_FLAG_ACK_REQ
 
 /** What a tensor is, for the application. */
@@ -273,7 +285,10 @@ uint32_t mw_crc32c(uint32_t crc, const void *buf, size_t len);
 
 /**
  * Parse and verify the common header of a datagram: length, magic,
- * version, type, flags, CRC32C over the whole datagram.
+ * version, type, flags, CRC32C over the whole datagram. A version-2
+ * (secure) packet has no CRC (its crc field must be 0) and a type minimum
+ * raised by the trailer (and the HELLO nonce); its AEAD tag is checked
+ * by the endpoint (PROTOCOL.md 12), not here.
  * @param pkt  the UDP payload.
  * @param len  its length.
  * @param h    out.

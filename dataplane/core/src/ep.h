@@ -25,6 +25,7 @@
 #include "cc.h"
 #include "mw_transport.h"
 #include "rtt.h"
+#include "sec.h"
 #include "wire_int.h"
 
 #define NO_TIME UINT64_MAX
@@ -204,6 +205,7 @@ struct peer {
 	struct mw_cc cc;
 	struct mw_rtt rtt;
 	struct recvq recv;
+	struct sec_peer *sec;       /* secure mode (12), else NULL */
 	uint32_t peer_ev;           /* peer events not yet polled */
 };
 
@@ -221,6 +223,8 @@ struct mw_ep {
 	struct mw_enc enc;          /* the deferred encode under way */
 	uint32_t enc_pending;       /* slots waiting for or in an encode */
 	struct mw_counters ctr;
+	const struct mw_crypto_ops *cops; /* secure mode (12) */
+	uint8_t *sec_buf;           /* a received packet's plain view */
 };
 
 /* ---- small helpers ---------------------------------------------------- */

@@ -114,7 +114,7 @@ static size_t seg_budget(const struct mw_ep *ep, const struct peer *p)
 
 	if (p->sess.remote_known && p->sess.lim.max_datagram < dg)
 		dg = p->sess.lim.max_datagram;
-	return dg - MW_WIRE_DATA_HDR_LEN;
+	return dg - MW_WIRE_DATA_HDR_LEN - mw_sec_overhead(ep);
 }
 
 /* Plan (or re-plan) a slot's segments for a payload budget. */
@@ -664,8 +664,15 @@ static int send_peer(struct mw_ep *ep, uint16_t id, uint8_t *buf, size_t cap,
 /* send_peer() with the datagram counted. */
 static int send_one(struct mw_ep *ep, uint16_t id, uint8_t *buf, uint64_t now)
 {
-	int len = send_peer(ep, id, buf, ep->cfg.max_datagram, now);
+	int len = send_peer(ep, id, buf,
+			    ep->cfg.max_datagram - mw_sec_overhead(ep), now);
 
+	if (len > 0 && ep->peers[id].sec) {
+		/* lost, as a network would lose it, if it cannot be sealed */
+		len = mw_sec_seal(ep, &ep->peers[id], buf, (size_t)len);
+		if (len < 0)
+			return 0;
+	}
 	if (len > 0) {
 		if (buf[MW_OFF_TYPE] != MW_PT_CLOSE)
 			ep->peers[id].sess.announced = 1;

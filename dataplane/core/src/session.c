@@ -48,6 +48,7 @@ void mw_session_down(struct mw_ep *ep, uint16_t id, int32_t reason,
 {
 	struct peer *p = &ep->peers[id];
 	int local = !!(flags & SD_LOCAL), keep_queued = !!(flags & SD_KEEP);
+	int closing = 0;
 	uint64_t q;
 
 	if (peer_open(p) || reason == MW_ETIMEDOUT) {
@@ -70,10 +71,14 @@ void mw_session_down(struct mw_ep *ep, uint16_t id, int32_t reason,
 		p->sess.close_reason = reason;
 		p->sess.close_src = p->sess.local;
 		p->sess.close_dst = p->sess.remote;
+		closing = 1;
 	}
-	if (local)
+	if (local) {
 		p->sess.local.gen =
 			p->sess.local.gen + 1 ? p->sess.local.gen + 1 : 1;
+		/* a new identity, a new nonce and keys (12.3) */
+		mw_sec_local_changed(ep, p, closing);
+	}
 	mw_session_reset(ep, p);
 	p->sess.hello_at = NO_TIME;
 	p->sess.hello_pending = 0;

@@ -258,7 +258,7 @@ int mw_wire_parse_hdr(const uint8_t *pkt, size_t len, struct mw_hdr *h)
 	h->dst.inc = mw_get32(pkt + MW_OFF_DST_INC);
 	h->dst.gen = mw_get32(pkt + MW_OFF_DST_GEN);
 	h->crc = mw_get32(pkt + MW_OFF_CRC);
-	if (h->version != MW_WIRE_VERSION)
+	if (h->version != MW_WIRE_VERSION && h->version != MW_WIRE_VERSION_SEC)
 		return MW_EVERSION;
 	if (h->len > len)
 		return MW_ETRUNC;
@@ -267,17 +267,29 @@ int mw_wire_parse_hdr(const uint8_t *pkt, size_t len, struct mw_hdr *h)
 	min = type_min_len(h->type);
 	if (min == 0)
 		return MW_EUNSUPP;
-	/* The CRC covers the whole packet with its own field read as zero. */
-	memcpy(tmp, pkt, MW_WIRE_HDR_LEN);
-	memset(tmp + MW_OFF_CRC, 0, 4);
-	crc = mw_crc32c(0, tmp, MW_WIRE_HDR_LEN);
-	crc = mw_crc32c(crc, pkt + MW_WIRE_HDR_LEN, len - MW_WIRE_HDR_LEN);
-	if (crc != h->crc)
-		return MW_ECHECKSUM;
+	if (h->version == MW_WIRE_VERSION) {
+		/* The CRC covers the whole packet with its own field read as
+		 * zero. */
+		memcpy(tmp, pkt, MW_WIRE_HDR_LEN);
+		memset(tmp + MW_OFF_CRC, 0, 4);
+		crc = mw_crc32c(0, tmp, MW_WIRE_HDR_LEN);
+		crc = mw_crc32c(crc, pkt + MW_WIRE_HDR_LEN,
+				len - MW_WIRE_HDR_LEN);
+		if (crc != h->crc)
+			return MW_ECHECKSUM;
+	} else {
+		/* Secure (PROTOCOL.md 12): the AEAD tag replaces the CRC;
+		 * a HELLO carries its nonce, every packet the trailer. */
+		min += MW_SEC_TRAILER_LEN;
+		if (h->type == MW_PT_HELLO || h->type == MW_PT_HELLO_ACK)
+			min += MW_SEC_NONCE_LEN;
+	}
 	if (len < min)
 		return MW_ETRUNC;
-	if ((h->flags & ~MW_WIRE_FLAGS_KNOWN) || h->src.inc == 0 ||
-	    h->src.gen == 0)
+	if ((h->flags & ~(MW_WIRE_FLAGS_KNOWN |
+			  (h->version == MW_WIRE_VERSION_SEC ? MW_FLAG_CLEAR
+							     : 0))) ||
+	    h->src.inc == 0 || h->src.gen == 0)
 		return MW_EFORMAT;
 	if (h->type != MW_PT_HELLO && (h->dst.inc == 0 || h->dst.gen == 0))
 		return MW_EFORMAT;
@@ -285,6 +297,8 @@ int mw_wire_parse_hdr(const uint8_t *pkt, size_t len, struct mw_hdr *h)
 	if (h->type == MW_PT_HELLO && (h->dst.inc == 0) != (h->dst.gen == 0))
 		return MW_EFORMAT;
 	if ((h->flags & MW_FLAG_ACK_REQ) && h->type != MW_PT_ACK)
+		return MW_EFORMAT;
+	if (h->version == MW_WIRE_VERSION_SEC && h->crc != 0)
 		return MW_EFORMAT;
 	return 0;
 }

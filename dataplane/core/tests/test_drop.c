@@ -44,5 +44,7 @@ int main(void)
 	/* The scenarios must reach the DATA checks, not only the header. */
 	CHECK(by[MW_DROP_PAYLOAD] > 0 && by[MW_DROP_HEADER] > 0 &&
 	      by[MW_DROP_CHECKSUM] > 0);
+	/* and, in secure mode, authentication failures and replays */
+	CHECK(by[MW_DROP_AUTH] > 0 && by[MW_DROP_REPLAY] > 0);
 	return mw_test_exit("test_drop");
 }

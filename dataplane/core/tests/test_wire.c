@@ -105,9 +105,39 @@ static void test_hello(void)
 	p[MW_OFF_MAGIC] ^= 1;
 	CHECK(mw_wire_parse_hdr(p, n, &h) == MW_EBADMAGIC);
 	p[MW_OFF_MAGIC] ^= 1;
-	p[MW_OFF_VERSION] = 2;
+	p[MW_OFF_VERSION] = 3;
 	CHECK(mw_wire_parse_hdr(p, n, &h) == MW_EVERSION);
+	p[MW_OFF_VERSION] = 0;
+	CHECK(mw_wire_parse_hdr(p, n, &h) == MW_EVERSION);
+	/* version 2 (secure, PROTOCOL.md 12): no CRC, but a trailer the
+	 * 52-byte HELLO lacks, and a crc field that must be 0 */
+	p[MW_OFF_VERSION] = 2;
+	CHECK(mw_wire_parse_hdr(p, n, &h) == MW_ETRUNC);
+	{
+		uint8_t s[MW_SEC_HELLO_LEN];
+
+		memset(s, 0, sizeof(s));
+		memcpy(s, p, n);
+		mw_put16(s + MW_OFF_LEN, MW_SEC_HELLO_LEN);
+		mw_put32(s + MW_OFF_CRC, 0);
+		CHECK(mw_wire_parse_hdr(s, sizeof(s), &h) == 0 &&
+		      h.version == 2);
+		mw_put16(s + MW_OFF_FLAGS, MW_FLAG_CLEAR);
+		CHECK(mw_wire_parse_hdr(s, sizeof(s), &h) == 0);
+		mw_put32(s + MW_OFF_CRC, 1);
+		CHECK(mw_wire_parse_hdr(s, sizeof(s), &h) == MW_EFORMAT);
+		mw_put32(s + MW_OFF_CRC, 0);
+		CHECK(mw_wire_parse_hdr(s, sizeof(s) - 1, &h) == MW_ETRUNC);
+		mw_put16(s + MW_OFF_LEN, MW_SEC_HELLO_LEN - 1);
+		CHECK(mw_wire_parse_hdr(s, sizeof(s) - 1, &h) == MW_ETRUNC);
+	}
+	/* CLEAR is a version-2 flag */
 	p[MW_OFF_VERSION] = 1;
+	mw_put16(p + MW_OFF_FLAGS, MW_FLAG_CLEAR);
+	mw_wire_finish(p, n);
+	CHECK(mw_wire_parse_hdr(p, n, &h) == MW_EFORMAT);
+	mw_put16(p + MW_OFF_FLAGS, 0);
+	mw_wire_finish(p, n);
 	CHECK(mw_wire_parse_hdr(p, n - 1, &h) == MW_ETRUNC);
 	{
 		uint8_t q[130];

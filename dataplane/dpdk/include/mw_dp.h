@@ -46,6 +46,9 @@ struct mw_dp_peer_cfg {
 	uint16_t port;   /**< UDP port */
 	bool has_mac;    /**< static MAC given: no ARP for this peer */
 	uint8_t mac[6];
+	bool has_key;    /**< its own pre-shared key (secure mode), else
+			      ep.psk */
+	uint8_t psk[MW_SEC_PSK_LEN];
 };
 
 struct mw_dp_cfg {

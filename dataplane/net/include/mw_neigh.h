@@ -38,6 +38,8 @@ struct mw_neigh {
 	bool is_static;    /**< given, never asked for */
 	bool resolved;     /**< mac is usable */
 	bool refresh;      /**< resolved, but being asked for again */
+	bool confirmed;    /**< mac came with an authenticated packet
+			        (mw_neigh_confirm()): ARP no longer moves it */
 	uint64_t retry_ns; /**< between two requests */
 	uint64_t next_ns;  /**< when the next request is due, if asking */
 	uint64_t requests; /**< requests sent (mw_neigh_sent()) */
@@ -78,10 +80,22 @@ void mw_neigh_sent(struct mw_neigh *n);
  * A MAC for this peer arrived (the sender's address of an ARP reply, or of
  * an ARP request from the peer). A learned entry takes it, becomes
  * resolved and stops asking; a static one keeps its own.
- * @return true if the entry took it, false if it is static (the caller
- *         may count the answer as ignored).
+ * An entry confirmed by an authenticated packet (mw_neigh_confirm())
+ * ignores ARP: one forged reply cannot redirect the peer's traffic.
+ * @return true if the entry took it, false if it is static or confirmed
+ *         (the caller may count the answer as ignored).
  */
 bool mw_neigh_learn(struct mw_neigh *n, const uint8_t mac[6]);
+
+/**
+ * A packet that the transport authenticated (secure mode, PROTOCOL.md
+ * 12.7) came from this peer with Ethernet source mac: use that MAC and
+ * stop listening to ARP for it until mw_neigh_refresh(). Only an
+ * authenticated packet moves a confirmed entry. A static entry keeps its
+ * own. @return true if the entry changed (newly confirmed, or its MAC
+ * moved); false if it was confirmed with this MAC already, or static.
+ */
+bool mw_neigh_confirm(struct mw_neigh *n, const uint8_t mac[6]);
 
 /**
  * The learned MAC may be outdated (the link came back up, the peer
@@ -90,6 +104,9 @@ bool mw_neigh_learn(struct mw_neigh *n, const uint8_t mac[6]);
  * already) and one already refreshing (its timer is kept).
  */
 void mw_neigh_refresh(struct mw_neigh *n, uint64_t now);
+/* (mw_neigh_refresh() also ends a confirmation: asked again after a peer
+ * restart, a timeout or a link change, ARP is heard until the next
+ * authenticated packet confirms.) */
 
 #ifdef __cplusplus
 }

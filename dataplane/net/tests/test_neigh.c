@@ -93,10 +93,46 @@ static void test_refresh(void)
 	CHECK(mw_neigh_next(&n) == t + 20 * RETRY);
 }
 
+/* Secure mode: once an authenticated packet confirmed the peer's MAC, an
+ * unsolicited (forged) ARP reply cannot redirect its traffic; only a
+ * later authenticated packet, or a refresh, moves it. */
+static void test_confirm(void)
+{
+	static const uint8_t evil[6] = {0x02, 0xee, 0xee, 0xee, 0xee, 0xee};
+	struct mw_neigh n, s;
+
+	mw_neigh_init(&n, NULL, RETRY, 0);
+	/* before the handshake ARP is all there is */
+	CHECK(mw_neigh_learn(&n, evil));
+	CHECK(memcmp(n.mac, evil, 6) == 0);
+	/* the peer's first authenticated packet wins over the forged one */
+	CHECK(mw_neigh_confirm(&n, mac_a));
+	CHECK(mw_neigh_resolved(&n) && memcmp(n.mac, mac_a, 6) == 0);
+	CHECK(!mw_neigh_confirm(&n, mac_a));
+	/* an unsolicited reply afterwards is ignored, for good */
+	CHECK(!mw_neigh_learn(&n, evil));
+	CHECK(!mw_neigh_learn(&n, evil));
+	CHECK(memcmp(n.mac, mac_a, 6) == 0);
+	CHECK(mw_neigh_next(&n) == UINT64_MAX);
+	/* the peer moves (authenticated from its new MAC) */
+	CHECK(mw_neigh_confirm(&n, mac_b));
+	CHECK(memcmp(n.mac, mac_b, 6) == 0);
+	/* a refresh (peer restarted, link up) listens to ARP again */
+	mw_neigh_refresh(&n, 10 * RETRY);
+	CHECK(mw_neigh_learn(&n, mac_a));
+	CHECK(memcmp(n.mac, mac_a, 6) == 0);
+	/* a static neighbour moves for nothing */
+	mw_neigh_init(&s, mac_a, RETRY, 0);
+	CHECK(!mw_neigh_confirm(&s, mac_b));
+	CHECK(!mw_neigh_learn(&s, evil));
+	CHECK(memcmp(s.mac, mac_a, 6) == 0);
+}
+
 int main(void)
 {
 	test_static();
 	test_learn();
 	test_refresh();
+	test_confirm();
 	return mw_test_exit("test_neigh");
 }

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * sec.h - secure mode (PROTOCOL.md 12): the key schedule, sealing and
+ * opening packets, the replay window. Internal to the transport core.
+ */
+#ifndef MW_SEC_H
+#define MW_SEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mw_crypto.h"
+#include "mw_wire.h"
+
+#define SEC_WIN_BITS 1024u /* replay window, packets (PROTOCOL.md 12.5) */
+#define SEC_EPOCH_BITS 23u /* packets per key: 2^23 (12.4) */
+
+/* One direction of one session: its secret and the key of one epoch. */
+struct sec_dir {
+	uint8_t secret[32];
+	struct mw_aead *a;
+	uint64_t epoch; /* epoch of a; UINT64_MAX: none */
+	uint8_t iv[MW_AEAD_IV_LEN];
+};
+
+/* The keys of one session (our identity and nonce, the peer's). */
+struct sec_sess {
+	uint8_t valid;
+	struct sec_dir tx, rx[2]; /* rx by epoch parity */
+	uint64_t tx_sn;           /* next sn we send */
+	uint8_t rx_any;           /* a packet was accepted: rx_top valid */
+	uint64_t rx_top;          /* highest sn accepted */
+	uint64_t rx_bm[SEC_WIN_BITS / 64]; /* sn accepted, by sn % BITS */
+};
+
+/* Per peer. */
+struct sec_peer {
+	uint8_t psk[MW_SEC_PSK_LEN];
+	uint8_t lnonce[MW_SEC_NONCE_LEN]; /* ours, for our current identity */
+	uint64_t hello_sn;                /* next sn of our HELLOs */
+	struct sec_dir hello;             /* key of our HELLOs */
+	uint8_t rnonce[MW_SEC_NONCE_LEN]; /* the peer's, for its identity */
+	uint8_t rknown;
+	uint64_t rhello_sn;               /* last HELLO sn accepted from it */
+	struct sec_sess cur;              /* the current session */
+	struct sec_sess old;              /* the session a pending CLOSE
+					     names (7.3) */
+};
+
+/* What mw_sec_open() found, for mw_sec_accept(). */
+struct sec_rx {
+	const uint8_t *pkt; /* the packet as plain mode would have it */
+	size_t len;
+	struct sec_sess *s; /* NULL for HELLO / HELLO_ACK */
+	uint64_t sn;
+	const uint8_t *nonce;
+};
+
+struct mw_ep;
+struct peer;
+struct mw_hdr;
+
+/* Endpoint and peer set-up and release (plain mode: no-ops). */
+int mw_sec_ep_init(struct mw_ep *ep);
+void mw_sec_ep_free(struct mw_ep *ep);
+int mw_sec_peer_init(struct mw_ep *ep, struct peer *p);
+void mw_sec_peer_free(struct mw_ep *ep, struct peer *p);
+int mw_sec_peer_key(struct mw_ep *ep, struct peer *p, const uint8_t *psk);
+/* Our identity changed (a local teardown, 7.3): a fresh nonce and keys;
+ * closing: the session's keys stay for the CLOSE owed. */
+void mw_sec_local_changed(struct mw_ep *ep, struct peer *p, int closing);
+/* Bytes a secure packet adds to a plain one (the trailer; 0 in plain). */
+size_t mw_sec_overhead(const struct mw_ep *ep);
+/* Seal the plain packet buf[0..len) in place (buf holds the overhead
+ * and the HELLO nonce). @return the new length, or MW_ESTATE (no keys:
+ * the packet is not sent). */
+int mw_sec_seal(struct mw_ep *ep, struct peer *p, uint8_t *buf, size_t len);
+/* Authenticate a received packet whose common header parsed (12.6):
+ * on success *rx holds the plain view; otherwise the drop is counted and
+ * its code returned. */
+int mw_sec_open(struct mw_ep *ep, struct peer *p, struct mw_hdr *h,
+		const uint8_t *pkt, size_t len, uint64_t now,
+		struct sec_rx *rx);
+/* The packet was accepted (not dropped): record its sn, the peer's
+ * nonce, the session keys. */
+void mw_sec_accept(struct mw_ep *ep, struct peer *p, const struct mw_hdr *h,
+		   const struct sec_rx *rx);
+
+#endif /* MW_SEC_H */

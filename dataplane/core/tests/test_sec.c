@@ -1,0 +1,636 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Unit tests for secure mode (sec.c, crypto.c; PROTOCOL.md 12): tensors
+ * cross encrypted and integrity-protected; each attack of the threat
+ * model (12.1) is made from forged, altered or replayed packets and must
+ * leave the session as it was, deliver nothing and be counted.
+ */
+#include "ep.h"
+#include "mw_bytes.h"
+#include "pair.h"
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+/* The tests' random source: deterministic, enough for nonces here. */
+static void test_rand(void *ctx, void *buf, size_t len)
+{
+	uint8_t *b = buf;
+	size_t i;
+
+	(void)ctx;
+	for (i = 0; i < len; i++) {
+		rng_state ^= rng_state << 13;
+		rng_state ^= rng_state >> 7;
+		rng_state ^= rng_state << 17;
+		b[i] = (uint8_t)rng_state;
+	}
+}
+
+static uint8_t cur_mode = MW_SEC_ENCRYPT;
+static uint8_t cur_key = 0x42;
+static const struct mw_crypto_ops *cur_ops; /* NULL: the default */
+
+static void sec_tweak(struct mw_ep_config *c)
+{
+	c->sec_mode = cur_mode;
+	memset(c->psk, cur_key, sizeof(c->psk));
+	c->rand = test_rand;
+	c->crypto = cur_ops;
+}
+
+/* The AEAD implementations compute the same bytes: each opens what the
+ * other sealed, with the AAD in one or two pieces, and refuses any
+ * change. Known answer: RFC-style test vector of AES-256-GCM (the
+ * McGrew-Viega test case 14: zero key, zero IV, 16 zero bytes). */
+static void test_backends(void)
+{
+	static const uint8_t kat_ct[16] = {
+		0xce, 0xa7, 0x40, 0x3d, 0x4d, 0x60, 0x6b, 0x6e,
+		0x07, 0x4e, 0xc5, 0xd3, 0xba, 0xf3, 0x9d, 0x18};
+	static const uint8_t kat_tag[16] = {
+		0xd0, 0xd1, 0xc8, 0xa7, 0x99, 0x99, 0x6b, 0xf0,
+		0x26, 0x5b, 0x98, 0xb5, 0xd4, 0x8a, 0xb9, 0x19};
+	const struct mw_crypto_ops *ops[2] = {mw_crypto_openssl(),
+					      mw_crypto_ipsecmb()};
+	uint8_t key[32], iv[12], aad[64], pt[1500], ct[1500], back[1500];
+	uint8_t tag[16];
+	unsigned s, o, n, k;
+
+	CHECK(mw_crypto_default() != NULL);
+	if (!ops[1])
+		printf("test_sec: no ipsec-mb backend in this build\n");
+	for (k = 0; k < 2 && ops[k]; k++) {
+		struct mw_aead *e;
+
+		memset(key, 0, sizeof(key));
+		memset(iv, 0, sizeof(iv));
+		memset(pt, 0, 16);
+		e = ops[k]->aead_new(key, 1);
+		CHECK(e && ops[k]->seal(e, iv, NULL, 0, NULL, 0, pt, ct, 16,
+					tag) == 0);
+		CHECK(memcmp(ct, kat_ct, 16) == 0 &&
+		      memcmp(tag, kat_tag, 16) == 0);
+		ops[k]->aead_free(e);
+	}
+	for (n = 0; n < 1500; n += 97) {
+		test_rand(NULL, key, sizeof(key));
+		test_rand(NULL, iv, sizeof(iv));
+		test_rand(NULL, aad, sizeof(aad));
+		test_rand(NULL, pt, n);
+		for (s = 0; s < 2 && ops[s]; s++)
+			for (o = 0; o < 2 && ops[o]; o++) {
+				struct mw_aead *e = ops[s]->aead_new(key, 1);
+				struct mw_aead *d = ops[o]->aead_new(key, 0);
+
+				CHECK(e && d);
+				CHECK(ops[s]->seal(e, iv, aad, 28, aad + 28, 8,
+						   pt, ct, n, tag) == 0);
+				/* one piece or two: the same AAD */
+				CHECK(ops[o]->open(d, iv, aad, 36, NULL, 0, ct,
+						   back, n, tag) == 0);
+				CHECK(n == 0 || memcmp(back, pt, n) == 0);
+				tag[n % 16] ^= 1;
+				CHECK(ops[o]->open(d, iv, aad, 36, NULL, 0, ct,
+						   back, n, tag) == MW_EAUTH);
+				tag[n % 16] ^= 1;
+				aad[3] ^= 4;
+				CHECK(ops[o]->open(d, iv, aad, 36, NULL, 0, ct,
+						   back, n, tag) == MW_EAUTH);
+				aad[3] ^= 4;
+				ops[s]->aead_free(e);
+				ops[o]->aead_free(d);
+			}
+	}
+}
+
+static void sec_pair(struct pair *p, uint8_t mode)
+{
+	memset(p, 0, sizeof(*p));
+	cur_mode = mode;
+	cur_key = 0x42;
+	p->ep[0] = mk_with(100, NULL, sec_tweak);
+	p->ep[1] = mk_with(200, NULL, sec_tweak);
+	CHECK_EQ(mw_ep_add_peer(p->ep[0]), 0);
+	CHECK_EQ(mw_ep_add_peer(p->ep[1]), 0);
+	p->peer[0] = p->peer[1] = 0;
+	p->now = 1000;
+}
+
+/* Move packets and time until no timer is left (retransmissions and
+ * timeouts included), or for at most 400 timer expiries. */
+static void settle(struct pair *p)
+{
+	uint64_t t, u;
+	int i;
+
+	for (i = 0; i < 400; i++) {
+		pump(p, 50);
+		t = mw_ep_expiry(p->ep[0]);
+		u = mw_ep_expiry(p->ep[1]);
+		if (u < t)
+			t = u;
+		if (t == UINT64_MAX)
+			break;
+		if (t > p->now)
+			p->now = t;
+	}
+}
+
+/* One tensor A -> B; returns its tag as B got it, or -1. */
+static int64_t xfer(struct pair *p, uint64_t tag)
+{
+	struct mw_event ev;
+	int64_t got = -1;
+
+	CHECK(submit(p, 0, tag, NULL) == 0);
+	settle(p);
+	if (poll_type(p->ep[1], MW_EV_RX_TENSOR, &ev) == 1) {
+		got = (int64_t)ev.meta.tag;
+		mw_ep_release(p->ep[1], &ev);
+	}
+	poll_type(p->ep[0], MW_EV_TX_DONE, NULL);
+	return got;
+}
+
+static uint64_t drops(struct mw_ep *ep, enum mw_drop why)
+{
+	struct mw_counters c;
+
+	mw_ep_counters(ep, &c);
+	return c.drop[why];
+}
+
+static uint64_t auth_fails(struct mw_ep *ep)
+{
+	return drops(ep, MW_DROP_AUTH) + drops(ep, MW_DROP_AUTH_SESSION) +
+	       drops(ep, MW_DROP_REPLAY);
+}
+
+static int has_bytes(const uint8_t *b, size_t n, const uint8_t *pat, size_t m)
+{
+	size_t i;
+
+	for (i = 0; i + m <= n; i++)
+		if (memcmp(b + i, pat, m) == 0)
+			return 1;
+	return 0;
+}
+
+/* The session B holds with A, to compare before and after an attack. */
+struct snap {
+	struct mw_peer_info pi;
+	struct mw_counters c;
+};
+
+static void snap(struct pair *p, struct snap *s)
+{
+	CHECK(mw_ep_peer_info(p->ep[1], p->peer[1], &s->pi) == 0);
+	mw_ep_counters(p->ep[1], &s->c);
+}
+
+/* Nothing changed at B but drop counters; the session still carries. */
+static void unharmed(struct pair *p, const struct snap *s, uint64_t tag)
+{
+	struct snap t;
+	struct mw_event ev;
+
+	snap(p, &t);
+	CHECK(t.pi.state == s->pi.state);
+	CHECK(t.pi.remote.inc == s->pi.remote.inc &&
+	      t.pi.remote.gen == s->pi.remote.gen);
+	CHECK(t.pi.local.inc == s->pi.local.inc &&
+	      t.pi.local.gen == s->pi.local.gen);
+	CHECK_EQ(t.c.peer_restarts, s->c.peer_restarts);
+	CHECK_EQ(t.c.session_resets, s->c.session_resets);
+	CHECK_EQ(t.c.tensors_delivered, s->c.tensors_delivered);
+	CHECK(mw_ep_poll(p->ep[1], &ev) == 0);
+	CHECK_EQ(xfer(p, tag), (int64_t)tag);
+}
+
+static void test_roundtrip(uint8_t mode)
+{
+	struct pair p;
+	uint8_t tagb[8];
+	struct mw_peer_info pi;
+
+	sec_pair(&p, mode);
+	CHECK_EQ(xfer(&p, 0x1122334455667788ull), 0x1122334455667788);
+	/* the tensor's tag is readable on the wire in integrity mode only */
+	mw_put64(tagb, 0x1122334455667788ull);
+	CHECK(p.last_len[0] > 0);
+	CHECK(p.last[0][MW_OFF_VERSION] == MW_WIRE_VERSION_SEC);
+	CHECK(has_bytes(p.last[0], p.last_len[0], tagb, 8) ==
+	      (mode == MW_SEC_INTEGRITY));
+	CHECK(mw_ep_peer_info(p.ep[1], p.peer[1], &pi) == 0);
+	CHECK(pi.state == MW_PEER_OPEN);
+	/* the first generation is drawn, not 1 */
+	CHECK(pi.local.gen != 1 || pi.remote.gen != 1);
+	CHECK_EQ(auth_fails(p.ep[1]), 0);
+	CHECK_EQ(auth_fails(p.ep[0]), 0);
+	free_pair(&p);
+}
+
+/* An endpoint of the wrong key (or plain) that wants to talk to B. */
+static struct mw_ep *attacker(uint32_t inc, uint8_t mode, uint8_t key,
+			      uint16_t *peer)
+{
+	struct mw_ep *x;
+
+	cur_mode = mode;
+	cur_key = key;
+	x = mk_with(inc, NULL, mode ? sec_tweak : NULL);
+	cur_key = 0x42;
+	*peer = (uint16_t)mw_ep_add_peer(x);
+	return x;
+}
+
+/* Blind hijack: a HELLO from a high identity, made without the key (a
+ * wrong key, or plain), and a flood of them. */
+static void test_forged_hello(void)
+{
+	struct pair p;
+	struct snap s;
+	struct mw_ep *x;
+	uint16_t xp, pe;
+	uint8_t b[2048];
+	uint64_t a0;
+	int len, k, i;
+
+	sec_pair(&p, MW_SEC_ENCRYPT);
+	CHECK_EQ(xfer(&p, 1), 1);
+	for (k = 0; k < 3; k++) {
+		snap(&p, &s);
+		a0 = auth_fails(p.ep[1]);
+		x = attacker(0x7fffff00u, k == 2 ? MW_SEC_PLAIN : MW_SEC_ENCRYPT,
+			     k == 0 ? 0x43 : 0x42 ^ 0xff, &xp);
+		CHECK(submit(&(struct pair){.ep = {x}, .peer = {xp},
+					    .now = p.now},
+			     0, 9, NULL) == 0);
+		len = mw_ep_send(x, p.now, b, sizeof(b), &pe);
+		CHECK(len > 0 && b[MW_OFF_TYPE] == MW_PT_HELLO);
+		mw_ep_recv(p.ep[1], p.peer[1], b, (size_t)len, p.now);
+		CHECK_EQ(auth_fails(p.ep[1]), a0 + 1);
+		unharmed(&p, &s, 10 + (uint64_t)k);
+		mw_ep_free(x);
+	}
+	/* 20,000 HELLOs from random identities: no restart at all */
+	snap(&p, &s);
+	x = attacker(5, MW_SEC_ENCRYPT, 0x99, &xp);
+	CHECK(submit(&(struct pair){.ep = {x}, .peer = {xp}, .now = p.now}, 0,
+		     9, NULL) == 0);
+	len = mw_ep_send(x, p.now, b, sizeof(b), &pe);
+	a0 = auth_fails(p.ep[1]);
+	for (i = 0; i < 20000; i++) {
+		uint32_t r[2];
+
+		test_rand(NULL, r, sizeof(r));
+		mw_put32(b + MW_OFF_SRC_INC, r[0] | 1);
+		mw_put32(b + MW_OFF_SRC_GEN, r[1] | 1);
+		mw_ep_recv(p.ep[1], p.peer[1], b, (size_t)len, p.now);
+	}
+	CHECK_EQ(auth_fails(p.ep[1]), a0 + 20000);
+	unharmed(&p, &s, 20);
+	mw_ep_free(x);
+	free_pair(&p);
+}
+
+static int flip_hook(struct pair *p, uint8_t *buf, size_t len)
+{
+	(void)len;
+	if (p->hooked == 1)
+		buf[MW_OFF_DATA_TID + 3] ^= 1; /* another tensor id */
+	return 1;
+}
+
+/* Blind injection and on-path substitution: DATA altered in flight or
+ * made up under the session's identities never reaches the receiver's
+ * application; in either mode. */
+static void test_forged_data(uint8_t mode)
+{
+	struct pair p;
+	struct snap s;
+	uint8_t b[2048];
+	size_t n;
+	uint64_t a0;
+	int i, off;
+
+	sec_pair(&p, mode);
+	CHECK_EQ(xfer(&p, 1), 1);
+	n = p.last_len[0];
+	/* one byte changed anywhere: header, body, sn, tag */
+	for (off = 0; off < (int)n; off += 7) {
+		snap(&p, &s);
+		memcpy(b, p.last[0], n);
+		b[off] ^= 0x20;
+		i = feed_b(&p, b, n);
+		CHECK(i >= 0);
+		CHECK(mw_ep_poll(p.ep[1], &(struct mw_event){0}) == 0);
+	}
+	snap(&p, &s);
+	unharmed(&p, &s, 2);
+	/* a complete tensor for a future id, its plaintext known to the
+	 * attacker (integrity mode shows it): every packet altered on the
+	 * way is dropped as an auth failure, nothing delivered */
+	snap(&p, &s);
+	a0 = auth_fails(p.ep[1]);
+	p.hooked = 1;
+	p.a_data = flip_hook;
+	CHECK(submit(&p, 0, 3, NULL) == 0);
+	pump(&p, 3);
+	CHECK(auth_fails(p.ep[1]) > a0);
+	CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL) == 0);
+	p.a_data = NULL;
+	settle(&p);
+	/* the real tensor arrives once the path is honest again */
+	{
+		struct mw_event ev;
+
+		CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, &ev) == 1 &&
+		      ev.meta.tag == 3);
+		mw_ep_release(p.ep[1], &ev);
+	}
+	/* made-up DATA under the right identities (read off the wire) and
+	 * guessed sn: 1202 of them, as in the report */
+	a0 = auth_fails(p.ep[1]);
+	snap(&p, &s);
+	for (i = 0; i < 1202; i++) {
+		memcpy(b, p.last[0], n);
+		mw_put32(b + MW_OFF_DATA_TID, (uint32_t)i);
+		mw_put64(b + n - MW_SEC_TRAILER_LEN, (uint64_t)i * 3);
+		test_rand(NULL, b + n - MW_SEC_TAG_LEN, MW_SEC_TAG_LEN);
+		mw_ep_recv(p.ep[1], p.peer[1], b, n, p.now);
+	}
+	CHECK_EQ(auth_fails(p.ep[1]), a0 + 1202);
+	unharmed(&p, &s, 4);
+	free_pair(&p);
+}
+
+/* A forged ACK (one packet number) used to reset the session (bad_ack). */
+static void test_forged_ack(void)
+{
+	struct pair p;
+	struct dgq q;
+	struct snap s;
+	struct mw_counters c0, c1;
+	int i, acks = 0;
+
+	sec_pair(&p, MW_SEC_ENCRYPT);
+	CHECK_EQ(xfer(&p, 1), 1);
+	CHECK(submit(&p, 1, 7, NULL) == 0); /* B sends: A will ACK */
+	pump(&p, 200);
+	poll_type(p.ep[0], MW_EV_RX_TENSOR, NULL);
+	CHECK(submit(&p, 0, 2, NULL) == 0);
+	take_all(p.ep[0], p.now, &q);
+	give_all(p.ep[1], p.peer[1], &q, 0, q.n, p.now);
+	take_all(p.ep[1], p.now, &q); /* B's ACK */
+	snap(&p, &s);
+	mw_ep_counters(p.ep[0], &c0);
+	for (i = 0; i < q.n; i++) {
+		if (q.b[i][MW_OFF_TYPE] != MW_PT_ACK)
+			continue;
+		acks++;
+		/* in the body (encrypted): largest_pn; the tag; the sn */
+		q.b[i][MW_OFF_ACK_LARGEST_PN] ^= 0x80;
+		mw_ep_recv(p.ep[0], p.peer[0], q.b[i], q.len[i], p.now);
+		q.b[i][MW_OFF_ACK_LARGEST_PN] ^= 0x80;
+		q.b[i][q.len[i] - 1] ^= 1;
+		mw_ep_recv(p.ep[0], p.peer[0], q.b[i], q.len[i], p.now);
+		q.b[i][q.len[i] - 1] ^= 1;
+	}
+	CHECK(acks > 0);
+	mw_ep_counters(p.ep[0], &c1);
+	CHECK_EQ(c1.drop[MW_DROP_AUTH], c0.drop[MW_DROP_AUTH] + 2 * acks);
+	CHECK_EQ(c1.drop[MW_DROP_ACK], c0.drop[MW_DROP_ACK]);
+	CHECK_EQ(c1.session_resets, c0.session_resets);
+	/* the genuine ACKs still count */
+	for (i = 0; i < q.n; i++)
+		mw_ep_recv(p.ep[0], p.peer[0], q.b[i], q.len[i], p.now);
+	pump(&p, 200);
+	CHECK(poll_type(p.ep[0], MW_EV_TX_DONE, NULL) == 1);
+	poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL);
+	snap(&p, &s);
+	unharmed(&p, &s, 3);
+	free_pair(&p);
+}
+
+/* Replayed captures: every packet of a transfer, again, later. */
+static void test_replay(void)
+{
+	static struct dgq cap[8];
+	struct pair p;
+	struct snap s;
+	uint64_t r0;
+	int n = 0, i, tot = 0;
+
+	sec_pair(&p, MW_SEC_ENCRYPT);
+	CHECK(submit(&p, 0, 1, NULL) == 0);
+	/* capture A's packets while they are delivered */
+	while (n < 8) {
+		take_all(p.ep[0], p.now, &cap[n]);
+		give_all(p.ep[1], p.peer[1], &cap[n], 0, cap[n].n, p.now);
+		tot += cap[n].n;
+		pump(&p, 1);
+		if (cap[n++].n == 0 && mw_ep_expiry(p.ep[0]) == UINT64_MAX)
+			break;
+	}
+	pump(&p, 200);
+	CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL) == 1);
+	poll_type(p.ep[0], MW_EV_TX_DONE, NULL);
+	snap(&p, &s);
+	r0 = drops(p.ep[1], MW_DROP_REPLAY);
+	for (i = 0; i < n; i++)
+		give_all(p.ep[1], p.peer[1], &cap[i], 0, cap[i].n, p.now);
+	CHECK(tot > 2);
+	CHECK_EQ(drops(p.ep[1], MW_DROP_REPLAY), r0 + (uint64_t)tot);
+	unharmed(&p, &s, 2);
+	free_pair(&p);
+}
+
+/* A restart gets fresh keys: the old session's packets never verify. */
+static void test_restart_new_keys(void)
+{
+	struct pair p;
+	struct snap s;
+	uint8_t old[2048];
+	size_t n;
+
+	sec_pair(&p, MW_SEC_ENCRYPT);
+	CHECK_EQ(xfer(&p, 1), 1);
+	n = p.last_len[0];
+	memcpy(old, p.last[0], n);
+	/* A restarts (a newer incarnation), with the same key */
+	mw_ep_free(p.ep[0]);
+	cur_mode = MW_SEC_ENCRYPT;
+	p.ep[0] = mk_with(101, NULL, sec_tweak);
+	p.peer[0] = (uint16_t)mw_ep_add_peer(p.ep[0]);
+	CHECK_EQ(xfer(&p, 2), 2);
+	snap(&p, &s);
+	CHECK(feed_b(&p, old, n) == MW_DROP_AUTH_SESSION);
+	/* the same bytes under the new session's identities, with an sn the
+	 * new session has not seen, still fail */
+	memcpy(old + MW_OFF_SRC_INC, p.last[0] + MW_OFF_SRC_INC, 16);
+	mw_put64(old + n - MW_SEC_TRAILER_LEN, 1000);
+	CHECK(feed_b(&p, old, n) == MW_DROP_AUTH);
+	unharmed(&p, &s, 3);
+	free_pair(&p);
+}
+
+/* The sn crosses an epoch: the keys change on both sides, nothing
+ * stalls; an sn far ahead is refused. */
+static void test_epochs(void)
+{
+	struct pair p;
+	struct peer *a, *b;
+	uint8_t x[2048];
+	size_t n;
+
+	sec_pair(&p, MW_SEC_ENCRYPT);
+	CHECK_EQ(xfer(&p, 1), 1);
+	a = &p.ep[0]->peers[p.peer[0]];
+	b = &p.ep[1]->peers[p.peer[1]];
+	a->sec->cur.tx_sn = (1ull << SEC_EPOCH_BITS) - 1;
+	CHECK_EQ(xfer(&p, 2), 2);
+	CHECK_EQ(xfer(&p, 3), 3);
+	CHECK(a->sec->cur.tx.epoch == 1);
+	CHECK(b->sec->cur.rx_top >> SEC_EPOCH_BITS == 1);
+	/* three epochs ahead: refused before any key is derived */
+	n = p.last_len[0];
+	memcpy(x, p.last[0], n);
+	mw_put64(x + n - MW_SEC_TRAILER_LEN, 4ull << SEC_EPOCH_BITS);
+	CHECK(feed_b(&p, x, n) == MW_DROP_AUTH);
+	CHECK(b->sec->cur.rx[0].epoch != 4 && b->sec->cur.rx[1].epoch != 4);
+	free_pair(&p);
+}
+
+/* The replay window on its own: reordering inside it is fine; older
+ * than the window or twice is not. */
+static void test_window(void)
+{
+	struct pair p;
+	struct dgq q;
+	int i, dat = 0;
+
+	sec_pair(&p, MW_SEC_ENCRYPT);
+	CHECK_EQ(xfer(&p, 1), 1);
+	CHECK(submit(&p, 0, 2, NULL) == 0);
+	take_all(p.ep[0], p.now, &q);
+	/* deliver in reverse order: all accepted, none replayed */
+	for (i = q.n - 1; i >= 0; i--)
+		if (q.b[i][MW_OFF_TYPE] == MW_PT_DATA) {
+			CHECK(feed_b(&p, q.b[i], q.len[i]) == -1);
+			dat++;
+		}
+	CHECK(dat > 1);
+	for (i = 0; i < q.n; i++)
+		if (q.b[i][MW_OFF_TYPE] == MW_PT_DATA)
+			CHECK(feed_b(&p, q.b[i], q.len[i]) == MW_DROP_REPLAY);
+	pump(&p, 200);
+	CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL) == 1);
+	free_pair(&p);
+}
+
+/* Simultaneous open and close (PROTOCOL.md 6, 7.3) in secure mode: each
+ * CLOSE crosses the other's and is opened with the keys of the session
+ * its receiver just left; the next session opens with fresh keys. Two
+ * rounds, nothing dropped, no reset. */
+static void test_simultaneous(void)
+{
+	struct pair p;
+	struct mw_counters c;
+	int k, r, round;
+
+	sec_pair(&p, MW_SEC_ENCRYPT);
+	for (round = 0; round < 2; round++) {
+		for (k = 0; k < 2; k++)
+			CHECK(submit(&p, k, 7, NULL) == 0);
+		for (r = 0; r < 100 && cross(p.ep, p.peer, p.now); r++)
+			p.now += 1000;
+		for (k = 0; k < 2; k++) {
+			CHECK(poll_type(p.ep[k], MW_EV_RX_TENSOR, NULL) == 1);
+			mw_ep_counters(p.ep[k], &c);
+			CHECK_EQ(c.hello_tx, 2 * ((uint64_t)round + 1));
+			CHECK(c.session_resets == 0 && c.drops == 0);
+		}
+		for (k = 0; k < 2; k++)
+			CHECK(mw_ep_close_peer(p.ep[k], p.peer[k], p.now) == 0);
+		for (r = 0; r < 10 && cross(p.ep, p.peer, p.now); r++)
+			p.now += 1000;
+		for (k = 0; k < 2; k++) {
+			mw_ep_counters(p.ep[k], &c);
+			CHECK_EQ(c.close_rx, (uint64_t)round + 1);
+			CHECK_EQ(c.sessions_closed, (uint64_t)round + 1);
+			CHECK(c.session_resets == 0 && c.drops == 0);
+		}
+	}
+	free_pair(&p);
+}
+
+/* Configuration: a key and a random source are required. */
+static void test_config(void)
+{
+	struct mw_ep_config c;
+	struct mw_ep *ep = NULL;
+
+	mw_ep_config_default(&c);
+	CHECK(c.sec_mode == MW_SEC_PLAIN);
+	c.sec_mode = MW_SEC_ENCRYPT;
+	c.rand = test_rand;
+	CHECK(mw_ep_new(&c, &ep) == MW_EINVAL); /* all-zero key */
+	memset(c.psk, 1, sizeof(c.psk));
+	c.rand = NULL;
+	CHECK(mw_ep_new(&c, &ep) == MW_EINVAL);
+	c.rand = test_rand;
+	c.sec_mode = 3;
+	CHECK(mw_ep_new(&c, &ep) == MW_EINVAL);
+	c.sec_mode = MW_SEC_INTEGRITY;
+	CHECK(mw_ep_new(&c, &ep) == 0);
+	CHECK(mw_ep_peer_set_key(ep, 0, c.psk) == MW_ENOENT);
+	mw_ep_free(ep);
+	CHECK(strcmp(mw_sec_mode_name(MW_SEC_ENCRYPT), "encrypt") == 0);
+}
+
+/* Integrity mode and encrypt mode do not talk to each other. */
+static void test_mode_mismatch(void)
+{
+	struct pair p;
+	uint64_t a0;
+
+	sec_pair(&p, MW_SEC_ENCRYPT);
+	mw_ep_free(p.ep[0]);
+	cur_mode = MW_SEC_INTEGRITY;
+	p.ep[0] = mk_with(100, NULL, sec_tweak);
+	p.peer[0] = (uint16_t)mw_ep_add_peer(p.ep[0]);
+	a0 = auth_fails(p.ep[1]);
+	CHECK_EQ(xfer(&p, 1), -1);
+	CHECK(auth_fails(p.ep[1]) > a0);
+	free_pair(&p);
+}
+
+int main(void)
+{
+	const struct mw_crypto_ops *all[2] = {mw_crypto_openssl(),
+					      mw_crypto_ipsecmb()};
+	unsigned b;
+
+	test_backends();
+	for (b = 0; b < 2; b++) {
+		if (!all[b])
+			continue;
+		cur_ops = all[b];
+		printf("test_sec: %s\n", cur_ops->name);
+		test_config();
+		test_roundtrip(MW_SEC_ENCRYPT);
+		test_roundtrip(MW_SEC_INTEGRITY);
+		test_forged_hello();
+		test_forged_data(MW_SEC_ENCRYPT);
+		test_forged_data(MW_SEC_INTEGRITY);
+		test_forged_ack();
+		test_replay();
+		test_restart_new_keys();
+		test_epochs();
+		test_window();
+		test_mode_mismatch();
+		test_simultaneous();
+	}
+	return mw_test_exit("test_sec");
+}
