@@ -10,7 +10,6 @@
  * rates in packets per second with 8 fractional bits, time in ns.
  */
 #include <string.h>
-#include <stdio.h>
 
 #include "cc.h"
 #include "mw_transport.h"
@@ -225,11 +224,6 @@ static void rate_on_sample(struct mw_cc *cc, const struct mw_cc_sample *rs)
 	if (r->mode == M_PROBE_BW)
 		probe_bw(cc, rs);
 	rate_apply(cc);
-	{
-		static unsigned dbg;
-		if ((dbg++ % 200) == 0)
-			fprintf(stderr, "RATEDBG mode %u cyc %u bw %llu (pps %.0f) minrtt %llu rtt %llu del %llu int %llu pace %llu cwnd %u infl %u\n", r->mode, r->cycle, (unsigned long long)r->bw, r->bw / 256.0, (unsigned long long)r->min_rtt, (unsigned long long)rs->rtt_ns, (unsigned long long)rs->delivered, (unsigned long long)rs->interval_ns, (unsigned long long)cc->pace_ns, cc->cwnd, rs->in_flight);
-	}
 }
 
 /* A timeout says nothing the model can use (the path may be cut, or one
