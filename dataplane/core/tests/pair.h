@@ -191,6 +191,47 @@ static inline int cross(struct mw_ep *ep[2], const uint16_t peer[2], uint64_t no
 	return n[0] + n[1];
 }
 
+/*
+ * Simultaneous open and close (PROTOCOL.md 6, 7.3), `rounds` times: both
+ * applications submit at the same instant, then both close at the same
+ * instant, every datagram crossing the other's on the wire. Each side
+ * gets the other's tensor, sends one HELLO and one HELLO_ACK per session,
+ * takes the other's CLOSE for the session it closed; nothing is dropped
+ * or reset, and no SESSION_CLOSED event follows an orderly close.
+ */
+static inline void simultaneous_rounds(struct pair *p, int rounds)
+{
+	struct mw_counters c;
+	int k, r, round;
+
+	for (round = 0; round < rounds; round++) {
+		for (k = 0; k < 2; k++)
+			CHECK(submit(p, k, 7, NULL) == 0);
+		for (r = 0; r < 100 && cross(p->ep, p->peer, p->now); r++)
+			p->now += 1000;
+		for (k = 0; k < 2; k++) {
+			CHECK(poll_type(p->ep[k], MW_EV_RX_TENSOR, NULL) == 1);
+			mw_ep_counters(p->ep[k], &c);
+			CHECK(c.tensors_sent == (uint64_t)round + 1);
+			CHECK(c.hello_tx == 2 * ((uint64_t)round + 1));
+			CHECK(c.session_resets == 0 && c.drops == 0);
+		}
+		for (k = 0; k < 2; k++)
+			CHECK(mw_ep_close_peer(p->ep[k], p->peer[k], p->now) ==
+			      0);
+		for (r = 0; r < 10 && cross(p->ep, p->peer, p->now); r++)
+			p->now += 1000;
+		for (k = 0; k < 2; k++) {
+			mw_ep_counters(p->ep[k], &c);
+			CHECK(c.close_rx == (uint64_t)round + 1);
+			CHECK(c.sessions_closed == (uint64_t)round + 1);
+			CHECK(c.session_resets == 0 && c.drops == 0);
+			CHECK(poll_type(p->ep[k], MW_EV_SESSION_CLOSED, NULL) ==
+			      0);
+		}
+	}
+}
+
 /* Everything ep has to send at now, kept in q (up to 64 datagrams). */
 struct dgq {
 	uint8_t b[64][2048];

@@ -536,32 +536,9 @@ static void test_window(void)
 static void test_simultaneous(void)
 {
 	struct pair p;
-	struct mw_counters c;
-	int k, r, round;
 
 	sec_pair(&p, MW_SEC_ENCRYPT);
-	for (round = 0; round < 2; round++) {
-		for (k = 0; k < 2; k++)
-			CHECK(submit(&p, k, 7, NULL) == 0);
-		for (r = 0; r < 100 && cross(p.ep, p.peer, p.now); r++)
-			p.now += 1000;
-		for (k = 0; k < 2; k++) {
-			CHECK(poll_type(p.ep[k], MW_EV_RX_TENSOR, NULL) == 1);
-			mw_ep_counters(p.ep[k], &c);
-			CHECK_EQ(c.hello_tx, 2 * ((uint64_t)round + 1));
-			CHECK(c.session_resets == 0 && c.drops == 0);
-		}
-		for (k = 0; k < 2; k++)
-			CHECK(mw_ep_close_peer(p.ep[k], p.peer[k], p.now) == 0);
-		for (r = 0; r < 10 && cross(p.ep, p.peer, p.now); r++)
-			p.now += 1000;
-		for (k = 0; k < 2; k++) {
-			mw_ep_counters(p.ep[k], &c);
-			CHECK_EQ(c.close_rx, (uint64_t)round + 1);
-			CHECK_EQ(c.sessions_closed, (uint64_t)round + 1);
-			CHECK(c.session_resets == 0 && c.drops == 0);
-		}
-	}
+	simultaneous_rounds(&p, 2);
 	free_pair(&p);
 }
 

@@ -78,38 +78,9 @@ static void test_timeout_and_restart(void)
 static void test_simultaneous_open_close(void)
 {
 	struct pair p;
-	struct mw_counters c;
-	int k, r, round;
 
 	pair_init(&p, NULL);
-	for (round = 0; round < 2; round++) {
-		/* both applications submit at the same instant */
-		for (k = 0; k < 2; k++)
-			CHECK(submit(&p, k, 7, NULL) == 0);
-		for (r = 0; r < 100 && cross(p.ep, p.peer, p.now); r++)
-			p.now += 1000;
-		for (k = 0; k < 2; k++) {
-			CHECK(poll_type(p.ep[k], MW_EV_RX_TENSOR, NULL) == 1);
-			mw_ep_counters(p.ep[k], &c);
-			CHECK(c.tensors_sent == (uint64_t)round + 1);
-			/* one HELLO and one HELLO_ACK per side and session */
-			CHECK(c.hello_tx == 2 * ((uint64_t)round + 1));
-			CHECK(c.session_resets == 0 && c.drops == 0);
-		}
-		/* both applications close at the same instant: each side
-		 * takes the other's CLOSE for the session it closed */
-		for (k = 0; k < 2; k++)
-			CHECK(mw_ep_close_peer(p.ep[k], p.peer[k], p.now) == 0);
-		for (r = 0; r < 10 && cross(p.ep, p.peer, p.now); r++)
-			p.now += 1000;
-		for (k = 0; k < 2; k++) {
-			mw_ep_counters(p.ep[k], &c);
-			CHECK(c.close_rx == (uint64_t)round + 1);
-			CHECK(c.sessions_closed == (uint64_t)round + 1);
-			CHECK(c.session_resets == 0 && c.drops == 0);
-			CHECK(poll_type(p.ep[k], MW_EV_SESSION_CLOSED, NULL) == 0);
-		}
-	}
+	simultaneous_rounds(&p, 2);
 	free_pair(&p);
 }
 
