@@ -109,6 +109,32 @@ static inline int pump(struct pair *p, int rounds)
 
 static float xs[4096];
 
+/* Submit 4096 float32 of x from side k as a 1-D activation: MS (b = 2,
+ * r = 0.9) or another codec without parameters. */
+static inline int submit_vec(struct pair *p, int k, const float *x,
+			     unsigned codec, uint64_t tag,
+			     uint16_t deadline_ms, unsigned flags)
+{
+	struct mw_tensor_meta m;
+	struct mw_codec_params cp;
+
+	memset(&m, 0, sizeof(m));
+	memset(&cp, 0, sizeof(cp));
+	m.dtype = MW_DT_F32;
+	m.kind = MW_KIND_ACTIVATION;
+	m.ndim = 1;
+	m.dims[0] = 4096;
+	m.tag = tag;
+	m.deadline_ms = deadline_ms;
+	cp.codec = (enum mw_codec)codec;
+	if (codec == MW_CODEC_MS) {
+		cp.bits = 2;
+		cp.ratio = 0.9;
+	}
+	return mw_ep_submit(p->ep[k], p->peer[k], &m, &cp, x, 4096 * 4, flags,
+			    p->now, NULL);
+}
+
 static inline int submit(struct pair *p, int k, uint64_t tag, uint64_t *h)
 {
 	struct mw_tensor_meta m;

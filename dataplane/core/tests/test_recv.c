@@ -322,24 +322,12 @@ static void run_until(struct pair *p, uint64_t end)
 	}
 }
 
+/* 12 segments at 1472 bytes (dense) */
 static int submit_dl(struct pair *p, uint64_t tag, uint16_t deadline_ms)
 {
-	struct mw_tensor_meta m;
-	struct mw_codec_params cp;
-	unsigned i;
-
-	memset(&m, 0, sizeof(m));
-	memset(&cp, 0, sizeof(cp));
-	for (i = 0; i < 4096; i++)
+	for (unsigned i = 0; i < 4096; i++)
 		xs[i] = 1.0f + (float)(i % 7);
-	m.dtype = MW_DT_F32;
-	m.ndim = 1;
-	m.dims[0] = 4096;
-	m.tag = tag;
-	m.deadline_ms = deadline_ms;
-	cp.codec = MW_CODEC_DENSE; /* 12 segments at 1472 bytes */
-	return mw_ep_submit(p->ep[0], p->peer[0], &m, &cp, xs, sizeof(xs), 0,
-			    p->now, NULL);
+	return submit_vec(p, 0, xs, MW_CODEC_DENSE, tag, deadline_ms, 0);
 }
 
 /* 9.1: a tensor missing a segment is delivered at its deadline, the range

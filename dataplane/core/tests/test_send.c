@@ -120,24 +120,12 @@ static void step256(struct mw_ep_config *c)
 	c->encode_step = 256;
 }
 
+/* Tag 3 is dense, the others MS. */
 static int submit_x(struct pair *p, const float *x, uint64_t tag,
 		    unsigned flags)
 {
-	struct mw_tensor_meta m;
-	struct mw_codec_params cp;
-
-	memset(&m, 0, sizeof(m));
-	memset(&cp, 0, sizeof(cp));
-	m.dtype = MW_DT_F32;
-	m.kind = MW_KIND_ACTIVATION;
-	m.ndim = 1;
-	m.dims[0] = 4096;
-	m.tag = tag;
-	cp.codec = tag == 3 ? MW_CODEC_DENSE : MW_CODEC_MS;
-	cp.bits = tag == 3 ? 0 : 2;
-	cp.ratio = 0.9;
-	return mw_ep_submit(p->ep[0], p->peer[0], &m, &cp, x, 4096 * 4, flags,
-			    p->now, NULL);
+	return submit_vec(p, 0, x, tag == 3 ? MW_CODEC_DENSE : MW_CODEC_MS,
+			  tag, 0, flags);
 }
 
 /*
