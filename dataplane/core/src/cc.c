@@ -109,9 +109,10 @@ int mw_cc_from_name(const char *name)
 
 void mw_cc_init(struct mw_cc *cc, const struct mw_cc_ops *ops,
 		uint32_t cwnd_min, uint32_t cwnd_max, uint32_t cwnd_initial,
-		int undo)
+		int undo, uint64_t host_delay_ns)
 {
 	cc->ops = ops;
+	cc->host_delay_ns = host_delay_ns;
 	cc->cwnd_min = cwnd_min;
 	cc->cwnd_max = cwnd_max;
 	cc->cwnd_initial = cwnd_initial;

@@ -97,10 +97,11 @@ struct mw_cc {
 /** The controller for an enum mw_cc_algo; NULL if unknown. */
 const struct mw_cc_ops *mw_cc_ops_get(unsigned algo);
 
-/** Set up a peer's window with a controller and the config's bounds. */
+/** Set up a peer's window with a controller, the config's bounds and
+ *  the peer's ACK delay (host_delay_ns). */
 void mw_cc_init(struct mw_cc *cc, const struct mw_cc_ops *ops,
 		uint32_t cwnd_min, uint32_t cwnd_max, uint32_t cwnd_initial,
-		int undo);
+		int undo, uint64_t host_delay_ns);
 
 /** A new session: the controller's initial window, no episode. */
 void mw_cc_reset(struct mw_cc *cc);

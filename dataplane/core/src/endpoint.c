@@ -293,8 +293,8 @@ int mw_ep_add_peer(struct mw_ep *ep)
 	p->recv.alloc_retry_at = NO_TIME;
 	p->recv.deadline_at = NO_TIME;
 	mw_cc_init(&p->cc, mw_cc_ops_get(ep->cfg.cc), ep->cfg.cwnd_min,
-		   ep->cfg.cwnd_max, ep->cfg.cwnd_initial, ep->cfg.undo);
-	p->cc.host_delay_ns = ep->cfg.ack_delay_ns;
+		   ep->cfg.cwnd_max, ep->cfg.cwnd_initial, ep->cfg.undo,
+		   ep->cfg.ack_delay_ns);
 	mw_session_reset(ep, p);
 	return i;
 }

@@ -10,7 +10,7 @@
 static void mk(struct mw_cc *cc, int undo)
 {
 	memset(cc, 0, sizeof(*cc));
-	mw_cc_init(cc, mw_cc_ops_get(MW_CC_RENO), 2, 64, 8, undo);
+	mw_cc_init(cc, mw_cc_ops_get(MW_CC_RENO), 2, 64, 8, undo, 0);
 }
 
 static void test_names(void)

@@ -17,7 +17,7 @@ static void mk(struct mw_cc *cc, struct feed *f)
 {
 	memset(cc, 0, sizeof(*cc));
 	memset(f, 0, sizeof(*f));
-	mw_cc_init(cc, mw_cc_ops_get(MW_CC_RATE), 2, 4096, 32, 1);
+	mw_cc_init(cc, mw_cc_ops_get(MW_CC_RATE), 2, 4096, 32, 1, 0);
 }
 
 /* One round trip: pkts delivered over 1 ms with this RTT. */
