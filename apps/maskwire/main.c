@@ -916,6 +916,12 @@ int main(int argc, char **argv)
 	if (a.shm.name) {
 		/* Created before EAL: a name in use fails without touching a
 		 * port. */
+		struct mw_shmsrc_peer sp[MW_DP_MAX_PEERS];
+		for (unsigned i = 0; i < a.dp.npeers; i++)
+			sp[i] = (struct mw_shmsrc_peer){a.dp.peers[i].ip,
+							a.dp.peers[i].port};
+		a.shm.peers = sp;
+		a.shm.npeers = a.dp.npeers;
 		rc = mw_shmsrc_new(&a.shm, &shm);
 		if (rc) {
 			fprintf(stderr, "maskwire: error: --shm %s: %s%s\n",

@@ -10,6 +10,7 @@
 
 #define BURST 32u
 #define PEND_CAP 64u /* submits taken, waiting for the transport window */
+#define PEER_REFRESH_NS 1000000u /* peer table: states every 1 ms */
 
 /* A submit handed to the transport, waiting for its TX_DONE/TX_FAILED. */
 struct sent {
@@ -44,6 +45,11 @@ struct mw_shmsrc {
 	uint64_t dense_tx, dense_rx;
 	struct mw_shm_wire_counts wire_pub;
 	bool attached;
+	/* the peer table: index i is the loop's peers[i] */
+	struct mw_shm_peer_info *pi;
+	uint16_t *core;      /* core peer id of each index, from poll() */
+	unsigned npi, ncore;
+	uint64_t next_refresh, bad_peer, unknown_src;
 };
 
 uint64_t mw_shmsrc_max_tensor(const struct mw_shmsrc_cfg *cfg)
@@ -66,8 +72,67 @@ int mw_shmsrc_new(const struct mw_shmsrc_cfg *cfg, struct mw_shmsrc **out)
 		free(s);
 		return rc;
 	}
+	s->npi = cfg->npeers < mw_shm_dp_peer_cap(s->dp)
+			 ? cfg->npeers
+			 : mw_shm_dp_peer_cap(s->dp);
+	s->pi = calloc(s->npi ? s->npi : 1, sizeof(*s->pi));
+	s->core = calloc(s->npi ? s->npi : 1, sizeof(*s->core));
+	if (!s->pi || !s->core) {
+		mw_shmsrc_free(s);
+		return MW_ENOMEM;
+	}
+	for (unsigned i = 0; i < s->npi; i++) {
+		uint32_t ip = cfg->peers[i].ip;
+		s->pi[i].ip[0] = (uint8_t)(ip >> 24);
+		s->pi[i].ip[1] = (uint8_t)(ip >> 16);
+		s->pi[i].ip[2] = (uint8_t)(ip >> 8);
+		s->pi[i].ip[3] = (uint8_t)ip;
+		s->pi[i].port = cfg->peers[i].port;
+		s->pi[i].state = MW_SHM_PEER_DOWN;
+		mw_shm_dp_peer_set(s->dp, i, &s->pi[i]);
+	}
 	*out = s;
 	return 0;
+}
+
+/* ---- peers -------------------------------------------------------------- */
+
+/* Index of a core peer id in the table, or -1. */
+static int peer_index(const struct mw_shmsrc *s, uint16_t core)
+{
+	for (unsigned i = 0; i < s->ncore; i++)
+		if (s->core[i] == core)
+			return (int)i;
+	return -1;
+}
+
+/* Session states and RTTs into the table (the counters move with the
+ * events); mw_shm_dp_peer_set() writes only what changed. */
+static void peers_refresh(struct mw_shmsrc *s, struct mw_ep *ep, uint64_t now)
+{
+	static const uint8_t state_of[] = {
+		[MW_PEER_FREE] = MW_SHM_PEER_NONE,
+		[MW_PEER_IDLE] = MW_SHM_PEER_DOWN,
+		[MW_PEER_HELLO] = MW_SHM_PEER_CONNECTING,
+		[MW_PEER_OPEN] = MW_SHM_PEER_UP,
+	};
+	if (now < s->next_refresh)
+		return;
+	s->next_refresh = now + PEER_REFRESH_NS;
+	for (unsigned i = 0; i < s->ncore; i++) {
+		struct mw_peer_info info;
+		struct mw_shm_peer_info *p = &s->pi[i];
+		if (mw_ep_peer_info(ep, s->core[i], &info) < 0)
+			continue;
+		uint8_t st = info.state < sizeof state_of ? state_of[info.state]
+							 : MW_SHM_PEER_DOWN;
+		if (st == MW_SHM_PEER_UP && p->state != MW_SHM_PEER_UP)
+			p->sessions++;
+		p->state = st;
+		p->remote_inc = info.remote.inc;
+		p->srtt_ns = info.srtt_ns;
+		mw_shm_dp_peer_set(s->dp, i, p);
+	}
 }
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -142,8 +207,7 @@ static void complete(struct mw_shmsrc *s, const struct mw_shm_sub *sub,
 }
 
 /* Hand queued submits to the transport until its window is full. */
-static int submit_pending(struct mw_shmsrc *s, struct mw_ep *ep,
-			  uint16_t peer, uint64_t now)
+static int submit_pending(struct mw_shmsrc *s, struct mw_ep *ep, uint64_t now)
 {
 	int count = 0;
 	while (s->pend_n) {
@@ -151,6 +215,15 @@ static int submit_pending(struct mw_shmsrc *s, struct mw_ep *ep,
 		struct mw_tensor_meta m;
 		struct mw_codec_params cp;
 		uint64_t handle = 0;
+		if (sub->d.peer >= s->ncore) {
+			/* the channel checked it against the table; the
+			 * loop's peers are what count */
+			s->bad_peer++;
+			complete(s, sub, MW_ENOENT);
+			pend_pop(s);
+			continue;
+		}
+		uint16_t peer = s->core[sub->d.peer];
 		sub_to_meta(&sub->d, &m, &cp, s->deadline_ms);
 		/* The app's buffer is held until TX_DONE/TX_FAILED, so the
 		 * encode may be deferred (and a rewrite meanwhile is caught
@@ -271,9 +344,12 @@ static int shm_poll(void *ctx, struct mw_ep *ep, const uint16_t *peers,
 				s->name, mw_strerror(st.last_error));
 	}
 	deliver_waiting(s);
-	if (npeers == 0)
+	s->ncore = npeers < s->npi ? npeers : s->npi;
+	for (unsigned i = 0; i < s->ncore; i++)
+		s->core[i] = peers[i];
+	if (s->ncore == 0)
 		return 0;
-	int count = submit_pending(s, ep, peers[0], now);
+	int count = submit_pending(s, ep, now);
 	if (count < 0)
 		return count;
 	while (s->pend_n == 0) {
@@ -284,7 +360,7 @@ static int shm_poll(void *ctx, struct mw_ep *ep, const uint16_t *peers,
 		for (unsigned i = 0; i < n; i++)
 			s->pend[(s->pend_head + s->pend_n++) % PEND_CAP] =
 				subs[i];
-		int rc = submit_pending(s, ep, peers[0], now);
+		int rc = submit_pending(s, ep, now);
 		if (rc < 0)
 			return rc;
 		count += rc;
@@ -297,7 +373,6 @@ static void shm_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
 {
 	struct mw_shmsrc *s = ctx;
 	(void)ep;
-	(void)now;
 	switch (ev->type) {
 	case MW_EV_TX_DONE:
 	case MW_EV_TX_FAILED: {
@@ -312,11 +387,15 @@ static void shm_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
 		int status = ev->type == MW_EV_TX_DONE ? 0
 			     : ev->reason < 0	      ? ev->reason
 						      : MW_EIO;
+		uint32_t pidx = s->sent[i].sub.d.peer; /* < ncore: checked */
 		if (status == 0) {
 			s->done++;
 			s->dense_tx += s->sent[i].sub.d.buf_len;
+			s->pi[pidx].tensors_tx++;
+			s->pi[pidx].dense_tx_bytes += s->sent[i].sub.d.buf_len;
 		} else {
 			s->failed++;
+			s->pi[pidx].tensors_failed++;
 		}
 		if (status && s->failed <= 5)
 			fprintf(stderr,
@@ -332,11 +411,35 @@ static void shm_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
 	}
 	case MW_EV_RX_TENSOR:
 		break;
+	case MW_EV_PEER_RESTARTED:
+	case MW_EV_SESSION_CLOSED: {
+		int idx = peer_index(s, ev->peer);
+		if (idx < 0)
+			return;
+		if (ev->type == MW_EV_PEER_RESTARTED)
+			s->pi[idx].restarts++;
+		else
+			s->pi[idx].last_reason = ev->reason;
+		s->next_refresh = now; /* publish it now */
+		return;
+	}
 	default:
 		return;
 	}
+	int src = peer_index(s, ev->peer);
+	if (src < 0) {
+		/* not a peer the table shows: never guess one */
+		s->unknown_src++;
+		s->deliver_errors++;
+		free(ev->loss);
+		mw_shm_dp_rx_free(s->dp, ev->buf, ev->bytes);
+		return;
+	}
+	s->pi[src].tensors_rx++;
+	s->pi[src].dense_rx_bytes += ev->bytes;
 	struct mw_shm_desc d;
 	memset(&d, 0, sizeof d);
+	d.peer = (uint32_t)src;
 	d.tag = ev->meta.tag;
 	d.ndim = ev->meta.ndim;
 	for (unsigned i = 0; i < ev->meta.ndim && i < MW_SHM_MAX_DIMS; i++)
@@ -401,7 +504,7 @@ static void shm_link(void *ctx, struct mw_ep *ep,
 {
 	struct mw_shmsrc *s = ctx;
 	struct mw_counters k;
-	(void)now;
+	peers_refresh(s, ep, now);
 	/* publish only on change: the app polls this cache line */
 	if (l->tx_frames == s->wire_pub.tx_frames &&
 	    l->rx_frames == s->wire_pub.rx_frames &&
@@ -454,7 +557,8 @@ static void shm_stats_json(void *ctx, FILE *f)
 		", \"rejected\": %" PRIu64 ", \"delivered\": %" PRIu64
 		", \"deliver_errors\": %" PRIu64 ", \"rx_no_room\": %" PRIu64
 		", \"window_full\": %" PRIu64 ", \"forgotten\": %" PRIu64
-		", \"unknown_handles\": %" PRIu64 ", \"pending\": %u"
+		", \"unknown_handles\": %" PRIu64 ", \"bad_peer\": %" PRIu64
+		", \"unknown_source\": %" PRIu64 ", \"pending\": %u"
 		", \"in_transport\": %u, \"waiting_for_app\": %u"
 		", \"channel\": {\"submits\": %" PRIu64
 		", \"completions\": %" PRIu64 ", \"failures\": %" PRIu64
@@ -469,7 +573,8 @@ static void shm_stats_json(void *ctx, FILE *f)
 		", \"rx_free_slots\": %u, \"rx_slots\": %u}}",
 		s->name, s->submitted, s->done, s->failed, s->rejected,
 		s->delivered, s->deliver_errors, s->rx_nobuf, s->window_full,
-		s->forgotten, s->unknown_handles, s->pend_n, s->sent_n,
+		s->forgotten, s->unknown_handles, s->bad_peer + st.bad_peers,
+		s->unknown_src, s->pend_n, s->sent_n,
 		s->und_n, st.submits, st.completions, st.failures,
 		st.bad_submits, st.deliveries, st.releases, st.bad_releases,
 		st.attaches, st.app_gone, st.proto_errors, st.reclaimed,
@@ -506,7 +611,10 @@ void mw_shmsrc_free(struct mw_shmsrc *s)
 	/* the transport was freed before us: anything it still had is gone */
 	for (unsigned i = 0; i < s->sent_n; i++)
 		complete(s, &s->sent[i].sub, MW_ECANCELED);
-	mw_shm_dp_destroy(s->dp, 1);
+	if (s->dp)
+		mw_shm_dp_destroy(s->dp, 1);
+	free(s->pi);
+	free(s->core);
 	free(s->sent);
 	free(s->und);
 	free(s);

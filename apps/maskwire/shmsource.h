@@ -6,8 +6,12 @@
  * docs/SHM.md), plugged into the poll loop as a struct mw_source. Plain C
  * over the transport core and the channel's data-plane side (no DPDK).
  *
- * - Submits from the app go to the first configured peer with the
- *   descriptor's codec parameters (mw_ep_submit()). A full transport
+ * - Submits from the app go to the peer its descriptor names (an index of
+ *   the configured peers, in command-line order: 0 is the first) with the
+ *   descriptor's codec parameters (mw_ep_submit()); an index with no peer
+ *   is completed with MW_ENOENT. Deliveries carry the source's index.
+ *   The region's peer table lists the peers (address, state, restarts,
+ *   per-peer counters), refreshed every millisecond. A full transport
  *   window keeps them queued (back-pressure to the app through the SUBMIT
  *   ring); a submit the transport rejects is completed at once with the
  *   reason.
@@ -39,12 +43,22 @@
 #include "mw_shm_dp.h"
 #include "mw_source.h"
 
+/** A configured peer's address, as the region's peer table shows it. */
+struct mw_shmsrc_peer {
+	uint32_t ip;   /**< IPv4, host order */
+	uint16_t port; /**< UDP port */
+};
+
 struct mw_shmsrc_cfg {
 	const char *name;      /**< region name (mw_shm_dp_create()) */
 	struct mw_shm_cfg shm; /**< geometry and liveness probe period */
 	uint16_t deadline_ms;  /**< > 0: float tensors the app submits are
 				    sent with this deadline (PROTOCOL.md
 				    9.1; RAW ones reliably) */
+	const struct mw_shmsrc_peer *peers; /**< in command-line order
+				    (copied; the loop's peer ids follow the
+				    same order) */
+	unsigned npeers;
 };
 
 struct mw_shmsrc;

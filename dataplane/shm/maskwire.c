@@ -20,6 +20,8 @@
 _Static_assert(sizeof(struct mw_client_meta) == 64,
 	       "mw_client_meta is part of the library ABI (ctypes)");
 _Static_assert(MW_CLIENT_MAX_DIMS == MW_SHM_MAX_DIMS, "dims");
+_Static_assert(sizeof(struct mw_client_peer) == 80,
+	       "mw_client_peer is part of the library ABI (ctypes)");
 
 enum tx_state { TX_FREE = 0, TX_USER = 1, TX_INFLIGHT = 2 };
 
@@ -455,6 +457,7 @@ static void meta_to_desc(const struct mw_client_meta *m, struct mw_shm_desc *d)
 	d->codec = m->codec;
 	d->bits = m->bits;
 	d->rounding = m->rounding;
+	d->peer = m->peer;
 	d->k = m->k;
 	d->ratio = m->ratio;
 }
@@ -470,6 +473,7 @@ static void desc_to_meta(const struct mw_shm_desc *d, struct mw_client_meta *m)
 	m->codec = d->codec;
 	m->bits = d->bits;
 	m->rounding = d->rounding;
+	m->peer = (uint16_t)d->peer;
 	m->k = d->k;
 	m->ratio = d->ratio;
 }
@@ -489,6 +493,9 @@ int64_t mw_client_send(struct mw_client *c, const struct mw_client_buf *b,
 		return rc;
 	if (meta->ndim > MW_CLIENT_MAX_DIMS)
 		return MW_EINVAL;
+	/* an older data plane would send it to its first peer */
+	if (meta->peer != 0 && c->id.abi_minor < 1)
+		return MW_EUNSUPP;
 	bytes = mw_shm_tensor_bytes(meta->dtype, meta->ndim, meta->dims);
 	if (bytes < 0)
 		return bytes == MW_ERANGE ? MW_EINVAL : bytes;
@@ -640,6 +647,13 @@ static void rx_loss(const struct mw_client *c, const struct mw_shm_desc *d,
 							    d->loss_off);
 }
 
+/* A delivery's source: an entry of the table (0 without one). */
+static int peer_ok(const struct mw_client *c, uint32_t peer)
+{
+	return c->id.abi_minor >= 1 ? peer < c->id.peer_cap
+				    : peer == 0;
+}
+
 int mw_client_recv(struct mw_client *c, struct mw_client_rx *rx, int timeout_ms)
 {
 	const uint64_t rx_len = (uint64_t)c->id.rx_slots * c->id.slot_size;
@@ -660,6 +674,7 @@ int mw_client_recv(struct mw_client *c, struct mw_client_rx *rx, int timeout_ms)
 					c->id.slot_size;
 
 			if (mw_shm_desc_check(&d, c->id.rx_off, rx_len) == 0 &&
+			    peer_ok(c, d.peer) &&
 			    (d.buf_len == 0 ||
 			     ((d.buf_off - c->id.rx_off) % c->id.slot_size ==
 				      0 &&
@@ -713,6 +728,40 @@ int mw_client_release(struct mw_client *c, const struct mw_client_buf *b)
 	c->rx_held[slot] = 0;
 	c->held--;
 	return 0;
+}
+
+int mw_client_peers(struct mw_client *c, struct mw_client_peer *out,
+		    unsigned max)
+{
+	struct mw_shm_peer e;
+	uint32_t n, i;
+	int rc;
+
+	rc = check_cheap(c);
+	if (rc)
+		return rc;
+	n = mw_shm_peer_count(c->base, &c->id);
+	for (i = 0; i < n && i < max; i++) {
+		rc = mw_shm_peer_load(c->base, &c->id, i, &e);
+		if (rc < 0)
+			return rc;
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].index = i;
+		memcpy(out[i].ip, e.ip, 4);
+		out[i].port = e.port;
+		out[i].state = e.state;
+		out[i].restarts = e.restarts;
+		out[i].sessions = e.sessions;
+		out[i].remote_inc = e.remote_inc;
+		out[i].last_reason = e.last_reason;
+		out[i].tensors_tx = e.tensors_tx;
+		out[i].tensors_rx = e.tensors_rx;
+		out[i].tensors_failed = e.tensors_failed;
+		out[i].dense_tx_bytes = e.dense_tx_bytes;
+		out[i].dense_rx_bytes = e.dense_rx_bytes;
+		out[i].srtt_ns = e.srtt_ns;
+	}
+	return (int)n;
 }
 
 int mw_client_info(struct mw_client *c, struct mw_client_info *i)

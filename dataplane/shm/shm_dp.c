@@ -71,6 +71,12 @@ struct mw_shm_dp {
 	uint64_t heartbeat;
 	uint64_t wire_seq;
 	struct mw_shm_wire_counts wire_last; /* republished in a new file */
+	/* the peer table as published (republished in a new file); the
+	 * region's copy is never read back */
+	struct mw_shm_peer_info *peers;
+	uint32_t *peer_seq;
+	uint32_t peer_cap, peer_count;
+	uint64_t peers_seq;
 	struct mw_shm_dp_stats st;
 };
 
@@ -80,6 +86,7 @@ void mw_shm_cfg_default(struct mw_shm_cfg *cfg)
 	cfg->geom.slot_size = 64u << 10;
 	cfg->geom.tx_slots = 1024;
 	cfg->geom.rx_slots = 1024;
+	cfg->geom.peer_cap = MW_SHM_PEERS_DEFAULT;
 	cfg->liveness_ns = 10u * 1000u * 1000u;
 }
 
@@ -111,6 +118,54 @@ static void wire_store(struct mw_shm_wire *o,
 	atomic_store_explicit(&o->dense_rx_bytes, w->dense_rx_bytes,
 			      memory_order_relaxed);
 	atomic_store_explicit(&o->seq, seq, memory_order_release);
+}
+
+static struct mw_shm_peers *peers_ctl(const struct mw_shm_dp *dp)
+{
+	return (struct mw_shm_peers *)(dp->base + dp->id->peer_off);
+}
+
+/* Write entry idx of the table under its sequence lock (SHM.md). */
+static void peer_store(struct mw_shm_dp *dp, uint32_t idx)
+{
+	struct mw_shm_peer *e =
+		(struct mw_shm_peer *)((uint8_t *)peers_ctl(dp) +
+				       MW_SHM_PEER_CTL_SIZE +
+				       (uint64_t)idx * MW_SHM_PEER_SIZE);
+	const struct mw_shm_peer_info *p = &dp->peers[idx];
+	struct mw_shm_peer v;
+	uint32_t seq = dp->peer_seq[idx];
+
+	memset(&v, 0, sizeof(v));
+	v.state = p->state;
+	v.port = p->port;
+	memcpy(v.ip, p->ip, 4);
+	v.restarts = p->restarts;
+	v.sessions = p->sessions;
+	v.remote_inc = p->remote_inc;
+	v.last_reason = p->last_reason;
+	v.tensors_tx = p->tensors_tx;
+	v.tensors_rx = p->tensors_rx;
+	v.tensors_failed = p->tensors_failed;
+	v.dense_tx_bytes = p->dense_tx_bytes;
+	v.dense_rx_bytes = p->dense_rx_bytes;
+	v.srtt_ns = p->srtt_ns;
+	atomic_store_explicit(&e->seq, seq + 1u, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	memcpy((uint8_t *)e + 4, (const uint8_t *)&v + 4, sizeof(v) - 4);
+	atomic_store_explicit(&e->seq, seq + 2u, memory_order_release);
+	dp->peer_seq[idx] = seq + 2u;
+}
+
+/* The whole table into a new file (count last, with release). */
+static void peers_store_all(struct mw_shm_dp *dp)
+{
+	for (uint32_t i = 0; i < dp->peer_count; i++)
+		peer_store(dp, i);
+	atomic_store_explicit(&peers_ctl(dp)->seq, dp->peers_seq,
+			      memory_order_relaxed);
+	atomic_store_explicit(&peers_ctl(dp)->count, dp->peer_count,
+			      memory_order_release);
 }
 
 /*
@@ -167,6 +222,11 @@ static int region_publish(struct mw_shm_dp *dp, void *at)
 	dp->h = base;
 	dp->gen = gen;
 	rings_bind(dp);
+	if (dp->peer_count) {
+		/* a new file starts its entries' locks at 0 */
+		memset(dp->peer_seq, 0, dp->peer_count * sizeof(uint32_t));
+		peers_store_all(dp);
+	}
 	return 0;
 fail:
 	unlink(tmp);
@@ -218,7 +278,11 @@ int mw_shm_dp_create(const char *name, const struct mw_shm_cfg *cfg,
 	dp->rx_state = calloc(dp->rx_slots, 1);
 	dp->carry = calloc(dp->id->ring[MW_SHM_RING_DELIVER].cap,
 			   sizeof(*dp->carry));
-	if (!dp->rx_bits || !dp->rx_bytes || !dp->rx_state || !dp->carry) {
+	dp->peer_cap = dp->id->peer_cap;
+	dp->peers = calloc(dp->peer_cap, sizeof(*dp->peers));
+	dp->peer_seq = calloc(dp->peer_cap, sizeof(*dp->peer_seq));
+	if (!dp->rx_bits || !dp->rx_bytes || !dp->rx_state || !dp->carry ||
+	    !dp->peers || !dp->peer_seq) {
 		rc = MW_ENOMEM;
 		goto fail;
 	}
@@ -237,6 +301,8 @@ int mw_shm_dp_create(const char *name, const struct mw_shm_cfg *cfg,
 	*out = dp;
 	return 0;
 fail:
+	free(dp->peers);
+	free(dp->peer_seq);
 	free(dp->carry);
 	free(dp->rx_bits);
 	free(dp->rx_bytes);
@@ -257,6 +323,8 @@ void mw_shm_dp_destroy(struct mw_shm_dp *dp, int unlink_file)
 		mw_shm_os_unlink_own(dp->path, dp->fd);
 	mw_shm_os_unguard(dp->guard);
 	mw_shm_os_close(dp->fd, dp->base, dp->size);
+	free(dp->peers);
+	free(dp->peer_seq);
 	free(dp->carry);
 	free(dp->rx_bits);
 	free(dp->rx_bytes);
@@ -567,6 +635,15 @@ unsigned mw_shm_dp_poll_submits(struct mw_shm_dp *dp, struct mw_shm_sub *subs,
 			break;
 		for (i = 0; i < n; i++) {
 			rc = mw_shm_desc_check(&d[i], dp->tx_off, dp->tx_len);
+			/* peer 0 is the first peer even before the table is
+			 * filled (a data plane without peers fails its
+			 * sends later, as before the table existed) */
+			if (rc == 0 && d[i].peer != 0 &&
+			    (d[i].peer >= dp->peer_count ||
+			     dp->peers[d[i].peer].state == MW_SHM_PEER_NONE)) {
+				rc = MW_ENOENT;
+				dp->st.bad_peers++;
+			}
 			if (rc < 0) {
 				/* answer at once; its slot was reserved */
 				d[i].status = rc;
@@ -743,7 +820,8 @@ int mw_shm_dp_deliver(struct mw_shm_dp *dp, void *buf, uint64_t bytes,
 	d.cookie = 0;
 	d.status = 0;
 	d.reserved &= MW_SHM_DLV_PARTIAL;
-	d.reserved2 = 0;
+	if (d.peer >= dp->peer_cap)
+		return MW_EINVAL;
 	d.pad2 = 0;
 	d.pad3 = 0;
 	if (!(d.reserved & MW_SHM_DLV_PARTIAL)) {
@@ -789,4 +867,33 @@ void mw_shm_dp_publish_wire(struct mw_shm_dp *dp,
 	++dp->wire_seq;
 	if (!dp->down)
 		wire_store(&dp->h->wire, w, dp->wire_seq);
+}
+
+int mw_shm_dp_peer_set(struct mw_shm_dp *dp, uint32_t idx,
+		       const struct mw_shm_peer_info *p)
+{
+	if (idx >= dp->peer_cap || p->state >= MW_SHM_PEER_STATE_COUNT_)
+		return MW_EINVAL;
+	if (memcmp(&dp->peers[idx], p, sizeof(*p)) == 0 &&
+	    idx < dp->peer_count)
+		return 0;
+	dp->peers[idx] = *p;
+	if (idx >= dp->peer_count) {
+		/* entries skipped over read as NONE (zeros) */
+		dp->peer_count = idx + 1u;
+	}
+	dp->peers_seq++;
+	if (dp->down)
+		return 0; /* written into the next file */
+	peer_store(dp, idx);
+	atomic_store_explicit(&peers_ctl(dp)->seq, dp->peers_seq,
+			      memory_order_relaxed);
+	atomic_store_explicit(&peers_ctl(dp)->count, dp->peer_count,
+			      memory_order_release);
+	return 0;
+}
+
+uint32_t mw_shm_dp_peer_cap(const struct mw_shm_dp *dp)
+{
+	return dp->peer_cap;
 }

@@ -32,7 +32,13 @@ static int geom_ok(const struct mw_shm_geom *g)
 	       g->slot_size >= MW_SHM_SLOT_MIN &&
 	       g->slot_size <= MW_SHM_SLOT_MAX && g->tx_slots >= 1 &&
 	       g->tx_slots <= MW_SHM_SLOTS_MAX && g->rx_slots >= 1 &&
-	       g->rx_slots <= MW_SHM_SLOTS_MAX;
+	       g->rx_slots <= MW_SHM_SLOTS_MAX &&
+	       g->peer_cap <= MW_SHM_PEERS_MAX;
+}
+
+static uint64_t peers_bytes(uint32_t cap)
+{
+	return MW_SHM_PEER_CTL_SIZE + (uint64_t)cap * MW_SHM_PEER_SIZE;
 }
 
 int64_t mw_shm_layout(const struct mw_shm_geom *g, uint64_t gen,
@@ -64,6 +70,12 @@ int64_t mw_shm_layout(const struct mw_shm_geom *g, uint64_t gen,
 		h->ring[i].reserved = 0;
 		off += ALIGN_UP(MW_SHM_RING_BYTES(cap), 64);
 	}
+	h->abi_minor = MW_SHM_ABI_MINOR;
+	h->peer_cap = g->peer_cap ? g->peer_cap : MW_SHM_PEERS_DEFAULT;
+	h->peer_off = off;
+	h->peer_size = MW_SHM_PEER_SIZE;
+	h->minor_pad = 0;
+	off += peers_bytes(h->peer_cap);
 	h->tx_off = ALIGN_UP(off, PAGE);
 	h->rx_off = ALIGN_UP(h->tx_off + (uint64_t)g->tx_slots * g->slot_size,
 			     PAGE);
@@ -91,6 +103,7 @@ int mw_shm_hdr_check(const struct mw_shm_hdr *h, uint64_t file_size)
 	g.slot_size = h->slot_size;
 	g.tx_slots = h->tx_slots;
 	g.rx_slots = h->rx_slots;
+	g.peer_cap = 0;
 	if (!geom_ok(&g))
 		return MW_EFORMAT;
 	for (i = 0; i < MW_SHM_RINGS; i++) {
@@ -106,6 +119,14 @@ int mw_shm_hdr_check(const struct mw_shm_hdr *h, uint64_t file_size)
 	/* Guarantees the protocol relies on (see mw_shm_layout()). */
 	if (h->ring[MW_SHM_RING_RELEASE].cap < h->rx_slots)
 		return MW_EFORMAT;
+	if (h->abi_minor >= 1) {
+		if (h->peer_size != MW_SHM_PEER_SIZE || h->peer_cap < 1 ||
+		    h->peer_cap > MW_SHM_PEERS_MAX || h->peer_off % 64 != 0 ||
+		    h->peer_off < end || h->peer_off > file_size ||
+		    file_size - h->peer_off < peers_bytes(h->peer_cap))
+			return MW_EFORMAT;
+		end = h->peer_off + peers_bytes(h->peer_cap);
+	}
 	if (h->tx_off % PAGE != 0 || h->tx_off < end || h->tx_off > file_size ||
 	    file_size - h->tx_off < (uint64_t)h->tx_slots * h->slot_size)
 		return MW_EFORMAT;
@@ -167,6 +188,52 @@ void mw_shm_desc_load(struct mw_shm_desc *dst, const struct mw_shm_desc *src)
 {
 	memcpy(dst, src, sizeof(*dst));
 	__asm__ __volatile__("" ::: "memory");
+}
+
+/* ---- peer table --------------------------------------------------------- */
+
+static struct mw_shm_peers *peers_ctl(const void *base,
+				      const struct mw_shm_hdr *h)
+{
+	return (struct mw_shm_peers *)((uintptr_t)base + h->peer_off);
+}
+
+uint32_t mw_shm_peer_count(const void *base, const struct mw_shm_hdr *h)
+{
+	uint32_t n;
+
+	if (h->abi_minor < 1)
+		return 0;
+	n = atomic_load_explicit(&peers_ctl(base, h)->count,
+				 memory_order_acquire);
+	return n < h->peer_cap ? n : h->peer_cap;
+}
+
+int mw_shm_peer_load(const void *base, const struct mw_shm_hdr *h,
+		     uint32_t idx, struct mw_shm_peer *out)
+{
+	struct mw_shm_peer *e;
+	uint32_t s1, s2;
+	int tries;
+
+	if (h->abi_minor < 1 || idx >= h->peer_cap)
+		return MW_ENOENT;
+	e = (struct mw_shm_peer *)((uintptr_t)base + h->peer_off +
+				   MW_SHM_PEER_CTL_SIZE +
+				   (uint64_t)idx * MW_SHM_PEER_SIZE);
+	for (tries = 0; tries < 64; tries++) {
+		s1 = atomic_load_explicit(&e->seq, memory_order_acquire);
+		if (s1 & 1u)
+			continue;
+		memcpy((void *)out, (const void *)e, sizeof(*out));
+		atomic_thread_fence(memory_order_acquire);
+		s2 = atomic_load_explicit(&e->seq, memory_order_relaxed);
+		if (s1 != s2)
+			continue;
+		atomic_store_explicit(&out->seq, s1, memory_order_relaxed);
+		return out->state < MW_SHM_PEER_STATE_COUNT_ ? 0 : MW_EFORMAT;
+	}
+	return MW_EAGAIN;
 }
 
 /* ---- rings ------------------------------------------------------------- */

@@ -69,7 +69,9 @@ struct mw_client_meta {
 	uint8_t codec;    /**< how to send it (receive: how it travelled) */
 	uint8_t bits;     /**< mask width for MS/QUANT codecs */
 	uint8_t rounding;
-	uint8_t reserved[2];
+	uint16_t peer;    /**< send: the destination, an index of the data
+			       plane's peer table (mw_client_peers()); 0 is
+			       its first peer. receive: the source */
 	uint64_t k;       /**< values kept; 0: use ratio */
 	double ratio;     /**< sparsification ratio in [0,1) */
 };
@@ -140,6 +142,32 @@ struct mw_client_info {
 				       COMPLETE says MW_SHM_DLV_PARTIAL) */
 };
 
+/** mw_client_peer.state values (enum mw_shm_peer_state). */
+enum mw_client_peer_state {
+	MW_CLIENT_PEER_NONE = 0,       /**< no peer at this index */
+	MW_CLIENT_PEER_DOWN = 1,       /**< known, no session */
+	MW_CLIENT_PEER_CONNECTING = 2, /**< session being opened */
+	MW_CLIENT_PEER_UP = 3,         /**< session open */
+};
+
+/** One peer of the data plane (a private copy of its table entry). */
+struct mw_client_peer {
+	uint32_t index;       /**< what mw_client_meta.peer names */
+	uint8_t ip[4];        /**< IPv4 address, network order */
+	uint16_t port;        /**< UDP port */
+	uint8_t state;        /**< enum mw_client_peer_state */
+	uint8_t reserved;
+	uint32_t restarts;    /**< the peer came back with a new incarnation
+				   this many times: a change means it lost
+				   its state (e.g. a device restarted) */
+	uint32_t sessions;    /**< sessions opened with it */
+	uint32_t remote_inc;  /**< its incarnation, 0 unknown */
+	int32_t last_reason;  /**< why its last session closed, 0 none */
+	uint64_t tensors_tx, tensors_rx, tensors_failed;
+	uint64_t dense_tx_bytes, dense_rx_bytes;
+	uint64_t srtt_ns;     /**< smoothed RTT, 0 unknown */
+};
+
 /** Default options: 5 s attach timeout, stale check off. */
 void mw_client_opts_default(struct mw_client_opts *o);
 
@@ -192,9 +220,12 @@ int mw_client_free(struct mw_client *c, const struct mw_client_buf *b);
  * Send the tensor in b. Its bytes (product(dims) x dtype size) must fit in
  * b->len. On success the buffer belongs to the library until the outcome
  * arrives; on error it is still the caller's.
+ * meta->peer names the destination; an index the data plane has no peer
+ * for is refused there: the send fails with MW_ENOENT (mw_client_wait()).
  * @return a cookie (> 0) naming this send; MW_EINVAL (meta inconsistent,
  *         b not an allocated buffer); MW_EUNSUPP (float codec on a
- *         non-float32 dtype); MW_EAGAIN / MW_ETIMEDOUT (submit ring full or
+ *         non-float32 dtype, or meta->peer != 0 and the data plane has no
+ *         peer table: an older one); MW_EAGAIN / MW_ETIMEDOUT (submit ring full or
  *         too many outcomes not yet taken: call mw_client_poll_failure());
  *         MW_ERESET, MW_ESHUTDOWN.
  */
@@ -238,6 +269,19 @@ int mw_client_recv(struct mw_client *c, struct mw_client_rx *rx,
  *         MW_ERESET, MW_ESHUTDOWN.
  */
 int mw_client_release(struct mw_client *c, const struct mw_client_buf *b);
+
+/**
+ * The data plane's peers (its peer table, docs/SHM.md), read now: entry i
+ * of out describes peer index i. The table is written by another process:
+ * each entry is copied under its sequence lock and checked.
+ * @param out  room for max entries (may be NULL when max is 0).
+ * @return the number of peers in the table (may exceed max: only max are
+ *         filled); 0 for a data plane without a table; MW_EAGAIN (an entry
+ *         kept changing: ask again); MW_EFORMAT (a corrupt entry);
+ *         MW_ERESET, MW_ESHUTDOWN.
+ */
+int mw_client_peers(struct mw_client *c, struct mw_client_peer *out,
+		    unsigned max);
 
 /** Describe the region and the client. @return 0. */
 int mw_client_info(struct mw_client *c, struct mw_client_info *info);

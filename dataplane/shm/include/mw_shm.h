@@ -20,6 +20,7 @@
  *     ring[MW_SHM_RING_COMPLETE] dp  -> app  outcome of each send
  *     ring[MW_SHM_RING_DELIVER]  dp  -> app  received tensors
  *     ring[MW_SHM_RING_RELEASE]  app -> dp   delivered buffers given back
+ *     peer table (ABI minor >= 1) dp -> app  the data plane's peers
  *     TX pool  tx_slots x slot_size  send buffers, allocated by the app
  *     RX pool  rx_slots x slot_size  delivery buffers, allocated by the dp
  *
@@ -60,6 +61,16 @@
 #define MW_SHM_MAGIC UINT64_C(0x004D454D4853574D)
 /** Layout version; a reader refuses any other value (MW_EVERSION). */
 #define MW_SHM_ABI_VERSION 1u
+/** Additions within a version that an older reader may ignore (header
+ *  offset 384). 1: the peer table and the descriptor's peer index. */
+#define MW_SHM_ABI_MINOR 1u
+/** Bytes of one peer-table entry and of the table's control block. */
+#define MW_SHM_PEER_SIZE 128u
+#define MW_SHM_PEER_CTL_SIZE 64u
+/** Peer-table entries when the geometry says 0, and the bound a reader
+ *  enforces. */
+#define MW_SHM_PEERS_DEFAULT 64u
+#define MW_SHM_PEERS_MAX 65536u
 /** Bytes of the header (first section of the region). */
 #define MW_SHM_HDR_SIZE 4096u
 /** Bytes of one descriptor. */
@@ -176,7 +187,67 @@ struct mw_shm_hdr {
 	/* 256: written by the data plane only: its link counters */
 	struct mw_shm_wire wire;       /**< 256 */
 
-	uint8_t tail_pad[MW_SHM_HDR_SIZE - 384]; /**< 384: zero */
+	/* 384: identity of ABI minor >= 1, written once like bytes 0..127.
+	 * A region of minor 0 has zeros here: no peer table, one peer. */
+	uint32_t abi_minor;  /**< 384: MW_SHM_ABI_MINOR */
+	uint32_t peer_cap;   /**< 388: entries of the peer table */
+	uint64_t peer_off;   /**< 392: offset of struct mw_shm_peers */
+	uint32_t peer_size;  /**< 400: MW_SHM_PEER_SIZE */
+	uint32_t minor_pad;  /**< 404: zero */
+
+	uint8_t tail_pad[MW_SHM_HDR_SIZE - 408]; /**< 408: zero */
+};
+
+/** mw_shm_peer.state values. */
+enum mw_shm_peer_state {
+	MW_SHM_PEER_NONE = 0,       /**< no peer at this index */
+	MW_SHM_PEER_DOWN = 1,       /**< known, no session */
+	MW_SHM_PEER_CONNECTING = 2, /**< session being opened */
+	MW_SHM_PEER_UP = 3,         /**< session open */
+	MW_SHM_PEER_STATE_COUNT_
+};
+
+/**
+ * The peer table's control block (at mw_shm_hdr.peer_off), followed by
+ * peer_cap entries. Written by the data plane only; a reader clamps count
+ * to its own copy of peer_cap.
+ */
+struct mw_shm_peers {
+	_Atomic uint32_t count; /**< 0: entries in use (indices 0..count-1) */
+	uint32_t reserved;      /**< 4: zero */
+	_Atomic uint64_t seq;   /**< 8: +1 per change of any entry */
+	uint8_t pad[48];        /**< 16: zero */
+	/* 64: peer_cap struct mw_shm_peer */
+};
+
+/**
+ * One peer of the data plane, 128 bytes, at index i of the table: the
+ * descriptor's peer field (offset 76) names it. Written by the data plane
+ * under a sequence lock: seq is odd while the entry is being written; a
+ * reader loads seq (acquire), copies the entry, fences (acquire), loads
+ * seq again, and uses the copy only if both are equal and even.
+ * Counters are monotonic while one data plane serves the region.
+ */
+struct mw_shm_peer {
+	_Atomic uint32_t seq;    /**<   0: sequence lock */
+	uint8_t state;           /**<   4: enum mw_shm_peer_state */
+	uint8_t pad0;            /**<   5: zero */
+	uint16_t port;           /**<   6: UDP port */
+	uint8_t ip[4];           /**<   8: IPv4 address, network order */
+	uint32_t restarts;       /**<  12: times the peer came back with a new
+				  *       incarnation (its state was reset) */
+	uint32_t sessions;       /**<  16: sessions opened with it */
+	uint32_t remote_inc;     /**<  20: its incarnation, 0 unknown */
+	int32_t last_reason;     /**<  24: why its last session closed
+				  *       (negative mw_err), 0 none */
+	uint32_t pad1;           /**<  28: zero */
+	uint64_t tensors_tx;     /**<  32: sends to it completed */
+	uint64_t tensors_rx;     /**<  40: tensors from it delivered */
+	uint64_t tensors_failed; /**<  48: sends to it failed */
+	uint64_t dense_tx_bytes; /**<  56 */
+	uint64_t dense_rx_bytes; /**<  64 */
+	uint64_t srtt_ns;        /**<  72: smoothed RTT, 0 unknown */
+	uint64_t reserved[6];    /**<  80: zero */
 };
 
 /** A ring's control block: producer and consumer index on their own
@@ -215,7 +286,9 @@ struct mw_shm_desc {
 	uint8_t rounding;  /**<  69: enum mw_rounding */
 	uint16_t reserved; /**<  70: DELIVER: MW_SHM_DLV_* flags; else 0 */
 	int32_t status;    /**<  72: COMPLETE: 0 or a negative mw_err */
-	uint32_t reserved2; /**< 76: 0 */
+	uint32_t peer;     /**<  76: SUBMIT: destination, COMPLETE: echoed,
+			    *        DELIVER: source; an index of the peer
+			    *        table (0: the data plane's first peer) */
 	uint64_t k;        /**<  80: values kept; 0: use ratio */
 	double ratio;      /**<  88: sparsification ratio in [0,1) */
 	/* 96..127: 0, except in a DELIVER with MW_SHM_DLV_PARTIAL: */
@@ -246,6 +319,19 @@ _Static_assert(offsetof(struct mw_shm_hdr, app_ack) == 144, "hdr ack");
 _Static_assert(offsetof(struct mw_shm_hdr, app_gen) == 192, "hdr app");
 _Static_assert(offsetof(struct mw_shm_hdr, app_pid) == 200, "hdr pid");
 _Static_assert(offsetof(struct mw_shm_hdr, wire) == 256, "hdr wire");
+_Static_assert(offsetof(struct mw_shm_hdr, abi_minor) == 384, "hdr minor");
+_Static_assert(offsetof(struct mw_shm_hdr, peer_off) == 392, "hdr peers");
+_Static_assert(offsetof(struct mw_shm_hdr, peer_size) == 400, "hdr psize");
+_Static_assert(sizeof(struct mw_shm_peers) == MW_SHM_PEER_CTL_SIZE, "peers");
+_Static_assert(offsetof(struct mw_shm_peers, seq) == 8, "peers seq");
+_Static_assert(sizeof(struct mw_shm_peer) == MW_SHM_PEER_SIZE, "peer");
+_Static_assert(offsetof(struct mw_shm_peer, state) == 4, "peer state");
+_Static_assert(offsetof(struct mw_shm_peer, port) == 6, "peer port");
+_Static_assert(offsetof(struct mw_shm_peer, ip) == 8, "peer ip");
+_Static_assert(offsetof(struct mw_shm_peer, restarts) == 12, "peer rst");
+_Static_assert(offsetof(struct mw_shm_peer, last_reason) == 24, "peer why");
+_Static_assert(offsetof(struct mw_shm_peer, tensors_tx) == 32, "peer tx");
+_Static_assert(offsetof(struct mw_shm_peer, srtt_ns) == 72, "peer srtt");
 _Static_assert(sizeof(struct mw_shm_wire) == 128, "wire size");
 _Static_assert(sizeof(struct mw_shm_ring) == MW_SHM_RING_CTL_SIZE, "ring");
 _Static_assert(offsetof(struct mw_shm_ring, tail) == 64, "ring tail");
@@ -253,6 +339,7 @@ _Static_assert(sizeof(struct mw_shm_desc) == MW_SHM_DESC_SIZE, "desc");
 _Static_assert(offsetof(struct mw_shm_desc, dims) == 32, "desc dims");
 _Static_assert(offsetof(struct mw_shm_desc, ndim) == 64, "desc ndim");
 _Static_assert(offsetof(struct mw_shm_desc, status) == 72, "desc status");
+_Static_assert(offsetof(struct mw_shm_desc, peer) == 76, "desc peer");
 _Static_assert(offsetof(struct mw_shm_desc, k) == 80, "desc k");
 _Static_assert(offsetof(struct mw_shm_desc, ratio) == 88, "desc ratio");
 _Static_assert(offsetof(struct mw_shm_desc, elems_lost) == 96, "desc lost");
@@ -271,6 +358,8 @@ struct mw_shm_geom {
 	uint32_t slot_size; /**< pool unit, 2^n in [64, 2^30] */
 	uint32_t tx_slots;  /**< 1..MW_SHM_SLOTS_MAX */
 	uint32_t rx_slots;  /**< 1..MW_SHM_SLOTS_MAX */
+	uint32_t peer_cap;  /**< peer-table entries, 1..MW_SHM_PEERS_MAX;
+			         0: MW_SHM_PEERS_DEFAULT */
 };
 
 /** Bytes of a ring with cap descriptors (compile-time twin). */
@@ -293,7 +382,8 @@ int64_t mw_shm_layout(const struct mw_shm_geom *g, uint64_t gen,
 /**
  * Validate a header read from a region of file_size bytes: magic, version,
  * sizes, and that every section lies inside the region, in order, aligned
- * and without overlap. Pure: reads only identity fields.
+ * and without overlap (the peer table too when abi_minor >= 1: between the
+ * RELEASE ring and the TX pool). Pure: reads only identity fields.
  * @return 0; MW_EBADMAGIC; MW_EVERSION; MW_EFORMAT (anything else: the
  *         message for the user is "corrupt or foreign region").
  */
@@ -328,6 +418,24 @@ void mw_shm_desc_load(struct mw_shm_desc *dst, const struct mw_shm_desc *src);
  */
 int mw_shm_desc_check(const struct mw_shm_desc *d, uint64_t pool_off,
 		      uint64_t pool_len);
+
+/**
+ * Read peer-table entry idx of a validated region (h: the reader's own
+ * copy of the header) under its sequence lock, copying it to private
+ * memory, and check it (state known, pad fields ignored).
+ * @return 0 (out filled, out->seq the even sequence read); MW_ENOENT (no
+ *         table: minor 0, or idx >= peer_cap); MW_EAGAIN (the entry kept
+ *         changing during a few attempts: try again); MW_EFORMAT (an
+ *         unknown state: the writer is corrupt).
+ */
+int mw_shm_peer_load(const void *base, const struct mw_shm_hdr *h,
+		     uint32_t idx, struct mw_shm_peer *out);
+
+/**
+ * Entries in use in the peer table, read once and clamped to h->peer_cap
+ * (0 for a region without a table).
+ */
+uint32_t mw_shm_peer_count(const void *base, const struct mw_shm_hdr *h);
 
 /* ---- rings -------------------------------------------------------------- */
 

@@ -179,11 +179,13 @@ int mw_shm_dp_put_loss(struct mw_shm_dp *dp, void *buf, uint64_t bytes,
  * Deliver a filled RX buffer to the app.
  * @param buf    from mw_shm_dp_rx_alloc().
  * @param bytes  its size as allocated.
- * @param meta   metadata (dims, dtype, kind, tag, codec fields); buf_off,
- *               buf_len, cookie and status are filled in here.
+ * @param meta   metadata (dims, dtype, kind, tag, codec fields, peer: the
+ *               source's index in the peer table); buf_off, buf_len,
+ *               cookie and status are filled in here.
  * @return 0 (the buffer is now the app's); MW_EAGAIN (no app attached:
  *         keep the buffer, retry later); MW_EINVAL (not an allocated
- *         buffer, or meta disagrees with bytes: nothing delivered);
+ *         buffer, meta disagrees with bytes, or peer >= peer_cap:
+ *         nothing delivered);
  *         MW_ERESET (allocated before the region broke: its contents are
  *         lost; free it with mw_shm_dp_rx_free(), counted in rx_lost).
  */
@@ -205,12 +207,43 @@ struct mw_shm_wire_counts {
 void mw_shm_dp_publish_wire(struct mw_shm_dp *dp,
 			    const struct mw_shm_wire_counts *w);
 
+/** One peer as the data plane publishes it in the region's peer table
+ *  (struct mw_shm_peer without its lock; no implicit padding). */
+struct mw_shm_peer_info {
+	uint8_t ip[4];        /**< IPv4, network order */
+	uint16_t port;        /**< UDP port */
+	uint8_t state;        /**< enum mw_shm_peer_state */
+	uint8_t pad;          /**< 0 */
+	uint32_t restarts, sessions, remote_inc;
+	int32_t last_reason;
+	uint64_t tensors_tx, tensors_rx, tensors_failed;
+	uint64_t dense_tx_bytes, dense_rx_bytes;
+	uint64_t srtt_ns;
+};
+
+/**
+ * Publish peer idx in the region's peer table (docs/SHM.md, Peers): the
+ * descriptors' peer field names it. The table grows to idx + 1 entries
+ * (entries never set read as MW_SHM_PEER_NONE). Cheap when nothing
+ * changed (a compare); otherwise a few stores under the entry's sequence
+ * lock. A submit naming an index with no peer (beyond the table or
+ * MW_SHM_PEER_NONE; index 0 is always accepted) is answered with a
+ * MW_ENOENT completion and counted in bad_peers.
+ * @return 0; MW_EINVAL (idx >= mw_shm_dp_peer_cap(), unknown state).
+ */
+int mw_shm_dp_peer_set(struct mw_shm_dp *dp, uint32_t idx,
+		       const struct mw_shm_peer_info *p);
+
+/** Entries the region's peer table has room for (cfg geom.peer_cap). */
+uint32_t mw_shm_dp_peer_cap(const struct mw_shm_dp *dp);
+
 /** Counters. */
 struct mw_shm_dp_stats {
 	uint64_t submits;      /**< valid submits taken */
 	uint64_t completions;  /**< completions posted with status 0 */
 	uint64_t failures;     /**< completions posted with an error */
 	uint64_t bad_submits;  /**< invalid submit descriptors */
+	uint64_t bad_peers;    /**< ... of which naming no peer */
 	uint64_t deliveries;
 	uint64_t releases;
 	uint64_t bad_releases; /**< releases of buffers the app did not hold */
