@@ -750,6 +750,116 @@ static void test_concurrent(void)
 	mw_shm_dp_destroy(l.dp, 1);
 }
 
+/* Peers: the table as the client reads it, sends addressed to a peer
+ * (routed, or refused by the data plane), the source of a delivery, and
+ * what a corrupt or older data plane gets. */
+static void test_peers(void)
+{
+	const char *name = test_name("peers");
+	struct mw_client_peer p[4];
+	struct mw_shm_peer_info pi;
+	struct mw_client_info info;
+	struct mw_shm_ring_end e;
+	struct mw_shm_desc d;
+	struct mw_client_meta m;
+	struct mw_client_rx rx;
+	struct mw_shm_cfg cfg;
+	struct mw_shm_dp *dp;
+	struct mw_shm_hdr *h;
+	struct mw_client *c;
+	int64_t ck;
+	int status;
+
+	cfg_small(&cfg, 4, 4, 4);
+	cfg.geom.peer_cap = 3;
+	CHECK_EQ(mw_shm_dp_create(name, &cfg, &dp), 0);
+	memset(&pi, 0, sizeof(pi));
+	pi.ip[0] = 10;
+	pi.ip[1] = 1;
+	pi.ip[2] = 2;
+	pi.ip[3] = 3;
+	pi.port = 7001;
+	pi.state = MW_SHM_PEER_UP;
+	CHECK_EQ(mw_shm_dp_peer_set(dp, 0, &pi), 0);
+	pi.ip[3] = 4;
+	pi.port = 7002;
+	pi.state = MW_SHM_PEER_DOWN;
+	pi.restarts = 1;
+	CHECK_EQ(mw_shm_dp_peer_set(dp, 1, &pi), 0);
+	CHECK_EQ(attach_served(dp, name, NULL, &c), 0);
+
+	CHECK_EQ(mw_client_peers(c, p, 4), 2);
+	CHECK_EQ(p[0].index, 0);
+	CHECK_EQ(p[0].ip[3], 3);
+	CHECK_EQ(p[0].port, 7001);
+	CHECK_EQ(p[0].state, MW_CLIENT_PEER_UP);
+	CHECK_EQ(p[1].index, 1);
+	CHECK_EQ(p[1].port, 7002);
+	CHECK_EQ(p[1].state, MW_CLIENT_PEER_DOWN);
+	CHECK_EQ(p[1].restarts, 1);
+	memset(p, 0, sizeof(p));
+	CHECK_EQ(mw_client_peers(c, p, 1), 2); /* only one filled */
+	CHECK_EQ(p[1].port, 0);
+
+	/* to peer 1: delivered back with its source */
+	meta_1d(&m, MW_DT_U8, 10, 5);
+	m.peer = 1;
+	ck = send_pattern(c, &m, 3);
+	CHECK(ck > 0);
+	dp_step(dp, 0);
+	CHECK_EQ(mw_client_wait(c, ck, 1000, &status), 0);
+	CHECK_EQ(status, 0);
+	CHECK_EQ(mw_client_recv(c, &rx, 1000), 0);
+	CHECK_EQ(rx.meta.peer, 1);
+	CHECK(check_pattern(&rx, 3));
+	CHECK_EQ(mw_client_release(c, &rx.buf), 0);
+	/* to an index with no peer: the data plane refuses it */
+	m.peer = 2;
+	ck = send_pattern(c, &m, 3);
+	CHECK(ck > 0);
+	dp_step(dp, 0);
+	CHECK_EQ(mw_client_wait(c, ck, 1000, &status), 0);
+	CHECK_EQ(status, MW_ENOENT);
+
+	/* a delivery naming a peer beyond the table is skipped, counted */
+	mw_shm_ring_bind(&e, mw_shm_dp_base(dp), mw_shm_dp_base(dp),
+			 MW_SHM_RING_DELIVER, 1);
+	memset(&d, 0, sizeof(d));
+	d.ndim = 1;
+	d.dtype = MW_DT_U8;
+	d.codec = MW_SHM_CODEC_RAW;
+	d.peer = 3;
+	CHECK_EQ(mw_shm_ring_enqueue(&e, &d, 1), 1);
+	d.peer = 2;
+	d.tag = 77;
+	CHECK_EQ(mw_shm_ring_enqueue(&e, &d, 1), 1);
+	CHECK_EQ(mw_client_recv(c, &rx, 1000), 0);
+	CHECK_EQ(rx.meta.tag, 77);
+	CHECK_EQ(rx.meta.peer, 2);
+	mw_client_info(c, &info);
+	CHECK_EQ(info.bad_deliveries, 1);
+	/* a corrupt entry is reported, not passed on */
+	h = mw_shm_dp_base(dp);
+	((uint8_t *)h)[h->peer_off + MW_SHM_PEER_CTL_SIZE + 4] = 77;
+	CHECK_EQ(mw_client_peers(c, p, 4), MW_EFORMAT);
+	mw_client_detach(c);
+
+	/* an older data plane (no table): peer 0 only */
+	h->abi_minor = 0;
+	CHECK_EQ(attach_served(dp, name, NULL, &c), 0);
+	CHECK_EQ(mw_client_peers(c, p, 4), 0);
+	meta_1d(&m, MW_DT_U8, 10, 6);
+	m.peer = 1;
+	{
+		struct mw_client_buf b;
+		CHECK_EQ(mw_client_alloc(c, 10, 0, &b), 0);
+		CHECK_EQ(mw_client_send(c, &b, &m, 0), MW_EUNSUPP);
+		CHECK_EQ(mw_client_free(c, &b), 0);
+	}
+	mw_client_detach(c);
+	mw_shm_dp_destroy(dp, 1);
+}
+
 int main(void)
 {
 	test_round_trip();
@@ -761,5 +871,6 @@ int main(void)
 	test_dp_restart();
 	test_not_served();
 	test_corrupt_region();
+	test_peers();
 	return mw_test_exit("test_maskwire");
 }
