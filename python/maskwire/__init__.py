@@ -24,7 +24,8 @@ says.
 """
 
 import ctypes
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import (Any, Dict, List, NamedTuple, Optional, Sequence, Tuple,
+                    Union)
 
 from . import _lib
 
@@ -32,8 +33,8 @@ __all__ = [
     "Client", "Received", "TxBuffer", "MaskwireError", "TryAgain",
     "Timeout", "ResetError", "ShutdownError", "BusyError", "NotFound",
     "ABIError", "InvalidArgument", "LimitError", "SendFailed",
-    "PartialDelivery", "KINDS", "CODECS", "DTYPES", "strerror",
-    "library_path",
+    "PartialDelivery", "Peer", "PeerInfo", "PEER_STATES", "KINDS",
+    "CODECS", "DTYPES", "strerror", "library_path",
 ]
 
 # ---- errors (common/mw_err.h) -------------------------------------------
@@ -204,6 +205,45 @@ _KIND_NAMES = {v: k for k, v in KINDS.items()}
 _CODEC_NAMES = {v: k for k, v in CODECS.items()}
 
 
+PEER_STATES = {0: "none", 1: "down", 2: "connecting", 3: "up"}
+
+
+class Peer(NamedTuple):
+    """A peer of the data plane: .index (what send(peer=) and
+    Received.peer name; 0 is the data plane's first --peer), its IPv4
+    .address and UDP .port (None when the data plane publishes no peer
+    table: an older one, which has only peer 0)."""
+    index: int
+    address: Optional[str]
+    port: Optional[int]
+
+    def __str__(self):
+        if self.address is None:
+            return f"peer {self.index}"
+        return f"{self.address}:{self.port}"
+
+
+class PeerInfo(NamedTuple):
+    """One entry of the data plane's peer table, read now (Client.peers()).
+    .state: "down" (no session), "connecting", "up", or "none" (no peer
+    at this index). .restarts counts the times the peer came back with a
+    new incarnation (it lost its state: a device restarted); compare it
+    between calls. Counters are the data plane's, per peer: sends to it
+    completed / failed, tensors from it delivered, their dense bytes."""
+    peer: Peer
+    state: str
+    restarts: int
+    sessions: int
+    remote_incarnation: int
+    last_reason: int
+    tensors_tx: int
+    tensors_rx: int
+    tensors_failed: int
+    dense_tx_bytes: int
+    dense_rx_bytes: int
+    srtt_s: float
+
+
 def _ms(timeout):
     if timeout is None:
         return -1
@@ -292,6 +332,7 @@ class TxBuffer:
 class Received:
     """A delivered tensor: metadata and zero-copy views of its buffer.
     The views are valid until release() (or the end of a with block).
+    .peer is the Peer it came from (index, address, port).
 
     Deadline delivery (docs/PROTOCOL.md 9.1): .partial is True when the
     sender's deadline passed before every segment arrived; the missing
@@ -303,6 +344,7 @@ class Received:
     def __init__(self, client: "Client", rx, copy: bool):
         m = rx.meta
         self.tag = m.tag
+        self.peer: Peer = client._peer(m.peer)
         self.kind = _KIND_NAMES.get(m.kind, m.kind)
         self.codec = _CODEC_NAMES.get(m.codec, m.codec)
         self.bits = m.bits
@@ -329,8 +371,7 @@ class Received:
                            self.shape, client)
         self._tensor = None
         if copy:
-            self.array = self.array.copy()
-            self.release()
+            self.detach()
 
     @property
     def tensor(self) -> Any:
@@ -358,9 +399,18 @@ class Received:
         if self._buf is not None and not self._client.closed:
             self.release()
 
+    def detach(self) -> "Received":
+        """Make .array/.tensor private copies and give the buffer back now
+        (what recv(copy=True) does); returns self."""
+        if self._buf is not None:
+            self.array = self.array.copy()
+            self._tensor = None
+            self.release()
+        return self
+
     def __repr__(self):
         return (f"<Received {self.kind} tag={self.tag} {self.dtype}"
-                f"{list(self.shape)} via {self.codec}>")
+                f"{list(self.shape)} via {self.codec} from {self.peer}>")
 
 
 def _buf_copy(b):
@@ -394,6 +444,7 @@ class Client:
                                   ctypes.byref(c)), f"attach {name!r}")
         self._c = c
         self.name = name
+        self._peer_cache: Dict[int, Peer] = {}
 
     # -- lifecycle --
 
@@ -435,6 +486,66 @@ class Client:
         _L().mw_client_info(self._h(), ctypes.byref(i))
         return {f: getattr(i, f) for f, _ in i._fields_}
 
+    # -- peers --
+
+    def peers(self) -> List[PeerInfo]:
+        """The data plane's peer table, read now: one PeerInfo per index
+        (empty for a data plane without a table). The table is another
+        process's memory: every entry is copied and checked; an entry that
+        keeps changing is read again, a corrupt one raises ABIError."""
+        L = _L()
+        cap = 16
+        for _ in range(8):
+            arr = (_lib.Peer * cap)()
+            n = L.mw_client_peers(self._h(), arr, cap)
+            if n == _E["MW_EAGAIN"]:
+                continue
+            _check(n, "peers")
+            if n > cap:
+                cap = n
+                continue
+            out = []
+            for p in arr[:n]:
+                peer = Peer(p.index, ".".join(str(b) for b in p.ip), p.port)
+                self._peer_cache[p.index] = peer
+                out.append(PeerInfo(
+                    peer, PEER_STATES.get(p.state, str(p.state)),
+                    p.restarts, p.sessions, p.remote_inc, p.last_reason,
+                    p.tensors_tx, p.tensors_rx, p.tensors_failed,
+                    p.dense_tx_bytes, p.dense_rx_bytes, p.srtt_ns / 1e9))
+            return out
+        raise TryAgain(_E["MW_EAGAIN"], "peers: the table kept changing")
+
+    def _peer(self, index: int) -> Peer:
+        """The Peer of an index (addresses cached: a configured peer's
+        never changes)."""
+        p = self._peer_cache.get(index)
+        if p is None:
+            try:
+                self.peers()
+            except MaskwireError:
+                pass
+            p = self._peer_cache.get(index) or Peer(index, None, None)
+            self._peer_cache[index] = p  # until peers() reads it again
+        return p
+
+    def _peer_index(self, peer) -> int:
+        """send()'s peer: None (the first), an index, a Peer or
+        "address:port"."""
+        if peer is None:
+            return 0
+        if isinstance(peer, Peer):
+            peer = peer.index
+        if isinstance(peer, str):
+            for info in self.peers():
+                if str(info.peer) == peer:
+                    return info.peer.index
+            raise ValueError(f"no peer {peer!r} in the data plane's table")
+        peer = int(peer)
+        if not 0 <= peer < 1 << 16:
+            raise ValueError(f"peer index {peer} out of range")
+        return peer
+
     # -- sending --
 
     def alloc(self, shape: Sequence[int], dtype: Any = "float32",
@@ -461,10 +572,10 @@ class Client:
                     bits: Optional[int] = None,
                     rounding: Union[str, int] = "nearest",
                     timeout: Optional[float] = None,
-                    wait: bool = False) -> int:
+                    wait: bool = False, peer=None) -> int:
         """Send a filled TxBuffer (it belongs to the library afterwards).
         Returns the send's cookie; with wait=True, waits for the outcome
-        (raising SendFailed on failure)."""
+        (raising SendFailed on failure). peer: as for send()."""
         if tb._buf is None:
             raise ValueError("buffer already sent or freed")
         if len(tb.shape) > _lib.MAX_DIMS:
@@ -489,6 +600,7 @@ class Client:
         m.bits = int(bits)
         m.rounding = _lookup(ROUNDINGS, rounding, "rounding")
         m.k = int(k)
+        m.peer = self._peer_index(peer)
         m.ratio = float(ratio if ratio is not None else
                         (0.99 if sparse and not k else 0.0))
         cookie = _check(_L().mw_client_send(
@@ -504,8 +616,12 @@ class Client:
              ratio: Optional[float] = None, k: int = 0,
              bits: Optional[int] = None,
              rounding: Union[str, int] = "nearest",
-             timeout: Optional[float] = None, wait: bool = False) -> int:
+             timeout: Optional[float] = None, wait: bool = False,
+             peer=None) -> int:
         """Copy a numpy array or torch tensor into the region and send it.
+        peer: where to (None: the data plane's first peer), an index, a
+        Peer (e.g. a Received's .peer) or "address:port"; an index the
+        data plane has no peer for fails the send (SendFailed, MW_ENOENT).
         codec: "dense" (default for float32), "ms", "ms-signed", "topk",
         "quant", "raw" (default for other dtypes). bits defaults to 2 for
         MS, 3 for quant; ratio to 0.99 for sparse codecs.
@@ -527,7 +643,7 @@ class Client:
                 np.copyto(tb.array, arr.view(tb.array.dtype),
                           casting="no")
             return self.send_buffer(tb, kind, tag, codec, ratio, k, bits,
-                                    rounding, timeout, wait)
+                                    rounding, timeout, wait, peer)
         finally:
             if tb._buf is not None:
                 tb.free()

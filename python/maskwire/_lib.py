@@ -20,7 +20,7 @@ class Meta(ctypes.Structure):
         ("codec", ctypes.c_uint8),
         ("bits", ctypes.c_uint8),
         ("rounding", ctypes.c_uint8),
-        ("reserved", ctypes.c_uint8 * 2),
+        ("peer", ctypes.c_uint16),
         ("k", ctypes.c_uint64),
         ("ratio", ctypes.c_double),
     ]
@@ -89,12 +89,34 @@ class Info(ctypes.Structure):
     ]
 
 
+class Peer(ctypes.Structure):
+    """struct mw_client_peer"""
+    _fields_ = [
+        ("index", ctypes.c_uint32),
+        ("ip", ctypes.c_uint8 * 4),
+        ("port", ctypes.c_uint16),
+        ("state", ctypes.c_uint8),
+        ("reserved", ctypes.c_uint8),
+        ("restarts", ctypes.c_uint32),
+        ("sessions", ctypes.c_uint32),
+        ("remote_inc", ctypes.c_uint32),
+        ("last_reason", ctypes.c_int32),
+        ("tensors_tx", ctypes.c_uint64),
+        ("tensors_rx", ctypes.c_uint64),
+        ("tensors_failed", ctypes.c_uint64),
+        ("dense_tx_bytes", ctypes.c_uint64),
+        ("dense_rx_bytes", ctypes.c_uint64),
+        ("srtt_ns", ctypes.c_uint64),
+    ]
+
+
 class AttachOpts(ctypes.Structure):
     """struct mw_client_opts"""
     _fields_ = [("timeout_ms", ctypes.c_int32), ("stale_ms", ctypes.c_uint32)]
 
 
 assert ctypes.sizeof(Meta) == 64
+assert ctypes.sizeof(Peer) == 80
 
 
 # the path load() loaded, for maskwire.library_path()
@@ -167,6 +189,8 @@ def load():
                                           ctypes.c_int]),
         "mw_client_release": (ctypes.c_int, [ctypes.c_void_p, P(Buf)]),
         "mw_client_info": (ctypes.c_int, [ctypes.c_void_p, P(Info)]),
+        "mw_client_peers": (ctypes.c_int, [ctypes.c_void_p, P(Peer),
+                                           ctypes.c_uint]),
         "mw_client_elem_size": (ctypes.c_uint, [ctypes.c_uint]),
     }
     for name, (res, args) in sig.items():

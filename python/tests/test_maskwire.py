@@ -245,6 +245,62 @@ class Failures(Base):
         self.c.recv(timeout=5).release()
 
 
+class Peers(Base):
+    """Peer-addressed sends and the source of a delivery: the loopback
+    shows three peers and returns a tensor from the peer it went to."""
+    args = SMALL + ("--peers", "3")
+
+    def test_table(self):
+        peers = self.c.peers()
+        self.assertEqual([p.peer.index for p in peers], [0, 1, 2])
+        self.assertEqual(str(peers[1].peer), "127.0.0.2:9001")
+        self.assertEqual(peers[2].peer, mw.Peer(2, "127.0.0.3", 9002))
+        self.assertTrue(all(p.state == "up" for p in peers))
+
+    def test_send_to_peer(self):
+        for peer in (2, mw.Peer(1, "127.0.0.2", 9001), "127.0.0.3:9002",
+                     None):
+            ck = self.c.send(np.arange(5, dtype="int64"), tag=7, peer=peer,
+                             timeout=5.0)
+            self.c.wait(ck, timeout=5.0)
+            with self.c.recv(timeout=5.0) as rx:
+                want = {None: 0, "127.0.0.3:9002": 2}.get(
+                    peer, getattr(peer, "index", peer))
+                self.assertEqual(rx.peer.index, want)
+                self.assertEqual(rx.peer.port, 9000 + want)
+                np.testing.assert_array_equal(rx.array, np.arange(5))
+                # answering the sender: its .peer is an address
+                self.c.send(rx.array, tag=8, peer=rx.peer, wait=True,
+                            timeout=5.0)
+            self.assertEqual(self.c.recv(timeout=5.0, copy=True).peer.index,
+                             want)
+
+    def test_no_such_peer(self):
+        ck = self.c.send(np.zeros(3, "float32"), peer=3, timeout=5.0)
+        with self.assertRaises(mw.SendFailed) as e:
+            self.c.wait(ck, timeout=5.0)
+        self.assertEqual(e.exception.code, mw.MW_ENOENT)
+        with self.assertRaises(ValueError):
+            self.c.send(np.zeros(3, "float32"), peer="10.9.9.9:1")
+        with self.assertRaises(ValueError):
+            self.c.send(np.zeros(3, "float32"), peer=1 << 16)
+        self.assertEqual(self.c.info()["inflight"], 0)
+
+    def test_hostile_table(self):
+        """The table is the data plane's memory: a corrupt entry is an
+        ABIError, a count beyond the table is clamped."""
+        with open("/dev/shm/" + self.name, "r+b") as f:
+            m = mmap.mmap(f.fileno(), 0)
+            off = int.from_bytes(m[392:400], "little")
+            cap = int.from_bytes(m[388:392], "little")
+            m[off:off + 4] = (0xffffffff).to_bytes(4, "little")
+            self.assertEqual(len(self.c.peers()), cap)
+            m[off + 64 + 4] = 99  # entry 0's state
+            with self.assertRaises(mw.ABIError):
+                self.c.peers()
+            m.close()
+
+
 class Lifecycle(Base):
     def test_busy_and_missing(self):
         with self.assertRaises(mw.BusyError):

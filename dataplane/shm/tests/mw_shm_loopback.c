@@ -5,10 +5,13 @@
  * the same app; with two, tensors submitted on one are delivered on the
  * other. Each tensor is completed once it is delivered; a tensor whose tag
  * equals --fail-tag is failed with MW_ECANCELED instead. An arena that is
- * full holds the tensor back (it is never dropped).
+ * full holds the tensor back (it is never dropped). With --peers N each
+ * region's peer table shows N peers, 127.0.0.(i+1):(9000+i), up; a tensor
+ * sent to peer i comes back from peer i (a send to an index with no peer
+ * fails with MW_ENOENT, as a real data plane's).
  *
  *   mw-shm-loopback [--ring N] [--slot-size B] [--tx-slots N]
- *                   [--rx-slots N] [--fail-tag T] NAME [NAME2]
+ *                   [--rx-slots N] [--fail-tag T] [--peers N] NAME [NAME2]
  *
  * Prints "ready" and the region generation(s) on stdout once serving.
  * SIGINT/SIGTERM: close the regions (clients see MW_ESHUTDOWN) and exit.
@@ -107,8 +110,8 @@ static unsigned pump(struct side *s, uint64_t fail_tag, int use_fail_tag)
 static void usage(void)
 {
 	fprintf(stderr, "usage: mw-shm-loopback [--ring N] [--slot-size B] "
-			"[--tx-slots N] [--rx-slots N] [--fail-tag T] NAME "
-			"[NAME2]\n");
+			"[--tx-slots N] [--rx-slots N] [--fail-tag T] "
+			"[--peers N] NAME [NAME2]\n");
 	exit(2);
 }
 
@@ -119,6 +122,7 @@ int main(int argc, char **argv)
 	const char *names[2];
 	uint64_t fail_tag = 0;
 	int use_fail_tag = 0, nnames = 0, nsides, i, rc;
+	unsigned npeers = 0;
 	struct timespec idle = {0, 100000};
 
 	mw_shm_cfg_default(&cfg);
@@ -134,6 +138,8 @@ int main(int argc, char **argv)
 			cfg.geom.tx_slots = (uint32_t)strtoul(argv[++i], 0, 0);
 		else if (i + 1 < argc && !strcmp(argv[i], "--rx-slots"))
 			cfg.geom.rx_slots = (uint32_t)strtoul(argv[++i], 0, 0);
+		else if (i + 1 < argc && !strcmp(argv[i], "--peers"))
+			npeers = (unsigned)strtoul(argv[++i], 0, 0);
 		else if (i + 1 < argc && !strcmp(argv[i], "--fail-tag")) {
 			fail_tag = strtoull(argv[++i], 0, 0);
 			use_fail_tag = 1;
@@ -154,6 +160,19 @@ int main(int argc, char **argv)
 			while (i-- > 0)
 				mw_shm_dp_destroy(side[i].dp, 1);
 			return 1;
+		}
+		for (unsigned p = 0; p < npeers; p++) {
+			struct mw_shm_peer_info pi = {
+				.ip = {127, 0, 0, (uint8_t)(p + 1)},
+				.port = (uint16_t)(9000 + p),
+				.state = MW_SHM_PEER_UP,
+			};
+			if (mw_shm_dp_peer_set(side[i].dp, p, &pi) < 0) {
+				fprintf(stderr, "mw-shm-loopback: --peers %u: "
+						"more than the table holds\n",
+					npeers);
+				return 1;
+			}
 		}
 	}
 	side[0].peer = &side[nsides - 1];
