@@ -16,6 +16,18 @@ The server half:
         loss = lossf(server_model(*step.tensors), *step.labels)
         opt.zero_grad(); loss.backward(); opt.step()  # gradient goes back
 
+One server, several devices: each device runs its own data plane and
+process as above; the server's data plane has one --peer per device, and
+
+    srv = maskwire.torch.Server("maskwire1", codec="ms-signed")
+    for step in srv:                     # each device's step in turn
+        loss = lossf(server_model(*step.tensors), *step.labels)
+        opt.zero_grad(); loss.backward(); opt.step()  # back to step.peer
+
+Server makes one Link (Link(client, peer=i)) and ServerBoundary per peer
+over one Client; a step carries its .peer and its gradient goes back to
+that peer only.
+
 A step carries several tensors and labels. It is a training step when a
 tensor the device sends requires grad (and grad mode is on): the server
 gets it as a leaf that requires grad and sends its gradient back at the
@@ -40,17 +52,18 @@ data plane went away), maskwire.PartialDelivery (a tensor delivered
 partial at its deadline, on a Link made with strict=True). The wire format (tags) is in docs/PYTHON.md.
 """
 
+import collections
 import time
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import nn
 
-from . import (CODECS, MW_ETIMEDOUT, Client, PartialDelivery, Received,
-               Timeout, _lookup)
+from . import (CODECS, MW_ETIMEDOUT, Client, PartialDelivery, Peer,
+               Received, Timeout, _lookup)
 
-__all__ = ["Link", "Boundary", "ServerBoundary", "Step", "BoundaryError",
-           "ProtocolError", "PeerClosed", "PeerFailed"]
+__all__ = ["Link", "Boundary", "ServerBoundary", "Server", "Step",
+           "BoundaryError", "ProtocolError", "PeerClosed", "PeerFailed"]
 
 # ---- tags: one 64-bit tag per tensor names its message ------------------
 # bits 63-62: 0b10 (a boundary message); 61: LABEL (DATA) or ERROR (END);
@@ -66,6 +79,7 @@ _F_GRAD = 1 << 60
 MAX_TENSORS = 255
 MAX_STEP = (1 << 40) - 1
 _STASH_MAX = 1024    # tensors that arrived ahead of the one waited for
+_HUB_MAX = 4096      # tensors of other peers' links held, over all peers
 _SLICE = 0.2         # seconds per wait, between checks of send failures
 
 
@@ -171,6 +185,13 @@ class Link:
     otherwise (default) it is used as delivered, missing elements zero,
     and counted in .partial_deliveries and .elements_lost.
 
+    peer: None (default) talks to the data plane's first peer and takes
+    whatever arrives; an index (or a maskwire.Peer) sends to that peer
+    only and takes only what comes from it, so several Links over one
+    shared Client serve several peers: a tensor from another peer is
+    kept (as a private copy, its shared buffer given back at once) for
+    that peer's Link.
+
     Use it as a context manager: on exit it tells the peer it closed, as
     failed (PeerFailed on the peer) when an exception is leaving the block.
     One Boundary or ServerBoundary per link.
@@ -179,7 +200,7 @@ class Link:
     def __init__(self, shm: Union[str, Client],
                  timeout: Optional[float] = 30.0,
                  attach_timeout: Optional[float] = 30.0,
-                 strict: bool = False):
+                 strict: bool = False, peer: Union[int, Peer, None] = None):
         if timeout is not None and timeout <= 0:
             raise ValueError(f"timeout must be > 0 or None, not {timeout}")
         if isinstance(shm, Client):
@@ -197,6 +218,9 @@ class Link:
         self.strict = strict
         self.partial_deliveries = 0   # tensors delivered partial (9.1)
         self.elements_lost = 0        # ... elements missing from them
+        self.peer: Optional[Peer] = None
+        if peer is not None:
+            self.peer = self.client._peer(self.client._peer_index(peer))
 
     def __enter__(self) -> "Link":
         return self
@@ -205,7 +229,14 @@ class Link:
         self.close(failed=exc_type is not None)
 
     def __repr__(self):
-        return f"<maskwire.torch.Link {self.client.name!r} steps={self.steps}>"
+        to = "" if self.peer is None else f" peer={self.peer}"
+        return (f"<maskwire.torch.Link {self.client.name!r}{to} "
+                f"steps={self.steps}>")
+
+    @property
+    def _to(self):
+        """send()'s peer argument."""
+        return None if self.peer is None else self.peer.index
 
     def _claim(self, owner):
         if self.owner is not None:
@@ -232,7 +263,7 @@ class Link:
                     torch.zeros(1), kind="other", codec="dense",
                     tag=_pack(END, self.steps, 0, 1,
                               _F_ERROR if failed else 0),
-                    timeout=1.0)
+                    timeout=1.0, peer=self._to)
                 self.client.wait(ck, timeout=2.0)
         except Exception:
             pass  # the peer or the data plane is gone: nothing to tell
@@ -269,7 +300,7 @@ class Link:
         for i, (t, kind, flags, kw) in enumerate(items):
             self.client.send(_to_host(t), kind=kind,
                              tag=_pack(mtype, step, i, n, flags),
-                             timeout=timeout, **kw)
+                             timeout=timeout, peer=self._to, **kw)
 
     # -- receiving --
 
@@ -303,7 +334,7 @@ class Link:
                         raise Timeout(MW_ETIMEDOUT, self._late(mtype, step,
                                                                timeout))
                 try:
-                    rx = self.client.recv(timeout=wait)
+                    rx = self._next(wait)
                 except Timeout:
                     continue
                 if rx.partial:
@@ -318,6 +349,33 @@ class Link:
             msg.release()
             raise
         return [msg.parts[i] for i in range(msg.count)]
+
+    def _next(self, wait: float) -> Received:
+        """The next tensor from this link's peer (any peer's when the link
+        has none); Timeout after wait seconds."""
+        if self.peer is None:
+            return self.client.recv(timeout=wait)
+        hub = self.client.__dict__.setdefault("_mw_torch_hub", {})
+        q = hub.get(self.peer.index)
+        if q:
+            return q.popleft()
+        deadline = time.monotonic() + wait
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Timeout(MW_ETIMEDOUT, "recv")
+            rx = self.client.recv(timeout=left)
+            if rx.peer.index == self.peer.index:
+                return rx
+            if sum(len(v) for v in hub.values()) >= _HUB_MAX:
+                rx.release()
+                raise ProtocolError(
+                    f"{_HUB_MAX} tensors of other peers arrived while "
+                    f"{self.peer} was awaited: are their links read?")
+            # a copy: a shared buffer held for a slow peer's link would
+            # take RX pool room from every peer
+            hub.setdefault(rx.peer.index,
+                           collections.deque()).append(rx.detach())
 
     def _late(self, mtype, step, timeout):
         closed = ""
@@ -555,15 +613,17 @@ class Boundary(nn.Module):
 class Step:
     """One step received by a ServerBoundary.
 
-    .index: the step's number; .training: True when the device wants
-    gradients; .tensors: the activations, leaves that require grad where
+    .index: the step's number; .peer: the maskwire.Peer it came from
+    (where its gradient and reply go); .training: True when the device
+    wants gradients; .tensors: the activations, leaves that require grad where
     the device wants their gradient; .labels: the labels. Zero-copy views
     of the shared buffers (private copies with ServerBoundary(copy=True)
     or a device other than the CPU), valid until the next recv().
     """
 
-    def __init__(self, boundary, index, parts):
+    def __init__(self, boundary, index, parts, peer=None):
         self.index = index
+        self.peer: Optional[Peer] = peer
         self._boundary = boundary
         self._rx = [rx for _, _, rx in parts if rx is not None]
         self._grads: Dict[int, torch.Tensor] = {}
@@ -595,7 +655,8 @@ class Step:
     def __repr__(self):
         shapes = ", ".join(f"{list(t.shape)}" for t in self.tensors)
         return (f"<Step {self.index} {'training' if self.training else 'eval'}"
-                f" tensors {shapes}, {len(self.labels)} label tensor(s)>")
+                f" from {self.peer} tensors {shapes}, {len(self.labels)} "
+                f"label tensor(s)>")
 
     def _hook(self, i):
         def hook(g):
@@ -707,8 +768,12 @@ class ServerBoundary:
             return None
         self.link.steps = index + 1
         self.link._expire(DATA, index + 1)
+        peer = self.link.peer
+        if peer is None:
+            peer = next((rx.peer for _, _, rx in parts if rx is not None),
+                        None)
         try:
-            self._current = Step(self, index, parts)
+            self._current = Step(self, index, parts, peer)
         except BaseException:
             for _, _, rx in parts:
                 if rx is not None:
@@ -728,3 +793,94 @@ class ServerBoundary:
         st, self._current = self._current, None
         if st is not None:
             st.release()
+
+
+class Server:
+    """One server half serving several devices through one data plane:
+    a ServerBoundary per peer over one shared Client.
+
+    shm: the region of the server's data plane (or an attached Client).
+    peers: peer indices to serve (default: every peer in the data plane's
+    table, i.e. its --peer options). codec, ratio, bits, k, device, copy:
+    as for ServerBoundary; timeout: as for Link.
+
+    Iterating yields the devices' steps in turn: one step of each device
+    still open, in peer order, then again, until every device closed its
+    link. Each Step has .peer; its gradient (and reply) goes to that peer.
+    recv(peer) takes the next step of one peer. close() (or the end of a
+    with block) tells every device the server is done.
+    """
+
+    def __init__(self, shm: Union[str, Client],
+                 peers: Optional[Sequence[Union[int, Peer]]] = None,
+                 codec: str = "dense", ratio: Optional[float] = None,
+                 bits: Optional[int] = None, k: int = 0,
+                 device: Union[str, torch.device, None] = None,
+                 copy: bool = False, timeout: Optional[float] = 30.0,
+                 attach_timeout: Optional[float] = 30.0,
+                 strict: bool = False):
+        if isinstance(shm, Client):
+            self.client, self._own = shm, False
+        else:
+            self.client, self._own = Client(shm, timeout=attach_timeout), True
+        try:
+            if peers is None:
+                peers = [p.peer for p in self.client.peers()
+                         if p.state != "none"] or [0]
+            self.links: Dict[int, Link] = {}
+            self.boundaries: Dict[int, ServerBoundary] = {}
+            for p in peers:
+                link = Link(self.client, timeout=timeout, strict=strict,
+                            peer=p)
+                if link.peer.index in self.links:
+                    raise ValueError(f"peer {link.peer} given twice")
+                self.links[link.peer.index] = link
+                self.boundaries[link.peer.index] = ServerBoundary(
+                    link, codec, ratio, bits, k, device, copy)
+        except BaseException:
+            if self._own:
+                self.client.close()
+            raise
+        self.open = list(self.links)   # peers that did not close yet
+
+    @property
+    def peers(self) -> List[Peer]:
+        """The peers served, in order."""
+        return [link.peer for link in self.links.values()]
+
+    def __repr__(self):
+        return (f"<maskwire.torch.Server {self.client.name!r} "
+                f"{len(self.open)}/{len(self.links)} peers open>")
+
+    def recv(self, peer: Union[int, Peer],
+             timeout: Optional[float] = -1) -> Optional[Step]:
+        """The next step of one peer, or None once it closed its link."""
+        i = self.client._peer_index(peer)
+        st = self.boundaries[i].recv(timeout)
+        if st is None and i in self.open:
+            self.open.remove(i)
+        return st
+
+    def __iter__(self):
+        while self.open:
+            for i in list(self.open):
+                st = self.recv(i)
+                if st is not None:
+                    yield st
+
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close(failed=exc_type is not None)
+
+    def close(self, failed: bool = False) -> None:
+        """Release the current steps and tell every device this side is
+        done (failed=True: because of an error); detach if we attached."""
+        try:
+            for i, b in self.boundaries.items():
+                b.close()
+                self.links[i].close(failed=failed)
+        finally:
+            if self._own and not self.client.closed:
+                self.client.close()

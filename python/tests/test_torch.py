@@ -333,6 +333,79 @@ class SendFailure(Pair):
                       str(cm.exception))
 
 
+class ManyDevices(unittest.TestCase):
+    """One server, three devices: the loopback shows three peers on both
+    regions; device links Link(a, peer=i) share one Client, the server is
+    a maskwire.torch.Server on region b. Steps come in turn with their
+    .peer, each device gets exactly the gradient the server computed for
+    its own step (their batch sizes differ: a gradient sent to the wrong
+    device would not even fit), and a device that closes early leaves
+    the others served."""
+
+    def test_three_devices(self):
+        torch.set_num_threads(1)
+        a, b = region_name("devs"), region_name("srv")
+        lb = Loopback(b, *SIZES, "--peers", "3", a)
+        steps = {0: 4, 1: 4, 2: 1}
+        sent, order = {}, []
+        failure = []
+
+        def server():
+            try:
+                torch.manual_seed(0)
+                model = torch.nn.Linear(3, 2)
+                with mwt.Server(b, timeout=T) as srv:
+                    self.assertEqual([p.port for p in srv.peers],
+                                     [9000, 9001, 9002])
+                    for st in srv:
+                        order.append((st.peer.index, st.index))
+                        x, = st.tensors
+                        y, = st.labels
+                        loss = torch.nn.functional.cross_entropy(model(x), y)
+                        loss.backward()
+                        sent[(st.peer.index, st.index)] = x.grad.clone()
+                        st.reply(loss.detach().reshape(1))
+            except BaseException as e:
+                failure.append(e)
+        th = threading.Thread(target=server, daemon=True)
+        th.start()
+        got = {}
+        try:
+            client = mw.Client(a, timeout=T)
+            links = [mwt.Link(client, timeout=T, peer=i) for i in range(3)]
+            cuts = [mwt.Boundary(link) for link in links]
+            for s in range(max(steps.values())):
+                for i, cut in enumerate(cuts):
+                    if s >= steps[i]:
+                        if not links[i]._closed:
+                            links[i].close()
+                        continue
+                    act = torch.randn(4 + i, 3, requires_grad=True)
+                    act.retain_grad()
+                    out = cut(act, labels=torch.arange(4 + i) % 2)
+                    out.backward()
+                    got[(i, s)] = act.grad.clone()
+                    self.assertEqual(cut.reply()[0].shape, (1,))
+            for link in links:
+                link.close()
+            th.join(timeout=60)
+            client.close()
+        finally:
+            if lb.p.poll() is None:
+                lb.term()
+            for n in (a, b):
+                try:
+                    os.unlink("/dev/shm/" + n)
+                except FileNotFoundError:
+                    pass
+        self.assertFalse(failure, failure)
+        self.assertEqual(order, [(0, 0), (1, 0), (2, 0), (0, 1), (1, 1),
+                                 (0, 2), (1, 2), (0, 3), (1, 3)])
+        self.assertEqual(sorted(got), sorted(sent))
+        for key, g in got.items():
+            self.assertTrue(torch.equal(g, sent[key]), key)
+
+
 if __name__ == "__main__":
     if not LOOPBACK:
         print("skipped: MW_LOOPBACK not set (run through meson test)")
