@@ -397,6 +397,9 @@ static void shm_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
 			s->failed++;
 			s->pi[pidx].tensors_failed++;
 		}
+		/* the table before the outcome: an app that has it sees it
+		 * counted */
+		mw_shm_dp_peer_set(s->dp, pidx, &s->pi[pidx]);
 		if (status && s->failed <= 5)
 			fprintf(stderr,
 				"maskwire: shm: tensor tag %" PRIu64
@@ -437,6 +440,7 @@ static void shm_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
 	}
 	s->pi[src].tensors_rx++;
 	s->pi[src].dense_rx_bytes += ev->bytes;
+	mw_shm_dp_peer_set(s->dp, (uint32_t)src, &s->pi[src]);
 	struct mw_shm_desc d;
 	memset(&d, 0, sizeof d);
 	d.peer = (uint32_t)src;
