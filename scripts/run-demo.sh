@@ -8,6 +8,11 @@
 #   --link memif|af_packet   memif between the two processes (default), or
 #                            net_af_packet over a veth pair between two
 #                            network namespaces created (and removed) here
+#   --clients N              N clients (default 1), each with its own data
+#                            plane and 1/N of the training images, against
+#                            one server process and one server data plane;
+#                            N > 1: net_af_packet on veths plugged into a
+#                            Linux bridge in a namespace made here (N <= 7)
 #   --act-codec C            activations: ms (default), dense, topk-eq,
 #                            quant3, or codec:ratio:bits
 #   --grad-codec C           gradients: ms-signed (default) or dense
@@ -20,7 +25,8 @@
 #   --deadline-ms D          data planes send float tensors with a delivery
 #                            deadline of D ms (docs/PROTOCOL.md 9.1)
 #   --seed N                 training and fault-injection seed (default 1)
-#   --json FILE              also write the client's summary there
+#   --json FILE              also write the client's summary there (with
+#                            --clients N: {"clients": [N summaries]})
 #   --build DIR              build directory (default build/)
 #   --no-deps                do not run scripts/deps.sh --demo
 # Everything it starts or creates (processes, sockets, regions, EAL files,
@@ -30,10 +36,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 link=memif act=ms grad=ms-signed epochs=2 train=12800 test=2000
-json="" build=build deps=1 loss=0 deadline=0 seed=1
+json="" build=build deps=1 loss=0 deadline=0 seed=1 clients=1
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--link) link=$2; shift ;;
+	--clients) clients=$2; shift ;;
 	--act-codec) act=$2; shift ;;
 	--grad-codec) grad=$2; shift ;;
 	--epochs) epochs=$2; shift ;;
@@ -45,7 +52,7 @@ while [ $# -gt 0 ]; do
 	--seed) seed=$2; shift ;;
 	--build) build=$2; shift ;;
 	--no-deps) deps=0 ;;
-	-h|--help) sed -n '3,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '3,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run-demo.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -53,6 +60,10 @@ done
 case "$link" in memif|af_packet) ;; *)
 	echo "run-demo.sh: --link memif or af_packet" >&2; exit 2 ;;
 esac
+case "$clients" in [1-7]) ;; *)
+	echo "run-demo.sh: --clients 1 to 7" >&2; exit 2 ;;
+esac
+[ "$clients" -gt 1 ] && link=bridge
 if [ "$(id -u)" -ne 0 ]; then
 	echo "run-demo.sh: run as root (DPDK vdevs, EAL files, namespaces)" >&2
 	exit 1
@@ -90,18 +101,18 @@ cleanup() {
 	wait 2>/dev/null || true
 	for ns in "${nss[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
 	ip link del "${id}a" 2>/dev/null || true
-	rm -rf "/var/run/dpdk/${id}a" "/var/run/dpdk/${id}b" \
-		"/dev/shm/${id}a" "/dev/shm/${id}b" "$tmp"
+	rm -rf "/var/run/dpdk/${id}"* "/dev/shm/${id}"* "$tmp"
 }
 trap cleanup EXIT
 trap 'echo; echo "interrupted"; exit 130' INT TERM
 
-# start_dp SIDE IP PEER VDEV [NETNS]
+# start_dp SIDE IP PEER[,PEER...] VDEV [NETNS]
 start_dp() {
-	local side=$1 ip=$2 peer=$3 vdev=$4 ns=${5:-}
+	local side=$1 ip=$2 peer=$3 vdev=$4 ns=${5:-} p
 	local cmd=("$mw" --no-pci --no-huge -m 512 --file-prefix "$id$side"
-		"--vdev=$vdev" -- --ip "$ip" --peer "$peer" --shm "$id$side"
-		--key "$tmp/demo.key"
+		"--vdev=$vdev" -- --ip "$ip")
+	for p in ${peer//,/ }; do cmd+=(--peer "$p"); done
+	cmd+=(--shm "$id$side" --key "$tmp/demo.key"
 		--idle-yield --status-ms 0 --stats "$tmp/dp-$side.json"
 		--deadline-ms "$deadline")
 	if [ "$loss" != 0 ]; then
@@ -121,7 +132,35 @@ start_dp() {
 	exit 1
 }
 
-if [ "$link" = memif ]; then
+vdev="net_af_packet0,iface=%s,framecnt=8192,qdisc_bypass=1"
+if [ "$link" = bridge ]; then
+	# One namespace: a bridge (the switch) and a veth per data plane,
+	# its other end on the bridge. The data planes own the addresses.
+	ns="${id}n"
+	nss=("$ns")
+	ip netns add "$ns"
+	ip netns exec "$ns" ip link add br0 type bridge
+	ip netns exec "$ns" ip link set br0 up
+	peers=""
+	for s in s $(seq -f 'c%g' 0 $((clients - 1))); do
+		ip netns exec "$ns" ip link add "v$s" type veth peer name "b$s"
+		ip netns exec "$ns" ip link set "b$s" master br0
+		for d in "v$s" "b$s"; do
+			ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$d.disable_ipv6=1"
+			ip netns exec "$ns" ip link set "$d" up
+		done
+	done
+	for ((i = 0; i < clients; i++)); do
+		peers+="${peers:+,}10.77.0.$((11 + i))"
+	done
+	# shellcheck disable=SC2059
+	start_dp s 10.77.0.1 "$peers" "$(printf "$vdev" vs)" "$ns"
+	for ((i = 0; i < clients; i++)); do
+		# shellcheck disable=SC2059
+		start_dp "c$i" "10.77.0.$((11 + i))" 10.77.0.1 \
+			"$(printf "$vdev" "vc$i")" "$ns"
+	done
+elif [ "$link" = memif ]; then
 	sock="$tmp/memif.sock"
 	start_dp a 10.77.0.1 10.77.0.2 \
 		"net_memif0,role=server,socket=$sock,socket-abstract=no"
@@ -138,19 +177,68 @@ else
 		ip netns exec "$id$s" sysctl -qw "net.ipv6.conf.$id$s.disable_ipv6=1"
 		ip netns exec "$id$s" ip link set "$id$s" up
 	done
-	vdev="net_af_packet0,iface=%s,framecnt=8192,qdisc_bypass=1"
 	# shellcheck disable=SC2059
 	start_dp a 10.77.0.1 10.77.0.2 "$(printf "$vdev" "${id}a")" "${id}a"
 	# shellcheck disable=SC2059
 	start_dp b 10.77.0.2 10.77.0.1 "$(printf "$vdev" "${id}b")" "${id}b"
 fi
 
+more=""
+[ "$clients" -gt 1 ] && more=", $clients clients"
 echo "maskwire demo: split CNN on Fashion-MNIST ($train training / $test test" \
 	"images, $epochs epoch(s)), activations $act, gradients $grad, link $link," \
-	"loss $loss, deadline ${deadline} ms"
+	"loss $loss, deadline ${deadline} ms$more"
 common=(--epochs "$epochs" --train-limit "$train" --test-limit "$test"
 	--act-codec "$act" --grad-codec "$grad" --threads 1
 	--loss "$loss" --deadline-ms "$deadline" --seed "$seed")
+if [ "$clients" -gt 1 ]; then
+	$py examples/split_learning/splitlearn.py server --shm "${id}s" \
+		--clients "$clients" "${common[@]}" >"$tmp/server.log" 2>&1 &
+	pids+=($!)
+	clis=()
+	for ((i = 0; i < clients; i++)); do
+		# client 0 on the terminal, the others in their logs
+		out=/dev/stdout
+		[ "$i" -gt 0 ] && out="$tmp/client$i.log"
+		$py examples/split_learning/splitlearn.py client --shm "${id}c$i" \
+			--shard "$i/$clients" --json "$tmp/client$i.json" \
+			"${common[@]}" >"$out" 2>&1 &
+		clis+=($!)
+		pids+=($!)
+	done
+	for ((i = 0; i < clients; i++)); do
+		if ! wait "${clis[i]}"; then
+			echo "run-demo.sh: client $i failed; its log and the server's:" >&2
+			[ "$i" -gt 0 ] && tail -20 "$tmp/client$i.log" >&2
+			tail -20 "$tmp/server.log" >&2
+			exit 1
+		fi
+	done
+	if ! wait "${pids[0]}"; then
+		echo "run-demo.sh: the server failed:" >&2
+		tail -20 "$tmp/server.log" >&2
+		exit 1
+	fi
+	pids=()
+	cat "$tmp/server.log"
+	$py - "$tmp" "$clients" "$json" <<'PY'
+import json, sys
+tmp, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+runs = [json.load(open(f"{tmp}/client{i}.json")) for i in range(n)]
+for i, r in enumerate(runs):
+    print(f"client {i}: {r['train_images']} training images, test accuracy "
+          f"{100 * r['final_test_acc']:.2f}%, wire {r['wire_bytes_up'] / 1e6:.2f} MB up, "
+          f"{r['wire_bytes_down'] / 1e6:.2f} MB down, {r['wall_s']} s")
+acc = sum(r["final_test_acc"] for r in runs) / n
+print(f"{n} clients: mean test accuracy {100 * acc:.2f}%")
+if out:
+    with open(out, "w") as f:
+        json.dump({"clients": runs, "mean_test_acc": round(acc, 4)}, f,
+                  indent=1)
+        f.write("\n")
+PY
+	exit 0
+fi
 $py examples/split_learning/splitlearn.py server --shm "${id}b" "${common[@]}" \
 	>"$tmp/server.log" 2>&1 &
 srv=$!

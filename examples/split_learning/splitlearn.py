@@ -16,6 +16,18 @@ Usage:
   splitlearn.py client --shm NAME [options]
 
 Both sides must be given the same --seed, --batch and codec options.
+
+Several clients (--clients N on the server, --shard I/N on client I): one
+server process and one server data plane (one --peer per client), each
+client its own data plane, process, and I-th shard of the training
+images. The server trains its half on each client's steps in turn (one
+step of client 0, one of client 1, ... then again: maskwire.torch.Server),
+not on a batch merged from all clients: every server step is then the
+same as in the one-client run (same batch size, same learning rate, the
+same number of server steps per epoch over the same total data), and no
+client waits for the slowest one to fill a merged batch. Each client's
+gradient goes back to that client only. The client halves are not
+averaged: each keeps its own first layer (a few hundred parameters).
 maskwire must be importable: installed (pip install ./python), or
 PYTHONPATH=python from the repository (scripts/run-demo.sh does that).
 """
@@ -82,6 +94,53 @@ def batches(n, batch, rng):
         yield idx[s:s + batch]
 
 
+def serve_step(step, model, opt, lossf):
+    """One step of the server half: train on it (its gradient goes back
+    to the step's device) or answer an evaluation step with the logits.
+    Returns 1 for a training step."""
+    act, = step.tensors
+    y, = step.labels
+    if step.training:
+        out = model(act)
+        loss = lossf(out, y)
+        opt.zero_grad()
+        loss.backward()        # the gradient goes down from here
+        opt.step()
+        correct = (out.argmax(1) == y).sum().item()
+        step.reply(torch.tensor([loss.item(), float(correct)]))
+        return 1
+    model.eval()
+    with torch.no_grad():
+        step.reply(model(act))
+    model.train()
+    return 0
+
+
+def run_server_many(args):
+    """--clients N: one step of each client in turn."""
+    torch.manual_seed(args.seed)
+    model = splitnet.server_model()
+    opt = splitnet.optimizer(model.parameters(), args.lr)
+    lossf = nn.CrossEntropyLoss()
+    served = {}
+    with mwt.Server(args.shm, timeout=4 * args.timeout,
+                    **codec_args(args.grad_codec)) as srv:
+        if len(srv.peers) != args.clients:
+            raise SystemExit(f"server: the data plane has {len(srv.peers)} "
+                             f"peers, --clients says {args.clients}")
+        for step in srv:
+            k = str(step.peer)
+            served[k] = served.get(k, 0) + serve_step(step, model, opt, lossf)
+        table = {str(p.peer): p for p in srv.client.peers()}
+    for k, n in served.items():
+        p = table[k]
+        print(f"server: client {k}: {n} training steps, dense "
+              f"{human(p.dense_rx_bytes)} up / {human(p.dense_tx_bytes)} "
+              f"down, restarts {p.restarts}", flush=True)
+    print(f"server: {sum(served.values())} training steps served for "
+          f"{len(served)} clients", flush=True)
+
+
 def run_server(args, link):
     torch.manual_seed(args.seed)
     model = splitnet.server_model()
@@ -92,22 +151,7 @@ def run_server(args, link):
     # the first step waits for the client to start and load the data
     step = cut.recv(timeout=4 * args.timeout)
     while step is not None:
-        act, = step.tensors
-        y, = step.labels
-        if step.training:
-            out = model(act)
-            loss = lossf(out, y)
-            opt.zero_grad()
-            loss.backward()        # the gradient goes down from here
-            opt.step()
-            correct = (out.argmax(1) == y).sum().item()
-            step.reply(torch.tensor([loss.item(), float(correct)]))
-            served += 1
-        else:
-            model.eval()
-            with torch.no_grad():
-                step.reply(model(act))
-            model.train()
+        served += serve_step(step, model, opt, lossf)
         step = cut.recv()
     print(f"server: {served} training steps served, "
           f"{link.partial_deliveries} tensors delivered partial "
@@ -121,6 +165,11 @@ def run_client(args, link):
     xte, yte = fmnist.load("test")
     if args.train_limit:
         xtr, ytr = xtr[:args.train_limit], ytr[:args.train_limit]
+    shard, nshards = args.shard
+    if nshards > 1:
+        # the I-th of N contiguous shards (the file's order is mixed)
+        lo, hi = shard * len(xtr) // nshards, (shard + 1) * len(xtr) // nshards
+        xtr, ytr = xtr[lo:hi], ytr[lo:hi]
     if args.test_limit:
         xte, yte = xte[:args.test_limit], yte[:args.test_limit]
     xtr, ytr = torch.from_numpy(xtr), torch.from_numpy(ytr)
@@ -132,6 +181,7 @@ def run_client(args, link):
     step_times = []
     t_start = time.time()
     wire0 = link.wire_bytes()
+    wire_tx0, wire_rx0 = wire_split(link)
     for epoch in range(1, args.epochs + 1):
         model.train()
         t0 = time.time()
@@ -173,7 +223,12 @@ def run_client(args, link):
         history.append(rec)
         print(epoch_line(rec), flush=True)
     total_wire = link.wire_bytes() - wire0
+    wire_tx, wire_rx = wire_split(link)
     summary = {"role": "client", "act_codec": args.act_codec,
+               "shard": f"{shard}/{nshards}",
+               # this client's data plane: frames up (sent) and down
+               "wire_bytes_up": wire_tx - wire_tx0,
+               "wire_bytes_down": wire_rx - wire_rx0,
                "grad_codec": args.grad_codec, "epochs": args.epochs,
                "train_images": len(xtr), "test_images": len(xte),
                "batch": args.batch, "seed": args.seed,
@@ -197,6 +252,23 @@ def run_client(args, link):
             json.dump(summary, f, indent=1)
             f.write("\n")
     return summary
+
+
+def wire_split(link):
+    """Bytes of frames the local data plane sent and received."""
+    info = link.client.info()
+    return info["wire_tx_bytes"], info["wire_rx_bytes"]
+
+
+def shard_arg(text):
+    """'I/N' -> (I, N)."""
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not I/N") from None
+    if not 0 <= i < n:
+        raise argparse.ArgumentTypeError(f"shard {i} of {n}: need 0 <= I < N")
+    return i, n
 
 
 def human(nbytes):
@@ -263,8 +335,15 @@ def main(argv=None):
                          "recorded; partial tensors are trained on, "
                          "missing elements zero")
     ap.add_argument("--json", help="client: write the run's summary (per-epoch records) to this file")
+    ap.add_argument("--clients", type=int, default=1,
+                    help="server: devices served through its data plane (its --peer options, in order)")
+    ap.add_argument("--shard", type=shard_arg, default=(0, 1),
+                    help="client: train on shard I of N of the training images (I/N, default 0/1)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.role == "server" and args.clients > 1:
+        run_server_many(args)
+        return
     with mwt.Link(args.shm, timeout=args.timeout) as link:
         if args.role == "server":
             run_server(args, link)
