@@ -67,7 +67,11 @@ int mw_shmsrc_new(const struct mw_shmsrc_cfg *cfg, struct mw_shmsrc **out)
 		return MW_ENOMEM;
 	snprintf(s->name, sizeof s->name, "%s", cfg->name);
 	s->deadline_ms = cfg->deadline_ms;
-	int rc = mw_shm_dp_create(cfg->name, &cfg->shm, &s->dp);
+	/* a table entry for every peer (the default has room for 64) */
+	struct mw_shm_cfg shm = cfg->shm;
+	if (shm.geom.peer_cap < cfg->npeers)
+		shm.geom.peer_cap = cfg->npeers;
+	int rc = mw_shm_dp_create(cfg->name, &shm, &s->dp);
 	if (rc < 0) {
 		free(s);
 		return rc;
