@@ -13,6 +13,10 @@
 #                            one server process and one server data plane;
 #                            N > 1: net_af_packet on veths plugged into a
 #                            Linux bridge in a namespace made here (N <= 7)
+#   --servers S              with --clients N: S server processes, each with
+#                            its own data plane and N/S of the clients,
+#                            keeping one server model with torch.distributed
+#                            (DDP over gloo on localhost; S divides N)
 #   --act-codec C            activations: ms (default), dense, topk-eq,
 #                            quant3, or codec:ratio:bits
 #   --grad-codec C           gradients: ms-signed (default) or dense
@@ -36,11 +40,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 link=memif act=ms grad=ms-signed epochs=2 train=12800 test=2000
-json="" build=build deps=1 loss=0 deadline=0 seed=1 clients=1
+json="" build=build deps=1 loss=0 deadline=0 seed=1 clients=1 servers=1
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--link) link=$2; shift ;;
 	--clients) clients=$2; shift ;;
+	--servers) servers=$2; shift ;;
 	--act-codec) act=$2; shift ;;
 	--grad-codec) grad=$2; shift ;;
 	--epochs) epochs=$2; shift ;;
@@ -52,7 +57,7 @@ while [ $# -gt 0 ]; do
 	--seed) seed=$2; shift ;;
 	--build) build=$2; shift ;;
 	--no-deps) deps=0 ;;
-	-h|--help) sed -n '3,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '3,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run-demo.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -63,6 +68,13 @@ esac
 case "$clients" in [1-7]) ;; *)
 	echo "run-demo.sh: --clients 1 to 7" >&2; exit 2 ;;
 esac
+case "$servers" in [1-7]) ;; *)
+	echo "run-demo.sh: --servers 1 to 7" >&2; exit 2 ;;
+esac
+if [ $((clients % servers)) -ne 0 ] || { [ "$servers" -gt 1 ] && [ "$clients" -eq "$servers" ]; }; then
+	echo "run-demo.sh: --servers S must divide --clients N, N > S" >&2; exit 2
+fi
+per=$((clients / servers))   # clients of each server
 [ "$clients" -gt 1 ] && link=bridge
 if [ "$(id -u)" -ne 0 ]; then
 	echo "run-demo.sh: run as root (DPDK vdevs, EAL files, namespaces)" >&2
@@ -141,8 +153,8 @@ if [ "$link" = bridge ]; then
 	ip netns add "$ns"
 	ip netns exec "$ns" ip link add br0 type bridge
 	ip netns exec "$ns" ip link set br0 up
-	peers=""
-	for s in s $(seq -f 'c%g' 0 $((clients - 1))); do
+	for s in $(seq -f 's%g' 0 $((servers - 1))) \
+		$(seq -f 'c%g' 0 $((clients - 1))); do
 		ip netns exec "$ns" ip link add "v$s" type veth peer name "b$s"
 		ip netns exec "$ns" ip link set "b$s" master br0
 		for d in "v$s" "b$s"; do
@@ -150,14 +162,20 @@ if [ "$link" = bridge ]; then
 			ip netns exec "$ns" ip link set "$d" up
 		done
 	done
-	for ((i = 0; i < clients; i++)); do
-		peers+="${peers:+,}10.77.0.$((11 + i))"
+	# server j at 10.77.0.(1+j) serves clients j*per .. j*per+per-1,
+	# client i is at 10.77.0.(11+i)
+	for ((j = 0; j < servers; j++)); do
+		peers=""
+		for ((i = j * per; i < (j + 1) * per; i++)); do
+			peers+="${peers:+,}10.77.0.$((11 + i))"
+		done
+		# shellcheck disable=SC2059
+		start_dp "s$j" "10.77.0.$((1 + j))" "$peers" \
+			"$(printf "$vdev" "vs$j")" "$ns"
 	done
-	# shellcheck disable=SC2059
-	start_dp s 10.77.0.1 "$peers" "$(printf "$vdev" vs)" "$ns"
 	for ((i = 0; i < clients; i++)); do
 		# shellcheck disable=SC2059
-		start_dp "c$i" "10.77.0.$((11 + i))" 10.77.0.1 \
+		start_dp "c$i" "10.77.0.$((11 + i))" "10.77.0.$((1 + i / per))" \
 			"$(printf "$vdev" "vc$i")" "$ns"
 	done
 elif [ "$link" = memif ]; then
@@ -185,6 +203,7 @@ fi
 
 more=""
 [ "$clients" -gt 1 ] && more=", $clients clients"
+[ "$servers" -gt 1 ] && more+=", $servers server processes"
 echo "maskwire demo: split CNN on Fashion-MNIST ($train training / $test test" \
 	"images, $epochs epoch(s)), activations $act, gradients $grad, link $link," \
 	"loss $loss, deadline ${deadline} ms$more"
@@ -192,9 +211,17 @@ common=(--epochs "$epochs" --train-limit "$train" --test-limit "$test"
 	--act-codec "$act" --grad-codec "$grad" --threads 1
 	--loss "$loss" --deadline-ms "$deadline" --seed "$seed")
 if [ "$clients" -gt 1 ]; then
-	$py examples/split_learning/splitlearn.py server --shm "${id}s" \
-		--clients "$clients" "${common[@]}" >"$tmp/server.log" 2>&1 &
-	pids+=($!)
+	srvs=()
+	for ((j = 0; j < servers; j++)); do
+		ddp=()
+		[ "$servers" -gt 1 ] && ddp=(--ddp "$j/$servers"
+			--ddp-init "tcp://127.0.0.1:$((20000 + $$ % 20000))")
+		$py examples/split_learning/splitlearn.py server --shm "${id}s$j" \
+			--clients "$per" "${ddp[@]}" "${common[@]}" \
+			>"$tmp/server$j.log" 2>&1 &
+		srvs+=($!)
+		pids+=($!)
+	done
 	clis=()
 	for ((i = 0; i < clients; i++)); do
 		# client 0 on the terminal, the others in their logs
@@ -210,17 +237,19 @@ if [ "$clients" -gt 1 ]; then
 		if ! wait "${clis[i]}"; then
 			echo "run-demo.sh: client $i failed; its log and the server's:" >&2
 			[ "$i" -gt 0 ] && tail -20 "$tmp/client$i.log" >&2
-			tail -20 "$tmp/server.log" >&2
+			tail -20 "$tmp/server$((i / per)).log" >&2
 			exit 1
 		fi
 	done
-	if ! wait "${pids[0]}"; then
-		echo "run-demo.sh: the server failed:" >&2
-		tail -20 "$tmp/server.log" >&2
-		exit 1
-	fi
+	for ((j = 0; j < servers; j++)); do
+		if ! wait "${srvs[j]}"; then
+			echo "run-demo.sh: server $j failed:" >&2
+			tail -20 "$tmp/server$j.log" >&2
+			exit 1
+		fi
+	done
 	pids=()
-	cat "$tmp/server.log"
+	cat "$tmp"/server*.log
 	$py - "$tmp" "$clients" "$json" <<'PY'
 import json, sys
 tmp, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]

@@ -28,10 +28,19 @@ same number of server steps per epoch over the same total data), and no
 client waits for the slowest one to fill a merged batch. Each client's
 gradient goes back to that client only. The client halves are not
 averaged: each keeps its own first layer (a few hundred parameters).
+
+Several server processes (--ddp R/S --ddp-init tcp://HOST:PORT on each):
+each with its own data plane and its own clients, all keeping one server
+half with torch.distributed (DistributedDataParallel over gloo): every
+training step's parameter gradients are averaged over the S processes
+(one step of a client on each, at the same time), so the S copies stay
+equal. Each process trains on its own clients' steps in turn as above;
+DDP's join() lets a process whose clients finished first stop early.
 maskwire must be importable: installed (pip install ./python), or
 PYTHONPATH=python from the repository (scripts/run-demo.sh does that).
 """
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -94,14 +103,15 @@ def batches(n, batch, rng):
         yield idx[s:s + batch]
 
 
-def serve_step(step, model, opt, lossf):
+def serve_step(step, model, opt, lossf, train_model=None):
     """One step of the server half: train on it (its gradient goes back
     to the step's device) or answer an evaluation step with the logits.
+    train_model: what trains (a DDP wrapper of model), default model.
     Returns 1 for a training step."""
     act, = step.tensors
     y, = step.labels
     if step.training:
-        out = model(act)
+        out = (train_model or model)(act)
         loss = lossf(out, y)
         opt.zero_grad()
         loss.backward()        # the gradient goes down from here
@@ -117,27 +127,51 @@ def serve_step(step, model, opt, lossf):
 
 
 def run_server_many(args):
-    """--clients N: one step of each client in turn."""
+    """--clients N: one step of each client in turn; with --ddp, one of
+    several server processes keeping one model."""
     torch.manual_seed(args.seed)
     model = splitnet.server_model()
+    ddp, who = None, "server"
+    if args.ddp:
+        rank, world = args.ddp
+        who = f"server {rank}"
+        torch.distributed.init_process_group(
+            "gloo", init_method=args.ddp_init, rank=rank, world_size=world)
+        # no buffers to broadcast: forward then needs no collective, so
+        # evaluation steps (model itself) need no partner
+        ddp = nn.parallel.DistributedDataParallel(model,
+                                                  broadcast_buffers=False)
     opt = splitnet.optimizer(model.parameters(), args.lr)
     lossf = nn.CrossEntropyLoss()
     served = {}
     with mwt.Server(args.shm, timeout=4 * args.timeout,
                     **codec_args(args.grad_codec)) as srv:
         if len(srv.peers) != args.clients:
-            raise SystemExit(f"server: the data plane has {len(srv.peers)} "
+            raise SystemExit(f"{who}: the data plane has {len(srv.peers)} "
                              f"peers, --clients says {args.clients}")
-        for step in srv:
-            k = str(step.peer)
-            served[k] = served.get(k, 0) + serve_step(step, model, opt, lossf)
+        with ddp.join() if ddp else contextlib.nullcontext():
+            for step in srv:
+                k = str(step.peer)
+                served[k] = served.get(k, 0) + serve_step(
+                    step, model, opt, lossf, ddp)
         table = {str(p.peer): p for p in srv.client.peers()}
+    if ddp:
+        # one model: every process holds the same parameters
+        flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+        digest = float(flat.double().abs().sum())
+        gathered = [None] * args.ddp[1]
+        torch.distributed.all_gather_object(gathered, digest)
+        same = all(g == gathered[0] for g in gathered)
+        print(f"{who}: parameters |sum| {digest:.6f}, "
+              f"{'equal on' if same else 'DIFFER across'} all "
+              f"{args.ddp[1]} server processes", flush=True)
+        torch.distributed.destroy_process_group()
     for k, n in served.items():
         p = table[k]
-        print(f"server: client {k}: {n} training steps, dense "
+        print(f"{who}: client {k}: {n} training steps, dense "
               f"{human(p.dense_rx_bytes)} up / {human(p.dense_tx_bytes)} "
               f"down, restarts {p.restarts}", flush=True)
-    print(f"server: {sum(served.values())} training steps served for "
+    print(f"{who}: {sum(served.values())} training steps served for "
           f"{len(served)} clients", flush=True)
 
 
@@ -337,11 +371,15 @@ def main(argv=None):
     ap.add_argument("--json", help="client: write the run's summary (per-epoch records) to this file")
     ap.add_argument("--clients", type=int, default=1,
                     help="server: devices served through its data plane (its --peer options, in order)")
+    ap.add_argument("--ddp", type=shard_arg, default=None,
+                    help="server with --clients: process R of S keeping one model (R/S; torch.distributed, gloo)")
+    ap.add_argument("--ddp-init", default="tcp://127.0.0.1:29511",
+                    help="server --ddp: torch.distributed init_method, the same on every server process")
     ap.add_argument("--shard", type=shard_arg, default=(0, 1),
                     help="client: train on shard I of N of the training images (I/N, default 0/1)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    if args.role == "server" and args.clients > 1:
+    if args.role == "server" and (args.clients > 1 or args.ddp):
         run_server_many(args)
         return
     with mwt.Link(args.shm, timeout=args.timeout) as link:
