@@ -76,16 +76,16 @@ int mw_shmsrc_new(const struct mw_shmsrc_cfg *cfg, struct mw_shmsrc **out)
 		free(s);
 		return rc;
 	}
-	s->npi = cfg->npeers < mw_shm_dp_peer_cap(s->dp)
-			 ? cfg->npeers
-			 : mw_shm_dp_peer_cap(s->dp);
-	s->pi = calloc(s->npi ? s->npi : 1, sizeof(*s->pi));
-	s->core = calloc(s->npi ? s->npi : 1, sizeof(*s->core));
+	/* room for every index the table has; the loop's peers beyond the
+	 * configured addresses are shown without one (0.0.0.0:0) */
+	s->npi = mw_shm_dp_peer_cap(s->dp);
+	s->pi = calloc(s->npi, sizeof(*s->pi));
+	s->core = calloc(s->npi, sizeof(*s->core));
 	if (!s->pi || !s->core) {
 		mw_shmsrc_free(s);
 		return MW_ENOMEM;
 	}
-	for (unsigned i = 0; i < s->npi; i++) {
+	for (unsigned i = 0; i < cfg->npeers && i < s->npi; i++) {
 		uint32_t ip = cfg->peers[i].ip;
 		s->pi[i].ip[0] = (uint8_t)(ip >> 24);
 		s->pi[i].ip[1] = (uint8_t)(ip >> 16);
@@ -349,8 +349,13 @@ static int shm_poll(void *ctx, struct mw_ep *ep, const uint16_t *peers,
 	}
 	deliver_waiting(s);
 	s->ncore = npeers < s->npi ? npeers : s->npi;
-	for (unsigned i = 0; i < s->ncore; i++)
+	for (unsigned i = 0; i < s->ncore; i++) {
 		s->core[i] = peers[i];
+		if (s->pi[i].state == MW_SHM_PEER_NONE) {
+			s->pi[i].state = MW_SHM_PEER_DOWN;
+			mw_shm_dp_peer_set(s->dp, i, &s->pi[i]);
+		}
+	}
 	if (s->ncore == 0)
 		return 0;
 	int count = submit_pending(s, ep, now);
