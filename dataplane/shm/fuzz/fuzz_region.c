@@ -6,7 +6,9 @@
  * 4096 header bytes, then the rest of the region.
  * Invariants: an accepted header's sections fit the file; dequeue never
  * returns more than cap entries; an accepted descriptor's buffer lies in
- * the pool and its length is its tensor's bytes.
+ * the pool and its length is its tensor's bytes; the peer table's count
+ * read is at most its capacity, and an entry read is one of the known
+ * states.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -72,6 +74,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 		}
 		FUZZ_ASSERT(n == 0 || n == MW_EFORMAT);
+	}
+	if (h->abi_minor >= 1) {
+		struct mw_shm_peer pe;
+		uint32_t np = mw_shm_peer_count(region, h), i;
+
+		FUZZ_ASSERT(h->peer_off + MW_SHM_PEER_CTL_SIZE +
+				    (uint64_t)h->peer_cap * MW_SHM_PEER_SIZE <=
+			    h->tx_off);
+		FUZZ_ASSERT(np <= h->peer_cap);
+		for (i = 0; i < np && i < 64; i++) {
+			int rc = mw_shm_peer_load(region, h, i, &pe);
+
+			FUZZ_ASSERT(rc == 0 || rc == MW_EAGAIN ||
+				    rc == MW_EFORMAT);
+			FUZZ_ASSERT(rc != 0 ||
+				    pe.state < MW_SHM_PEER_STATE_COUNT_);
+		}
+		FUZZ_ASSERT(mw_shm_peer_load(region, h, h->peer_cap, &pe) ==
+			    MW_ENOENT);
 	}
 	free(region);
 	return 0;
