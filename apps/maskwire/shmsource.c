@@ -441,7 +441,12 @@ static void shm_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
 	int src = peer_index(s, ev->peer);
 	if (src < 0) {
 		/* not a peer the table shows: never guess one */
-		s->unknown_src++;
+		if (++s->unknown_src <= 5)
+			fprintf(stderr,
+				"maskwire: shm: tensor tag %" PRIu64
+				" from core peer %u, which has no index in the "
+				"peer table: dropped\n",
+				ev->meta.tag, ev->peer);
 		s->deliver_errors++;
 		free(ev->loss);
 		mw_shm_dp_rx_free(s->dp, ev->buf, ev->bytes);
