@@ -12,7 +12,8 @@
 #                            plane and 1/N of the training images, against
 #                            one server process and one server data plane;
 #                            N > 1: net_af_packet on veths plugged into a
-#                            Linux bridge in a namespace made here (N <= 7)
+#                            Linux bridge in a namespace made here (N <= 8,
+#                            the server data plane's peers)
 #   --servers S              with --clients N: S server processes, each with
 #                            its own data plane and N/S of the clients,
 #                            keeping one server model with torch.distributed
@@ -57,7 +58,7 @@ while [ $# -gt 0 ]; do
 	--seed) seed=$2; shift ;;
 	--build) build=$2; shift ;;
 	--no-deps) deps=0 ;;
-	-h|--help) sed -n '3,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '3,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run-demo.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -65,11 +66,11 @@ done
 case "$link" in memif|af_packet) ;; *)
 	echo "run-demo.sh: --link memif or af_packet" >&2; exit 2 ;;
 esac
-case "$clients" in [1-7]) ;; *)
-	echo "run-demo.sh: --clients 1 to 7" >&2; exit 2 ;;
+case "$clients" in [1-8]) ;; *)
+	echo "run-demo.sh: --clients 1 to 8" >&2; exit 2 ;;
 esac
-case "$servers" in [1-7]) ;; *)
-	echo "run-demo.sh: --servers 1 to 7" >&2; exit 2 ;;
+case "$servers" in [1-8]) ;; *)
+	echo "run-demo.sh: --servers 1 to 8" >&2; exit 2 ;;
 esac
 if [ $((clients % servers)) -ne 0 ] || { [ "$servers" -gt 1 ] && [ "$clients" -eq "$servers" ]; }; then
 	echo "run-demo.sh: --servers S must divide --clients N, N > S" >&2; exit 2

@@ -20,12 +20,14 @@ Both sides must be given the same --seed, --batch and codec options.
 Several clients (--clients N on the server, --shard I/N on client I): one
 server process and one server data plane (one --peer per client), each
 client its own data plane, process, and I-th shard of the training
-images. The server trains its half on each client's steps in turn (one
-step of client 0, one of client 1, ... then again: maskwire.torch.Server),
-not on a batch merged from all clients: every server step is then the
-same as in the one-client run (same batch size, same learning rate, the
-same number of server steps per epoch over the same total data), and no
-client waits for the slowest one to fill a merged batch. Each client's
+images. The server trains its half on each client's steps in turn
+(maskwire.torch.Server visits the clients round-robin and takes each
+one's next step if it has arrived), not on a batch merged from all
+clients: every server step is then the same as in the one-client run
+(same batch size, same learning rate, the same number of server steps
+per epoch over the same total data), and no client waits for the slowest
+one to fill a merged batch (nor, visiting only arrived steps, for a late
+or slow one at all). Each client's
 gradient goes back to that client only. The client halves are not
 averaged: each keeps its own first layer (a few hundred parameters).
 
@@ -127,7 +129,7 @@ def serve_step(step, model, opt, lossf, train_model=None):
 
 
 def run_server_many(args):
-    """--clients N: one step of each client in turn; with --ddp, one of
+    """--clients N: the clients' steps in turn; with --ddp, one of
     several server processes keeping one model."""
     torch.manual_seed(args.seed)
     model = splitnet.server_model()

@@ -20,7 +20,7 @@ One server, several devices: each device runs its own data plane and
 process as above; the server's data plane has one --peer per device, and
 
     srv = maskwire.torch.Server("maskwire1", codec="ms-signed")
-    for step in srv:                     # each device's step in turn
+    for step in srv:                     # the devices' steps in turn
         loss = lossf(server_model(*step.tensors), *step.labels)
         opt.zero_grad(); loss.backward(); opt.step()  # back to step.peer
 
@@ -80,6 +80,7 @@ MAX_TENSORS = 255
 MAX_STEP = (1 << 40) - 1
 _STASH_MAX = 1024    # tensors that arrived ahead of the one waited for
 _HUB_MAX = 4096      # tensors of other peers' links held, over all peers
+_VISIT = 0.002       # Server: seconds a visit waits for a peer's step
 _SLICE = 0.2         # seconds per wait, between checks of send failures
 
 
@@ -345,6 +346,12 @@ class Link:
                         raise PartialDelivery(rx, total - rx.elements_lost,
                                               total)
                 self._take(rx, key, msg, keep)
+        except Timeout:
+            # what arrived stays for the next call: nothing is lost
+            if msg.parts:
+                self._stash[key] = msg
+                self._stashed += len(msg.parts)
+            raise
         except BaseException:
             msg.release()
             raise
@@ -804,11 +811,14 @@ class Server:
     table, i.e. its --peer options). codec, ratio, bits, k, device, copy:
     as for ServerBoundary; timeout: as for Link.
 
-    Iterating yields the devices' steps in turn: one step of each device
-    still open, in peer order, then again, until every device closed its
-    link. Each Step has .peer; its gradient (and reply) goes to that peer.
-    recv(peer) takes the next step of one peer. close() (or the end of a
-    with block) tells every device the server is done.
+    Iterating yields the devices' steps as they come, in turn: the peers
+    are visited round-robin and each visit yields the peer's next step if
+    it has arrived, so a device that is slow or late holds up nobody but
+    itself. It ends when every device closed its link; a device silent
+    for longer than timeout raises maskwire.Timeout. Each Step has .peer;
+    its gradient (and reply) goes to that peer. recv(peer) waits for one
+    peer's next step. close() (or the end of a with block) tells every
+    device the server is done.
     """
 
     def __init__(self, shm: Union[str, Client],
@@ -842,6 +852,7 @@ class Server:
                 self.client.close()
             raise
         self.open = list(self.links)   # peers that did not close yet
+        self.timeout = timeout
 
     @property
     def peers(self) -> List[Peer]:
@@ -862,9 +873,19 @@ class Server:
         return st
 
     def __iter__(self):
+        heard = {i: time.monotonic() for i in self.open}
         while self.open:
             for i in list(self.open):
-                st = self.recv(i)
+                try:
+                    st = self.recv(i, timeout=_VISIT)
+                except Timeout:
+                    quiet = time.monotonic() - heard[i]
+                    if self.timeout is not None and quiet > self.timeout:
+                        raise Timeout(MW_ETIMEDOUT,
+                                      f"no step from {self.links[i].peer} "
+                                      f"for {quiet:.0f} s") from None
+                    continue
+                heard[i] = time.monotonic()
                 if st is not None:
                     yield st
 

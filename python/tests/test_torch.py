@@ -336,17 +336,20 @@ class SendFailure(Pair):
 class ManyDevices(unittest.TestCase):
     """One server, three devices: the loopback shows three peers on both
     regions; device links Link(a, peer=i) share one Client, the server is
-    a maskwire.torch.Server on region b. Steps come in turn with their
-    .peer, each device gets exactly the gradient the server computed for
-    its own step (their batch sizes differ: a gradient sent to the wrong
-    device would not even fit), and a device that closes early leaves
-    the others served."""
+    a maskwire.torch.Server on region b. Steps come with their .peer as
+    the devices send them: devices 0 and 1 train four steps each before
+    device 2 sends its only one, so a server waiting for device 2 in turn
+    would hold them up (and time out). Each device gets exactly the
+    gradient the server computed for its own step (their batch sizes
+    differ: a gradient sent to the wrong device would not even fit), and
+    a device that closes early leaves the others served."""
 
     def test_three_devices(self):
         torch.set_num_threads(1)
         a, b = region_name("devs"), region_name("srv")
         lb = Loopback(b, *SIZES, "--peers", "3", a)
-        steps = {0: 4, 1: 4, 2: 1}
+        schedule = [(0, 0), (1, 0), (0, 1), (1, 1), (0, 2), (1, 2), (2, 0),
+                    (0, 3), (1, 3)]
         sent, order = {}, []
         failure = []
 
@@ -374,18 +377,15 @@ class ManyDevices(unittest.TestCase):
             client = mw.Client(a, timeout=T)
             links = [mwt.Link(client, timeout=T, peer=i) for i in range(3)]
             cuts = [mwt.Boundary(link) for link in links]
-            for s in range(max(steps.values())):
-                for i, cut in enumerate(cuts):
-                    if s >= steps[i]:
-                        if not links[i]._closed:
-                            links[i].close()
-                        continue
-                    act = torch.randn(4 + i, 3, requires_grad=True)
-                    act.retain_grad()
-                    out = cut(act, labels=torch.arange(4 + i) % 2)
-                    out.backward()
-                    got[(i, s)] = act.grad.clone()
-                    self.assertEqual(cut.reply()[0].shape, (1,))
+            for i, s in schedule:
+                act = torch.randn(4 + i, 3, requires_grad=True)
+                act.retain_grad()
+                out = cuts[i](act, labels=torch.arange(4 + i) % 2)
+                out.backward()
+                got[(i, s)] = act.grad.clone()
+                self.assertEqual(cuts[i].reply()[0].shape, (1,))
+                if (i, s) == (2, 0):
+                    links[2].close()  # closes early
             for link in links:
                 link.close()
             th.join(timeout=60)
@@ -399,8 +399,7 @@ class ManyDevices(unittest.TestCase):
                 except FileNotFoundError:
                     pass
         self.assertFalse(failure, failure)
-        self.assertEqual(order, [(0, 0), (1, 0), (2, 0), (0, 1), (1, 1),
-                                 (0, 2), (1, 2), (0, 3), (1, 3)])
+        self.assertEqual(order, schedule)
         self.assertEqual(sorted(got), sorted(sent))
         for key, g in got.items():
             self.assertTrue(torch.equal(g, sent[key]), key)
