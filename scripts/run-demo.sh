@@ -238,7 +238,13 @@ if [ "$clients" -gt 1 ]; then
 		if ! wait "${clis[i]}"; then
 			echo "run-demo.sh: client $i failed; its log and the server's:" >&2
 			[ "$i" -gt 0 ] && tail -20 "$tmp/client$i.log" >&2
-			tail -20 "$tmp/server$((i / per)).log" >&2
+			# a server that failed first says why as it exits
+			j=$((i / per))
+			for _ in $(seq 50); do
+				kill -0 "${srvs[j]}" 2>/dev/null || break
+				sleep 0.1
+			done
+			tail -20 "$tmp/server$j.log" >&2
 			exit 1
 		fi
 	done
