@@ -114,7 +114,10 @@ cleanup() {
 	wait 2>/dev/null || true
 	for ns in "${nss[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
 	ip link del "${id}a" 2>/dev/null || true
-	rm -rf "/var/run/dpdk/${id}"* "/dev/shm/${id}"* "$tmp"
+	for s in a b s{0..8} c{0..8}; do
+		rm -rf "/var/run/dpdk/$id$s" "/dev/shm/$id$s"
+	done
+	rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'echo; echo "interrupted"; exit 130' INT TERM
@@ -236,8 +239,10 @@ if [ "$clients" -gt 1 ]; then
 	done
 	for ((i = 0; i < clients; i++)); do
 		if ! wait "${clis[i]}"; then
-			echo "run-demo.sh: client $i failed; its log and the server's:" >&2
+			echo "run-demo.sh: client $i failed; its log, its data" \
+				"plane's and the server's:" >&2
 			[ "$i" -gt 0 ] && tail -20 "$tmp/client$i.log" >&2
+			grep -v '^EAL:\|^TELEMETRY:' "$tmp/dp-c$i.log" | tail -5 >&2
 			# a server that failed first says why as it exits
 			j=$((i / per))
 			for _ in $(seq 50); do
