@@ -242,7 +242,7 @@ if [ "$clients" -gt 1 ]; then
 			echo "run-demo.sh: client $i failed; its log, its data" \
 				"plane's and the server's:" >&2
 			[ "$i" -gt 0 ] && tail -20 "$tmp/client$i.log" >&2
-			grep -v '^EAL:\|^TELEMETRY:' "$tmp/dp-c$i.log" | tail -5 >&2
+			{ grep -v '^EAL:\|^TELEMETRY:' "$tmp/dp-c$i.log" || true; } | tail -5 >&2
 			# a server that failed first says why as it exits
 			j=$((i / per))
 			for _ in $(seq 50); do
