@@ -47,7 +47,7 @@ struct mw_shmsrc {
 	bool attached;
 	/* the peer table: index i is the loop's peers[i] */
 	struct mw_shm_peer_info *pi;
-	uint16_t *core;      /* core peer id of each index, from poll() */
+	uint16_t *core; /* core peer id of each index, from poll() */
 	unsigned npi, ncore;
 	uint64_t next_refresh, bad_peer, unknown_src;
 };
@@ -129,7 +129,7 @@ static void peers_refresh(struct mw_shmsrc *s, struct mw_ep *ep, uint64_t now)
 		if (mw_ep_peer_info(ep, s->core[i], &info) < 0)
 			continue;
 		uint8_t st = info.state < sizeof state_of ? state_of[info.state]
-							 : MW_SHM_PEER_DOWN;
+							  : MW_SHM_PEER_DOWN;
 		if (st == MW_SHM_PEER_UP && p->state != MW_SHM_PEER_UP)
 			p->sessions++;
 		p->state = st;
@@ -592,13 +592,12 @@ static void shm_stats_json(void *ctx, FILE *f)
 		s->name, s->submitted, s->done, s->failed, s->rejected,
 		s->delivered, s->deliver_errors, s->rx_nobuf, s->window_full,
 		s->forgotten, s->unknown_handles, s->bad_peer + st.bad_peers,
-		s->unknown_src, s->pend_n, s->sent_n,
-		s->und_n, st.submits, st.completions, st.failures,
-		st.bad_submits, st.deliveries, st.releases, st.bad_releases,
-		st.attaches, st.app_gone, st.proto_errors, st.reclaimed,
-		st.redelivered, st.broken, st.faults, st.recreated,
-		st.recreate_errors, st.rx_lost, st.dp_generation,
-		st.rx_free_slots, st.rx_slots);
+		s->unknown_src, s->pend_n, s->sent_n, s->und_n, st.submits,
+		st.completions, st.failures, st.bad_submits, st.deliveries,
+		st.releases, st.bad_releases, st.attaches, st.app_gone,
+		st.proto_errors, st.reclaimed, st.redelivered, st.broken,
+		st.faults, st.recreated, st.recreate_errors, st.rx_lost,
+		st.dp_generation, st.rx_free_slots, st.rx_slots);
 }
 
 void mw_shmsrc_source(struct mw_shmsrc *s, struct mw_source *src)

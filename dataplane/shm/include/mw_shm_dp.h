@@ -210,10 +210,10 @@ void mw_shm_dp_publish_wire(struct mw_shm_dp *dp,
 /** One peer as the data plane publishes it in the region's peer table
  *  (struct mw_shm_peer without its lock; no implicit padding). */
 struct mw_shm_peer_info {
-	uint8_t ip[4];        /**< IPv4, network order */
-	uint16_t port;        /**< UDP port */
-	uint8_t state;        /**< enum mw_shm_peer_state */
-	uint8_t pad;          /**< 0 */
+	uint8_t ip[4]; /**< IPv4, network order */
+	uint16_t port; /**< UDP port */
+	uint8_t state; /**< enum mw_shm_peer_state */
+	uint8_t pad;   /**< 0 */
 	uint32_t restarts, sessions, remote_inc;
 	int32_t last_reason;
 	uint64_t tensors_tx, tensors_rx, tensors_failed;
