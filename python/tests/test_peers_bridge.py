@@ -117,8 +117,10 @@ def body(run):
 
     for i, dev in enumerate(devs):
         exchange(i, dev, i)
+    # states are refreshed every millisecond, counters before the outcome
+    wait_for("both sessions up in the server's table",
+             lambda: [p.state for p in srv.peers()] == ["up", "up"])
     table = srv.peers()
-    ck.eq("both sessions up", [p.state for p in table], ["up", "up"])
     ck.eq("per-peer tensors from", [p.tensors_rx for p in table], [1, 1])
     ck.eq("per-peer tensors to", [p.tensors_tx for p in table], [1, 1])
 
