@@ -12,8 +12,9 @@
 #                            plane and 1/N of the training images, against
 #                            one server process and one server data plane;
 #                            N > 1: net_af_packet on veths plugged into a
-#                            Linux bridge in a namespace made here (N <= 8,
-#                            the server data plane's peers)
+#                            Linux bridge, each data plane in a network
+#                            namespace made here (N <= 8, the server data
+#                            plane's peers)
 #   --servers S              with --clients N: S server processes, each with
 #                            its own data plane and N/S of the clients,
 #                            keeping one server model with torch.distributed
@@ -58,7 +59,7 @@ while [ $# -gt 0 ]; do
 	--seed) seed=$2; shift ;;
 	--build) build=$2; shift ;;
 	--no-deps) deps=0 ;;
-	-h|--help) sed -n '3,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '3,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run-demo.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -150,8 +151,10 @@ start_dp() {
 
 vdev="net_af_packet0,iface=%s,framecnt=8192,qdisc_bypass=1"
 if [ "$link" = bridge ]; then
-	# One namespace: a bridge (the switch) and a veth per data plane,
-	# its other end on the bridge. The data planes own the addresses.
+	# A namespace with a bridge (the switch), and each data plane in a
+	# namespace of its own with a veth whose other end is on the bridge
+	# (af_packet's fanout groups are per namespace: data planes sharing
+	# one could collide). The data planes own the addresses.
 	ns="${id}n"
 	nss=("$ns")
 	ip netns add "$ns"
@@ -159,12 +162,15 @@ if [ "$link" = bridge ]; then
 	ip netns exec "$ns" ip link set br0 up
 	for s in $(seq -f 's%g' 0 $((servers - 1))) \
 		$(seq -f 'c%g' 0 $((clients - 1))); do
-		ip netns exec "$ns" ip link add "v$s" type veth peer name "b$s"
+		nss+=("$id$s")
+		ip netns add "$id$s"
+		ip link add "v$s" netns "$id$s" type veth peer name "b$s" \
+			netns "$ns"
 		ip netns exec "$ns" ip link set "b$s" master br0
-		for d in "v$s" "b$s"; do
-			ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$d.disable_ipv6=1"
-			ip netns exec "$ns" ip link set "$d" up
-		done
+		ip netns exec "$id$s" sysctl -qw "net.ipv6.conf.v$s.disable_ipv6=1"
+		ip netns exec "$ns" sysctl -qw "net.ipv6.conf.b$s.disable_ipv6=1"
+		ip netns exec "$id$s" ip link set "v$s" up
+		ip netns exec "$ns" ip link set "b$s" up
 	done
 	# server j at 10.77.0.(1+j) serves clients j*per .. j*per+per-1,
 	# client i is at 10.77.0.(11+i)
@@ -175,12 +181,12 @@ if [ "$link" = bridge ]; then
 		done
 		# shellcheck disable=SC2059
 		start_dp "s$j" "10.77.0.$((1 + j))" "$peers" \
-			"$(printf "$vdev" "vs$j")" "$ns"
+			"$(printf "$vdev" "vs$j")" "${id}s$j"
 	done
 	for ((i = 0; i < clients; i++)); do
 		# shellcheck disable=SC2059
 		start_dp "c$i" "10.77.0.$((11 + i))" "10.77.0.$((1 + i / per))" \
-			"$(printf "$vdev" "vc$i")" "$ns"
+			"$(printf "$vdev" "vc$i")" "${id}c$i"
 	done
 elif [ "$link" = memif ]; then
 	sock="$tmp/memif.sock"
