@@ -11,6 +11,8 @@ client through --shm.
   each device gets its own answer, bit-exact.
 - A send to an index with no peer fails with MW_ENOENT (counted in the
   server data plane's JSON: shm.bad_peer), nothing else is affected.
+- Each data plane in a namespace of its own (one per veth): in one
+  namespace, two af_packet ports could draw the same fanout group id.
 - A device data plane killed and restarted: the server's table counts the
   restart (restarts + 1), and the device's next tensor still arrives with
   its peer.
@@ -38,30 +40,36 @@ VDEV = "net_af_packet0,iface=%s,framecnt=8192,qdisc_bypass=1"
 
 
 def bridge(run, ns, ports):
-    """A namespace with a bridge br0 and, for each name in ports, a veth
-    whose other end is on the bridge; no kernel address, no IPv6."""
+    """A namespace ns with a bridge br0 and, for each name p in ports, a
+    namespace ns+p holding a veth p whose other end is on the bridge (each
+    data plane in its own namespace: af_packet's fanout group ids could
+    collide within one); no kernel address, no IPv6."""
     try:
         run.add_netns(ns)
+        for p in ports:
+            run.add_netns(ns + p)
     except (subprocess.CalledProcessError, OSError) as e:
         mwtest.skip("cannot create network namespaces: %s" % e)
 
-    def sh(*c):
-        subprocess.run(["ip", "netns", "exec", ns] + list(c), check=True)
-    sh("ip", "link", "add", "br0", "type", "bridge")
-    sh("ip", "link", "set", "br0", "up")
+    def sh(where, *c):
+        subprocess.run(["ip", "netns", "exec", where] + list(c), check=True)
+    sh(ns, "ip", "link", "add", "br0", "type", "bridge")
+    sh(ns, "ip", "link", "set", "br0", "up")
     for p in ports:
-        sh("ip", "link", "add", p, "type", "veth", "peer", "name", p + "b")
-        sh("ip", "link", "set", p + "b", "master", "br0")
-        for dev in (p, p + "b"):
-            sh("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % dev)
-            sh("ip", "link", "set", dev, "up")
+        subprocess.run(["ip", "link", "add", p, "netns", ns + p, "type",
+                        "veth", "peer", "name", p + "b", "netns", ns],
+                       check=True)
+        sh(ns, "ip", "link", "set", p + "b", "master", "br0")
+        for where, dev in ((ns + p, p), (ns, p + "b")):
+            sh(where, "sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % dev)
+            sh(where, "ip", "link", "set", dev, "up")
 
 
 def start(run, ns, side, ip, peers, shm):
     args = ["--ip", ip, "--shm", shm, "--idle-yield", "--status-ms", "0"]
     for p in peers:
         args += ["--peer", p]
-    p = run.start(side, VDEV % ("mw" + side), args, netns=ns)
+    p = run.start(side, VDEV % ("mw" + side), args, netns=ns + "mw" + side)
     for _ in range(int(T * 20)):
         if os.path.exists("/dev/shm/" + shm):
             return p
