@@ -457,5 +457,5 @@ int mw_recv_build_ack(struct mw_ep *ep, struct peer *p, uint8_t *buf,
 	p->recv.ack_now = 0;
 	p->recv.ack_due = NO_TIME;
 	ep->ctr.acks_tx++;
-	return mw_wire_finish(buf, off);
+	return mw_wire_set_len(buf, off);
 }

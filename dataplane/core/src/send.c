@@ -601,7 +601,7 @@ static int build_data(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 	p->rtb.in_flight++;
 	p->send.last_send = now;
 	ep->ctr.data_tx++;
-	return mw_wire_finish(buf, MW_WIRE_DATA_HDR_LEN + (size_t)plen);
+	return mw_wire_set_len(buf, MW_WIRE_DATA_HDR_LEN + (size_t)plen);
 }
 
 /* One datagram for peer id, or 0. */
@@ -618,7 +618,7 @@ static int send_peer(struct mw_ep *ep, uint16_t id, uint8_t *buf, size_t cap,
 		mw_wire_put_hdr(buf, MW_PT_CLOSE, 0, &p->sess.close_src,
 				&p->sess.close_dst);
 		ep->ctr.close_tx++;
-		return mw_wire_finish(
+		return mw_wire_set_len(
 			buf, mw_wire_put_close(buf, p->sess.close_reason));
 	}
 	if (p->sess.hello_ack_pending) {
@@ -661,7 +661,9 @@ static int send_peer(struct mw_ep *ep, uint16_t id, uint8_t *buf, size_t cap,
 	return 0;
 }
 
-/* send_peer() with the datagram counted. */
+/* send_peer() with the datagram protected (the builders set only its
+ * length: a CRC32C in plain mode, the AEAD in secure mode, never both) and
+ * counted. */
 static int send_one(struct mw_ep *ep, uint16_t id, uint8_t *buf, uint64_t now)
 {
 	int len = send_peer(ep, id, buf,
@@ -672,6 +674,8 @@ static int send_one(struct mw_ep *ep, uint16_t id, uint8_t *buf, uint64_t now)
 		len = mw_sec_seal(ep, &ep->peers[id], buf, (size_t)len);
 		if (len < 0)
 			return 0;
+	} else if (len > 0) {
+		len = mw_wire_finish(buf, (size_t)len);
 	}
 	if (len > 0) {
 		if (buf[MW_OFF_TYPE] != MW_PT_CLOSE)

@@ -237,5 +237,5 @@ int mw_session_build_hello(struct mw_ep *ep, struct peer *p, uint8_t type,
 	hb.max_tensor_bytes = ep->cfg.max_tensor_bytes;
 	hb.caps = ep->cfg.hello_caps | MW_HELLO_CAP_DEADLINE;
 	mw_wire_put_hdr(buf, type, 0, &p->sess.local, dst);
-	return mw_wire_finish(buf, mw_wire_put_hello(buf, &hb));
+	return mw_wire_set_len(buf, mw_wire_put_hello(buf, &hb));
 }
