@@ -453,10 +453,11 @@ static uint64_t peer_expiry(struct mw_ep *ep, struct peer *p)
 	if (p->recv.deadline_at < t)
 		t = p->recv.deadline_at;
 	/* the pacing gate (8.5): shut now, and something could pass it */
-	if (peer_open(p) && p->cc.pace_ns && p->cc.pace_next > ep->last_now &&
-	    p->cc.pace_next < t && p->rtb.in_flight < p->cc.cwnd &&
+	if (peer_open(p) && p->cc.pace_ns &&
+	    mw_cc_pace_open(&p->cc) > ep->last_now &&
+	    mw_cc_pace_open(&p->cc) < t && p->rtb.in_flight < p->cc.cwnd &&
 	    mw_send_pending(ep, p))
-		t = p->cc.pace_next;
+		t = mw_cc_pace_open(&p->cc);
 	if (peer_open(p) && (p->rtb.in_flight || mw_send_pending(ep, p))) {
 		uint64_t r = p->send.last_send + rto_backoff(ep, p);
 
