@@ -198,9 +198,10 @@ int mw_session_on_hello(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 	if (h->type == MW_PT_HELLO)
 		p->sess.hello_ack_pending = 1;
 	/* Secure mode: the answer to our HELLO is confirmed with a packet
-	 * under the session's keys at once (12.3), so that a peer that
-	 * challenged us sees we are live even if we have nothing to send. */
-	else if (p->sec && dst_ok)
+	 * under the session's keys (12.3), so that a peer that challenged
+	 * us sees we are live: our first DATA, or, with nothing to send, an
+	 * ACK at once. */
+	else if (p->sec && dst_ok && !tx_wanted(p))
 		p->recv.ack_now = 1;
 	return 0;
 }
