@@ -382,6 +382,12 @@ void mw_ep_config_default(struct mw_ep_config *cfg);
 int mw_ep_config_check(const struct mw_ep_config *cfg);
 
 /**
+ * The endpoint's incarnation: mw_ep_config.incarnation in plain mode, the
+ * one drawn at mw_ep_new() in secure mode (PROTOCOL.md 12.2).
+ */
+uint32_t mw_ep_incarnation(const struct mw_ep *ep);
+
+/**
  * Create an endpoint.
  * @param cfg  configuration (copied).
  * @param out  the endpoint.

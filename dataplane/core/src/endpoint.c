@@ -527,6 +527,11 @@ int mw_ep_handle_expiry(struct mw_ep *ep, uint64_t now)
 	return 0;
 }
 
+uint32_t mw_ep_incarnation(const struct mw_ep *ep)
+{
+	return ep->cfg.incarnation;
+}
+
 size_t mw_ep_max_datagram(const struct mw_ep *ep)
 {
 	return ep->cfg.max_datagram;
