@@ -621,6 +621,8 @@ void mw_sec_accept(struct mw_ep *ep, struct peer *p, const struct mw_hdr *h,
 		memcpy(sp->rnonce, rx->nonce, MW_SEC_NONCE_LEN);
 		sp->rknown = 1;
 		sess_derive(ep, p);
+		/* the peer's identity was taken at once: no challenge left */
+		chal_free(ep, &sp->chal);
 	}
 	sp->rhello_sn = rx->sn;
 	(void)h;
