@@ -120,6 +120,7 @@ static void sess_derive(struct mw_ep *ep, struct peer *p)
 
 	sess_free(ep, s);
 	sp->proven = 0;
+	sp->used = 0;
 	if (!sp->rknown || !p->sess.remote_known)
 		return;
 	if (dir_secret(ep, sp->psk, &p->sess.local, sp->lnonce,
@@ -276,6 +277,7 @@ void mw_sec_chal_take(struct mw_ep *ep, struct peer *p)
 	sp->rknown = 1;
 	sp->rhello_sn = ch->rhello_sn;
 	sp->proven = 1;
+	sp->used = 1;
 }
 
 /* ---- packets (12.5, 12.6) --------------------------------------------- */
@@ -334,6 +336,8 @@ int mw_sec_seal(struct mw_ep *ep, struct peer *p, uint8_t *buf, size_t len)
 	if (dir_epoch(ep, &s->tx, sn >> SEC_EPOCH_BITS, 1) < 0)
 		return MW_ESTATE;
 	s->tx_sn++;
+	if (s == &sp->cur)
+		sp->used = 1;
 	mw_put64(buf + len, sn);
 	mw_put16(buf + MW_OFF_LEN, (uint16_t)(len + MW_SEC_TRAILER_LEN));
 	iv_of(&s->tx, sn, iv);
@@ -611,7 +615,7 @@ void mw_sec_accept(struct mw_ep *ep, struct peer *p, const struct mw_hdr *h,
 	if (rx->s) {
 		win_record(rx->s, rx->sn);
 		if (rx->s == &sp->cur)
-			sp->proven = 1;
+			sp->proven = sp->used = 1;
 		return;
 	}
 	/* A HELLO / HELLO_ACK accepted: the session may be new (the peer's

@@ -65,6 +65,8 @@ struct sec_peer {
 					     names (7.3) */
 	uint8_t proven;                   /* a DATA/ACK/CLOSE verified under
 					     cur's keys (12.3) */
+	uint8_t used;                     /* cur's keys sealed or opened a
+					     packet */
 	struct sec_chal chal;             /* at most one challenge */
 	uint32_t hello_tok;               /* HELLO token bucket (12.6) */
 	uint64_t hello_tok_at;            /* its last refill */

@@ -153,6 +153,11 @@ int mw_session_on_hello(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 		if (c > 0) {
 			int restarted = h->src.inc != p->sess.remote.inc;
 			uint64_t hello_at = p->sess.hello_at;
+			/* Secure mode: keys of ours used with the identity we
+			 * leave are never derived again (a replayed HELLO of
+			 * it must not bring back its sns and replay window):
+			 * a new identity and nonce of ours first (12.3). */
+			int renew = p->sec && p->sec->used;
 
 			if (restarted) {
 				ep->ctr.peer_restarts++;
@@ -163,12 +168,17 @@ int mw_session_on_hello(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 					SD_KEEP | (!restarted && peer_open(p)
 							   ? SD_EMIT
 							   : 0));
+			if (renew) {
+				p->sess.local.gen =
+					mw_sec_draw_gen(ep, p->sess.local.gen);
+				mw_sec_local_changed(ep, p, 0);
+			}
 			/* A HELLO of ours from our current identity is on
 			 * its way (both sides opening at once): whatever
 			 * its dst, the peer answers it with a HELLO_ACK to
 			 * that identity. Wait for it (retried on its timer)
 			 * rather than send another. */
-			if (hello_at != NO_TIME && tx_wanted(p)) {
+			if (hello_at != NO_TIME && tx_wanted(p) && !renew) {
 				p->sess.hello_at = hello_at;
 				p->sess.hello_pending = 0;
 			}

@@ -560,6 +560,39 @@ static void test_restart_and_replayed_hello(void)
 	free_pair(&p);
 }
 
+/*
+ * An old identity of the peer comes back after its session was closed
+ * (a closed session is taken over at once, 12.3): its HELLO, recorded
+ * and replayed, is accepted, but B's identity was renewed when it left
+ * the keys it had used with that identity, so the old session's DATA,
+ * replayed after it, names an identity B no longer has: nothing is
+ * delivered twice, no key is derived twice.
+ */
+static void test_replay_after_close(void)
+{
+	struct pair p;
+	uint8_t old[2048], data[2048];
+	size_t n, dn;
+	int k;
+
+	sec_pair(&p, MW_SEC_ENCRYPT);
+	open_recording(&p, old, &n);
+	dn = p.last_len[0];
+	memcpy(data, p.last[0], dn);
+	for (k = 0; k < 2; k++) {
+		CHECK(mw_ep_close_peer(p.ep[0], p.peer[0], p.now) == 0);
+		settle(&p);
+		poll_type(p.ep[1], MW_EV_SESSION_CLOSED, NULL);
+		if (k == 0)
+			CHECK_EQ(xfer(&p, 2), 2);
+	}
+	p.now += SEC_HELLO_BURST * 1000000ull;
+	CHECK_EQ(feed_b(&p, old, n), -1);
+	CHECK_EQ(feed_b(&p, data, dn), MW_DROP_AUTH_SESSION);
+	CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL) == 0);
+	free_pair(&p);
+}
+
 /* The restarted side has nothing to send: it confirms the challenge's
  * HELLO_ACK with an ACK (12.3), and the session that restarts at A then
  * carries A's tensors. */
@@ -849,6 +882,7 @@ int main(void)
 		test_simultaneous();
 		test_restart_and_replayed_hello();
 		test_restart_idle_peer();
+		test_replay_after_close();
 		test_both_restart();
 		test_hello_flood();
 	}
