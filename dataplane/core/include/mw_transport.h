@@ -382,8 +382,10 @@ void mw_ep_config_default(struct mw_ep_config *cfg);
 int mw_ep_config_check(const struct mw_ep_config *cfg);
 
 /**
- * The endpoint's incarnation: mw_ep_config.incarnation in plain mode, the
- * one drawn at mw_ep_new() in secure mode (PROTOCOL.md 12.2).
+ * The endpoint's incarnation (for status reports and captures).
+ * @param ep  an endpoint.
+ * @return mw_ep_config.incarnation in plain mode; in secure mode the one
+ *         drawn from rand at mw_ep_new() (PROTOCOL.md 12.2).
  */
 uint32_t mw_ep_incarnation(const struct mw_ep *ep);
 
