@@ -34,8 +34,8 @@ struct seen {
 
 struct sec_scan {
 	uint64_t datagrams, from_peer, to_peer, bad_header, hello,
-		hello_verified, session, session_verified, no_keys,
-		tag_failed, sn_repeated;
+		hello_verified, session, session_verified, no_keys, tag_failed,
+		sn_repeated;
 	struct seen *seen;
 	size_t nseen;
 };
@@ -64,7 +64,8 @@ static bool repeated(struct sec_scan *sc, const uint8_t *dg, bool hello)
 	x.sn = mw_get64(dg + len - MW_SEC_TRAILER_LEN);
 	x.hello = hello;
 	for (size_t i = 0; i < sc->nseen; i++)
-		if (!memcmp(&sc->seen[i], &x, sizeof(x)))
+		if (!memcmp(sc->seen[i].id, x.id, sizeof(x.id)) &&
+		    sc->seen[i].sn == x.sn && sc->seen[i].hello == x.hello)
 			return true;
 	sc->seen[sc->nseen++] = x;
 	return false;
@@ -73,8 +74,8 @@ static bool repeated(struct sec_scan *sc, const uint8_t *dg, bool hello)
 static void fresh_on(struct fresh *fr, const struct pt_sec *k,
 		     const uint8_t *dg, size_t len)
 {
-	struct mw_ident src = {mw_get32(dg + MW_OFF_SRC_INC),
-			       mw_get32(dg + MW_OFF_SRC_GEN)};
+	struct mw_ident src = { mw_get32(dg + MW_OFF_SRC_INC),
+				mw_get32(dg + MW_OFF_SRC_GEN) };
 	uint8_t type = dg[MW_OFF_TYPE];
 	uint64_t sn;
 	bool same;
@@ -133,8 +134,8 @@ static void fresh_on(struct fresh *fr, const struct pt_sec *k,
 
 /* The maskwire datagram of frame f, either way; 0 if it is none. */
 static int datagram(const struct pt_sess *s, const struct pt_sess *rev,
-		    const struct pt_frame *f, const uint8_t **pl,
-		    size_t *len, bool *from_peer)
+		    const struct pt_frame *f, const uint8_t **pl, size_t *len,
+		    bool *from_peer)
 {
 	struct mw_net_pkt p;
 	bool fp;
@@ -256,8 +257,8 @@ int pt_expect_secure(const struct pt_sess *s, const struct pt_cap *c,
 		", \"replay\": %" PRIu64 ", \"hello_rate\": %" PRIu64
 		", \"stale_incarnation\": %" PRIu64 ", \"malformed\": %" PRIu64
 		"}}}\n",
-		fr.hello_rx, fr.auth, fr.auth_session, fr.replay,
-		fr.hello_rate, fr.stale, fr.malformed);
+		fr.hello_rx, fr.auth, fr.auth_session, fr.replay, fr.hello_rate,
+		fr.stale, fr.malformed);
 	free(sc.seen);
 	return 0;
 }

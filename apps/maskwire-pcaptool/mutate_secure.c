@@ -18,8 +18,8 @@
 
 #define HELLO_BURST 16u /* PROTOCOL.md 12.6 */
 
-static const char *const alter_names[] = {"body", "nonce", "sn", "tag",
-					  "src", "dst"};
+static const char *const alter_names[] = { "body", "nonce", "sn",
+					   "tag",  "src",   "dst" };
 
 /* Copy k of the HELLO dg, altered by kind k % 6. */
 static void alter(uint8_t *dg, unsigned k)

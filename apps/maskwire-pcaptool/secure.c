@@ -13,8 +13,7 @@
 
 #include "secure.h"
 
-int pt_sec_init(struct pt_sec *k, const char *keyfile, char *err,
-		size_t errlen)
+int pt_sec_init(struct pt_sec *k, const char *keyfile, char *err, size_t errlen)
 {
 	memset(k, 0, sizeof(*k));
 	k->ops = mw_crypto_openssl();
@@ -79,7 +78,8 @@ int pt_sec_hello(const struct pt_sec *k, const uint8_t *dg, size_t len)
 	static const char lbl[] = "maskwire 2 hello";
 	uint8_t info[sizeof(lbl)], secret[32];
 
-	if (len != MW_SEC_HELLO_LEN || dg[MW_OFF_VERSION] != MW_WIRE_VERSION_SEC)
+	if (len != MW_SEC_HELLO_LEN ||
+	    dg[MW_OFF_VERSION] != MW_WIRE_VERSION_SEC)
 		return MW_EFORMAT;
 	memcpy(info, lbl, sizeof(lbl) - 1);
 	info[sizeof(lbl) - 1] = mode_of(dg);
@@ -91,8 +91,8 @@ int pt_sec_hello(const struct pt_sec *k, const uint8_t *dg, size_t len)
 
 void pt_sec_learn(struct pt_sec *k, const uint8_t *dg)
 {
-	struct mw_ident id = {mw_get32(dg + MW_OFF_SRC_INC),
-			      mw_get32(dg + MW_OFF_SRC_GEN)};
+	struct mw_ident id = { mw_get32(dg + MW_OFF_SRC_INC),
+			       mw_get32(dg + MW_OFF_SRC_GEN) };
 
 	for (unsigned i = 0; i < k->n; i++)
 		if (k->id[i].inc == id.inc && k->id[i].gen == id.gen)
