@@ -151,7 +151,7 @@ void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 		" \"transport\": {\"incarnation\": %u, \"window\": %u, "
 		"\"max_tensor_bytes\": %" PRIu64 ", \"max_segs\": %u, "
 		"\"max_retries\": %u",
-		dp->cfg.ep.incarnation, dp->cfg.ep.window,
+		mw_ep_incarnation(dp->ep), dp->cfg.ep.window,
 		dp->cfg.ep.max_tensor_bytes, dp->cfg.ep.max_segs,
 		dp->cfg.ep.max_retries);
 	fprintf(f, ", \"cc\": \"%s\"", mw_cc_name(dp->cfg.ep.cc));

@@ -609,6 +609,7 @@ static int send_peer(struct mw_ep *ep, uint16_t id, uint8_t *buf, size_t cap,
 		     uint64_t now)
 {
 	struct peer *p = &ep->peers[id];
+	struct mw_ident src, dst;
 	struct tx_slot *s;
 	uint32_t seg;
 	int ring_full;
@@ -620,6 +621,11 @@ static int send_peer(struct mw_ep *ep, uint16_t id, uint8_t *buf, size_t cap,
 		ep->ctr.close_tx++;
 		return mw_wire_set_len(
 			buf, mw_wire_put_close(buf, p->sess.close_reason));
+	}
+	if (p->sec && mw_sec_chal_owed(p, &src, &dst)) {
+		ep->ctr.hello_tx++;
+		return mw_session_build_hello_ids(ep, MW_PT_HELLO_ACK, &src,
+						  &dst, buf);
 	}
 	if (p->sess.hello_ack_pending) {
 		p->sess.hello_ack_pending = 0;
