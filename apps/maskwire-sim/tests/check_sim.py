@@ -242,8 +242,11 @@ def case_deadline():
     # and the rest bit-exact; the sender hears "partial" for exactly
     # those tensors.
     partial = 0
+    # 16 seeds: at 20% loss some of them (8, 9) are where a tensor decided
+    # partial while waiting for its predecessor used to be reported to
+    # its sender as complete
     for loss in (0.05, 0.1, 0.2):
-        for seed in range(1, 7):
+        for seed in range(1, 17):
             # integrity mode: the checker reads the segments off the wire
             a = SMALL[:2] + ["--tensors", 20, "--loss", loss, "--delay-us",
                              1000, "--deadline-ms", 3, "--seed", seed,
@@ -263,7 +266,7 @@ def case_deadline():
                   "elements lost counted", o)
             partial += d["partial_rx"]
     check(partial > 0, ["deadline"], "some tensors delivered partial")
-    print("partial deliveries over 18 runs: %d" % partial)
+    print("partial deliveries over 48 runs: %d" % partial)
 
 
 def case_deadline_noloss():
