@@ -21,31 +21,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_time.h"
 #include "mw_crypto.h"
 #include "mw_wire.h"
 
 #define MAX_BODY 9000u
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *t, unsigned n)
-{
-	qsort(t, n, sizeof(*t), cmp_double);
-	return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
-}
 
 enum op { OP_SEAL, OP_OPEN, OP_TAG, OP_CRC, OP_COPY, OP_N };
 static const char *const op_name[OP_N] = {"seal", "open", "tag", "crc32c",
@@ -112,14 +92,14 @@ static double measure(struct ctx *c, enum op op, size_t n, unsigned reps,
 		if (once(c, op, n, i) < 0)
 			return -1;
 	for (r = 0; r < reps; r++) {
-		double t0 = now();
+		double t0 = bench_now();
 
 		for (i = 0; i < iters; i++)
 			if (once(c, op, n, i) < 0)
 				return -1;
-		t[r] = now() - t0;
+		t[r] = bench_now() - t0;
 	}
-	return (double)n * iters / median(t, reps) / 1e9;
+	return (double)n * iters / bench_median(t, reps) / 1e9;
 }
 
 int main(int argc, char **argv)

@@ -567,7 +567,6 @@ static void test_restart_and_replayed_hello(void)
 	CHECK(b.state == MW_PEER_OPEN);
 	CHECK(b.remote.inc == a1.local.inc && b.remote.gen == a1.local.gen);
 	mw_ep_counters(p.ep[1], &c);
-	mw_ep_counters(p.ep[1], &c);
 	CHECK_EQ(c.peer_restarts, 1);
 	CHECK(c.challenges >= 1);
 	CHECK_EQ(xfer(&p, 2), 2);
