@@ -56,6 +56,7 @@ def body(run):
     k, net = s["sink"], s["net"]
     peers = s["peers"]
     c = mwtest.Checker()
+    c.eq("server port driver", s["port"]["driver"], "net_" + PORT)
     c.eq("configured peers in the table", len(peers), CONFIGURED)
     c.eq("server end", s["maskwire"]["end"], "idle")
     c.true("server delivered and verified every tensor (%d)" % k["delivered"],
