@@ -216,17 +216,15 @@ def markdown(res):
                     "on veths; MS %s; all on this machine's shared cores, "
                     "--idle-yield)" % prow["shape"], "",
                     "| devices | tensors/s | dense-eq Gbit/s | wire Gbit/s "
-                    "| Jain | min/mean | server work ns/tensor | "
-                    "server CPU us/tensor |",
-                    "|---|---|---|---|---|---|---|---|"])
+                    "| Jain | min/mean | server CPU us/tensor |",
+                    "|---|---|---|---|---|---|---|"])
         for r in rows:
             if r["section"] != "peers":
                 continue
-            out.append("| %d | %s | %s | %s | %s | %s | %s | %s |" % (
+            out.append("| %d | %s | %s | %s | %s | %s | %s |" % (
                 r["peers"], fmt(r.get("tensors_per_s"), 0),
                 fmt(r.get("dense_gbit_s")), fmt(r.get("wire_gbit_s"), 3),
                 fmt(r.get("jain"), 4), fmt(r.get("min_over_mean")),
-                fmt(r.get("server_work_ns_per_tensor"), 0),
                 fmt(r.get("server_cpu_us_per_tensor"), 1)))
         out.append("")
     if res["notes"]:
