@@ -157,10 +157,12 @@ void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 	fprintf(f,
 		" \"transport\": {\"incarnation\": %u, \"window\": %u, "
 		"\"max_tensor_bytes\": %" PRIu64 ", \"max_segs\": %u, "
-		"\"max_retries\": %u",
+		"\"max_retries\": %u, \"max_peers\": %u, \"mem_held\": %" PRIu64
+		", \"mem_bound\": %" PRIu64,
 		dp->cfg.ep.incarnation, dp->cfg.ep.window,
 		dp->cfg.ep.max_tensor_bytes, dp->cfg.ep.max_segs,
-		dp->cfg.ep.max_retries);
+		dp->cfg.ep.max_retries, dp->cfg.ep.max_peers,
+		mw_ep_mem_held(dp->ep), mw_ep_mem_bound(dp->ep));
 	fprintf(f, ", \"cc\": \"%s\"", mw_cc_name(dp->cfg.ep.cc));
 	/* Plain mode is said loudly: nothing it carries is authenticated. */
 	fprintf(f, ", \"security\": \"%s\"",
