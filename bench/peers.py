@@ -33,6 +33,7 @@ def one(binary, n, seconds):
                "activation", "--content-period", "1", "--drain-ms", "100",
                "--linger-ms", "100"]
         devs = [t.start_device(i, dev) for i in range(n)]
+        t.wait_running(devs)
         srv = t.start_server(["--plain", "--peers", t.peers_file(0), "--sink",
                               "--no-verify", "--duration",
                               str(seconds), "--link-wait-ms", "5000"])

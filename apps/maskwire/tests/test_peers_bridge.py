@@ -51,8 +51,8 @@ def body(run):
     t.build()
     dev_args = ["--gen", "100000000", "--shape", SHAPE, "--kind", "activation",
                 "--drain-ms", "200", "--linger-ms", "100", "--sink"]
-    devs = [t.start_device(i, dev_args + (["--status-ms", "250"] if i == 0 else []))
-            for i in range(N)]
+    devs = [t.start_device(i, dev_args) for i in range(N)]
+    t.wait_running(devs)
     # The server last: every device's HELLO waits for its ARP answer, so
     # all start within one ARP round of the server.
     srv = t.start_server(["--peers", t.peers_file(CONFIGURED - N),
@@ -65,8 +65,7 @@ def body(run):
     mwtest.check(devs[0].poll() is None, "device 0 runs before its kill")
     topo.stop(devs[0], sig=9)
     time.sleep(DURATION * 0.17)
-    devs.append(t.start_device(0, dev_args + ["--status-ms", "250"],
-                               side="dev0again"))
+    devs.append(t.start_device(0, dev_args, side="dev0again"))
     wait_done(run, devs[-1], 50, 60)
     time.sleep(DURATION * 0.33)
     for d in devs:

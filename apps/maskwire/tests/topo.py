@@ -105,8 +105,24 @@ class Topo:
     def start_device(self, i, args, side=None):
         return self.run.start(side or "dev%d" % i, self.vdev(self.dev_if[i]),
                               ["--ip", device_ip(i), "--peer", SERVER_IP,
-                               "--idle-yield", "--status-ms", "0"] + args,
+                               "--idle-yield", "--status-ms", "300"] + args,
                               netns=self.dev_ns[i])
+
+    def wait_running(self, procs, timeout=90):
+        """Wait until every data plane in procs runs its poll loop (its
+        first status line is in its log): on a loaded machine EAL takes
+        seconds to start, and a server started before its devices would
+        measure them from different moments."""
+        t0 = time.monotonic()
+        for p in procs:
+            while True:
+                with open(p.logf) as f:
+                    if "[maskwire]" in f.read():
+                        break
+                if p.poll() is not None or time.monotonic() - t0 > timeout:
+                    self.run.dump_logs()
+                    mwtest.fail("%s did not start its poll loop" % p.side)
+                time.sleep(0.1)
 
     def peers_file(self, extra=0):
         """The server's --peers file: the N devices, then `extra`
