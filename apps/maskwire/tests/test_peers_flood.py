@@ -77,15 +77,20 @@ def phase(run, t, secure, attacker, aif, tag):
            % (tag, tr["max_peers"], tr["mem_held"], tr["mem_bound"]),
            tr["max_peers"] == acc["slots"] and tr["mem_held"] <= tr["mem_bound"])
     seen = net["rx_unknown_peer"]
+    # (the kernel may drop some of a flood on a loaded machine: af_packet's
+    # ring; every one that reached the data plane is accounted for)
     c.true("%s: the flood reached the data plane (%d from unknown sources)" % (tag, seen),
-           seen >= FLOOD * 0.9)
+           seen >= FLOOD // 2)
+    parts = (net["accept_new"] + net["accept_rejected"] + net["peer_table_full"]
+             + net["accept_not_hello"] + net["accept_not_allowed"])
+    c.eq("%s: every datagram from an unknown source accepted or counted as a drop"
+         % tag, parts, seen)
     if not secure:
         c.true("%s: %d spoofed peers accepted, at most %d at a time"
                % (tag, net["accept_new"], accept),
                net["accept_new"] >= accept and acc["active"] <= accept)
         c.true("%s: the rest counted as peer_table_full (%d)" % (tag, net["peer_table_full"]),
-               net["peer_table_full"] >= seen - net["accept_new"] - net["accept_rejected"] - 2
-               and net["peer_table_full"] > FLOOD // 2)
+               net["peer_table_full"] >= seen - net["accept_new"] - 2)
         c.true("%s: spoofed peers reclaimed (%d)" % (tag, net["accept_reclaimed"]),
                net["accept_reclaimed"] >= accept)
     else:
@@ -96,7 +101,8 @@ def phase(run, t, secure, attacker, aif, tag):
                and accepted[0]["ip"] == topo.device_ip(1)
                and accepted[0]["tensors_rx"] == G)
         c.true("%s: every spoofed HELLO rejected (%d)" % (tag, net["accept_rejected"]),
-               net["accept_rejected"] >= seen - 3)
+               net["accept_rejected"] >= seen - 3
+               and s["transport"]["drop"]["auth"] >= net["accept_rejected"])
     c.finish()
 
 
