@@ -203,16 +203,34 @@ def udp_frame(dst_mac, src_mac, src_ip, dst_ip, sport, dport, payload):
     return mac2b(dst_mac) + mac2b(src_mac) + b"\x08\x00" + iph + udp
 
 
+def flood_payload(r, k):
+    """The k-th datagram of a flood: a valid plain HELLO, except the first
+    twenty and every tenth: garbage (empty, random bytes, a HELLO with a
+    bad CRC32C, a truncated HELLO)."""
+    hello = hello_v1(r.randrange(1, 1 << 31))
+    if k >= 20 and k % 10:
+        return hello
+    kind = k % 4
+    if kind == 0:
+        return b""
+    if kind == 1:
+        return bytes(r.randrange(256) for _ in range(r.randrange(1, 120)))
+    if kind == 2:
+        return hello[:30] + bytes([hello[30] ^ 0x40]) + hello[31:]
+    return hello[:40]
+
+
 def flood_file(path, n, dst_mac, dst_ip, seed):
-    """n HELLOs from n distinct spoofed sources (10.200.x.y, random ports
-    and MACs), one frame per line-free record: 2-byte length + frame."""
+    """n datagrams (flood_payload()) from n distinct spoofed sources
+    (10.200.x.y, random ports and MACs), one record each: 2-byte length
+    + frame."""
     r = random.Random(seed)
     with open(path, "wb") as f:
         for k in range(n):
             src_ip = "10.200.%d.%d" % (k // 250, 1 + k % 250)
             mac = "02:%02x:%02x:%02x:%02x:%02x" % tuple(r.randrange(256) for _ in range(5))
             fr = udp_frame(dst_mac, mac, src_ip, dst_ip, r.randrange(1024, 65535),
-                           UDP_PORT, hello_v1(r.randrange(1, 1 << 31)))
+                           UDP_PORT, flood_payload(r, k))
             f.write(struct.pack("!H", len(fr)) + fr)
 
 
