@@ -150,7 +150,7 @@ struct mw_dp_peer *mw_dp_peer_find_ip(struct mw_dp *dp, uint32_t ip);
 /* The peer of a core peer id, or NULL. */
 struct mw_dp_peer *mw_dp_peer_by_ep(struct mw_dp *dp, uint16_t id);
 /* A datagram from an address that is no peer: a HELLO may create one
- * (docs/PROTOCOL.md 6.1); anything else is counted and dropped. */
+ * (docs/PROTOCOL.md 6.6); anything else is counted and dropped. */
 void mw_dp_peer_accept(struct mw_dp *dp, const struct mw_net_pkt *p,
 		       const uint8_t *u, uint32_t frame_len, uint64_t now);
 /* Reclaim idle accepted peers (on its own timer). */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * mw_dp_peers.c - the data plane's peer table: the configured peers, then
- * up to accept_max peers accepted on a HELLO (docs/PROTOCOL.md 6.1); an
+ * up to accept_max peers accepted on a HELLO (docs/PROTOCOL.md 6.6); an
  * (ip, port) hash to find a datagram's peer; per-peer counters; the
  * reclaiming of idle accepted peers. Memory is allocated once, for
  * npeers + accept_max slots, whatever the number of sources that try.
@@ -147,7 +147,7 @@ void mw_dp_peers_free(struct mw_dp *dp)
 }
 
 /*
- * The order of checks (docs/PROTOCOL.md 6.1): the source address is
+ * The order of checks (docs/PROTOCOL.md 6.6): the source address is
  * allowed; the datagram is a HELLO (type byte, common header length);
  * a slot is free; then the core judges the HELLO on a freshly registered
  * peer (checksum or, in secure mode, the tag under --key): a HELLO it

@@ -63,7 +63,7 @@ struct mw_dp_cfg {
 	const struct mw_dp_peer_cfg *peers; /**< npeers configured peers
 				       (caller-owned; read by mw_dp_create()) */
 	unsigned npeers;
-	/* Accepting peers that open a session (docs/PROTOCOL.md 6.1). */
+	/* Accepting peers that open a session (docs/PROTOCOL.md 6.6). */
 	unsigned accept_max;   /**< peers accepted at most at a time; 0: only
 				    the configured ones */
 	uint32_t accept_net;   /**< sources allowed: (ip & accept_mask) == */
