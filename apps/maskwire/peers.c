@@ -56,7 +56,8 @@ int mw_cidr_parse(const char *s, uint32_t *net, uint32_t *mask)
 		return -1;
 	memcpy(ip, s, n);
 	ip[n] = 0;
-	if (mw_net_parse_ip4(ip, net) || (slash && num_u64(slash + 1, 32, &len)))
+	if (mw_net_parse_ip4(ip, net) ||
+	    (slash && num_u64(slash + 1, 32, &len)))
 		return -1;
 	*mask = len ? 0xffffffffu << (32 - len) : 0;
 	return (*net & ~*mask) ? -1 : 0;
@@ -82,8 +83,8 @@ static struct mw_dp_peer_cfg *list_add(struct mw_peer_list *l)
 }
 
 /* One line's fields after the address: a MAC or a key file each, once. */
-static int line_field(struct mw_dp_peer_cfg *p, const char *f,
-		      const char *dir, char *err, size_t errlen)
+static int line_field(struct mw_dp_peer_cfg *p, const char *f, const char *dir,
+		      char *err, size_t errlen)
 {
 	uint8_t mac[6];
 	if (!mw_net_parse_mac(f, mac)) {
@@ -143,8 +144,8 @@ int mw_peers_load(struct mw_peer_list *l, const char *path, char *err,
 		size_t len = strlen(line);
 		if (len == sizeof line - 1 && line[len - 1] != '\n' &&
 		    !feof(f)) {
-			snprintf(what, sizeof what, "line longer than %zu bytes",
-				 sizeof line - 2);
+			snprintf(what, sizeof what,
+				 "line longer than %zu bytes", sizeof line - 2);
 			rc = -1;
 			break;
 		}
@@ -226,7 +227,8 @@ int mw_peers_option(int c, const char *arg, struct mw_peer_list *l,
 	}
 	case MW_PEERS_O_PEER_MAC:
 		if (!last) {
-			snprintf(err, errlen, "--peer-mac must follow a --peer");
+			snprintf(err, errlen,
+				 "--peer-mac must follow a --peer");
 			return -1;
 		}
 		if (mw_net_parse_mac(arg, last->mac) || (last->mac[0] & 1)) {
@@ -240,7 +242,8 @@ int mw_peers_option(int c, const char *arg, struct mw_peer_list *l,
 		return 0;
 	case MW_PEERS_O_PEER_KEY:
 		if (!last) {
-			snprintf(err, errlen, "--peer-key must follow a --peer");
+			snprintf(err, errlen,
+				 "--peer-key must follow a --peer");
 			return -1;
 		}
 		if (mw_keyfile_load(arg, last->psk, err, errlen))
@@ -251,8 +254,9 @@ int mw_peers_option(int c, const char *arg, struct mw_peer_list *l,
 		return mw_peers_load(l, arg, err, errlen);
 	case MW_PEERS_O_ACCEPT:
 		if (num_u64(arg, MW_DP_MAX_PEERS, &v)) {
-			snprintf(err, errlen, "--accept-peers: '%s' is not 0..%u",
-				 arg, MW_DP_MAX_PEERS);
+			snprintf(err, errlen,
+				 "--accept-peers: '%s' is not 0..%u", arg,
+				 MW_DP_MAX_PEERS);
 			return -1;
 		}
 		d->accept_max = (unsigned)v;
@@ -270,8 +274,9 @@ int mw_peers_option(int c, const char *arg, struct mw_peer_list *l,
 	case MW_PEERS_O_ACCEPT_IDLE:
 		if (num_u64(arg, 86400000, &v) || v == 0) {
 			snprintf(err, errlen, "%s: '%s' is not 1..86400000 ms",
-				 c == MW_PEERS_O_ACCEPT_HELLO ? "--accept-hello-ms"
-							      : "--accept-idle-ms",
+				 c == MW_PEERS_O_ACCEPT_HELLO
+					 ? "--accept-hello-ms"
+					 : "--accept-idle-ms",
 				 arg);
 			return -1;
 		}
@@ -286,8 +291,8 @@ int mw_peers_option(int c, const char *arg, struct mw_peer_list *l,
 	}
 }
 
-int mw_peers_finish(struct mw_peer_list *l, struct mw_dp_cfg *d,
-		    bool has_key, char *err, size_t errlen)
+int mw_peers_finish(struct mw_peer_list *l, struct mw_dp_cfg *d, bool has_key,
+		    char *err, size_t errlen)
 {
 	for (unsigned i = 0; i < l->n; i++)
 		if (!l->v[i].port)

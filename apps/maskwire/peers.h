@@ -29,6 +29,7 @@ enum {
 };
 
 /** struct option entries for getopt_long (put them in the table). */
+/* clang-format off */
 #define MW_PEERS_OPTIONS                                                      \
 	{"peer", 1, 0, MW_PEERS_O_PEER},                                      \
 	{"peer-mac", 1, 0, MW_PEERS_O_PEER_MAC},                              \
@@ -38,12 +39,13 @@ enum {
 	{"accept-from", 1, 0, MW_PEERS_O_ACCEPT_FROM},                        \
 	{"accept-hello-ms", 1, 0, MW_PEERS_O_ACCEPT_HELLO},                   \
 	{"accept-idle-ms", 1, 0, MW_PEERS_O_ACCEPT_IDLE}
+/* clang-format on */
 
 /** The peers given so far (grown as they come, up to MW_DP_MAX_PEERS). */
 struct mw_peer_list {
 	struct mw_dp_peer_cfg *v; /**< port 0: not given, ours (finish) */
 	unsigned n, cap;
-	bool any_key;             /**< some peer has its own key */
+	bool any_key; /**< some peer has its own key */
 };
 
 /**
@@ -82,8 +84,8 @@ int mw_peers_option(int c, const char *arg, struct mw_peer_list *l,
  * --key (has_key) their HELLOs authenticate under.
  * @return 0, or -1 with a message in err.
  */
-int mw_peers_finish(struct mw_peer_list *l, struct mw_dp_cfg *d,
-		    bool has_key, char *err, size_t errlen);
+int mw_peers_finish(struct mw_peer_list *l, struct mw_dp_cfg *d, bool has_key,
+		    char *err, size_t errlen);
 
 /** Free the list. */
 void mw_peers_free(struct mw_peer_list *l);

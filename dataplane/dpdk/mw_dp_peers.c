@@ -35,8 +35,7 @@ static void ht_remove(struct mw_dp *dp, unsigned i)
 	p->hnext = -1;
 }
 
-struct mw_dp_peer *mw_dp_peer_find(struct mw_dp *dp, uint32_t ip,
-				   uint16_t port)
+struct mw_dp_peer *mw_dp_peer_find(struct mw_dp *dp, uint32_t ip, uint16_t port)
 {
 	for (int32_t i = dp->ht[addr_hash(dp, ip, port)]; i >= 0;
 	     i = dp->peer[i].hnext)
@@ -84,8 +83,7 @@ static void slot_fill(struct mw_dp *dp, unsigned i,
 	ht_insert(dp, i);
 }
 
-int mw_dp_peers_init(struct mw_dp *dp, uint64_t now, char *err,
-		     size_t errlen)
+int mw_dp_peers_init(struct mw_dp *dp, uint64_t now, char *err, size_t errlen)
 {
 	const struct mw_dp_cfg *cfg = &dp->cfg;
 	dp->npeers = cfg->npeers;
@@ -101,8 +99,7 @@ int mw_dp_peers_init(struct mw_dp *dp, uint64_t now, char *err,
 	dp->ep_ids = rte_zmalloc("mw_ep_ids",
 				 sizeof(*dp->ep_ids) * (cfg->npeers + 1), 0);
 	if (!dp->peer || !dp->by_ep || !dp->ht || !dp->ep_ids) {
-		snprintf(err, errlen, "out of memory for %u peers",
-			 dp->nslots);
+		snprintf(err, errlen, "out of memory for %u peers", dp->nslots);
 		return MW_ENOMEM;
 	}
 	for (unsigned i = 0; i < dp->nslots; i++) {
@@ -239,8 +236,9 @@ void mw_dp_peers_reclaim(struct mw_dp *dp, uint64_t now)
 		    pi.tx_pending)
 			continue;
 		uint64_t quiet = now - p->last_rx_ns;
-		if (quiet >= (pi.state == MW_PEER_OPEN ? dp->cfg.accept_idle_ns
-						       : dp->cfg.accept_hello_ns))
+		if (quiet >= (pi.state == MW_PEER_OPEN
+				      ? dp->cfg.accept_idle_ns
+				      : dp->cfg.accept_hello_ns))
 			reclaim(dp, i, now);
 	}
 }
@@ -291,7 +289,7 @@ int mw_dp_peer_stats(const struct mw_dp *dp, unsigned i,
 
 static const char *state_name(unsigned s)
 {
-	static const char *const n[] = {"free", "idle", "hello", "open"};
+	static const char *const n[] = { "free", "idle", "hello", "open" };
 	return s < 4 ? n[s] : "?";
 }
 
@@ -332,8 +330,7 @@ void mw_dp_peers_json(const struct mw_dp *dp, FILE *f)
 			s.rx_frames, s.rx_bytes, s.tx_frames, s.tx_bytes,
 			s.tensors_rx, s.tensors_tx_done, s.tensors_tx_failed,
 			s.dense_bytes_rx, s.dense_bytes_tx, s.retrans,
-			s.restarts, s.sessions_closed,
-			(double)s.srtt_ns / 1e3);
+			s.restarts, s.sessions_closed, (double)s.srtt_ns / 1e3);
 		first = false;
 	}
 	fprintf(f, "],\n");

@@ -2,8 +2,8 @@
 /* Round-robin service of slots (see mw_rr.h). */
 #include "mw_rr.h"
 
-unsigned mw_rr_run(struct mw_rr *rr, unsigned n, unsigned budget,
-		   mw_rr_fn fn, void *ctx)
+unsigned mw_rr_run(struct mw_rr *rr, unsigned n, unsigned budget, mw_rr_fn fn,
+		   void *ctx)
 {
 	unsigned done = 0, idle = 0;
 

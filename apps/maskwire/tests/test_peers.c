@@ -78,7 +78,8 @@ int main(void)
 		CHECK(!l.v[0].has_mac && !l.v[0].has_key);
 		CHECK_EQ(l.v[1].port, 47001);
 		CHECK(l.v[1].has_mac && l.v[1].mac[5] == 3 && !l.v[1].has_key);
-		CHECK(l.v[2].has_mac && l.v[2].has_key && l.v[2].psk[31] == 0x1f);
+		CHECK(l.v[2].has_mac && l.v[2].has_key &&
+		      l.v[2].psk[31] == 0x1f);
 		CHECK(l.v[3].has_key && !l.v[3].has_mac && l.v[3].port == 9);
 		CHECK(l.any_key);
 	}
@@ -98,15 +99,18 @@ int main(void)
 	mw_peers_free(&l);
 
 	/* every bad line is named, and nothing of that file is kept */
-	bad("10.0.0.2\n10.0.0.300\n", "peers.txt:2: '10.0.0.300' is not IP[:PORT]");
+	bad("10.0.0.2\n10.0.0.300\n",
+	    "peers.txt:2: '10.0.0.300' is not IP[:PORT]");
 	bad("10.0.0.2:0\n", "peers.txt:1:");
 	bad("10.0.0.2:70000\n", "peers.txt:1:");
 	bad("224.0.0.1\n", "peers.txt:1:");
-	bad("\n\n10.0.0.2 01:00:00:00:00:01\n", "peers.txt:3: '01:00:00:00:00:01' "
-					      "is not a unicast MAC");
+	bad("\n\n10.0.0.2 01:00:00:00:00:01\n",
+	    "peers.txt:3: '01:00:00:00:00:01' "
+	    "is not a unicast MAC");
 	bad("10.0.0.2 02:00:00:00:00:01 02:00:00:00:00:02\n",
 	    "peers.txt:1: a second MAC");
-	bad("10.0.0.2 dev.key dev.key\n", "peers.txt:1: 'dev.key': a second key");
+	bad("10.0.0.2 dev.key dev.key\n",
+	    "peers.txt:1: 'dev.key': a second key");
 	bad("10.0.0.2 a b c\n", "peers.txt:1:");
 	bad("10.0.0.2 open.key\n", "peers.txt:1:");
 	bad("10.0.0.2 nokey\n", "peers.txt:1:");

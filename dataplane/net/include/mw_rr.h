@@ -42,8 +42,8 @@ typedef int (*mw_rr_fn)(void *ctx, unsigned slot);
  * @param budget  units to serve at most.
  * @return units served (0..budget).
  */
-unsigned mw_rr_run(struct mw_rr *rr, unsigned n, unsigned budget,
-		   mw_rr_fn fn, void *ctx);
+unsigned mw_rr_run(struct mw_rr *rr, unsigned n, unsigned budget, mw_rr_fn fn,
+		   void *ctx);
 
 #ifdef __cplusplus
 }

@@ -20,11 +20,11 @@ struct sim {
 	uint64_t served[NSLOT];
 	unsigned stop_every; /* fn() stops every this many calls (0: never) */
 	unsigned calls;
-	unsigned last;       /* last slot fn() was asked about */
-	uint64_t units;      /* served so far, to any slot */
+	unsigned last;         /* last slot fn() was asked about */
+	uint64_t units;        /* served so far, to any slot */
 	uint64_t since[NSLOT]; /* units when the slot last got service or
 				  work after having none */
-	uint64_t max_wait;   /* most units others got while one waited */
+	uint64_t max_wait;     /* most units others got while one waited */
 };
 
 static void add_work(struct sim *s, unsigned slot, uint64_t n)
@@ -36,14 +36,14 @@ static void add_work(struct sim *s, unsigned slot, uint64_t n)
 
 static int fails;
 
-#define CHECK(c, ...)                                                         \
-	do {                                                                  \
-		if (!(c)) {                                                   \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);  \
-			fprintf(stderr, __VA_ARGS__);                         \
-			fputc('\n', stderr);                                  \
-			fails++;                                              \
-		}                                                             \
+#define CHECK(c, ...)                                                        \
+	do {                                                                 \
+		if (!(c)) {                                                  \
+			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+			fprintf(stderr, __VA_ARGS__);                        \
+			fputc('\n', stderr);                                 \
+			fails++;                                             \
+		}                                                            \
 	} while (0)
 
 static int serve(void *ctx, unsigned slot)
@@ -75,8 +75,8 @@ static uint64_t rng(uint64_t *x)
 /* Slots 0..nbusy-1 always have work; the others get some now and then. */
 static void fairness(uint64_t seed, unsigned nbusy, unsigned stop_every)
 {
-	struct sim s = {.stop_every = stop_every};
-	struct mw_rr rr = {0};
+	struct sim s = { .stop_every = stop_every };
+	struct mw_rr rr = { 0 };
 	uint64_t x = seed;
 
 	for (unsigned i = 0; i < nbusy; i++)
@@ -109,13 +109,15 @@ static void fairness(uint64_t seed, unsigned nbusy, unsigned stop_every)
 
 static void edges(void)
 {
-	struct sim s = {0};
-	struct mw_rr rr = {.next = 7};
+	struct sim s = { 0 };
+	struct mw_rr rr = { .next = 7 };
 
 	CHECK(mw_rr_run(&rr, 0, 32, serve, &s) == 0, "no slots");
 	CHECK(mw_rr_run(&rr, 4, 32, serve, &s) == 0, "nothing to do");
-	CHECK(s.calls == 0 && rr.next == 3, "one idle turn from 7%%4=3 "
-	      "ends where it began (next %u)", rr.next);
+	CHECK(s.calls == 0 && rr.next == 3,
+	      "one idle turn from 7%%4=3 "
+	      "ends where it began (next %u)",
+	      rr.next);
 	s.backlog[1] = 5;
 	s.backlog[2] = 1;
 	CHECK(mw_rr_run(&rr, 4, 3, serve, &s) == 3, "budget bounds the run");
