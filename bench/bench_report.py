@@ -212,6 +212,24 @@ def markdown(res):
                 ratio(r.get("dense_gbit_s"), base and base.get("dense_gbit_s"))
                 if r["sec"] != "plain" else ""))
         out.append("")
+    prow = find(rows, section="peers")
+    if prow:
+        out.extend(["## 8. Many peers (one server, N devices, each a data "
+                    "plane in its namespace on a Linux bridge, net_af_packet "
+                    "on veths; MS %s; all on this machine's shared cores, "
+                    "--idle-yield)" % prow["shape"], "",
+                    "| devices | tensors/s | dense-eq Gbit/s | wire Gbit/s "
+                    "| Jain | min/mean | server CPU us/tensor |",
+                    "|---|---|---|---|---|---|---|"])
+        for r in rows:
+            if r["section"] != "peers":
+                continue
+            out.append("| %d | %s | %s | %s | %s | %s | %s |" % (
+                r["peers"], fmt(r.get("tensors_per_s"), 0),
+                fmt(r.get("dense_gbit_s")), fmt(r.get("wire_gbit_s"), 3),
+                fmt(r.get("jain"), 4), fmt(r.get("min_over_mean")),
+                fmt(r.get("server_cpu_us_per_tensor"), 1)))
+        out.append("")
     if res["notes"]:
         out.extend(["Notes:", ""] + ["- " + n for n in res["notes"]] + [""])
     return "\n".join(out)

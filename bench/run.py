@@ -23,6 +23,9 @@ Sections (see docs/BENCH.md):
   security   secure mode (docs/PROTOCOL.md 12) against plain in the same
              run: dense tensors, encrypt / integrity / plain interleaved,
              at MTU 1500 (net_memif) and 9000 (net_vhost/net_virtio_user)
+  peers      one server and 1, 2, 4, 8, 16 devices on a Linux bridge
+             (net_af_packet on veths): aggregate goodput, fairness and the
+             server's CPU per tensor (bench/peers.py)
 
 The rows before "security" run --plain (the protocol they were measured
 with); "security" is where the cost of the AEAD is read.
@@ -821,6 +824,10 @@ def run(a):
         # 7: secure mode against plain
         if want("security"):
             security_section(a, b)
+        # 8: many peers
+        if want("peers"):
+            from peers import peers_section
+            peers_section(a, b, log)
     finally:
         b.cleanup()
     results["elapsed_s"] = round(time.time() - started, 1)
@@ -868,7 +875,7 @@ def main():
     p.add_argument("--only", type=lambda v: set(v.split(",")), default=None,
                    help="run only these sections (comma-separated: transfer "
                         "(with the fixed-rate rows), step, ceiling, loss, "
-                        "size, mtu, security)")
+                        "size, mtu, security, peers)")
     p.add_argument("--fixed-frac", type=float, default=0.5,
                    help="fixed offered rate as a fraction of maskwire's "
                    "full rate (0.5)")

@@ -358,6 +358,9 @@ struct mw_peer_info {
 	uint32_t rto_count;   /**< consecutive timeouts */
 	uint16_t peer_caps;   /**< MW_HELLO_CAP_* of the peer's last HELLO
 				   (0 until one arrived) */
+	uint64_t retrans;     /**< segments retransmitted to this peer since
+				   it was registered (its share of
+				   mw_counters.retrans) */
 };
 
 enum mw_peer_state {

@@ -635,6 +635,7 @@ int mw_ep_peer_info(const struct mw_ep *ep, uint16_t id,
 		pi->rx_pending += p->recv.rx[i].used;
 	pi->rx_pending += p->recv.rx_unpolled;
 	pi->rto_count = p->send.rto_count;
+	pi->retrans = p->retrans;
 	pi->peer_caps = mw_ep_peer_caps(ep, id);
 	return 0;
 }

@@ -206,6 +206,8 @@ struct peer {
 	struct mw_rtt rtt;
 	struct recvq recv;
 	struct sec_peer *sec;       /* secure mode (12), else NULL */
+	uint64_t retrans;           /* segments retransmitted to this peer,
+				       since mw_ep_add_peer() */
 	uint32_t peer_ev;           /* peer events not yet polled */
 };
 

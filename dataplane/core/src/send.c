@@ -582,6 +582,7 @@ static int build_data(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 	if (g->state == SEG_LOST) {
 		s->lost--;
 		ep->ctr.retrans++;
+		p->retrans++;
 		if (g->cause == LOST_RTO)
 			ep->ctr.retrans_rto++;
 		else
