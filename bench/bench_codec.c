@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_time.h"
 #include "mw_codec.h"
 #include "mw_rand.h"
 
@@ -72,27 +73,6 @@ static void fill_relu_normal(float *x, uint64_t n)
 		if (i + 1 < n)
 			x[i + 1] = b > 0.0f ? b : 0.0f;
 	}
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *t, unsigned n)
-{
-	qsort(t, n, sizeof(*t), cmp_double);
-	return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
 static int cmp_desc_float(const void *a, const void *b)
@@ -162,14 +142,14 @@ static void bench_throughput(int quick, unsigned reps, int json_only)
 		memcpy(y, x, n * 4); /* fault the pages in */
 		/* the naive way: sort a copy, take the k-th largest */
 		for (unsigned r = 0; r < sreps; r++) {
-			double t0 = now();
+			double t0 = bench_now();
 
 			memcpy(srt, x, n * 4);
 			qsort(srt, n, sizeof(float), cmp_desc_float);
-			t[r] = now() - t0;
+			t[r] = bench_now() - t0;
 			sink = srt[n / 100];
 		}
-		sort_gbps[si] = gb / median(t, sreps);
+		sort_gbps[si] = gb / bench_median(t, sreps);
 
 		for (unsigned ri = 0; ri < 3; ri++) {
 			for (unsigned bi = 0; bi < 3; bi++) {
@@ -182,28 +162,28 @@ static void bench_throughput(int quick, unsigned reps, int json_only)
 				/* memcpy, encode, decode side by side in each
 				 * repetition, so that noise hits all three */
 				for (unsigned r = 0; r < reps; r++) {
-					double t0 = now(), t1;
+					double t0 = bench_now(), t1;
 
 					memcpy(y, x, n * 4);
-					t1 = now();
+					t1 = bench_now();
 					tm[r] = t1 - t0;
 					sink = y[r];
 					len = mw_encode(&p, x, n, &d, out,
 							(size_t)mw_encode_size(&p, n),
 							scratch, ss);
-					t0 = now();
+					t0 = bench_now();
 					t[r] = t0 - t1;
 					if (len < 0)
 						die("encode", len);
 					rc = mw_seg_decode(&d, 0, n, out,
 							   (size_t)len, y);
-					td[r] = now() - t0;
+					td[r] = bench_now() - t0;
 					if (rc < 0)
 						die("decode", rc);
 				}
-				row->memcpy_gbps = gb / median(tm, reps);
-				row->enc_gbps = gb / median(t, reps);
-				row->dec_gbps = gb / median(td, reps);
+				row->memcpy_gbps = gb / bench_median(tm, reps);
+				row->enc_gbps = gb / bench_median(t, reps);
+				row->dec_gbps = gb / bench_median(td, reps);
 				row->ratio = ratios[ri];
 				row->bits = bitses[bi];
 				row->bytes = len;
@@ -483,11 +463,11 @@ static void bench_plan(int quick, unsigned reps, size_t budget, int json_only)
 
 		/* encode and plan side by side in each repetition */
 		for (unsigned r = 0; r < reps; r++) {
-			double t0 = now(), t1;
+			double t0 = bench_now(), t1;
 
 			len = mw_encode(&p, x, n, &d, out, (size_t)size,
 					scratch, ss);
-			t1 = now();
+			t1 = bench_now();
 			te[r] = t1 - t0;
 			if (len < 0)
 				die("encode", len);
@@ -498,15 +478,15 @@ static void bench_plan(int quick, unsigned reps, size_t budget, int json_only)
 				segs = malloc(sizeof(*segs) * (size_t)cnt);
 			cnt = mw_seg_plan(&d, out, (size_t)len, budget, segs,
 					  (size_t)cnt);
-			tp[r] = now() - t1;
+			tp[r] = bench_now() - t1;
 			if (cnt < 0)
 				die("plan", cnt);
 		}
 		rows[ri].codec = p.codec;
 		rows[ri].bits = p.bits;
 		rows[ri].segs = cnt;
-		rows[ri].enc = median(te, reps);
-		rows[ri].plan = median(tp, reps);
+		rows[ri].enc = bench_median(te, reps);
+		rows[ri].plan = bench_median(tp, reps);
 		free(scratch);
 		free(out);
 		free(segs);

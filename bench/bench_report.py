@@ -131,19 +131,22 @@ def markdown(res):
         (r["shape"] for r in rows if r["section"] == "loss"), "-"), "",
         "| loss per frame/packet | stack | dense-eq Gbit/s | p50 ms | "
         "p99 ms | retransmissions | runs stopped at the time budget | "
-        "maskwire / TCP goodput |",
-        "|---|---|---|---|---|---|---|---|"])
+        "maskwire / TCP goodput | goodput / same stack lossless |",
+        "|---|---|---|---|---|---|---|---|---|"])
     for r in rows:
         if r["section"] != "loss":
             continue
         t = find(rows, section="loss", loss=r["loss"], stack="tcp-veth")
-        out.append("| %g%% | %s | %s | %s | %s | %s | %s of %s | %s |" % (
+        z = find(rows, section="loss", loss=0.0, stack=r["stack"])
+        out.append("| %g%% | %s | %s | %s | %s | %s | %s of %s | %s | %s |" % (
             r["loss"] * 100, r["stack"], fmt(r.get("dense_gbit_s")),
             fmt(r.get("lat_p50_ms")), fmt(r.get("lat_p99_ms")),
             fmt(r.get("retrans")) if r["stack"] != "tcp-veth" else "-",
             r.get("incomplete", 0), r.get("reps", 0),
             ratio(r.get("dense_gbit_s"), t and t.get("dense_gbit_s"))
-            if r["stack"] != "tcp-veth" else ""))
+            if r["stack"] != "tcp-veth" else "",
+            ratio(r.get("dense_gbit_s"), z and z.get("dense_gbit_s"))
+            if r["loss"] else ""))
     out.append("")
 
     out.extend(["## 5. Tensor size (dense bytes)", "",
@@ -208,6 +211,24 @@ def markdown(res):
                 fmt(r.get("lat_p99_ms")),
                 ratio(r.get("dense_gbit_s"), base and base.get("dense_gbit_s"))
                 if r["sec"] != "plain" else ""))
+        out.append("")
+    prow = find(rows, section="peers")
+    if prow:
+        out.extend(["## 8. Many peers (one server, N devices, each a data "
+                    "plane in its namespace on a Linux bridge, net_af_packet "
+                    "on veths; MS %s; all on this machine's shared cores, "
+                    "--idle-yield)" % prow["shape"], "",
+                    "| devices | tensors/s | dense-eq Gbit/s | wire Gbit/s "
+                    "| Jain | min/mean | server CPU us/tensor |",
+                    "|---|---|---|---|---|---|---|"])
+        for r in rows:
+            if r["section"] != "peers":
+                continue
+            out.append("| %d | %s | %s | %s | %s | %s | %s |" % (
+                r["peers"], fmt(r.get("tensors_per_s"), 0),
+                fmt(r.get("dense_gbit_s")), fmt(r.get("wire_gbit_s"), 3),
+                fmt(r.get("jain"), 4), fmt(r.get("min_over_mean")),
+                fmt(r.get("server_cpu_us_per_tensor"), 1)))
         out.append("")
     if res["notes"]:
         out.extend(["Notes:", ""] + ["- " + n for n in res["notes"]] + [""])
@@ -300,7 +321,7 @@ def plots(res, out):
     lo = [r for r in rows if r["section"] == "loss"]
     if lo:
         fig, axs = plt.subplots(1, 2, figsize=(11, 4))
-        for s in ("maskwire-memif", "tcp-veth"):
+        for s in sorted({r["stack"] for r in lo}):
             rs = sorted([r for r in lo if r["stack"] == s],
                         key=lambda r: r["loss"])
             axs[0].plot([r["loss"] * 100 for r in rs],

@@ -13,9 +13,12 @@ import subprocess
 import sys
 import tempfile
 
-SECTIONS = {"transfer", "step", "ceiling", "loss", "size", "mtu", "security"}
+SECTIONS = {"transfer", "step", "ceiling", "loss", "size", "mtu", "security",
+            "peers"}
 METRICS = {"tensors_per_s", "dense_gbit_s", "wire_gbit_s", "lat_p50_ms",
            "lat_p99_ms", "lat_max_ms", "reps"}
+PEERS_METRICS = {"tensors_per_s", "dense_gbit_s", "wire_gbit_s", "jain",
+                 "min_over_mean", "server_cpu_us_per_tensor", "reps"}
 
 
 def fail(msg):
@@ -29,7 +32,7 @@ def main():
     try:
         r = subprocess.run(["/usr/bin/python3", run_py, "--smoke", "--out",
                             out, "--maskwire", maskwire, "--tcp", tcp],
-                           capture_output=True, text=True, timeout=170)
+                           capture_output=True, text=True, timeout=280)
         sys.stdout.write(r.stderr[-4000:])
         if r.returncode == 77:
             sys.exit(77)
@@ -49,7 +52,7 @@ def main():
             if row.get("failed"):
                 fail("a run failed: %s" % row)
             want = {"pps", "wire_gbit_s"} if row["section"] == "ceiling" \
-                else METRICS
+                else PEERS_METRICS if row["section"] == "peers" else METRICS
             missing = want - row.keys()
             if missing:
                 fail("row %s lacks %s" % (row, sorted(missing)))
@@ -60,6 +63,8 @@ def main():
             md = f.read()
         if "| shape | codec | stack |" not in md:
             fail("results.md lacks the transfer table")
+        if "## 8. Many peers" not in md:
+            fail("results.md lacks the peers table")
         # the shared-memory step row needs numpy and torch (else skipped)
         if subprocess.run(["/usr/bin/python3", "-c", "import numpy, torch"],
                           capture_output=True).returncode == 0:

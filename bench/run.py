@@ -23,6 +23,9 @@ Sections (see docs/BENCH.md):
   security   secure mode (docs/PROTOCOL.md 12) against plain in the same
              run: dense tensors, encrypt / integrity / plain interleaved,
              at MTU 1500 (net_memif) and 9000 (net_vhost/net_virtio_user)
+  peers      one server and 1, 2, 4, 8, 16 devices on a Linux bridge
+             (net_af_packet on veths): aggregate goodput, fairness and the
+             server's CPU per tensor (bench/peers.py)
 
 The rows before "security" run --plain (the protocol they were measured
 with); "security" is where the cost of the AEAD is read.
@@ -272,12 +275,13 @@ class Bench:
 
     def maskwire(self, shape, codec, count, rate=0, loss=0.0, respond=False,
                  port="memif", mtu=1500, seed=1, budget=None, retry=True,
-                 sec="plain"):
+                 sec="plain", cc="reno"):
         """One maskwire run: A generates, B receives (and answers when
         respond). Returns a measurement dict or None. With budget (s), a
         run still going then is stopped and measured as incomplete.
         sec: "plain" (the rows before secure mode), "encrypt" or
-        "integrity" (PROTOCOL.md 12, a throwaway key)."""
+        "integrity" (PROTOCOL.md 12, a throwaway key). cc: the
+        congestion controller of both sides (docs/CC.md)."""
         d = self.fresh("mw-%s-%s-%s" % (port, codec, sec))
         pa, pb = "mwb%da%d" % (os.getpid(), self.seq), \
             "mwb%db%d" % (os.getpid(), self.seq)
@@ -310,7 +314,7 @@ class Bench:
             fault = ["--tx-drop", str(loss), "--fault-seed", str(seed)]
         gen = ["--shape", shape_str(shape), "--codec", codec, "--kind",
                kind_of(codec), "--ratio", str(RATIO), "--bits", str(BITS)]
-        common = MW_COMMON + ["--mtu", str(mtu)] + fault
+        common = MW_COMMON + ["--mtu", str(mtu), "--cc", cc] + fault
         if sec == "plain":
             common += ["--plain"]
         else:
@@ -781,10 +785,15 @@ def run(a):
                 c = 12 if a.smoke else (8 if a.quick else 12)
                 budget = 20 if a.smoke else (8 if a.quick else 12)
                 log("loss %.0f%% x%d" % (loss * 100, c))
-                b.add("loss", "maskwire-memif", shape=shape_name(lshape),
-                      codec="ms", loss=loss,
-                      m=b.rep(b.maskwire, 1 if a.smoke else reps, shape=lshape,
-                              codec="ms", count=c, loss=loss, budget=budget))
+                # both controllers (docs/CC.md): reno reads every loss
+                # as congestion, rate does not
+                for cc in ("reno", "rate"):
+                    b.add("loss", "maskwire-memif" +
+                          ("" if cc == "reno" else "-rate"),
+                          shape=shape_name(lshape), codec="ms", loss=loss,
+                          m=b.rep(b.maskwire, 1 if a.smoke else reps,
+                                  shape=lshape, codec="ms", count=c,
+                                  loss=loss, budget=budget, cc=cc))
                 if not have_clang:
                     b.notes.append("no clang: TCP loss runs skipped")
                     continue
@@ -815,6 +824,10 @@ def run(a):
         # 7: secure mode against plain
         if want("security"):
             security_section(a, b)
+        # 8: many peers
+        if want("peers"):
+            from peers import peers_section
+            peers_section(a, b, log)
     finally:
         b.cleanup()
     results["elapsed_s"] = round(time.time() - started, 1)
@@ -862,7 +875,7 @@ def main():
     p.add_argument("--only", type=lambda v: set(v.split(",")), default=None,
                    help="run only these sections (comma-separated: transfer "
                         "(with the fixed-rate rows), step, ceiling, loss, "
-                        "size, mtu, security)")
+                        "size, mtu, security, peers)")
     p.add_argument("--fixed-frac", type=float, default=0.5,
                    help="fixed offered rate as a fraction of maskwire's "
                    "full rate (0.5)")

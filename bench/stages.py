@@ -7,12 +7,14 @@
 
     bench/stages.py [--build DIR] [--codec ms] [--count 200]
                     [--shape 64,64,32,32] [--label NAME] [--json FILE]
+                    [--mode plain|encrypt|integrity]
                     [-- extra maskwire options for both sides]
 
 Needs root (DPDK vdevs). Several builds can be compared in one run by
 calling it once per build, back to back (docs/PERF.md gives the command).
 """
 import argparse
+import base64
 import json
 import os
 import shutil
@@ -27,14 +29,26 @@ STAGES = ["rx_burst", "rx_net", "rx_data", "rx_ctrl", "loop", "tx_core",
           "tx_none", "tx_net", "tx_burst"]
 
 
+def mode_args(mode, tmp):
+    """The options of a secure mode (docs/PROTOCOL.md 12): a throwaway key
+    shared by both sides, as the demo makes one."""
+    if mode == "plain":
+        return ["--plain"]
+    key = os.path.join(tmp, "psk")
+    fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(base64.b64encode(os.urandom(32)).decode() + "\n")
+    return ["--key", key] + (["--integrity"] if mode == "integrity" else [])
+
+
 def run_pair(a, tmp):
     mw = os.path.join(a.build, "apps", "maskwire", "maskwire")
     sock = os.path.join(tmp, "memif.sock")
     vdev = "--vdev=net_memif0,role=%s,socket=" + sock + ",socket-abstract=no"
     kind = "gradient" if a.codec == "ms-signed" else "activation"
     common = ["--status-ms", "0", "--no-verify", "--content-period", "1",
-              "--link-wait-ms", "5000", "--profile", "--stamp",
-              "--plain"] + a.extra
+              "--link-wait-ms", "5000", "--profile", "--stamp"] + \
+        mode_args(a.mode, tmp) + a.extra
     tag = "mwst%d" % os.getpid()
     rx = subprocess.Popen(
         [mw] + EAL + ["-l", "1", "--file-prefix", tag + "b", vdev % "server",
@@ -77,8 +91,8 @@ def table(a, st):
     tensors = r["sink"]["delivered"]
     span = r["sink"]["latency_ns"]["span_ns"] / 1e9 if \
         r["sink"].get("latency_ns") else None
-    lines = ["%s: %s %s x%d, %d data frames (%.0f per tensor)%s" % (
-        a.label, a.codec, a.shape, tensors, data_frames,
+    lines = ["%s: %s %s %s x%d, %d data frames (%.0f per tensor)%s" % (
+        a.label, a.mode, a.codec, a.shape, tensors, data_frames,
         data_frames / max(tensors, 1),
         "" if not span else ", %.1f tensors/s" % (tensors / span)), "",
         "| stage | sender cycles/frame | sender Mcycles/tensor | "
@@ -123,6 +137,8 @@ def main():
     ap.add_argument("--shape", default="64,64,32,32")
     ap.add_argument("--label", default=None)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--mode", default="plain",
+                    choices=["plain", "encrypt", "integrity"])
     ap.add_argument("extra", nargs="*")
     a = ap.parse_args()
     a.label = a.label or a.build

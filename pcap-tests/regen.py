@@ -137,6 +137,17 @@ def sec_args(w, rec):
     return ["--key", path]
 
 
+# Variants of secure recordings (PROTOCOL.md 12), made with the test key:
+# the peer's HELLO altered (before it: auth) and repeated (after: replay).
+SECURE_VARIANTS = [
+    dict(name="act-ms-1500-secure-replayed", base="act-ms-1500-secure",
+         seed=106, ops=["--alter-hello", "6", "--replay-hello", "3"],
+         description="the secure recording with its sender's HELLO altered "
+                     "(body, nonce, sn, tag, src, dst: each an auth failure) "
+                     "and replayed (replay), made with the test key"),
+]
+
+
 def session_args(rec):
     """The receiver's options: what B ran with and what a replay uses."""
     idx = rec_idx(rec)
@@ -242,19 +253,35 @@ def write_frames(path, mlog, ftsv):
             f.write(r + "\n")
 
 
-def secure_expect(pcaptool, cap, rec):
+def secure_expect(pcaptool, cap, rec, variant=False):
     """What a replay of a secure recording must show, from the capture
-    itself: A's HELLOs are authenticated (the key is right) and accepted;
-    every other packet of A names B's recorded identity, which a fresh
-    receiver does not have, and is dropped unauthenticated."""
-    a_inc = str(1000000 + rec_idx(rec))
-    rows = [r for r in ptlib.dump(pcaptool, cap)
-            if r["pt.kind"] == "maskwire" and r["maskwire.src.inc"] == a_inc]
-    if not rows or any(r["maskwire.version"] != "2" for r in rows):
-        ptlib.fail("%s: not a version-2 recording" % rec["name"])
-    hello = sum(1 for r in rows if r["maskwire.type"] in ("1", "2"))
-    return dict(frames=len(mwtest.pcap_frames(cap)), from_a=len(rows),
-                hello_from_a=hello, session_from_a=len(rows) - hello)
+    itself (maskwire-pcaptool expect --key): every packet of the
+    recording verifies under the test key; in a fresh receiver A's HELLO
+    is authenticated and accepted, every other packet of A names B's
+    recorded identity, which a fresh receiver does not have, and is
+    dropped unauthenticated; a variant's altered HELLOs are auth, its
+    repeated ones replay."""
+    key = ptlib.Workdir("key-" + rec["name"])
+    try:
+        path = key.path("test.key")
+        shutil.copy(os.path.join(ptlib.CAPTURES, rec["key"]), path)
+        os.chmod(path, 0o600)
+        e = subprocess.run([pcaptool, "expect", cap] + session_args(rec) +
+                           ["--key", path], check=True,
+                           stdout=subprocess.PIPE, text=True).stdout
+    finally:
+        key.cleanup()
+    e = json.loads(e)
+    s = e["secure"]
+    if s["datagrams"] == 0 or s["bad_header"] or s["no_keys"] or \
+            (not variant and (s["tag_failed"] or s["sn_repeated"])):
+        ptlib.fail("%s: not a verified version-2 recording: %s"
+                   % (rec["name"], s))
+    hello = e["fresh"]["hello_rx"]
+    return dict(frames=e["frames"], from_a=s["from_peer"],
+                hello_from_a=hello,
+                session_from_a=e["fresh"]["drop"]["auth_session"],
+                verified=s, fresh=e["fresh"])
 
 
 def key(t):
@@ -313,6 +340,33 @@ def main():
             json.dump(m, f, indent=1)
             f.write("\n")
         print("recorded %s: %s" % (rec["name"], m["secure_expect"]))
+    for var in SECURE_VARIANTS:
+        if only and var["name"] != only:
+            continue
+        rec = [r for r in SECURE if r["name"] == var["base"]][0]
+        base = os.path.join(ptlib.CAPTURES, var["base"] + ".pcap")
+        cap = os.path.join(ptlib.CAPTURES, var["name"] + ".pcap")
+        ops = ["--seed", str(var["seed"])] + var["ops"]
+        kw = ptlib.Workdir("key-" + var["name"])
+        try:
+            path = kw.path("test.key")
+            shutil.copy(os.path.join(ptlib.CAPTURES, rec["key"]), path)
+            os.chmod(path, 0o600)
+            subprocess.run([pcaptool, "mutate", base, cap] +
+                           session_args(rec) + ops + ["--key", path],
+                           check=True)
+        finally:
+            kw.cleanup()
+        m = dict(name=var["name"], capture=var["name"] + ".pcap",
+                 description=var["description"],
+                 origin=dict(base=var["base"] + ".pcap", mutate=ops),
+                 replay_args=session_args(rec), key=rec["key"],
+                 secure_expect=secure_expect(pcaptool, cap, rec, True))
+        with open(os.path.join(ptlib.CAPTURES, var["name"] + ".json"),
+                  "w") as f:
+            json.dump(m, f, indent=1)
+            f.write("\n")
+        print("derived %s: %s" % (var["name"], m["secure_expect"]))
     for var in VARIANTS:
         if only and var["name"] != only:
             continue

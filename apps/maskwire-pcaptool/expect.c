@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "expect_secure.h"
 #include "pcaptool.h"
 
 #define MAX_FRAME (9600u + 18u) /* the data plane's linearisation limit */
@@ -491,7 +492,7 @@ int pt_cmd_expect(int argc, char **argv)
 	struct pt_sess s;
 	struct model m;
 	struct pt_cap c;
-	const char *path = NULL, *frames = NULL;
+	const char *path = NULL, *frames = NULL, *key = NULL;
 	char err[256];
 	int rc;
 
@@ -508,12 +509,15 @@ int pt_cmd_expect(int argc, char **argv)
 		if (!strcmp(argv[i], "--frames") && i + 1 < argc) {
 			frames = argv[i + 1];
 			i += 2;
+		} else if (!strcmp(argv[i], "--key") && i + 1 < argc) {
+			key = argv[i + 1];
+			i += 2;
 		} else if (argv[i][0] != '-' && !path) {
 			path = argv[i++];
 		} else {
 			fprintf(stderr,
 				"usage: maskwire-pcaptool expect CAPTURE "
-				"[--frames TSV] SESSION-OPTIONS\n");
+				"[--frames TSV] [--key FILE] SESSION-OPTIONS\n");
 			return 2;
 		}
 	}
@@ -522,6 +526,20 @@ int pt_cmd_expect(int argc, char **argv)
 	if (pt_load(path, &c, err, sizeof err)) {
 		fprintf(stderr, "maskwire-pcaptool: %s\n", err);
 		return 1;
+	}
+	/* Version 2: the session cannot be followed without its nonces'
+	 * receiver; say what verifies and what a fresh receiver counts. */
+	if (pt_capture_is_secure(&s, &c)) {
+		if (!key) {
+			fprintf(stderr, "maskwire-pcaptool expect: %s is a "
+					"version-2 capture: give --key FILE\n",
+				path);
+			pt_free(&c);
+			return 2;
+		}
+		rc = pt_expect_secure(&s, &c, key, stdout);
+		pt_free(&c);
+		return rc;
 	}
 	memset(&m, 0, sizeof(m));
 	m.s = &s;

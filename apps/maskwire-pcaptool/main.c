@@ -17,10 +17,11 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: maskwire-pcaptool COMMAND ...\n"
 		"  dump FILE [--udp-port N]\n"
-		"  expect FILE [--frames TSV] SESSION\n"
+		"  expect FILE [--frames TSV] [--key FILE] SESSION\n"
 		"  mutate IN OUT SESSION [--seed S] [--reorder N] [--dup N]\n"
 		"         [--drop N] [--truncate N] [--flip N] [--deep-flip N]\n"
 		"         [--recoverable] [--hostile] [--foreign N] [--log TSV]\n"
+		"         [--key FILE --replay-hello N --alter-hello N]\n"
 		"  bench IN OUT SESSION [--copies N]\n"
 		"SESSION: the replaying maskwire's options --ip A --mac M\n"
 		"  --peer IP[:PORT] --peer-mac M --incarnation N [--udp-port N]\n"

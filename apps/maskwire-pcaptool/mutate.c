@@ -269,7 +269,9 @@ int pt_cmd_mutate(int argc, char **argv)
 	static struct mut m;
 	const char *in = NULL, *out = NULL, *log = NULL;
 	unsigned n_reorder = 0, n_dup = 0, n_drop = 0, n_trunc = 0,
-		 n_flip = 0, n_deep = 0, n_foreign = 0;
+		 n_flip = 0, n_deep = 0, n_foreign = 0, n_rhello = 0,
+		 n_ahello = 0;
+	const char *key = NULL;
 	bool hostile = false, recoverable = false;
 	uint64_t seed = 1;
 	char err[256];
@@ -299,12 +301,19 @@ int pt_cmd_mutate(int argc, char **argv)
 			cnt = &n_deep;
 		else if (!strcmp(o, "--foreign"))
 			cnt = &n_foreign;
+		else if (!strcmp(o, "--replay-hello"))
+			cnt = &n_rhello;
+		else if (!strcmp(o, "--alter-hello"))
+			cnt = &n_ahello;
 		if (cnt) {
 			if (parse_count(v, cnt))
 				goto usage;
 			i += 2;
 		} else if (!strcmp(o, "--seed") && v) {
 			seed = strtoull(v, NULL, 0);
+			i += 2;
+		} else if (!strcmp(o, "--key") && v) {
+			key = v;
 			i += 2;
 		} else if (!strcmp(o, "--log") && v) {
 			log = v;
@@ -354,6 +363,7 @@ int pt_cmd_mutate(int argc, char **argv)
 	if (hostile)
 		mut_hostile(&m);
 	mut_foreign(&m, n_foreign);
+	mut_secure(&m, key, n_rhello, n_ahello);
 	if (m.log) {
 		for (size_t i = 0; i < m.c.n; i++)
 			if (m.c.f[i].note[0])
@@ -372,7 +382,8 @@ usage:
 		"usage: maskwire-pcaptool mutate IN OUT SESSION-OPTIONS "
 		"[--seed S] [--reorder N] [--dup N] [--drop N] "
 		"[--truncate N] [--flip N] [--deep-flip N] [--recoverable] "
-		"[--hostile] [--foreign N] [--log TSV]\n");
+		"[--hostile] [--foreign N] [--log TSV]\n"
+		"       [--key FILE --replay-hello N --alter-hello N]\n");
 	return 2;
 }
 

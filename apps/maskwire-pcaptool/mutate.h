@@ -41,5 +41,9 @@ void mut_finish(uint8_t *dg, size_t len);
 void mut_hostile(struct mut *m);
 /* n foreign frames of every kind (mutate_foreign.c). */
 void mut_foreign(struct mut *m, unsigned n);
+/* Version 2: n_alter altered copies of the peer's HELLO before it (auth),
+ * n_replay exact copies after it (replay), checked under the key. */
+void mut_secure(struct mut *m, const char *keyfile, unsigned n_replay,
+		unsigned n_alter);
 
 #endif /* MW_MUTATE_H */

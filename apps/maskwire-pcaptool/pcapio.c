@@ -242,6 +242,17 @@ int pt_sess_check(const struct pt_sess *s, const char *cmd)
 
 /* ---- frames -------------------------------------------------------------- */
 
+void pt_sess_reverse(const struct pt_sess *s, struct pt_sess *rev)
+{
+	*rev = *s;
+	memcpy(rev->net.mac, s->peer_mac, 6);
+	rev->net.ip = s->peer_ip;
+	rev->net.port = s->peer_port ? s->peer_port : s->net.port;
+	memcpy(rev->peer_mac, s->net.mac, 6);
+	rev->peer_ip = s->net.ip;
+	rev->peer_port = s->net.port;
+}
+
 int pt_classify(const struct pt_sess *s, const struct pt_frame *f,
 		struct mw_net_pkt *p, bool *from_peer, const uint8_t **pl,
 		size_t *pl_len)

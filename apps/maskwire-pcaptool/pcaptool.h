@@ -79,6 +79,9 @@ void pt_sess_default(struct pt_sess *s);
  * @return 1 if it was one (i advanced past it), 0 if not, -1 on a bad value.
  */
 int pt_sess_opt(struct pt_sess *s, int argc, char **argv, int *i);
+/** The same session seen from the peer (addresses and ports swapped):
+ *  pt_classify() with it finds the frames the receiver sent. */
+void pt_sess_reverse(const struct pt_sess *s, struct pt_sess *rev);
 /** @return 0 if the addresses and the incarnation were given, else -1. */
 int pt_sess_check(const struct pt_sess *s, const char *cmd);
 

@@ -57,6 +57,7 @@ static int is_raw(int st)
 
 struct step {
 	uint8_t act_done, label_done, grad_sent, resolved;
+	uint8_t grad_ready; /* both inputs delivered, gradient not sent */
 	uint8_t act_rx, label_rx; /* delivered at the server */
 	uint8_t rx_partial[ST_COUNT], tx_partial[ST_COUNT]; /* 9.1 */
 };
@@ -84,6 +85,7 @@ struct sim {
 	uint64_t done_ns;        /* when the last tensor was resolved */
 	struct step *steps;
 	unsigned next_step, resolved;
+	unsigned grad_next; /* lowest step whose gradient may be unsent */
 	uint64_t elems;          /* per activation/gradient */
 	uint32_t batch;
 	int64_t last_tag[2][ST_COUNT];
@@ -183,6 +185,34 @@ static void submit(struct sim *s, int node, int st, unsigned step)
 	}
 }
 
+/* The server's gradients, in step order, as far as its window allows
+ * (at high loss the client may learn of partial deliveries before the
+ * server hears its ACKs, and run ahead of the server's window). */
+static int server_submit(struct sim *s)
+{
+	unsigned i;
+	int count = 0;
+
+	while (s->grad_next < s->o.tensors &&
+	       (s->steps[s->grad_next].grad_sent ||
+		s->steps[s->grad_next].resolved))
+		s->grad_next++;
+	for (i = s->grad_next; i < s->o.tensors && i < s->next_step; i++) {
+		struct step *t = &s->steps[i];
+		struct mw_peer_info pi;
+
+		if (t->grad_sent || !t->grad_ready)
+			continue;
+		mw_ep_peer_info(s->n[1].ep, s->n[1].peer, &pi);
+		if (pi.tx_pending + 1 > s->o.window)
+			break;
+		t->grad_sent = 1;
+		submit(s, 1, ST_GRAD, i);
+		count++;
+	}
+	return count;
+}
+
 /* decode(encode(x)) computed here, independently of the transport. */
 static int verify(struct sim *s, int node, int st, unsigned step,
 		  const struct mw_event *ev)
@@ -270,10 +300,9 @@ static void on_event(struct sim *s, int node, struct mw_event *ev)
 			else
 				s->steps[step].label_rx = 1;
 			if (s->steps[step].act_rx && s->steps[step].label_rx &&
-			    !s->steps[step].grad_sent) {
-				s->steps[step].grad_sent = 1;
-				submit(s, 1, ST_GRAD, step);
-			}
+			    !s->steps[step].grad_sent)
+				s->steps[step].grad_ready = 1;
+			server_submit(s);
 		}
 		break;
 	case MW_EV_TX_DONE:
@@ -296,7 +325,18 @@ static void on_event(struct sim *s, int node, struct mw_event *ev)
 }
 
 /* The applications as loop sources. The client runs up to `pipeline`
- * steps ahead of its gradients; the server only answers (on_event()). */
+ * steps ahead of its gradients; the server only answers (on_event(),
+ * and here what its window held back). */
+static int server_poll(void *ctx, struct mw_ep *ep, const uint16_t *peers,
+		       unsigned npeers, uint64_t now)
+{
+	(void)ep;
+	(void)peers;
+	(void)npeers;
+	(void)now;
+	return server_submit(((struct node *)ctx)->sim);
+}
+
 static int client_poll(void *ctx, struct mw_ep *ep, const uint16_t *peers,
 		       unsigned npeers, uint64_t now)
 {
@@ -344,7 +384,7 @@ static void node_start(struct sim *s, int k)
 	memset(&n->app, 0, sizeof(n->app));
 	n->app.name = k ? "server" : "client";
 	n->app.ctx = n;
-	n->app.poll = k ? NULL : client_poll;
+	n->app.poll = k ? server_poll : client_poll;
 	n->app.event = app_event;
 	memset(&c, 0, sizeof(c));
 	c.ep = n->ep;

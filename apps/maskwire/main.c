@@ -26,6 +26,7 @@
 #include "keyfile.h"
 #include "mw_dp.h"
 #include "mw_port.h"
+#include "peers.h"
 #include "shmsource.h"
 
 enum { EXIT_VERIFY = 1, EXIT_CONFIG = 2, EXIT_RUNTIME = 3 };
@@ -79,10 +80,21 @@ static void usage(FILE *f)
 "Addresses:\n"
 "  --ip A.B.C.D            our IPv4 address (required)\n"
 "  --udp-port N            our UDP port (default 47000)\n"
-"  --peer IP[:PORT]        a peer (repeat for more, up to 8; PORT defaults\n"
-"                          to --udp-port)\n"
+"  --peer IP[:PORT]        a peer (repeat for more; with --peers and the\n"
+"                          accepted ones up to 256; PORT defaults to\n"
+"                          --udp-port)\n"
 "  --peer-mac MAC          static MAC of the preceding --peer (no ARP);\n"
 "                          otherwise ARP resolves it\n"
+"  --peers FILE            more peers, one a line: IP[:PORT] [MAC] [KEYFILE]\n"
+"                          (# comments; KEYFILE as --peer-key, relative to\n"
+"                          FILE's directory)\n"
+"  --accept-peers N        also accept up to N peers that open a session\n"
+"                          with a HELLO (secure mode: one authenticated by\n"
+"                          --key); more are dropped (peer_table_full)\n"
+"  --accept-from NET/LEN   ... only from these source addresses (any)\n"
+"  --accept-hello-ms N     reclaim an accepted peer without an open session\n"
+"                          after N ms without a packet (2000)\n"
+"  --accept-idle-ms N      ... with an open session, after N ms (30000)\n"
 "  --vlan ID               send and accept 802.1Q-tagged frames (0..4094)\n"
 "  --mac MAC               our MAC address (default: the port's)\n"
 "  --eth-port N            ethdev port to use (default 0)\n"
@@ -147,8 +159,9 @@ static void usage(FILE *f)
 "  --max-segs N            segments per tensor\n"
 "  --retries N             timeouts without progress before a tensor fails\n"
 "  --cc NAME               congestion controller (reno)\n"
-"  --incarnation N         endpoint incarnation (default: from the wall\n"
-"                          clock; fix it to replay a capture of this side)\n"
+"  --incarnation N         plain mode's incarnation (default: from the wall\n"
+"                          clock; fix it to replay a capture of this side);\n"
+"                          secure mode draws it at random\n"
 "Fault injection (probabilities per frame; seeded):\n"
 "  --rx-drop P, --tx-drop P      independent loss\n"
 "  --burst-drop P               Gilbert-Elliott bursts: P to enter a burst\n"
@@ -189,7 +202,7 @@ static void usage(FILE *f)
 }
 
 enum {
-	O_IP = 256, O_UDP_PORT, O_PEER, O_PEER_MAC, O_VLAN, O_ETH_PORT, O_MTU,
+	O_IP = 256, O_UDP_PORT, O_VLAN, O_ETH_PORT, O_MTU,
 	O_GEN, O_SHAPE, O_KIND, O_CODEC, O_RATIO, O_K, O_BITS, O_ROUNDING,
 	O_RATE, O_SEED, O_SINK, O_TLOG, O_WINDOW, O_MAXT, O_MAXSEGS,
 	O_RETRIES, O_CC, O_RX_DROP, O_TX_DROP, O_BURST, O_RX_BURST, O_BURST_LEN,
@@ -200,12 +213,12 @@ enum {
 	O_INC, O_NOVERIFY, O_PERIOD,
 	O_STAMP, O_RESPOND, O_LOCKSTEP, O_SHM, O_SHM_SLOT, O_DEADLINE, O_SHM_TX,
 	O_SHM_RX,
-	O_SHM_RING, O_KEY, O_PEER_KEY, O_INTEGRITY, O_PLAIN, O_HELP,
+	O_SHM_RING, O_KEY, O_INTEGRITY, O_PLAIN, O_HELP,
 };
 
 static const struct option opts[] = {
 	{"ip", 1, 0, O_IP}, {"udp-port", 1, 0, O_UDP_PORT},
-	{"peer", 1, 0, O_PEER}, {"peer-mac", 1, 0, O_PEER_MAC},
+	MW_PEERS_OPTIONS,
 	{"vlan", 1, 0, O_VLAN}, {"eth-port", 1, 0, O_ETH_PORT},
 	{"mtu", 1, 0, O_MTU}, {"gen", 1, 0, O_GEN}, {"shape", 1, 0, O_SHAPE},
 	{"kind", 1, 0, O_KIND}, {"codec", 1, 0, O_CODEC},
@@ -241,7 +254,7 @@ static const struct option opts[] = {
 	{"deadline-ms", 1, 0, O_DEADLINE},
 	{"shm-tx-slots", 1, 0, O_SHM_TX}, {"shm-rx-slots", 1, 0, O_SHM_RX},
 	{"shm-ring", 1, 0, O_SHM_RING},
-	{"key", 1, 0, O_KEY}, {"peer-key", 1, 0, O_PEER_KEY},
+	{"key", 1, 0, O_KEY},
 	{"integrity", 0, 0, O_INTEGRITY},
 	{"plain", 0, 0, O_PLAIN},
 	{"help", 0, 0, O_HELP},
@@ -250,6 +263,7 @@ static const struct option opts[] = {
 
 struct app {
 	struct mw_dp_cfg dp;
+	struct mw_peer_list pl;
 	struct mw_gensink_cfg gs;
 	struct mw_shmsrc_cfg shm;
 	bool max_tensor_given;
@@ -258,7 +272,7 @@ struct app {
 	int codec;  /* -1: by kind */
 	bool have_k;
 	const char *key_path;
-	bool integrity, plain, peer_keys;
+	bool integrity, plain;
 };
 
 static char errbuf[512];
@@ -295,30 +309,6 @@ static int num_f(const char *s, double lo, double hi, double *out)
 	return 0;
 }
 
-static int parse_peer(const char *s, uint16_t dflt_port,
-		      struct mw_dp_peer_cfg *p)
-{
-	char ip[32];
-	const char *colon = strchr(s, ':');
-	size_t n = colon ? (size_t)(colon - s) : strlen(s);
-	if (n >= sizeof ip)
-		return -1;
-	memcpy(ip, s, n);
-	ip[n] = 0;
-	memset(p, 0, sizeof(*p));
-	if (mw_net_parse_ip4(ip, &p->ip) || p->ip == 0 ||
-	    p->ip == 0xffffffffu || (p->ip >> 28) == 0xe)
-		return -1;
-	p->port = dflt_port;
-	if (colon) {
-		uint64_t v;
-		if (num_u64(colon + 1, 65535, &v) || v == 0)
-			return -1;
-		p->port = (uint16_t)v;
-	}
-	return 0;
-}
-
 static int parse_shape(const char *s, struct mw_tensor_meta *m)
 {
 	char *dup = strdup(s), *save = NULL;
@@ -352,11 +342,9 @@ static int parse_args(int argc, char **argv, struct app *a)
 {
 	struct mw_dp_cfg *d = &a->dp;
 	struct mw_gensink_cfg *g = &a->gs;
-	bool port_given[MW_DP_MAX_PEERS] = {false};
 	uint64_t v;
 	double x;
 	int c;
-	bool any_peer_arg = false;
 
 	optind = 1;
 	opterr = 0;
@@ -379,27 +367,6 @@ static int parse_args(int argc, char **argv, struct app *a)
 				FAIL("--udp-port: '%s' is not a port 1..65535",
 				     optarg);
 			d->udp_port = (uint16_t)v;
-			break;
-		case O_PEER:
-			if (d->npeers == MW_DP_MAX_PEERS)
-				FAIL("at most %u --peer", MW_DP_MAX_PEERS);
-			if (parse_peer(optarg, 0, &d->peers[d->npeers]))
-				FAIL("--peer: '%s' is not IP[:PORT] (unicast "
-				     "IPv4, port 1..65535)",
-				     optarg);
-			port_given[d->npeers] = strchr(optarg, ':') != NULL;
-			d->npeers++;
-			any_peer_arg = true;
-			break;
-		case O_PEER_MAC:
-			if (!d->npeers)
-				FAIL("--peer-mac must follow a --peer");
-			if (mw_net_parse_mac(optarg, d->peers[d->npeers - 1].mac) ||
-			    (d->peers[d->npeers - 1].mac[0] & 1))
-				FAIL("--peer-mac: '%s' is not a unicast MAC "
-				     "(aa:bb:cc:dd:ee:ff)",
-				     optarg);
-			d->peers[d->npeers - 1].has_mac = true;
 			break;
 		case O_VLAN:
 			if (num_u64(optarg, 4094, &v))
@@ -713,17 +680,6 @@ static int parse_args(int argc, char **argv, struct app *a)
 		case O_KEY:
 			a->key_path = optarg;
 			break;
-		case O_PEER_KEY: {
-			char kerr[512];
-			if (!d->npeers)
-				FAIL("--peer-key must follow a --peer");
-			if (mw_keyfile_load(optarg, d->peers[d->npeers - 1].psk,
-					    kerr, sizeof kerr))
-				FAIL("%s", kerr);
-			d->peers[d->npeers - 1].has_key = true;
-			a->peer_keys = true;
-			break;
-		}
 		case O_INTEGRITY:
 			a->integrity = true;
 			break;
@@ -733,16 +689,19 @@ static int parse_args(int argc, char **argv, struct app *a)
 		case ':':
 			FAIL("%s needs a value", argv[optind - 1]);
 		default:
+			if (c >= MW_PEERS_O_PEER && c < MW_PEERS_O_END_) {
+				if (mw_peers_option(c, optarg, &a->pl, d,
+						    errbuf, sizeof errbuf))
+					return -1;
+				break;
+			}
 			FAIL("unknown option '%s' (see --help)", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
 		FAIL("unexpected argument '%s' (see --help)", argv[optind]);
 	/* Peers without a port use ours. */
-	for (unsigned i = 0; any_peer_arg && i < d->npeers; i++)
-		if (!port_given[i])
-			d->peers[i].port = d->udp_port;
-	return 0;
+	return mw_peers_finish(&a->pl, d, false, errbuf, sizeof errbuf);
 }
 
 /* --key / --integrity / --plain (PROTOCOL.md 12): a key, or plain said
@@ -750,7 +709,7 @@ static int parse_args(int argc, char **argv, struct app *a)
 static int security_config(struct app *a)
 {
 	char err[512];
-	if (a->plain && (a->key_path || a->integrity || a->peer_keys))
+	if (a->plain && (a->key_path || a->integrity || a->pl.any_key))
 		FAIL("--plain excludes --key, --peer-key and --integrity");
 	if (a->plain) {
 		a->dp.ep.sec_mode = MW_SEC_PLAIN;
@@ -775,7 +734,8 @@ static int security_config(struct app *a)
 		    (ssize_t)sizeof a->dp.ep.psk)
 		FAIL("getrandom: %s", strerror(errno));
 	a->dp.ep.sec_mode = a->integrity ? MW_SEC_INTEGRITY : MW_SEC_ENCRYPT;
-	return 0;
+	return mw_peers_finish(&a->pl, &a->dp, a->key_path != NULL, errbuf,
+			       sizeof errbuf);
 }
 
 /* Defaults that depend on other options, and cross-checks. */

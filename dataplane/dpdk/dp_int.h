@@ -27,6 +27,7 @@
 #include "mw_loop.h"
 #include "mw_neigh.h"
 #include "mw_port.h"
+#include "mw_rr.h"
 
 #define TXQ_CAP 256u            /* frames waiting for rte_eth_tx_burst */
 #define DRAIN_US 100u           /* TX drain timer (l2fwd's value) */
@@ -50,7 +51,9 @@
 	X(tx_ring_full) X(tx_dropped_at_exit) X(core_send_errors)             \
 	X(tensors_rx) X(tensors_tx_done) X(tensors_tx_failed)                 \
 	X(dense_bytes_rx) X(dense_bytes_tx)                                   \
-	X(link_downs) X(link_ups) X(port_restarts) X(port_restart_errors)
+	X(link_downs) X(link_ups) X(port_restarts) X(port_restart_errors)   \
+	X(accept_new) X(accept_reclaimed) X(accept_not_hello)                 \
+	X(accept_not_allowed) X(accept_rejected) X(peer_table_full)
 
 struct mw_dp_counters {
 #define MW_DP_CNT_FIELD_(n) uint64_t n;
@@ -59,9 +62,24 @@ struct mw_dp_counters {
 	uint64_t net_drop[MW_NET_DROP_COUNT_];
 };
 
+/* A peer's own counters (the rest of mw_dp_peer_stats is read from the
+ * core when asked). */
+struct mw_dp_peer_ctr {
+	uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes;
+	uint64_t tensors_rx, tensors_tx_done, tensors_tx_failed;
+	uint64_t dense_bytes_rx, dense_bytes_tx;
+	uint64_t restarts, sessions_closed;
+};
+
+/* One slot of the peer table (mw_dp_peers.c). */
 struct mw_dp_peer {
 	struct mw_dp_peer_cfg cfg;
 	uint16_t ep_peer;
+	bool used;                    /* holds a peer */
+	bool accepted;                /* came with a HELLO: reclaimable */
+	int32_t hnext;                /* next slot in its hash chain, -1 */
+	uint64_t last_rx_ns;          /* accepted: last packet the core took */
+	struct mw_dp_peer_ctr pc;
 	struct mw_neigh nb;           /* ARP: flow.dst_mac follows nb.mac */
 	struct mw_net_flow flow;
 };
@@ -85,11 +103,17 @@ struct mw_dp {
 	struct mw_net_cfg net;
 	struct mw_capture *cap;
 	struct mw_source *src;
-	unsigned npeers;
-	struct mw_dp_peer peer[MW_DP_MAX_PEERS];
-	int8_t by_ep[MW_DP_MAX_PEERS]; /* core peer id -> peer[] index */
-	unsigned tx_rr;               /* next peer tx_pull() serves */
-	uint16_t ep_ids[MW_DP_MAX_PEERS];
+	unsigned npeers;              /* configured: peer[0..npeers) */
+	unsigned nslots;              /* npeers + cfg.accept_max */
+	unsigned naccepted;           /* accepted slots in use */
+	struct mw_dp_peer *peer;      /* nslots */
+	int16_t *by_ep;               /* core peer id -> peer[] index, -1 */
+	int32_t *ht;                  /* (ip, port) hash -> first slot, -1 */
+	uint32_t ht_mask;
+	struct mw_rr tx_rr;           /* next peer tx_pull() serves */
+	uint64_t tx_now;              /* tx_pull()'s time, for tx_pull_one() */
+	uint16_t *ep_ids;             /* configured peers' core ids */
+	uint64_t reclaim_next_ns;     /* next scan for idle accepted peers */
 	struct rte_mbuf *txq[TXQ_CAP];
 	struct mw_dp_counters c;
 	struct mw_fault frx, ftx;
@@ -110,5 +134,30 @@ struct mw_dp {
 	uint64_t status_prev_retrans, status_prev_drops;
 	uint8_t lin[MAX_FRAME];       /* linearised multi-segment frames */
 } __rte_cache_aligned;
+
+/* ---- the peer table (mw_dp_peers.c) ---- */
+
+/* Allocate the table for cfg's peers and accept_max, register the
+ * configured peers with the core. */
+int mw_dp_peers_init(struct mw_dp *dp, uint64_t now, char *err,
+		     size_t errlen);
+void mw_dp_peers_free(struct mw_dp *dp);
+/* The peer at (ip, port), or NULL. */
+struct mw_dp_peer *mw_dp_peer_find(struct mw_dp *dp, uint32_t ip,
+				   uint16_t port);
+/* The first peer at ip, any port (ARP), or NULL. */
+struct mw_dp_peer *mw_dp_peer_find_ip(struct mw_dp *dp, uint32_t ip);
+/* The peer of a core peer id, or NULL. */
+struct mw_dp_peer *mw_dp_peer_by_ep(struct mw_dp *dp, uint16_t id);
+/* A datagram from an address that is no peer: a HELLO may create one
+ * (docs/PROTOCOL.md 6.6); anything else is counted and dropped. */
+void mw_dp_peer_accept(struct mw_dp *dp, const struct mw_net_pkt *p,
+		       const uint8_t *u, uint32_t frame_len, uint64_t now);
+/* Reclaim idle accepted peers (on its own timer). */
+void mw_dp_peers_reclaim(struct mw_dp *dp, uint64_t now);
+/* Close the sessions of accepted peers (the loop closes configured ones). */
+void mw_dp_peers_close_accepted(struct mw_dp *dp, uint64_t now);
+/* The JSON "peers" array and "accept" object, as members. */
+void mw_dp_peers_json(const struct mw_dp *dp, FILE *f);
 
 #endif /* MW_DP_INT_H */

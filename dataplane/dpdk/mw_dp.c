@@ -42,6 +42,8 @@ void mw_dp_cfg_default(struct mw_dp_cfg *cfg)
 	cfg->linger_ns = 1200000000ull;
 	cfg->link_wait_ns = 10000000000ull;
 	cfg->status_ns = 1000000000ull;
+	cfg->accept_hello_ns = 2000000000ull;
+	cfg->accept_idle_ns = 30000000000ull;
 	mw_ep_config_default(&cfg->ep);
 	cfg->ep.encode_step = MW_DP_ENCODE_STEP;
 	cfg->ep.rand = dp_rand; /* used in secure mode (--key) */
@@ -53,9 +55,16 @@ int mw_dp_cfg_check(const struct mw_dp_cfg *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "--ip is required (our IPv4 address)");
 		return MW_EINVAL;
 	}
-	if (cfg->npeers == 0 || cfg->npeers > MW_DP_MAX_PEERS) {
-		snprintf(err, errlen, "give 1..%u --peer IP[:PORT]",
+	if ((cfg->npeers == 0 && cfg->accept_max == 0) ||
+	    cfg->npeers + cfg->accept_max > MW_DP_MAX_PEERS) {
+		snprintf(err, errlen,
+			 "give 1..%u peers (--peer, --peers) and accepted "
+			 "peers (--accept-peers) together",
 			 MW_DP_MAX_PEERS);
+		return MW_EINVAL;
+	}
+	if ((cfg->accept_net & ~cfg->accept_mask) != 0) {
+		snprintf(err, errlen, "accepted peers' network has host bits");
 		return MW_EINVAL;
 	}
 	for (unsigned i = 0; i < cfg->npeers; i++) {
@@ -97,7 +106,7 @@ int mw_dp_cfg_check(const struct mw_dp_cfg *cfg, char *err, size_t errlen)
 		return MW_EINVAL;
 	}
 	struct mw_ep_config ep = cfg->ep;
-	ep.max_peers = (uint16_t)cfg->npeers;
+	ep.max_peers = (uint16_t)(cfg->npeers + cfg->accept_max);
 	ep.max_datagram = (uint16_t)(cfg->mtu - 28u);
 	if (mw_ep_config_check(&ep)) {
 		snprintf(err, errlen,
@@ -225,8 +234,8 @@ static void send_arp_request(struct mw_dp *dp, struct mw_dp_peer *p,
 
 static void arp_timers(struct mw_dp *dp, uint64_t now)
 {
-	for (unsigned i = 0; i < dp->npeers; i++)
-		if (mw_neigh_poll(&dp->peer[i].nb, now))
+	for (unsigned i = 0; i < dp->nslots; i++)
+		if (dp->peer[i].used && mw_neigh_poll(&dp->peer[i].nb, now))
 			send_arp_request(dp, &dp->peer[i], now);
 }
 
@@ -240,100 +249,93 @@ static bool peer_learn(struct mw_dp_peer *p, const uint8_t mac[6])
 }
 
 /*
- * Pull datagrams from the core while the TX buffer has room, round-robin
- * over the peers. A peer whose MAC is not known yet gets its datagrams
- * pulled all the same and dropped (counted in tx_no_neigh), as a link
- * that loses them would: the core's timers, retransmissions and retry
- * budget run as for any silent peer, so a peer that never answers ARP
- * ends in MW_ETIMEDOUT like a dead one, and one that answers late gets
- * the next retransmission.
+ * One datagram of peer slot i into the TX buffer (mw_rr_fn): 1 if one was
+ * pulled, 0 if the peer had none, -1 to stop (TX buffer full, no mbuf).
+ * A peer whose MAC is not known yet gets its datagrams pulled all the
+ * same and dropped (counted in tx_no_neigh), as a link that loses them
+ * would: the core's timers, retransmissions and retry budget run as for
+ * any silent peer, so a peer that never answers ARP ends in MW_ETIMEDOUT
+ * like a dead one, and one that answers late gets the next
+ * retransmission.
  */
+static int tx_pull_one(void *ctx, unsigned i)
+{
+	struct mw_dp *dp = ctx;
+	struct mw_dp_peer *p = &dp->peer[i];
+	const size_t hl = MW_NET_HDR_LEN(dp->net.vlan != MW_NET_NO_VLAN);
+	const uint64_t now = dp->tx_now;
+	if (!p->used)
+		return 0;
+	if (dp->txq_n >= MW_DP_BURST)
+		return -1;
+	if (!mw_neigh_resolved(&p->nb)) {
+		/* dp->lin is free outside rx_frame() */
+		int n = mw_ep_send_peer(dp->ep, p->ep_peer, now, dp->lin,
+					sizeof dp->lin);
+		if (n > 0) {
+			dp->c.tx_no_neigh++;
+			return 1;
+		}
+		if (n < 0)
+			dp->c.core_send_errors++;
+		return 0;
+	}
+	if (!dp->spare && !(dp->spare = alloc_frame(dp)))
+		return -1;
+	struct rte_mbuf *m = dp->spare;
+	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+	size_t room = rte_pktmbuf_tailroom(m);
+	mw_dp_prof_begin(&dp->prof);
+	int n = mw_ep_send_peer(dp->ep, p->ep_peer, now, d + hl, room - hl);
+	if (n <= 0) {
+		mw_dp_prof_end(&dp->prof, MW_DP_ST_tx_none);
+		if (n < 0)
+			dp->c.core_send_errors++;
+		return 0;
+	}
+	mw_dp_prof_end(&dp->prof, MW_DP_ST_tx_core);
+	dp->spare = NULL;
+	/* A peer that accepts checksum 0 gets it: its CRC32C covers the
+	 * packet (PROTOCOL.md 2, 5.1). */
+	unsigned fl = dp->tx_flags;
+	if (mw_ep_peer_caps(dp->ep, p->ep_peer) & MW_HELLO_CAP_UDP_CSUM0) {
+		fl = MW_NET_TX_UDP_CKSUM_ZERO | (fl & MW_NET_TX_IP_CKSUM_HW);
+		dp->c.tx_udp_cksum0++;
+	}
+	mw_dp_prof_begin(&dp->prof);
+	int len = mw_net_build_udp(&p->flow, d, room, (size_t)n, dp->ip_id++,
+				   fl);
+	mw_dp_prof_end(&dp->prof, MW_DP_ST_tx_net);
+	if (len < 0) {
+		dp->c.core_send_errors++;
+		rte_pktmbuf_free(m);
+		return 1;
+	}
+	m->data_len = (uint16_t)len;
+	m->pkt_len = (uint32_t)len;
+	if (fl & (MW_NET_TX_IP_CKSUM_HW | MW_NET_TX_UDP_CKSUM_HW)) {
+		m->l2_len = (uint16_t)(hl - MW_NET_IP4_HLEN - MW_NET_UDP_HLEN);
+		m->l3_len = MW_NET_IP4_HLEN;
+		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+		if (fl & MW_NET_TX_UDP_CKSUM_HW)
+			m->ol_flags |= RTE_MBUF_F_TX_UDP_CKSUM;
+	}
+	p->pc.tx_frames++;
+	p->pc.tx_bytes += (uint64_t)len;
+	tx_frame(dp, m, now);
+	return 1;
+}
+
+/* Pull datagrams from the core while the TX buffer has room, one per
+ * peer with something to send per turn (mw_rr.h: no peer with pending
+ * work waits more than one datagram of each other peer). */
 static void tx_pull(struct mw_dp *dp, uint64_t now)
 {
-	const size_t hl = MW_NET_HDR_LEN(dp->net.vlan != MW_NET_NO_VLAN);
-	unsigned idle = 0;   /* consecutive peers with nothing to send */
-	unsigned dropped = 0; /* bounds the work per call when dropping */
-	while (dp->txq_n < MW_DP_BURST && idle < dp->npeers &&
-	       dropped < MW_DP_BURST) {
-		struct mw_dp_peer *p = &dp->peer[dp->tx_rr];
-		dp->tx_rr = (dp->tx_rr + 1) % dp->npeers;
-		if (!mw_neigh_resolved(&p->nb)) {
-			/* dp->lin is free outside rx_frame() */
-			int n = mw_ep_send_peer(dp->ep, p->ep_peer, now,
-						dp->lin, sizeof dp->lin);
-			if (n > 0) {
-				dp->c.tx_no_neigh++;
-				dropped++;
-				idle = 0;
-			} else {
-				if (n < 0)
-					dp->c.core_send_errors++;
-				idle++;
-			}
-			continue;
-		}
-		if (!dp->spare && !(dp->spare = alloc_frame(dp)))
-			return;
-		struct rte_mbuf *m = dp->spare;
-		uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
-		size_t room = rte_pktmbuf_tailroom(m);
-		mw_dp_prof_begin(&dp->prof);
-		int n = mw_ep_send_peer(dp->ep, p->ep_peer, now, d + hl,
-					room - hl);
-		if (n <= 0) {
-			mw_dp_prof_end(&dp->prof, MW_DP_ST_tx_none);
-			if (n < 0)
-				dp->c.core_send_errors++;
-			idle++;
-			continue;
-		}
-		mw_dp_prof_end(&dp->prof, MW_DP_ST_tx_core);
-		idle = 0;
-		dp->spare = NULL;
-		/* A peer that accepts checksum 0 gets it: its CRC32C covers
-		 * the packet (PROTOCOL.md 2, 5.1). */
-		unsigned fl = dp->tx_flags;
-		if (mw_ep_peer_caps(dp->ep, p->ep_peer) &
-		    MW_HELLO_CAP_UDP_CSUM0) {
-			fl = MW_NET_TX_UDP_CKSUM_ZERO |
-			     (fl & MW_NET_TX_IP_CKSUM_HW);
-			dp->c.tx_udp_cksum0++;
-		}
-		mw_dp_prof_begin(&dp->prof);
-		int len = mw_net_build_udp(&p->flow, d, room, (size_t)n,
-					   dp->ip_id++, fl);
-		mw_dp_prof_end(&dp->prof, MW_DP_ST_tx_net);
-		if (len < 0) {
-			dp->c.core_send_errors++;
-			rte_pktmbuf_free(m);
-			continue;
-		}
-		m->data_len = (uint16_t)len;
-		m->pkt_len = (uint32_t)len;
-		if (fl & (MW_NET_TX_IP_CKSUM_HW | MW_NET_TX_UDP_CKSUM_HW)) {
-			m->l2_len = (uint16_t)(hl - MW_NET_IP4_HLEN -
-					       MW_NET_UDP_HLEN);
-			m->l3_len = MW_NET_IP4_HLEN;
-			m->ol_flags |= RTE_MBUF_F_TX_IPV4 |
-				       RTE_MBUF_F_TX_IP_CKSUM;
-			if (fl & MW_NET_TX_UDP_CKSUM_HW)
-				m->ol_flags |= RTE_MBUF_F_TX_UDP_CKSUM;
-		}
-		tx_frame(dp, m, now);
-	}
+	dp->tx_now = now;
+	mw_rr_run(&dp->tx_rr, dp->nslots, MW_DP_BURST, tx_pull_one, dp);
 }
 
 /* ---- RX ----------------------------------------------------------------- */
-
-static struct mw_dp_peer *peer_by_addr(struct mw_dp *dp, uint32_t ip,
-				       int port)
-{
-	for (unsigned i = 0; i < dp->npeers; i++)
-		if (dp->peer[i].cfg.ip == ip &&
-		    (port < 0 || dp->peer[i].cfg.port == port))
-			return &dp->peer[i];
-	return NULL;
-}
 
 /* Handle one received frame; the caller frees it. */
 static void rx_frame(struct mw_dp *dp, struct rte_mbuf *m, uint64_t now)
@@ -367,16 +369,21 @@ static void rx_frame(struct mw_dp *dp, struct rte_mbuf *m, uint64_t now)
 	switch (cls) {
 	case MW_NET_CLASS_UDP: {
 		dp->c.rx_udp++;
-		peer = peer_by_addr(dp, p.src_ip, p.src_port);
+		const uint8_t *u = d + p.payload_off;
+		peer = mw_dp_peer_find(dp, p.src_ip, p.src_port);
 		if (!peer) {
 			dp->c.rx_unknown_peer++;
+			if (dp->cfg.accept_max)
+				mw_dp_peer_accept(dp, &p, u, len, now);
 			return;
 		}
-		const uint8_t *u = d + p.payload_off;
+		peer->pc.rx_frames++;
+		peer->pc.rx_bytes += len;
 		mw_dp_prof_begin(&dp->prof);
 		if (mw_ep_recv(dp->ep, peer->ep_peer, u, p.payload_len, now) ==
 		    0) {
 			dp->c.rx_core_accepted++;
+			peer->last_rx_ns = now;
 			/* Authenticated: its source MAC is the peer's, and
 			 * ARP no longer moves it (PROTOCOL.md 12.7). */
 			if (dp->cfg.ep.sec_mode &&
@@ -396,7 +403,7 @@ static void rx_frame(struct mw_dp *dp, struct rte_mbuf *m, uint64_t now)
 	case MW_NET_CLASS_ARP_REQ: {
 		dp->c.arp_req_rx++;
 		/* A peer asking for us tells us its MAC too. */
-		peer = peer_by_addr(dp, p.src_ip, -1);
+		peer = mw_dp_peer_find_ip(dp, p.src_ip);
 		if (peer)
 			peer_learn(peer, p.arp_sha);
 		struct rte_mbuf *r = alloc_frame(dp);
@@ -417,7 +424,7 @@ static void rx_frame(struct mw_dp *dp, struct rte_mbuf *m, uint64_t now)
 	}
 	case MW_NET_CLASS_ARP_REPLY:
 		dp->c.arp_reply_rx++;
-		peer = peer_by_addr(dp, p.src_ip, -1);
+		peer = mw_dp_peer_find_ip(dp, p.src_ip);
 		if (!peer || !peer_learn(peer, p.arp_sha))
 			dp->c.arp_reply_ignored++;
 		return;
@@ -505,28 +512,39 @@ static uint64_t meta_bytes(const struct mw_tensor_meta *m)
 static void on_event(void *ctx, const struct mw_event *ev, uint64_t now)
 {
 	struct mw_dp *dp = ctx;
+	struct mw_dp_peer *p = mw_dp_peer_by_ep(dp, ev->peer);
+	struct mw_dp_peer_ctr none = {0}; /* a peer reclaimed meanwhile */
+	struct mw_dp_peer_ctr *pc = p ? &p->pc : &none;
 	switch (ev->type) {
 	case MW_EV_RX_TENSOR:
 		dp->c.tensors_rx++;
 		dp->c.dense_bytes_rx += ev->bytes;
+		pc->tensors_rx++;
+		pc->dense_bytes_rx += ev->bytes;
 		break;
 	case MW_EV_TX_DONE:
 		dp->c.tensors_tx_done++;
 		dp->c.dense_bytes_tx += meta_bytes(&ev->meta);
+		pc->tensors_tx_done++;
+		pc->dense_bytes_tx += meta_bytes(&ev->meta);
 		break;
 	case MW_EV_TX_FAILED:
 		dp->c.tensors_tx_failed++;
+		pc->tensors_tx_failed++;
 		break;
 	case MW_EV_PEER_RESTARTED:
 	case MW_EV_SESSION_CLOSED:
+		if (ev->type == MW_EV_PEER_RESTARTED)
+			pc->restarts++;
+		else
+			pc->sessions_closed++;
 		/* A restarted peer may have a new MAC (a memif port's is
 		 * random per process); one that went silent may have
 		 * moved. */
 		if ((ev->type == MW_EV_PEER_RESTARTED ||
 		     ev->reason == MW_ETIMEDOUT) &&
-		    ev->peer < MW_DP_MAX_PEERS && dp->by_ep[ev->peer] >= 0)
-			mw_neigh_refresh(&dp->peer[dp->by_ep[ev->peer]].nb,
-					 now);
+		    p)
+			mw_neigh_refresh(&p->nb, now);
 		break;
 	default:
 		break;
@@ -567,8 +585,9 @@ static void status_line(struct mw_dp *dp, uint64_t now)
 	if (dp->src->status)
 		dp->src->status(dp->src->ctx, extra, sizeof extra);
 	unsigned unresolved = 0;
-	for (unsigned i = 0; i < dp->npeers; i++)
-		unresolved += !mw_neigh_resolved(&dp->peer[i].nb);
+	for (unsigned i = 0; i < dp->nslots; i++)
+		unresolved += dp->peer[i].used &&
+			      !mw_neigh_resolved(&dp->peer[i].nb);
 	/* datagrams for a peer whose MAC is unknown, in the interval */
 	char neigh[64] = "";
 	if (a->tx_no_neigh != b->tx_no_neigh)
@@ -623,8 +642,9 @@ static void link_watch(struct mw_dp *dp, uint64_t now)
 			up ? "up" : "down");
 		if (up) {
 			dp->c.link_ups++;
-			for (unsigned i = 0; i < dp->npeers; i++)
-				mw_neigh_refresh(&dp->peer[i].nb, now);
+			for (unsigned i = 0; i < dp->nslots; i++)
+				if (dp->peer[i].used)
+					mw_neigh_refresh(&dp->peer[i].nb, now);
 		} else {
 			dp->c.link_downs++;
 			dp->relink_ns = now + RELINK_MIN_NS;
@@ -740,6 +760,7 @@ int mw_dp_run(struct mw_dp *dp, volatile sig_atomic_t *quit)
 			fprintf(stderr, "maskwire: source %s: %s\n",
 				dp->src->name,
 				mw_strerror(mw_loop_error(&dp->loop)));
+		mw_dp_peers_reclaim(dp, now);
 		tx_step(dp, tsc, now);
 		bool idle = dp->c.rx_frames == rx_before &&
 			    dp->c.tx_frames == tx_before &&
@@ -758,6 +779,7 @@ int mw_dp_run(struct mw_dp *dp, volatile sig_atomic_t *quit)
 
 	/* Close sessions (pending sends fail with MW_ECANCELED, the peers
 	 * get CLOSE), then push the last frames out for a bounded time. */
+	mw_dp_peers_close_accepted(dp, now);
 	mw_loop_close(&dp->loop, now);
 	if (dp->fault_rx_on)
 		rx_release_held(dp, now, true);
@@ -903,7 +925,7 @@ int mw_dp_create(const struct mw_dp_cfg *cfg, struct mw_dp **out, char *err,
 	dp->fault_tx_on = mw_fault_enabled(&dp->ftx);
 
 	struct mw_ep_config ec = cfg->ep;
-	ec.max_peers = (uint16_t)cfg->npeers;
+	ec.max_peers = (uint16_t)(cfg->npeers + cfg->accept_max);
 	ec.max_datagram = (uint16_t)(cfg->mtu - 28u);
 	if (!cfg->fixed_incarnation)
 		ec.incarnation = incarnation_now();
@@ -928,39 +950,10 @@ int mw_dp_create(const struct mw_dp_cfg *cfg, struct mw_dp **out, char *err,
 		mw_dp_destroy(dp);
 		return rc;
 	}
-	memset(dp->by_ep, -1, sizeof dp->by_ep);
-	dp->npeers = cfg->npeers;
 	uint64_t now = tsc_to_ns(dp, rte_rdtsc());
-	for (unsigned i = 0; i < cfg->npeers; i++) {
-		struct mw_dp_peer *p = &dp->peer[i];
-		p->cfg = cfg->peers[i];
-		int id = mw_ep_add_peer(dp->ep);
-		if (id < 0 || id >= (int)MW_DP_MAX_PEERS) {
-			snprintf(err, errlen, "transport: add peer: %s",
-				 mw_strerror(id));
-			mw_dp_destroy(dp);
-			return id < 0 ? id : MW_ELIMIT;
-		}
-		p->ep_peer = (uint16_t)id;
-		dp->by_ep[id] = (int8_t)i;
-		if (cfg->peers[i].has_key &&
-		    (rc = mw_ep_peer_set_key(dp->ep, p->ep_peer,
-					     cfg->peers[i].psk)) < 0) {
-			snprintf(err, errlen, "peer %u key: %s", i,
-				 mw_strerror(rc));
-			mw_dp_destroy(dp);
-			return rc;
-		}
-		dp->ep_ids[i] = (uint16_t)id;
-		memcpy(p->flow.src_mac, dp->net.mac, 6);
-		p->flow.src_ip = cfg->ip;
-		p->flow.dst_ip = p->cfg.ip;
-		p->flow.src_port = cfg->udp_port;
-		p->flow.dst_port = p->cfg.port;
-		p->flow.vlan = cfg->vlan;
-		mw_neigh_init(&p->nb, p->cfg.has_mac ? p->cfg.mac : NULL,
-			      cfg->arp_retry_ns, now);
-		memcpy(p->flow.dst_mac, p->nb.mac, 6);
+	if ((rc = mw_dp_peers_init(dp, now, err, errlen))) {
+		mw_dp_destroy(dp);
+		return rc;
 	}
 	if (cfg->capture_path) {
 		dp->cap = mw_capture_open(cfg->capture_path, now, err, errlen);
@@ -993,6 +986,7 @@ void mw_dp_destroy(struct mw_dp *dp)
 	mw_capture_close(dp->cap);
 	mw_dp_enc_stop(dp->enc, dp->ep, dp->end_ns);
 	mw_ep_free(dp->ep);
+	mw_dp_peers_free(dp);
 	rte_mempool_free(dp->rx_pool);
 	rte_mempool_free(dp->pool);
 	rte_free(dp);

@@ -102,21 +102,26 @@ void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 		   "\"peers\": [",
 		dp->net.ip >> 24, (dp->net.ip >> 16) & 255,
 		(dp->net.ip >> 8) & 255, dp->net.ip & 255, dp->net.port);
-	for (unsigned i = 0; i < dp->npeers; i++) {
+	bool first = true;
+	for (unsigned i = 0; i < dp->nslots; i++) {
 		const struct mw_dp_peer *p = &dp->peer[i];
 		const uint8_t *m = p->flow.dst_mac;
+		if (!p->used)
+			continue;
 		fprintf(f,
 			"%s{\"ip\": \"%u.%u.%u.%u\", \"port\": %u, "
 			"\"mac\": \"%02x:%02x:%02x:%02x:%02x:%02x\", "
 			"\"resolved\": %s, \"static_mac\": %s, "
 			"\"mac_confirmed\": %s, "
 			"\"arp_requests\": %" PRIu64 "}",
-			i ? ", " : "", p->cfg.ip >> 24, (p->cfg.ip >> 16) & 255,
+			first ? "" : ", ", p->cfg.ip >> 24,
+			(p->cfg.ip >> 16) & 255,
 			(p->cfg.ip >> 8) & 255, p->cfg.ip & 255, p->cfg.port,
 			m[0], m[1], m[2], m[3], m[4], m[5],
 			mw_neigh_resolved(&p->nb) ? "true" : "false",
 			p->cfg.has_mac ? "true" : "false",
 			p->nb.confirmed ? "true" : "false", p->nb.requests);
+		first = false;
 	}
 	fprintf(f,
 		"], \"mtu\": %u, \"max_datagram\": %u, \"link_up\": %s, "
@@ -137,6 +142,8 @@ void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 	}
 	fprintf(f, "}, \"drops_total\": %" PRIu64 "},\n", total);
 
+	mw_dp_peers_json(dp, f);
+
 	/* faults */
 	fprintf(f, " \"fault\": {");
 	fault_json(f, "rx", &dp->frx);
@@ -150,10 +157,12 @@ void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 	fprintf(f,
 		" \"transport\": {\"incarnation\": %u, \"window\": %u, "
 		"\"max_tensor_bytes\": %" PRIu64 ", \"max_segs\": %u, "
-		"\"max_retries\": %u",
-		dp->cfg.ep.incarnation, dp->cfg.ep.window,
+		"\"max_retries\": %u, \"max_peers\": %u, \"mem_held\": %" PRIu64
+		", \"mem_bound\": %" PRIu64,
+		mw_ep_incarnation(dp->ep), dp->cfg.ep.window,
 		dp->cfg.ep.max_tensor_bytes, dp->cfg.ep.max_segs,
-		dp->cfg.ep.max_retries);
+		dp->cfg.ep.max_retries, dp->cfg.ep.max_peers,
+		mw_ep_mem_held(dp->ep), mw_ep_mem_bound(dp->ep));
 	fprintf(f, ", \"cc\": \"%s\"", mw_cc_name(dp->cfg.ep.cc));
 	/* Plain mode is said loudly: nothing it carries is authenticated. */
 	fprintf(f, ", \"security\": \"%s\"",
@@ -170,17 +179,21 @@ void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 		fprintf(f, "%s\"%s\": %" PRIu64, i ? ", " : "",
 			mw_drop_name(i), k.drop[i]);
 	fprintf(f, "}, \"peers\": [");
-	for (unsigned i = 0; i < dp->npeers; i++) {
+	first = true;
+	for (unsigned i = 0; i < dp->nslots; i++) {
 		struct mw_peer_info pi;
+		if (!dp->peer[i].used)
+			continue;
 		memset(&pi, 0, sizeof pi);
-		mw_ep_peer_info(dp->ep, dp->ep_ids[i], &pi);
+		mw_ep_peer_info(dp->ep, dp->peer[i].ep_peer, &pi);
 		fprintf(f,
 			"%s{\"state\": \"%s\", \"srtt_us\": %.1f, "
 			"\"rto_us\": %.1f, \"cwnd\": %u, \"tx_pending\": %u, "
 			"\"rx_pending\": %u}",
-			i ? ", " : "", peer_state_name(pi.state),
+			first ? "" : ", ", peer_state_name(pi.state),
 			(double)pi.srtt_ns / 1e3, (double)pi.rto_ns / 1e3,
 			pi.cwnd, pi.tx_pending, pi.rx_pending);
+		first = false;
 	}
 	fprintf(f, "]}");
 

@@ -141,15 +141,23 @@ def case_link_cut():
 
 
 def case_restart():
-    for seed in range(1, 5):
-        cmd, rc, o, _ = run(MEDIUM + ["--restart-at", 3, "--seed", seed,
-                                     "--loss", 0.02])
-        check(o is not None and rc == 0 and o["ok"], cmd,
-              "exact and in order across a restart", o)
-        if o is None:
-            continue
-        check(o["peer_restarts"] >= 1, cmd, "restart detected", o)
-        check(o["tensors_delivered"] > 0, cmd, "traffic resumed", o)
+    # Plain: the new incarnation is newer. Secure: it is random, and the
+    # restart is taken once the new endpoint proves it live (PROTOCOL.md
+    # 12.3); the run is still a function of the seed.
+    for sec in ([], ["--sec", "encrypt"]):
+        for seed in range(1, 5):
+            a = MEDIUM + ["--restart-at", 3, "--seed", seed, "--loss",
+                          0.02] + sec
+            cmd, rc, o, _ = run(a)
+            check(o is not None and rc == 0 and o["ok"], cmd,
+                  "exact and in order across a restart", o)
+            if o is None:
+                continue
+            check(o["peer_restarts"] >= 1, cmd, "restart detected", o)
+            check(o["tensors_delivered"] > 0, cmd, "traffic resumed", o)
+            if sec and seed == 1:
+                _, _, o2, _ = run(a)
+                check(o2 == o, cmd, "same seed, same run", o2)
 
 
 def case_codecs():
@@ -234,8 +242,11 @@ def case_deadline():
     # and the rest bit-exact; the sender hears "partial" for exactly
     # those tensors.
     partial = 0
+    # 16 seeds: at 20% loss some of them (8, 9) are where a tensor decided
+    # partial while waiting for its predecessor used to be reported to
+    # its sender as complete
     for loss in (0.05, 0.1, 0.2):
-        for seed in range(1, 7):
+        for seed in range(1, 17):
             # integrity mode: the checker reads the segments off the wire
             a = SMALL[:2] + ["--tensors", 20, "--loss", loss, "--delay-us",
                              1000, "--deadline-ms", 3, "--seed", seed,
@@ -255,7 +266,7 @@ def case_deadline():
                   "elements lost counted", o)
             partial += d["partial_rx"]
     check(partial > 0, ["deadline"], "some tensors delivered partial")
-    print("partial deliveries over 18 runs: %d" % partial)
+    print("partial deliveries over 48 runs: %d" % partial)
 
 
 def case_deadline_noloss():

@@ -61,6 +61,38 @@ def body(run):
         (base + ["--peer-key", loose], "chmod 600"),
         (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--peer-key", key,
           "--peer", "10.0.0.3"], "no key"),
+        (base + ["--peer-key", key, "--accept-peers", "4"],
+         "--accept-peers in secure mode needs --key"),
+    ]
+    # --peers FILE: every line checked, the error names the line.
+    def peers_file(name, text):
+        path = run.path(name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+    good = "# devices\n10.0.0.2\n\n10.0.0.3:47001 02:00:00:00:00:03  # static MAC\n"
+    many = "".join("10.0.%d.%d\n" % (1 + i // 200, 1 + i % 200) for i in range(257))
+    sec_cases += [
+        (base + ["--plain", "--peers", peers_file("p1", good + "10.0.0.300\n")],
+         "p1:5: '10.0.0.300' is not IP[:PORT]"),
+        (base + ["--plain", "--peers", peers_file("p2", good + "10.0.0.4 zz:zz\n")],
+         "p2:5:"),
+        (base + ["--plain", "--peers", peers_file("p3", "10.0.0.4 02:00:00:00:00:01 "
+                                                    "02:00:00:00:00:02\n")],
+         "p3:1: a second MAC"),
+        (base + ["--plain", "--peers", peers_file("p4", "10.0.0.4 a b c\n")],
+         "p4:1:"),
+        (base + ["--key", key, "--peers", peers_file("p5", "10.0.0.4 %s\n" % loose)],
+         "p5:1:"),
+        (base + ["--plain", "--peers", peers_file("p6", good + "10.0.0.2\n")],
+         "given twice"),
+        (base + ["--plain", "--peers", peers_file("p7", many)], "more than 256 peers"),
+        (base + ["--plain", "--peers", run.path("nofile")], "No such file"),
+        (["--ip", "10.0.0.1", "--plain", "--peers", peers_file("p8", good),
+          "--accept-peers", "255"],
+         "at most 256 together"),
+        (base + ["--plain", "--accept-peers", "2", "--accept-from", "10.0.0.1/8"],
+         "--accept-from"),
     ]
     # The other cases run plain: the key is not what they test.
     cases = [(a if a is None else ["--plain"] + a, w)
@@ -91,7 +123,8 @@ def body(run):
 
     # --help works without EAL options and exits 0.
     r = subprocess.run([run.binary, "--help"], capture_output=True, text=True, timeout=30)
-    mwtest.check(r.returncode == 0 and "--peer IP[:PORT]" in r.stdout, "--help")
+    mwtest.check(r.returncode == 0 and "--peer IP[:PORT]" in r.stdout
+                 and "--peers FILE" in r.stdout and "--accept-peers N" in r.stdout, "--help")
 
 
 mwtest.main(body)

@@ -225,10 +225,14 @@ static void extra(struct dd *d, struct mw_fuzz_in *in)
 	for (i = 0; i < MW_DROP_COUNT_; i++)
 		if (c1.drop[i] != c0.drop[i])
 			d->extra_why = (enum mw_drop)i;
-	/* Drops with an extra action (section 11) change state by design. */
+	/* Drops with an extra action (section 11) change state by design;
+	 * so does a HELLO failing its tag: it took a token (12.6). */
 	if (d->extra_why == MW_DROP_SESSION || d->extra_why == MW_DROP_WINDOW ||
 	    d->extra_why == MW_DROP_NOBUF || d->extra_why == MW_DROP_LATE ||
-	    d->extra_why == MW_DROP_AUTH_SESSION)
+	    d->extra_why == MW_DROP_AUTH_SESSION ||
+	    (d->extra_why == MW_DROP_AUTH && x.len > MW_OFF_TYPE &&
+	     (x.b[MW_OFF_TYPE] == MW_PT_HELLO ||
+	      x.b[MW_OFF_TYPE] == MW_PT_HELLO_ACK)))
 		d->same = 0;
 }
 

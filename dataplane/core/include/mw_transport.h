@@ -75,9 +75,12 @@ struct mw_rx_alloc {
 
 /** Endpoint configuration; start from mw_ep_config_default(). */
 struct mw_ep_config {
-	uint32_t incarnation;  /**< non-zero; must grow (serial arithmetic)
-				    from one start of the process to the next,
-				    e.g. wall-clock seconds or a stored counter */
+	uint32_t incarnation;  /**< plain mode: non-zero; must grow (serial
+				    arithmetic) from one start of the process
+				    to the next, e.g. wall-clock seconds or a
+				    stored counter. Secure mode: ignored, the
+				    endpoint draws it from rand (PROTOCOL.md
+				    12.2) */
 	uint16_t max_peers;    /**< peers that can be registered */
 	uint16_t max_datagram; /**< largest UDP payload sent or accepted
 				    (MTU - 28 for IPv4/UDP);
@@ -120,8 +123,10 @@ struct mw_ep_config {
 	uint8_t psk[MW_SEC_PSK_LEN]; /**< pre-shared key of every peer (not
 				    all zero); mw_ep_peer_set_key() gives one
 				    peer its own */
-	/** Random bytes for nonces and the first generation: fill buf[0..len)
-	 *  from a CSPRNG (getrandom()); required unless sec_mode is plain. */
+	/** Random bytes for nonces, the incarnation and generations: fill
+	 *  buf[0..len) from a CSPRNG (getrandom()); required unless sec_mode
+	 *  is plain. The endpoint takes all its randomness from here (a
+	 *  seeded source makes a simulation repeatable). */
 	void (*rand)(void *ctx, void *buf, size_t len);
 	void *rand_ctx;
 	const struct mw_crypto_ops *crypto; /**< NULL: mw_crypto_default() */
@@ -177,7 +182,8 @@ int mw_cc_from_name(const char *name);
 	X(MW_DROP_PEER, "unknown_peer")                                       \
 	X(MW_DROP_AUTH, "auth")                                               \
 	X(MW_DROP_AUTH_SESSION, "auth_session")                               \
-	X(MW_DROP_REPLAY, "replay")
+	X(MW_DROP_REPLAY, "replay")                                           \
+	X(MW_DROP_HELLO_RATE, "hello_rate")
 
 enum mw_drop {
 #define MW_DROP_ENUM_(name, text) name,
@@ -240,6 +246,8 @@ enum mw_drop mw_drop_for_hdr_error(int rc);
 	X(partial_tx, "tensors sent that the peer delivered partial "         \
 		      "(TX_DONE with partial)")                               \
 	X(peer_restarts, "new incarnations of peers seen")                    \
+	X(challenges, "secure mode: HELLOs of a new identity of a proven "   \
+		      "peer answered with a challenge (PROTOCOL.md 12.3)")    \
 	X(session_resets, "sessions ended abnormally: retry budget spent, "   \
 			  "peer reset or restarted, peer closed with an "     \
 			  "error reason")                                     \
@@ -350,6 +358,9 @@ struct mw_peer_info {
 	uint32_t rto_count;   /**< consecutive timeouts */
 	uint16_t peer_caps;   /**< MW_HELLO_CAP_* of the peer's last HELLO
 				   (0 until one arrived) */
+	uint64_t retrans;     /**< segments retransmitted to this peer since
+				   it was registered (its share of
+				   mw_counters.retrans) */
 };
 
 enum mw_peer_state {
@@ -368,10 +379,18 @@ void mw_ep_config_default(struct mw_ep_config *cfg);
 
 /**
  * Check a config without creating an endpoint.
- * @return 0 or MW_EINVAL (incarnation 0, sizes outside their ranges,
+ * @return 0 or MW_EINVAL (incarnation 0 in plain mode, sizes outside their ranges,
  *         rto_min > rto_max, cwnd_min > cwnd_initial > cwnd_max, ...).
  */
 int mw_ep_config_check(const struct mw_ep_config *cfg);
+
+/**
+ * The endpoint's incarnation (for status reports and captures).
+ * @param ep  an endpoint.
+ * @return mw_ep_config.incarnation in plain mode; in secure mode the one
+ *         drawn from rand at mw_ep_new() (PROTOCOL.md 12.2).
+ */
+uint32_t mw_ep_incarnation(const struct mw_ep *ep);
 
 /**
  * Create an endpoint.

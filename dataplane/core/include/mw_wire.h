@@ -354,6 +354,14 @@ void mw_wire_put_hdr(uint8_t *pkt, uint8_t type, uint16_t flags,
  */
 int mw_wire_finish(uint8_t *pkt, size_t len);
 
+/**
+ * Store only the length of a packet built in pkt[0..len), for a builder
+ * whose caller then seals it (secure mode, docs/PROTOCOL.md 12: no CRC)
+ * or calls mw_wire_finish().
+ * @return len, or MW_ERANGE as mw_wire_finish().
+ */
+int mw_wire_set_len(uint8_t *pkt, size_t len);
+
 /** Write a HELLO/HELLO_ACK body; returns MW_WIRE_HELLO_LEN. */
 size_t mw_wire_put_hello(uint8_t *pkt, const struct mw_hello *h);
 

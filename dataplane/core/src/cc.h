@@ -130,12 +130,29 @@ void mw_cc_on_timeout(struct mw_cc *cc, int first, uint64_t now,
 void mw_cc_on_sample(struct mw_cc *cc, const struct mw_cc_sample *rs);
 
 /**
+ * The pacing gate's burst (docs/CC.md): the sender may run this many
+ * packet intervals ahead of its paced schedule. A caller that reads its
+ * clock once per poll-loop iteration then still sends a burst per
+ * iteration at the paced average rate, where a strict gate would let one
+ * packet through per iteration whatever the rate.
+ */
+#define MW_CC_PACE_QUANTUM 32u
+
+/** When the pacing gate opens: pace_next less the quantum. */
+static inline uint64_t mw_cc_pace_open(const struct mw_cc *cc)
+{
+	uint64_t q = MW_CC_PACE_QUANTUM * cc->pace_ns;
+
+	return cc->pace_next > q ? cc->pace_next - q : 0;
+}
+
+/**
  * The pacing gate (docs/CC.md): may a DATA packet (new or retransmitted)
  * leave at now? Always true for controllers that do not pace.
  */
 static inline int mw_cc_may_send(const struct mw_cc *cc, uint64_t now)
 {
-	return cc->pace_ns == 0 || now >= cc->pace_next;
+	return cc->pace_ns == 0 || now >= mw_cc_pace_open(cc);
 }
 
 /** A DATA packet left at now: the next may leave pace_ns later. */

@@ -95,7 +95,8 @@ void mw_ep_config_default(struct mw_ep_config *c)
 
 int mw_ep_config_check(const struct mw_ep_config *c)
 {
-	if (!c || c->incarnation == 0 || c->max_peers == 0 ||
+	if (!c || (c->incarnation == 0 && c->sec_mode == MW_SEC_PLAIN) ||
+	    c->max_peers == 0 ||
 	    c->max_datagram < MW_WIRE_MIN_DATAGRAM || c->max_segs == 0 ||
 	    c->window == 0 || c->window > 65536 || c->max_retries == 0 ||
 	    c->max_tensor_bytes == 0 || c->rto_min_ns == 0 ||
@@ -211,6 +212,12 @@ int mw_ep_new(const struct mw_ep_config *cfg, struct mw_ep **out)
 		return MW_ENOMEM;
 	}
 	ep->next_handle = 1;
+	/* Secure mode: the incarnation is random, not a clock (12.2). */
+	if (ep->cfg.sec_mode)
+		do
+			ep->cfg.rand(ep->cfg.rand_ctx, &ep->cfg.incarnation,
+				     sizeof(ep->cfg.incarnation));
+		while (ep->cfg.incarnation == 0);
 	*out = ep;
 	return 0;
 }
@@ -428,8 +435,8 @@ int mw_ep_recv(struct mw_ep *ep, uint16_t id, const uint8_t *pkt, size_t len,
 		return recv_checked(ep, id, p, &h, pkt, len, now);
 	/* Secure mode (12.6): nothing unauthenticated goes further. */
 	rc = mw_sec_open(ep, p, &h, pkt, len, now, &sr);
-	if (rc < 0)
-		return rc;
+	if (rc != 0)
+		return rc < 0 ? rc : 0; /* dropped, or a challenge made */
 	rc = recv_checked(ep, id, p, &h, sr.pkt, sr.len, now);
 	if (rc >= 0)
 		mw_sec_accept(ep, p, &h, &sr);
@@ -453,10 +460,11 @@ static uint64_t peer_expiry(struct mw_ep *ep, struct peer *p)
 	if (p->recv.deadline_at < t)
 		t = p->recv.deadline_at;
 	/* the pacing gate (8.5): shut now, and something could pass it */
-	if (peer_open(p) && p->cc.pace_ns && p->cc.pace_next > ep->last_now &&
-	    p->cc.pace_next < t && p->rtb.in_flight < p->cc.cwnd &&
+	if (peer_open(p) && p->cc.pace_ns &&
+	    mw_cc_pace_open(&p->cc) > ep->last_now &&
+	    mw_cc_pace_open(&p->cc) < t && p->rtb.in_flight < p->cc.cwnd &&
 	    mw_send_pending(ep, p))
-		t = p->cc.pace_next;
+		t = mw_cc_pace_open(&p->cc);
 	if (peer_open(p) && (p->rtb.in_flight || mw_send_pending(ep, p))) {
 		uint64_t r = p->send.last_send + rto_backoff(ep, p);
 
@@ -518,6 +526,11 @@ int mw_ep_handle_expiry(struct mw_ep *ep, uint64_t now)
 	}
 	mw_send_encode_step(ep);
 	return 0;
+}
+
+uint32_t mw_ep_incarnation(const struct mw_ep *ep)
+{
+	return ep->cfg.incarnation;
 }
 
 size_t mw_ep_max_datagram(const struct mw_ep *ep)
@@ -622,6 +635,7 @@ int mw_ep_peer_info(const struct mw_ep *ep, uint16_t id,
 		pi->rx_pending += p->recv.rx[i].used;
 	pi->rx_pending += p->recv.rx_unpolled;
 	pi->rto_count = p->send.rto_count;
+	pi->retrans = p->retrans;
 	pi->peer_caps = mw_ep_peer_caps(ep, id);
 	return 0;
 }

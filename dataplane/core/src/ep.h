@@ -206,6 +206,8 @@ struct peer {
 	struct mw_rtt rtt;
 	struct recvq recv;
 	struct sec_peer *sec;       /* secure mode (12), else NULL */
+	uint64_t retrans;           /* segments retransmitted to this peer,
+				       since mw_ep_add_peer() */
 	uint32_t peer_ev;           /* peer events not yet polled */
 };
 
@@ -324,6 +326,14 @@ int mw_session_on_close(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 			size_t len);
 int mw_session_build_hello(struct mw_ep *ep, struct peer *p, uint8_t type,
 			   uint8_t *buf);
+/* A HELLO or HELLO_ACK from src to dst (NULL: unknown). */
+int mw_session_build_hello_ids(struct mw_ep *ep, uint8_t type,
+			       const struct mw_ident *src,
+			       const struct mw_ident *dst, uint8_t *buf);
+/* Secure mode: a packet verified under the challenge's keys proved the
+ * peer's new identity live: a peer restart or reset (7.2, 12.3), then
+ * the challenge is the session. */
+void mw_session_promote(struct mw_ep *ep, uint16_t id, uint64_t now);
 
 /* ---- send.c ----------------------------------------------------------- */
 

@@ -145,6 +145,16 @@ static int rx_dup(struct mw_ep *ep, struct peer *p, uint32_t pn, uint64_t now)
 	return 0;
 }
 
+/* A segment of a tensor decided partial at its deadline (9.1), delivered
+ * or waiting for its predecessors, that it lacked: dropped as late; its
+ * sender learns the outcome from the ACK sent now. */
+static int rx_late(struct mw_ep *ep, struct peer *p, uint32_t pn, uint64_t now)
+{
+	rx_note_pn(ep, p, pn, now);
+	p->recv.ack_now = 1;
+	return mw_ep_drop(ep, MW_DROP_LATE, MW_ESTATE);
+}
+
 /* A received segment must tile with its received neighbours (5.2). */
 static int rx_tiles(const struct rx_slot *s, const struct mw_data *d)
 {
@@ -219,13 +229,8 @@ int mw_recv_on_data(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 	off = sdiff(d.tid, p->recv.rx_next);
 	if (off < 0) {
 		s = &p->recv.rx[d.tid % ep->cfg.window];
-		if (s->pvalid && s->ptid == d.tid) {
-			/* Delivered at its deadline already (9.1): its
-			 * sender learns so from the ACK sent now. */
-			rx_note_pn(ep, p, d.pn, now);
-			p->recv.ack_now = 1;
-			return mw_ep_drop(ep, MW_DROP_LATE, MW_ESTATE);
-		}
+		if (s->pvalid && s->ptid == d.tid)
+			return rx_late(ep, p, d.pn, now); /* delivered partial */
 		return rx_dup(ep, p, d.pn, now); /* already delivered */
 	}
 	if (off >= sdiff(mw_recv_limit(ep, p), p->recv.rx_next) ||
@@ -241,7 +246,11 @@ int mw_recv_on_data(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 		if (memcmp(s->tblock, pkt + MW_WIRE_TBLOCK_OFF,
 			   MW_WIRE_TBLOCK_LEN) != 0)
 			return mw_ep_drop(ep, MW_DROP_INCONSISTENT, MW_EFORMAT);
-		if (s->complete || bit_get(s->bitmap, d.seg_idx))
+		if (bit_get(s->bitmap, d.seg_idx))
+			return rx_dup(ep, p, d.pn, now);
+		if (s->complete && s->partial)
+			return rx_late(ep, p, d.pn, now);
+		if (s->complete)
 			return rx_dup(ep, p, d.pn, now);
 		if (!rx_tiles(s, &d))
 			return mw_ep_drop(ep, MW_DROP_INCONSISTENT, MW_EFORMAT);
@@ -433,7 +442,13 @@ int mw_recv_build_ack(struct mw_ep *ep, struct peer *p, uint8_t *buf,
 		memset(&b, 0, sizeof(b));
 		b.tid = s->tid;
 		b.seg_cum = s->seg_cum;
-		if (s->complete) {
+		if (s->complete && s->partial) {
+			/* its deadline has passed, it waits for its
+			 * predecessors: the outcome is decided, and a plain
+			 * COMPLETE would tell the sender it arrived whole */
+			b.flags = MW_ACKB_COMPLETE | MW_ACKB_PARTIAL;
+			b.seg_cum = 0;
+		} else if (s->complete) {
 			b.flags = MW_ACKB_COMPLETE;
 		} else if (s->seg_max > s->seg_cum) {
 			nbits = s->seg_max - s->seg_cum;
@@ -457,5 +472,5 @@ int mw_recv_build_ack(struct mw_ep *ep, struct peer *p, uint8_t *buf,
 	p->recv.ack_now = 0;
 	p->recv.ack_due = NO_TIME;
 	ep->ctr.acks_tx++;
-	return mw_wire_finish(buf, off);
+	return mw_wire_set_len(buf, off);
 }

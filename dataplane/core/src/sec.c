@@ -119,6 +119,8 @@ static void sess_derive(struct mw_ep *ep, struct peer *p)
 	struct sec_sess *s = &sp->cur;
 
 	sess_free(ep, s);
+	sp->proven = 0;
+	sp->used = 0;
 	if (!sp->rknown || !p->sess.remote_known)
 		return;
 	if (dir_secret(ep, sp->psk, &p->sess.local, sp->lnonce,
@@ -128,6 +130,25 @@ static void sess_derive(struct mw_ep *ep, struct peer *p)
 		return; /* no keys: nothing is sent or accepted */
 	memcpy(s->rx[1].secret, s->rx[0].secret, sizeof(s->rx[0].secret));
 	s->valid = 1;
+}
+
+static void chal_free(struct mw_ep *ep, struct sec_chal *ch)
+{
+	sess_free(ep, &ch->keys);
+	dir_free(ep, &ch->hello);
+	memset(ch, 0, sizeof(*ch));
+	ch->hello.epoch = UINT64_MAX;
+	ch->keys.tx.epoch = ch->keys.rx[0].epoch = UINT64_MAX;
+	ch->keys.rx[1].epoch = UINT64_MAX;
+}
+
+uint32_t mw_sec_draw_gen(struct mw_ep *ep, uint32_t gen)
+{
+	uint32_t g = 0;
+
+	while (g == 0 || g == gen)
+		ep->cfg.rand(ep->cfg.rand_ctx, &g, sizeof(g));
+	return g;
 }
 
 static void new_local_nonce(struct mw_ep *ep, struct peer *p)
@@ -171,11 +192,12 @@ int mw_sec_peer_init(struct mw_ep *ep, struct peer *p)
 	p->sec = sp;
 	sess_free(ep, &sp->cur);
 	sess_free(ep, &sp->old);
+	chal_free(ep, &sp->chal);
 	sp->hello.epoch = UINT64_MAX;
+	sp->hello_tok = SEC_HELLO_BURST;
 	memcpy(sp->psk, ep->cfg.psk, sizeof(sp->psk));
 	/* The first generation is drawn, not 1 (12.2). */
-	ep->cfg.rand(ep->cfg.rand_ctx, &gen, sizeof(gen));
-	p->sess.local.gen = gen ? gen : 1;
+	p->sess.local.gen = mw_sec_draw_gen(ep, gen);
 	new_local_nonce(ep, p);
 	return sp->hello.a ? 0 : MW_ENOMEM;
 }
@@ -189,6 +211,7 @@ void mw_sec_peer_free(struct mw_ep *ep, struct peer *p)
 	sess_free(ep, &sp->cur);
 	sess_free(ep, &sp->old);
 	dir_free(ep, &sp->hello);
+	chal_free(ep, &sp->chal);
 	memset(sp->psk, 0, sizeof(sp->psk));
 	mw_mem_free(ep, sp, sizeof(*sp));
 	p->sec = NULL;
@@ -202,6 +225,7 @@ int mw_sec_peer_key(struct mw_ep *ep, struct peer *p, const uint8_t *psk)
 	dir_free(ep, &sp->hello);
 	if (hello_key(ep, sp->psk, sp->lnonce, &sp->hello, 1) < 0)
 		return MW_ENOMEM;
+	chal_free(ep, &sp->chal);
 	sess_derive(ep, p);
 	return 0;
 }
@@ -219,6 +243,41 @@ void mw_sec_local_changed(struct mw_ep *ep, struct peer *p, int closing)
 	}
 	new_local_nonce(ep, p);
 	sess_derive(ep, p);
+	/* a challenge answers for the session just left: void */
+	chal_free(ep, &sp->chal);
+}
+
+int mw_sec_chal_owed(struct peer *p, struct mw_ident *src,
+		     struct mw_ident *dst)
+{
+	struct sec_chal *ch = &p->sec->chal;
+
+	if (!ch->valid || !ch->ack_owed)
+		return 0;
+	ch->ack_owed = 0;
+	*src = ch->local;
+	*dst = ch->remote;
+	return 1;
+}
+
+void mw_sec_chal_take(struct mw_ep *ep, struct peer *p)
+{
+	struct sec_peer *sp = p->sec;
+	struct sec_chal *ch = &sp->chal;
+
+	sess_free(ep, &sp->cur);
+	sp->cur = ch->keys;
+	memset(&ch->keys, 0, sizeof(ch->keys));
+	dir_free(ep, &sp->hello);
+	sp->hello = ch->hello;
+	memset(&ch->hello, 0, sizeof(ch->hello));
+	sp->hello_sn = ch->hello_sn;
+	memcpy(sp->lnonce, ch->lnonce, sizeof(sp->lnonce));
+	memcpy(sp->rnonce, ch->rnonce, sizeof(sp->rnonce));
+	sp->rknown = 1;
+	sp->rhello_sn = ch->rhello_sn;
+	sp->proven = 1;
+	sp->used = 1;
 }
 
 /* ---- packets (12.5, 12.6) --------------------------------------------- */
@@ -246,16 +305,24 @@ int mw_sec_seal(struct mw_ep *ep, struct peer *p, uint8_t *buf, size_t len)
 	mw_put16(buf + MW_OFF_FLAGS, flags);
 	mw_put32(buf + MW_OFF_CRC, 0);
 	if (type == MW_PT_HELLO || type == MW_PT_HELLO_ACK) {
+		/* our current identity's, or a challenge's (12.3) */
+		struct sec_chal *ch = &sp->chal;
+		int c = ch->valid &&
+			mw_get32(buf + MW_OFF_SRC_INC) == ch->local.inc &&
+			mw_get32(buf + MW_OFF_SRC_GEN) == ch->local.gen;
+		struct sec_dir *hk = c ? &ch->hello : &sp->hello;
+
 		/* integrity only: a HELLO's body is no secret (12.3) */
-		if (!sp->hello.a)
+		if (!hk->a)
 			return MW_ESTATE;
-		memcpy(buf + len, sp->lnonce, MW_SEC_NONCE_LEN);
+		memcpy(buf + len, c ? ch->lnonce : sp->lnonce,
+		       MW_SEC_NONCE_LEN);
 		len += MW_SEC_NONCE_LEN;
-		sn = sp->hello_sn++;
+		sn = c ? ch->hello_sn++ : sp->hello_sn++;
 		mw_put64(buf + len, sn);
 		mw_put16(buf + MW_OFF_LEN, (uint16_t)(len + MW_SEC_TRAILER_LEN));
-		iv_of(&sp->hello, sn, iv);
-		if (ep->cops->seal(sp->hello.a, iv, buf, len + MW_SEC_SN_LEN,
+		iv_of(hk, sn, iv);
+		if (ep->cops->seal(hk->a, iv, buf, len + MW_SEC_SN_LEN,
 				   NULL, 0, NULL, NULL, 0,
 				   buf + len + MW_SEC_SN_LEN) < 0)
 			return MW_ESTATE;
@@ -269,6 +336,8 @@ int mw_sec_seal(struct mw_ep *ep, struct peer *p, uint8_t *buf, size_t len)
 	if (dir_epoch(ep, &s->tx, sn >> SEC_EPOCH_BITS, 1) < 0)
 		return MW_ESTATE;
 	s->tx_sn++;
+	if (s == &sp->cur)
+		sp->used = 1;
 	mw_put64(buf + len, sn);
 	mw_put16(buf + MW_OFF_LEN, (uint16_t)(len + MW_SEC_TRAILER_LEN));
 	iv_of(&s->tx, sn, iv);
@@ -321,15 +390,87 @@ static void win_record(struct sec_sess *s, uint64_t sn)
 	s->rx_bm[i / 64] |= 1ull << (i % 64);
 }
 
+/* The HELLO token bucket (12.6): SEC_HELLO_BURST tokens, one more per
+ * rto_min; 0 when empty (the HELLO is not looked at further). */
+static int hello_token(struct mw_ep *ep, struct sec_peer *sp, uint64_t now)
+{
+	uint64_t r = ep->cfg.rto_min_ns, n = (now - sp->hello_tok_at) / r;
+
+	if (n) {
+		if (n >= SEC_HELLO_BURST - sp->hello_tok) {
+			sp->hello_tok = SEC_HELLO_BURST;
+			sp->hello_tok_at = now;
+		} else {
+			sp->hello_tok += (uint32_t)n;
+			sp->hello_tok_at += n * r;
+		}
+	}
+	if (!sp->hello_tok)
+		return 0;
+	sp->hello_tok--;
+	return 1;
+}
+
+/*
+ * A verified HELLO of a new identity of a peer whose session is proven
+ * (12.3): not a restart yet. A fresh identity and nonce of ours answer
+ * it (the challenge's HELLO_ACK); its keys wait for a packet from the
+ * peer. One challenge per peer: a HELLO of another identity or nonce
+ * replaces it, one of the same is answered again.
+ */
+static int challenge(struct mw_ep *ep, struct peer *p, const struct mw_hdr *h,
+		     const uint8_t *nonce, uint64_t sn)
+{
+	struct sec_peer *sp = p->sec;
+	struct sec_chal *ch = &sp->chal;
+	struct mw_hello hb;
+	int rc;
+
+	rc = mw_wire_parse_hello(ep->sec_buf, MW_WIRE_HELLO_LEN, &hb);
+	if (rc < 0)
+		return mw_ep_drop(ep, MW_DROP_FORMAT, rc);
+	ep->ctr.challenges++;
+	if (ch->valid && ident_eq(&h->src, &ch->remote) &&
+	    memcmp(nonce, ch->rnonce, MW_SEC_NONCE_LEN) == 0) {
+		ch->rhello_sn = sn;
+		ch->lim = hb;
+		ch->ack_owed = 1;
+		return 1;
+	}
+	chal_free(ep, ch);
+	ch->remote = h->src;
+	memcpy(ch->rnonce, nonce, MW_SEC_NONCE_LEN);
+	ch->rhello_sn = sn;
+	ch->lim = hb;
+	ch->local.inc = p->sess.local.inc;
+	ch->local.gen = mw_sec_draw_gen(ep, p->sess.local.gen);
+	ep->cfg.rand(ep->cfg.rand_ctx, ch->lnonce, sizeof(ch->lnonce));
+	if (hello_key(ep, sp->psk, ch->lnonce, &ch->hello, 1) < 0 ||
+	    dir_secret(ep, sp->psk, &ch->local, ch->lnonce, &ch->remote,
+		       ch->rnonce, ch->keys.tx.secret) < 0 ||
+	    dir_secret(ep, sp->psk, &ch->remote, ch->rnonce, &ch->local,
+		       ch->lnonce, ch->keys.rx[0].secret) < 0) {
+		chal_free(ep, ch);
+		return 1; /* no keys: as if the HELLO_ACK were lost */
+	}
+	memcpy(ch->keys.rx[1].secret, ch->keys.rx[0].secret,
+	       sizeof(ch->keys.rx[0].secret));
+	ch->keys.valid = 1;
+	ch->valid = 1;
+	ch->ack_owed = 1;
+	return 1;
+}
+
 static int open_hello(struct mw_ep *ep, struct peer *p, struct mw_hdr *h,
-		      const uint8_t *pkt, size_t len, struct sec_rx *rx)
+		      const uint8_t *pkt, size_t len, uint64_t now,
+		      struct sec_rx *rx)
 {
 	struct sec_peer *sp = p->sec;
 	const uint8_t *nonce = pkt + MW_WIRE_HELLO_LEN;
 	size_t alen = MW_WIRE_HELLO_LEN + MW_SEC_NONCE_LEN + MW_SEC_SN_LEN;
 	uint8_t iv[MW_AEAD_IV_LEN];
 	struct sec_dir d;
-	int same, rc;
+	int same, chal, rc;
 
 	if (len != MW_SEC_HELLO_LEN)
 		return mw_ep_drop(ep, MW_DROP_FORMAT, MW_EFORMAT);
@@ -337,8 +478,14 @@ static int open_hello(struct mw_ep *ep, struct peer *p, struct mw_hdr *h,
 	same = sp->rknown && p->sess.remote_known &&
 	       ident_eq(&h->src, &p->sess.remote) &&
 	       memcmp(nonce, sp->rnonce, MW_SEC_NONCE_LEN) == 0;
-	if (same && rx->sn <= sp->rhello_sn)
+	chal = sp->chal.valid && ident_eq(&h->src, &sp->chal.remote) &&
+	       memcmp(nonce, sp->chal.rnonce, MW_SEC_NONCE_LEN) == 0;
+	if ((same && rx->sn <= sp->rhello_sn) ||
+	    (chal && rx->sn <= sp->chal.rhello_sn))
 		return mw_ep_drop(ep, MW_DROP_REPLAY, MW_EDUP);
+	/* Verifying costs key derivations: a bounded number per peer. */
+	if (!hello_token(ep, sp, now))
+		return mw_ep_drop(ep, MW_DROP_HELLO_RATE, MW_EAGAIN);
 	memset(&d, 0, sizeof(d));
 	if (hello_key(ep, sp->psk, nonce, &d, 0) < 0) {
 		dir_free(ep, &d);
@@ -356,6 +503,14 @@ static int open_hello(struct mw_ep *ep, struct peer *p, struct mw_hdr *h,
 	    ident_eq(&h->src, &p->sess.remote))
 		return mw_ep_drop(ep, MW_DROP_STALE, MW_ESTATE);
 	memcpy(ep->sec_buf, pkt, MW_WIRE_HELLO_LEN);
+	mw_put16(ep->sec_buf + MW_OFF_LEN, MW_WIRE_HELLO_LEN);
+	/* Another identity of a peer whose session is proven: a restart,
+	 * or a replay of an old HELLO. Only a challenge tells (12.3). A
+	 * HELLO_ACK to an identity we do not have is stale (6.3) below. */
+	if (p->sess.remote_known && !p->sess.remote_closed && sp->proven &&
+	    !ident_eq(&h->src, &p->sess.remote) &&
+	    (h->type == MW_PT_HELLO || ident_eq(&h->dst, &p->sess.local)))
+		return challenge(ep, p, h, nonce, rx->sn);
 	rx->nonce = nonce;
 	rx->len = MW_WIRE_HELLO_LEN;
 	return 0;
@@ -380,7 +535,9 @@ int mw_sec_open(struct mw_ep *ep, struct peer *p, struct mw_hdr *h,
 	    clear != (ep->cfg.sec_mode == MW_SEC_INTEGRITY))
 		return mw_ep_drop(ep, MW_DROP_AUTH, MW_EAUTH);
 	if (h->type == MW_PT_HELLO || h->type == MW_PT_HELLO_ACK) {
-		rc = open_hello(ep, p, h, pkt, len, rx);
+		rc = open_hello(ep, p, h, pkt, len, now, rx);
+		if (rc != 0)
+			return rc;
 		goto out;
 	}
 	/* Keys exist for one session (and the one a CLOSE of ours left):
@@ -392,13 +549,15 @@ int mw_sec_open(struct mw_ep *ep, struct peer *p, struct mw_hdr *h,
 		   ident_eq(&h->src, &p->sess.remote) &&
 		   ident_eq(&h->dst, &p->sess.local) && sp->cur.valid) {
 		s = &sp->cur;
+	} else if (sp->chal.valid && ident_eq(&h->src, &sp->chal.remote) &&
+		   ident_eq(&h->dst, &sp->chal.local)) {
+		s = &sp->chal.keys;
 	} else {
-		int c = p->sess.remote_known
-				? mw_ident_cmp(&h->src, &p->sess.remote)
-				: 1;
-
+		/* Identities have no order in secure mode: only a CLOSE, or
+		 * a packet of the session the peer closed, is not answered. */
 		if (h->type != MW_PT_CLOSE &&
-		    !(c < 0 || (c == 0 && p->sess.remote_closed)))
+		    !(p->sess.remote_known && p->sess.remote_closed &&
+		      ident_eq(&h->src, &p->sess.remote)))
 			mw_session_resync(ep, p, now);
 		return mw_ep_drop(ep, MW_DROP_AUTH_SESSION, MW_EAUTH);
 	}
@@ -430,6 +589,12 @@ int mw_sec_open(struct mw_ep *ep, struct peer *p, struct mw_hdr *h,
 	}
 	if (rc < 0)
 		return mw_ep_drop(ep, MW_DROP_AUTH, MW_EAUTH);
+	/* Verified under a challenge's keys: the peer's new identity is
+	 * live, the challenge becomes the session (7.2, 12.3). */
+	if (s == &sp->chal.keys) {
+		mw_session_promote(ep, (uint16_t)(p - ep->peers), now);
+		rx->s = &sp->cur;
+	}
 	rx->len = body;
 out:
 	if (rc < 0)
@@ -449,6 +614,8 @@ void mw_sec_accept(struct mw_ep *ep, struct peer *p, const struct mw_hdr *h,
 
 	if (rx->s) {
 		win_record(rx->s, rx->sn);
+		if (rx->s == &sp->cur)
+			sp->proven = sp->used = 1;
 		return;
 	}
 	/* A HELLO / HELLO_ACK accepted: the session may be new (the peer's
@@ -458,6 +625,8 @@ void mw_sec_accept(struct mw_ep *ep, struct peer *p, const struct mw_hdr *h,
 		memcpy(sp->rnonce, rx->nonce, MW_SEC_NONCE_LEN);
 		sp->rknown = 1;
 		sess_derive(ep, p);
+		/* the peer's identity was taken at once: no challenge left */
+		chal_free(ep, &sp->chal);
 	}
 	sp->rhello_sn = rx->sn;
 	(void)h;

@@ -582,6 +582,7 @@ static int build_data(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 	if (g->state == SEG_LOST) {
 		s->lost--;
 		ep->ctr.retrans++;
+		p->retrans++;
 		if (g->cause == LOST_RTO)
 			ep->ctr.retrans_rto++;
 		else
@@ -601,7 +602,7 @@ static int build_data(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 	p->rtb.in_flight++;
 	p->send.last_send = now;
 	ep->ctr.data_tx++;
-	return mw_wire_finish(buf, MW_WIRE_DATA_HDR_LEN + (size_t)plen);
+	return mw_wire_set_len(buf, MW_WIRE_DATA_HDR_LEN + (size_t)plen);
 }
 
 /* One datagram for peer id, or 0. */
@@ -609,6 +610,7 @@ static int send_peer(struct mw_ep *ep, uint16_t id, uint8_t *buf, size_t cap,
 		     uint64_t now)
 {
 	struct peer *p = &ep->peers[id];
+	struct mw_ident src, dst;
 	struct tx_slot *s;
 	uint32_t seg;
 	int ring_full;
@@ -618,8 +620,13 @@ static int send_peer(struct mw_ep *ep, uint16_t id, uint8_t *buf, size_t cap,
 		mw_wire_put_hdr(buf, MW_PT_CLOSE, 0, &p->sess.close_src,
 				&p->sess.close_dst);
 		ep->ctr.close_tx++;
-		return mw_wire_finish(
+		return mw_wire_set_len(
 			buf, mw_wire_put_close(buf, p->sess.close_reason));
+	}
+	if (p->sec && mw_sec_chal_owed(p, &src, &dst)) {
+		ep->ctr.hello_tx++;
+		return mw_session_build_hello_ids(ep, MW_PT_HELLO_ACK, &src,
+						  &dst, buf);
 	}
 	if (p->sess.hello_ack_pending) {
 		p->sess.hello_ack_pending = 0;
@@ -661,7 +668,9 @@ static int send_peer(struct mw_ep *ep, uint16_t id, uint8_t *buf, size_t cap,
 	return 0;
 }
 
-/* send_peer() with the datagram counted. */
+/* send_peer() with the datagram protected (the builders set only its
+ * length: a CRC32C in plain mode, the AEAD in secure mode, never both) and
+ * counted. */
 static int send_one(struct mw_ep *ep, uint16_t id, uint8_t *buf, uint64_t now)
 {
 	int len = send_peer(ep, id, buf,
@@ -672,6 +681,8 @@ static int send_one(struct mw_ep *ep, uint16_t id, uint8_t *buf, uint64_t now)
 		len = mw_sec_seal(ep, &ep->peers[id], buf, (size_t)len);
 		if (len < 0)
 			return 0;
+	} else if (len > 0) {
+		len = mw_wire_finish(buf, (size_t)len);
 	}
 	if (len > 0) {
 		if (buf[MW_OFF_TYPE] != MW_PT_CLOSE)

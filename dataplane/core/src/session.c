@@ -74,8 +74,14 @@ void mw_session_down(struct mw_ep *ep, uint16_t id, int32_t reason,
 		closing = 1;
 	}
 	if (local) {
-		p->sess.local.gen =
-			p->sess.local.gen + 1 ? p->sess.local.gen + 1 : 1;
+		/* secure mode: drawn, like every identity of ours (12.2) */
+		if (p->sec)
+			p->sess.local.gen =
+				mw_sec_draw_gen(ep, p->sess.local.gen);
+		else
+			p->sess.local.gen = p->sess.local.gen + 1
+						    ? p->sess.local.gen + 1
+						    : 1;
 		/* a new identity, a new nonce and keys (12.3) */
 		mw_sec_local_changed(ep, p, closing);
 	}
@@ -137,11 +143,21 @@ int mw_session_on_hello(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 	if (p->sess.remote_known) {
 		int c = mw_ident_cmp(&h->src, &p->sess.remote);
 
+		/* Secure mode: identities are random, they have no order;
+		 * another identity that gets here is the peer's new one
+		 * (12.3: a proven session only changes by a challenge). */
+		if (p->sec && c != 0)
+			c = 1;
 		if (c < 0 || (c == 0 && p->sess.remote_closed))
 			return mw_ep_drop(ep, MW_DROP_STALE, MW_ESTATE);
 		if (c > 0) {
 			int restarted = h->src.inc != p->sess.remote.inc;
 			uint64_t hello_at = p->sess.hello_at;
+			/* Secure mode: keys of ours used with the identity we
+			 * leave are never derived again (a replayed HELLO of
+			 * it must not bring back its sns and replay window):
+			 * a new identity and nonce of ours first (12.3). */
+			int renew = p->sec && p->sec->used;
 
 			if (restarted) {
 				ep->ctr.peer_restarts++;
@@ -152,12 +168,17 @@ int mw_session_on_hello(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 					SD_KEEP | (!restarted && peer_open(p)
 							   ? SD_EMIT
 							   : 0));
+			if (renew) {
+				p->sess.local.gen =
+					mw_sec_draw_gen(ep, p->sess.local.gen);
+				mw_sec_local_changed(ep, p, 0);
+			}
 			/* A HELLO of ours from our current identity is on
 			 * its way (both sides opening at once): whatever
 			 * its dst, the peer answers it with a HELLO_ACK to
 			 * that identity. Wait for it (retried on its timer)
 			 * rather than send another. */
-			if (hello_at != NO_TIME && tx_wanted(p)) {
+			if (hello_at != NO_TIME && tx_wanted(p) && !renew) {
 				p->sess.hello_at = hello_at;
 				p->sess.hello_pending = 0;
 			}
@@ -186,7 +207,42 @@ int mw_session_on_hello(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 		p->sess.hello_pending = 0;
 	if (h->type == MW_PT_HELLO)
 		p->sess.hello_ack_pending = 1;
+	/* Secure mode: the answer to our HELLO is confirmed with a packet
+	 * under the session's keys (12.3), so that a peer that challenged
+	 * us sees we are live: our first DATA, or, with nothing to send, an
+	 * ACK at once. */
+	else if (p->sec && dst_ok && !tx_wanted(p))
+		p->recv.ack_now = 1;
 	return 0;
+}
+
+void mw_session_promote(struct mw_ep *ep, uint16_t id, uint64_t now)
+{
+	struct peer *p = &ep->peers[id];
+	struct sec_chal *ch = &p->sec->chal;
+	int restarted = ch->remote.inc != p->sess.remote.inc;
+
+	if (restarted) {
+		ep->ctr.peer_restarts++;
+		mw_ep_peer_event(ep, id, MW_EV_PEER_RESTARTED, MW_ERESET);
+	}
+	mw_session_down(ep, id, MW_ERESET,
+			SD_KEEP | (!restarted && peer_open(p) ? SD_EMIT : 0));
+	mw_sec_chal_take(ep, p);
+	p->sess.remote = ch->remote;
+	p->sess.local = ch->local;
+	p->sess.remote_known = 1;
+	p->sess.remote_closed = 0;
+	p->sess.lim = ch->lim;
+	if (p->sess.lim.max_datagram > ep->cfg.max_datagram)
+		p->sess.lim.max_datagram = ep->cfg.max_datagram;
+	p->send.peer_limit = ch->lim.rx_window;
+	/* the packet that proved it names our identity: confirmed (6.4) */
+	p->sess.confirmed = 1;
+	p->sess.hello_pending = 0;
+	p->send.rto_count = 0;
+	p->send.last_send = now;
+	memset(ch, 0, sizeof(*ch));
 }
 
 /*
@@ -226,9 +282,16 @@ int mw_session_on_close(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 int mw_session_build_hello(struct mw_ep *ep, struct peer *p, uint8_t type,
 			   uint8_t *buf)
 {
+	return mw_session_build_hello_ids(
+		ep, type, &p->sess.local,
+		p->sess.remote_known ? &p->sess.remote : NULL, buf);
+}
+
+int mw_session_build_hello_ids(struct mw_ep *ep, uint8_t type,
+			       const struct mw_ident *src,
+			       const struct mw_ident *dst, uint8_t *buf)
+{
 	struct mw_hello hb;
-	const struct mw_ident *dst = p->sess.remote_known ? &p->sess.remote
-							  : NULL;
 
 	memset(&hb, 0, sizeof(hb));
 	hb.max_datagram = ep->cfg.max_datagram;
@@ -236,6 +299,6 @@ int mw_session_build_hello(struct mw_ep *ep, struct peer *p, uint8_t type,
 	hb.max_segs = ep->cfg.max_segs;
 	hb.max_tensor_bytes = ep->cfg.max_tensor_bytes;
 	hb.caps = ep->cfg.hello_caps | MW_HELLO_CAP_DEADLINE;
-	mw_wire_put_hdr(buf, type, 0, &p->sess.local, dst);
-	return mw_wire_finish(buf, mw_wire_put_hello(buf, &hb));
+	mw_wire_put_hdr(buf, type, 0, src, dst);
+	return mw_wire_set_len(buf, mw_wire_put_hello(buf, &hb));
 }

@@ -318,11 +318,18 @@ void mw_wire_put_hdr(uint8_t *pkt, uint8_t type, uint16_t flags,
 	mw_put32(pkt + MW_OFF_CRC, 0);
 }
 
-int mw_wire_finish(uint8_t *pkt, size_t len)
+int mw_wire_set_len(uint8_t *pkt, size_t len)
 {
 	if (len < MW_WIRE_HDR_LEN || len > MW_WIRE_MAX_DATAGRAM)
 		return MW_ERANGE;
 	mw_put16(pkt + MW_OFF_LEN, (uint16_t)len);
+	return (int)len;
+}
+
+int mw_wire_finish(uint8_t *pkt, size_t len)
+{
+	if (mw_wire_set_len(pkt, len) < 0)
+		return MW_ERANGE;
 	mw_put32(pkt + MW_OFF_CRC, 0);
 	mw_put32(pkt + MW_OFF_CRC, mw_crc32c(0, pkt, len));
 	return (int)len;

@@ -46,12 +46,16 @@ static void test_names(void)
 	CHECK(mw_cc_ops_get(MW_CC_RATE) == &mw_cc_rate_ops);
 }
 
-/* No pacing before a sample; then 1000 packets per ms at startup's gain,
- * and the gate opens pace_ns after each send. */
+/* No pacing before a sample; then 1000 packets per ms at startup's gain.
+ * At one instant the gate lets a burst of the quantum through (plus the
+ * first packet), then opens pace_ns after each send: the average is the
+ * paced rate. */
 static void test_pacing(void)
 {
 	struct mw_cc cc;
 	struct feed f;
+	unsigned i, n;
+	uint64_t t;
 
 	mk(&cc, &f);
 	CHECK_EQ(cc.pace_ns, 0);
@@ -60,12 +64,28 @@ static void test_pacing(void)
 	round_trip(&cc, &f, 1000, MS, 0);
 	/* 1 us per packet over 739/256 */
 	CHECK(cc.pace_ns >= 345 && cc.pace_ns <= 347);
-	mw_cc_on_sent(&cc, 10 * MS);
+	for (i = 0; i <= MW_CC_PACE_QUANTUM; i++) {
+		CHECK(mw_cc_may_send(&cc, 10 * MS));
+		mw_cc_on_sent(&cc, 10 * MS);
+	}
 	CHECK(!mw_cc_may_send(&cc, 10 * MS));
+	CHECK(!mw_cc_may_send(&cc, 10 * MS + cc.pace_ns - 1));
 	CHECK(mw_cc_may_send(&cc, 10 * MS + cc.pace_ns));
-	/* idle: no credit saved */
+	mw_cc_on_sent(&cc, 10 * MS + cc.pace_ns);
+	CHECK(!mw_cc_may_send(&cc, 10 * MS + cc.pace_ns));
+	/* 1000 more packets take 1000 intervals, whatever the burst */
+	for (i = 0, n = 0, t = 10 * MS + cc.pace_ns; n < 1000; t += 10)
+		while (mw_cc_may_send(&cc, t) && n < 1000) {
+			mw_cc_on_sent(&cc, t);
+			n++;
+		}
+	CHECK(t - (10 * MS + cc.pace_ns) >= 999 * cc.pace_ns &&
+	      t - (10 * MS + cc.pace_ns) <= 1001 * cc.pace_ns);
+	/* idle: no credit saved beyond the quantum */
 	mw_cc_on_sent(&cc, 20 * MS);
 	CHECK_EQ(cc.pace_next, 20 * MS + cc.pace_ns);
+	CHECK_EQ(mw_cc_pace_open(&cc),
+		 20 * MS + cc.pace_ns - MW_CC_PACE_QUANTUM * cc.pace_ns);
 }
 
 /* A constant rate ends startup; ProbeBW cruises at gain 1 with a window

@@ -415,6 +415,66 @@ static void test_deadline(void)
 	free_pair(&p);
 }
 
+/* Loses segment 1 of tag 1 while dl_hold_1 is set (every transmission)
+ * and every transmission of segment 1 of tag 2, keeping a copy of it. */
+static int dl_hold_1 = 1;
+
+static int dl_lose_both(struct pair *p, uint8_t *buf, size_t len)
+{
+	struct mw_data d;
+
+	(void)p;
+	if (mw_wire_parse_data(buf, len, &d) < 0 || d.seg_idx != 1)
+		return 1;
+	if (d.meta.tag == 1)
+		return !dl_hold_1;
+	if (d.meta.tag != 2)
+		return 1;
+	memcpy(dl_seg, buf, len);
+	dl_len = len;
+	return 0;
+}
+
+/* 9.1: a tensor whose deadline passes while its predecessor is still
+ * incomplete is decided partial and waits. Its sender is told at once
+ * (a COMPLETE | PARTIAL block above cum_tid), not "complete" as a plain
+ * COMPLETE block would say; a segment it lacked that arrives while it
+ * waits is late, not a duplicate; it is delivered partial after its
+ * predecessor, whole. */
+static void test_deadline_waiting(void)
+{
+	struct pair p;
+	struct mw_event ev;
+	struct mw_counters c1;
+
+	pair_init(&p, NULL);
+	p.a_data = dl_lose_both;
+	dl_hold_1 = 1;
+	CHECK(submit_dl(&p, 1, 0) == 0); /* reliable */
+	CHECK(submit_dl(&p, 2, 1) == 0); /* deadline 1 ms */
+	pump(&p, 20);
+	run_until(&p, p.now + 5000000);
+	CHECK(mw_ep_poll(p.ep[1], &ev) == 0); /* tag 1 holds tag 2 back */
+	CHECK(poll_type(p.ep[0], MW_EV_TX_DONE, &ev) == 1 &&
+	      ev.meta.tag == 2 && ev.partial == 1);
+	mw_ep_counters(p.ep[1], &c1);
+	CHECK(c1.partial_rx == 0 && c1.tensors_delivered == 0);
+	CHECK(dl_len > 0 && feed_b(&p, dl_seg, dl_len) == MW_DROP_LATE);
+	mw_ep_counters(p.ep[1], &c1);
+	CHECK(c1.data_rx_dup == 0);
+	dl_hold_1 = 0;
+	run_until(&p, p.now + 100000000);
+	CHECK(mw_ep_poll(p.ep[1], &ev) == 1 && ev.type == MW_EV_RX_TENSOR &&
+	      ev.meta.tag == 1 && ev.partial == 0);
+	mw_ep_release(p.ep[1], &ev);
+	CHECK(mw_ep_poll(p.ep[1], &ev) == 1 && ev.type == MW_EV_RX_TENSOR &&
+	      ev.meta.tag == 2 && ev.partial == 1 && ev.loss_cnt == 1);
+	mw_ep_release(p.ep[1], &ev);
+	CHECK(poll_type(p.ep[0], MW_EV_TX_DONE, &ev) == 1 &&
+	      ev.meta.tag == 1 && ev.partial == 0);
+	free_pair(&p);
+}
+
 int main(void)
 {
 	test_bad_packets();
@@ -422,5 +482,6 @@ int main(void)
 	test_drop_leaves_no_state();
 	test_unaligned_segment();
 	test_deadline();
+	test_deadline_waiting();
 	return mw_test_exit("test_recv");
 }

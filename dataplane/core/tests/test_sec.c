@@ -101,6 +101,36 @@ static void test_backends(void)
 				ops[o]->aead_free(d);
 			}
 	}
+	/* Integrity mode's shape: a whole packet as the only AAD, no text
+	 * (a backend may compute it as GMAC). */
+	for (n = 0; n <= sizeof(pt); n += 61) {
+		uint8_t t[2][16];
+
+		test_rand(NULL, key, sizeof(key));
+		test_rand(NULL, iv, sizeof(iv));
+		test_rand(NULL, pt, sizeof(pt));
+		for (s = 0; s < 2 && ops[s]; s++) {
+			struct mw_aead *e = ops[s]->aead_new(key, 1);
+
+			CHECK(e && ops[s]->seal(e, iv, pt, n, NULL, 0, NULL,
+						NULL, 0, t[s]) == 0);
+			ops[s]->aead_free(e);
+		}
+		CHECK(!ops[1] || memcmp(t[0], t[1], 16) == 0);
+		for (o = 0; o < 2 && ops[o]; o++) {
+			struct mw_aead *d = ops[o]->aead_new(key, 0);
+
+			CHECK(d && ops[o]->open(d, iv, pt, n, NULL, 0, NULL,
+						NULL, 0, t[0]) == 0);
+			if (n) {
+				pt[n - 1] ^= 0x80;
+				CHECK(ops[o]->open(d, iv, pt, n, NULL, 0, NULL,
+						   NULL, 0, t[0]) == MW_EAUTH);
+				pt[n - 1] ^= 0x80;
+			}
+			ops[o]->aead_free(d);
+		}
+	}
 }
 
 static void sec_pair(struct pair *p, uint8_t mode)
@@ -273,7 +303,10 @@ static void test_forged_hello(void)
 		unharmed(&p, &s, 10 + (uint64_t)k);
 		mw_ep_free(x);
 	}
-	/* 20,000 HELLOs from random identities: no restart at all */
+	/* 20,000 HELLOs from random identities at one instant: no restart
+	 * at all; past the token bucket's burst they are not even verified
+	 * (hello_rate, 12.6) */
+	p.now += SEC_HELLO_BURST * 1000000ull; /* the bucket is full */
 	snap(&p, &s);
 	x = attacker(5, MW_SEC_ENCRYPT, 0x99, &xp);
 	CHECK(submit(&(struct pair){.ep = {x}, .peer = {xp}, .now = p.now}, 0,
@@ -288,7 +321,9 @@ static void test_forged_hello(void)
 		mw_put32(b + MW_OFF_SRC_GEN, r[1] | 1);
 		mw_ep_recv(p.ep[1], p.peer[1], b, (size_t)len, p.now);
 	}
-	CHECK_EQ(auth_fails(p.ep[1]), a0 + 20000);
+	CHECK_EQ(auth_fails(p.ep[1]), a0 + SEC_HELLO_BURST);
+	CHECK_EQ(drops(p.ep[1], MW_DROP_HELLO_RATE),
+		 20000 - SEC_HELLO_BURST);
 	unharmed(&p, &s, 20);
 	mw_ep_free(x);
 	free_pair(&p);
@@ -475,6 +510,272 @@ static void test_restart_new_keys(void)
 	free_pair(&p);
 }
 
+/* Side k restarts: a new endpoint (its identity drawn), the same key. */
+static void restart(struct pair *p, int k)
+{
+	mw_ep_free(p->ep[k]);
+	cur_mode = MW_SEC_ENCRYPT;
+	p->ep[k] = mk_with(k ? 200 : 100, NULL, sec_tweak);
+	p->peer[k] = (uint16_t)mw_ep_add_peer(p->ep[k]);
+}
+
+/* Start a session A -> B; *hello gets A's first HELLO, as recorded on
+ * the wire. */
+static void open_recording(struct pair *p, uint8_t *hello, size_t *n)
+{
+	struct dgq q;
+
+	CHECK(submit(p, 0, 1, NULL) == 0);
+	take_all(p->ep[0], p->now, &q);
+	CHECK(q.n == 1 && q.b[0][MW_OFF_TYPE] == MW_PT_HELLO);
+	memcpy(hello, q.b[0], q.len[0]);
+	*n = q.len[0];
+	give_all(p->ep[1], p->peer[1], &q, 0, q.n, p->now);
+	settle(p);
+	CHECK(poll_type(p->ep[1], MW_EV_RX_TENSOR, NULL) == 1);
+	poll_type(p->ep[0], MW_EV_TX_DONE, NULL);
+}
+
+/*
+ * An identity is drawn, and a restart is taken only on proof (12.3): A
+ * restarts (a new endpoint with a random incarnation); B sees a HELLO of
+ * a new identity while its session with A is proven, challenges it, and
+ * restarts the session when A's packet under the challenge's keys comes.
+ * Then A's HELLO of the old incarnation, replayed (recorded earlier),
+ * is answered by a challenge that leads nowhere: nothing changes, the
+ * session keeps delivering.
+ */
+static void test_restart_and_replayed_hello(void)
+{
+	struct pair p;
+	struct snap s;
+	struct mw_peer_info a0, a1, b;
+	struct mw_counters c;
+	uint8_t old[2048], cur[2048];
+	size_t n, m;
+	int i;
+
+	sec_pair(&p, MW_SEC_ENCRYPT);
+	open_recording(&p, old, &n);
+	CHECK(mw_ep_peer_info(p.ep[0], p.peer[0], &a0) == 0);
+	CHECK(a0.local.inc != 100); /* drawn, not the configured value */
+	restart(&p, 0);
+	open_recording(&p, cur, &m);
+	CHECK(mw_ep_peer_info(p.ep[0], p.peer[0], &a1) == 0);
+	CHECK(a1.local.inc != a0.local.inc);
+	CHECK(mw_ep_peer_info(p.ep[1], p.peer[1], &b) == 0);
+	CHECK(b.state == MW_PEER_OPEN);
+	CHECK(b.remote.inc == a1.local.inc && b.remote.gen == a1.local.gen);
+	mw_ep_counters(p.ep[1], &c);
+	CHECK_EQ(c.peer_restarts, 1);
+	CHECK(c.challenges >= 1);
+	CHECK_EQ(xfer(&p, 2), 2);
+	/* the old incarnation's HELLO, replayed: verified, challenged */
+	p.now += SEC_HELLO_BURST * 1000000ull;
+	snap(&p, &s);
+	CHECK(feed_b(&p, old, n) == -1);
+	mw_ep_counters(p.ep[1], &c);
+	CHECK_EQ(c.challenges, s.c.challenges + 1);
+	/* again: the challenge remembers its sn (replay); so does the
+	 * session for the new incarnation's own HELLO */
+	for (i = 0; i < 3; i++) {
+		CHECK(feed_b(&p, old, n) == MW_DROP_REPLAY);
+		CHECK(feed_b(&p, cur, m) == MW_DROP_REPLAY);
+	}
+	unharmed(&p, &s, 3);
+	/* the challenge went to A, which has no such identity */
+	CHECK_EQ(drops(p.ep[0], MW_DROP_STALE), 1);
+	CHECK_EQ(xfer(&p, 4), 4);
+	free_pair(&p);
+}
+
+/*
+ * An old identity of the peer comes back after its session was closed
+ * (a closed session is taken over at once, 12.3): its HELLO, recorded
+ * and replayed, is accepted, but B's identity was renewed when it left
+ * the keys it had used with that identity, so the old session's DATA,
+ * replayed after it, names an identity B no longer has: nothing is
+ * delivered twice, no key is derived twice.
+ */
+static void test_replay_after_close(void)
+{
+	struct pair p;
+	uint8_t old[2048], data[2048];
+	size_t n, dn;
+	int k;
+
+	sec_pair(&p, MW_SEC_ENCRYPT);
+	open_recording(&p, old, &n);
+	dn = p.last_len[0];
+	memcpy(data, p.last[0], dn);
+	for (k = 0; k < 2; k++) {
+		CHECK(mw_ep_close_peer(p.ep[0], p.peer[0], p.now) == 0);
+		settle(&p);
+		poll_type(p.ep[1], MW_EV_SESSION_CLOSED, NULL);
+		if (k == 0)
+			CHECK_EQ(xfer(&p, 2), 2);
+	}
+	p.now += SEC_HELLO_BURST * 1000000ull;
+	CHECK_EQ(feed_b(&p, old, n), -1);
+	CHECK_EQ(feed_b(&p, data, dn), MW_DROP_AUTH_SESSION);
+	CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL) == 0);
+	free_pair(&p);
+}
+
+/* The restarted side has nothing to send: it confirms the challenge's
+ * HELLO_ACK with an ACK (12.3), and the session that restarts at A then
+ * carries A's tensors. */
+static void test_restart_idle_peer(void)
+{
+	struct pair p;
+	struct mw_counters c;
+	struct mw_event ev;
+
+	sec_pair(&p, MW_SEC_ENCRYPT);
+	CHECK_EQ(xfer(&p, 1), 1);
+	restart(&p, 1);
+	CHECK(submit(&p, 0, 2, NULL) == 0);
+	settle(&p);
+	mw_ep_counters(p.ep[0], &c);
+	CHECK_EQ(c.peer_restarts, 1);
+	/* the tensor in flight when B restarted failed (7.2), or went */
+	CHECK(poll_type(p.ep[0], MW_EV_TX_FAILED, &ev) +
+		      poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL) ==
+	      1);
+	poll_type(p.ep[0], MW_EV_TX_DONE, NULL);
+	CHECK_EQ(xfer(&p, 3), 3);
+	free_pair(&p);
+}
+
+/*
+ * Both sides restart at once (two new endpoints, identities drawn),
+ * with packets of the old session still arriving at each; and a restart
+ * of one side while the other tears its session down (a new identity of
+ * its own): each time the two converge on one session that carries
+ * tensors both ways.
+ */
+static void both_ways(struct pair *p, uint64_t tag)
+{
+	struct mw_event ev;
+	int k;
+
+	for (k = 0; k < 2; k++)
+		CHECK(submit(p, k, tag + (uint64_t)k, NULL) == 0);
+	settle(p);
+	for (k = 0; k < 2; k++) {
+		CHECK(poll_type(p->ep[k], MW_EV_RX_TENSOR, &ev) == 1);
+		CHECK_EQ(ev.meta.tag, tag + (uint64_t)!k);
+		mw_ep_release(p->ep[k], &ev);
+		poll_type(p->ep[k], MW_EV_TX_DONE, NULL);
+	}
+}
+
+static void test_both_restart(void)
+{
+	struct pair p;
+	struct dgq q[2];
+	struct mw_peer_info pi[2];
+	int k;
+
+	sec_pair(&p, MW_SEC_ENCRYPT);
+	both_ways(&p, 10);
+	/* each side's packets of the old session, in flight */
+	for (k = 0; k < 2; k++)
+		CHECK(submit(&p, k, 20, NULL) == 0);
+	for (k = 0; k < 2; k++)
+		take_all(p.ep[k], p.now, &q[k]);
+	CHECK(q[0].n > 0 && q[1].n > 0);
+	restart(&p, 0);
+	restart(&p, 1);
+	for (k = 0; k < 2; k++)
+		give_all(p.ep[!k], p.peer[!k], &q[k], 0, q[k].n, p.now);
+	both_ways(&p, 30);
+	for (k = 0; k < 2; k++)
+		give_all(p.ep[!k], p.peer[!k], &q[k], 0, q[k].n, p.now);
+	both_ways(&p, 40);
+	/* A restarts while B gives its session up at the same moment */
+	restart(&p, 0);
+	CHECK(mw_ep_close_peer(p.ep[1], p.peer[1], p.now) == 0);
+	poll_type(p.ep[1], MW_EV_SESSION_CLOSED, NULL);
+	both_ways(&p, 50);
+	/* and B restarts while A times out (a new generation) */
+	restart(&p, 1);
+	CHECK(mw_ep_close_peer(p.ep[0], p.peer[0], p.now) == 0);
+	both_ways(&p, 60);
+	for (k = 0; k < 2; k++)
+		CHECK(mw_ep_peer_info(p.ep[k], p.peer[k], &pi[k]) == 0);
+	CHECK(pi[0].state == MW_PEER_OPEN && pi[1].state == MW_PEER_OPEN);
+	CHECK(pi[0].remote.inc == pi[1].local.inc &&
+	      pi[0].remote.gen == pi[1].local.gen);
+	CHECK(pi[1].remote.inc == pi[0].local.inc &&
+	      pi[1].remote.gen == pi[0].local.gen);
+	free_pair(&p);
+}
+
+/*
+ * 10,000 HELLOs at B over one virtual second: replays of two old
+ * incarnations' HELLOs (they verify: each that passes the bucket makes
+ * or replaces the one challenge), of the current peer's (replay) and
+ * forged ones (auth). B's state stays bounded (memory as before, one
+ * challenge at most), the verifications are bounded by the token bucket,
+ * nothing restarts, the session carries on.
+ */
+static void test_hello_flood(void)
+{
+	struct pair p;
+	struct snap s;
+	struct mw_counters c;
+	uint8_t old[2][2048], cur[2048], b[2048];
+	size_t n[2], m;
+	uint64_t mem, t0, verified;
+	int i;
+
+	sec_pair(&p, MW_SEC_ENCRYPT);
+	open_recording(&p, old[0], &n[0]);
+	restart(&p, 0);
+	open_recording(&p, old[1], &n[1]);
+	restart(&p, 0);
+	open_recording(&p, cur, &m);
+	CHECK_EQ(xfer(&p, 2), 2);
+	p.now += SEC_HELLO_BURST * 1000000ull;
+	CHECK_EQ(feed_b(&p, old[0], n[0]), -1); /* a challenge exists */
+	snap(&p, &s);
+	mem = mw_ep_mem_held(p.ep[1]);
+	t0 = p.now;
+	for (i = 0; i < 10000; i++) {
+		switch (i % 4) {
+		case 0:
+		case 1:
+			mw_ep_recv(p.ep[1], p.peer[1], old[i % 2], n[i % 2],
+				   p.now);
+			break;
+		case 2:
+			mw_ep_recv(p.ep[1], p.peer[1], cur, m, p.now);
+			break;
+		default:
+			memcpy(b, old[0], n[0]);
+			test_rand(NULL, b + MW_WIRE_HELLO_LEN, 8);
+			mw_ep_recv(p.ep[1], p.peer[1], b, n[0], p.now);
+		}
+		p.now += 100000; /* 100 us: ten HELLOs per rto_min */
+		CHECK(mw_ep_mem_held(p.ep[1]) == mem);
+	}
+	mw_ep_counters(p.ep[1], &c);
+	verified = (c.challenges - s.c.challenges) +
+		   (c.drop[MW_DROP_AUTH] - s.c.drop[MW_DROP_AUTH]);
+	CHECK_EQ(verified + (c.drop[MW_DROP_HELLO_RATE] -
+			     s.c.drop[MW_DROP_HELLO_RATE]) +
+			 (c.drop[MW_DROP_REPLAY] - s.c.drop[MW_DROP_REPLAY]),
+		 10000);
+	CHECK(c.drop[MW_DROP_REPLAY] - s.c.drop[MW_DROP_REPLAY] >= 2500);
+	/* at most the burst and one per rto_min (1 ms) */
+	CHECK(verified <= SEC_HELLO_BURST + (p.now - t0) / 1000000);
+	CHECK(verified >= (p.now - t0) / 1000000);
+	CHECK(p.ep[1]->peers[p.peer[1]].sec->chal.valid);
+	unharmed(&p, &s, 7);
+	free_pair(&p);
+}
+
 /* The sn crosses an epoch: the keys change on both sides, nothing
  * stalls; an sn far ahead is refused. */
 static void test_epochs(void)
@@ -608,6 +909,11 @@ int main(void)
 		test_window();
 		test_mode_mismatch();
 		test_simultaneous();
+		test_restart_and_replayed_hello();
+		test_restart_idle_peer();
+		test_replay_after_close();
+		test_both_restart();
+		test_hello_flood();
 	}
 	return mw_test_exit("test_sec");
 }

@@ -36,7 +36,9 @@ extern "C" {
 /** Default elements per encode step (mw_ep_config.encode_step): ~50 us
  *  of MS work, one step per loop turn. */
 #define MW_DP_ENCODE_STEP 65536u
-#define MW_DP_MAX_PEERS MW_SOURCE_MAX_PEERS /**< peers one data plane talks to */
+/** Peers one data plane talks to, configured and accepted together
+ *  (memory is allocated for the number configured, not this). */
+#define MW_DP_MAX_PEERS MW_SOURCE_MAX_PEERS
 #define MW_DP_MAX_MTU 9600u /**< largest --mtu accepted */
 #define MW_DP_RX_SEG_MIN 512u   /**< smallest rx_seg accepted */
 #define MW_DP_RX_SEG_MAX 16384u /**< largest rx_seg accepted */
@@ -58,8 +60,19 @@ struct mw_dp_cfg {
 	uint16_t vlan;      /**< MW_NET_NO_VLAN or 0..4094 */
 	bool has_mac;       /**< use mac instead of the port's address */
 	uint8_t mac[6];
-	struct mw_dp_peer_cfg peers[MW_DP_MAX_PEERS];
+	const struct mw_dp_peer_cfg *peers; /**< npeers configured peers
+				       (caller-owned; read by mw_dp_create()) */
 	unsigned npeers;
+	/* Accepting peers that open a session (docs/PROTOCOL.md 6.6). */
+	unsigned accept_max;   /**< peers accepted at most at a time; 0: only
+				    the configured ones */
+	uint32_t accept_net;   /**< sources allowed: (ip & accept_mask) == */
+	uint32_t accept_mask;  /**< accept_net (0/0: any) */
+	uint64_t accept_hello_ns; /**< an accepted peer whose session is not
+				       open is reclaimed after this long
+				       without a packet from it */
+	uint64_t accept_idle_ns;  /**< ... one whose session is open, after
+				       this long */
 	uint16_t mtu;       /**< IP MTU; UDP payloads up to mtu - 28 */
 	unsigned nb_rxd, nb_txd; /**< descriptors per queue */
 	unsigned nb_mbufs;  /**< mbufs in the pool */
@@ -142,6 +155,40 @@ int mw_dp_run(struct mw_dp *dp, volatile sig_atomic_t *quit);
 
 /** Print the whole stats object (JSON, one object, newline-terminated). */
 void mw_dp_stats_json(struct mw_dp *dp, FILE *f);
+
+/** One peer's counters and state (the JSON's "peers" entries). */
+struct mw_dp_peer_stats {
+	uint32_t ip;        /**< host order */
+	uint16_t port;
+	uint16_t ep_peer;   /**< its core peer id (mw_event.peer) */
+	bool accepted;      /**< came with a HELLO (accept_max), not
+				 configured */
+	uint8_t state;      /**< enum mw_peer_state */
+	uint64_t rx_frames, rx_bytes;   /**< UDP frames from it, Ethernet
+					     bytes */
+	uint64_t tx_frames, tx_bytes;   /**< frames to it */
+	uint64_t tensors_rx;            /**< delivered from it */
+	uint64_t tensors_tx_done;       /**< acknowledged by it */
+	uint64_t tensors_tx_failed;
+	uint64_t dense_bytes_rx, dense_bytes_tx; /**< those tensors' bytes */
+	uint64_t retrans;               /**< segments resent to it */
+	uint64_t restarts;              /**< new incarnations of it seen */
+	uint64_t sessions_closed;       /**< sessions with it that ended */
+	uint64_t srtt_ns;
+};
+
+/** Peer table slots: the configured peers, then accept_max slots for
+ *  accepted ones. Indexes 0..mw_dp_peer_slots()-1 are stable while a peer
+ *  holds the slot (configured peers always: index = command-line order). */
+unsigned mw_dp_peer_slots(const struct mw_dp *dp);
+
+/**
+ * Read one slot's counters and state (for the JSON stats and the
+ * shared-memory region's peer table).
+ * @return 0; MW_ENOENT for an empty slot or i out of range (st zeroed).
+ */
+int mw_dp_peer_stats(const struct mw_dp *dp, unsigned i,
+		     struct mw_dp_peer_stats *st);
 
 /** Stop and close the port, free everything. NULL is a no-op. */
 void mw_dp_destroy(struct mw_dp *dp);

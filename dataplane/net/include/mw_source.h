@@ -29,8 +29,9 @@
 extern "C" {
 #endif
 
-/** Peers a source may be given (the data plane's limit). */
-#define MW_SOURCE_MAX_PEERS 8u
+/** Peers a source may be given, and core peer ids a source may see in
+ *  events (the data plane's limit: configured and accepted peers). */
+#define MW_SOURCE_MAX_PEERS 256u
 
 /** The data plane's own link counters (frames handed to and taken from
  *  the port, Ethernet header included). */
