@@ -30,6 +30,9 @@
 #                            --seed)
 #   --deadline-ms D          data planes send float tensors with a delivery
 #                            deadline of D ms (docs/PROTOCOL.md 9.1)
+#   --cc reno|rate           the data planes' congestion controller
+#                            (default reno; rate does not read random loss
+#                            as congestion, docs/CC.md)
 #   --seed N                 training and fault-injection seed (default 1)
 #   --json FILE              also write the client's summary there (with
 #                            --clients N: {"clients": [N summaries]})
@@ -42,7 +45,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 link=memif act=ms grad=ms-signed epochs=2 train=12800 test=2000
-json="" build=build deps=1 loss=0 deadline=0 seed=1 clients=1 servers=1
+json="" build=build deps=1 loss=0 deadline=0 seed=1 clients=1 servers=1 cc=reno
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--link) link=$2; shift ;;
@@ -56,6 +59,7 @@ while [ $# -gt 0 ]; do
 	--json) json=$2; shift ;;
 	--loss) loss=$2; shift ;;
 	--deadline-ms) deadline=$2; shift ;;
+	--cc) cc=$2; shift ;;
 	--seed) seed=$2; shift ;;
 	--build) build=$2; shift ;;
 	--no-deps) deps=0 ;;
@@ -131,7 +135,7 @@ start_dp() {
 	for p in ${peer//,/ }; do cmd+=(--peer "$p"); done
 	cmd+=(--shm "$id$side" --key "$tmp/demo.key"
 		--idle-yield --status-ms 0 --stats "$tmp/dp-$side.json"
-		--deadline-ms "$deadline")
+		--deadline-ms "$deadline" --cc "$cc")
 	if [ "$loss" != 0 ]; then
 		# each side its own loss pattern, both from --seed
 		cmd+=(--tx-drop "$loss" --fault-seed "$((seed * 2 + ${#dps[@]}))")

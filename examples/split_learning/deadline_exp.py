@@ -9,6 +9,7 @@ docs/deadline.png (step-time p50/p99 and accuracy, mean with min-max).
 
 usage: deadline_exp.py [--seeds 3] [--losses 0.05,0.1] [--deadline-ms 20]
        [--epochs 1] [--train-limit 3200] [--test-limit 1000] [--build DIR]
+       [--cc reno|rate]
        deadline_exp.py --render docs/deadline.json
 """
 import argparse
@@ -28,7 +29,7 @@ def run_one(a, loss, deadline, seed):
                "--train-limit", str(a.train_limit),
                "--test-limit", str(a.test_limit), "--loss", str(loss),
                "--deadline-ms", str(deadline), "--seed", str(seed),
-               "--json", f.name]
+               "--cc", a.cc, "--json", f.name]
         subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         return json.load(open(f.name))
 
@@ -104,6 +105,8 @@ def main():
     ap.add_argument("--train-limit", type=int, default=3200)
     ap.add_argument("--test-limit", type=int, default=1000)
     ap.add_argument("--build", default="build")
+    ap.add_argument("--cc", default="reno", choices=["reno", "rate"],
+                    help="the data planes' congestion controller")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs"))
     ap.add_argument("--render", metavar="JSON")
     a = ap.parse_args()
