@@ -130,6 +130,7 @@ def main():
                     "elements_lost", "wall_s", "epochs", "train_images",
                     "test_images")})
                 res[-1]["steps"] = sum(h["steps"] for h in r["history"])
+    os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "deadline.json"), "w") as f:
         json.dump(res, f, indent=1)
         f.write("\n")
