@@ -10,24 +10,13 @@
 #include "keyfile.h"
 #include "mw_err.h"
 #include "mw_test.h"
+#include "tfile.h"
 
 static char dir[] = "/tmp/mw_keyfile_XXXXXX";
 
 static const char *put(const char *name, const char *text, mode_t mode)
 {
-	static char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	unlink(path);
-	f = fopen(path, "w");
-	CHECK(f != NULL);
-	if (f) {
-		fputs(text, f);
-		fclose(f);
-	}
-	CHECK(chmod(path, mode) == 0);
-	return path;
+	return tfile_put(dir, name, text, mode);
 }
 
 int main(void)

@@ -9,24 +9,14 @@
 
 #include "mw_err.h"
 #include "mw_test.h"
+#include "tfile.h"
 #include "peers.h"
 
 static char dir[] = "/tmp/mw_peers_XXXXXX";
 
 static const char *put(const char *name, const char *text, mode_t mode)
 {
-	static char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	CHECK(f != NULL);
-	if (f) {
-		fputs(text, f);
-		fclose(f);
-	}
-	CHECK(chmod(path, mode) == 0);
-	return path;
+	return tfile_put(dir, name, text, mode);
 }
 
 /* Load text as a peers file into a fresh list: 0 or -1 with err. */
