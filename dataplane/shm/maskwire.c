@@ -29,6 +29,7 @@ struct send_ent {
 	int64_t cookie; /* 0: entry free */
 	uint64_t off, len;
 	uint32_t first, nslots;
+	uint16_t peer; /* as sent: a failure names it */
 };
 
 struct mw_client {
@@ -361,7 +362,9 @@ static int reap(struct mw_client *c)
 					&c->fail[(c->fail_head + c->fail_cnt) &
 						 (c->tbl_size - 1u)];
 
+				memset(f, 0, sizeof(*f));
 				f->cookie = e->cookie;
+				f->peer = e->peer;
 				f->tag = d[i].tag;
 				f->status = d[i].status > 0 ? MW_EINVAL
 							    : d[i].status;
@@ -538,6 +541,7 @@ int64_t mw_client_send(struct mw_client *c, const struct mw_client_buf *b,
 	e->cookie = (int64_t)d.cookie;
 	e->off = d.buf_off;
 	e->len = d.buf_len;
+	e->peer = meta->peer;
 	e->first = slot >= 0 ? (uint32_t)slot : 0;
 	e->nslots = slot >= 0 ? c->tx_nslots[slot] : 0;
 	if (slot >= 0)

@@ -132,10 +132,13 @@ class SendFailed(MaskwireError):
     lost or late, docs/PROTOCOL.md 8.4). A step that must not be applied
     twice is named by its tag and de-duplicated by the receiver."""
 
-    def __init__(self, code: int, cookie: int, tag: Optional[int]):
+    def __init__(self, code: int, cookie: int, tag: Optional[int],
+                 peer: Optional[int] = None):
         self.cookie = cookie
         self.tag = tag
-        super().__init__(code, f"send {cookie} (tag {tag}) failed")
+        self.peer = peer  # the send's peer index (failures() gives it)
+        to = "" if peer is None else f" to peer {peer}"
+        super().__init__(code, f"send {cookie} (tag {tag}){to} failed")
 
 
 class PartialDelivery(MaskwireError):
@@ -659,13 +662,15 @@ class Client:
 
     def failures(self) -> List[SendFailed]:
         """Sends that failed and were not waited for, oldest first: a list
-        of SendFailed (with .cookie, .tag, .code). Take them now and then:
+        of SendFailed (with .cookie, .tag, .peer, .code: .peer is the
+        index the send named, so a server of many devices can tell which
+        one a failure concerns). Take them now and then:
         untaken failures eventually make send() wait (back-pressure)."""
         out = []
         f = _lib.Failure()
         while _check(_L().mw_client_poll_failure(self._h(), ctypes.byref(f)),
                      "poll_failure"):
-            out.append(SendFailed(f.status, f.cookie, f.tag))
+            out.append(SendFailed(f.status, f.cookie, f.tag, f.peer))
         return out
 
     # -- receiving --

@@ -55,6 +55,8 @@ class Failure(ctypes.Structure):
         ("tag", ctypes.c_uint64),
         ("status", ctypes.c_int32),
         ("kind", ctypes.c_uint32),
+        ("peer", ctypes.c_uint16),
+        ("reserved", ctypes.c_uint16 * 3),
     ]
 
 

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import unittest
 
 try:
@@ -239,8 +240,8 @@ class Failures(Base):
         ck = self.c.send(x, tag=666)
         self.c.send(x, tag=1, wait=True, timeout=5)
         fails = self.c.failures()
-        self.assertEqual([(f.cookie, f.tag, f.code) for f in fails],
-                         [(ck, 666, mw.MW_ECANCELED)])
+        self.assertEqual([(f.cookie, f.tag, f.code, f.peer) for f in fails],
+                         [(ck, 666, mw.MW_ECANCELED, 0)])
         self.assertEqual(self.c.failures(), [])
         self.c.recv(timeout=5).release()
 
@@ -280,6 +281,15 @@ class Peers(Base):
         with self.assertRaises(mw.SendFailed) as e:
             self.c.wait(ck, timeout=5.0)
         self.assertEqual(e.exception.code, mw.MW_ENOENT)
+        # not waited for: failures() names the peer the send went to
+        ck = self.c.send(np.zeros(3, "float32"), tag=9, peer=3, timeout=5.0)
+        deadline = time.monotonic() + 5.0
+        fails = []
+        while not fails and time.monotonic() < deadline:
+            fails = self.c.failures()
+            time.sleep(0.01)
+        self.assertEqual([(f.cookie, f.tag, f.peer, f.code) for f in fails],
+                         [(ck, 9, 3, mw.MW_ENOENT)])
         with self.assertRaises(ValueError):
             self.c.send(np.zeros(3, "float32"), peer="10.9.9.9:1")
         with self.assertRaises(ValueError):

@@ -109,6 +109,9 @@ struct mw_client_failure {
 	uint64_t tag;
 	int32_t status; /**< negative mw_err: why */
 	uint32_t kind;
+	uint16_t peer;  /**< the send's mw_client_meta.peer (as sent, not as
+			     the data plane echoed it) */
+	uint16_t reserved[3]; /**< 0 */
 };
 
 /** Region facts and client state. */

@@ -392,6 +392,7 @@ static void test_failures(void)
 	CHECK_EQ(attach_served(dp, name, NULL, &c), 0);
 	for (i = 0; i < 3; i++) {
 		meta_1d(&m, MW_DT_U8, 10, 100u + (unsigned)i);
+		m.peer = (uint16_t)(i == 2 ? 5 : 0); /* a failure names it */
 		ck[i] = send_pattern(c, &m, 0);
 		CHECK(ck[i] > 0);
 	}
@@ -403,8 +404,10 @@ static void test_failures(void)
 	CHECK_EQ(f.cookie, ck[0]);
 	CHECK_EQ(f.tag, 100);
 	CHECK_EQ(f.status, MW_ECANCELED);
+	CHECK_EQ(f.peer, 0);
 	CHECK_EQ(mw_client_poll_failure(c, &f), 1);
 	CHECK_EQ(f.cookie, ck[2]);
+	CHECK_EQ(f.peer, 5);
 	CHECK_EQ(mw_client_poll_failure(c, &f), 0);
 	mw_client_info(c, &info);
 	CHECK_EQ(info.tx_free_slots, 4); /* failed sends free their buffer */
