@@ -20,6 +20,8 @@
 _Static_assert(sizeof(struct mw_client_meta) == 64,
 	       "mw_client_meta is part of the library ABI (ctypes)");
 _Static_assert(MW_CLIENT_MAX_DIMS == MW_SHM_MAX_DIMS, "dims");
+_Static_assert(sizeof(struct mw_client_failure) == 24,
+	       "struct mw_client_failure: the layout apps were built with");
 _Static_assert(sizeof(struct mw_client_peer) == 80,
 	       "mw_client_peer is part of the library ABI (ctypes)");
 

@@ -54,9 +54,8 @@ class Failure(ctypes.Structure):
         ("cookie", ctypes.c_int64),
         ("tag", ctypes.c_uint64),
         ("status", ctypes.c_int32),
-        ("kind", ctypes.c_uint32),
+        ("kind", ctypes.c_uint16),
         ("peer", ctypes.c_uint16),
-        ("reserved", ctypes.c_uint16 * 3),
     ]
 
 

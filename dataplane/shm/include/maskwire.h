@@ -108,10 +108,11 @@ struct mw_client_failure {
 	int64_t cookie; /**< what mw_client_send() returned */
 	uint64_t tag;
 	int32_t status; /**< negative mw_err: why */
-	uint32_t kind;
+	uint16_t kind;
 	uint16_t peer;  /**< the send's mw_client_meta.peer (as sent, not as
-			     the data plane echoed it) */
-	uint16_t reserved[3]; /**< 0 */
+			     the data plane echoed it); in what was the high
+			     half of a 32-bit kind, so the layout is unchanged
+			     and a one-peer app reads the same bytes */
 };
 
 /** Region facts and client state. */
