@@ -83,6 +83,18 @@ static void check_data(const uint8_t *dg, size_t len, int want,
 		mut_die("%s: DATA parse gave %d, wanted %d", name, rc, want);
 }
 
+/* A mutated datagram finished (length, CRC), checked to parse as want
+ * says (check_hdr or check_data), then put at pos. */
+static void finish_put(struct mut *m, size_t pos, uint8_t *dg, size_t len,
+		       void (*check)(const uint8_t *, size_t, int,
+				     const char *),
+		       int want, const char *name)
+{
+	mut_finish(dg, len);
+	check(dg, len, want, name);
+	put_hostile(m, pos, dg, len, name);
+}
+
 /* A DATA datagram that parses but whose payload the decoder refuses. */
 static void check_undecodable(const uint8_t *dg, size_t len,
 			      const char *name)
@@ -131,17 +143,13 @@ void mut_hostile(struct mut *m)
 	check_hdr(dg, len, MW_EBADMAGIC, "bad_magic");
 	put_hostile(m, RANDPOS(), dg, len, "bad_magic");
 
-	TEMPLATE();
-	dg[MW_OFF_VERSION] = 2;
-	mut_finish(dg, len);
-	check_hdr(dg, len, MW_EVERSION, "bad_version");
-	put_hostile(m, RANDPOS(), dg, len, "bad_version");
+	TEMPLATE(); /* neither plain (1) nor secure (2) */
+	dg[MW_OFF_VERSION] = MW_WIRE_VERSION_SEC + 1;
+	finish_put(m, RANDPOS(), dg, len, check_hdr, MW_EVERSION, "bad_version");
 
 	TEMPLATE();
 	dg[MW_OFF_TYPE] = 9;
-	mut_finish(dg, MW_WIRE_HDR_LEN);
-	check_hdr(dg, MW_WIRE_HDR_LEN, MW_EUNSUPP, "bad_type");
-	put_hostile(m, RANDPOS(), dg, MW_WIRE_HDR_LEN, "bad_type");
+	finish_put(m, RANDPOS(), dg, MW_WIRE_HDR_LEN, check_hdr, MW_EUNSUPP, "bad_type");
 
 	TEMPLATE();
 	dg[MW_OFF_CRC] ^= 0x01;
@@ -158,58 +166,40 @@ void mut_hostile(struct mut *m)
 	put_hostile(m, RANDPOS(), dg, len + 4, "len_under");
 
 	TEMPLATE(); /* a DATA shorter than the DATA header */
-	mut_finish(dg, 100);
-	check_hdr(dg, 100, MW_ETRUNC, "short_data");
-	put_hostile(m, RANDPOS(), dg, 100, "short_data");
+	finish_put(m, RANDPOS(), dg, 100, check_hdr, MW_ETRUNC, "short_data");
 
 	TEMPLATE();
 	mw_put16(dg + MW_OFF_FLAGS, 0x8000);
-	mut_finish(dg, len);
-	check_hdr(dg, len, MW_EFORMAT, "unknown_flag");
-	put_hostile(m, RANDPOS(), dg, len, "unknown_flag");
+	finish_put(m, RANDPOS(), dg, len, check_hdr, MW_EFORMAT, "unknown_flag");
 
 	TEMPLATE();
 	mw_put16(dg + MW_OFF_FLAGS, MW_FLAG_ACK_REQ);
-	mut_finish(dg, len);
-	check_hdr(dg, len, MW_EFORMAT, "ack_req_on_data");
-	put_hostile(m, RANDPOS(), dg, len, "ack_req_on_data");
+	finish_put(m, RANDPOS(), dg, len, check_hdr, MW_EFORMAT, "ack_req_on_data");
 
 	TEMPLATE();
 	mw_put32(dg + MW_OFF_SRC_INC, 0);
-	mut_finish(dg, len);
-	check_hdr(dg, len, MW_EFORMAT, "zero_incarnation");
-	put_hostile(m, RANDPOS(), dg, len, "zero_incarnation");
+	finish_put(m, RANDPOS(), dg, len, check_hdr, MW_EFORMAT, "zero_incarnation");
 
 	/* DATA header fields: absurd declared sizes and counts */
 	TEMPLATE();
 	dg[MW_OFF_DATA_NDIM] = 9;
-	mut_finish(dg, len);
-	check_data(dg, len, MW_EFORMAT, "ndim_9");
-	put_hostile(m, RANDPOS(), dg, len, "ndim_9");
+	finish_put(m, RANDPOS(), dg, len, check_data, MW_EFORMAT, "ndim_9");
 
 	TEMPLATE();
 	mw_put32(dg + MW_OFF_DATA_SEG_CNT, 0);
-	mut_finish(dg, len);
-	check_data(dg, len, MW_EFORMAT, "seg_cnt_0");
-	put_hostile(m, RANDPOS(), dg, len, "seg_cnt_0");
+	finish_put(m, RANDPOS(), dg, len, check_data, MW_EFORMAT, "seg_cnt_0");
 
 	TEMPLATE();
 	dg[MW_OFF_DATA_CODEC] = 200;
-	mut_finish(dg, len);
-	check_data(dg, len, MW_EUNSUPP, "codec_200");
-	put_hostile(m, RANDPOS(), dg, len, "codec_200");
+	finish_put(m, RANDPOS(), dg, len, check_data, MW_EUNSUPP, "codec_200");
 
 	TEMPLATE(); /* element count past the tensor */
 	mw_put32(dg + MW_OFF_DATA_ELEM_CNT, 0xfffffff0u);
-	mut_finish(dg, len);
-	check_data(dg, len, MW_ERANGE, "elem_cnt_huge");
-	put_hostile(m, RANDPOS(), dg, len, "elem_cnt_huge");
+	finish_put(m, RANDPOS(), dg, len, check_data, MW_ERANGE, "elem_cnt_huge");
 
 	TEMPLATE(); /* shape product disagrees with n */
 	mw_put32(dg + MW_OFF_DATA_DIMS, 0xffffffffu);
-	mut_finish(dg, len);
-	check_data(dg, len, MW_EFORMAT, "dims_huge");
-	put_hostile(m, RANDPOS(), dg, len, "dims_huge");
+	finish_put(m, RANDPOS(), dg, len, check_data, MW_EFORMAT, "dims_huge");
 
 	{	/* 2^40 dense elements in 1000 segments: well-formed, over
 		 * the receiver's tensor limit */
@@ -235,36 +225,26 @@ void mut_hostile(struct mut *m)
 			mw_put32(dg + MW_OFF_DATA_DIMS + 4 * i,
 				 i < 2 ? 1u << 20 : 0);
 		memset(dg + MW_WIRE_DATA_HDR_LEN, 0, 32);
-		mut_finish(dg, l);
-		check_data(dg, l, 0, "n_2pow40");
-		put_hostile(m, RANDPOS(), dg, l, "n_2pow40");
+		finish_put(m, RANDPOS(), dg, l, check_data, 0, "n_2pow40");
 
 		mw_put64(dg + MW_OFF_DATA_N, 4096);
 		mw_put32(dg + MW_OFF_DATA_DIMS, 64);
 		mw_put32(dg + MW_OFF_DATA_DIMS + 4, 64);
 		mw_put32(dg + MW_OFF_DATA_SEG_CNT, 0x80000000u);
-		mut_finish(dg, l);
-		check_data(dg, l, 0, "seg_cnt_2pow31");
-		put_hostile(m, RANDPOS(), dg, l, "seg_cnt_2pow31");
+		finish_put(m, RANDPOS(), dg, l, check_data, 0, "seg_cnt_2pow31");
 	}
 
 	TEMPLATE(); /* payload shorter than the header says */
-	mut_finish(dg, len - 4);
-	check_data(dg, len - 4, MW_ETRUNC, "payload_short");
-	put_hostile(m, RANDPOS(), dg, len - 4, "payload_short");
+	finish_put(m, RANDPOS(), dg, len - 4, check_data, MW_ETRUNC, "payload_short");
 
 	/* Session identities */
 	TEMPLATE();
 	mw_put32(dg + MW_OFF_SRC_INC, m->peer.inc - 1000u);
-	mut_finish(dg, len);
-	check_data(dg, len, 0, "stale_incarnation");
-	put_hostile(m, RANDPOS(), dg, len, "stale_incarnation");
+	finish_put(m, RANDPOS(), dg, len, check_data, 0, "stale_incarnation");
 
 	TEMPLATE();
 	mw_put32(dg + MW_OFF_DST_GEN, m->local.gen + 1);
-	mut_finish(dg, len);
-	check_data(dg, len, 0, "wrong_session");
-	put_hostile(m, RANDPOS(), dg, len, "wrong_session");
+	finish_put(m, RANDPOS(), dg, len, check_data, 0, "wrong_session");
 
 	/* HELLO, ACK and CLOSE that do not parse, an ACK for nothing */
 	{
@@ -277,25 +257,19 @@ void mut_hostile(struct mut *m)
 		mw_wire_put_hdr(dg, MW_PT_HELLO, 0, &m->peer, NULL);
 		l = mw_wire_put_hello(dg, &hb);
 		mw_put32(dg + MW_OFF_HELLO_RSV2, 1);
-		mut_finish(dg, l);
-		check_hdr(dg, l, 0, "hello_reserved");
-		put_hostile(m, RANDPOS(), dg, l, "hello_reserved");
+		finish_put(m, RANDPOS(), dg, l, check_hdr, 0, "hello_reserved");
 
 		mw_wire_put_hdr(dg, MW_PT_HELLO, 0, &m->peer, NULL);
 		hb.max_datagram = 100;
 		l = mw_wire_put_hello(dg, &hb);
-		mut_finish(dg, l);
-		check_hdr(dg, l, 0, "hello_tiny_datagram");
-		put_hostile(m, RANDPOS(), dg, l, "hello_tiny_datagram");
+		finish_put(m, RANDPOS(), dg, l, check_hdr, 0, "hello_tiny_datagram");
 
 		/* an older session of the peer says HELLO */
 		old.gen = m->peer.gen - 1 ? m->peer.gen - 1 : 0xffffffffu;
 		hb.max_datagram = 1472;
 		mw_wire_put_hdr(dg, MW_PT_HELLO, 0, &old, NULL);
 		l = mw_wire_put_hello(dg, &hb);
-		mut_finish(dg, l);
-		check_hdr(dg, l, 0, "hello_stale");
-		put_hostile(m, RANDPOS(), dg, l, "hello_stale");
+		finish_put(m, RANDPOS(), dg, l, check_hdr, 0, "hello_stale");
 
 		/* a HELLO_ACK for a session we never offered */
 		{
@@ -333,9 +307,7 @@ void mut_hostile(struct mut *m)
 		mw_wire_put_hdr(dg, MW_PT_CLOSE, 0, &m->peer, &m->local);
 		l = mw_wire_put_close(dg, 0);
 		mw_put32(dg + MW_OFF_CLOSE_REASON, 7); /* reasons are <= 0 */
-		mut_finish(dg, l);
-		check_hdr(dg, l, 0, "close_positive_reason");
-		put_hostile(m, RANDPOS(), dg, l, "close_positive_reason");
+		finish_put(m, RANDPOS(), dg, l, check_hdr, 0, "close_positive_reason");
 	}
 
 	/* Decoder-level and reassembly-level faults need the right place:
