@@ -57,7 +57,6 @@ static int is_raw(int st)
 
 struct step {
 	uint8_t act_done, label_done, grad_sent, resolved;
-	uint8_t grad_ready; /* both inputs delivered, gradient not sent */
 	uint8_t act_rx, label_rx; /* delivered at the server */
 	uint8_t rx_partial[ST_COUNT], tx_partial[ST_COUNT]; /* 9.1 */
 };
@@ -201,8 +200,8 @@ static int server_submit(struct sim *s)
 		struct step *t = &s->steps[i];
 		struct mw_peer_info pi;
 
-		if (t->grad_sent || !t->grad_ready)
-			continue;
+		if (t->grad_sent || !t->act_rx || !t->label_rx)
+			continue; /* sent, or its inputs not both here */
 		mw_ep_peer_info(s->n[1].ep, s->n[1].peer, &pi);
 		if (pi.tx_pending + 1 > s->o.window)
 			break;
@@ -299,9 +298,6 @@ static void on_event(struct sim *s, int node, struct mw_event *ev)
 				s->steps[step].act_rx = 1;
 			else
 				s->steps[step].label_rx = 1;
-			if (s->steps[step].act_rx && s->steps[step].label_rx &&
-			    !s->steps[step].grad_sent)
-				s->steps[step].grad_ready = 1;
 			server_submit(s);
 		}
 		break;
