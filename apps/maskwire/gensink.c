@@ -63,6 +63,9 @@ struct mw_gensink {
 	uint64_t resp_submitted;
 	void *ref, *enc, *scratch, *regen;
 	size_t ref_cap, enc_cap, scratch_cap, regen_cap;
+	/* one of a group (several I/O lcores): tensors delivered to all of
+	 * them, for sink_n; NULL alone */
+	uint64_t *group_delivered;
 };
 
 uint64_t mw_gensink_elems(const struct mw_tensor_meta *m)
@@ -448,6 +451,8 @@ static void gs_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
 			g->lat[g->lat_n++] = lat;
 	}
 	g->delivered++;
+	if (g->group_delivered)
+		__atomic_fetch_add(g->group_delivered, 1, __ATOMIC_RELAXED);
 	g->delivered_bytes += ev->bytes;
 	unsigned p = ev->peer < MW_SOURCE_MAX_PEERS ? ev->peer : 0;
 	g->rx_from[p]++;
@@ -503,7 +508,11 @@ static bool gs_done(void *ctx)
 		return false; /* a responder: runs until stopped */
 	if (!tx_finished(g))
 		return false;
-	if (sink && g->delivered < g->cfg.sink_n)
+	uint64_t got = g->group_delivered
+			       ? __atomic_load_n(g->group_delivered,
+						 __ATOMIC_RELAXED)
+			       : g->delivered;
+	if (sink && got < g->cfg.sink_n)
 		return false;
 	return true;
 }
@@ -655,4 +664,150 @@ void mw_gensink_source(struct mw_gensink *g, struct mw_source *src)
 	src->rx_alloc.alloc = gs_rx_alloc;
 	src->rx_alloc.free = gs_rx_free;
 	src->rx_alloc.ctx = g;
+}
+
+/* ---- a group: one generator/sink per I/O lcore ------------------------ */
+
+struct mw_gensink_group {
+	unsigned n;
+	struct mw_gensink *m[MW_GENSINK_GROUP_MAX];
+	uint64_t delivered; /* shared by the members (atomic) */
+	struct mw_gensink *sum; /* built for stats_json */
+};
+
+int mw_gensink_group_new(const struct mw_gensink_cfg *cfg,
+			 const unsigned *peers, unsigned n,
+			 struct mw_gensink_group **out)
+{
+	*out = NULL;
+	unsigned total = 0;
+	for (unsigned k = 0; k < n; k++)
+		total += peers[k];
+	if (n < 1 || n > MW_GENSINK_GROUP_MAX || !total)
+		return MW_EINVAL;
+	struct mw_gensink_group *gg = calloc(1, sizeof(*gg));
+	if (!gg)
+		return MW_ENOMEM;
+	gg->n = n;
+	for (unsigned k = 0; k < n; k++) {
+		struct mw_gensink_cfg c = *cfg;
+		/* the rate is over all peers: each member its share */
+		c.rate = cfg->rate * peers[k] / total;
+		if (cfg->rate > 0 && c.rate <= 0)
+			c.rate = 0; /* no peers here: it submits nothing */
+		int rc = mw_gensink_new(&c, &gg->m[k]);
+		if (rc) {
+			mw_gensink_group_free(gg);
+			return rc;
+		}
+		gg->m[k]->group_delivered = &gg->delivered;
+	}
+	*out = gg;
+	return 0;
+}
+
+struct mw_gensink *mw_gensink_group_member(struct mw_gensink_group *gg,
+					   unsigned k)
+{
+	return k < gg->n ? gg->m[k] : NULL;
+}
+
+/* The members' counters added up, latencies put together (at exit). */
+static struct mw_gensink *group_sum(struct mw_gensink_group *gg)
+{
+	if (gg->sum)
+		return gg->sum;
+	struct mw_gensink *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->cfg = gg->m[0]->cfg;
+	s->n = gg->m[0]->n;
+	s->bytes = gg->m[0]->bytes;
+	size_t lat = 0;
+	for (unsigned k = 0; k < gg->n; k++)
+		lat += gg->m[k]->lat_n;
+	s->lat = lat ? malloc(lat * sizeof(*s->lat)) : NULL;
+	for (unsigned k = 0; k < gg->n; k++) {
+		const struct mw_gensink *g = gg->m[k];
+		s->cfg.rate += k ? g->cfg.rate : 0;
+		s->gen_total += g->gen_total;
+		s->submitted_total += g->submitted_total;
+		s->done += g->done;
+		s->failed += g->failed;
+		s->eagain += g->eagain;
+		for (unsigned r = 0; r < MAX_ERRS; r++)
+			s->failed_by[r] += g->failed_by[r];
+		s->npeers += g->npeers;
+		s->delivered += g->delivered;
+		s->verified += g->verified;
+		s->mismatched += g->mismatched;
+		s->out_of_order += g->out_of_order;
+		s->peer_restarts += g->peer_restarts;
+		s->delivered_bytes += g->delivered_bytes;
+		s->resp_submitted += g->resp_submitted;
+		s->resp_len += g->resp_len;
+		if (s->lat && g->lat_n) {
+			memcpy(s->lat + s->lat_n, g->lat,
+			       g->lat_n * sizeof(*g->lat));
+			s->lat_n += g->lat_n;
+		}
+		if (g->first_sent_ns &&
+		    (!s->first_sent_ns || g->first_sent_ns < s->first_sent_ns))
+			s->first_sent_ns = g->first_sent_ns;
+		if (g->last_rx_ns > s->last_rx_ns)
+			s->last_rx_ns = g->last_rx_ns;
+	}
+	gg->sum = s;
+	return s;
+}
+
+static void group_stats_json(void *ctx, FILE *f)
+{
+	struct mw_gensink *s = group_sum(ctx);
+	if (s)
+		gs_stats_json(s, f);
+	else
+		fprintf(f, "\"gen\": null, \"sink\": null");
+}
+
+static int group_verdict(void *ctx, bool interrupted)
+{
+	struct mw_gensink_group *gg = ctx;
+	int bad = 0;
+	for (unsigned k = 0; k < gg->n; k++) {
+		const struct mw_gensink *g = gg->m[k];
+		if (g->mismatched || g->out_of_order)
+			bad = 1;
+		if (!interrupted && (g->cfg.gen_n || g->cfg.respond) &&
+		    (g->failed || !tx_finished(g)))
+			bad = 1;
+	}
+	const struct mw_gensink_cfg *c = &gg->m[0]->cfg;
+	if (!interrupted && c->sink && c->sink_n &&
+	    __atomic_load_n(&gg->delivered, __ATOMIC_RELAXED) < c->sink_n)
+		bad = 1;
+	return bad;
+}
+
+void mw_gensink_group_source(struct mw_gensink_group *gg,
+			     struct mw_source *src)
+{
+	memset(src, 0, sizeof(*src));
+	src->name = "gen/sink";
+	src->ctx = gg;
+	src->stats_json = group_stats_json;
+	src->verdict = group_verdict;
+}
+
+void mw_gensink_group_free(struct mw_gensink_group *gg)
+{
+	if (!gg)
+		return;
+	for (unsigned k = 0; k < gg->n; k++)
+		mw_gensink_free(gg->m[k]);
+	if (gg->sum) {
+		free(gg->sum->lat);
+		free(gg->sum);
+	}
+	free(gg);
 }

@@ -94,4 +94,38 @@ uint64_t mw_gensink_verified(const struct mw_gensink *g);
 
 void mw_gensink_free(struct mw_gensink *g);
 
+/** Members a group may have (the data plane's I/O lcores). */
+#define MW_GENSINK_GROUP_MAX 16u
+
+/**
+ * One generator/sink per I/O lcore of one data plane, run each on its own
+ * lcore: the members count tensors delivered to any of them together
+ * (sink_n is for the whole group), and the group speaks for all of them
+ * in the stats and the verdict.
+ */
+struct mw_gensink_group;
+
+/**
+ * Create n members from cfg; member k serves peers[k] peers and
+ * generates its share of cfg->rate.
+ * @return 0, MW_EINVAL (n out of 1..MW_GENSINK_GROUP_MAX, no peers, or as
+ *         mw_gensink_new()), MW_ENOMEM.
+ */
+int mw_gensink_group_new(const struct mw_gensink_cfg *cfg,
+			 const unsigned *peers, unsigned n,
+			 struct mw_gensink_group **out);
+
+/** Member k (its mw_gensink_source() is lcore k's source), NULL if k is
+ *  out of range. */
+struct mw_gensink *mw_gensink_group_member(struct mw_gensink_group *gg,
+					   unsigned k);
+
+/** The whole group's view: stats_json (counters added up, latencies of
+ *  all members) and verdict only; it polls nothing. */
+void mw_gensink_group_source(struct mw_gensink_group *gg,
+			     struct mw_source *src);
+
+/** Free the group and its members. NULL is a no-op. */
+void mw_gensink_group_free(struct mw_gensink_group *gg);
+
 #endif /* MW_GENSINK_H */

@@ -194,6 +194,9 @@ static void usage(FILE *f)
 "  --encode-step N         encode a tensor in steps of about N elements,\n"
 "                          one per loop turn, so TX/RX never wait for a\n"
 "                          whole encode (65536; 0: encode at submit)\n"
+"  --io-lcores K           K I/O lcores (the first K of -l), each with its\n"
+"                          own queue pair, endpoint and share of the peers\n"
+"                          (default 1; net_af_packet needs qpairs=K)\n"
 "  --encode-workers        the EAL lcores beyond the main one (-l 0,1,..)\n"
 "                          encode, the main lcore only polls\n"
 "  --help\n"
@@ -210,7 +213,7 @@ enum {
 	O_DUP, O_RX_DUP, O_REORDER, O_RX_REORDER, O_CORRUPT, O_RX_CORRUPT,
 	O_REORDER_GAP, O_FSEED, O_CAPTURE, O_STATUS, O_STATS, O_DURATION,
 	O_IDLE, O_DRAIN, O_LINGER, O_LINKWAIT, O_MBUFS, O_RXD, O_TXD,
-	O_RX_SEG, O_SWCK, O_ZEROCK, O_YIELD, O_PROFILE, O_ENCSTEP, O_ENCW, O_MAC,
+	O_RX_SEG, O_SWCK, O_ZEROCK, O_YIELD, O_PROFILE, O_ENCSTEP, O_ENCW, O_IOLC, O_MAC,
 	O_INC, O_NOVERIFY, O_PERIOD,
 	O_STAMP, O_RESPOND, O_LOCKSTEP, O_SHM, O_SHM_SLOT, O_DEADLINE, O_SHM_TX,
 	O_SHM_RX,
@@ -246,6 +249,7 @@ static const struct option opts[] = {
 	{"sw-cksum", 0, 0, O_SWCK}, {"accept-zero-cksum", 0, 0, O_ZEROCK},
 	{"idle-yield", 0, 0, O_YIELD}, {"profile", 0, 0, O_PROFILE},
 	{"encode-step", 1, 0, O_ENCSTEP}, {"encode-workers", 0, 0, O_ENCW},
+	{"io-lcores", 1, 0, O_IOLC},
 	{"mac", 1, 0, O_MAC},
 	{"incarnation", 1, 0, O_INC},
 	{"no-verify", 0, 0, O_NOVERIFY}, {"content-period", 1, 0, O_PERIOD},
@@ -639,6 +643,12 @@ static int parse_args(int argc, char **argv, struct app *a)
 		case O_ENCW:
 			d->encode_workers = true;
 			break;
+		case O_IOLC:
+			if (num_u64(optarg, MW_DP_MAX_IO_LCORES, &v) || !v)
+				FAIL("--io-lcores: give 1..%u",
+				     MW_DP_MAX_IO_LCORES);
+			d->io_lcores = (unsigned)v;
+			break;
 		case O_PROFILE:
 			d->profile = true;
 			break;
@@ -783,6 +793,13 @@ static int finish_config(struct app *a)
 			     " elements of --shape",
 			     g->cp.k, n);
 	}
+	if (a->dp.io_lcores > 1 && a->shm.name)
+		FAIL("--io-lcores above 1 needs the generator/sink: the "
+		     "shared-memory channel is served by one I/O lcore");
+	if (a->dp.io_lcores > 1 && g->gen_n && a->dp.npeers < a->dp.io_lcores)
+		FAIL("--io-lcores %u with --gen: give at least as many peers "
+		     "(each I/O lcore generates for its own)",
+		     a->dp.io_lcores);
 	if (a->shm.name) {
 		if (g->gen_n || g->sink)
 			FAIL("--shm replaces --gen/--sink: give one or the other");
@@ -871,8 +888,9 @@ int main(int argc, char **argv)
 	}
 	a.gs.tensor_log = tlog;
 	struct mw_gensink *gs = NULL;
+	struct mw_gensink_group *gsg = NULL;
 	struct mw_shmsrc *shm = NULL;
-	struct mw_source src;
+	struct mw_source src, lsrc[MW_DP_MAX_IO_LCORES];
 	int rc;
 	if (a.shm.name) {
 		/* Created before EAL: a name in use fails without touching a
@@ -895,6 +913,24 @@ int main(int argc, char **argv)
 			return EXIT_CONFIG;
 		}
 		mw_shmsrc_source(shm, &src);
+	} else if (a.dp.io_lcores > 1) {
+		/* one generator/sink per I/O lcore, for its share of peers */
+		unsigned share[MW_DP_MAX_IO_LCORES] = {0};
+		for (unsigned i = 0; i < a.dp.npeers; i++)
+			share[i % a.dp.io_lcores]++;
+		rc = mw_gensink_group_new(&a.gs, share, a.dp.io_lcores, &gsg);
+		if (rc) {
+			fprintf(stderr, "maskwire: error: generator: %s\n",
+				mw_strerror(rc));
+			return EXIT_CONFIG;
+		}
+		for (unsigned k = 0; k < a.dp.io_lcores; k++) {
+			mw_gensink_source(mw_gensink_group_member(gsg, k),
+					  &lsrc[k]);
+			a.dp.srcs[k] = &lsrc[k];
+		}
+		mw_gensink_group_source(gsg, &src);
+		src.poll = lsrc[0].poll; /* checked: a traffic source */
 	} else {
 		rc = mw_gensink_new(&a.gs, &gs);
 		if (rc) {
@@ -915,6 +951,7 @@ int main(int argc, char **argv)
 				"%s\n",
 			rte_strerror(rte_errno));
 		mw_gensink_free(gs);
+		mw_gensink_group_free(gsg);
 		mw_shmsrc_free(shm);
 		return EXIT_CONFIG;
 	}
@@ -948,6 +985,7 @@ int main(int argc, char **argv)
 	/* after the endpoint: it gives its receive buffers back to the pool */
 	mw_shmsrc_free(shm);
 	mw_gensink_free(gs);
+	mw_gensink_group_free(gsg);
 	if (tlog)
 		fclose(tlog);
 	if (stats != stdout)

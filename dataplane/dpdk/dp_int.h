@@ -20,6 +20,7 @@
 #include <rte_ethdev.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #include "dp_enc.h"
 #include "dp_prof.h"
@@ -53,7 +54,8 @@
 	X(dense_bytes_rx) X(dense_bytes_tx)                                   \
 	X(link_downs) X(link_ups) X(port_restarts) X(port_restart_errors)   \
 	X(accept_new) X(accept_reclaimed) X(accept_not_hello)                 \
-	X(accept_not_allowed) X(accept_rejected) X(peer_table_full)
+	X(accept_not_allowed) X(accept_rejected) X(peer_table_full)         \
+	X(handoff_out) X(handoff_in) X(handoff_full)
 
 struct mw_dp_counters {
 #define MW_DP_CNT_FIELD_(n) uint64_t n;
@@ -82,6 +84,41 @@ struct mw_dp_peer {
 	struct mw_dp_peer_ctr pc;
 	struct mw_neigh nb;           /* ARP: flow.dst_mac follows nb.mac */
 	struct mw_net_flow flow;
+};
+
+#define INBOX_CAP 2048u /* frames handed to one I/O lcore, at most */
+
+struct mw_dp;
+
+/*
+ * The I/O lcores of one port (mw_dp_lcores.c). Each runs its own struct
+ * mw_dp: a TX queue, an RX queue if the port has one for it, a transport
+ * endpoint, a source and the peers it owns (configured peer i on lcore
+ * i % n, an accepted one on the lcore its address hashes to). A frame
+ * that arrives on another lcore's queue goes to its owner's inbox; ARP
+ * goes to every lcore (learn only) and is answered where it arrived.
+ * Written before the lcores start; then only the flags below change.
+ */
+struct mw_dp_group {
+	struct mw_dp_cfg cfg;                 /* the whole configuration */
+	int end;                              /* the run's (mw_dp_run()) */
+	unsigned n;                           /* I/O lcores */
+	struct mw_dp *shard[MW_DP_MAX_IO_LCORES];
+	unsigned lcore[MW_DP_MAX_IO_LCORES];  /* EAL lcore ids */
+	struct rte_ring *inbox[MW_DP_MAX_IO_LCORES]; /* MP/SC */
+	/* owner of each configured peer: open addressing on (ip, port) */
+	uint32_t *own_ip;
+	uint16_t *own_port;
+	int16_t *own_k;                       /* -1: empty */
+	uint32_t own_mask;
+	struct mw_dp_peer_cfg *pcfg;          /* configured peers by lcore */
+	uint16_t *gidx;                       /* their command-line index */
+	volatile sig_atomic_t *quit;          /* mw_dp_run()'s */
+	/* set by one lcore, read by the others (__atomic) */
+	unsigned running;        /* lcores whose loop has not ended */
+	unsigned pause_io;       /* lcore 0 restarts the port: no bursts */
+	unsigned paused[MW_DP_MAX_IO_LCORES]; /* ... acknowledged */
+	unsigned port_up;        /* the last (re)start worked */
 };
 
 /* Per-lcore state: one instance, used by one lcore. */
@@ -119,6 +156,12 @@ struct mw_dp {
 	struct mw_fault frx, ftx;
 	struct mw_dp_prof prof;       /* --profile */
 	struct mw_dp_enc *enc;        /* encode workers, or NULL */
+	struct mw_dp_group *grp;      /* its I/O lcores (n == 1: just it) */
+	unsigned shard;               /* its index in grp */
+	uint16_t rxq, txq_id;         /* its queues */
+	bool polls_rx;                /* the port has an RX queue for it */
+	bool held;                    /* bursts held for a port restart */
+	const uint16_t *gidx;         /* configured peer -> command-line index */
 	/* cold */
 	struct mw_dp_cfg cfg;
 	struct mw_port_caps caps;
@@ -134,6 +177,52 @@ struct mw_dp {
 	uint64_t status_prev_retrans, status_prev_drops;
 	uint8_t lin[MAX_FRAME];       /* linearised multi-segment frames */
 } __rte_cache_aligned;
+
+/* ns since tsc0, from NS_BASE. */
+static inline uint64_t tsc_to_ns(const struct mw_dp *dp, uint64_t tsc)
+{
+	return NS_BASE +
+	       (uint64_t)(((unsigned __int128)(tsc - dp->tsc0) * dp->ns_mult) >>
+			  32);
+}
+
+/* ---- the poll loop (mw_dp.c) ---- */
+
+/* Run one lcore's loop to its end (then, with several lcores, keep
+ * handing frames on until every lcore's loop ended). */
+int mw_dp_run_one(struct mw_dp *dp, volatile sig_atomic_t *quit);
+/* Wait (at most link_wait_ns) for the port's link. */
+void mw_dp_wait_link(struct mw_dp *dp, volatile sig_atomic_t *quit);
+
+/* ---- set-up (mw_dp_setup.c) ---- */
+
+/* One I/O lcore's endpoint, faults and peers, from its dp->cfg. */
+int mw_dp_shard_init(struct mw_dp *dp, char *err, size_t errlen);
+/* Free what mw_dp_shard_init() made and the frames it holds. */
+void mw_dp_shard_free(struct mw_dp *dp);
+
+/* ---- several I/O lcores (mw_dp_lcores.c) ---- */
+
+/* Set up the group for cfg->io_lcores lcores, shard 0 (port owner)
+ * already created in *dp0; creates the others. */
+int mw_dp_group_init(struct mw_dp *dp0, char *err, size_t errlen);
+void mw_dp_group_free(struct mw_dp_group *g);
+/* A frame from the port: true if it was handed to its owner (or dropped
+ * because the owner's inbox is full); false: handle it here. ARP is also
+ * copied to the other lcores. */
+bool mw_dp_handoff(struct mw_dp *dp, struct rte_mbuf *m);
+/* Frames handed to this lcore, at most max: learn_only[i] marks an ARP
+ * frame handled where it arrived (learn the MAC, answer nothing). */
+unsigned mw_dp_inbox(struct mw_dp *dp, struct rte_mbuf **m, bool *learn_only,
+		     unsigned max);
+/* Lcores k > 0: follow lcore 0's port restarts (hold bursts meanwhile). */
+void mw_dp_follow_port(struct mw_dp *dp);
+/* Lcore 0: restart the port with the other lcores' bursts held. */
+int mw_dp_group_restart(struct mw_dp *dp);
+/* Sums over the lcores, for the stats. */
+void mw_dp_group_counters(const struct mw_dp *dp, struct mw_dp_counters *c,
+			  struct mw_counters *k);
+void mw_dp_group_json(const struct mw_dp *dp, FILE *f);
 
 /* ---- the peer table (mw_dp_peers.c) ---- */
 

@@ -8,124 +8,6 @@
  */
 #include "dp_int.h"
 
-/* The core's random source in secure mode: the kernel's CSPRNG. A
- * getrandom() that fails (it cannot for a few bytes once the pool is
- * initialised: a broken kernel, not bad input) ends the process rather
- * than let a nonce be guessed or repeat. */
-static void dp_rand(void *ctx, void *buf, size_t len)
-{
-	(void)ctx;
-	for (size_t o = 0; o < len;) {
-		ssize_t n = getrandom((uint8_t *)buf + o, len - o, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			fprintf(stderr, "maskwire: getrandom: %s\n",
-				strerror(errno));
-			abort();
-		}
-		o += (size_t)n;
-	}
-}
-
-void mw_dp_cfg_default(struct mw_dp_cfg *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->vlan = MW_NET_NO_VLAN;
-	cfg->udp_port = 47000;
-	cfg->mtu = 1500;
-	cfg->nb_rxd = 1024;
-	cfg->nb_txd = 1024;
-	cfg->nb_mbufs = 8191;
-	cfg->arp_retry_ns = 200000000ull;
-	cfg->drain_ns = 2000000000ull;
-	cfg->linger_ns = 1200000000ull;
-	cfg->link_wait_ns = 10000000000ull;
-	cfg->status_ns = 1000000000ull;
-	cfg->accept_hello_ns = 2000000000ull;
-	cfg->accept_idle_ns = 30000000000ull;
-	mw_ep_config_default(&cfg->ep);
-	cfg->ep.encode_step = MW_DP_ENCODE_STEP;
-	cfg->ep.rand = dp_rand; /* used in secure mode (--key) */
-}
-
-int mw_dp_cfg_check(const struct mw_dp_cfg *cfg, char *err, size_t errlen)
-{
-	if (cfg->ip == 0) {
-		snprintf(err, errlen, "--ip is required (our IPv4 address)");
-		return MW_EINVAL;
-	}
-	if ((cfg->npeers == 0 && cfg->accept_max == 0) ||
-	    cfg->npeers + cfg->accept_max > MW_DP_MAX_PEERS) {
-		snprintf(err, errlen,
-			 "give 1..%u peers (--peer, --peers) and accepted "
-			 "peers (--accept-peers) together",
-			 MW_DP_MAX_PEERS);
-		return MW_EINVAL;
-	}
-	if ((cfg->accept_net & ~cfg->accept_mask) != 0) {
-		snprintf(err, errlen, "accepted peers' network has host bits");
-		return MW_EINVAL;
-	}
-	for (unsigned i = 0; i < cfg->npeers; i++) {
-		if (cfg->peers[i].ip == cfg->ip &&
-		    cfg->peers[i].port == cfg->udp_port) {
-			snprintf(err, errlen, "peer %u is our own address", i);
-			return MW_EINVAL;
-		}
-		for (unsigned j = 0; j < i; j++)
-			if (cfg->peers[j].ip == cfg->peers[i].ip &&
-			    cfg->peers[j].port == cfg->peers[i].port) {
-				snprintf(err, errlen, "peer %u given twice", i);
-				return MW_EINVAL;
-			}
-	}
-	if (cfg->mtu < 576 || cfg->mtu > MW_DP_MAX_MTU ||
-	    cfg->mtu - 28u < MW_WIRE_MIN_DATAGRAM) {
-		snprintf(err, errlen, "--mtu must be 576..%u", MW_DP_MAX_MTU);
-		return MW_EINVAL;
-	}
-	if (cfg->nb_mbufs < 2 * (cfg->nb_rxd + cfg->nb_txd) ||
-	    cfg->nb_rxd == 0 || cfg->nb_txd == 0) {
-		snprintf(err, errlen,
-			 "--mbufs must be at least twice the RX+TX descriptors "
-			 "(%u)",
-			 2 * (cfg->nb_rxd + cfg->nb_txd));
-		return MW_EINVAL;
-	}
-	if (cfg->rx_seg && (cfg->rx_seg < MW_DP_RX_SEG_MIN ||
-			    cfg->rx_seg > MW_DP_RX_SEG_MAX)) {
-		snprintf(err, errlen, "--rx-seg must be %u..%u bytes",
-			 MW_DP_RX_SEG_MIN, MW_DP_RX_SEG_MAX);
-		return MW_EINVAL;
-	}
-	if (mw_fault_cfg_check(&cfg->fault_rx) ||
-	    mw_fault_cfg_check(&cfg->fault_tx)) {
-		snprintf(err, errlen,
-			 "fault rates must be in [0,1], --burst-len >= 1");
-		return MW_EINVAL;
-	}
-	struct mw_ep_config ep = cfg->ep;
-	ep.max_peers = (uint16_t)(cfg->npeers + cfg->accept_max);
-	ep.max_datagram = (uint16_t)(cfg->mtu - 28u);
-	if (mw_ep_config_check(&ep)) {
-		snprintf(err, errlen,
-			 "transport limits rejected (window, --max-tensor, "
-			 "--max-segs, --retries out of range)");
-		return MW_EINVAL;
-	}
-	return 0;
-}
-
-/* ---- clock -------------------------------------------------------------- */
-
-static inline uint64_t tsc_to_ns(const struct mw_dp *dp, uint64_t tsc)
-{
-	return NS_BASE +
-	       (uint64_t)(((unsigned __int128)(tsc - dp->tsc0) * dp->ns_mult) >>
-			  32);
-}
-
 /* ---- TX ----------------------------------------------------------------- */
 
 static void tx_out(struct mw_dp *dp, struct rte_mbuf *m, uint64_t now)
@@ -192,7 +74,7 @@ static void tx_flush(struct mw_dp *dp)
 	if (dp->txq_n == 0 || !dp->port_running)
 		return;
 	mw_dp_prof_begin(&dp->prof);
-	uint16_t sent = rte_eth_tx_burst(dp->port, 0, dp->txq,
+	uint16_t sent = rte_eth_tx_burst(dp->port, dp->txq_id, dp->txq,
 					 (uint16_t)dp->txq_n);
 	mw_dp_prof_end(&dp->prof, MW_DP_ST_tx_burst);
 	if (sent < dp->txq_n) {
@@ -337,8 +219,10 @@ static void tx_pull(struct mw_dp *dp, uint64_t now)
 
 /* ---- RX ----------------------------------------------------------------- */
 
-/* Handle one received frame; the caller frees it. */
-static void rx_frame(struct mw_dp *dp, struct rte_mbuf *m, uint64_t now)
+/* Handle one received frame; the caller frees it. learn_only: an ARP
+ * frame another I/O lcore answered (learn its MAC, send nothing). */
+static void rx_frame(struct mw_dp *dp, struct rte_mbuf *m, uint64_t now,
+		     bool learn_only)
 {
 	uint32_t len = rte_pktmbuf_pkt_len(m);
 	const uint8_t *d;
@@ -406,6 +290,8 @@ static void rx_frame(struct mw_dp *dp, struct rte_mbuf *m, uint64_t now)
 		peer = mw_dp_peer_find_ip(dp, p.src_ip);
 		if (peer)
 			peer_learn(peer, p.arp_sha);
+		if (learn_only)
+			return;
 		struct rte_mbuf *r = alloc_frame(dp);
 		if (!r)
 			return;
@@ -425,7 +311,7 @@ static void rx_frame(struct mw_dp *dp, struct rte_mbuf *m, uint64_t now)
 	case MW_NET_CLASS_ARP_REPLY:
 		dp->c.arp_reply_rx++;
 		peer = mw_dp_peer_find_ip(dp, p.src_ip);
-		if (!peer || !peer_learn(peer, p.arp_sha))
+		if ((!peer || !peer_learn(peer, p.arp_sha)) && !learn_only)
 			dp->c.arp_reply_ignored++;
 		return;
 	default:
@@ -438,7 +324,7 @@ static void rx_with_faults(struct mw_dp *dp, struct rte_mbuf *m,
 			   uint64_t now)
 {
 	if (!dp->fault_rx_on) {
-		rx_frame(dp, m, now);
+		rx_frame(dp, m, now, false);
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -455,10 +341,10 @@ static void rx_with_faults(struct mw_dp *dp, struct rte_mbuf *m,
 				 RTE_MBUF_F_RX_L4_CKSUM_MASK);
 	}
 	if (v.dup)
-		rx_frame(dp, m, now);
+		rx_frame(dp, m, now, false);
 	if (v.action == MW_FAULT_HOLD && mw_fault_hold(&dp->frx, m, now) == 0)
 		return;
-	rx_frame(dp, m, now);
+	rx_frame(dp, m, now, false);
 	rte_pktmbuf_free(m);
 }
 
@@ -468,18 +354,37 @@ static void rx_release_held(struct mw_dp *dp, uint64_t now, bool all)
 	unsigned n = mw_fault_release(&dp->frx, now, all, h, MW_FAULT_HOLD_MAX);
 	for (unsigned i = 0; i < n; i++) {
 		if (!all)
-			rx_frame(dp, h[i], now);
+			rx_frame(dp, h[i], now, false);
 		rte_pktmbuf_free(h[i]);
 	}
+}
+
+/* Frames other I/O lcores handed to this one (their owner). */
+static unsigned rx_inbox(struct mw_dp *dp, uint64_t now)
+{
+	struct rte_mbuf *pkts[MW_DP_BURST];
+	bool learn[MW_DP_BURST];
+	unsigned n = mw_dp_inbox(dp, pkts, learn, MW_DP_BURST);
+	for (unsigned i = 0; i < n; i++) {
+		if (learn[i]) {
+			rx_frame(dp, pkts[i], now, true);
+			rte_pktmbuf_free(pkts[i]);
+		} else {
+			rx_with_faults(dp, pkts[i], now);
+		}
+	}
+	return n;
 }
 
 static unsigned rx_poll(struct mw_dp *dp, uint64_t now)
 {
 	struct rte_mbuf *pkts[MW_DP_BURST];
-	if (unlikely(!dp->port_running))
-		return 0;
+	const bool many = dp->grp->n > 1;
+	unsigned got = many ? rx_inbox(dp, now) : 0;
+	if (unlikely(!dp->port_running || !dp->polls_rx))
+		goto out;
 	uint64_t t = mw_dp_prof_now(&dp->prof);
-	uint16_t n = rte_eth_rx_burst(dp->port, 0, pkts, MW_DP_BURST);
+	uint16_t n = rte_eth_rx_burst(dp->port, dp->rxq, pkts, MW_DP_BURST);
 	if (n)
 		mw_dp_prof_add(&dp->prof, MW_DP_ST_rx_burst, t);
 	for (uint16_t i = 0; i < n; i++) {
@@ -490,11 +395,15 @@ static unsigned rx_poll(struct mw_dp *dp, uint64_t now)
 		dp->c.rx_bytes += rte_pktmbuf_pkt_len(m);
 		if (dp->cap)
 			mw_capture_mbuf(dp->cap, m, now);
+		if (many && mw_dp_handoff(dp, m))
+			continue;
 		rx_with_faults(dp, m, now);
 	}
-	if (n)
+	got += n;
+out:
+	if (got)
 		mw_loop_mark_rx(&dp->loop, now);
-	return n;
+	return got;
 }
 
 /* ---- events ------------------------------------------------------------- */
@@ -595,11 +504,14 @@ static void status_line(struct mw_dp *dp, uint64_t now)
 			 a->tx_no_neigh - b->tx_no_neigh);
 	uint64_t auth = k.drop[MW_DROP_AUTH] + k.drop[MW_DROP_AUTH_SESSION] +
 			k.drop[MW_DROP_REPLAY];
+	char who[24] = "";
+	if (dp->grp->n > 1)
+		snprintf(who, sizeof who, "lcore %u ", dp->shard);
 	fprintf(stderr,
-		"[maskwire] %s%6.1fs tx %.0f t/s rx %.0f t/s wire %.3f Gbit/s "
+		"[maskwire] %s%s%6.1fs tx %.0f t/s rx %.0f t/s wire %.3f Gbit/s "
 		"dense-eq %.3f Gbit/s retrans %" PRIu64 " drops %" PRIu64
 		" auth-fail %" PRIu64 "%s%s%s%s%s\n",
-		dp->cfg.ep.sec_mode ? ""
+		who, dp->cfg.ep.sec_mode ? ""
 				    : "PLAIN (UNAUTHENTICATED, UNENCRYPTED) ",
 		(double)(now - dp->start_ns) / 1e9,
 		(double)(a->tensors_tx_done - b->tensors_tx_done) / dt,
@@ -628,6 +540,11 @@ static void status_line(struct mw_dp *dp, uint64_t now)
  */
 static void link_watch(struct mw_dp *dp, uint64_t now)
 {
+	if (dp->shard) {
+		/* lcore 0 watches; the others follow its restarts */
+		mw_dp_follow_port(dp);
+		return;
+	}
 	if (now < dp->link_next_ns)
 		return;
 	dp->link_next_ns = now + LINK_CHECK_NS;
@@ -654,7 +571,8 @@ static void link_watch(struct mw_dp *dp, uint64_t now)
 	if (up || !dp->caps.relink || now < dp->relink_ns)
 		return;
 	dp->c.port_restarts++;
-	int rc = mw_port_restart(dp->port, dp->port_running);
+	int rc = dp->grp->n > 1 ? mw_dp_group_restart(dp)
+				: mw_port_restart(dp->port, dp->port_running);
 	dp->port_running = rc == 0;
 	if (rc && dp->c.port_restart_errors++ == 0)
 		fprintf(stderr,
@@ -696,7 +614,7 @@ static void tx_step(struct mw_dp *dp, uint64_t tsc, uint64_t now)
 	}
 }
 
-static void wait_link(struct mw_dp *dp, volatile sig_atomic_t *quit)
+void mw_dp_wait_link(struct mw_dp *dp, volatile sig_atomic_t *quit)
 {
 	uint64_t hz = rte_get_tsc_hz();
 	uint64_t end = rte_rdtsc() + dp->cfg.link_wait_ns / 1000000u * hz / 1000u;
@@ -717,9 +635,35 @@ static void wait_link(struct mw_dp *dp, volatile sig_atomic_t *quit)
 	}
 }
 
-int mw_dp_run(struct mw_dp *dp, volatile sig_atomic_t *quit)
+/*
+ * Several I/O lcores: one whose loop ended keeps its queues served until
+ * every loop ended, since its RX queue still gets other lcores' frames
+ * (its own peers' datagrams reach its closed endpoint and are dropped
+ * there, counted). ARP is still answered.
+ */
+static void forward_until_all_end(struct mw_dp *dp)
 {
-	wait_link(dp, quit);
+	struct mw_dp_group *g = dp->grp;
+	__atomic_fetch_sub(&g->running, 1, __ATOMIC_ACQ_REL);
+	while (__atomic_load_n(&g->running, __ATOMIC_ACQUIRE)) {
+		uint64_t now = tsc_to_ns(dp, rte_rdtsc());
+		if (dp->shard)
+			mw_dp_follow_port(dp);
+		unsigned n = rx_poll(dp, now);
+		tx_flush(dp);
+		if (!n)
+			rte_delay_us_sleep(dp->cfg.idle_yield ? 100 : 10);
+	}
+	for (unsigned i = 0; i < dp->txq_n; i++)
+		rte_pktmbuf_free(dp->txq[i]);
+	dp->txq_n = 0;
+	/* out of every burst for good: lcore 0 restarts no port now */
+	if (dp->shard)
+		__atomic_store_n(&g->paused[dp->shard], 1, __ATOMIC_RELEASE);
+}
+
+int mw_dp_run_one(struct mw_dp *dp, volatile sig_atomic_t *quit)
+{
 	uint64_t tsc = rte_rdtsc();
 	uint64_t now = tsc_to_ns(dp, tsc);
 	/* The first link_watch() reads the link; reported if down. */
@@ -814,180 +758,8 @@ int mw_dp_run(struct mw_dp *dp, volatile sig_atomic_t *quit)
 	dp->end = mw_loop_end(&dp->loop);
 	if (dp->cfg.status_ns)
 		status_line(dp, now);
+	if (dp->grp->n > 1)
+		forward_until_all_end(dp);
 	return dp->end;
 }
 
-/* ---- set-up ------------------------------------------------------------- */
-
-static uint32_t incarnation_now(void)
-{
-	/* Grows across restarts: wall clock in 10 ms units (wraps are
-	 * handled by the core's serial arithmetic). */
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	uint64_t t = (uint64_t)ts.tv_sec * 100u + (uint64_t)ts.tv_nsec / 10000000u;
-	uint32_t inc = (uint32_t)t;
-	return inc ? inc : 1;
-}
-
-int mw_dp_create(const struct mw_dp_cfg *cfg, struct mw_dp **out, char *err,
-		 size_t errlen)
-{
-	*out = NULL;
-	int rc = mw_dp_cfg_check(cfg, err, errlen);
-	if (rc)
-		return rc;
-	if (!cfg->src || !cfg->src->poll) {
-		snprintf(err, errlen, "no traffic source");
-		return MW_EINVAL;
-	}
-	struct mw_dp *dp = rte_zmalloc("mw_dp", sizeof(*dp), RTE_CACHE_LINE_SIZE);
-	if (!dp) {
-		snprintf(err, errlen, "out of memory for the data plane state");
-		return MW_ENOMEM;
-	}
-	dp->cfg = *cfg;
-	dp->prof.on = cfg->profile;
-	dp->src = cfg->src;
-	dp->port = cfg->port_id;
-	uint64_t hz = rte_get_tsc_hz();
-	dp->tsc0 = rte_rdtsc();
-	dp->ns_mult = (uint64_t)(((unsigned __int128)1000000000u << 32) / hz);
-	dp->drain_tsc = (hz + 1000000u - 1) / 1000000u * DRAIN_US;
-
-	rc = mw_port_probe(cfg->port_id, &dp->caps);
-	if (rc) {
-		snprintf(err, errlen,
-			 "no ethdev port %u (give one with --vdev=..., e.g. "
-			 "net_memif0, or a NIC)",
-			 cfg->port_id);
-		rte_free(dp);
-		return MW_ENOENT;
-	}
-	/* One mbuf holds a whole frame, jumbo ones too: the core writes a
-	 * datagram contiguously, so TX needs no chain and no copy, and RX
-	 * needs no scatter (chained frames are still handled: rx_frame). */
-	uint32_t room = mw_port_buf_len(&dp->caps, cfg->mtu);
-	dp->pool = mw_port_pool("mw_pool", cfg->port_id, cfg->nb_mbufs, room,
-				err, errlen);
-	if (!dp->pool) {
-		rte_free(dp);
-		return MW_ENOMEM;
-	}
-	/* --rx-seg: RX in smaller mbufs, frames chained by the port. */
-	struct rte_mempool *rxp = dp->pool;
-	uint32_t rx_room = room;
-	if (cfg->rx_seg && cfg->rx_seg < room) {
-		dp->rx_pool = mw_port_pool("mw_rxpool", cfg->port_id,
-					   cfg->nb_mbufs, cfg->rx_seg, err,
-					   errlen);
-		if (!dp->rx_pool) {
-			rte_mempool_free(dp->pool);
-			rte_free(dp);
-			return MW_ENOMEM;
-		}
-		rxp = dp->rx_pool;
-		rx_room = cfg->rx_seg;
-	}
-	rc = mw_port_start(cfg->port_id, cfg->mtu, (uint16_t)cfg->nb_rxd,
-			   (uint16_t)cfg->nb_txd, rxp, rx_room, cfg->sw_cksum,
-			   &dp->caps, err, errlen);
-	if (rc) {
-		rte_mempool_free(dp->rx_pool);
-		rte_mempool_free(dp->pool);
-		rte_free(dp);
-		/* -EINVAL: the configuration does not fit this port. */
-		return rc == -EINVAL ? MW_EINVAL : MW_EIO;
-	}
-	dp->port_started = dp->port_running = true;
-	dp->tx_flags = dp->caps.use_tx_cksum
-			       ? MW_NET_TX_IP_CKSUM_HW | MW_NET_TX_UDP_CKSUM_HW
-			       : 0;
-	dp->rx_cksum_hw = dp->caps.use_rx_cksum;
-
-	if (cfg->has_mac) {
-		/* e.g. replaying a capture made by another port: best effort
-		 * on the port, authoritative for what we accept and send. */
-		struct rte_ether_addr ea;
-		memcpy(ea.addr_bytes, cfg->mac, 6);
-		rte_eth_dev_default_mac_addr_set(cfg->port_id, &ea);
-		memcpy(dp->caps.mac, cfg->mac, 6);
-	}
-	memcpy(dp->net.mac, dp->caps.mac, 6);
-	dp->net.ip = cfg->ip;
-	dp->net.port = cfg->udp_port;
-	dp->net.vlan = cfg->vlan;
-	dp->net.accept_zero_udp_cksum = cfg->accept_zero_udp_cksum;
-
-	mw_fault_init(&dp->frx, &cfg->fault_rx);
-	mw_fault_init(&dp->ftx, &cfg->fault_tx);
-	dp->fault_rx_on = mw_fault_enabled(&dp->frx);
-	dp->fault_tx_on = mw_fault_enabled(&dp->ftx);
-
-	struct mw_ep_config ec = cfg->ep;
-	ec.max_peers = (uint16_t)(cfg->npeers + cfg->accept_max);
-	ec.max_datagram = (uint16_t)(cfg->mtu - 28u);
-	if (!cfg->fixed_incarnation)
-		ec.incarnation = incarnation_now();
-	ec.rx_alloc = cfg->src->rx_alloc;
-	/* Asked for, and more lcores than the main one: they encode
-	 * (dp_enc.h). */
-	ec.encode_external = cfg->encode_workers && ec.encode_step &&
-			     rte_lcore_count() > 1;
-	/* What we accept, our HELLOs announce (PROTOCOL.md 5.1). */
-	if (cfg->accept_zero_udp_cksum)
-		ec.hello_caps |= MW_HELLO_CAP_UDP_CSUM0;
-	rc = mw_ep_new(&ec, &dp->ep);
-	if (rc) {
-		snprintf(err, errlen, "transport endpoint: %s",
-			 mw_strerror(rc));
-		mw_dp_destroy(dp);
-		return rc;
-	}
-	dp->cfg.ep = ec;
-	if (ec.encode_external &&
-	    (rc = mw_dp_enc_start(&dp->enc, cfg->idle_yield, err, errlen))) {
-		mw_dp_destroy(dp);
-		return rc;
-	}
-	uint64_t now = tsc_to_ns(dp, rte_rdtsc());
-	if ((rc = mw_dp_peers_init(dp, now, err, errlen))) {
-		mw_dp_destroy(dp);
-		return rc;
-	}
-	if (cfg->capture_path) {
-		dp->cap = mw_capture_open(cfg->capture_path, now, err, errlen);
-		if (!dp->cap) {
-			mw_dp_destroy(dp);
-			return MW_EIO;
-		}
-	}
-	*out = dp;
-	return 0;
-}
-
-void mw_dp_destroy(struct mw_dp *dp)
-{
-	if (!dp)
-		return;
-	for (unsigned i = 0; i < dp->txq_n; i++)
-		rte_pktmbuf_free(dp->txq[i]);
-	void *h[MW_FAULT_HOLD_MAX];
-	unsigned n;
-	while ((n = mw_fault_release(&dp->frx, 0, true, h, MW_FAULT_HOLD_MAX)))
-		for (unsigned i = 0; i < n; i++)
-			rte_pktmbuf_free(h[i]);
-	while ((n = mw_fault_release(&dp->ftx, 0, true, h, MW_FAULT_HOLD_MAX)))
-		for (unsigned i = 0; i < n; i++)
-			rte_pktmbuf_free(h[i]);
-	rte_pktmbuf_free(dp->spare);
-	if (dp->port_started)
-		mw_port_close(dp->port);
-	mw_capture_close(dp->cap);
-	mw_dp_enc_stop(dp->enc, dp->ep, dp->end_ns);
-	mw_ep_free(dp->ep);
-	mw_dp_peers_free(dp);
-	rte_mempool_free(dp->rx_pool);
-	rte_mempool_free(dp->pool);
-	rte_free(dp);
-}

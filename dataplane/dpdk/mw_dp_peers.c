@@ -293,45 +293,64 @@ static const char *state_name(unsigned s)
 	return s < 4 ? n[s] : "?";
 }
 
+/* One "peers" entry: lcore d's slot i, numbered slot; nothing if empty. */
+static void peer_json(FILE *f, const struct mw_dp *d, unsigned i,
+		      unsigned slot, bool *first)
+{
+	struct mw_dp_peer_stats s;
+	if (mw_dp_peer_stats(d, i, &s))
+		return;
+	fprintf(f,
+		"%s\n  {\"slot\": %u, \"lcore\": %u, \"ip\": \"%u.%u.%u.%u\", "
+		"\"port\": %u, \"core_id\": %u, \"accepted\": %s, "
+		"\"state\": \"%s\", \"rx_frames\": %" PRIu64
+		", \"rx_bytes\": %" PRIu64 ", \"tx_frames\": %" PRIu64
+		", \"tx_bytes\": %" PRIu64 ", \"tensors_rx\": %" PRIu64
+		", \"tensors_tx_done\": %" PRIu64
+		", \"tensors_tx_failed\": %" PRIu64
+		", \"dense_bytes_rx\": %" PRIu64
+		", \"dense_bytes_tx\": %" PRIu64
+		", \"retrans\": %" PRIu64 ", \"restarts\": %" PRIu64
+		", \"sessions_closed\": %" PRIu64 ", \"srtt_us\": %.1f}",
+		*first ? "" : ",", slot, d->shard, s.ip >> 24,
+		(s.ip >> 16) & 255, (s.ip >> 8) & 255, s.ip & 255, s.port,
+		s.ep_peer, s.accepted ? "true" : "false", state_name(s.state),
+		s.rx_frames, s.rx_bytes, s.tx_frames, s.tx_bytes, s.tensors_rx,
+		s.tensors_tx_done, s.tensors_tx_failed, s.dense_bytes_rx,
+		s.dense_bytes_tx, s.retrans, s.restarts, s.sessions_closed,
+		(double)s.srtt_ns / 1e3);
+	*first = false;
+}
+
 void mw_dp_peers_json(const struct mw_dp *dp, FILE *f)
 {
-	const struct mw_dp_cfg *c = &dp->cfg;
+	const struct mw_dp_group *g = dp->grp;
+	const struct mw_dp_cfg *c = &g->cfg;
 	unsigned bits = (unsigned)__builtin_popcount(c->accept_mask);
+	unsigned active = 0, slots = 0;
+	for (unsigned k = 0; k < g->n; k++) {
+		active += g->shard[k]->naccepted;
+		slots += g->shard[k]->nslots;
+	}
 	fprintf(f,
 		" \"accept\": {\"max\": %u, \"active\": %u, "
 		"\"from\": \"%u.%u.%u.%u/%u\", \"hello_ms\": %" PRIu64
 		", \"idle_ms\": %" PRIu64 ", \"slots\": %u},\n",
-		c->accept_max, dp->naccepted, c->accept_net >> 24,
+		c->accept_max, active, c->accept_net >> 24,
 		(c->accept_net >> 16) & 255, (c->accept_net >> 8) & 255,
 		c->accept_net & 255, bits, c->accept_hello_ns / 1000000,
-		c->accept_idle_ns / 1000000, dp->nslots);
+		c->accept_idle_ns / 1000000, slots);
 	fprintf(f, " \"peers\": [");
 	bool first = true;
-	for (unsigned i = 0; i < dp->nslots; i++) {
-		struct mw_dp_peer_stats s;
-		if (mw_dp_peer_stats(dp, i, &s))
-			continue;
-		fprintf(f,
-			"%s\n  {\"slot\": %u, \"ip\": \"%u.%u.%u.%u\", "
-			"\"port\": %u, \"core_id\": %u, \"accepted\": %s, "
-			"\"state\": \"%s\", \"rx_frames\": %" PRIu64
-			", \"rx_bytes\": %" PRIu64 ", \"tx_frames\": %" PRIu64
-			", \"tx_bytes\": %" PRIu64 ", \"tensors_rx\": %" PRIu64
-			", \"tensors_tx_done\": %" PRIu64
-			", \"tensors_tx_failed\": %" PRIu64
-			", \"dense_bytes_rx\": %" PRIu64
-			", \"dense_bytes_tx\": %" PRIu64
-			", \"retrans\": %" PRIu64 ", \"restarts\": %" PRIu64
-			", \"sessions_closed\": %" PRIu64
-			", \"srtt_us\": %.1f}",
-			first ? "" : ",", i, s.ip >> 24, (s.ip >> 16) & 255,
-			(s.ip >> 8) & 255, s.ip & 255, s.port, s.ep_peer,
-			s.accepted ? "true" : "false", state_name(s.state),
-			s.rx_frames, s.rx_bytes, s.tx_frames, s.tx_bytes,
-			s.tensors_rx, s.tensors_tx_done, s.tensors_tx_failed,
-			s.dense_bytes_rx, s.dense_bytes_tx, s.retrans,
-			s.restarts, s.sessions_closed, (double)s.srtt_ns / 1e3);
-		first = false;
+	/* slots: configured peers by command-line index (peer i is lcore
+	 * i % n's (i / n)th), then accepted ones, lcore by lcore */
+	unsigned slot = 0;
+	for (; slot < c->npeers; slot++)
+		peer_json(f, g->shard[slot % g->n], slot / g->n, slot, &first);
+	for (unsigned k = 0; k < g->n; k++) {
+		const struct mw_dp *d = g->shard[k];
+		for (unsigned i = d->npeers; i < d->nslots; i++)
+			peer_json(f, d, i, slot++, &first);
 	}
 	fprintf(f, "],\n");
 }

@@ -38,15 +38,21 @@ static const char *peer_state_name(unsigned s)
 
 /* --profile: per stage, TSC cycles and calls; per frame and per tensor
  * figures divide by the frames and tensors of the whole run. */
-static void prof_json(const struct mw_dp *dp, FILE *f)
+static void prof_json(const struct mw_dp *dp, const struct mw_dp_counters *c,
+		      FILE *f)
 {
 	static const char *const names[] = {
 #define MW_DP_STAGE_NAME_(n) #n,
 		MW_DP_STAGE_LIST(MW_DP_STAGE_NAME_)
 #undef MW_DP_STAGE_NAME_
 	};
-	const struct mw_dp_prof *p = &dp->prof;
-	uint64_t tensors = dp->c.tensors_tx_done + dp->c.tensors_rx;
+	struct mw_dp_prof sum = dp->prof, *p = &sum;
+	for (unsigned s = 1; s < dp->grp->n; s++)
+		for (unsigned i = 0; i < MW_DP_ST_COUNT_; i++) {
+			sum.cycles[i] += dp->grp->shard[s]->prof.cycles[i];
+			sum.calls[i] += dp->grp->shard[s]->prof.calls[i];
+		}
+	uint64_t tensors = c->tensors_tx_done + c->tensors_rx;
 	uint64_t total = 0;
 
 	for (unsigned i = 0; i < MW_DP_ST_COUNT_; i++)
@@ -59,10 +65,10 @@ static void prof_json(const struct mw_dp *dp, FILE *f)
 		", \"stages\": {",
 		rte_get_tsc_hz(),
 		(double)(dp->end_ns - dp->start_ns) * 1e-9 *
-			(double)rte_get_tsc_hz(),
-		total, dp->c.rx_frames + dp->c.tx_frames, tensors);
+			(double)rte_get_tsc_hz() * dp->grp->n,
+		total, c->rx_frames + c->tx_frames, tensors);
 	for (unsigned i = 0; i < MW_DP_ST_COUNT_; i++) {
-		uint64_t fr = dp->c.rx_frames + dp->c.tx_frames;
+		uint64_t fr = c->rx_frames + c->tx_frames;
 		fprintf(f,
 			"%s\"%s\": {\"calls\": %" PRIu64
 			", \"cycles\": %" PRIu64
@@ -76,12 +82,34 @@ static void prof_json(const struct mw_dp *dp, FILE *f)
 	fprintf(f, "}}");
 }
 
+/* One direction's faults, summed over the I/O lcores. */
+static void fault_sum_json(FILE *f, const struct mw_dp *dp, bool rx)
+{
+	struct mw_fault x = rx ? dp->frx : dp->ftx;
+	for (unsigned s = 1; s < dp->grp->n; s++) {
+		const struct mw_fault *o = rx ? &dp->grp->shard[s]->frx
+					      : &dp->grp->shard[s]->ftx;
+		x.st.passed += o->st.passed;
+		x.st.dropped += o->st.dropped;
+		x.st.burst_dropped += o->st.burst_dropped;
+		x.st.held += o->st.held;
+		x.st.released += o->st.released;
+		x.st.duplicated += o->st.duplicated;
+		x.st.corrupted += o->st.corrupted;
+	}
+	fault_json(f, rx ? "rx" : "tx", &x);
+}
+
 void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 {
+	const struct mw_dp_group *g = dp->grp;
+	struct mw_dp_counters c;
+	struct mw_counters k;
+	mw_dp_group_counters(dp, &c, &k);
 	double secs = (double)(dp->end_ns - dp->start_ns) / 1e9;
 	fprintf(f, "{\"maskwire\": {\"end\": \"%s\", \"elapsed_s\": %.6f, "
 		   "\"source\": \"%s\"},\n",
-		end_name(dp->end), secs, dp->src->name);
+		end_name(g->end), secs, dp->src->name);
 
 	/* port */
 	struct rte_eth_stats ps;
@@ -103,8 +131,9 @@ void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 		dp->net.ip >> 24, (dp->net.ip >> 16) & 255,
 		(dp->net.ip >> 8) & 255, dp->net.ip & 255, dp->net.port);
 	bool first = true;
-	for (unsigned i = 0; i < dp->nslots; i++) {
-		const struct mw_dp_peer *p = &dp->peer[i];
+	for (unsigned s = 0; s < g->n; s++)
+	for (unsigned i = 0; i < g->shard[s]->nslots; i++) {
+		const struct mw_dp_peer *p = &g->shard[s]->peer[i];
 		const uint8_t *m = p->flow.dst_mac;
 		if (!p->used)
 			continue;
@@ -128,7 +157,7 @@ void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 		"\"accept_zero_udp_cksum\": %s",
 		dp->cfg.mtu, dp->cfg.mtu - 28u, dp->link_up ? "true" : "false",
 		dp->cfg.accept_zero_udp_cksum ? "true" : "false");
-#define MW_DP_CNT_JSON_(n) fprintf(f, ", \"" #n "\": %" PRIu64, dp->c.n);
+#define MW_DP_CNT_JSON_(n) fprintf(f, ", \"" #n "\": %" PRIu64, c.n);
 	MW_DP_COUNTER_LIST(MW_DP_CNT_JSON_)
 #undef MW_DP_CNT_JSON_
 	fprintf(f, ", \"capture_frames\": %" PRIu64,
@@ -137,23 +166,27 @@ void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 	fprintf(f, ", \"drops\": {");
 	for (unsigned i = 1; i < MW_NET_DROP_COUNT_; i++) {
 		fprintf(f, "%s\"%s\": %" PRIu64, i > 1 ? ", " : "",
-			mw_net_drop_name(i), dp->c.net_drop[i]);
-		total += dp->c.net_drop[i];
+			mw_net_drop_name(i), c.net_drop[i]);
+		total += c.net_drop[i];
 	}
 	fprintf(f, "}, \"drops_total\": %" PRIu64 "},\n", total);
 
 	mw_dp_peers_json(dp, f);
+	mw_dp_group_json(dp, f);
 
 	/* faults */
 	fprintf(f, " \"fault\": {");
-	fault_json(f, "rx", &dp->frx);
+	fault_sum_json(f, dp, true);
 	fprintf(f, ", ");
-	fault_json(f, "tx", &dp->ftx);
+	fault_sum_json(f, dp, false);
 	fprintf(f, "},\n");
 
-	/* transport core */
-	struct mw_counters k;
-	mw_ep_counters(dp->ep, &k);
+	/* transport core (the endpoints of every I/O lcore) */
+	uint64_t held = 0, bound = 0;
+	for (unsigned s = 0; s < g->n; s++) {
+		held += mw_ep_mem_held(g->shard[s]->ep);
+		bound += mw_ep_mem_bound(g->shard[s]->ep);
+	}
 	fprintf(f,
 		" \"transport\": {\"incarnation\": %u, \"window\": %u, "
 		"\"max_tensor_bytes\": %" PRIu64 ", \"max_segs\": %u, "
@@ -161,8 +194,8 @@ void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 		", \"mem_bound\": %" PRIu64,
 		mw_ep_incarnation(dp->ep), dp->cfg.ep.window,
 		dp->cfg.ep.max_tensor_bytes, dp->cfg.ep.max_segs,
-		dp->cfg.ep.max_retries, dp->cfg.ep.max_peers,
-		mw_ep_mem_held(dp->ep), mw_ep_mem_bound(dp->ep));
+		dp->cfg.ep.max_retries, g->cfg.npeers + g->cfg.accept_max,
+		held, bound);
 	fprintf(f, ", \"cc\": \"%s\"", mw_cc_name(dp->cfg.ep.cc));
 	/* Plain mode is said loudly: nothing it carries is authenticated. */
 	fprintf(f, ", \"security\": \"%s\"",
@@ -180,12 +213,14 @@ void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 			mw_drop_name(i), k.drop[i]);
 	fprintf(f, "}, \"peers\": [");
 	first = true;
-	for (unsigned i = 0; i < dp->nslots; i++) {
+	for (unsigned s = 0; s < g->n; s++)
+	for (unsigned i = 0; i < g->shard[s]->nslots; i++) {
+		const struct mw_dp *d = g->shard[s];
 		struct mw_peer_info pi;
-		if (!dp->peer[i].used)
+		if (!d->peer[i].used)
 			continue;
 		memset(&pi, 0, sizeof pi);
-		mw_ep_peer_info(dp->ep, dp->peer[i].ep_peer, &pi);
+		mw_ep_peer_info(d->ep, d->peer[i].ep_peer, &pi);
 		fprintf(f,
 			"%s{\"state\": \"%s\", \"srtt_us\": %.1f, "
 			"\"rto_us\": %.1f, \"cwnd\": %u, \"tx_pending\": %u, "
@@ -203,20 +238,21 @@ void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 			",\n \"rates\": {\"tensors_tx_per_s\": %.1f, "
 			"\"tensors_rx_per_s\": %.1f, \"wire_gbit_s\": %.4f, "
 			"\"dense_equiv_gbit_s\": %.4f}",
-			(double)dp->c.tensors_tx_done / secs,
-			(double)dp->c.tensors_rx / secs,
-			(double)(dp->c.rx_bytes + dp->c.tx_bytes) * 8 / secs /
-				1e9,
-			(double)(dp->c.dense_bytes_rx + dp->c.dense_bytes_tx) *
+			(double)c.tensors_tx_done / secs,
+			(double)c.tensors_rx / secs,
+			(double)(c.rx_bytes + c.tx_bytes) * 8 / secs / 1e9,
+			(double)(c.dense_bytes_rx + c.dense_bytes_tx) *
 				8 / secs / 1e9);
 	}
 	fprintf(f, ",\n ");
 	mw_dp_enc_json(dp->enc, f);
 	if (dp->prof.on)
-		prof_json(dp, f);
-	if (dp->src->stats_json) {
+		prof_json(dp, &c, f);
+	/* with several I/O lcores, cfg.src speaks for all of them */
+	const struct mw_source *src = g->n > 1 ? g->cfg.src : dp->src;
+	if (src->stats_json) {
 		fprintf(f, ",\n ");
-		dp->src->stats_json(dp->src->ctx, f);
+		src->stats_json(src->ctx, f);
 	}
 	fprintf(f, "}\n");
 	fflush(f);

@@ -178,6 +178,8 @@ int mw_port_probe(uint16_t port, struct mw_port_caps *caps)
 	caps->rx_udp_cksum = info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
 	caps->rx_scatter = info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER;
 	caps->rss = info.flow_type_rss_offloads != 0;
+	caps->max_rxq = info.max_rx_queues;
+	caps->max_txq = info.max_tx_queues;
 	caps->relink = strcmp(caps->driver, "net_memif") == 0 &&
 		       memif_is_client(&info);
 	return 0;
@@ -225,7 +227,7 @@ struct rte_mempool *mw_port_pool(const char *what, uint16_t port,
 }
 
 int mw_port_start(uint16_t port, uint16_t mtu, uint16_t nb_rxd,
-		  uint16_t nb_txd, struct rte_mempool *pool, uint32_t buf_len,
+		  uint16_t nb_txd, uint16_t nq, struct rte_mempool *pool, uint32_t buf_len,
 		  bool sw_cksum, struct mw_port_caps *caps, char *err,
 		  size_t errlen)
 {
@@ -256,8 +258,27 @@ int mw_port_start(uint16_t port, uint16_t mtu, uint16_t nb_rxd,
 		return -EINVAL;
 	}
 
+	if (nq < 1 || nq > info.max_tx_queues) {
+		snprintf(err, errlen,
+			 "port %u (%s): %u TX queues wanted (one per I/O "
+			 "lcore), the port has %u%s",
+			 port, caps->driver, nq, info.max_tx_queues,
+			 strcmp(caps->driver, "net_af_packet") == 0
+				 ? " (net_af_packet: qpairs=N)"
+				 : "");
+		return -EINVAL;
+	}
+	uint16_t nrxq = info.max_rx_queues >= nq ? nq : 1;
 	memset(&conf, 0, sizeof conf);
 	conf.rxmode.mtu = mtu;
+	caps->use_rss = false;
+	uint64_t rss_hf = info.flow_type_rss_offloads &
+			  (RTE_ETH_RSS_NONFRAG_IPV4_UDP | RTE_ETH_RSS_IPV4);
+	if (nrxq > 1 && rss_hf) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
+		caps->use_rss = true;
+	}
 	caps->use_scatter = false;
 	uint32_t need = port_rx_need(caps, mtu);
 	if (need > buf_len) {
@@ -290,7 +311,7 @@ int mw_port_start(uint16_t port, uint16_t mtu, uint16_t nb_rxd,
 		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM |
 					RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
 
-	rc = rte_eth_dev_configure(port, 1, 1, &conf);
+	rc = rte_eth_dev_configure(port, nrxq, nq, &conf);
 	if (rc) {
 		snprintf(err, errlen, "port %u: configure failed: %s", port,
 			 strerror(-rc));
@@ -307,20 +328,25 @@ int mw_port_start(uint16_t port, uint16_t mtu, uint16_t nb_rxd,
 		socket = (int)rte_socket_id();
 	struct rte_eth_rxconf rxq = info.default_rxconf;
 	rxq.offloads = conf.rxmode.offloads;
-	rc = rte_eth_rx_queue_setup(port, 0, nb_rxd, (unsigned)socket, &rxq,
-				    pool);
-	if (rc) {
-		snprintf(err, errlen, "port %u: RX queue set-up: %s", port,
-			 strerror(-rc));
-		goto fail;
+	for (uint16_t q = 0; q < nrxq; q++) {
+		rc = rte_eth_rx_queue_setup(port, q, nb_rxd, (unsigned)socket,
+					    &rxq, pool);
+		if (rc) {
+			snprintf(err, errlen, "port %u: RX queue %u set-up: %s",
+				 port, q, strerror(-rc));
+			goto fail;
+		}
 	}
 	struct rte_eth_txconf txq = info.default_txconf;
 	txq.offloads = conf.txmode.offloads;
-	rc = rte_eth_tx_queue_setup(port, 0, nb_txd, (unsigned)socket, &txq);
-	if (rc) {
-		snprintf(err, errlen, "port %u: TX queue set-up: %s", port,
-			 strerror(-rc));
-		goto fail;
+	for (uint16_t q = 0; q < nq; q++) {
+		rc = rte_eth_tx_queue_setup(port, q, nb_txd, (unsigned)socket,
+					    &txq);
+		if (rc) {
+			snprintf(err, errlen, "port %u: TX queue %u set-up: %s",
+				 port, q, strerror(-rc));
+			goto fail;
+		}
 	}
 	rc = rte_eth_dev_start(port);
 	if (rc) {
@@ -335,6 +361,8 @@ int mw_port_start(uint16_t port, uint16_t mtu, uint16_t nb_rxd,
 	caps->rx_buf_len = buf_len;
 	caps->nb_rxd = nb_rxd;
 	caps->nb_txd = nb_txd;
+	caps->nb_rxq = nrxq;
+	caps->nb_txq = nq;
 	return 0;
 fail:
 	rte_eth_dev_close(port);
@@ -371,7 +399,8 @@ void mw_port_caps_json(const struct mw_port_caps *c, FILE *f)
 		"\"tx_multi_seg\": %s, \"rx_ipv4_cksum\": %s, "
 		"\"rx_udp_cksum\": %s, \"rx_scatter\": %s, \"rss\": %s}, "
 		"\"uses\": {\"tx_cksum_offload\": %s, \"rx_cksum_offload\": %s, "
-		"\"rx_scatter\": %s}, \"relink\": %s",
+		"\"rx_scatter\": %s, \"rss\": %s}, \"relink\": %s, "
+		"\"max_rxq\": %u, \"max_txq\": %u, \"rxq\": %u, \"txq\": %u",
 		c->name, c->driver, c->mac[0], c->mac[1], c->mac[2], c->mac[3],
 		c->mac[4], c->mac[5], c->mtu, c->max_mtu, c->max_rx_pktlen,
 		c->nb_rxd, c->nb_txd, c->rx_buf_len, c->tx_ip_cksum ? "true" : "false",
@@ -382,5 +411,7 @@ void mw_port_caps_json(const struct mw_port_caps *c, FILE *f)
 		c->rx_scatter ? "true" : "false", c->rss ? "true" : "false",
 		c->use_tx_cksum ? "true" : "false",
 		c->use_rx_cksum ? "true" : "false",
-		c->use_scatter ? "true" : "false", c->relink ? "true" : "false");
+		c->use_scatter ? "true" : "false", c->use_rss ? "true" : "false",
+		c->relink ? "true" : "false", c->max_rxq, c->max_txq, c->nb_rxq,
+		c->nb_txq);
 }

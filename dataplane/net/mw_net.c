@@ -203,6 +203,36 @@ int mw_net_parse(const struct mw_net_cfg *cfg, const uint8_t *frame,
 	return drop(out, MW_NET_DROP_ETHERTYPE);
 }
 
+int mw_net_peek(const uint8_t *frame, size_t len, uint32_t *ip,
+		uint16_t *port)
+{
+	if (len < MW_NET_ETH_HLEN)
+		return MW_NET_PEEK_OTHER;
+	size_t off = 12;
+	uint16_t et = mw_get16(frame + off);
+	if (et == MW_NET_ETHERTYPE_VLAN) {
+		if (len < MW_NET_ETH_HLEN + MW_NET_VLAN_HLEN)
+			return MW_NET_PEEK_OTHER;
+		off += MW_NET_VLAN_HLEN;
+		et = mw_get16(frame + off);
+	}
+	off += 2;
+	if (et == MW_NET_ETHERTYPE_ARP)
+		return MW_NET_PEEK_ARP;
+	if (et != MW_NET_ETHERTYPE_IPV4 || len < off + MW_NET_IP4_HLEN)
+		return MW_NET_PEEK_OTHER;
+	const uint8_t *h = frame + off;
+	size_t ihl = (size_t)(h[0] & 15u) * 4u;
+	/* protocol UDP, fragment offset 0 */
+	if (ihl < MW_NET_IP4_HLEN || h[9] != 17 ||
+	    (mw_get16(h + 6) & 0x1fffu) != 0 ||
+	    len < off + ihl + MW_NET_UDP_HLEN)
+		return MW_NET_PEEK_OTHER;
+	*ip = mw_get32(h + 12);
+	*port = mw_get16(h + ihl);
+	return MW_NET_PEEK_UDP;
+}
+
 size_t mw_net_hdr_len(const struct mw_net_flow *f)
 {
 	return MW_NET_HDR_LEN(f->vlan != MW_NET_NO_VLAN);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file mw_dp.h
- * The DPDK poll-mode adapter: one ethdev port, one lcore, one transport
- * endpoint, one application source (mw_source.h).
+ * The DPDK poll-mode adapter: one ethdev port; one I/O lcore (or several,
+ * each with its own queue pair, transport endpoint, application source
+ * (mw_source.h) and share of the peers).
  *
  * It owns the port, the mbuf pool, the clock (TSC converted to ns) and the
  * I/O of the poll loop (l2fwd shape: bursts of 32, one TSC read per
@@ -42,6 +43,7 @@ extern "C" {
 #define MW_DP_MAX_MTU 9600u /**< largest --mtu accepted */
 #define MW_DP_RX_SEG_MIN 512u   /**< smallest rx_seg accepted */
 #define MW_DP_RX_SEG_MAX 16384u /**< largest rx_seg accepted */
+#define MW_DP_MAX_IO_LCORES 16u /**< largest io_lcores accepted */
 
 struct mw_dp_peer_cfg {
 	uint32_t ip;     /**< host order */
@@ -107,7 +109,23 @@ struct mw_dp_cfg {
 				       from the source) */
 	bool fixed_incarnation;   /**< use ep.incarnation as given; otherwise
 				       it is derived from the wall clock */
-	struct mw_source *src;    /**< not NULL */
+	struct mw_source *src;    /**< not NULL. With several I/O lcores:
+				       the whole run's stats (stats_json),
+				       the lcores' own sources are srcs[] */
+	/**
+	 * I/O lcores, 1..MW_DP_MAX_IO_LCORES: the first that many EAL lcores
+	 * (the main one first). Each owns a TX queue and, where the port has
+	 * one per lcore, an RX queue (else lcore 0 receives for all); a
+	 * transport endpoint; the configured peers i with i % io_lcores == its
+	 * index, and accepted ones whose address hashes to it (accept_max
+	 * shared out). Frames that arrive on another lcore are handed to their
+	 * owner through a ring, so every endpoint stays single-threaded. Not
+	 * with encode_workers or capture_path.
+	 */
+	unsigned io_lcores;
+	struct mw_source *srcs[MW_DP_MAX_IO_LCORES]; /**< io_lcores > 1: the
+				       source of each I/O lcore (its poll()
+				       gets that lcore's configured peers) */
 };
 
 /** Fill defaults (port 0, MTU 1500, no faults, 1 s status, ...). */

@@ -2,7 +2,7 @@
 /**
  * @file mw_port.h
  * One ethdev port, any driver (memif, af_packet, af_xdp, pcap, tap, NICs):
- * capability probe and set-up with one RX and one TX queue. Offloads are
+ * capability probe and set-up with one or more RX/TX queue pairs. Offloads are
  * used where the port has them; the caller falls back to software where it
  * does not (see struct mw_port_caps).
  */
@@ -25,10 +25,13 @@ struct mw_port_caps {
 	bool tx_ip_cksum, tx_udp_cksum, tx_multi_seg;
 	bool rx_ip_cksum, rx_udp_cksum, rx_scatter;
 	bool rss;          /**< receive-side scaling offered */
+	uint16_t max_rxq, max_txq; /**< queues the port offers */
 	/* what is in use */
 	bool use_tx_cksum; /**< IPv4+UDP checksums by hardware on TX */
 	bool use_rx_cksum; /**< RX checksum flags trusted */
 	bool use_scatter;  /**< RX frames may arrive in chained mbufs */
+	bool use_rss;      /**< RX spread over nb_rxq queues by the port */
+	uint16_t nb_rxq, nb_txq; /**< queues configured */
 	/* how the port comes back after its link went down */
 	bool relink;       /**< it does not reconnect by itself: the caller
 			        restarts it (mw_port_restart()) while its
@@ -76,7 +79,12 @@ struct rte_mempool *mw_port_pool(const char *what, uint16_t port,
 				 size_t errlen);
 
 /**
- * Configure and start a port with one queue pair. RX scatter is turned on
+ * Configure and start a port with nq TX queues and nq RX queues, or one RX
+ * queue where the port offers fewer than nq (the caller then hands frames
+ * between lcores itself). With several RX queues and RSS offered, RSS
+ * spreads IPv4/UDP flows over them; without RSS the driver's own spreading
+ * (net_af_packet's kernel fanout, the memif peer's choice of queue)
+ * applies. RX scatter is turned on
  * when the port's frames at this MTU need more than buf_len bytes (frames
  * then arrive chained); a port that cannot scatter is refused. TX never
  * chains mbufs, so TX multi-segment offload is not requested.
@@ -84,6 +92,7 @@ struct rte_mempool *mw_port_pool(const char *what, uint16_t port,
  * @param mtu       IP MTU wanted (checked against the port's range).
  * @param nb_rxd    RX descriptors wanted (adjusted to the port's limits).
  * @param nb_txd    TX descriptors wanted.
+ * @param nq        queue pairs wanted (1..caps->max_txq).
  * @param pool      mbuf pool for RX.
  * @param buf_len   usable bytes of data in one mbuf of the pool.
  * @param sw_cksum  do not use checksum offloads even if offered.
@@ -91,12 +100,13 @@ struct rte_mempool *mw_port_pool(const char *what, uint16_t port,
  * @param err       a message on failure.
  * @return 0, -EINVAL when the port cannot carry this configuration (MTU
  *         out of its range, frames longer than it receives, buffers too
- *         small and no scatter; err says which: a configuration error),
+ *         small and no scatter, fewer TX queues than nq; err says
+ *         which: a configuration error),
  *         or another negative value from ethdev (the port is left
  *         stopped).
  */
 int mw_port_start(uint16_t port, uint16_t mtu, uint16_t nb_rxd,
-		  uint16_t nb_txd, struct rte_mempool *pool, uint32_t buf_len,
+		  uint16_t nb_txd, uint16_t nq, struct rte_mempool *pool, uint32_t buf_len,
 		  bool sw_cksum, struct mw_port_caps *caps, char *err,
 		  size_t errlen);
 

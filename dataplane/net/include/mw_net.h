@@ -174,6 +174,27 @@ const char *mw_net_drop_name(unsigned reason);
 int mw_net_parse(const struct mw_net_cfg *cfg, const uint8_t *frame,
 		 size_t len, unsigned flags, struct mw_net_pkt *out);
 
+/** What mw_net_peek() found. */
+enum mw_net_peek_class {
+	MW_NET_PEEK_OTHER = 0, /**< anything else, or too short to tell */
+	MW_NET_PEEK_UDP = 1,   /**< IPv4 UDP, first fragment: ip and port set */
+	MW_NET_PEEK_ARP = 2,   /**< an ARP frame */
+};
+
+/**
+ * Read a frame's IPv4 source address and UDP source port, checking only
+ * that the bytes read are there (no address, checksum or length check):
+ * enough to hand the frame to the lcore that owns its peer, which then
+ * parses it with mw_net_parse(). One 802.1Q tag is looked through.
+ * @param frame  the frame bytes; may be NULL only if len is 0.
+ * @param len    bytes in frame.
+ * @param ip     out: IPv4 source (host order) for MW_NET_PEEK_UDP.
+ * @param port   out: UDP source port for MW_NET_PEEK_UDP.
+ * @return enum mw_net_peek_class.
+ */
+int mw_net_peek(const uint8_t *frame, size_t len, uint32_t *ip,
+		uint16_t *port);
+
 /**
  * Bytes of headers mw_net_build_udp() writes in front of the payload.
  * @return MW_NET_HDR_LEN(f->vlan != MW_NET_NO_VLAN).

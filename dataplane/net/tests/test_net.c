@@ -389,6 +389,38 @@ static void test_names_and_addrs(void)
 	CHECK(mw_net_parse_mac("0g:ab:00:11:22:ff", mac) == MW_EINVAL);
 }
 
+/* mw_net_peek(): the source of UDP frames, tagged or not, truncated
+ * frames refused at every length. */
+static void test_peek(void)
+{
+	uint8_t buf[2048];
+	uint32_t ip = 0;
+	uint16_t port = 0;
+	for (int tagged = 0; tagged < 2; tagged++) {
+		uint16_t vl = tagged ? 7 : MW_NET_NO_VLAN;
+		size_t n = make_udp(buf, sizeof buf, 10, vl);
+		CHECK(mw_net_peek(buf, n, &ip, &port) == MW_NET_PEEK_UDP);
+		CHECK(ip == peer.ip && port == peer.port);
+		size_t hl = MW_NET_HDR_LEN(tagged);
+		for (size_t l = 0; l < hl; l++)
+			CHECK(mw_net_peek(buf, l, &ip, &port) ==
+			      MW_NET_PEEK_OTHER);
+		/* a later fragment has no UDP header */
+		size_t ipo = hl - MW_NET_UDP_HLEN - MW_NET_IP4_HLEN;
+		buf[ipo + 7] = 1;
+		CHECK(mw_net_peek(buf, n, &ip, &port) == MW_NET_PEEK_OTHER);
+		buf[ipo + 7] = 0;
+		buf[ipo + 9] = 6; /* TCP */
+		CHECK(mw_net_peek(buf, n, &ip, &port) == MW_NET_PEEK_OTHER);
+	}
+	struct mw_net_pkt req;
+	memset(&req, 0, sizeof req);
+	int n = mw_net_build_arp_request(&me, peer.ip, buf, sizeof buf);
+	CHECK(n > 0);
+	CHECK(mw_net_peek(buf, (size_t)n, &ip, &port) == MW_NET_PEEK_ARP);
+	CHECK(mw_net_peek(NULL, 0, &ip, &port) == MW_NET_PEEK_OTHER);
+}
+
 int main(void)
 {
 	test_cksum_rfc1071();
@@ -401,5 +433,6 @@ int main(void)
 	test_offload_flags();
 	test_arp();
 	test_names_and_addrs();
+	test_peek();
 	return mw_test_exit("test_net");
 }
