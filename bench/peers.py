@@ -9,7 +9,10 @@ measured, not the checker) for --duration. Per N: aggregate goodput
 and the server's CPU per tensor: the server process's CPU time (user +
 system, wait4()) over the tensors it delivered. It includes its polling
 while nothing arrives (--idle-yield gives the core away only when another
-process wants it); all processes share this machine's two cores."""
+process wants it); all processes share this machine's two cores.
+The "lcores" rows: 4 devices against a server with 1 and with 2 I/O
+lcores (--io-lcores, qpairs=2 on its af_packet port), run alternately
+twice; each row gives the server's aggregate figures."""
 import os
 import signal
 import sys
@@ -24,7 +27,7 @@ import topo  # noqa: E402
 SHAPE = "16,64,8,8"
 
 
-def one(binary, n, seconds):
+def one(binary, n, seconds, lcores=1):
     run = mwtest.Run(binary, "bpeers%d" % n)
     try:
         t = topo.Topo(run, n)
@@ -34,9 +37,17 @@ def one(binary, n, seconds):
                "--linger-ms", "100"]
         devs = [t.start_device(i, dev) for i in range(n)]
         t.wait_running(devs)
-        srv = t.start_server(["--plain", "--peers", t.peers_file(0), "--sink",
-                              "--no-verify", "--duration",
-                              str(seconds), "--link-wait-ms", "5000"])
+        args = ["--plain", "--peers", t.peers_file(0), "--sink",
+                "--no-verify", "--duration", str(seconds),
+                "--link-wait-ms", "5000"]
+        if lcores > 1:
+            vdev = t.vdev(t.srv_if) + ",qpairs=%d" % lcores
+            srv = run.start("server", vdev,
+                            ["--ip", topo.SERVER_IP, "--idle-yield",
+                             "--status-ms", "2000", "--io-lcores",
+                             str(lcores)] + args, netns=t.srv_ns)
+        else:
+            srv = t.start_server(args)
         _, status, ru = os.wait4(srv.pid, 0)
         srv.returncode = os.waitstatus_to_exitcode(status)
         for d in devs:
@@ -54,6 +65,7 @@ def one(binary, n, seconds):
             "min_over_mean": min(rx) / (tens / n) if tens else None,
             "server_cpu_us_per_tensor": cpu / tens * 1e6 if tens else None,
             "retrans": s["transport"]["retrans"],
+            "handoff": s["net"]["handoff_out"],
         }
     except SystemExit as e:  # mwtest.fail/skip inside
         print("peers n=%d: %s" % (n, e), file=sys.stderr)
@@ -70,3 +82,16 @@ def peers_section(a, b, log):
         b.add("peers", "maskwire-afpacket-bridge", peers=n, shape=SHAPE,
               codec="ms", seconds=seconds,
               m=b.rep(lambda: one(a.maskwire, n, seconds), 1))
+
+
+def lcores_section(a, b, log):
+    """4 devices; the server with 1, then 2 I/O lcores, twice."""
+    n, seconds = 4, (3 if a.smoke else (5 if a.quick else 8))
+    for rnd in range(1 if a.smoke else 2):
+        for lc in (1, 2):
+            log("peers: %d devices, server with %d I/O lcore(s), round %d, "
+                "%d s" % (n, lc, rnd + 1, seconds))
+            b.add("peers-lcores", "maskwire-afpacket-bridge", peers=n,
+                  io_lcores=lc, round=rnd + 1, shape=SHAPE, codec="ms",
+                  seconds=seconds,
+                  m=b.rep(lambda: one(a.maskwire, n, seconds, lc), 1))

@@ -826,8 +826,9 @@ def run(a):
             security_section(a, b)
         # 8: many peers
         if want("peers"):
-            from peers import peers_section
+            from peers import lcores_section, peers_section
             peers_section(a, b, log)
+            lcores_section(a, b, log)
     finally:
         b.cleanup()
     results["elapsed_s"] = round(time.time() - started, 1)

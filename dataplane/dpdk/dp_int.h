@@ -87,6 +87,7 @@ struct mw_dp_peer {
 };
 
 #define INBOX_CAP 2048u /* frames handed to one I/O lcore, at most */
+#define TXRING_CAP 4096u /* frames waiting for lcore 0's TX queue */
 
 struct mw_dp;
 
@@ -106,6 +107,8 @@ struct mw_dp_group {
 	struct mw_dp *shard[MW_DP_MAX_IO_LCORES];
 	unsigned lcore[MW_DP_MAX_IO_LCORES];  /* EAL lcore ids */
 	struct rte_ring *inbox[MW_DP_MAX_IO_LCORES]; /* MP/SC */
+	struct rte_ring *txring; /* a port with one queue pair: frames of
+				    lcores k > 0 for lcore 0 to send (MP/SC) */
 	/* owner of each configured peer: open addressing on (ip, port) */
 	uint32_t *own_ip;
 	uint16_t *own_port;
@@ -160,6 +163,8 @@ struct mw_dp {
 	unsigned shard;               /* its index in grp */
 	uint16_t rxq, txq_id;         /* its queues */
 	bool polls_rx;                /* the port has an RX queue for it */
+	bool tx_via0;                 /* no TX queue of its own: lcore 0
+					 sends its frames (grp->txring) */
 	bool held;                    /* bursts held for a port restart */
 	const uint16_t *gidx;         /* configured peer -> command-line index */
 	/* cold */
@@ -215,6 +220,9 @@ bool mw_dp_handoff(struct mw_dp *dp, struct rte_mbuf *m);
  * frame handled where it arrived (learn the MAC, answer nothing). */
 unsigned mw_dp_inbox(struct mw_dp *dp, struct rte_mbuf **m, bool *learn_only,
 		     unsigned max);
+/* Lcore 0: frames other lcores queued for its TX queue, into its TX
+ * buffer while it has room. */
+void mw_dp_txring_pull(struct mw_dp *dp);
 /* Lcores k > 0: follow lcore 0's port restarts (hold bursts meanwhile). */
 void mw_dp_follow_port(struct mw_dp *dp);
 /* Lcore 0: restart the port with the other lcores' bursts held. */

@@ -71,11 +71,19 @@ static void tx_release_held(struct mw_dp *dp, uint64_t now, bool all)
 
 static void tx_flush(struct mw_dp *dp)
 {
+	if (dp->shard == 0)
+		mw_dp_txring_pull(dp);
 	if (dp->txq_n == 0 || !dp->port_running)
 		return;
 	mw_dp_prof_begin(&dp->prof);
-	uint16_t sent = rte_eth_tx_burst(dp->port, dp->txq_id, dp->txq,
-					 (uint16_t)dp->txq_n);
+	/* no TX queue of its own: lcore 0 sends for it */
+	uint16_t sent = dp->tx_via0
+				? (uint16_t)rte_ring_mp_enqueue_burst(
+					  dp->grp->txring, (void **)dp->txq,
+					  dp->txq_n, NULL)
+				: rte_eth_tx_burst(dp->port, dp->txq_id,
+						   dp->txq,
+						   (uint16_t)dp->txq_n);
 	mw_dp_prof_end(&dp->prof, MW_DP_ST_tx_burst);
 	if (sent < dp->txq_n) {
 		/* Back-pressure: keep the rest, in order, for the next try. */
@@ -599,7 +607,9 @@ static void tx_step(struct mw_dp *dp, uint64_t tsc, uint64_t now)
 	if (dp->fault_tx_on)
 		tx_release_held(dp, now, false);
 	if (dp->txq_n >= MW_DP_BURST ||
-	    tsc - dp->last_flush_tsc >= dp->drain_tsc) {
+	    tsc - dp->last_flush_tsc >= dp->drain_tsc ||
+	    (dp->grp->txring && dp->shard == 0 &&
+	     !rte_ring_empty(dp->grp->txring))) {
 		tx_flush(dp);
 		dp->last_flush_tsc = tsc;
 	}
@@ -654,6 +664,14 @@ static void forward_until_all_end(struct mw_dp *dp)
 		if (!n)
 			rte_delay_us_sleep(dp->cfg.idle_yield ? 100 : 10);
 	}
+	if (dp->shard == 0) /* the last frames others queued for it */
+		for (unsigned t = 0; t < 1000 && g->txring &&
+				     !rte_ring_empty(g->txring);
+		     t++) {
+			tx_flush(dp);
+			rte_delay_us_sleep(10);
+		}
+	dp->c.tx_dropped_at_exit += dp->txq_n;
 	for (unsigned i = 0; i < dp->txq_n; i++)
 		rte_pktmbuf_free(dp->txq[i]);
 	dp->txq_n = 0;

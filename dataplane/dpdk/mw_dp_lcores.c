@@ -134,7 +134,8 @@ int mw_dp_group_init(struct mw_dp *dp0, char *err, size_t errlen)
 		g->lcore[k] = lc;
 		dp->grp = g;
 		dp->shard = k;
-		dp->txq_id = (uint16_t)k;
+		dp->tx_via0 = k >= dp0->caps.nb_txq;
+		dp->txq_id = dp->tx_via0 ? 0 : (uint16_t)k;
 		dp->polls_rx = k < dp0->caps.nb_rxq;
 		dp->rxq = dp->polls_rx ? (uint16_t)k : 0;
 		dp->gidx = g->gidx + first;
@@ -153,6 +154,18 @@ int mw_dp_group_init(struct mw_dp *dp0, char *err, size_t errlen)
 				return MW_ENOMEM;
 			}
 		}
+		if (dp->tx_via0 && !g->txring) {
+			char name[32];
+			snprintf(name, sizeof name, "mw_txring_%u", dp0->port);
+			g->txring = rte_ring_create(name, TXRING_CAP,
+						    (int)rte_socket_id(),
+						    RING_F_SC_DEQ);
+			if (!g->txring) {
+				snprintf(err, errlen, "TX ring: %s",
+					 rte_strerror(rte_errno));
+				return MW_ENOMEM;
+			}
+		}
 		int rc;
 		if (k && (rc = mw_dp_shard_init(dp, err, errlen)))
 			return rc;
@@ -166,6 +179,7 @@ void mw_dp_group_free(struct mw_dp_group *g)
 		return;
 	for (unsigned k = 0; k < g->n; k++)
 		rte_ring_free(g->inbox[k]);
+	rte_ring_free(g->txring);
 	rte_free(g->own_ip);
 	rte_free(g->own_port);
 	rte_free(g->own_k);
@@ -233,6 +247,15 @@ unsigned mw_dp_inbox(struct mw_dp *dp, struct rte_mbuf **m, bool *learn_only,
 	return n;
 }
 
+void mw_dp_txring_pull(struct mw_dp *dp)
+{
+	struct rte_ring *r = dp->grp->txring;
+	if (!r || dp->txq_n >= TXQ_CAP)
+		return;
+	dp->txq_n += rte_ring_sc_dequeue_burst(r, (void **)(dp->txq + dp->txq_n),
+					       TXQ_CAP - dp->txq_n, NULL);
+}
+
 void mw_dp_follow_port(struct mw_dp *dp)
 {
 	struct mw_dp_group *g = dp->grp;
@@ -289,7 +312,7 @@ void mw_dp_group_json(const struct mw_dp *dp, FILE *f)
 		int end = d->end;
 		fprintf(f,
 			"%s\n  {\"index\": %u, \"lcore\": %u, \"rxq\": %d, "
-			"\"txq\": %u, \"peers\": %u, \"accept_max\": %u, "
+			"\"txq\": %d, \"peers\": %u, \"accept_max\": %u, "
 			"\"end\": \"%s\", \"elapsed_s\": %.6f, "
 			"\"rx_frames\": %" PRIu64 ", \"tx_frames\": %" PRIu64
 			", \"handoff_out\": %" PRIu64 ", \"handoff_in\": %" PRIu64
@@ -299,7 +322,8 @@ void mw_dp_group_json(const struct mw_dp *dp, FILE *f)
 			", \"dense_bytes_rx\": %" PRIu64
 			", \"dense_bytes_tx\": %" PRIu64 "}",
 			s ? "," : "", s, g->lcore[s],
-			d->polls_rx ? (int)d->rxq : -1, d->txq_id, d->npeers,
+			d->polls_rx ? (int)d->rxq : -1,
+			d->tx_via0 ? -1 : (int)d->txq_id, d->npeers,
 			d->cfg.accept_max,
 			end >= 0 && end <= MW_DP_END_ERROR ? end_names[end]
 							   : "?",

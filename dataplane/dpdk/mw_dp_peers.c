@@ -92,9 +92,11 @@ int mw_dp_peers_init(struct mw_dp *dp, uint64_t now, char *err, size_t errlen)
 	while (hs < 2 * dp->nslots)
 		hs <<= 1;
 	dp->ht_mask = hs - 1;
-	dp->peer = rte_zmalloc("mw_peers", sizeof(*dp->peer) * dp->nslots,
+	/* an I/O lcore may own no peer: one slot, never used */
+	unsigned n = dp->nslots ? dp->nslots : 1;
+	dp->peer = rte_zmalloc("mw_peers", sizeof(*dp->peer) * n,
 			       RTE_CACHE_LINE_SIZE);
-	dp->by_ep = rte_malloc("mw_by_ep", sizeof(*dp->by_ep) * dp->nslots, 0);
+	dp->by_ep = rte_malloc("mw_by_ep", sizeof(*dp->by_ep) * n, 0);
 	dp->ht = rte_malloc("mw_peer_ht", sizeof(*dp->ht) * hs, 0);
 	dp->ep_ids = rte_zmalloc("mw_ep_ids",
 				 sizeof(*dp->ep_ids) * (cfg->npeers + 1), 0);

@@ -152,7 +152,10 @@ int mw_dp_shard_init(struct mw_dp *dp, char *err, size_t errlen)
 	dp->fault_tx_on = mw_fault_enabled(&dp->ftx);
 
 	struct mw_ep_config ec = cfg->ep;
-	ec.max_peers = (uint16_t)(cfg->npeers + cfg->accept_max);
+	/* an I/O lcore may own no peer (more lcores than peers) */
+	ec.max_peers = (uint16_t)(cfg->npeers + cfg->accept_max
+					  ? cfg->npeers + cfg->accept_max
+					  : 1);
 	ec.max_datagram = (uint16_t)(cfg->mtu - 28u);
 	if (!cfg->fixed_incarnation)
 		ec.incarnation = incarnation_now();
@@ -333,8 +336,9 @@ void mw_dp_destroy(struct mw_dp *dp)
 				mw_dp_shard_free(dp->grp->shard[k]);
 				rte_free(dp->grp->shard[k]);
 			}
-		for (unsigned k = 0; k < dp->grp->n; k++) {
-			struct rte_ring *r = dp->grp->inbox[k];
+		for (unsigned k = 0; k <= dp->grp->n; k++) {
+			struct rte_ring *r = k < dp->grp->n ? dp->grp->inbox[k]
+							    : dp->grp->txring;
 			void *m;
 			while (r && rte_ring_dequeue(r, &m) == 0)
 				rte_pktmbuf_free((struct rte_mbuf *)

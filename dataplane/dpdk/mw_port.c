@@ -258,17 +258,16 @@ int mw_port_start(uint16_t port, uint16_t mtu, uint16_t nb_rxd,
 		return -EINVAL;
 	}
 
-	if (nq < 1 || nq > info.max_tx_queues) {
-		snprintf(err, errlen,
-			 "port %u (%s): %u TX queues wanted (one per I/O "
-			 "lcore), the port has %u%s",
-			 port, caps->driver, nq, info.max_tx_queues,
-			 strcmp(caps->driver, "net_af_packet") == 0
-				 ? " (net_af_packet: qpairs=N)"
-				 : "");
-		return -EINVAL;
-	}
-	uint16_t nrxq = info.max_rx_queues >= nq ? nq : 1;
+	/* A port with fewer queues than wanted gets one pair (the caller
+	 * then sends and receives through lcore 0). So does net_memif: its
+	 * queues beyond the ones its peer opened share that peer's rings, so
+	 * two lcores would poll one ring. */
+	if (nq < 1)
+		nq = 1;
+	if (nq > info.max_tx_queues || nq > info.max_rx_queues ||
+	    strcmp(caps->driver, "net_memif") == 0)
+		nq = 1;
+	uint16_t nrxq = nq;
 	memset(&conf, 0, sizeof conf);
 	conf.rxmode.mtu = mtu;
 	caps->use_rss = false;

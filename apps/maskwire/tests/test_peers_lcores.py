@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """One server with two I/O lcores (--io-lcores 2) and N devices (argv[2],
 default 4), each data plane in its own network namespace on a Linux
-bridge, af_packet on veths; the server's port has two queue pairs
-(qpairs=2: the kernel's fanout spreads flows over its two RX queues, not
-knowing which lcore owns which peer). Every device sends G MS
+bridge, af_packet on veths. The server's port has Q queue pairs
+(argv[3], default 2). Q=2: the kernel's fanout spreads flows over its
+two RX queues, not knowing which lcore owns which peer; Q=1: lcore 0
+receives every frame and sends lcore 1's (the software dispatcher). Every device sends G MS
 activations to the server and the server G signed-MS gradients to every
 device; every sink verifies every tensor bit-exactly. Checks: all of
 them delivered, in order; each lcore owns every other peer (peer i on
@@ -17,6 +18,7 @@ import mwtest
 import topo
 
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 4
+Q = int(sys.argv[3]) if len(sys.argv) > 3 else 2
 G = 150
 SHAPE = "16,64,4,4"
 
@@ -28,7 +30,7 @@ def body(run):
                 "--sink", str(G), "--linger-ms", "1500"]
     devs = [t.start_device(i, dev_args) for i in range(N)]
     t.wait_running(devs)
-    vdev = t.vdev(t.srv_if) + ",qpairs=2"
+    vdev = t.vdev(t.srv_if) + ",qpairs=%d" % Q
     srv = run.start("server", vdev,
                     ["--ip", topo.SERVER_IP, "--idle-yield", "--status-ms",
                      "2000", "--peers", t.peers_file(0), "--io-lcores", "2",
@@ -52,7 +54,9 @@ def body(run):
     c.eq("server end", s["maskwire"]["end"], "done")
     c.eq("I/O lcores", len(lcs), 2)
     c.eq("server port queues (rx, tx)",
-         (s["port"]["rxq"], s["port"]["txq"]), (2, 2))
+         (s["port"]["rxq"], s["port"]["txq"]), (Q, Q))
+    c.eq("lcore 1's queues (rx, tx)", (lcs[1]["rxq"], lcs[1]["txq"]),
+         (1, 1) if Q == 2 else (-1, -1))
     c.eq("server delivered every device's tensors", k["delivered"], N * G)
     c.eq("... verified bit-exactly", k["verified"], N * G)
     c.eq("mismatched", k["mismatched"], 0)
@@ -70,6 +74,10 @@ def body(run):
         c.true("lcore %d carried tensors (%d)" % (lc["index"], lc["tensors_rx"]),
                lc["tensors_rx"] > 0)
         c.eq("lcore %d's inbox never full" % lc["index"], lc["handoff_full"], 0)
+    if Q == 1:
+        c.eq("lcore 1 received nothing from the port", lcs[1]["rx_frames"], 0)
+        c.true("lcore 0 handed lcore 1 its peers' frames (%d)"
+               % lcs[0]["handoff_out"], lcs[0]["handoff_out"] > 0)
     c.eq("frames handed over = frames taken from inboxes",
          sum(lc["handoff_out"] for lc in lcs),
          sum(lc["handoff_in"] for lc in lcs))

@@ -79,12 +79,13 @@ struct rte_mempool *mw_port_pool(const char *what, uint16_t port,
 				 size_t errlen);
 
 /**
- * Configure and start a port with nq TX queues and nq RX queues, or one RX
- * queue where the port offers fewer than nq (the caller then hands frames
- * between lcores itself). With several RX queues and RSS offered, RSS
- * spreads IPv4/UDP flows over them; without RSS the driver's own spreading
- * (net_af_packet's kernel fanout, the memif peer's choice of queue)
- * applies. RX scatter is turned on
+ * Configure and start a port with nq queue pairs, or one pair where the
+ * port offers fewer than nq or is a net_memif (whose extra queues would
+ * share its peer's rings): the caller then passes frames between its
+ * lcores itself; caps->nb_rxq and nb_txq say what was configured. With
+ * several RX queues and RSS offered, RSS spreads IPv4/UDP flows over
+ * them; without RSS the driver's own spreading (net_af_packet's kernel
+ * fanout) applies. RX scatter is turned on * applies. RX scatter is turned on
  * when the port's frames at this MTU need more than buf_len bytes (frames
  * then arrive chained); a port that cannot scatter is refused. TX never
  * chains mbufs, so TX multi-segment offload is not requested.
@@ -92,7 +93,7 @@ struct rte_mempool *mw_port_pool(const char *what, uint16_t port,
  * @param mtu       IP MTU wanted (checked against the port's range).
  * @param nb_rxd    RX descriptors wanted (adjusted to the port's limits).
  * @param nb_txd    TX descriptors wanted.
- * @param nq        queue pairs wanted (1..caps->max_txq).
+ * @param nq        queue pairs wanted (one per I/O lcore).
  * @param pool      mbuf pool for RX.
  * @param buf_len   usable bytes of data in one mbuf of the pool.
  * @param sw_cksum  do not use checksum offloads even if offered.
@@ -100,8 +101,7 @@ struct rte_mempool *mw_port_pool(const char *what, uint16_t port,
  * @param err       a message on failure.
  * @return 0, -EINVAL when the port cannot carry this configuration (MTU
  *         out of its range, frames longer than it receives, buffers too
- *         small and no scatter, fewer TX queues than nq; err says
- *         which: a configuration error),
+ *         small and no scatter; err says which: a configuration error),
  *         or another negative value from ethdev (the port is left
  *         stopped).
  */
