@@ -622,7 +622,6 @@ static int peer_check(struct mw_shm_dp *dp, const struct mw_shm_desc *d)
 	}
 	if (d->peer_gen ? d->peer_gen != p->gen
 			: (p->flags & MW_SHM_PEER_ACCEPTED) != 0) {
-		dp->st.bad_peers++;
 		dp->st.stale_peers++;
 		return MW_ESTALE;
 	}

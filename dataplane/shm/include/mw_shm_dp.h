@@ -256,7 +256,8 @@ struct mw_shm_dp_stats {
 	uint64_t bad_submits;  /**< invalid submit descriptors */
 	uint64_t bad_peers;    /**< ... of which naming no peer */
 	uint64_t stale_peers;  /**< ... of which naming a peer generation
-				    that is not the entry's (MW_ESTALE) */
+				    that is not the entry's (MW_ESTALE; not
+				    in bad_peers) */
 	uint64_t deliveries;
 	uint64_t releases;
 	uint64_t bad_releases; /**< releases of buffers the app did not hold */
