@@ -50,13 +50,13 @@ struct mw_shmsrc {
 	/* the peer table: index i is the data plane's slot i (configured
 	 * peers: the loop's peers[i]; then the accepted ones, from peer()) */
 	struct mw_shm_peer_info *pi;
-	uint16_t *core;   /* core peer id of each index */
-	uint8_t *used;    /* the index holds a peer now */
+	uint16_t *core;                       /* core peer id of each index */
+	uint8_t *used;                        /* the index holds a peer now */
 	int16_t by_core[MW_SOURCE_MAX_PEERS]; /* index of a core id, or -1 */
-	unsigned npi;     /* entries of the region's table */
-	unsigned nconf;   /* configured peers seen in poll() */
-	unsigned nidx;    /* indices used so far: 0..nidx-1 */
-	unsigned accept;  /* accept slots of the data plane */
+	unsigned npi;    /* entries of the region's table */
+	unsigned nconf;  /* configured peers seen in poll() */
+	unsigned nidx;   /* indices used so far: 0..nidx-1 */
+	unsigned accept; /* accept slots of the data plane */
 	uint64_t next_refresh, bad_peer, stale_peer, unknown_src;
 	uint64_t peers_up, peers_down, peer_no_index;
 };
@@ -296,9 +296,8 @@ static int submit_pending(struct mw_shmsrc *s, struct mw_ep *ep, uint64_t now)
 		if (idx >= s->npi || !s->used[idx]) {
 			s->bad_peer++;
 			bad = MW_ENOENT;
-		} else if (sub->d.peer_gen ? sub->d.peer_gen != s->pi[idx].gen
-					   : s->pi[idx].flags &
-						     MW_SHM_PEER_ACCEPTED) {
+		} else if (!mw_shm_peer_gen_ok(s->pi[idx].flags, s->pi[idx].gen,
+					       sub->d.peer_gen)) {
 			s->stale_peer++;
 			bad = MW_ESTALE;
 		}
@@ -671,10 +670,9 @@ static void shm_stats_json(void *ctx, FILE *f)
 		", \"deliver_errors\": %" PRIu64 ", \"rx_no_room\": %" PRIu64
 		", \"window_full\": %" PRIu64 ", \"forgotten\": %" PRIu64
 		", \"unknown_handles\": %" PRIu64 ", \"bad_peer\": %" PRIu64
-		", \"stale_peer\": %" PRIu64
-		", \"unknown_source\": %" PRIu64 ", \"peers_up\": %" PRIu64
-		", \"peers_down\": %" PRIu64 ", \"peer_no_index\": %" PRIu64
-		", \"pending\": %u"
+		", \"stale_peer\": %" PRIu64 ", \"unknown_source\": %" PRIu64
+		", \"peers_up\": %" PRIu64 ", \"peers_down\": %" PRIu64
+		", \"peer_no_index\": %" PRIu64 ", \"pending\": %u"
 		", \"in_transport\": %u, \"waiting_for_app\": %u"
 		", \"channel\": {\"submits\": %" PRIu64
 		", \"completions\": %" PRIu64 ", \"failures\": %" PRIu64
@@ -691,12 +689,12 @@ static void shm_stats_json(void *ctx, FILE *f)
 		s->delivered, s->deliver_errors, s->rx_nobuf, s->window_full,
 		s->forgotten, s->unknown_handles, s->bad_peer + st.bad_peers,
 		s->stale_peer + st.stale_peers, s->unknown_src, s->peers_up,
-		s->peers_down, s->peer_no_index, s->pend_n, s->sent_n, s->und_n, st.submits,
-		st.completions, st.failures, st.bad_submits, st.deliveries,
-		st.releases, st.bad_releases, st.attaches, st.app_gone,
-		st.proto_errors, st.reclaimed, st.redelivered, st.broken,
-		st.faults, st.recreated, st.recreate_errors, st.rx_lost,
-		st.dp_generation, st.rx_free_slots, st.rx_slots);
+		s->peers_down, s->peer_no_index, s->pend_n, s->sent_n, s->und_n,
+		st.submits, st.completions, st.failures, st.bad_submits,
+		st.deliveries, st.releases, st.bad_releases, st.attaches,
+		st.app_gone, st.proto_errors, st.reclaimed, st.redelivered,
+		st.broken, st.faults, st.recreated, st.recreate_errors,
+		st.rx_lost, st.dp_generation, st.rx_free_slots, st.rx_slots);
 }
 
 void mw_shmsrc_source(struct mw_shmsrc *s, struct mw_source *src)

@@ -620,8 +620,7 @@ static int peer_check(struct mw_shm_dp *dp, const struct mw_shm_desc *d)
 		dp->st.bad_peers++;
 		return MW_ENOENT;
 	}
-	if (d->peer_gen ? d->peer_gen != p->gen
-			: (p->flags & MW_SHM_PEER_ACCEPTED) != 0) {
+	if (!mw_shm_peer_gen_ok(p->flags, p->gen, d->peer_gen)) {
 		dp->st.stale_peers++;
 		return MW_ESTALE;
 	}

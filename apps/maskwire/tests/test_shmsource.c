@@ -221,8 +221,8 @@ struct dev {
 	struct mw_source src;
 	struct mw_loop lp;
 	uint32_t ip;
-	int slot;          /* its slot at the server, -1 none */
-	uint16_t core;     /* its core peer id at the server */
+	int slot;      /* its slot at the server, -1 none */
+	uint16_t core; /* its core peer id at the server */
 	uint64_t rx_tags[8];
 	unsigned rx_n, tx_done, tx_failed;
 };
@@ -281,15 +281,14 @@ static void dev_send(struct dev *d, uint64_t tag, uint64_t now)
 				    .tag = tag };
 	struct mw_codec_params cp = { .codec = MW_CODEC_DENSE };
 	fill(x, ACC_ELEMS, (unsigned)tag);
-	CHECK(mw_ep_submit(d->ep, 0, &m, &cp, x, sizeof x, 0, now, NULL) ==
-	      0);
+	CHECK(mw_ep_submit(d->ep, 0, &m, &cp, x, sizeof x, 0, now, NULL) == 0);
 }
 
 /* One datagram of a device to the server: a device without a slot is
  * accepted on a HELLO (mw_dp_peer_accept()'s order: a free slot, the core
  * takes the HELLO, then the source is told). */
-static void srv_from_dev(struct srv *sv, struct dev *d, const uint8_t *u,
-			 int n, uint64_t now)
+static void srv_from_dev(struct srv *sv, struct dev *d, const uint8_t *u, int n,
+			 uint64_t now)
 {
 	if (d->slot < 0) {
 		unsigned i = 0;
@@ -429,8 +428,7 @@ static void test_accepted(void)
 	ec.rx_alloc = sv.src.rx_alloc;
 	CHECK(mw_ep_new(&ec, &sv.ep) == 0);
 	mw_loop_init(&sv.lp,
-		     &(struct mw_loop_cfg){ .ep = sv.ep, .src = &sv.src },
-		     now);
+		     &(struct mw_loop_cfg){ .ep = sv.ep, .src = &sv.src }, now);
 	dev_new(&d1, 0x0a090101u, 101, now);
 	dev_new(&d2, 0x0a090102u, 102, now);
 	/* the app attaches (in a thread: it waits for the loop to take it) */

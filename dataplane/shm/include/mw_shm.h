@@ -456,6 +456,20 @@ int mw_shm_peer_load(const void *base, const struct mw_shm_hdr *h,
 		     uint32_t idx, struct mw_shm_peer *out);
 
 /**
+ * The generation rule of a SUBMIT (docs/SHM.md, Peers): may a submit
+ * naming generation peer_gen go to the peer a table entry holds (its
+ * flags and gen)? Yes for its own gen, or for 0 when the index is not an
+ * accepted peer's (a configured peer's index never changes hands).
+ * @return 1; 0: the submit meant another peer (complete it MW_ESTALE).
+ */
+static inline int mw_shm_peer_gen_ok(uint8_t flags, uint32_t gen,
+				     uint32_t peer_gen)
+{
+	return peer_gen ? peer_gen == gen
+			: !(flags & MW_SHM_PEER_ACCEPTED);
+}
+
+/**
  * Entries in use in the peer table, read once and clamped to h->peer_cap
  * (0 for a region without a table).
  */
