@@ -42,7 +42,8 @@ extern "C" {
 	X(MW_ESHUTDOWN, -22, "shut down")                                     \
 	X(MW_EBUSY, -23, "in use by another process")                         \
 	X(MW_ECHANGED, -24, "input changed while it was being read")         \
-	X(MW_EAUTH, -25, "authentication failed")
+	X(MW_EAUTH, -25, "authentication failed")                             \
+	X(MW_ESTALE, -26, "stale peer: its index names another peer now")
 
 enum mw_err {
 #define MW_ERR_ENUM_(name, value, text) name = (value),

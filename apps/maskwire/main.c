@@ -901,6 +901,7 @@ int main(int argc, char **argv)
 							a.dp.peers[i].port};
 		a.shm.peers = sp;
 		a.shm.npeers = a.dp.npeers;
+		a.shm.accept_slots = a.dp.accept_max;
 		rc = mw_shmsrc_new(&a.shm, &shm);
 		if (rc) {
 			fprintf(stderr, "maskwire: error: --shm %s: %s%s\n",

@@ -15,6 +15,8 @@
 /* A submit handed to the transport, waiting for its TX_DONE/TX_FAILED. */
 struct sent {
 	uint64_t handle;
+	uint32_t gen; /* its peer entry's gen then: counted to it only if
+		       * the entry still holds that peer */
 	struct mw_shm_sub sub;
 };
 
@@ -45,11 +47,18 @@ struct mw_shmsrc {
 	uint64_t dense_tx, dense_rx;
 	struct mw_shm_wire_counts wire_pub;
 	bool attached;
-	/* the peer table: index i is the loop's peers[i] */
+	/* the peer table: index i is the data plane's slot i (configured
+	 * peers: the loop's peers[i]; then the accepted ones, from peer()) */
 	struct mw_shm_peer_info *pi;
-	uint16_t *core; /* core peer id of each index, from poll() */
-	unsigned npi, ncore;
-	uint64_t next_refresh, bad_peer, unknown_src;
+	uint16_t *core;                       /* core peer id of each index */
+	uint8_t *used;                        /* the index holds a peer now */
+	int16_t by_core[MW_SOURCE_MAX_PEERS]; /* index of a core id, or -1 */
+	unsigned npi;    /* entries of the region's table */
+	unsigned nconf;  /* configured peers seen in poll() */
+	unsigned nidx;   /* indices used so far: 0..nidx-1 */
+	unsigned accept; /* accept slots of the data plane */
+	uint64_t next_refresh, bad_peer, stale_peer, unknown_src;
+	uint64_t peers_up, peers_down, peer_no_index;
 };
 
 uint64_t mw_shmsrc_max_tensor(const struct mw_shmsrc_cfg *cfg)
@@ -67,10 +76,14 @@ int mw_shmsrc_new(const struct mw_shmsrc_cfg *cfg, struct mw_shmsrc **out)
 		return MW_ENOMEM;
 	snprintf(s->name, sizeof s->name, "%s", cfg->name);
 	s->deadline_ms = cfg->deadline_ms;
-	/* a table entry for every peer (the default has room for 64) */
+	s->accept = cfg->accept_slots;
+	for (unsigned i = 0; i < MW_SOURCE_MAX_PEERS; i++)
+		s->by_core[i] = -1;
+	/* a table entry for every peer, configured or accepted (the
+	 * default has room for 64) */
 	struct mw_shm_cfg shm = cfg->shm;
-	if (shm.geom.peer_cap < cfg->npeers)
-		shm.geom.peer_cap = cfg->npeers;
+	if (shm.geom.peer_cap < cfg->npeers + cfg->accept_slots)
+		shm.geom.peer_cap = cfg->npeers + cfg->accept_slots;
 	int rc = mw_shm_dp_create(cfg->name, &shm, &s->dp);
 	if (rc < 0) {
 		free(s);
@@ -81,7 +94,8 @@ int mw_shmsrc_new(const struct mw_shmsrc_cfg *cfg, struct mw_shmsrc **out)
 	s->npi = mw_shm_dp_peer_cap(s->dp);
 	s->pi = calloc(s->npi, sizeof(*s->pi));
 	s->core = calloc(s->npi, sizeof(*s->core));
-	if (!s->pi || !s->core) {
+	s->used = calloc(s->npi, sizeof(*s->used));
+	if (!s->pi || !s->core || !s->used) {
 		mw_shmsrc_free(s);
 		return MW_ENOMEM;
 	}
@@ -93,6 +107,7 @@ int mw_shmsrc_new(const struct mw_shmsrc_cfg *cfg, struct mw_shmsrc **out)
 		s->pi[i].ip[3] = (uint8_t)ip;
 		s->pi[i].port = cfg->peers[i].port;
 		s->pi[i].state = MW_SHM_PEER_DOWN;
+		s->pi[i].gen = 1; /* a configured index never changes hands */
 		mw_shm_dp_peer_set(s->dp, i, &s->pi[i]);
 	}
 	*out = s;
@@ -104,10 +119,62 @@ int mw_shmsrc_new(const struct mw_shmsrc_cfg *cfg, struct mw_shmsrc **out)
 /* Index of a core peer id in the table, or -1. */
 static int peer_index(const struct mw_shmsrc *s, uint16_t core)
 {
-	for (unsigned i = 0; i < s->ncore; i++)
-		if (s->core[i] == core)
-			return (int)i;
-	return -1;
+	return core < MW_SOURCE_MAX_PEERS ? s->by_core[core] : -1;
+}
+
+static void index_take(struct mw_shmsrc *s, unsigned i, uint16_t core)
+{
+	if (s->used[i] && s->core[i] < MW_SOURCE_MAX_PEERS &&
+	    s->by_core[s->core[i]] == (int16_t)i)
+		s->by_core[s->core[i]] = -1;
+	s->used[i] = 1;
+	s->core[i] = core;
+	if (core < MW_SOURCE_MAX_PEERS)
+		s->by_core[core] = (int16_t)i;
+	if (i >= s->nidx)
+		s->nidx = i + 1;
+}
+
+/* The data plane accepted a peer into slot index, or reclaimed it: the
+ * table's entry follows. A new peer at an index gets the next gen, so a
+ * SUBMIT meant for the one before it is refused (MW_ESTALE). */
+static void shm_peer(void *ctx, unsigned index, uint16_t core, uint32_t ip,
+		     uint16_t port, bool up)
+{
+	struct mw_shmsrc *s = ctx;
+	if (index >= s->npi || index < s->nconf) {
+		/* no entry for it (the table was sized for every slot, so
+		 * this is a caller bug): its tensors count as unknown */
+		s->peer_no_index++;
+		return;
+	}
+	struct mw_shm_peer_info *p = &s->pi[index];
+	if (up) {
+		uint32_t gen = p->gen + 1u ? p->gen + 1u : 1u;
+		memset(p, 0, sizeof(*p));
+		p->ip[0] = (uint8_t)(ip >> 24);
+		p->ip[1] = (uint8_t)(ip >> 16);
+		p->ip[2] = (uint8_t)(ip >> 8);
+		p->ip[3] = (uint8_t)ip;
+		p->port = port;
+		p->state = MW_SHM_PEER_CONNECTING; /* its HELLO came */
+		p->flags = MW_SHM_PEER_ACCEPTED;
+		p->gen = gen;
+		index_take(s, index, core);
+		s->peers_up++;
+	} else {
+		if (!s->used[index] || s->core[index] != core)
+			return;
+		s->used[index] = 0;
+		if (core < MW_SOURCE_MAX_PEERS &&
+		    s->by_core[core] == (int16_t)index)
+			s->by_core[core] = -1;
+		/* address and gen stay: who was there, and the base of the
+		 * next peer's gen */
+		p->state = MW_SHM_PEER_NONE;
+		s->peers_down++;
+	}
+	mw_shm_dp_peer_set(s->dp, index, p);
 }
 
 /* Session states and RTTs into the table (the counters move with the
@@ -123,13 +190,15 @@ static void peers_refresh(struct mw_shmsrc *s, struct mw_ep *ep, uint64_t now)
 	if (now < s->next_refresh)
 		return;
 	s->next_refresh = now + PEER_REFRESH_NS;
-	for (unsigned i = 0; i < s->ncore; i++) {
+	for (unsigned i = 0; i < s->nidx; i++) {
 		struct mw_peer_info info;
 		struct mw_shm_peer_info *p = &s->pi[i];
-		if (mw_ep_peer_info(ep, s->core[i], &info) < 0)
+		if (!s->used[i] || mw_ep_peer_info(ep, s->core[i], &info) < 0)
 			continue;
 		uint8_t st = info.state < sizeof state_of ? state_of[info.state]
 							  : MW_SHM_PEER_DOWN;
+		if (st == MW_SHM_PEER_NONE)
+			st = MW_SHM_PEER_DOWN; /* it holds the index */
 		if (st == MW_SHM_PEER_UP && p->state != MW_SHM_PEER_UP)
 			p->sessions++;
 		p->state = st;
@@ -141,7 +210,7 @@ static void peers_refresh(struct mw_shmsrc *s, struct mw_ep *ep, uint64_t now)
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static int sent_add(struct mw_shmsrc *s, uint64_t handle,
+static int sent_add(struct mw_shmsrc *s, uint64_t handle, uint32_t gen,
 		    const struct mw_shm_sub *sub)
 {
 	if (s->sent_n == s->sent_cap) {
@@ -153,6 +222,7 @@ static int sent_add(struct mw_shmsrc *s, uint64_t handle,
 		s->sent_cap = cap;
 	}
 	s->sent[s->sent_n].handle = handle;
+	s->sent[s->sent_n].gen = gen;
 	s->sent[s->sent_n].sub = *sub;
 	s->sent_n++;
 	return 0;
@@ -219,15 +289,24 @@ static int submit_pending(struct mw_shmsrc *s, struct mw_ep *ep, uint64_t now)
 		struct mw_tensor_meta m;
 		struct mw_codec_params cp;
 		uint64_t handle = 0;
-		if (sub->d.peer >= s->ncore) {
-			/* the channel checked it against the table; the
-			 * loop's peers are what count */
+		uint32_t idx = sub->d.peer;
+		int bad = 0;
+		/* the channel checked it against the table when it took it;
+		 * the index may have changed hands since (it waited here) */
+		if (idx >= s->npi || !s->used[idx]) {
 			s->bad_peer++;
-			complete(s, sub, MW_ENOENT);
+			bad = MW_ENOENT;
+		} else if (!mw_shm_peer_gen_ok(s->pi[idx].flags, s->pi[idx].gen,
+					       sub->d.peer_gen)) {
+			s->stale_peer++;
+			bad = MW_ESTALE;
+		}
+		if (bad) {
+			complete(s, sub, bad);
 			pend_pop(s);
 			continue;
 		}
-		uint16_t peer = s->core[sub->d.peer];
+		uint16_t peer = s->core[idx];
 		sub_to_meta(&sub->d, &m, &cp, s->deadline_ms);
 		/* The app's buffer is held until TX_DONE/TX_FAILED, so the
 		 * encode may be deferred (and a rewrite meanwhile is caught
@@ -249,7 +328,7 @@ static int submit_pending(struct mw_shmsrc *s, struct mw_ep *ep, uint64_t now)
 					" rejected: %s\n",
 					sub->d.tag, mw_strerror(rc));
 			complete(s, sub, rc);
-		} else if (sent_add(s, handle, sub) < 0) {
+		} else if (sent_add(s, handle, s->pi[idx].gen, sub) < 0) {
 			/* out of memory: a fatal source error (the data plane
 			 * stops); the sub stays queued, so it is completed
 			 * with MW_ECANCELED at exit */
@@ -348,15 +427,18 @@ static int shm_poll(void *ctx, struct mw_ep *ep, const uint16_t *peers,
 				s->name, mw_strerror(st.last_error));
 	}
 	deliver_waiting(s);
-	s->ncore = npeers < s->npi ? npeers : s->npi;
-	for (unsigned i = 0; i < s->ncore; i++) {
-		s->core[i] = peers[i];
+	s->nconf = npeers < s->npi ? npeers : s->npi;
+	for (unsigned i = 0; i < s->nconf; i++) {
+		if (!s->used[i] || s->core[i] != peers[i])
+			index_take(s, i, peers[i]);
 		if (s->pi[i].state == MW_SHM_PEER_NONE) {
 			s->pi[i].state = MW_SHM_PEER_DOWN;
+			s->pi[i].gen = 1;
 			mw_shm_dp_peer_set(s->dp, i, &s->pi[i]);
 		}
 	}
-	if (s->ncore == 0)
+	/* no peer now and none to come: submits stay in the ring */
+	if (s->nconf == 0 && s->accept == 0)
 		return 0;
 	int count = submit_pending(s, ep, now);
 	if (count < 0)
@@ -396,19 +478,30 @@ static void shm_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
 		int status = ev->type == MW_EV_TX_DONE ? 0
 			     : ev->reason < 0	      ? ev->reason
 						      : MW_EIO;
-		uint32_t pidx = s->sent[i].sub.d.peer; /* < ncore: checked */
+		uint32_t pidx = s->sent[i].sub.d.peer; /* < npi: checked */
+		/* the peer's counters, unless its index changed hands (a
+		 * peer with tensors pending is not reclaimed, but no use
+		 * counting one peer's tensors to another) */
+		struct mw_shm_peer_info *pp =
+			s->used[pidx] && s->pi[pidx].gen == s->sent[i].gen
+				? &s->pi[pidx]
+				: NULL;
 		if (status == 0) {
 			s->done++;
 			s->dense_tx += s->sent[i].sub.d.buf_len;
-			s->pi[pidx].tensors_tx++;
-			s->pi[pidx].dense_tx_bytes += s->sent[i].sub.d.buf_len;
+			if (pp) {
+				pp->tensors_tx++;
+				pp->dense_tx_bytes += s->sent[i].sub.d.buf_len;
+			}
 		} else {
 			s->failed++;
-			s->pi[pidx].tensors_failed++;
+			if (pp)
+				pp->tensors_failed++;
 		}
 		/* the table before the outcome: an app that has it sees it
 		 * counted */
-		mw_shm_dp_peer_set(s->dp, pidx, &s->pi[pidx]);
+		if (pp)
+			mw_shm_dp_peer_set(s->dp, pidx, pp);
 		if (status && s->failed <= 5)
 			fprintf(stderr,
 				"maskwire: shm: tensor tag %" PRIu64
@@ -458,6 +551,7 @@ static void shm_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
 	struct mw_shm_desc d;
 	memset(&d, 0, sizeof d);
 	d.peer = (uint32_t)src;
+	d.peer_gen = s->pi[src].gen;
 	d.tag = ev->meta.tag;
 	d.ndim = ev->meta.ndim;
 	for (unsigned i = 0; i < ev->meta.ndim && i < MW_SHM_MAX_DIMS; i++)
@@ -576,7 +670,9 @@ static void shm_stats_json(void *ctx, FILE *f)
 		", \"deliver_errors\": %" PRIu64 ", \"rx_no_room\": %" PRIu64
 		", \"window_full\": %" PRIu64 ", \"forgotten\": %" PRIu64
 		", \"unknown_handles\": %" PRIu64 ", \"bad_peer\": %" PRIu64
-		", \"unknown_source\": %" PRIu64 ", \"pending\": %u"
+		", \"stale_peer\": %" PRIu64 ", \"unknown_source\": %" PRIu64
+		", \"peers_up\": %" PRIu64 ", \"peers_down\": %" PRIu64
+		", \"peer_no_index\": %" PRIu64 ", \"pending\": %u"
 		", \"in_transport\": %u, \"waiting_for_app\": %u"
 		", \"channel\": {\"submits\": %" PRIu64
 		", \"completions\": %" PRIu64 ", \"failures\": %" PRIu64
@@ -592,12 +688,13 @@ static void shm_stats_json(void *ctx, FILE *f)
 		s->name, s->submitted, s->done, s->failed, s->rejected,
 		s->delivered, s->deliver_errors, s->rx_nobuf, s->window_full,
 		s->forgotten, s->unknown_handles, s->bad_peer + st.bad_peers,
-		s->unknown_src, s->pend_n, s->sent_n, s->und_n, st.submits,
-		st.completions, st.failures, st.bad_submits, st.deliveries,
-		st.releases, st.bad_releases, st.attaches, st.app_gone,
-		st.proto_errors, st.reclaimed, st.redelivered, st.broken,
-		st.faults, st.recreated, st.recreate_errors, st.rx_lost,
-		st.dp_generation, st.rx_free_slots, st.rx_slots);
+		s->stale_peer + st.stale_peers, s->unknown_src, s->peers_up,
+		s->peers_down, s->peer_no_index, s->pend_n, s->sent_n, s->und_n,
+		st.submits, st.completions, st.failures, st.bad_submits,
+		st.deliveries, st.releases, st.bad_releases, st.attaches,
+		st.app_gone, st.proto_errors, st.reclaimed, st.redelivered,
+		st.broken, st.faults, st.recreated, st.recreate_errors,
+		st.rx_lost, st.dp_generation, st.rx_free_slots, st.rx_slots);
 }
 
 void mw_shmsrc_source(struct mw_shmsrc *s, struct mw_source *src)
@@ -611,6 +708,7 @@ void mw_shmsrc_source(struct mw_shmsrc *s, struct mw_source *src)
 	src->poll = shm_poll;
 	src->event = shm_event;
 	src->link = shm_link;
+	src->peer = shm_peer;
 	src->busy = shm_busy;
 	src->stats_json = shm_stats_json;
 	src->status = shm_status;
@@ -632,6 +730,7 @@ void mw_shmsrc_free(struct mw_shmsrc *s)
 		mw_shm_dp_destroy(s->dp, 1);
 	free(s->pi);
 	free(s->core);
+	free(s->used);
 	free(s->sent);
 	free(s->und);
 	free(s);

@@ -7,9 +7,13 @@
  * over the transport core and the channel's data-plane side (no DPDK).
  *
  * - Submits from the app go to the peer its descriptor names (an index of
- *   the configured peers, in command-line order: 0 is the first) with the
- *   descriptor's codec parameters (mw_ep_submit()); an index with no peer
- *   is completed with MW_ENOENT. Deliveries carry the source's index.
+ *   the data plane's peer slots: the configured peers in command-line
+ *   order, 0 the first, then the accepted ones, which the data plane
+ *   reports through mw_source.peer) with the descriptor's codec
+ *   parameters (mw_ep_submit()); an index with no peer is completed with
+ *   MW_ENOENT, one whose generation is not the submit's (the index
+ *   changed hands; or 0 for an accepted peer) with MW_ESTALE. Deliveries
+ *   carry the source's index and generation.
  *   The region's peer table lists the peers (address, state, restarts,
  *   per-peer counters), refreshed every millisecond. A full transport
  *   window keeps them queued (back-pressure to the app through the SUBMIT
@@ -59,6 +63,9 @@ struct mw_shmsrc_cfg {
 				    (copied; the loop's peer ids follow the
 				    same order) */
 	unsigned npeers;
+	unsigned accept_slots; /**< the data plane's --accept-peers: the
+				    peer table gets room for npeers +
+				    accept_slots entries */
 };
 
 struct mw_shmsrc;

@@ -206,6 +206,9 @@ void mw_dp_peer_accept(struct mw_dp *dp, const struct mw_net_pkt *p,
 	dp->naccepted++;
 	dp->c.accept_new++;
 	dp->c.rx_core_accepted++;
+	if (dp->src->peer)
+		dp->src->peer(dp->src->ctx, i, np->ep_peer, pc.ip, pc.port,
+			      true);
 }
 
 static void reclaim(struct mw_dp *dp, unsigned i, uint64_t now)
@@ -217,6 +220,9 @@ static void reclaim(struct mw_dp *dp, unsigned i, uint64_t now)
 	p->used = false;
 	dp->naccepted--;
 	dp->c.accept_reclaimed++;
+	if (dp->src->peer)
+		dp->src->peer(dp->src->ctx, i, p->ep_peer, p->cfg.ip,
+			      p->cfg.port, false);
 }
 
 /*

@@ -17,9 +17,10 @@
 #include "mw_shm.h"
 #include "shm_os.h"
 
-_Static_assert(sizeof(struct mw_client_meta) == 64,
+_Static_assert(sizeof(struct mw_client_meta) == 72,
 	       "mw_client_meta is part of the library ABI (ctypes)");
 _Static_assert(MW_CLIENT_MAX_DIMS == MW_SHM_MAX_DIMS, "dims");
+_Static_assert(MW_CLIENT_PEER_ACCEPTED == MW_SHM_PEER_ACCEPTED, "flags");
 _Static_assert(sizeof(struct mw_client_failure) == 24,
 	       "struct mw_client_failure: the layout apps were built with");
 _Static_assert(sizeof(struct mw_client_peer) == 80,
@@ -463,6 +464,7 @@ static void meta_to_desc(const struct mw_client_meta *m, struct mw_shm_desc *d)
 	d->bits = m->bits;
 	d->rounding = m->rounding;
 	d->peer = m->peer;
+	d->peer_gen = m->peer_gen;
 	d->k = m->k;
 	d->ratio = m->ratio;
 }
@@ -479,6 +481,7 @@ static void desc_to_meta(const struct mw_shm_desc *d, struct mw_client_meta *m)
 	m->bits = d->bits;
 	m->rounding = d->rounding;
 	m->peer = (uint16_t)d->peer;
+	m->peer_gen = d->peer_gen;
 	m->k = d->k;
 	m->ratio = d->ratio;
 }
@@ -510,6 +513,8 @@ int64_t mw_client_send(struct mw_client *c, const struct mw_client_buf *b,
 			return MW_EINVAL;
 	}
 	meta_to_desc(meta, &d);
+	if (c->id.abi_minor < 2)
+		d.peer_gen = 0; /* its descriptors have no such field yet */
 	d.buf_off = bytes > 0 ? b->off : 0;
 	d.buf_len = (uint64_t)bytes;
 	rc = mw_shm_desc_check(&d, c->id.tx_off,
@@ -756,6 +761,8 @@ int mw_client_peers(struct mw_client *c, struct mw_client_peer *out,
 		memcpy(out[i].ip, e.ip, 4);
 		out[i].port = e.port;
 		out[i].state = e.state;
+		out[i].flags = e.flags & MW_SHM_PEER_ACCEPTED;
+		out[i].gen = c->id.abi_minor >= 2 ? e.gen : 0;
 		out[i].restarts = e.restarts;
 		out[i].sessions = e.sessions;
 		out[i].remote_inc = e.remote_inc;

@@ -138,6 +138,8 @@ static void peer_store(struct mw_shm_dp *dp, uint32_t idx)
 
 	memset(&v, 0, sizeof(v));
 	v.state = p->state;
+	v.flags = p->flags;
+	v.gen = p->gen;
 	v.port = p->port;
 	memcpy(v.ip, p->ip, 4);
 	v.restarts = p->restarts;
@@ -600,6 +602,31 @@ unsigned mw_shm_dp_service(struct mw_shm_dp *dp, uint64_t now_ns)
 
 /* ---- sends -------------------------------------------------------------- */
 
+/*
+ * A submit's destination against our own copy of the table (never the
+ * region's). peer 0 is the first peer even before the table is filled (a
+ * data plane without peers fails its sends later, as before the table
+ * existed). An entry with a peer must be the one the app means: its gen,
+ * or gen 0 for an index that is never reused (a configured peer's).
+ */
+static int peer_check(struct mw_shm_dp *dp, const struct mw_shm_desc *d)
+{
+	const struct mw_shm_peer_info *p =
+		d->peer < dp->peer_count ? &dp->peers[d->peer] : NULL;
+
+	if (!p || p->state == MW_SHM_PEER_NONE) {
+		if (d->peer == 0 && d->peer_gen == 0)
+			return 0;
+		dp->st.bad_peers++;
+		return MW_ENOENT;
+	}
+	if (!mw_shm_peer_gen_ok(p->flags, p->gen, d->peer_gen)) {
+		dp->st.stale_peers++;
+		return MW_ESTALE;
+	}
+	return 0;
+}
+
 unsigned mw_shm_dp_poll_submits(struct mw_shm_dp *dp, struct mw_shm_sub *subs,
 				unsigned max)
 {
@@ -635,15 +662,8 @@ unsigned mw_shm_dp_poll_submits(struct mw_shm_dp *dp, struct mw_shm_sub *subs,
 			break;
 		for (i = 0; i < n; i++) {
 			rc = mw_shm_desc_check(&d[i], dp->tx_off, dp->tx_len);
-			/* peer 0 is the first peer even before the table is
-			 * filled (a data plane without peers fails its
-			 * sends later, as before the table existed) */
-			if (rc == 0 && d[i].peer != 0 &&
-			    (d[i].peer >= dp->peer_count ||
-			     dp->peers[d[i].peer].state == MW_SHM_PEER_NONE)) {
-				rc = MW_ENOENT;
-				dp->st.bad_peers++;
-			}
+			if (rc == 0)
+				rc = peer_check(dp, &d[i]);
 			if (rc < 0) {
 				/* answer at once; its slot was reserved */
 				d[i].status = rc;
@@ -822,7 +842,6 @@ int mw_shm_dp_deliver(struct mw_shm_dp *dp, void *buf, uint64_t bytes,
 	d.reserved &= MW_SHM_DLV_PARTIAL;
 	if (d.peer >= dp->peer_cap)
 		return MW_EINVAL;
-	d.pad2 = 0;
 	d.pad3 = 0;
 	if (!(d.reserved & MW_SHM_DLV_PARTIAL)) {
 		d.elems_lost = 0;
@@ -872,7 +891,9 @@ void mw_shm_dp_publish_wire(struct mw_shm_dp *dp,
 int mw_shm_dp_peer_set(struct mw_shm_dp *dp, uint32_t idx,
 		       const struct mw_shm_peer_info *p)
 {
-	if (idx >= dp->peer_cap || p->state >= MW_SHM_PEER_STATE_COUNT_)
+	if (idx >= dp->peer_cap || p->state >= MW_SHM_PEER_STATE_COUNT_ ||
+	    (p->flags & ~MW_SHM_PEER_ACCEPTED) || p->pad ||
+	    (p->state != MW_SHM_PEER_NONE && p->gen == 0))
 		return MW_EINVAL;
 	if (memcmp(&dp->peers[idx], p, sizeof(*p)) == 0 &&
 	    idx < dp->peer_count)

@@ -231,7 +231,13 @@ int mw_shm_peer_load(const void *base, const struct mw_shm_hdr *h,
 		if (s1 != s2)
 			continue;
 		atomic_store_explicit(&out->seq, s1, memory_order_relaxed);
-		return out->state < MW_SHM_PEER_STATE_COUNT_ ? 0 : MW_EFORMAT;
+		if (out->state >= MW_SHM_PEER_STATE_COUNT_)
+			return MW_EFORMAT;
+		/* minor 2: a peer has a generation (a SUBMIT names it) */
+		if (h->abi_minor >= 2 && out->state != MW_SHM_PEER_NONE &&
+		    out->gen == 0)
+			return MW_EFORMAT;
+		return 0;
 	}
 	return MW_EAGAIN;
 }

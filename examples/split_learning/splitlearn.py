@@ -146,7 +146,13 @@ def run_server_many(args):
     opt = splitnet.optimizer(model.parameters(), args.lr)
     lossf = nn.CrossEntropyLoss()
     served = {}
-    with mwt.Server(args.shm, timeout=4 * args.timeout,
+
+    def dropped(peer, e):
+        # a gradient or reply that could not reach one client: the
+        # server stops serving it and trains on with the others
+        print(f"{who}: client {peer}: dropped: {e}", flush=True)
+
+    with mwt.Server(args.shm, timeout=4 * args.timeout, on_failure=dropped,
                     **codec_args(args.grad_codec)) as srv:
         if len(srv.peers) != args.clients:
             raise SystemExit(f"{who}: the data plane has {len(srv.peers)} "
@@ -174,7 +180,9 @@ def run_server_many(args):
               f"{human(p.dense_rx_bytes)} up / {human(p.dense_tx_bytes)} "
               f"down, restarts {p.restarts}", flush=True)
     print(f"{who}: {sum(served.values())} training steps served for "
-          f"{len(served)} clients", flush=True)
+          f"{len(served)} clients"
+          + (f", {len(srv.failed)} dropped" if srv.failed else ""),
+          flush=True)
 
 
 def run_server(args, link):

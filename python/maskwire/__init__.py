@@ -47,6 +47,7 @@ ERRORS = {
     -15: "MW_ETIMEDOUT", -16: "MW_ERESET", -17: "MW_ESTATE", -18: "MW_EIO",
     -19: "MW_ECHECKSUM", -20: "MW_EDUP", -21: "MW_ECANCELED",
     -22: "MW_ESHUTDOWN", -23: "MW_EBUSY", -24: "MW_ECHANGED",
+    -25: "MW_EAUTH", -26: "MW_ESTALE",
 }
 _E = {name: code for code, name in ERRORS.items()}
 globals().update(_E)  # maskwire.MW_ECANCELED, ...
@@ -215,10 +216,20 @@ class Peer(NamedTuple):
     """A peer of the data plane: .index (what send(peer=) and
     Received.peer name; 0 is the data plane's first --peer), its IPv4
     .address and UDP .port (None when the data plane publishes no peer
-    table: an older one, which has only peer 0)."""
+    table: an older one, which has only peer 0, or when the peer left
+    before its address was read).
+
+    .accepted: a peer the data plane accepted when it opened a session
+    (--accept-peers), not a configured one. Its index is given to
+    another device once it is reclaimed; .gen (the index's generation,
+    0 from an older data plane) tells them apart: send(peer=) with a Peer
+    fails with SendFailed (code MW_ESTALE) instead of reaching another
+    device than the one this Peer names."""
     index: int
     address: Optional[str]
     port: Optional[int]
+    gen: int = 0
+    accepted: bool = False
 
     def __str__(self):
         if self.address is None:
@@ -347,7 +358,7 @@ class Received:
     def __init__(self, client: "Client", rx, copy: bool):
         m = rx.meta
         self.tag = m.tag
-        self.peer: Peer = client._peer(m.peer)
+        self.peer: Peer = client._peer(m.peer, m.peer_gen)
         self.kind = _KIND_NAMES.get(m.kind, m.kind)
         self.codec = _CODEC_NAMES.get(m.codec, m.codec)
         self.bits = m.bits
@@ -509,7 +520,8 @@ class Client:
                 continue
             out = []
             for p in arr[:n]:
-                peer = Peer(p.index, ".".join(str(b) for b in p.ip), p.port)
+                peer = Peer(p.index, ".".join(str(b) for b in p.ip), p.port,
+                            p.gen, bool(p.flags & _lib.PEER_ACCEPTED))
                 self._peer_cache[p.index] = peer
                 out.append(PeerInfo(
                     peer, PEER_STATES.get(p.state, str(p.state)),
@@ -519,35 +531,53 @@ class Client:
             return out
         raise TryAgain(_E["MW_EAGAIN"], "peers: the table kept changing")
 
-    def _peer(self, index: int) -> Peer:
-        """The Peer of an index (addresses cached: a configured peer's
-        never changes)."""
+    def _peer(self, index: int, gen: Optional[int] = None) -> Peer:
+        """The Peer of an index, of generation gen (None or 0: the
+        current one; 0 is what an older data plane gives). Cached: a
+        configured peer's never changes; the table is read again when an
+        index shows a generation not seen yet."""
+        if not gen:
+            gen = None
         p = self._peer_cache.get(index)
+        if p is not None and (gen is None or p.gen == gen):
+            return p
+        try:
+            self.peers()
+        except MaskwireError:
+            pass
+        p = self._peer_cache.get(index)
+        if p is not None and (gen is None or p.gen == gen):
+            return p
         if p is None:
-            try:
-                self.peers()
-            except MaskwireError:
-                pass
-            p = self._peer_cache.get(index) or Peer(index, None, None)
-            self._peer_cache[index] = p  # until peers() reads it again
-        return p
+            p = Peer(index, None, None, gen or 0)
+            self._peer_cache[index] = p  # until peers() reads it
+            return p
+        # the index holds another generation now: that peer has left
+        return Peer(index, None, None, gen, p.accepted)
 
-    def _peer_index(self, peer) -> int:
-        """send()'s peer: None (the first), an index, a Peer or
-        "address:port"."""
+    def _peer_dest(self, peer) -> Tuple[int, int]:
+        """send()'s peer as (index, generation): None (the first), an
+        index (generation 0: not checked), a Peer (its generation is
+        checked) or "address:port" (the peer there now)."""
         if peer is None:
-            return 0
-        if isinstance(peer, Peer):
-            peer = peer.index
+            return 0, 0
         if isinstance(peer, str):
             for info in self.peers():
                 if str(info.peer) == peer:
-                    return info.peer.index
+                    return info.peer.index, info.peer.gen
             raise ValueError(f"no peer {peer!r} in the data plane's table")
+        gen = 0
+        if isinstance(peer, Peer):
+            peer, gen = peer.index, peer.gen
         peer = int(peer)
         if not 0 <= peer < 1 << 16:
             raise ValueError(f"peer index {peer} out of range")
-        return peer
+        return peer, int(gen)
+
+    def _peer_index(self, peer) -> int:
+        """send()'s peer as an index: None (the first), an index, a Peer
+        or "address:port"."""
+        return self._peer_dest(peer)[0]
 
     # -- sending --
 
@@ -603,7 +633,7 @@ class Client:
         m.bits = int(bits)
         m.rounding = _lookup(ROUNDINGS, rounding, "rounding")
         m.k = int(k)
-        m.peer = self._peer_index(peer)
+        m.peer, m.peer_gen = self._peer_dest(peer)
         m.ratio = float(ratio if ratio is not None else
                         (0.99 if sparse and not k else 0.0))
         cookie = _check(_L().mw_client_send(
@@ -625,6 +655,11 @@ class Client:
         peer: where to (None: the data plane's first peer), an index, a
         Peer (e.g. a Received's .peer) or "address:port"; an index the
         data plane has no peer for fails the send (SendFailed, MW_ENOENT).
+        A Peer's generation is checked: if its index names another peer
+        now (an accepted device left and another took its index) the send
+        fails with SendFailed code MW_ESTALE. A bare index is not checked,
+        and is refused for an accepted peer's index (MW_ESTALE): pass the
+        Peer (rx.peer, Client.peers()) to send to an accepted device.
         codec: "dense" (default for float32), "ms", "ms-signed", "topk",
         "quant", "raw" (default for other dtypes). bits defaults to 2 for
         MS, 3 for quant; ratio to 0.99 for sparse codecs.

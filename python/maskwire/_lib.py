@@ -7,6 +7,7 @@ import glob
 import os
 
 MAX_DIMS = 8
+PEER_ACCEPTED = 0x1  # mw_client_peer.flags: MW_CLIENT_PEER_ACCEPTED
 
 
 class Meta(ctypes.Structure):
@@ -23,6 +24,8 @@ class Meta(ctypes.Structure):
         ("peer", ctypes.c_uint16),
         ("k", ctypes.c_uint64),
         ("ratio", ctypes.c_double),
+        ("peer_gen", ctypes.c_uint32),
+        ("reserved", ctypes.c_uint32),
     ]
 
 
@@ -97,11 +100,12 @@ class Peer(ctypes.Structure):
         ("ip", ctypes.c_uint8 * 4),
         ("port", ctypes.c_uint16),
         ("state", ctypes.c_uint8),
-        ("reserved", ctypes.c_uint8),
+        ("flags", ctypes.c_uint8),
         ("restarts", ctypes.c_uint32),
         ("sessions", ctypes.c_uint32),
         ("remote_inc", ctypes.c_uint32),
         ("last_reason", ctypes.c_int32),
+        ("gen", ctypes.c_uint32),
         ("tensors_tx", ctypes.c_uint64),
         ("tensors_rx", ctypes.c_uint64),
         ("tensors_failed", ctypes.c_uint64),
@@ -116,7 +120,8 @@ class AttachOpts(ctypes.Structure):
     _fields_ = [("timeout_ms", ctypes.c_int32), ("stale_ms", ctypes.c_uint32)]
 
 
-assert ctypes.sizeof(Meta) == 64
+assert ctypes.sizeof(Meta) == 72
+assert Peer.gen.offset == 28
 assert ctypes.sizeof(Peer) == 80
 
 

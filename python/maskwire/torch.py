@@ -47,20 +47,21 @@ Errors: maskwire.Timeout (nothing from the peer in time), PeerClosed /
 PeerFailed (the peer closed its link, normally or because of an
 exception), ProtocolError (the peer sent something out of sequence),
 BoundaryError (this side was used out of order), maskwire.SendFailed (the
-data plane could not deliver a tensor), maskwire.ResetError (the local
+data plane could not deliver a tensor; a Server drops that device and
+serves the others on), maskwire.ResetError (the local
 data plane went away), maskwire.PartialDelivery (a tensor delivered
 partial at its deadline, on a Link made with strict=True). The wire format (tags) is in docs/PYTHON.md.
 """
 
 import collections
 import time
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import nn
 
 from . import (CODECS, MW_ETIMEDOUT, Client, PartialDelivery, Peer,
-               Received, Timeout, _lookup)
+               Received, SendFailed, Timeout, _lookup)
 
 __all__ = ["Link", "Boundary", "ServerBoundary", "Server", "Step",
            "BoundaryError", "ProtocolError", "PeerClosed", "PeerFailed"]
@@ -191,7 +192,12 @@ class Link:
     only and takes only what comes from it, so several Links over one
     shared Client serve several peers: a tensor from another peer is
     kept (as a private copy, its shared buffer given back at once) for
-    that peer's Link.
+    that peer's Link, and so is a failed send to another peer
+    (maskwire.SendFailed, raised by that peer's Link). A Peer's
+    generation (a device the data plane accepted, whose index can go to
+    another device later) is checked: what comes from a later device at
+    the same index is not this link's, and what this link sends never
+    reaches it (SendFailed, MW_ESTALE).
 
     Use it as a context manager: on exit it tells the peer it closed, as
     failed (PeerFailed on the peer) when an exception is leaving the block.
@@ -220,8 +226,14 @@ class Link:
         self.partial_deliveries = 0   # tensors delivered partial (9.1)
         self.elements_lost = 0        # ... elements missing from them
         self.peer: Optional[Peer] = None
-        if peer is not None:
+        if isinstance(peer, Peer) and peer.gen:
+            self.peer = peer  # that peer, not whoever holds the index
+        elif peer is not None:
             self.peer = self.client._peer(self.client._peer_index(peer))
+        # maskwire.torch.Server's links leave failed sends to its
+        # recv(): one device's failure must not come out of another's
+        # backward() or reply()
+        self._failures_on_send = True
 
     def __enter__(self) -> "Link":
         return self
@@ -236,8 +248,18 @@ class Link:
 
     @property
     def _to(self):
-        """send()'s peer argument."""
-        return None if self.peer is None else self.peer.index
+        """send()'s peer argument (a Peer: its generation is checked)."""
+        return self.peer
+
+    def _mine(self, p: Peer) -> bool:
+        """Is a tensor or failure from peer p this link's?"""
+        me = self.peer
+        return me is None or (p.index == me.index and
+                              (not me.gen or not p.gen or p.gen == me.gen))
+
+    def _hub(self, name: str) -> dict:
+        """State shared by the links over one Client (by peer)."""
+        return self.client.__dict__.setdefault(name, {})
 
     def _claim(self, owner):
         if self.owner is not None:
@@ -255,6 +277,11 @@ class Link:
         error) unless it closed first, and detach (if the link attached).
         Waits up to 2 s for the notice to be delivered (a peer that is gone
         never confirms it); errors then are not raised."""
+        self._close(failed, 2.0)
+
+    def _close(self, failed: bool, wait: Optional[float]) -> None:
+        """close(); wait None: send the notice without waiting for it
+        (a peer whose sends fail would hold the caller up)."""
         if self._closed:
             return
         self._closed = True
@@ -264,21 +291,38 @@ class Link:
                     torch.zeros(1), kind="other", codec="dense",
                     tag=_pack(END, self.steps, 0, 1,
                               _F_ERROR if failed else 0),
-                    timeout=1.0, peer=self._to)
-                self.client.wait(ck, timeout=2.0)
+                    timeout=1.0 if wait else 0, peer=self._to)
+                if wait:
+                    self.client.wait(ck, timeout=wait)
         except Exception:
             pass  # the peer or the data plane is gone: nothing to tell
         finally:
             for m in self._stash.values():
                 m.release()
             self._stash.clear()
+            if self.peer is not None and not self.client.closed:
+                # what still comes from it, or fails to it, is nobody's
+                self._hub("_mw_torch_gone")[self.peer.index] = self.peer
+                self._hub("_mw_torch_failed").pop(self.peer.index, None)
+                q = self._hub("_mw_torch_hub").pop(self.peer.index, None)
+                for rx in q or ():
+                    rx.release()
             if self._own:
                 self.client.close()
 
     # -- sending --
 
     def _raise_failures(self):
+        """Raise this link's oldest failed send (maskwire.SendFailed, its
+        .peer the index sent to); another peer's are kept for its link."""
         failed = self.client.failures()
+        if self.peer is not None:
+            hub = self._hub("_mw_torch_failed")
+            gone = self._hub("_mw_torch_gone")
+            for f in failed:
+                if f.peer not in gone:
+                    hub.setdefault(f.peer, []).append(f)
+            failed = hub.pop(self.peer.index, [])
         if failed:
             e, more = failed[0], len(failed) - 1
             e.args = (f"{_describe(e.tag)} did not reach the peer: {e}" +
@@ -296,7 +340,8 @@ class Link:
                              f"{_TYPE_NAMES[mtype]}: the peer closed its "
                              f"link after {self._peer_end[0]} steps",
                              self._peer_end[0])
-        self._raise_failures()
+        if self._failures_on_send:
+            self._raise_failures()
         n = len(items)
         for i, (t, kind, flags, kw) in enumerate(items):
             self.client.send(_to_host(t), kind=kind,
@@ -362,18 +407,26 @@ class Link:
         has none); Timeout after wait seconds."""
         if self.peer is None:
             return self.client.recv(timeout=wait)
-        hub = self.client.__dict__.setdefault("_mw_torch_hub", {})
+        hub = self._hub("_mw_torch_hub")
+        gone = self._hub("_mw_torch_gone")
         q = hub.get(self.peer.index)
-        if q:
-            return q.popleft()
+        while q:
+            rx = q.popleft()
+            if self._mine(rx.peer):
+                return rx
+            rx.release()  # an earlier device at this index: not ours
         deadline = time.monotonic() + wait
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise Timeout(MW_ETIMEDOUT, "recv")
             rx = self.client.recv(timeout=left)
-            if rx.peer.index == self.peer.index:
+            if self._mine(rx.peer):
                 return rx
+            g = gone.get(rx.peer.index)
+            if g is not None and (not g.gen or g.gen == rx.peer.gen):
+                rx.release()  # its link was closed: nobody reads it
+                continue
             if sum(len(v) for v in hub.values()) >= _HUB_MAX:
                 rx.release()
                 raise ProtocolError(
@@ -814,11 +867,22 @@ class Server:
     Iterating yields the devices' steps as they come, in turn: the peers
     are visited round-robin and each visit yields the peer's next step if
     it has arrived, so a device that is slow or late holds up nobody but
-    itself. It ends when every device closed its link; a device silent
-    for longer than timeout raises maskwire.Timeout. Each Step has .peer;
-    its gradient (and reply) goes to that peer. recv(peer) waits for one
-    peer's next step. close() (or the end of a with block) tells every
-    device the server is done.
+    itself. It ends when every device closed its link or was dropped; a
+    device silent for longer than timeout raises maskwire.Timeout. Each
+    Step has .peer; its gradient (and reply) goes to that peer. recv(peer)
+    waits for one peer's next step. close() (or the end of a with block)
+    tells every device the server is done.
+
+    A send to a device that fails (maskwire.SendFailed: a gradient or a
+    reply its data plane could not deliver, e.g. MW_ETIMEDOUT when the
+    device is unreachable) concerns that device only: it is not raised
+    from backward() or reply() of any step, but found when the iteration
+    next visits that device, which is then dropped: its link is closed
+    as failed (the device gets PeerFailed instead of waiting for its
+    gradient), it leaves the rotation, on_failure(peer, error) is called
+    if given, and .failed maps its index to the SendFailed. The other
+    devices are served on. recv(peer) raises the peer's SendFailed
+    instead (the caller decides).
     """
 
     def __init__(self, shm: Union[str, Client],
@@ -828,7 +892,9 @@ class Server:
                  device: Union[str, torch.device, None] = None,
                  copy: bool = False, timeout: Optional[float] = 30.0,
                  attach_timeout: Optional[float] = 30.0,
-                 strict: bool = False):
+                 strict: bool = False,
+                 on_failure: Optional[Callable[[Peer, SendFailed],
+                                               None]] = None):
         if isinstance(shm, Client):
             self.client, self._own = shm, False
         else:
@@ -842,6 +908,7 @@ class Server:
             for p in peers:
                 link = Link(self.client, timeout=timeout, strict=strict,
                             peer=p)
+                link._failures_on_send = False  # to recv(): its device
                 if link.peer.index in self.links:
                     raise ValueError(f"peer {link.peer} given twice")
                 self.links[link.peer.index] = link
@@ -853,6 +920,9 @@ class Server:
             raise
         self.open = list(self.links)   # peers that did not close yet
         self.timeout = timeout
+        self.on_failure = on_failure
+        # peers dropped because a send to them failed
+        self.failed: Dict[int, SendFailed] = {}
 
     @property
     def peers(self) -> List[Peer]:
@@ -878,6 +948,9 @@ class Server:
             for i in list(self.open):
                 try:
                     st = self.recv(i, timeout=_VISIT)
+                except SendFailed as e:
+                    self._drop(i, e)
+                    continue
                 except Timeout:
                     quiet = time.monotonic() - heard[i]
                     if self.timeout is not None and quiet > self.timeout:
@@ -888,6 +961,16 @@ class Server:
                 heard[i] = time.monotonic()
                 if st is not None:
                     yield st
+
+    def _drop(self, i: int, e: SendFailed) -> None:
+        """Stop serving peer i, whose send failed: tell it (without
+        waiting: it may be unreachable), report it."""
+        self.open.remove(i)
+        self.failed[i] = e
+        self.boundaries[i].close()
+        self.links[i]._close(failed=True, wait=None)
+        if self.on_failure is not None:
+            self.on_failure(self.links[i].peer, e)
 
     def __enter__(self) -> "Server":
         return self

@@ -255,7 +255,8 @@ class Peers(Base):
         peers = self.c.peers()
         self.assertEqual([p.peer.index for p in peers], [0, 1, 2])
         self.assertEqual(str(peers[1].peer), "127.0.0.2:9001")
-        self.assertEqual(peers[2].peer, mw.Peer(2, "127.0.0.3", 9002))
+        self.assertEqual(peers[2].peer, mw.Peer(2, "127.0.0.3", 9002, 1))
+        self.assertFalse(peers[2].peer.accepted)
         self.assertTrue(all(p.state == "up" for p in peers))
 
     def test_send_to_peer(self):
@@ -309,6 +310,44 @@ class Peers(Base):
             with self.assertRaises(mw.ABIError):
                 self.c.peers()
             m.close()
+
+
+class AcceptedPeers(Base):
+    """Peers the data plane accepted: the loopback shows peers 1 and 2 as
+    accepted (generations 101 and 102). A Peer carries its generation: a
+    send with it is routed, one naming another generation (the index
+    changed hands) or a bare index fails with MW_ESTALE."""
+    args = SMALL + ("--peers", "3", "--accepted", "2")
+
+    def test_table_and_reply(self):
+        peers = [p.peer for p in self.c.peers()]
+        self.assertEqual([(p.index, p.gen, p.accepted) for p in peers],
+                         [(0, 1, False), (1, 101, True), (2, 102, True)])
+        self.c.send(np.arange(4, dtype="int64"), tag=3, peer=peers[2],
+                    wait=True, timeout=5.0)
+        rx = self.c.recv(timeout=5.0, copy=True)
+        self.assertEqual(rx.peer, peers[2])  # index, address, gen
+        # the reply pattern: to the Received's peer, generation and all
+        self.c.send(rx.array, tag=4, peer=rx.peer, wait=True, timeout=5.0)
+        self.assertEqual(self.c.recv(timeout=5.0, copy=True).peer.gen, 102)
+        # "address:port" names the peer there now
+        self.c.send(np.zeros(2, "float32"), peer="127.0.0.2:9001",
+                    wait=True, timeout=5.0)
+        self.assertEqual(self.c.recv(timeout=5.0, copy=True).peer, peers[1])
+
+    def test_stale(self):
+        gone = mw.Peer(1, "127.0.0.2", 9001, 100, True)  # the one before
+        for peer in (gone, 1):
+            ck = self.c.send(np.zeros(3, "float32"), tag=5, peer=peer,
+                             timeout=5.0)
+            with self.assertRaises(mw.SendFailed) as e:
+                self.c.wait(ck, timeout=5.0)
+            self.assertEqual(e.exception.code, mw.MW_ESTALE)
+        # a configured peer's index needs no generation
+        self.c.send(np.zeros(3, "float32"), peer=0, wait=True, timeout=5.0)
+        self.assertEqual(self.c.recv(timeout=5.0, copy=True).peer.index, 0)
+        self.assertEqual(mw.strerror(mw.MW_ESTALE),
+                         "stale peer: its index names another peer now")
 
 
 class Lifecycle(Base):

@@ -65,10 +65,11 @@ def bridge(run, ns, ports):
             sh(where, "ip", "link", "set", dev, "up")
 
 
-def start(run, ns, side, ip, peers, shm):
+def start(run, ns, side, ip, peers, shm, extra=()):
     args = ["--ip", ip, "--shm", shm, "--idle-yield", "--status-ms", "0"]
     for p in peers:
         args += ["--peer", p]
+    args += list(extra)
     p = run.start(side, VDEV % ("mw" + side), args, netns=ns + "mw" + side)
     for _ in range(int(T * 20)):
         if os.path.exists("/dev/shm/" + shm):
@@ -162,4 +163,5 @@ def body(run):
     ck.finish()
 
 
-mwtest.main(body)
+if __name__ == "__main__":
+    mwtest.main(body)

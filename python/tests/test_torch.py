@@ -404,6 +404,81 @@ class ManyDevices(unittest.TestCase):
         for key, g in got.items():
             self.assertTrue(torch.equal(g, sent[key]), key)
 
+    def test_send_failure_drops_one_device(self):
+        """A gradient that cannot reach device 1 (the loopback fails the
+        send of its step 2's gradient) is reported for device 1 alone:
+        the Server stops serving it, tells it (PeerFailed there instead of
+        a timeout), calls on_failure and lists it in .failed, and serves
+        devices 0 and 2 on, each step with its own gradient."""
+        torch.set_num_threads(1)
+        a, b = region_name("devs"), region_name("srv")
+        tag = mwt._pack(mwt.GRAD, 2, 0, 1, mwt._F_GRAD)
+        lb = Loopback(b, *SIZES, "--peers", "3", "--fail-tag", str(tag), a)
+        # device 1 first (steps 0-2), then the others: only device 1 has
+        # a step 2, so only its gradient carries that tag
+        schedule = [(1, 0), (1, 1), (1, 2), (0, 0), (2, 0), (0, 1), (2, 1)]
+        sent, order, reported, failure, dropped = {}, [], [], [], {}
+
+        def server():
+            try:
+                torch.manual_seed(0)
+                model = torch.nn.Linear(3, 2)
+                with mwt.Server(b, timeout=T, on_failure=lambda p, e:
+                                reported.append((p.index, e.peer, e.code))
+                                ) as srv:
+                    for st in srv:
+                        order.append((st.peer.index, st.index))
+                        x, = st.tensors
+                        loss = torch.nn.functional.cross_entropy(
+                            model(x), st.labels[0])
+                        loss.backward()
+                        sent[(st.peer.index, st.index)] = x.grad.clone()
+                        st.reply(loss.detach().reshape(1))
+                    dropped.update(srv.failed)
+            except BaseException as e:
+                failure.append(e)
+        th = threading.Thread(target=server, daemon=True)
+        th.start()
+        got = {}
+        try:
+            client = mw.Client(a, timeout=T)
+            links = [mwt.Link(client, timeout=T, peer=i) for i in range(3)]
+            cuts = [mwt.Boundary(link) for link in links]
+            for i, s in schedule:
+                act = torch.randn(4 + i, 3, requires_grad=True)
+                act.retain_grad()
+                out = cuts[i](act, labels=torch.arange(4 + i) % 2)
+                if (i, s) == (1, 2):
+                    with self.assertRaises(mwt.PeerFailed):
+                        out.backward()
+                    continue
+                out.backward()
+                got[(i, s)] = act.grad.clone()
+                self.assertEqual(cuts[i].reply()[0].shape, (1,))
+            for link in links:
+                link.close()
+            th.join(timeout=60)
+            client.close()
+        finally:
+            if lb.p.poll() is None:
+                lb.term()
+            for n in (a, b):
+                try:
+                    os.unlink("/dev/shm/" + n)
+                except FileNotFoundError:
+                    pass
+        self.assertFalse(failure, failure)
+        self.assertFalse(th.is_alive())
+        self.assertEqual(order, schedule)
+        self.assertEqual(reported, [(1, 1, mw.MW_ECANCELED)])
+        self.assertEqual(list(dropped), [1])
+        self.assertIn("step 2's gradient tensor 1/1 did not reach",
+                      str(dropped[1]))
+        del sent[(1, 2)]
+        self.assertEqual(sorted(got), sorted(sent))
+        for key, g in got.items():
+            self.assertTrue(torch.equal(g, sent[key]), key)
+
 
 if __name__ == "__main__":
     if not LOOPBACK:

@@ -7,6 +7,13 @@
  * reach the other bit for bit (decode(encode(x)) for MS), outcomes come
  * back, a tensor the transport rejects is a failed completion, and the
  * close sequence at the end shuts the clients out.
+ *
+ * Then, single-threaded in virtual time, a server with no configured peer
+ * and accept slots (the data plane's part - a HELLO from an unknown
+ * device takes a slot, a reclaim frees it - done here as mw_dp_peers.c
+ * does, through mw_source.peer): devices' tensors reach the app with
+ * their slot index and generation, replies reach the right device, and a
+ * slot that changed hands refuses a reply meant for the device before.
  */
 #include "shmsource.h"
 
@@ -22,6 +29,7 @@
 #include "maskwire.h"
 #include "mw_loop.h"
 #include "mw_test.h"
+#include "mw_wire.h"
 
 #define N_TENSORS 12
 #define ELEMS 1000
@@ -181,13 +189,13 @@ static void check_rx(struct mw_client *c, unsigned tag)
 	CHECK(mw_client_release(c, &rx.buf) == 0);
 }
 
-static bool json_has(struct side *s, const char *what)
+static bool json_has_src(struct mw_source *src, const char *what)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 	CHECK(f != NULL);
-	s->src.stats_json(s->src.ctx, f);
+	src->stats_json(src->ctx, f);
 	fclose(f);
 	bool ok = strstr(buf, what) != NULL;
 	if (!ok)
@@ -196,7 +204,324 @@ static bool json_has(struct side *s, const char *what)
 	return ok;
 }
 
-int main(void)
+static bool json_has(struct side *s, const char *what)
+{
+	return json_has_src(&s->src, what);
+}
+
+/* ---- accepted peers ----------------------------------------------------- */
+
+#define ACC_SLOTS 2u
+#define ACC_ELEMS 64u
+
+/* A device: an endpoint with one peer (the server) in its own loop; what
+ * it receives and the outcomes of its sends are recorded. */
+struct dev {
+	struct mw_ep *ep;
+	struct mw_source src;
+	struct mw_loop lp;
+	uint32_t ip;
+	int slot;      /* its slot at the server, -1 none */
+	uint16_t core; /* its core peer id at the server */
+	uint64_t rx_tags[8];
+	unsigned rx_n, tx_done, tx_failed;
+};
+
+struct srv {
+	char name[64];
+	struct mw_ep *ep;
+	struct mw_shmsrc *shm;
+	struct mw_source src;
+	struct mw_loop lp;
+	struct dev *slot[ACC_SLOTS]; /* the data plane's accept slots */
+};
+
+static void dev_event(void *ctx, const struct mw_event *ev, uint64_t now)
+{
+	struct dev *d = ctx;
+	(void)now;
+	if (ev->type == MW_EV_RX_TENSOR && d->rx_n < 8)
+		d->rx_tags[d->rx_n++] = ev->meta.tag;
+	else if (ev->type == MW_EV_TX_DONE)
+		d->tx_done++;
+	else if (ev->type == MW_EV_TX_FAILED)
+		d->tx_failed++;
+}
+
+static void dev_new(struct dev *d, uint32_t ip, uint32_t inc, uint64_t now)
+{
+	static const uint16_t one[1] = { 0 };
+	struct mw_ep_config c;
+	memset(d, 0, sizeof(*d));
+	d->ip = ip;
+	d->slot = -1;
+	mw_ep_config_default(&c);
+	c.max_peers = 1;
+	c.incarnation = inc;
+	CHECK(mw_ep_new(&c, &d->ep) == 0);
+	CHECK(mw_ep_add_peer(d->ep) == 0);
+	d->src.name = "device";
+	mw_loop_init(&d->lp,
+		     &(struct mw_loop_cfg){ .ep = d->ep,
+					    .src = &d->src,
+					    .peers = one,
+					    .npeers = 1,
+					    .on_event = dev_event,
+					    .on_event_ctx = d },
+		     now);
+}
+
+static void dev_send(struct dev *d, uint64_t tag, uint64_t now)
+{
+	float x[ACC_ELEMS];
+	struct mw_tensor_meta m = { .dtype = MW_DT_F32,
+				    .kind = MW_KIND_ACTIVATION,
+				    .ndim = 1,
+				    .dims = { ACC_ELEMS },
+				    .tag = tag };
+	struct mw_codec_params cp = { .codec = MW_CODEC_DENSE };
+	fill(x, ACC_ELEMS, (unsigned)tag);
+	CHECK(mw_ep_submit(d->ep, 0, &m, &cp, x, sizeof x, 0, now, NULL) == 0);
+}
+
+/* One datagram of a device to the server: a device without a slot is
+ * accepted on a HELLO (mw_dp_peer_accept()'s order: a free slot, the core
+ * takes the HELLO, then the source is told). */
+static void srv_from_dev(struct srv *sv, struct dev *d, const uint8_t *u, int n,
+			 uint64_t now)
+{
+	if (d->slot < 0) {
+		unsigned i = 0;
+		while (i < ACC_SLOTS && sv->slot[i])
+			i++;
+		if (i == ACC_SLOTS || n < (int)MW_WIRE_HDR_LEN ||
+		    u[MW_OFF_TYPE] != MW_PT_HELLO)
+			return;
+		int id = mw_ep_add_peer(sv->ep);
+		CHECK(id >= 0);
+		CHECK(mw_loop_recv(&sv->lp, (uint16_t)id, u, (size_t)n, now) ==
+		      0);
+		d->slot = (int)i;
+		d->core = (uint16_t)id;
+		sv->slot[i] = d;
+		sv->src.peer(sv->src.ctx, i, d->core, d->ip, 47000, true);
+		return;
+	}
+	mw_loop_recv(&sv->lp, d->core, u, (size_t)n, now);
+}
+
+/* The data plane reclaims a device's slot (mw_dp_peers.c reclaim()). */
+static void srv_reclaim(struct srv *sv, struct dev *d, uint64_t now)
+{
+	CHECK(mw_ep_remove_peer(sv->ep, d->core, now) == 0);
+	sv->slot[d->slot] = NULL;
+	sv->src.peer(sv->src.ctx, (unsigned)d->slot, d->core, d->ip, 47000,
+		     false);
+	d->slot = -1;
+}
+
+/* One iteration of everything over a perfect link, 50 us later. */
+static void acc_step(struct srv *sv, struct dev **devs, unsigned ndev,
+		     uint64_t *now)
+{
+	uint8_t buf[1500];
+	uint16_t peer;
+	int n;
+	CHECK(mw_loop_step(&sv->lp, *now, 0) == MW_LOOP_RUN);
+	for (unsigned k = 0; k < ndev; k++) {
+		CHECK(mw_loop_step(&devs[k]->lp, *now, 0) == MW_LOOP_RUN);
+		while ((n = mw_ep_send(devs[k]->ep, *now, buf, sizeof buf,
+				       &peer)) > 0)
+			srv_from_dev(sv, devs[k], buf, n, *now);
+	}
+	while ((n = mw_ep_send(sv->ep, *now, buf, sizeof buf, &peer)) > 0)
+		for (unsigned k = 0; k < ndev; k++)
+			if (devs[k]->slot >= 0 && devs[k]->core == peer)
+				mw_loop_recv(&devs[k]->lp, 0, buf, (size_t)n,
+					     *now);
+	*now += 50000;
+}
+
+/* Step until the app has a delivery (in rx) or 2 s of virtual time. */
+static int acc_recv(struct srv *sv, struct dev **devs, unsigned ndev,
+		    uint64_t *now, struct mw_client *c, struct mw_client_rx *rx)
+{
+	for (int i = 0; i < 40000; i++) {
+		int rc = mw_client_recv(c, rx, 0);
+		if (rc != MW_EAGAIN)
+			return rc;
+		acc_step(sv, devs, ndev, now);
+	}
+	return MW_ETIMEDOUT;
+}
+
+/* Send from the app to index peer / generation gen and step until its
+ * outcome; returns the status. */
+static int acc_reply(struct srv *sv, struct dev **devs, unsigned ndev,
+		     uint64_t *now, struct mw_client *c, uint16_t peer,
+		     uint32_t gen, uint64_t tag)
+{
+	struct mw_client_meta m = { .tag = tag,
+				    .ndim = 1,
+				    .dims = { ACC_ELEMS },
+				    .dtype = MW_DT_F32,
+				    .kind = MW_SHM_KIND_GRADIENT,
+				    .peer = peer,
+				    .peer_gen = gen };
+	struct mw_client_buf b;
+	int status = 1;
+	CHECK(mw_client_alloc(c, ACC_ELEMS * 4, 0, &b) == 0);
+	fill(b.data, ACC_ELEMS, (unsigned)tag);
+	int64_t ck = mw_client_send(c, &b, &m, 0);
+	CHECK(ck > 0);
+	for (int i = 0; i < 40000 && status == 1; i++) {
+		if (mw_client_wait(c, ck, 0, &status) != 0)
+			status = 1;
+		acc_step(sv, devs, ndev, now);
+	}
+	return status;
+}
+
+struct attacher {
+	const char *name;
+	struct mw_client *c;
+	int rc;
+	atomic_int done;
+};
+
+static void *attach_run(void *arg)
+{
+	struct attacher *at = arg;
+	at->rc = mw_client_attach(at->name, NULL, &at->c);
+	atomic_store(&at->done, 1);
+	return NULL;
+}
+
+static void test_accepted(void)
+{
+	struct mw_shmsrc_cfg sc = { .accept_slots = ACC_SLOTS };
+	struct dev d1, d2, d3;
+	struct dev *devs[3] = { &d1, &d2, &d3 };
+	struct mw_client_peer p[4];
+	struct mw_client_rx rx;
+	struct mw_client *c = NULL;
+	struct mw_ep_config ec;
+	uint64_t now = 1000000000ull;
+	struct srv sv;
+
+	memset(&sv, 0, sizeof sv);
+	snprintf(sv.name, sizeof sv.name, "mwtest-shmsrc-acc-%ld",
+		 (long)getpid());
+	sc.name = sv.name;
+	mw_shm_cfg_default(&sc.shm);
+	sc.shm.geom.ring_size = 16;
+	sc.shm.geom.slot_size = 1024;
+	sc.shm.geom.tx_slots = 16;
+	sc.shm.geom.rx_slots = 16;
+	sc.shm.geom.peer_cap = 1; /* the source makes room for its slots */
+	CHECK(mw_shmsrc_new(&sc, &sv.shm) == 0);
+	mw_shmsrc_source(sv.shm, &sv.src);
+	CHECK(sv.src.peer != NULL);
+	mw_ep_config_default(&ec);
+	ec.max_peers = ACC_SLOTS;
+	ec.incarnation = 5;
+	ec.rx_alloc = sv.src.rx_alloc;
+	CHECK(mw_ep_new(&ec, &sv.ep) == 0);
+	mw_loop_init(&sv.lp,
+		     &(struct mw_loop_cfg){ .ep = sv.ep, .src = &sv.src }, now);
+	dev_new(&d1, 0x0a090101u, 101, now);
+	dev_new(&d2, 0x0a090102u, 102, now);
+	/* the app attaches (in a thread: it waits for the loop to take it) */
+	{
+		struct attacher at = { .name = sv.name };
+		pthread_t t;
+		atomic_init(&at.done, 0);
+		CHECK(pthread_create(&t, NULL, attach_run, &at) == 0);
+		for (int i = 0; i < 200000 && !atomic_load(&at.done); i++) {
+			acc_step(&sv, devs, 2, &now);
+			if (i % 64 == 0)
+				usleep(100);
+		}
+		pthread_join(t, NULL);
+		CHECK_EQ(at.rc, 0);
+		if (at.rc)
+			return;
+		c = at.c;
+	}
+	CHECK_EQ(mw_client_peers(c, p, 4), 0); /* nobody yet */
+
+	/* two devices: slot 0 and 1, generation 1 each, their addresses */
+	dev_send(&d1, 1, now);
+	CHECK_EQ(acc_recv(&sv, devs, 2, &now, c, &rx), 0);
+	CHECK_EQ(rx.meta.tag, 1);
+	CHECK_EQ(rx.meta.peer, 0);
+	CHECK_EQ(rx.meta.peer_gen, 1);
+	CHECK(mw_client_release(c, &rx.buf) == 0);
+	dev_send(&d2, 2, now);
+	CHECK_EQ(acc_recv(&sv, devs, 2, &now, c, &rx), 0);
+	CHECK_EQ(rx.meta.tag, 2);
+	CHECK_EQ(rx.meta.peer, 1);
+	CHECK_EQ(rx.meta.peer_gen, 1);
+	CHECK(mw_client_release(c, &rx.buf) == 0);
+	CHECK_EQ(mw_client_peers(c, p, 4), 2);
+	CHECK_EQ(p[0].flags, MW_CLIENT_PEER_ACCEPTED);
+	CHECK_EQ(p[0].gen, 1);
+	CHECK_EQ(p[0].ip[3], 1);
+	CHECK_EQ(p[0].port, 47000);
+	CHECK_EQ(p[1].ip[3], 2);
+	CHECK(p[0].state == MW_CLIENT_PEER_CONNECTING ||
+	      p[0].state == MW_CLIENT_PEER_UP);
+
+	/* the reply to the second goes to it, and only to it */
+	CHECK_EQ(acc_reply(&sv, devs, 2, &now, c, 1, 1, 20), 0);
+	CHECK_EQ(d2.rx_n, 1);
+	CHECK_EQ(d2.rx_tags[0], 20);
+	CHECK_EQ(d1.rx_n, 0);
+	/* no generation for an accepted index; an index with no peer */
+	CHECK_EQ(acc_reply(&sv, devs, 2, &now, c, 0, 0, 21), MW_ESTALE);
+	CHECK_EQ(acc_reply(&sv, devs, 2, &now, c, 2, 0, 22), MW_ENOENT);
+	CHECK_EQ(d1.rx_n, 0);
+
+	/* the first device is reclaimed; a third takes its slot with the
+	 * next generation (and its core peer id) */
+	uint16_t old_core = d1.core;
+	srv_reclaim(&sv, &d1, now);
+	CHECK_EQ(mw_client_peers(c, p, 4), 2);
+	CHECK_EQ(p[0].state, MW_CLIENT_PEER_NONE);
+	CHECK_EQ(acc_reply(&sv, devs, 2, &now, c, 0, 1, 23), MW_ENOENT);
+	dev_new(&d3, 0x0a090103u, 103, now);
+	devs[0] = &d3; /* d1 is gone: no longer stepped */
+	dev_send(&d3, 3, now);
+	CHECK_EQ(acc_recv(&sv, devs, 2, &now, c, &rx), 0);
+	CHECK_EQ(rx.meta.tag, 3);
+	CHECK_EQ(rx.meta.peer, 0);
+	CHECK_EQ(rx.meta.peer_gen, 2);
+	CHECK(mw_client_release(c, &rx.buf) == 0);
+	CHECK_EQ(d3.core, old_core);
+	CHECK_EQ(mw_client_peers(c, p, 4), 2);
+	CHECK_EQ(p[0].gen, 2);
+	CHECK_EQ(p[0].ip[3], 3);
+	/* a reply meant for the first device does not reach the third */
+	CHECK_EQ(acc_reply(&sv, devs, 2, &now, c, 0, 1, 24), MW_ESTALE);
+	CHECK_EQ(d3.rx_n, 0);
+	CHECK_EQ(acc_reply(&sv, devs, 2, &now, c, 0, 2, 25), 0);
+	CHECK_EQ(d3.rx_n, 1);
+	CHECK_EQ(d3.rx_tags[0], 25);
+	CHECK_EQ(d1.rx_n, 0);
+	CHECK_EQ(d2.rx_n, 1);
+	CHECK(json_has_src(&sv.src, "\"bad_peer\": 2, \"stale_peer\": 2"));
+	CHECK(json_has_src(&sv.src, "\"unknown_source\": 0, "
+				    "\"peers_up\": 3, \"peers_down\": 1"));
+
+	mw_client_detach(c);
+	mw_ep_free(sv.ep);
+	mw_shmsrc_free(sv.shm);
+	mw_ep_free(d1.ep);
+	mw_ep_free(d2.ep);
+	mw_ep_free(d3.ep);
+}
+
+static void test_pair(void)
 {
 	struct mw_client *ca = NULL, *cb = NULL;
 	int64_t cookie[N_TENSORS];
@@ -212,7 +537,7 @@ int main(void)
 	if (!ca || !cb) {
 		atomic_store(&stop, 1);
 		pthread_join(t, NULL);
-		return mw_test_exit("test_shmsource");
+		return;
 	}
 
 	/* A to B: every codec, in order, each outcome reported */
@@ -248,5 +573,11 @@ int main(void)
 	CHECK_EQ(mw_client_check(cb), MW_ESHUTDOWN);
 	mw_client_detach(ca);
 	mw_client_detach(cb);
+}
+
+int main(void)
+{
+	test_pair();
+	test_accepted();
 	return mw_test_exit("test_shmsource");
 }

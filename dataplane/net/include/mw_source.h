@@ -11,8 +11,9 @@
  *   - poll():  submit new tensors with mw_ep_submit() (stop at MW_EAGAIN);
  *   - event(): for every core event (RX_TENSOR buffers become the source's
  *              to keep or to give back with mw_ep_release());
- * and the data plane adds link() (its frame counters, optional) and, at
- * the end, stats_json(). The loop never calls poll() again once it is
+ * and the data plane adds link() (its frame counters, optional), peer()
+ * (accepted peers coming and going, optional) and, at the end,
+ * stats_json(). The loop never calls poll() again once it is
  * stopping (signal or done), but keeps delivering events until every
  * submitted tensor is finished or failed.
  */
@@ -64,6 +65,24 @@ struct mw_source {
 	 *  iteration's I/O); NULL: not wanted. */
 	void (*link)(void *ctx, struct mw_ep *ep,
 		     const struct mw_source_link *l, uint64_t now);
+
+	/**
+	 * A peer accepted on a HELLO (docs/PROTOCOL.md 6.6) took a slot of
+	 * the data plane's peer table (up true), or was reclaimed and left
+	 * it (up false). Called by the data plane right after the change,
+	 * on the loop's thread, never for configured peers. NULL: not wanted.
+	 * @param index      its stable slot: configured peers hold 0..n-1 in
+	 *                   command-line order, accepted ones the slots
+	 *                   after them (mw_dp_peer_slots()). A reclaimed
+	 *                   slot goes to a later accepted peer, maybe
+	 *                   another device: a source that names peers by
+	 *                   slot must tell the two apart.
+	 * @param core_peer  its core peer id (mw_event.peer); after up false
+	 *                   the id may be given to the next peer accepted.
+	 * @param ip, port   its IPv4 address (host order) and UDP port.
+	 */
+	void (*peer)(void *ctx, unsigned index, uint16_t core_peer,
+		     uint32_t ip, uint16_t port, bool up);
 
 	/** One core event. NULL: the loop gives RX_TENSOR buffers back
 	 *  (mw_ep_release()). */

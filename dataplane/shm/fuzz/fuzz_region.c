@@ -90,6 +90,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    rc == MW_EFORMAT);
 			FUZZ_ASSERT(rc != 0 ||
 				    pe.state < MW_SHM_PEER_STATE_COUNT_);
+			/* minor 2: a peer always has a generation */
+			FUZZ_ASSERT(rc != 0 || h->abi_minor < 2 ||
+				    pe.state == MW_SHM_PEER_NONE || pe.gen != 0);
 		}
 		FUZZ_ASSERT(mw_shm_peer_load(region, h, h->peer_cap, &pe) ==
 			    MW_ENOENT);

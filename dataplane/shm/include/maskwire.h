@@ -74,6 +74,15 @@ struct mw_client_meta {
 			       its first peer. receive: the source */
 	uint64_t k;       /**< values kept; 0: use ratio */
 	double ratio;     /**< sparsification ratio in [0,1) */
+	uint32_t peer_gen; /**< send: the generation of the peer meant at
+			       index peer (mw_client_peer.gen, or a
+			       received tensor's peer_gen): the send fails
+			       with MW_ESTALE if the index names another
+			       peer now; 0: do not check, refused for an
+			       accepted peer's index (MW_ESTALE). receive:
+			       the source's generation (0 from a data plane
+			       of ABI minor < 2) */
+	uint32_t reserved; /**< 0 */
 };
 
 /** A buffer in the region. */
@@ -154,19 +163,28 @@ enum mw_client_peer_state {
 	MW_CLIENT_PEER_UP = 3,         /**< session open */
 };
 
+/** mw_client_peer.flags: a peer the data plane accepted when it opened
+ *  a session (--accept-peers), not one configured. Its index is given to
+ *  another peer after it is reclaimed: name its gen when sending to it. */
+#define MW_CLIENT_PEER_ACCEPTED 0x1u
+
 /** One peer of the data plane (a private copy of its table entry). */
 struct mw_client_peer {
 	uint32_t index;       /**< what mw_client_meta.peer names */
 	uint8_t ip[4];        /**< IPv4 address, network order */
 	uint16_t port;        /**< UDP port */
 	uint8_t state;        /**< enum mw_client_peer_state */
-	uint8_t reserved;
+	uint8_t flags;        /**< MW_CLIENT_PEER_ACCEPTED */
 	uint32_t restarts;    /**< the peer came back with a new incarnation
 				   this many times: a change means it lost
 				   its state (e.g. a device restarted) */
 	uint32_t sessions;    /**< sessions opened with it */
 	uint32_t remote_inc;  /**< its incarnation, 0 unknown */
 	int32_t last_reason;  /**< why its last session closed, 0 none */
+	uint32_t gen;         /**< generation of the peer at this index (what
+				   mw_client_meta.peer_gen names): an index
+				   that takes another peer gets a new one; 0
+				   for a data plane of ABI minor < 2 */
 	uint64_t tensors_tx, tensors_rx, tensors_failed;
 	uint64_t dense_tx_bytes, dense_rx_bytes;
 	uint64_t srtt_ns;     /**< smoothed RTT, 0 unknown */
@@ -226,6 +244,11 @@ int mw_client_free(struct mw_client *c, const struct mw_client_buf *b);
  * arrives; on error it is still the caller's.
  * meta->peer names the destination; an index the data plane has no peer
  * for is refused there: the send fails with MW_ENOENT (mw_client_wait()).
+ * meta->peer_gen guards against an index that changed hands (an accepted
+ * peer reclaimed, its index given to another): a generation that is not
+ * the entry's, or 0 for an accepted peer's index, fails the send with
+ * MW_ESTALE; nothing is sent. An older data plane (ABI minor < 2) has no
+ * generations: peer_gen is not passed on to it.
  * @return a cookie (> 0) naming this send; MW_EINVAL (meta inconsistent,
  *         b not an allocated buffer); MW_EUNSUPP (float codec on a
  *         non-float32 dtype, or meta->peer != 0 and the data plane has no

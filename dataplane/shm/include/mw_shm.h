@@ -62,8 +62,10 @@
 /** Layout version; a reader refuses any other value (MW_EVERSION). */
 #define MW_SHM_ABI_VERSION 1u
 /** Additions within a version that an older reader may ignore (header
- *  offset 384). 1: the peer table and the descriptor's peer index. */
-#define MW_SHM_ABI_MINOR 1u
+ *  offset 384). 1: the peer table and the descriptor's peer index.
+ *  2: accepted peers in the table, the entries' generation and flags,
+ *  the descriptor's peer generation (offset 108). */
+#define MW_SHM_ABI_MINOR 2u
 /** Bytes of one peer-table entry and of the table's control block. */
 #define MW_SHM_PEER_SIZE 128u
 #define MW_SHM_PEER_CTL_SIZE 64u
@@ -220,9 +222,19 @@ struct mw_shm_peers {
 	/* 64: peer_cap struct mw_shm_peer */
 };
 
+/** mw_shm_peer.flags bits (ABI minor >= 2). */
+#define MW_SHM_PEER_ACCEPTED 0x1u /**< a peer the data plane accepted (it
+				       was not configured): its index is
+				       reused after it is reclaimed, so a
+				       SUBMIT to it must name its gen */
+
 /**
  * One peer of the data plane, 128 bytes, at index i of the table: the
- * descriptor's peer field (offset 76) names it. Written by the data plane
+ * descriptor's peer field (offset 76) names it.
+ * From ABI minor 2 an index can change hands: an accepted peer's index is
+ * given to the next peer accepted after it is reclaimed. gen tells them
+ * apart: it is non-zero for every entry with a peer, and an index that
+ * takes a new peer gets a higher one (configured peers keep theirs). Written by the data plane
  * under a sequence lock: seq is odd while the entry is being written; a
  * reader loads seq (acquire), copies the entry, fences (acquire), loads
  * seq again, and uses the copy only if both are equal and even.
@@ -231,7 +243,7 @@ struct mw_shm_peers {
 struct mw_shm_peer {
 	_Atomic uint32_t seq;    /**<   0: sequence lock */
 	uint8_t state;           /**<   4: enum mw_shm_peer_state */
-	uint8_t pad0;            /**<   5: zero */
+	uint8_t flags;           /**<   5: MW_SHM_PEER_* (minor >= 2) */
 	uint16_t port;           /**<   6: UDP port */
 	uint8_t ip[4];           /**<   8: IPv4 address, network order */
 	uint32_t restarts;       /**<  12: times the peer came back with a new
@@ -240,7 +252,9 @@ struct mw_shm_peer {
 	uint32_t remote_inc;     /**<  20: its incarnation, 0 unknown */
 	int32_t last_reason;     /**<  24: why its last session closed
 				  *       (negative mw_err), 0 none */
-	uint32_t pad1;           /**<  28: zero */
+	uint32_t gen;            /**<  28: the generation of the peer at this
+				  *       index, != 0 when state != NONE
+				  *       (minor >= 2; 0 before) */
 	uint64_t tensors_tx;     /**<  32: sends to it completed */
 	uint64_t tensors_rx;     /**<  40: tensors from it delivered */
 	uint64_t tensors_failed; /**<  48: sends to it failed */
@@ -265,7 +279,8 @@ struct mw_shm_ring {
  * - SUBMIT: the app fills everything but status (0); buf_* is in the TX pool.
  * - COMPLETE: the submit descriptor echoed, with status set.
  * - DELIVER: metadata of a received tensor; buf_* is in the RX pool;
- *   codec/bits/rounding/k/ratio say how it travelled.
+ *   codec/bits/rounding/k/ratio say how it travelled; peer/peer_gen
+ *   name its source.
  * - RELEASE: buf_off/buf_len of a delivered buffer; other fields ignored.
  * A tensor of ndim dims holds product(dims) elements (1 for ndim 0) and
  * buf_len = elements x dtype size. buf_len 0 means no buffer (buf_off 0).
@@ -294,7 +309,11 @@ struct mw_shm_desc {
 	/* 96..127: 0, except in a DELIVER with MW_SHM_DLV_PARTIAL: */
 	uint64_t elems_lost; /**<  96: elements missing (zero-filled) */
 	uint32_t loss_cnt;   /**< 104: ranges in the loss map */
-	uint32_t pad2;       /**< 108: 0 */
+	uint32_t peer_gen;   /**< 108: (minor >= 2) SUBMIT: the gen of the
+				   peer table entry the app means, 0: do
+				   not check (refused for an accepted
+				   peer's index); COMPLETE: echoed;
+				   DELIVER: the source entry's gen */
 	uint64_t loss_off;   /**< 112: region offset of the loss map
 				   (loss_cnt struct mw_shm_range, in the
 				   buffer's slots after the tensor), 0 if it
@@ -329,7 +348,9 @@ _Static_assert(offsetof(struct mw_shm_peer, state) == 4, "peer state");
 _Static_assert(offsetof(struct mw_shm_peer, port) == 6, "peer port");
 _Static_assert(offsetof(struct mw_shm_peer, ip) == 8, "peer ip");
 _Static_assert(offsetof(struct mw_shm_peer, restarts) == 12, "peer rst");
+_Static_assert(offsetof(struct mw_shm_peer, flags) == 5, "peer flags");
 _Static_assert(offsetof(struct mw_shm_peer, last_reason) == 24, "peer why");
+_Static_assert(offsetof(struct mw_shm_peer, gen) == 28, "peer gen");
 _Static_assert(offsetof(struct mw_shm_peer, tensors_tx) == 32, "peer tx");
 _Static_assert(offsetof(struct mw_shm_peer, srtt_ns) == 72, "peer srtt");
 _Static_assert(sizeof(struct mw_shm_wire) == 128, "wire size");
@@ -344,6 +365,7 @@ _Static_assert(offsetof(struct mw_shm_desc, k) == 80, "desc k");
 _Static_assert(offsetof(struct mw_shm_desc, ratio) == 88, "desc ratio");
 _Static_assert(offsetof(struct mw_shm_desc, elems_lost) == 96, "desc lost");
 _Static_assert(offsetof(struct mw_shm_desc, loss_cnt) == 104, "desc lcnt");
+_Static_assert(offsetof(struct mw_shm_desc, peer_gen) == 108, "desc pgen");
 _Static_assert(offsetof(struct mw_shm_desc, loss_off) == 112, "desc loff");
 _Static_assert(sizeof(_Atomic uint64_t) == 8 && sizeof(_Atomic uint32_t) == 4,
 	       "atomics must be plain-sized");
@@ -422,14 +444,30 @@ int mw_shm_desc_check(const struct mw_shm_desc *d, uint64_t pool_off,
 /**
  * Read peer-table entry idx of a validated region (h: the reader's own
  * copy of the header) under its sequence lock, copying it to private
- * memory, and check it (state known, pad fields ignored).
+ * memory, and check it (state known; from minor 2 an entry with a peer
+ * has a non-zero gen; unknown flag bits and pad fields are ignored).
  * @return 0 (out filled, out->seq the even sequence read); MW_ENOENT (no
  *         table: minor 0, or idx >= peer_cap); MW_EAGAIN (the entry kept
  *         changing during a few attempts: try again); MW_EFORMAT (an
- *         unknown state: the writer is corrupt).
+ *         unknown state, or a peer without a gen: the writer is
+ *         corrupt).
  */
 int mw_shm_peer_load(const void *base, const struct mw_shm_hdr *h,
 		     uint32_t idx, struct mw_shm_peer *out);
+
+/**
+ * The generation rule of a SUBMIT (docs/SHM.md, Peers): may a submit
+ * naming generation peer_gen go to the peer a table entry holds (its
+ * flags and gen)? Yes for its own gen, or for 0 when the index is not an
+ * accepted peer's (a configured peer's index never changes hands).
+ * @return 1; 0: the submit meant another peer (complete it MW_ESTALE).
+ */
+static inline int mw_shm_peer_gen_ok(uint8_t flags, uint32_t gen,
+				     uint32_t peer_gen)
+{
+	return peer_gen ? peer_gen == gen
+			: !(flags & MW_SHM_PEER_ACCEPTED);
+}
 
 /**
  * Entries in use in the peer table, read once and clamped to h->peer_cap

@@ -179,8 +179,9 @@ int mw_shm_dp_put_loss(struct mw_shm_dp *dp, void *buf, uint64_t bytes,
  * Deliver a filled RX buffer to the app.
  * @param buf    from mw_shm_dp_rx_alloc().
  * @param bytes  its size as allocated.
- * @param meta   metadata (dims, dtype, kind, tag, codec fields, peer: the
- *               source's index in the peer table); buf_off, buf_len,
+ * @param meta   metadata (dims, dtype, kind, tag, codec fields, peer and
+ *               peer_gen: the source's index in the peer table and its
+ *               generation when the tensor arrived); buf_off, buf_len,
  *               cookie and status are filled in here.
  * @return 0 (the buffer is now the app's); MW_EAGAIN (no app attached:
  *         keep the buffer, retry later); MW_EINVAL (not an allocated
@@ -213,9 +214,13 @@ struct mw_shm_peer_info {
 	uint8_t ip[4]; /**< IPv4, network order */
 	uint16_t port; /**< UDP port */
 	uint8_t state; /**< enum mw_shm_peer_state */
-	uint8_t pad;   /**< 0 */
+	uint8_t flags; /**< MW_SHM_PEER_ACCEPTED or 0 */
 	uint32_t restarts, sessions, remote_inc;
 	int32_t last_reason;
+	uint32_t gen;  /**< generation of the peer at this index: not 0 when
+			    state != NONE; a new peer at an index gets a
+			    higher one than the last (docs/SHM.md, Peers) */
+	uint32_t pad;  /**< 0 */
 	uint64_t tensors_tx, tensors_rx, tensors_failed;
 	uint64_t dense_tx_bytes, dense_rx_bytes;
 	uint64_t srtt_ns;
@@ -228,8 +233,14 @@ struct mw_shm_peer_info {
  * changed (a compare); otherwise a few stores under the entry's sequence
  * lock. A submit naming an index with no peer (beyond the table or
  * MW_SHM_PEER_NONE; index 0 is always accepted) is answered with a
- * MW_ENOENT completion and counted in bad_peers.
- * @return 0; MW_EINVAL (idx >= mw_shm_dp_peer_cap(), unknown state).
+ * MW_ENOENT completion and counted in bad_peers. A submit to an entry
+ * with a peer whose peer_gen is not the entry's gen (or is 0 while the
+ * entry is MW_SHM_PEER_ACCEPTED) is answered with MW_ESTALE and counted
+ * in stale_peers: the index names another peer than the app meant.
+ * The caller gives a new peer at an index a higher gen than the last
+ * (wrapping past 0 to 1); the channel does not choose it.
+ * @return 0; MW_EINVAL (idx >= mw_shm_dp_peer_cap(), unknown state or
+ *         flag, a peer with gen 0).
  */
 int mw_shm_dp_peer_set(struct mw_shm_dp *dp, uint32_t idx,
 		       const struct mw_shm_peer_info *p);
@@ -244,6 +255,9 @@ struct mw_shm_dp_stats {
 	uint64_t failures;     /**< completions posted with an error */
 	uint64_t bad_submits;  /**< invalid submit descriptors */
 	uint64_t bad_peers;    /**< ... of which naming no peer */
+	uint64_t stale_peers;  /**< ... of which naming a peer generation
+				    that is not the entry's (MW_ESTALE; not
+				    in bad_peers) */
 	uint64_t deliveries;
 	uint64_t releases;
 	uint64_t bad_releases; /**< releases of buffers the app did not hold */

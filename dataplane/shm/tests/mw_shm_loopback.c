@@ -8,10 +8,13 @@
  * full holds the tensor back (it is never dropped). With --peers N each
  * region's peer table shows N peers, 127.0.0.(i+1):(9000+i), up; a tensor
  * sent to peer i comes back from peer i (a send to an index with no peer
- * fails with MW_ENOENT, as a real data plane's).
+ * fails with MW_ENOENT, as a real data plane's). With --accepted A the
+ * last A of them are shown as accepted peers, peer i with generation
+ * 100 + i (the others have 1): a send must name that generation.
  *
  *   mw-shm-loopback [--ring N] [--slot-size B] [--tx-slots N]
- *                   [--rx-slots N] [--fail-tag T] [--peers N] NAME [NAME2]
+ *                   [--rx-slots N] [--fail-tag T] [--peers N]
+ *                   [--accepted A] NAME [NAME2]
  *
  * Prints "ready" and the region generation(s) on stdout once serving.
  * SIGINT/SIGTERM: close the regions (clients see MW_ESHUTDOWN) and exit.
@@ -25,6 +28,15 @@
 #include "mw_shm_dp.h"
 
 static volatile sig_atomic_t quit;
+static unsigned npeers, naccepted; /* --peers, --accepted */
+
+/* The generation the table shows for peer p (0: none, no table). */
+static uint32_t peer_gen(uint32_t p)
+{
+	if (p >= npeers)
+		return 0;
+	return p + naccepted >= npeers ? 100 + p : 1;
+}
 
 static void on_signal(int sig)
 {
@@ -90,8 +102,11 @@ static unsigned pump(struct side *s, uint64_t fail_tag, int use_fail_tag)
 				memcpy(s->rxbuf, s->sub.data, s->sub.d.buf_len);
 			s->have_rx = 1;
 		}
+		/* from the peer it went to, as the table shows it now */
+		struct mw_shm_desc m = s->sub.d;
+		m.peer_gen = peer_gen(m.peer);
 		rc = mw_shm_dp_deliver(s->peer->dp, s->rxbuf, s->sub.d.buf_len,
-				       &s->sub.d);
+				       &m);
 		if (rc == MW_EAGAIN)
 			break;
 		if (rc < 0) {
@@ -111,7 +126,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: mw-shm-loopback [--ring N] [--slot-size B] "
 			"[--tx-slots N] [--rx-slots N] [--fail-tag T] "
-			"[--peers N] NAME [NAME2]\n");
+			"[--peers N] [--accepted A] NAME [NAME2]\n");
 	exit(2);
 }
 
@@ -122,7 +137,6 @@ int main(int argc, char **argv)
 	const char *names[2];
 	uint64_t fail_tag = 0;
 	int use_fail_tag = 0, nnames = 0, nsides, i, rc;
-	unsigned npeers = 0;
 	struct timespec idle = {0, 100000};
 
 	mw_shm_cfg_default(&cfg);
@@ -140,6 +154,8 @@ int main(int argc, char **argv)
 			cfg.geom.rx_slots = (uint32_t)strtoul(argv[++i], 0, 0);
 		else if (i + 1 < argc && !strcmp(argv[i], "--peers"))
 			npeers = (unsigned)strtoul(argv[++i], 0, 0);
+		else if (i + 1 < argc && !strcmp(argv[i], "--accepted"))
+			naccepted = (unsigned)strtoul(argv[++i], 0, 0);
 		else if (i + 1 < argc && !strcmp(argv[i], "--fail-tag")) {
 			fail_tag = strtoull(argv[++i], 0, 0);
 			use_fail_tag = 1;
@@ -166,7 +182,11 @@ int main(int argc, char **argv)
 				.ip = {127, 0, 0, (uint8_t)(p + 1)},
 				.port = (uint16_t)(9000 + p),
 				.state = MW_SHM_PEER_UP,
+				.gen = 1,
 			};
+			pi.gen = peer_gen(p);
+			if (p + naccepted >= npeers)
+				pi.flags = MW_SHM_PEER_ACCEPTED;
 			if (mw_shm_dp_peer_set(side[i].dp, p, &pi) < 0) {
 				fprintf(stderr, "mw-shm-loopback: --peers %u: "
 						"more than the table holds\n",

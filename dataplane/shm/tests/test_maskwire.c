@@ -783,6 +783,7 @@ static void test_peers(void)
 	pi.ip[3] = 3;
 	pi.port = 7001;
 	pi.state = MW_SHM_PEER_UP;
+	pi.gen = 1;
 	CHECK_EQ(mw_shm_dp_peer_set(dp, 0, &pi), 0);
 	pi.ip[3] = 4;
 	pi.port = 7002;
@@ -800,6 +801,8 @@ static void test_peers(void)
 	CHECK_EQ(p[1].port, 7002);
 	CHECK_EQ(p[1].state, MW_CLIENT_PEER_DOWN);
 	CHECK_EQ(p[1].restarts, 1);
+	CHECK_EQ(p[1].gen, 1);
+	CHECK_EQ(p[1].flags, 0);
 	memset(p, 0, sizeof(p));
 	CHECK_EQ(mw_client_peers(c, p, 1), 2); /* only one filled */
 	CHECK_EQ(p[1].port, 0);
@@ -847,6 +850,26 @@ static void test_peers(void)
 	CHECK_EQ(mw_client_peers(c, p, 4), MW_EFORMAT);
 	mw_client_detach(c);
 
+	/* an older data plane (minor 1): no generations, none passed on */
+	h->abi_minor = 1;
+	((uint8_t *)h)[h->peer_off + MW_SHM_PEER_CTL_SIZE + 4] =
+		MW_SHM_PEER_UP;
+	CHECK_EQ(attach_served(dp, name, NULL, &c), 0);
+	CHECK_EQ(mw_client_peers(c, p, 4), 2);
+	CHECK_EQ(p[0].gen, 0);
+	meta_1d(&m, MW_DT_U8, 10, 6);
+	m.peer = 1;
+	m.peer_gen = 12345;
+	ck = send_pattern(c, &m, 4);
+	CHECK(ck > 0);
+	dp_step(dp, 0);
+	CHECK_EQ(mw_client_wait(c, ck, 1000, &status), 0);
+	CHECK_EQ(status, 0); /* would be MW_ESTALE had the gen gone out */
+	CHECK_EQ(mw_client_recv(c, &rx, 1000), 0);
+	CHECK_EQ(rx.meta.peer_gen, 0);
+	CHECK_EQ(mw_client_release(c, &rx.buf), 0);
+	mw_client_detach(c);
+
 	/* an older data plane (no table): peer 0 only */
 	h->abi_minor = 0;
 	CHECK_EQ(attach_served(dp, name, NULL, &c), 0);
@@ -863,6 +886,86 @@ static void test_peers(void)
 	mw_shm_dp_destroy(dp, 1);
 }
 
+/* Accepted peers: the client reads an entry's flags and gen, sends
+ * naming the gen (routed), the gen of a peer that left or none
+ * (MW_ESTALE, nothing sent), and gets the source's gen with a delivery. */
+static void test_peer_generations(void)
+{
+	const char *name = test_name("peer-gen");
+	struct mw_client_peer p[4];
+	struct mw_shm_peer_info pi;
+	struct mw_client_failure f;
+	struct mw_client_meta m;
+	struct mw_client_rx rx;
+	struct mw_shm_cfg cfg;
+	struct mw_shm_dp *dp;
+	struct mw_client *c;
+	int64_t ck;
+	int status;
+
+	cfg_small(&cfg, 4, 4, 4);
+	cfg.geom.peer_cap = 3;
+	CHECK_EQ(mw_shm_dp_create(name, &cfg, &dp), 0);
+	memset(&pi, 0, sizeof(pi));
+	pi.ip[0] = 10;
+	pi.port = 7001;
+	pi.state = MW_SHM_PEER_UP;
+	pi.gen = 1;
+	CHECK_EQ(mw_shm_dp_peer_set(dp, 0, &pi), 0);
+	pi.ip[3] = 7;
+	pi.state = MW_SHM_PEER_CONNECTING;
+	pi.flags = MW_SHM_PEER_ACCEPTED;
+	pi.gen = 3;
+	CHECK_EQ(mw_shm_dp_peer_set(dp, 1, &pi), 0);
+	CHECK_EQ(attach_served(dp, name, NULL, &c), 0);
+	CHECK_EQ(mw_client_peers(c, p, 4), 2);
+	CHECK_EQ(p[0].flags, 0);
+	CHECK_EQ(p[0].gen, 1);
+	CHECK_EQ(p[1].flags, MW_CLIENT_PEER_ACCEPTED);
+	CHECK_EQ(p[1].gen, 3);
+	CHECK_EQ(p[1].ip[3], 7);
+
+	/* its gen: routed, and the delivery names the source's gen */
+	meta_1d(&m, MW_DT_U8, 10, 5);
+	m.peer = 1;
+	m.peer_gen = p[1].gen;
+	ck = send_pattern(c, &m, 3);
+	CHECK(ck > 0);
+	dp_step(dp, 0);
+	CHECK_EQ(mw_client_wait(c, ck, 1000, &status), 0);
+	CHECK_EQ(status, 0);
+	CHECK_EQ(mw_client_recv(c, &rx, 1000), 0);
+	CHECK_EQ(rx.meta.peer, 1);
+	CHECK_EQ(rx.meta.peer_gen, 3);
+	CHECK_EQ(mw_client_release(c, &rx.buf), 0);
+	/* no gen to an accepted index */
+	m.peer_gen = 0;
+	ck = send_pattern(c, &m, 3);
+	CHECK(ck > 0);
+	CHECK_EQ(dp_step(dp, 0), 0);
+	CHECK_EQ(mw_client_wait(c, ck, 1000, &status), 0);
+	CHECK_EQ(status, MW_ESTALE);
+	/* the device leaves, another takes index 1: the old gen fails,
+	 * through mw_client_poll_failure() too, naming the index */
+	pi.ip[3] = 8;
+	pi.gen = 4;
+	CHECK_EQ(mw_shm_dp_peer_set(dp, 1, &pi), 0);
+	m.peer_gen = 3;
+	ck = send_pattern(c, &m, 3);
+	CHECK(ck > 0);
+	CHECK_EQ(dp_step(dp, 0), 0);
+	for (int i = 0; i < 100 && mw_client_poll_failure(c, &f) == 0; i++)
+		usleep(1000);
+	CHECK_EQ(f.cookie, ck);
+	CHECK_EQ(f.status, MW_ESTALE);
+	CHECK_EQ(f.peer, 1);
+	CHECK_EQ(mw_client_peers(c, p, 4), 2);
+	CHECK_EQ(p[1].gen, 4);
+	CHECK_EQ(p[1].ip[3], 8);
+	mw_client_detach(c);
+	mw_shm_dp_destroy(dp, 1);
+}
+
 int main(void)
 {
 	test_round_trip();
@@ -875,5 +978,6 @@ int main(void)
 	test_not_served();
 	test_corrupt_region();
 	test_peers();
+	test_peer_generations();
 	return mw_test_exit("test_maskwire");
 }
