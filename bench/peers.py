@@ -10,9 +10,16 @@ and the server's CPU per tensor: the server process's CPU time (user +
 system, wait4()) over the tensors it delivered. It includes its polling
 while nothing arrives (--idle-yield gives the core away only when another
 process wants it); all processes share this machine's two cores.
-The "lcores" rows: 4 devices against a server with 1 and with 2 I/O
-lcores (--io-lcores, qpairs=2 on its af_packet port), run alternately
-twice; each row gives the server's aggregate figures."""
+The "peers-lcores" rows: 4 devices against a server with 1 and with 2
+I/O lcores (--io-lcores, qpairs=2 on its af_packet port), run
+alternately twice, with the server's sink verifying every tensor
+(it regenerates, encodes and decodes each one: the server's work per
+tensor is then larger than a device's, so the server is the bottleneck
+that a second lcore can relieve) and without (--no-verify: the
+transport alone). There every process is pinned (EAL -l): device i on
+CPU i % 2, the server's lcore k on CPU k, so each CPU runs two devices
+and one server lcore (unpinned, every data plane's main lcore would sit
+on CPU 0)."""
 import os
 import signal
 import sys
@@ -27,7 +34,7 @@ import topo  # noqa: E402
 SHAPE = "16,64,8,8"
 
 
-def one(binary, n, seconds, lcores=1):
+def one(binary, n, seconds, lcores=1, verify=False, pin_half=False):
     run = mwtest.Run(binary, "bpeers%d" % n)
     try:
         t = topo.Topo(run, n)
@@ -35,19 +42,21 @@ def one(binary, n, seconds, lcores=1):
         dev = ["--plain", "--gen", "100000000", "--shape", SHAPE, "--kind",
                "activation", "--content-period", "1", "--drain-ms", "100",
                "--linger-ms", "100"]
-        devs = [t.start_device(i, dev) for i in range(n)]
+        # lcores rows: device i on CPU i % 2, the server's lcores on CPU
+        # 0 (and 1): each CPU runs half the devices and one server lcore
+        pin = lcores > 1 or pin_half
+        devs = [t.start_device(i, dev, eal=["-l", str(i % 2)] if pin else ())
+                for i in range(n)]
         t.wait_running(devs)
         args = ["--plain", "--peers", t.peers_file(0), "--sink",
-                "--no-verify", "--duration", str(seconds),
-                "--link-wait-ms", "5000"]
+                "--duration", str(seconds), "--link-wait-ms", "5000"]
+        if not verify:
+            args.append("--no-verify")
         if lcores > 1:
-            vdev = t.vdev(t.srv_if) + ",qpairs=%d" % lcores
-            srv = run.start("server", vdev,
-                            ["--ip", topo.SERVER_IP, "--idle-yield",
-                             "--status-ms", "2000", "--io-lcores",
-                             str(lcores)] + args, netns=t.srv_ns)
-        else:
-            srv = t.start_server(args)
+            args += ["--io-lcores", str(lcores)]
+        srv = t.start_server(
+            args, vdev_extra=",qpairs=%d" % lcores if lcores > 1 else "",
+            eal=["-l", ",".join(str(k) for k in range(lcores))] if pin else ())
         _, status, ru = os.wait4(srv.pid, 0)
         srv.returncode = os.waitstatus_to_exitcode(status)
         for d in devs:
@@ -85,13 +94,17 @@ def peers_section(a, b, log):
 
 
 def lcores_section(a, b, log):
-    """4 devices; the server with 1, then 2 I/O lcores, twice."""
+    """4 devices; the server with 1, then 2 I/O lcores, twice; verifying
+    and not."""
     n, seconds = 4, (3 if a.smoke else (5 if a.quick else 8))
-    for rnd in range(1 if a.smoke else 2):
-        for lc in (1, 2):
-            log("peers: %d devices, server with %d I/O lcore(s), round %d, "
-                "%d s" % (n, lc, rnd + 1, seconds))
-            b.add("peers-lcores", "maskwire-afpacket-bridge", peers=n,
-                  io_lcores=lc, round=rnd + 1, shape=SHAPE, codec="ms",
-                  seconds=seconds,
-                  m=b.rep(lambda: one(a.maskwire, n, seconds, lc), 1))
+    for verify in (True, False):
+        for rnd in range(1 if a.smoke else 2):
+            for lc in (1, 2):
+                log("peers: %d devices, server with %d I/O lcore(s)%s, "
+                    "round %d, %d s" % (n, lc, ", verifying" if verify
+                                        else "", rnd + 1, seconds))
+                b.add("peers-lcores", "maskwire-afpacket-bridge", peers=n,
+                      io_lcores=lc, verify=verify, round=rnd + 1,
+                      shape=SHAPE, codec="ms", seconds=seconds,
+                      m=b.rep(lambda: one(a.maskwire, n, seconds, lc,
+                                          verify, True), 1))

@@ -55,7 +55,7 @@
 	X(link_downs) X(link_ups) X(port_restarts) X(port_restart_errors)   \
 	X(accept_new) X(accept_reclaimed) X(accept_not_hello)                 \
 	X(accept_not_allowed) X(accept_rejected) X(peer_table_full)         \
-	X(handoff_out) X(handoff_in) X(handoff_full)
+	X(handoff_out) X(handoff_in) X(handoff_self) X(handoff_full)
 
 struct mw_dp_counters {
 #define MW_DP_CNT_FIELD_(n) uint64_t n;
@@ -86,7 +86,7 @@ struct mw_dp_peer {
 	struct mw_net_flow flow;
 };
 
-#define INBOX_CAP 2048u /* frames handed to one I/O lcore, at most */
+#define INBOX_CAP 8192u /* frames handed to one I/O lcore, at most */
 #define TXRING_CAP 4096u /* frames waiting for lcore 0's TX queue */
 
 struct mw_dp;
@@ -212,12 +212,13 @@ void mw_dp_shard_free(struct mw_dp *dp);
  * already created in *dp0; creates the others. */
 int mw_dp_group_init(struct mw_dp *dp0, char *err, size_t errlen);
 void mw_dp_group_free(struct mw_dp_group *g);
-/* A frame from the port: true if it was handed to its owner (or dropped
- * because the owner's inbox is full); false: handle it here. ARP is also
- * copied to the other lcores. */
+/* A frame from the port: true if it went to its owner's inbox (this
+ * lcore's own included), or was dropped because that inbox is full;
+ * false: handle it here (ARP, also copied to the other lcores; frames
+ * that are not IPv4/UDP). */
 bool mw_dp_handoff(struct mw_dp *dp, struct rte_mbuf *m);
-/* Frames handed to this lcore, at most max: learn_only[i] marks an ARP
- * frame handled where it arrived (learn the MAC, answer nothing). */
+/* Frames from this lcore's inbox, at most max: learn_only[i] marks an
+ * ARP frame handled where it arrived (learn the MAC, answer nothing). */
 unsigned mw_dp_inbox(struct mw_dp *dp, struct rte_mbuf **m, bool *learn_only,
 		     unsigned max);
 /* Lcore 0: frames other lcores queued for its TX queue, into its TX

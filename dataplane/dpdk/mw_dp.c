@@ -367,12 +367,16 @@ static void rx_release_held(struct mw_dp *dp, uint64_t now, bool all)
 	}
 }
 
-/* Frames other I/O lcores handed to this one (their owner). */
+/* Frames of this lcore's peers from its inbox (received by it or by
+ * another I/O lcore), two bursts at most. */
 static unsigned rx_inbox(struct mw_dp *dp, uint64_t now)
 {
-	struct rte_mbuf *pkts[MW_DP_BURST];
-	bool learn[MW_DP_BURST];
+	struct rte_mbuf *pkts[2 * MW_DP_BURST];
+	bool learn[2 * MW_DP_BURST];
 	unsigned n = mw_dp_inbox(dp, pkts, learn, MW_DP_BURST);
+	if (n == MW_DP_BURST)
+		n += mw_dp_inbox(dp, pkts + n, learn + n, MW_DP_BURST);
+	dp->c.handoff_in += n;
 	for (unsigned i = 0; i < n; i++) {
 		if (learn[i]) {
 			rx_frame(dp, pkts[i], now, true);
@@ -384,13 +388,18 @@ static unsigned rx_inbox(struct mw_dp *dp, uint64_t now)
 	return n;
 }
 
-static unsigned rx_poll(struct mw_dp *dp, uint64_t now)
+/*
+ * One RX burst: each frame to the loop, or (several I/O lcores) to its
+ * owner's inbox. With several lcores the queue is drained up to
+ * RX_DRAIN_BURSTS bursts a turn: handing a frame on is cheap, and a
+ * peer whose frames land on a busy lcore's queue must not wait for that
+ * lcore's own work (its round trip, hence its rate, would suffer).
+ */
+#define RX_DRAIN_BURSTS 4u
+
+static unsigned rx_burst(struct mw_dp *dp, uint64_t now, bool many)
 {
 	struct rte_mbuf *pkts[MW_DP_BURST];
-	const bool many = dp->grp->n > 1;
-	unsigned got = many ? rx_inbox(dp, now) : 0;
-	if (unlikely(!dp->port_running || !dp->polls_rx))
-		goto out;
 	uint64_t t = mw_dp_prof_now(&dp->prof);
 	uint16_t n = rte_eth_rx_burst(dp->port, dp->rxq, pkts, MW_DP_BURST);
 	if (n)
@@ -407,8 +416,21 @@ static unsigned rx_poll(struct mw_dp *dp, uint64_t now)
 			continue;
 		rx_with_faults(dp, m, now);
 	}
-	got += n;
-out:
+	return n;
+}
+
+static unsigned rx_poll(struct mw_dp *dp, uint64_t now)
+{
+	const bool many = dp->grp->n > 1;
+	unsigned got = 0;
+	if (likely(dp->port_running && dp->polls_rx)) {
+		unsigned b = 0, n;
+		do
+			got += n = rx_burst(dp, now, many);
+		while (many && n == MW_DP_BURST && ++b < RX_DRAIN_BURSTS);
+	}
+	if (many)
+		got += rx_inbox(dp, now);
 	if (got)
 		mw_loop_mark_rx(&dp->loop, now);
 	return got;

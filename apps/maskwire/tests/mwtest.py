@@ -154,13 +154,14 @@ class Workdir:
             self._key = path
         return self._key
 
-    def maskwire(self, binary, side, vdev, app_args, log, netns=None):
+    def maskwire(self, binary, side, vdev, app_args, log, netns=None,
+                 eal=()):
         """Start a data plane on vdev, stdout and stderr to the file log;
         returns its Popen. Encrypted with keyfile() unless app_args give
-        --key or --plain."""
+        --key or --plain. eal: more EAL arguments (e.g. -l 1)."""
         if "--key" not in app_args and "--plain" not in app_args:
             app_args = app_args + ["--key", self.keyfile()]
-        cmd = [binary] + EAL_COMMON + [
+        cmd = [binary] + EAL_COMMON + list(eal) + [
             "--file-prefix", self.prefix(side), "--vdev=" + vdev, "--"
         ] + app_args
         if netns:
@@ -230,12 +231,12 @@ class Run(Workdir):
         super().__init__("mw-%s-" % name, "mwt%d%s" % (os.getpid(), name[:6]))
         self.binary = binary
 
-    def start(self, side, vdev, app_args, netns=None):
+    def start(self, side, vdev, app_args, netns=None, eal=()):
         """Start one maskwire; stats go to a file, stderr to a log."""
         stats = self.path("%s.json" % side)
         log = self.path("%s.log" % side)
         p = self.maskwire(self.binary, side, vdev,
-                          app_args + ["--stats", stats], log, netns)
+                          app_args + ["--stats", stats], log, netns, eal)
         p.side, p.stats, p.logf = side, stats, log
         return p
 

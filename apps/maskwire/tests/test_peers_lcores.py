@@ -78,12 +78,13 @@ def body(run):
         c.eq("lcore 1 received nothing from the port", lcs[1]["rx_frames"], 0)
         c.true("lcore 0 handed lcore 1 its peers' frames (%d)"
                % lcs[0]["handoff_out"], lcs[0]["handoff_out"] > 0)
-    c.eq("frames handed over = frames taken from inboxes",
-         sum(lc["handoff_out"] for lc in lcs),
+    c.eq("frames put in inboxes (others' and own) = frames taken",
+         sum(lc["handoff_out"] + lc["handoff_self"] for lc in lcs),
          sum(lc["handoff_in"] for lc in lcs))
     c.eq("lcores' frames add up", sum(lc["rx_frames"] for lc in lcs),
          net["rx_frames"])
-    print("handoffs: %s" % [(lc["handoff_out"], lc["handoff_in"]) for lc in lcs])
+    print("handoffs (out, self, in): %s"
+          % [(lc["handoff_out"], lc["handoff_self"], lc["handoff_in"]) for lc in lcs])
     for i, d in enumerate(devs):
         ds = run.stats(d)
         c.true("device %d verified the server's %d tensors" % (i, G),

@@ -96,17 +96,17 @@ class Topo:
                              check=True, capture_output=True, text=True).stdout
         return out.split("link/ether ")[1].split()[0]
 
-    def start_server(self, args):
-        return self.run.start("server", self.vdev(self.srv_if),
+    def start_server(self, args, vdev_extra="", eal=()):
+        return self.run.start("server", self.vdev(self.srv_if) + vdev_extra,
                               ["--ip", SERVER_IP, "--idle-yield",
                                "--status-ms", "2000"] + args,
-                              netns=self.srv_ns)
+                              netns=self.srv_ns, eal=eal)
 
-    def start_device(self, i, args, side=None):
+    def start_device(self, i, args, side=None, eal=()):
         return self.run.start(side or "dev%d" % i, self.vdev(self.dev_if[i]),
                               ["--ip", device_ip(i), "--peer", SERVER_IP,
                                "--idle-yield", "--status-ms", "300"] + args,
-                              netns=self.dev_ns[i])
+                              netns=self.dev_ns[i], eal=eal)
 
     def wait_running(self, procs, timeout=90):
         """Wait until every data plane in procs runs its poll loop (its
