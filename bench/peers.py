@@ -9,17 +9,17 @@ measured, not the checker) for --duration. Per N: aggregate goodput
 and the server's CPU per tensor: the server process's CPU time (user +
 system, wait4()) over the tensors it delivered. It includes its polling
 while nothing arrives (--idle-yield gives the core away only when another
-process wants it); all processes share this machine's two cores.
+process wants it). The server runs on CPU 0 and every device on CPU 1
+(EAL -l), so the server has a core of its own.
 The "peers-lcores" rows: 4 devices against a server with 1 and with 2
 I/O lcores (--io-lcores, qpairs=2 on its af_packet port), run
 alternately twice, with the server's sink verifying every tensor
 (it regenerates, encodes and decodes each one: the server's work per
 tensor is then larger than a device's, so the server is the bottleneck
 that a second lcore can relieve) and without (--no-verify: the
-transport alone). There every process is pinned (EAL -l): device i on
-CPU i % 2, the server's lcore k on CPU k, so each CPU runs two devices
-and one server lcore (unpinned, every data plane's main lcore would sit
-on CPU 0)."""
+transport alone). There device i runs on CPU i % 2 and the server's
+lcore k on CPU k, so each CPU runs two devices and at most one server
+lcore. (Unpinned, every data plane's main lcore would sit on CPU 0.)"""
 import os
 import signal
 import sys
@@ -34,7 +34,9 @@ import topo  # noqa: E402
 SHAPE = "16,64,8,8"
 
 
-def one(binary, n, seconds, lcores=1, verify=False, pin_half=False):
+def one(binary, n, seconds, lcores=1, verify=False, pin="apart"):
+    """pin "apart": the server on CPU 0, every device on CPU 1; "split":
+    device i on CPU i % 2, the server's lcore k on CPU k."""
     run = mwtest.Run(binary, "bpeers%d" % n)
     try:
         t = topo.Topo(run, n)
@@ -42,10 +44,8 @@ def one(binary, n, seconds, lcores=1, verify=False, pin_half=False):
         dev = ["--plain", "--gen", "100000000", "--shape", SHAPE, "--kind",
                "activation", "--content-period", "1", "--drain-ms", "100",
                "--linger-ms", "100"]
-        # lcores rows: device i on CPU i % 2, the server's lcores on CPU
-        # 0 (and 1): each CPU runs half the devices and one server lcore
-        pin = lcores > 1 or pin_half
-        devs = [t.start_device(i, dev, eal=["-l", str(i % 2)] if pin else ())
+        devs = [t.start_device(i, dev, eal=["-l", str(i % 2 if pin == "split"
+                                                   else 1)])
                 for i in range(n)]
         t.wait_running(devs)
         args = ["--plain", "--peers", t.peers_file(0), "--sink",
@@ -56,7 +56,7 @@ def one(binary, n, seconds, lcores=1, verify=False, pin_half=False):
             args += ["--io-lcores", str(lcores)]
         srv = t.start_server(
             args, vdev_extra=",qpairs=%d" % lcores if lcores > 1 else "",
-            eal=["-l", ",".join(str(k) for k in range(lcores))] if pin else ())
+            eal=["-l", ",".join(str(k) for k in range(lcores))])
         _, status, ru = os.wait4(srv.pid, 0)
         srv.returncode = os.waitstatus_to_exitcode(status)
         for d in devs:
@@ -107,4 +107,4 @@ def lcores_section(a, b, log):
                       io_lcores=lc, verify=verify, round=rnd + 1,
                       shape=SHAPE, codec="ms", seconds=seconds,
                       m=b.rep(lambda: one(a.maskwire, n, seconds, lc,
-                                          verify, True), 1))
+                                          verify, "split"), 1))
