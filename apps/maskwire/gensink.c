@@ -675,26 +675,25 @@ struct mw_gensink_group {
 	struct mw_gensink *sum; /* built for stats_json */
 };
 
-int mw_gensink_group_new(const struct mw_gensink_cfg *cfg,
-			 const unsigned *peers, unsigned n,
-			 struct mw_gensink_group **out)
+int mw_gensink_group_new(const struct mw_gensink_cfg *cfg, unsigned npeers,
+			 unsigned n, struct mw_gensink_group **out)
 {
 	*out = NULL;
-	unsigned total = 0;
-	for (unsigned k = 0; k < n; k++)
-		total += peers[k];
-	if (n < 1 || n > MW_GENSINK_GROUP_MAX || !total)
+	if (n < 1 || n > MW_GENSINK_GROUP_MAX)
 		return MW_EINVAL;
+	/* peer i is member i % n's */
+	unsigned peers[MW_GENSINK_GROUP_MAX] = {0}, total = npeers;
+	for (unsigned i = 0; i < npeers; i++)
+		peers[i % n]++;
 	struct mw_gensink_group *gg = calloc(1, sizeof(*gg));
 	if (!gg)
 		return MW_ENOMEM;
 	gg->n = n;
 	for (unsigned k = 0; k < n; k++) {
 		struct mw_gensink_cfg c = *cfg;
-		/* the rate is over all peers: each member its share */
-		c.rate = cfg->rate * peers[k] / total;
-		if (cfg->rate > 0 && c.rate <= 0)
-			c.rate = 0; /* no peers here: it submits nothing */
+		/* the rate is over all peers: each member its share (a
+		 * member with no configured peer generates nothing) */
+		c.rate = total ? cfg->rate * peers[k] / total : 0;
 		int rc = mw_gensink_new(&c, &gg->m[k]);
 		if (rc) {
 			mw_gensink_group_free(gg);

@@ -106,14 +106,14 @@ void mw_gensink_free(struct mw_gensink *g);
 struct mw_gensink_group;
 
 /**
- * Create n members from cfg; member k serves peers[k] peers and
- * generates its share of cfg->rate.
- * @return 0, MW_EINVAL (n out of 1..MW_GENSINK_GROUP_MAX, no peers, or as
+ * Create n members from cfg for npeers configured peers: member k serves
+ * peers k, k + n, k + 2n, ... (the data plane's I/O lcore k's) and
+ * generates their share of cfg->rate.
+ * @return 0, MW_EINVAL (n out of 1..MW_GENSINK_GROUP_MAX, or as
  *         mw_gensink_new()), MW_ENOMEM.
  */
-int mw_gensink_group_new(const struct mw_gensink_cfg *cfg,
-			 const unsigned *peers, unsigned n,
-			 struct mw_gensink_group **out);
+int mw_gensink_group_new(const struct mw_gensink_cfg *cfg, unsigned npeers,
+			 unsigned n, struct mw_gensink_group **out);
 
 /** Member k (its mw_gensink_source() is lcore k's source), NULL if k is
  *  out of range. */
@@ -121,7 +121,8 @@ struct mw_gensink *mw_gensink_group_member(struct mw_gensink_group *gg,
 					   unsigned k);
 
 /** The whole group's view: stats_json (counters added up, latencies of
- *  all members) and verdict only; it polls nothing. */
+ *  all members) and verdict only (mw_dp_cfg.src with several I/O
+ *  lcores); it polls nothing. */
 void mw_gensink_group_source(struct mw_gensink_group *gg,
 			     struct mw_source *src);
 

@@ -916,10 +916,8 @@ int main(int argc, char **argv)
 		mw_shmsrc_source(shm, &src);
 	} else if (a.dp.io_lcores > 1) {
 		/* one generator/sink per I/O lcore, for its share of peers */
-		unsigned share[MW_DP_MAX_IO_LCORES] = {0};
-		for (unsigned i = 0; i < a.dp.npeers; i++)
-			share[i % a.dp.io_lcores]++;
-		rc = mw_gensink_group_new(&a.gs, share, a.dp.io_lcores, &gsg);
+		rc = mw_gensink_group_new(&a.gs, a.dp.npeers, a.dp.io_lcores,
+					  &gsg);
 		if (rc) {
 			fprintf(stderr, "maskwire: error: generator: %s\n",
 				mw_strerror(rc));
@@ -931,7 +929,6 @@ int main(int argc, char **argv)
 			a.dp.srcs[k] = &lsrc[k];
 		}
 		mw_gensink_group_source(gsg, &src);
-		src.poll = lsrc[0].poll; /* checked: a traffic source */
 	} else {
 		rc = mw_gensink_new(&a.gs, &gs);
 		if (rc) {

@@ -195,7 +195,7 @@ int mw_dp_create(const struct mw_dp_cfg *cfg, struct mw_dp **out, char *err,
 	int rc = mw_dp_cfg_check(cfg, err, errlen);
 	if (rc)
 		return rc;
-	if (!cfg->src || !cfg->src->poll) {
+	if (!cfg->src || (cfg->io_lcores == 1 && !cfg->src->poll)) {
 		snprintf(err, errlen, "no traffic source");
 		return MW_EINVAL;
 	}

@@ -32,6 +32,14 @@ CASES = [
     (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--gen"], "needs a value"),
     (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--capture", "/nonexistent/dir/x.pcap"],
      "cannot create"),
+    (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--io-lcores", "0"], "--io-lcores: give 1..16"),
+    (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--io-lcores", "17"], "--io-lcores: give 1..16"),
+    (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--io-lcores", "2", "--gen", "5"],
+     "give at least as many peers"),
+    (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--io-lcores", "2", "--shm", "mwx"],
+     "needs the generator/sink"),
+    (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--peer", "10.0.0.3", "--io-lcores", "2",
+      "--encode-workers", "--sink"], "does not go with --encode-workers"),
 ]
 
 
