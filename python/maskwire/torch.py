@@ -47,10 +47,13 @@ Errors: maskwire.Timeout (nothing from the peer in time), PeerClosed /
 PeerFailed (the peer closed its link, normally or because of an
 exception), ProtocolError (the peer sent something out of sequence),
 BoundaryError (this side was used out of order), maskwire.SendFailed (the
-data plane could not deliver a tensor; a Server drops that device and
-serves the others on), maskwire.ResetError (the local
+data plane could not deliver a tensor), maskwire.ResetError (the local
 data plane went away), maskwire.PartialDelivery (a tensor delivered
-partial at its deadline, on a Link made with strict=True). The wire format (tags) is in docs/PYTHON.md.
+partial at its deadline, on a Link made with strict=True). A Server
+drops a device whose send failed, that failed (PeerFailed) or sent out
+of sequence (ProtocolError), serves the others on, and serves a device
+again when it sends a new step 0. The wire format (tags) is in
+docs/PYTHON.md.
 """
 
 import collections
@@ -349,7 +352,10 @@ class Link:
     def _raise_failures(self):
         """Raise this link's oldest failed send (maskwire.SendFailed, its
         .peer the index sent to); another peer's are kept for its link."""
-        failed = self.client.failures()
+        # a close's notice that failed concerns nobody: its link is
+        # closed (and a device back at that index is another session)
+        failed = [f for f in self.client.failures()
+                  if (_unpack(f.tag or 0) or (0,))[0] != END]
         if self.peer is not None:
             hub = self._hub("_mw_torch_failed")
             gone = self._hub("_mw_torch_gone")
