@@ -631,6 +631,39 @@ class DevicesComeAndGo(unittest.TestCase):
         self.assertEqual({i: link.steps for i, link in srv.links.items()},
                          {0: 2, 1: 2, 2: 3})
 
+    def test_accepted_slot_changes_hands(self):
+        """Accepted device 2 (generation 102) goes away without closing
+        its link and a new device takes its slot (the loopback gives
+        index 2 generation 103 when a second step 0 comes from it): the
+        Server drops the old device (PeerFailed: it left) and serves the
+        new one with a fresh Link keyed by (2, 103); its gradients go to
+        generation 103, so they would never reach the old device."""
+        tag = mwt._pack(mwt.DATA, 0, 0, 2, mwt._F_GRAD)
+
+        def devices(client):
+            links = [mwt.Link(client, timeout=T, peer=i) for i in range(3)]
+            cuts = [mwt.Boundary(link) for link in links]
+            for i in (2, 0, 2, 1):
+                self.step(cuts[i], i)
+            links[2]._closed = True        # gone: tells nothing
+            links[2] = mwt.Link(client, timeout=T, peer=2)
+            cuts[2] = mwt.Boundary(links[2])
+            for i in (2, 0, 2, 1):
+                self.step(cuts[i], i)
+            for link in links:
+                link.close()
+        _, order, srv, reported, joined = self.run_devices(
+            ("--accepted", "1", "--regen-tag", str(tag)), devices)
+        self.assertEqual(order, [(2, 0, 102), (0, 0, 1), (2, 1, 102),
+                                 (1, 0, 1), (2, 0, 103), (0, 1, 1),
+                                 (2, 1, 103), (1, 1, 1)])
+        self.assertEqual([(i, type(e)) for i, e in reported],
+                         [(2, mwt.PeerFailed)])
+        self.assertIn("left without closing its link", str(reported[0][1]))
+        self.assertEqual([(p.index, p.gen) for p in joined], [(2, 103)])
+        self.assertEqual(srv.links[2].peer.gen, 103)
+        self.assertEqual(srv.failed, {})
+
 
 if __name__ == "__main__":
     if not LOOPBACK:
