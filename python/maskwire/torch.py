@@ -451,16 +451,19 @@ class Link:
         gone = self._hub("_mw_torch_gone")
         rejoin = self.client.__dict__.get("_mw_torch_rejoin")
         q = hub.get(self.peer.index)
-        while q:
+        if q and rejoin:
+            # another device's at this index are the Server's to judge
             k = next((k for k, rx in enumerate(q) if self._mine(rx.peer)),
                      None)
             if k is not None:
                 rx = q[k]
                 del q[k]
                 return rx
-            if rejoin:
-                break  # another device at this index: the Server's
-            q.popleft().release()  # an earlier device at this index
+        while q and not rejoin:
+            rx = q.popleft()
+            if self._mine(rx.peer):
+                return rx
+            rx.release()  # an earlier device at this index: not ours
         deadline = time.monotonic() + wait
         while True:
             left = deadline - time.monotonic()
