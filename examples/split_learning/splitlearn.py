@@ -148,11 +148,16 @@ def run_server_many(args):
     served = {}
 
     def dropped(peer, e):
-        # a gradient or reply that could not reach one client: the
-        # server stops serving it and trains on with the others
+        # a client that failed (its program, or a gradient or reply that
+        # could not reach it): the server stops serving it and trains on
+        # with the others; it rejoins if it starts again
         print(f"{who}: client {peer}: dropped: {e}", flush=True)
 
+    def joined(peer):
+        print(f"{who}: client {peer}: joined", flush=True)
+
     with mwt.Server(args.shm, timeout=4 * args.timeout, on_failure=dropped,
+                    on_join=joined,
                     **codec_args(args.grad_codec)) as srv:
         if len(srv.peers) != args.clients:
             raise SystemExit(f"{who}: the data plane has {len(srv.peers)} "
@@ -175,7 +180,10 @@ def run_server_many(args):
               f"{args.ddp[1]} server processes", flush=True)
         torch.distributed.destroy_process_group()
     for k, n in served.items():
-        p = table[k]
+        p = table.get(k)
+        if p is None:  # an accepted client whose index another holds now
+            print(f"{who}: client {k}: {n} training steps", flush=True)
+            continue
         print(f"{who}: client {k}: {n} training steps, dense "
               f"{human(p.dense_rx_bytes)} up / {human(p.dense_tx_bytes)} "
               f"down, restarts {p.restarts}", flush=True)

@@ -47,10 +47,13 @@ Errors: maskwire.Timeout (nothing from the peer in time), PeerClosed /
 PeerFailed (the peer closed its link, normally or because of an
 exception), ProtocolError (the peer sent something out of sequence),
 BoundaryError (this side was used out of order), maskwire.SendFailed (the
-data plane could not deliver a tensor; a Server drops that device and
-serves the others on), maskwire.ResetError (the local
+data plane could not deliver a tensor), maskwire.ResetError (the local
 data plane went away), maskwire.PartialDelivery (a tensor delivered
-partial at its deadline, on a Link made with strict=True). The wire format (tags) is in docs/PYTHON.md.
+partial at its deadline, on a Link made with strict=True). A Server
+drops a device whose send failed, that failed (PeerFailed) or sent out
+of sequence (ProtocolError), serves the others on, and serves a device
+again when it sends a new step 0. The wire format (tags) is in
+docs/PYTHON.md.
 """
 
 import collections
@@ -133,7 +136,29 @@ class PeerClosed(BoundaryError, ConnectionError):
 
 class PeerFailed(PeerClosed):
     """The peer closed its link because its program raised an
-    exception."""
+    exception (or, from a Server: the device left its index to another
+    device without closing its link)."""
+
+
+class _Crowded(ProtocolError):
+    """Too many tensors held for other peers' links (not one peer's
+    fault: a Server raises it)."""
+
+
+class _NewSession(ProtocolError):
+    """A peer's step 0 arrived on a link past step 0: the device started
+    a new session (a restarted program). .rx: that tensor, a private
+    copy, for the Server to give to the device's new link."""
+
+    def __init__(self, msg: str, rx: Received):
+        super().__init__(msg)
+        self.rx = rx
+
+
+def _starts_session(rx: Received) -> bool:
+    """Is rx a tensor of a step 0 (what a new device link sends first)?"""
+    f = _unpack(rx.tag)
+    return f is not None and f[0] == DATA and f[1] == 0
 
 
 def _to_host(t: torch.Tensor) -> torch.Tensor:
@@ -279,14 +304,16 @@ class Link:
         never confirms it); errors then are not raised."""
         self._close(failed, 2.0)
 
-    def _close(self, failed: bool, wait: Optional[float]) -> None:
+    def _close(self, failed: bool, wait: Optional[float],
+               tell: bool = True) -> None:
         """close(); wait None: send the notice without waiting for it
-        (a peer whose sends fail would hold the caller up)."""
+        (a peer whose sends fail would hold the caller up); tell False:
+        no notice (the peer started a new session, which it would end)."""
         if self._closed:
             return
         self._closed = True
         try:
-            if self._peer_end is None and not self.client.closed:
+            if tell and self._peer_end is None and not self.client.closed:
                 ck = self.client.send(
                     torch.zeros(1), kind="other", codec="dense",
                     tag=_pack(END, self.steps, 0, 1,
@@ -302,11 +329,21 @@ class Link:
             self._stash.clear()
             if self.peer is not None and not self.client.closed:
                 # what still comes from it, or fails to it, is nobody's
-                self._hub("_mw_torch_gone")[self.peer.index] = self.peer
-                self._hub("_mw_torch_failed").pop(self.peer.index, None)
-                q = self._hub("_mw_torch_hub").pop(self.peer.index, None)
+                i = self.peer.index
+                self._hub("_mw_torch_failed").pop(i, None)
+                q = self._hub("_mw_torch_hub").pop(i, None)
+                rejoin = self.client.__dict__.get("_mw_torch_rejoin")
+                keep = collections.deque()
                 for rx in q or ():
-                    rx.release()
+                    # a Server's: the device's new session, if it began
+                    if rejoin and (keep or _starts_session(rx)):
+                        keep.append(rx)
+                    else:
+                        rx.release()
+                if keep:
+                    self._hub("_mw_torch_hub")[i] = keep
+                else:
+                    self._hub("_mw_torch_gone")[i] = self.peer
             if self._own:
                 self.client.close()
 
@@ -315,7 +352,10 @@ class Link:
     def _raise_failures(self):
         """Raise this link's oldest failed send (maskwire.SendFailed, its
         .peer the index sent to); another peer's are kept for its link."""
-        failed = self.client.failures()
+        # a close's notice that failed concerns nobody: its link is
+        # closed (and a device back at that index is another session)
+        failed = [f for f in self.client.failures()
+                  if (_unpack(f.tag or 0) or (0,))[0] != END]
         if self.peer is not None:
             hub = self._hub("_mw_torch_failed")
             gone = self._hub("_mw_torch_gone")
@@ -409,8 +449,17 @@ class Link:
             return self.client.recv(timeout=wait)
         hub = self._hub("_mw_torch_hub")
         gone = self._hub("_mw_torch_gone")
+        rejoin = self.client.__dict__.get("_mw_torch_rejoin")
         q = hub.get(self.peer.index)
-        while q:
+        if q and rejoin:
+            # another device's at this index are the Server's to judge
+            k = next((k for k, rx in enumerate(q) if self._mine(rx.peer)),
+                     None)
+            if k is not None:
+                rx = q[k]
+                del q[k]
+                return rx
+        while q and not rejoin:
             rx = q.popleft()
             if self._mine(rx.peer):
                 return rx
@@ -425,11 +474,14 @@ class Link:
                 return rx
             g = gone.get(rx.peer.index)
             if g is not None and (not g.gen or g.gen == rx.peer.gen):
-                rx.release()  # its link was closed: nobody reads it
-                continue
+                if not (rejoin and _starts_session(rx)):
+                    rx.release()  # its link was closed: nobody reads it
+                    continue
+                # the device came back: a new session, for the Server
+                del gone[rx.peer.index]
             if sum(len(v) for v in hub.values()) >= _HUB_MAX:
                 rx.release()
-                raise ProtocolError(
+                raise _Crowded(
                     f"{_HUB_MAX} tensors of other peers arrived while "
                     f"{self.peer} was awaited: are their links read?")
             # a copy: a shared buffer held for a slow peer's link would
@@ -484,6 +536,12 @@ class Link:
             rx.release()
             self._peer_end = (step, bool(flags & _F_ERROR))
             return
+        if (mtype == DATA and step == 0 and self._floor[DATA] > 0 and
+                self.client.__dict__.get("_mw_torch_rejoin")):
+            raise _NewSession(
+                f"{_describe(rx.tag)} arrived after step "
+                f"{self._floor[mtype]} was reached: the peer restarted "
+                f"(a new session)", rx.detach())
         if step < self._floor[mtype]:
             rx.release()
             if mtype == REPLY:
@@ -860,29 +918,46 @@ class Server:
     a ServerBoundary per peer over one shared Client.
 
     shm: the region of the server's data plane (or an attached Client).
-    peers: peer indices to serve (default: every peer in the data plane's
-    table, i.e. its --peer options). codec, ratio, bits, k, device, copy:
-    as for ServerBoundary; timeout: as for Link.
+    peers: peer indices (or Peers) to serve; default None: every device
+    of the data plane, those in its table now and those that turn up
+    while iterating (devices it accepts later, --accept-peers). codec,
+    ratio, bits, k, device, copy: as for ServerBoundary; timeout: as for
+    Link.
 
     Iterating yields the devices' steps as they come, in turn: the peers
     are visited round-robin and each visit yields the peer's next step if
     it has arrived, so a device that is slow or late holds up nobody but
-    itself. It ends when every device closed its link or was dropped; a
-    device silent for longer than timeout raises maskwire.Timeout. Each
-    Step has .peer; its gradient (and reply) goes to that peer. recv(peer)
-    waits for one peer's next step. close() (or the end of a with block)
-    tells every device the server is done.
+    itself. It ends when no device is left in the rotation (each closed
+    its link or was dropped); a device silent for longer than timeout
+    raises maskwire.Timeout. Each Step has .peer; its gradient (and
+    reply) goes to that peer. recv(peer) waits for one peer's next step.
+    close() (or the end of a with block) tells every device the server
+    is done.
 
-    A send to a device that fails (maskwire.SendFailed: a gradient or a
-    reply its data plane could not deliver, e.g. MW_ETIMEDOUT when the
-    device is unreachable) concerns that device only: it is not raised
-    from backward() or reply() of any step, but found when the iteration
-    next visits that device, which is then dropped: its link is closed
-    as failed (the device gets PeerFailed instead of waiting for its
-    gradient), it leaves the rotation, on_failure(peer, error) is called
-    if given, and .failed maps its index to the SendFailed. The other
-    devices are served on. recv(peer) raises the peer's SendFailed
+    A device that fails is dropped, the others are served on. It fails
+    when a send to it fails (maskwire.SendFailed: a gradient or reply its
+    data plane could not deliver; not raised from backward() or reply()
+    of any step, found when the iteration next visits the device), when
+    it closed its link because of an error (PeerFailed), when it sent
+    something out of sequence (ProtocolError: a restarted device), or
+    when another device took its index (an accepted device's slot
+    reused: PeerFailed). Dropped: its link is closed as failed (the
+    device gets PeerFailed instead of waiting for its gradient), it
+    leaves the rotation, on_failure(peer, error) is called if given, and
+    .failed maps its index to the error. recv(peer) raises the error
     instead (the caller decides).
+
+    Devices join while iterating: a device's step 0 arriving from an
+    index (and generation) the rotation does not hold starts a new Link
+    and ServerBoundary for it, and it is served from that step on, with
+    nothing for the training loop to do: a device that was dropped or
+    closed and came back (a restarted program: its steps start at 0
+    again; an accepted device: a new generation), or, with peers=None,
+    one accepted after the Server started. A device back from a failure
+    leaves .failed. on_join(peer) is called if given. What comes from an
+    index the Server does not serve (peers given) is left for other
+    Links on the Client; with peers=None what comes from a device
+    outside the rotation that is not a step 0 is given back.
     """
 
     def __init__(self, shm: Union[str, Client],
@@ -893,40 +968,58 @@ class Server:
                  copy: bool = False, timeout: Optional[float] = 30.0,
                  attach_timeout: Optional[float] = 30.0,
                  strict: bool = False,
-                 on_failure: Optional[Callable[[Peer, SendFailed],
-                                               None]] = None):
+                 on_failure: Optional[Callable[[Peer, Exception],
+                                               None]] = None,
+                 on_join: Optional[Callable[[Peer], None]] = None):
         if isinstance(shm, Client):
             self.client, self._own = shm, False
         else:
             self.client, self._own = Client(shm, timeout=attach_timeout), True
+        self._args = (codec, ratio, bits, k, device, copy)
+        self._strict = strict
+        self.timeout = timeout
+        self.links: Dict[int, Link] = {}
+        self.boundaries: Dict[int, ServerBoundary] = {}
+        self.open: List[int] = []      # peers in the rotation
         try:
+            self._all = peers is None  # serve devices that turn up
             if peers is None:
                 peers = [p.peer for p in self.client.peers()
                          if p.state != "none"] or [0]
-            self.links: Dict[int, Link] = {}
-            self.boundaries: Dict[int, ServerBoundary] = {}
             for p in peers:
-                link = Link(self.client, timeout=timeout, strict=strict,
-                            peer=p)
-                link._failures_on_send = False  # to recv(): its device
-                if link.peer.index in self.links:
-                    raise ValueError(f"peer {link.peer} given twice")
-                self.links[link.peer.index] = link
-                self.boundaries[link.peer.index] = ServerBoundary(
-                    link, codec, ratio, bits, k, device, copy)
+                peer = (p if isinstance(p, Peer) and p.gen else
+                        self.client._peer(self.client._peer_index(p)))
+                if peer.index in self.links:
+                    raise ValueError(f"peer {peer} given twice")
+                self._serve(peer)
         except BaseException:
             if self._own:
                 self.client.close()
             raise
-        self.open = list(self.links)   # peers that did not close yet
-        self.timeout = timeout
+        self._indices = set(self.links)  # peers given: only these
+        # Links over this Client keep a device's new session (its step
+        # 0) for the Server instead of giving it back
+        self.client.__dict__["_mw_torch_rejoin"] = True
         self.on_failure = on_failure
-        # peers dropped because a send to them failed
-        self.failed: Dict[int, SendFailed] = {}
+        self.on_join = on_join
+        # peers dropped (index -> SendFailed, PeerFailed, ProtocolError)
+        self.failed: Dict[int, Exception] = {}
+        self._heard: Dict[int, float] = {}
+
+    def _serve(self, peer: Peer) -> None:
+        """A new Link and ServerBoundary for peer, in the rotation."""
+        link = Link(self.client, timeout=self.timeout, strict=self._strict,
+                    peer=peer)
+        link._failures_on_send = False  # to recv(): its device
+        self.links[link.peer.index] = link
+        self.boundaries[link.peer.index] = ServerBoundary(link,
+                                                          *self._args)
+        self.open.append(link.peer.index)
 
     @property
     def peers(self) -> List[Peer]:
-        """The peers served, in order."""
+        """The peers served (the latest device at each index), in the
+        order they joined."""
         return [link.peer for link in self.links.values()]
 
     def __repr__(self):
@@ -942,33 +1035,102 @@ class Server:
             self.open.remove(i)
         return st
 
+    def _admit(self) -> None:
+        """Devices that sent a step 0 and are not in the rotation join
+        it (a new Link); what else came from outside it is given back."""
+        hub = self.client.__dict__.get("_mw_torch_hub")
+        if not hub:
+            return
+        for i, q in list(hub.items()):
+            if not q or not (self._all or i in self._indices):
+                continue
+            cur = self.links.get(i) if i in self.open else None
+            foreign = [rx for rx in q
+                       if cur is None or not cur._mine(rx.peer)]
+            if not foreign:
+                continue
+            start = next((rx for rx in foreign if _starts_session(rx)),
+                         None)
+            if start is None:
+                for rx in foreign:  # leftovers of a device gone
+                    q.remove(rx)
+                    rx.release()
+                continue
+            new = start.peer
+            del hub[i]              # _drop would give it back
+            if cur is not None:     # its index holds another device now
+                self._drop(i, PeerFailed(
+                    f"{cur.peer} left without closing its link: index "
+                    f"{i} holds {new} (generation {new.gen}) now",
+                    cur.steps))
+            old = self.links.get(i)
+            if old is not None and not old._closed:
+                old._closed = True  # closed by the device: its leftovers
+                self.boundaries[i].close()
+                for m in old._stash.values():
+                    m.release()
+                old._stash.clear()
+            keep = collections.deque()
+            for rx in q:  # from the new device's step 0 on
+                if rx.peer.gen == new.gen and (keep or rx is start):
+                    keep.append(rx)
+                else:
+                    rx.release()
+            hub[i] = keep
+            self._hub_gone().pop(i, None)
+            self.failed.pop(i, None)
+            self._serve(new)
+            self._heard[i] = time.monotonic()
+            if self.on_join is not None:
+                self.on_join(self.links[i].peer)
+
+    def _hub_gone(self) -> dict:
+        return self.client.__dict__.setdefault("_mw_torch_gone", {})
+
     def __iter__(self):
-        heard = {i: time.monotonic() for i in self.open}
+        self._heard = {i: time.monotonic() for i in self.open}
         while self.open:
             for i in list(self.open):
+                self._admit()
+                if i not in self.open:
+                    continue
                 try:
                     st = self.recv(i, timeout=_VISIT)
-                except SendFailed as e:
+                except _Crowded:
+                    raise
+                except _NewSession as e:
+                    # the device restarted: drop the old session, its
+                    # step 0 starts the new one (next _admit())
+                    self._drop(i, e, tell=False)
+                    hub = self.client.__dict__.setdefault("_mw_torch_hub",
+                                                          {})
+                    hub.setdefault(i, collections.deque()).appendleft(e.rx)
+                    self._hub_gone().pop(i, None)
+                    continue
+                except (SendFailed, PeerFailed, ProtocolError) as e:
                     self._drop(i, e)
                     continue
                 except Timeout:
-                    quiet = time.monotonic() - heard[i]
+                    quiet = time.monotonic() - self._heard[i]
                     if self.timeout is not None and quiet > self.timeout:
                         raise Timeout(MW_ETIMEDOUT,
                                       f"no step from {self.links[i].peer} "
                                       f"for {quiet:.0f} s") from None
                     continue
-                heard[i] = time.monotonic()
+                self._heard[i] = time.monotonic()
                 if st is not None:
                     yield st
+            if not self.open:
+                self._admit()  # a device back at the very end
 
-    def _drop(self, i: int, e: SendFailed) -> None:
-        """Stop serving peer i, whose send failed: tell it (without
-        waiting: it may be unreachable), report it."""
-        self.open.remove(i)
+    def _drop(self, i: int, e: Exception, tell: bool = True) -> None:
+        """Stop serving peer i, which failed: tell it (without waiting:
+        it may be unreachable) unless it started anew, report it."""
+        if i in self.open:
+            self.open.remove(i)
         self.failed[i] = e
         self.boundaries[i].close()
-        self.links[i]._close(failed=True, wait=None)
+        self.links[i]._close(failed=True, wait=None, tell=tell)
         if self.on_failure is not None:
             self.on_failure(self.links[i].peer, e)
 
@@ -986,5 +1148,6 @@ class Server:
                 b.close()
                 self.links[i].close(failed=failed)
         finally:
+            self.client.__dict__.pop("_mw_torch_rejoin", None)
             if self._own and not self.client.closed:
                 self.client.close()

@@ -480,6 +480,191 @@ class ManyDevices(unittest.TestCase):
             self.assertTrue(torch.equal(g, sent[key]), key)
 
 
+class DevicesComeAndGo(unittest.TestCase):
+    """A Server's devices fail, restart and turn up while it serves: the
+    loopback shows three peers on the devices' region (device links
+    Link(a, peer=i) over one Client); the server is a Server(b) whose
+    loop only trains and replies."""
+
+    def run_devices(self, lb_args, devices, **kw):
+        """Serve region b with a Server(**kw) in a thread while
+        devices(client, ready) drives the devices on region a (ready: an
+        Event set once the Server is made). Returns (devices' result,
+        steps served as (index, step, gen), the Server, failures
+        reported as (index, exception), joins reported as Peers)."""
+        torch.set_num_threads(1)
+        a, b = region_name("devs"), region_name("srv")
+        lb = Loopback(b, *SIZES, "--peers", "3", *lb_args, a)
+        order, reported, joined, failure, ready = [], [], [], [], \
+            threading.Event()
+        box = {}
+
+        def server():
+            try:
+                torch.manual_seed(0)
+                model = torch.nn.Linear(3, 2)
+                with mwt.Server(b, timeout=T, on_failure=lambda p, e:
+                                reported.append((p.index, e)),
+                                on_join=joined.append, **kw) as srv:
+                    box["srv"], box["start"] = srv, srv.peers
+                    ready.set()
+                    for st in srv:
+                        order.append((st.peer.index, st.index, st.peer.gen))
+                        x, = st.tensors
+                        loss = torch.nn.functional.cross_entropy(
+                            model(x), st.labels[0])
+                        loss.backward()
+                        st.reply(x.grad.sum().reshape(1))
+            except BaseException as e:
+                failure.append(e)
+            finally:
+                ready.set()
+        th = threading.Thread(target=server, daemon=True)
+        th.start()
+        try:
+            client = mw.Client(a, timeout=T)
+            self.assertTrue(ready.wait(T))
+            result = devices(client)
+            th.join(timeout=60)
+            client.close()
+        finally:
+            if lb.p.poll() is None:
+                lb.term()
+            for n in (a, b):
+                try:
+                    os.unlink("/dev/shm/" + n)
+                except FileNotFoundError:
+                    pass
+        self.assertFalse(failure, failure)
+        self.assertFalse(th.is_alive(), "the server hangs")
+        self.start = box["start"]  # the peers the Server began with
+        return result, order, box["srv"], reported, joined
+
+    @staticmethod
+    def step(cut, i):
+        """One training step of device i; its gradient (checked against
+        the server's reply, the gradient's sum)."""
+        act = torch.randn(4 + i, 3, requires_grad=True)
+        act.retain_grad()
+        out = cut(act, labels=torch.arange(4 + i) % 2)
+        out.backward()
+        torch.testing.assert_close(act.grad.sum(), cut.reply()[0][0])
+        return act.grad
+
+    def test_peer_failed_drops_one_device(self):
+        """Device 1's program fails after two steps (its link closes as
+        failed: PeerFailed on the server): the Server drops device 1
+        only, reports it, and serves devices 0 and 2 to their end."""
+        def devices(client):
+            links = [mwt.Link(client, timeout=T, peer=i) for i in range(3)]
+            cuts = [mwt.Boundary(link) for link in links]
+            for i in (1, 0, 1, 2):
+                self.step(cuts[i], i)
+            links[1].close(failed=True)
+            for i in (0, 2, 0, 2):
+                self.step(cuts[i], i)
+            for link in links:
+                link.close()
+        _, order, srv, reported, joined = self.run_devices((), devices)
+        self.assertEqual([(i, s) for i, s, _ in order],
+                         [(1, 0), (0, 0), (1, 1), (2, 0), (0, 1), (2, 1),
+                          (0, 2), (2, 2)])
+        self.assertEqual([(i, type(e)) for i, e in reported],
+                         [(1, mwt.PeerFailed)])
+        self.assertEqual(list(srv.failed), [1])
+        self.assertIn("failed after 2 steps", str(srv.failed[1]))
+        self.assertEqual(joined, [])
+
+    def test_device_accepted_later(self):
+        """Device 2 is an accepted device (generation 102) that is not in
+        the server's table when the Server starts (it appears when it
+        first sends, --late 1): Server() serves it from its step 0."""
+        def devices(client):
+            links = [mwt.Link(client, timeout=T, peer=i) for i in range(3)]
+            cuts = [mwt.Boundary(link) for link in links]
+            for i in (0, 1, 2, 0, 2, 1, 2):
+                self.step(cuts[i], i)
+            for link in links:
+                link.close()
+        _, order, srv, reported, joined = self.run_devices(
+            ("--accepted", "1", "--late", "1"), devices)
+        self.assertEqual(order, [(0, 0, 1), (1, 0, 1), (2, 0, 102),
+                                 (0, 1, 1), (2, 1, 102), (1, 1, 1),
+                                 (2, 2, 102)])
+        self.assertEqual([(p.index, p.port, p.gen, p.accepted)
+                          for p in joined], [(2, 9002, 102, True)])
+        self.assertEqual([p.index for p in self.start], [0, 1])
+        self.assertEqual([p.index for p in srv.peers], [0, 1, 2])
+        self.assertEqual((reported, srv.failed), ([], {}))
+
+    def test_devices_come_back(self):
+        """Device 1 fails (PeerFailed) and its program starts again with
+        a new link; device 0 restarts without a word (its old link never
+        closes: the server sees a step 0 where step 2 was due). Each is
+        dropped and served again from its new step 0 with a fresh Link,
+        while device 2 trains on; only the served steps' gradients go
+        out."""
+        def devices(client):
+            links = [mwt.Link(client, timeout=T, peer=i) for i in range(3)]
+            cuts = [mwt.Boundary(link) for link in links]
+            for i in (0, 1, 2, 0, 1):
+                self.step(cuts[i], i)
+            links[1].close(failed=True)
+            links[0]._closed = True        # killed: tells nothing
+            for i in (0, 1):
+                links[i] = mwt.Link(client, timeout=T, peer=i)
+                cuts[i] = mwt.Boundary(links[i])
+            for i in (2, 1, 0, 2, 1, 0):
+                self.step(cuts[i], i)
+            for link in links:
+                link.close()
+        _, order, srv, reported, joined = self.run_devices((), devices)
+        self.assertEqual([(i, s) for i, s, _ in order],
+                         [(0, 0), (1, 0), (2, 0), (0, 1), (1, 1), (2, 1),
+                          (1, 0), (0, 0), (2, 2), (1, 1), (0, 1)])
+        self.assertEqual(sorted((i, type(e).__name__) for i, e in reported),
+                         [(0, "_NewSession"), (1, "PeerFailed")])
+        self.assertIsInstance(dict(reported)[0], mwt.ProtocolError)
+        self.assertIn("restarted", str(dict(reported)[0]))
+        self.assertEqual(sorted(p.index for p in joined), [0, 1])
+        self.assertEqual(srv.failed, {})   # both back
+        self.assertEqual({i: link.steps for i, link in srv.links.items()},
+                         {0: 2, 1: 2, 2: 3})
+
+    def test_accepted_slot_changes_hands(self):
+        """Accepted device 2 (generation 102) goes away without closing
+        its link and a new device takes its slot (the loopback gives
+        index 2 generation 103 when a second step 0 comes from it): the
+        Server drops the old device (PeerFailed: it left) and serves the
+        new one with a fresh Link keyed by (2, 103); its gradients go to
+        generation 103, so they would never reach the old device."""
+        tag = mwt._pack(mwt.DATA, 0, 0, 2, mwt._F_GRAD)
+
+        def devices(client):
+            links = [mwt.Link(client, timeout=T, peer=i) for i in range(3)]
+            cuts = [mwt.Boundary(link) for link in links]
+            for i in (2, 0, 2, 1):
+                self.step(cuts[i], i)
+            links[2]._closed = True        # gone: tells nothing
+            links[2] = mwt.Link(client, timeout=T, peer=2)
+            cuts[2] = mwt.Boundary(links[2])
+            for i in (2, 0, 2, 1):
+                self.step(cuts[i], i)
+            for link in links:
+                link.close()
+        _, order, srv, reported, joined = self.run_devices(
+            ("--accepted", "1", "--regen-tag", str(tag)), devices)
+        self.assertEqual(order, [(2, 0, 102), (0, 0, 1), (2, 1, 102),
+                                 (1, 0, 1), (2, 0, 103), (0, 1, 1),
+                                 (2, 1, 103), (1, 1, 1)])
+        self.assertEqual([(i, type(e)) for i, e in reported],
+                         [(2, mwt.PeerFailed)])
+        self.assertIn("left without closing its link", str(reported[0][1]))
+        self.assertEqual([(p.index, p.gen) for p in joined], [(2, 103)])
+        self.assertEqual(srv.links[2].peer.gen, 103)
+        self.assertEqual(srv.failed, {})
+
+
 if __name__ == "__main__":
     if not LOOPBACK:
         print("skipped: MW_LOOPBACK not set (run through meson test)")

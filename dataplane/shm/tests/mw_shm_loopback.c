@@ -11,10 +11,18 @@
  * fails with MW_ENOENT, as a real data plane's). With --accepted A the
  * last A of them are shown as accepted peers, peer i with generation
  * 100 + i (the others have 1): a send must name that generation.
+ * With --late L the last L peers are missing from the last region's
+ * table (NAME2's, or NAME's alone) until a tensor from one of them is
+ * delivered there: its entry is written just before (as a data plane
+ * accepting a device does). With --regen-tag T each tensor tagged T
+ * from an accepted peer, after the first such tensor from it, comes from
+ * a new device in its slot: the peer's generation in the last region's
+ * table and deliveries grows by one (a slot passed to another device).
  *
  *   mw-shm-loopback [--ring N] [--slot-size B] [--tx-slots N]
  *                   [--rx-slots N] [--fail-tag T] [--peers N]
- *                   [--accepted A] NAME [NAME2]
+ *                   [--accepted A] [--late L] [--regen-tag T]
+ *                   NAME [NAME2]
  *
  * Prints "ready" and the region generation(s) on stdout once serving.
  * SIGINT/SIGTERM: close the regions (clients see MW_ESHUTDOWN) and exit.
@@ -28,7 +36,11 @@
 #include "mw_shm_dp.h"
 
 static volatile sig_atomic_t quit;
-static unsigned npeers, naccepted; /* --peers, --accepted */
+static unsigned npeers, naccepted, nlate; /* --peers, --accepted, --late */
+#define MAX_PEERS 64
+static uint64_t regen_tag;                  /* --regen-tag */
+static int use_regen_tag;
+static unsigned regen_seen[MAX_PEERS];      /* tensors tagged so, by peer */
 
 /* The generation the table shows for peer p (0: none, no table). */
 static uint32_t peer_gen(uint32_t p)
@@ -36,6 +48,22 @@ static uint32_t peer_gen(uint32_t p)
 	if (p >= npeers)
 		return 0;
 	return p + naccepted >= npeers ? 100 + p : 1;
+}
+
+/* Write peer p's entry into dp's table (its gen plus bump). */
+static int peer_publish(struct mw_shm_dp *dp, uint32_t p, uint32_t bump)
+{
+	struct mw_shm_peer_info pi = {
+		.ip = {127, 0, 0, (uint8_t)(p + 1)},
+		.port = (uint16_t)(9000 + p),
+		.state = MW_SHM_PEER_UP,
+		.gen = 1,
+	};
+
+	pi.gen = peer_gen(p) + bump;
+	if (p + naccepted >= npeers)
+		pi.flags = MW_SHM_PEER_ACCEPTED;
+	return mw_shm_dp_peer_set(dp, p, &pi);
 }
 
 static void on_signal(int sig)
@@ -51,6 +79,8 @@ struct side {
 	int have_sub;
 	void *rxbuf;       /* in peer's RX pool, filled with sub's data */
 	int have_rx;
+	int late;          /* --late: its table misses peers not seen yet */
+	uint32_t bump[MAX_PEERS]; /* --regen-tag: added to a peer's gen */
 };
 
 static uint64_t now_ns(void)
@@ -101,10 +131,23 @@ static unsigned pump(struct side *s, uint64_t fail_tag, int use_fail_tag)
 			if (s->sub.d.buf_len)
 				memcpy(s->rxbuf, s->sub.data, s->sub.d.buf_len);
 			s->have_rx = 1;
+			uint32_t p = s->sub.d.peer;
+			if (use_regen_tag && s->sub.d.tag == regen_tag &&
+			    p < npeers && p < MAX_PEERS &&
+			    p + naccepted >= npeers && regen_seen[p]++) {
+				s->peer->bump[p]++; /* another device there */
+				peer_publish(s->peer->dp, p, s->peer->bump[p]);
+			}
 		}
 		/* from the peer it went to, as the table shows it now */
 		struct mw_shm_desc m = s->sub.d;
 		m.peer_gen = peer_gen(m.peer);
+		if (m.peer < npeers && m.peer < MAX_PEERS) {
+			m.peer_gen += s->peer->bump[m.peer];
+			if (s->peer->late && m.peer + nlate >= npeers)
+				peer_publish(s->peer->dp, m.peer,
+					     s->peer->bump[m.peer]); /* once */
+		}
 		rc = mw_shm_dp_deliver(s->peer->dp, s->rxbuf, s->sub.d.buf_len,
 				       &m);
 		if (rc == MW_EAGAIN)
@@ -126,7 +169,8 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: mw-shm-loopback [--ring N] [--slot-size B] "
 			"[--tx-slots N] [--rx-slots N] [--fail-tag T] "
-			"[--peers N] [--accepted A] NAME [NAME2]\n");
+			"[--peers N] [--accepted A] [--late L] "
+			"[--regen-tag T] NAME [NAME2]\n");
 	exit(2);
 }
 
@@ -154,6 +198,11 @@ int main(int argc, char **argv)
 			cfg.geom.rx_slots = (uint32_t)strtoul(argv[++i], 0, 0);
 		else if (i + 1 < argc && !strcmp(argv[i], "--peers"))
 			npeers = (unsigned)strtoul(argv[++i], 0, 0);
+		else if (i + 1 < argc && !strcmp(argv[i], "--regen-tag")) {
+			regen_tag = strtoull(argv[++i], 0, 0);
+			use_regen_tag = 1;
+		} else if (i + 1 < argc && !strcmp(argv[i], "--late"))
+			nlate = (unsigned)strtoul(argv[++i], 0, 0);
 		else if (i + 1 < argc && !strcmp(argv[i], "--accepted"))
 			naccepted = (unsigned)strtoul(argv[++i], 0, 0);
 		else if (i + 1 < argc && !strcmp(argv[i], "--fail-tag")) {
@@ -177,17 +226,11 @@ int main(int argc, char **argv)
 				mw_shm_dp_destroy(side[i].dp, 1);
 			return 1;
 		}
+		side[i].late = i == nsides - 1 && nlate;
 		for (unsigned p = 0; p < npeers; p++) {
-			struct mw_shm_peer_info pi = {
-				.ip = {127, 0, 0, (uint8_t)(p + 1)},
-				.port = (uint16_t)(9000 + p),
-				.state = MW_SHM_PEER_UP,
-				.gen = 1,
-			};
-			pi.gen = peer_gen(p);
-			if (p + naccepted >= npeers)
-				pi.flags = MW_SHM_PEER_ACCEPTED;
-			if (mw_shm_dp_peer_set(side[i].dp, p, &pi) < 0) {
+			if (side[i].late && p + nlate >= npeers)
+				continue; /* written when it first sends */
+			if (peer_publish(side[i].dp, p, 0) < 0) {
 				fprintf(stderr, "mw-shm-loopback: --peers %u: "
 						"more than the table holds\n",
 					npeers);
