@@ -216,8 +216,8 @@ def markdown(res):
     if prow:
         out.extend(["## 8. Many peers (one server, N devices, each a data "
                     "plane in its namespace on a Linux bridge, net_af_packet "
-                    "on veths; MS %s; all on this machine's shared cores, "
-                    "--idle-yield)" % prow["shape"], "",
+                    "on veths; MS %s; the server on CPU 0, the devices on "
+                    "CPU 1, --idle-yield)" % prow["shape"], "",
                     "| devices | tensors/s | dense-eq Gbit/s | wire Gbit/s "
                     "| Jain | min/mean | server CPU us/tensor |",
                     "|---|---|---|---|---|---|---|"])
@@ -229,6 +229,26 @@ def markdown(res):
                 fmt(r.get("dense_gbit_s")), fmt(r.get("wire_gbit_s"), 3),
                 fmt(r.get("jain"), 4), fmt(r.get("min_over_mean")),
                 fmt(r.get("server_cpu_us_per_tensor"), 1)))
+        out.append("")
+    lrows = [r for r in rows if r["section"] == "peers-lcores"]
+    if lrows:
+        out.extend(["### 8b. One and two I/O lcores (4 devices; device i on "
+                    "CPU i % 2, server lcore k on CPU k; runs alternate; "
+                    "verify: the server's sink checks every tensor)", "",
+                    "| sink | round | I/O lcores | tensors/s | dense-eq "
+                    "Gbit/s | Jain | min/mean | frames handed over | "
+                    "2 lcores / 1 lcore |",
+                    "|---|---|---|---|---|---|---|---|---|"])
+        for r in lrows:
+            one = find(rows, section="peers-lcores", verify=r["verify"],
+                       round=r["round"], io_lcores=1)
+            out.append("| %s | %d | %d | %s | %s | %s | %s | %s | %s |" % (
+                "verify" if r["verify"] else "no verify", r["round"],
+                r["io_lcores"], fmt(r.get("tensors_per_s"), 0),
+                fmt(r.get("dense_gbit_s")), fmt(r.get("jain"), 4),
+                fmt(r.get("min_over_mean")), fmt(r.get("handoff"), 0),
+                ratio(r.get("tensors_per_s"), one and one.get("tensors_per_s"))
+                if r["io_lcores"] > 1 else ""))
         out.append("")
     if res["notes"]:
         out.extend(["Notes:", ""] + ["- " + n for n in res["notes"]] + [""])
