@@ -215,14 +215,18 @@ class Server:
     are visited round-robin and each visit yields the peer's next step if
     it has arrived, so a device that is slow or late holds up nobody but
     itself. It ends when no device is left in the rotation (each closed
-    its link or was dropped); a device silent for longer than timeout
-    raises maskwire.Timeout. Each Step has .peer; its gradient (and
+    its link or was dropped). A device silent for longer than timeout
+    (killed without a word, or hung) is dropped as a failed one is, with
+    maskwire.Timeout as its error, while other devices are served; the
+    last device in the rotation silent that long raises maskwire.Timeout
+    instead. Each Step has .peer; its gradient (and
     reply) goes to that peer. recv(peer) waits for one peer's next step.
     close() (or the end of a with block) tells every device the server
     is done.
 
     A device that fails is dropped, the others are served on. It fails
-    when a send to it fails (maskwire.SendFailed: a gradient or reply its
+    when it is silent for longer than timeout (above), when a send to it
+    fails (maskwire.SendFailed: a gradient or reply its
     data plane could not deliver; not raised from backward() or reply()
     of any step, found when the iteration next visits the device), when
     it closed its link because of an error (PeerFailed), when it sent
@@ -400,9 +404,13 @@ class Server:
                 except Timeout:
                     quiet = time.monotonic() - self._heard[i]
                     if self.timeout is not None and quiet > self.timeout:
-                        raise Timeout(MW_ETIMEDOUT,
-                                      f"no step from {self.links[i].peer} "
-                                      f"for {quiet:.0f} s") from None
+                        e = Timeout(MW_ETIMEDOUT,
+                                    f"no step from {self.links[i].peer} "
+                                    f"for {quiet:.0f} s")
+                        # the last device: nobody is served any more
+                        if len(self.open) == 1:
+                            raise e from None
+                        self._drop(i, e)
                     continue
                 self._heard[i] = time.monotonic()
                 if st is not None:

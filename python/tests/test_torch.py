@@ -20,6 +20,7 @@ import mmap
 import os
 import sys
 import threading
+import time
 import unittest
 
 try:
@@ -503,9 +504,10 @@ class DevicesComeAndGo(unittest.TestCase):
             try:
                 torch.manual_seed(0)
                 model = torch.nn.Linear(3, 2)
-                with mwt.Server(b, timeout=T, on_failure=lambda p, e:
+                with mwt.Server(b, on_failure=lambda p, e:
                                 reported.append((p.index, e)),
-                                on_join=joined.append, **kw) as srv:
+                                on_join=joined.append,
+                                **{"timeout": T, **kw}) as srv:
                     box["srv"], box["start"] = srv, srv.peers
                     ready.set()
                     for st in srv:
@@ -574,6 +576,29 @@ class DevicesComeAndGo(unittest.TestCase):
         self.assertEqual(list(srv.failed), [1])
         self.assertIn("failed after 2 steps", str(srv.failed[1]))
         self.assertEqual(joined, [])
+
+    def test_silent_device_dropped(self):
+        """Device 1 sends one step and then nothing, without closing (a
+        device killed without a word): the Server (timeout 1.5 s) drops
+        it with maskwire.Timeout and serves devices 0 and 2 on."""
+        def devices(client):
+            links = [mwt.Link(client, timeout=T, peer=i) for i in range(3)]
+            cuts = [mwt.Boundary(link) for link in links]
+            self.step(cuts[1], 1)
+            for _ in range(6):
+                for i in (0, 2):
+                    self.step(cuts[i], i)
+                time.sleep(0.6)
+            for i in (0, 2):
+                links[i].close()
+        _, order, srv, reported, joined = self.run_devices(
+            (), devices, timeout=1.5)
+        self.assertEqual(sorted(set(i for i, _, _ in order)), [0, 1, 2])
+        self.assertEqual([s for i, s, _ in order if i == 1], [0])
+        self.assertEqual(len([1 for i, _, _ in order if i in (0, 2)]), 12)
+        self.assertEqual([(i, type(e)) for i, e in reported],
+                         [(1, mw.Timeout)])
+        self.assertEqual(list(srv.failed), [1])
 
     def test_device_accepted_later(self):
         """Device 2 is an accepted device (generation 102) that is not in
