@@ -14,7 +14,7 @@ import sys
 import tempfile
 
 SECTIONS = {"transfer", "step", "ceiling", "loss", "size", "mtu", "security",
-            "peers"}
+            "peers", "peers-lcores"}
 METRICS = {"tensors_per_s", "dense_gbit_s", "wire_gbit_s", "lat_p50_ms",
            "lat_p99_ms", "lat_max_ms", "reps"}
 PEERS_METRICS = {"tensors_per_s", "dense_gbit_s", "wire_gbit_s", "jain",
@@ -52,7 +52,8 @@ def main():
             if row.get("failed"):
                 fail("a run failed: %s" % row)
             want = {"pps", "wire_gbit_s"} if row["section"] == "ceiling" \
-                else PEERS_METRICS if row["section"] == "peers" else METRICS
+                else PEERS_METRICS if row["section"].startswith("peers") \
+                else METRICS
             missing = want - row.keys()
             if missing:
                 fail("row %s lacks %s" % (row, sorted(missing)))
@@ -65,6 +66,8 @@ def main():
             fail("results.md lacks the transfer table")
         if "## 8. Many peers" not in md:
             fail("results.md lacks the peers table")
+        if "### 8b. One and two I/O lcores" not in md:
+            fail("results.md lacks the I/O lcores table")
         # the shared-memory step row needs numpy and torch (else skipped)
         if subprocess.run(["/usr/bin/python3", "-c", "import numpy, torch"],
                           capture_output=True).returncode == 0:
