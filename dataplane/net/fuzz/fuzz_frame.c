@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * libFuzzer target for mw_net_parse(). Input: one byte that picks the
+ * libFuzzer target for mw_net_parse() (and mw_net_peek(), which must
+ * agree with it). Input: one byte that picks the
  * configuration (bit 0 set: tagged, VLAN id = byte >> 1; bit 7 set: zero
  * UDP checksums accepted), then a whole Ethernet frame.
  * Invariants checked on every input:
@@ -45,6 +46,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((c == MW_NET_CLASS_DROP) != (p.drop != MW_NET_DROP_NONE))
 		abort();
 	if (p.drop >= MW_NET_DROP_COUNT_)
+		abort();
+	/* mw_net_peek() routes frames between I/O lcores: every frame the
+	 * parser accepts must go to the owner of the address it parsed */
+	uint32_t pip = 0;
+	uint16_t pport = 0;
+	int pk = mw_net_peek(data, size, &pip, &pport);
+	if (c == MW_NET_CLASS_UDP &&
+	    (pk != MW_NET_PEEK_UDP || pip != p.src_ip || pport != p.src_port))
+		abort();
+	if ((c == MW_NET_CLASS_ARP_REQ || c == MW_NET_CLASS_ARP_REPLY) &&
+	    pk != MW_NET_PEEK_ARP)
 		abort();
 
 	if (c == MW_NET_CLASS_UDP) {
