@@ -197,7 +197,9 @@ struct mw_dp_peer_stats {
 
 /** Peer table slots: the configured peers, then accept_max slots for
  *  accepted ones. Indexes 0..mw_dp_peer_slots()-1 are stable while a peer
- *  holds the slot (configured peers always: index = command-line order). */
+ *  holds the slot (configured peers always: index = command-line order).
+ *  With several I/O lcores this is dp's own lcore's table (its share of
+ *  the peers); the JSON stats list every lcore's. */
 unsigned mw_dp_peer_slots(const struct mw_dp *dp);
 
 /**
