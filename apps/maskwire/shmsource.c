@@ -11,7 +11,7 @@
 #include <string.h>
 
 #define BURST 32u
-#define PEND_CAP0 64u /* a FIFO's first capacity (it grows) */
+#define PEND_CAP0 64u            /* a FIFO's first capacity (it grows) */
 #define PEER_REFRESH_NS 1000000u /* peer table: states every 1 ms */
 
 /* A submit handed to the transport, waiting for its TX_DONE/TX_FAILED. */
@@ -41,7 +41,7 @@ struct lcore {
 	unsigned sent_n;       /* its submits in the transport */
 	uint64_t next_refresh; /* its peers' states into the table */
 	struct mw_source_link link;
-	uint64_t retrans;      /* its endpoint's, when last published */
+	uint64_t retrans; /* its endpoint's, when last published */
 	uint64_t submitted, received;
 };
 
@@ -59,7 +59,7 @@ struct mw_shmsrc {
 	 * allocator) does not take it twice. */
 	pthread_spinlock_t lock;
 	atomic_uint holder;
-	unsigned nlc;                          /* I/O lcores */
+	unsigned nlc; /* I/O lcores */
 	struct lcore lc[MW_SHMSRC_MAX_LCORES];
 	struct mw_shm_dp *dp;
 	char name[128];
@@ -173,7 +173,7 @@ int mw_shmsrc_new(const struct mw_shmsrc_cfg *cfg, struct mw_shmsrc **out)
 
 const char *mw_shmsrc_new_hint(int rc)
 {
-	return rc == MW_EBUSY	    ? " (another data plane serves it)"
+	return rc == MW_EBUSY       ? " (another data plane serves it)"
 	       : rc == MW_EBADMAGIC ? " (a file that is not a region has "
 				      "that name)"
 				    : "";
@@ -598,8 +598,7 @@ static int shm_poll(struct lcore *l, struct mw_ep *ep, const uint16_t *peers,
 	return count;
 }
 
-static void shm_event(struct lcore *l, const struct mw_event *ev,
-		      uint64_t now)
+static void shm_event(struct lcore *l, const struct mw_event *ev, uint64_t now)
 {
 	struct mw_shmsrc *s = l->s;
 	switch (ev->type) {
@@ -840,18 +839,20 @@ static void shm_stats_json(const struct mw_shmsrc *s, FILE *f)
 		s->delivered, s->deliver_errors, s->rx_nobuf, s->window_full,
 		s->forgotten, s->unknown_handles, s->bad_peer + st.bad_peers,
 		s->stale_peer + st.stale_peers, s->unknown_src, s->peers_up,
-		s->peers_down, s->peer_no_index, pending(s), s->sent_n, s->und_n,
-		st.submits, st.completions, st.failures, st.bad_submits,
-		st.deliveries, st.releases, st.bad_releases, st.attaches,
-		st.app_gone, st.proto_errors, st.reclaimed, st.redelivered,
-		st.broken, st.faults, st.recreated, st.recreate_errors,
-		st.rx_lost, st.dp_generation, st.rx_free_slots, st.rx_slots);
+		s->peers_down, s->peer_no_index, pending(s), s->sent_n,
+		s->und_n, st.submits, st.completions, st.failures,
+		st.bad_submits, st.deliveries, st.releases, st.bad_releases,
+		st.attaches, st.app_gone, st.proto_errors, st.reclaimed,
+		st.redelivered, st.broken, st.faults, st.recreated,
+		st.recreate_errors, st.rx_lost, st.dp_generation,
+		st.rx_free_slots, st.rx_slots);
 	/* per I/O lcore: submits it handed to its endpoint, tensors its
 	 * endpoint received */
 	fprintf(f, ", \"lcores\": [");
 	for (unsigned k = 0; k < s->nlc; k++)
-		fprintf(f, "%s{\"submitted\": %" PRIu64 ", \"received\": %" PRIu64
-			   ", \"pending\": %u, \"in_transport\": %u}",
+		fprintf(f,
+			"%s{\"submitted\": %" PRIu64 ", \"received\": %" PRIu64
+			", \"pending\": %u, \"in_transport\": %u}",
 			k ? ", " : "", s->lc[k].submitted, s->lc[k].received,
 			s->lc[k].pend.n, s->lc[k].sent_n);
 	fprintf(f, "]}");
@@ -953,8 +954,8 @@ static void lk_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
 	leave(ctx, t);
 }
 
-static void lk_link(void *ctx, struct mw_ep *ep,
-		    const struct mw_source_link *l, uint64_t now)
+static void lk_link(void *ctx, struct mw_ep *ep, const struct mw_source_link *l,
+		    uint64_t now)
 {
 	bool t = enter(ctx);
 	shm_link(ctx, ep, l, now);
@@ -969,8 +970,7 @@ static void lk_peer(void *ctx, unsigned index, uint16_t core, uint32_t ip,
 	leave(ctx, t);
 }
 
-static void *lk_rx_alloc(void *ctx, uint64_t bytes,
-			 const struct mw_rx_info *ri)
+static void *lk_rx_alloc(void *ctx, uint64_t bytes, const struct mw_rx_info *ri)
 {
 	bool t = enter(ctx);
 	(void)ri;

@@ -18,7 +18,7 @@ in order per device; every reply went out (no failure); the peer table
 shows every device; both lcores received and sent their own peers'
 tensors (shm.lcores, io_lcores, peers' lcore); the region's stats add up.
 
-Usage: test_shm_lcores.py MASKWIRE (env: MASKWIRE_LIB, PYTHONPATH with
+Usage: test_shm_lcores.py MASKWIRE [N [G]] (env: MASKWIRE_LIB, PYTHONPATH with
 python/). Exit 77 when it cannot run (not root, no numpy).
 """
 import os
@@ -35,7 +35,7 @@ except ImportError as e:
     mwtest.skip("needs numpy and the maskwire package: %s" % e)
 
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 4
-G = 60
+G = int(sys.argv[3]) if len(sys.argv) > 3 else 60
 SHAPE = "16,64,4,4"
 T = 60.0  # seconds a wait may take on a loaded 2-core machine
 ACCEPTED = 0  # the device the server accepts (its address: lcore 1)

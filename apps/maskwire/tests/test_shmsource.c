@@ -533,10 +533,10 @@ static void test_accepted(void)
 
 /* ---- several I/O lcores ------------------------------------------------- */
 
-#define LC_N 2u       /* I/O lcores */
-#define LC_CONF 4u    /* configured devices: device i on lcore i % 2 */
-#define LC_ACCEPT 2u  /* accept slots: one per lcore (global 4 and 5) */
-#define LC_WINDOW 2u  /* the server's window per peer */
+#define LC_N 2u      /* I/O lcores */
+#define LC_CONF 4u   /* configured devices: device i on lcore i % 2 */
+#define LC_ACCEPT 2u /* accept slots: one per lcore (global 4 and 5) */
+#define LC_WINDOW 2u /* the server's window per peer */
 
 struct lcsrv {
 	char name[64];
@@ -586,8 +586,8 @@ static void lc_step(struct lcsrv *sv, struct dev **devs, unsigned ndev,
 				continue;
 			int id = mw_ep_add_peer(sv->lc[d->lc].ep);
 			CHECK(id >= 0);
-			CHECK(mw_loop_recv(&sv->lc[d->lc].lp, (uint16_t)id,
-					   buf, (size_t)n, *now) == 0);
+			CHECK(mw_loop_recv(&sv->lc[d->lc].lp, (uint16_t)id, buf,
+					   (size_t)n, *now) == 0);
 			d->slot = LC_ACC_INDEX;
 			d->core = (uint16_t)id;
 			struct mw_source *ls = &sv->lc[d->lc].src;
@@ -675,7 +675,8 @@ static void test_lcores(void)
 	sc.shm.geom.tx_slots = 32;
 	sc.shm.geom.rx_slots = 32;
 	for (unsigned i = 0; i < LC_CONF; i++)
-		addr[i] = (struct mw_shmsrc_peer){ 0x0a090300u + 10 + i, 47000 };
+		addr[i] =
+			(struct mw_shmsrc_peer){ 0x0a090300u + 10 + i, 47000 };
 	sc.lcores = MW_SHMSRC_MAX_LCORES + 1;
 	CHECK_EQ(mw_shmsrc_new(&sc, &sv.shm), MW_EINVAL);
 	sc.lcores = LC_N;
