@@ -21,7 +21,10 @@
  * both carry the run's peer index, the app's sends reach the right
  * device through its lcore's endpoint only (even while the other lcore
  * alone runs: it queues them for their owner), and a full window on one
- * lcore holds back no send to the other's peers.
+ * lcore holds back no send to the other's peers. Then the same with a
+ * thread per lcore running at once (each its loop and its devices), the
+ * app answering every device: each reply reaches its device, in order
+ * (a ThreadSanitizer build of this test checks the source's lock).
  */
 #include "shmsource.h"
 
@@ -554,8 +557,9 @@ struct lcsrv {
  * LC_CONF + (lcore 0's share) = 5. */
 #define LC_ACC_INDEX (LC_CONF + LC_ACCEPT / LC_N)
 
-/* Everything one turn, 50 us later; lcores not in run_mask neither run
- * nor get frames (their devices' frames are lost meanwhile). */
+/* One turn of the lcores in run_mask and their devices, 50 us later; the
+ * others wait (nothing of theirs is touched: a thread per lcore may run
+ * this with its own bit). */
 static void lc_step(struct lcsrv *sv, struct dev **devs, unsigned ndev,
 		    unsigned run_mask, uint64_t *now)
 {
@@ -568,10 +572,12 @@ static void lc_step(struct lcsrv *sv, struct dev **devs, unsigned ndev,
 			      MW_LOOP_RUN);
 	for (unsigned i = 0; i < ndev; i++) {
 		struct dev *d = devs[i];
+		if (!(run_mask >> d->lc & 1))
+			continue; /* its lcore's turn (or thread) steps it */
 		CHECK(mw_loop_step(&d->lp, *now, 0) == MW_LOOP_RUN);
 		while ((n = mw_ep_send(d->ep, *now, buf, sizeof buf, &peer)) >
 		       0) {
-			if (d->hold || !(run_mask >> d->lc & 1))
+			if (d->hold)
 				continue;
 			if (d->slot >= 0) {
 				mw_loop_recv(&sv->lc[d->lc].lp, d->core, buf,
@@ -602,7 +608,7 @@ static void lc_step(struct lcsrv *sv, struct dev **devs, unsigned ndev,
 				       &peer)) > 0) {
 			sv->lc[k].tx++;
 			for (unsigned i = 0; i < ndev; i++)
-				if (devs[i]->slot >= 0 && devs[i]->lc == k &&
+				if (devs[i]->lc == k && devs[i]->slot >= 0 &&
 				    devs[i]->core == peer && !devs[i]->hold)
 					mw_loop_recv(&devs[i]->lp, 0, buf,
 						     (size_t)n, *now);
@@ -623,9 +629,9 @@ static int64_t lc_send(struct mw_client *c, uint32_t peer, uint32_t gen,
 				    .peer = peer,
 				    .peer_gen = gen };
 	struct mw_client_buf b;
-	CHECK(mw_client_alloc(c, ACC_ELEMS * 4, 0, &b) == 0);
+	CHECK(mw_client_alloc(c, ACC_ELEMS * 4, 5000, &b) == 0);
 	fill(b.data, ACC_ELEMS, (unsigned)tag);
-	int64_t ck = mw_client_send(c, &b, &m, 0);
+	int64_t ck = mw_client_send(c, &b, &m, 5000);
 	CHECK(ck > 0);
 	return ck;
 }
@@ -650,25 +656,25 @@ static bool lc_json(struct lcsrv *sv, const char *what)
 	return json_has_src(&sv->all, what);
 }
 
-static void test_lcores(void)
+/* The server (two lcores' endpoints and loops, one region), its devices
+ * and the app attached: the app, or NULL. */
+static struct mw_client *lc_new(struct lcsrv *sv, struct dev *dv,
+				struct dev **devs, const char *what,
+				uint64_t *pnow)
 {
 	struct mw_shmsrc_peer addr[LC_CONF];
 	struct mw_shmsrc_cfg sc = { .peers = addr,
 				    .npeers = LC_CONF,
 				    .accept_slots = LC_ACCEPT,
 				    .lcores = LC_N };
-	struct dev dv[LC_CONF + 1];
-	struct dev *devs[LC_CONF + 1];
-	struct mw_client_peer p[8];
 	struct mw_client *c = NULL;
-	uint64_t now = 1000000000ull;
-	struct lcsrv sv;
+	uint64_t now = *pnow;
 	const unsigned ndev = LC_CONF + 1, all = (1u << LC_N) - 1;
 
-	memset(&sv, 0, sizeof sv);
-	snprintf(sv.name, sizeof sv.name, "mwtest-shmsrc-lc-%ld",
+	memset(sv, 0, sizeof(*sv));
+	snprintf(sv->name, sizeof sv->name, "mwtest-shmsrc-%s-%ld", what,
 		 (long)getpid());
-	sc.name = sv.name;
+	sc.name = sv->name;
 	mw_shm_cfg_default(&sc.shm);
 	sc.shm.geom.ring_size = 16;
 	sc.shm.geom.slot_size = 1024;
@@ -678,31 +684,31 @@ static void test_lcores(void)
 		addr[i] =
 			(struct mw_shmsrc_peer){ 0x0a090300u + 10 + i, 47000 };
 	sc.lcores = MW_SHMSRC_MAX_LCORES + 1;
-	CHECK_EQ(mw_shmsrc_new(&sc, &sv.shm), MW_EINVAL);
+	CHECK_EQ(mw_shmsrc_new(&sc, &sv->shm), MW_EINVAL);
 	sc.lcores = LC_N;
-	CHECK(mw_shmsrc_new(&sc, &sv.shm) == 0);
-	if (!sv.shm)
-		return;
-	mw_shmsrc_source(sv.shm, &sv.all);
-	CHECK(sv.all.poll == NULL); /* only speaks for them all */
-	CHECK_EQ(mw_shmsrc_lcore_source(sv.shm, LC_N, &sv.lc[0].src),
+	CHECK(mw_shmsrc_new(&sc, &sv->shm) == 0);
+	if (!sv->shm)
+		return NULL;
+	mw_shmsrc_source(sv->shm, &sv->all);
+	CHECK(sv->all.poll == NULL); /* only speaks for them all */
+	CHECK_EQ(mw_shmsrc_lcore_source(sv->shm, LC_N, &sv->lc[0].src),
 		 MW_EINVAL);
 	for (unsigned k = 0; k < LC_N; k++) {
 		struct mw_ep_config ec;
 		static const uint16_t ids[2] = { 0, 1 };
-		CHECK(mw_shmsrc_lcore_source(sv.shm, k, &sv.lc[k].src) == 0);
+		CHECK(mw_shmsrc_lcore_source(sv->shm, k, &sv->lc[k].src) == 0);
 		mw_ep_config_default(&ec);
 		ec.max_peers = LC_CONF / LC_N + LC_ACCEPT / LC_N;
 		ec.window = LC_WINDOW;
 		ec.incarnation = 50 + k;
-		ec.rx_alloc = sv.lc[k].src.rx_alloc;
-		CHECK(mw_ep_new(&ec, &sv.lc[k].ep) == 0);
+		ec.rx_alloc = sv->lc[k].src.rx_alloc;
+		CHECK(mw_ep_new(&ec, &sv->lc[k].ep) == 0);
 		/* its configured peers: device k, k + 2 (core ids 0, 1) */
 		for (unsigned j = 0; j < LC_CONF / LC_N; j++)
-			CHECK(mw_ep_add_peer(sv.lc[k].ep) == (int)j);
-		mw_loop_init(&sv.lc[k].lp,
-			     &(struct mw_loop_cfg){ .ep = sv.lc[k].ep,
-						    .src = &sv.lc[k].src,
+			CHECK(mw_ep_add_peer(sv->lc[k].ep) == (int)j);
+		mw_loop_init(&sv->lc[k].lp,
+			     &(struct mw_loop_cfg){ .ep = sv->lc[k].ep,
+						    .src = &sv->lc[k].src,
 						    .peers = ids,
 						    .npeers = LC_CONF / LC_N },
 			     now);
@@ -719,21 +725,44 @@ static void test_lcores(void)
 		}
 	}
 	{
-		struct attacher at = { .name = sv.name };
+		struct attacher at = { .name = sv->name };
 		pthread_t t;
 		atomic_init(&at.done, 0);
 		CHECK(pthread_create(&t, NULL, attach_run, &at) == 0);
 		for (int i = 0; i < 200000 && !atomic_load(&at.done); i++) {
-			lc_step(&sv, devs, ndev, all, &now);
+			lc_step(sv, devs, ndev, all, &now);
 			if (i % 64 == 0)
 				usleep(100);
 		}
 		pthread_join(t, NULL);
 		CHECK_EQ(at.rc, 0);
-		if (at.rc)
-			return;
 		c = at.c;
 	}
+	*pnow = now;
+	return c;
+}
+
+static void lc_free(struct lcsrv *sv, struct mw_client *c, struct dev *dv)
+{
+	mw_client_detach(c);
+	for (unsigned k = 0; k < LC_N; k++)
+		mw_ep_free(sv->lc[k].ep);
+	mw_shmsrc_free(sv->shm);
+	for (unsigned i = 0; i < LC_CONF + 1; i++)
+		mw_ep_free(dv[i].ep);
+}
+
+static void test_lcores(void)
+{
+	struct dev dv[LC_CONF + 1];
+	struct dev *devs[LC_CONF + 1];
+	struct mw_client_peer p[8];
+	uint64_t now = 1000000000ull;
+	struct lcsrv sv;
+	const unsigned ndev = LC_CONF + 1, all = (1u << LC_N) - 1;
+	struct mw_client *c = lc_new(&sv, dv, devs, "lc", &now);
+	if (!c)
+		return;
 
 	/* every device sends one: each arrives with its run-wide index */
 	for (unsigned i = 0; i < ndev; i++)
@@ -826,12 +855,90 @@ static void test_lcores(void)
 	CHECK(lc_json(&sv, "\"delivered\": 5, \"deliver_errors\": 0"));
 	CHECK(lc_json(&sv, "\"unknown_handles\": 0"));
 
-	mw_client_detach(c);
-	for (unsigned k = 0; k < LC_N; k++)
-		mw_ep_free(sv.lc[k].ep);
-	mw_shmsrc_free(sv.shm);
+	lc_free(&sv, c, dv);
+}
+
+/* The same with a thread per lcore, running at once: each steps its own
+ * loop and devices; the app (this thread) answers every tensor. */
+#define LC_M 6u /* tensors per device (within a device's window) */
+
+struct lcthr {
+	struct lcsrv *sv;
+	struct dev **devs;
+	unsigned k;
+	uint64_t now;
+};
+
+static atomic_int lc_stop;
+
+static void *lc_run(void *arg)
+{
+	struct lcthr *t = arg;
+	const struct timespec nap = { 0, 20000 };
+	while (!atomic_load(&lc_stop)) {
+		lc_step(t->sv, t->devs, LC_CONF + 1, 1u << t->k, &t->now);
+		nanosleep(&nap, NULL);
+	}
+	return NULL;
+}
+
+static void test_lcores_threads(void)
+{
+	struct dev dv[LC_CONF + 1];
+	struct dev *devs[LC_CONF + 1];
+	uint64_t now = 1000000000ull;
+	struct lcsrv sv;
+	struct lcthr th[LC_N];
+	pthread_t tid[LC_N];
+	int64_t ck[(LC_CONF + 1) * LC_M];
+	unsigned next[LC_CONF + 1] = { 0 }, got = 0;
+	const unsigned ndev = LC_CONF + 1;
+	struct mw_client *c = lc_new(&sv, dv, devs, "lct", &now);
+	if (!c)
+		return;
 	for (unsigned i = 0; i < ndev; i++)
-		mw_ep_free(dv[i].ep);
+		for (unsigned j = 0; j < LC_M; j++)
+			dev_send(&dv[i], 1000 + 10 * i + j, now);
+	atomic_init(&lc_stop, 0);
+	for (unsigned k = 0; k < LC_N; k++) {
+		th[k] = (struct lcthr){ &sv, devs, k, now };
+		CHECK(pthread_create(&tid[k], NULL, lc_run, &th[k]) == 0);
+	}
+	while (got < ndev * LC_M) {
+		struct mw_client_rx rx;
+		if (mw_client_recv(c, &rx, 5000) != 0)
+			break;
+		unsigned i = (unsigned)(rx.meta.tag - 1000) / 10;
+		CHECK(i < ndev);
+		if (i >= ndev)
+			break;
+		CHECK_EQ(rx.meta.peer, i < LC_CONF ? i : LC_ACC_INDEX);
+		CHECK_EQ(rx.meta.tag, 1000 + 10 * i + next[i]); /* in order */
+		next[i]++;
+		ck[got++] = lc_send(c, rx.meta.peer, rx.meta.peer_gen,
+				    rx.meta.tag + 1000);
+		CHECK(mw_client_release(c, &rx.buf) == 0);
+	}
+	CHECK_EQ(got, ndev * LC_M);
+	for (unsigned n = 0; n < got; n++) {
+		int status = 1;
+		CHECK(mw_client_wait(c, ck[n], 5000, &status) == 0);
+		CHECK_EQ(status, 0);
+	}
+	atomic_store(&lc_stop, 1);
+	for (unsigned k = 0; k < LC_N; k++)
+		pthread_join(tid[k], NULL);
+	for (unsigned i = 0; i < ndev; i++) {
+		CHECK_EQ(dv[i].rx_n, LC_M);
+		for (unsigned j = 0; j < LC_M && j < 8; j++)
+			CHECK_EQ(dv[i].rx_tags[j], 2000 + 10 * i + j);
+	}
+	CHECK(lc_json(&sv, "\"submitted\": 30, \"done\": 30, \"failed\": 0"));
+	CHECK(lc_json(&sv, "\"lcores\": [{\"submitted\": 12, \"received\": 12, "
+			   "\"pending\": 0, \"in_transport\": 0}, "
+			   "{\"submitted\": 18, \"received\": 18, "
+			   "\"pending\": 0, \"in_transport\": 0}]"));
+	lc_free(&sv, c, dv);
 }
 
 static void test_pair(void)
@@ -893,5 +1000,6 @@ int main(void)
 	test_pair();
 	test_accepted();
 	test_lcores();
+	test_lcores_threads();
 	return mw_test_exit("test_shmsource");
 }
