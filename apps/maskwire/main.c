@@ -793,9 +793,6 @@ static int finish_config(struct app *a)
 			     " elements of --shape",
 			     g->cp.k, n);
 	}
-	if (a->dp.io_lcores > 1 && a->shm.name)
-		FAIL("--io-lcores above 1 needs the generator/sink: the "
-		     "shared-memory channel is served by one I/O lcore");
 	if (a->dp.io_lcores > 1 && g->gen_n && a->dp.npeers < a->dp.io_lcores)
 		FAIL("--io-lcores %u with --gen: give at least as many peers "
 		     "(each I/O lcore generates for its own)",
@@ -902,18 +899,19 @@ int main(int argc, char **argv)
 		a.shm.peers = sp;
 		a.shm.npeers = a.dp.npeers;
 		a.shm.accept_slots = a.dp.accept_max;
+		a.shm.lcores = a.dp.io_lcores;
 		rc = mw_shmsrc_new(&a.shm, &shm);
 		if (rc) {
 			fprintf(stderr, "maskwire: error: --shm %s: %s%s\n",
 				a.shm.name, mw_strerror(rc),
-				rc == MW_EBUSY ? " (another data plane serves it)"
-				: rc == MW_EBADMAGIC
-					? " (a file that is not a region has "
-					  "that name)"
-					: "");
+				mw_shmsrc_new_hint(rc));
 			return EXIT_CONFIG;
 		}
 		mw_shmsrc_source(shm, &src);
+		/* several I/O lcores: one region, a source each */
+		for (unsigned k = 0; a.dp.io_lcores > 1 && k < a.dp.io_lcores;
+		     k++)
+			mw_shmsrc_lcore_source(shm, k, a.dp.srcs[k] = &lsrc[k]);
 	} else if (a.dp.io_lcores > 1) {
 		/* one generator/sink per I/O lcore, for its share of peers */
 		rc = mw_gensink_group_new(&a.gs, a.dp.npeers, a.dp.io_lcores,

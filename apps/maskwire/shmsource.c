@@ -3,21 +3,46 @@
 #include "shmsource.h"
 
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define BURST 32u
-#define PEND_CAP 64u /* submits taken, waiting for the transport window */
+#define PEND_CAP0 64u            /* a FIFO's first capacity (it grows) */
 #define PEER_REFRESH_NS 1000000u /* peer table: states every 1 ms */
 
 /* A submit handed to the transport, waiting for its TX_DONE/TX_FAILED. */
 struct sent {
-	uint64_t handle;
+	uint64_t handle; /* the endpoint's: unique per lcore */
 	uint32_t gen; /* its peer entry's gen then: counted to it only if
 		       * the entry still holds that peer */
+	unsigned lc;  /* the lcore whose endpoint has it */
 	struct mw_shm_sub sub;
+};
+
+/* Submits taken from the ring, waiting for the transport window of their
+ * peer's lcore. Grows by doubling; what it holds is bounded by the
+ * COMPLETE ring (the channel takes a submit only with a completion slot
+ * reserved for it). */
+struct fifo {
+	struct mw_shm_sub *q;
+	unsigned head, n, cap;
+};
+
+/* One I/O lcore's part: its FIFO, its counters, what it last saw of its
+ * own endpoint (only lcore k ever calls its endpoint). */
+struct lcore {
+	struct mw_shmsrc *s;
+	unsigned k;
+	struct fifo pend;
+	unsigned sent_n;       /* its submits in the transport */
+	uint64_t next_refresh; /* its peers' states into the table */
+	struct mw_source_link link;
+	uint64_t retrans; /* its endpoint's, when last published */
+	uint64_t submitted, received;
 };
 
 /* A received tensor the channel could not take yet (no app). */
@@ -28,12 +53,19 @@ struct undelivered {
 };
 
 struct mw_shmsrc {
+	/* Several lcores: everything below is theirs under this lock;
+	 * holder is the lcore holding it + 1 (0: none), so that a call the
+	 * holder's own endpoint makes back into the source (its receive
+	 * allocator) does not take it twice. */
+	pthread_spinlock_t lock;
+	atomic_uint holder;
+	unsigned nlc; /* I/O lcores */
+	struct lcore lc[MW_SHMSRC_MAX_LCORES];
 	struct mw_shm_dp *dp;
 	char name[128];
 	uint16_t deadline_ms;
-	/* FIFO of taken submits not yet accepted by the transport */
-	struct mw_shm_sub pend[PEND_CAP];
-	unsigned pend_head, pend_n;
+	uint64_t now; /* the latest time an lcore gave: their clocks are
+		       * one, but read at different moments */
 	/* submits in the transport, by handle (unordered, swap-remove) */
 	struct sent *sent;
 	unsigned sent_n, sent_cap;
@@ -48,16 +80,19 @@ struct mw_shmsrc {
 	struct mw_shm_wire_counts wire_pub;
 	bool attached;
 	/* the peer table: index i is the data plane's slot i (configured
-	 * peers: the loop's peers[i]; then the accepted ones, from peer()) */
+	 * peer i: lcore i % nlc's peers[i / nlc] in its poll(); then the
+	 * accepted ones, from peer()) */
 	struct mw_shm_peer_info *pi;
 	uint16_t *core;                       /* core peer id of each index */
+	uint8_t *lc_of;                       /* ... on this lcore's endpoint */
 	uint8_t *used;                        /* the index holds a peer now */
-	int16_t by_core[MW_SOURCE_MAX_PEERS]; /* index of a core id, or -1 */
+	int16_t (*by_core)[MW_SOURCE_MAX_PEERS]; /* [lcore][core id]: index,
+						    or -1 */
 	unsigned npi;    /* entries of the region's table */
-	unsigned nconf;  /* configured peers seen in poll() */
+	unsigned nconf;  /* configured peers: given, or seen in poll() */
 	unsigned nidx;   /* indices used so far: 0..nidx-1 */
 	unsigned accept; /* accept slots of the data plane */
-	uint64_t next_refresh, bad_peer, stale_peer, unknown_src;
+	uint64_t bad_peer, stale_peer, unknown_src;
 	uint64_t peers_up, peers_down, peer_no_index;
 };
 
@@ -71,14 +106,22 @@ uint64_t mw_shmsrc_max_tensor(const struct mw_shmsrc_cfg *cfg)
 int mw_shmsrc_new(const struct mw_shmsrc_cfg *cfg, struct mw_shmsrc **out)
 {
 	*out = NULL;
+	unsigned nlc = cfg->lcores ? cfg->lcores : 1;
+	if (nlc > MW_SHMSRC_MAX_LCORES)
+		return MW_EINVAL;
 	struct mw_shmsrc *s = calloc(1, sizeof(*s));
 	if (!s)
 		return MW_ENOMEM;
+	if (pthread_spin_init(&s->lock, PTHREAD_PROCESS_PRIVATE)) {
+		free(s);
+		return MW_ENOMEM;
+	}
+	atomic_init(&s->holder, 0);
+	s->nlc = nlc;
 	snprintf(s->name, sizeof s->name, "%s", cfg->name);
 	s->deadline_ms = cfg->deadline_ms;
 	s->accept = cfg->accept_slots;
-	for (unsigned i = 0; i < MW_SOURCE_MAX_PEERS; i++)
-		s->by_core[i] = -1;
+	s->nconf = cfg->npeers;
 	/* a table entry for every peer, configured or accepted (the
 	 * default has room for 64) */
 	struct mw_shm_cfg shm = cfg->shm;
@@ -86,6 +129,7 @@ int mw_shmsrc_new(const struct mw_shmsrc_cfg *cfg, struct mw_shmsrc **out)
 		shm.geom.peer_cap = cfg->npeers + cfg->accept_slots;
 	int rc = mw_shm_dp_create(cfg->name, &shm, &s->dp);
 	if (rc < 0) {
+		pthread_spin_destroy(&s->lock);
 		free(s);
 		return rc;
 	}
@@ -94,8 +138,21 @@ int mw_shmsrc_new(const struct mw_shmsrc_cfg *cfg, struct mw_shmsrc **out)
 	s->npi = mw_shm_dp_peer_cap(s->dp);
 	s->pi = calloc(s->npi, sizeof(*s->pi));
 	s->core = calloc(s->npi, sizeof(*s->core));
+	s->lc_of = calloc(s->npi, sizeof(*s->lc_of));
 	s->used = calloc(s->npi, sizeof(*s->used));
-	if (!s->pi || !s->core || !s->used) {
+	s->by_core = malloc(nlc * sizeof(*s->by_core));
+	bool ok = s->pi && s->core && s->lc_of && s->used && s->by_core;
+	for (unsigned k = 0; ok && k < nlc; k++) {
+		struct lcore *l = &s->lc[k];
+		l->s = s;
+		l->k = k;
+		l->pend.cap = PEND_CAP0;
+		l->pend.q = malloc(PEND_CAP0 * sizeof(*l->pend.q));
+		ok = l->pend.q != NULL;
+		for (unsigned i = 0; i < MW_SOURCE_MAX_PEERS; i++)
+			s->by_core[k][i] = -1;
+	}
+	if (!ok) {
 		mw_shmsrc_free(s);
 		return MW_ENOMEM;
 	}
@@ -114,34 +171,56 @@ int mw_shmsrc_new(const struct mw_shmsrc_cfg *cfg, struct mw_shmsrc **out)
 	return 0;
 }
 
-/* ---- peers -------------------------------------------------------------- */
-
-/* Index of a core peer id in the table, or -1. */
-static int peer_index(const struct mw_shmsrc *s, uint16_t core)
+const char *mw_shmsrc_new_hint(int rc)
 {
-	return core < MW_SOURCE_MAX_PEERS ? s->by_core[core] : -1;
+	return rc == MW_EBUSY       ? " (another data plane serves it)"
+	       : rc == MW_EBADMAGIC ? " (a file that is not a region has "
+				      "that name)"
+				    : "";
 }
 
-static void index_take(struct mw_shmsrc *s, unsigned i, uint16_t core)
+/* ---- peers -------------------------------------------------------------- */
+
+/* Index of lcore k's core peer id in the table, or -1. */
+static int peer_index(const struct mw_shmsrc *s, unsigned k, uint16_t core)
+{
+	return core < MW_SOURCE_MAX_PEERS ? s->by_core[k][core] : -1;
+}
+
+static void index_take(struct mw_shmsrc *s, unsigned i, unsigned k,
+		       uint16_t core)
 {
 	if (s->used[i] && s->core[i] < MW_SOURCE_MAX_PEERS &&
-	    s->by_core[s->core[i]] == (int16_t)i)
-		s->by_core[s->core[i]] = -1;
+	    s->by_core[s->lc_of[i]][s->core[i]] == (int16_t)i)
+		s->by_core[s->lc_of[i]][s->core[i]] = -1;
 	s->used[i] = 1;
 	s->core[i] = core;
+	s->lc_of[i] = (uint8_t)k;
 	if (core < MW_SOURCE_MAX_PEERS)
-		s->by_core[core] = (int16_t)i;
+		s->by_core[k][core] = (int16_t)i;
 	if (i >= s->nidx)
 		s->nidx = i + 1;
+}
+
+/* The lcore whose endpoint serves index i: configured peer i is lcore
+ * i % nlc's, an accepted one the lcore that reported it (an accept slot
+ * always belongs to one lcore); -1: no peer there. */
+static int index_owner(const struct mw_shmsrc *s, uint32_t i)
+{
+	if (i < s->nconf)
+		return (int)(i % s->nlc);
+	if (i < s->npi && s->used[i])
+		return s->lc_of[i];
+	return -1;
 }
 
 /* The data plane accepted a peer into slot index, or reclaimed it: the
  * table's entry follows. A new peer at an index gets the next gen, so a
  * SUBMIT meant for the one before it is refused (MW_ESTALE). */
-static void shm_peer(void *ctx, unsigned index, uint16_t core, uint32_t ip,
-		     uint16_t port, bool up)
+static void shm_peer(struct lcore *l, unsigned index, uint16_t core,
+		     uint32_t ip, uint16_t port, bool up)
 {
-	struct mw_shmsrc *s = ctx;
+	struct mw_shmsrc *s = l->s;
 	if (index >= s->npi || index < s->nconf) {
 		/* no entry for it (the table was sized for every slot, so
 		 * this is a caller bug): its tensors count as unknown */
@@ -160,15 +239,16 @@ static void shm_peer(void *ctx, unsigned index, uint16_t core, uint32_t ip,
 		p->state = MW_SHM_PEER_CONNECTING; /* its HELLO came */
 		p->flags = MW_SHM_PEER_ACCEPTED;
 		p->gen = gen;
-		index_take(s, index, core);
+		index_take(s, index, l->k, core);
 		s->peers_up++;
 	} else {
-		if (!s->used[index] || s->core[index] != core)
+		if (!s->used[index] || s->core[index] != core ||
+		    s->lc_of[index] != l->k)
 			return;
 		s->used[index] = 0;
 		if (core < MW_SOURCE_MAX_PEERS &&
-		    s->by_core[core] == (int16_t)index)
-			s->by_core[core] = -1;
+		    s->by_core[l->k][core] == (int16_t)index)
+			s->by_core[l->k][core] = -1;
 		/* address and gen stay: who was there, and the base of the
 		 * next peer's gen */
 		p->state = MW_SHM_PEER_NONE;
@@ -177,9 +257,10 @@ static void shm_peer(void *ctx, unsigned index, uint16_t core, uint32_t ip,
 	mw_shm_dp_peer_set(s->dp, index, p);
 }
 
-/* Session states and RTTs into the table (the counters move with the
- * events); mw_shm_dp_peer_set() writes only what changed. */
-static void peers_refresh(struct mw_shmsrc *s, struct mw_ep *ep, uint64_t now)
+/* Session states and RTTs of lcore l's peers into the table (the
+ * counters move with the events): each lcore reads its own endpoint.
+ * mw_shm_dp_peer_set() writes only what changed. */
+static void peers_refresh(struct lcore *l, struct mw_ep *ep, uint64_t now)
 {
 	static const uint8_t state_of[] = {
 		[MW_PEER_FREE] = MW_SHM_PEER_NONE,
@@ -187,13 +268,15 @@ static void peers_refresh(struct mw_shmsrc *s, struct mw_ep *ep, uint64_t now)
 		[MW_PEER_HELLO] = MW_SHM_PEER_CONNECTING,
 		[MW_PEER_OPEN] = MW_SHM_PEER_UP,
 	};
-	if (now < s->next_refresh)
+	struct mw_shmsrc *s = l->s;
+	if (now < l->next_refresh)
 		return;
-	s->next_refresh = now + PEER_REFRESH_NS;
+	l->next_refresh = now + PEER_REFRESH_NS;
 	for (unsigned i = 0; i < s->nidx; i++) {
 		struct mw_peer_info info;
 		struct mw_shm_peer_info *p = &s->pi[i];
-		if (!s->used[i] || mw_ep_peer_info(ep, s->core[i], &info) < 0)
+		if (!s->used[i] || s->lc_of[i] != l->k ||
+		    mw_ep_peer_info(ep, s->core[i], &info) < 0)
 			continue;
 		uint8_t st = info.state < sizeof state_of ? state_of[info.state]
 							  : MW_SHM_PEER_DOWN;
@@ -210,8 +293,8 @@ static void peers_refresh(struct mw_shmsrc *s, struct mw_ep *ep, uint64_t now)
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static int sent_add(struct mw_shmsrc *s, uint64_t handle, uint32_t gen,
-		    const struct mw_shm_sub *sub)
+static int sent_add(struct mw_shmsrc *s, unsigned lc, uint64_t handle,
+		    uint32_t gen, const struct mw_shm_sub *sub)
 {
 	if (s->sent_n == s->sent_cap) {
 		unsigned cap = s->sent_cap ? 2 * s->sent_cap : 64;
@@ -223,15 +306,35 @@ static int sent_add(struct mw_shmsrc *s, uint64_t handle, uint32_t gen,
 	}
 	s->sent[s->sent_n].handle = handle;
 	s->sent[s->sent_n].gen = gen;
+	s->sent[s->sent_n].lc = lc;
 	s->sent[s->sent_n].sub = *sub;
 	s->sent_n++;
+	s->lc[lc].sent_n++;
 	return 0;
 }
 
-static void pend_pop(struct mw_shmsrc *s)
+static void fifo_pop(struct fifo *f)
 {
-	s->pend_head = (s->pend_head + 1) % PEND_CAP;
-	s->pend_n--;
+	f->head = (f->head + 1) % f->cap;
+	f->n--;
+}
+
+static int fifo_push(struct fifo *f, const struct mw_shm_sub *sub)
+{
+	if (f->n == f->cap) {
+		unsigned cap = 2 * f->cap;
+		struct mw_shm_sub *q = malloc(cap * sizeof(*q));
+		if (!q)
+			return MW_ENOMEM;
+		for (unsigned i = 0; i < f->n; i++)
+			q[i] = f->q[(f->head + i) % f->cap];
+		free(f->q);
+		f->q = q;
+		f->cap = cap;
+		f->head = 0;
+	}
+	f->q[(f->head + f->n++) % f->cap] = *sub;
+	return 0;
 }
 
 /* Report an outcome to the app. MW_ERESET (its app is gone) is expected
@@ -280,12 +383,14 @@ static void complete(struct mw_shmsrc *s, const struct mw_shm_sub *sub,
 	complete_flags(s, sub, status, 0);
 }
 
-/* Hand queued submits to the transport until its window is full. */
-static int submit_pending(struct mw_shmsrc *s, struct mw_ep *ep, uint64_t now)
+/* Hand lcore l's queued submits to its transport until the window is
+ * full. */
+static int submit_pending(struct lcore *l, struct mw_ep *ep, uint64_t now)
 {
+	struct mw_shmsrc *s = l->s;
 	int count = 0;
-	while (s->pend_n) {
-		struct mw_shm_sub *sub = &s->pend[s->pend_head];
+	while (l->pend.n) {
+		struct mw_shm_sub *sub = &l->pend.q[l->pend.head];
 		struct mw_tensor_meta m;
 		struct mw_codec_params cp;
 		uint64_t handle = 0;
@@ -293,7 +398,7 @@ static int submit_pending(struct mw_shmsrc *s, struct mw_ep *ep, uint64_t now)
 		int bad = 0;
 		/* the channel checked it against the table when it took it;
 		 * the index may have changed hands since (it waited here) */
-		if (idx >= s->npi || !s->used[idx]) {
+		if (idx >= s->npi || !s->used[idx] || s->lc_of[idx] != l->k) {
 			s->bad_peer++;
 			bad = MW_ENOENT;
 		} else if (!mw_shm_peer_gen_ok(s->pi[idx].flags, s->pi[idx].gen,
@@ -303,7 +408,7 @@ static int submit_pending(struct mw_shmsrc *s, struct mw_ep *ep, uint64_t now)
 		}
 		if (bad) {
 			complete(s, sub, bad);
-			pend_pop(s);
+			fifo_pop(&l->pend);
 			continue;
 		}
 		uint16_t peer = s->core[idx];
@@ -328,18 +433,46 @@ static int submit_pending(struct mw_shmsrc *s, struct mw_ep *ep, uint64_t now)
 					" rejected: %s\n",
 					sub->d.tag, mw_strerror(rc));
 			complete(s, sub, rc);
-		} else if (sent_add(s, handle, s->pi[idx].gen, sub) < 0) {
+		} else if (sent_add(s, l->k, handle, s->pi[idx].gen, sub) < 0) {
 			/* out of memory: a fatal source error (the data plane
 			 * stops); the sub stays queued, so it is completed
 			 * with MW_ECANCELED at exit */
 			return MW_ENOMEM;
 		} else {
 			s->submitted++;
+			l->submitted++;
 			count++;
 		}
-		pend_pop(s);
+		fifo_pop(&l->pend);
 	}
 	return count;
+}
+
+/* A submit taken from the ring goes to the FIFO of its peer's lcore; one
+ * naming no peer is answered now. */
+static void route(struct mw_shmsrc *s, const struct mw_shm_sub *sub)
+{
+	int k = index_owner(s, sub->d.peer);
+	if (k < 0) {
+		s->bad_peer++;
+		complete(s, sub, MW_ENOENT);
+	} else if (fifo_push(&s->lc[k].pend, sub) < 0) {
+		s->rejected++;
+		complete(s, sub, MW_ENOMEM);
+	}
+}
+
+/* The app is gone: its queued submits were never given to a transport.
+ * Forget them before the next service call hands the TX pool to a new
+ * app. Submits already in a transport were copied at submit; their
+ * completions find nobody. */
+static void forget_pending(struct mw_shmsrc *s)
+{
+	for (unsigned k = 0; k < s->nlc; k++) {
+		s->forgotten += s->lc[k].pend.n;
+		s->lc[k].pend.n = 0;
+		s->lc[k].pend.head = 0;
+	}
 }
 
 static void deliver_waiting(struct mw_shmsrc *s)
@@ -385,19 +518,15 @@ static int und_push(struct mw_shmsrc *s, void *buf, uint64_t bytes,
 
 /* ---- mw_source callbacks ---------------------------------------------- */
 
-static int shm_poll(void *ctx, struct mw_ep *ep, const uint16_t *peers,
+static int shm_poll(struct lcore *l, struct mw_ep *ep, const uint16_t *peers,
 		    unsigned npeers, uint64_t now)
 {
-	struct mw_shmsrc *s = ctx;
-	unsigned ev = mw_shm_dp_service(s->dp, now);
+	struct mw_shmsrc *s = l->s;
+	if (now > s->now)
+		s->now = now;
+	unsigned ev = mw_shm_dp_service(s->dp, s->now);
 	if (ev & MW_SHM_EV_APP_GONE) {
-		/* Its queued submits were never given to the transport:
-		 * forget them before the next service call hands the TX
-		 * pool to a new app. Submits already in the transport were
-		 * copied at submit; their completions find nobody. */
-		s->forgotten += s->pend_n;
-		s->pend_n = 0;
-		s->pend_head = 0;
+		forget_pending(s);
 		s->apps_gone++;
 		s->attached = false;
 	}
@@ -427,10 +556,16 @@ static int shm_poll(void *ctx, struct mw_ep *ep, const uint16_t *peers,
 				s->name, mw_strerror(st.last_error));
 	}
 	deliver_waiting(s);
-	s->nconf = npeers < s->npi ? npeers : s->npi;
-	for (unsigned i = 0; i < s->nconf; i++) {
-		if (!s->used[i] || s->core[i] != peers[i])
-			index_take(s, i, peers[i]);
+	/* its configured peers: index j * nlc + k is its peers[j] */
+	for (unsigned j = 0; j < npeers; j++) {
+		unsigned i = j * s->nlc + l->k;
+		if (i >= s->npi)
+			break;
+		if (i >= s->nconf)
+			s->nconf = i + 1;
+		if (!s->used[i] || s->core[i] != peers[j] ||
+		    s->lc_of[i] != l->k)
+			index_take(s, i, l->k, peers[j]);
 		if (s->pi[i].state == MW_SHM_PEER_NONE) {
 			s->pi[i].state = MW_SHM_PEER_DOWN;
 			s->pi[i].gen = 1;
@@ -440,18 +575,22 @@ static int shm_poll(void *ctx, struct mw_ep *ep, const uint16_t *peers,
 	/* no peer now and none to come: submits stay in the ring */
 	if (s->nconf == 0 && s->accept == 0)
 		return 0;
-	int count = submit_pending(s, ep, now);
+	int count = submit_pending(l, ep, now);
 	if (count < 0)
 		return count;
-	while (s->pend_n == 0) {
+	/* Take more while its own FIFO is empty: a full window keeps them
+	 * in the ring (back-pressure to the app). With several lcores the
+	 * ones for other lcores' peers go to their FIFOs, served on their
+	 * next turn, so an lcore whose window is full holds back nobody
+	 * else's; the COMPLETE ring bounds what is taken. */
+	while (l->pend.n == 0) {
 		struct mw_shm_sub subs[BURST];
 		unsigned n = mw_shm_dp_poll_submits(s->dp, subs, BURST);
 		if (n == 0)
 			break;
 		for (unsigned i = 0; i < n; i++)
-			s->pend[(s->pend_head + s->pend_n++) % PEND_CAP] =
-				subs[i];
-		int rc = submit_pending(s, ep, now);
+			route(s, &subs[i]);
+		int rc = submit_pending(l, ep, now);
 		if (rc < 0)
 			return rc;
 		count += rc;
@@ -459,17 +598,16 @@ static int shm_poll(void *ctx, struct mw_ep *ep, const uint16_t *peers,
 	return count;
 }
 
-static void shm_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
-		      uint64_t now)
+static void shm_event(struct lcore *l, const struct mw_event *ev, uint64_t now)
 {
-	struct mw_shmsrc *s = ctx;
-	(void)ep;
+	struct mw_shmsrc *s = l->s;
 	switch (ev->type) {
 	case MW_EV_TX_DONE:
 	case MW_EV_TX_FAILED: {
 		unsigned i;
 		for (i = 0; i < s->sent_n; i++)
-			if (s->sent[i].handle == ev->handle)
+			if (s->sent[i].handle == ev->handle &&
+			    s->sent[i].lc == l->k)
 				break;
 		if (i == s->sent_n) {
 			s->unknown_handles++;
@@ -512,26 +650,28 @@ static void shm_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
 			       status == 0 && ev->partial ? MW_SHM_DLV_PARTIAL
 							  : 0);
 		s->sent[i] = s->sent[--s->sent_n];
+		l->sent_n--;
 		return;
 	}
 	case MW_EV_RX_TENSOR:
 		break;
 	case MW_EV_PEER_RESTARTED:
 	case MW_EV_SESSION_CLOSED: {
-		int idx = peer_index(s, ev->peer);
+		int idx = peer_index(s, l->k, ev->peer);
 		if (idx < 0)
 			return;
 		if (ev->type == MW_EV_PEER_RESTARTED)
 			s->pi[idx].restarts++;
 		else
 			s->pi[idx].last_reason = ev->reason;
-		s->next_refresh = now; /* publish it now */
+		l->next_refresh = now; /* publish it now */
 		return;
 	}
 	default:
 		return;
 	}
-	int src = peer_index(s, ev->peer);
+	l->received++;
+	int src = peer_index(s, l->k, ev->peer);
 	if (src < 0) {
 		/* not a peer the table shows: never guess one */
 		if (++s->unknown_src <= 5)
@@ -592,12 +732,10 @@ static void shm_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
 	}
 }
 
-static void *shm_rx_alloc(void *ctx, uint64_t bytes,
-			  const struct mw_rx_info *ri)
+static void *shm_rx_alloc(struct lcore *l, uint64_t bytes)
 {
-	struct mw_shmsrc *s = ctx;
+	struct mw_shmsrc *s = l->s;
 	void *buf = NULL;
-	(void)ri;
 	if (mw_shm_dp_rx_alloc(s->dp, bytes, &buf) < 0) {
 		s->rx_nobuf++;
 		return NULL; /* no room yet: flow control */
@@ -605,52 +743,65 @@ static void *shm_rx_alloc(void *ctx, uint64_t bytes,
 	return buf;
 }
 
-static void shm_rx_free(void *ctx, void *buf, uint64_t bytes)
+static void shm_rx_free(struct lcore *l, void *buf, uint64_t bytes)
 {
-	struct mw_shmsrc *s = ctx;
-	mw_shm_dp_rx_free(s->dp, buf, bytes);
+	mw_shm_dp_rx_free(l->s->dp, buf, bytes);
 }
 
-static void shm_link(void *ctx, struct mw_ep *ep,
-		     const struct mw_source_link *l, uint64_t now)
+/* Lcore l's link counters; the region's header shows the sums. */
+static void shm_link(struct lcore *l, struct mw_ep *ep,
+		     const struct mw_source_link *lk, uint64_t now)
 {
-	struct mw_shmsrc *s = ctx;
-	struct mw_counters k;
-	peers_refresh(s, ep, now);
-	/* publish only on change: the app polls this cache line */
-	if (l->tx_frames == s->wire_pub.tx_frames &&
-	    l->rx_frames == s->wire_pub.rx_frames &&
-	    s->done == s->wire_pub.tensors_tx &&
-	    s->delivered == s->wire_pub.tensors_rx &&
-	    s->failed + s->rejected == s->wire_pub.tensors_failed)
-		return;
-	mw_ep_counters(ep, &k);
+	struct mw_shmsrc *s = l->s;
+	peers_refresh(l, ep, now);
+	l->link = *lk;
 	struct mw_shm_wire_counts w = {
-		.tx_frames = l->tx_frames,
-		.tx_bytes = l->tx_bytes,
-		.rx_frames = l->rx_frames,
-		.rx_bytes = l->rx_bytes,
 		.tensors_tx = s->done,
 		.tensors_rx = s->delivered,
 		.tensors_failed = s->failed + s->rejected,
-		.retransmits = k.retrans,
 		.dense_tx_bytes = s->dense_tx,
 		.dense_rx_bytes = s->dense_rx,
 	};
+	for (unsigned k = 0; k < s->nlc; k++) {
+		w.tx_frames += s->lc[k].link.tx_frames;
+		w.tx_bytes += s->lc[k].link.tx_bytes;
+		w.rx_frames += s->lc[k].link.rx_frames;
+		w.rx_bytes += s->lc[k].link.rx_bytes;
+	}
+	/* publish only on change: the app polls this cache line */
+	if (w.tx_frames == s->wire_pub.tx_frames &&
+	    w.rx_frames == s->wire_pub.rx_frames &&
+	    w.tensors_tx == s->wire_pub.tensors_tx &&
+	    w.tensors_rx == s->wire_pub.tensors_rx &&
+	    w.tensors_failed == s->wire_pub.tensors_failed)
+		return;
+	/* its own endpoint's retransmits now, the others' as they last
+	 * published them */
+	struct mw_counters c;
+	mw_ep_counters(ep, &c);
+	l->retrans = c.retrans;
+	for (unsigned k = 0; k < s->nlc; k++)
+		w.retransmits += s->lc[k].retrans;
 	s->wire_pub = w;
 	mw_shm_dp_publish_wire(s->dp, &w);
 }
 
-static bool shm_busy(void *ctx)
+static unsigned pending(const struct mw_shmsrc *s)
 {
-	const struct mw_shmsrc *s = ctx;
-	/* queued submits are cancelled at exit; in-flight ones may finish */
-	return s->sent_n != 0;
+	unsigned n = 0;
+	for (unsigned k = 0; k < s->nlc; k++)
+		n += s->lc[k].pend.n;
+	return n;
 }
 
-static void shm_status(void *ctx, char *buf, unsigned len)
+static bool shm_busy(const struct lcore *l)
 {
-	const struct mw_shmsrc *s = ctx;
+	/* queued submits are cancelled at exit; in-flight ones may finish */
+	return l->sent_n != 0;
+}
+
+static void shm_status(const struct mw_shmsrc *s, char *buf, unsigned len)
+{
 	snprintf(buf, len,
 		 "shm %s app %s sent %" PRIu64 " failed %" PRIu64
 		 " delivered %" PRIu64,
@@ -658,9 +809,8 @@ static void shm_status(void *ctx, char *buf, unsigned len)
 		 s->failed + s->rejected, s->delivered);
 }
 
-static void shm_stats_json(void *ctx, FILE *f)
+static void shm_stats_json(const struct mw_shmsrc *s, FILE *f)
 {
-	const struct mw_shmsrc *s = ctx;
 	struct mw_shm_dp_stats st;
 	mw_shm_dp_stats(s->dp, &st);
 	fprintf(f,
@@ -684,53 +834,266 @@ static void shm_stats_json(void *ctx, FILE *f)
 		", \"faults\": %" PRIu64 ", \"recreated\": %" PRIu64
 		", \"recreate_errors\": %" PRIu64 ", \"rx_lost\": %" PRIu64
 		", \"generation\": %" PRIu64
-		", \"rx_free_slots\": %u, \"rx_slots\": %u}}",
+		", \"rx_free_slots\": %u, \"rx_slots\": %u}",
 		s->name, s->submitted, s->done, s->failed, s->rejected,
 		s->delivered, s->deliver_errors, s->rx_nobuf, s->window_full,
 		s->forgotten, s->unknown_handles, s->bad_peer + st.bad_peers,
 		s->stale_peer + st.stale_peers, s->unknown_src, s->peers_up,
-		s->peers_down, s->peer_no_index, s->pend_n, s->sent_n, s->und_n,
-		st.submits, st.completions, st.failures, st.bad_submits,
-		st.deliveries, st.releases, st.bad_releases, st.attaches,
-		st.app_gone, st.proto_errors, st.reclaimed, st.redelivered,
-		st.broken, st.faults, st.recreated, st.recreate_errors,
-		st.rx_lost, st.dp_generation, st.rx_free_slots, st.rx_slots);
+		s->peers_down, s->peer_no_index, pending(s), s->sent_n,
+		s->und_n, st.submits, st.completions, st.failures,
+		st.bad_submits, st.deliveries, st.releases, st.bad_releases,
+		st.attaches, st.app_gone, st.proto_errors, st.reclaimed,
+		st.redelivered, st.broken, st.faults, st.recreated,
+		st.recreate_errors, st.rx_lost, st.dp_generation,
+		st.rx_free_slots, st.rx_slots);
+	/* per I/O lcore: submits it handed to its endpoint, tensors its
+	 * endpoint received */
+	fprintf(f, ", \"lcores\": [");
+	for (unsigned k = 0; k < s->nlc; k++)
+		fprintf(f,
+			"%s{\"submitted\": %" PRIu64 ", \"received\": %" PRIu64
+			", \"pending\": %u, \"in_transport\": %u}",
+			k ? ", " : "", s->lc[k].submitted, s->lc[k].received,
+			s->lc[k].pend.n, s->lc[k].sent_n);
+	fprintf(f, "]}");
+}
+
+/* ---- the mw_source views ------------------------------------------------ */
+
+/* One lcore alone (no lock): ctx is its struct lcore. */
+static int one_poll(void *ctx, struct mw_ep *ep, const uint16_t *peers,
+		    unsigned npeers, uint64_t now)
+{
+	return shm_poll(ctx, ep, peers, npeers, now);
+}
+
+static void one_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
+		      uint64_t now)
+{
+	(void)ep;
+	shm_event(ctx, ev, now);
+}
+
+static void one_link(void *ctx, struct mw_ep *ep,
+		     const struct mw_source_link *l, uint64_t now)
+{
+	shm_link(ctx, ep, l, now);
+}
+
+static void one_peer(void *ctx, unsigned index, uint16_t core, uint32_t ip,
+		     uint16_t port, bool up)
+{
+	shm_peer(ctx, index, core, ip, port, up);
+}
+
+static void *one_rx_alloc(void *ctx, uint64_t bytes,
+			  const struct mw_rx_info *ri)
+{
+	(void)ri;
+	return shm_rx_alloc(ctx, bytes);
+}
+
+static void one_rx_free(void *ctx, void *buf, uint64_t bytes)
+{
+	shm_rx_free(ctx, buf, bytes);
+}
+
+static bool one_busy(void *ctx)
+{
+	return shm_busy(ctx);
+}
+
+static void one_status(void *ctx, char *buf, unsigned len)
+{
+	const struct lcore *l = ctx;
+	shm_status(l->s, buf, len);
+}
+
+static void one_stats_json(void *ctx, FILE *f)
+{
+	const struct lcore *l = ctx;
+	shm_stats_json(l->s, f);
+}
+
+/* Several lcores: the same under the lock. Lcore l takes it unless it
+ * holds it already (a call its endpoint makes back into the source, e.g.
+ * a receive buffer freed during a submit). */
+static bool enter(struct lcore *l)
+{
+	struct mw_shmsrc *s = l->s;
+	if (atomic_load_explicit(&s->holder, memory_order_relaxed) == l->k + 1)
+		return false;
+	pthread_spin_lock(&s->lock);
+	atomic_store_explicit(&s->holder, l->k + 1, memory_order_relaxed);
+	return true;
+}
+
+static void leave(struct lcore *l, bool took)
+{
+	if (!took)
+		return;
+	atomic_store_explicit(&l->s->holder, 0, memory_order_relaxed);
+	pthread_spin_unlock(&l->s->lock);
+}
+
+static int lk_poll(void *ctx, struct mw_ep *ep, const uint16_t *peers,
+		   unsigned npeers, uint64_t now)
+{
+	bool t = enter(ctx);
+	int rc = shm_poll(ctx, ep, peers, npeers, now);
+	leave(ctx, t);
+	return rc;
+}
+
+static void lk_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
+		     uint64_t now)
+{
+	bool t = enter(ctx);
+	(void)ep;
+	shm_event(ctx, ev, now);
+	leave(ctx, t);
+}
+
+static void lk_link(void *ctx, struct mw_ep *ep, const struct mw_source_link *l,
+		    uint64_t now)
+{
+	bool t = enter(ctx);
+	shm_link(ctx, ep, l, now);
+	leave(ctx, t);
+}
+
+static void lk_peer(void *ctx, unsigned index, uint16_t core, uint32_t ip,
+		    uint16_t port, bool up)
+{
+	bool t = enter(ctx);
+	shm_peer(ctx, index, core, ip, port, up);
+	leave(ctx, t);
+}
+
+static void *lk_rx_alloc(void *ctx, uint64_t bytes, const struct mw_rx_info *ri)
+{
+	bool t = enter(ctx);
+	(void)ri;
+	void *buf = shm_rx_alloc(ctx, bytes);
+	leave(ctx, t);
+	return buf;
+}
+
+static void lk_rx_free(void *ctx, void *buf, uint64_t bytes)
+{
+	bool t = enter(ctx);
+	shm_rx_free(ctx, buf, bytes);
+	leave(ctx, t);
+}
+
+static bool lk_busy(void *ctx)
+{
+	bool t = enter(ctx);
+	bool b = shm_busy(ctx);
+	leave(ctx, t);
+	return b;
+}
+
+static void lk_status(void *ctx, char *buf, unsigned len)
+{
+	bool t = enter(ctx);
+	one_status(ctx, buf, len);
+	leave(ctx, t);
+}
+
+static void lk_stats_json(void *ctx, FILE *f)
+{
+	bool t = enter(ctx);
+	one_stats_json(ctx, f);
+	leave(ctx, t);
+}
+
+/* The whole source with several lcores: called from no lcore's loop
+ * (stats at the end), or from one that does not hold the lock. */
+static void all_stats_json(void *ctx, FILE *f)
+{
+	struct mw_shmsrc *s = ctx;
+	pthread_spin_lock(&s->lock);
+	shm_stats_json(s, f);
+	pthread_spin_unlock(&s->lock);
+}
+
+static void all_status(void *ctx, char *buf, unsigned len)
+{
+	struct mw_shmsrc *s = ctx;
+	pthread_spin_lock(&s->lock);
+	shm_status(s, buf, len);
+	pthread_spin_unlock(&s->lock);
 }
 
 void mw_shmsrc_source(struct mw_shmsrc *s, struct mw_source *src)
 {
 	memset(src, 0, sizeof(*src));
 	src->name = "shm";
-	src->ctx = s;
-	src->rx_alloc.alloc = shm_rx_alloc;
-	src->rx_alloc.free = shm_rx_free;
-	src->rx_alloc.ctx = s;
-	src->poll = shm_poll;
-	src->event = shm_event;
-	src->link = shm_link;
-	src->peer = shm_peer;
-	src->busy = shm_busy;
-	src->stats_json = shm_stats_json;
-	src->status = shm_status;
+	if (s->nlc > 1) {
+		src->ctx = s;
+		src->stats_json = all_stats_json;
+		src->status = all_status;
+		return;
+	}
+	src->ctx = &s->lc[0];
+	src->rx_alloc.alloc = one_rx_alloc;
+	src->rx_alloc.free = one_rx_free;
+	src->rx_alloc.ctx = &s->lc[0];
+	src->poll = one_poll;
+	src->event = one_event;
+	src->link = one_link;
+	src->peer = one_peer;
+	src->busy = one_busy;
+	src->stats_json = one_stats_json;
+	src->status = one_status;
+}
+
+int mw_shmsrc_lcore_source(struct mw_shmsrc *s, unsigned k,
+			   struct mw_source *src)
+{
+	memset(src, 0, sizeof(*src));
+	if (k >= s->nlc)
+		return MW_EINVAL;
+	src->name = "shm";
+	src->ctx = &s->lc[k];
+	src->rx_alloc.alloc = lk_rx_alloc;
+	src->rx_alloc.free = lk_rx_free;
+	src->rx_alloc.ctx = &s->lc[k];
+	src->poll = lk_poll;
+	src->event = lk_event;
+	src->link = lk_link;
+	src->peer = lk_peer;
+	src->busy = lk_busy;
+	src->stats_json = lk_stats_json;
+	src->status = lk_status;
+	return 0;
 }
 
 void mw_shmsrc_free(struct mw_shmsrc *s)
 {
 	if (!s)
 		return;
-	while (s->pend_n) {
-		s->canceled++;
-		complete(s, &s->pend[s->pend_head], MW_ECANCELED);
-		pend_pop(s);
+	for (unsigned k = 0; k < s->nlc; k++) {
+		struct fifo *f = &s->lc[k].pend;
+		while (f->n) {
+			s->canceled++;
+			complete(s, &f->q[f->head], MW_ECANCELED);
+			fifo_pop(f);
+		}
+		free(f->q);
 	}
 	/* the transport was freed before us: anything it still had is gone */
 	for (unsigned i = 0; i < s->sent_n; i++)
 		complete(s, &s->sent[i].sub, MW_ECANCELED);
 	if (s->dp)
 		mw_shm_dp_destroy(s->dp, 1);
+	pthread_spin_destroy(&s->lock);
 	free(s->pi);
 	free(s->core);
+	free(s->lc_of);
 	free(s->used);
+	free(s->by_core);
 	free(s->sent);
 	free(s->und);
 	free(s);

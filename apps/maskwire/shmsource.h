@@ -38,6 +38,20 @@
  *   as lost in the JSON stats (channel.rx_lost, channel.broken).
  * - The data plane's link counters are published in the region header
  *   (mw_shm_hdr.wire) for the app to read with mw_client_info().
+ *
+ * Several I/O lcores (cfg.lcores K > 1) share one region: lcore k runs
+ * its own endpoint and loop with the source mw_shmsrc_lcore_source(s, k)
+ * gives; the region, its peer table and the source's state are one, under
+ * a spinlock each lcore's source takes around every call. Configured peer
+ * i is lcore i % K's ((i / K)-th in its poll()'s peers); accepted ones
+ * come with their global index through mw_source.peer on the lcore that
+ * accepted them. Whichever lcore polls takes the app's submits and queues
+ * each on its peer's lcore (one FIFO per lcore: a full window on one
+ * lcore holds back only its own FIFO); each lcore hands its own FIFO to
+ * its own endpoint, so an endpoint is only ever called from its lcore.
+ * Events are written to the region by the lcore that has them; each
+ * lcore refreshes its own peers' states; the header's link counters are
+ * the lcores' sums. Nothing the app sees changes (docs/SHM.md).
  */
 #ifndef MW_SHMSOURCE_H
 #define MW_SHMSOURCE_H
@@ -48,6 +62,9 @@
 #include "mw_source.h"
 
 /** A configured peer's address, as the region's peer table shows it. */
+/** I/O lcores one source can serve (the data plane's MW_DP_MAX_IO_LCORES). */
+#define MW_SHMSRC_MAX_LCORES 16u
+
 struct mw_shmsrc_peer {
 	uint32_t ip;   /**< IPv4, host order */
 	uint16_t port; /**< UDP port */
@@ -66,19 +83,41 @@ struct mw_shmsrc_cfg {
 	unsigned accept_slots; /**< the data plane's --accept-peers: the
 				    peer table gets room for npeers +
 				    accept_slots entries */
+	unsigned lcores;       /**< I/O lcores served, 1..MW_SHMSRC_MAX_LCORES
+				    (0: 1) */
 };
 
 struct mw_shmsrc;
 
 /**
  * Create the region and the source.
- * @return 0, or the error of mw_shm_dp_create() (MW_EINVAL, MW_EBUSY,
- *         MW_EBADMAGIC, MW_EIO, MW_ENOMEM).
+ * @return 0; MW_EINVAL (cfg.lcores above MW_SHMSRC_MAX_LCORES), or the
+ *         error of mw_shm_dp_create() (MW_EINVAL, MW_EBUSY, MW_EBADMAGIC,
+ *         MW_EIO, MW_ENOMEM).
  */
 int mw_shmsrc_new(const struct mw_shmsrc_cfg *cfg, struct mw_shmsrc **out);
 
-/** The mw_source view (valid while s lives). */
+/** What a user should know after mw_shmsrc_new() failed with rc: a
+ *  parenthesised hint with a leading space, or "". */
+const char *mw_shmsrc_new_hint(int rc);
+
+/**
+ * The mw_source view of the whole source (valid while s lives). With one
+ * lcore it is the loop's source (no lock taken). With several it only
+ * speaks for them all: stats_json() and status() (the data plane's
+ * cfg.src); the loops get mw_shmsrc_lcore_source().
+ */
 void mw_shmsrc_source(struct mw_shmsrc *s, struct mw_source *src);
+
+/**
+ * The source of I/O lcore k (its loop's, its endpoint's receive
+ * allocator): every callback takes the source's lock. Call its callbacks
+ * from lcore k only, with lcore k's endpoint. Also valid with one lcore
+ * (k 0; the lock is then never contended).
+ * @return 0; MW_EINVAL (k >= cfg.lcores).
+ */
+int mw_shmsrc_lcore_source(struct mw_shmsrc *s, unsigned k,
+			   struct mw_source *src);
 
 /** Largest tensor the region can carry in either direction (bytes). */
 uint64_t mw_shmsrc_max_tensor(const struct mw_shmsrc_cfg *cfg);
@@ -86,7 +125,7 @@ uint64_t mw_shmsrc_max_tensor(const struct mw_shmsrc_cfg *cfg);
 /**
  * Complete every submit still queued with MW_ECANCELED, mark the region
  * closed (attached apps get MW_ESHUTDOWN), remove its name and free. Call
- * after the poll loop has returned. NULL is a no-op.
+ * after every poll loop has returned. NULL is a no-op.
  */
 void mw_shmsrc_free(struct mw_shmsrc *s);
 

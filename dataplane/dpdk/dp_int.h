@@ -146,6 +146,11 @@ struct mw_dp {
 	unsigned npeers;              /* configured: peer[0..npeers) */
 	unsigned nslots;              /* npeers + cfg.accept_max */
 	unsigned naccepted;           /* accepted slots in use */
+	unsigned accept_base;         /* global slot of its first accept
+					 slot: the run's configured peers,
+					 then every lcore's accept slots in
+					 lcore order (src->peer()'s index,
+					 the JSON's "slot") */
 	struct mw_dp_peer *peer;      /* nslots */
 	int16_t *by_ep;               /* core peer id -> peer[] index, -1 */
 	int32_t *ht;                  /* (ip, port) hash -> first slot, -1 */

@@ -106,6 +106,7 @@ int mw_dp_group_init(struct mw_dp *dp0, char *err, size_t errlen)
 		own_insert(g, all.peers[i].ip, all.peers[i].port, i % n);
 
 	unsigned lc = rte_get_main_lcore(), first = 0;
+	unsigned abase = all.npeers; /* global slot of lcore k's accept slots */
 	for (unsigned k = 0; k < n; k++) {
 		struct mw_dp *dp = dp0;
 		if (k) {
@@ -141,6 +142,8 @@ int mw_dp_group_init(struct mw_dp *dp0, char *err, size_t errlen)
 		dp->gidx = g->gidx + first;
 		share_cfg(g, &all, k, &dp->cfg, &first);
 		dp->src = dp->cfg.src;
+		dp->accept_base = abase;
+		abase += dp->cfg.accept_max;
 		if (n > 1) {
 			char name[32];
 			snprintf(name, sizeof name, "mw_inbox_%u_%u", dp0->port,

@@ -59,6 +59,16 @@ struct mw_dp_peer *mw_dp_peer_by_ep(struct mw_dp *dp, uint16_t id)
 	return &dp->peer[dp->by_ep[id]];
 }
 
+/* The run's number of this lcore's accepted slot i (i >= npeers): with
+ * several I/O lcores each numbers its own slots from 0 (its configured
+ * peers, then its accept share), the run numbers the configured peers by
+ * command-line index, then the accept slots lcore by lcore. One lcore:
+ * the same numbers. */
+static unsigned global_slot(const struct mw_dp *dp, unsigned i)
+{
+	return dp->accept_base + (i - dp->npeers);
+}
+
 /* Fill slot i for cfg and register it with the core as core id `id`. */
 static void slot_fill(struct mw_dp *dp, unsigned i,
 		      const struct mw_dp_peer_cfg *cfg, uint16_t id,
@@ -207,8 +217,8 @@ void mw_dp_peer_accept(struct mw_dp *dp, const struct mw_net_pkt *p,
 	dp->c.accept_new++;
 	dp->c.rx_core_accepted++;
 	if (dp->src->peer)
-		dp->src->peer(dp->src->ctx, i, np->ep_peer, pc.ip, pc.port,
-			      true);
+		dp->src->peer(dp->src->ctx, global_slot(dp, i), np->ep_peer,
+			      pc.ip, pc.port, true);
 }
 
 static void reclaim(struct mw_dp *dp, unsigned i, uint64_t now)
@@ -221,8 +231,8 @@ static void reclaim(struct mw_dp *dp, unsigned i, uint64_t now)
 	dp->naccepted--;
 	dp->c.accept_reclaimed++;
 	if (dp->src->peer)
-		dp->src->peer(dp->src->ctx, i, p->ep_peer, p->cfg.ip,
-			      p->cfg.port, false);
+		dp->src->peer(dp->src->ctx, global_slot(dp, i), p->ep_peer,
+			      p->cfg.ip, p->cfg.port, false);
 }
 
 /*
@@ -352,13 +362,12 @@ void mw_dp_peers_json(const struct mw_dp *dp, FILE *f)
 	bool first = true;
 	/* slots: configured peers by command-line index (peer i is lcore
 	 * i % n's (i / n)th), then accepted ones, lcore by lcore */
-	unsigned slot = 0;
-	for (; slot < c->npeers; slot++)
+	for (unsigned slot = 0; slot < c->npeers; slot++)
 		peer_json(f, g->shard[slot % g->n], slot / g->n, slot, &first);
 	for (unsigned k = 0; k < g->n; k++) {
 		const struct mw_dp *d = g->shard[k];
 		for (unsigned i = d->npeers; i < d->nslots; i++)
-			peer_json(f, d, i, slot++, &first);
+			peer_json(f, d, i, global_slot(d, i), &first);
 	}
 	fprintf(f, "],\n");
 }

@@ -36,8 +36,6 @@ CASES = [
     (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--io-lcores", "17"], "--io-lcores: give 1..16"),
     (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--io-lcores", "2", "--gen", "5"],
      "give at least as many peers"),
-    (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--io-lcores", "2", "--shm", "mwx"],
-     "needs the generator/sink"),
     (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--peer", "10.0.0.3", "--io-lcores", "2",
       "--encode-workers", "--sink"], "does not go with --encode-workers"),
 ]

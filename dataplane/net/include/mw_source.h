@@ -73,7 +73,11 @@ struct mw_source {
 	 * on the loop's thread, never for configured peers. NULL: not wanted.
 	 * @param index      its stable slot: configured peers hold 0..n-1 in
 	 *                   command-line order, accepted ones the slots
-	 *                   after them (mw_dp_peer_slots()). A reclaimed
+	 *                   after them (mw_dp_peer_slots()); with several
+	 *                   I/O lcores, every lcore's accept slots in lcore
+	 *                   order (the JSON stats' "slot"), and the call
+	 *                   comes from the lcore that owns the peer, to
+	 *                   that lcore's source. A reclaimed
 	 *                   slot goes to a later accepted peer, maybe
 	 *                   another device: a source that names peers by
 	 *                   slot must tell the two apart.
