@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Shared-memory traffic source (see shmsource.h). */
-#include "shmsource.h"
+#include "shmsource_int.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -9,92 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define BURST 32u
-#define PEND_CAP0 64u            /* a FIFO's first capacity (it grows) */
-#define PEER_REFRESH_NS 1000000u /* peer table: states every 1 ms */
-
-/* A submit handed to the transport, waiting for its TX_DONE/TX_FAILED. */
-struct sent {
-	uint64_t handle; /* the endpoint's: unique per lcore */
-	uint32_t gen; /* its peer entry's gen then: counted to it only if
-		       * the entry still holds that peer */
-	unsigned lc;  /* the lcore whose endpoint has it */
-	struct mw_shm_sub sub;
-};
-
-/* Submits taken from the ring, waiting for the transport window of their
- * peer's lcore. Grows by doubling; what it holds is bounded by the
- * COMPLETE ring (the channel takes a submit only with a completion slot
- * reserved for it). */
-struct fifo {
-	struct mw_shm_sub *q;
-	unsigned head, n, cap;
-};
-
-/* One I/O lcore's part: its FIFO, its counters, what it last saw of its
- * own endpoint (only lcore k ever calls its endpoint). */
-struct lcore {
-	struct mw_shmsrc *s;
-	unsigned k;
-	struct fifo pend;
-	unsigned sent_n;       /* its submits in the transport */
-	uint64_t next_refresh; /* its peers' states into the table */
-	struct mw_source_link link;
-	uint64_t retrans; /* its endpoint's, when last published */
-	uint64_t submitted, received;
-};
-
-/* A received tensor the channel could not take yet (no app). */
-struct undelivered {
-	void *buf;
-	uint64_t bytes;
-	struct mw_shm_desc meta;
-};
-
-struct mw_shmsrc {
-	/* Several lcores: everything below is theirs under this lock;
-	 * holder is the lcore holding it + 1 (0: none), so that a call the
-	 * holder's own endpoint makes back into the source (its receive
-	 * allocator) does not take it twice. */
-	pthread_spinlock_t lock;
-	atomic_uint holder;
-	unsigned nlc; /* I/O lcores */
-	struct lcore lc[MW_SHMSRC_MAX_LCORES];
-	struct mw_shm_dp *dp;
-	char name[128];
-	uint16_t deadline_ms;
-	uint64_t now; /* the latest time an lcore gave: their clocks are
-		       * one, but read at different moments */
-	/* submits in the transport, by handle (unordered, swap-remove) */
-	struct sent *sent;
-	unsigned sent_n, sent_cap;
-	/* FIFO of received tensors waiting for an app */
-	struct undelivered *und;
-	unsigned und_head, und_n, und_cap;
-	/* counters */
-	uint64_t submitted, done, failed, rejected, canceled, forgotten;
-	uint64_t delivered, deliver_errors, rx_nobuf, window_full, partial;
-	uint64_t unknown_handles, apps_new, apps_gone, region_events;
-	uint64_t dense_tx, dense_rx;
-	struct mw_shm_wire_counts wire_pub;
-	bool attached;
-	/* the peer table: index i is the data plane's slot i (configured
-	 * peer i: lcore i % nlc's peers[i / nlc] in its poll(); then the
-	 * accepted ones, from peer()) */
-	struct mw_shm_peer_info *pi;
-	uint16_t *core;                       /* core peer id of each index */
-	uint8_t *lc_of;                       /* ... on this lcore's endpoint */
-	uint8_t *used;                        /* the index holds a peer now */
-	int16_t (*by_core)[MW_SOURCE_MAX_PEERS]; /* [lcore][core id]: index,
-						    or -1 */
-	unsigned npi;    /* entries of the region's table */
-	unsigned nconf;  /* configured peers: given, or seen in poll() */
-	unsigned nidx;   /* indices used so far: 0..nidx-1 */
-	unsigned accept; /* accept slots of the data plane */
-	uint64_t bad_peer, stale_peer, unknown_src;
-	uint64_t peers_up, peers_down, peer_no_index;
-};
 
 uint64_t mw_shmsrc_max_tensor(const struct mw_shmsrc_cfg *cfg)
 {
@@ -217,7 +131,7 @@ static int index_owner(const struct mw_shmsrc *s, uint32_t i)
 /* The data plane accepted a peer into slot index, or reclaimed it: the
  * table's entry follows. A new peer at an index gets the next gen, so a
  * SUBMIT meant for the one before it is refused (MW_ESTALE). */
-static void shm_peer(struct lcore *l, unsigned index, uint16_t core,
+void mw_shmsrc_on_peer(struct lcore *l, unsigned index, uint16_t core,
 		     uint32_t ip, uint16_t port, bool up)
 {
 	struct mw_shmsrc *s = l->s;
@@ -518,7 +432,7 @@ static int und_push(struct mw_shmsrc *s, void *buf, uint64_t bytes,
 
 /* ---- mw_source callbacks ---------------------------------------------- */
 
-static int shm_poll(struct lcore *l, struct mw_ep *ep, const uint16_t *peers,
+int mw_shmsrc_on_poll(struct lcore *l, struct mw_ep *ep, const uint16_t *peers,
 		    unsigned npeers, uint64_t now)
 {
 	struct mw_shmsrc *s = l->s;
@@ -598,7 +512,7 @@ static int shm_poll(struct lcore *l, struct mw_ep *ep, const uint16_t *peers,
 	return count;
 }
 
-static void shm_event(struct lcore *l, const struct mw_event *ev, uint64_t now)
+void mw_shmsrc_on_event(struct lcore *l, const struct mw_event *ev, uint64_t now)
 {
 	struct mw_shmsrc *s = l->s;
 	switch (ev->type) {
@@ -732,7 +646,7 @@ static void shm_event(struct lcore *l, const struct mw_event *ev, uint64_t now)
 	}
 }
 
-static void *shm_rx_alloc(struct lcore *l, uint64_t bytes)
+void *mw_shmsrc_on_rx_alloc(struct lcore *l, uint64_t bytes)
 {
 	struct mw_shmsrc *s = l->s;
 	void *buf = NULL;
@@ -743,13 +657,13 @@ static void *shm_rx_alloc(struct lcore *l, uint64_t bytes)
 	return buf;
 }
 
-static void shm_rx_free(struct lcore *l, void *buf, uint64_t bytes)
+void mw_shmsrc_on_rx_free(struct lcore *l, void *buf, uint64_t bytes)
 {
 	mw_shm_dp_rx_free(l->s->dp, buf, bytes);
 }
 
 /* Lcore l's link counters; the region's header shows the sums. */
-static void shm_link(struct lcore *l, struct mw_ep *ep,
+void mw_shmsrc_on_link(struct lcore *l, struct mw_ep *ep,
 		     const struct mw_source_link *lk, uint64_t now)
 {
 	struct mw_shmsrc *s = l->s;
@@ -794,13 +708,13 @@ static unsigned pending(const struct mw_shmsrc *s)
 	return n;
 }
 
-static bool shm_busy(const struct lcore *l)
+bool mw_shmsrc_on_busy(const struct lcore *l)
 {
 	/* queued submits are cancelled at exit; in-flight ones may finish */
 	return l->sent_n != 0;
 }
 
-static void shm_status(const struct mw_shmsrc *s, char *buf, unsigned len)
+void mw_shmsrc_on_status(const struct mw_shmsrc *s, char *buf, unsigned len)
 {
 	snprintf(buf, len,
 		 "shm %s app %s sent %" PRIu64 " failed %" PRIu64
@@ -809,7 +723,7 @@ static void shm_status(const struct mw_shmsrc *s, char *buf, unsigned len)
 		 s->failed + s->rejected, s->delivered);
 }
 
-static void shm_stats_json(const struct mw_shmsrc *s, FILE *f)
+void mw_shmsrc_on_stats_json(const struct mw_shmsrc *s, FILE *f)
 {
 	struct mw_shm_dp_stats st;
 	mw_shm_dp_stats(s->dp, &st);
@@ -856,218 +770,6 @@ static void shm_stats_json(const struct mw_shmsrc *s, FILE *f)
 			k ? ", " : "", s->lc[k].submitted, s->lc[k].received,
 			s->lc[k].pend.n, s->lc[k].sent_n);
 	fprintf(f, "]}");
-}
-
-/* ---- the mw_source views ------------------------------------------------ */
-
-/* One lcore alone (no lock): ctx is its struct lcore. */
-static int one_poll(void *ctx, struct mw_ep *ep, const uint16_t *peers,
-		    unsigned npeers, uint64_t now)
-{
-	return shm_poll(ctx, ep, peers, npeers, now);
-}
-
-static void one_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
-		      uint64_t now)
-{
-	(void)ep;
-	shm_event(ctx, ev, now);
-}
-
-static void one_link(void *ctx, struct mw_ep *ep,
-		     const struct mw_source_link *l, uint64_t now)
-{
-	shm_link(ctx, ep, l, now);
-}
-
-static void one_peer(void *ctx, unsigned index, uint16_t core, uint32_t ip,
-		     uint16_t port, bool up)
-{
-	shm_peer(ctx, index, core, ip, port, up);
-}
-
-static void *one_rx_alloc(void *ctx, uint64_t bytes,
-			  const struct mw_rx_info *ri)
-{
-	(void)ri;
-	return shm_rx_alloc(ctx, bytes);
-}
-
-static void one_rx_free(void *ctx, void *buf, uint64_t bytes)
-{
-	shm_rx_free(ctx, buf, bytes);
-}
-
-static bool one_busy(void *ctx)
-{
-	return shm_busy(ctx);
-}
-
-static void one_status(void *ctx, char *buf, unsigned len)
-{
-	const struct lcore *l = ctx;
-	shm_status(l->s, buf, len);
-}
-
-static void one_stats_json(void *ctx, FILE *f)
-{
-	const struct lcore *l = ctx;
-	shm_stats_json(l->s, f);
-}
-
-/* Several lcores: the same under the lock. Lcore l takes it unless it
- * holds it already (a call its endpoint makes back into the source, e.g.
- * a receive buffer freed during a submit). */
-static bool enter(struct lcore *l)
-{
-	struct mw_shmsrc *s = l->s;
-	if (atomic_load_explicit(&s->holder, memory_order_relaxed) == l->k + 1)
-		return false;
-	pthread_spin_lock(&s->lock);
-	atomic_store_explicit(&s->holder, l->k + 1, memory_order_relaxed);
-	return true;
-}
-
-static void leave(struct lcore *l, bool took)
-{
-	if (!took)
-		return;
-	atomic_store_explicit(&l->s->holder, 0, memory_order_relaxed);
-	pthread_spin_unlock(&l->s->lock);
-}
-
-static int lk_poll(void *ctx, struct mw_ep *ep, const uint16_t *peers,
-		   unsigned npeers, uint64_t now)
-{
-	bool t = enter(ctx);
-	int rc = shm_poll(ctx, ep, peers, npeers, now);
-	leave(ctx, t);
-	return rc;
-}
-
-static void lk_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
-		     uint64_t now)
-{
-	bool t = enter(ctx);
-	(void)ep;
-	shm_event(ctx, ev, now);
-	leave(ctx, t);
-}
-
-static void lk_link(void *ctx, struct mw_ep *ep, const struct mw_source_link *l,
-		    uint64_t now)
-{
-	bool t = enter(ctx);
-	shm_link(ctx, ep, l, now);
-	leave(ctx, t);
-}
-
-static void lk_peer(void *ctx, unsigned index, uint16_t core, uint32_t ip,
-		    uint16_t port, bool up)
-{
-	bool t = enter(ctx);
-	shm_peer(ctx, index, core, ip, port, up);
-	leave(ctx, t);
-}
-
-static void *lk_rx_alloc(void *ctx, uint64_t bytes, const struct mw_rx_info *ri)
-{
-	bool t = enter(ctx);
-	(void)ri;
-	void *buf = shm_rx_alloc(ctx, bytes);
-	leave(ctx, t);
-	return buf;
-}
-
-static void lk_rx_free(void *ctx, void *buf, uint64_t bytes)
-{
-	bool t = enter(ctx);
-	shm_rx_free(ctx, buf, bytes);
-	leave(ctx, t);
-}
-
-static bool lk_busy(void *ctx)
-{
-	bool t = enter(ctx);
-	bool b = shm_busy(ctx);
-	leave(ctx, t);
-	return b;
-}
-
-static void lk_status(void *ctx, char *buf, unsigned len)
-{
-	bool t = enter(ctx);
-	one_status(ctx, buf, len);
-	leave(ctx, t);
-}
-
-static void lk_stats_json(void *ctx, FILE *f)
-{
-	bool t = enter(ctx);
-	one_stats_json(ctx, f);
-	leave(ctx, t);
-}
-
-/* The whole source with several lcores: called from no lcore's loop
- * (stats at the end), or from one that does not hold the lock. */
-static void all_stats_json(void *ctx, FILE *f)
-{
-	struct mw_shmsrc *s = ctx;
-	pthread_spin_lock(&s->lock);
-	shm_stats_json(s, f);
-	pthread_spin_unlock(&s->lock);
-}
-
-static void all_status(void *ctx, char *buf, unsigned len)
-{
-	struct mw_shmsrc *s = ctx;
-	pthread_spin_lock(&s->lock);
-	shm_status(s, buf, len);
-	pthread_spin_unlock(&s->lock);
-}
-
-void mw_shmsrc_source(struct mw_shmsrc *s, struct mw_source *src)
-{
-	memset(src, 0, sizeof(*src));
-	src->name = "shm";
-	if (s->nlc > 1) {
-		src->ctx = s;
-		src->stats_json = all_stats_json;
-		src->status = all_status;
-		return;
-	}
-	src->ctx = &s->lc[0];
-	src->rx_alloc.alloc = one_rx_alloc;
-	src->rx_alloc.free = one_rx_free;
-	src->rx_alloc.ctx = &s->lc[0];
-	src->poll = one_poll;
-	src->event = one_event;
-	src->link = one_link;
-	src->peer = one_peer;
-	src->busy = one_busy;
-	src->stats_json = one_stats_json;
-	src->status = one_status;
-}
-
-int mw_shmsrc_lcore_source(struct mw_shmsrc *s, unsigned k,
-			   struct mw_source *src)
-{
-	memset(src, 0, sizeof(*src));
-	if (k >= s->nlc)
-		return MW_EINVAL;
-	src->name = "shm";
-	src->ctx = &s->lc[k];
-	src->rx_alloc.alloc = lk_rx_alloc;
-	src->rx_alloc.free = lk_rx_free;
-	src->rx_alloc.ctx = &s->lc[k];
-	src->poll = lk_poll;
-	src->event = lk_event;
-	src->link = lk_link;
-	src->peer = lk_peer;
-	src->busy = lk_busy;
-	src->stats_json = lk_stats_json;
-	src->status = lk_status;
-	return 0;
 }
 
 void mw_shmsrc_free(struct mw_shmsrc *s)
