@@ -47,7 +47,7 @@ fi
 # ---- 3. build-tsan/: ThreadSanitizer on the shared-memory channel -----------
 # clang with TSan, only the targets of dataplane/shm/tests (rings between
 # threads and forked processes, the client library against an in-process
-# data plane) and test_shmsource (one region's source shared by two I/O
+# data plane) and test_shmsource* (one region's source shared by two I/O
 # lcores' threads): a small tree, some 10 to 30 seconds on 2 cores.
 # handle_sigbus=0: the SIGBUS guard under test installs its own handler, and
 # a fault outside the guarded ranges must end as it would without TSan.
@@ -60,7 +60,7 @@ if command -v clang >/dev/null; then
 import json, os, sys
 for t in json.load(sys.stdin):
     exe = t["cmd"][0]
-    if "/dataplane/shm/tests/" in exe or exe.endswith("/test_shmsource"):
+    if "/dataplane/shm/tests/" in exe or "/test_shmsource" in exe:
         print(t["name"], os.path.relpath(exe, "build-tsan"))') &&
 		[ ${#tsan[@]} -gt 0 ] &&
 		ninja -C build-tsan "${tsan[@]#* }"; then
