@@ -188,6 +188,15 @@ struct mw_dp {
 	uint8_t lin[MAX_FRAME];       /* linearised multi-segment frames */
 } __rte_cache_aligned;
 
+/* A peer's (IPv4 address, UDP port) mixed into 32 bits: the peer
+ * table's hash (mw_dp_peers.c) and the owner of an address not configured
+ * (mw_dp_lcores.c). */
+static inline uint32_t mw_dp_addr_mix(uint32_t ip, uint16_t port)
+{
+	uint32_t h = ip * 0x9e3779b1u ^ (uint32_t)port * 0x85ebca6bu;
+	return h ^ h >> 15;
+}
+
 /* ns since tsc0, from NS_BASE. */
 static inline uint64_t tsc_to_ns(const struct mw_dp *dp, uint64_t tsc)
 {

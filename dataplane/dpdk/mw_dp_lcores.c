@@ -19,18 +19,11 @@
 #include <rte_lcore.h>
 #include <rte_pause.h>
 
-/* the same mix as the peer table's hash, over the whole 32 bits */
-static uint32_t addr_mix(uint32_t ip, uint16_t port)
-{
-	uint32_t h = ip * 0x9e3779b1u ^ (uint32_t)port * 0x85ebca6bu;
-	return h ^ h >> 15;
-}
-
 /* The lcore that owns datagrams from (ip, port). */
 static unsigned owner_of(const struct mw_dp_group *g, uint32_t ip,
 			 uint16_t port)
 {
-	uint32_t h = addr_mix(ip, port);
+	uint32_t h = mw_dp_addr_mix(ip, port);
 	for (uint32_t i = h & g->own_mask;; i = (i + 1) & g->own_mask) {
 		if (g->own_k[i] < 0)
 			break;
@@ -44,7 +37,7 @@ static unsigned owner_of(const struct mw_dp_group *g, uint32_t ip,
 static void own_insert(struct mw_dp_group *g, uint32_t ip, uint16_t port,
 		       unsigned k)
 {
-	uint32_t i = addr_mix(ip, port) & g->own_mask;
+	uint32_t i = mw_dp_addr_mix(ip, port) & g->own_mask;
 	while (g->own_k[i] >= 0)
 		i = (i + 1) & g->own_mask;
 	g->own_ip[i] = ip;

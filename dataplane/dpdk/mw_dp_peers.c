@@ -12,8 +12,7 @@
 
 static uint32_t addr_hash(const struct mw_dp *dp, uint32_t ip, uint16_t port)
 {
-	uint32_t h = ip * 0x9e3779b1u ^ (uint32_t)port * 0x85ebca6bu;
-	return (h ^ h >> 15) & dp->ht_mask;
+	return mw_dp_addr_mix(ip, port) & dp->ht_mask;
 }
 
 static void ht_insert(struct mw_dp *dp, unsigned i)

@@ -122,4 +122,24 @@ static inline void *attach_run(void *arg)
 	return NULL;
 }
 
+/* The app sends tensor tag (ACC_ELEMS floats, fill()) to index peer,
+ * generation gen, waiting up to timeout_ms for room: its cookie. */
+static inline int64_t app_send(struct mw_client *c, uint32_t peer,
+			       uint32_t gen, uint64_t tag, int timeout_ms)
+{
+	struct mw_client_meta m = { .tag = tag,
+				    .ndim = 1,
+				    .dims = { ACC_ELEMS },
+				    .dtype = MW_DT_F32,
+				    .kind = MW_SHM_KIND_GRADIENT,
+				    .peer = peer,
+				    .peer_gen = gen };
+	struct mw_client_buf b;
+	CHECK(mw_client_alloc(c, ACC_ELEMS * 4, timeout_ms, &b) == 0);
+	fill(b.data, ACC_ELEMS, (unsigned)tag);
+	int64_t ck = mw_client_send(c, &b, &m, timeout_ms);
+	CHECK(ck > 0);
+	return ck;
+}
+
 #endif /* MW_TEST_SHMDEV_H */

@@ -277,19 +277,8 @@ static int acc_reply(struct srv *sv, struct dev **devs, unsigned ndev,
 		     uint64_t *now, struct mw_client *c, uint16_t peer,
 		     uint32_t gen, uint64_t tag)
 {
-	struct mw_client_meta m = { .tag = tag,
-				    .ndim = 1,
-				    .dims = { ACC_ELEMS },
-				    .dtype = MW_DT_F32,
-				    .kind = MW_SHM_KIND_GRADIENT,
-				    .peer = peer,
-				    .peer_gen = gen };
-	struct mw_client_buf b;
 	int status = 1;
-	CHECK(mw_client_alloc(c, ACC_ELEMS * 4, 0, &b) == 0);
-	fill(b.data, ACC_ELEMS, (unsigned)tag);
-	int64_t ck = mw_client_send(c, &b, &m, 0);
-	CHECK(ck > 0);
+	int64_t ck = app_send(c, peer, gen, tag, 0);
 	for (int i = 0; i < 40000 && status == 1; i++) {
 		if (mw_client_wait(c, ck, 0, &status) != 0)
 			status = 1;

@@ -111,25 +111,6 @@ static void lc_step(struct lcsrv *sv, struct dev **devs, unsigned ndev,
 	*now += 50000;
 }
 
-/* The app sends tag to index peer (generation gen): its cookie. */
-static int64_t lc_send(struct mw_client *c, uint32_t peer, uint32_t gen,
-		       uint64_t tag)
-{
-	struct mw_client_meta m = { .tag = tag,
-				    .ndim = 1,
-				    .dims = { ACC_ELEMS },
-				    .dtype = MW_DT_F32,
-				    .kind = MW_SHM_KIND_GRADIENT,
-				    .peer = peer,
-				    .peer_gen = gen };
-	struct mw_client_buf b;
-	CHECK(mw_client_alloc(c, ACC_ELEMS * 4, 5000, &b) == 0);
-	fill(b.data, ACC_ELEMS, (unsigned)tag);
-	int64_t ck = mw_client_send(c, &b, &m, 5000);
-	CHECK(ck > 0);
-	return ck;
-}
-
 /* Step (lcores of run_mask) until the send's outcome, at most steps
  * turns: its status, 1 if none came. */
 static int lc_wait(struct lcsrv *sv, struct dev **devs, unsigned ndev,
@@ -291,7 +272,8 @@ static void test_lcores(void)
 	/* a reply to every index reaches its device, and only it */
 	int64_t ck[LC_CONF + 1];
 	for (unsigned i = 0; i < ndev; i++)
-		ck[i] = lc_send(c, i < LC_CONF ? i : LC_ACC_INDEX, 1, 100 + i);
+		ck[i] = app_send(c, i < LC_CONF ? i : LC_ACC_INDEX, 1, 100 + i,
+				 5000);
 	for (unsigned i = 0; i < ndev; i++)
 		CHECK_EQ(lc_wait(&sv, devs, ndev, all, 40000, &now, c, ck[i]),
 			 0);
@@ -303,14 +285,14 @@ static void test_lcores(void)
 	CHECK(lc_json(&sv, "{\"submitted\": 3, \"received\": 3"));
 	/* lcore 0's accept slot holds nobody */
 	CHECK_EQ(lc_wait(&sv, devs, ndev, all, 40000, &now, c,
-			 lc_send(c, LC_CONF, 1, 99)),
+			 app_send(c, LC_CONF, 1, 99, 5000)),
 		 MW_ENOENT);
 
 	/* Lcore 1 stopped: lcore 0 takes a send to device 1 (lcore 1's)
 	 * and queues it for lcore 1, without a frame to it; lcore 1 sends
 	 * it once it runs. */
 	uint64_t tx0 = sv.lc[0].tx;
-	int64_t k1 = lc_send(c, 1, 1, 200);
+	int64_t k1 = app_send(c, 1, 1, 200, 5000);
 	CHECK_EQ(lc_wait(&sv, devs, ndev, 1u, 400, &now, c, k1), 1);
 	CHECK(lc_json(&sv, "\"pending\": 1, \"in_transport\": 0"));
 	CHECK(lc_json(&sv, "{\"submitted\": 3, \"received\": 3, "
@@ -328,10 +310,10 @@ static void test_lcores(void)
 	dv[0].hold = true;
 	int64_t k0[LC_WINDOW + 2];
 	for (unsigned j = 0; j < LC_WINDOW + 2; j++)
-		k0[j] = lc_send(c, 0, 1, 300 + j);
+		k0[j] = app_send(c, 0, 1, 300 + j, 5000);
 	for (unsigned t = 0; t < 200; t++)
 		lc_step(&sv, devs, ndev, all, &now);
-	int64_t k3 = lc_send(c, 3, 1, 310);
+	int64_t k3 = app_send(c, 3, 1, 310, 5000);
 	CHECK_EQ(lc_wait(&sv, devs, ndev, all, 4000, &now, c, k3), 0);
 	CHECK_EQ(dv[3].rx_n, 2);
 	CHECK_EQ(dv[3].rx_tags[1], 310);
@@ -409,8 +391,8 @@ static void test_lcores_threads(void)
 		CHECK_EQ(rx.meta.peer, i < LC_CONF ? i : LC_ACC_INDEX);
 		CHECK_EQ(rx.meta.tag, 1000 + 10 * i + next[i]); /* in order */
 		next[i]++;
-		ck[got++] = lc_send(c, rx.meta.peer, rx.meta.peer_gen,
-				    rx.meta.tag + 1000);
+		ck[got++] = app_send(c, rx.meta.peer, rx.meta.peer_gen,
+				     rx.meta.tag + 1000, 5000);
 		CHECK(mw_client_release(c, &rx.buf) == 0);
 	}
 	CHECK_EQ(got, ndev * LC_M);
