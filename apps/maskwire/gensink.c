@@ -48,9 +48,15 @@ struct mw_gensink {
 	unsigned npeers;
 	/* sink */
 	uint64_t delivered, verified, mismatched, out_of_order;
+	/* tensors passed over at a session change (the sender failed them) */
+	uint64_t skipped;
 	uint64_t peer_restarts; /* a restarted peer's stream starts again */
 	uint64_t delivered_bytes;
 	uint64_t expect_tag[MW_SOURCE_MAX_PEERS];
+	/* a session with the peer ended since its last delivery: tensors it
+	 * had in flight may have failed at the sender, so the next delivery
+	 * may skip ahead (never back) */
+	bool gap_ok[MW_SOURCE_MAX_PEERS];
 	uint64_t rx_from[MW_SOURCE_MAX_PEERS]; /* delivered, by core peer id */
 	/* stamp mode: clock_ns() - stamp of every delivered tensor */
 	uint64_t *lat;
@@ -426,6 +432,10 @@ static void gs_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
 		if (ev->peer < MW_SOURCE_MAX_PEERS)
 			g->expect_tag[ev->peer] = 0;
 		return;
+	case MW_EV_SESSION_CLOSED:
+		if (ev->peer < MW_SOURCE_MAX_PEERS)
+			g->gap_ok[ev->peer] = true;
+		return;
 	case MW_EV_RX_TENSOR:
 		break;
 	default:
@@ -463,8 +473,14 @@ static void gs_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
 	bool ok = false;
 	if (g->cfg.sink) {
 		uint64_t idx = tag_index(g, ev->meta.tag);
-		if (idx != g->expect_tag[p])
-			g->out_of_order++;
+		if (idx > g->expect_tag[p] && g->gap_ok[p])
+			g->skipped += idx - g->expect_tag[p];
+		else if (idx != g->expect_tag[p] && ++g->out_of_order <= 5)
+			fprintf(stderr,
+				"maskwire: sink: tensor %" PRIu64 " from peer "
+				"%u out of order (expected %" PRIu64 ")\n",
+				idx, p, g->expect_tag[p]);
+		g->gap_ok[p] = false;
 		g->expect_tag[p] = idx + 1;
 	}
 	if (g->cfg.sink && !g->cfg.no_verify) {
@@ -592,10 +608,11 @@ static void gs_stats_json(void *ctx, FILE *f)
 		"}},\n \"sink\": {\"enabled\": %s, \"expect\": %" PRIu64
 		", \"delivered\": %" PRIu64 ", \"verified\": %" PRIu64
 		", \"mismatched\": %" PRIu64 ", \"out_of_order\": %" PRIu64
-		", \"peer_restarts\": %" PRIu64
+		", \"skipped\": %" PRIu64 ", \"peer_restarts\": %" PRIu64
 		", \"bytes\": %" PRIu64 ", \"verify\": %s, \"latency_ns\": ",
 		c->sink ? "true" : "false", c->sink_n, g->delivered,
-		g->verified, g->mismatched, g->out_of_order, g->peer_restarts,
+		g->verified, g->mismatched, g->out_of_order, g->skipped,
+		g->peer_restarts,
 		g->delivered_bytes, c->no_verify ? "false" : "true");
 	latency_json(g, f);
 	fputc('}', f);
@@ -741,6 +758,7 @@ static struct mw_gensink *group_sum(struct mw_gensink_group *gg)
 		s->verified += g->verified;
 		s->mismatched += g->mismatched;
 		s->out_of_order += g->out_of_order;
+		s->skipped += g->skipped;
 		s->peer_restarts += g->peer_restarts;
 		s->delivered_bytes += g->delivered_bytes;
 		s->resp_submitted += g->resp_submitted;

@@ -298,7 +298,8 @@ enum mw_ev_type {
 	MW_EV_SESSION_CLOSED = 5, /**< the session was torn down; reason:
 				       MW_ETIMEDOUT (retry budget spent),
 				       MW_ESHUTDOWN (peer closed),
-				       MW_ECANCELED (local close),
+				       MW_ECANCELED (local close of a
+				       session the peer had heard of),
 				       MW_ERESET (peer reset its session),
 				       MW_EFORMAT (peer violated the protocol) */
 };

@@ -113,7 +113,14 @@ int mw_ep_close_peer(struct mw_ep *ep, uint16_t id, uint64_t now)
 	(void)now;
 	if (!p)
 		return MW_ENOENT;
-	mw_session_down(ep, id, MW_ECANCELED, SD_LOCAL | SD_ORDERLY);
+	/* Told to the application when the peer had heard of the session
+	 * (a CLOSE goes out): the peer's tensors in flight fail at its end,
+	 * so the next session's first tensor may skip ahead (PROTOCOL.md 9). */
+	unsigned emit = p->sess.remote_known && !p->sess.remote_closed &&
+				p->sess.announced
+			? SD_EMIT
+			: 0;
+	mw_session_down(ep, id, MW_ECANCELED, SD_LOCAL | SD_ORDERLY | emit);
 	return 0;
 }
 
