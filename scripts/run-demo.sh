@@ -30,6 +30,8 @@
 #                            --seed)
 #   --deadline-ms D          data planes send float tensors with a delivery
 #                            deadline of D ms (docs/PROTOCOL.md 9.1)
+#   --delay-ms D             each data plane holds every frame it sends D ms
+#                            (--delay-ms: a long path, round trip 2D)
 #   --cc reno|rate           the data planes' congestion controller
 #                            (default reno; rate does not read random loss
 #                            as congestion, docs/CC.md)
@@ -45,7 +47,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 link=memif act=ms grad=ms-signed epochs=2 train=12800 test=2000
-json="" build=build deps=1 loss=0 deadline=0 seed=1 clients=1 servers=1 cc=reno
+json="" build=build deps=1 loss=0 deadline=0 delay=0 seed=1 clients=1 servers=1
+cc=reno
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--link) link=$2; shift ;;
@@ -59,11 +62,12 @@ while [ $# -gt 0 ]; do
 	--json) json=$2; shift ;;
 	--loss) loss=$2; shift ;;
 	--deadline-ms) deadline=$2; shift ;;
+	--delay-ms) delay=$2; shift ;;
 	--cc) cc=$2; shift ;;
 	--seed) seed=$2; shift ;;
 	--build) build=$2; shift ;;
 	--no-deps) deps=0 ;;
-	-h|--help) sed -n '3,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '3,42p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run-demo.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -140,6 +144,7 @@ start_dp() {
 		# each side its own loss pattern, both from --seed
 		cmd+=(--tx-drop "$loss" --fault-seed "$((seed * 2 + ${#dps[@]}))")
 	fi
+	[ "$delay" != 0 ] && cmd+=(--delay-ms "$delay")
 	[ -n "$ns" ] && cmd=(ip netns exec "$ns" "${cmd[@]}")
 	"${cmd[@]}" >"$tmp/dp-$side.log" 2>&1 &
 	dps+=($!)
@@ -220,10 +225,10 @@ more=""
 [ "$servers" -gt 1 ] && more+=", $servers server processes"
 echo "maskwire demo: split CNN on Fashion-MNIST ($train training / $test test" \
 	"images, $epochs epoch(s)), activations $act, gradients $grad, link $link," \
-	"loss $loss, deadline ${deadline} ms$more"
+	"loss $loss, deadline ${deadline} ms, delay ${delay} ms$more"
 common=(--epochs "$epochs" --train-limit "$train" --test-limit "$test"
 	--act-codec "$act" --grad-codec "$grad" --threads 1
-	--loss "$loss" --deadline-ms "$deadline" --seed "$seed")
+	--loss "$loss" --deadline-ms "$deadline" --delay-ms "$delay" --seed "$seed")
 if [ "$clients" -gt 1 ]; then
 	srvs=()
 	for ((j = 0; j < servers; j++)); do

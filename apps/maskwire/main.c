@@ -172,6 +172,10 @@ static void usage(FILE *f)
 "       for the receive side, e.g. --rx-dup)\n"
 "  --reorder-gap N              frames that overtake a held one (default 3)\n"
 "  --fault-seed S               seed (default 1)\n"
+"  --delay-ms D                 hold every frame sent D ms (a long path;\n"
+"                               both sides: RTT 2D); after the faults\n"
+"  --delay-frames N             frames on the way at once (default half of\n"
+"                               --mbufs); a frame beyond is dropped\n"
 "Running:\n"
 "  --capture FILE          pcap of every frame sent and received\n"
 "  --status-ms N           status line period (default 1000; 0 off)\n"
@@ -211,7 +215,7 @@ enum {
 	O_RATE, O_SEED, O_SINK, O_TLOG, O_WINDOW, O_MAXT, O_MAXSEGS,
 	O_RETRIES, O_CC, O_RX_DROP, O_TX_DROP, O_BURST, O_RX_BURST, O_BURST_LEN,
 	O_DUP, O_RX_DUP, O_REORDER, O_RX_REORDER, O_CORRUPT, O_RX_CORRUPT,
-	O_REORDER_GAP, O_FSEED, O_CAPTURE, O_STATUS, O_STATS, O_DURATION,
+	O_REORDER_GAP, O_FSEED, O_DELAY, O_DELAY_FRAMES, O_CAPTURE, O_STATUS, O_STATS, O_DURATION,
 	O_IDLE, O_DRAIN, O_LINGER, O_LINKWAIT, O_MBUFS, O_RXD, O_TXD,
 	O_RX_SEG, O_SWCK, O_ZEROCK, O_YIELD, O_PROFILE, O_ENCSTEP, O_ENCW, O_IOLC, O_MAC,
 	O_INC, O_NOVERIFY, O_PERIOD,
@@ -240,6 +244,7 @@ static const struct option opts[] = {
 	{"rx-reorder", 1, 0, O_RX_REORDER}, {"corrupt", 1, 0, O_CORRUPT},
 	{"tx-corrupt", 1, 0, O_CORRUPT}, {"rx-corrupt", 1, 0, O_RX_CORRUPT},
 	{"reorder-gap", 1, 0, O_REORDER_GAP}, {"fault-seed", 1, 0, O_FSEED},
+	{"delay-ms", 1, 0, O_DELAY}, {"delay-frames", 1, 0, O_DELAY_FRAMES},
 	{"capture", 1, 0, O_CAPTURE}, {"status-ms", 1, 0, O_STATUS},
 	{"stats", 1, 0, O_STATS}, {"duration", 1, 0, O_DURATION},
 	{"idle-exit-ms", 1, 0, O_IDLE}, {"drain-ms", 1, 0, O_DRAIN},
@@ -552,6 +557,17 @@ static int parse_args(int argc, char **argv, struct app *a)
 				     MW_FAULT_HOLD_MAX);
 			d->fault_rx.reorder_gap = d->fault_tx.reorder_gap =
 				(unsigned)v;
+			break;
+		case O_DELAY:
+			if (num_f(optarg, 0, 10000, &x))
+				FAIL("--delay-ms: '%s' is not 0..10000", optarg);
+			d->tx_delay_ns = (uint64_t)(x * 1e6 + 0.5);
+			break;
+		case O_DELAY_FRAMES:
+			if (num_u64(optarg, UINT32_MAX, &v) || v == 0)
+				FAIL("--delay-frames: '%s' is not a positive "
+				     "number", optarg);
+			d->tx_delay_frames = (unsigned)v;
 			break;
 		case O_FSEED:
 			if (num_u64(optarg, UINT64_MAX, &v))

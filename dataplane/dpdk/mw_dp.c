@@ -37,11 +37,34 @@ static void flip_mbuf_bit(struct rte_mbuf *m, uint64_t bit)
 	}
 }
 
-/* Send one frame through the TX fault injector. */
+/* Onto the delay line (--delay-ms), or out now. A full line drops the
+ * frame, as a full queue would (counted: fault.delay.overflow). */
+static void tx_line(struct mw_dp *dp, struct rte_mbuf *m, uint64_t now)
+{
+	if (!dp->dtx_slot) {
+		tx_out(dp, m, now);
+		return;
+	}
+	if (mw_delay_push(&dp->dtx, m, now))
+		rte_pktmbuf_free(m);
+}
+
+static void tx_release_delayed(struct mw_dp *dp, uint64_t now, bool all)
+{
+	void *h[MW_DP_BURST];
+	uint32_t n;
+	do {
+		n = mw_delay_pop(&dp->dtx, now, all, h, MW_DP_BURST);
+		for (uint32_t i = 0; i < n; i++)
+			tx_out(dp, h[i], now);
+	} while (n == MW_DP_BURST && dp->txq_n + MW_DP_BURST <= TXQ_CAP);
+}
+
+/* Send one frame through the TX fault injector and the delay line. */
 static void tx_frame(struct mw_dp *dp, struct rte_mbuf *m, uint64_t now)
 {
 	if (!dp->fault_tx_on) {
-		tx_out(dp, m, now);
+		tx_line(dp, m, now);
 		return;
 	}
 	struct mw_fault_verdict v;
@@ -54,11 +77,11 @@ static void tx_frame(struct mw_dp *dp, struct rte_mbuf *m, uint64_t now)
 		flip_mbuf_bit(m, (uint64_t)v.flip_bit);
 	if (v.dup) {
 		rte_mbuf_refcnt_update(m, 1);
-		tx_out(dp, m, now);
+		tx_line(dp, m, now);
 	}
 	if (v.action == MW_FAULT_HOLD && mw_fault_hold(&dp->ftx, m, now) == 0)
 		return;
-	tx_out(dp, m, now);
+	tx_line(dp, m, now);
 }
 
 static void tx_release_held(struct mw_dp *dp, uint64_t now, bool all)
@@ -66,7 +89,7 @@ static void tx_release_held(struct mw_dp *dp, uint64_t now, bool all)
 	void *h[MW_FAULT_HOLD_MAX];
 	unsigned n = mw_fault_release(&dp->ftx, now, all, h, MW_FAULT_HOLD_MAX);
 	for (unsigned i = 0; i < n; i++)
-		tx_out(dp, h[i], now);
+		tx_line(dp, h[i], now);
 }
 
 static void tx_flush(struct mw_dp *dp)
@@ -514,7 +537,7 @@ static void status_line(struct mw_dp *dp, uint64_t now)
 		return;
 	const struct mw_dp_counters *a = &dp->c, *b = &dp->status_prev;
 	uint64_t drops = net_drops(dp) + k.drops + fault_drops(&dp->frx) +
-			 fault_drops(&dp->ftx);
+			 fault_drops(&dp->ftx) + dp->dtx.st.overflow;
 	double wire = (double)(a->rx_bytes - b->rx_bytes + a->tx_bytes -
 			       b->tx_bytes) * 8 / dt / 1e9;
 	double dense = (double)(a->dense_bytes_rx - b->dense_bytes_rx +
@@ -628,6 +651,8 @@ static void tx_step(struct mw_dp *dp, uint64_t tsc, uint64_t now)
 	tx_pull(dp, now);
 	if (dp->fault_tx_on)
 		tx_release_held(dp, now, false);
+	if (dp->dtx_slot)
+		tx_release_delayed(dp, now, false);
 	if (dp->txq_n >= MW_DP_BURST ||
 	    tsc - dp->last_flush_tsc >= dp->drain_tsc ||
 	    (dp->grp->txring && dp->shard == 0 &&
@@ -783,6 +808,8 @@ int mw_dp_run_one(struct mw_dp *dp, volatile sig_atomic_t *quit)
 		tx_pull(dp, now);
 		if (dp->fault_tx_on)
 			tx_release_held(dp, now, true);
+		if (dp->dtx_slot)
+			tx_release_delayed(dp, now, true);
 		tx_flush(dp);
 		mw_loop_events(&dp->loop, now);
 		if (dp->cfg.idle_yield)

@@ -104,6 +104,16 @@ int mw_dp_cfg_check(const struct mw_dp_cfg *cfg, char *err, size_t errlen)
 			 "fault rates must be in [0,1], --burst-len >= 1");
 		return MW_EINVAL;
 	}
+	if (cfg->tx_delay_ns > MW_DELAY_MAX_NS ||
+	    (cfg->tx_delay_ns &&
+	     (cfg->tx_delay_frames >= cfg->nb_mbufs ||
+	      (!cfg->tx_delay_frames && cfg->nb_mbufs < 2)))) {
+		snprintf(err, errlen,
+			 "--delay-ms must be 0..%llu and --delay-frames "
+			 "1..%u (below --mbufs)",
+			 MW_DELAY_MAX_NS / 1000000ull, cfg->nb_mbufs - 1);
+		return MW_EINVAL;
+	}
 	if (cfg->io_lcores < 1 || cfg->io_lcores > MW_DP_MAX_IO_LCORES) {
 		snprintf(err, errlen, "--io-lcores must be 1..%u",
 			 MW_DP_MAX_IO_LCORES);
@@ -150,6 +160,18 @@ int mw_dp_shard_init(struct mw_dp *dp, char *err, size_t errlen)
 	mw_fault_init(&dp->ftx, &cfg->fault_tx);
 	dp->fault_rx_on = mw_fault_enabled(&dp->frx);
 	dp->fault_tx_on = mw_fault_enabled(&dp->ftx);
+	if (cfg->tx_delay_ns) {
+		unsigned cap = cfg->tx_delay_frames ? cfg->tx_delay_frames
+						    : cfg->nb_mbufs / 2;
+		dp->dtx_slot = rte_calloc("mw_delay", cap,
+					  sizeof(*dp->dtx_slot), 0);
+		if (!dp->dtx_slot ||
+		    mw_delay_init(&dp->dtx, cfg->tx_delay_ns, dp->dtx_slot,
+				  cap)) {
+			snprintf(err, errlen, "no memory for the delay line");
+			return MW_ENOMEM;
+		}
+	}
 
 	struct mw_ep_config ec = cfg->ep;
 	/* an I/O lcore may own no peer (more lcores than peers) */
@@ -314,6 +336,13 @@ void mw_dp_shard_free(struct mw_dp *dp)
 	while ((n = mw_fault_release(&dp->ftx, 0, true, h, MW_FAULT_HOLD_MAX)))
 		for (unsigned i = 0; i < n; i++)
 			rte_pktmbuf_free(h[i]);
+	if (dp->dtx_slot) {
+		while ((n = mw_delay_pop(&dp->dtx, 0, 1, h, MW_FAULT_HOLD_MAX)))
+			for (unsigned i = 0; i < n; i++)
+				rte_pktmbuf_free(h[i]);
+		rte_free(dp->dtx_slot);
+		dp->dtx_slot = NULL;
+	}
 	rte_pktmbuf_free(dp->spare);
 	dp->spare = NULL;
 	mw_capture_close(dp->cap);

@@ -179,7 +179,22 @@ void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 	fault_sum_json(f, dp, true);
 	fprintf(f, ", ");
 	fault_sum_json(f, dp, false);
-	fprintf(f, "},\n");
+	/* the TX delay line, summed over the I/O lcores */
+	struct mw_delay_stats ds = {0};
+	for (unsigned s = 0; s < g->n; s++) {
+		const struct mw_delay_stats *o = &g->shard[s]->dtx.st;
+		ds.delayed += o->delayed;
+		ds.released += o->released;
+		ds.overflow += o->overflow;
+		if (o->max_held > ds.max_held)
+			ds.max_held = o->max_held;
+	}
+	fprintf(f,
+		", \"delay\": {\"ms\": %g, \"frames\": %u, \"delayed\": "
+		"%" PRIu64 ", \"released\": %" PRIu64 ", \"overflow\": "
+		"%" PRIu64 ", \"max_held\": %u}},\n",
+		(double)dp->cfg.tx_delay_ns / 1e6, dp->dtx.cap, ds.delayed,
+		ds.released, ds.overflow, ds.max_held);
 
 	/* transport core (the endpoints of every I/O lcore) */
 	uint64_t held = 0, bound = 0;

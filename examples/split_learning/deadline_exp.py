@@ -8,6 +8,7 @@ docs/deadline.json, a table (printed, for docs/EXPERIMENT.md) and
 docs/deadline.png (step-time p50/p99 and accuracy, mean with min-max).
 
 usage: deadline_exp.py [--seeds 3] [--losses 0.05,0.1] [--deadline-ms 20]
+       [--delay-ms 0]
        [--epochs 1] [--train-limit 3200] [--test-limit 1000] [--build DIR]
        [--cc reno|rate]
        deadline_exp.py --render docs/deadline.json
@@ -29,7 +30,8 @@ def run_one(a, loss, deadline, seed):
                "--train-limit", str(a.train_limit),
                "--test-limit", str(a.test_limit), "--loss", str(loss),
                "--deadline-ms", str(deadline), "--seed", str(seed),
-               "--cc", a.cc, "--json", f.name]
+               "--cc", a.cc, "--delay-ms", str(a.delay_ms),
+               "--json", f.name]
         subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         return json.load(open(f.name))
 
@@ -107,6 +109,9 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--cc", default="reno", choices=["reno", "rate"],
                     help="the data planes' congestion controller")
+    ap.add_argument("--delay-ms", type=float, default=0.0,
+                    help="one-way delay each data plane adds (round trip "
+                         "2x): an edge link's path")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs"))
     ap.add_argument("--render", metavar="JSON")
     a = ap.parse_args()
@@ -129,6 +134,8 @@ def main():
                     "step_ms_p99", "final_test_acc", "partial_deliveries",
                     "elements_lost", "wall_s", "epochs", "train_images",
                     "test_images")})
+                res[-1]["delay_ms"] = r.get("delay_ms", 0.0)
+                res[-1]["cc"] = a.cc
                 res[-1]["steps"] = sum(h["steps"] for h in r["history"])
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "deadline.json"), "w") as f:

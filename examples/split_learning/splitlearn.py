@@ -288,6 +288,7 @@ def run_client(args, link):
                "wire_bytes_total": total_wire,
                "wall_s": round(time.time() - t_start, 1),
                "loss": args.loss, "deadline_ms": args.deadline_ms,
+               "delay_ms": args.delay_ms,
                "step_ms_p50": round(1e3 * float(np.percentile(step_times, 50)), 2)
                if step_times else None,
                "step_ms_p99": round(1e3 * float(np.percentile(step_times, 99)), 2)
@@ -386,6 +387,9 @@ def main(argv=None):
                          "(--deadline-ms; set by scripts/run-demo.sh): "
                          "recorded; partial tensors are trained on, "
                          "missing elements zero")
+    ap.add_argument("--delay-ms", type=float, default=0.0,
+                    help="one-way delay the data planes add (--delay-ms; "
+                         "set by scripts/run-demo.sh): recorded")
     ap.add_argument("--json", help="client: write the run's summary (per-epoch records) to this file")
     ap.add_argument("--clients", type=int, default=1,
                     help="server: devices served through its data plane (its --peer options, in order)")

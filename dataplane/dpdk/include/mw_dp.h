@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "mw_delay.h"
 #include "mw_fault.h"
 #include "mw_loop.h"
 #include "mw_net.h"
@@ -88,6 +89,10 @@ struct mw_dp_cfg {
 	bool sw_cksum;      /**< never use checksum offload */
 	bool accept_zero_udp_cksum;
 	struct mw_fault_cfg fault_rx, fault_tx;
+	uint64_t tx_delay_ns; /**< hold every frame sent this long (a long
+				   path's one-way delay, mw_delay.h); 0 off */
+	unsigned tx_delay_frames; /**< frames on the way at once (0: half
+				       of nb_mbufs); more are dropped */
 	const char *capture_path; /**< pcap of every frame, or NULL */
 	uint64_t arp_retry_ns;    /**< between ARP requests */
 	uint64_t drain_ns;  /**< on a stop signal: time allowed for in-flight
