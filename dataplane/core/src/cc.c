@@ -124,6 +124,7 @@ void mw_cc_reset(struct mw_cc *cc)
 {
 	cc->pace_ns = 0;
 	cc->pace_next = 0;
+	cc->burst_left = 0;
 	cc->ops->reset(cc);
 	cc->recovery_start = 0;
 	cc->undo_armed = MW_CC_EP_NONE;
@@ -141,14 +142,28 @@ void mw_cc_on_sample(struct mw_cc *cc, const struct mw_cc_sample *rs)
 		cc->ops->on_sample(cc, rs);
 }
 
-/* No credit is saved up while idle: a sender that had nothing to send
- * starts again at the paced rate, not with a burst. */
-void mw_cc_on_sent(struct mw_cc *cc, uint64_t now)
+/* Credit saved up while idle is the quantum's, except that a flight
+ * that starts empty (nothing in flight, behind its schedule) may send the
+ * controller's idle burst at once (docs/CC.md, Pacing). */
+void mw_cc_on_sent(struct mw_cc *cc, uint64_t now, int from_idle)
 {
-	if (cc->pace_ns)
-		cc->pace_next =
-			(cc->pace_next > now ? cc->pace_next : now) +
-			cc->pace_ns;
+	if (!cc->pace_ns)
+		return;
+	if (from_idle && cc->pace_next <= now && cc->ops->idle_burst) {
+		uint64_t b = cc->ops->idle_burst(cc);
+
+		/* the quantum's credit comes on top: b in all */
+		cc->burst_left = b > MW_CC_PACE_QUANTUM ? b - MW_CC_PACE_QUANTUM
+							: 0;
+	}
+	if (cc->burst_left) {
+		/* the paced schedule starts after the burst */
+		cc->burst_left--;
+		cc->pace_next = now + cc->pace_ns;
+		return;
+	}
+	cc->pace_next =
+		(cc->pace_next > now ? cc->pace_next : now) + cc->pace_ns;
 }
 
 /*

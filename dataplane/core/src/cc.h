@@ -71,6 +71,9 @@ struct mw_cc_ops {
 	void (*on_spurious)(struct mw_cc *cc);
 	/** Optional: a delivery-rate sample (rate-based controllers). */
 	void (*on_sample)(struct mw_cc *cc, const struct mw_cc_sample *rs);
+	/** Optional, pacing controllers: packets a flight that starts
+	 *  empty may send at once, ahead of the paced schedule. */
+	uint64_t (*idle_burst)(const struct mw_cc *cc);
 };
 
 /** One peer's window. */
@@ -91,6 +94,8 @@ struct mw_cc {
 				       part of the BDP, docs/CC.md) */
 	uint64_t pace_ns;           /**< pacing interval per packet; 0: none */
 	uint64_t pace_next;         /**< earliest time of the next DATA */
+	uint64_t burst_left;        /**< packets of an idle burst still to
+				       pass the gate unpaced */
 	struct mw_cc_rate rate;     /**< the rate controller's state */
 };
 
@@ -152,11 +157,12 @@ static inline uint64_t mw_cc_pace_open(const struct mw_cc *cc)
  */
 static inline int mw_cc_may_send(const struct mw_cc *cc, uint64_t now)
 {
-	return cc->pace_ns == 0 || now >= mw_cc_pace_open(cc);
+	return cc->pace_ns == 0 || cc->burst_left || now >= mw_cc_pace_open(cc);
 }
 
-/** A DATA packet left at now: the next may leave pace_ns later. */
-void mw_cc_on_sent(struct mw_cc *cc, uint64_t now);
+/** A DATA packet left at now: the next may leave pace_ns later.
+ *  from_idle: nothing was in flight before it (a new flight). */
+void mw_cc_on_sent(struct mw_cc *cc, uint64_t now, int from_idle);
 
 /** The controller of cc_rate.c. */
 extern const struct mw_cc_ops mw_cc_rate_ops;

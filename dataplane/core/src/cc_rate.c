@@ -234,6 +234,16 @@ static void rate_on_timeout(struct mw_cc *cc, uint64_t now)
 	(void)now;
 }
 
+/* A flight that starts empty may send its window (2 BDP + 4) at once,
+ * as a window controller would: an application that sends in bursts (a
+ * training step's tensor, then idle) measures a delivery rate bounded by
+ * its burst, not by the path, and pacing each burst at that rate would
+ * add a round trip to every burst (docs/CC.md, Pacing). */
+static uint64_t rate_idle_burst(const struct mw_cc *cc)
+{
+	return cc->rate.mode == M_PROBE_BW ? cc->cwnd : 0;
+}
+
 const struct mw_cc_ops mw_cc_rate_ops = {
 	.name = "rate",
 	.reset = rate_reset,
@@ -242,4 +252,5 @@ const struct mw_cc_ops mw_cc_rate_ops = {
 	.on_timeout = rate_on_timeout,
 	.on_spurious = rate_on_spurious,
 	.on_sample = rate_on_sample,
+	.idle_burst = rate_idle_burst,
 };

@@ -156,14 +156,16 @@ void mw_rtb_detect_losses(struct mw_ep *ep, struct peer *p, uint64_t now)
 
 void mw_rtb_on_sent(struct peer *p, struct sent_rec *r, uint64_t now)
 {
-	if (p->rtb.in_flight == 0) { /* a new flight: the interval starts */
+	int from_idle = p->rtb.in_flight == 0;
+
+	if (from_idle) { /* a new flight: the interval starts */
 		p->rtb.delivered_ns = now;
 		p->rtb.first_sent_ns = now;
 	}
 	r->delivered = p->rtb.segs_acked;
 	r->delivered_ns = p->rtb.delivered_ns;
 	r->first_sent_ns = p->rtb.first_sent_ns;
-	mw_cc_on_sent(&p->cc, now);
+	mw_cc_on_sent(&p->cc, now, from_idle);
 }
 
 /*

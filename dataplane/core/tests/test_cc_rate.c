@@ -66,23 +66,23 @@ static void test_pacing(void)
 	CHECK(cc.pace_ns >= 345 && cc.pace_ns <= 347);
 	for (i = 0; i <= MW_CC_PACE_QUANTUM; i++) {
 		CHECK(mw_cc_may_send(&cc, 10 * MS));
-		mw_cc_on_sent(&cc, 10 * MS);
+		mw_cc_on_sent(&cc, 10 * MS, 0);
 	}
 	CHECK(!mw_cc_may_send(&cc, 10 * MS));
 	CHECK(!mw_cc_may_send(&cc, 10 * MS + cc.pace_ns - 1));
 	CHECK(mw_cc_may_send(&cc, 10 * MS + cc.pace_ns));
-	mw_cc_on_sent(&cc, 10 * MS + cc.pace_ns);
+	mw_cc_on_sent(&cc, 10 * MS + cc.pace_ns, 0);
 	CHECK(!mw_cc_may_send(&cc, 10 * MS + cc.pace_ns));
 	/* 1000 more packets take 1000 intervals, whatever the burst */
 	for (i = 0, n = 0, t = 10 * MS + cc.pace_ns; n < 1000; t += 10)
 		while (mw_cc_may_send(&cc, t) && n < 1000) {
-			mw_cc_on_sent(&cc, t);
+			mw_cc_on_sent(&cc, t, 0);
 			n++;
 		}
 	CHECK(t - (10 * MS + cc.pace_ns) >= 999 * cc.pace_ns &&
 	      t - (10 * MS + cc.pace_ns) <= 1001 * cc.pace_ns);
 	/* idle: no credit saved beyond the quantum */
-	mw_cc_on_sent(&cc, 20 * MS);
+	mw_cc_on_sent(&cc, 20 * MS, 1);
 	CHECK_EQ(cc.pace_next, 20 * MS + cc.pace_ns);
 	CHECK_EQ(mw_cc_pace_open(&cc),
 		 20 * MS + cc.pace_ns - MW_CC_PACE_QUANTUM * cc.pace_ns);
@@ -107,6 +107,50 @@ static void test_startup_exit(void)
 	settle(&cc, &f);
 	CHECK_EQ(cc.cwnd, 2004);
 	CHECK(cc.pace_ns >= 799 && cc.pace_ns <= 1334); /* 5/4, 3/4 or 1 */
+}
+
+/* A flight that starts empty after idle sends its window (2 BDP + 4)
+ * at once, then is paced again; a flight that does not start empty, or
+ * a controller still in startup, gets only the quantum. */
+static void count_at(struct mw_cc *cc, uint64_t t, int first_idle,
+		     unsigned *n)
+{
+	*n = 0;
+	while (mw_cc_may_send(cc, t) && *n < 10000) {
+		mw_cc_on_sent(cc, t, first_idle && *n == 0);
+		(*n)++;
+	}
+}
+
+static void test_idle_burst(void)
+{
+	struct mw_cc cc;
+	struct feed f;
+	unsigned n;
+	uint64_t t;
+
+	mk(&cc, &f);
+	settle(&cc, &f);
+	CHECK_EQ(cc.cwnd, 2004);
+	t = f.now + 50 * MS; /* idle well past the schedule */
+	count_at(&cc, t, 1, &n);
+	CHECK_EQ(n, cc.cwnd);
+	/* then paced: one more per interval */
+	CHECK(!mw_cc_may_send(&cc, t + cc.pace_ns - 1));
+	CHECK(mw_cc_may_send(&cc, t + cc.pace_ns));
+	/* the same idle gap without an empty flight: the quantum */
+	t += 100 * MS;
+	count_at(&cc, t, 0, &n);
+	CHECK_EQ(n, MW_CC_PACE_QUANTUM + 1);
+	/* an empty flight still ahead of its schedule: no burst either */
+	count_at(&cc, t, 1, &n);
+	CHECK_EQ(n, 0);
+	/* a session reset forgets a burst in progress */
+	t += 100 * MS;
+	mw_cc_on_sent(&cc, t, 1);
+	CHECK(cc.burst_left > 0);
+	mw_cc_reset(&cc);
+	CHECK_EQ(cc.burst_left, 0);
 }
 
 /* Loss and timeouts leave the model alone. */
@@ -211,6 +255,7 @@ int main(void)
 	test_names();
 	test_pacing();
 	test_startup_exit();
+	test_idle_burst();
 	test_loss_ignored();
 	test_delay_backoff();
 	test_host_delay();
