@@ -9,6 +9,7 @@ min-max over the seeds) and wire bytes; the runs go to a JSON file.
 
 usage: seeds_exp.py [--seeds 1,2,3] [--epochs 2] [--train-limit 12800]
        [--test-limit 2000] [--build DIR] [--json docs/seeds.json]
+       [--pairs dense,ms,topk-eq] [--append]
        seeds_exp.py --render docs/seeds.json
 """
 import argparse
@@ -64,6 +65,11 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--json", default=os.path.join(ROOT, "docs",
                                                     "seeds.json"))
+    ap.add_argument("--pairs", default=",".join(p[0] for p in PAIRS),
+                    help="activation codecs of the pairs to run "
+                         "(dense,ms,topk-eq)")
+    ap.add_argument("--append", action="store_true",
+                    help="add the runs to those already in --json")
     ap.add_argument("--render", metavar="JSON")
     a = ap.parse_args()
     if a.render:
@@ -71,8 +77,14 @@ def main():
             render(json.load(f))
         return
     res = []
+    if a.append and os.path.exists(a.json):
+        with open(a.json) as f:
+            res = json.load(f)
+    want = a.pairs.split(",")
     for seed in [int(s) for s in a.seeds.split(",")]:
         for act, grad, _ in PAIRS:
+            if act not in want:
+                continue
             r = run_one(a, act, grad, seed)
             print("seed %d %s/%s: %.2f%%" % (seed, act, grad,
                                              100 * r["final_test_acc"]),
