@@ -537,6 +537,15 @@ class Bench:
 
     # ---- testpmd ceiling --------------------------------------------------
     def testpmd(self, seconds):
+        # On a loaded host the pair may link up too late for a sample in
+        # a short run: once more, longer, before the row is given up.
+        r = self.testpmd_once(seconds)
+        if r is None:
+            log("testpmd: trying once more, %d s" % (seconds + 3))
+            r = self.testpmd_once(seconds + 3)
+        return r
+
+    def testpmd_once(self, seconds):
         d = self.fresh("testpmd")
         sock = os.path.join(d, "memif.sock")
         pr, pt = "mwb%dtr%d" % (os.getpid(), self.seq), \
