@@ -162,8 +162,8 @@ struct mw_dp {
 	struct rte_mbuf *txq[TXQ_CAP];
 	struct mw_dp_counters c;
 	struct mw_fault frx, ftx;
-	struct mw_delay dtx;          /* --delay-ms: the TX delay line */
-	struct mw_delay_slot *dtx_slot; /* its slots (NULL: off) */
+	struct mw_delay dtx;          /* --delay-ms: the TX delay line
+					 (dtx.slot NULL: off) */
 	struct mw_dp_prof prof;       /* --profile */
 	struct mw_dp_enc *enc;        /* encode workers, or NULL */
 	struct mw_dp_group *grp;      /* its I/O lcores (n == 1: just it) */

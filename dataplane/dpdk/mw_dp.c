@@ -41,7 +41,7 @@ static void flip_mbuf_bit(struct rte_mbuf *m, uint64_t bit)
  * frame, as a full queue would (counted: fault.delay.overflow). */
 static void tx_line(struct mw_dp *dp, struct rte_mbuf *m, uint64_t now)
 {
-	if (!dp->dtx_slot) {
+	if (!dp->dtx.slot) {
 		tx_out(dp, m, now);
 		return;
 	}
@@ -49,15 +49,19 @@ static void tx_line(struct mw_dp *dp, struct rte_mbuf *m, uint64_t now)
 		rte_pktmbuf_free(m);
 }
 
+/* Frames whose time has come, as many as the TX buffer has room for
+ * (the rest wait for the next turn, in order). */
 static void tx_release_delayed(struct mw_dp *dp, uint64_t now, bool all)
 {
 	void *h[MW_DP_BURST];
 	uint32_t n;
 	do {
-		n = mw_delay_pop(&dp->dtx, now, all, h, MW_DP_BURST);
+		uint32_t room = TXQ_CAP - dp->txq_n;
+		n = mw_delay_pop(&dp->dtx, now, all, h,
+				 room < MW_DP_BURST ? room : MW_DP_BURST);
 		for (uint32_t i = 0; i < n; i++)
 			tx_out(dp, h[i], now);
-	} while (n == MW_DP_BURST && dp->txq_n + MW_DP_BURST <= TXQ_CAP);
+	} while (n == MW_DP_BURST);
 }
 
 /* Send one frame through the TX fault injector and the delay line. */
@@ -651,7 +655,7 @@ static void tx_step(struct mw_dp *dp, uint64_t tsc, uint64_t now)
 	tx_pull(dp, now);
 	if (dp->fault_tx_on)
 		tx_release_held(dp, now, false);
-	if (dp->dtx_slot)
+	if (dp->dtx.slot)
 		tx_release_delayed(dp, now, false);
 	if (dp->txq_n >= MW_DP_BURST ||
 	    tsc - dp->last_flush_tsc >= dp->drain_tsc ||
@@ -808,7 +812,7 @@ int mw_dp_run_one(struct mw_dp *dp, volatile sig_atomic_t *quit)
 		tx_pull(dp, now);
 		if (dp->fault_tx_on)
 			tx_release_held(dp, now, true);
-		if (dp->dtx_slot)
+		if (dp->dtx.slot)
 			tx_release_delayed(dp, now, true);
 		tx_flush(dp);
 		mw_loop_events(&dp->loop, now);

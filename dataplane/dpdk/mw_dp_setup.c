@@ -163,11 +163,11 @@ int mw_dp_shard_init(struct mw_dp *dp, char *err, size_t errlen)
 	if (cfg->tx_delay_ns) {
 		unsigned cap = cfg->tx_delay_frames ? cfg->tx_delay_frames
 						    : cfg->nb_mbufs / 2;
-		dp->dtx_slot = rte_calloc("mw_delay", cap,
-					  sizeof(*dp->dtx_slot), 0);
-		if (!dp->dtx_slot ||
-		    mw_delay_init(&dp->dtx, cfg->tx_delay_ns, dp->dtx_slot,
-				  cap)) {
+		struct mw_delay_slot *s =
+			rte_calloc("mw_delay", cap, sizeof(*s), 0);
+		/* the configuration was checked: only memory can fail */
+		if (!s || mw_delay_init(&dp->dtx, cfg->tx_delay_ns, s, cap)) {
+			rte_free(s);
 			snprintf(err, errlen, "no memory for the delay line");
 			return MW_ENOMEM;
 		}
@@ -336,12 +336,12 @@ void mw_dp_shard_free(struct mw_dp *dp)
 	while ((n = mw_fault_release(&dp->ftx, 0, true, h, MW_FAULT_HOLD_MAX)))
 		for (unsigned i = 0; i < n; i++)
 			rte_pktmbuf_free(h[i]);
-	if (dp->dtx_slot) {
+	if (dp->dtx.slot) {
 		while ((n = mw_delay_pop(&dp->dtx, 0, 1, h, MW_FAULT_HOLD_MAX)))
 			for (unsigned i = 0; i < n; i++)
 				rte_pktmbuf_free(h[i]);
-		rte_free(dp->dtx_slot);
-		dp->dtx_slot = NULL;
+		rte_free(dp->dtx.slot);
+		dp->dtx.slot = NULL;
 	}
 	rte_pktmbuf_free(dp->spare);
 	dp->spare = NULL;

@@ -308,6 +308,8 @@ void mw_ep_peer_release(struct mw_ep *ep, struct peer *p);
 #define SD_KEEP 0x2u    /* tensors not yet given an id survive into the
 			   next session */
 #define SD_EMIT 0x4u    /* tell the application (SESSION_CLOSED) */
+#define SD_EMIT_CLOSE 0x10u /* tell it only if a CLOSE goes out (the peer
+			       had heard of the session) */
 #define SD_ORDERLY 0x8u /* an application closed it, here or at the peer:
 			   counted as closed, not as reset */
 

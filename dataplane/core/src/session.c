@@ -89,7 +89,7 @@ void mw_session_down(struct mw_ep *ep, uint16_t id, int32_t reason,
 	p->sess.hello_at = NO_TIME;
 	p->sess.hello_pending = 0;
 	p->sess.hello_ack_pending = 0;
-	if (flags & SD_EMIT)
+	if ((flags & SD_EMIT) || (closing && (flags & SD_EMIT_CLOSE)))
 		mw_ep_peer_event(ep, id, MW_EV_SESSION_CLOSED, reason);
 	if (tx_wanted(p))
 		p->sess.hello_pending = 1;
@@ -113,14 +113,11 @@ int mw_ep_close_peer(struct mw_ep *ep, uint16_t id, uint64_t now)
 	(void)now;
 	if (!p)
 		return MW_ENOENT;
-	/* Told to the application when the peer had heard of the session
-	 * (a CLOSE goes out): the peer's tensors in flight fail at its end,
-	 * so the next session's first tensor may skip ahead (PROTOCOL.md 9). */
-	unsigned emit = p->sess.remote_known && !p->sess.remote_closed &&
-				p->sess.announced
-			? SD_EMIT
-			: 0;
-	mw_session_down(ep, id, MW_ECANCELED, SD_LOCAL | SD_ORDERLY | emit);
+	/* Told to the application when a CLOSE goes out: the peer's tensors
+	 * in flight fail at its end, so the next session's first tensor may
+	 * skip ahead (PROTOCOL.md 7.3). */
+	mw_session_down(ep, id, MW_ECANCELED,
+			SD_LOCAL | SD_ORDERLY | SD_EMIT_CLOSE);
 	return 0;
 }
 
