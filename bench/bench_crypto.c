@@ -106,10 +106,10 @@ int main(int argc, char **argv)
 {
 	/* DATA payloads at MTU 1500 and 9000: IP MTU - 20 - 8 - 140 - 24 */
 	static const size_t sizes[] = {1500 - 192, 9000 - 192};
-	const struct mw_crypto_ops *backends[2] = {mw_crypto_openssl(),
-						   mw_crypto_ipsecmb()};
+	const struct mw_crypto_ops *backends[3];
 	unsigned reps = 9, b, s, o, json_only = 0;
-	double bytes = 256e6, gbps[2][2][OP_N];
+	unsigned nb = mw_crypto_backends(backends, 3);
+	double bytes = 256e6, gbps[3][2][OP_N];
 	static struct ctx c;
 	uint8_t key[MW_AEAD_KEY_LEN];
 	int a;
@@ -137,9 +137,7 @@ int main(int argc, char **argv)
 	for (s = 0; s < sizeof(c.pkt); s++)
 		c.pkt[s] = (uint8_t)(s * 13);
 	memset(gbps, 0, sizeof(gbps));
-	for (b = 0; b < 2; b++) {
-		if (!backends[b])
-			continue;
+	for (b = 0; b < nb; b++) {
 		c.ops = backends[b];
 		c.enc = c.ops->aead_new(key, 1);
 		c.dec = c.ops->aead_new(key, 0);
@@ -149,7 +147,7 @@ int main(int argc, char **argv)
 		}
 		for (s = 0; s < 2; s++)
 			for (o = 0; o < OP_N; o++) {
-				if (b == 1 && o >= OP_CRC) /* not the backend's */
+				if (b > 0 && o >= OP_CRC) /* not the backend's */
 					continue;
 				gbps[b][s][o] = measure(&c, (enum op)o,
 							sizes[s], reps, bytes);
@@ -169,7 +167,7 @@ int main(int argc, char **argv)
 		printf("| body bytes | what | GB/s | ns per 1000 B | "
 		       "vs crc32c |\n|---|---|---|---|---|\n");
 		for (s = 0; s < 2; s++)
-			for (b = 0; b < 2; b++)
+			for (b = 0; b < nb; b++)
 				for (o = 0; o < OP_N; o++) {
 					double g = gbps[b][s][o];
 
@@ -189,7 +187,7 @@ int main(int argc, char **argv)
 	       mw_crypto_default()->name);
 	a = 0;
 	for (s = 0; s < 2; s++)
-		for (b = 0; b < 2; b++)
+		for (b = 0; b < nb; b++)
 			for (o = 0; o < OP_N; o++)
 				if (gbps[b][s][o] > 0)
 					printf("%s{\"body\": %zu, \"backend\": "

@@ -275,13 +275,15 @@ class Bench:
 
     def maskwire(self, shape, codec, count, rate=0, loss=0.0, respond=False,
                  port="memif", mtu=1500, seed=1, budget=None, retry=True,
-                 sec="plain", cc="reno"):
+                 sec="plain", cc="reno", crypto=None):
         """One maskwire run: A generates, B receives (and answers when
         respond). Returns a measurement dict or None. With budget (s), a
         run still going then is stopped and measured as incomplete.
         sec: "plain" (the rows before secure mode), "encrypt" or
         "integrity" (PROTOCOL.md 12, a throwaway key). cc: the
-        congestion controller of both sides (docs/CC.md)."""
+        congestion controller of both sides (docs/CC.md). crypto: the
+        AES-256-GCM library of both sides (--crypto), None: the
+        default."""
         d = self.fresh("mw-%s-%s-%s" % (port, codec, sec))
         pa, pb = "mwb%da%d" % (os.getpid(), self.seq), \
             "mwb%db%d" % (os.getpid(), self.seq)
@@ -319,7 +321,8 @@ class Bench:
             common += ["--plain"]
         else:
             common += ["--key", self.keyfile()] + \
-                (["--integrity"] if sec == "integrity" else [])
+                (["--integrity"] if sec == "integrity" else []) + \
+                (["--crypto", crypto] if crypto else [])
         # virtio-user shares its memory with the vhost side: one file
         # per memory type
         eal = EAL + (["--single-file-segments"] if port == "virtio" else [])
@@ -672,17 +675,26 @@ def security_section(a, b):
         [("memif", 1500), ("virtio", 9000)]
     for port, mtu in ports:
         for codec in (["dense"] if a.smoke else ["dense", "ms"]):
-            c = counts(a, codec, elems(sshape), 0.7)
-            runs = {s: [] for s in ("plain", "encrypt", "integrity")}
+            # long enough that the first window's growth is a small
+            # part of the span: the AEAD's cost is a steady-state one
+            c = counts(a, codec, elems(sshape), 2.0)
+            # (mode, library): the default library, and each other one
+            # this build has beside it, in the same rounds
+            modes = [("plain", None), ("encrypt", None),
+                     ("integrity", None)] + \
+                [("encrypt", lib) for lib in a.crypto_others]
+            runs = {m: [] for m in modes}
             for i in range(reps):
-                for sec in runs:
-                    log("security %s mtu %d %s %s x%d (%d/%d)" % (
-                        port, mtu, codec, sec, c, i + 1, reps))
+                for sec, lib in modes:
+                    log("security %s mtu %d %s %s%s x%d (%d/%d)" % (
+                        port, mtu, codec, sec, " " + lib if lib else "",
+                        c, i + 1, reps))
                     m = b.maskwire(shape=sshape, codec=codec, count=c,
-                                   port=port, mtu=mtu, seed=i + 1, sec=sec)
+                                   port=port, mtu=mtu, seed=i + 1, sec=sec,
+                                   crypto=lib)
                     if m:
-                        runs[sec].append(m)
-            for sec, ms in runs.items():
+                        runs[(sec, lib)].append(m)
+            for (sec, lib), ms in runs.items():
                 m = None
                 if ms:
                     m = {k: median([x.get(k) for x in ms]) for k in ms[0]
@@ -690,7 +702,7 @@ def security_section(a, b):
                     m["reps"] = len(ms)
                 b.add("security", "maskwire-" + port,
                       shape=shape_name(sshape), codec=codec, mtu=mtu,
-                      sec=sec, m=m)
+                      sec=sec, crypto=lib or a.crypto_default, m=m)
 
 
 def run(a):
@@ -866,6 +878,31 @@ def machine(a):
     return m
 
 
+def crypto_libraries(a, build):
+    """a.crypto_default: the AES-256-GCM library the data plane takes by
+    default here; a.crypto_others: the other fast ones this build has
+    (not OpenSSL's, the slowest), for the security rows. From
+    maskwire-bench-crypto's JSON, which lists what runs here."""
+    a.crypto_default, a.crypto_others = None, []
+    exe = os.path.join(build or "", "bench", "maskwire-bench-crypto")
+    if not build or not os.access(exe, os.X_OK):
+        return
+    r = subprocess.run([exe, "--quick", "--json-only"], capture_output=True,
+                       text=True)
+    try:
+        j = json.loads(r.stdout)
+    except ValueError:
+        return
+    a.crypto_default = j["default"]
+    names = []
+    for row in j["rows"]:
+        n = row["backend"]
+        if n not in names and n not in ("none", j["default"]) and \
+                not n.startswith("openssl"):
+            names.append(n)
+    a.crypto_others = names
+
+
 # ---- report -----------------------------------------------------------------
 def main():
     from bench_report import markdown, plots
@@ -907,6 +944,7 @@ def main():
         a.maskwire = a.maskwire or os.path.join(build, "apps", "maskwire",
                                                 "maskwire")
         a.tcp = a.tcp or os.path.join(build, "bench", "maskwire-bench-tcp")
+    crypto_libraries(a, build)
 
     if os.geteuid() != 0:
         skip("needs root (network namespaces, DPDK vdevs)")

@@ -5,6 +5,7 @@
 set -euo pipefail
 pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev
       dpdk dpdk-dev libdpdk-dev libpcap-dev libssl-dev libipsec-mb-dev
+      libgcrypt20-dev
       python3 python3-numpy iproute2 tshark
       libbpf-dev  # bench: headers of the tc BPF loss program
       python3-pip python3-setuptools python3-wheel python3-venv)  # pip install ./python

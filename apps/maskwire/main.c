@@ -23,6 +23,7 @@
 #include <rte_ethdev.h>
 
 #include "gensink.h"
+#include "mw_crypto.h"
 #include "keyfile.h"
 #include "usage.h"
 #include "mw_dp.h"
@@ -80,7 +81,7 @@ enum {
 	O_INC, O_NOVERIFY, O_PERIOD,
 	O_STAMP, O_RESPOND, O_LOCKSTEP, O_SHM, O_SHM_SLOT, O_DEADLINE, O_SHM_TX,
 	O_SHM_RX,
-	O_SHM_RING, O_KEY, O_INTEGRITY, O_PLAIN, O_HELP,
+	O_SHM_RING, O_KEY, O_INTEGRITY, O_PLAIN, O_CRYPTO, O_HELP,
 };
 
 static const struct option opts[] = {
@@ -125,6 +126,7 @@ static const struct option opts[] = {
 	{"shm-ring", 1, 0, O_SHM_RING},
 	{"key", 1, 0, O_KEY},
 	{"integrity", 0, 0, O_INTEGRITY},
+	{"crypto", 1, 0, O_CRYPTO},
 	{"plain", 0, 0, O_PLAIN},
 	{"help", 0, 0, O_HELP},
 	{0, 0, 0, 0},
@@ -572,6 +574,13 @@ static int parse_args(int argc, char **argv, struct app *a)
 		case O_PLAIN:
 			a->plain = true;
 			break;
+		case O_CRYPTO:
+			a->dp.ep.crypto = mw_crypto_by_name(optarg);
+			if (!a->dp.ep.crypto)
+				FAIL("--crypto: '%s' is not a backend of this "
+				     "build that runs here (openssl, ipsec-mb, "
+				     "gcrypt)", optarg);
+			break;
 		case ':':
 			FAIL("%s needs a value", argv[optind - 1]);
 		default:
@@ -595,8 +604,10 @@ static int parse_args(int argc, char **argv, struct app *a)
 static int security_config(struct app *a)
 {
 	char err[512];
-	if (a->plain && (a->key_path || a->integrity || a->pl.any_key))
-		FAIL("--plain excludes --key, --peer-key and --integrity");
+	if (a->plain && (a->key_path || a->integrity || a->pl.any_key ||
+			 a->dp.ep.crypto))
+		FAIL("--plain excludes --key, --peer-key, --integrity and "
+		     "--crypto");
 	if (a->plain) {
 		a->dp.ep.sec_mode = MW_SEC_PLAIN;
 		fprintf(stderr, "maskwire: WARNING: --plain: packets are "

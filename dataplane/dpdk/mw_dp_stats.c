@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dp_int.h"
+#include "mw_crypto.h"
 
 static void fault_json(FILE *f, const char *name, const struct mw_fault *x)
 {
@@ -218,6 +219,10 @@ void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 	if (!dp->cfg.ep.sec_mode)
 		fprintf(f, ", \"security_warning\": \"PLAIN: packets are "
 			   "neither authenticated nor encrypted\"");
+	else
+		fprintf(f, ", \"crypto\": \"%s\"",
+			(dp->cfg.ep.crypto ? dp->cfg.ep.crypto
+					   : mw_crypto_default())->name);
 	for (unsigned i = 0; i < MW_CTR_COUNT_; i++)
 		fprintf(f, ", \"%s\": %" PRIu64, mw_counter_name(i),
 			mw_counter_get(&k, i));

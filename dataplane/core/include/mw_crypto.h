@@ -4,8 +4,9 @@
  * The primitives the transport core's secure mode (docs/PROTOCOL.md 12)
  * is built on: one AEAD (AES-256-GCM) and HKDF-SHA256, behind a table of
  * functions so that the core never names a library. maskwire's
- * implementation is OpenSSL's libcrypto (mw_crypto_openssl()); another
- * (a DPDK cryptodev, libsodium) fits the same table. No cipher is written
+ * implementations are OpenSSL's libcrypto (mw_crypto_openssl()),
+ * intel-ipsec-mb and libgcrypt; another (a DPDK cryptodev) fits the same
+ * table. No cipher is written
  * here: the table only adapts a library's calls.
  *
  * The table does no I/O and holds no global state; randomness is not part
@@ -71,8 +72,23 @@ const struct mw_crypto_ops *mw_crypto_openssl(void);
  *  the library does not run on this CPU. */
 const struct mw_crypto_ops *mw_crypto_ipsecmb(void);
 
-/** The fastest of the above that runs here: ipsec-mb, else OpenSSL.
- *  (Both compute the same bytes: peers need not agree on it.) */
+/** libgcrypt's AES-256-GCM (256-bit VAES on CPUs that have it without
+ *  AVX-512), OpenSSL's HKDF. @return NULL when maskwire was built without
+ *  libgcrypt or the library did not initialise. */
+const struct mw_crypto_ops *mw_crypto_gcrypt(void);
+
+/** The backends this build has that run here, at most cap of them, in
+ *  the order OpenSSL, ipsec-mb, gcrypt. @return how many were written. */
+unsigned mw_crypto_backends(const struct mw_crypto_ops **out, unsigned cap);
+
+/** The backend named name ("openssl", "ipsec-mb", "gcrypt", or an ops'
+ *  full name), or NULL if this build has none such that runs here. */
+const struct mw_crypto_ops *mw_crypto_by_name(const char *name);
+
+/** The fastest backend for this CPU, by a fixed rule (no timing):
+ *  ipsec-mb where it runs its AVX-512 code; else gcrypt where the CPU
+ *  has VAES and VPCLMULQDQ; else ipsec-mb; else gcrypt; else OpenSSL.
+ *  (All compute the same bytes: peers need not agree on it.) */
 const struct mw_crypto_ops *mw_crypto_default(void);
 
 #ifdef __cplusplus

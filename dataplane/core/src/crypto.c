@@ -6,11 +6,13 @@
  */
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 
+#include "crypto_int.h"
 #include "mw_crypto.h"
 #include "mw_err.h"
 
@@ -162,11 +164,70 @@ const struct mw_crypto_ops *mw_crypto_ipsecmb(void)
 {
 	return NULL;
 }
+
+int mw_crypto_ipsecmb_avx512(void)
+{
+	return 0;
+}
 #endif
+
+#ifndef MW_HAVE_GCRYPT
+const struct mw_crypto_ops *mw_crypto_gcrypt(void)
+{
+	return NULL;
+}
+#endif
+
+unsigned mw_crypto_backends(const struct mw_crypto_ops **out, unsigned cap)
+{
+	const struct mw_crypto_ops *all[3] = {&ossl_ops, mw_crypto_ipsecmb(),
+					      mw_crypto_gcrypt()};
+	unsigned i, n = 0;
+
+	for (i = 0; i < 3 && n < cap; i++)
+		if (all[i])
+			out[n++] = all[i];
+	return n;
+}
+
+const struct mw_crypto_ops *mw_crypto_by_name(const char *name)
+{
+	static const char *const short_names[3] = {"openssl", "ipsec-mb",
+						   "gcrypt"};
+	const struct mw_crypto_ops *all[3] = {&ossl_ops, mw_crypto_ipsecmb(),
+					      mw_crypto_gcrypt()};
+	unsigned i;
+
+	for (i = 0; i < 3; i++)
+		if (all[i] && (!strcmp(name, short_names[i]) ||
+			       !strcmp(name, all[i]->name)))
+			return all[i];
+	return NULL;
+}
+
+/* GCC's and clang's CPU check (cpuid, read once by the compiler's
+ * runtime): VAES and VPCLMULQDQ, the 256-bit AES and carry-less
+ * multiply libgcrypt uses without AVX-512. */
+static int cpu_vaes(void)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+	return __builtin_cpu_supports("vaes") &&
+	       __builtin_cpu_supports("vpclmulqdq");
+#else
+	return 0;
+#endif
+}
 
 const struct mw_crypto_ops *mw_crypto_default(void)
 {
-	const struct mw_crypto_ops *o = mw_crypto_ipsecmb();
+	const struct mw_crypto_ops *mb = mw_crypto_ipsecmb();
+	const struct mw_crypto_ops *gc = mw_crypto_gcrypt();
 
-	return o ? o : &ossl_ops;
+	if (mb && mw_crypto_ipsecmb_avx512())
+		return mb;
+	if (gc && cpu_vaes())
+		return gc;
+	if (mb)
+		return mb;
+	return gc ? gc : &ossl_ops;
 }

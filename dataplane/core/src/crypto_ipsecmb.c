@@ -14,6 +14,7 @@
 #include <intel-ipsec-mb.h>
 #include <openssl/crypto.h>
 
+#include "crypto_int.h"
 #include "mw_crypto.h"
 #include "mw_err.h"
 
@@ -25,7 +26,7 @@ static struct {
 	aes_gmac_init_t gmac_init;
 	aes_gmac_update_t gmac_update;
 	aes_gmac_finalize_t gmac_final;
-	int ok;
+	int ok, avx512;
 } mb;
 static pthread_once_t mb_once = PTHREAD_ONCE_INIT;
 
@@ -49,6 +50,7 @@ static void mb_setup(void)
 		mb.gmac_init = m->gmac256_init;
 		mb.gmac_update = m->gmac256_update;
 		mb.gmac_final = m->gmac256_finalize;
+		mb.avx512 = m->used_arch == IMB_ARCH_AVX512;
 		mb.ok = 1;
 	}
 	free_mb_mgr(m);
@@ -164,6 +166,12 @@ static int mb_open(struct mw_aead *a, const uint8_t iv[MW_AEAD_IV_LEN],
 		mb.dec_update(&a->key, &c, out, in, n);
 	mb.dec_final(&a->key, &c, t, sizeof(t));
 	return CRYPTO_memcmp(t, tag, sizeof(t)) ? MW_EAUTH : 0;
+}
+
+int mw_crypto_ipsecmb_avx512(void)
+{
+	pthread_once(&mb_once, mb_setup);
+	return mb.ok && mb.avx512;
 }
 
 const struct mw_crypto_ops *mw_crypto_ipsecmb(void)

@@ -50,16 +50,22 @@ static void test_backends(void)
 	static const uint8_t kat_tag[16] = {
 		0xd0, 0xd1, 0xc8, 0xa7, 0x99, 0x99, 0x6b, 0xf0,
 		0x26, 0x5b, 0x98, 0xb5, 0xd4, 0x8a, 0xb9, 0x19};
-	const struct mw_crypto_ops *ops[2] = {mw_crypto_openssl(),
-					      mw_crypto_ipsecmb()};
+	const struct mw_crypto_ops *ops[3];
 	uint8_t key[32], iv[12], aad[64], pt[1500], ct[1500], back[1500];
-	uint8_t tag[16];
-	unsigned s, o, n, k;
+	uint8_t tag[16], tag2[16];
+	unsigned s, o, n, k, nb = mw_crypto_backends(ops, 3);
 
+	CHECK(nb >= 1 && ops[0] == mw_crypto_openssl());
 	CHECK(mw_crypto_default() != NULL);
-	if (!ops[1])
-		printf("test_sec: no ipsec-mb backend in this build\n");
-	for (k = 0; k < 2 && ops[k]; k++) {
+	for (k = 0; k < nb; k++)
+		CHECK(mw_crypto_by_name(ops[k]->name) == ops[k]);
+	CHECK(mw_crypto_by_name("openssl") == mw_crypto_openssl());
+	CHECK(mw_crypto_by_name("gcrypt") == mw_crypto_gcrypt());
+	CHECK(mw_crypto_by_name("ipsec-mb") == mw_crypto_ipsecmb());
+	CHECK(mw_crypto_by_name("aes") == NULL);
+	printf("test_sec: %u backends, default %s\n", nb,
+	       mw_crypto_default()->name);
+	for (k = 0; k < nb; k++) {
 		struct mw_aead *e;
 
 		memset(key, 0, sizeof(key));
@@ -77,8 +83,8 @@ static void test_backends(void)
 		test_rand(NULL, iv, sizeof(iv));
 		test_rand(NULL, aad, sizeof(aad));
 		test_rand(NULL, pt, n);
-		for (s = 0; s < 2 && ops[s]; s++)
-			for (o = 0; o < 2 && ops[o]; o++) {
+		for (s = 0; s < nb; s++)
+			for (o = 0; o < nb; o++) {
 				struct mw_aead *e = ops[s]->aead_new(key, 1);
 				struct mw_aead *d = ops[o]->aead_new(key, 0);
 
@@ -97,6 +103,15 @@ static void test_backends(void)
 				CHECK(ops[o]->open(d, iv, aad, 36, NULL, 0, ct,
 						   back, n, tag) == MW_EAUTH);
 				aad[3] ^= 4;
+				/* in place, as the core seals: the same bytes */
+				memcpy(back, pt, n);
+				CHECK(ops[s]->seal(e, iv, aad, 36, NULL, 0, back,
+						   back, n, tag2) == 0);
+				CHECK(memcmp(tag2, tag, 16) == 0 &&
+				      (n == 0 || memcmp(back, ct, n) == 0));
+				CHECK(ops[o]->open(d, iv, aad, 36, NULL, 0, back,
+						   back, n, tag) == 0);
+				CHECK(n == 0 || memcmp(back, pt, n) == 0);
 				ops[s]->aead_free(e);
 				ops[o]->aead_free(d);
 			}
@@ -104,20 +119,20 @@ static void test_backends(void)
 	/* Integrity mode's shape: a whole packet as the only AAD, no text
 	 * (a backend may compute it as GMAC). */
 	for (n = 0; n <= sizeof(pt); n += 61) {
-		uint8_t t[2][16];
+		uint8_t t[3][16];
 
 		test_rand(NULL, key, sizeof(key));
 		test_rand(NULL, iv, sizeof(iv));
 		test_rand(NULL, pt, sizeof(pt));
-		for (s = 0; s < 2 && ops[s]; s++) {
+		for (s = 0; s < nb; s++) {
 			struct mw_aead *e = ops[s]->aead_new(key, 1);
 
 			CHECK(e && ops[s]->seal(e, iv, pt, n, NULL, 0, NULL,
 						NULL, 0, t[s]) == 0);
 			ops[s]->aead_free(e);
+			CHECK(memcmp(t[0], t[s], 16) == 0);
 		}
-		CHECK(!ops[1] || memcmp(t[0], t[1], 16) == 0);
-		for (o = 0; o < 2 && ops[o]; o++) {
+		for (o = 0; o < nb; o++) {
 			struct mw_aead *d = ops[o]->aead_new(key, 0);
 
 			CHECK(d && ops[o]->open(d, iv, pt, n, NULL, 0, NULL,
@@ -886,14 +901,11 @@ static void test_mode_mismatch(void)
 
 int main(void)
 {
-	const struct mw_crypto_ops *all[2] = {mw_crypto_openssl(),
-					      mw_crypto_ipsecmb()};
-	unsigned b;
+	const struct mw_crypto_ops *all[3];
+	unsigned b, nb = mw_crypto_backends(all, 3);
 
 	test_backends();
-	for (b = 0; b < 2; b++) {
-		if (!all[b])
-			continue;
+	for (b = 0; b < nb; b++) {
 		cur_ops = all[b];
 		printf("test_sec: %s\n", cur_ops->name);
 		test_config();
