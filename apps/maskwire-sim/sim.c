@@ -559,6 +559,7 @@ struct mw_ep *sim_make_ep(const struct opts *o, uint32_t inc)
 	cfg.rto_max_ns = 200000000;
 	cfg.undo = (uint8_t)!o->no_undo;
 	cfg.cc = (uint8_t)o->cc;
+	cfg.tail_copy = (uint8_t)o->tail_copy;
 	cfg.ack_delay_ns = 25000;
 	cfg.sec_mode = (uint8_t)o->sec;
 	if (o->sec) {
@@ -757,7 +758,8 @@ static void print_json(struct sim *s, int stalled)
 	printf("},\"segments_sent\":%" PRIu64 ",\"segments_new\":%" PRIu64
 	       ",\"retransmitted\":%" PRIu64 ",\"spurious_losses\":%" PRIu64
 	       ",\"fast_retransmits\":%" PRIu64
-	       ",\"timeout_retransmits\":%" PRIu64 ",\"rto_events\":%" PRIu64
+	       ",\"timeout_retransmits\":%" PRIu64 ",\"tail_copies\":%" PRIu64
+	       ",\"rto_events\":%" PRIu64
 	       ",\"spurious_rtos\":%" PRIu64 ",\"cc_undos\":%" PRIu64
 	       ",\"stalls\":%" PRIu64
 	       ",\"lost_by_link\":%" PRIu64 ",\"data_lost_by_link\":%" PRIu64
@@ -765,7 +767,8 @@ static void print_json(struct sim *s, int stalled)
 	       ",\"retransmit_efficiency\":%.4f",
 	       t.data_tx, t.data_tx_new, t.retrans, t.spurious_losses,
 	       t.retrans_fast,
-	       t.retrans_rto, t.rto_events, t.spurious_rtos, t.cc_undos,
+	       t.retrans_rto, t.tail_copies, t.rto_events, t.spurious_rtos,
+	       t.cc_undos,
 	       s->n[0].stalls + s->n[1].stalls, L.lost, L.data_lost,
 	       L.data_corrupted, lost ? (double)t.retrans / (double)lost : 0.0);
 	printf(",\"queue_drops\":%" PRIu64 ",\"cut_drops\":%" PRIu64

@@ -29,6 +29,7 @@ struct opts {
 	double rto_min_us;
 	int no_undo;
 	int cc;                      /* enum mw_cc_algo */
+	int tail_copy;               /* enum mw_tail_copy (PROTOCOL.md 8.3) */
 	unsigned flows;              /* > 0: bulk flows through one
 					bottleneck (sim_flows.c) */
 	double flow_gap_ms;          /* flow i starts at i * gap */

@@ -37,6 +37,7 @@ static void usage(void)
 	      "  --rto-min-us U     minimum RTO (1000); --no-undo: never undo\n"
 	      "                     a window reduction that proves spurious\n"
 	      "  --cc NAME          congestion controller (reno, rate)\n"
+	      "  --tail-copy WHEN   on-loss (default), off or always\n"
 	      "  --sec MODE         encrypt (default), integrity or plain\n"
 	      "                     (PROTOCOL.md 12; a key and nonces drawn\n"
 	      "                     from --seed: deterministic)\n"
@@ -106,6 +107,7 @@ void sim_parse_args(int argc, char **argv, struct opts *o)
 		{ "stall-ms", 1, 0, 'Z' }, { "rto-min-us", 1, 0, 'U' },
 		{ "deadline-ms", 1, 0, 'L' },
 		{ "no-undo", 0, 0, 'N' }, { "cc", 1, 0, 1000 }, { "sec", 1, 0, 1003 },
+		{ "tail-copy", 1, 0, 1004 },
 		{ "flows", 1, 0, 1001 }, { "flow-gap-ms", 1, 0, 1002 },
 		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
@@ -116,6 +118,7 @@ void sim_parse_args(int argc, char **argv, struct opts *o)
 	parse_shape("16,16,8,8", o);
 	o->seed = 1;
 	o->sec = MW_SEC_ENCRYPT;
+	o->tail_copy = MW_TAIL_COPY_ON_LOSS;
 	o->delay_us = 50;
 	o->reorder_us = 100;
 	o->bw_gbps = 10;
@@ -189,6 +192,21 @@ void sim_parse_args(int argc, char **argv, struct opts *o)
 				exit(2);
 			}
 			break;
+		case 1004: {
+			static const char *const pol[] = {"off", "on-loss",
+							  "always"};
+
+			for (o->tail_copy = 0; o->tail_copy < MW_TAIL_COPY_COUNT_;
+			     o->tail_copy++)
+				if (!strcmp(optarg, pol[o->tail_copy]))
+					break;
+			if (o->tail_copy == MW_TAIL_COPY_COUNT_) {
+				fprintf(stderr, "--tail-copy: '%s' is not off, "
+						"on-loss or always\n", optarg);
+				exit(2);
+			}
+			break;
+		}
 		case 1003:
 			for (o->sec = 0; o->sec < MW_SEC_COUNT_; o->sec++)
 				if (!strcmp(optarg, mw_sec_mode_name(

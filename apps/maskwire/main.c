@@ -73,7 +73,7 @@ enum {
 	O_IP = 256, O_UDP_PORT, O_VLAN, O_ETH_PORT, O_MTU,
 	O_GEN, O_SHAPE, O_KIND, O_CODEC, O_RATIO, O_K, O_BITS, O_ROUNDING,
 	O_RATE, O_SEED, O_SINK, O_TLOG, O_WINDOW, O_MAXT, O_MAXSEGS,
-	O_RETRIES, O_CC, O_RX_DROP, O_TX_DROP, O_BURST, O_RX_BURST, O_BURST_LEN,
+	O_RETRIES, O_CC, O_TAIL, O_RX_DROP, O_TX_DROP, O_BURST, O_RX_BURST, O_BURST_LEN,
 	O_DUP, O_RX_DUP, O_REORDER, O_RX_REORDER, O_CORRUPT, O_RX_CORRUPT,
 	O_REORDER_GAP, O_FSEED, O_DELAY, O_DELAY_FRAMES, O_CAPTURE, O_STATUS, O_STATS, O_DURATION,
 	O_IDLE, O_DRAIN, O_LINGER, O_LINKWAIT, O_MBUFS, O_RXD, O_TXD,
@@ -96,6 +96,7 @@ static const struct option opts[] = {
 	{"tensor-log", 1, 0, O_TLOG}, {"window", 1, 0, O_WINDOW},
 	{"max-tensor", 1, 0, O_MAXT}, {"max-segs", 1, 0, O_MAXSEGS},
 	{"retries", 1, 0, O_RETRIES}, {"cc", 1, 0, O_CC}, {"rx-drop", 1, 0, O_RX_DROP},
+	{"tail-copy", 1, 0, O_TAIL},
 	{"tx-drop", 1, 0, O_TX_DROP}, {"burst-drop", 1, 0, O_BURST},
 	{"tx-burst-drop", 1, 0, O_BURST}, {"rx-burst-drop", 1, 0, O_RX_BURST},
 	{"burst-len", 1, 0, O_BURST_LEN}, {"dup", 1, 0, O_DUP},
@@ -381,6 +382,18 @@ static int parse_args(int argc, char **argv, struct app *a)
 				FAIL("--cc: unknown congestion controller '%s'",
 				     optarg);
 			d->ep.cc = (uint8_t)cc;
+			break;
+		}
+		case O_TAIL: {
+			static const char *const pol[MW_TAIL_COPY_COUNT_] = {
+				"off", "on-loss", "always"};
+			unsigned t = 0;
+			while (t < MW_TAIL_COPY_COUNT_ && strcmp(optarg, pol[t]))
+				t++;
+			if (t == MW_TAIL_COPY_COUNT_)
+				FAIL("--tail-copy: '%s' is not off, on-loss or "
+				     "always", optarg);
+			d->ep.tail_copy = (uint8_t)t;
 			break;
 		}
 		case O_RX_DROP: case O_TX_DROP: case O_BURST: case O_RX_BURST:

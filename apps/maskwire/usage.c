@@ -98,6 +98,8 @@ void mw_app_usage(FILE *f)
 "  --max-segs N            segments per tensor\n"
 "  --retries N             timeouts without progress before a tensor fails\n"
 "  --cc NAME               congestion controller: reno (default) or rate\n"
+"  --tail-copy WHEN        send a flight's last DATA packet twice: on-loss\n"
+"                          (default: while losses are seen), off, always\n"
 "                          (docs/CC.md; for lossy links)\n"
 "  --incarnation N         plain mode's incarnation (default: from the wall\n"
 "                          clock; fix it to replay a capture of this side);\n"

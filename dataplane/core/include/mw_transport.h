@@ -100,6 +100,9 @@ struct mw_ep_config {
 	uint32_t cwnd_initial; /**< congestion window, in packets */
 	uint32_t cwnd_min;
 	uint32_t cwnd_max;     /**< also bounds the sent-packet record */
+	uint8_t tail_copy;     /**< enum mw_tail_copy: when a flight's
+				    last segment is sent twice (PROTOCOL.md
+				    8.3; default MW_TAIL_COPY_ON_LOSS) */
 	uint8_t undo;          /**< 1 (default): undo a window reduction
 				    that proves spurious (PROTOCOL.md 8.5);
 				    0: never (for comparisons) */
@@ -130,6 +133,18 @@ struct mw_ep_config {
 	void (*rand)(void *ctx, void *buf, size_t len);
 	void *rand_ctx;
 	const struct mw_crypto_ops *crypto; /**< NULL: mw_crypto_default() */
+};
+
+/** Tail copies (PROTOCOL.md 8.3): when the sender has nothing more to
+ *  send, its last DATA packet is sent once more, so that a loss of it
+ *  (or of the ACK to it) costs one more frame instead of a timeout. */
+enum mw_tail_copy {
+	MW_TAIL_COPY_OFF = 0,     /**< never */
+	MW_TAIL_COPY_ON_LOSS = 1, /**< while an ACK has shown a segment to
+				       the peer lost (8.2) within the last
+				       16 smoothed round trips (default) */
+	MW_TAIL_COPY_ALWAYS = 2,  /**< at every flight's tail */
+	MW_TAIL_COPY_COUNT_
 };
 
 /** Secure modes (PROTOCOL.md 12). */
@@ -218,6 +233,8 @@ enum mw_drop mw_drop_for_hdr_error(int rc);
 	X(retrans, "retransmitted segments")                                  \
 	X(retrans_fast, "... after an ACK showed a gap")                      \
 	X(retrans_rto, "... after a timeout (probes)")                        \
+	X(tail_copies, "second copies of a flight's last segment, sent "      \
+		       "when a loss was seen lately (PROTOCOL.md 8.3)")       \
 	X(spurious_losses, "segments declared lost (fast) that turned out "   \
 			   "to have arrived: reordering the loss detector "   \
 			   "learns from (PROTOCOL.md 8.2)")                   \

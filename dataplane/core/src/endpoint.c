@@ -91,6 +91,7 @@ void mw_ep_config_default(struct mw_ep_config *c)
 	c->cwnd_min = 2;
 	c->cwnd_max = 4096;
 	c->undo = 1;
+	c->tail_copy = MW_TAIL_COPY_ON_LOSS;
 }
 
 int mw_ep_config_check(const struct mw_ep_config *c)
@@ -104,7 +105,7 @@ int mw_ep_config_check(const struct mw_ep_config *c)
 	    c->cwnd_min == 0 || c->cwnd_min > c->cwnd_initial ||
 	    c->cwnd_initial > c->cwnd_max || c->cwnd_max > (1u << 20))
 		return MW_EINVAL;
-	if (c->cc >= MW_CC_COUNT_)
+	if (c->cc >= MW_CC_COUNT_ || c->tail_copy >= MW_TAIL_COPY_COUNT_)
 		return MW_EINVAL;
 	if ((c->rx_alloc.alloc == NULL) != (c->rx_alloc.free == NULL))
 		return MW_EINVAL;
@@ -443,6 +444,14 @@ int mw_ep_recv(struct mw_ep *ep, uint16_t id, const uint8_t *pkt, size_t len,
 	return rc;
 }
 
+/* The retransmission timer runs while DATA is in flight or waiting,
+ * except while the loss timer is armed: that one decides first (8.3). */
+static int rto_armed(struct mw_ep *ep, struct peer *p)
+{
+	return peer_open(p) && p->rtb.loss_time == NO_TIME &&
+	       (p->rtb.in_flight || mw_send_pending(ep, p));
+}
+
 static uint64_t peer_expiry(struct mw_ep *ep, struct peer *p)
 {
 	uint64_t t = NO_TIME;
@@ -465,7 +474,7 @@ static uint64_t peer_expiry(struct mw_ep *ep, struct peer *p)
 	    mw_cc_pace_open(&p->cc) < t && p->rtb.in_flight < p->cc.cwnd &&
 	    mw_send_pending(ep, p))
 		t = mw_cc_pace_open(&p->cc);
-	if (peer_open(p) && (p->rtb.in_flight || mw_send_pending(ep, p))) {
+	if (rto_armed(ep, p)) {
 		uint64_t r = p->send.last_send + rto_backoff(ep, p);
 
 		if (r < t)
@@ -503,7 +512,11 @@ int mw_ep_handle_expiry(struct mw_ep *ep, uint64_t now)
 			continue;
 		if (p->recv.ack_pending && p->recv.ack_due <= now)
 			p->recv.ack_now = 1;
-		if (p->rtb.loss_time <= now)
+		/* the loss timer first; a retransmission timeout is not
+		 * taken in the same turn (what it found lost goes first) */
+		int loss_timer = p->rtb.loss_time <= now;
+
+		if (loss_timer)
 			mw_rtb_detect_losses(ep, p, now);
 		if (p->recv.blocked && p->recv.alloc_retry_at <= now)
 			mw_recv_alloc_retry(ep, i, now);
@@ -519,8 +532,7 @@ int mw_ep_handle_expiry(struct mw_ep *ep, uint64_t now)
 				p->sess.hello_pending = 1;
 			continue;
 		}
-		if (peer_open(p) &&
-		    (p->rtb.in_flight || mw_send_pending(ep, p)) &&
+		if (!loss_timer && rto_armed(ep, p) &&
 		    p->send.last_send + rto_backoff(ep, p) <= now)
 			mw_rtb_on_timeout(ep, i, now);
 	}

@@ -47,6 +47,8 @@ struct seg_st {
 			     while the segment was never declared lost */
 	uint8_t epoch;    /* low bits of the congestion episode that
 			     declared it lost (undo, 8.5) */
+	uint8_t copied;   /* 1: pn is a tail copy (8.3) of pn - 1, the
+			     flight's first transmission */
 };
 
 /* A send slot's buffers, kept from one tensor to the next so that a
@@ -176,6 +178,8 @@ struct rtb {
 				       samples) */
 	uint64_t delivered_ns;      /* when segs_acked last grew */
 	uint64_t first_sent_ns;     /* send time of the packet last acked */
+	uint64_t loss_ns;           /* when a segment was last declared
+				       lost, NO_TIME if never (tail copies) */
 };
 
 /* Receive side: tensors being received and the ACK owed (8.6, 8.7, 9). */
@@ -358,6 +362,11 @@ int mw_rtb_on_ack(struct mw_ep *ep, uint16_t id, const struct mw_hdr *h,
 /* A DATA packet with record r leaves at now: stamp r for rate samples
  * and advance the pacing gate (8.5, docs/CC.md). */
 void mw_rtb_on_sent(struct peer *p, struct sent_rec *r, uint64_t now);
+/* The segment to send once more as a tail copy now (PROTOCOL.md 8.3),
+ * or NULL: the flight's last DATA packet, if it is unresolved, is not
+ * itself a tail copy, and ep's policy asks for one. */
+struct tx_slot *mw_rtb_tail_copy(struct mw_ep *ep, struct peer *p,
+				 uint64_t now, uint32_t *seg);
 /* The retransmission timer fired (8.3, 8.4). */
 void mw_rtb_on_timeout(struct mw_ep *ep, uint16_t id, uint64_t now);
 

@@ -46,11 +46,13 @@ static struct seg_st *rec_live(struct mw_ep *ep, struct peer *p, uint64_t pn,
 }
 
 static void mark_lost(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
-		      struct seg_st *g, uint8_t cause)
+		      struct seg_st *g, uint8_t cause, uint64_t now)
 {
 	uint32_t idx = (uint32_t)(g - s->ss);
 
 	(void)ep;
+	if (cause == LOST_FAST) /* the path's loss, not a stall (8.3) */
+		p->rtb.loss_ns = now;
 	g->state = SEG_LOST;
 	g->cause = cause;
 	g->prev = (uint32_t)g->pn;
@@ -59,6 +61,32 @@ static void mark_lost(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 	if (idx < s->lost_hint)
 		s->lost_hint = idx;
 	p->rtb.in_flight--;
+}
+
+/* A tail copy (8.3): the last DATA packet once more, when nothing else
+ * is to be sent. Under the default policy only while losses are seen:
+ * within 16 smoothed round trips of the last segment declared lost. */
+struct tx_slot *mw_rtb_tail_copy(struct mw_ep *ep, struct peer *p,
+				 uint64_t now, uint32_t *seg)
+{
+	uint64_t last = p->rtb.pn_next - 1, rtt;
+	struct tx_slot *s;
+	struct seg_st *g;
+
+	if (ep->cfg.tail_copy == MW_TAIL_COPY_OFF || p->rtb.pn_next == 0)
+		return NULL;
+	if (ep->cfg.tail_copy == MW_TAIL_COPY_ON_LOSS) {
+		rtt = p->rtt.srtt > MW_RTT_GRANULARITY_NS
+			      ? p->rtt.srtt
+			      : MW_RTT_GRANULARITY_NS;
+		if (p->rtb.loss_ns == NO_TIME || now - p->rtb.loss_ns > 16 * rtt)
+			return NULL;
+	}
+	g = rec_live(ep, p, last, &s);
+	if (!g || g->copied) /* a copy is not copied again */
+		return NULL;
+	*seg = (uint32_t)(g - s->ss);
+	return s;
 }
 
 /* How long after its send a transmission overtaken by a later one is
@@ -145,7 +173,7 @@ void mw_rtb_detect_losses(struct mw_ep *ep, struct peer *p, uint64_t now)
 				      p->rtb.sent[p->rtb.sent_lo % sent_cap(ep)]
 					      .sent_ns,
 				      now, p->rtb.pn_next);
-			mark_lost(ep, p, s, g, LOST_FAST);
+			mark_lost(ep, p, s, g, LOST_FAST, now);
 			p->rtb.sent_lo++;
 			continue;
 		}
@@ -212,9 +240,10 @@ static uint32_t ack_seg(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 	switch (g->state) {
 	case SEG_FLIGHT:
 		/* A retransmission newer than anything the receiver reports
-		 * cannot be what it holds: the lost one arrived after all. */
+		 * cannot be what it holds: the lost one arrived after all.
+		 * (Of a retransmission and its tail copy, the first.) */
 		if (g->cause != LOST_NONE && ac && ac->has_largest &&
-		    g->pn > ac->largest) {
+		    g->pn - g->copied > ac->largest) {
 			if (g->cause == LOST_FAST)
 				reo_spurious(
 					ep, p,
@@ -230,7 +259,7 @@ static uint32_t ack_seg(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 		 * lost reached the receiver: the flight was alive, only late
 		 * (F-RTO): the timeout was spurious. */
 		if (p->cc.undo_armed == MW_CC_EP_RTO && ac &&
-		    g->pn < p->cc.undo_pn)
+		    g->pn - g->copied < p->cc.undo_pn)
 			count_undo(ep, mw_cc_undo(&p->cc));
 		p->rtb.in_flight--;
 		g->state = SEG_ACKED;
@@ -452,7 +481,7 @@ void mw_rtb_on_timeout(struct mw_ep *ep, uint16_t id, uint64_t now)
 
 			p->rtb.sent_lo++;
 			if (g) {
-				mark_lost(ep, p, s, g, LOST_RTO);
+				mark_lost(ep, p, s, g, LOST_RTO, now);
 				break;
 			}
 		}

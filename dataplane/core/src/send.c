@@ -567,6 +567,7 @@ static int build_data(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 		      uint32_t seg, uint8_t *buf, size_t cap, uint64_t now)
 {
 	struct seg_st *g = &s->ss[seg];
+	int copy = g->state == SEG_FLIGHT; /* a tail copy (8.3) */
 	struct sent_rec *r;
 	int64_t plen;
 
@@ -587,11 +588,16 @@ static int build_data(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 			ep->ctr.retrans_rto++;
 		else
 			ep->ctr.retrans_fast++;
+	} else if (copy) {
+		/* the first transmission's record is superseded: the copy
+		 * is the segment's flight from now on (in_flight unchanged) */
+		ep->ctr.tail_copies++;
 	} else {
 		s->next_new++;
 		ep->ctr.data_tx_new++;
 	}
 	g->state = SEG_FLIGHT;
+	g->copied = (uint8_t)copy;
 	g->pn = p->rtb.pn_next;
 	r = &p->rtb.sent[p->rtb.pn_next % sent_cap(ep)];
 	r->sent_ns = now;
@@ -599,7 +605,8 @@ static int build_data(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 	r->seg = seg;
 	mw_rtb_on_sent(p, r, now);
 	p->rtb.pn_next++;
-	p->rtb.in_flight++;
+	if (!copy)
+		p->rtb.in_flight++;
 	p->send.last_send = now;
 	ep->ctr.data_tx++;
 	return mw_wire_set_len(buf, MW_WIRE_DATA_HDR_LEN + (size_t)plen);
@@ -652,6 +659,8 @@ static int send_peer(struct mw_ep *ep, uint16_t id, uint8_t *buf, size_t cap,
 	      mw_cc_may_send(&p->cc, now))) &&
 	    !ring_full) {
 		s = pick(ep, id, &seg);
+		if (!s && !p->send.probe_data)
+			s = mw_rtb_tail_copy(ep, p, now, &seg);
 		if (s) {
 			p->send.probe_data = 0;
 			p->send.probe_req = 0;

@@ -34,6 +34,7 @@ void mw_session_reset(struct mw_ep *ep, struct peer *p)
 	p->send.probe_data = 0;
 	p->send.probe_req = 0;
 	p->rtb.loss_time = NO_TIME;
+	p->rtb.loss_ns = NO_TIME;
 	p->sess.hello_sent = 0;
 	p->sess.announced = 0;
 	p->sess.confirmed = 0;

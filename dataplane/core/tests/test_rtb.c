@@ -220,9 +220,90 @@ static void test_refused_tensor_fails(void)
 	free_pair(&p);
 }
 
+/*
+ * Tail copies (PROTOCOL.md 8.3): with nothing more to send, the last DATA
+ * packet goes once more (same segment, next pn), once; a lost last packet
+ * then costs no retransmission and no timeout. "on-loss" copies nothing
+ * before a loss was seen, "off" never.
+ */
+static void test_tail_copy(void)
+{
+	static const uint8_t pols[3] = {MW_TAIL_COPY_ALWAYS,
+					MW_TAIL_COPY_ON_LOSS,
+					MW_TAIL_COPY_OFF};
+	unsigned i;
+
+	for (i = 0; i < 3; i++) {
+		struct mw_ep_config cf;
+		struct mw_ep *ep[2];
+		uint16_t peer[2], pe;
+		uint8_t d[3][2048], a[2048];
+		size_t dl[3];
+		struct mw_counters c;
+		struct pair tmp;
+		uint64_t t = 1000;
+		int k, len, n = 0;
+
+		for (k = 0; k < 2; k++) {
+			mw_ep_config_default(&cf);
+			cf.incarnation = 400 + (uint32_t)k;
+			cf.tail_copy = pols[i];
+			CHECK(mw_ep_new(&cf, &ep[k]) == 0);
+			peer[k] = (uint16_t)mw_ep_add_peer(ep[k]);
+		}
+		tmp.ep[0] = ep[0];
+		tmp.peer[0] = peer[0];
+		tmp.now = t;
+		CHECK(submit(&tmp, 0, 1, NULL) == 0);
+		for (k = 0; k < 2; k++) { /* HELLO, HELLO_ACK */
+			len = mw_ep_send(ep[k], t, a, sizeof(a), &pe);
+			CHECK(len > 0);
+			mw_ep_recv(ep[!k], peer[!k], a, len > 0 ? (size_t)len : 0,
+				   t);
+		}
+		/* the tensor's two DATA packets, then what comes after */
+		while (n < 3 && (len = mw_ep_send(ep[0], t, d[n],
+						  sizeof(d[n]), &pe)) > 0) {
+			CHECK(d[n][MW_OFF_TYPE] == MW_PT_DATA);
+			dl[n++] = (size_t)len;
+		}
+		mw_ep_counters(ep[0], &c);
+		if (pols[i] != MW_TAIL_COPY_ALWAYS) {
+			CHECK(n == 2 && c.tail_copies == 0);
+			for (k = 0; k < 2; k++)
+				mw_ep_free(ep[k]);
+			continue;
+		}
+		CHECK(n == 3 && c.tail_copies == 1);
+		/* the copy: the last segment again under the next pn */
+		CHECK(mw_get32(d[2] + MW_OFF_DATA_PN) ==
+		      mw_get32(d[1] + MW_OFF_DATA_PN) + 1);
+		CHECK(mw_get32(d[2] + MW_OFF_DATA_TID) ==
+		      mw_get32(d[1] + MW_OFF_DATA_TID));
+		CHECK(mw_get32(d[2] + MW_OFF_DATA_SEG_IDX) ==
+		      mw_get32(d[1] + MW_OFF_DATA_SEG_IDX));
+		/* and no copy of the copy */
+		CHECK(mw_ep_send(ep[0], t, a, sizeof(a), &pe) == 0);
+		/* the original last packet is lost, its copy arrives */
+		mw_ep_recv(ep[1], peer[1], d[0], dl[0], t + 50000);
+		mw_ep_recv(ep[1], peer[1], d[2], dl[2], t + 50000);
+		while ((len = mw_ep_send(ep[1], t + 50000, a, sizeof(a),
+					 &pe)) > 0)
+			mw_ep_recv(ep[0], peer[0], a, (size_t)len, t + 100000);
+		CHECK(poll_type(ep[1], MW_EV_RX_TENSOR, NULL) == 1);
+		CHECK(poll_type(ep[0], MW_EV_TX_DONE, NULL) == 1);
+		mw_ep_counters(ep[0], &c);
+		CHECK(c.retrans == 0 && c.rto_events == 0);
+		CHECK(c.data_tx == 3 && c.data_tx_new == 2);
+		for (k = 0; k < 2; k++)
+			mw_ep_free(ep[k]);
+	}
+}
+
 int main(void)
 {
 	test_reorder_learning();
+	test_tail_copy();
 	test_spurious_rto();
 	test_refused_tensor_fails();
 	return mw_test_exit("test_rtb");
