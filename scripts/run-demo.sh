@@ -96,8 +96,9 @@ if [ ! -f "$build/build.ninja" ]; then
 	meson setup "$build" >/dev/null
 fi
 ninja -C "$build" >/dev/null
-mw="$root/$build/apps/maskwire/maskwire"
-export MASKWIRE_LIB="$root/$build/dataplane/shm/libmaskwire.so"
+case "$build" in /*) ;; *) build="$root/$build" ;; esac  # absolute from here
+mw="$build/apps/maskwire/maskwire"
+export MASKWIRE_LIB="$build/dataplane/shm/libmaskwire.so"
 export PYTHONPATH="$root/python${PYTHONPATH:+:$PYTHONPATH}"  # maskwire
 py=/usr/bin/python3
 [ -x "$mw" ] || { echo "run-demo.sh: $mw was not built (DPDK missing?)" >&2; exit 1; }
