@@ -682,7 +682,7 @@ def security_section(a, b):
             # this build has beside it, in the same rounds
             modes = [("plain", None), ("encrypt", None),
                      ("integrity", None)] + \
-                [("encrypt", lib) for lib in a.crypto_others]
+                [("encrypt", lib) for lib in a.crypto_others.get(mtu, [])]
             runs = {m: [] for m in modes}
             for i in range(reps):
                 for sec, lib in modes:
@@ -702,7 +702,8 @@ def security_section(a, b):
                     m["reps"] = len(ms)
                 b.add("security", "maskwire-" + port,
                       shape=shape_name(sshape), codec=codec, mtu=mtu,
-                      sec=sec, crypto=lib or a.crypto_default, m=m)
+                      sec=sec, crypto=lib or a.crypto_default.get(mtu),
+                      m=m)
 
 
 def run(a):
@@ -879,11 +880,12 @@ def machine(a):
 
 
 def crypto_libraries(a, build):
-    """a.crypto_default: the AES-256-GCM library the data plane takes by
-    default here; a.crypto_others: the other fast ones this build has
-    (not OpenSSL's, the slowest), for the security rows. From
-    maskwire-bench-crypto's JSON, which lists what runs here."""
-    a.crypto_default, a.crypto_others = None, []
+    """a.crypto_default[mtu]: the AES-256-GCM library the data plane
+    takes by default here at MTU 1500 and 9000; a.crypto_others[mtu]: the
+    other fast ones this build has (not OpenSSL's, the slowest), for the
+    security rows. From maskwire-bench-crypto's JSON, which lists what
+    runs here."""
+    a.crypto_default, a.crypto_others = {}, {}
     exe = os.path.join(build or "", "bench", "maskwire-bench-crypto")
     if not build or not os.access(exe, os.X_OK):
         return
@@ -893,14 +895,15 @@ def crypto_libraries(a, build):
         j = json.loads(r.stdout)
     except ValueError:
         return
-    a.crypto_default = j["default"]
-    names = []
-    for row in j["rows"]:
-        n = row["backend"]
-        if n not in names and n not in ("none", j["default"]) and \
-                not n.startswith("openssl"):
-            names.append(n)
-    a.crypto_others = names
+    for mtu, key in ((1500, "default"), (9000, "default_jumbo")):
+        a.crypto_default[mtu] = j[key]
+        names = []
+        for row in j["rows"]:
+            n = row["backend"]
+            if n not in names and n not in ("none", j[key]) and \
+                    not n.startswith("openssl"):
+                names.append(n)
+        a.crypto_others[mtu] = names
 
 
 # ---- report -----------------------------------------------------------------

@@ -222,7 +222,9 @@ void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 	else
 		fprintf(f, ", \"crypto\": \"%s\"",
 			(dp->cfg.ep.crypto ? dp->cfg.ep.crypto
-					   : mw_crypto_default())->name);
+					   : mw_crypto_default(
+						     dp->cfg.ep.max_datagram))
+				->name);
 	for (unsigned i = 0; i < MW_CTR_COUNT_; i++)
 		fprintf(f, ", \"%s\": %" PRIu64, mw_counter_name(i),
 			mw_counter_get(&k, i));

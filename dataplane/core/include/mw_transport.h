@@ -132,7 +132,8 @@ struct mw_ep_config {
 	 *  seeded source makes a simulation repeatable). */
 	void (*rand)(void *ctx, void *buf, size_t len);
 	void *rand_ctx;
-	const struct mw_crypto_ops *crypto; /**< NULL: mw_crypto_default() */
+	const struct mw_crypto_ops *crypto; /**< NULL: mw_crypto_default(
+					       max_datagram) */
 };
 
 /** Tail copies (PROTOCOL.md 8.3): when the sender has nothing more to

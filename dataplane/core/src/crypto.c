@@ -218,14 +218,14 @@ static int cpu_vaes(void)
 #endif
 }
 
-const struct mw_crypto_ops *mw_crypto_default(void)
+const struct mw_crypto_ops *mw_crypto_default(size_t max_datagram)
 {
 	const struct mw_crypto_ops *mb = mw_crypto_ipsecmb();
 	const struct mw_crypto_ops *gc = mw_crypto_gcrypt();
 
 	if (mb && mw_crypto_ipsecmb_avx512())
 		return mb;
-	if (gc && cpu_vaes())
+	if (gc && cpu_vaes() && max_datagram > MW_CRYPTO_JUMBO)
 		return gc;
 	if (mb)
 		return mb;

@@ -167,7 +167,8 @@ int mw_sec_ep_init(struct mw_ep *ep)
 {
 	if (!ep->cfg.sec_mode)
 		return 0;
-	ep->cops = ep->cfg.crypto ? ep->cfg.crypto : mw_crypto_default();
+	ep->cops = ep->cfg.crypto ? ep->cfg.crypto
+				  : mw_crypto_default(ep->cfg.max_datagram);
 	ep->sec_buf = mw_mem_alloc_raw(ep, ep->cfg.max_datagram);
 	return ep->sec_buf ? 0 : MW_ENOMEM;
 }

@@ -56,15 +56,20 @@ static void test_backends(void)
 	unsigned s, o, n, k, nb = mw_crypto_backends(ops, 3);
 
 	CHECK(nb >= 1 && ops[0] == mw_crypto_openssl());
-	CHECK(mw_crypto_default() != NULL);
+	CHECK(mw_crypto_default(1472) != NULL);
+	CHECK(mw_crypto_default(8972) != NULL);
+	/* the rule: gcrypt only above MW_CRYPTO_JUMBO, where it runs */
+	CHECK(mw_crypto_default(1472) != mw_crypto_gcrypt() ||
+	      !mw_crypto_ipsecmb());
 	for (k = 0; k < nb; k++)
 		CHECK(mw_crypto_by_name(ops[k]->name) == ops[k]);
 	CHECK(mw_crypto_by_name("openssl") == mw_crypto_openssl());
 	CHECK(mw_crypto_by_name("gcrypt") == mw_crypto_gcrypt());
 	CHECK(mw_crypto_by_name("ipsec-mb") == mw_crypto_ipsecmb());
 	CHECK(mw_crypto_by_name("aes") == NULL);
-	printf("test_sec: %u backends, default %s\n", nb,
-	       mw_crypto_default()->name);
+	printf("test_sec: %u backends, default %s, for jumbo datagrams %s\n",
+	       nb, mw_crypto_default(1472)->name,
+	       mw_crypto_default(8972)->name);
 	for (k = 0; k < nb; k++) {
 		struct mw_aead *e;
 
