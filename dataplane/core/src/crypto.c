@@ -115,9 +115,9 @@ static int ossl_open(struct mw_aead *a, const uint8_t iv[MW_AEAD_IV_LEN],
 	return 0;
 }
 
-static int ossl_hkdf(const uint8_t *salt, size_t salt_len, const uint8_t *ikm,
-		     size_t ikm_len, const uint8_t *info, size_t info_len,
-		     uint8_t *out, size_t out_len)
+int mw_crypto_ossl_hkdf(const uint8_t *salt, size_t salt_len,
+			const uint8_t *ikm, size_t ikm_len, const uint8_t *info,
+			size_t info_len, uint8_t *out, size_t out_len)
 {
 	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
 	EVP_KDF_CTX *kc = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
@@ -151,7 +151,7 @@ static const struct mw_crypto_ops ossl_ops = {
 	.aead_free = ossl_free,
 	.seal = ossl_seal,
 	.open = ossl_open,
-	.hkdf = ossl_hkdf,
+	.hkdf = mw_crypto_ossl_hkdf,
 };
 
 const struct mw_crypto_ops *mw_crypto_openssl(void)

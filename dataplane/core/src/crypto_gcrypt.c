@@ -17,13 +17,13 @@
 
 #include <gcrypt.h>
 
+#include "crypto_int.h"
+
 #include "mw_crypto.h"
 #include "mw_err.h"
 
-static struct mw_crypto_ops gc_ops; /* written once, below */
 static int gc_ok;
 static pthread_once_t gc_once = PTHREAD_ONCE_INIT;
-static void gc_fill(struct mw_crypto_ops *o);
 
 static void gc_setup(void)
 {
@@ -33,7 +33,6 @@ static void gc_setup(void)
 		gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
 		gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
 	}
-	gc_fill(&gc_ops);
 	gc_ok = 1;
 }
 
@@ -123,16 +122,15 @@ static int gc_open(struct mw_aead *a, const uint8_t iv[MW_AEAD_IV_LEN],
 	return e ? MW_EIO : 0;
 }
 
-static void gc_fill(struct mw_crypto_ops *o)
-{
-	o->name = "gcrypt-aes-256-gcm";
-	o->aead_new = gc_new;
-	o->aead_rekey = gc_rekey;
-	o->aead_free = gc_free;
-	o->seal = gc_seal;
-	o->open = gc_open;
-	o->hkdf = mw_crypto_openssl()->hkdf;
-}
+static const struct mw_crypto_ops gc_ops = {
+	.name = "gcrypt-aes-256-gcm",
+	.aead_new = gc_new,
+	.aead_rekey = gc_rekey,
+	.aead_free = gc_free,
+	.seal = gc_seal,
+	.open = gc_open,
+	.hkdf = mw_crypto_ossl_hkdf,
+};
 
 const struct mw_crypto_ops *mw_crypto_gcrypt(void)
 {

@@ -174,19 +174,18 @@ int mw_crypto_ipsecmb_avx512(void)
 	return mb.ok && mb.avx512;
 }
 
+static const struct mw_crypto_ops mb_ops = {
+	.name = "ipsec-mb-aes-256-gcm",
+	.aead_new = mb_new,
+	.aead_rekey = mb_rekey,
+	.aead_free = mb_free,
+	.seal = mb_seal,
+	.open = mb_open,
+	.hkdf = mw_crypto_ossl_hkdf,
+};
+
 const struct mw_crypto_ops *mw_crypto_ipsecmb(void)
 {
-	static struct mw_crypto_ops ops;
-
 	pthread_once(&mb_once, mb_setup);
-	if (!mb.ok)
-		return NULL;
-	ops.name = "ipsec-mb-aes-256-gcm";
-	ops.aead_new = mb_new;
-	ops.aead_rekey = mb_rekey;
-	ops.aead_free = mb_free;
-	ops.seal = mb_seal;
-	ops.open = mb_open;
-	ops.hkdf = mw_crypto_openssl()->hkdf;
-	return &ops;
+	return mb.ok ? &mb_ops : NULL;
 }
