@@ -7,6 +7,9 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -205,14 +208,19 @@ const struct mw_crypto_ops *mw_crypto_by_name(const char *name)
 	return NULL;
 }
 
-/* GCC's and clang's CPU check (cpuid, read once by the compiler's
- * runtime): VAES and VPCLMULQDQ, the 256-bit AES and carry-less
- * multiply libgcrypt uses without AVX-512. */
+/* VAES and VPCLMULQDQ (cpuid leaf 7, ECX bits 9 and 10), the 256-bit AES
+ * and carry-less multiply libgcrypt uses without AVX-512, with AVX2 (and
+ * so the OS's saving of the YMM registers). cpuid directly: clang 14's
+ * __builtin_cpu_supports() does not know "vaes". */
 static int cpu_vaes(void)
 {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-	return __builtin_cpu_supports("vaes") &&
-	       __builtin_cpu_supports("vpclmulqdq");
+	unsigned a, b, c, d;
+
+	if (!__builtin_cpu_supports("avx2") ||
+	    !__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		return 0;
+	return (c >> 9 & 1) && (c >> 10 & 1);
 #else
 	return 0;
 #endif
