@@ -192,21 +192,14 @@ void sim_parse_args(int argc, char **argv, struct opts *o)
 				exit(2);
 			}
 			break;
-		case 1004: {
-			static const char *const pol[] = {"off", "on-loss",
-							  "always"};
-
-			for (o->tail_copy = 0; o->tail_copy < MW_TAIL_COPY_COUNT_;
-			     o->tail_copy++)
-				if (!strcmp(optarg, pol[o->tail_copy]))
-					break;
-			if (o->tail_copy == MW_TAIL_COPY_COUNT_) {
+		case 1004:
+			o->tail_copy = mw_tail_copy_from_name(optarg);
+			if (o->tail_copy < 0) {
 				fprintf(stderr, "--tail-copy: '%s' is not off, "
 						"on-loss or always\n", optarg);
 				exit(2);
 			}
 			break;
-		}
 		case 1003:
 			for (o->sec = 0; o->sec < MW_SEC_COUNT_; o->sec++)
 				if (!strcmp(optarg, mw_sec_mode_name(

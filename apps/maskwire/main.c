@@ -385,12 +385,8 @@ static int parse_args(int argc, char **argv, struct app *a)
 			break;
 		}
 		case O_TAIL: {
-			static const char *const pol[MW_TAIL_COPY_COUNT_] = {
-				"off", "on-loss", "always"};
-			unsigned t = 0;
-			while (t < MW_TAIL_COPY_COUNT_ && strcmp(optarg, pol[t]))
-				t++;
-			if (t == MW_TAIL_COPY_COUNT_)
+			int t = mw_tail_copy_from_name(optarg);
+			if (t < 0)
 				FAIL("--tail-copy: '%s' is not off, on-loss or "
 				     "always", optarg);
 			d->ep.tail_copy = (uint8_t)t;

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "dp_int.h"
-#include "mw_crypto.h"
 
 static void fault_json(FILE *f, const char *name, const struct mw_fault *x)
 {
@@ -221,10 +220,7 @@ void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 			   "neither authenticated nor encrypted\"");
 	else
 		fprintf(f, ", \"crypto\": \"%s\"",
-			(dp->cfg.ep.crypto ? dp->cfg.ep.crypto
-					   : mw_crypto_default(
-						     dp->cfg.ep.max_datagram))
-				->name);
+			mw_ep_crypto_name(dp->ep));
 	for (unsigned i = 0; i < MW_CTR_COUNT_; i++)
 		fprintf(f, ", \"%s\": %" PRIu64, mw_counter_name(i),
 			mw_counter_get(&k, i));

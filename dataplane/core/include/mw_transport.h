@@ -148,6 +148,10 @@ enum mw_tail_copy {
 	MW_TAIL_COPY_COUNT_
 };
 
+/** The policy of that name ("off", "on-loss", "always").
+ *  @return an enum mw_tail_copy value, or MW_EINVAL for an unknown name. */
+int mw_tail_copy_from_name(const char *name);
+
 /** Secure modes (PROTOCOL.md 12). */
 enum mw_sec_mode {
 	MW_SEC_PLAIN = 0,     /**< version 1: CRC32C only, no authentication */
@@ -410,6 +414,13 @@ int mw_ep_config_check(const struct mw_ep_config *cfg);
  *         drawn from rand at mw_ep_new() (PROTOCOL.md 12.2).
  */
 uint32_t mw_ep_incarnation(const struct mw_ep *ep);
+
+/**
+ * The AES-256-GCM library the endpoint's secure mode uses (mw_crypto_ops
+ * name: mw_ep_config.crypto, or mw_crypto_default() for its max_datagram).
+ * @return the name, or NULL in plain mode.
+ */
+const char *mw_ep_crypto_name(const struct mw_ep *ep);
 
 /**
  * Create an endpoint.

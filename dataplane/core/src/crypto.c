@@ -193,17 +193,19 @@ unsigned mw_crypto_backends(const struct mw_crypto_ops **out, unsigned cap)
 	return n;
 }
 
+/* A backend's short name is its full name without this. */
+#define AEAD_SUFFIX "-aes-256-gcm"
+
 const struct mw_crypto_ops *mw_crypto_by_name(const char *name)
 {
-	static const char *const short_names[3] = {"openssl", "ipsec-mb",
-						   "gcrypt"};
-	const struct mw_crypto_ops *all[3] = {&ossl_ops, mw_crypto_ipsecmb(),
-					      mw_crypto_gcrypt()};
-	unsigned i;
+	const struct mw_crypto_ops *all[3];
+	unsigned i, n = mw_crypto_backends(all, 3);
+	size_t len = strlen(name);
 
-	for (i = 0; i < 3; i++)
-		if (all[i] && (!strcmp(name, short_names[i]) ||
-			       !strcmp(name, all[i]->name)))
+	for (i = 0; i < n; i++)
+		if (!strcmp(name, all[i]->name) ||
+		    (!strncmp(name, all[i]->name, len) &&
+		     !strcmp(all[i]->name + len, AEAD_SUFFIX)))
 			return all[i];
 	return NULL;
 }

@@ -3,8 +3,9 @@
  * crypto_gcrypt.c - mw_crypto_ops with AES-256-GCM from libgcrypt (GnuPG's
  * library, Debian's libgcrypt20). On CPUs with VAES and VPCLMULQDQ but no
  * AVX-512 (AMD Zen 3, Intel Alder Lake) its AES runs on 256-bit vectors,
- * which neither OpenSSL 3.0 nor intel-ipsec-mb 1.3 does there: about twice
- * their speed on a jumbo frame (bench/bench_crypto.c). HKDF stays
+ * which neither OpenSSL 3.0 nor intel-ipsec-mb 1.3 does there: 1.2-1.5x
+ * intel-ipsec-mb's speed on a jumbo frame's body, a little slower on a
+ * 1500-byte frame's (bench/bench_crypto.c; mw_crypto_default()). HKDF stays
  * OpenSSL's. One cipher handle per key and direction, re-used for every
  * packet: only the IV changes.
  *

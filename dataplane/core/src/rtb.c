@@ -6,6 +6,8 @@
  * its probes (8.3, 8.4), and where the congestion controller hears of
  * acknowledgements, losses and spurious losses (8.5).
  */
+#include <string.h>
+
 #include "ep.h"
 
 /* An undo of cc.c happened: count it (8.5). */
@@ -61,6 +63,18 @@ static void mark_lost(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 	if (idx < s->lost_hint)
 		s->lost_hint = idx;
 	p->rtb.in_flight--;
+}
+
+int mw_tail_copy_from_name(const char *name)
+{
+	static const char *const names[MW_TAIL_COPY_COUNT_] = {
+		"off", "on-loss", "always"};
+	unsigned i;
+
+	for (i = 0; name && i < MW_TAIL_COPY_COUNT_; i++)
+		if (!strcmp(name, names[i]))
+			return (int)i;
+	return MW_EINVAL;
 }
 
 /* A tail copy (8.3): the last DATA packet once more, when nothing else

@@ -22,6 +22,11 @@ const char *mw_sec_mode_name(unsigned mode)
 	return mode < MW_SEC_COUNT_ ? mode_names[mode] : "?";
 }
 
+const char *mw_ep_crypto_name(const struct mw_ep *ep)
+{
+	return ep->cfg.sec_mode && ep->cops ? ep->cops->name : NULL;
+}
+
 size_t mw_sec_overhead(const struct mw_ep *ep)
 {
 	return ep->cfg.sec_mode ? MW_SEC_TRAILER_LEN : 0;

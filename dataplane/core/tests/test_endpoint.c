@@ -21,6 +21,15 @@ static void test_config(void)
 	CHECK_EQ(c.cc, MW_CC_RENO);
 	c.cc = MW_CC_COUNT_;
 	CHECK(mw_ep_config_check(&c) == MW_EINVAL);
+	mw_ep_config_default(&c);
+	CHECK_EQ(c.tail_copy, MW_TAIL_COPY_ON_LOSS);
+	c.tail_copy = MW_TAIL_COPY_COUNT_;
+	CHECK(mw_ep_config_check(&c) == MW_EINVAL);
+	/* plain mode names no AEAD library */
+	mw_ep_config_default(&c);
+	CHECK(mw_ep_new(&c, &ep) == 0);
+	CHECK(mw_ep_crypto_name(ep) == NULL);
+	mw_ep_free(ep);
 	CHECK(strcmp(mw_drop_name(MW_DROP_CHECKSUM), "bad_checksum") == 0);
 }
 

@@ -300,9 +300,19 @@ static void test_tail_copy(void)
 	}
 }
 
+static void test_tail_copy_names(void)
+{
+	CHECK(mw_tail_copy_from_name("off") == MW_TAIL_COPY_OFF);
+	CHECK(mw_tail_copy_from_name("on-loss") == MW_TAIL_COPY_ON_LOSS);
+	CHECK(mw_tail_copy_from_name("always") == MW_TAIL_COPY_ALWAYS);
+	CHECK(mw_tail_copy_from_name("on") == MW_EINVAL);
+	CHECK(mw_tail_copy_from_name(NULL) == MW_EINVAL);
+}
+
 int main(void)
 {
 	test_reorder_learning();
+	test_tail_copy_names();
 	test_tail_copy();
 	test_spurious_rto();
 	test_refused_tensor_fails();

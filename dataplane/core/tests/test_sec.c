@@ -67,6 +67,8 @@ static void test_backends(void)
 	CHECK(mw_crypto_by_name("gcrypt") == mw_crypto_gcrypt());
 	CHECK(mw_crypto_by_name("ipsec-mb") == mw_crypto_ipsecmb());
 	CHECK(mw_crypto_by_name("aes") == NULL);
+	CHECK(mw_crypto_by_name("open") == NULL);
+	CHECK(mw_crypto_by_name("") == NULL);
 	printf("test_sec: %u backends, default %s, for jumbo datagrams %s\n",
 	       nb, mw_crypto_default(1472)->name,
 	       mw_crypto_default(8972)->name);
@@ -264,6 +266,9 @@ static void test_roundtrip(uint8_t mode)
 	struct mw_peer_info pi;
 
 	sec_pair(&p, mode);
+	/* the library in use, as the endpoint reports it */
+	CHECK(mw_ep_crypto_name(p.ep[0]) &&
+	      strcmp(mw_ep_crypto_name(p.ep[0]), cur_ops->name) == 0);
 	CHECK_EQ(xfer(&p, 0x1122334455667788ull), 0x1122334455667788);
 	/* the tensor's tag is readable on the wire in integrity mode only */
 	mw_put64(tagb, 0x1122334455667788ull);
