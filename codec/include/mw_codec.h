@@ -309,6 +309,18 @@ int64_t mw_seg_plan(const struct mw_codec_desc *d, const uint8_t *payload,
 		    size_t max_segs);
 
 /**
+ * mw_seg_plan() with a smaller first segment: segment 0 holds at most
+ * budget - head bytes, every other segment budget (for a packet format
+ * whose first segment carries a longer header). head 0 is mw_seg_plan().
+ * mw_seg_plan_bound(d, budget - head) bounds the count.
+ * @return as mw_seg_plan(); MW_EINVAL also when head >= budget or the
+ *         first group does not fit budget - head.
+ */
+int64_t mw_seg_plan_head(const struct mw_codec_desc *d,
+			 const uint8_t *payload, size_t len, size_t budget,
+			 size_t head, struct mw_seg *segs, size_t max_segs);
+
+/**
  * An upper bound of the number of segments mw_seg_plan() gives for a
  * budget, from the descriptor alone (no pass over the payload): exact for
  * QUANT, DENSE and RAW; for MS, MS_SIGNED and TOPK at most

@@ -54,16 +54,19 @@ static int emit_seg(struct plan_out *o, uint64_t off, uint64_t cnt,
 	return 0;
 }
 
+/* The first segment holds at most budget - head bytes, the others
+ * budget (head < budget, checked by the caller). */
 static int plan_fixed(const struct mw_codec_desc *d, uint64_t group_bytes,
-		      size_t budget, struct plan_out *o)
+		      size_t budget, size_t head, struct plan_out *o)
 {
 	const uint64_t per = budget / group_bytes * 8;
+	uint64_t cnt = (budget - head) / group_bytes * 8;
 	int rc = 0;
 
-	if (per == 0)
+	if (cnt == 0)
 		return MW_EINVAL;
-	for (uint64_t off = 0; rc == 0 && off < d->n; off += per)
-		rc = emit_seg(o, off, d->n - off < per ? d->n - off : per, 0,
+	for (uint64_t off = 0; rc == 0 && off < d->n; off += cnt, cnt = per)
+		rc = emit_seg(o, off, d->n - off < cnt ? d->n - off : cnt, 0,
 			      0);
 	return rc;
 }
@@ -98,8 +101,9 @@ static int plan_ms_groups(const struct mw_codec_desc *d,
 			st->vc = 0;
 			st->bytes = 0;
 		}
-		if (cost > budget)
-			return MW_EINVAL;
+		if (st->bytes + cost > budget)
+			return MW_EINVAL; /* the group alone (with the first
+					     segment's head) does not fit */
 		st->bytes += cost;
 		st->vc += sc;
 	}
@@ -113,12 +117,13 @@ static int plan_ms_groups(const struct mw_codec_desc *d,
  * block where a segment ends is walked group by group.
  */
 static int plan_ms(const struct mw_kernels *kr, const struct mw_codec_desc *d,
-		   const uint8_t *payload, size_t budget, struct plan_out *o)
+		   const uint8_t *payload, size_t budget, size_t head,
+		   struct plan_out *o)
 {
 	const unsigned b = d->bits;
 	const uint64_t n = d->n, nblk = n / MW_COUNT_BLOCK;
 	const uint64_t blk_bytes = (uint64_t)MW_COUNT_BLOCK / 8 * b;
-	struct plan_ms st = {0, 0, 0, 0};
+	struct plan_ms st = {0, head, 0, 0}; /* the first segment's head */
 	uint8_t cnt[256];
 	uint64_t lsb = 0;
 	int rc;
@@ -154,10 +159,10 @@ static int plan_ms(const struct mw_kernels *kr, const struct mw_codec_desc *d,
 }
 
 static int plan_topk(const struct mw_codec_desc *d, const uint8_t *payload,
-		     size_t budget, struct plan_out *o)
+		     size_t budget, size_t head, struct plan_out *o)
 {
-	const uint64_t cap = budget / 8, k = d->k;
-	uint64_t p = 0, off = 0;
+	const uint64_t k = d->k;
+	uint64_t p = 0, off = 0, cap = (budget - head) / 8;
 	int64_t prev = -1;
 	int rc;
 
@@ -183,14 +188,15 @@ static int plan_topk(const struct mw_codec_desc *d, const uint8_t *payload,
 			return rc;
 		off = gq;
 		p = j;
+		cap = budget / 8;
 	}
 	return emit_seg(o, off, d->n - off, p, k - p);
 }
 
 int64_t mw_seg_plan_with(const struct mw_kernels *kr,
 			 const struct mw_codec_desc *d, const uint8_t *payload,
-			 size_t len, size_t budget, struct mw_seg *segs,
-			 size_t max_segs)
+			 size_t len, size_t budget, size_t head,
+			 struct mw_seg *segs, size_t max_segs)
 {
 	struct plan_out o = {segs, max_segs, 0};
 	int64_t size = mw_payload_size(d);
@@ -198,7 +204,8 @@ int64_t mw_seg_plan_with(const struct mw_kernels *kr,
 
 	if (size < 0)
 		return size;
-	if ((uint64_t)size != len || (len > 0 && payload == NULL))
+	if ((uint64_t)size != len || (len > 0 && payload == NULL) ||
+	    head >= budget)
 		return MW_EINVAL;
 	if (d->n == 0) {
 		rc = emit_seg(&o, 0, 0, 0, 0);
@@ -207,19 +214,19 @@ int64_t mw_seg_plan_with(const struct mw_kernels *kr,
 	switch (d->codec) {
 	case MW_CODEC_MS:
 	case MW_CODEC_MS_SIGNED:
-		rc = plan_ms(kr, d, payload, budget, &o);
+		rc = plan_ms(kr, d, payload, budget, head, &o);
 		break;
 	case MW_CODEC_TOPK:
-		rc = plan_topk(d, payload, budget, &o);
+		rc = plan_topk(d, payload, budget, head, &o);
 		break;
 	case MW_CODEC_QUANT:
-		rc = plan_fixed(d, d->bits, budget, &o);
+		rc = plan_fixed(d, d->bits, budget, head, &o);
 		break;
 	case MW_CODEC_DENSE:
-		rc = plan_fixed(d, 32, budget, &o);
+		rc = plan_fixed(d, 32, budget, head, &o);
 		break;
 	default:
-		rc = plan_fixed(d, 8, budget, &o);
+		rc = plan_fixed(d, 8, budget, head, &o);
 		break;
 	}
 	return rc < 0 ? rc : o.count;
@@ -271,7 +278,15 @@ int64_t mw_seg_plan(const struct mw_codec_desc *d, const uint8_t *payload,
 		    size_t max_segs)
 {
 	return mw_seg_plan_with(mw_kernels_get(MW_SIMD_AUTO), d, payload, len,
-				budget, segs, max_segs);
+				budget, 0, segs, max_segs);
+}
+
+int64_t mw_seg_plan_head(const struct mw_codec_desc *d,
+			 const uint8_t *payload, size_t len, size_t budget,
+			 size_t head, struct mw_seg *segs, size_t max_segs)
+{
+	return mw_seg_plan_with(mw_kernels_get(MW_SIMD_AUTO), d, payload, len,
+				budget, head, segs, max_segs);
 }
 
 int64_t mw_seg_write(const struct mw_codec_desc *d, const uint8_t *payload,

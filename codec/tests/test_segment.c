@@ -384,7 +384,7 @@ static void test_plan_kernels(void)
 		CHECK(nref >= 1);
 		for (unsigned k = 0; k < 2; k++) {
 			int64_t ng = mw_seg_plan_with(ks[k], &e.d, e.buf,
-						      (size_t)e.len, budget,
+						      (size_t)e.len, budget, 0,
 						      got, n / 8 + 2);
 
 			CHECK_EQ(ng, nref);
@@ -399,6 +399,68 @@ static void test_plan_kernels(void)
 	}
 }
 
+/* mw_seg_plan_head(): segment 0 is the greedy first segment of the
+ * smaller budget, the others fit the whole budget, the cut tiles, and a
+ * zero head is mw_seg_plan(). */
+static void test_plan_head(enum mw_codec codec)
+{
+	for (int iter = 0; iter < 30; iter++) {
+		uint64_t n = tu_below(4) ? tu_below(5000) : 40000 + tu_below(9000);
+		struct mw_codec_params p = {.codec = codec,
+					    .bits = 1 + (unsigned)tu_below(8),
+					    .ratio = tu_below(2) ? 0.99 : 0.9};
+		size_t head = tu_below(2) ? 116 : tu_below(200);
+		size_t budget = head + 72 + tu_below(2000);
+		float *x = malloc(n * 4 + 4);
+		struct mw_seg *a = malloc(sizeof(*a) * (n / 8 + 2));
+		struct mw_seg *b = malloc(sizeof(*b) * (n / 8 + 2));
+		uint64_t next = 0, vnext = 0;
+		struct enc e;
+		int64_t na, nb;
+
+		for (uint64_t i = 0; i < n; i++)
+			x[i] = tu_normal();
+		if (codec == MW_CODEC_RAW)
+			for (uint64_t i = 0; i < n; i++)
+				((uint8_t *)x)[i] = (uint8_t)tu_rand();
+		encode(&p, x, n, &e);
+		na = mw_seg_plan_head(&e.d, e.buf, (size_t)e.len, budget, head,
+				      a, n / 8 + 2);
+		CHECK(na >= 1);
+		CHECK(mw_seg_plan_bound(&e.d, budget - head) >= na);
+		nb = mw_seg_plan(&e.d, e.buf, (size_t)e.len, budget - head, b,
+				 n / 8 + 2);
+		CHECK(nb >= 1);
+		if (na < 1 || nb < 1)
+			goto next;
+		CHECK(memcmp(&a[0], &b[0], sizeof(a[0])) == 0);
+		for (int64_t i = 0; i < na; i++) {
+			CHECK_EQ(a[i].elem_off, next);
+			CHECK(mw_seg_payload_size(&e.d, &a[i]) <=
+			      (i == 0 ? budget - head : budget));
+			if (codec == MW_CODEC_MS || codec == MW_CODEC_TOPK)
+				CHECK_EQ(a[i].val_off, vnext);
+			vnext += a[i].val_cnt;
+			next += a[i].elem_cnt;
+		}
+		CHECK_EQ(next, n);
+		if (codec == MW_CODEC_MS || codec == MW_CODEC_TOPK)
+			CHECK_EQ(vnext, e.d.k);
+		nb = mw_seg_plan_head(&e.d, e.buf, (size_t)e.len, budget, 0, b,
+				      n / 8 + 2);
+		CHECK_EQ(nb, mw_seg_plan(&e.d, e.buf, (size_t)e.len, budget,
+					 NULL, 0));
+		CHECK_EQ(mw_seg_plan_head(&e.d, e.buf, (size_t)e.len, budget,
+					  budget, NULL, 0),
+			 MW_EINVAL);
+next:
+		free(x);
+		free(a);
+		free(b);
+		free(e.buf);
+	}
+}
+
 int main(void)
 {
 	static const enum mw_codec codecs[] = {
@@ -409,6 +471,10 @@ int main(void)
 	tu_init();
 	for (unsigned i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++)
 		test_codec(codecs[i]);
+	test_plan_head(MW_CODEC_MS);
+	test_plan_head(MW_CODEC_TOPK);
+	test_plan_head(MW_CODEC_DENSE);
+	test_plan_head(MW_CODEC_RAW);
 	test_custom_cuts();
 	test_plan_errors();
 	test_ms_count();
