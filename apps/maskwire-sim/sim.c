@@ -432,7 +432,7 @@ static void link_send(struct sim *s, int from, const uint8_t *buf, size_t len,
 {
 	struct link *l = &s->link[from];
 	const struct opts *o = &s->o;
-	int is_data = len > MW_OFF_TYPE && buf[MW_OFF_TYPE] == MW_PT_DATA;
+	int is_data = len > MW_OFF_TYPE && mw_ptype_is_data(buf[MW_OFF_TYPE]);
 	uint64_t ser = (uint64_t)((double)len * 8.0 / o->bw_gbps);
 	uint64_t dep, t, queued;
 	struct pkt p;
@@ -560,6 +560,7 @@ struct mw_ep *sim_make_ep(const struct opts *o, uint32_t inc)
 	cfg.undo = (uint8_t)!o->no_undo;
 	cfg.cc = (uint8_t)o->cc;
 	cfg.tail_copy = (uint8_t)o->tail_copy;
+	cfg.compact = (uint8_t)o->compact;
 	cfg.ack_delay_ns = 25000;
 	cfg.sec_mode = (uint8_t)o->sec;
 	if (o->sec) {

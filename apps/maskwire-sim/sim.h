@@ -30,6 +30,7 @@ struct opts {
 	int no_undo;
 	int cc;                      /* enum mw_cc_algo */
 	int tail_copy;               /* enum mw_tail_copy (PROTOCOL.md 8.3) */
+	int compact;                 /* compact DATA, plain mode (5.6) */
 	unsigned flows;              /* > 0: bulk flows through one
 					bottleneck (sim_flows.c) */
 	double flow_gap_ms;          /* flow i starts at i * gap */

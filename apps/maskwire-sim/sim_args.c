@@ -38,6 +38,7 @@ static void usage(void)
 	      "                     a window reduction that proves spurious\n"
 	      "  --cc NAME          congestion controller (reno, rate)\n"
 	      "  --tail-copy WHEN   on-loss (default), off or always\n"
+	      "  --compact on|off   compact DATA headers in plain mode (on)\n"
 	      "  --sec MODE         encrypt (default), integrity or plain\n"
 	      "                     (PROTOCOL.md 12; a key and nonces drawn\n"
 	      "                     from --seed: deterministic)\n"
@@ -107,7 +108,7 @@ void sim_parse_args(int argc, char **argv, struct opts *o)
 		{ "stall-ms", 1, 0, 'Z' }, { "rto-min-us", 1, 0, 'U' },
 		{ "deadline-ms", 1, 0, 'L' },
 		{ "no-undo", 0, 0, 'N' }, { "cc", 1, 0, 1000 }, { "sec", 1, 0, 1003 },
-		{ "tail-copy", 1, 0, 1004 },
+		{ "tail-copy", 1, 0, 1004 }, { "compact", 1, 0, 1005 },
 		{ "flows", 1, 0, 1001 }, { "flow-gap-ms", 1, 0, 1002 },
 		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
@@ -119,6 +120,7 @@ void sim_parse_args(int argc, char **argv, struct opts *o)
 	o->seed = 1;
 	o->sec = MW_SEC_ENCRYPT;
 	o->tail_copy = MW_TAIL_COPY_ON_LOSS;
+	o->compact = 1;
 	o->delay_us = 50;
 	o->reorder_us = 100;
 	o->bw_gbps = 10;
@@ -199,6 +201,14 @@ void sim_parse_args(int argc, char **argv, struct opts *o)
 						"on-loss or always\n", optarg);
 				exit(2);
 			}
+			break;
+		case 1005:
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				fprintf(stderr, "--compact: '%s' is not on or "
+						"off\n", optarg);
+				exit(2);
+			}
+			o->compact = !strcmp(optarg, "on");
 			break;
 		case 1003:
 			for (o->sec = 0; o->sec < MW_SEC_COUNT_; o->sec++)

@@ -22,6 +22,8 @@ struct dl_tensor {
 	uint64_t dlv_ns;     /* when it was delivered (all codecs) */
 	uint64_t n;
 	uint8_t *got;        /* per element */
+	struct mw_codec_desc desc; /* from its full DATA, for compact ones */
+	uint32_t seg_cnt;
 };
 
 struct sim_dl {
@@ -62,6 +64,21 @@ void sim_dl_on_packet(struct sim_dl *dl, int node, const uint8_t *pkt,
 	if (len >= MW_WIRE_HDR_LEN + MW_SEC_TRAILER_LEN &&
 	    pkt[MW_OFF_VERSION] == MW_WIRE_VERSION_SEC)
 		len -= MW_SEC_TRAILER_LEN;
+	if (rc == 0 && mw_wire_is_cdata(pkt, len)) {
+		/* compact (5.6): the endpoint accepted it, so its tensor's
+		 * full DATA came first; its range under that descriptor */
+		struct mw_cdata c;
+
+		if (mw_wire_parse_cdata(pkt, len, NULL, NULL, &c) < 0 ||
+		    c.tid16 >= DL_TIDS)
+			return;
+		t = &dl->t[node][c.tid16];
+		if (!t->got || mw_wire_cdata_seg(&c, &t->desc, t->seg_cnt,
+						 &d.seg) < 0)
+			return;
+		memset(t->got + d.seg.elem_off, 1, d.seg.elem_cnt);
+		return;
+	}
 	if (rc != 0 || len < MW_WIRE_HDR_LEN || pkt[3] != MW_PT_DATA ||
 	    mw_wire_parse_data(pkt, len, &d) < 0 || d.tid >= DL_TIDS ||
 	    d.desc.codec == MW_CODEC_RAW)
@@ -73,6 +90,8 @@ void sim_dl_on_packet(struct sim_dl *dl, int node, const uint8_t *pkt,
 			return;
 		t->n = d.desc.n;
 		t->first_ns = now;
+		t->desc = d.desc;
+		t->seg_cnt = d.seg_cnt;
 	}
 	if (d.seg.elem_off + d.seg.elem_cnt <= t->n)
 		memset(t->got + d.seg.elem_off, 1, d.seg.elem_cnt);

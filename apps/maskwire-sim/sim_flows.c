@@ -85,7 +85,7 @@ static void link_send(struct fsim *s, unsigned k, int dir, const uint8_t *buf,
 {
 	const struct opts *o = s->o;
 	uint64_t delay = (uint64_t)(o->delay_us * 1000), t = s->now;
-	int is_data = buf[MW_OFF_TYPE] == MW_PT_DATA;
+	int is_data = mw_ptype_is_data(buf[MW_OFF_TYPE]);
 
 	if (dir == 0) {
 		uint64_t ser = (uint64_t)((double)len * 8.0 / o->bw_gbps);

@@ -309,16 +309,17 @@ int64_t mw_seg_plan(const struct mw_codec_desc *d, const uint8_t *payload,
 		    size_t max_segs);
 
 /**
- * mw_seg_plan() with a smaller first segment: segment 0 holds at most
- * budget - head bytes, every other segment budget (for a packet format
- * whose first segment carries a longer header). head 0 is mw_seg_plan().
- * mw_seg_plan_bound(d, budget - head) bounds the count.
- * @return as mw_seg_plan(); MW_EINVAL also when head >= budget or the
- *         first group does not fit budget - head.
+ * mw_seg_plan() with smaller leading segments: segments 0 .. heads-1 hold
+ * at most budget - head bytes, the others budget (for a packet format
+ * whose first segments carry a longer header). head 0 or heads 0 is
+ * mw_seg_plan(). mw_seg_plan_bound(d, budget - head) bounds the count.
+ * @return as mw_seg_plan(); MW_EINVAL also when head >= budget or a
+ *         group does not fit the budget of its segment.
  */
 int64_t mw_seg_plan_head(const struct mw_codec_desc *d,
 			 const uint8_t *payload, size_t len, size_t budget,
-			 size_t head, struct mw_seg *segs, size_t max_segs);
+			 size_t head, uint64_t heads, struct mw_seg *segs,
+			 size_t max_segs);
 
 /**
  * An upper bound of the number of segments mw_seg_plan() gives for a

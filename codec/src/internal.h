@@ -399,7 +399,7 @@ int64_t mw_encode_with(const struct mw_kernels *kr,
 int64_t mw_seg_plan_with(const struct mw_kernels *kr,
 			 const struct mw_codec_desc *d, const uint8_t *payload,
 			 size_t len, size_t budget, size_t head,
-			 struct mw_seg *segs, size_t max_segs);
+			 uint64_t heads, struct mw_seg *segs, size_t max_segs);
 int64_t mw_seg_decode_with(const struct mw_kernels *kr,
 			   const struct mw_codec_desc *d, uint64_t elem_off,
 			   uint64_t elem_cnt, const uint8_t *payload,

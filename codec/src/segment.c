@@ -37,7 +37,15 @@ struct plan_out {
 	struct mw_seg *segs;
 	size_t max;
 	int64_t count;
+	size_t head;   /* bytes the first `heads` segments hold less */
+	uint64_t heads;
 };
+
+/* The head of the next segment to open. */
+static size_t next_head(const struct plan_out *o)
+{
+	return (uint64_t)o->count < o->heads ? o->head : 0;
+}
 
 static int emit_seg(struct plan_out *o, uint64_t off, uint64_t cnt,
 		    uint64_t voff, uint64_t vcnt)
@@ -57,17 +65,17 @@ static int emit_seg(struct plan_out *o, uint64_t off, uint64_t cnt,
 /* The first segment holds at most budget - head bytes, the others
  * budget (head < budget, checked by the caller). */
 static int plan_fixed(const struct mw_codec_desc *d, uint64_t group_bytes,
-		      size_t budget, size_t head, struct plan_out *o)
+		      size_t budget, struct plan_out *o)
 {
-	const uint64_t per = budget / group_bytes * 8;
-	uint64_t cnt = (budget - head) / group_bytes * 8;
 	int rc = 0;
 
-	if (cnt == 0)
+	if ((budget - o->head) / group_bytes == 0)
 		return MW_EINVAL;
-	for (uint64_t off = 0; rc == 0 && off < d->n; off += cnt, cnt = per)
+	for (uint64_t off = 0, cnt; rc == 0 && off < d->n; off += cnt) {
+		cnt = (budget - next_head(o)) / group_bytes * 8;
 		rc = emit_seg(o, off, d->n - off < cnt ? d->n - off : cnt, 0,
 			      0);
+	}
 	return rc;
 }
 
@@ -99,7 +107,7 @@ static int plan_ms_groups(const struct mw_codec_desc *d,
 			st->off = g;
 			st->v0 += st->vc;
 			st->vc = 0;
-			st->bytes = 0;
+			st->bytes = next_head(o);
 		}
 		if (st->bytes + cost > budget)
 			return MW_EINVAL; /* the group alone (with the first
@@ -117,13 +125,12 @@ static int plan_ms_groups(const struct mw_codec_desc *d,
  * block where a segment ends is walked group by group.
  */
 static int plan_ms(const struct mw_kernels *kr, const struct mw_codec_desc *d,
-		   const uint8_t *payload, size_t budget, size_t head,
-		   struct plan_out *o)
+		   const uint8_t *payload, size_t budget, struct plan_out *o)
 {
 	const unsigned b = d->bits;
 	const uint64_t n = d->n, nblk = n / MW_COUNT_BLOCK;
 	const uint64_t blk_bytes = (uint64_t)MW_COUNT_BLOCK / 8 * b;
-	struct plan_ms st = {0, head, 0, 0}; /* the first segment's head */
+	struct plan_ms st = {0, next_head(o), 0, 0};
 	uint8_t cnt[256];
 	uint64_t lsb = 0;
 	int rc;
@@ -159,10 +166,10 @@ static int plan_ms(const struct mw_kernels *kr, const struct mw_codec_desc *d,
 }
 
 static int plan_topk(const struct mw_codec_desc *d, const uint8_t *payload,
-		     size_t budget, size_t head, struct plan_out *o)
+		     size_t budget, struct plan_out *o)
 {
 	const uint64_t k = d->k;
-	uint64_t p = 0, off = 0, cap = (budget - head) / 8;
+	uint64_t p = 0, off = 0, cap = (budget - next_head(o)) / 8;
 	int64_t prev = -1;
 	int rc;
 
@@ -188,7 +195,7 @@ static int plan_topk(const struct mw_codec_desc *d, const uint8_t *payload,
 			return rc;
 		off = gq;
 		p = j;
-		cap = budget / 8;
+		cap = (budget - next_head(o)) / 8;
 	}
 	return emit_seg(o, off, d->n - off, p, k - p);
 }
@@ -196,9 +203,9 @@ static int plan_topk(const struct mw_codec_desc *d, const uint8_t *payload,
 int64_t mw_seg_plan_with(const struct mw_kernels *kr,
 			 const struct mw_codec_desc *d, const uint8_t *payload,
 			 size_t len, size_t budget, size_t head,
-			 struct mw_seg *segs, size_t max_segs)
+			 uint64_t heads, struct mw_seg *segs, size_t max_segs)
 {
-	struct plan_out o = {segs, max_segs, 0};
+	struct plan_out o = {segs, max_segs, 0, heads ? head : 0, heads};
 	int64_t size = mw_payload_size(d);
 	int rc;
 
@@ -214,19 +221,19 @@ int64_t mw_seg_plan_with(const struct mw_kernels *kr,
 	switch (d->codec) {
 	case MW_CODEC_MS:
 	case MW_CODEC_MS_SIGNED:
-		rc = plan_ms(kr, d, payload, budget, head, &o);
+		rc = plan_ms(kr, d, payload, budget, &o);
 		break;
 	case MW_CODEC_TOPK:
-		rc = plan_topk(d, payload, budget, head, &o);
+		rc = plan_topk(d, payload, budget, &o);
 		break;
 	case MW_CODEC_QUANT:
-		rc = plan_fixed(d, d->bits, budget, head, &o);
+		rc = plan_fixed(d, d->bits, budget, &o);
 		break;
 	case MW_CODEC_DENSE:
-		rc = plan_fixed(d, 32, budget, head, &o);
+		rc = plan_fixed(d, 32, budget, &o);
 		break;
 	default:
-		rc = plan_fixed(d, 8, budget, head, &o);
+		rc = plan_fixed(d, 8, budget, &o);
 		break;
 	}
 	return rc < 0 ? rc : o.count;
@@ -278,15 +285,16 @@ int64_t mw_seg_plan(const struct mw_codec_desc *d, const uint8_t *payload,
 		    size_t max_segs)
 {
 	return mw_seg_plan_with(mw_kernels_get(MW_SIMD_AUTO), d, payload, len,
-				budget, 0, segs, max_segs);
+				budget, 0, 0, segs, max_segs);
 }
 
 int64_t mw_seg_plan_head(const struct mw_codec_desc *d,
 			 const uint8_t *payload, size_t len, size_t budget,
-			 size_t head, struct mw_seg *segs, size_t max_segs)
+			 size_t head, uint64_t heads, struct mw_seg *segs,
+			 size_t max_segs)
 {
 	return mw_seg_plan_with(mw_kernels_get(MW_SIMD_AUTO), d, payload, len,
-				budget, head, segs, max_segs);
+				budget, head, heads, segs, max_segs);
 }
 
 int64_t mw_seg_write(const struct mw_codec_desc *d, const uint8_t *payload,

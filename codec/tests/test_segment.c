@@ -385,7 +385,7 @@ static void test_plan_kernels(void)
 		for (unsigned k = 0; k < 2; k++) {
 			int64_t ng = mw_seg_plan_with(ks[k], &e.d, e.buf,
 						      (size_t)e.len, budget, 0,
-						      got, n / 8 + 2);
+						      0, got, n / 8 + 2);
 
 			CHECK_EQ(ng, nref);
 			if (ng == nref && nref > 0)
@@ -400,8 +400,8 @@ static void test_plan_kernels(void)
 }
 
 /* mw_seg_plan_head(): segment 0 is the greedy first segment of the
- * smaller budget, the others fit the whole budget, the cut tiles, and a
- * zero head is mw_seg_plan(). */
+ * smaller budget, the leading segments fit it, the others the whole
+ * budget, the cut tiles, and a zero head is mw_seg_plan(). */
 static void test_plan_head(enum mw_codec codec)
 {
 	for (int iter = 0; iter < 30; iter++) {
@@ -411,6 +411,7 @@ static void test_plan_head(enum mw_codec codec)
 					    .ratio = tu_below(2) ? 0.99 : 0.9};
 		size_t head = tu_below(2) ? 116 : tu_below(200);
 		size_t budget = head + 72 + tu_below(2000);
+		uint64_t heads = 1 + tu_below(6);
 		float *x = malloc(n * 4 + 4);
 		struct mw_seg *a = malloc(sizeof(*a) * (n / 8 + 2));
 		struct mw_seg *b = malloc(sizeof(*b) * (n / 8 + 2));
@@ -425,7 +426,7 @@ static void test_plan_head(enum mw_codec codec)
 				((uint8_t *)x)[i] = (uint8_t)tu_rand();
 		encode(&p, x, n, &e);
 		na = mw_seg_plan_head(&e.d, e.buf, (size_t)e.len, budget, head,
-				      a, n / 8 + 2);
+				      heads, a, n / 8 + 2);
 		CHECK(na >= 1);
 		CHECK(mw_seg_plan_bound(&e.d, budget - head) >= na);
 		nb = mw_seg_plan(&e.d, e.buf, (size_t)e.len, budget - head, b,
@@ -437,7 +438,7 @@ static void test_plan_head(enum mw_codec codec)
 		for (int64_t i = 0; i < na; i++) {
 			CHECK_EQ(a[i].elem_off, next);
 			CHECK(mw_seg_payload_size(&e.d, &a[i]) <=
-			      (i == 0 ? budget - head : budget));
+			      ((uint64_t)i < heads ? budget - head : budget));
 			if (codec == MW_CODEC_MS || codec == MW_CODEC_TOPK)
 				CHECK_EQ(a[i].val_off, vnext);
 			vnext += a[i].val_cnt;
@@ -446,13 +447,21 @@ static void test_plan_head(enum mw_codec codec)
 		CHECK_EQ(next, n);
 		if (codec == MW_CODEC_MS || codec == MW_CODEC_TOPK)
 			CHECK_EQ(vnext, e.d.k);
-		nb = mw_seg_plan_head(&e.d, e.buf, (size_t)e.len, budget, 0, b,
-				      n / 8 + 2);
+		nb = mw_seg_plan_head(&e.d, e.buf, (size_t)e.len, budget, 0,
+				      heads, b, n / 8 + 2);
 		CHECK_EQ(nb, mw_seg_plan(&e.d, e.buf, (size_t)e.len, budget,
 					 NULL, 0));
 		CHECK_EQ(mw_seg_plan_head(&e.d, e.buf, (size_t)e.len, budget,
-					  budget, NULL, 0),
+					  budget, heads, NULL, 0),
 			 MW_EINVAL);
+		/* every segment with the head: the plan of the smaller budget */
+		nb = mw_seg_plan(&e.d, e.buf, (size_t)e.len, budget - head, b,
+				 n / 8 + 2);
+		CHECK_EQ(mw_seg_plan_head(&e.d, e.buf, (size_t)e.len, budget,
+					  head, UINT64_MAX, a, n / 8 + 2),
+			 nb);
+		if (nb > 0)
+			CHECK(memcmp(a, b, sizeof(*a) * (size_t)nb) == 0);
 next:
 		free(x);
 		free(a);

@@ -314,7 +314,7 @@ static void rx_frame(struct mw_dp *dp, struct rte_mbuf *m, uint64_t now,
 			dp->c.rx_core_dropped++;
 		mw_dp_prof_end(&dp->prof,
 			       p.payload_len > MW_OFF_TYPE &&
-					       u[MW_OFF_TYPE] == MW_PT_DATA
+					       mw_ptype_is_data(u[MW_OFF_TYPE])
 				       ? MW_DP_ST_rx_data
 				       : MW_DP_ST_rx_ctrl);
 		return;

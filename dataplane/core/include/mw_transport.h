@@ -115,6 +115,10 @@ struct mw_ep_config {
 				      by the endpoint but taken by other
 				      threads (mw_ep_encode_take() /
 				      mw_ep_encode_done()) */
+	uint8_t compact;       /**< 1 (default): announce and send compact
+				    DATA (PROTOCOL.md 5.6), in plain mode
+				    with window <= MW_CDATA_MAX_WINDOW;
+				    0: full DATA headers only */
 	uint16_t hello_caps;   /**< MW_HELLO_CAP_* our HELLOs announce
 				    (default 0); the I/O layer sets what it
 				    accepts (PROTOCOL.md 5.1) */
@@ -203,7 +207,8 @@ int mw_cc_from_name(const char *name);
 	X(MW_DROP_AUTH, "auth")                                               \
 	X(MW_DROP_AUTH_SESSION, "auth_session")                               \
 	X(MW_DROP_REPLAY, "replay")                                           \
-	X(MW_DROP_HELLO_RATE, "hello_rate")
+	X(MW_DROP_HELLO_RATE, "hello_rate")                                   \
+	X(MW_DROP_NO_DESC, "no_descriptor")
 
 enum mw_drop {
 #define MW_DROP_ENUM_(name, text) name,
@@ -235,6 +240,7 @@ enum mw_drop mw_drop_for_hdr_error(int rc);
 	X(bytes_tx, "bytes pulled out")                                       \
 	X(data_tx, "DATA packets sent (new + resent)")                        \
 	X(data_tx_new, "first transmissions of a segment")                    \
+	X(data_tx_compact, "... DATA sent in compact form (PROTOCOL.md 5.6)") \
 	X(retrans, "retransmitted segments")                                  \
 	X(retrans_fast, "... after an ACK showed a gap")                      \
 	X(retrans_rto, "... after a timeout (probes)")                        \
@@ -250,6 +256,7 @@ enum mw_drop mw_drop_for_hdr_error(int rc);
 		    "episode proved spurious (8.5)")                          \
 	X(data_rx, "valid DATA packets accepted")                             \
 	X(data_rx_dup, "... of which duplicates (ignored)")                   \
+	X(data_rx_compact, "... of which compact DATA (PROTOCOL.md 5.6)")     \
 	X(acks_tx, "ACKs sent")                                               \
 	X(acks_rx, "ACKs accepted")                                           \
 	X(probes_tx, "ACK_REQ probes sent")                                   \

@@ -45,6 +45,8 @@ extern "C" {
 #define MW_WIRE_ACK_FIXED_LEN 48u  /**< common header + ACK fixed part */
 #define MW_WIRE_ACK_BLOCK_LEN 12u  /**< one ACK block without its bitmap */
 #define MW_WIRE_CLOSE_LEN 32u      /**< common header + CLOSE body */
+/** Compact DATA (PROTOCOL.md 5.6): its whole header. */
+#define MW_WIRE_CDATA_HDR_LEN 24u
 /** Offset of the tensor block inside a DATA packet, and its length. */
 #define MW_WIRE_TBLOCK_OFF 64u
 #define MW_WIRE_TBLOCK_LEN 76u
@@ -96,6 +98,15 @@ extern "C" {
 #define MW_OFF_DATA_P1 104u      /**< f32 bits, u32 */
 #define MW_OFF_DATA_DIMS 108u    /**< 8 x u32 */
 #define MW_OFF_DATA_PAYLOAD MW_WIRE_DATA_HDR_LEN
+/* compact DATA (5.6): its own header, from byte 0 (magic, version and
+ * type where the common header has them) */
+#define MW_OFF_CDATA_PN 4u       /**< u32 */
+#define MW_OFF_CDATA_TID 8u      /**< u16, the tensor id's low 16 bits */
+#define MW_OFF_CDATA_VAL_CNT 10u /**< u16 */
+#define MW_OFF_CDATA_SEG_IDX 12u /**< u32 */
+#define MW_OFF_CDATA_ELEM_OFF 16u /**< u32 */
+#define MW_OFF_CDATA_CRC 20u     /**< u32, CRC32C under the identities */
+#define MW_OFF_CDATA_PAYLOAD MW_WIRE_CDATA_HDR_LEN
 /* ACK (5.4) */
 #define MW_OFF_ACK_LARGEST_PN 28u  /**< u32 */
 #define MW_OFF_ACK_DELAY_US 32u    /**< u32 */
@@ -128,7 +139,15 @@ enum mw_ptype {
 	MW_PT_DATA = 3,      /**< one segment of one tensor */
 	MW_PT_ACK = 4,       /**< selective acknowledgement + window */
 	MW_PT_CLOSE = 5,     /**< session teardown, with a reason */
+	MW_PT_CDATA = 6,     /**< compact DATA: a segment after the first,
+				  its tensor block left out (5.6) */
 };
+
+/** A DATA packet, full or compact? (type byte) */
+static inline int mw_ptype_is_data(unsigned type)
+{
+	return type == MW_PT_DATA || type == MW_PT_CDATA;
+}
 
 /** HELLO capabilities (5.1): what the sender accepts. */
 #define MW_HELLO_CAP_UDP_CSUM0 0x0001u /**< UDP checksum 0 (the CRC32C
@@ -136,6 +155,12 @@ enum mw_ptype {
 #define MW_HELLO_CAP_DEADLINE 0x0002u /**< takes DATA with a deadline
 					   and sends PARTIAL ACK blocks (9.1);
 					   the core always announces it */
+#define MW_HELLO_CAP_COMPACT 0x0004u /**< takes compact DATA (5.6);
+					  plain mode only */
+/** Largest rx_window (and send window) with which compact DATA is
+ *  announced or sent: its 16-bit tensor id is read relative to the
+ *  receiver's next tensor (5.6). */
+#define MW_CDATA_MAX_WINDOW 32768u
 
 /** Common-header flags. */
 #define MW_FLAG_ACK_REQ 0x0001u /**< ACK: answer with an ACK now (probe) */
@@ -212,6 +237,17 @@ struct mw_data {
 	struct mw_seg seg;  /**< element/value range of this segment */
 	struct mw_codec_desc desc; /**< whole-tensor decoder descriptor */
 	struct mw_tensor_meta meta;
+	const uint8_t *payload; /**< points into the packet */
+	size_t payload_len;
+};
+
+/** A compact DATA packet's own fields (PROTOCOL.md 5.6), parsed. */
+struct mw_cdata {
+	uint32_t pn;
+	uint16_t tid16;    /**< the tensor id's low 16 bits */
+	uint16_t val_cnt;
+	uint32_t seg_idx;  /**< >= 1: segment 0 is always a full DATA */
+	uint32_t elem_off;
 	const uint8_t *payload; /**< points into the packet */
 	size_t payload_len;
 };
@@ -335,6 +371,53 @@ int mw_wire_parse_ack(const uint8_t *pkt, size_t len, struct mw_ack *o);
  */
 int mw_wire_ack_block(struct mw_ack *a, struct mw_ack_block *b);
 
+/**
+ * Does this datagram claim to be a compact DATA (magic and type 6)?
+ * Decides which parser applies; checks nothing else.
+ */
+int mw_wire_is_cdata(const uint8_t *pkt, size_t len);
+
+/**
+ * Parse a compact DATA packet and verify its CRC32C, which covers the
+ * session's identities (5.6): src is the sender's identity, dst the
+ * receiver's, as the receiver's current session records them. With src
+ * or dst NULL the CRC is not checked (a capture reader that knows no
+ * session; mw_wire_cdata_crc_ok() checks it later).
+ * @return 0, or MW_ETRUNC (shorter than MW_WIRE_CDATA_HDR_LEN),
+ *         MW_EBADMAGIC, MW_EVERSION (not version 1), MW_EUNSUPP (not
+ *         type 6), MW_ECHECKSUM (corrupted, or of another session).
+ */
+int mw_wire_parse_cdata(const uint8_t *pkt, size_t len,
+			const struct mw_ident *src, const struct mw_ident *dst,
+			struct mw_cdata *o);
+
+/**
+ * The segment a parsed compact DATA carries, under its tensor's
+ * descriptor and segment count (from the tensor's full DATA): the rules
+ * of 5.6, elem_cnt derived from the payload length. val_off is not on
+ * the wire: seg->val_off is set to MW_VAL_OFF_UNKNOWN.
+ * @return 0, or MW_EFORMAT (segment index 0 or out of range, a codec
+ *         without compact form, values where the codec has none),
+ *         MW_ERANGE (offset, count, alignment), MW_ETRUNC (payload
+ *         length impossible for the range).
+ */
+int mw_wire_cdata_seg(const struct mw_cdata *c,
+		      const struct mw_codec_desc *d, uint32_t seg_cnt,
+		      struct mw_seg *seg);
+
+/** Does a compact DATA's CRC32C verify under these identities? */
+int mw_wire_cdata_crc_ok(const uint8_t *pkt, size_t len,
+			 const struct mw_ident *src, const struct mw_ident *dst);
+
+/** seg->val_off of a compact segment (not carried on the wire). */
+#define MW_VAL_OFF_UNKNOWN UINT64_MAX
+
+/**
+ * The tensor id whose low 16 bits are tid16 nearest to ref (the
+ * receiver's next tensor to deliver): ref + (int16_t)(tid16 - ref).
+ */
+uint32_t mw_wire_tid_expand(uint16_t tid16, uint32_t ref);
+
 /** Parse a CLOSE body. @return 0 or MW_EFORMAT. */
 int mw_wire_parse_close(const uint8_t *pkt, size_t len, struct mw_close *o);
 
@@ -380,6 +463,23 @@ int mw_wire_put_data(uint8_t *pkt, const struct mw_data *d);
  */
 void mw_wire_put_data_seg(uint8_t *pkt, uint32_t pn, uint32_t tid,
 			  uint32_t seg_idx, const struct mw_seg *seg);
+
+/**
+ * Write a compact DATA header (all but the CRC) at pkt[0..24). The caller
+ * has checked that the segment has a compact form (5.6): seg_idx >= 1,
+ * elem_off and val_cnt within 32 and 16 bits.
+ */
+void mw_wire_put_cdata(uint8_t *pkt, uint32_t pn, uint32_t tid,
+		       uint32_t seg_idx, const struct mw_seg *seg);
+
+/**
+ * Store the CRC32C of a compact DATA built in pkt[0..len), under the
+ * identities src (the sender's) and dst (the receiver's).
+ * @return len, or MW_ERANGE (len shorter than the header or over
+ *         MW_WIRE_MAX_DATAGRAM).
+ */
+int mw_wire_finish_cdata(uint8_t *pkt, size_t len, const struct mw_ident *src,
+			 const struct mw_ident *dst);
 
 /** Write a CLOSE body; returns MW_WIRE_CLOSE_LEN. */
 size_t mw_wire_put_close(uint8_t *pkt, int32_t reason);

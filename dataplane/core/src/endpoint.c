@@ -92,6 +92,13 @@ void mw_ep_config_default(struct mw_ep_config *c)
 	c->cwnd_max = 4096;
 	c->undo = 1;
 	c->tail_copy = MW_TAIL_COPY_ON_LOSS;
+	c->compact = 1;
+}
+
+int mw_ep_compact(const struct mw_ep *ep)
+{
+	return ep->cfg.compact && ep->cfg.sec_mode == MW_SEC_PLAIN &&
+	       ep->cfg.window <= MW_CDATA_MAX_WINDOW;
 }
 
 int mw_ep_config_check(const struct mw_ep_config *c)
@@ -105,7 +112,8 @@ int mw_ep_config_check(const struct mw_ep_config *c)
 	    c->cwnd_min == 0 || c->cwnd_min > c->cwnd_initial ||
 	    c->cwnd_initial > c->cwnd_max || c->cwnd_max > (1u << 20))
 		return MW_EINVAL;
-	if (c->cc >= MW_CC_COUNT_ || c->tail_copy >= MW_TAIL_COPY_COUNT_)
+	if (c->cc >= MW_CC_COUNT_ || c->tail_copy >= MW_TAIL_COPY_COUNT_ ||
+	    c->compact > 1)
 		return MW_EINVAL;
 	if ((c->rx_alloc.alloc == NULL) != (c->rx_alloc.free == NULL))
 		return MW_EINVAL;
@@ -351,6 +359,20 @@ enum mw_drop mw_drop_for_hdr_error(int rc)
 	}
 }
 
+/* An accepted DATA or ACK of the session confirms our identity (6.4) and
+ * is a chance to retry a refused allocation (8.6). */
+static int recv_accepted(struct mw_ep *ep, uint16_t id, struct peer *p,
+			 uint64_t now)
+{
+	if (!p->sess.confirmed) {
+		p->sess.confirmed = 1;
+		p->sess.hello_at = NO_TIME;
+		p->send.last_send = now;
+	}
+	mw_recv_alloc_retry(ep, id, now);
+	return 0;
+}
+
 /* After the common header (and, in secure mode, authentication): the
  * type's module. pkt is the packet as version 1 carries it. */
 static int recv_checked(struct mw_ep *ep, uint16_t id, struct peer *p,
@@ -398,15 +420,31 @@ static int recv_checked(struct mw_ep *ep, uint16_t id, struct peer *p,
 	}
 	if (rc < 0)
 		return rc; /* dropped: no state (PROTOCOL.md 11) */
-	/* An accepted DATA or ACK of the session confirms our identity
-	 * (6.4) and is a chance to retry a refused allocation (8.6). */
-	if (!p->sess.confirmed) {
-		p->sess.confirmed = 1;
-		p->sess.hello_at = NO_TIME;
-		p->send.last_send = now;
+	return recv_accepted(ep, id, p, now);
+}
+
+/* A compact DATA (PROTOCOL.md 5.6): no identities on the wire, so the
+ * session is the peer's current one, and its CRC covers the identities.
+ * Sent only to an endpoint that announced it: this one, in plain mode. */
+static int recv_cdata(struct mw_ep *ep, uint16_t id, struct peer *p,
+		      const uint8_t *pkt, size_t len, uint64_t now)
+{
+	int rc;
+
+	if (len < MW_WIRE_CDATA_HDR_LEN)
+		return mw_ep_drop(ep, MW_DROP_TRUNC, MW_ETRUNC);
+	if (pkt[MW_OFF_VERSION] != MW_WIRE_VERSION)
+		return mw_ep_drop(ep, MW_DROP_VERSION, MW_EVERSION);
+	if (!p->sess.remote_known) {
+		mw_session_resync(ep, p, now);
+		return mw_ep_drop(ep, MW_DROP_SESSION, MW_ESTATE);
 	}
-	mw_recv_alloc_retry(ep, id, now);
-	return 0;
+	if (p->sess.remote_closed)
+		return mw_ep_drop(ep, MW_DROP_STALE, MW_ESTATE);
+	rc = mw_recv_on_cdata(ep, id, pkt, len, now);
+	if (rc < 0)
+		return rc;
+	return recv_accepted(ep, id, p, now);
 }
 
 int mw_ep_recv(struct mw_ep *ep, uint16_t id, const uint8_t *pkt, size_t len,
@@ -423,6 +461,8 @@ int mw_ep_recv(struct mw_ep *ep, uint16_t id, const uint8_t *pkt, size_t len,
 	ep->ctr.bytes_rx += len;
 	if (!p)
 		return mw_ep_drop(ep, MW_DROP_PEER, MW_ENOENT);
+	if (mw_ep_compact(ep) && mw_wire_is_cdata(pkt, len))
+		return recv_cdata(ep, id, p, pkt, len, now);
 	/* A plain endpoint takes version 1 only, at the version step of
 	 * section 11's order (parse_hdr knows version 2 too). */
 	if (!p->sec && len >= MW_WIRE_HDR_LEN &&

@@ -73,6 +73,8 @@ struct tx_slot {
 	uint8_t *payload;
 	size_t plen;
 	size_t budget;    /* segment payload budget the plan was made for */
+	uint8_t compact;  /* planned for compact DATA: segments after the
+			     first carry the short header (5.6) */
 	struct mw_seg *segs;
 	struct seg_st *ss;
 	uint32_t seg_cnt;
@@ -298,6 +300,8 @@ void *mw_mem_alloc_raw(struct mw_ep *ep, size_t sz);
 void mw_mem_free(struct mw_ep *ep, void *p, size_t sz);
 /* Count a drop; returns err (negative) for the caller to return. */
 int mw_ep_drop(struct mw_ep *ep, enum mw_drop why, int err);
+/* Does this endpoint announce and send compact DATA (PROTOCOL.md 5.6)? */
+int mw_ep_compact(const struct mw_ep *ep);
 /* The next event slot (the queue is sized so it never overflows). */
 struct mw_event *mw_ep_ev_push(struct mw_ep *ep);
 void mw_ep_peer_event(struct mw_ep *ep, uint16_t id, uint8_t type,
@@ -375,6 +379,8 @@ void mw_rtb_on_timeout(struct mw_ep *ep, uint16_t id, uint64_t now);
 void mw_recv_slot_clear(struct mw_ep *ep, struct rx_slot *s, int free_buf);
 /* The rx_limit advertised (8.6). */
 uint32_t mw_recv_limit(const struct mw_ep *ep, const struct peer *p);
+int mw_recv_on_cdata(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
+		     size_t len, uint64_t now);
 int mw_recv_on_data(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 		    size_t len, uint64_t now);
 /* Try again to get a buffer for the tensor the allocator refused. */

@@ -155,7 +155,15 @@ static int rx_late(struct mw_ep *ep, struct peer *p, uint32_t pn, uint64_t now)
 	return mw_ep_drop(ep, MW_DROP_LATE, MW_ESTATE);
 }
 
-/* A received segment must tile with its received neighbours (5.2). */
+/* A received segment must tile with its received neighbours (5.2); a
+ * compact segment's value offset is not on the wire (5.6), so values are
+ * compared where both neighbours carried theirs. */
+static int vals_meet(uint64_t off, uint64_t cnt, uint64_t next_off)
+{
+	return off == MW_VAL_OFF_UNKNOWN || next_off == MW_VAL_OFF_UNKNOWN ||
+	       off + cnt == next_off;
+}
+
 static int rx_tiles(const struct rx_slot *s, const struct mw_data *d)
 {
 	const struct rx_seg *r;
@@ -163,13 +171,13 @@ static int rx_tiles(const struct rx_slot *s, const struct mw_data *d)
 	if (d->seg_idx > 0 && bit_get(s->bitmap, d->seg_idx - 1)) {
 		r = &s->rs[d->seg_idx - 1];
 		if (r->elem_off + r->elem_cnt != d->seg.elem_off ||
-		    r->val_off + r->val_cnt != d->seg.val_off)
+		    !vals_meet(r->val_off, r->val_cnt, d->seg.val_off))
 			return 0;
 	}
 	if (d->seg_idx + 1 < d->seg_cnt && bit_get(s->bitmap, d->seg_idx + 1)) {
 		r = &s->rs[d->seg_idx + 1];
 		if (d->seg.elem_off + d->seg.elem_cnt != r->elem_off ||
-		    d->seg.val_off + d->seg.val_cnt != r->val_off)
+		    !vals_meet(d->seg.val_off, d->seg.val_cnt, r->val_off))
 			return 0;
 	}
 	return 1;
@@ -198,6 +206,91 @@ static void rx_record(struct mw_ep *ep, uint16_t id, struct rx_slot *s,
 	}
 }
 
+/* A tensor id below rx_next: delivered already. Late if it was delivered
+ * partial and is still recorded (9.1), else a duplicate. */
+static int rx_delivered(struct mw_ep *ep, struct peer *p, uint32_t tid,
+			uint32_t pn, uint64_t now)
+{
+	struct rx_slot *s = &p->recv.rx[tid % ep->cfg.window];
+
+	if (s->pvalid && s->ptid == tid)
+		return rx_late(ep, p, pn, now);
+	return rx_dup(ep, p, pn, now);
+}
+
+/* A tensor id at or past the receive limit. Flow control, not a bad
+ * packet: its pn is recorded so that the ACK sent now lets the sender
+ * detect the loss (8.2). */
+static int rx_outside(struct mw_ep *ep, struct peer *p, uint32_t pn,
+		      uint64_t now)
+{
+	rx_note_pn(ep, p, pn, now);
+	p->recv.ack_now = 1;
+	return mw_ep_drop(ep, MW_DROP_WINDOW, MW_ELIMIT);
+}
+
+static int rx_in_window(struct mw_ep *ep, const struct peer *p, int32_t off)
+{
+	return off < sdiff(mw_recv_limit(ep, p), p->recv.rx_next) &&
+	       (uint32_t)off < ep->cfg.window;
+}
+
+/* The checks on a segment of a tensor with receive state, after its
+ * tensor block: a duplicate, late, or not tiling (5.2, 11). Returns 1 to
+ * go on to decoding, else what mw_recv_on_data() returns. */
+static int rx_known(struct mw_ep *ep, struct peer *p, struct rx_slot *s,
+		    const struct mw_data *d, uint64_t now)
+{
+	if (bit_get(s->bitmap, d->seg_idx))
+		return rx_dup(ep, p, d->pn, now);
+	if (s->complete && s->partial)
+		return rx_late(ep, p, d->pn, now);
+	if (s->complete)
+		return rx_dup(ep, p, d->pn, now);
+	if (!rx_tiles(s, d))
+		return mw_ep_drop(ep, MW_DROP_INCONSISTENT, MW_EFORMAT);
+	return 1;
+}
+
+/* Decode a segment that passed every other check into its tensor, and
+ * record it (or drop it as bad_payload, closing a slot it opened). */
+static int rx_accept(struct mw_ep *ep, uint16_t id, struct rx_slot *s,
+		     const struct mw_data *d, int opened, uint64_t now)
+{
+	struct peer *p = &ep->peers[id];
+	int64_t got;
+
+	/* Decoding writes only the segment's own element range, which no
+	 * received segment covers: a payload that fails leaves those
+	 * elements to the segment that will fill them. */
+	got = mw_seg_decode(&d->desc, d->seg.elem_off, d->seg.elem_cnt,
+			    d->payload, d->payload_len, s->buf);
+	if (got >= 0 &&
+	    (d->desc.codec == MW_CODEC_MS ||
+	     d->desc.codec == MW_CODEC_MS_SIGNED ||
+	     d->desc.codec == MW_CODEC_TOPK) &&
+	    (uint64_t)got != d->seg.val_cnt)
+		got = MW_ECOUNT;
+	if (got < 0) {
+		if (opened)
+			mw_recv_slot_clear(ep, s, 1);
+		return mw_ep_drop(ep, MW_DROP_PAYLOAD, (int)got);
+	}
+	/* Accepted. */
+	if (opened && p->recv.blocked && p->recv.blocked_tid == d->tid)
+		p->recv.blocked = 0;
+	if (opened && d->meta.deadline_ms) {
+		s->deadline_at = now + (uint64_t)d->meta.deadline_ms * 1000000u;
+		if (s->deadline_at < p->recv.deadline_at)
+			p->recv.deadline_at = s->deadline_at;
+	} else if (opened) {
+		s->deadline_at = NO_TIME;
+	}
+	rx_note_pn(ep, p, d->pn, now);
+	rx_record(ep, id, s, d);
+	return 0;
+}
+
 /*
  * A DATA packet (PROTOCOL.md 5.2, 11). Checks run in the order of
  * section 11; a packet that fails one is dropped and leaves nothing behind
@@ -213,7 +306,6 @@ int mw_recv_on_data(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 	struct mw_data d;
 	struct rx_slot *s;
 	int32_t off;
-	int64_t got;
 	int rc, opened = 0;
 
 	rc = mw_wire_parse_data(pkt, len, &d);
@@ -227,33 +319,18 @@ int mw_recv_on_data(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 		return mw_ep_drop(ep, MW_DROP_LIMIT, MW_ELIMIT);
 
 	off = sdiff(d.tid, p->recv.rx_next);
-	if (off < 0) {
-		s = &p->recv.rx[d.tid % ep->cfg.window];
-		if (s->pvalid && s->ptid == d.tid)
-			return rx_late(ep, p, d.pn, now); /* delivered partial */
-		return rx_dup(ep, p, d.pn, now); /* already delivered */
-	}
-	if (off >= sdiff(mw_recv_limit(ep, p), p->recv.rx_next) ||
-	    (uint32_t)off >= ep->cfg.window) {
-		/* Flow control, not a bad packet: its pn is recorded so that
-		 * the ACK sent now lets the sender detect the loss (8.2). */
-		rx_note_pn(ep, p, d.pn, now);
-		p->recv.ack_now = 1;
-		return mw_ep_drop(ep, MW_DROP_WINDOW, MW_ELIMIT);
-	}
+	if (off < 0)
+		return rx_delivered(ep, p, d.tid, d.pn, now);
+	if (!rx_in_window(ep, p, off))
+		return rx_outside(ep, p, d.pn, now);
 	s = &p->recv.rx[d.tid % ep->cfg.window];
 	if (s->used) {
 		if (memcmp(s->tblock, pkt + MW_WIRE_TBLOCK_OFF,
 			   MW_WIRE_TBLOCK_LEN) != 0)
 			return mw_ep_drop(ep, MW_DROP_INCONSISTENT, MW_EFORMAT);
-		if (bit_get(s->bitmap, d.seg_idx))
-			return rx_dup(ep, p, d.pn, now);
-		if (s->complete && s->partial)
-			return rx_late(ep, p, d.pn, now);
-		if (s->complete)
-			return rx_dup(ep, p, d.pn, now);
-		if (!rx_tiles(s, &d))
-			return mw_ep_drop(ep, MW_DROP_INCONSISTENT, MW_EFORMAT);
+		rc = rx_known(ep, p, s, &d, now);
+		if (rc != 1)
+			return rc;
 	} else {
 		rc = rx_slot_open(ep, id, s, &d, pkt);
 		if (rc == MW_EAGAIN) {
@@ -268,35 +345,63 @@ int mw_recv_on_data(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 			return mw_ep_drop(ep, MW_DROP_NOBUF, rc);
 		opened = 1;
 	}
-	/* Decoding writes only the segment's own element range, which no
-	 * received segment covers: a payload that fails leaves those
-	 * elements to the segment that will fill them. */
-	got = mw_seg_decode(&d.desc, d.seg.elem_off, d.seg.elem_cnt, d.payload,
-			    d.payload_len, s->buf);
-	if (got >= 0 &&
-	    (d.desc.codec == MW_CODEC_MS ||
-	     d.desc.codec == MW_CODEC_MS_SIGNED ||
-	     d.desc.codec == MW_CODEC_TOPK) &&
-	    (uint64_t)got != d.seg.val_cnt)
-		got = MW_ECOUNT;
-	if (got < 0) {
-		if (opened)
-			mw_recv_slot_clear(ep, s, 1);
-		return mw_ep_drop(ep, MW_DROP_PAYLOAD, (int)got);
+	return rx_accept(ep, id, s, &d, opened, now);
+}
+
+/*
+ * A compact DATA packet (PROTOCOL.md 5.6), after its session checks:
+ * its CRC under the session's identities, then the order of DATA, with
+ * the tensor's descriptor taken from its receive state - a tensor
+ * without one (its segment 0 not received) drops it as no_descriptor,
+ * its pn recorded and an ACK sent now, so that the sender learns of the
+ * loss at once.
+ */
+int mw_recv_on_cdata(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
+		     size_t len, uint64_t now)
+{
+	struct peer *p = &ep->peers[id];
+	struct mw_cdata c;
+	struct mw_data d;
+	struct rx_slot *s;
+	int32_t off;
+	int rc;
+
+	rc = mw_wire_parse_cdata(pkt, len, &p->sess.remote, &p->sess.local,
+				 &c);
+	if (rc < 0)
+		return mw_ep_drop(ep, mw_drop_for_hdr_error(rc), rc);
+	memset(&d, 0, sizeof(d));
+	d.pn = c.pn;
+	d.tid = mw_wire_tid_expand(c.tid16, p->recv.rx_next);
+	d.seg_idx = c.seg_idx;
+	d.payload = c.payload;
+	d.payload_len = c.payload_len;
+	off = sdiff(d.tid, p->recv.rx_next);
+	if (off < 0)
+		return rx_delivered(ep, p, d.tid, d.pn, now);
+	if (!rx_in_window(ep, p, off))
+		return rx_outside(ep, p, d.pn, now);
+	s = &p->recv.rx[d.tid % ep->cfg.window];
+	if (!s->used || s->tid != d.tid) {
+		rx_note_pn(ep, p, d.pn, now);
+		p->recv.ack_now = 1;
+		return mw_ep_drop(ep, MW_DROP_NO_DESC, MW_ESTATE);
 	}
-	/* Accepted. */
-	if (opened && p->recv.blocked && p->recv.blocked_tid == d.tid)
-		p->recv.blocked = 0;
-	if (opened && d.meta.deadline_ms) {
-		s->deadline_at = now + (uint64_t)d.meta.deadline_ms * 1000000u;
-		if (s->deadline_at < p->recv.deadline_at)
-			p->recv.deadline_at = s->deadline_at;
-	} else if (opened) {
-		s->deadline_at = NO_TIME;
-	}
-	rx_note_pn(ep, p, d.pn, now);
-	rx_record(ep, id, s, &d);
-	return 0;
+	rc = mw_wire_cdata_seg(&c, &s->desc, s->seg_cnt, &d.seg);
+	if (rc == MW_ETRUNC)
+		return mw_ep_drop(ep, MW_DROP_PAYLOAD, rc);
+	if (rc < 0)
+		return mw_ep_drop(ep, MW_DROP_HEADER, rc);
+	d.seg_cnt = s->seg_cnt;
+	d.desc = s->desc;
+	d.meta = s->meta;
+	rc = rx_known(ep, p, s, &d, now);
+	if (rc != 1)
+		return rc;
+	rc = rx_accept(ep, id, s, &d, 0, now);
+	if (rc == 0)
+		ep->ctr.data_rx_compact++;
+	return rc;
 }
 
 /* Try again to get a buffer for the tensor the allocator refused. */

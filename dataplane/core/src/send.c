@@ -108,19 +108,49 @@ void mw_send_finish(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
 		p->send.tx_base++;
 }
 
-static size_t seg_budget(const struct mw_ep *ep, const struct peer *p)
+/* Does this endpoint use compact DATA (5.6) with this peer? It must
+ * have announced it, and so must the peer's HELLO of this session. */
+static int peer_compact(const struct mw_ep *ep, const struct peer *p)
+{
+	return mw_ep_compact(ep) && p->sess.remote_known &&
+	       (p->sess.lim.caps & MW_HELLO_CAP_COMPACT);
+}
+
+/* Does this tensor go in compact DATA to this peer (5.6)? Top-k has no
+ * compact form, and elem_off must fit its 32 bits. */
+static int tx_compact(const struct mw_ep *ep, const struct peer *p,
+		      const struct tx_slot *s)
+{
+	return peer_compact(ep, p) && s->desc.codec != MW_CODEC_TOPK &&
+	       s->desc.n <= UINT32_MAX;
+}
+
+/* Segment payload budget: what a datagram holds after the header of the
+ * segments' format (compact, or full DATA). */
+static size_t seg_budget(const struct mw_ep *ep, const struct peer *p,
+			 int compact)
 {
 	size_t dg = ep->cfg.max_datagram;
 
 	if (p->sess.remote_known && p->sess.lim.max_datagram < dg)
 		dg = p->sess.lim.max_datagram;
-	return dg - MW_WIRE_DATA_HDR_LEN - mw_sec_overhead(ep);
+	return dg - (compact ? MW_WIRE_CDATA_HDR_LEN : MW_WIRE_DATA_HDR_LEN) -
+	       mw_sec_overhead(ep);
 }
 
-/* Plan (or re-plan) a slot's segments for a payload budget. */
-static int tx_plan(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
-		   size_t budget)
+/* A tensor in compact form starts with this many full DATA (5.6): the
+ * receiver needs one of them before it can take a compact segment, and
+ * it is unlikely that all of them are lost or overtaken. */
+#define MW_TX_FULL_SEGS 4u
+
+/* Plan (or re-plan) a slot's segments for this peer as it is now; in
+ * compact form the leading full DATA hold 116 bytes less. */
+static int tx_plan(struct mw_ep *ep, struct peer *p, struct tx_slot *s)
 {
+	int compact = tx_compact(ep, p, s);
+	size_t budget = seg_budget(ep, p, compact);
+	size_t head = compact ? MW_WIRE_DATA_HDR_LEN - MW_WIRE_CDATA_HDR_LEN
+			      : 0;
 	int64_t cnt;
 	uint32_t max = ep->cfg.max_segs;
 
@@ -128,10 +158,10 @@ static int tx_plan(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 		max = p->sess.lim.max_segs;
 	/* One pass: plan into room for the bound (a bound above the
 	 * limit is only counted exactly when it matters). */
-	cnt = mw_seg_plan_bound(&s->desc, budget);
+	cnt = mw_seg_plan_bound(&s->desc, budget - head);
 	if (cnt >= 0 && (uint64_t)cnt > max)
-		cnt = mw_seg_plan(&s->desc, s->payload, s->plen, budget, NULL,
-				  0);
+		cnt = mw_seg_plan_head(&s->desc, s->payload, s->plen, budget,
+				       head, MW_TX_FULL_SEGS, NULL, 0);
 	if (cnt < 0)
 		return (int)cnt;
 	if ((uint64_t)cnt > max)
@@ -144,12 +174,13 @@ static int tx_plan(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 		return MW_ENOMEM;
 	s->segs = s->mem.segs;
 	s->ss = s->mem.ss;
-	cnt = mw_seg_plan(&s->desc, s->payload, s->plen, budget, s->segs,
-			  (size_t)cnt);
+	cnt = mw_seg_plan_head(&s->desc, s->payload, s->plen, budget, head,
+			       MW_TX_FULL_SEGS, s->segs, (size_t)cnt);
 	if (cnt < 0)
 		return (int)cnt;
 	s->seg_cnt = (uint32_t)cnt;
 	s->budget = budget;
+	s->compact = (uint8_t)compact;
 	mw_put_tblock(s->tblock, s->seg_cnt, &s->desc, &s->meta);
 	return 0;
 }
@@ -319,8 +350,7 @@ static void enc_finish(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
 		s->desc = *desc;
 	rc = sz < 0		      ? (int)sz
 	     : (size_t)sz != s->plen ? MW_EFORMAT
-				     : tx_plan(ep, &ep->peers[id], s,
-					       seg_budget(ep, &ep->peers[id]));
+				     : tx_plan(ep, &ep->peers[id], s);
 	if (s->enc_fail)
 		rc = s->enc_fail;
 	s->encoding = 0;
@@ -456,7 +486,7 @@ int mw_ep_submit(struct mw_ep *ep, uint16_t id,
 		rc = tx_encode(ep, s, cp, data, n);
 	}
 	if (rc == 0 && !s->encoding)
-		rc = tx_plan(ep, p, s, seg_budget(ep, p));
+		rc = tx_plan(ep, p, s);
 	if (rc < 0) {
 		mw_send_slot_clear(ep, s);
 		return rc;
@@ -494,7 +524,7 @@ static struct tx_slot *tx_activate(struct mw_ep *ep, uint16_t id,
 				   struct tx_slot *s)
 {
 	struct peer *p = &ep->peers[id];
-	size_t budget = seg_budget(ep, p);
+	int compact = tx_compact(ep, p, s);
 	int rc = 0;
 
 	if (sdiff(p->send.tid_next, p->send.peer_limit) >= 0)
@@ -502,8 +532,9 @@ static struct tx_slot *tx_activate(struct mw_ep *ep, uint16_t id,
 	if (s->desc.n * mw_codec_elem_size(s->desc.codec) >
 	    p->sess.lim.max_tensor_bytes)
 		rc = MW_ELIMIT;
-	else if (s->budget != budget || s->seg_cnt > p->sess.lim.max_segs)
-		rc = tx_plan(ep, p, s, budget);
+	else if (s->budget != seg_budget(ep, p, compact) ||
+		 s->compact != compact || s->seg_cnt > p->sess.lim.max_segs)
+		rc = tx_plan(ep, p, s);
 	if (rc < 0) {
 		mw_send_finish(ep, id, s, rc);
 		return NULL;
@@ -568,16 +599,24 @@ static int build_data(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 {
 	struct seg_st *g = &s->ss[seg];
 	int copy = g->state == SEG_FLIGHT; /* a tail copy (8.3) */
+	size_t hl = MW_WIRE_DATA_HDR_LEN;
 	struct sent_rec *r;
 	int64_t plen;
 
-	mw_wire_put_hdr(buf, MW_PT_DATA, 0, &p->sess.local, &p->sess.remote);
-	mw_wire_put_data_seg(buf, (uint32_t)p->rtb.pn_next, s->tid, seg,
-			     &s->segs[seg]);
-	memcpy(buf + MW_WIRE_TBLOCK_OFF, s->tblock, MW_WIRE_TBLOCK_LEN);
+	if (s->compact && seg >= MW_TX_FULL_SEGS) {
+		hl = MW_WIRE_CDATA_HDR_LEN;
+		mw_wire_put_cdata(buf, (uint32_t)p->rtb.pn_next, s->tid, seg,
+				  &s->segs[seg]);
+	} else {
+		mw_wire_put_hdr(buf, MW_PT_DATA, 0, &p->sess.local,
+				&p->sess.remote);
+		mw_wire_put_data_seg(buf, (uint32_t)p->rtb.pn_next, s->tid,
+				     seg, &s->segs[seg]);
+		memcpy(buf + MW_WIRE_TBLOCK_OFF, s->tblock,
+		       MW_WIRE_TBLOCK_LEN);
+	}
 	plen = mw_seg_write(&s->desc, s->payload, s->plen, &s->segs[seg],
-			    buf + MW_WIRE_DATA_HDR_LEN,
-			    cap - MW_WIRE_DATA_HDR_LEN);
+			    buf + hl, cap - hl);
 	if (plen < 0)
 		return (int)plen;
 	if (g->state == SEG_LOST) {
@@ -609,7 +648,11 @@ static int build_data(struct mw_ep *ep, struct peer *p, struct tx_slot *s,
 		p->rtb.in_flight++;
 	p->send.last_send = now;
 	ep->ctr.data_tx++;
-	return mw_wire_set_len(buf, MW_WIRE_DATA_HDR_LEN + (size_t)plen);
+	if (hl == MW_WIRE_CDATA_HDR_LEN) {
+		ep->ctr.data_tx_compact++;
+		return (int)(hl + (size_t)plen); /* no len field: 5.6 */
+	}
+	return mw_wire_set_len(buf, hl + (size_t)plen);
 }
 
 /* One datagram for peer id, or 0. */
@@ -690,6 +733,11 @@ static int send_one(struct mw_ep *ep, uint16_t id, uint8_t *buf, uint64_t now)
 		len = mw_sec_seal(ep, &ep->peers[id], buf, (size_t)len);
 		if (len < 0)
 			return 0;
+	} else if (len > 0 && buf[MW_OFF_TYPE] == MW_PT_CDATA) {
+		struct peer *p = &ep->peers[id];
+
+		len = mw_wire_finish_cdata(buf, (size_t)len, &p->sess.local,
+					   &p->sess.remote);
 	} else if (len > 0) {
 		len = mw_wire_finish(buf, (size_t)len);
 	}

@@ -303,7 +303,10 @@ int mw_session_build_hello_ids(struct mw_ep *ep, uint8_t type,
 	hb.rx_window = ep->cfg.window;
 	hb.max_segs = ep->cfg.max_segs;
 	hb.max_tensor_bytes = ep->cfg.max_tensor_bytes;
-	hb.caps = ep->cfg.hello_caps | MW_HELLO_CAP_DEADLINE;
+	hb.caps = (uint16_t)((ep->cfg.hello_caps & ~MW_HELLO_CAP_COMPACT) |
+			     MW_HELLO_CAP_DEADLINE);
+	if (mw_ep_compact(ep))
+		hb.caps |= MW_HELLO_CAP_COMPACT;
 	mw_wire_put_hdr(buf, type, 0, src, dst);
 	return mw_wire_set_len(buf, mw_wire_put_hello(buf, &hb));
 }

@@ -335,6 +335,132 @@ int mw_wire_finish(uint8_t *pkt, size_t len)
 	return (int)len;
 }
 
+/* ---- compact DATA (5.6) ----------------------------------------------------- */
+
+int mw_wire_is_cdata(const uint8_t *pkt, size_t len)
+{
+	return len > MW_OFF_TYPE && mw_get16(pkt + MW_OFF_MAGIC) == MW_WIRE_MAGIC &&
+	       pkt[MW_OFF_TYPE] == MW_PT_CDATA;
+}
+
+/* CRC32C of a compact DATA: the identities (src inc, src gen, dst inc,
+ * dst gen, big-endian), then the packet with its crc field read as 0. */
+static uint32_t cdata_crc(const uint8_t *pkt, size_t len,
+			  const struct mw_ident *src, const struct mw_ident *dst)
+{
+	uint8_t tmp[16 + MW_WIRE_CDATA_HDR_LEN];
+	uint32_t crc;
+
+	mw_put32(tmp, src->inc);
+	mw_put32(tmp + 4, src->gen);
+	mw_put32(tmp + 8, dst->inc);
+	mw_put32(tmp + 12, dst->gen);
+	memcpy(tmp + 16, pkt, MW_WIRE_CDATA_HDR_LEN);
+	memset(tmp + 16 + MW_OFF_CDATA_CRC, 0, 4);
+	crc = mw_crc32c(0, tmp, sizeof(tmp));
+	return mw_crc32c(crc, pkt + MW_WIRE_CDATA_HDR_LEN,
+			 len - MW_WIRE_CDATA_HDR_LEN);
+}
+
+int mw_wire_cdata_crc_ok(const uint8_t *pkt, size_t len,
+			 const struct mw_ident *src, const struct mw_ident *dst)
+{
+	return len >= MW_WIRE_CDATA_HDR_LEN &&
+	       cdata_crc(pkt, len, src, dst) ==
+		       mw_get32(pkt + MW_OFF_CDATA_CRC);
+}
+
+int mw_wire_parse_cdata(const uint8_t *pkt, size_t len,
+			const struct mw_ident *src, const struct mw_ident *dst,
+			struct mw_cdata *o)
+{
+	if (len < MW_WIRE_CDATA_HDR_LEN)
+		return MW_ETRUNC;
+	if (mw_get16(pkt + MW_OFF_MAGIC) != MW_WIRE_MAGIC)
+		return MW_EBADMAGIC;
+	if (pkt[MW_OFF_VERSION] != MW_WIRE_VERSION)
+		return MW_EVERSION;
+	if (pkt[MW_OFF_TYPE] != MW_PT_CDATA)
+		return MW_EUNSUPP;
+	if (src && dst &&
+	    cdata_crc(pkt, len, src, dst) != mw_get32(pkt + MW_OFF_CDATA_CRC))
+		return MW_ECHECKSUM;
+	o->pn = mw_get32(pkt + MW_OFF_CDATA_PN);
+	o->tid16 = mw_get16(pkt + MW_OFF_CDATA_TID);
+	o->val_cnt = mw_get16(pkt + MW_OFF_CDATA_VAL_CNT);
+	o->seg_idx = mw_get32(pkt + MW_OFF_CDATA_SEG_IDX);
+	o->elem_off = mw_get32(pkt + MW_OFF_CDATA_ELEM_OFF);
+	o->payload = pkt + MW_OFF_CDATA_PAYLOAD;
+	o->payload_len = len - MW_WIRE_CDATA_HDR_LEN;
+	return 0;
+}
+
+int mw_wire_cdata_seg(const struct mw_cdata *c, const struct mw_codec_desc *d,
+		      uint32_t seg_cnt, struct mw_seg *seg)
+{
+	int vals = d->codec == MW_CODEC_MS || d->codec == MW_CODEC_MS_SIGNED;
+	uint64_t fixed, cnt, gb; /* gb: bytes per 8-element group */
+
+	if (c->seg_idx == 0 || c->seg_idx >= seg_cnt ||
+	    d->codec == MW_CODEC_TOPK || d->codec >= MW_CODEC_COUNT_ ||
+	    (!vals && c->val_cnt))
+		return MW_EFORMAT;
+	if (c->elem_off % MW_SEG_ALIGN || c->elem_off >= d->n ||
+	    c->val_cnt > d->k)
+		return MW_ERANGE;
+	if (4u * (size_t)c->val_cnt > c->payload_len)
+		return MW_ETRUNC;
+	fixed = c->payload_len - 4u * (size_t)c->val_cnt;
+	gb = d->codec == MW_CODEC_DENSE ? 32u
+	     : d->codec == MW_CODEC_RAW ? 8u
+					 : d->bits;
+	if (c->seg_idx == seg_cnt - 1) {
+		cnt = d->n - c->elem_off; /* the last runs to the end */
+	} else {
+		/* a range ending on a multiple of 8: whole groups */
+		if (fixed % gb)
+			return MW_ERANGE;
+		cnt = fixed / gb * 8u;
+		if (cnt > d->n - c->elem_off)
+			return MW_ERANGE;
+	}
+	seg->elem_off = c->elem_off;
+	seg->elem_cnt = cnt;
+	seg->val_off = MW_VAL_OFF_UNKNOWN;
+	seg->val_cnt = c->val_cnt;
+	if (mw_seg_payload_size(d, seg) != c->payload_len)
+		return MW_ETRUNC;
+	return 0;
+}
+
+uint32_t mw_wire_tid_expand(uint16_t tid16, uint32_t ref)
+{
+	return ref + (uint32_t)(int32_t)(int16_t)(uint16_t)(tid16 - (uint16_t)ref);
+}
+
+void mw_wire_put_cdata(uint8_t *pkt, uint32_t pn, uint32_t tid,
+		       uint32_t seg_idx, const struct mw_seg *seg)
+{
+	mw_put16(pkt + MW_OFF_MAGIC, MW_WIRE_MAGIC);
+	pkt[MW_OFF_VERSION] = MW_WIRE_VERSION;
+	pkt[MW_OFF_TYPE] = MW_PT_CDATA;
+	mw_put32(pkt + MW_OFF_CDATA_PN, pn);
+	mw_put16(pkt + MW_OFF_CDATA_TID, (uint16_t)tid);
+	mw_put16(pkt + MW_OFF_CDATA_VAL_CNT, (uint16_t)seg->val_cnt);
+	mw_put32(pkt + MW_OFF_CDATA_SEG_IDX, seg_idx);
+	mw_put32(pkt + MW_OFF_CDATA_ELEM_OFF, (uint32_t)seg->elem_off);
+	mw_put32(pkt + MW_OFF_CDATA_CRC, 0);
+}
+
+int mw_wire_finish_cdata(uint8_t *pkt, size_t len, const struct mw_ident *src,
+			 const struct mw_ident *dst)
+{
+	if (len < MW_WIRE_CDATA_HDR_LEN || len > MW_WIRE_MAX_DATAGRAM)
+		return MW_ERANGE;
+	mw_put32(pkt + MW_OFF_CDATA_CRC, cdata_crc(pkt, len, src, dst));
+	return (int)len;
+}
+
 /* ---- HELLO --------------------------------------------------------------- */
 
 int mw_wire_parse_hello(const uint8_t *pkt, size_t len, struct mw_hello *o)
