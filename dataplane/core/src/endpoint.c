@@ -425,10 +425,14 @@ static int recv_checked(struct mw_ep *ep, uint16_t id, struct peer *p,
 
 /* A compact DATA (PROTOCOL.md 5.6): no identities on the wire, so the
  * session is the peer's current one, and its CRC covers the identities.
- * Sent only to an endpoint that announced it: this one, in plain mode. */
+ * Sent only to an endpoint that announced it: this one, in plain mode. A
+ * CRC that verifies proves the peer holds our current identity, so it
+ * confirms the session (6.4) whatever the later checks decide: a compact
+ * segment dropped as no_descriptor must be answered with an ACK. */
 static int recv_cdata(struct mw_ep *ep, uint16_t id, struct peer *p,
 		      const uint8_t *pkt, size_t len, uint64_t now)
 {
+	struct mw_cdata c;
 	int rc;
 
 	if (len < MW_WIRE_CDATA_HDR_LEN)
@@ -441,10 +445,13 @@ static int recv_cdata(struct mw_ep *ep, uint16_t id, struct peer *p,
 	}
 	if (p->sess.remote_closed)
 		return mw_ep_drop(ep, MW_DROP_STALE, MW_ESTATE);
-	rc = mw_recv_on_cdata(ep, id, pkt, len, now);
+	rc = mw_wire_parse_cdata(pkt, len, &p->sess.remote, &p->sess.local,
+				 &c);
 	if (rc < 0)
-		return rc;
-	return recv_accepted(ep, id, p, now);
+		return mw_ep_drop(ep, mw_drop_for_hdr_error(rc), rc);
+	rc = mw_recv_on_cdata(ep, id, &c, now);
+	recv_accepted(ep, id, p, now);
+	return rc < 0 ? rc : 0;
 }
 
 int mw_ep_recv(struct mw_ep *ep, uint16_t id, const uint8_t *pkt, size_t len,

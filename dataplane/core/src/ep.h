@@ -379,8 +379,8 @@ void mw_rtb_on_timeout(struct mw_ep *ep, uint16_t id, uint64_t now);
 void mw_recv_slot_clear(struct mw_ep *ep, struct rx_slot *s, int free_buf);
 /* The rx_limit advertised (8.6). */
 uint32_t mw_recv_limit(const struct mw_ep *ep, const struct peer *p);
-int mw_recv_on_cdata(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
-		     size_t len, uint64_t now);
+int mw_recv_on_cdata(struct mw_ep *ep, uint16_t id, const struct mw_cdata *c,
+		     uint64_t now);
 int mw_recv_on_data(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 		    size_t len, uint64_t now);
 /* Try again to get a buffer for the tensor the allocator refused. */

@@ -349,33 +349,28 @@ int mw_recv_on_data(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 }
 
 /*
- * A compact DATA packet (PROTOCOL.md 5.6), after its session checks:
- * its CRC under the session's identities, then the order of DATA, with
+ * A compact DATA packet (PROTOCOL.md 5.6), after its session checks and
+ * its CRC under the session's identities: the order of DATA, with
  * the tensor's descriptor taken from its receive state - a tensor
  * without one (its segment 0 not received) drops it as no_descriptor,
  * its pn recorded and an ACK sent now, so that the sender learns of the
  * loss at once.
  */
-int mw_recv_on_cdata(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
-		     size_t len, uint64_t now)
+int mw_recv_on_cdata(struct mw_ep *ep, uint16_t id, const struct mw_cdata *c,
+		     uint64_t now)
 {
 	struct peer *p = &ep->peers[id];
-	struct mw_cdata c;
 	struct mw_data d;
 	struct rx_slot *s;
 	int32_t off;
 	int rc;
 
-	rc = mw_wire_parse_cdata(pkt, len, &p->sess.remote, &p->sess.local,
-				 &c);
-	if (rc < 0)
-		return mw_ep_drop(ep, mw_drop_for_hdr_error(rc), rc);
 	memset(&d, 0, sizeof(d));
-	d.pn = c.pn;
-	d.tid = mw_wire_tid_expand(c.tid16, p->recv.rx_next);
-	d.seg_idx = c.seg_idx;
-	d.payload = c.payload;
-	d.payload_len = c.payload_len;
+	d.pn = c->pn;
+	d.tid = mw_wire_tid_expand(c->tid16, p->recv.rx_next);
+	d.seg_idx = c->seg_idx;
+	d.payload = c->payload;
+	d.payload_len = c->payload_len;
 	off = sdiff(d.tid, p->recv.rx_next);
 	if (off < 0)
 		return rx_delivered(ep, p, d.tid, d.pn, now);
@@ -387,7 +382,7 @@ int mw_recv_on_cdata(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 		p->recv.ack_now = 1;
 		return mw_ep_drop(ep, MW_DROP_NO_DESC, MW_ESTATE);
 	}
-	rc = mw_wire_cdata_seg(&c, &s->desc, s->seg_cnt, &d.seg);
+	rc = mw_wire_cdata_seg(c, &s->desc, s->seg_cnt, &d.seg);
 	if (rc == MW_ETRUNC)
 		return mw_ep_drop(ep, MW_DROP_PAYLOAD, rc);
 	if (rc < 0)

@@ -21,7 +21,7 @@ struct pair {
 	struct mw_ep *ep[2];
 	uint16_t peer[2];
 	uint64_t now;
-	uint8_t last[2][2048]; /* last DATA each side sent */
+	uint8_t last[2][2048]; /* last DATA (full or compact) each side sent */
 	size_t last_len[2];
 	int drop_all;          /* link cut */
 	/* A->B DATA hook: may change the datagram or feed B extra ones;
@@ -84,11 +84,11 @@ static inline int pump(struct pair *p, int rounds)
 						 sizeof(buf), &peer)) > 0) {
 				any = 1;
 				moved++;
-				if (buf[MW_OFF_TYPE] == MW_PT_DATA) {
+				if (mw_ptype_is_data(buf[MW_OFF_TYPE])) {
 					memcpy(p->last[k], buf, (size_t)len);
 					p->last_len[k] = (size_t)len;
 				}
-				if (k == 0 && buf[MW_OFF_TYPE] == MW_PT_DATA &&
+				if (k == 0 && mw_ptype_is_data(buf[MW_OFF_TYPE]) &&
 				    p->a_data &&
 				    !p->a_data(p, buf, (size_t)len))
 					continue;

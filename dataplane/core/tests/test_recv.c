@@ -475,6 +475,175 @@ static void test_deadline_waiting(void)
 	free_pair(&p);
 }
 
+/* Compact DATA (5.6). The hook loses tensor 0's leading full DATA the
+ * first time and keeps a copy of a compact one. */
+static uint8_t cd_pkt[2048];
+static size_t cd_len;
+
+static int cd_lose_full(struct pair *p, uint8_t *buf, size_t len)
+{
+	if (buf[MW_OFF_TYPE] == MW_PT_CDATA && !cd_len) {
+		memcpy(cd_pkt, buf, len);
+		cd_len = len;
+	}
+	if (buf[MW_OFF_TYPE] == MW_PT_DATA && p->hooked < 4) {
+		p->hooked++;
+		return 0;
+	}
+	return 1;
+}
+
+static int cd_hold5(struct pair *p, uint8_t *buf, size_t len)
+{
+	if (buf[MW_OFF_TYPE] == MW_PT_CDATA &&
+	    mw_get32(buf + MW_OFF_CDATA_SEG_IDX) == 5 && !p->hooked) {
+		memcpy(cd_pkt, buf, len);
+		cd_len = len;
+		p->hooked = 1;
+		return 0;
+	}
+	return 1;
+}
+
+static void no_compact(struct mw_ep_config *c)
+{
+	c->compact = 0;
+}
+
+static uint64_t drops(struct mw_ep *ep, enum mw_drop why)
+{
+	struct mw_counters c;
+
+	mw_ep_counters(ep, &c);
+	return c.drop[why];
+}
+
+static void test_compact(void)
+{
+	struct pair p;
+	struct mw_event ev;
+	struct mw_counters c0, c1;
+	struct mw_peer_info pi;
+	struct mw_cdata cd;
+	uint8_t fake[2048];
+	uint16_t pe;
+	int bad = 0;
+
+	for (unsigned i = 0; i < 4096; i++)
+		xs[i] = (float)i;
+	/* both announce it: 12 segments, the first 4 full, then compact;
+	 * compact segments before any full one are dropped (no_descriptor),
+	 * the pn reported, and repaired */
+	cd_len = 0;
+	pair_init(&p, NULL);
+	p.a_data = cd_lose_full;
+	CHECK(submit_vec(&p, 0, xs, MW_CODEC_DENSE, 1, 0, 0) == 0);
+	run_until(&p, p.now + 100000000);
+	mw_ep_counters(p.ep[0], &c0);
+	mw_ep_counters(p.ep[1], &c1);
+	CHECK(mw_ep_poll(p.ep[1], &ev) == 1 && ev.type == MW_EV_RX_TENSOR);
+	for (unsigned i = 0; i < 4096 && ev.buf; i++)
+		bad += ((const float *)ev.buf)[i] != (float)i;
+	CHECK(ev.buf && bad == 0);
+	mw_ep_release(p.ep[1], &ev);
+	CHECK(poll_type(p.ep[0], MW_EV_TX_DONE, NULL) == 1);
+	mw_ep_counters(p.ep[0], &c0);
+	mw_ep_counters(p.ep[1], &c1);
+	CHECK(c0.data_tx_compact >= 8 && c1.data_rx_compact == 8);
+	CHECK(c1.drop[MW_DROP_NO_DESC] >= 1);
+	CHECK(cd_len > MW_WIRE_CDATA_HDR_LEN);
+
+	/* the same compact packet again: a duplicate of a delivered tensor */
+	mw_ep_recv(p.ep[1], p.peer[1], cd_pkt, cd_len, p.now);
+	mw_ep_counters(p.ep[1], &c0);
+	CHECK_EQ(c0.data_rx_dup, c1.data_rx_dup + 1);
+	CHECK_EQ(c0.drops, c1.drops);
+	/* one bit flipped, or sealed under another session: bad_checksum */
+	cd_pkt[cd_len - 1] ^= 1;
+	CHECK(mw_ep_recv(p.ep[1], p.peer[1], cd_pkt, cd_len, p.now) < 0);
+	CHECK_EQ(drops(p.ep[1], MW_DROP_CHECKSUM), 1);
+	cd_pkt[cd_len - 1] ^= 1;
+	CHECK_EQ(mw_ep_peer_info(p.ep[1], p.peer[1], &pi), 0);
+	memcpy(fake, cd_pkt, cd_len);
+	mw_wire_finish_cdata(fake, cd_len, &pi.local, &pi.remote);
+	CHECK(mw_ep_recv(p.ep[1], p.peer[1], fake, cd_len, p.now) < 0);
+	CHECK_EQ(drops(p.ep[1], MW_DROP_CHECKSUM), 2);
+	/* shorter than its header; another version */
+	CHECK(mw_ep_recv(p.ep[1], p.peer[1], cd_pkt, 20, p.now) < 0);
+	CHECK_EQ(drops(p.ep[1], MW_DROP_TRUNC), 1);
+	memcpy(fake, cd_pkt, cd_len);
+	fake[MW_OFF_VERSION] = 2;
+	CHECK(mw_ep_recv(p.ep[1], p.peer[1], fake, cd_len, p.now) < 0);
+	CHECK_EQ(drops(p.ep[1], MW_DROP_VERSION), 1);
+
+	/* a segment of the next tensor, sealed right, but its full DATA not
+	 * received: no_descriptor, its pn reported at once */
+	CHECK(mw_wire_parse_cdata(cd_pkt, cd_len, NULL, NULL, &cd) == 0);
+	memcpy(fake, cd_pkt, cd_len);
+	mw_put16(fake + MW_OFF_CDATA_TID, 1);
+	mw_put32(fake + MW_OFF_CDATA_PN, 5000);
+	mw_wire_finish_cdata(fake, cd_len, &pi.remote, &pi.local);
+	mw_ep_counters(p.ep[1], &c1);
+	CHECK(mw_ep_recv(p.ep[1], p.peer[1], fake, cd_len, p.now) < 0);
+	mw_ep_counters(p.ep[1], &c0);
+	CHECK_EQ(c0.drop[MW_DROP_NO_DESC], c1.drop[MW_DROP_NO_DESC] + 1);
+	CHECK(mw_ep_send(p.ep[1], p.now, fake, sizeof(fake), &pe) > 0 &&
+	      fake[MW_OFF_TYPE] == MW_PT_ACK &&
+	      mw_get32(fake + MW_OFF_ACK_LARGEST_PN) == 5000);
+	free_pair(&p);
+
+	/* the receiver does not announce it: nothing compact is sent, and
+	 * a compact packet is not one to it (dropped at the common header) */
+	pair_init(&p, NULL);
+	mw_ep_free(p.ep[1]);
+	p.ep[1] = mk_with(200, NULL, no_compact);
+	p.peer[1] = (uint16_t)mw_ep_add_peer(p.ep[1]);
+	CHECK(submit_vec(&p, 0, xs, MW_CODEC_DENSE, 1, 0, 0) == 0);
+	pump(&p, 50);
+	CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL) == 1);
+	mw_ep_counters(p.ep[0], &c0);
+	CHECK(c0.data_tx_compact == 0 && c0.data_tx >= 12);
+	mw_ep_counters(p.ep[1], &c1);
+	CHECK(mw_ep_recv(p.ep[1], p.peer[1], cd_pkt, cd_len, p.now) < 0);
+	mw_ep_counters(p.ep[1], &c0);
+	CHECK_EQ(c0.drops, c1.drops + 1);
+	CHECK_EQ(c0.data_rx_compact, 0);
+	free_pair(&p);
+
+	/* before any session: wrong_session, and a HELLO to resynchronise */
+	pair_init(&p, NULL);
+	CHECK(mw_ep_recv(p.ep[1], p.peer[1], cd_pkt, cd_len, p.now) < 0);
+	CHECK_EQ(drops(p.ep[1], MW_DROP_SESSION), 1);
+	CHECK(mw_ep_send(p.ep[1], p.now, fake, sizeof(fake), &pe) > 0 &&
+	      fake[MW_OFF_TYPE] == MW_PT_HELLO);
+	free_pair(&p);
+
+	/* a sealed compact segment that does not tile with its received
+	 * neighbours: inconsistent; the real one repairs the tensor */
+	pair_init(&p, NULL);
+	p.a_data = cd_hold5;
+	CHECK(submit_vec(&p, 0, xs, MW_CODEC_DENSE, 1, 0, 0) == 0);
+	for (int r = 0; r < 5 && !p.hooked; r++)
+		pump(&p, 1);
+	CHECK(p.hooked == 1);
+	CHECK(mw_ep_poll(p.ep[1], &ev) == 0);
+	CHECK_EQ(mw_ep_peer_info(p.ep[1], p.peer[1], &pi), 0);
+	memcpy(fake, cd_pkt, cd_len);
+	mw_put32(fake + MW_OFF_CDATA_ELEM_OFF,
+		 mw_get32(cd_pkt + MW_OFF_CDATA_ELEM_OFF) + 8);
+	mw_wire_finish_cdata(fake, cd_len, &pi.remote, &pi.local);
+	CHECK(mw_ep_recv(p.ep[1], p.peer[1], fake, cd_len, p.now) < 0);
+	CHECK_EQ(drops(p.ep[1], MW_DROP_INCONSISTENT), 1);
+	pump(&p, 100);
+	CHECK(mw_ep_poll(p.ep[1], &ev) == 1 && ev.type == MW_EV_RX_TENSOR);
+	bad = 0;
+	for (unsigned i = 0; i < 4096 && ev.buf; i++)
+		bad += ((const float *)ev.buf)[i] != (float)i;
+	CHECK(ev.buf && bad == 0);
+	mw_ep_release(p.ep[1], &ev);
+	free_pair(&p);
+}
+
 int main(void)
 {
 	test_bad_packets();
@@ -483,5 +652,6 @@ int main(void)
 	test_unaligned_segment();
 	test_deadline();
 	test_deadline_waiting();
+	test_compact();
 	return mw_test_exit("test_recv");
 }

@@ -298,11 +298,77 @@ static void test_external(void)
 	free_pair(&p);
 }
 
+/* Compact DATA (5.6) from the sender's side: a tensor submitted before
+ * the peer's capabilities were known is re-planned for them; the first
+ * four segments are full DATA, the rest compact and 116 bytes longer;
+ * top-k has no compact form; the bytes are the same tensor either way. */
+static void test_compact_plan(void)
+{
+	static const unsigned codecs[] = {MW_CODEC_MS, MW_CODEC_DENSE,
+					  MW_CODEC_TOPK};
+	struct pair p;
+	struct mw_counters c0, c1;
+	struct mw_codec_params cp;
+	struct mw_tensor_meta m;
+
+	for (unsigned i = 0; i < 4096; i++)
+		xs[i] = (float)((i * 2654435761u) % 1000) / 100.0f - 5.0f;
+	for (unsigned k = 0; k < 3; k++) {
+		uint8_t buf[2048];
+		uint16_t pe;
+		int len, full = 0, comp = 0, order = 1, maxc = 0;
+
+		pair_init(&p, NULL);
+		memset(&m, 0, sizeof(m));
+		memset(&cp, 0, sizeof(cp));
+		m.dtype = MW_DT_F32;
+		m.ndim = 1;
+		m.dims[0] = 4096;
+		cp.codec = (enum mw_codec)codecs[k];
+		cp.bits = codecs[k] == MW_CODEC_MS ? 8 : 0;
+		cp.ratio = 0.5;
+		cp.k = codecs[k] == MW_CODEC_TOPK ? 2048 : 0;
+		CHECK(mw_ep_submit(p.ep[0], p.peer[0], &m, &cp, xs, sizeof(xs),
+				   0, p.now, NULL) == 0);
+		pump(&p, 1); /* HELLO, HELLO_ACK: the peer's capabilities */
+		while ((len = mw_ep_send(p.ep[0], p.now, buf, sizeof(buf),
+					 &pe)) > 0) {
+			if (buf[MW_OFF_TYPE] == MW_PT_DATA) {
+				full++;
+				order &= comp == 0;
+				CHECK(len <= 1472);
+			} else if (buf[MW_OFF_TYPE] == MW_PT_CDATA) {
+				comp++;
+				CHECK(len <= 1472);
+				if (len - 24 > maxc)
+					maxc = len - 24;
+			}
+			mw_ep_recv(p.ep[1], p.peer[1], buf, (size_t)len, p.now);
+		}
+		pump(&p, 100);
+		CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL) == 1);
+		CHECK(poll_type(p.ep[0], MW_EV_TX_DONE, NULL) == 1);
+		mw_ep_counters(p.ep[0], &c0);
+		mw_ep_counters(p.ep[1], &c1);
+		if (codecs[k] == MW_CODEC_TOPK) {
+			CHECK(full > 4 && comp == 0);
+		} else {
+			CHECK(full == 4 && comp > 0 && order);
+			CHECK(maxc > 1472 - 140); /* more than a full DATA holds */
+			CHECK_EQ(c1.data_rx_compact, (uint64_t)comp);
+		}
+		CHECK_EQ(c0.data_tx_compact, (uint64_t)comp);
+		CHECK_EQ(c1.drops, 0);
+		free_pair(&p);
+	}
+}
+
 int main(void)
 {
 	test_exchange();
 	test_send_peer();
 	test_deferred();
 	test_external();
+	test_compact_plan();
 	return mw_test_exit("test_send");
 }

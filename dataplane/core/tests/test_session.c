@@ -106,14 +106,51 @@ static void test_caps(void)
 	CHECK(submit(&p, 0, 1, NULL) == 0);
 	pump(&p, 50);
 	CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL) == 1);
-	/* the core always announces DEADLINE (9.1) */
+	/* the core always announces DEADLINE (9.1), and COMPACT in plain
+	 * mode unless configured off (5.6) */
 	CHECK_EQ(mw_ep_peer_caps(p.ep[0], p.peer[0]),
-		 MW_HELLO_CAP_UDP_CSUM0 | MW_HELLO_CAP_DEADLINE);
-	CHECK_EQ(mw_ep_peer_caps(p.ep[1], p.peer[1]), MW_HELLO_CAP_DEADLINE);
+		 MW_HELLO_CAP_UDP_CSUM0 | MW_HELLO_CAP_DEADLINE |
+			 MW_HELLO_CAP_COMPACT);
+	CHECK_EQ(mw_ep_peer_caps(p.ep[1], p.peer[1]),
+		 MW_HELLO_CAP_DEADLINE | MW_HELLO_CAP_COMPACT);
 	CHECK_EQ(mw_ep_peer_info(p.ep[0], p.peer[0], &pa), 0);
-	CHECK_EQ(pa.peer_caps, MW_HELLO_CAP_UDP_CSUM0 | MW_HELLO_CAP_DEADLINE);
+	CHECK_EQ(pa.peer_caps, MW_HELLO_CAP_UDP_CSUM0 | MW_HELLO_CAP_DEADLINE |
+				       MW_HELLO_CAP_COMPACT);
 	CHECK_EQ(mw_ep_peer_caps(p.ep[0], 7), 0); /* no such peer */
 	free_pair(&p);
+}
+
+/* compact off, even with the bit asked for in hello_caps: not announced;
+ * nor with a window too large for the 16-bit tensor id (5.6) */
+static void no_compact(struct mw_ep_config *c)
+{
+	c->compact = 0;
+	c->hello_caps = MW_HELLO_CAP_COMPACT;
+}
+
+static void big_window(struct mw_ep_config *c)
+{
+	c->window = MW_CDATA_MAX_WINDOW + 1;
+}
+
+static void test_caps_compact(void)
+{
+	void (*cfgs[2])(struct mw_ep_config *) = {no_compact, big_window};
+
+	for (int i = 0; i < 2; i++) {
+		struct pair p;
+
+		pair_init(&p, NULL);
+		mw_ep_free(p.ep[1]);
+		p.ep[1] = mk_with(200, NULL, cfgs[i]);
+		p.peer[1] = (uint16_t)mw_ep_add_peer(p.ep[1]);
+		CHECK(submit(&p, 0, 1, NULL) == 0);
+		pump(&p, 50);
+		CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL) == 1);
+		CHECK_EQ(mw_ep_peer_caps(p.ep[0], p.peer[0]),
+			 MW_HELLO_CAP_DEADLINE);
+		free_pair(&p);
+	}
 }
 
 static void test_session_rules(void)
@@ -180,5 +217,6 @@ int main(void)
 	test_simultaneous_open_close();
 	test_session_rules();
 	test_caps();
+	test_caps_compact();
 	return mw_test_exit("test_session");
 }

@@ -453,6 +453,116 @@ static void test_shape(void)
 	CHECK(same_shape(&s, &s2));
 }
 
+/* Compact DATA (5.6): layout, the CRC under the identities, the parse
+ * errors in order, the segment rules, the 16-bit tensor id. */
+static void test_cdata(void)
+{
+	uint8_t pkt[512], ref[16 + 512];
+	struct mw_seg seg = { 4096, 800, 77, 3 }, g;
+	struct mw_codec_desc d = { MW_CODEC_MS, 2, 0, 1.0f, 0.0f, 10000, 100 };
+	struct mw_cdata c;
+	size_t len = MW_WIRE_CDATA_HDR_LEN + 200 + 12;
+
+	for (size_t i = 0; i < sizeof(pkt); i++)
+		pkt[i] = (uint8_t)(i * 7);
+	mw_wire_put_cdata(pkt, 0x01020304u, 0x12345u, 5, &seg);
+	CHECK_EQ(mw_wire_finish_cdata(pkt, len, &A, &B), (int)len);
+	CHECK(pkt[0] == 0x4D && pkt[1] == 0x57 && pkt[2] == 1 && pkt[3] == 6);
+	CHECK(mw_get32(pkt + 4) == 0x01020304u && mw_get16(pkt + 8) == 0x2345);
+	CHECK(mw_get16(pkt + 10) == 3 && mw_get32(pkt + 12) == 5);
+	CHECK(mw_get32(pkt + 16) == 4096);
+	/* the CRC: identities (src inc, gen, dst inc, gen), then the packet
+	 * with its crc field zero, from the bit-wise definition */
+	mw_put32(ref, A.inc);
+	mw_put32(ref + 4, A.gen);
+	mw_put32(ref + 8, B.inc);
+	mw_put32(ref + 12, B.gen);
+	memcpy(ref + 16, pkt, len);
+	memset(ref + 16 + MW_OFF_CDATA_CRC, 0, 4);
+	CHECK(mw_get32(pkt + MW_OFF_CDATA_CRC) == crc_ref(0, ref, 16 + len));
+	CHECK(mw_wire_cdata_crc_ok(pkt, len, &A, &B));
+	CHECK(!mw_wire_cdata_crc_ok(pkt, len, &B, &A));
+
+	CHECK_EQ(mw_wire_parse_cdata(pkt, len, &A, &B, &c), 0);
+	CHECK(c.pn == 0x01020304u && c.tid16 == 0x2345 && c.val_cnt == 3);
+	CHECK(c.seg_idx == 5 && c.elem_off == 4096 && c.payload == pkt + 24);
+	CHECK(c.payload_len == 212);
+	/* another session's identities, a flipped byte: bad_checksum */
+	CHECK_EQ(mw_wire_parse_cdata(pkt, len, &B, &A, &c), MW_ECHECKSUM);
+	CHECK_EQ(mw_wire_parse_cdata(pkt, len, NULL, NULL, &c), 0);
+	pkt[100] ^= 1;
+	CHECK_EQ(mw_wire_parse_cdata(pkt, len, &A, &B, &c), MW_ECHECKSUM);
+	pkt[100] ^= 1;
+	CHECK_EQ(mw_wire_parse_cdata(pkt, 23, &A, &B, &c), MW_ETRUNC);
+	pkt[2] = 2;
+	CHECK_EQ(mw_wire_parse_cdata(pkt, len, &A, &B, &c), MW_EVERSION);
+	pkt[2] = 1;
+	pkt[3] = 3;
+	CHECK_EQ(mw_wire_parse_cdata(pkt, len, &A, &B, &c), MW_EUNSUPP);
+	CHECK(!mw_wire_is_cdata(pkt, len));
+	pkt[3] = 6;
+	CHECK(mw_wire_is_cdata(pkt, len) && !mw_wire_is_cdata(pkt, 3));
+	pkt[0] = 0;
+	CHECK_EQ(mw_wire_parse_cdata(pkt, len, &A, &B, &c), MW_EBADMAGIC);
+	pkt[0] = 0x4D;
+	CHECK_EQ(mw_wire_parse_cdata(pkt, len, &A, &B, &c), 0);
+
+	/* the segment: 200 mask bytes at b = 2 are 800 elements */
+	CHECK_EQ(mw_wire_cdata_seg(&c, &d, 10, &g), 0);
+	CHECK(g.elem_off == 4096 && g.elem_cnt == 800 && g.val_cnt == 3);
+	CHECK(g.val_off == MW_VAL_OFF_UNKNOWN);
+	c.seg_idx = 0; /* segment 0 is always a full DATA */
+	CHECK_EQ(mw_wire_cdata_seg(&c, &d, 10, &g), MW_EFORMAT);
+	c.seg_idx = 10;
+	CHECK_EQ(mw_wire_cdata_seg(&c, &d, 10, &g), MW_EFORMAT);
+	c.seg_idx = 5;
+	d.codec = MW_CODEC_TOPK; /* no compact form */
+	CHECK_EQ(mw_wire_cdata_seg(&c, &d, 10, &g), MW_EFORMAT);
+	d.codec = MW_CODEC_QUANT; /* values where the codec has none */
+	CHECK_EQ(mw_wire_cdata_seg(&c, &d, 10, &g), MW_EFORMAT);
+	d.codec = MW_CODEC_MS;
+	c.elem_off = 4100;
+	CHECK_EQ(mw_wire_cdata_seg(&c, &d, 10, &g), MW_ERANGE);
+	c.elem_off = 10000;
+	CHECK_EQ(mw_wire_cdata_seg(&c, &d, 10, &g), MW_ERANGE);
+	c.elem_off = 9600; /* 800 more elements would pass the end */
+	CHECK_EQ(mw_wire_cdata_seg(&c, &d, 10, &g), MW_ERANGE);
+	c.seg_idx = 9; /* the last runs to n: 400 elements, 100 bytes */
+	CHECK_EQ(mw_wire_cdata_seg(&c, &d, 10, &g), MW_ETRUNC);
+	c.payload_len = 100 + 12;
+	CHECK_EQ(mw_wire_cdata_seg(&c, &d, 10, &g), 0);
+	CHECK(g.elem_off == 9600 && g.elem_cnt == 400);
+	c.seg_idx = 5;
+	c.elem_off = 4096;
+	c.payload_len = 201 + 12; /* not whole groups of 8 */
+	CHECK_EQ(mw_wire_cdata_seg(&c, &d, 10, &g), MW_ERANGE);
+	c.payload_len = 8; /* shorter than its values */
+	CHECK_EQ(mw_wire_cdata_seg(&c, &d, 10, &g), MW_ETRUNC);
+	c.val_cnt = 101; /* more values than the tensor */
+	c.payload_len = 200 + 4 * 101;
+	CHECK_EQ(mw_wire_cdata_seg(&c, &d, 10, &g), MW_ERANGE);
+	/* dense: whole groups of 32 bytes */
+	d.codec = MW_CODEC_DENSE;
+	d.bits = 0;
+	d.k = 0;
+	c.val_cnt = 0;
+	c.payload_len = 4 * 64;
+	CHECK_EQ(mw_wire_cdata_seg(&c, &d, 10, &g), 0);
+	CHECK(g.elem_cnt == 64 && g.val_cnt == 0);
+	c.payload_len = 4 * 60;
+	CHECK_EQ(mw_wire_cdata_seg(&c, &d, 10, &g), MW_ERANGE);
+
+	/* the tensor id nearest the receiver's next one */
+	CHECK(mw_wire_tid_expand(0x0005, 0x0001FFF0u) == 0x00020005u);
+	CHECK(mw_wire_tid_expand(0xFFF0, 0x00020005u) == 0x0001FFF0u);
+	CHECK(mw_wire_tid_expand(0x1234, 0x00051234u) == 0x00051234u);
+	CHECK(mw_wire_tid_expand(0xFFFF, 0) == 0xFFFFFFFFu);
+	CHECK(mw_wire_tid_expand(0x7FFF, 0) == 0x7FFFu);
+	CHECK(mw_wire_tid_expand(0x8000, 0) == 0xFFFF8000u);
+	CHECK(mw_ptype_is_data(MW_PT_DATA) && mw_ptype_is_data(MW_PT_CDATA));
+	CHECK(!mw_ptype_is_data(MW_PT_ACK));
+}
+
 int main(void)
 {
 	test_crc();
@@ -463,5 +573,6 @@ int main(void)
 	test_data_deadline();
 	test_close_ident();
 	test_shape();
+	test_cdata();
 	return mw_test_exit("test_wire");
 }
