@@ -92,6 +92,13 @@ FIELD_OFF = {
     "maskwire.ack.block.bitmap_len": "MW_OFF_BLK_BITMAP_LEN",
     "maskwire.ack.block.bitmap": "MW_OFF_BLK_BITMAP",
     "maskwire.close.reason": "MW_OFF_CLOSE_REASON",
+    "maskwire.cdata.pn": "MW_OFF_CDATA_PN",
+    "maskwire.cdata.tid16": "MW_OFF_CDATA_TID",
+    "maskwire.cdata.val_cnt": "MW_OFF_CDATA_VAL_CNT",
+    "maskwire.cdata.seg_idx": "MW_OFF_CDATA_SEG_IDX",
+    "maskwire.cdata.elem_off": "MW_OFF_CDATA_ELEM_OFF",
+    "maskwire.cdata.crc": "MW_OFF_CDATA_CRC",
+    "maskwire.cdata.payload": "MW_OFF_CDATA_PAYLOAD",
     FIRST_BLOCK: "MW_OFF_ACK_BLOCKS",
 }
 
@@ -182,7 +189,7 @@ def norm_int_list(v):
 
 
 def same(field, c, t):
-    if field == "maskwire.crc.status":
+    if field in ("maskwire.crc.status", "maskwire.cdata.crc.status"):
         return t == {"good": "1", "bad": "0"}[c]
     if field in ("maskwire.data.p0", "maskwire.data.p1"):
         want = struct.unpack(">f", struct.pack(">I", int(c, 16)))[0]
@@ -243,20 +250,74 @@ DOC_FIELDS = {
 }
 
 
-def doc_example_pcap(path):
-    """The example HELLO in Ethernet/IPv4/UDP (port 47000), as a pcap."""
-    udp = struct.pack(">HHHH", 47000, 47000, 8 + len(DOC_HELLO), 0) + DOC_HELLO
-    ip = bytearray(struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1,
-                               0x4000, 64, 17, 0, bytes([10, 0, 0, 1]),
-                               bytes([10, 0, 0, 2])))
-    s = sum(struct.unpack(">10H", ip))
-    s = (s & 0xFFFF) + (s >> 16)
-    s = (s & 0xFFFF) + (s >> 16)
-    ip[10:12] = struct.pack(">H", ~s & 0xFFFF)
-    frame = bytes.fromhex("020000000002020000000001") + b"\x08\x00" + bytes(ip) + udp
+# docs/PROTOCOL.md 5.6: a compact DATA from {1000, 1} to {2000, 1}, after
+# a packet of the same direction that names those identities (the same
+# HELLO, addressed to {2000, 1}, its CRC redone).
+DOC_CDATA = bytes.fromhex(
+    "4d5701060000000500020003000000040000"
+    "0640cd56e414") + bytes(range(16))
+
+
+def crc32c(data):
+    c = 0xFFFFFFFF
+    for b in data:
+        c ^= b
+        for _ in range(8):
+            c = (c >> 1) ^ (0x82F63B78 & -(c & 1))
+    return c ^ 0xFFFFFFFF
+
+
+def doc_hello_to(inc, gen):
+    h = bytearray(DOC_HELLO)
+    h[16:24] = struct.pack(">II", inc, gen)
+    h[24:28] = b"\0\0\0\0"
+    h[24:28] = struct.pack(">I", crc32c(bytes(h)))
+    return bytes(h)
+
+
+def doc_example_pcap(path, datagrams=(DOC_HELLO,)):
+    """Datagrams in Ethernet/IPv4/UDP (port 47000), 10.0.0.1 to
+    10.0.0.2, as a pcap; by default the example HELLO."""
+    frames = []
+    for dg in datagrams:
+        udp = struct.pack(">HHHH", 47000, 47000, 8 + len(dg), 0) + dg
+        ip = bytearray(struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp),
+                                   1, 0x4000, 64, 17, 0, bytes([10, 0, 0, 1]),
+                                   bytes([10, 0, 0, 2])))
+        s = sum(struct.unpack(">10H", ip))
+        s = (s & 0xFFFF) + (s >> 16)
+        s = (s & 0xFFFF) + (s >> 16)
+        ip[10:12] = struct.pack(">H", ~s & 0xFFFF)
+        frames.append(bytes.fromhex("020000000002020000000001") +
+                      b"\x08\x00" + bytes(ip) + udp)
     with open(path, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-        f.write(struct.pack("<IIII", 0, 0, len(frame), len(frame)) + frame)
+        for frame in frames:
+            f.write(struct.pack("<IIII", 0, 0, len(frame), len(frame)) +
+                    frame)
+
+
+def check_doc_cdata(ck, pcaptool):
+    path = os.path.join(tempfile.mkdtemp(prefix="mw-doc-"), "cdata.pcap")
+    fields = ["maskwire.type", "maskwire.cdata.pn", "maskwire.cdata.tid16",
+              "maskwire.cdata.val_cnt", "maskwire.cdata.seg_idx",
+              "maskwire.cdata.elem_off", "maskwire.cdata.crc",
+              "maskwire.cdata.crc.status", "maskwire.cdata.payload_len"]
+    try:
+        doc_example_pcap(path, (doc_hello_to(2000, 1), DOC_CDATA))
+        c = ptlib.dump(pcaptool, path)[1]
+        t = tshark_fields(path, fields)[1]
+    finally:
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+    ck.eq("PROTOCOL.md 5.6 example: C parser status", c["pt.status"], "ok")
+    ck.eq("PROTOCOL.md 5.6 example: CRC status (C, tshark)",
+          (c["maskwire.cdata.crc.status"], t["maskwire.cdata.crc.status"]),
+          ("good", "1"))
+    want = [6, 5, 2, 3, 4, 1600, 0xcd56e414, None, 16]
+    for f, v in zip(fields, want):
+        if v is not None:
+            ck.eq("PROTOCOL.md 5.6 example %s (C, tshark)" % f,
+                  (int(c[f], 0), int(t[f], 0)), (v, v))
 
 
 def check_doc_example(ck, pcaptool):
@@ -311,6 +372,7 @@ def main():
         if n.endswith(".pcap"))
     ck = ptlib.Checker()
     check_doc_example(ck, pcaptool)
+    check_doc_cdata(ck, pcaptool)
     check_layout(ck, caps)
     total_fields = total_dgrams = 0
     for cap in caps:

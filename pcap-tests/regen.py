@@ -69,6 +69,15 @@ RECORDINGS = [
     dict(name="labels-raw-1500", n=8, mtu=1500,
          gen=["--kind", "labels", "--shape", "256"],
          description="labels, raw bytes (u8), MTU 1500, lossless"),
+    dict(name="act-ms-1500-compact-lossy", n=6, mtu=1500,
+         gen=["--kind", "activation", "--shape", "16,64,8,8", "--ratio",
+              "0.99"],
+         faults=["--tx-drop", "0.05", "--reorder", "0.05", "--dup", "0.03",
+                 "--fault-seed", "14"],
+         description="activations, MS 2-bit r=0.99, 16x64x8x8, MTU 1500: "
+                     "14 segments a tensor, the first four full DATA, the "
+                     "rest compact (PROTOCOL.md 5.6); sender drops 5%, "
+                     "reorders 5%, duplicates 3%"),
 ]
 
 VARIANTS = [

@@ -38,6 +38,10 @@ static const char *const cols[] = {
 	"maskwire.ack.block.flags", "maskwire.ack.block.reserved",
 	"maskwire.ack.block.bitmap_len", "maskwire.ack.block.bitmap",
 	"maskwire.close.reason",
+	"maskwire.cdata.pn", "maskwire.cdata.tid16", "maskwire.cdata.val_cnt",
+	"maskwire.cdata.seg_idx", "maskwire.cdata.elem_off",
+	"maskwire.cdata.crc", "maskwire.cdata.crc.status",
+	"maskwire.cdata.payload_len",
 };
 #define NCOLS (sizeof(cols) / sizeof(cols[0]))
 #define CELL 1024
@@ -95,7 +99,7 @@ static void add(struct row *r, const char *name, const char *fmt, ...)
  * fits. Returns the UDP payload or NULL.
  */
 static const uint8_t *find_udp(const struct pt_frame *f, uint16_t port,
-			       size_t *len)
+			       size_t *len, uint32_t ips[2])
 {
 	const uint8_t *d = f->d;
 	size_t n = f->caplen, off = 12, ihl, tot, ulen;
@@ -125,6 +129,8 @@ static const uint8_t *find_udp(const struct pt_frame *f, uint16_t port,
 	if (ihl < 20 || tot < ihl + 8 || tot > n || d[9] != 17 ||
 	    (mw_get16(d + 6) & 0x3fffu))
 		return NULL;
+	ips[0] = mw_get32(d + 12);
+	ips[1] = mw_get32(d + 16);
 	d += ihl;
 	ulen = mw_get16(d + 4);
 	if (ulen < 8 || ulen > tot - ihl)
@@ -290,8 +296,87 @@ out:
 		*rc = MW_ETRUNC;
 }
 
+/*
+ * A compact DATA's CRC covers the session's identities (PROTOCOL.md 5.6),
+ * which it does not carry: they are those of the last version-1 packet
+ * (type 1-5, length field right) with a good CRC and a known destination
+ * sent in the same direction (source IPv4 address to destination). The
+ * dissector follows the same rule.
+ */
+#define DIRS 16
+struct dir {
+	uint32_t ips[2];
+	struct mw_ident src, dst;
+};
+
+/* Does this datagram (its CRC good) name the identities for the compact
+ * DATA after it: version 1, magic, type 1-5, length field equal to the
+ * datagram, a destination other than {0,0}? */
+static int cdata_ident_src(const uint8_t *pl, size_t len)
+{
+	return len >= MW_WIRE_HDR_LEN &&
+	       mw_get16(pl + MW_OFF_MAGIC) == MW_WIRE_MAGIC &&
+	       pl[MW_OFF_VERSION] == MW_WIRE_VERSION && pl[MW_OFF_TYPE] >= 1 &&
+	       pl[MW_OFF_TYPE] <= 5 && mw_get16(pl + MW_OFF_LEN) == len &&
+	       (mw_get32(pl + MW_OFF_DST_INC) || mw_get32(pl + MW_OFF_DST_GEN));
+}
+
+static struct dir *dir_find(struct dir *t, size_t *n, const uint32_t ips[2],
+			    int add)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (t[i].ips[0] == ips[0] && t[i].ips[1] == ips[1])
+			return &t[i];
+	if (!add || *n == DIRS)
+		return NULL;
+	memset(&t[*n], 0, sizeof(t[*n]));
+	t[*n].ips[0] = ips[0];
+	t[*n].ips[1] = ips[1];
+	return &t[(*n)++];
+}
+
+static void dump_cdata(struct row *r, const uint8_t *pl, size_t len,
+		       const struct dir *dr)
+{
+	struct mw_cdata c;
+	int rc = mw_wire_parse_cdata(pl, len, NULL, NULL, &c);
+
+	set(r, "pt.kind", "maskwire");
+	set(r, "maskwire.magic", "%u", mw_get16(pl + MW_OFF_MAGIC));
+	set(r, "maskwire.version", "%u", pl[MW_OFF_VERSION]);
+	set(r, "maskwire.type", "%u", pl[MW_OFF_TYPE]);
+	if (len >= MW_WIRE_CDATA_HDR_LEN) {
+		set(r, "maskwire.cdata.pn", "%u",
+		    mw_get32(pl + MW_OFF_CDATA_PN));
+		set(r, "maskwire.cdata.tid16", "%u",
+		    mw_get16(pl + MW_OFF_CDATA_TID));
+		set(r, "maskwire.cdata.val_cnt", "%u",
+		    mw_get16(pl + MW_OFF_CDATA_VAL_CNT));
+		set(r, "maskwire.cdata.seg_idx", "%u",
+		    mw_get32(pl + MW_OFF_CDATA_SEG_IDX));
+		set(r, "maskwire.cdata.elem_off", "%u",
+		    mw_get32(pl + MW_OFF_CDATA_ELEM_OFF));
+		set(r, "maskwire.cdata.crc", "%u",
+		    mw_get32(pl + MW_OFF_CDATA_CRC));
+		set(r, "maskwire.cdata.payload_len", "%zu",
+		    len - MW_WIRE_CDATA_HDR_LEN);
+		if (dr) {
+			int ok = mw_wire_cdata_crc_ok(pl, len, &dr->src,
+						      &dr->dst);
+
+			set(r, "maskwire.cdata.crc.status", "%s",
+			    ok ? "good" : "bad");
+			if (rc == 0 && !ok)
+				rc = MW_ECHECKSUM;
+		}
+	}
+	set(r, "pt.status", "%s", status_name(rc));
+}
+
 int pt_cmd_dump(int argc, char **argv)
 {
+	struct dir dirs[DIRS];
+	size_t ndirs = 0;
 	struct pt_cap c;
 	char err[256];
 	const char *path = NULL;
@@ -326,13 +411,16 @@ int pt_cmd_dump(int argc, char **argv)
 		const struct pt_frame *f = &c.f[fi];
 		const uint8_t *pl;
 		size_t len = 0;
+		uint32_t ips[2] = {0, 0};
 		struct mw_hdr h;
 		int rc;
 
 		memset(r, 0, sizeof(*r));
 		set(r, "frame.number", "%zu", fi + 1);
-		pl = find_udp(f, (uint16_t)port, &len);
-		if (!pl || len < MW_WIRE_HDR_LEN) {
+		pl = find_udp(f, (uint16_t)port, &len, ips);
+		if (pl && mw_wire_is_cdata(pl, len)) {
+			dump_cdata(r, pl, len, dir_find(dirs, &ndirs, ips, 0));
+		} else if (!pl || len < MW_WIRE_HDR_LEN) {
 			/* ARP is what a replaying side may send besides
 			 * maskwire datagrams. */
 			const char *kind = "other";
@@ -349,6 +437,7 @@ int pt_cmd_dump(int argc, char **argv)
 			set(r, "pt.kind", "%s", kind);
 		} else {
 			set(r, "pt.kind", "maskwire");
+			memset(&h, 0, sizeof(h));
 			rc = mw_wire_parse_hdr(pl, len, &h);
 			set(r, "maskwire.magic", "%u",
 			    mw_get16(pl + MW_OFF_MAGIC));
@@ -382,11 +471,19 @@ int pt_cmd_dump(int argc, char **argv)
 							: len - MW_SEC_TRAILER_LEN,
 						  ty, &rc);
 			} else {
+				int good = datagram_crc(pl, len) ==
+					   mw_get32(pl + MW_OFF_CRC);
+				struct dir *dr;
+
 				set(r, "maskwire.crc.status", "%s",
-				    datagram_crc(pl, len) ==
-						    mw_get32(pl + MW_OFF_CRC)
-					    ? "good"
-					    : "bad");
+				    good ? "good" : "bad");
+				if (good && cdata_ident_src(pl, len) &&
+				    (dr = dir_find(dirs, &ndirs, ips, 1))) {
+					dr->src.inc = mw_get32(pl + MW_OFF_SRC_INC);
+					dr->src.gen = mw_get32(pl + MW_OFF_SRC_GEN);
+					dr->dst.inc = mw_get32(pl + MW_OFF_DST_INC);
+					dr->dst.gen = mw_get32(pl + MW_OFF_DST_GEN);
+				}
 				if (rc == 0 || rc == MW_EFORMAT)
 					dump_body(r, pl, len, pl[MW_OFF_TYPE],
 						  &rc);

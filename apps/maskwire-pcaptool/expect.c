@@ -66,7 +66,8 @@ struct model {
 		arp_reply_rx, arp_reply_ignored, arp_reply_tx;
 	uint64_t net_drop[MW_NET_DROP_COUNT_];
 	/* transport */
-	uint64_t pkts_rx, data_rx, data_rx_dup, hello_rx, close_rx, acks_rx,
+	uint64_t pkts_rx, data_rx, data_rx_dup, data_rx_compact, hello_rx,
+		close_rx, acks_rx,
 		peer_restarts, session_resets, tensors_delivered;
 	uint64_t drop[MW_DROP_COUNT_];
 	/* what goes back */
@@ -158,13 +159,73 @@ static void note_pn(struct model *m, uint32_t pn)
 	}
 }
 
+/* Value offsets meet, unless one is not carried (compact DATA, 5.6). */
+static bool vals_meet(uint64_t off, uint64_t cnt, uint64_t next)
+{
+	return off == MW_VAL_OFF_UNKNOWN || next == MW_VAL_OFF_UNKNOWN ||
+	       off + cnt == next;
+}
+
+/* A segment of a tensor with receive state that is not a duplicate:
+ * tiling with its received neighbours, decoding, recording, delivery.
+ * Returns NULL if used, or why not. */
+static const char *seg_accept(struct model *m, struct slot *sl,
+			      uint32_t idx, const struct mw_seg *sg,
+			      const uint8_t *payload, size_t plen, uint32_t pn,
+			      bool opened)
+{
+	const struct mw_codec_desc *dc = &sl->desc;
+	int64_t got;
+
+	if (idx > 0 && bit(sl->bm, idx - 1)) {
+		const struct seg_rec *r = &sl->rs[idx - 1];
+
+		if (r->eo + r->ec != sg->elem_off ||
+		    !vals_meet(r->vo, r->vc, sg->val_off))
+			return drop(m, MW_DROP_INCONSISTENT);
+	}
+	if (idx + 1 < sl->seg_cnt && bit(sl->bm, idx + 1)) {
+		const struct seg_rec *r = &sl->rs[idx + 1];
+
+		if (sg->elem_off + sg->elem_cnt != r->eo ||
+		    !vals_meet(sg->val_off, sg->val_cnt, r->vo))
+			return drop(m, MW_DROP_INCONSISTENT);
+	}
+	got = mw_seg_decode(dc, sg->elem_off, sg->elem_cnt, payload, plen,
+			    sl->buf);
+	if (got >= 0 &&
+	    (dc->codec == MW_CODEC_MS || dc->codec == MW_CODEC_MS_SIGNED ||
+	     dc->codec == MW_CODEC_TOPK) &&
+	    (uint64_t)got != sg->val_cnt)
+		got = -1;
+	if (got < 0) {
+		/* a dropped packet leaves no state (PROTOCOL.md 11) */
+		if (opened)
+			slot_clear(sl);
+		return drop(m, MW_DROP_PAYLOAD);
+	}
+	note_pn(m, pn);
+	sl->rs[idx] = (struct seg_rec){sg->elem_off, sg->elem_cnt,
+				       sg->val_off, sg->val_cnt};
+	sl->bm[idx / 8] |= (uint8_t)(1u << (idx % 8));
+	sl->rcvd++;
+	m->data_rx++;
+	if (sl->rcvd == sl->seg_cnt) {
+		sl->complete = true;
+		if (deliver(m) < 0) {
+			fprintf(stderr, "maskwire-pcaptool: out of memory\n");
+			exit(3);
+		}
+	}
+	return NULL;
+}
+
 /* A DATA packet of the open session. Returns NULL if used, or why not. */
 static const char *on_data(struct model *m, const uint8_t *pl, size_t len)
 {
 	struct mw_data d;
 	struct slot *sl;
 	int32_t off;
-	int64_t got;
 	bool opened = false;
 	int rc = mw_wire_parse_data(pl, len, &d);
 
@@ -216,47 +277,68 @@ static const char *on_data(struct model *m, const uint8_t *pl, size_t len)
 		memcpy(sl->tblock, pl + MW_WIRE_TBLOCK_OFF, MW_WIRE_TBLOCK_LEN);
 		opened = true;
 	}
-	if (d.seg_idx > 0 && bit(sl->bm, d.seg_idx - 1)) {
-		const struct seg_rec *r = &sl->rs[d.seg_idx - 1];
+	return seg_accept(m, sl, d.seg_idx, &d.seg, d.payload, d.payload_len,
+			  d.pn, opened);
+}
 
-		if (r->eo + r->ec != d.seg.elem_off ||
-		    r->vo + r->vc != d.seg.val_off)
-			return drop(m, MW_DROP_INCONSISTENT);
-	}
-	if (d.seg_idx + 1 < d.seg_cnt && bit(sl->bm, d.seg_idx + 1)) {
-		const struct seg_rec *r = &sl->rs[d.seg_idx + 1];
+/* A compact DATA (PROTOCOL.md 5.6) from the peer, in the order of 11;
+ * its tensor's descriptor comes from a full DATA taken before it. */
+static const char *on_cdata(struct model *m, const uint8_t *pl, size_t len)
+{
+	struct mw_cdata c;
+	struct mw_seg sg;
+	struct slot *sl;
+	const char *why;
+	uint32_t tid;
+	int32_t off;
+	int rc;
 
-		if (d.seg.elem_off + d.seg.elem_cnt != r->eo ||
-		    d.seg.val_off + d.seg.val_cnt != r->vo)
-			return drop(m, MW_DROP_INCONSISTENT);
+	if (len < MW_WIRE_CDATA_HDR_LEN)
+		return drop(m, MW_DROP_TRUNC);
+	if (pl[MW_OFF_VERSION] != MW_WIRE_VERSION)
+		return drop(m, MW_DROP_VERSION);
+	if (!m->remote_known) {
+		m->resyncs++;
+		return drop(m, MW_DROP_SESSION);
 	}
-	got = mw_seg_decode(&d.desc, d.seg.elem_off, d.seg.elem_cnt,
-			    d.payload, d.payload_len, sl->buf);
-	if (got >= 0 &&
-	    (d.desc.codec == MW_CODEC_MS || d.desc.codec == MW_CODEC_MS_SIGNED ||
-	     d.desc.codec == MW_CODEC_TOPK) &&
-	    (uint64_t)got != d.seg.val_cnt)
-		got = -1;
-	if (got < 0) {
-		/* a dropped packet leaves no state (PROTOCOL.md 11) */
-		if (opened)
-			slot_clear(sl);
+	if (m->remote_closed)
+		return drop(m, MW_DROP_STALE);
+	rc = mw_wire_parse_cdata(pl, len, &m->remote, &m->local, &c);
+	if (rc < 0)
+		return drop(m, mw_drop_for_hdr_error(rc));
+	tid = mw_wire_tid_expand(c.tid16, m->rx_next);
+	off = sdiff(tid, m->rx_next);
+	if (off < 0) {
+		note_pn(m, c.pn);
+		m->data_rx++;
+		m->data_rx_dup++;
+		return NULL;
+	}
+	if ((uint32_t)off >= m->s->window) {
+		note_pn(m, c.pn);
+		return drop(m, MW_DROP_WINDOW);
+	}
+	sl = &m->slots[tid % m->s->window];
+	if (!sl->used || sl->tid != tid) {
+		note_pn(m, c.pn); /* reported, so the sender repairs it */
+		return drop(m, MW_DROP_NO_DESC);
+	}
+	rc = mw_wire_cdata_seg(&c, &sl->desc, sl->seg_cnt, &sg);
+	if (rc == MW_ETRUNC)
 		return drop(m, MW_DROP_PAYLOAD);
+	if (rc < 0)
+		return drop(m, MW_DROP_HEADER);
+	if (sl->complete || bit(sl->bm, c.seg_idx)) {
+		note_pn(m, c.pn);
+		m->data_rx++;
+		m->data_rx_dup++;
+		return NULL;
 	}
-	note_pn(m, d.pn);
-	sl->rs[d.seg_idx] = (struct seg_rec){d.seg.elem_off, d.seg.elem_cnt,
-					     d.seg.val_off, d.seg.val_cnt};
-	sl->bm[d.seg_idx / 8] |= (uint8_t)(1u << (d.seg_idx % 8));
-	sl->rcvd++;
-	m->data_rx++;
-	if (sl->rcvd == sl->seg_cnt) {
-		sl->complete = true;
-		if (deliver(m) < 0) {
-			fprintf(stderr, "maskwire-pcaptool: out of memory\n");
-			exit(3);
-		}
-	}
-	return NULL;
+	why = seg_accept(m, sl, c.seg_idx, &sg, c.payload, c.payload_len, c.pn,
+			 false);
+	if (!why)
+		m->data_rx_compact++;
+	return why;
 }
 
 /* One datagram from the peer. Returns NULL if used, or why not. */
@@ -267,6 +349,8 @@ static const char *on_datagram(struct model *m, const uint8_t *pl,
 	int rc, c;
 
 	m->pkts_rx++;
+	if (mw_wire_is_cdata(pl, len))
+		return on_cdata(m, pl, len);
 	rc = mw_wire_parse_hdr(pl, len, &h);
 	if (rc < 0)
 		return drop(m, mw_drop_for_hdr_error(rc));
@@ -426,6 +510,7 @@ static void print_json(const struct model *m, FILE *o, size_t frames)
 	put_counter(o, "pkts_rx", m->pkts_rx, &first);
 	put_counter(o, "data_rx", m->data_rx, &first);
 	put_counter(o, "data_rx_dup", m->data_rx_dup, &first);
+	put_counter(o, "data_rx_compact", m->data_rx_compact, &first);
 	put_counter(o, "hello_rx", m->hello_rx, &first);
 	put_counter(o, "close_rx", m->close_rx, &first);
 	put_counter(o, "acks_rx", m->acks_rx, &first);

@@ -16,7 +16,9 @@
 -- header fields are big-endian; the codec payload after a DATA header is
 -- little-endian and is shown as bytes. The CRC32C (Castagnoli) over the
 -- datagram, its own field read as zero, is recomputed and reported in
--- maskwire.crc.status. Follows docs/PROTOCOL.md (sections 4 and 5); where
+-- maskwire.crc.status. Compact DATA (type 6, PROTOCOL.md 5.6) has its own
+-- 24-byte header (maskwire.cdata.*); its CRC also covers the session's
+-- identities, taken from the packets before it in the same direction. Follows docs/PROTOCOL.md (sections 4 and 5); where
 -- a layout detail matters, dataplane/core/src/wire.c is what the code does.
 
 local mw = Proto("maskwire", "maskwire tensor transport")
@@ -24,7 +26,7 @@ local mw = Proto("maskwire", "maskwire tensor transport")
 local bit = bit32 or bit
 
 local ptypes = {[1] = "HELLO", [2] = "HELLO_ACK", [3] = "DATA", [4] = "ACK",
-                [5] = "CLOSE"}
+                [5] = "CLOSE", [6] = "CDATA"}
 local codecs = {[0] = "dense", [1] = "ms", [2] = "ms-signed", [3] = "topk",
                 [4] = "quant", [5] = "raw"}
 local dtypes = {[0] = "f32", [1] = "f16", [2] = "bf16", [3] = "f64",
@@ -50,7 +52,7 @@ local errors = {[0] = "application close", [-1] = "invalid argument",
   [-24] = "input changed while it was being read",
   [-25] = "authentication failed"}
 
-local HDR_LEN, HELLO_LEN, DATA_HDR_LEN = 28, 52, 140
+local HDR_LEN, HELLO_LEN, DATA_HDR_LEN, CDATA_HDR_LEN = 28, 52, 140, 24
 local SEC_TRAILER, SEC_NONCE = 24, 32
 local ACK_FIXED_LEN, ACK_BLOCK_LEN, CLOSE_LEN = 48, 12, 32
 
@@ -128,6 +130,18 @@ local f = {
   b_bitmap = F.bytes("maskwire.ack.block.bitmap", "Bitmap"),
 
   c_reason = F.int32("maskwire.close.reason", "Reason", base.DEC, errors),
+
+  cd_pn = F.uint32("maskwire.cdata.pn", "Packet number"),
+  cd_tid16 = F.uint16("maskwire.cdata.tid16", "Tensor id (low 16 bits)"),
+  cd_val_cnt = F.uint16("maskwire.cdata.val_cnt", "Values"),
+  cd_seg_idx = F.uint32("maskwire.cdata.seg_idx", "Segment index"),
+  cd_elem_off = F.uint32("maskwire.cdata.elem_off", "Element offset"),
+  cd_crc = F.uint32("maskwire.cdata.crc", "CRC32C (with the identities)",
+                    base.HEX),
+  cd_crc_status = F.uint8("maskwire.cdata.crc.status", "CRC32C status",
+                          base.DEC, crc_states),
+  cd_payload_len = F.uint32("maskwire.cdata.payload_len", "Payload length"),
+  cd_payload = F.bytes("maskwire.cdata.payload", "Codec payload"),
 }
 local fl = {}
 for _, v in pairs(f) do fl[#fl + 1] = v end
@@ -159,15 +173,71 @@ for i = 0, 255 do
   crc_tab[i] = c
 end
 
-local function crc32c(tvb, len)
+local function crc_byte(c, b)
+  return bit.bxor(crc_tab[bit.band(bit.bxor(c, b), 0xFF)], bit.rshift(c, 8))
+end
+
+-- CRC32C of the datagram with its crc field (4 bytes at crc_off) read as
+-- zero, after the bytes of pre (a list of 32-bit big-endian words).
+local function crc32c(tvb, len, crc_off, pre)
   local c = 0xFFFFFFFF
+  for _, w in ipairs(pre or {}) do
+    for sh = 24, 0, -8 do
+      c = crc_byte(c, bit.band(bit.rshift(w, sh), 0xFF))
+    end
+  end
   local ba = tvb:bytes(0, len)
   for i = 0, len - 1 do
     local b = ba:get_index(i)
-    if i >= 24 and i < 28 then b = 0 end
-    c = bit.bxor(crc_tab[bit.band(bit.bxor(c, b), 0xFF)], bit.rshift(c, 8))
+    if i >= crc_off and i < crc_off + 4 then b = 0 end
+    c = crc_byte(c, b)
   end
   return bit.band(bit.bnot(c), 0xFFFFFFFF)
+end
+
+-- Compact DATA (PROTOCOL.md 5.6) carries no identities; its CRC covers
+-- those of its session: the last version-1 packet (type 1-5, length
+-- field right, CRC good, destination known) in the same direction
+-- (source address to destination address) names them. Kept per frame,
+-- so that a second pass shows what the first one saw.
+local dir_ident, frame_ident = {}, {}
+
+local function dir_key(pinfo)
+  return tostring(pinfo.src) .. ">" .. tostring(pinfo.dst)
+end
+
+local function dissect_cdata(tvb, pinfo, t, len)
+  t:add(f.magic, tvb(0, 2))
+  t:add(f.version, tvb(2, 1))
+  t:add(f.type, tvb(3, 1))
+  pinfo.cols.info = "CDATA"
+  t:append_text(", CDATA")
+  if len < CDATA_HDR_LEN then
+    t:add_proto_expert_info(e_short)
+    return len
+  end
+  t:add(f.cd_pn, tvb(4, 4))
+  t:add(f.cd_tid16, tvb(8, 2))
+  t:add(f.cd_val_cnt, tvb(10, 2))
+  t:add(f.cd_seg_idx, tvb(12, 4))
+  t:add(f.cd_elem_off, tvb(16, 4))
+  local ct = t:add(f.cd_crc, tvb(20, 4))
+  if not pinfo.visited then
+    frame_ident[pinfo.number] = dir_ident[dir_key(pinfo)]
+  end
+  local id = frame_ident[pinfo.number]
+  if id then
+    local good = crc32c(tvb, len, 20, id) == tvb(20, 4):uint()
+    t:add(f.cd_crc_status, good and 1 or 0):set_generated()
+    if not good then ct:add_proto_expert_info(e_crc) end
+  end
+  t:add(f.cd_payload_len, len - CDATA_HDR_LEN):set_generated()
+  if len > CDATA_HDR_LEN then
+    t:add(f.cd_payload, tvb(CDATA_HDR_LEN, len - CDATA_HDR_LEN))
+  end
+  pinfo.cols.info:append(string.format(" tid16=%u seg=%u pn=%u",
+    tvb(8, 2):uint(), tvb(12, 4):uint(), tvb(4, 4):uint()))
+  return len
 end
 
 local function dissect_hello(tvb, t, len)
@@ -263,6 +333,9 @@ function mw.dissector(tvb, pinfo, tree)
   local len = tvb:len()
   pinfo.cols.protocol = "MASKWIRE"
   local t = tree:add(mw, tvb())
+  if len >= 4 and tvb(0, 2):uint() == 0x4D57 and tvb(3, 1):uint() == 6 then
+    return dissect_cdata(tvb, pinfo, t, len)
+  end
   if len < HDR_LEN then
     t:add_proto_expert_info(e_short)
     return len
@@ -311,9 +384,15 @@ function mw.dissector(tvb, pinfo, tree)
     len = hello and HELLO_LEN or blen
   else
     local ct = t:add(f.crc, tvb(24, 4))
-    local good = crc32c(tvb, len) == tvb(24, 4):uint()
+    local good = crc32c(tvb, len, 24) == tvb(24, 4):uint()
     t:add(f.crc_status, good and 1 or 0):set_generated()
     if not good then ct:add_proto_expert_info(e_crc) end
+    if good and not pinfo.visited and ver == 1 and ty >= 1 and ty <= 5 and
+       tvb(4, 2):uint() == len and
+       (tvb(16, 4):uint() ~= 0 or tvb(20, 4):uint() ~= 0) then
+      dir_ident[dir_key(pinfo)] = {tvb(8, 4):uint(), tvb(12, 4):uint(),
+                                   tvb(16, 4):uint(), tvb(20, 4):uint()}
+    end
   end
 
   if ty == 1 or ty == 2 then
@@ -331,6 +410,11 @@ end
 
 local function heuristic(tvb, pinfo, tree)
   local len = tvb:len()
+  if len >= CDATA_HDR_LEN and tvb(0, 2):uint() == 0x4D57 and
+     tvb(2, 1):uint() == 1 and tvb(3, 1):uint() == 6 then
+    mw.dissector(tvb, pinfo, tree)
+    return true
+  end
   local ver = len >= HDR_LEN and tvb(2, 1):uint() or 0
   if len < HDR_LEN or tvb(0, 2):uint() ~= 0x4D57 or (ver ~= 1 and ver ~= 2)
      or not ptypes[tvb(3, 1):uint()] or tvb(4, 2):uint() ~= len then

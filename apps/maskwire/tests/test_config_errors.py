@@ -19,6 +19,8 @@ CASES = [
     (["--ip", "10.0.0.1", "--peer", "10.0.0.2:70000"], "--peer"),
     (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--tail-copy", "twice"],
      "--tail-copy: 'twice' is not off, on-loss or always"),
+    (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--compact", "yes"],
+     "--compact: 'yes' is not on or off"),
     (["--ip", "10.0.0.1", "--peer", "10.0.0.1"], "our own address"),
     (["--ip", "10.0.0.1", "--peer-mac", "02:00:00:00:00:01"], "must follow a --peer"),
     (["--ip", "10.0.0.1", "--peer", "10.0.0.2", "--peer-mac", "zz"], "--peer-mac"),

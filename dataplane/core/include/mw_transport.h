@@ -430,6 +430,15 @@ uint32_t mw_ep_incarnation(const struct mw_ep *ep);
 const char *mw_ep_crypto_name(const struct mw_ep *ep);
 
 /**
+ * Does this endpoint announce and send compact DATA (PROTOCOL.md 5.6)?
+ * cfg.compact, in plain mode, with a window of at most
+ * MW_CDATA_MAX_WINDOW. It is sent to a peer only if the peer announced
+ * it too (mw_ep_peer_caps()).
+ * @return 1 or 0.
+ */
+int mw_ep_compact(const struct mw_ep *ep);
+
+/**
  * Create an endpoint.
  * @param cfg  configuration (copied).
  * @param out  the endpoint.

@@ -300,8 +300,7 @@ void *mw_mem_alloc_raw(struct mw_ep *ep, size_t sz);
 void mw_mem_free(struct mw_ep *ep, void *p, size_t sz);
 /* Count a drop; returns err (negative) for the caller to return. */
 int mw_ep_drop(struct mw_ep *ep, enum mw_drop why, int err);
-/* Does this endpoint announce and send compact DATA (PROTOCOL.md 5.6)? */
-int mw_ep_compact(const struct mw_ep *ep);
+
 /* The next event slot (the queue is sized so it never overflows). */
 struct mw_event *mw_ep_ev_push(struct mw_ep *ep);
 void mw_ep_peer_event(struct mw_ep *ep, uint16_t id, uint8_t type,

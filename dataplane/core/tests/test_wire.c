@@ -552,6 +552,24 @@ static void test_cdata(void)
 	c.payload_len = 4 * 60;
 	CHECK_EQ(mw_wire_cdata_seg(&c, &d, 10, &g), MW_ERANGE);
 
+	/* PROTOCOL.md 5.6's example, byte for byte */
+	{
+		static const uint8_t ex[40] = {
+			0x4d, 0x57, 0x01, 0x06, 0x00, 0x00, 0x00, 0x05,
+			0x00, 0x02, 0x00, 0x03, 0x00, 0x00, 0x00, 0x04,
+			0x00, 0x00, 0x06, 0x40, 0xcd, 0x56, 0xe4, 0x14,
+			0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+		const struct mw_ident s1 = {1000, 1}, d1 = {2000, 1};
+		struct mw_seg es = {1600, 0, 0, 3};
+		uint8_t b[40];
+
+		for (int i = 0; i < 16; i++)
+			b[24 + i] = (uint8_t)i;
+		mw_wire_put_cdata(b, 5, 0x10002u, 4, &es);
+		CHECK_EQ(mw_wire_finish_cdata(b, 40, &s1, &d1), 40);
+		CHECK(memcmp(b, ex, 40) == 0);
+	}
+
 	/* the tensor id nearest the receiver's next one */
 	CHECK(mw_wire_tid_expand(0x0005, 0x0001FFF0u) == 0x00020005u);
 	CHECK(mw_wire_tid_expand(0xFFF0, 0x00020005u) == 0x0001FFF0u);
