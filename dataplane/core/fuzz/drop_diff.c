@@ -40,7 +40,7 @@ struct dd {
 	uint64_t now;
 	struct dd_pkt q[DD_MAXQ]; /* A -> B, in flight */
 	unsigned nq;
-	struct dd_pkt last;       /* the latest DATA A sent */
+	struct dd_pkt last;       /* the latest DATA (full or compact) A sent */
 	int same;                 /* B1 and B2 must be identical */
 	int failed;
 	int extra_done;
@@ -179,9 +179,10 @@ static void extra(struct dd *d, struct mw_fuzz_in *in)
 {
 	struct dd_pkt x;
 	struct mw_counters c0, c1;
-	struct mw_peer_info pi;
+	struct mw_peer_info pi, pb;
 	unsigned i, k, mode = take(in, d->sec ? 5 : 4);
-	int rc;
+	size_t hl;
+	int rc, cdata;
 
 	d->extra_done = 1;
 	if (mode == 4 && d->last.len) {
@@ -189,18 +190,19 @@ static void extra(struct dd *d, struct mw_fuzz_in *in)
 	} else if (mode < 3 && d->last.len) {
 		x = d->last;
 		k = 1 + take(in, 6);
+		/* a compact DATA's header is bytes 4-23 (PROTOCOL.md 5.6) */
+		cdata = x.b[MW_OFF_TYPE] == MW_PT_CDATA;
+		hl = cdata ? MW_WIRE_CDATA_HDR_LEN : MW_WIRE_DATA_HDR_LEN;
 		for (i = 0; i < k; i++) {
 			size_t off = (size_t)(take(in, 0) << 8 | take(in, 0)) %
 				     x.len;
+			size_t h0 = cdata ? 4 : MW_WIRE_HDR_LEN;
 
 			/* mode 0: header bytes, 1: payload, 2: anywhere */
-			if (mode == 0 && x.len > MW_WIRE_HDR_LEN)
-				off = MW_WIRE_HDR_LEN +
-				      off % (MW_WIRE_DATA_HDR_LEN -
-					     MW_WIRE_HDR_LEN);
-			else if (mode == 1 && x.len > MW_WIRE_DATA_HDR_LEN)
-				off = MW_WIRE_DATA_HDR_LEN +
-				      off % (x.len - MW_WIRE_DATA_HDR_LEN);
+			if (mode == 0 && x.len > h0)
+				off = h0 + off % (hl - h0);
+			else if (mode == 1 && x.len > hl)
+				off = hl + off % (x.len - hl);
 			x.b[off] ^= (uint8_t)(1 + take(in, 255));
 		}
 	} else {
@@ -211,10 +213,19 @@ static void extra(struct dd *d, struct mw_fuzz_in *in)
 		mw_wire_put_hdr(x.b, x.b[3] % 6, x.b[6] & 1, &pi.local,
 				&pi.remote);
 	}
-	/* plain: make the CRC valid again, mostly; secure: there is none */
-	if (x.len >= MW_WIRE_HDR_LEN && take(in, 4) != 0 && mode != 4 &&
-	    (!d->sec || x.b[MW_OFF_VERSION] == MW_WIRE_VERSION))
+	/* plain: make the CRC valid again, mostly (a compact DATA's under
+	 * the session's identities); secure: there is none */
+	mw_ep_peer_info(d->a, d->pa, &pi);
+	if (mw_wire_is_cdata(x.b, x.len) && x.len >= MW_WIRE_CDATA_HDR_LEN) {
+		if (take(in, 4) != 0 && mode != 4)
+			mw_wire_finish_cdata(x.b, x.len, &pi.local,
+					     &pi.remote);
+	} else if (x.len >= MW_WIRE_HDR_LEN && take(in, 4) != 0 &&
+		   mode != 4 &&
+		   (!d->sec || x.b[MW_OFF_VERSION] == MW_WIRE_VERSION)) {
 		mw_wire_finish(x.b, x.len);
+	}
+	mw_ep_peer_info(d->b2, d->pb2, &pb);
 	mw_ep_counters(d->b2, &c0);
 	rc = mw_ep_recv(d->b2, d->pb2, x.b, x.len, d->now);
 	mw_ep_counters(d->b2, &c1);
@@ -226,9 +237,17 @@ static void extra(struct dd *d, struct mw_fuzz_in *in)
 		if (c1.drop[i] != c0.drop[i])
 			d->extra_why = (enum mw_drop)i;
 	/* Drops with an extra action (section 11) change state by design;
-	 * so does a HELLO failing its tag: it took a token (12.6). */
+	 * so does a HELLO failing its tag: it took a token (12.6); and a
+	 * compact DATA dropped after its CRC verified confirms a session
+	 * not confirmed yet (5.6). */
+	if (pb.state != MW_PEER_OPEN && mw_wire_is_cdata(x.b, x.len) &&
+	    d->extra_why != MW_DROP_TRUNC && d->extra_why != MW_DROP_VERSION &&
+	    d->extra_why != MW_DROP_SESSION && d->extra_why != MW_DROP_STALE &&
+	    d->extra_why != MW_DROP_CHECKSUM)
+		d->same = 0;
 	if (d->extra_why == MW_DROP_SESSION || d->extra_why == MW_DROP_WINDOW ||
 	    d->extra_why == MW_DROP_NOBUF || d->extra_why == MW_DROP_LATE ||
+	    d->extra_why == MW_DROP_NO_DESC ||
 	    d->extra_why == MW_DROP_AUTH_SESSION ||
 	    (d->extra_why == MW_DROP_AUTH && x.len > MW_OFF_TYPE &&
 	     (x.b[MW_OFF_TYPE] == MW_PT_HELLO ||
@@ -275,7 +294,7 @@ static void sender_send(struct dd *d, struct mw_fuzz_in *in)
 		unsigned fate = take(in, 16);
 
 		p.len = (size_t)len;
-		if (p.b[3] == MW_PT_DATA)
+		if (mw_ptype_is_data(p.b[3]))
 			d->last = p;
 		if (fate == 0)
 			continue; /* lost */
