@@ -275,7 +275,7 @@ class Bench:
 
     def maskwire(self, shape, codec, count, rate=0, loss=0.0, respond=False,
                  port="memif", mtu=1500, seed=1, budget=None, retry=True,
-                 sec="plain", cc="reno", crypto=None):
+                 sec="plain", cc="reno", crypto=None, compact=True):
         """One maskwire run: A generates, B receives (and answers when
         respond). Returns a measurement dict or None. With budget (s), a
         run still going then is stopped and measured as incomplete.
@@ -283,7 +283,8 @@ class Bench:
         "integrity" (PROTOCOL.md 12, a throwaway key). cc: the
         congestion controller of both sides (docs/CC.md). crypto: the
         AES-256-GCM library of both sides (--crypto), None: the
-        default."""
+        default. compact: False runs both sides with --compact off (full
+        DATA headers only, PROTOCOL.md 5.6)."""
         d = self.fresh("mw-%s-%s-%s" % (port, codec, sec))
         pa, pb = "mwb%da%d" % (os.getpid(), self.seq), \
             "mwb%db%d" % (os.getpid(), self.seq)
@@ -316,7 +317,8 @@ class Bench:
             fault = ["--tx-drop", str(loss), "--fault-seed", str(seed)]
         gen = ["--shape", shape_str(shape), "--codec", codec, "--kind",
                kind_of(codec), "--ratio", str(RATIO), "--bits", str(BITS)]
-        common = MW_COMMON + ["--mtu", str(mtu), "--cc", cc] + fault
+        common = MW_COMMON + ["--mtu", str(mtu), "--cc", cc] + fault + \
+            ([] if compact else ["--compact", "off"])
         if sec == "plain":
             common += ["--plain"]
         else:
@@ -641,8 +643,9 @@ def counts(a, codec, n, base_s=1.0):
 def mtu_section(a, b):
     """5b: MTU 1500 vs 9000. maskwire over net_vhost/net_virtio_user at
     both (DPDK 22.11's net_memif and net_af_packet report 1518-byte
-    frames at most, so net_af_packet on the veth runs at 1500 only),
-    TCP on the veth at the same MTU."""
+    frames at most, so net_af_packet on the veth runs at 1500 only), and
+    again with full DATA headers only (--compact off), TCP on the veth at
+    the same MTU."""
     mshape = (16, 64, 8, 8) if a.smoke else (64, 64, 32, 32)
     for mtu in (1500, 9000):
         b.setup_netns(mtu)
@@ -654,10 +657,26 @@ def mtu_section(a, b):
                       shape=shape_name(mshape), codec=codec, mtu=mtu,
                       m=b.rep(b.maskwire, 1, shape=mshape, codec=codec,
                               count=c, port="afpacket", mtu=mtu))
-            b.add("mtu", "maskwire-virtio", shape=shape_name(mshape),
-                  codec=codec, mtu=mtu,
-                  m=b.rep(b.maskwire, 1, shape=mshape, codec=codec,
-                          count=c, port="virtio", mtu=mtu))
+            # compact DATA headers (the default) and full ones only
+            # (--compact off), run by run interleaved, the order
+            # alternating (runs on this kind of VM speed up as they go)
+            runs = {True: [], False: []}
+            for i in range(1 if a.smoke else a.reps):
+                for cp in ((True, False) if i % 2 == 0 else (False, True)):
+                    m = b.maskwire(shape=mshape, codec=codec, count=c,
+                                   port="virtio", mtu=mtu, seed=i + 1,
+                                   compact=cp)
+                    if m:
+                        runs[cp].append(m)
+            for cp, name in ((True, "maskwire-virtio"),
+                             (False, "maskwire-virtio-full")):
+                ms = runs[cp]
+                m = {k: median([x.get(k) for x in ms]) for k in ms[0]
+                     if k != "incomplete"} if ms else None
+                if m:
+                    m["reps"] = len(ms)
+                b.add("mtu", name, shape=shape_name(mshape), codec=codec,
+                      mtu=mtu, m=m)
             b.add("mtu", "tcp-veth", shape=shape_name(mshape),
                   codec=codec, mtu=mtu,
                   m=b.rep(b.tcp, 1, shape=mshape, codec=codec, count=c))
