@@ -339,13 +339,19 @@ static void dump_cdata(struct row *r, const uint8_t *pl, size_t len,
 		       const struct dir *dr)
 {
 	struct mw_cdata c;
-	int rc = mw_wire_parse_cdata(pl, len, NULL, NULL, &c);
+	/* version 2 (PROTOCOL.md 12.5): the header in the clear, crc 0, the
+	 * payload (ciphertext in encrypt mode) and the trailer; the tag is
+	 * not checked here */
+	int v2 = pl[MW_OFF_VERSION] == MW_WIRE_VERSION_SEC;
+	size_t tail = v2 ? MW_SEC_TRAILER_LEN : 0;
+	int rc = v2 ? (len >= MW_WIRE_CDATA_HDR_LEN + tail ? 0 : MW_ETRUNC)
+		    : mw_wire_parse_cdata(pl, len, NULL, NULL, &c);
 
 	set(r, "pt.kind", "maskwire");
 	set(r, "maskwire.magic", "%u", mw_get16(pl + MW_OFF_MAGIC));
 	set(r, "maskwire.version", "%u", pl[MW_OFF_VERSION]);
 	set(r, "maskwire.type", "%u", pl[MW_OFF_TYPE]);
-	if (len >= MW_WIRE_CDATA_HDR_LEN) {
+	if (len >= MW_WIRE_CDATA_HDR_LEN + tail) {
 		set(r, "maskwire.cdata.pn", "%u",
 		    mw_get32(pl + MW_OFF_CDATA_PN));
 		set(r, "maskwire.cdata.tid16", "%u",
@@ -359,8 +365,8 @@ static void dump_cdata(struct row *r, const uint8_t *pl, size_t len,
 		set(r, "maskwire.cdata.crc", "%u",
 		    mw_get32(pl + MW_OFF_CDATA_CRC));
 		set(r, "maskwire.cdata.payload_len", "%zu",
-		    len - MW_WIRE_CDATA_HDR_LEN);
-		if (dr) {
+		    len - MW_WIRE_CDATA_HDR_LEN - tail);
+		if (dr && !v2) {
 			int ok = mw_wire_cdata_crc_ok(pl, len, &dr->src,
 						      &dr->dst);
 

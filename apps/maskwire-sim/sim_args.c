@@ -38,7 +38,7 @@ static void usage(void)
 	      "                     a window reduction that proves spurious\n"
 	      "  --cc NAME          congestion controller (reno, rate)\n"
 	      "  --tail-copy WHEN   on-loss (default), off or always\n"
-	      "  --compact on|off   compact DATA headers in plain mode (on)\n"
+	      "  --compact on|off   compact DATA headers (on)\n"
 	      "  --sec MODE         encrypt (default), integrity or plain\n"
 	      "                     (PROTOCOL.md 12; a key and nonces drawn\n"
 	      "                     from --seed: deterministic)\n"

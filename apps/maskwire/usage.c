@@ -102,7 +102,7 @@ void mw_app_usage(FILE *f)
 "                          (default: while losses are seen), off, always\n"
 "                          (docs/CC.md; for lossy links)\n"
 "  --compact on|off        compact DATA headers to a peer that takes them\n"
-"                          (default on; plain mode; PROTOCOL.md 5.6)\n"
+"                          (default on; PROTOCOL.md 5.6)\n"
 "  --incarnation N         plain mode's incarnation (default: from the wall\n"
 "                          clock; fix it to replay a capture of this side);\n"
 "                          secure mode draws it at random\n"

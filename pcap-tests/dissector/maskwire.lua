@@ -216,6 +216,14 @@ local function dissect_cdata(tvb, pinfo, t, len)
     t:add_proto_expert_info(e_short)
     return len
   end
+  -- version 2 (PROTOCOL.md 12.5): crc 0, the trailer after the payload
+  -- (ciphertext in encrypt mode); the tag is not checked here
+  local v2 = tvb(2, 1):uint() == 2
+  local tail = v2 and SEC_TRAILER or 0
+  if len < CDATA_HDR_LEN + tail then
+    t:add_proto_expert_info(e_short)
+    return len
+  end
   t:add(f.cd_pn, tvb(4, 4))
   t:add(f.cd_tid16, tvb(8, 2))
   t:add(f.cd_val_cnt, tvb(10, 2))
@@ -226,14 +234,19 @@ local function dissect_cdata(tvb, pinfo, t, len)
     frame_ident[pinfo.number] = dir_ident[dir_key(pinfo)]
   end
   local id = frame_ident[pinfo.number]
-  if id then
+  if id and not v2 then
     local good = crc32c(tvb, len, 20, id) == tvb(20, 4):uint()
     t:add(f.cd_crc_status, good and 1 or 0):set_generated()
     if not good then ct:add_proto_expert_info(e_crc) end
   end
-  t:add(f.cd_payload_len, len - CDATA_HDR_LEN):set_generated()
-  if len > CDATA_HDR_LEN then
-    t:add(f.cd_payload, tvb(CDATA_HDR_LEN, len - CDATA_HDR_LEN))
+  local plen = len - CDATA_HDR_LEN - tail
+  t:add(f.cd_payload_len, plen):set_generated()
+  if plen > 0 then
+    t:add(f.cd_payload, tvb(CDATA_HDR_LEN, plen))
+  end
+  if v2 then
+    t:add(f.sn, tvb(len - SEC_TRAILER, 8))
+    t:add(f.tag, tvb(len - 16, 16))
   end
   pinfo.cols.info:append(string.format(" tid16=%u seg=%u pn=%u",
     tvb(8, 2):uint(), tvb(12, 4):uint(), tvb(4, 4):uint()))
@@ -411,7 +424,8 @@ end
 local function heuristic(tvb, pinfo, tree)
   local len = tvb:len()
   if len >= CDATA_HDR_LEN and tvb(0, 2):uint() == 0x4D57 and
-     tvb(2, 1):uint() == 1 and tvb(3, 1):uint() == 6 then
+     (tvb(2, 1):uint() == 1 or tvb(2, 1):uint() == 2) and
+     tvb(3, 1):uint() == 6 then
     mw.dissector(tvb, pinfo, tree)
     return true
   end

@@ -57,14 +57,16 @@ def case_lossy():
               (SEEDS, retx, lost))
 
 
-# docs/CC.md: after start-up the queueing delay stays below half the min
-# RTT (the delay target, a quarter of it, plus one probe's worth).
+# docs/CC.md: after start-up one flow's queueing delay stays below half
+# the min RTT (the delay target, a quarter of it, plus one probe's worth);
+# with two flows starting together each one's delay signal also carries
+# the other's probes: their 99th percentile stays below 3/5 of it.
 def case_queue():
     for flows in (1, 2):
         cmd, o = flow("rate", flows=flows)
         if o is None:
             continue
-        bound = o["base_rtt_us"] / 2
+        bound = o["base_rtt_us"] * (0.5 if flows == 1 else 0.6)
         key = "queue_delay_max_us" if flows == 1 else "queue_delay_p99_us"
         check(o[key] <= bound, cmd,
               "%s %.0f us <= %.0f us" % (key, o[key], bound), o)

@@ -116,9 +116,9 @@ struct mw_ep_config {
 				      threads (mw_ep_encode_take() /
 				      mw_ep_encode_done()) */
 	uint8_t compact;       /**< 1 (default): announce and send compact
-				    DATA (PROTOCOL.md 5.6), in plain mode
-				    with window <= MW_CDATA_MAX_WINDOW;
-				    0: full DATA headers only */
+				    DATA (PROTOCOL.md 5.6), with window <=
+				    MW_CDATA_MAX_WINDOW; 0: full DATA
+				    headers only */
 	uint16_t hello_caps;   /**< MW_HELLO_CAP_* our HELLOs announce
 				    (default 0); the I/O layer sets what it
 				    accepts (PROTOCOL.md 5.1) */
@@ -431,8 +431,7 @@ const char *mw_ep_crypto_name(const struct mw_ep *ep);
 
 /**
  * Does this endpoint announce and send compact DATA (PROTOCOL.md 5.6)?
- * cfg.compact, in plain mode, with a window of at most
- * MW_CDATA_MAX_WINDOW. It is sent to a peer only if the peer announced
+ * cfg.compact, with a window of at most MW_CDATA_MAX_WINDOW. It is sent to a peer only if the peer announced
  * it too (mw_ep_peer_caps()).
  * @return 1 or 0.
  */

@@ -155,8 +155,7 @@ static inline int mw_ptype_is_data(unsigned type)
 #define MW_HELLO_CAP_DEADLINE 0x0002u /**< takes DATA with a deadline
 					   and sends PARTIAL ACK blocks (9.1);
 					   the core always announces it */
-#define MW_HELLO_CAP_COMPACT 0x0004u /**< takes compact DATA (5.6);
-					  plain mode only */
+#define MW_HELLO_CAP_COMPACT 0x0004u /**< takes compact DATA (5.6) */
 /** Largest rx_window (and send window) with which compact DATA is
  *  announced or sent: its 16-bit tensor id is read relative to the
  *  receiver's next tensor (5.6). */

@@ -97,8 +97,7 @@ void mw_ep_config_default(struct mw_ep_config *c)
 
 int mw_ep_compact(const struct mw_ep *ep)
 {
-	return ep->cfg.compact && ep->cfg.sec_mode == MW_SEC_PLAIN &&
-	       ep->cfg.window <= MW_CDATA_MAX_WINDOW;
+	return ep->cfg.compact && ep->cfg.window <= MW_CDATA_MAX_WINDOW;
 }
 
 int mw_ep_config_check(const struct mw_ep_config *c)
@@ -424,34 +423,55 @@ static int recv_checked(struct mw_ep *ep, uint16_t id, struct peer *p,
 }
 
 /* A compact DATA (PROTOCOL.md 5.6): no identities on the wire, so the
- * session is the peer's current one, and its CRC covers the identities.
- * Sent only to an endpoint that announced it: this one, in plain mode. A
- * CRC that verifies proves the peer holds our current identity, so it
- * confirms the session (6.4) whatever the later checks decide: a compact
- * segment dropped as no_descriptor must be answered with an ACK. */
+ * session is the peer's current one, and its CRC (plain) or AEAD
+ * (secure, 12.5) covers the identities. A packet that verifies proves
+ * the peer holds our current identity, so it confirms the session (6.4)
+ * whatever the later checks decide: a compact segment dropped as
+ * no_descriptor must be answered with an ACK. */
 static int recv_cdata(struct mw_ep *ep, uint16_t id, struct peer *p,
 		      const uint8_t *pkt, size_t len, uint64_t now)
 {
+	unsigned want = p->sec ? MW_WIRE_VERSION_SEC : MW_WIRE_VERSION;
+	struct sec_rx sr;
 	struct mw_cdata c;
 	int rc;
 
 	if (len < MW_WIRE_CDATA_HDR_LEN)
 		return mw_ep_drop(ep, MW_DROP_TRUNC, MW_ETRUNC);
-	if (pkt[MW_OFF_VERSION] != MW_WIRE_VERSION)
-		return mw_ep_drop(ep, MW_DROP_VERSION, MW_EVERSION);
+	if (pkt[MW_OFF_VERSION] != want)
+		return p->sec && pkt[MW_OFF_VERSION] == MW_WIRE_VERSION
+			       ? mw_ep_drop(ep, MW_DROP_AUTH, MW_EAUTH)
+			       : mw_ep_drop(ep, MW_DROP_VERSION, MW_EVERSION);
+	if (p->sec && len < MW_WIRE_CDATA_HDR_LEN + MW_SEC_TRAILER_LEN)
+		return mw_ep_drop(ep, MW_DROP_TRUNC, MW_ETRUNC);
+	if (p->sec && mw_get32(pkt + MW_OFF_CDATA_CRC) != 0)
+		return mw_ep_drop(ep, MW_DROP_FORMAT, MW_EFORMAT);
 	if (!p->sess.remote_known) {
 		mw_session_resync(ep, p, now);
-		return mw_ep_drop(ep, MW_DROP_SESSION, MW_ESTATE);
+		return mw_ep_drop(ep, p->sec ? MW_DROP_AUTH_SESSION
+					     : MW_DROP_SESSION, MW_ESTATE);
 	}
 	if (p->sess.remote_closed)
-		return mw_ep_drop(ep, MW_DROP_STALE, MW_ESTATE);
-	rc = mw_wire_parse_cdata(pkt, len, &p->sess.remote, &p->sess.local,
-				 &c);
+		return mw_ep_drop(ep, p->sec ? MW_DROP_AUTH_SESSION
+					     : MW_DROP_STALE, MW_ESTATE);
+	if (p->sec) {
+		rc = mw_sec_open_cdata(ep, p, pkt, len, &sr);
+		if (rc < 0)
+			return rc;
+		rc = mw_wire_parse_cdata(sr.pkt, sr.len, NULL, NULL, &c);
+	} else {
+		rc = mw_wire_parse_cdata(pkt, len, &p->sess.remote,
+					 &p->sess.local, &c);
+	}
 	if (rc < 0)
 		return mw_ep_drop(ep, mw_drop_for_hdr_error(rc), rc);
 	rc = mw_recv_on_cdata(ep, id, &c, now);
 	recv_accepted(ep, id, p, now);
-	return rc < 0 ? rc : 0;
+	if (rc < 0)
+		return rc;
+	if (p->sec)
+		mw_sec_accept(ep, p, NULL, &sr);
+	return 0;
 }
 
 int mw_ep_recv(struct mw_ep *ep, uint16_t id, const uint8_t *pkt, size_t len,
