@@ -107,6 +107,15 @@ VARIANTS = [
                      "by the UDP checksum) and bit-flipped behind a fixed "
                      "UDP checksum (caught by the CRC32C), each with an "
                      "intact copy elsewhere"),
+    dict(name="act-ms-1500-compact-hostile", base="act-ms-1500-compact-lossy",
+         seed=106, ops=["--hostile"],
+         description="the hostile catalogue on a capture with compact DATA, "
+                     "and compact DATA a hostile or broken peer could send "
+                     "(PROTOCOL.md 5.6): a bad CRC, sealed for another "
+                     "session, short, another version, a segment before "
+                     "its tensor's full DATA (no_descriptor), segment 0, "
+                     "an offset off the 8-element grid, one sentinel code "
+                     "too many"),
     dict(name="act-ms-1500-cut", base="act-ms-1500", seed=105,
          ops=["--drop", "1", "--truncate", "1"], prefix=True,
          description="a DATA frame dropped and one truncated, without "

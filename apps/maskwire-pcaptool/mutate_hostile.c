@@ -115,6 +115,165 @@ static void check_undecodable(const uint8_t *dg, size_t len,
 		mut_die("%s: the payload decodes", name);
 }
 
+/* A compact DATA from the peer at frame i whose CRC verifies under the
+ * session's identities (PROTOCOL.md 5.6)? */
+static bool cdata_at(const struct mut *m, size_t i, struct mw_cdata *c,
+		     const uint8_t **pl, size_t *len)
+{
+	struct mw_net_pkt p;
+	bool from_peer;
+
+	if (i >= m->c.n ||
+	    pt_classify(&m->s, &m->c.f[i], &p, &from_peer, pl, len) !=
+		    MW_NET_CLASS_UDP ||
+	    !from_peer || !mw_wire_is_cdata(*pl, *len))
+		return false;
+	return mw_wire_parse_cdata(*pl, *len, &m->peer, &m->local, c) == 0;
+}
+
+static void check_cdata(const struct mut *m, const uint8_t *dg, size_t len,
+			int want, const char *name)
+{
+	struct mw_cdata c;
+	int rc = mw_wire_parse_cdata(dg, len, &m->peer, &m->local, &c);
+
+	if (rc != want)
+		mut_die("%s: compact DATA parse gave %d, wanted %d", name, rc,
+			want);
+}
+
+/* Compact DATA a hostile or broken peer could send, when the capture has
+ * compact DATA: the template is the first one whose tensor's full DATA
+ * came before it (so the tensor is open when it arrives) and whose
+ * segment no frame before it carried. The segment-level faults go just
+ * before the template, where the tensor is open and that segment still
+ * missing; a segment of the last tensor goes before its first full DATA;
+ * the packet-level faults anywhere. */
+static void hostile_cdata(struct mut *m, size_t lo, size_t hi)
+{
+	struct mw_cdata c, c2;
+	struct mw_data d;
+	struct mw_seg sg;
+	const uint8_t *pl, *pl2;
+	size_t len, len2, ti = SIZE_MAX, first = SIZE_MAX;
+	uint8_t dg[FBUF];
+	uint32_t last_tid = 0;
+
+	for (size_t i = 0; i < m->c.n && ti == SIZE_MAX; i++) {
+		bool seen = false;
+
+		if (!cdata_at(m, i, &c, &pl, &len))
+			continue;
+		first = first_of_tid(m, c.tid16);
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = cdata_at(m, j, &c2, &pl2, &len2) &&
+			       c2.tid16 == c.tid16 && c2.seg_idx == c.seg_idx;
+		if (first < i && !seen)
+			ti = i;
+	}
+	if (ti == SIZE_MAX)
+		return; /* no compact DATA: nothing to add */
+	if (!cdata_at(m, ti, &c, &pl, &len) || len > sizeof dg - 64 ||
+	    !mut_data_at(m, first, &d, &pl2, &len2))
+		mut_die("compact template");
+	for (size_t i = 0; i < m->c.n; i++)
+		if (mut_data_at(m, i, &d, &pl2, &len2) && d.tid > last_tid)
+			last_tid = d.tid;
+	mut_data_at(m, first, &d, &pl2, &len2);
+#define CTEMPLATE() memcpy(dg, pl, len)
+#define CRANDPOS() (lo + (size_t)pt_below(&m->rng, hi - lo + 1))
+
+	/* a segment of the last tensor before any of its full DATA */
+	if (last_tid > c.tid16) {
+		CTEMPLATE();
+		mw_put16(dg + MW_OFF_CDATA_TID, (uint16_t)last_tid);
+		mw_wire_finish_cdata(dg, len, &m->peer, &m->local);
+		check_cdata(m, dg, len, 0, "cdata_no_descriptor");
+		put_hostile(m, first_of_tid(m, last_tid), dg, len,
+			    "cdata_no_descriptor");
+	}
+
+	/* segment 0 is never compact; an element offset off the 8-grid */
+	CTEMPLATE();
+	mw_put32(dg + MW_OFF_CDATA_SEG_IDX, 0);
+	mw_wire_finish_cdata(dg, len, &m->peer, &m->local);
+	check_cdata(m, dg, len, 0, "cdata_seg_idx_0");
+	mw_wire_parse_cdata(dg, len, NULL, NULL, &c2);
+	if (mw_wire_cdata_seg(&c2, &d.desc, d.seg_cnt, &sg) != MW_EFORMAT)
+		mut_die("cdata_seg_idx_0: the segment rules take it");
+	put_hostile(m, ti, dg, len, "cdata_seg_idx_0");
+	ti++;
+
+	CTEMPLATE();
+	mw_put32(dg + MW_OFF_CDATA_ELEM_OFF, c.elem_off + 4);
+	mw_wire_finish_cdata(dg, len, &m->peer, &m->local);
+	check_cdata(m, dg, len, 0, "cdata_unaligned");
+	mw_wire_parse_cdata(dg, len, NULL, NULL, &c2);
+	if (mw_wire_cdata_seg(&c2, &d.desc, d.seg_cnt, &sg) != MW_ERANGE)
+		mut_die("cdata_unaligned: the segment rules take it");
+	put_hostile(m, ti, dg, len, "cdata_unaligned");
+	ti++;
+
+	if ((d.desc.codec == MW_CODEC_MS ||
+	     d.desc.codec == MW_CODEC_MS_SIGNED) && c.val_cnt &&
+	    c.seg_idx + 1 < d.seg_cnt) {
+		/* one more all-ones (sentinel) code than values */
+		uint8_t *mask = dg + MW_OFF_CDATA_PAYLOAD;
+		size_t mb = len - MW_WIRE_CDATA_HDR_LEN - 4u * c.val_cnt;
+		uint8_t *buf;
+		int64_t got;
+
+		CTEMPLATE();
+		for (size_t i = 0; i < mb; i++)
+			if (mask[i] != 0xff) {
+				mask[i] = 0xff;
+				break;
+			}
+		mw_wire_finish_cdata(dg, len, &m->peer, &m->local);
+		check_cdata(m, dg, len, 0, "cdata_sentinel_count");
+		mw_wire_parse_cdata(dg, len, NULL, NULL, &c2);
+		if (mw_wire_cdata_seg(&c2, &d.desc, d.seg_cnt, &sg) != 0)
+			mut_die("cdata_sentinel_count: segment rules");
+		buf = calloc(d.desc.n ? d.desc.n : 1, 4);
+		if (!buf)
+			mut_die("out of memory");
+		got = mw_seg_decode(&d.desc, sg.elem_off, sg.elem_cnt,
+				    c2.payload, c2.payload_len, buf);
+		free(buf);
+		if (got >= 0 && (uint64_t)got == sg.val_cnt)
+			mut_die("cdata_sentinel_count: the payload decodes");
+		put_hostile(m, ti, dg, len, "cdata_sentinel_count");
+	}
+	/* anywhere after the first DATA (last: the insertions above were
+	 * placed by index) */
+	CTEMPLATE();
+	dg[MW_OFF_CDATA_CRC] ^= 0x01;
+	check_cdata(m, dg, len, MW_ECHECKSUM, "cdata_bad_checksum");
+	put_hostile(m, CRANDPOS(), dg, len, "cdata_bad_checksum");
+
+	{	/* sealed for another session of the peer */
+		struct mw_ident other = {m->peer.inc, m->peer.gen + 1};
+
+		CTEMPLATE();
+		mw_wire_finish_cdata(dg, len, &other, &m->local);
+		check_cdata(m, dg, len, MW_ECHECKSUM, "cdata_other_session");
+		put_hostile(m, CRANDPOS(), dg, len, "cdata_other_session");
+	}
+
+	CTEMPLATE();
+	check_cdata(m, dg, 20, MW_ETRUNC, "cdata_short");
+	put_hostile(m, CRANDPOS(), dg, 20, "cdata_short");
+
+	CTEMPLATE();
+	dg[MW_OFF_VERSION] = MW_WIRE_VERSION_SEC + 1;
+	mw_wire_finish_cdata(dg, len, &m->peer, &m->local);
+	check_cdata(m, dg, len, MW_EVERSION, "cdata_bad_version");
+	put_hostile(m, CRANDPOS(), dg, len, "cdata_bad_version");
+
+#undef CTEMPLATE
+#undef CRANDPOS
+}
+
 void mut_hostile(struct mut *m)
 {
 	size_t ti = template_data(m, true), lo, hi;
@@ -366,5 +525,8 @@ void mut_hostile(struct mut *m)
 	}
 #undef TEMPLATE
 #undef RANDPOS
+	/* last, so that a capture without compact DATA gets exactly the
+	 * catalogue it always got */
+	hostile_cdata(m, lo, m->c.n);
 }
 
