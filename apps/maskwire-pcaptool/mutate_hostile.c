@@ -142,6 +142,22 @@ static void check_cdata(const struct mut *m, const uint8_t *dg, size_t len,
 			want);
 }
 
+/* A compact DATA whose segment its tensor's descriptor (from the full
+ * DATA d) refuses with want: sealed, checked, put at pos. */
+static void put_bad_seg(struct mut *m, size_t pos, uint8_t *dg, size_t len,
+			const struct mw_data *d, int want, const char *name)
+{
+	struct mw_cdata c;
+	struct mw_seg sg;
+
+	mw_wire_finish_cdata(dg, len, &m->peer, &m->local);
+	check_cdata(m, dg, len, 0, name);
+	mw_wire_parse_cdata(dg, len, NULL, NULL, &c);
+	if (mw_wire_cdata_seg(&c, &d->desc, d->seg_cnt, &sg) != want)
+		mut_die("%s: the segment rules do not refuse it", name);
+	put_hostile(m, pos, dg, len, name);
+}
+
 /* Compact DATA a hostile or broken peer could send, when the capture has
  * compact DATA: the template is the first one whose tensor's full DATA
  * came before it (so the tensor is open when it arrives) and whose
@@ -196,23 +212,10 @@ static void hostile_cdata(struct mut *m, size_t lo, size_t hi)
 	/* segment 0 is never compact; an element offset off the 8-grid */
 	CTEMPLATE();
 	mw_put32(dg + MW_OFF_CDATA_SEG_IDX, 0);
-	mw_wire_finish_cdata(dg, len, &m->peer, &m->local);
-	check_cdata(m, dg, len, 0, "cdata_seg_idx_0");
-	mw_wire_parse_cdata(dg, len, NULL, NULL, &c2);
-	if (mw_wire_cdata_seg(&c2, &d.desc, d.seg_cnt, &sg) != MW_EFORMAT)
-		mut_die("cdata_seg_idx_0: the segment rules take it");
-	put_hostile(m, ti, dg, len, "cdata_seg_idx_0");
-	ti++;
-
+	put_bad_seg(m, ti++, dg, len, &d, MW_EFORMAT, "cdata_seg_idx_0");
 	CTEMPLATE();
 	mw_put32(dg + MW_OFF_CDATA_ELEM_OFF, c.elem_off + 4);
-	mw_wire_finish_cdata(dg, len, &m->peer, &m->local);
-	check_cdata(m, dg, len, 0, "cdata_unaligned");
-	mw_wire_parse_cdata(dg, len, NULL, NULL, &c2);
-	if (mw_wire_cdata_seg(&c2, &d.desc, d.seg_cnt, &sg) != MW_ERANGE)
-		mut_die("cdata_unaligned: the segment rules take it");
-	put_hostile(m, ti, dg, len, "cdata_unaligned");
-	ti++;
+	put_bad_seg(m, ti++, dg, len, &d, MW_ERANGE, "cdata_unaligned");
 
 	if ((d.desc.codec == MW_CODEC_MS ||
 	     d.desc.codec == MW_CODEC_MS_SIGNED) && c.val_cnt &&

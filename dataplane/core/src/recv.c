@@ -229,10 +229,22 @@ static int rx_outside(struct mw_ep *ep, struct peer *p, uint32_t pn,
 	return mw_ep_drop(ep, MW_DROP_WINDOW, MW_ELIMIT);
 }
 
-static int rx_in_window(struct mw_ep *ep, const struct peer *p, int32_t off)
+/* The receive slot of a DATA's tensor id, after the checks on the id:
+ * delivered already (late or duplicate), outside the window. Returns 1
+ * with *s set, or what the receive path returns. */
+static int rx_slot_of(struct mw_ep *ep, struct peer *p,
+		      const struct mw_data *d, uint64_t now,
+		      struct rx_slot **s)
 {
-	return off < sdiff(mw_recv_limit(ep, p), p->recv.rx_next) &&
-	       (uint32_t)off < ep->cfg.window;
+	int32_t off = sdiff(d->tid, p->recv.rx_next);
+
+	if (off < 0)
+		return rx_delivered(ep, p, d->tid, d->pn, now);
+	if (off >= sdiff(mw_recv_limit(ep, p), p->recv.rx_next) ||
+	    (uint32_t)off >= ep->cfg.window)
+		return rx_outside(ep, p, d->pn, now);
+	*s = &p->recv.rx[d->tid % ep->cfg.window];
+	return 1;
 }
 
 /* The checks on a segment of a tensor with receive state, after its
@@ -304,8 +316,7 @@ int mw_recv_on_data(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 {
 	struct peer *p = &ep->peers[id];
 	struct mw_data d;
-	struct rx_slot *s;
-	int32_t off;
+	struct rx_slot *s = NULL;
 	int rc, opened = 0;
 
 	rc = mw_wire_parse_data(pkt, len, &d);
@@ -318,12 +329,9 @@ int mw_recv_on_data(struct mw_ep *ep, uint16_t id, const uint8_t *pkt,
 	    d.seg_cnt > ep->cfg.max_segs)
 		return mw_ep_drop(ep, MW_DROP_LIMIT, MW_ELIMIT);
 
-	off = sdiff(d.tid, p->recv.rx_next);
-	if (off < 0)
-		return rx_delivered(ep, p, d.tid, d.pn, now);
-	if (!rx_in_window(ep, p, off))
-		return rx_outside(ep, p, d.pn, now);
-	s = &p->recv.rx[d.tid % ep->cfg.window];
+	rc = rx_slot_of(ep, p, &d, now, &s);
+	if (rc != 1)
+		return rc;
 	if (s->used) {
 		if (memcmp(s->tblock, pkt + MW_WIRE_TBLOCK_OFF,
 			   MW_WIRE_TBLOCK_LEN) != 0)
@@ -361,8 +369,7 @@ int mw_recv_on_cdata(struct mw_ep *ep, uint16_t id, const struct mw_cdata *c,
 {
 	struct peer *p = &ep->peers[id];
 	struct mw_data d;
-	struct rx_slot *s;
-	int32_t off;
+	struct rx_slot *s = NULL;
 	int rc;
 
 	memset(&d, 0, sizeof(d));
@@ -371,12 +378,9 @@ int mw_recv_on_cdata(struct mw_ep *ep, uint16_t id, const struct mw_cdata *c,
 	d.seg_idx = c->seg_idx;
 	d.payload = c->payload;
 	d.payload_len = c->payload_len;
-	off = sdiff(d.tid, p->recv.rx_next);
-	if (off < 0)
-		return rx_delivered(ep, p, d.tid, d.pn, now);
-	if (!rx_in_window(ep, p, off))
-		return rx_outside(ep, p, d.pn, now);
-	s = &p->recv.rx[d.tid % ep->cfg.window];
+	rc = rx_slot_of(ep, p, &d, now, &s);
+	if (rc != 1)
+		return rc;
 	if (!s->used || s->tid != d.tid) {
 		rx_note_pn(ep, p, d.pn, now);
 		p->recv.ack_now = 1;

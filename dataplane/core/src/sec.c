@@ -573,6 +573,31 @@ static int open_hello(struct mw_ep *ep, struct peer *p, struct mw_hdr *h,
 	return 0;
 }
 
+/* A DATA/ACK/CLOSE under session s, its sn at snp: the replay window,
+ * then the epoch; the key of that epoch and the nonce, or the drop. */
+static int rx_key(struct mw_ep *ep, struct sec_sess *s, const uint8_t *snp,
+		  struct sec_rx *rx, struct sec_dir **dp,
+		  uint8_t iv[MW_AEAD_IV_LEN])
+{
+	uint64_t e, top;
+
+	rx->s = s;
+	rx->sn = mw_get64(snp);
+	if (win_check(s, rx->sn) < 0)
+		return mw_ep_drop(ep, MW_DROP_REPLAY, MW_EDUP);
+	/* Only the epochs next to the newest accepted are derived: a forged
+	 * sn cannot make us derive keys at will. */
+	e = rx->sn >> SEC_EPOCH_BITS;
+	top = s->rx_any ? s->rx_top >> SEC_EPOCH_BITS : 0;
+	if (e > top + 1 || e + 1 < top)
+		return mw_ep_drop(ep, MW_DROP_AUTH, MW_EAUTH);
+	*dp = &s->rx[e & 1];
+	if (dir_epoch(ep, *dp, e, 0) < 0)
+		return mw_ep_drop(ep, MW_DROP_AUTH, MW_EAUTH);
+	iv_of(*dp, rx->sn, iv);
+	return 0;
+}
+
 int mw_sec_open(struct mw_ep *ep, struct peer *p, struct mw_hdr *h,
 		const uint8_t *pkt, size_t len, uint64_t now,
 		struct sec_rx *rx)
@@ -583,7 +608,6 @@ int mw_sec_open(struct mw_ep *ep, struct peer *p, struct mw_hdr *h,
 	uint8_t iv[MW_AEAD_IV_LEN];
 	size_t body = len - MW_SEC_TRAILER_LEN;
 	int clear = (h->flags & MW_FLAG_CLEAR) != 0;
-	uint64_t e, top;
 	int rc;
 
 	memset(rx, 0, sizeof(*rx));
@@ -618,20 +642,9 @@ int mw_sec_open(struct mw_ep *ep, struct peer *p, struct mw_hdr *h,
 			mw_session_resync(ep, p, now);
 		return mw_ep_drop(ep, MW_DROP_AUTH_SESSION, MW_EAUTH);
 	}
-	rx->s = s;
-	rx->sn = mw_get64(pkt + body);
-	if (win_check(s, rx->sn) < 0)
-		return mw_ep_drop(ep, MW_DROP_REPLAY, MW_EDUP);
-	/* Only the epochs next to the newest accepted are derived: a forged
-	 * sn cannot make us derive keys at will. */
-	e = rx->sn >> SEC_EPOCH_BITS;
-	top = s->rx_any ? s->rx_top >> SEC_EPOCH_BITS : 0;
-	if (e > top + 1 || e + 1 < top)
-		return mw_ep_drop(ep, MW_DROP_AUTH, MW_EAUTH);
-	d = &s->rx[e & 1];
-	if (dir_epoch(ep, d, e, 0) < 0)
-		return mw_ep_drop(ep, MW_DROP_AUTH, MW_EAUTH);
-	iv_of(d, rx->sn, iv);
+	rc = rx_key(ep, s, pkt + body, rx, &d, iv);
+	if (rc < 0)
+		return rc;
 	if (ep->cfg.sec_mode == MW_SEC_INTEGRITY) {
 		rc = ep->cops->open(d->a, iv, pkt, body + MW_SEC_SN_LEN, NULL, 0,
 				    NULL, NULL, 0, pkt + len - MW_SEC_TAG_LEN);
@@ -672,24 +685,14 @@ int mw_sec_open_cdata(struct mw_ep *ep, struct peer *p, const uint8_t *pkt,
 	uint8_t iv[MW_AEAD_IV_LEN], aad[16 + MW_WIRE_CDATA_HDR_LEN];
 	const uint8_t *tag = pkt + len - MW_SEC_TAG_LEN;
 	struct sec_dir *d;
-	uint64_t e, top;
 	int rc;
 
 	memset(rx, 0, sizeof(*rx));
 	if (!s->valid)
 		return mw_ep_drop(ep, MW_DROP_AUTH_SESSION, MW_EAUTH);
-	rx->s = s;
-	rx->sn = mw_get64(pkt + body);
-	if (win_check(s, rx->sn) < 0)
-		return mw_ep_drop(ep, MW_DROP_REPLAY, MW_EDUP);
-	e = rx->sn >> SEC_EPOCH_BITS;
-	top = s->rx_any ? s->rx_top >> SEC_EPOCH_BITS : 0;
-	if (e > top + 1 || e + 1 < top)
-		return mw_ep_drop(ep, MW_DROP_AUTH, MW_EAUTH);
-	d = &s->rx[e & 1];
-	if (dir_epoch(ep, d, e, 0) < 0)
-		return mw_ep_drop(ep, MW_DROP_AUTH, MW_EAUTH);
-	iv_of(d, rx->sn, iv);
+	rc = rx_key(ep, s, pkt + body, rx, &d, iv);
+	if (rc < 0)
+		return rc;
 	cdata_aad(aad, pkt, &p->sess.remote, &p->sess.local);
 	if (ep->cfg.sec_mode == MW_SEC_INTEGRITY) {
 		rc = ep->cops->open(d->a, iv, aad, sizeof(aad),
