@@ -297,6 +297,21 @@ static void iv_of(const struct sec_dir *d, uint64_t sn, uint8_t iv[12])
 		iv[4 + i] ^= (uint8_t)(sn >> (56 - 8 * i));
 }
 
+/* The next sn of session s and its epoch's key; MW_ESTATE without keys. */
+static int tx_sn_take(struct mw_ep *ep, struct sec_peer *sp,
+		      struct sec_sess *s, uint64_t *sn)
+{
+	if (!s->valid)
+		return MW_ESTATE;
+	*sn = s->tx_sn;
+	if (dir_epoch(ep, &s->tx, *sn >> SEC_EPOCH_BITS, 1) < 0)
+		return MW_ESTATE;
+	s->tx_sn++;
+	if (s == &sp->cur)
+		sp->used = 1;
+	return 0;
+}
+
 /* A compact DATA's additional data before its body (5.6, 12.5): the
  * session's identities (sender's, then receiver's), then its header. */
 static void cdata_aad(uint8_t aad[16 + MW_WIRE_CDATA_HDR_LEN],
@@ -321,13 +336,8 @@ static int seal_cdata(struct mw_ep *ep, struct peer *p, uint8_t *buf,
 	uint64_t sn;
 	int rc;
 
-	if (!s->valid)
+	if (tx_sn_take(ep, sp, s, &sn) < 0)
 		return MW_ESTATE;
-	sn = s->tx_sn;
-	if (dir_epoch(ep, &s->tx, sn >> SEC_EPOCH_BITS, 1) < 0)
-		return MW_ESTATE;
-	s->tx_sn++;
-	sp->used = 1;
 	buf[MW_OFF_VERSION] = MW_WIRE_VERSION_SEC;
 	mw_put32(buf + MW_OFF_CDATA_CRC, 0);
 	mw_put64(buf + len, sn);
@@ -387,14 +397,8 @@ int mw_sec_seal(struct mw_ep *ep, struct peer *p, uint8_t *buf, size_t len)
 	}
 	/* A CLOSE names the session just left (7.3): its keys. */
 	s = type == MW_PT_CLOSE ? &sp->old : &sp->cur;
-	if (!s->valid)
+	if (tx_sn_take(ep, sp, s, &sn) < 0)
 		return MW_ESTATE;
-	sn = s->tx_sn;
-	if (dir_epoch(ep, &s->tx, sn >> SEC_EPOCH_BITS, 1) < 0)
-		return MW_ESTATE;
-	s->tx_sn++;
-	if (s == &sp->cur)
-		sp->used = 1;
 	mw_put64(buf + len, sn);
 	mw_put16(buf + MW_OFF_LEN, (uint16_t)(len + MW_SEC_TRAILER_LEN));
 	iv_of(&s->tx, sn, iv);
