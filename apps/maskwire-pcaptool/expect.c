@@ -159,6 +159,37 @@ static void note_pn(struct model *m, uint32_t pn)
 	}
 }
 
+/* A duplicate segment (of a delivered tensor, or received before): not a
+ * drop; its pn is reported. */
+static const char *dup_seg(struct model *m, uint32_t pn)
+{
+	note_pn(m, pn);
+	m->data_rx++;
+	m->data_rx_dup++;
+	return NULL;
+}
+
+/* The slot of a DATA's tensor id, after the checks on the id (delivered
+ * already: a duplicate; outside the window). false with *why set (NULL
+ * for a duplicate) when the packet goes no further. */
+static bool slot_of(struct model *m, uint32_t tid, uint32_t pn,
+		    struct slot **sl, const char **why)
+{
+	int32_t off = sdiff(tid, m->rx_next);
+
+	if (off < 0) {
+		*why = dup_seg(m, pn);
+		return false;
+	}
+	if ((uint32_t)off >= m->s->window) {
+		note_pn(m, pn); /* flow control: recorded, ACK now */
+		*why = drop(m, MW_DROP_WINDOW);
+		return false;
+	}
+	*sl = &m->slots[tid % m->s->window];
+	return true;
+}
+
 /* Value offsets meet, unless one is not carried (compact DATA, 5.6). */
 static bool vals_meet(uint64_t off, uint64_t cnt, uint64_t next)
 {
@@ -224,8 +255,8 @@ static const char *seg_accept(struct model *m, struct slot *sl,
 static const char *on_data(struct model *m, const uint8_t *pl, size_t len)
 {
 	struct mw_data d;
-	struct slot *sl;
-	int32_t off;
+	struct slot *sl = NULL;
+	const char *why;
 	bool opened = false;
 	int rc = mw_wire_parse_data(pl, len, &d);
 
@@ -236,28 +267,14 @@ static const char *on_data(struct model *m, const uint8_t *pl, size_t len)
 	if (d.desc.n * mw_codec_elem_size(d.desc.codec) > m->s->max_tensor ||
 	    d.seg_cnt > m->s->max_segs)
 		return drop(m, MW_DROP_LIMIT);
-	off = sdiff(d.tid, m->rx_next);
-	if (off < 0) {
-		note_pn(m, d.pn);
-		m->data_rx++;
-		m->data_rx_dup++;
-		return NULL;
-	}
-	if ((uint32_t)off >= m->s->window) {
-		note_pn(m, d.pn); /* flow control: recorded, ACK now */
-		return drop(m, MW_DROP_WINDOW);
-	}
-	sl = &m->slots[d.tid % m->s->window];
+	if (!slot_of(m, d.tid, d.pn, &sl, &why))
+		return why;
 	if (sl->used) {
 		if (memcmp(sl->tblock, pl + MW_WIRE_TBLOCK_OFF,
 			   MW_WIRE_TBLOCK_LEN))
 			return drop(m, MW_DROP_INCONSISTENT);
-		if (sl->complete || bit(sl->bm, d.seg_idx)) {
-			note_pn(m, d.pn);
-			m->data_rx++;
-			m->data_rx_dup++;
-			return NULL;
-		}
+		if (sl->complete || bit(sl->bm, d.seg_idx))
+			return dup_seg(m, d.pn);
 	} else {
 		uint64_t bytes = d.desc.n * mw_codec_elem_size(d.desc.codec);
 
@@ -287,10 +304,9 @@ static const char *on_cdata(struct model *m, const uint8_t *pl, size_t len)
 {
 	struct mw_cdata c;
 	struct mw_seg sg;
-	struct slot *sl;
+	struct slot *sl = NULL;
 	const char *why;
 	uint32_t tid;
-	int32_t off;
 	int rc;
 
 	if (len < MW_WIRE_CDATA_HDR_LEN)
@@ -307,18 +323,8 @@ static const char *on_cdata(struct model *m, const uint8_t *pl, size_t len)
 	if (rc < 0)
 		return drop(m, mw_drop_for_hdr_error(rc));
 	tid = mw_wire_tid_expand(c.tid16, m->rx_next);
-	off = sdiff(tid, m->rx_next);
-	if (off < 0) {
-		note_pn(m, c.pn);
-		m->data_rx++;
-		m->data_rx_dup++;
-		return NULL;
-	}
-	if ((uint32_t)off >= m->s->window) {
-		note_pn(m, c.pn);
-		return drop(m, MW_DROP_WINDOW);
-	}
-	sl = &m->slots[tid % m->s->window];
+	if (!slot_of(m, tid, c.pn, &sl, &why))
+		return why;
 	if (!sl->used || sl->tid != tid) {
 		note_pn(m, c.pn); /* reported, so the sender repairs it */
 		return drop(m, MW_DROP_NO_DESC);
@@ -329,10 +335,7 @@ static const char *on_cdata(struct model *m, const uint8_t *pl, size_t len)
 	if (rc < 0)
 		return drop(m, MW_DROP_HEADER);
 	if (sl->complete || bit(sl->bm, c.seg_idx)) {
-		note_pn(m, c.pn);
-		m->data_rx++;
-		m->data_rx_dup++;
-		return NULL;
+		return dup_seg(m, c.pn);
 	}
 	why = seg_accept(m, sl, c.seg_idx, &sg, c.payload, c.payload_len, c.pn,
 			 false);
