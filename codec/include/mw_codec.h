@@ -245,6 +245,19 @@ int mw_enc_step(struct mw_enc *enc, uint64_t budget);
 int64_t mw_enc_result(const struct mw_enc *enc, struct mw_codec_desc *desc);
 
 /**
+ * How far an MS/MS_SIGNED encode has written its payload, for a sender
+ * that sends segments while the encode runs (mw_seg_stream_feed()).
+ * @param desc   out: once the emit has begun, the descriptor the encode
+ *               gives if it succeeds (the threshold is known by then).
+ * @param elems  out: the mask is written for elements [0, *elems).
+ * @param vals   out: values [0, *vals) are written.
+ * @return 1 once the emit has begun (also when done), 0 before; MW_EINVAL
+ *         for the other codecs; or the encode's error.
+ */
+int mw_enc_progress(const struct mw_enc *enc, struct mw_codec_desc *desc,
+		    uint64_t *elems, uint64_t *vals);
+
+/**
  * Check a descriptor received from a file or the wire.
  * @return 0, or MW_EUNSUPP (unknown codec), MW_EINVAL (bits outside 1..8
  *         for MS/MS_SIGNED/QUANT or non-zero for the others, k > n, k != 0
@@ -331,6 +344,69 @@ int64_t mw_seg_plan_head(const struct mw_codec_desc *d,
  *         small for one group of a fixed codec).
  */
 int64_t mw_seg_plan_bound(const struct mw_codec_desc *d, size_t budget);
+
+/**
+ * Planning segments while an MS/MS_SIGNED payload is being written
+ * (cut-through: a segment can be sent as soon as the encode has written
+ * it). The segment count is fixed before anything is written
+ * (mw_seg_stream_bound()); segments are closed by mw_seg_plan_head()'s
+ * greedy rule as the mask and values come (mw_seg_stream_feed()); at the
+ * end, segments not yet sent are cut finer until there are exactly that
+ * many (mw_seg_stream_end()). With an input that did not change during the
+ * encode, the segments before the last ones are those of
+ * mw_seg_plan_head(). Caller-owned, opaque.
+ */
+struct mw_seg_stream {
+	uint64_t opaque[24];
+};
+
+/**
+ * The count to fix: at least the number of segments mw_seg_plan_head()
+ * gives for any payload of this descriptor (every closed segment holds
+ * more than its budget less the costliest group, b + 32 bytes), at most
+ * the number of 8-element groups.
+ * @return the count (>= 1), or MW_EINVAL (not MS/MS_SIGNED, a bad
+ *         descriptor, or a budget not above head + b + 32).
+ */
+int64_t mw_seg_stream_bound(const struct mw_codec_desc *d, size_t budget,
+			    size_t head, uint64_t heads);
+
+/**
+ * Start planning.
+ * @param d        the descriptor (codec, bits, n, k; the threshold is not
+ *                 needed).
+ * @param payload  the payload being written (mw_encode_size() bytes; the
+ *                 mask first, then the values), read as it is written.
+ * @param budget, head, heads  as mw_seg_plan_head().
+ * @param count    the segment count, >= mw_seg_stream_bound().
+ * @param segs     room for count segments, written as they are planned.
+ * @return 0, or MW_EINVAL.
+ */
+int mw_seg_stream_begin(struct mw_seg_stream *ss,
+			const struct mw_codec_desc *d, const uint8_t *payload,
+			size_t budget, size_t head, uint64_t heads,
+			uint64_t count, struct mw_seg *segs);
+
+/**
+ * The payload's mask is written for elements [0, elems) and its values
+ * [0, vals): plan what that allows.
+ * @return r: segments [0, r) are final (segs[0..r) will not change) and
+ *         their values are present and finite; or MW_ECHANGED: the
+ *         payload does not match the descriptor (the input changed under
+ *         the encode: more values than k, a value missing or not finite),
+ *         returned again by every later call.
+ */
+int64_t mw_seg_stream_feed(struct mw_seg_stream *ss, uint64_t elems,
+			   uint64_t vals);
+
+/**
+ * The whole payload is written: plan the rest and cut segments
+ * [sent, ...) finer until there are exactly count.
+ * @param sent  segments already sent (at most the last feed's r): kept.
+ * @return count, or MW_ECHANGED (as mw_seg_stream_feed(), or not exactly
+ *         k values), MW_EINVAL (sent beyond what was final).
+ */
+int64_t mw_seg_stream_end(struct mw_seg_stream *ss, uint64_t sent);
 
 /**
  * Copy one planned segment's payload out of the whole payload.

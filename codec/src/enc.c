@@ -278,3 +278,26 @@ int64_t mw_enc_result(const struct mw_enc *enc, struct mw_codec_desc *desc)
 		*desc = s->desc;
 	return s->result;
 }
+
+int mw_enc_progress(const struct mw_enc *enc, struct mw_codec_desc *desc,
+		    uint64_t *elems, uint64_t *vals)
+{
+	const struct enc_st *s = cst(enc);
+
+	if (s->phase == P_FAILED)
+		return (int)s->result;
+	if (s->p.codec != MW_CODEC_MS && s->p.codec != MW_CODEC_MS_SIGNED)
+		return MW_EINVAL;
+	if (s->phase != P_EMIT && s->phase != P_DONE)
+		return 0;
+	*desc = s->desc;
+	*elems = s->n;
+	*vals = s->k;
+	if (s->phase == P_EMIT) {
+		*elems = s->pos;
+		*vals = (uint64_t)(s->e.vals - s->out -
+				   mw_mask_bytes(s->n, s->p.bits)) /
+			4;
+	}
+	return 1;
+}

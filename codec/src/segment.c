@@ -118,51 +118,74 @@ static int plan_ms_groups(const struct mw_codec_desc *d,
 	return 0;
 }
 
+static uint64_t lsb_of(unsigned b)
+{
+	uint64_t lsb = 0;
+
+	for (unsigned i = 0; i < 8; i++)
+		lsb |= 1ull << (i * b);
+	return lsb;
+}
+
 /*
  * Greedy: a segment takes groups of 8 while they fit. The kernels count
  * sentinels a block of MW_COUNT_BLOCK elements at a time; a block that fits
  * whole is taken whole (no group in it can start a segment), and only the
- * block where a segment ends is walked group by group.
+ * block where a segment ends is walked group by group. Plans elements
+ * [g, end): g a multiple of 8, end a multiple of 8 or n; the open segment
+ * stays in st.
  */
+static int plan_ms_range(const struct mw_kernels *kr,
+			 const struct mw_codec_desc *d, const uint8_t *payload,
+			 size_t budget, struct plan_out *o, struct plan_ms *st,
+			 uint64_t g, uint64_t end)
+{
+	const unsigned b = d->bits;
+	const uint64_t blk_bytes = (uint64_t)MW_COUNT_BLOCK / 8 * b;
+	const uint64_t lsb = lsb_of(b);
+	uint64_t b0 = (g + MW_COUNT_BLOCK - 1) / MW_COUNT_BLOCK;
+	uint64_t b1 = end / MW_COUNT_BLOCK;
+	uint8_t cnt[256];
+	int rc;
+
+	if (b0 >= b1)
+		return plan_ms_groups(d, payload, budget, o, st, g, end, lsb);
+	rc = plan_ms_groups(d, payload, budget, o, st, g, b0 * MW_COUNT_BLOCK,
+			    lsb);
+	for (uint64_t k0 = b0; rc == 0 && k0 < b1; k0 += sizeof(cnt)) {
+		uint64_t m = b1 - k0 < sizeof(cnt) ? b1 - k0 : sizeof(cnt);
+
+		kr->ms_count(payload + k0 * blk_bytes, m, b, cnt);
+		for (uint64_t i = 0; rc == 0 && i < m; i++) {
+			uint64_t cost = blk_bytes + 4 * (uint64_t)cnt[i];
+			uint64_t gb = (k0 + i) * MW_COUNT_BLOCK;
+
+			if (st->bytes + cost <= budget) {
+				st->bytes += cost;
+				st->vc += cnt[i];
+				continue;
+			}
+			rc = plan_ms_groups(d, payload, budget, o, st, gb,
+					    gb + MW_COUNT_BLOCK, lsb);
+		}
+	}
+	if (rc < 0)
+		return rc;
+	return plan_ms_groups(d, payload, budget, o, st, b1 * MW_COUNT_BLOCK,
+			      end, lsb);
+}
+
 static int plan_ms(const struct mw_kernels *kr, const struct mw_codec_desc *d,
 		   const uint8_t *payload, size_t budget, struct plan_out *o)
 {
-	const unsigned b = d->bits;
-	const uint64_t n = d->n, nblk = n / MW_COUNT_BLOCK;
-	const uint64_t blk_bytes = (uint64_t)MW_COUNT_BLOCK / 8 * b;
 	struct plan_ms st = {0, next_head(o), 0, 0};
-	uint8_t cnt[256];
-	uint64_t lsb = 0;
-	int rc;
+	int rc = plan_ms_range(kr, d, payload, budget, o, &st, 0, d->n);
 
-	for (unsigned i = 0; i < 8; i++)
-		lsb |= 1ull << (i * b);
-	for (uint64_t k0 = 0; k0 < nblk; k0 += sizeof(cnt)) {
-		uint64_t m = nblk - k0 < sizeof(cnt) ? nblk - k0 : sizeof(cnt);
-
-		kr->ms_count(payload + k0 * blk_bytes, m, b, cnt);
-		for (uint64_t i = 0; i < m; i++) {
-			uint64_t cost = blk_bytes + 4 * (uint64_t)cnt[i];
-			uint64_t g = (k0 + i) * MW_COUNT_BLOCK;
-
-			if (st.bytes + cost <= budget) {
-				st.bytes += cost;
-				st.vc += cnt[i];
-				continue;
-			}
-			rc = plan_ms_groups(d, payload, budget, o, &st, g,
-					    g + MW_COUNT_BLOCK, lsb);
-			if (rc < 0)
-				return rc;
-		}
-	}
-	rc = plan_ms_groups(d, payload, budget, o, &st, nblk * MW_COUNT_BLOCK,
-			    n, lsb);
 	if (rc < 0)
 		return rc;
 	if (st.v0 + st.vc != d->k)
 		return MW_EINVAL;
-	return emit_seg(o, st.off, n - st.off, st.v0, st.vc);
+	return emit_seg(o, st.off, d->n - st.off, st.v0, st.vc);
 }
 
 static int plan_topk(const struct mw_codec_desc *d, const uint8_t *payload,
@@ -351,4 +374,218 @@ int64_t mw_seg_write(const struct mw_codec_desc *d, const uint8_t *payload,
 		break;
 	}
 	return (int64_t)seg_size;
+}
+
+/* ---- planning while the payload is written (cut-through) ------------- */
+
+struct seg_stream {
+	const struct mw_kernels *kr;
+	struct mw_codec_desc d;
+	const uint8_t *payload;
+	size_t budget;
+	struct plan_out o; /* o.max: the count fixed in advance */
+	struct plan_ms st; /* the open segment */
+	uint64_t pos;      /* elements planned */
+	uint64_t checked;  /* segments whose values were checked */
+	uint64_t ready;    /* segments handed out as final */
+	int err;
+};
+
+_Static_assert(sizeof(struct seg_stream) <= sizeof(struct mw_seg_stream),
+	       "struct mw_seg_stream holds the planner's state");
+
+static struct seg_stream *sst(struct mw_seg_stream *ss)
+{
+	return (struct seg_stream *)(void *)ss;
+}
+
+static int ms_codec(unsigned codec)
+{
+	return codec == MW_CODEC_MS || codec == MW_CODEC_MS_SIGNED;
+}
+
+int64_t mw_seg_stream_bound(const struct mw_codec_desc *d, size_t budget,
+			    size_t head, uint64_t heads)
+{
+	int64_t size = mw_payload_size(d);
+	uint64_t gmax, first, rest, hb, cnt, groups;
+
+	if (size < 0)
+		return size;
+	if (!ms_codec(d->codec))
+		return MW_EINVAL;
+	gmax = d->bits + 32u; /* the costliest group: b mask bytes, 8 values */
+	if (heads == 0)
+		head = 0;
+	if (head >= budget || budget - head <= gmax)
+		return MW_EINVAL;
+	groups = (d->n + 7) / 8;
+	if (groups == 0)
+		return 1;
+	/* Every closed segment holds more than its budget - gmax bytes. */
+	first = budget - head - gmax;
+	rest = budget - gmax;
+	hb = heads * first;
+	if ((uint64_t)size <= hb)
+		cnt = (uint64_t)size / first + 1;
+	else
+		cnt = heads + ((uint64_t)size - hb) / rest + 1;
+	return (int64_t)(cnt < groups ? cnt : groups);
+}
+
+int mw_seg_stream_begin(struct mw_seg_stream *ss,
+			const struct mw_codec_desc *d, const uint8_t *payload,
+			size_t budget, size_t head, uint64_t heads,
+			uint64_t count, struct mw_seg *segs)
+{
+	struct seg_stream *s = sst(ss);
+	int64_t bound = mw_seg_stream_bound(d, budget, head, heads);
+
+	memset(ss, 0, sizeof(*ss));
+	s->err = MW_EINVAL;
+	if (bound < 0)
+		return (int)bound;
+	if (payload == NULL || segs == NULL || count < (uint64_t)bound)
+		return MW_EINVAL;
+	s->kr = mw_kernels_get(MW_SIMD_AUTO);
+	s->d = *d;
+	s->payload = payload;
+	s->budget = budget;
+	s->o.segs = segs;
+	s->o.max = count;
+	s->o.head = heads ? head : 0;
+	s->o.heads = heads;
+	s->st.bytes = next_head(&s->o);
+	s->err = 0;
+	return 0;
+}
+
+/* Values of segments [checked, upto) present (at most vals written) and
+ * finite: else the input changed under the emit. */
+static int check_vals(struct seg_stream *s, uint64_t upto, uint64_t vals)
+{
+	const uint8_t *v = s->payload + mw_mask_bytes(s->d.n, s->d.bits);
+
+	for (; s->checked < upto; s->checked++) {
+		const struct mw_seg *g = &s->o.segs[s->checked];
+
+		if (g->val_off + g->val_cnt > vals ||
+		    mw_any_nonfinite(v + 4 * g->val_off, g->val_cnt, 4))
+			return MW_ECHANGED;
+	}
+	return 0;
+}
+
+static int64_t stream_fail(struct seg_stream *s, int rc)
+{
+	/* more segments than the count fixed: more values than k */
+	s->err = rc == MW_ENOSPC ? MW_ECHANGED : rc;
+	return s->err;
+}
+
+int64_t mw_seg_stream_feed(struct mw_seg_stream *ss, uint64_t elems,
+			   uint64_t vals)
+{
+	struct seg_stream *s = sst(ss);
+	const uint64_t n = s->d.n, cnt = s->o.max;
+	uint64_t end = elems >= n ? n : elems & ~(uint64_t)7;
+	int rc;
+
+	if (s->err)
+		return s->err;
+	if (end > s->pos) {
+		rc = plan_ms_range(s->kr, &s->d, s->payload, s->budget, &s->o,
+				   &s->st, s->pos, end);
+		if (rc < 0)
+			return stream_fail(s, rc);
+		s->pos = end;
+	}
+	rc = check_vals(s, (uint64_t)s->o.count, vals > s->d.k ? s->d.k : vals);
+	if (rc < 0)
+		return stream_fail(s, rc);
+	/* Hand out segment j only while the elements after it can still be
+	 * cut into the count - (j + 1) segments left. */
+	while (s->ready < (uint64_t)s->o.count && s->ready + 1 < cnt) {
+		const struct mw_seg *g = &s->o.segs[s->ready];
+		uint64_t left = n - (g->elem_off + g->elem_cnt);
+
+		if ((left + 7) / 8 < cnt - (s->ready + 1))
+			break;
+		s->ready++;
+	}
+	return (int64_t)s->ready;
+}
+
+/* Sentinels among the codes of groups [g0, g1) (g1 a multiple of 8 or n). */
+static uint64_t sentinels_in(const struct seg_stream *s, uint64_t g0,
+			     uint64_t g1)
+{
+	const unsigned b = s->d.bits;
+	const uint64_t lsb = lsb_of(b);
+	uint64_t c = 0;
+
+	for (uint64_t g = g0; g < g1; g += 8) {
+		unsigned m = g1 - g < 8 ? (unsigned)(g1 - g) : 8;
+
+		c += sentinels8(mw_ld_bytes(s->payload + g / 8 * b,
+					    (m * b + 7) / 8),
+				b, lsb);
+	}
+	return c;
+}
+
+/* Split the longest segment of [from, count) in two at a group boundary. */
+static int split_one(struct seg_stream *s, uint64_t from)
+{
+	struct mw_seg *v = s->o.segs;
+	uint64_t best = UINT64_MAX, h, c;
+
+	for (uint64_t i = from; i < (uint64_t)s->o.count; i++)
+		if (v[i].elem_cnt > 8 &&
+		    (best == UINT64_MAX || v[i].elem_cnt > v[best].elem_cnt))
+			best = i;
+	if (best == UINT64_MAX)
+		return MW_ENOSPC;
+	h = (v[best].elem_cnt + 7) / 8 / 2 * 8;
+	c = sentinels_in(s, v[best].elem_off, v[best].elem_off + h);
+	memmove(&v[best + 2], &v[best + 1],
+		sizeof(*v) * ((uint64_t)s->o.count - best - 1));
+	v[best + 1].elem_off = v[best].elem_off + h;
+	v[best + 1].elem_cnt = v[best].elem_cnt - h;
+	v[best + 1].val_off = v[best].val_off + c;
+	v[best + 1].val_cnt = v[best].val_cnt - c;
+	v[best].elem_cnt = h;
+	v[best].val_cnt = c;
+	s->o.count++;
+	return 0;
+}
+
+int64_t mw_seg_stream_end(struct mw_seg_stream *ss, uint64_t sent)
+{
+	struct seg_stream *s = sst(ss);
+	const uint64_t n = s->d.n;
+	int rc;
+
+	if (s->err)
+		return s->err;
+	if (sent > s->ready)
+		return MW_EINVAL;
+	if (n == 0) {
+		rc = emit_seg(&s->o, 0, 0, 0, 0);
+	} else {
+		rc = mw_seg_stream_feed(ss, n, s->d.k) < 0 ? s->err : 0;
+		if (rc == 0 && s->st.v0 + s->st.vc != s->d.k)
+			rc = MW_ECHANGED;
+		if (rc == 0)
+			rc = emit_seg(&s->o, s->st.off, n - s->st.off, s->st.v0,
+				      s->st.vc);
+		if (rc == 0)
+			rc = check_vals(s, (uint64_t)s->o.count, s->d.k);
+	}
+	while (rc == 0 && (uint64_t)s->o.count < s->o.max)
+		rc = split_one(s, sent);
+	if (rc < 0)
+		return stream_fail(s, rc);
+	s->ready = s->o.max;
+	return s->o.count;
 }
