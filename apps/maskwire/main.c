@@ -73,7 +73,7 @@ enum {
 	O_IP = 256, O_UDP_PORT, O_VLAN, O_ETH_PORT, O_MTU,
 	O_GEN, O_SHAPE, O_KIND, O_CODEC, O_RATIO, O_K, O_BITS, O_ROUNDING,
 	O_RATE, O_SEED, O_SINK, O_TLOG, O_WINDOW, O_MAXT, O_MAXSEGS,
-	O_RETRIES, O_CC, O_TAIL, O_COMPACT, O_RX_DROP, O_TX_DROP, O_BURST, O_RX_BURST, O_BURST_LEN,
+	O_RETRIES, O_CC, O_TAIL, O_COMPACT, O_CUT, O_RX_DROP, O_TX_DROP, O_BURST, O_RX_BURST, O_BURST_LEN,
 	O_DUP, O_RX_DUP, O_REORDER, O_RX_REORDER, O_CORRUPT, O_RX_CORRUPT,
 	O_REORDER_GAP, O_FSEED, O_DELAY, O_DELAY_FRAMES, O_CAPTURE, O_STATUS, O_STATS, O_DURATION,
 	O_IDLE, O_DRAIN, O_LINGER, O_LINKWAIT, O_MBUFS, O_RXD, O_TXD,
@@ -97,7 +97,7 @@ static const struct option opts[] = {
 	{"max-tensor", 1, 0, O_MAXT}, {"max-segs", 1, 0, O_MAXSEGS},
 	{"retries", 1, 0, O_RETRIES}, {"cc", 1, 0, O_CC}, {"rx-drop", 1, 0, O_RX_DROP},
 	{"tail-copy", 1, 0, O_TAIL},
-	{"compact", 1, 0, O_COMPACT},
+	{"compact", 1, 0, O_COMPACT}, {"cut-through", 1, 0, O_CUT},
 	{"tx-drop", 1, 0, O_TX_DROP}, {"burst-drop", 1, 0, O_BURST},
 	{"tx-burst-drop", 1, 0, O_BURST}, {"rx-burst-drop", 1, 0, O_RX_BURST},
 	{"burst-len", 1, 0, O_BURST_LEN}, {"dup", 1, 0, O_DUP},
@@ -397,6 +397,12 @@ static int parse_args(int argc, char **argv, struct app *a)
 			if (strcmp(optarg, "on") && strcmp(optarg, "off"))
 				FAIL("--compact: '%s' is not on or off", optarg);
 			d->ep.compact = !strcmp(optarg, "on");
+			break;
+		case O_CUT:
+			if (strcmp(optarg, "on") && strcmp(optarg, "off"))
+				FAIL("--cut-through: '%s' is not on or off",
+				     optarg);
+			d->ep.cut_through = !strcmp(optarg, "on");
 			break;
 		case O_RX_DROP: case O_TX_DROP: case O_BURST: case O_RX_BURST:
 		case O_DUP: case O_RX_DUP: case O_REORDER: case O_RX_REORDER:

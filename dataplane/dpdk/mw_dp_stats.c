@@ -214,6 +214,8 @@ void mw_dp_stats_json(struct mw_dp *dp, FILE *f)
 	fprintf(f, ", \"cc\": \"%s\"", mw_cc_name(dp->cfg.ep.cc));
 	fprintf(f, ", \"compact\": %s",
 		mw_ep_compact(dp->ep) ? "true" : "false");
+	fprintf(f, ", \"cut_through\": %s",
+		dp->cfg.ep.cut_through ? "true" : "false");
 	/* Plain mode is said loudly: nothing it carries is authenticated. */
 	fprintf(f, ", \"security\": \"%s\"",
 		mw_sec_mode_name(dp->cfg.ep.sec_mode));

@@ -115,6 +115,11 @@ struct mw_ep_config {
 				      by the endpoint but taken by other
 				      threads (mw_ep_encode_take() /
 				      mw_ep_encode_done()) */
+	uint8_t cut_through;   /**< 1 (default): a deferred MS/MS_SIGNED
+				    encode stepped here, to a peer with
+				    nothing else waiting to be sent, sends
+				    its segments as the encode writes them
+				    (docs/DATAPLANE.md); 0: after the encode */
 	uint8_t compact;       /**< 1 (default): announce and send compact
 				    DATA (PROTOCOL.md 5.6), with window <=
 				    MW_CDATA_MAX_WINDOW; 0: full DATA
@@ -266,6 +271,8 @@ enum mw_drop mw_drop_for_hdr_error(int rc);
 	X(close_rx, "CLOSE accepted")                                         \
 	X(tensors_submitted, "tensors accepted by mw_ep_submit()")            \
 	X(encode_steps, "encode steps of deferred submits")                   \
+	X(cut_through, "tensors whose segments went out while encoded")      \
+	X(cut_through_changed, "... of which failed: input rewritten mid-send")\
 	X(tensors_sent, "tensors the peer acknowledged whole (TX_DONE)")      \
 	X(tensors_failed, "tensors failed (TX_FAILED)")                       \
 	X(tensors_delivered, "tensors received whole (RX_TENSOR)")            \

@@ -93,6 +93,7 @@ void mw_ep_config_default(struct mw_ep_config *c)
 	c->undo = 1;
 	c->tail_copy = MW_TAIL_COPY_ON_LOSS;
 	c->compact = 1;
+	c->cut_through = 1;
 }
 
 int mw_ep_compact(const struct mw_ep *ep)

@@ -78,6 +78,9 @@ struct tx_slot {
 	struct mw_seg *segs;
 	struct seg_st *ss;
 	uint32_t seg_cnt;
+	uint32_t seg_ready;  /* segments [0, seg_ready) may be sent: all,
+				but while a cut-through encode runs */
+	uint8_t stream;      /* cut-through: 1 wanted, 2 under way */
 	uint32_t next_new;   /* first never-sent segment */
 	uint32_t acked;
 	uint32_t ack_cum;    /* segments [0, ack_cum) are all acknowledged */
@@ -229,6 +232,7 @@ struct mw_ep {
 	void *scratch;              /* mw_encode()'s scratch, kept between */
 	size_t scratch_len;         /* submits (grown on demand) */
 	struct mw_enc enc;          /* the deferred encode under way */
+	struct mw_seg_stream stream; /* its segment plan, in cut-through */
 	uint32_t enc_pending;       /* slots waiting for or in an encode */
 	struct mw_counters ctr;
 	const struct mw_crypto_ops *cops; /* secure mode (12) */

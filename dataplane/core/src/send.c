@@ -143,19 +143,28 @@ static size_t seg_budget(const struct mw_ep *ep, const struct peer *p,
  * it is unlikely that all of them are lost or overtaken. */
 #define MW_TX_FULL_SEGS 4u
 
+/* The most segments a tensor may have towards this peer. */
+static uint32_t seg_max(const struct mw_ep *ep, const struct peer *p)
+{
+	uint32_t max = ep->cfg.max_segs;
+
+	if (p->sess.remote_known && p->sess.lim.max_segs < max)
+		max = p->sess.lim.max_segs;
+	return max;
+}
+
+/* What the leading full DATA of a compact tensor hold less. */
+#define TX_HEAD (MW_WIRE_DATA_HDR_LEN - MW_WIRE_CDATA_HDR_LEN)
+
 /* Plan (or re-plan) a slot's segments for this peer as it is now; in
  * compact form the leading full DATA hold 116 bytes less. */
 static int tx_plan(struct mw_ep *ep, struct peer *p, struct tx_slot *s)
 {
 	int compact = tx_compact(ep, p, s);
 	size_t budget = seg_budget(ep, p, compact);
-	size_t head = compact ? MW_WIRE_DATA_HDR_LEN - MW_WIRE_CDATA_HDR_LEN
-			      : 0;
+	size_t head = compact ? TX_HEAD : 0;
 	int64_t cnt;
-	uint32_t max = ep->cfg.max_segs;
-
-	if (p->sess.remote_known && p->sess.lim.max_segs < max)
-		max = p->sess.lim.max_segs;
+	uint32_t max = seg_max(ep, p);
 	/* One pass: plan into room for the bound (a bound above the
 	 * limit is only counted exactly when it matters). */
 	cnt = mw_seg_plan_bound(&s->desc, budget - head);
@@ -179,6 +188,7 @@ static int tx_plan(struct mw_ep *ep, struct peer *p, struct tx_slot *s)
 	if (cnt < 0)
 		return (int)cnt;
 	s->seg_cnt = (uint32_t)cnt;
+	s->seg_ready = s->seg_cnt;
 	s->budget = budget;
 	s->compact = (uint8_t)compact;
 	mw_put_tblock(s->tblock, s->seg_cnt, &s->desc, &s->meta);
@@ -361,6 +371,125 @@ static void enc_finish(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
 		mw_send_finish(ep, id, s, rc);
 }
 
+static struct tx_slot *tx_activate(struct mw_ep *ep, uint16_t id,
+				   struct tx_slot *s);
+
+/*
+ * Cut-through (docs/DATAPLANE.md): a deferred MS encode whose segments go
+ * out as the emit writes them. The segment count goes in every full DATA,
+ * so it is fixed once the threshold is known (mw_seg_stream_bound()), and
+ * the tail is cut finer at the end to meet it.
+ */
+
+/* Worth it: nothing else of the peer waits to be sent (the link would
+ * idle while this tensor is encoded), and the session is open. */
+static int ct_wanted(struct mw_ep *ep, uint16_t id, const struct tx_slot *s)
+{
+	struct peer *p = &ep->peers[id];
+
+	return ep->cfg.cut_through &&
+	       (s->cp.codec == MW_CODEC_MS ||
+		s->cp.codec == MW_CODEC_MS_SIGNED) &&
+	       s->desc.n > 0 && peer_open(p) && !mw_send_pending(ep, p);
+}
+
+/* The emit has begun (the threshold is known): fix the count, give the
+ * tensor its id. @return 1, or 0: sent after the encode instead. */
+static int ct_setup(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
+		    const struct mw_codec_desc *d)
+{
+	struct peer *p = &ep->peers[id];
+	int compact = tx_compact(ep, p, s);
+	size_t budget = seg_budget(ep, p, compact);
+	size_t head = compact ? TX_HEAD : 0;
+	uint64_t heads = compact ? MW_TX_FULL_SEGS : 0;
+	int64_t cnt;
+
+	if (!peer_open(p) || mw_send_pending(ep, p) ||
+	    sdiff(p->send.tid_next, p->send.peer_limit) >= 0 ||
+	    d->n * 4 > p->sess.lim.max_tensor_bytes)
+		return 0;
+	cnt = mw_seg_stream_bound(d, budget, head, heads);
+	if (cnt < 2 || (uint64_t)cnt > seg_max(ep, p) ||
+	    tx_segs(ep, s, (uint32_t)cnt) < 0)
+		return 0;
+	if (mw_seg_stream_begin(&ep->stream, d, s->payload, budget, head,
+				heads, (uint64_t)cnt, s->mem.segs) < 0)
+		return 0;
+	s->segs = s->mem.segs;
+	s->ss = s->mem.ss;
+	s->desc = *d;
+	s->seg_cnt = (uint32_t)cnt;
+	s->seg_ready = 0;
+	s->ack_cum = 0;
+	s->budget = budget;
+	s->compact = (uint8_t)compact;
+	mw_put_tblock(s->tblock, s->seg_cnt, &s->desc, &s->meta);
+	if (!tx_activate(ep, id, s))
+		return 0; /* not reached: its conditions were checked */
+	s->stream = 2;
+	ep->ctr.cut_through++;
+	return 1;
+}
+
+/* The input changed under the encode (or the count cannot be met): the
+ * tensor fails. A segment of it that went out cannot be taken back, so
+ * the session is reset (the peer drops the partial tensor, 7.3); with
+ * nothing sent yet, its id is simply given back. */
+static void ct_fail(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
+		    int reason)
+{
+	struct peer *p = &ep->peers[id];
+	int sent = s->next_new > 0 || s->tid + 1 != p->send.tid_next;
+
+	ep->ctr.cut_through_changed++;
+	s->stream = 0;
+	if (!sent)
+		p->send.tid_next--;
+	mw_send_finish(ep, id, s, reason);
+	if (sent)
+		mw_session_down(ep, id, MW_ERESET, SD_LOCAL | SD_KEEP | SD_EMIT);
+}
+
+/* After an encode step (rc as mw_enc_step()) of a slot that wants
+ * cut-through. @return 1 if handled here, 0: the usual path goes on. */
+static int ct_step(struct mw_ep *ep, uint16_t id, struct tx_slot *s, int rc)
+{
+	struct mw_codec_desc d;
+	uint64_t el, va;
+	int64_t r;
+
+	if (rc < 0 || mw_enc_progress(&ep->enc, &d, &el, &va) != 1) {
+		if (rc < 0 && s->stream == 2) {
+			ct_fail(ep, id, s, rc);
+			return 1;
+		}
+		return 0;
+	}
+	if (s->stream == 1 && (rc == 0 || !ct_setup(ep, id, s, &d))) {
+		s->stream = 0; /* done in one step, or not now */
+		return 0;
+	}
+	r = mw_seg_stream_feed(&ep->stream, el, va);
+	if (r >= 0 && rc == 0) {
+		r = mw_enc_result(&ep->enc, &d);
+		if (r >= 0)
+			r = mw_seg_stream_end(&ep->stream, s->next_new);
+	}
+	if (r < 0) {
+		ct_fail(ep, id, s, (int)r);
+		return 1;
+	}
+	s->seg_ready = (uint32_t)r;
+	if (rc == 0) {
+		s->stream = 0;
+		s->encoding = 0;
+		s->enc_started = 0;
+		ep->enc_pending--;
+	}
+	return 1;
+}
+
 void mw_send_encode_step(struct mw_ep *ep)
 {
 	struct tx_slot *s;
@@ -380,8 +509,11 @@ void mw_send_encode_step(struct mw_ep *ep)
 		s->enc_started = 1;
 		if (rc < 0)
 			goto done;
+		s->stream = (uint8_t)ct_wanted(ep, id, s);
 	}
 	rc = mw_enc_step(&ep->enc, ep->cfg.encode_step);
+	if (s->stream && ct_step(ep, id, s, rc))
+		return;
 	if (rc == 1)
 		return;
 	if (rc == 0) {
@@ -512,8 +644,8 @@ int mw_send_pending(struct mw_ep *ep, struct peer *p)
 	for (q = p->send.tx_base; q != p->send.tx_seq; q++) {
 		struct tx_slot *s = &p->send.tx[q % ep->cfg.window];
 
-		if (s->used && !s->encoding &&
-		    (!s->active || s->lost || s->next_new < s->seg_cnt))
+		if (s->used && (!s->encoding || s->stream == 2) &&
+		    (!s->active || s->lost || s->next_new < s->seg_ready))
 			return 1;
 	}
 	return 0;
@@ -574,7 +706,7 @@ static struct tx_slot *pick(struct mw_ep *ep, uint16_t id, uint32_t *seg)
 
 		if (!s->used)
 			continue;
-		if (s->encoding)
+		if (s->encoding && s->stream != 2)
 			return NULL; /* in order: nothing after it either */
 		if (!s->active) {
 			s = tx_activate(ep, id, s);
@@ -586,10 +718,12 @@ static struct tx_slot *pick(struct mw_ep *ep, uint16_t id, uint32_t *seg)
 		}
 		if (sdiff(s->tid, p->send.peer_limit) >= 0)
 			return NULL;
-		if (s->next_new < s->seg_cnt) {
+		if (s->next_new < s->seg_ready) {
 			*seg = s->next_new;
 			return s;
 		}
+		if (s->encoding)
+			return NULL; /* cut-through: the rest is not written */
 	}
 	return NULL;
 }

@@ -363,6 +363,204 @@ static void test_compact_plan(void)
 	}
 }
 
+/* ---- cut-through ------------------------------------------------------ */
+
+#define CT_N 65536u
+static float ctx[CT_N];
+
+static void ct_cfg(struct mw_ep_config *c)
+{
+	c->encode_step = 2048;
+}
+
+static void ct_cfg_off(struct mw_ep_config *c)
+{
+	c->encode_step = 2048;
+	c->cut_through = 0;
+}
+
+static int ct_submit_as(struct pair *p, uint64_t tag, unsigned codec)
+{
+	struct mw_tensor_meta m;
+	struct mw_codec_params cp;
+
+	memset(&m, 0, sizeof(m));
+	memset(&cp, 0, sizeof(cp));
+	m.dtype = MW_DT_F32;
+	m.kind = MW_KIND_ACTIVATION;
+	m.ndim = 1;
+	m.dims[0] = CT_N;
+	m.tag = tag;
+	cp.codec = (enum mw_codec)codec;
+	if (codec == MW_CODEC_MS) {
+		cp.bits = 2;
+		cp.ratio = 0.99;
+	}
+	return mw_ep_submit(p->ep[0], p->peer[0], &m, &cp, ctx, CT_N * 4,
+			    codec == MW_CODEC_MS ? MW_SUBMIT_DEFER : 0, p->now,
+			    NULL);
+}
+
+static int ct_submit(struct pair *p, uint64_t tag)
+{
+	return ct_submit_as(p, tag, MW_CODEC_MS);
+}
+
+struct ct_run {
+	int data_early;  /* DATA sent while encode steps were still to come */
+	int data;        /* DATA sent for the tensor */
+	uint32_t seg_cnt; /* from its full DATA */
+	uint64_t steps_at_first;
+	int spoil_round; /* rewrite ctx in this round (-1: never) */
+	int spoil_nan;   /* with a NaN at element 0, else huge values */
+};
+
+/* Pump one deferred tensor through, one encode step per round. */
+static void ct_pump(struct pair *p, struct ct_run *r)
+{
+	uint8_t buf[2048];
+	uint16_t pe;
+	struct mw_counters c;
+	int len;
+
+	for (int round = 0; round < 3000; round++) {
+		int any = 0;
+
+		if (round == r->spoil_round)
+			for (uint32_t i = 0; i < CT_N; i++)
+				ctx[i] = r->spoil_nan ? (i < 8 ? NAN : ctx[i])
+						      : 1e30f;
+		for (int k = 0; k < 2; k++)
+			while ((len = mw_ep_send(p->ep[k], p->now, buf,
+						 sizeof(buf), &pe)) > 0) {
+				any = 1;
+				if (k == 0 && mw_ptype_is_data(buf[MW_OFF_TYPE])) {
+					mw_ep_counters(p->ep[0], &c);
+					if (!r->data++)
+						r->steps_at_first =
+							c.encode_steps;
+					if (buf[MW_OFF_TYPE] == MW_PT_DATA)
+						r->seg_cnt = mw_get32(
+							buf +
+							MW_OFF_DATA_SEG_CNT);
+				}
+				mw_ep_recv(p->ep[!k], p->peer[!k], buf,
+					   (size_t)len, p->now);
+			}
+		p->now += 10000;
+		for (int k = 0; k < 2; k++)
+			if (mw_ep_expiry(p->ep[k]) <= p->now)
+				mw_ep_handle_expiry(p->ep[k], p->now), any = 1;
+		if (!any)
+			break;
+	}
+	mw_ep_counters(p->ep[0], &c);
+	r->data_early = r->data && c.encode_steps > r->steps_at_first;
+}
+
+static void ct_fill(void)
+{
+	for (uint32_t i = 0; i < CT_N; i++)
+		ctx[i] = (float)((i * 2654435761u) % 100003u) / 1000.0f;
+}
+
+/*
+ * Cut-through (docs/DATAPLANE.md): to a peer with nothing else waiting, a
+ * deferred MS tensor's DATA go out while its encode steps still run,
+ * carry the segment count fixed in advance, and the receiver gets exactly
+ * what the encode-then-send path gives. Input rewritten during the emit:
+ * the tensor fails with MW_ECHANGED; if segments of it went out, the
+ * session is reset (the next tensor goes in a new one), if none did, its
+ * id is given back (no reset, nothing dropped at the receiver).
+ */
+static void test_cut_through(void)
+{
+	static float got[2][CT_N];
+	struct mw_counters c0, c1;
+	struct mw_event ev;
+	struct pair p;
+
+	for (int on = 0; on < 2; on++) {
+		struct ct_run r = {.spoil_round = -1};
+
+		pair_init(&p, NULL);
+		mw_ep_free(p.ep[0]);
+		p.ep[0] = mk_with(100, NULL, on ? ct_cfg : ct_cfg_off);
+		p.peer[0] = (uint16_t)mw_ep_add_peer(p.ep[0]);
+		CHECK_EQ(submit(&p, 0, 1, NULL), 0); /* opens the session */
+		pump(&p, 100);
+		CHECK_EQ(poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL), 1);
+		ct_fill();
+		CHECK_EQ(ct_submit(&p, 2), 0);
+		ct_pump(&p, &r);
+		CHECK_EQ(r.data_early, on);
+		CHECK_EQ((uint32_t)r.data, r.seg_cnt);
+		mw_ep_counters(p.ep[0], &c0);
+		CHECK_EQ(c0.cut_through, (uint64_t)on);
+		CHECK_EQ(poll_type(p.ep[0], MW_EV_TX_DONE, NULL), 2);
+		CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, &ev) == 1 &&
+		      ev.meta.tag == 2);
+		memcpy(got[on], ev.buf, sizeof(got[0]));
+		mw_ep_release(p.ep[1], &ev);
+		if (!on) {
+			free_pair(&p);
+			continue;
+		}
+
+		/* rewritten after segments went out: failed, session reset */
+		r = (struct ct_run){.spoil_round = 0};
+		ct_fill();
+		CHECK_EQ(ct_submit(&p, 3), 0);
+		r.spoil_round = 60; /* past the selection, into the emit */
+		ct_pump(&p, &r);
+		CHECK(r.data > 0);
+		CHECK(poll_type(p.ep[0], MW_EV_TX_FAILED, &ev) == 1 &&
+		      ev.reason == MW_ECHANGED);
+		mw_ep_counters(p.ep[0], &c0);
+		CHECK_EQ(c0.cut_through_changed, 1);
+		CHECK_EQ(c0.session_resets, 1);
+		CHECK_EQ(poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL), 0);
+		ct_fill();
+		CHECK_EQ(ct_submit(&p, 4), 0);
+		pump(&p, 3000);
+		CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, &ev) == 1 &&
+		      ev.meta.tag == 4);
+		mw_ep_release(p.ep[1], &ev);
+
+		/* a NaN the selection did not see, in segment 0: nothing
+		 * went out, the id is given back */
+		r = (struct ct_run){.spoil_round = 3, .spoil_nan = 1};
+		ct_fill();
+		CHECK_EQ(ct_submit(&p, 5), 0);
+		ct_pump(&p, &r);
+		CHECK_EQ(r.data, 0);
+		CHECK(poll_type(p.ep[0], MW_EV_TX_FAILED, &ev) == 1 &&
+		      ev.reason == MW_ECHANGED);
+		mw_ep_counters(p.ep[0], &c0);
+		CHECK_EQ(c0.cut_through_changed, 2);
+		CHECK_EQ(c0.session_resets, 1);
+		ct_fill();
+		CHECK_EQ(ct_submit(&p, 6), 0);
+		pump(&p, 3000);
+		CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, &ev) == 1 &&
+		      ev.meta.tag == 6);
+		mw_ep_release(p.ep[1], &ev);
+		mw_ep_counters(p.ep[1], &c1);
+		CHECK_EQ(c1.drops, 0);
+
+		/* another tensor's segments waiting to be sent: none */
+		mw_ep_counters(p.ep[0], &c0);
+		CHECK_EQ(ct_submit_as(&p, 7, MW_CODEC_DENSE), 0); /* > cwnd */
+		CHECK_EQ(ct_submit(&p, 8), 0);
+		pump(&p, 3000);
+		CHECK_EQ(poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL), 2);
+		mw_ep_counters(p.ep[0], &c1);
+		CHECK_EQ(c1.cut_through, c0.cut_through);
+		free_pair(&p);
+	}
+	CHECK(memcmp(got[0], got[1], sizeof(got[0])) == 0);
+}
+
 int main(void)
 {
 	test_exchange();
@@ -370,5 +568,6 @@ int main(void)
 	test_deferred();
 	test_external();
 	test_compact_plan();
+	test_cut_through();
 	return mw_test_exit("test_send");
 }
