@@ -275,7 +275,8 @@ class Bench:
 
     def maskwire(self, shape, codec, count, rate=0, loss=0.0, respond=False,
                  port="memif", mtu=1500, seed=1, budget=None, retry=True,
-                 sec="plain", cc="reno", crypto=None, compact=True):
+                 sec="plain", cc="reno", crypto=None, compact=True,
+                 cut=True):
         """One maskwire run: A generates, B receives (and answers when
         respond). Returns a measurement dict or None. With budget (s), a
         run still going then is stopped and measured as incomplete.
@@ -284,7 +285,8 @@ class Bench:
         congestion controller of both sides (docs/CC.md). crypto: the
         AES-256-GCM library of both sides (--crypto), None: the
         default. compact: False runs both sides with --compact off (full
-        DATA headers only, PROTOCOL.md 5.6)."""
+        DATA headers only, PROTOCOL.md 5.6). cut: False runs both sides
+        with --cut-through off (segments sent after the encode)."""
         d = self.fresh("mw-%s-%s-%s" % (port, codec, sec))
         pa, pb = "mwb%da%d" % (os.getpid(), self.seq), \
             "mwb%db%d" % (os.getpid(), self.seq)
@@ -318,7 +320,8 @@ class Bench:
         gen = ["--shape", shape_str(shape), "--codec", codec, "--kind",
                kind_of(codec), "--ratio", str(RATIO), "--bits", str(BITS)]
         common = MW_COMMON + ["--mtu", str(mtu), "--cc", cc] + fault + \
-            ([] if compact else ["--compact", "off"])
+            ([] if compact else ["--compact", "off"]) + \
+            ([] if cut else ["--cut-through", "off"])
         if sec == "plain":
             common += ["--plain"]
         else:
@@ -389,7 +392,9 @@ class Bench:
                     sig, self.keep_logs(d)))
             return self.maskwire(shape, codec, count, rate=rate, loss=loss,
                                  respond=respond, port=port, mtu=mtu,
-                                 seed=seed, budget=budget, retry=False)
+                                 seed=seed, budget=budget, retry=False,
+                                 sec=sec, cc=cc, crypto=crypto,
+                                 compact=compact, cut=cut)
         if ra != 0 or rb != 0 or not sa or not sb:
             log("maskwire run failed (rc %s/%s), logs in %s" % (
                 ra, rb, self.keep_logs(d)))

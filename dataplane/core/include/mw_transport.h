@@ -271,8 +271,8 @@ enum mw_drop mw_drop_for_hdr_error(int rc);
 	X(close_rx, "CLOSE accepted")                                         \
 	X(tensors_submitted, "tensors accepted by mw_ep_submit()")            \
 	X(encode_steps, "encode steps of deferred submits")                   \
-	X(cut_through, "tensors whose segments went out while encoded")      \
-	X(cut_through_changed, "... of which failed: input rewritten mid-send")\
+	X(cut_through_tx, "tensors whose segments went out while encoded")   \
+	X(cut_through_failed, "... of which failed: input rewritten mid-send") \
 	X(tensors_sent, "tensors the peer acknowledged whole (TX_DONE)")      \
 	X(tensors_failed, "tensors failed (TX_FAILED)")                       \
 	X(tensors_delivered, "tensors received whole (RX_TENSOR)")            \

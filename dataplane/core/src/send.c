@@ -428,7 +428,7 @@ static int ct_setup(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
 	if (!tx_activate(ep, id, s))
 		return 0; /* not reached: its conditions were checked */
 	s->stream = 2;
-	ep->ctr.cut_through++;
+	ep->ctr.cut_through_tx++;
 	return 1;
 }
 
@@ -442,7 +442,7 @@ static void ct_fail(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
 	struct peer *p = &ep->peers[id];
 	int sent = s->next_new > 0 || s->tid + 1 != p->send.tid_next;
 
-	ep->ctr.cut_through_changed++;
+	ep->ctr.cut_through_failed++;
 	s->stream = 0;
 	if (!sent)
 		p->send.tid_next--;
