@@ -191,6 +191,27 @@ def markdown(res):
                       "%.0f" % both if both else "-",
                       "%.4f" % (both / ideal) if both and ideal else "-"))
     out.append("")
+    crow = find(rows, section="cut")
+    if crow:
+        out.extend(["## 5c. Cut-through (%s MS; on and off interleaved, "
+                    "same run; step: MS up, signed MS down; fixed: %s "
+                    "tensors/s offered)" % (crow["shape"], fmt(
+                        (find(rows, section="cut", mode="fixed") or
+                         {}).get("offered_per_s"))), "",
+                    "| mode | stack | tensors/s | p50 ms | p99 ms | "
+                    "max ms | p50 / TCP p50 |",
+                    "|---|---|---|---|---|---|---|"])
+        for r in rows:
+            if r["section"] != "cut":
+                continue
+            t = find(rows, section="cut", mode=r["mode"], stack="tcp-veth")
+            out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+                r["mode"], r["stack"], fmt(r.get("tensors_per_s")),
+                fmt(r.get("lat_p50_ms")), fmt(r.get("lat_p99_ms")),
+                fmt(r.get("lat_max_ms")),
+                ratio(r.get("lat_p50_ms"), t and t.get("lat_p50_ms"))
+                if r["stack"] != "tcp-veth" else ""))
+        out.append("")
     srow = find(rows, section="security")
     if srow:
         out.extend(["## 7. Secure mode (%s; PROTOCOL.md 12; plain, "

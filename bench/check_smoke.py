@@ -13,8 +13,8 @@ import subprocess
 import sys
 import tempfile
 
-SECTIONS = {"transfer", "step", "ceiling", "loss", "size", "mtu", "security",
-            "peers", "peers-lcores"}
+SECTIONS = {"transfer", "step", "ceiling", "loss", "size", "mtu", "cut",
+            "security", "peers", "peers-lcores"}
 METRICS = {"tensors_per_s", "dense_gbit_s", "wire_gbit_s", "lat_p50_ms",
            "lat_p99_ms", "lat_max_ms", "reps"}
 PEERS_METRICS = {"tensors_per_s", "dense_gbit_s", "wire_gbit_s", "jain",
@@ -64,6 +64,8 @@ def main():
             md = f.read()
         if "| shape | codec | stack |" not in md:
             fail("results.md lacks the transfer table")
+        if "## 5c. Cut-through" not in md:
+            fail("results.md lacks the cut-through table")
         if "## 8. Many peers" not in md:
             fail("results.md lacks the peers table")
         if "### 8b. One and two I/O lcores" not in md:

@@ -687,6 +687,44 @@ def mtu_section(a, b):
                   m=b.rep(b.tcp, 1, shape=mshape, codec=codec, count=c))
 
 
+def cut_section(a, b):
+    """5c: cut-through (docs/DATAPLANE.md) on and off, and TCP, run by run
+    interleaved, the order alternating: the request/response step and
+    the fixed offered rate of the transfer rows (82 tensors/s for
+    64x64x32x32, the rate of the 2026-12-01 full run), where an MS
+    tensor's encode starts with the link idle."""
+    shape = (16, 64, 8, 8) if a.smoke else (64, 64, 32, 32)
+    reps = 1 if a.smoke else a.reps
+    steps = 10 if a.smoke else 25
+    rate, count = (20.0, 8) if a.smoke else (82.0, 200)
+    for mode in ("step", "fixed"):
+        runs = {"on": [], "off": [], "tcp": []}
+        kw = dict(shape=shape, codec="ms")
+        kw.update({"count": steps, "respond": True} if mode == "step"
+                  else {"count": count, "rate": rate})
+        for i in range(reps):
+            log("cut-through %s %s (%d/%d)" % (mode, shape_name(shape),
+                                               i + 1, reps))
+            for cut in (("on", "off") if i % 2 == 0 else ("off", "on")):
+                m = b.maskwire(cut=cut == "on", **kw)
+                if m:
+                    runs[cut].append(m)
+            m = b.tcp(**kw)
+            if m:
+                runs["tcp"].append(m)
+        for key, stack in (("on", "maskwire-memif"),
+                           ("off", "maskwire-memif-nocut"),
+                           ("tcp", "tcp-veth")):
+            ms = runs[key]
+            m = {k: median([x.get(k) for x in ms]) for k in ms[0]
+                 if k != "incomplete"} if ms else None
+            if m:
+                m["reps"] = len(ms)
+            b.add("cut", stack, shape=shape_name(shape), codec="ms",
+                  mode=mode, offered_per_s=rate if mode == "fixed" else None,
+                  m=m)
+
+
 def security_section(a, b):
     """7: secure mode (PROTOCOL.md 12) against plain, same run, run by
     run interleaved: dense tensors (every byte on the wire, the most to
@@ -867,6 +905,8 @@ def run(a):
         # 6: MTU
         if want("mtu"):
             mtu_section(a, b)
+        if want("cut"):
+            cut_section(a, b)
         # 7: secure mode against plain
         if want("security"):
             security_section(a, b)
@@ -949,7 +989,7 @@ def main():
     p.add_argument("--only", type=lambda v: set(v.split(",")), default=None,
                    help="run only these sections (comma-separated: transfer "
                         "(with the fixed-rate rows), step, ceiling, loss, "
-                        "size, mtu, security, peers)")
+                        "size, mtu, cut, security, peers)")
     p.add_argument("--fixed-frac", type=float, default=0.5,
                    help="fixed offered rate as a fraction of maskwire's "
                    "full rate (0.5)")

@@ -434,8 +434,8 @@ static int ct_setup(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
 
 /* The input changed under the encode (or the count cannot be met): the
  * tensor fails. A segment of it that went out cannot be taken back, so
- * the session is reset (the peer drops the partial tensor, 7.3); with
- * nothing sent yet, its id is simply given back. */
+ * the session is torn down with the same reason (the peer drops the
+ * partial tensor, 7.3); with nothing sent yet, its id is given back. */
 static void ct_fail(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
 		    int reason)
 {
@@ -448,7 +448,8 @@ static void ct_fail(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
 		p->send.tid_next--;
 	mw_send_finish(ep, id, s, reason);
 	if (sent)
-		mw_session_down(ep, id, MW_ERESET, SD_LOCAL | SD_KEEP | SD_EMIT);
+		mw_session_down(ep, id, MW_ECHANGED,
+				SD_LOCAL | SD_KEEP | SD_EMIT);
 }
 
 /* After an encode step (rc as mw_enc_step()) of a slot that wants

@@ -520,6 +520,9 @@ static void test_cut_through(void)
 		CHECK_EQ(c0.cut_through_failed, 1);
 		CHECK_EQ(c0.session_resets, 1);
 		CHECK_EQ(poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL), 0);
+		mw_ep_counters(p.ep[1], &c1);
+		CHECK_EQ(c1.close_rx, 1); /* B dropped the partial tensor */
+		CHECK_EQ(c1.session_resets, 1);
 		ct_fill();
 		CHECK_EQ(ct_submit(&p, 4), 0);
 		pump(&p, 3000);
