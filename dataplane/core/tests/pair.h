@@ -109,11 +109,11 @@ static inline int pump(struct pair *p, int rounds)
 
 static float xs[4096];
 
-/* Submit 4096 float32 of x from side k as a 1-D activation: MS (b = 2,
- * r = 0.9) or another codec without parameters. */
-static inline int submit_vec(struct pair *p, int k, const float *x,
-			     unsigned codec, uint64_t tag,
-			     uint16_t deadline_ms, unsigned flags)
+/* Submit n float32 of x from side k as a 1-D activation: MS (b = 2, the
+ * ratio given) or another codec without parameters. */
+static inline int submit_n(struct pair *p, int k, const float *x, uint32_t n,
+			   unsigned codec, double ratio, uint64_t tag,
+			   uint16_t deadline_ms, unsigned flags)
 {
 	struct mw_tensor_meta m;
 	struct mw_codec_params cp;
@@ -123,16 +123,24 @@ static inline int submit_vec(struct pair *p, int k, const float *x,
 	m.dtype = MW_DT_F32;
 	m.kind = MW_KIND_ACTIVATION;
 	m.ndim = 1;
-	m.dims[0] = 4096;
+	m.dims[0] = n;
 	m.tag = tag;
 	m.deadline_ms = deadline_ms;
 	cp.codec = (enum mw_codec)codec;
 	if (codec == MW_CODEC_MS) {
 		cp.bits = 2;
-		cp.ratio = 0.9;
+		cp.ratio = ratio;
 	}
-	return mw_ep_submit(p->ep[k], p->peer[k], &m, &cp, x, 4096 * 4, flags,
+	return mw_ep_submit(p->ep[k], p->peer[k], &m, &cp, x, 4ull * n, flags,
 			    p->now, NULL);
+}
+
+/* 4096 elements, MS at r = 0.9. */
+static inline int submit_vec(struct pair *p, int k, const float *x,
+			     unsigned codec, uint64_t tag,
+			     uint16_t deadline_ms, unsigned flags)
+{
+	return submit_n(p, k, x, 4096, codec, 0.9, tag, deadline_ms, flags);
 }
 
 static inline int submit(struct pair *p, int k, uint64_t tag, uint64_t *h)

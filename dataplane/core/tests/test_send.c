@@ -381,24 +381,8 @@ static void ct_cfg_off(struct mw_ep_config *c)
 
 static int ct_submit_as(struct pair *p, uint64_t tag, unsigned codec)
 {
-	struct mw_tensor_meta m;
-	struct mw_codec_params cp;
-
-	memset(&m, 0, sizeof(m));
-	memset(&cp, 0, sizeof(cp));
-	m.dtype = MW_DT_F32;
-	m.kind = MW_KIND_ACTIVATION;
-	m.ndim = 1;
-	m.dims[0] = CT_N;
-	m.tag = tag;
-	cp.codec = (enum mw_codec)codec;
-	if (codec == MW_CODEC_MS) {
-		cp.bits = 2;
-		cp.ratio = 0.99;
-	}
-	return mw_ep_submit(p->ep[0], p->peer[0], &m, &cp, ctx, CT_N * 4,
-			    codec == MW_CODEC_MS ? MW_SUBMIT_DEFER : 0, p->now,
-			    NULL);
+	return submit_n(p, 0, ctx, CT_N, codec, 0.99, tag, 0,
+			codec == MW_CODEC_MS ? MW_SUBMIT_DEFER : 0);
 }
 
 static int ct_submit(struct pair *p, uint64_t tag)
@@ -464,6 +448,19 @@ static void ct_fill(void)
 		ctx[i] = (float)((i * 2654435761u) % 100003u) / 1000.0f;
 }
 
+/* After a failure: the next tensor arrives. */
+static void ct_next_arrives(struct pair *p, uint64_t tag)
+{
+	struct mw_event ev;
+
+	ct_fill();
+	CHECK_EQ(ct_submit(p, tag), 0);
+	pump(p, 3000);
+	CHECK(poll_type(p->ep[1], MW_EV_RX_TENSOR, &ev) == 1 &&
+	      ev.meta.tag == tag);
+	mw_ep_release(p->ep[1], &ev);
+}
+
 /*
  * Cut-through (docs/DATAPLANE.md): to a peer with nothing else waiting, a
  * deferred MS tensor's DATA go out while its encode steps still run,
@@ -523,12 +520,7 @@ static void test_cut_through(void)
 		mw_ep_counters(p.ep[1], &c1);
 		CHECK_EQ(c1.close_rx, 1); /* B dropped the partial tensor */
 		CHECK_EQ(c1.session_resets, 1);
-		ct_fill();
-		CHECK_EQ(ct_submit(&p, 4), 0);
-		pump(&p, 3000);
-		CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, &ev) == 1 &&
-		      ev.meta.tag == 4);
-		mw_ep_release(p.ep[1], &ev);
+		ct_next_arrives(&p, 4);
 
 		/* a NaN the selection did not see, in segment 0: nothing
 		 * went out, the id is given back */
@@ -542,12 +534,7 @@ static void test_cut_through(void)
 		mw_ep_counters(p.ep[0], &c0);
 		CHECK_EQ(c0.cut_through_failed, 2);
 		CHECK_EQ(c0.session_resets, 1);
-		ct_fill();
-		CHECK_EQ(ct_submit(&p, 6), 0);
-		pump(&p, 3000);
-		CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, &ev) == 1 &&
-		      ev.meta.tag == 6);
-		mw_ep_release(p.ep[1], &ev);
+		ct_next_arrives(&p, 6);
 		mw_ep_counters(p.ep[1], &c1);
 		CHECK_EQ(c1.drops, 0);
 
