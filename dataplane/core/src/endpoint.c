@@ -113,7 +113,7 @@ int mw_ep_config_check(const struct mw_ep_config *c)
 	    c->cwnd_initial > c->cwnd_max || c->cwnd_max > (1u << 20))
 		return MW_EINVAL;
 	if (c->cc >= MW_CC_COUNT_ || c->tail_copy >= MW_TAIL_COPY_COUNT_ ||
-	    c->compact > 1)
+	    c->compact > 1 || c->cut_through > 1)
 		return MW_EINVAL;
 	if ((c->rx_alloc.alloc == NULL) != (c->rx_alloc.free == NULL))
 		return MW_EINVAL;
