@@ -435,7 +435,9 @@ static int ct_setup(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
 /* The input changed under the encode (or the count cannot be met): the
  * tensor fails. A segment of it that went out cannot be taken back, so
  * the session is torn down with the same reason (the peer drops the
- * partial tensor, 7.3); with nothing sent yet, its id is given back. */
+ * partial tensor, 7.3), and the peer's other tensors with an id fail as
+ * canceled (not confirmed: the peer may hold them); with nothing sent
+ * yet, its id is given back. */
 static void ct_fail(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
 		    int reason)
 {
@@ -447,9 +449,15 @@ static void ct_fail(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
 	if (!sent)
 		p->send.tid_next--;
 	mw_send_finish(ep, id, s, reason);
-	if (sent)
-		mw_session_down(ep, id, MW_ECHANGED,
-				SD_LOCAL | SD_KEEP | SD_EMIT);
+	if (!sent)
+		return;
+	for (uint64_t q = p->send.tx_base; q != p->send.tx_seq; q++) {
+		struct tx_slot *o = &p->send.tx[q % ep->cfg.window];
+
+		if (o->used && o->active)
+			mw_send_finish(ep, id, o, MW_ECANCELED);
+	}
+	mw_session_down(ep, id, MW_ECHANGED, SD_LOCAL | SD_KEEP | SD_EMIT);
 }
 
 /* After an encode step (rc as mw_enc_step()) of a slot that wants

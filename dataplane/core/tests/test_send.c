@@ -395,7 +395,8 @@ struct ct_run {
 	int data;        /* DATA sent for the tensor */
 	uint32_t seg_cnt; /* from its full DATA */
 	uint64_t steps_at_first;
-	int spoil_round; /* rewrite ctx in this round (-1: never) */
+	int spoil_round; /* rewrite ctx in this round (-1: never; -2: in
+			    the round after its first DATA went out) */
 	int spoil_nan;   /* with a NaN at element 0, else huge values */
 };
 
@@ -410,7 +411,13 @@ static void ct_pump(struct pair *p, struct ct_run *r)
 	for (int round = 0; round < 3000; round++) {
 		int any = 0;
 
-		if (round == r->spoil_round)
+		int spoil = round == r->spoil_round;
+
+		if (r->spoil_round == -2 && r->data) {
+			spoil = 1;
+			r->spoil_round = -1;
+		}
+		if (spoil)
 			for (uint32_t i = 0; i < CT_N; i++)
 				ctx[i] = r->spoil_nan ? (i < 8 ? NAN : ctx[i])
 						      : 1e30f;
@@ -428,8 +435,13 @@ static void ct_pump(struct pair *p, struct ct_run *r)
 							buf +
 							MW_OFF_DATA_SEG_CNT);
 				}
-				mw_ep_recv(p->ep[!k], p->peer[!k], buf,
-					   (size_t)len, p->now);
+				if (k == 0 && p->a_data &&
+				    mw_ptype_is_data(buf[MW_OFF_TYPE]) &&
+				    !p->a_data(p, buf, (size_t)len))
+					continue;
+				if (!p->drop_all)
+					mw_ep_recv(p->ep[!k], p->peer[!k], buf,
+						   (size_t)len, p->now);
 			}
 		p->now += 10000;
 		for (int k = 0; k < 2; k++)
@@ -440,6 +452,16 @@ static void ct_pump(struct pair *p, struct ct_run *r)
 	}
 	mw_ep_counters(p->ep[0], &c);
 	r->data_early = r->data && c.encode_steps > r->steps_at_first;
+}
+
+/* A->B hook: every DATA of tensor id p->hooked is lost. */
+static int ct_lose_tid(struct pair *p, uint8_t *buf, size_t len)
+{
+	(void)len;
+	if (buf[MW_OFF_TYPE] == MW_PT_CDATA)
+		return mw_get16(buf + MW_OFF_CDATA_TID) !=
+		       (uint16_t)p->hooked;
+	return mw_get32(buf + MW_OFF_DATA_TID) != (uint32_t)p->hooked;
 }
 
 static void ct_fill(void)
@@ -476,6 +498,7 @@ static void test_cut_through(void)
 	struct mw_counters c0, c1;
 	struct mw_event ev;
 	struct pair p;
+	int i_failed = 0;
 
 	for (int on = 0; on < 2; on++) {
 		struct ct_run r = {.spoil_round = -1};
@@ -504,15 +527,32 @@ static void test_cut_through(void)
 			continue;
 		}
 
-		/* rewritten after segments went out: failed, session reset */
-		r = (struct ct_run){.spoil_round = 0};
+		/* rewritten after segments went out: failed, session reset;
+		 * a tensor still in flight then (its DATA lost, its timeout
+		 * 1 ms = 100 rounds away) fails as canceled, not with the
+		 * other's reason */
+		mw_ep_counters(p.ep[1], &c1);
+		p.hooked = (int)c1.tensors_delivered; /* its id: all before
+							 it arrived */
+		p.a_data = ct_lose_tid;
+		CHECK_EQ(submit_vec(&p, 0, xs, MW_CODEC_DENSE, 30, 0, 0), 0);
+		pump(&p, 1);
+		r = (struct ct_run){.spoil_round = -2};
 		ct_fill();
 		CHECK_EQ(ct_submit(&p, 3), 0);
-		r.spoil_round = 60; /* past the selection, into the emit */
 		ct_pump(&p, &r);
+		p.a_data = NULL;
 		CHECK(r.data > 0);
-		CHECK(poll_type(p.ep[0], MW_EV_TX_FAILED, &ev) == 1 &&
-		      ev.reason == MW_ECHANGED);
+		while (mw_ep_poll(p.ep[0], &ev)) {
+			if (ev.type == MW_EV_TX_FAILED) {
+				CHECK_EQ(ev.reason, ev.meta.tag == 3 ? MW_ECHANGED
+								     : MW_ECANCELED);
+				i_failed++;
+			}
+			CHECK(ev.type != MW_EV_TX_DONE);
+			mw_ep_release(p.ep[0], &ev);
+		}
+		CHECK_EQ(i_failed, 2);
 		mw_ep_counters(p.ep[0], &c0);
 		CHECK_EQ(c0.cut_through_failed, 1);
 		CHECK_EQ(c0.session_resets, 1);
