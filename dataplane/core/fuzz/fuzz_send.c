@@ -9,7 +9,12 @@
  * HELLO_ACK. The rest of the input is a program of steps (one byte picks
  * the step, a fixed number of bytes follows, so a corpus file can be
  * written by hand or by make_corpus.py):
- *   submit      a tensor: codec, size, values, bits, ratio, tag
+ *   submit      a tensor: codec, size, values, bits, ratio, tag; or
+ *               the same deferred (encoded in steps of 64 elements by the
+ *               timers, and sent cut-through when nothing else waits).
+ *               Every submit fills the same buffer, so a deferred tensor
+ *               still being encoded is rewritten under its encode by the
+ *               next submit, as a hostile application would
  *   pump        pull up to n datagrams from S; each is lost, held back
  *               (delivered later, in an order the input picks) or
  *               delivered to R
@@ -99,7 +104,8 @@ struct fs {
 	uint64_t h[FS_MAXSUB];
 	uint8_t done[FS_MAXSUB];
 	unsigned nsub, nev;
-	float x[FS_MAXN];      /* the tensor being submitted */
+	float x[FS_MAXN];      /* the tensor being submitted; a deferred
+				  one reads it until its encode is done */
 };
 
 static struct mw_ep *fs_ep(uint32_t inc, unsigned c)
@@ -122,6 +128,7 @@ static struct mw_ep *fs_ep(uint32_t inc, unsigned c)
 	cfg.cwnd_initial = c & 0x20 ? cfg.cwnd_max : 2;
 	cfg.cwnd_min = 2;
 	cfg.undo = !(c & 0x40);
+	cfg.encode_step = 64;
 	if (mw_ep_new(&cfg, &ep) < 0)
 		return NULL;
 	return ep;
@@ -157,6 +164,8 @@ static void check(struct fs *f)
 	mw_ep_counters(f->s, &c);
 	FUZZ_ASSERT(c.tensors_submitted == f->nsub);
 	FUZZ_ASSERT(c.tensors_sent + c.tensors_failed == f->nev);
+	FUZZ_ASSERT(c.cut_through_failed <= c.cut_through_tx &&
+		    c.cut_through_tx <= c.tensors_submitted);
 	if (f->s_has_peer && mw_ep_peer_info(f->s, f->ps, &pi) == 0) {
 		FUZZ_ASSERT(pi.in_flight <= f->cwnd_max + 1);
 		FUZZ_ASSERT(pi.tx_pending <= f->window);
@@ -287,7 +296,7 @@ static void release(struct fs *f, struct mw_fuzz_in *in)
 
 /* ---- steps -------------------------------------------------------------- */
 
-static void submit(struct fs *f, struct mw_fuzz_in *in)
+static void submit(struct fs *f, struct mw_fuzz_in *in, unsigned flags)
 {
 	float *x = f->x;
 	struct mw_tensor_meta m;
@@ -315,8 +324,8 @@ static void submit(struct fs *f, struct mw_fuzz_in *in)
 	if (f->nsub == FS_MAXSUB || !f->s_has_peer)
 		return;
 	if (mw_ep_submit(f->s, f->ps, &m, &cp, x,
-			 (uint64_t)n * (cp.codec == MW_CODEC_RAW ? 1 : 4), 0,
-			 f->now, &h) == 0) {
+			 (uint64_t)n * (cp.codec == MW_CODEC_RAW ? 1 : 4),
+			 flags, f->now, &h) == 0) {
 		f->h[f->nsub] = h;
 		f->done[f->nsub] = 0;
 		f->nsub++;
@@ -553,7 +562,7 @@ static void open_session(struct fs *f, struct mw_fuzz_in *in)
 	uint16_t peer;
 	int len;
 
-	submit(f, in);
+	submit(f, in, 0);
 	len = mw_ep_send(f->s, f->now, b, sizeof(b), &peer);
 	if (len <= 0)
 		return;
@@ -600,7 +609,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(f);
 	for (step = 0; step < 512 && in.n; step++) {
 		switch (take(&in, 16)) {
-		case 0: case 1: submit(f, &in); break;
+		case 0: submit(f, &in, 0); break;
+		case 1: submit(f, &in, MW_SUBMIT_DEFER); break;
 		case 2: case 3: case 4: pump(f, &in, 1); break;
 		case 5: case 6: pump(f, &in, 0); break;
 		case 7: release(f, &in); break;

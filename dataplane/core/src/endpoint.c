@@ -679,10 +679,12 @@ uint64_t mw_ep_mem_bound(const struct mw_ep *ep)
 			    c->window * (per_tx + per_rx);
 
 	/* + the encoder's scratch, kept between submits: 4 bytes an element
-	 * and a few more (mw_encode_scratch_size()). */
+	 * and a few more (mw_encode_scratch_size()); with deferred encodes,
+	 * a second one for a submit that encodes at once meanwhile. */
 	if (c->sec_mode)
 		per_peer += sizeof(struct sec_peer);
-	return sizeof(struct mw_ep) + c->max_tensor_bytes + 64 +
+	return sizeof(struct mw_ep) +
+	       (c->encode_step ? 2 : 1) * (c->max_tensor_bytes + 64) +
 	       (c->sec_mode ? c->max_datagram : 0) +
 	       (sizeof(struct peer) + per_peer) * c->max_peers +
 	       sizeof(struct mw_event) * (uint64_t)ep->ev_cap;

@@ -16,6 +16,8 @@ void mw_send_slot_clear(struct mw_ep *ep, struct tx_slot *s)
 
 	if (s->encoding)
 		ep->enc_pending--;
+	if (s->encoding && s->enc_started && !s->enc_taken)
+		ep->enc_live = 0;
 	memset(s, 0, sizeof(*s));
 	s->mem = m;
 }
@@ -24,6 +26,8 @@ void mw_send_slot_free(struct mw_ep *ep, struct tx_slot *s)
 {
 	if (s->encoding)
 		ep->enc_pending--;
+	if (s->encoding && s->enc_started && !s->enc_taken)
+		ep->enc_live = 0;
 	mw_mem_free(ep, s->mem.buf, s->mem.buf_cap);
 	mw_mem_free(ep, s->mem.segs, sizeof(*s->mem.segs) * s->mem.seg_cap);
 	mw_mem_free(ep, s->mem.ss, sizeof(*s->mem.ss) * s->mem.seg_cap);
@@ -294,18 +298,31 @@ static int tx_payload(struct mw_ep *ep, struct tx_slot *s,
 	return scratch ? tx_scratch(ep, cp, n) : 0;
 }
 
-/* Encode the tensor into a payload of the slot's own. */
+/* Encode the tensor into a payload of the slot's own. While a deferred
+ * encode is under way the endpoint's scratch is its: this one gets a
+ * scratch of its own for the call. */
 static int tx_encode(struct mw_ep *ep, struct tx_slot *s,
 		     const struct mw_codec_params *cp, const void *data,
 		     uint64_t n)
 {
 	int64_t sz;
-	int rc = tx_payload(ep, s, cp, n, 1);
+	int rc = tx_payload(ep, s, cp, n, !ep->enc_live);
 
 	if (rc < 0)
 		return rc;
-	sz = mw_encode(cp, data, n, &s->desc, s->payload, s->plen, ep->scratch,
-		       ep->scratch_len);
+	if (ep->enc_live) {
+		size_t len = mw_encode_scratch_size(cp, n);
+		void *tmp = len ? mw_mem_alloc_raw(ep, len) : NULL;
+
+		if (len && !tmp)
+			return MW_ENOMEM;
+		sz = mw_encode(cp, data, n, &s->desc, s->payload, s->plen, tmp,
+			       len);
+		mw_mem_free(ep, tmp, len);
+	} else {
+		sz = mw_encode(cp, data, n, &s->desc, s->payload, s->plen,
+			       ep->scratch, ep->scratch_len);
+	}
 	if (sz < 0 || (size_t)sz != s->plen)
 		return sz < 0 ? (int)sz : MW_EFORMAT;
 	return 0;
@@ -363,6 +380,8 @@ static void enc_finish(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
 				     : tx_plan(ep, &ep->peers[id], s);
 	if (s->enc_fail)
 		rc = s->enc_fail;
+	if (s->enc_started && !s->enc_taken)
+		ep->enc_live = 0;
 	s->encoding = 0;
 	s->enc_started = 0;
 	s->enc_taken = 0;
@@ -494,6 +513,7 @@ static int ct_step(struct mw_ep *ep, uint16_t id, struct tx_slot *s, int rc)
 		s->stream = 0;
 		s->encoding = 0;
 		s->enc_started = 0;
+		ep->enc_live = 0;
 		ep->enc_pending--;
 	}
 	return 1;
@@ -516,6 +536,7 @@ void mw_send_encode_step(struct mw_ep *ep)
 					  s->payload, s->plen, ep->scratch,
 					  ep->scratch_len);
 		s->enc_started = 1;
+		ep->enc_live = 1;
 		if (rc < 0)
 			goto done;
 		s->stream = (uint8_t)ct_wanted(ep, id, s);

@@ -591,6 +591,75 @@ static void test_cut_through(void)
 	CHECK(memcmp(got[0], got[1], sizeof(got[0])) == 0);
 }
 
+/* What the receiver must deliver for n elements of x: MS r 0.99, b 2. */
+static void ms_ref(const float *x, uint32_t n, float *out)
+{
+	struct mw_codec_params cp = {.codec = MW_CODEC_MS, .bits = 2,
+				     .ratio = 0.99};
+	struct mw_codec_desc d;
+	size_t ss = mw_encode_scratch_size(&cp, n);
+	int64_t size = mw_encode_size(&cp, n);
+	uint8_t *pl = malloc((size_t)size);
+	void *scr = malloc(ss);
+
+	CHECK_EQ(mw_encode(&cp, x, n, &d, pl, (size_t)size, scr, ss), size);
+	CHECK_EQ(mw_seg_decode(&d, 0, n, pl, (size_t)size, out), (int64_t)d.k);
+	free(pl);
+	free(scr);
+}
+
+/*
+ * A submit that encodes at once while a deferred encode is half-way
+ * through its selection (the two share the endpoint's scratch): the
+ * deferred tensor keeps its candidates, the other gets a scratch of its
+ * own for the call, even one larger than the scratch the endpoint holds;
+ * both arrive exactly, with and without cut-through.
+ */
+static void test_mixed_submits(void)
+{
+	static float big[CT_N], want[2][CT_N];
+	struct mw_event ev;
+	struct pair p;
+
+	for (uint32_t i = 0; i < CT_N; i++)
+		big[i] = (float)((i * 40503u) % 65521u) / 100.0f;
+	for (int on = 0; on < 2; on++) {
+		int got = 0;
+
+		pair_init(&p, NULL);
+		mw_ep_free(p.ep[0]);
+		p.ep[0] = mk_with(100, NULL, on ? ct_cfg : ct_cfg_off);
+		p.peer[0] = (uint16_t)mw_ep_add_peer(p.ep[0]);
+		CHECK_EQ(submit(&p, 0, 1, NULL), 0); /* opens the session */
+		pump(&p, 100);
+		poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL);
+		ct_fill();
+		ms_ref(ctx, CT_N / 4, want[0]);
+		ms_ref(big, CT_N, want[1]);
+		CHECK_EQ(submit_n(&p, 0, ctx, CT_N / 4, MW_CODEC_MS, 0.99, 2, 0,
+				  MW_SUBMIT_DEFER),
+			 0);
+		pump(&p, 4); /* into the selection: 8 filter steps */
+		CHECK_EQ(submit_n(&p, 0, big, CT_N, MW_CODEC_MS, 0.99, 3, 0, 0),
+			 0);
+		pump(&p, 3000);
+		CHECK_EQ(poll_type(p.ep[0], MW_EV_TX_FAILED, NULL), 0);
+		while (mw_ep_poll(p.ep[1], &ev)) {
+			if (ev.type == MW_EV_RX_TENSOR) {
+				int w = ev.meta.tag == 3;
+
+				CHECK(memcmp(ev.buf, want[w],
+					     4 * (w ? CT_N : CT_N / 4)) == 0);
+				got++;
+			}
+			mw_ep_release(p.ep[1], &ev);
+		}
+		CHECK_EQ(got, 2);
+		CHECK(mw_ep_mem_held(p.ep[0]) <= mw_ep_mem_bound(p.ep[0]));
+		free_pair(&p);
+	}
+}
+
 /* ---- cut-through against a hostile writer and a lossy link ----------- */
 
 static uint64_t rs = 0x2545f4914f6cdd1dull;
@@ -713,6 +782,7 @@ int main(void)
 	test_external();
 	test_compact_plan();
 	test_cut_through();
+	test_mixed_submits();
 	for (int i = 0; i < 6; i++)
 		test_cut_through_random();
 	return mw_test_exit("test_send");
