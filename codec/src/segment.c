@@ -262,6 +262,25 @@ int64_t mw_seg_plan_with(const struct mw_kernels *kr,
 	return rc < 0 ? rc : o.count;
 }
 
+/*
+ * The most segments the greedy MS plan can close for a payload of size
+ * bytes: every closed segment holds more than its budget less the
+ * costliest group (b mask bytes and 8 values), segments 0 .. heads-1 a
+ * budget of budget - head, the others budget; at most one per group.
+ * budget - head must exceed the costliest group.
+ */
+static uint64_t ms_bound(const struct mw_codec_desc *d, uint64_t size,
+			 size_t budget, size_t head, uint64_t heads)
+{
+	const uint64_t gmax = d->bits + 32u;
+	const uint64_t first = budget - head - gmax, rest = budget - gmax;
+	const uint64_t hb = heads * first, groups = d->n / 8 + 1;
+	uint64_t cnt = size <= hb ? size / first + 1
+				  : heads + (size - hb) / rest + 1;
+
+	return cnt < groups ? cnt : groups;
+}
+
 int64_t mw_seg_plan_bound(const struct mw_codec_desc *d, size_t budget)
 {
 	int64_t size = mw_payload_size(d);
@@ -276,13 +295,10 @@ int64_t mw_seg_plan_bound(const struct mw_codec_desc *d, size_t budget)
 	case MW_CODEC_MS:
 	case MW_CODEC_MS_SIGNED:
 		/* A segment closes only when the next group (at most b mask
-		 * bytes and 8 values) does not fit: it holds more than
-		 * budget - (b + 32) bytes. */
-		gmax = d->bits + 32u;
-		if (budget <= gmax)
+		 * bytes and 8 values) does not fit. */
+		if (budget <= d->bits + 32u)
 			return (int64_t)groups;
-		per = budget - gmax;
-		break;
+		return (int64_t)ms_bound(d, (uint64_t)size, budget, 0, 0);
 	case MW_CODEC_TOPK:
 		/* A closed segment gives back at most 7 pairs of the group
 		 * that did not fit. */
@@ -408,28 +424,21 @@ int64_t mw_seg_stream_bound(const struct mw_codec_desc *d, size_t budget,
 			    size_t head, uint64_t heads)
 {
 	int64_t size = mw_payload_size(d);
-	uint64_t gmax, first, rest, hb, cnt, groups;
+	uint64_t groups = (d->n + 7) / 8, cnt;
 
 	if (size < 0)
 		return size;
 	if (!ms_codec(d->codec))
 		return MW_EINVAL;
-	gmax = d->bits + 32u; /* the costliest group: b mask bytes, 8 values */
 	if (heads == 0)
 		head = 0;
-	if (head >= budget || budget - head <= gmax)
+	if (head >= budget || budget - head <= d->bits + 32u)
 		return MW_EINVAL;
-	groups = (d->n + 7) / 8;
 	if (groups == 0)
 		return 1;
-	/* Every closed segment holds more than its budget - gmax bytes. */
-	first = budget - head - gmax;
-	rest = budget - gmax;
-	hb = heads * first;
-	if ((uint64_t)size <= hb)
-		cnt = (uint64_t)size / first + 1;
-	else
-		cnt = heads + ((uint64_t)size - hb) / rest + 1;
+	/* the tail is cut into as many segments as announced: one group
+	 * at least each */
+	cnt = ms_bound(d, (uint64_t)size, budget, head, heads);
 	return (int64_t)(cnt < groups ? cnt : groups);
 }
 

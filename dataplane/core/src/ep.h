@@ -234,8 +234,6 @@ struct mw_ep {
 	struct mw_enc enc;          /* the deferred encode under way */
 	struct mw_seg_stream stream; /* its segment plan, in cut-through */
 	uint32_t enc_pending;       /* slots waiting for or in an encode */
-	uint8_t enc_live;           /* a deferred encode here has begun: it
-				       holds scratch until it is done */
 	struct mw_counters ctr;
 	const struct mw_crypto_ops *cops; /* secure mode (12) */
 	uint8_t *sec_buf;           /* a received packet's plain view */

@@ -16,8 +16,6 @@ void mw_send_slot_clear(struct mw_ep *ep, struct tx_slot *s)
 
 	if (s->encoding)
 		ep->enc_pending--;
-	if (s->encoding && s->enc_started && !s->enc_taken)
-		ep->enc_live = 0;
 	memset(s, 0, sizeof(*s));
 	s->mem = m;
 }
@@ -26,8 +24,6 @@ void mw_send_slot_free(struct mw_ep *ep, struct tx_slot *s)
 {
 	if (s->encoding)
 		ep->enc_pending--;
-	if (s->encoding && s->enc_started && !s->enc_taken)
-		ep->enc_live = 0;
 	mw_mem_free(ep, s->mem.buf, s->mem.buf_cap);
 	mw_mem_free(ep, s->mem.segs, sizeof(*s->mem.segs) * s->mem.seg_cap);
 	mw_mem_free(ep, s->mem.ss, sizeof(*s->mem.ss) * s->mem.seg_cap);
@@ -298,36 +294,6 @@ static int tx_payload(struct mw_ep *ep, struct tx_slot *s,
 	return scratch ? tx_scratch(ep, cp, n) : 0;
 }
 
-/* Encode the tensor into a payload of the slot's own. While a deferred
- * encode is under way the endpoint's scratch is its: this one gets a
- * scratch of its own for the call. */
-static int tx_encode(struct mw_ep *ep, struct tx_slot *s,
-		     const struct mw_codec_params *cp, const void *data,
-		     uint64_t n)
-{
-	int64_t sz;
-	int rc = tx_payload(ep, s, cp, n, !ep->enc_live);
-
-	if (rc < 0)
-		return rc;
-	if (ep->enc_live) {
-		size_t len = mw_encode_scratch_size(cp, n);
-		void *tmp = len ? mw_mem_alloc_raw(ep, len) : NULL;
-
-		if (len && !tmp)
-			return MW_ENOMEM;
-		sz = mw_encode(cp, data, n, &s->desc, s->payload, s->plen, tmp,
-			       len);
-		mw_mem_free(ep, tmp, len);
-	} else {
-		sz = mw_encode(cp, data, n, &s->desc, s->payload, s->plen,
-			       ep->scratch, ep->scratch_len);
-	}
-	if (sz < 0 || (size_t)sz != s->plen)
-		return sz < 0 ? (int)sz : MW_EFORMAT;
-	return 0;
-}
-
 /* Which deferred encode enc_find() looks for. */
 enum enc_want {
 	ENC_LOCAL,   /* the one under way here, else the oldest */
@@ -366,6 +332,50 @@ static struct tx_slot *enc_find(struct mw_ep *ep, enum enc_want w,
 	return best;
 }
 
+/* A deferred encode here has begun: it holds the endpoint's scratch
+ * until it is done. */
+static int enc_live(struct mw_ep *ep)
+{
+	struct tx_slot *s;
+	uint16_t id = 0;
+
+	if (!ep->enc_pending || ep->cfg.encode_external)
+		return 0;
+	s = enc_find(ep, ENC_LOCAL, 0, &id);
+	return s && s->enc_started;
+}
+
+/* Encode the tensor into a payload of the slot's own. While a deferred
+ * encode is under way the endpoint's scratch is its: this one gets a
+ * scratch of its own for the call. */
+static int tx_encode(struct mw_ep *ep, struct tx_slot *s,
+		     const struct mw_codec_params *cp, const void *data,
+		     uint64_t n)
+{
+	int64_t sz;
+	int live = enc_live(ep);
+	int rc = tx_payload(ep, s, cp, n, !live);
+
+	if (rc < 0)
+		return rc;
+	if (live) {
+		size_t len = mw_encode_scratch_size(cp, n);
+		void *tmp = len ? mw_mem_alloc_raw(ep, len) : NULL;
+
+		if (len && !tmp)
+			return MW_ENOMEM;
+		sz = mw_encode(cp, data, n, &s->desc, s->payload, s->plen, tmp,
+			       len);
+		mw_mem_free(ep, tmp, len);
+	} else {
+		sz = mw_encode(cp, data, n, &s->desc, s->payload, s->plen,
+			       ep->scratch, ep->scratch_len);
+	}
+	if (sz < 0 || (size_t)sz != s->plen)
+		return sz < 0 ? (int)sz : MW_EFORMAT;
+	return 0;
+}
+
 /* The end of a deferred encode, here or in another thread: plan the
  * segments, or fail the tensor. */
 static void enc_finish(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
@@ -380,8 +390,6 @@ static void enc_finish(struct mw_ep *ep, uint16_t id, struct tx_slot *s,
 				     : tx_plan(ep, &ep->peers[id], s);
 	if (s->enc_fail)
 		rc = s->enc_fail;
-	if (s->enc_started && !s->enc_taken)
-		ep->enc_live = 0;
 	s->encoding = 0;
 	s->enc_started = 0;
 	s->enc_taken = 0;
@@ -513,7 +521,6 @@ static int ct_step(struct mw_ep *ep, uint16_t id, struct tx_slot *s, int rc)
 		s->stream = 0;
 		s->encoding = 0;
 		s->enc_started = 0;
-		ep->enc_live = 0;
 		ep->enc_pending--;
 	}
 	return 1;
@@ -536,7 +543,6 @@ void mw_send_encode_step(struct mw_ep *ep)
 					  s->payload, s->plen, ep->scratch,
 					  ep->scratch_len);
 		s->enc_started = 1;
-		ep->enc_live = 1;
 		if (rc < 0)
 			goto done;
 		s->stream = (uint8_t)ct_wanted(ep, id, s);
