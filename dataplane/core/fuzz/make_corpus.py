@@ -205,13 +205,13 @@ def drop_seed(d):
 
 
 # fuzz_send.c step codes (take(in, 16))
-S_SUBMIT, S_PUMP_S, S_PUMP_R, S_RELEASE = 0, 2, 5, 7
+S_SUBMIT, S_DEFER, S_PUMP_S, S_PUMP_R, S_RELEASE = 0, 1, 2, 5, 7
 S_ACK, S_HELLO, S_CLOSE, S_RAW, S_TIME = 8, 10, 11, 12, 13
 
 
-def s_submit(size, codec, tag):
+def s_submit(size, codec, tag, step=S_SUBMIT):
     # size byte (n = 1 + 4 x), values seed, codec, bits - 1, ratio x 10, tag
-    return bytes([S_SUBMIT, size, tag + 1, codec, 1, 9, tag])
+    return bytes([step, size, tag + 1, codec, 1, 9, tag])
 
 
 def s_pump(side, n, lose=0, keep=0):
@@ -238,6 +238,7 @@ def send_seed(i, d):
     s += bytes([64, 1, 1, 0, 9, 0])      # first tensor: MS, 257 elements
     s += s_submit(255, 0, 1)             # DENSE, 1021 elements
     s += s_submit(100, 3, 2)             # TOPK
+    s += s_submit(255, 1, 3, S_DEFER)    # MS, 1021 elements, deferred
     s += s_pump(S_PUMP_S, 16, lose=0x0002, keep=0x0008)
     s += s_time(0x05)
     s += s_pump(S_PUMP_R, 4)
