@@ -8,6 +8,13 @@
  *   maskwire-bench-codec [--quick] [--reps N] [--json-only]
  *   maskwire-bench-codec --signed-error [--npy GRAD.npy] [--json-only]
  *   maskwire-bench-codec --plan [--budget BYTES] [--quick] [--reps N]
+ *   maskwire-bench-codec --kernels [--quick] [--reps N]
+ *
+ * --kernels times every kernel set this CPU runs (scalar, AVX2, AVX-512)
+ * side by side: in each repetition, memcpy of the tensor and then each
+ * set's MS encode and decode of it, on [64,64,32,32] and [32,64,56,56]
+ * at r = 0.99, b = 1, 2, 4 (the scalar set only on the first shape). Each
+ * set's output is checked to be the scalar set's, byte for byte.
  *
  * --plan times mw_encode() next to mw_seg_plan() (called twice, to count
  * then to fill, as the transport's submit path does) on [64,64,32,32] at
@@ -27,6 +34,7 @@
 #include <time.h>
 
 #include "bench_time.h"
+#include "internal.h"
 #include "mw_codec.h"
 #include "mw_rand.h"
 
@@ -248,6 +256,110 @@ static void bench_throughput(int quick, unsigned reps, int json_only)
 	printf("]}\n");
 	free(t);
 	free(tm);
+	free(td);
+}
+
+/* ---- kernel sets side by side ---------------------------------------- */
+
+static void bench_kernels(int quick, unsigned reps)
+{
+	static const struct shape kshapes[] = {{4, {64, 64, 32, 32}},
+					       {4, {32, 64, 56, 56}}};
+	const struct mw_kernels *ks[3];
+	const unsigned nks = mw_kernels_all(ks, 3);
+	const unsigned nshapes = quick ? 1 : 2;
+	double *tm = malloc(sizeof(double) * reps);
+	double *te = malloc(sizeof(double) * reps * 3);
+	double *td = malloc(sizeof(double) * reps * 3);
+
+	printf("maskwire codec kernels side by side: median of %u runs, GB/s "
+	       "of float32 input, MS r = 0.99\n", reps);
+	printf("%-18s %2s %8s", "shape", "b", "memcpy");
+	for (unsigned k = 0; k < nks; k++)
+		printf("  %6s-enc %6s-dec", ks[k]->name, ks[k]->name);
+	printf("  enc/mc dec/mc (%s)\n", ks[nks - 1]->name);
+	for (unsigned si = 0; si < nshapes; si++) {
+		const struct shape *sh = quick ? quick_shapes : &kshapes[si];
+		const uint64_t n = elems(sh);
+		const double gb = (double)n * 4 / 1e9;
+		float *x = malloc(n * 4), *y = malloc(n * 4);
+		struct mw_codec_params p = {.codec = MW_CODEC_MS, .bits = 8,
+					    .ratio = 0.99};
+		size_t ss = mw_encode_scratch_size(&p, n);
+		size_t cap = (size_t)mw_encode_size(&p, n);
+		void *scratch = malloc(ss);
+		uint8_t *out = malloc(cap), *ref = malloc(cap);
+		/* the scalar set on the first shape only (it is slow) */
+		const unsigned k0 = si > 0 && nks > 1 ? 1 : 0;
+		char sb[64];
+
+		fill_relu_normal(x, n);
+		memcpy(y, x, n * 4); /* fault the pages in */
+		shape_str(sh, sb, sizeof(sb));
+		for (unsigned bi = 0; bi < 3; bi++) {
+			struct mw_codec_desc d;
+			int64_t rlen = 0;
+
+			p.bits = bitses[bi];
+			for (unsigned r = 0; r < reps; r++) {
+				double t0 = bench_now();
+
+				memcpy(y, x, n * 4);
+				tm[r] = bench_now() - t0;
+				for (unsigned k = 0; k < nks; k++) {
+					int64_t len, rc;
+
+					if (k < k0)
+						continue;
+					t0 = bench_now();
+					len = mw_encode_with(ks[k], &p, x, n, &d,
+							     out, cap, scratch,
+							     ss);
+					te[k * reps + r] = bench_now() - t0;
+					if (len < 0)
+						die("encode", len);
+					if (k == k0) {
+						memcpy(ref, out, (size_t)len);
+						rlen = len;
+					} else if (len != rlen ||
+						   memcmp(ref, out,
+							  (size_t)len) != 0) {
+						die("kernel sets differ", -1);
+					}
+					t0 = bench_now();
+					rc = mw_seg_decode_with(ks[k], &d, 0, n,
+								out,
+								(size_t)len, y);
+					td[k * reps + r] = bench_now() - t0;
+					if (rc < 0)
+						die("decode", rc);
+				}
+			}
+			{
+				double mc = gb / bench_median(tm, reps);
+				double e = 0, dd = 0;
+
+				printf("%-18s %2u %8.2f", sb, p.bits, mc);
+				for (unsigned k = 0; k < nks; k++) {
+					if (k < k0) {
+						printf("  %10s %10s", "-", "-");
+						continue;
+					}
+					e = gb / bench_median(te + k * reps, reps);
+					dd = gb / bench_median(td + k * reps, reps);
+					printf("  %10.2f %10.2f", e, dd);
+				}
+				printf("  %6.2f %6.2f\n", e / mc, dd / mc);
+			}
+		}
+		free(x);
+		free(y);
+		free(scratch);
+		free(out);
+		free(ref);
+	}
+	free(tm);
+	free(te);
 	free(td);
 }
 
@@ -524,7 +636,7 @@ static void bench_plan(int quick, unsigned reps, size_t budget, int json_only)
 
 int main(int argc, char **argv)
 {
-	int quick = 0, json_only = 0, serr = 0, plan = 0;
+	int quick = 0, json_only = 0, serr = 0, plan = 0, kern = 0;
 	unsigned reps = 5;
 	size_t budget = 1472 - 140;
 	const char *npy = NULL;
@@ -540,6 +652,8 @@ int main(int argc, char **argv)
 			reps = (unsigned)strtoul(argv[++i], NULL, 10);
 		} else if (strcmp(argv[i], "--plan") == 0) {
 			plan = 1;
+		} else if (strcmp(argv[i], "--kernels") == 0) {
+			kern = 1;
 		} else if (strcmp(argv[i], "--budget") == 0 && i + 1 < argc) {
 			budget = (size_t)strtoul(argv[++i], NULL, 10);
 		} else if (strcmp(argv[i], "--npy") == 0 && i + 1 < argc) {
@@ -551,7 +665,9 @@ int main(int argc, char **argv)
 				"       maskwire-bench-codec --signed-error "
 				"[--npy GRAD.npy] [--quick] [--json-only]\n"
 				"       maskwire-bench-codec --plan "
-				"[--budget BYTES] [--quick] [--reps N]\n");
+				"[--budget BYTES] [--quick] [--reps N]\n"
+				"       maskwire-bench-codec --kernels "
+				"[--quick] [--reps N]\n");
 			return 2;
 		}
 	}
@@ -559,7 +675,9 @@ int main(int argc, char **argv)
 		reps = 5;
 	if (quick && reps > 2)
 		reps = 2;
-	if (plan)
+	if (kern)
+		bench_kernels(quick, reps);
+	else if (plan)
 		bench_plan(quick, reps, budget, json_only);
 	else if (serr)
 		bench_signed_error(npy, quick, json_only);

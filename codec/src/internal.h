@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Private to the codec library and its tests: bit helpers, the state the
- * kernels share, and the kernel table (scalar or AVX2, chosen per call).
+ * kernels share, and the kernel table (scalar, AVX2 or AVX-512, chosen per
+ * call).
  */
 #ifndef MW_CODEC_INTERNAL_H
 #define MW_CODEC_INTERNAL_H
@@ -11,8 +12,8 @@
 
 #include "mw_codec.h"
 
-/* x86-64 gets AVX2 kernels (chosen at run time); -DMW_NO_SIMD builds the
- * portable library only, as on other architectures. */
+/* x86-64 gets AVX2 and AVX-512 kernels (chosen at run time); -DMW_NO_SIMD
+ * builds the portable library only, as on other architectures. */
 #if defined(__x86_64__) && !defined(MW_NO_SIMD)
 #define MW_HAVE_AVX2 1
 #endif
@@ -220,14 +221,30 @@ struct mw_kernels {
 };
 
 enum mw_simd_level {
-	MW_SIMD_AUTO = 0,
-	MW_SIMD_SCALAR = 1,
+	MW_SIMD_AUTO = 0,   /* the best set the CPU supports */
+	MW_SIMD_SCALAR = 1, /* the portable reference */
+	MW_SIMD_AVX2 = 2,   /* AVX2 (NULL where the CPU lacks it) */
+	MW_SIMD_AVX512 = 3, /* AVX-512 F/BW/VL/DQ (NULL where it lacks them) */
 };
 
 extern const struct mw_kernels mw_kernels_scalar;
 #ifdef MW_HAVE_AVX2
 extern const struct mw_kernels mw_kernels_avx2;
+extern const struct mw_kernels mw_kernels_avx512;
+/* AVX2 kernels the AVX-512 set shares. */
+int mw_filter_avx2(const float *x, uint64_t n, int mag, int32_t lo,
+		   int32_t hi, uint32_t *cand, uint64_t *nc, uint64_t *ngt);
+void mw_topk_emit_avx2(struct mw_emit *e, const float *x, uint64_t n);
+int mw_decode_avx2(struct mw_dec *s, const uint8_t *mask, uint64_t n,
+		   float *out);
 #endif
+
+/*
+ * Every kernel set this CPU can run, the scalar reference first (for tests
+ * and benchmarks that compare them): fills ks (room for max) and returns
+ * the count.
+ */
+unsigned mw_kernels_all(const struct mw_kernels **ks, unsigned max);
 
 /* The kernels to use: the best the CPU supports, or scalar when forced. */
 const struct mw_kernels *mw_kernels_get(enum mw_simd_level level);

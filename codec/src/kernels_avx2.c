@@ -86,9 +86,9 @@ MW_AVX2 MW_INLINE int filter_body(const float *x, uint64_t n, const int mag,
 	       mw_filter_scalar(x + i, n - i, mag, lo, hi, cand, nc, ngt);
 }
 
-MW_AVX2 static int filter_avx2(const float *x, uint64_t n, int mag,
-			       int32_t lo, int32_t hi, uint32_t *cand,
-			       uint64_t *nc, uint64_t *ngt)
+MW_AVX2 int mw_filter_avx2(const float *x, uint64_t n, int mag, int32_t lo,
+			   int32_t hi, uint32_t *cand, uint64_t *nc,
+			   uint64_t *ngt)
 {
 	if (mag)
 		return filter_body(x, n, 1, lo, hi, cand, nc, ngt);
@@ -325,8 +325,8 @@ MW_AVX2 static void ms_emit_avx2(struct mw_emit *e, const float *x,
 	}
 }
 
-MW_AVX2 static void topk_emit_avx2(struct mw_emit *e, const float *x,
-				   uint64_t n)
+MW_AVX2 void mw_topk_emit_avx2(struct mw_emit *e, const float *x,
+			       uint64_t n)
 {
 	const __m256i vthr = _mm256_set1_epi32(e->thr);
 	const uint64_t n8 = n & ~(uint64_t)7;
@@ -452,8 +452,8 @@ MW_AVX2 MW_INLINE int decode_body(struct mw_dec *s, const uint8_t *mask,
 	return mw_decode_scalar(s, mask, n - i, out + i);
 }
 
-MW_AVX2 static int decode_avx2(struct mw_dec *s, const uint8_t *mask,
-			       uint64_t n, float *out)
+MW_AVX2 int mw_decode_avx2(struct mw_dec *s, const uint8_t *mask,
+			   uint64_t n, float *out)
 {
 	if (s->vcnt * 16 > n)
 		return decode_body(s, mask, n, out, 1);
@@ -465,10 +465,10 @@ MW_MS_COUNT_DEFINE(MW_AVX2 static, ms_count_avx2)
 
 const struct mw_kernels mw_kernels_avx2 = {
 	.name = "avx2",
-	.filter = filter_avx2,
+	.filter = mw_filter_avx2,
 	.ms_emit = ms_emit_avx2,
-	.topk_emit = topk_emit_avx2,
-	.decode = decode_avx2,
+	.topk_emit = mw_topk_emit_avx2,
+	.decode = mw_decode_avx2,
 	.ms_count = ms_count_avx2,
 };
 

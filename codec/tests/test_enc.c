@@ -11,7 +11,7 @@
 #include "internal.h"
 #include "testutil.h"
 
-static const struct mw_kernels *kern[2];
+static const struct mw_kernels *kern[3];
 static unsigned nkern;
 
 struct run {
@@ -191,9 +191,7 @@ static void test_bad_args(void)
 int main(void)
 {
 	tu_init();
-	kern[nkern++] = mw_kernels_get(MW_SIMD_SCALAR);
-	if (mw_kernels_get(MW_SIMD_AUTO) != kern[0])
-		kern[nkern++] = mw_kernels_get(MW_SIMD_AUTO);
+	nkern = mw_kernels_all(kern, 3);
 	test_same_bytes();
 	test_changed_between_passes();
 	test_bad_args();

@@ -8,7 +8,7 @@
 #include "ref.h"
 #include "testutil.h"
 
-static const struct mw_kernels *kern[2];
+static const struct mw_kernels *kern[3];
 static unsigned nkern;
 
 struct enc {
@@ -436,11 +436,11 @@ static void test_decode_errors(void)
 int main(void)
 {
 	tu_init();
-	kern[nkern++] = mw_kernels_get(MW_SIMD_SCALAR);
-	if (mw_kernels_get(MW_SIMD_AUTO) != kern[0])
-		kern[nkern++] = mw_kernels_get(MW_SIMD_AUTO);
-	printf("kernels: scalar%s%s\n", nkern > 1 ? " and " : "",
-	       nkern > 1 ? kern[1]->name : "");
+	nkern = mw_kernels_all(kern, 3);
+	printf("kernels:");
+	for (unsigned k = 0; k < nkern; k++)
+		printf(" %s", kern[k]->name);
+	printf("\n");
 	test_figure1();
 	test_reference();
 	test_error_bounds();

@@ -30,7 +30,7 @@
 #include "mw_rand.h"
 #include "testutil.h"
 
-static const struct mw_kernels *kern[2];
+static const struct mw_kernels *kern[3];
 static unsigned nkern;
 
 /* ---- what a successful encode must give ------------------------------ */
@@ -569,13 +569,13 @@ static void test_threads(void)
 int main(void)
 {
 	tu_init();
-	kern[nkern++] = mw_kernels_get(MW_SIMD_SCALAR);
-	if (mw_kernels_get(MW_SIMD_AUTO) != kern[0])
-		kern[nkern++] = mw_kernels_get(MW_SIMD_AUTO);
-	else
+	nkern = mw_kernels_all(kern, 3);
+	if (nkern == 1)
 		printf("no SIMD kernel set on this build/CPU: scalar only\n");
-	printf("kernels: scalar%s%s\n", nkern > 1 ? " and " : "",
-	       nkern > 1 ? kern[1]->name : "");
+	printf("kernels:");
+	for (unsigned k = 0; k < nkern; k++)
+		printf(" %s", kern[k]->name);
+	printf("\n");
 	test_split();
 	test_threads();
 	return mw_test_exit("test_race");

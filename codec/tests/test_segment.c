@@ -306,9 +306,9 @@ static void random_mask(uint8_t *mask, uint64_t codes, unsigned b,
 
 static void test_ms_count(void)
 {
-	const struct mw_kernels *ks[2] = {mw_kernels_get(MW_SIMD_SCALAR),
-					  mw_kernels_get(MW_SIMD_AUTO)};
-	uint8_t mask[8 * 8 * 40 + 8], cnt[2][41];
+	const struct mw_kernels *ks[3];
+	const unsigned nks = mw_kernels_all(ks, 3);
+	uint8_t mask[8 * 8 * 40 + 8], cnt[3][41];
 
 	for (unsigned it = 0; it < 400; it++) {
 		unsigned b = 1 + it % 8;
@@ -316,7 +316,7 @@ static void test_ms_count(void)
 		unsigned dens = it % 5 == 0 ? 256 : (unsigned)tu_below(256);
 
 		random_mask(mask, nblk * MW_COUNT_BLOCK, b, dens);
-		for (unsigned k = 0; k < 2; k++) {
+		for (unsigned k = 0; k < nks; k++) {
 			cnt[k][nblk] = CANARY;
 			ks[k]->ms_count(mask, nblk, b, cnt[k]);
 			CHECK_EQ(cnt[k][nblk], CANARY);
@@ -325,8 +325,8 @@ static void test_ms_count(void)
 			unsigned r = ref_sentinels(mask, i * MW_COUNT_BLOCK,
 						   MW_COUNT_BLOCK, b);
 
-			CHECK_EQ(cnt[0][i], r);
-			CHECK_EQ(cnt[1][i], r);
+			for (unsigned k = 0; k < nks; k++)
+				CHECK_EQ(cnt[k][i], r);
 		}
 	}
 }
@@ -361,8 +361,8 @@ static int64_t ref_plan_ms(const struct mw_codec_desc *d, const uint8_t *mask,
 
 static void test_plan_kernels(void)
 {
-	const struct mw_kernels *ks[2] = {mw_kernels_get(MW_SIMD_SCALAR),
-					  mw_kernels_get(MW_SIMD_AUTO)};
+	const struct mw_kernels *ks[3];
+	const unsigned nks = mw_kernels_all(ks, 3);
 
 	for (unsigned it = 0; it < 160; it++) {
 		struct mw_codec_params p = {
@@ -382,7 +382,7 @@ static void test_plan_kernels(void)
 		encode(&p, x, n, &e);
 		nref = ref_plan_ms(&e.d, e.buf, budget, ref);
 		CHECK(nref >= 1);
-		for (unsigned k = 0; k < 2; k++) {
+		for (unsigned k = 0; k < nks; k++) {
 			int64_t ng = mw_seg_plan_with(ks[k], &e.d, e.buf,
 						      (size_t)e.len, budget, 0,
 						      0, got, n / 8 + 2);

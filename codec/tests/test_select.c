@@ -69,13 +69,13 @@ static void check_select(const struct mw_kernels *kr, const float *x,
 
 static void test_select(void)
 {
-	const struct mw_kernels *ks[2] = {mw_kernels_get(MW_SIMD_SCALAR),
-					  mw_kernels_get(MW_SIMD_AUTO)};
+	const struct mw_kernels *ks[3];
+	const unsigned nks = mw_kernels_all(ks, 3);
 	const uint64_t n = 1u << 17;
 	float *x = malloc(n * sizeof(float));
 	unsigned passes;
 
-	for (unsigned ki = 0; ki < 2; ki++) {
+	for (unsigned ki = 0; ki < nks; ki++) {
 		/* relu(N(0,1)) at the usual ratios: the sample brackets it */
 		for (uint64_t i = 0; i < n; i++) {
 			float v = tu_normal();
