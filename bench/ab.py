@@ -7,7 +7,7 @@ signed MS down, lockstep) or a fixed offered rate of MS tensors,
 64x64x32x32, net_memif, the settings of bench/run.py.
 
     bench/ab.py --base OTHER_BUILD/apps/maskwire/maskwire \\
-        [--build DIR] [--mode step|RATE] [--reps N]
+        [--build DIR] [--mode step|RATE] [--reps N] [--warmup N]
 
 Prints each run and the medians of the p50 latencies (step time, or
 submit-to-delivery at RATE tensors/s). Needs root (DPDK vdevs, a veth
@@ -38,6 +38,9 @@ def main():
     ap.add_argument("--mode", default="step",
                     help="step, or a fixed offered rate in tensors/s")
     ap.add_argument("--reps", type=int, default=4)
+    ap.add_argument("--warmup", type=int, default=0,
+                    help="tensors sent first and left out of the latency "
+                    "figures (both builds must have --warmup)")
     ap.add_argument("--out", default="out/ab")
     a = ap.parse_args()
     if os.geteuid() != 0:
@@ -55,6 +58,7 @@ def main():
     shape = (64, 64, 32, 32)
     kw = {"count": 25, "respond": True} if a.mode == "step" else \
         {"count": 200, "rate": float(a.mode)}
+    kw["warmup"] = a.warmup
     runs = {"this": [], "base": [], "tcp": []}
     try:
         for i in range(a.reps):

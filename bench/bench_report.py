@@ -87,10 +87,27 @@ def markdown(res):
                           rat))
         out.append("")
 
+    def warm_note(rs):
+        """Which tensors the latency figures of rs leave out, and how
+        long the first one took (bench/run.py WARMUP_*)."""
+        rs = [r for r in rs if not r.get("failed") and r.get("warmup")]
+        if not rs:
+            return
+        out.extend(["Latency figures leave out each run's first tensors "
+                    "(the warm-up: sent and delivered like the others). Per "
+                    "row, how many, and the first tensor's latency: %s." % (
+                        "; ".join("%s %s %s%s: %s, %s ms" % (
+                            r["stack"], r["shape"], r.get("codec", ""),
+                            " " + r["mode"] if r.get("mode") else "",
+                            fmt(r["warmup"]), fmt(r.get("lat_first_ms")))
+                            for r in rs)), ""])
+
     transfer("full", "1. Tensor transfer at full rate")
     transfer("fixed", "1b. Tensor transfer at a fixed offered rate "
              "(%d%% of maskwire's full rate)" % int(res["params"].get(
                  "fixed_frac", 0.5) * 100))
+    warm_note([r for r in rows if r["section"] == "transfer" and
+               r.get("mode") == "fixed"])
 
     out.extend(["## 1c. Request/response step time (activation up MS, "
                 "gradient down signed MS; PyTorch+ZeroMQ: gradient dense as "
@@ -110,6 +127,7 @@ def markdown(res):
             ratio(mw and mw.get("lat_p50_ms"), r.get("lat_p50_ms"))
             if r["stack"] != "maskwire-memif" else ""))
     out.append("")
+    warm_note([r for r in rows if r["section"] == "step"])
 
     c = find(rows, section="ceiling")
     out.extend(["## 3. Ceiling of the port type", "",
@@ -212,6 +230,7 @@ def markdown(res):
                 ratio(r.get("lat_p50_ms"), t and t.get("lat_p50_ms"))
                 if r["stack"] != "tcp-veth" else ""))
         out.append("")
+        warm_note([r for r in rows if r["section"] == "cut"])
     srow = find(rows, section="security")
     if srow:
         out.extend(["## 7. Secure mode (%s; PROTOCOL.md 12; plain, "

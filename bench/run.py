@@ -62,6 +62,15 @@ EAL = ["--no-pci", "--no-huge", "-m", "512", "--log-level=lib.eal:warning",
 # (PROTOCOL.md 2), as a deployment that wants the fast path would.
 MW_COMMON = ["--status-ms", "0", "--no-verify", "--accept-zero-cksum",
              "--content-period", "1", "--stamp", "--link-wait-ms", "5000"]
+# Latency rows (a fixed offered rate, the request/response step) start
+# with this many tensors that are sent and delivered like the others but
+# left out of the latency figures, in every stack (maskwire and TCP
+# --warmup; shm_step.py --warmup): a run's first tensors find buffers,
+# mappings and rings not yet touched (60-150 ms for the first 16 MiB
+# tensor on this VM, in both stacks) and, at a fixed rate, the tensors
+# behind them queue until that backlog drains. The first tensor's
+# latency is reported apart (lat_first_ms).
+WARMUP_FIXED, WARMUP_STEP = 30, 5
 # maskwire data frames at MTU 1500: 14 (Ethernet) + 1500.
 FRAME = 1514
 
@@ -276,7 +285,7 @@ class Bench:
     def maskwire(self, shape, codec, count, rate=0, loss=0.0, respond=False,
                  port="memif", mtu=1500, seed=1, budget=None, retry=True,
                  sec="plain", cc="reno", crypto=None, compact=True,
-                 cut=True):
+                 cut=True, warmup=0):
         """One maskwire run: A generates, B receives (and answers when
         respond). Returns a measurement dict or None. With budget (s), a
         run still going then is stopped and measured as incomplete.
@@ -286,7 +295,9 @@ class Bench:
         AES-256-GCM library of both sides (--crypto), None: the
         default. compact: False runs both sides with --compact off (full
         DATA headers only, PROTOCOL.md 5.6). cut: False runs both sides
-        with --cut-through off (segments sent after the encode)."""
+        with --cut-through off (segments sent after the encode). warmup:
+        that many tensors more, sent first and left out of the latency
+        figures (WARMUP_FIXED)."""
         d = self.fresh("mw-%s-%s-%s" % (port, codec, sec))
         pa, pb = "mwb%da%d" % (os.getpid(), self.seq), \
             "mwb%db%d" % (os.getpid(), self.seq)
@@ -319,7 +330,9 @@ class Bench:
             fault = ["--tx-drop", str(loss), "--fault-seed", str(seed)]
         gen = ["--shape", shape_str(shape), "--codec", codec, "--kind",
                kind_of(codec), "--ratio", str(RATIO), "--bits", str(BITS)]
+        count += warmup
         common = MW_COMMON + ["--mtu", str(mtu), "--cc", cc] + fault + \
+            (["--warmup", str(warmup)] if warmup else []) + \
             ([] if compact else ["--compact", "off"]) + \
             ([] if cut else ["--cut-through", "off"])
         if sec == "plain":
@@ -390,11 +403,11 @@ class Bench:
                 "its stats; run repeated; logs in %s" % (
                     "/".join(crashed), port, shape_name(shape), codec,
                     sig, self.keep_logs(d)))
-            return self.maskwire(shape, codec, count, rate=rate, loss=loss,
-                                 respond=respond, port=port, mtu=mtu,
-                                 seed=seed, budget=budget, retry=False,
-                                 sec=sec, cc=cc, crypto=crypto,
-                                 compact=compact, cut=cut)
+            return self.maskwire(shape, codec, count - warmup, rate=rate,
+                                 loss=loss, respond=respond, port=port,
+                                 mtu=mtu, seed=seed, budget=budget,
+                                 retry=False, sec=sec, cc=cc, crypto=crypto,
+                                 compact=compact, cut=cut, warmup=warmup)
         if ra != 0 or rb != 0 or not sa or not sb:
             log("maskwire run failed (rc %s/%s), logs in %s" % (
                 ra, rb, self.keep_logs(d)))
@@ -425,17 +438,22 @@ class Bench:
             "pps": sa["net"]["tx_frames"] / span if span else None,
             "lat_p50_ms": lat["p50"] / 1e6, "lat_p99_ms": lat["p99"] / 1e6,
             "lat_max_ms": lat["max"] / 1e6,
+            "lat_first_ms": lat.get("first_ns", 0) / 1e6,
+            "warmup": warmup,
             "retrans": tx.get("retrans"),
             "incomplete": incomplete,
         }
 
     # ---- kernel TCP (the same codec) --------------------------------------
-    def tcp(self, shape, codec, count, rate=0, respond=False, budget=None):
+    def tcp(self, shape, codec, count, rate=0, respond=False, budget=None,
+            warmup=0):
         d = self.fresh("tcp-%s" % codec)
+        count += warmup
+        wu = ["--warmup", str(warmup)] if warmup else []
         port = 5300 + self.seq
         rs, ss = os.path.join(d, "recv.json"), os.path.join(d, "send.json")
         r_cmd = [self.a.tcp, "recv", "--listen", "%s:%d" % (self.ipb, port),
-                 "--stats", rs]
+                 "--stats", rs] + wu
         if respond:
             r_cmd += ["--respond", "--codec", "ms-signed", "--ratio",
                       str(RATIO), "--bits", str(BITS)]
@@ -444,7 +462,7 @@ class Bench:
         s_cmd = [self.a.tcp, "send", "--connect", "%s:%d" % (self.ipb, port),
                  "--shape", shape_str(shape), "--codec", codec, "--ratio",
                  str(RATIO), "--bits", str(BITS), "--count", str(count),
-                 "--stats", ss]
+                 "--stats", ss] + wu
         if rate:
             s_cmd += ["--rate", "%.3f" % rate]
         if respond:
@@ -475,6 +493,8 @@ class Bench:
             "wire_bytes_per_tensor": sr["wire_rx_bytes"] / n if n else None,
             "lat_p50_ms": lat["p50"] / 1e6, "lat_p99_ms": lat["p99"] / 1e6,
             "lat_max_ms": lat["max"] / 1e6,
+            "lat_first_ms": lat.get("first_ns", 0) / 1e6,
+            "warmup": warmup,
             "incomplete": bool(incomplete),
         }
 
@@ -543,6 +563,7 @@ class Bench:
             "lat_p50_ms": st["step_ms"]["p50"],
             "lat_p99_ms": st["step_ms"]["p99"],
             "lat_max_ms": st["step_ms"]["max"],
+            "warmup": warmup,
         }
 
     # ---- testpmd ceiling --------------------------------------------------
@@ -635,6 +656,11 @@ class Bench:
 
 
 # ---- the plan ---------------------------------------------------------------
+def warmups(a):
+    """Warm-up tensors of the fixed-rate and the step rows."""
+    return (2, 2) if a.smoke else (WARMUP_FIXED, WARMUP_STEP)
+
+
 def counts(a, codec, n, base_s=1.0):
     """Tensors for a run of roughly base_s seconds at the expected rate."""
     if a.smoke:
@@ -697,11 +723,13 @@ def cut_section(a, b):
     reps = 1 if a.smoke else a.reps
     steps = 10 if a.smoke else 25
     rate, count = (20.0, 8) if a.smoke else (82.0, 200)
+    wu_fixed, wu_step = warmups(a)
     for mode in ("step", "fixed"):
         runs = {"on": [], "off": [], "tcp": []}
         kw = dict(shape=shape, codec="ms")
-        kw.update({"count": steps, "respond": True} if mode == "step"
-                  else {"count": count, "rate": rate})
+        kw.update({"count": steps, "respond": True, "warmup": wu_step}
+                  if mode == "step" else
+                  {"count": count, "rate": rate, "warmup": wu_fixed})
         for i in range(reps):
             log("cut-through %s %s (%d/%d)" % (mode, shape_name(shape),
                                                i + 1, reps))
@@ -781,6 +809,7 @@ def run(a):
         shapes = [(16, 64, 8, 8)] if a.smoke else SHAPES
         codecs = CODECS
         reps = a.reps
+        wu_fixed, wu_step = warmups(a)
 
         def want(section):
             return not a.only or section in a.only
@@ -823,7 +852,7 @@ def run(a):
                         b.add("transfer", stack, shape=shape_name(shape),
                               codec=codec, mode="fixed", offered_per_s=rate,
                               m=b.rep(fn, 1, shape=shape, codec=codec, count=c,
-                                      rate=rate))
+                                      rate=rate, warmup=wu_fixed))
 
         # request/response: activation up (MS), gradient down (signed MS)
         if want("step"):
@@ -833,18 +862,18 @@ def run(a):
                 b.add("step", "maskwire-memif", shape=shape_name(shape),
                       codec="ms/ms-signed",
                       m=b.rep(b.maskwire, reps, shape=shape, codec="ms", count=c,
-                              respond=True))
+                              respond=True, warmup=wu_step))
                 b.add("step", "tcp-veth", shape=shape_name(shape),
                       codec="ms/ms-signed",
                       m=b.rep(b.tcp, reps, shape=shape, codec="ms", count=c,
-                              respond=True))
+                              respond=True, warmup=wu_step))
                 if not a.no_shm_py:
                     # two Python processes on the shared-memory channel; the
                     # data planes share the cores with them (--idle-yield)
                     b.add("step", "maskwire-shm-python", shape=shape_name(shape),
                           codec="ms/ms-signed",
                           m=b.rep(b.shm_python, 1, shape=shape, count=c,
-                                  warmup=2 if a.smoke else 5))
+                                  warmup=wu_step))
                 if not a.no_zmq:
                     b.add("step", "pytorch-zmq", shape=shape_name(shape),
                           codec="ms/dense",

@@ -7,14 +7,17 @@
  * stamp (both ends on one machine share the clock).
  *
  *   maskwire-bench-tcp recv --listen IP:PORT [--respond --codec C ...]
+ *                           [--warmup N]
  *   maskwire-bench-tcp send --connect IP:PORT --shape A,B,.. --codec C
  *                           [--ratio R] [--bits B] --count N [--rate R]
- *                           [--lockstep]
+ *                           [--lockstep] [--warmup N]
  *
  * --lockstep: request/response; the sender waits for the receiver's
  * answer (a tensor of the same shape, --codec of the receiver, signed
  * gradient-like content) before the next tensor, and reports the step
- * time. JSON stats on stdout (or --stats FILE) at exit.
+ * time. --warmup N: tensors 0..N-1 are sent and received as the others
+ * but left out of the latency (or step) figures, as with maskwire's
+ * --warmup. JSON stats on stdout (or --stats FILE) at exit.
  *
  * Header (little-endian): 0 magic "MWTB", 4 codec, 5 bits, 6 rounding,
  * 7 kind, 8 p0 (f32), 12 p1 (f32), 16 n, 24 k, 32 payload length,
@@ -51,12 +54,15 @@ struct opts {
 	uint64_t count;
 	double rate;
 	bool lockstep, respond;
+	uint64_t warmup; /* tensors 0..warmup-1 are not timed */
 	const char *stats;
 };
 
 struct lat {
 	uint64_t *v;
 	size_t n, cap;
+	uint64_t warmup, warm, first; /* as maskwire's sink: --warmup */
+	bool any;
 };
 
 static uint64_t now_ns(void)
@@ -81,8 +87,17 @@ static void *xmalloc(size_t n)
 	return p;
 }
 
-static void lat_add(struct lat *l, uint64_t x)
+/* The latency of tensor idx: left out of the figures in the warm-up. */
+static void lat_add(struct lat *l, uint64_t idx, uint64_t x)
 {
+	if (!l->any) {
+		l->any = true;
+		l->first = x;
+	}
+	if (idx < l->warmup) {
+		l->warm++;
+		return;
+	}
 	if (l->n == l->cap) {
 		l->cap = l->cap ? 2 * l->cap : 1024;
 		l->v = realloc(l->v, l->cap * sizeof(*l->v));
@@ -105,7 +120,10 @@ static void lat_json(FILE *f, const char *name, struct lat *l)
 	}
 	mw_stats_summarize(l->v, l->n, &s);
 	mw_stats_json(members, sizeof(members), &s);
-	fprintf(f, "{%s}", members);
+	fprintf(f,
+		"{%s, \"warmup\": %" PRIu64 ", \"warmup_tensors\": %" PRIu64
+		", \"first_ns\": %" PRIu64 "}",
+		members, l->warmup, l->warm, l->first);
 }
 
 /* The data plane generator's distributions (apps/maskwire/gensink.c):
@@ -372,7 +390,7 @@ static int run_send(const struct opts *o)
 	}
 	struct enc e;
 	enc_init(&e, &o->cp, o->n, KIND_ACTIVATION);
-	struct lat step = {0};
+	struct lat step = {.warmup = o->warmup};
 	uint8_t *pl = NULL;
 	float *rbuf = NULL;
 	size_t plcap = 0, rcap = 0;
@@ -392,7 +410,7 @@ static int run_send(const struct opts *o)
 			if (!w || idx != i || st != stamp)
 				die("response missing or out of order");
 			wire_rx += w;
-			lat_add(&step, now_ns() - stamp);
+			lat_add(&step, i, now_ns() - stamp);
 		}
 	}
 	shutdown(fd, SHUT_WR);
@@ -434,7 +452,7 @@ static int run_recv(const struct opts *o)
 		die("accept");
 	close(ls);
 	nodelay(fd);
-	struct lat lat = {0};
+	struct lat lat = {.warmup = o->warmup};
 	uint8_t *pl = NULL;
 	float *buf = NULL;
 	size_t plcap = 0, bufcap = 0;
@@ -451,7 +469,7 @@ static int run_recv(const struct opts *o)
 		last_rx = now_ns();
 		if (!count)
 			first_sent = stamp;
-		lat_add(&lat, last_rx - stamp);
+		lat_add(&lat, idx, last_rx - stamp);
 		count++;
 		dense += n * 4;
 		wire_rx += w;
@@ -487,10 +505,10 @@ static int run_recv(const struct opts *o)
 static void usage(void)
 {
 	fputs("usage: maskwire-bench-tcp recv --listen IP:PORT [--respond "
-	      "--codec C --ratio R --bits B] [--stats FILE]\n"
+	      "--codec C --ratio R --bits B] [--warmup N] [--stats FILE]\n"
 	      "       maskwire-bench-tcp send --connect IP:PORT --shape A,B,.. "
 	      "--codec C [--ratio R] [--bits B] --count N [--rate R] "
-	      "[--lockstep] [--stats FILE]\n",
+	      "[--lockstep] [--warmup N] [--stats FILE]\n",
 	      stderr);
 	exit(2);
 }
@@ -535,6 +553,8 @@ int main(int argc, char **argv)
 			o.rate = atof(v);
 		} else if (!strcmp(a, "--stats")) {
 			o.stats = v;
+		} else if (!strcmp(a, "--warmup")) {
+			o.warmup = strtoull(v, NULL, 0);
 		} else if (!strcmp(a, "--shape")) {
 			char *dup = strdup(v), *save = NULL;
 			o.n = 1;

@@ -59,6 +59,13 @@ struct mw_gensink_cfg {
 	bool lockstep;               /**< generator: the next tensor to a peer
 					  only after the previous one's
 					  response arrived */
+	/**
+	 * Stamp mode, sink: tensors (and responses) of index < warmup are
+	 * left out of the latency figures (a run's first tensors find
+	 * buffers and mappings not yet touched). The first delivered
+	 * tensor's latency is reported apart (first_ns).
+	 */
+	uint64_t warmup;
 };
 
 /** Tag bits below the index in stamp mode (2^40 ns: 18 minutes). */

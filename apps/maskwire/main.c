@@ -81,7 +81,7 @@ enum {
 	O_INC, O_NOVERIFY, O_PERIOD,
 	O_STAMP, O_RESPOND, O_LOCKSTEP, O_SHM, O_SHM_SLOT, O_DEADLINE, O_SHM_TX,
 	O_SHM_RX,
-	O_SHM_RING, O_KEY, O_INTEGRITY, O_PLAIN, O_CRYPTO, O_HELP,
+	O_SHM_RING, O_KEY, O_INTEGRITY, O_PLAIN, O_CRYPTO, O_WARMUP, O_HELP,
 };
 
 static const struct option opts[] = {
@@ -121,7 +121,7 @@ static const struct option opts[] = {
 	{"incarnation", 1, 0, O_INC},
 	{"no-verify", 0, 0, O_NOVERIFY}, {"content-period", 1, 0, O_PERIOD},
 	{"stamp", 0, 0, O_STAMP}, {"respond", 0, 0, O_RESPOND},
-	{"lockstep", 0, 0, O_LOCKSTEP},
+	{"lockstep", 0, 0, O_LOCKSTEP}, {"warmup", 1, 0, O_WARMUP},
 	{"shm", 1, 0, O_SHM}, {"shm-slot-size", 1, 0, O_SHM_SLOT},
 	{"deadline-ms", 1, 0, O_DEADLINE},
 	{"shm-tx-slots", 1, 0, O_SHM_TX}, {"shm-rx-slots", 1, 0, O_SHM_RX},
@@ -353,6 +353,12 @@ static int parse_args(int argc, char **argv, struct app *a)
 			break;
 		case O_LOCKSTEP:
 			g->lockstep = true;
+			break;
+		case O_WARMUP:
+			if (num_u64(optarg, 1u << 24, &v))
+				FAIL("--warmup: '%s' is not a count 0..%u",
+				     optarg, 1u << 24);
+			g->warmup = v;
 			break;
 		case O_WINDOW:
 			if (num_u64(optarg, 1u << 20, &v) || v == 0)

@@ -62,6 +62,8 @@ void mw_app_usage(FILE *f)
 "                          one (--shape/--kind/--codec), same tag\n"
 "  --lockstep              generator: next tensor to a peer only after the\n"
 "                          previous one's response (request/response)\n"
+"  --warmup N              with --stamp: tensors 0..N-1 (and their responses)\n"
+"                          are left out of the latency figures (default 0)\n"
 "Training process (shared-memory channel, docs/SHM.md):\n"
 "  --shm NAME              serve the region NAME (/dev/shm/NAME, or a path)\n"
 "                          to one training process: its tensors go to the\n"
