@@ -180,8 +180,9 @@ static void run_pair(enum mw_codec codec, unsigned kind, unsigned n_tensors)
 /* --stamp --lockstep against --respond: A sends activations (MS) one at a
  * time, B answers each with a signed-MS gradient carrying the same tag;
  * both sides verify everything, content repeats with period 2, and the
- * latencies (one-way at B, step at A) come from the shared clock. */
-static void run_request_response(unsigned n_tensors)
+ * latencies (one-way at B, step at A) come from the shared clock, the
+ * first `warmup` tensors (and their responses) left out of them. */
+static void run_request_response(unsigned n_tensors, unsigned warmup)
 {
 	struct mw_ep *a, *b;
 	new_pair(&a, &b);
@@ -195,14 +196,14 @@ static void run_request_response(unsigned n_tensors)
 		.cp = {.codec = MW_CODEC_MS, .bits = 2, .ratio = 0.9},
 		.seed = 5, .sink = true, .sink_n = n_tensors,
 		.content_period = 2, .stamp = true, .clock_ns = vclock_ns,
-		.lockstep = true,
+		.lockstep = true, .warmup = warmup,
 	};
 	struct mw_gensink_cfg bc = {
 		.meta = grad,
 		.cp = {.codec = MW_CODEC_MS_SIGNED, .bits = 2, .ratio = 0.9},
 		.seed = 5, .sink = true, .sink_n = n_tensors,
 		.content_period = 2, .stamp = true, .clock_ns = vclock_ns,
-		.respond = true,
+		.respond = true, .warmup = warmup,
 	};
 	struct mw_gensink *ga, *gb;
 	CHECK(mw_gensink_new(&ac, &ga) == 0);
@@ -227,15 +228,23 @@ static void run_request_response(unsigned n_tensors)
 	CHECK(f != NULL);
 	sa.stats_json(sa.ctx, f);
 	fclose(f);
-	CHECK(strstr(buf, "\"latency_ns\": {\"count\": ") != NULL);
+	char want[96];
+	snprintf(want, sizeof want, "\"latency_ns\": {\"count\": %u,",
+		 n_tensors - warmup);
+	CHECK(strstr(buf, want) != NULL);
+	snprintf(want, sizeof want, "\"warmup\": %u, \"warmup_tensors\": %u,",
+		 warmup, warmup);
+	CHECK(strstr(buf, want) != NULL);
 	CHECK(strstr(buf, "\"responses\": 0") != NULL);
 	free(buf);
 	f = open_memstream(&buf, &len);
 	CHECK(f != NULL);
 	sb.stats_json(sb.ctx, f);
 	fclose(f);
-	char want[64];
 	snprintf(want, sizeof want, "\"responses\": %u", n_tensors);
+	CHECK(strstr(buf, want) != NULL);
+	snprintf(want, sizeof want, "\"latency_ns\": {\"count\": %u,",
+		 n_tensors - warmup);
 	CHECK(strstr(buf, want) != NULL);
 	CHECK(strstr(buf, "\"min\": 0,") == NULL);
 	free(buf);
@@ -275,6 +284,7 @@ int main(void)
 	run_pair(MW_CODEC_MS_SIGNED, MW_KIND_GRADIENT, 20);
 	run_pair(MW_CODEC_DENSE, MW_KIND_LOGITS, 10);
 	run_pair(MW_CODEC_RAW, MW_KIND_LABELS, 10);
-	run_request_response(12);
+	run_request_response(12, 0);
+	run_request_response(12, 3);
 	return mw_test_exit("test_gensink");
 }
