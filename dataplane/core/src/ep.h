@@ -161,6 +161,8 @@ struct sendq {
 	struct tx_slot *tx;         /* window slots, by submit sequence */
 	uint64_t tx_base, tx_seq;   /* pending sequence range */
 	uint32_t tx_evq;            /* tx events not yet polled */
+	uint32_t tx_warm;           /* the slot freed last (its memory is
+				       the one touched last) */
 	uint32_t tid_next;
 	uint32_t peer_limit;        /* tensors < peer_limit may be sent */
 	uint8_t probe_req;          /* an ACK_REQ probe owed */

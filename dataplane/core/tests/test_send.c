@@ -763,9 +763,43 @@ static void test_cut_through_random(void)
 	free_pair(&p);
 }
 
+/*
+ * One tensor at a time (a training step): each new tensor's slot takes the
+ * memory of the slot freed last, so after the first tensor the sender
+ * holds no more memory however many tensors follow; without that, each
+ * of the window's slots kept buffers of its own (4 sets here).
+ */
+static void test_lockstep_memory(void)
+{
+	struct pair p;
+	uint64_t held[8];
+	int i;
+
+	pair_init(&p, NULL);
+	for (i = 0; i < 8; i++) {
+		CHECK(submit(&p, 0, (uint64_t)i, NULL) == 0);
+		pump(&p, 50);
+		CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL) == 1);
+		CHECK(poll_type(p.ep[0], MW_EV_TX_DONE, NULL) == 1);
+		held[i] = mw_ep_mem_held(p.ep[0]);
+	}
+	for (i = 1; i < 8; i++)
+		CHECK_EQ(held[i], held[0]);
+	/* a window's worth at once still takes a slot each */
+	for (i = 0; i < 4; i++)
+		CHECK(submit(&p, 0, (uint64_t)(8 + i), NULL) == 0);
+	pump(&p, 50);
+	CHECK(poll_type(p.ep[1], MW_EV_RX_TENSOR, NULL) == 4);
+	CHECK(poll_type(p.ep[0], MW_EV_TX_DONE, NULL) == 4);
+	CHECK(mw_ep_mem_held(p.ep[0]) > held[0]);
+	CHECK(mw_ep_mem_held(p.ep[0]) <= mw_ep_mem_bound(p.ep[0]));
+	free_pair(&p);
+}
+
 int main(void)
 {
 	test_exchange();
+	test_lockstep_memory();
 	test_send_peer();
 	test_deferred();
 	test_external();
