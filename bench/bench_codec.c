@@ -8,12 +8,13 @@
  *   maskwire-bench-codec [--quick] [--reps N] [--json-only]
  *   maskwire-bench-codec --signed-error [--npy GRAD.npy] [--json-only]
  *   maskwire-bench-codec --plan [--budget BYTES] [--quick] [--reps N]
- *   maskwire-bench-codec --kernels [--quick] [--reps N]
+ *   maskwire-bench-codec --kernels [--ratio R] [--quick] [--reps N]
  *
  * --kernels times every kernel set this CPU runs (scalar, AVX2, AVX-512)
  * side by side: in each repetition, memcpy of the tensor and then each
  * set's MS encode and decode of it, on [64,64,32,32] and [32,64,56,56]
- * at r = 0.99, b = 1, 2, 4 (the scalar set only on the first shape). Each
+ * at r = 0.99 (or --ratio R), b = 1, 2, 4 (the scalar set only on the
+ * first shape). Each
  * set's output is checked to be the scalar set's, byte for byte.
  *
  * --plan times mw_encode() next to mw_seg_plan() (called twice, to count
@@ -261,7 +262,7 @@ static void bench_throughput(int quick, unsigned reps, int json_only)
 
 /* ---- kernel sets side by side ---------------------------------------- */
 
-static void bench_kernels(int quick, unsigned reps)
+static void bench_kernels(int quick, unsigned reps, double ratio)
 {
 	static const struct shape kshapes[] = {{4, {64, 64, 32, 32}},
 					       {4, {32, 64, 56, 56}}};
@@ -273,7 +274,7 @@ static void bench_kernels(int quick, unsigned reps)
 	double *td = malloc(sizeof(double) * reps * 3);
 
 	printf("maskwire codec kernels side by side: median of %u runs, GB/s "
-	       "of float32 input, MS r = 0.99\n", reps);
+	       "of float32 input, MS r = %g\n", reps, ratio);
 	printf("%-18s %2s %8s", "shape", "b", "memcpy");
 	for (unsigned k = 0; k < nks; k++)
 		printf("  %6s-enc %6s-dec", ks[k]->name, ks[k]->name);
@@ -284,7 +285,7 @@ static void bench_kernels(int quick, unsigned reps)
 		const double gb = (double)n * 4 / 1e9;
 		float *x = malloc(n * 4), *y = malloc(n * 4);
 		struct mw_codec_params p = {.codec = MW_CODEC_MS, .bits = 8,
-					    .ratio = 0.99};
+					    .ratio = ratio};
 		size_t ss = mw_encode_scratch_size(&p, n);
 		size_t cap = (size_t)mw_encode_size(&p, n);
 		void *scratch = malloc(ss);
@@ -637,6 +638,7 @@ static void bench_plan(int quick, unsigned reps, size_t budget, int json_only)
 int main(int argc, char **argv)
 {
 	int quick = 0, json_only = 0, serr = 0, plan = 0, kern = 0;
+	double kratio = 0.99;
 	unsigned reps = 5;
 	size_t budget = 1472 - 140;
 	const char *npy = NULL;
@@ -654,6 +656,8 @@ int main(int argc, char **argv)
 			plan = 1;
 		} else if (strcmp(argv[i], "--kernels") == 0) {
 			kern = 1;
+		} else if (strcmp(argv[i], "--ratio") == 0 && i + 1 < argc) {
+			kratio = strtod(argv[++i], NULL);
 		} else if (strcmp(argv[i], "--budget") == 0 && i + 1 < argc) {
 			budget = (size_t)strtoul(argv[++i], NULL, 10);
 		} else if (strcmp(argv[i], "--npy") == 0 && i + 1 < argc) {
@@ -667,7 +671,7 @@ int main(int argc, char **argv)
 				"       maskwire-bench-codec --plan "
 				"[--budget BYTES] [--quick] [--reps N]\n"
 				"       maskwire-bench-codec --kernels "
-				"[--quick] [--reps N]\n");
+				"[--ratio R] [--quick] [--reps N]\n");
 			return 2;
 		}
 	}
@@ -675,8 +679,10 @@ int main(int argc, char **argv)
 		reps = 5;
 	if (quick && reps > 2)
 		reps = 2;
+	if (!(kratio > 0 && kratio < 1))
+		kratio = 0.99;
 	if (kern)
-		bench_kernels(quick, reps);
+		bench_kernels(quick, reps, kratio);
 	else if (plan)
 		bench_plan(quick, reps, budget, json_only);
 	else if (serr)

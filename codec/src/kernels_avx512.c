@@ -161,7 +161,8 @@ MW_AVX512 MW_INLINE uint8_t *put_codes(uint8_t *mask, uint8_t *mend,
 
 MW_AVX512 MW_INLINE void ms_emit_body(struct mw_emit *e, const float *x,
 				      uint64_t n, const unsigned b,
-				      const int mag, const int floor_rnd)
+				      const int mag, const int floor_rnd,
+				      const int sparse)
 {
 	const struct emit_consts k = {
 		.vthr = _mm512_set1_epi32(e->thr),
@@ -186,8 +187,9 @@ MW_AVX512 MW_INLINE void ms_emit_body(struct mw_emit *e, const float *x,
 				 b == 1 ? _mm512_setzero_si512()
 					: codes16(&k, xv, sm, floor_rnd),
 				 sm, b);
-		/* most groups select nothing: a well-predicted branch */
-		if (sm)
+		/* sparse: most groups select nothing, a well-predicted
+		 * branch; denser, the store is branch-free */
+		if (sm || !sparse)
 			vals = emit_vals(vals, vend, xv, sm, &over);
 	}
 	e->mask = mask;
@@ -197,16 +199,25 @@ MW_AVX512 MW_INLINE void ms_emit_body(struct mw_emit *e, const float *x,
 	mw_ms_emit_scalar(e, x + i, n - i);
 }
 
-/* One body per (b, key, rounding): the packing and the rounding are
- * constants inside each. Signed MS (magnitude keys) rounds to nearest. */
-#define MS_EMIT_B(b)                                                         \
+/* One body per (b, key, rounding, density): the packing, the rounding
+ * and the value store are constants inside each. Signed MS (magnitude
+ * keys) rounds to nearest. Sparse: fewer than one value per 32 elements
+ * (mw_emit.sparse). */
+#define MS_EMIT_BS(b, sp)                                                    \
 	do {                                                                 \
 		if (e->mag)                                                  \
-			ms_emit_body(e, x, n, b, 1, 0);                      \
+			ms_emit_body(e, x, n, b, 1, 0, sp);                  \
 		else if (e->floor_rnd)                                       \
-			ms_emit_body(e, x, n, b, 0, 1);                      \
+			ms_emit_body(e, x, n, b, 0, 1, sp);                  \
 		else                                                         \
-			ms_emit_body(e, x, n, b, 0, 0);                      \
+			ms_emit_body(e, x, n, b, 0, 0, sp);                  \
+	} while (0)
+#define MS_EMIT_B(b)                                                         \
+	do {                                                                 \
+		if (e->sparse)                                               \
+			MS_EMIT_BS(b, 1);                                    \
+		else                                                         \
+			MS_EMIT_BS(b, 0);                                    \
 	} while (0)
 
 MW_AVX512 static void ms_emit_avx512(struct mw_emit *e, const float *x,
