@@ -9,6 +9,7 @@
  *   maskwire-bench-codec --signed-error [--npy GRAD.npy] [--json-only]
  *   maskwire-bench-codec --plan [--budget BYTES] [--quick] [--reps N]
  *   maskwire-bench-codec --kernels [--ratio R] [--quick] [--reps N]
+ *   maskwire-bench-codec --step [--quick] [--reps N]
  *
  * --kernels times every kernel set this CPU runs (scalar, AVX2, AVX-512)
  * side by side: in each repetition, memcpy of the tensor and then each
@@ -22,6 +23,10 @@
  * r = 0.99, for MS and signed MS, b = 1, 2, 4; the default budget is the
  * transport's segment payload budget (1472-byte datagrams minus the
  * 140-byte DATA header). Plan GB/s is of the float32 input, like encode.
+ *
+ * --step times a training step's codec work alone (MS encode and decode
+ * of an activation, signed-MS encode and decode of a gradient, 16 MiB,
+ * r = 0.99, b = 2): what bench/run.py's step rows are compared with.
  *
  * --signed-error compares the reconstruction error of signed MS with plain
  * top-k (and b-bit quantisation) at equal encoded bytes, on gradient-like
@@ -635,9 +640,85 @@ static void bench_plan(int quick, unsigned reps, size_t budget, int json_only)
 	free(tp);
 }
 
+/* ---- the training step's codec work, without a network ----------------- */
+
+/*
+ * What a training step asks of the codec (bench/run.py's step rows): MS
+ * encode and decode of an activation (relu(N(0,1))) and signed-MS encode
+ * and decode of a gradient of the same shape (fill_gradient), r = 0.99,
+ * b = 2, one core, one after the other; median of reps for each part.
+ */
+static void bench_step(int quick, unsigned reps)
+{
+	const struct shape *sh = quick ? quick_shapes : &full_shapes[1];
+	const uint64_t n = elems(sh);
+	float *act = malloc(n * 4), *grad = malloc(n * 4), *y = malloc(n * 4);
+	double *t[4];
+	double med[4], sum = 0;
+	static const char *const part[4] = {"MS encode", "MS decode",
+					    "signed MS encode",
+					    "signed MS decode"};
+	char sb[64];
+
+	for (int i = 0; i < 4; i++)
+		t[i] = malloc(sizeof(double) * reps);
+	fill_relu_normal(act, n);
+	fill_gradient(grad, sh);
+	memcpy(y, act, n * 4); /* fault the pages in */
+	for (int g = 0; g < 2; g++) {
+		struct mw_codec_params p = {
+			.codec = g ? MW_CODEC_MS_SIGNED : MW_CODEC_MS,
+			.bits = 2, .ratio = 0.99};
+		size_t ss = mw_encode_scratch_size(&p, n);
+		size_t cap = (size_t)mw_encode_size(&p, n);
+		uint8_t *scratch = malloc(ss), *out = malloc(cap);
+
+		/* buffers allocated and touched once, as the transport's */
+		memset(scratch, 0, ss);
+		memset(out, 0, cap);
+		for (unsigned r = 0; r < reps; r++) {
+			struct mw_codec_desc d;
+			double t0 = bench_now();
+			int64_t len = mw_encode(&p, g ? grad : act, n, &d, out,
+						cap, scratch, ss), rc;
+
+			t[2 * g][r] = bench_now() - t0;
+			if (len < 0)
+				die("encode", len);
+			t0 = bench_now();
+			rc = mw_seg_decode(&d, 0, n, out, (size_t)len, y);
+			t[2 * g + 1][r] = bench_now() - t0;
+			if (rc < 0)
+				die("decode", rc);
+		}
+		free(scratch);
+		free(out);
+	}
+	shape_str(sh, sb, sizeof(sb));
+	printf("maskwire codec: a training step's codec work, %s, r = 0.99, "
+	       "b = 2, kernels %s, median of %u runs\n", sb,
+	       mw_codec_simd_name(), reps);
+	for (int i = 0; i < 4; i++) {
+		med[i] = bench_median(t[i], reps);
+		sum += med[i];
+		printf("  %-17s %7.3f ms\n", part[i], med[i] * 1e3);
+		free(t[i]);
+	}
+	printf("  %-17s %7.3f ms\n", "all four", sum * 1e3);
+	printf("{\"bench\": \"codec-step\", \"shape\": %s, \"kernels\": \"%s\", "
+	       "\"reps\": %u, \"ms_encode_ms\": %.4f, \"ms_decode_ms\": %.4f, "
+	       "\"signed_encode_ms\": %.4f, \"signed_decode_ms\": %.4f, "
+	       "\"total_ms\": %.4f}\n", sb, mw_codec_simd_name(), reps,
+	       med[0] * 1e3, med[1] * 1e3, med[2] * 1e3, med[3] * 1e3,
+	       sum * 1e3);
+	free(act);
+	free(grad);
+	free(y);
+}
+
 int main(int argc, char **argv)
 {
-	int quick = 0, json_only = 0, serr = 0, plan = 0, kern = 0;
+	int quick = 0, json_only = 0, serr = 0, plan = 0, kern = 0, step = 0;
 	double kratio = 0.99;
 	unsigned reps = 5;
 	size_t budget = 1472 - 140;
@@ -656,6 +737,8 @@ int main(int argc, char **argv)
 			plan = 1;
 		} else if (strcmp(argv[i], "--kernels") == 0) {
 			kern = 1;
+		} else if (strcmp(argv[i], "--step") == 0) {
+			step = 1;
 		} else if (strcmp(argv[i], "--ratio") == 0 && i + 1 < argc) {
 			kratio = strtod(argv[++i], NULL);
 		} else if (strcmp(argv[i], "--budget") == 0 && i + 1 < argc) {
@@ -671,7 +754,9 @@ int main(int argc, char **argv)
 				"       maskwire-bench-codec --plan "
 				"[--budget BYTES] [--quick] [--reps N]\n"
 				"       maskwire-bench-codec --kernels "
-				"[--ratio R] [--quick] [--reps N]\n");
+				"[--ratio R] [--quick] [--reps N]\n"
+				"       maskwire-bench-codec --step "
+				"[--quick] [--reps N]\n");
 			return 2;
 		}
 	}
@@ -681,7 +766,9 @@ int main(int argc, char **argv)
 		reps = 2;
 	if (!(kratio > 0 && kratio < 1))
 		kratio = 0.99;
-	if (kern)
+	if (step)
+		bench_step(quick, reps);
+	else if (kern)
 		bench_kernels(quick, reps, kratio);
 	else if (plan)
 		bench_plan(quick, reps, budget, json_only);
