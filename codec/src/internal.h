@@ -144,6 +144,64 @@ struct mw_sel {
 	unsigned passes; /* filter passes over x: 1, or 2 after a bad sample */
 };
 
+/*
+ * The SIMD decodes' lane-by-lane path: the values of the sentinel lanes sm
+ * (bit j: element j of the group at out) in order, from vals[*vi], with
+ * the scalar kernel's checks. @return 0, MW_ECOUNT or MW_ENONFINITE.
+ */
+static inline int mw_decode_lanes(const uint8_t *vals, uint64_t vcnt,
+				  uint64_t *vi, unsigned sm, float *out)
+{
+	while (sm) {
+		uint32_t u;
+
+		if (*vi >= vcnt)
+			return MW_ECOUNT;
+		u = mw_ld_le32(vals + 4 * *vi);
+		if (mw_nonfinite_bits(u))
+			return MW_ENONFINITE;
+		out[__builtin_ctz(sm)] = mw_u2f(u);
+		(*vi)++;
+		sm &= sm - 1;
+	}
+	return 0;
+}
+
+/*
+ * The SIMD emits' careful value store near the end of the payload: the
+ * selected lanes sm of lane[] appended one by one while they fit; one
+ * that does not sets *over (the input changed since the selection).
+ */
+static inline uint8_t *mw_emit_lanes(uint8_t *vals, const uint8_t *vend,
+				     const float *lane, unsigned sm,
+				     int *over)
+{
+	while (sm) {
+		if (vend - vals < 4) {
+			*over = 1;
+			break;
+		}
+		memcpy(vals, lane + __builtin_ctz(sm), 4);
+		vals += 4;
+		sm &= sm - 1;
+	}
+	return vals;
+}
+
+/*
+ * Ties at the threshold: adds to sm the lowest set bits of em (the lanes
+ * equal to the threshold, in index order) while *ties lasts.
+ */
+static inline unsigned mw_take_ties(unsigned sm, unsigned em, uint64_t *ties)
+{
+	while (em && *ties) {
+		sm |= em & -em;
+		em &= em - 1;
+		(*ties)--;
+	}
+	return sm;
+}
+
 /* Selection sample (select.c): SAMPLE_BLOCKS runs of SAMPLE_RUN elements. */
 #define MW_SAMPLE_MIN_N (1u << 16)
 #define MW_SAMPLE_BLOCKS 1024u

@@ -112,11 +112,7 @@ MW_AVX2 MW_INLINE unsigned sel8(__m256i k, __m256i vthr, uint64_t *ties,
 			_mm256_castsi256_ps(_mm256_cmpeq_epi32(k, vthr)));
 
 		if (em) {
-			while (em && *ties) {
-				sm |= em & -em;
-				em &= em - 1;
-				(*ties)--;
-			}
+			sm = mw_take_ties(sm, em, ties);
 			*selv = _mm256_cmpeq_epi32(
 				_mm256_and_si256(_mm256_set1_epi32((int)sm),
 						 bitsel),
@@ -173,16 +169,7 @@ MW_AVX2 MW_INLINE uint8_t *emit_vals(uint8_t *vals, uint8_t *vend,
 		return vals + 4 * (unsigned)__builtin_popcount(sm);
 	}
 	_mm256_storeu_ps(lane, xv);
-	while (sm) {
-		if (vend - vals < 4) {
-			*over = 1;
-			break;
-		}
-		memcpy(vals, lane + __builtin_ctz(sm), 4);
-		vals += 4;
-		sm &= sm - 1;
-	}
-	return vals;
+	return mw_emit_lanes(vals, vend, lane, sm, over);
 }
 
 /*
@@ -435,17 +422,11 @@ MW_AVX2 MW_INLINE int decode_body(struct mw_dec *s, const uint8_t *mask,
 			sm = 0;
 		}
 		_mm256_storeu_ps(out + i, f);
-		while (sm) {
-			uint32_t u;
+		if (sm) {
+			int rc = mw_decode_lanes(vals, vcnt, &vi, sm, out + i);
 
-			if (vi >= vcnt)
-				return MW_ECOUNT;
-			u = mw_ld_le32(vals + 4 * vi);
-			if (mw_nonfinite_bits(u))
-				return MW_ENONFINITE;
-			out[i + __builtin_ctz(sm)] = mw_u2f(u);
-			vi++;
-			sm &= sm - 1;
+			if (rc < 0)
+				return rc;
 		}
 	}
 	s->vi = vi;

@@ -45,15 +45,9 @@ MW_AVX512 MW_INLINE __mmask16 sel16(__m512i k, __m512i vthr, uint64_t *ties)
 {
 	unsigned sm = (unsigned)_mm512_cmpgt_epi32_mask(k, vthr);
 
-	if (*ties) {
-		unsigned em = (unsigned)_mm512_cmpeq_epi32_mask(k, vthr);
-
-		while (em && *ties) {
-			sm |= em & -em;
-			em &= em - 1;
-			(*ties)--;
-		}
-	}
+	if (*ties)
+		sm = mw_take_ties(sm, (unsigned)_mm512_cmpeq_epi32_mask(k, vthr),
+				  ties);
 	return (__mmask16)sm;
 }
 
@@ -91,23 +85,13 @@ MW_AVX512 MW_INLINE uint8_t *emit_vals(uint8_t *vals, uint8_t *vend,
 				       __m512 xv, __mmask16 sm, int *over)
 {
 	float lane[16];
-	unsigned m = sm;
 
 	if (vend - vals >= 64) {
 		_mm512_storeu_ps((void *)vals, _mm512_maskz_compress_ps(sm, xv));
 		return vals + 4 * pop16(sm);
 	}
 	_mm512_storeu_ps(lane, xv);
-	while (m) {
-		if (vend - vals < 4) {
-			*over = 1;
-			break;
-		}
-		memcpy(vals, lane + __builtin_ctz(m), 4);
-		vals += 4;
-		m &= m - 1;
-	}
-	return vals;
+	return mw_emit_lanes(vals, vend, lane, sm, over);
 }
 
 /* The mask bytes of 16 codes (2*b bytes, whole groups). */
@@ -292,17 +276,11 @@ MW_AVX512 MW_INLINE int decode_body(struct mw_dec *s, const uint8_t *mask,
 			sm = 0;
 		}
 		_mm512_storeu_ps(out + i, f);
-		while (sm) {
-			uint32_t u;
+		if (sm) {
+			int rc = mw_decode_lanes(vals, vcnt, &vi, sm, out + i);
 
-			if (vi >= vcnt)
-				return MW_ECOUNT;
-			u = mw_ld_le32(vals + 4 * vi);
-			if (mw_nonfinite_bits(u))
-				return MW_ENONFINITE;
-			out[i + __builtin_ctz(sm)] = mw_u2f(u);
-			vi++;
-			sm &= sm - 1;
+			if (rc < 0)
+				return rc;
 		}
 	}
 	s->vi = vi;
