@@ -93,9 +93,10 @@ def markdown(res):
         rs = [r for r in rs if not r.get("failed") and r.get("warmup")]
         if not rs:
             return
-        out.extend(["Latency figures leave out each run's first tensors "
-                    "(the warm-up: sent and delivered like the others). Per "
-                    "row, how many, and the first tensor's latency: %s." % (
+        out.extend(["Latency figures (and, at full rate, goodput) leave "
+                    "out each run's first tensors (the warm-up: sent and "
+                    "delivered like the others). Per row, how many, and the "
+                    "first tensor's latency: %s." % (
                         "; ".join("%s %s %s%s: %s, %s ms" % (
                             r["stack"], r["shape"], r.get("codec", ""),
                             " " + r["mode"] if r.get("mode") else "",
@@ -103,6 +104,8 @@ def markdown(res):
                             for r in rs)), ""])
 
     transfer("full", "1. Tensor transfer at full rate")
+    warm_note([r for r in rows if r["section"] == "transfer" and
+               r.get("mode") == "full"])
     transfer("fixed", "1b. Tensor transfer at a fixed offered rate "
              "(%d%% of maskwire's full rate)" % int(res["params"].get(
                  "fixed_frac", 0.5) * 100))

@@ -459,6 +459,8 @@ static int run_recv(const struct opts *o)
 	struct enc e = {0};
 	uint64_t count = 0, dense = 0, wire_rx = 0, wire_tx = 0;
 	uint64_t first_sent = 0, last_rx = 0;
+	uint64_t aw_n = 0, aw_start = 0; /* after the warm-up: tensors, and
+					    the last warm-up delivery */
 	bool cut = false;
 	for (;;) {
 		uint64_t stamp, idx, n;
@@ -470,6 +472,10 @@ static int run_recv(const struct opts *o)
 		if (!count)
 			first_sent = stamp;
 		lat_add(&lat, idx, last_rx - stamp);
+		if (idx < o->warmup)
+			aw_start = last_rx;
+		else
+			aw_n++;
 		count++;
 		dense += n * 4;
 		wire_rx += w;
@@ -489,12 +495,14 @@ static int run_recv(const struct opts *o)
 		", \"dense_bytes\": %" PRIu64 ", \"wire_rx_bytes\": %" PRIu64
 		", \"wire_tx_bytes\": %" PRIu64 ", \"span_s\": %.6f, "
 		"\"tensors_per_s\": %.3f, \"dense_gbit_s\": %.4f, "
-		"\"wire_gbit_s\": %.4f, ",
+		"\"wire_gbit_s\": %.4f, \"after_warmup_tensors\": %" PRIu64
+		", \"after_warmup_span_s\": %.6f, ",
 		o->respond ? "true" : "false", cut ? "true" : "false", count,
 		dense, wire_rx, wire_tx,
 		span, span > 0 ? (double)count / span : 0,
 		span > 0 ? (double)dense * 8 / span / 1e9 : 0,
-		span > 0 ? (double)wire_rx * 8 / span / 1e9 : 0);
+		span > 0 ? (double)wire_rx * 8 / span / 1e9 : 0, aw_n,
+		aw_n && aw_start ? (double)(last_rx - aw_start) / 1e9 : 0);
 	lat_json(f, "latency_ns", &lat);
 	fputs("}\n", f);
 	if (f != stdout)

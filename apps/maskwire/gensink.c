@@ -124,6 +124,8 @@ struct mw_gensink {
 	uint64_t *lat;
 	size_t lat_n, lat_cap;
 	uint64_t lat_warm;         /* delivered in the warm-up, not timed */
+	uint64_t aw_n;             /* tensors delivered after the warm-up */
+	uint64_t aw_start_ns;      /* the last warm-up tensor's delivery */
 	uint64_t first_lat_ns;     /* latency of the first delivered tensor */
 	uint64_t first_sent_ns, last_rx_ns; /* clock_ns() of the first
 					       send and the last delivery */
@@ -530,10 +532,13 @@ static void gs_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
 			g->first_lat_ns = lat;
 		}
 		g->last_rx_ns = t;
-		if (tag_index(g, ev->meta.tag) < g->cfg.warmup)
+		if (tag_index(g, ev->meta.tag) < g->cfg.warmup) {
 			g->lat_warm++;
-		else
+			g->aw_start_ns = t;
+		} else {
+			g->aw_n++;
 			lat_record(g, lat);
+		}
 	}
 	g->delivered++;
 	if (g->group_delivered)
@@ -645,9 +650,12 @@ static void latency_json(struct mw_gensink *g, FILE *f)
 	mw_stats_json(members, sizeof(members), &s);
 	fprintf(f,
 		"{%s, \"span_ns\": %" PRIu64 ", \"warmup\": %" PRIu64
-		", \"warmup_tensors\": %" PRIu64 ", \"first_ns\": %" PRIu64 "}",
+		", \"warmup_tensors\": %" PRIu64 ", \"first_ns\": %" PRIu64
+		", \"after_warmup_tensors\": %" PRIu64
+		", \"after_warmup_span_ns\": %" PRIu64 "}",
 		members, g->last_rx_ns - g->first_sent_ns, g->cfg.warmup,
-		g->lat_warm, g->first_lat_ns);
+		g->lat_warm, g->first_lat_ns, g->aw_n,
+		g->aw_n && g->aw_start_ns ? g->last_rx_ns - g->aw_start_ns : 0);
 }
 
 static void gs_stats_json(void *ctx, FILE *f)
@@ -848,6 +856,9 @@ static struct mw_gensink *group_sum(struct mw_gensink_group *gg)
 			s->lat_n += g->lat_n;
 		}
 		s->lat_warm += g->lat_warm;
+		if (g->aw_start_ns > s->aw_start_ns)
+			s->aw_start_ns = g->aw_start_ns;
+		s->aw_n += g->aw_n;
 		if (g->first_sent_ns &&
 		    (!s->first_sent_ns || g->first_sent_ns < s->first_sent_ns)) {
 			s->first_sent_ns = g->first_sent_ns;

@@ -63,7 +63,10 @@ struct mw_gensink_cfg {
 	 * Stamp mode, sink: tensors (and responses) of index < warmup are
 	 * left out of the latency figures (a run's first tensors find
 	 * buffers and mappings not yet touched). The first delivered
-	 * tensor's latency is reported apart (first_ns).
+	 * tensor's latency is reported apart (first_ns), and the tensors
+	 * delivered after the warm-up with the span from the last warm-up
+	 * tensor's delivery to the last delivery (after_warmup_tensors,
+	 * after_warmup_span_ns: a delivery rate without the warm-up).
 	 */
 	uint64_t warmup;
 };
