@@ -235,6 +235,12 @@ static void run_request_response(unsigned n_tensors, unsigned warmup)
 	snprintf(want, sizeof want, "\"warmup\": %u, \"warmup_tensors\": %u,",
 		 warmup, warmup);
 	CHECK(strstr(buf, want) != NULL);
+	snprintf(want, sizeof want, "\"after_warmup_tensors\": %u,",
+		 n_tensors - warmup);
+	CHECK(strstr(buf, want) != NULL);
+	/* the span after the warm-up is there exactly when there was one */
+	CHECK((strstr(buf, "\"after_warmup_span_ns\": 0}") != NULL) ==
+	      (warmup == 0));
 	CHECK(strstr(buf, "\"responses\": 0") != NULL);
 	free(buf);
 	f = open_memstream(&buf, &len);
