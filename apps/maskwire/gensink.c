@@ -24,11 +24,6 @@ struct pending {
  * application's ring would, instead of once per tensor. */
 #define GS_POOL 16u
 
-struct gs_buf {
-	void *p;
-	uint64_t cap;
-};
-
 /*
  * A receive buffer: a 64-byte header (its capacity, how it was allocated)
  * before the bytes handed out. Buffers of GS_MAP_MIN bytes and more are
@@ -92,7 +87,7 @@ static void gs_buf_del(void *p)
 
 struct mw_gensink {
 	struct mw_gensink_cfg cfg;
-	struct gs_buf pool[GS_POOL];
+	void *pool[GS_POOL];       /* each knows its capacity (gs_buf_cap) */
 	unsigned pool_n;
 	uint64_t n;                /* elements per generated tensor */
 	uint64_t bytes;            /* dense bytes per generated tensor */
@@ -123,7 +118,6 @@ struct mw_gensink {
 	/* stamp mode: clock_ns() - stamp of every delivered tensor */
 	uint64_t *lat;
 	size_t lat_n, lat_cap;
-	uint64_t lat_warm;         /* delivered in the warm-up, not timed */
 	uint64_t aw_n;             /* tensors delivered after the warm-up */
 	uint64_t aw_start_ns;      /* the last warm-up tensor's delivery */
 	uint64_t first_lat_ns;     /* latency of the first delivered tensor */
@@ -235,7 +229,7 @@ void mw_gensink_free(struct mw_gensink *g)
 		return;
 	free(g->gbuf);
 	for (unsigned i = 0; i < g->pool_n; i++)
-		gs_buf_del(g->pool[i].p);
+		gs_buf_del(g->pool[i]);
 	free(g->ref);
 	free(g->enc);
 	free(g->scratch);
@@ -533,7 +527,6 @@ static void gs_event(void *ctx, struct mw_ep *ep, const struct mw_event *ev,
 		}
 		g->last_rx_ns = t;
 		if (tag_index(g, ev->meta.tag) < g->cfg.warmup) {
-			g->lat_warm++;
 			g->aw_start_ns = t;
 		} else {
 			g->aw_n++;
@@ -654,7 +647,7 @@ static void latency_json(struct mw_gensink *g, FILE *f)
 		", \"after_warmup_tensors\": %" PRIu64
 		", \"after_warmup_span_ns\": %" PRIu64 "}",
 		members, g->last_rx_ns - g->first_sent_ns, g->cfg.warmup,
-		g->lat_warm, g->first_lat_ns, g->aw_n,
+		g->delivered - g->aw_n, g->first_lat_ns, g->aw_n,
 		g->aw_n && g->aw_start_ns ? g->last_rx_ns - g->aw_start_ns : 0);
 }
 
@@ -723,14 +716,15 @@ static int gs_verdict(void *ctx, bool interrupted)
 static void *gs_rx_alloc(void *ctx, uint64_t bytes, const struct mw_rx_info *ri)
 {
 	struct mw_gensink *g = ctx;
-	struct gs_buf b;
 
 	(void)ri;
 	for (unsigned i = g->pool_n; i-- > 0;) {
-		if (g->pool[i].cap >= bytes && g->pool[i].cap / 2 <= bytes) {
-			b = g->pool[i];
+		void *b = g->pool[i];
+		uint64_t cap = gs_buf_cap(b);
+
+		if (cap >= bytes && cap / 2 <= bytes) {
 			g->pool[i] = g->pool[--g->pool_n];
-			return b.p;
+			return b;
 		}
 	}
 	return gs_buf_new(bytes);
@@ -744,13 +738,11 @@ static void gs_rx_free(void *ctx, void *buf, uint64_t bytes)
 	if (!buf)
 		return;
 	if (g->pool_n == GS_POOL) {
-		gs_buf_del(g->pool[0].p); /* the oldest goes */
+		gs_buf_del(g->pool[0]); /* the oldest goes */
 		memmove(g->pool, g->pool + 1, sizeof(g->pool[0]) * (GS_POOL - 1));
 		g->pool_n--;
 	}
-	g->pool[g->pool_n].p = buf;
-	g->pool[g->pool_n].cap = gs_buf_cap(buf);
-	g->pool_n++;
+	g->pool[g->pool_n++] = buf;
 }
 
 void mw_gensink_source(struct mw_gensink *g, struct mw_source *src)
@@ -855,7 +847,6 @@ static struct mw_gensink *group_sum(struct mw_gensink_group *gg)
 			       g->lat_n * sizeof(*g->lat));
 			s->lat_n += g->lat_n;
 		}
-		s->lat_warm += g->lat_warm;
 		if (g->aw_start_ns > s->aw_start_ns)
 			s->aw_start_ns = g->aw_start_ns;
 		s->aw_n += g->aw_n;
