@@ -8,9 +8,10 @@ static int cpu_avx2(void)
 	       __builtin_cpu_supports("popcnt");
 }
 
+/* The AVX-512 extensions the set uses (it also needs cpu_avx2()). */
 static int cpu_avx512(void)
 {
-	return cpu_avx2() && __builtin_cpu_supports("avx512f") &&
+	return __builtin_cpu_supports("avx512f") &&
 	       __builtin_cpu_supports("avx512bw") &&
 	       __builtin_cpu_supports("avx512vl") &&
 	       __builtin_cpu_supports("avx512dq");
@@ -26,11 +27,11 @@ const struct mw_kernels *mw_kernels_get(enum mw_simd_level level)
 	case MW_SIMD_AVX2:
 		return cpu_avx2() ? &mw_kernels_avx2 : NULL;
 	case MW_SIMD_AVX512:
-		return cpu_avx512() ? &mw_kernels_avx512 : NULL;
+		return cpu_avx2() && cpu_avx512() ? &mw_kernels_avx512 : NULL;
 	default:
-		if (cpu_avx512())
-			return &mw_kernels_avx512;
-		return cpu_avx2() ? &mw_kernels_avx2 : &mw_kernels_scalar;
+		if (!cpu_avx2())
+			return &mw_kernels_scalar;
+		return cpu_avx512() ? &mw_kernels_avx512 : &mw_kernels_avx2;
 #else
 	case MW_SIMD_AUTO:
 		return &mw_kernels_scalar;
