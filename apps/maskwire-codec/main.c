@@ -11,7 +11,7 @@
  * codec options: --codec ms|ms-signed|topk|quant|dense (default ms)
  *                --ratio R | --k K   (default --ratio 0.99)
  *                --bits B            (default 2)
- *                --rounding nearest|floor (default nearest)
+ *                --rounding nearest|floor|stochastic (default nearest)
  *
  * Exit status: 0 on success, 1 for a bad file or a codec error (the
  * message names the file and the problem), 2 for bad usage.
@@ -35,7 +35,7 @@ static void usage(void)
 		"options: --codec ms|ms-signed|topk|quant|dense (default ms)\n"
 		"         --ratio R | --k K (default --ratio 0.99)\n"
 		"         --bits B (1..8, default 2)\n"
-		"         --rounding nearest|floor (default nearest)\n");
+		"         --rounding nearest|floor|stochastic (default nearest)\n");
 	exit(2);
 }
 
@@ -187,14 +187,14 @@ static void parse_opts(int argc, char **argv, struct opts *o, int want)
 			o->p.bits = (unsigned)b;
 			i++;
 		} else if (strcmp(a, "--rounding") == 0 && v) {
-			if (strcmp(v, "nearest") == 0)
-				o->p.rounding = MW_ROUND_NEAREST;
-			else if (strcmp(v, "floor") == 0)
-				o->p.rounding = MW_ROUND_FLOOR;
-			else {
-				fprintf(stderr, PROG ": --rounding nearest|floor\n");
+			int r = mw_rounding_from_name(v);
+
+			if (r < 0) {
+				fprintf(stderr, PROG ": --rounding "
+						"nearest|floor|stochastic\n");
 				usage();
 			}
+			o->p.rounding = (enum mw_rounding)r;
 			i++;
 		} else if (a[0] == '-' && a[1] == '-') {
 			fprintf(stderr, PROG ": unknown option '%s'\n", a);

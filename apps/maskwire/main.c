@@ -301,14 +301,15 @@ static int parse_args(int argc, char **argv, struct app *a)
 				     MW_BITS_MIN, MW_BITS_MAX);
 			g->cp.bits = (unsigned)v;
 			break;
-		case O_ROUNDING:
-			if (strcmp(optarg, "nearest") == 0)
-				g->cp.rounding = MW_ROUND_NEAREST;
-			else if (strcmp(optarg, "floor") == 0)
-				g->cp.rounding = MW_ROUND_FLOOR;
-			else
-				FAIL("--rounding: 'nearest' or 'floor'");
+		case O_ROUNDING: {
+			const int r = mw_rounding_from_name(optarg);
+
+			if (r < 0)
+				FAIL("--rounding: 'nearest', 'floor' or "
+				     "'stochastic'");
+			g->cp.rounding = (enum mw_rounding)r;
 			break;
+		}
 		case O_RATE:
 			if (num_f(optarg, 0, 1e9, &x))
 				FAIL("--rate: '%s' is not a rate >= 0", optarg);

@@ -46,7 +46,7 @@ void mw_app_usage(FILE *f)
 "  --ratio R               sparsification ratio r in [0,1) (default 0.9)\n"
 "  --k K                   values kept (overrides --ratio)\n"
 "  --bits B                mask bits 1..8 (default 2)\n"
-"  --rounding nearest|floor\n"
+"  --rounding nearest|floor|stochastic\n"
 "  --rate R                tensors/s over all peers (default: window-bound)\n"
 "  --seed S                content seed (same on both sides; default 1)\n"
 "  --sink [N]              verify every delivered tensor bit-exactly;\n"

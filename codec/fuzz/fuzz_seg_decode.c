@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&d, 0, sizeof(d));
 	d.codec = data[0] % MW_CODEC_COUNT_;
 	d.bits = data[1] % 9;
-	d.rounding = data[2] % 2;
+	d.rounding = data[2] % 3;
 	budget = 64 + (size_t)data[3] * 8;
 	memcpy(&d.p0, data + 4, 4);
 	memcpy(&d.p1, data + 8, 4);

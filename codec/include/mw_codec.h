@@ -68,10 +68,21 @@ enum mw_codec {
 	MW_CODEC_COUNT_
 };
 
-/** Rounding of non-selected elements in MW_CODEC_MS. */
+/**
+ * Rounding of non-selected elements (MW_CODEC_MS, MW_CODEC_MS_SIGNED).
+ * The decoder does not depend on it: the descriptor records it.
+ */
 enum mw_rounding {
 	MW_ROUND_NEAREST = 0, /**< round half to even (the released code) */
-	MW_ROUND_FLOOR = 1,   /**< floor (Figure 1's printed codes) */
+	MW_ROUND_FLOOR = 1,   /**< floor (Figure 1's printed codes); MS only,
+				   MS_SIGNED takes it as NEAREST */
+	/**
+	 * Up with probability equal to the fraction (unbiased within the
+	 * levels), from a hash of the element index seeded by t: the same
+	 * input encodes to the same bytes (docs/CODEC.md).
+	 */
+	MW_ROUND_STOCHASTIC = 2,
+	MW_ROUND_COUNT_
 };
 
 #define MW_BITS_MIN 1
@@ -83,7 +94,7 @@ enum mw_rounding {
 struct mw_codec_params {
 	enum mw_codec codec;
 	unsigned bits;             /**< mask width b, 1..8 (MS, MS_SIGNED, QUANT) */
-	enum mw_rounding rounding; /**< MS only */
+	enum mw_rounding rounding; /**< MS, MS_SIGNED */
 	uint64_t k;     /**< values kept (MS, MS_SIGNED, TOPK); 0: use ratio */
 	double ratio;   /**< sparsification r in [0,1) when k == 0 */
 };
@@ -436,6 +447,18 @@ const char *mw_codec_name(unsigned codec);
  * @return enum mw_codec value, or MW_EINVAL.
  */
 int mw_codec_from_name(const char *name);
+
+/**
+ * Name of a rounding mode ("nearest", "floor", "stochastic").
+ * @return static string, "?" when unknown.
+ */
+const char *mw_rounding_name(unsigned rounding);
+
+/**
+ * Parse a rounding mode's name.
+ * @return enum mw_rounding value, or MW_EINVAL.
+ */
+int mw_rounding_from_name(const char *name);
 
 /** Element size in bytes of a codec's tensor (4, or 1 for RAW). */
 unsigned mw_codec_elem_size(unsigned codec);

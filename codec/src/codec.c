@@ -48,7 +48,7 @@ int mw_codec_params_check(const struct mw_codec_params *p)
 	if (uses_bits(p->codec) &&
 	    (p->bits < MW_BITS_MIN || p->bits > MW_BITS_MAX))
 		return MW_EINVAL;
-	if ((unsigned)p->rounding > MW_ROUND_FLOOR)
+	if ((unsigned)p->rounding >= MW_ROUND_COUNT_)
 		return MW_EINVAL;
 	if (uses_k(p->codec) && p->k == 0 &&
 	    !(p->ratio >= 0.0 && p->ratio < 1.0))
@@ -101,7 +101,7 @@ int mw_codec_desc_check(const struct mw_codec_desc *d)
 		return MW_EINVAL;
 	if (d->codec >= MW_CODEC_COUNT_)
 		return MW_EUNSUPP;
-	if (d->n > MW_N_MAX || d->rounding > MW_ROUND_FLOOR)
+	if (d->n > MW_N_MAX || d->rounding >= MW_ROUND_COUNT_)
 		return MW_EINVAL;
 	if (uses_bits(d->codec) ? d->bits < MW_BITS_MIN || d->bits > MW_BITS_MAX
 				: d->bits != 0)
@@ -237,6 +237,22 @@ int mw_codec_from_name(const char *name)
 	for (unsigned c = 0; name != NULL && c < MW_CODEC_COUNT_; c++)
 		if (strcmp(name, codec_names[c]) == 0)
 			return (int)c;
+	return MW_EINVAL;
+}
+
+static const char *const rounding_names[MW_ROUND_COUNT_] = {
+	"nearest", "floor", "stochastic"};
+
+const char *mw_rounding_name(unsigned rounding)
+{
+	return rounding < MW_ROUND_COUNT_ ? rounding_names[rounding] : "?";
+}
+
+int mw_rounding_from_name(const char *name)
+{
+	for (unsigned r = 0; name != NULL && r < MW_ROUND_COUNT_; r++)
+		if (strcmp(name, rounding_names[r]) == 0)
+			return (int)r;
 	return MW_EINVAL;
 }
 

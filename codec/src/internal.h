@@ -137,6 +137,27 @@ static inline float mw_rne(float v)
 	return (v + magic) - magic;
 }
 
+/* A 32-bit integer hash (xor-shift-multiply, full avalanche). */
+static inline uint32_t mw_mix32(uint32_t v)
+{
+	v ^= v >> 16;
+	v *= 0x7feb352du;
+	v ^= v >> 15;
+	v *= 0x846ca68bu;
+	v ^= v >> 16;
+	return v;
+}
+
+/*
+ * Stochastic rounding's offset for element i: u in [0, 1) with 24 bits,
+ * from the low 32 bits of i (docs/CODEC.md). floor(v + u) rounds v up
+ * with probability frac(v).
+ */
+static inline float mw_sr_offset(uint32_t seed, uint64_t i)
+{
+	return (float)(mw_mix32((uint32_t)i ^ seed) >> 8) * 0x1p-24f;
+}
+
 /* A top-k selection: key > thr, plus the first `ties` elements == thr. */
 struct mw_sel {
 	int32_t thr;
@@ -218,13 +239,15 @@ struct mw_emit {
 	int32_t thr;       /* selection threshold key */
 	uint64_t ties;     /* ties at thr still to take (in index order) */
 	int mag;           /* magnitude keys */
-	int floor_rnd;     /* MW_ROUND_FLOOR */
+	int rnd;           /* enum mw_rounding (MS_SIGNED: not FLOOR) */
+	uint32_t seed;     /* MW_ROUND_STOCHASTIC: mw_mix32(bits of t) */
 	unsigned bits;     /* b */
 	float s;           /* scale x -> code units */
 	float clo, chi;    /* clamp range of x*s before rounding */
 	int32_t off;       /* added to the rounded value */
 	uint32_t sentinel; /* code of a selected element */
-	uint64_t index;    /* element index of x[0] (TOPK pairs) */
+	uint64_t index;    /* element index of x[0] (TOPK pairs, STOCHASTIC);
+			      each emit call advances it */
 	uint8_t *mask;     /* next mask byte */
 	uint8_t *mask_end; /* end of the mask */
 	uint8_t *vals;     /* next value (MS) or pair (TOPK) */

@@ -129,22 +129,50 @@ static inline float *vals_f(uint8_t *p)
 }
 
 struct emit_consts {
-	__m256i vthr, voff, vsent;
+	__m256i vthr, voff, vsent, vseed;
 	__m256 vs, vclo, vchi;
 };
 
-/* Codes of 8 non-selected elements (selected lanes fixed by the caller). */
+/* mw_mix32() of 8 lanes. */
+MW_AVX2 MW_INLINE __m256i mix8(__m256i v)
+{
+	v = _mm256_xor_si256(v, _mm256_srli_epi32(v, 16));
+	v = _mm256_mullo_epi32(v, _mm256_set1_epi32(0x7feb352d));
+	v = _mm256_xor_si256(v, _mm256_srli_epi32(v, 15));
+	v = _mm256_mullo_epi32(v, _mm256_set1_epi32((int)0x846ca68bu));
+	return _mm256_xor_si256(v, _mm256_srli_epi32(v, 16));
+}
+
+/*
+ * Codes of 8 non-selected elements (selected lanes fixed by the caller);
+ * idx: the element index of the first (stochastic rounding only).
+ */
 MW_AVX2 MW_INLINE __m256i quant8(const struct emit_consts *k, __m256 xv,
-				 const int floor_rnd)
+				 const int rnd, uint64_t idx)
 {
 	__m256 q = _mm256_mul_ps(xv, k->vs);
 
 	q = _mm256_min_ps(_mm256_max_ps(q, k->vclo), k->vchi);
-	if (floor_rnd)
+	if (rnd == MW_ROUND_STOCHASTIC) {
+		/* as code_of(): floor(q + u), then at most chi */
+		__m256i h = mix8(_mm256_xor_si256(
+			_mm256_add_epi32(_mm256_set1_epi32((int)(uint32_t)idx),
+					 _mm256_setr_epi32(0, 1, 2, 3, 4, 5,
+							   6, 7)),
+			k->vseed));
+		__m256 u = _mm256_mul_ps(
+			_mm256_cvtepi32_ps(_mm256_srli_epi32(h, 8)),
+			_mm256_set1_ps(0x1p-24f));
+
+		q = _mm256_round_ps(_mm256_add_ps(q, u),
+				    _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+		q = _mm256_min_ps(q, k->vchi);
+	} else if (rnd == MW_ROUND_FLOOR) {
 		q = _mm256_round_ps(q, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-	else
+	} else {
 		q = _mm256_round_ps(q, _MM_FROUND_TO_NEAREST_INT |
 					       _MM_FROUND_NO_EXC);
+	}
 	return _mm256_add_epi32(_mm256_cvttps_epi32(q), k->voff);
 }
 
@@ -180,7 +208,7 @@ MW_AVX2 MW_INLINE uint8_t *emit_vals(uint8_t *vals, uint8_t *vend,
 MW_AVX2 MW_INLINE uint64_t emit_blocks32(struct mw_emit *e,
 					 const struct emit_consts *k,
 					 const float *x, uint64_t n,
-					 const int mag, const int floor_rnd,
+					 const int mag, const int rnd,
 					 const int sparse)
 {
 	const unsigned b = e->bits;
@@ -198,8 +226,9 @@ MW_AVX2 MW_INLINE uint64_t emit_blocks32(struct mw_emit *e,
 			unsigned sm = sel8(key8(_mm256_castps_si256(xv), mag),
 					   k->vthr, &ties, &selv);
 
-			ci[q] = _mm256_blendv_epi8(quant8(k, xv, floor_rnd),
-						   k->vsent, selv);
+			ci[q] = _mm256_blendv_epi8(
+				quant8(k, xv, rnd, e->index + i + 8 * q),
+				k->vsent, selv);
 			vals = emit_vals(vals, vend, xv, sm, &over, sparse);
 		}
 		p = _mm256_packus_epi16(_mm256_packus_epi32(ci[0], ci[1]),
@@ -234,7 +263,7 @@ MW_AVX2 MW_INLINE uint64_t emit_blocks32(struct mw_emit *e,
 
 MW_AVX2 MW_INLINE void ms_emit_body(struct mw_emit *e, const float *x,
 				    uint64_t n, const int mag,
-				    const int floor_rnd, const int sparse)
+				    const int rnd, const int sparse)
 {
 	const unsigned b = e->bits;
 	const struct emit_consts k = {
@@ -244,6 +273,7 @@ MW_AVX2 MW_INLINE void ms_emit_body(struct mw_emit *e, const float *x,
 		.vs = _mm256_set1_ps(e->s),
 		.vclo = _mm256_set1_ps(e->clo),
 		.vchi = _mm256_set1_ps(e->chi),
+		.vseed = _mm256_set1_epi32((int)e->seed),
 	};
 	const uint64_t n8 = n & ~(uint64_t)7;
 	uint64_t i = 0;
@@ -252,7 +282,7 @@ MW_AVX2 MW_INLINE void ms_emit_body(struct mw_emit *e, const float *x,
 	int over;
 
 	if (b == 2 || b == 4 || b == 8)
-		i = emit_blocks32(e, &k, x, n, mag, floor_rnd, sparse);
+		i = emit_blocks32(e, &k, x, n, mag, rnd, sparse);
 	mask = e->mask;
 	vals = e->vals;
 	ties = e->ties;
@@ -267,8 +297,9 @@ MW_AVX2 MW_INLINE void ms_emit_body(struct mw_emit *e, const float *x,
 		if (b == 1) {
 			w = sm; /* every other code is 0 */
 		} else {
-			__m256i ci = _mm256_blendv_epi8(quant8(&k, xv, floor_rnd),
-							k.vsent, selv);
+			__m256i ci = _mm256_blendv_epi8(
+				quant8(&k, xv, rnd, e->index + i), k.vsent,
+				selv);
 			__m128i p = _mm_packus_epi32(
 				_mm256_castsi256_si128(ci),
 				_mm256_extracti128_si256(ci, 1));
@@ -287,7 +318,27 @@ MW_AVX2 MW_INLINE void ms_emit_body(struct mw_emit *e, const float *x,
 	e->vals = vals;
 	e->ties = ties;
 	e->overflow = over;
+	e->index += i;
 	mw_ms_emit_scalar(e, x + i, n - i);
+}
+
+/* One body per (key, rounding, density): each a constant inside it.
+ * Signed MS (magnitude keys) has no floor (mw_ms_emit_init). */
+MW_AVX2 MW_INLINE void ms_emit_sp(struct mw_emit *e, const float *x,
+				  uint64_t n, const int sparse)
+{
+	const int sr = e->rnd == MW_ROUND_STOCHASTIC;
+
+	if (e->mag && sr)
+		ms_emit_body(e, x, n, 1, MW_ROUND_STOCHASTIC, sparse);
+	else if (e->mag)
+		ms_emit_body(e, x, n, 1, MW_ROUND_NEAREST, sparse);
+	else if (sr)
+		ms_emit_body(e, x, n, 0, MW_ROUND_STOCHASTIC, sparse);
+	else if (e->rnd == MW_ROUND_FLOOR)
+		ms_emit_body(e, x, n, 0, MW_ROUND_FLOOR, sparse);
+	else
+		ms_emit_body(e, x, n, 0, MW_ROUND_NEAREST, sparse);
 }
 
 MW_AVX2 static void ms_emit_avx2(struct mw_emit *e, const float *x,
@@ -296,20 +347,10 @@ MW_AVX2 static void ms_emit_avx2(struct mw_emit *e, const float *x,
 	/* Sparse (fewer than one value per 32 elements, so most groups of 8
 	 * select nothing): a group without a value skips the value store,
 	 * a well-predicted branch; denser, the store is branch-free. */
-	if (e->sparse) {
-		if (e->mag)
-			ms_emit_body(e, x, n, 1, 0, 1); /* signed: nearest */
-		else if (e->floor_rnd)
-			ms_emit_body(e, x, n, 0, 1, 1);
-		else
-			ms_emit_body(e, x, n, 0, 0, 1);
-	} else if (e->mag) {
-		ms_emit_body(e, x, n, 1, 0, 0);
-	} else if (e->floor_rnd) {
-		ms_emit_body(e, x, n, 0, 1, 0);
-	} else {
-		ms_emit_body(e, x, n, 0, 0, 0);
-	}
+	if (e->sparse)
+		ms_emit_sp(e, x, n, 1);
+	else
+		ms_emit_sp(e, x, n, 0);
 }
 
 MW_AVX2 void mw_topk_emit_avx2(struct mw_emit *e, const float *x,

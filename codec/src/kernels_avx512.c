@@ -52,24 +52,54 @@ MW_AVX512 MW_INLINE __mmask16 sel16(__m512i k, __m512i vthr, uint64_t *ties)
 }
 
 struct emit_consts {
-	__m512i vthr, voff, vsent;
+	__m512i vthr, voff, vsent, vseed;
 	__m512 vs, vclo, vchi;
 };
 
-/* Codes of 16 elements, the selected lanes (sm) set to the sentinel. */
+/* mw_mix32() of 16 lanes. */
+MW_AVX512 MW_INLINE __m512i mix16(__m512i v)
+{
+	v = _mm512_xor_si512(v, _mm512_srli_epi32(v, 16));
+	v = _mm512_mullo_epi32(v, _mm512_set1_epi32(0x7feb352d));
+	v = _mm512_xor_si512(v, _mm512_srli_epi32(v, 15));
+	v = _mm512_mullo_epi32(v, _mm512_set1_epi32((int)0x846ca68bu));
+	return _mm512_xor_si512(v, _mm512_srli_epi32(v, 16));
+}
+
+/*
+ * Codes of 16 elements, the selected lanes (sm) set to the sentinel;
+ * idx: the element index of the first (stochastic rounding only).
+ */
 MW_AVX512 MW_INLINE __m512i codes16(const struct emit_consts *k, __m512 xv,
-				    __mmask16 sm, const int floor_rnd)
+				    __mmask16 sm, const int rnd, uint64_t idx)
 {
 	__m512 q = _mm512_mul_ps(xv, k->vs);
 
 	/* maxps returns its second operand for a NaN, as code_of() does */
 	q = _mm512_min_ps(_mm512_max_ps(q, k->vclo), k->vchi);
-	if (floor_rnd)
+	if (rnd == MW_ROUND_STOCHASTIC) {
+		/* as code_of(): floor(q + u), then at most chi */
+		__m512i h = mix16(_mm512_xor_si512(
+			_mm512_add_epi32(
+				_mm512_set1_epi32((int)(uint32_t)idx),
+				_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8,
+						  9, 10, 11, 12, 13, 14, 15)),
+			k->vseed));
+		__m512 u = _mm512_mul_ps(
+			_mm512_cvtepi32_ps(_mm512_srli_epi32(h, 8)),
+			_mm512_set1_ps(0x1p-24f));
+
+		q = _mm512_roundscale_ps(_mm512_add_ps(q, u),
+					 _MM_FROUND_TO_NEG_INF |
+						 _MM_FROUND_NO_EXC);
+		q = _mm512_min_ps(q, k->vchi);
+	} else if (rnd == MW_ROUND_FLOOR) {
 		q = _mm512_roundscale_ps(q, _MM_FROUND_TO_NEG_INF |
 						    _MM_FROUND_NO_EXC);
-	else
+	} else {
 		q = _mm512_roundscale_ps(q, _MM_FROUND_TO_NEAREST_INT |
 						    _MM_FROUND_NO_EXC);
+	}
 	return _mm512_mask_mov_epi32(
 		_mm512_add_epi32(_mm512_cvttps_epi32(q), k->voff), sm,
 		k->vsent);
@@ -145,7 +175,7 @@ MW_AVX512 MW_INLINE uint8_t *put_codes(uint8_t *mask, uint8_t *mend,
 
 MW_AVX512 MW_INLINE void ms_emit_body(struct mw_emit *e, const float *x,
 				      uint64_t n, const unsigned b,
-				      const int mag, const int floor_rnd,
+				      const int mag, const int rnd,
 				      const int sparse)
 {
 	const struct emit_consts k = {
@@ -155,6 +185,7 @@ MW_AVX512 MW_INLINE void ms_emit_body(struct mw_emit *e, const float *x,
 		.vs = _mm512_set1_ps(e->s),
 		.vclo = _mm512_set1_ps(e->clo),
 		.vchi = _mm512_set1_ps(e->chi),
+		.vseed = _mm512_set1_epi32((int)e->seed),
 	};
 	const uint64_t n16 = n & ~(uint64_t)15;
 	uint8_t *mask = e->mask, *const mend = e->mask_end, *vals = e->vals;
@@ -169,7 +200,8 @@ MW_AVX512 MW_INLINE void ms_emit_body(struct mw_emit *e, const float *x,
 
 		mask = put_codes(mask, mend,
 				 b == 1 ? _mm512_setzero_si512()
-					: codes16(&k, xv, sm, floor_rnd),
+					: codes16(&k, xv, sm, rnd,
+						  e->index + i),
 				 sm, b);
 		/* sparse: most groups select nothing, a well-predicted
 		 * branch; denser, the store is branch-free */
@@ -180,21 +212,27 @@ MW_AVX512 MW_INLINE void ms_emit_body(struct mw_emit *e, const float *x,
 	e->vals = vals;
 	e->ties = ties;
 	e->overflow = over;
+	e->index += i;
 	mw_ms_emit_scalar(e, x + i, n - i);
 }
 
 /* One body per (b, key, rounding, density): the packing, the rounding
  * and the value store are constants inside each. Signed MS (magnitude
- * keys) rounds to nearest. Sparse: fewer than one value per 32 elements
- * (mw_emit.sparse). */
+ * keys) has no floor (mw_ms_emit_init). Sparse: fewer than one value per
+ * 32 elements (mw_emit.sparse). */
 #define MS_EMIT_BS(b, sp)                                                    \
 	do {                                                                 \
-		if (e->mag)                                                  \
-			ms_emit_body(e, x, n, b, 1, 0, sp);                  \
-		else if (e->floor_rnd)                                       \
-			ms_emit_body(e, x, n, b, 0, 1, sp);                  \
+		const int sr_ = e->rnd == MW_ROUND_STOCHASTIC;               \
+		if (e->mag && sr_)                                           \
+			ms_emit_body(e, x, n, b, 1, MW_ROUND_STOCHASTIC, sp); \
+		else if (e->mag)                                             \
+			ms_emit_body(e, x, n, b, 1, MW_ROUND_NEAREST, sp);   \
+		else if (sr_)                                                \
+			ms_emit_body(e, x, n, b, 0, MW_ROUND_STOCHASTIC, sp); \
+		else if (e->rnd == MW_ROUND_FLOOR)                           \
+			ms_emit_body(e, x, n, b, 0, MW_ROUND_FLOOR, sp);     \
 		else                                                         \
-			ms_emit_body(e, x, n, b, 0, 0, sp);                  \
+			ms_emit_body(e, x, n, b, 0, MW_ROUND_NEAREST, sp);   \
 	} while (0)
 #define MS_EMIT_B(b)                                                         \
 	do {                                                                 \

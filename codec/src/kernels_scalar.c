@@ -38,7 +38,8 @@ static inline int sel_one(struct mw_emit *e, int32_t key)
 	return 0;
 }
 
-static inline uint32_t code_of(const struct mw_emit *e, float xv)
+/* The code of element i (index within the tensor) of value xv. */
+static inline uint32_t code_of(const struct mw_emit *e, float xv, uint64_t i)
 {
 	float v = xv * e->s;
 
@@ -46,7 +47,14 @@ static inline uint32_t code_of(const struct mw_emit *e, float xv)
 		v = e->clo;
 	if (v > e->chi)
 		v = e->chi;
-	v = e->floor_rnd ? floorf(v) : mw_rne(v);
+	if (e->rnd == MW_ROUND_STOCHASTIC) {
+		/* v + u may round up to chi + 1 */
+		v = floorf(v + mw_sr_offset(e->seed, i));
+		if (v > e->chi)
+			v = e->chi;
+	} else {
+		v = e->rnd == MW_ROUND_FLOOR ? floorf(v) : mw_rne(v);
+	}
 	return (uint32_t)((int32_t)v + e->off);
 }
 
@@ -72,7 +80,7 @@ void mw_ms_emit_scalar(struct mw_emit *e, const float *x, uint64_t n)
 					e->overflow = 1;
 				}
 			} else {
-				c = code_of(e, x[i + j]);
+				c = code_of(e, x[i + j], e->index + i + j);
 			}
 			w |= (uint64_t)c << (8 * j);
 		}
@@ -80,6 +88,7 @@ void mw_ms_emit_scalar(struct mw_emit *e, const float *x, uint64_t n)
 		e->mask += nb;
 		i += cnt;
 	}
+	e->index += n;
 }
 
 void mw_topk_emit_scalar(struct mw_emit *e, const float *x, uint64_t n)

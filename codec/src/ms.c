@@ -56,13 +56,15 @@ void mw_ms_emit_init(const struct mw_codec_params *p, uint64_t n, uint64_t k,
 	e->vals = out + mb;
 	e->vals_end = out + mb + 4 * k;
 	e->sparse = k < n / 32;
+	e->rnd = sgn && p->rounding == MW_ROUND_FLOOR ? MW_ROUND_NEAREST
+						       : (int)p->rounding;
+	e->seed = mw_mix32(mw_f2u(t > 0.0f ? t : 0.0f));
 	if (sgn) {
 		e->s = scale_for((float)(m + 1), t);
 		e->clo = (float)-m;
 		e->chi = (float)m;
 		e->off = m;
 	} else {
-		e->floor_rnd = p->rounding == MW_ROUND_FLOOR;
 		e->s = scale_for((float)L, t);
 		e->clo = 0.0f;
 		e->chi = (float)(L - 1);

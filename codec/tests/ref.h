@@ -79,12 +79,31 @@ static inline void ref_put_f32(uint8_t *p, float f)
 		p[j] = (uint8_t)(u >> (8 * j));
 }
 
+/* Stochastic rounding's offset for element i (docs/CODEC.md), written
+ * out from the formula. */
+static inline uint32_t ref_hash(uint32_t v)
+{
+	v = (v ^ (v >> 16)) * 0x7feb352du;
+	v = (v ^ (v >> 15)) * 0x846ca68bu;
+	return v ^ (v >> 16);
+}
+
+static inline float ref_sr_u(float t, uint64_t i)
+{
+	uint32_t tb;
+
+	memcpy(&tb, &t, 4);
+	return (float)(ref_hash((uint32_t)i ^ ref_hash(tb)) >> 8) /
+	       16777216.0f;
+}
+
 /*
  * MS (signed = 0) or signed MS (signed = 1) payload into out (zeroed
- * here); returns its size, *t_out the descriptor threshold.
+ * here); returns its size, *t_out the descriptor threshold. rnd: 0
+ * nearest, 1 floor (MS only), 2 stochastic.
  */
 static inline uint64_t ref_ms_encode(const float *x, uint64_t n, uint64_t k,
-			      unsigned b, int floor_rnd, int sgn, uint8_t *out,
+			      unsigned b, int rnd, int sgn, uint8_t *out,
 			      float *t_out)
 {
 	const uint32_t L = (1u << b) - 1;
@@ -99,12 +118,23 @@ static inline uint64_t ref_ms_encode(const float *x, uint64_t n, uint64_t k,
 		if (isinf(s))
 			s = 0.0f;
 	}
+	t = t > 0.0f ? t : 0.0f; /* the descriptor's p0 */
 	for (uint64_t i = 0; i < n; i++) {
 		uint32_t c;
 
 		if (sel[i]) {
 			c = L;
 			ref_put_f32(out + mb + 4 * vi++, x[i]);
+		} else if (rnd == 2) {
+			const float lo = sgn ? (float)-m : 0.0f;
+			const float hi = sgn ? (float)m : (float)(L - 1);
+			float v = x[i] * s;
+
+			v = v >= lo ? v : lo; /* NaN: lo */
+			v = v > hi ? hi : v;
+			v = floorf(v + ref_sr_u(t, i));
+			v = v > hi ? hi : v;
+			c = (uint32_t)((int32_t)v + (sgn ? m : 0));
 		} else if (sgn) {
 			float r = rintf(x[i] * s);
 
@@ -112,7 +142,7 @@ static inline uint64_t ref_ms_encode(const float *x, uint64_t n, uint64_t k,
 			r = r < (float)-m ? (float)-m : r;
 			c = (uint32_t)(m + (int32_t)r);
 		} else {
-			float r = floor_rnd ? floorf(x[i] * s) : rintf(x[i] * s);
+			float r = rnd == 1 ? floorf(x[i] * s) : rintf(x[i] * s);
 
 			if (r >= (float)L) /* code L is lowered to L - 1 */
 				c = L - 1;
@@ -124,7 +154,7 @@ static inline uint64_t ref_ms_encode(const float *x, uint64_t n, uint64_t k,
 		ref_put_code(out, i, b, c);
 	}
 	free(sel);
-	*t_out = t > 0.0f ? t : 0.0f;
+	*t_out = t;
 	return mb + 4 * k;
 }
 

@@ -23,7 +23,9 @@ static void test_params(void)
 	CHECK_EQ(mw_codec_params_check(&p), MW_EINVAL);
 	p.k = 5; /* ratio unused */
 	CHECK_EQ(mw_codec_params_check(&p), 0);
-	p.rounding = (enum mw_rounding)2;
+	p.rounding = MW_ROUND_STOCHASTIC;
+	CHECK_EQ(mw_codec_params_check(&p), 0);
+	p.rounding = MW_ROUND_COUNT_;
 	CHECK_EQ(mw_codec_params_check(&p), MW_EINVAL);
 	p.rounding = MW_ROUND_FLOOR;
 	p.codec = MW_CODEC_COUNT_;

@@ -106,8 +106,10 @@ static void test_same_bytes(void)
 		struct mw_codec_params p = {
 			.codec = c,
 			.bits = 1 + (unsigned)tu_below(8),
-			.rounding = c == MW_CODEC_MS ? (enum mw_rounding)tu_below(2)
-						     : MW_ROUND_NEAREST,
+			.rounding = c == MW_CODEC_MS || c == MW_CODEC_MS_SIGNED
+					    ? (enum mw_rounding)tu_below(
+						      MW_ROUND_COUNT_)
+					    : MW_ROUND_NEAREST,
 			.ratio = tu_below(2) ? 0.99 : tu_unit() * 0.999,
 		};
 		uint64_t budget = tu_below(3) ? 1 + tu_below(64)

@@ -9,7 +9,7 @@ min-max over the seeds) and wire bytes; the runs go to a JSON file.
 
 usage: seeds_exp.py [--seeds 1,2,3] [--epochs 2] [--train-limit 12800]
        [--test-limit 2000] [--build DIR] [--json docs/seeds.json]
-       [--pairs dense,ms,topk-eq] [--append]
+       [--pairs dense,ms,topk-eq,ms-dense,dense-sms,ms-sms4,ms-sr] [--append]
        seeds_exp.py --render docs/seeds.json
 """
 import argparse
@@ -19,9 +19,20 @@ import subprocess
 import tempfile
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-PAIRS = [("dense", "dense", "dense / dense"),
-         ("ms", "ms-signed", "MS / signed MS (r=0.99, b=2)"),
-         ("topk-eq", "ms-signed", "top-k at MS's bytes / signed MS")]
+# (key for --pairs, activation codec, gradient codec, row name); the
+# default rows are the first three, the others split MS's cost between
+# the two directions and try wider gradient codes.
+PAIRS = [("dense", "dense", "dense", "dense / dense"),
+         ("ms", "ms", "ms-signed", "MS / signed MS (r=0.99, b=2)"),
+         ("topk-eq", "topk-eq", "ms-signed",
+          "top-k at MS's bytes / signed MS"),
+         ("ms-dense", "ms", "dense", "MS / dense"),
+         ("dense-sms", "dense", "ms-signed", "dense / signed MS"),
+         ("ms-sms4", "ms", "ms-signed:0.99:4",
+          "MS / signed MS (r=0.99, b=4)"),
+         ("ms-sr", "ms", "ms-signed-sr",
+          "MS / signed MS, stochastic rounding (r=0.99, b=2)")]
+DEFAULT_PAIRS = "dense,ms,topk-eq"
 
 
 def run_one(a, act, grad, seed):
@@ -43,7 +54,7 @@ def render(res):
           "(min-max) | vs dense/dense, points | wire bytes per run |")
     print("|---|---:|---|---:|---:|")
     base = None
-    for act, grad, name in PAIRS:
+    for _, act, grad, name in PAIRS:
         rs = [r for r in res if r["act"] == act and r["grad"] == grad]
         if not rs:
             continue
@@ -65,9 +76,9 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--json", default=os.path.join(ROOT, "docs",
                                                     "seeds.json"))
-    ap.add_argument("--pairs", default=",".join(p[0] for p in PAIRS),
-                    help="activation codecs of the pairs to run "
-                         "(dense,ms,topk-eq)")
+    ap.add_argument("--pairs", default=DEFAULT_PAIRS,
+                    help="the pairs to run, by key: "
+                         + ",".join(p[0] for p in PAIRS))
     ap.add_argument("--append", action="store_true",
                     help="add the runs to those already in --json")
     ap.add_argument("--render", metavar="JSON")
@@ -82,8 +93,8 @@ def main():
             res = json.load(f)
     want = a.pairs.split(",")
     for seed in [int(s) for s in a.seeds.split(",")]:
-        for act, grad, _ in PAIRS:
-            if act not in want:
+        for key, act, grad, _ in PAIRS:
+            if key not in want:
                 continue
             r = run_one(a, act, grad, seed)
             print("seed %d %s/%s: %.2f%%" % (seed, act, grad,

@@ -58,29 +58,34 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fmnist  # noqa: E402
 import splitnet  # noqa: E402
 
-# Codec presets: (codec name, ratio, bits). "topk-eq" keeps as many values
-# as fit in MS's bytes at r=0.99, b=2: MS spends 0.25 + 0.04 = 0.29 bytes per
-# element; (index, value) pairs cost 8 bytes, so k = 0.03625 n.
+# Codec presets: (codec name, ratio, bits, rounding). "topk-eq" keeps as
+# many values as fit in MS's bytes at r=0.99, b=2: MS spends 0.25 + 0.04 =
+# 0.29 bytes per element; (index, value) pairs cost 8 bytes, so
+# k = 0.03625 n. "ms-signed-sr": signed MS with stochastic rounding, whose
+# gradients are unbiased (docs/CODEC.md, docs/EXPERIMENT.md).
 PRESETS = {
-    "dense": ("dense", 0.0, 0),
-    "ms": ("ms", 0.99, 2),
-    "ms-signed": ("ms-signed", 0.99, 2),
-    "topk-eq": ("topk", 1.0 - 0.29 / 8.0, 0),
-    "quant3": ("quant", 0.0, 3),
+    "dense": ("dense", 0.0, 0, "nearest"),
+    "ms": ("ms", 0.99, 2, "nearest"),
+    "ms-signed": ("ms-signed", 0.99, 2, "nearest"),
+    "ms-signed-sr": ("ms-signed", 0.99, 2, "stochastic"),
+    "topk-eq": ("topk", 1.0 - 0.29 / 8.0, 0, "nearest"),
+    "quant3": ("quant", 0.0, 3, "nearest"),
 }
 
 
 def codec_args(spec):
-    """'ms' | 'ms:0.99:2' | 'topk:0.96375' | 'quant::3' -> dict (0: the
-    codec's default)."""
+    """'ms' | 'ms:0.99:2' | 'ms-signed:0.99:2:stochastic' | 'topk:0.96375'
+    | 'quant::3' -> dict (0: the codec's default)."""
     if spec in PRESETS:
-        name, ratio, bits = PRESETS[spec]
+        name, ratio, bits, rounding = PRESETS[spec]
     else:
         parts = spec.split(":")
         name = parts[0]
         ratio = float(parts[1]) if len(parts) > 1 and parts[1] else 0.0
         bits = int(parts[2]) if len(parts) > 2 and parts[2] else 2
-    return {"codec": name, "ratio": ratio or None, "bits": bits or None}
+        rounding = parts[3] if len(parts) > 3 and parts[3] else "nearest"
+    return {"codec": name, "ratio": ratio or None, "bits": bits or None,
+            "rounding": rounding}
 
 
 def progress(prefix, i, n, extra=""):

@@ -34,7 +34,7 @@ local dtypes = {[0] = "f32", [1] = "f16", [2] = "bf16", [3] = "f64",
                 [8] = "i64", [9] = "bool"}
 local kinds = {[0] = "activation", [1] = "gradient", [2] = "logits",
                [3] = "labels", [4] = "other"}
-local roundings = {[0] = "nearest", [1] = "floor"}
+local roundings = {[0] = "nearest", [1] = "floor", [2] = "stochastic"}
 local crc_states = {[0] = "bad", [1] = "good"}
 -- mw_err.h: CLOSE reasons are 0 (application close) or a negative code.
 local errors = {[0] = "application close", [-1] = "invalid argument",

@@ -189,7 +189,7 @@ KINDS = {"activation": 0, "gradient": 1, "logits": 2, "labels": 3,
          "other": 4}
 CODECS = {"dense": 0, "ms": 1, "ms-signed": 2, "topk": 3, "quant": 4,
           "raw": 5}
-ROUNDINGS = {"nearest": 0, "floor": 1}
+ROUNDINGS = {"nearest": 0, "floor": 1, "stochastic": 2}
 # name -> (enum mw_dtype number, numpy dtype name, torch dtype name); the
 # names are numpy's/torch's, not mw_dtype_name()'s ("float32", not "f32")
 DTYPES = {

@@ -118,8 +118,9 @@ class ServerBoundary:
     """The server side of a cut: recv() (or iteration) returns each step
     the device sends, in order, as a Step.
 
-    codec, ratio, bits, k: how the data plane encodes the gradients it
-    sends back (float32; maskwire.Client.send). device: where the step's
+    codec, ratio, bits, k, rounding: how the data plane encodes the
+    gradients it sends back (float32; maskwire.Client.send; "stochastic"
+    rounding keeps signed MS's gradients unbiased, docs/CODEC.md). device: where the step's
     tensors are put (default CPU, zero-copy). copy: private CPU copies in
     place of views. timeout: seconds recv() waits by default (the
     link's).
@@ -132,8 +133,9 @@ class ServerBoundary:
     def __init__(self, link: Link, codec: str = "dense",
                  ratio: Optional[float] = None, bits: Optional[int] = None,
                  k: int = 0, device: Union[str, torch.device, None] = None,
-                 copy: bool = False, timeout: Optional[float] = -1):
-        self._kw = _codec_kw(codec, ratio, bits, k)
+                 copy: bool = False, timeout: Optional[float] = -1,
+                 rounding: str = "nearest"):
+        self._kw = _codec_kw(codec, ratio, bits, k, rounding)
         link._claim(self)
         self.link = link
         self.device = torch.device(device or "cpu")
@@ -208,8 +210,8 @@ class Server:
     peers: peer indices (or Peers) to serve; default None: every device
     of the data plane, those in its table now and those that turn up
     while iterating (devices it accepts later, --accept-peers). codec,
-    ratio, bits, k, device, copy: as for ServerBoundary; timeout: as for
-    Link.
+    ratio, bits, k, rounding, device, copy: as for ServerBoundary;
+    timeout: as for Link.
 
     Iterating yields the devices' steps as they come, in turn: the peers
     are visited round-robin and each visit yields the peer's next step if
@@ -261,12 +263,14 @@ class Server:
                  strict: bool = False,
                  on_failure: Optional[Callable[[Peer, Exception],
                                                None]] = None,
-                 on_join: Optional[Callable[[Peer], None]] = None):
+                 on_join: Optional[Callable[[Peer], None]] = None,
+                 rounding: str = "nearest"):
         if isinstance(shm, Client):
             self.client, self._own = shm, False
         else:
             self.client, self._own = Client(shm, timeout=attach_timeout), True
-        self._args = (codec, ratio, bits, k, device, copy)
+        self._args = dict(codec=codec, ratio=ratio, bits=bits, k=k,
+                          device=device, copy=copy, rounding=rounding)
         self._strict = strict
         self.timeout = timeout
         self.links: Dict[int, Link] = {}
@@ -304,7 +308,7 @@ class Server:
         link._failures_on_send = False  # to recv(): its device
         self.links[link.peer.index] = link
         self.boundaries[link.peer.index] = ServerBoundary(link,
-                                                          *self._args)
+                                                          **self._args)
         self.open.append(link.peer.index)
 
     @property

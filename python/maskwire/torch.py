@@ -63,8 +63,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
-from . import (CODECS, MW_ETIMEDOUT, Client, PartialDelivery, Peer,
-               Received, Timeout, _lookup)
+from . import (CODECS, MW_ETIMEDOUT, ROUNDINGS, Client, PartialDelivery,
+               Peer, Received, Timeout, _lookup)
 
 __all__ = ["Link", "Boundary", "ServerBoundary", "Server", "Step",
            "BoundaryError", "ProtocolError", "PeerClosed", "PeerFailed"]
@@ -573,9 +573,11 @@ class Link:
                 self._stashed += 1
 
 
-def _codec_kw(codec, ratio, bits, k) -> dict:
+def _codec_kw(codec, ratio, bits, k, rounding="nearest") -> dict:
     _lookup(CODECS, codec, "codec")  # ValueError for unknown names
-    return {"codec": codec, "ratio": ratio, "bits": bits, "k": k}
+    _lookup(ROUNDINGS, rounding, "rounding")
+    return {"codec": codec, "ratio": ratio, "bits": bits, "k": k,
+            "rounding": rounding}
 
 
 def _kw_for(t: torch.Tensor, kw: dict) -> dict:
@@ -622,17 +624,18 @@ class Boundary(nn.Module):
     device-side loss). Otherwise the step is evaluation only: no gradient
     comes back. reply() returns what the server answered with step.reply().
 
-    codec, ratio, bits, k: how the data plane encodes float32 tensors of
-    this boundary (maskwire.Client.send); other dtypes and the labels go
-    exactly (raw, or dense for float32 labels). timeout: seconds to wait
-    for the server (default: the link's).
+    codec, ratio, bits, k, rounding: how the data plane encodes float32
+    tensors of this boundary (maskwire.Client.send); other dtypes and the
+    labels go exactly (raw, or dense for float32 labels). timeout: seconds
+    to wait for the server (default: the link's).
     """
 
     def __init__(self, link: Link, codec: str = "dense",
                  ratio: Optional[float] = None, bits: Optional[int] = None,
-                 k: int = 0, timeout: Optional[float] = -1):
+                 k: int = 0, timeout: Optional[float] = -1,
+                 rounding: str = "nearest"):
         super().__init__()
-        self._kw = _codec_kw(codec, ratio, bits, k)
+        self._kw = _codec_kw(codec, ratio, bits, k, rounding)
         link._claim(self)
         self.link = link
         self.timeout = link.timeout if timeout == -1 else timeout

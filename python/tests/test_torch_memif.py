@@ -9,10 +9,11 @@ process, through maskwire.torch and two `maskwire` data planes joined by
 net_memif (--shm), dense codec: every parameter of both halves, every loss
 and every evaluation's logits are bit-identical.
 
-Then with signed MS (r = 0.9, b = 2) on both directions: every
-activation the server receives and every gradient that arrives at the
-device equal, bit for bit, maskwire-codec's decode(encode(x)) of what the
-other side sent.
+Then with signed MS (r = 0.9, b = 2, stochastic rounding) on both
+directions: every activation the server receives and every gradient that
+arrives at the device equal, bit for bit, maskwire-codec's
+decode(encode(x)) of what the other side sent (so the rounding travels
+from the Boundary through the shared-memory descriptor to the encoder).
 
 Usage: test_torch_memif.py MASKWIRE MASKWIRE-CODEC (env: MASKWIRE_LIB,
 PYTHONPATH with python/ and apps/maskwire/tests/); the test runs itself
@@ -38,7 +39,8 @@ STEPS = 20
 MS_STEPS = 6
 T = 60.0  # seconds any wait may take on a loaded 2-core machine
 CODECS = {"dense": {"codec": "dense"},
-          "ms": {"codec": "ms-signed", "ratio": 0.9, "bits": 2}}
+          "ms": {"codec": "ms-signed", "ratio": 0.9, "bits": 2,
+                 "rounding": "stochastic"}}
 
 
 def server_main(shm, out, codec):
@@ -123,7 +125,8 @@ def exact_ms(run, names):
                            ("gradient of a", sv[2], dv[2]),
                            ("gradient of b", sv[3], dv[3])):
             want = test_shm_memif.expected(run, x.numpy(), kw["codec"],
-                                           ratio=kw["ratio"], bits=kw["bits"])
+                                           ratio=kw["ratio"], bits=kw["bits"],
+                                           rounding=kw["rounding"])
             if not tinysplit.same_bits(y, torch.from_numpy(want)):
                 mwtest.fail("ms: step %d's %s is not decode(encode(x))"
                             % (train[i], what))

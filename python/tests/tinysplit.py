@@ -87,13 +87,14 @@ def one_process(steps):
 
 
 def device(link, steps, codec="dense", ratio=None, bits=None, record=None,
-           dev=None):
+           dev=None, rounding="nearest"):
     """The device half (dev, else build()'s) through a Boundary on link:
     (device, replies). record: a list that gets (sent a, sent b, grad of
     a, grad of b) per training step."""
     dev = dev if dev is not None else build()[0]
     od = optimizer(dev)
-    cut = mwt.Boundary(link, codec=codec, ratio=ratio, bits=bits)
+    cut = mwt.Boundary(link, codec=codec, ratio=ratio, bits=bits,
+                       rounding=rounding)
     replies = []
     for i in range(steps):
         x, y = batch(i)
@@ -120,7 +121,7 @@ def device(link, steps, codec="dense", ratio=None, bits=None, record=None,
 
 
 def server(link, codec="dense", ratio=None, bits=None, record=None,
-           srv=None):
+           srv=None, rounding="nearest"):
     """The server half (srv, else build()'s) through a ServerBoundary on
     link, until the device closes: the server model. record: a list that
     gets (received a, received b, gradient of a, gradient of b) per
@@ -128,7 +129,8 @@ def server(link, codec="dense", ratio=None, bits=None, record=None,
     first, then train."""
     srv = srv if srv is not None else build()[1]
     osrv = optimizer(srv)
-    cut = mwt.ServerBoundary(link, codec=codec, ratio=ratio, bits=bits)
+    cut = mwt.ServerBoundary(link, codec=codec, ratio=ratio, bits=bits,
+                             rounding=rounding)
     for step in cut:
         a, b, c = step.tensors
         y, = step.labels

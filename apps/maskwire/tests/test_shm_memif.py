@@ -46,7 +46,7 @@ T = 30.0  # seconds any single wait may take on a loaded 2-core machine
 SLOTS = ["--shm-tx-slots", "64", "--shm-rx-slots", "64"]  # 4 MiB pools
 
 
-def expected(run, x, codec, ratio=None, k=None, bits=None):
+def expected(run, x, codec, ratio=None, k=None, bits=None, rounding=None):
     """decode(encode(x)) by the codec's CLI (float32 codecs)."""
     src, enc, dec = run.path("x.npy"), run.path("x.mwt"), run.path("y.npy")
     np.save(src, np.ascontiguousarray(x, dtype=np.float32))
@@ -57,6 +57,8 @@ def expected(run, x, codec, ratio=None, k=None, bits=None):
         cmd += ["--ratio", repr(ratio)]
     if bits:
         cmd += ["--bits", str(bits)]
+    if rounding:
+        cmd += ["--rounding", rounding]
     subprocess.run(cmd + [src, enc], check=True)
     subprocess.run([CODEC_CLI, "decode", enc, dec], check=True)
     return np.load(dec).reshape(x.shape)

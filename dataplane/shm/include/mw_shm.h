@@ -120,7 +120,7 @@ enum mw_shm_kind {
 /** Codec numbers are enum mw_codec of mw_codec.h (0..5); this is their
  *  count, and the last rounding mode (enum mw_rounding) plus one. */
 #define MW_SHM_CODEC_COUNT 6u
-#define MW_SHM_ROUNDING_COUNT 2u
+#define MW_SHM_ROUNDING_COUNT 3u
 #define MW_SHM_CODEC_RAW 5u
 
 /** Where a ring lives (in the header). */

@@ -23,7 +23,7 @@ _Static_assert(SAME(MW_SHM_KIND_ACTIVATION, MW_KIND_ACTIVATION) &&
 	       "kind numbers");
 _Static_assert(SAME(MW_SHM_CODEC_COUNT, MW_CODEC_COUNT_) &&
 		       SAME(MW_SHM_CODEC_RAW, MW_CODEC_RAW) &&
-		       SAME(MW_SHM_ROUNDING_COUNT, MW_ROUND_FLOOR + 1),
+		       SAME(MW_SHM_ROUNDING_COUNT, MW_ROUND_COUNT_),
 	       "codec numbers");
 _Static_assert(MW_SHM_MAX_DIMS == MW_WIRE_MAX_DIMS, "rank");
 
