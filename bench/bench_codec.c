@@ -8,14 +8,17 @@
  *   maskwire-bench-codec [--quick] [--reps N] [--json-only]
  *   maskwire-bench-codec --signed-error [--npy GRAD.npy] [--json-only]
  *   maskwire-bench-codec --plan [--budget BYTES] [--quick] [--reps N]
- *   maskwire-bench-codec --kernels [--ratio R] [--quick] [--reps N]
+ *   maskwire-bench-codec --kernels [--ratio R] [--signed]
+ *                        [--rounding nearest|floor|stochastic]
+ *                        [--quick] [--reps N]
  *   maskwire-bench-codec --step [--quick] [--reps N]
  *
  * --kernels times every kernel set this CPU runs (scalar, AVX2, AVX-512)
  * side by side: in each repetition, memcpy of the tensor and then each
  * set's MS encode and decode of it, on [64,64,32,32] and [32,64,56,56]
  * at r = 0.99 (or --ratio R), b = 1, 2, 4 (the scalar set only on the
- * first shape). Each
+ * first shape); --signed: signed MS of gradient-like data; --rounding:
+ * the codes' rounding (nearest by default). Each
  * set's output is checked to be the scalar set's, byte for byte.
  *
  * --plan times mw_encode() next to mw_seg_plan() (called twice, to count
@@ -267,7 +270,10 @@ static void bench_throughput(int quick, unsigned reps, int json_only)
 
 /* ---- kernel sets side by side ---------------------------------------- */
 
-static void bench_kernels(int quick, unsigned reps, double ratio)
+static void fill_gradient(float *x, const struct shape *s);
+
+static void bench_kernels(int quick, unsigned reps, double ratio, int sgn,
+			  enum mw_rounding rnd)
 {
 	static const struct shape kshapes[] = {{4, {64, 64, 32, 32}},
 					       {4, {32, 64, 56, 56}}};
@@ -279,7 +285,8 @@ static void bench_kernels(int quick, unsigned reps, double ratio)
 	double *td = malloc(sizeof(double) * reps * 3);
 
 	printf("maskwire codec kernels side by side: median of %u runs, GB/s "
-	       "of float32 input, MS r = %g\n", reps, ratio);
+	       "of float32 input, %s r = %g, rounding %s\n", reps,
+	       sgn ? "signed MS" : "MS", ratio, mw_rounding_name(rnd));
 	printf("%-18s %2s %8s", "shape", "b", "memcpy");
 	for (unsigned k = 0; k < nks; k++)
 		printf("  %6s-enc %6s-dec", ks[k]->name, ks[k]->name);
@@ -289,8 +296,12 @@ static void bench_kernels(int quick, unsigned reps, double ratio)
 		const uint64_t n = elems(sh);
 		const double gb = (double)n * 4 / 1e9;
 		float *x = malloc(n * 4), *y = malloc(n * 4);
-		struct mw_codec_params p = {.codec = MW_CODEC_MS, .bits = 8,
-					    .ratio = ratio};
+		struct mw_codec_params p = {
+			.codec = sgn ? MW_CODEC_MS_SIGNED : MW_CODEC_MS,
+			.bits = 8,
+			.ratio = ratio,
+			.rounding = rnd,
+		};
 		size_t ss = mw_encode_scratch_size(&p, n);
 		size_t cap = (size_t)mw_encode_size(&p, n);
 		void *scratch = malloc(ss);
@@ -299,7 +310,10 @@ static void bench_kernels(int quick, unsigned reps, double ratio)
 		const unsigned k0 = si > 0 && nks > 1 ? 1 : 0;
 		char sb[64];
 
-		fill_relu_normal(x, n);
+		if (sgn)
+			fill_gradient(x, sh);
+		else
+			fill_relu_normal(x, n);
 		memcpy(y, x, n * 4); /* fault the pages in */
 		shape_str(sh, sb, sizeof(sb));
 		for (unsigned bi = 0; bi < 3; bi++) {
@@ -719,6 +733,7 @@ static void bench_step(int quick, unsigned reps)
 int main(int argc, char **argv)
 {
 	int quick = 0, json_only = 0, serr = 0, plan = 0, kern = 0, step = 0;
+	int ksigned = 0, krnd = MW_ROUND_NEAREST;
 	double kratio = 0.99;
 	unsigned reps = 5;
 	size_t budget = 1472 - 140;
@@ -741,6 +756,11 @@ int main(int argc, char **argv)
 			step = 1;
 		} else if (strcmp(argv[i], "--ratio") == 0 && i + 1 < argc) {
 			kratio = strtod(argv[++i], NULL);
+		} else if (strcmp(argv[i], "--signed") == 0) {
+			ksigned = 1;
+		} else if (strcmp(argv[i], "--rounding") == 0 && i + 1 < argc &&
+			   mw_rounding_from_name(argv[i + 1]) >= 0) {
+			krnd = mw_rounding_from_name(argv[++i]);
 		} else if (strcmp(argv[i], "--budget") == 0 && i + 1 < argc) {
 			budget = (size_t)strtoul(argv[++i], NULL, 10);
 		} else if (strcmp(argv[i], "--npy") == 0 && i + 1 < argc) {
@@ -754,7 +774,8 @@ int main(int argc, char **argv)
 				"       maskwire-bench-codec --plan "
 				"[--budget BYTES] [--quick] [--reps N]\n"
 				"       maskwire-bench-codec --kernels "
-				"[--ratio R] [--quick] [--reps N]\n"
+				"[--ratio R] [--signed] [--rounding R] "
+				"[--quick] [--reps N]\n"
 				"       maskwire-bench-codec --step "
 				"[--quick] [--reps N]\n");
 			return 2;
@@ -769,7 +790,8 @@ int main(int argc, char **argv)
 	if (step)
 		bench_step(quick, reps);
 	else if (kern)
-		bench_kernels(quick, reps, kratio);
+		bench_kernels(quick, reps, kratio, ksigned,
+			      (enum mw_rounding)krnd);
 	else if (plan)
 		bench_plan(quick, reps, budget, json_only);
 	else if (serr)

@@ -227,33 +227,45 @@ static const char *const codec_names[MW_CODEC_COUNT_] = {
 	[MW_CODEC_QUANT] = "quant", [MW_CODEC_RAW] = "raw",
 };
 
+static const char *const rounding_names[MW_ROUND_COUNT_] = {
+	[MW_ROUND_NEAREST] = "nearest", [MW_ROUND_FLOOR] = "floor",
+	[MW_ROUND_STOCHASTIC] = "stochastic",
+};
+
+/* A name table's entry i, "?" past its end. */
+static const char *name_of(const char *const *names, unsigned cnt,
+			   unsigned i)
+{
+	return i < cnt ? names[i] : "?";
+}
+
+/* The index of name in a name table, or MW_EINVAL. */
+static int index_of(const char *const *names, unsigned cnt, const char *name)
+{
+	for (unsigned i = 0; name != NULL && i < cnt; i++)
+		if (strcmp(name, names[i]) == 0)
+			return (int)i;
+	return MW_EINVAL;
+}
+
 const char *mw_codec_name(unsigned codec)
 {
-	return codec < MW_CODEC_COUNT_ ? codec_names[codec] : "?";
+	return name_of(codec_names, MW_CODEC_COUNT_, codec);
 }
 
 int mw_codec_from_name(const char *name)
 {
-	for (unsigned c = 0; name != NULL && c < MW_CODEC_COUNT_; c++)
-		if (strcmp(name, codec_names[c]) == 0)
-			return (int)c;
-	return MW_EINVAL;
+	return index_of(codec_names, MW_CODEC_COUNT_, name);
 }
-
-static const char *const rounding_names[MW_ROUND_COUNT_] = {
-	"nearest", "floor", "stochastic"};
 
 const char *mw_rounding_name(unsigned rounding)
 {
-	return rounding < MW_ROUND_COUNT_ ? rounding_names[rounding] : "?";
+	return name_of(rounding_names, MW_ROUND_COUNT_, rounding);
 }
 
 int mw_rounding_from_name(const char *name)
 {
-	for (unsigned r = 0; name != NULL && r < MW_ROUND_COUNT_; r++)
-		if (strcmp(name, rounding_names[r]) == 0)
-			return (int)r;
-	return MW_EINVAL;
+	return index_of(rounding_names, MW_ROUND_COUNT_, name);
 }
 
 unsigned mw_codec_elem_size(unsigned codec)

@@ -133,6 +133,13 @@ static void test_names(void)
 	CHECK(strcmp(mw_codec_name(99), "?") == 0);
 	CHECK_EQ(mw_codec_from_name("zstd"), MW_EINVAL);
 	CHECK_EQ(mw_codec_from_name(NULL), MW_EINVAL);
+	for (unsigned r = 0; r < MW_ROUND_COUNT_; r++)
+		CHECK_EQ(mw_rounding_from_name(mw_rounding_name(r)), r);
+	CHECK(strcmp(mw_rounding_name(MW_ROUND_STOCHASTIC), "stochastic") ==
+	      0);
+	CHECK(strcmp(mw_rounding_name(MW_ROUND_COUNT_), "?") == 0);
+	CHECK_EQ(mw_rounding_from_name("up"), MW_EINVAL);
+	CHECK_EQ(mw_rounding_from_name(NULL), MW_EINVAL);
 	CHECK_EQ(mw_codec_elem_size(MW_CODEC_RAW), 1);
 	CHECK_EQ(mw_codec_elem_size(MW_CODEC_MS), 4);
 	CHECK(strcmp(mw_codec_simd_name(), mw_kernels_get(MW_SIMD_AUTO)->name) ==
