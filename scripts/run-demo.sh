@@ -20,8 +20,11 @@
 #                            keeping one server model with torch.distributed
 #                            (DDP over gloo on localhost; S divides N)
 #   --act-codec C            activations: ms (default), dense, topk-eq,
-#                            quant3, or codec:ratio:bits
-#   --grad-codec C           gradients: ms-signed (default) or dense
+#                            quant3, or codec:ratio:bits[:rounding]
+#   --grad-codec C           gradients: ms-signed-sr (default: signed MS
+#                            with stochastic rounding, docs/CODEC.md),
+#                            ms-signed (round to nearest), dense, or
+#                            codec:ratio:bits[:rounding]
 #   --epochs N               (default 2)
 #   --train-limit N          training images used (default 12800)
 #   --test-limit N           test images used (default 2000)
@@ -46,7 +49,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-link=memif act=ms grad=ms-signed epochs=2 train=12800 test=2000
+link=memif act=ms grad=ms-signed-sr epochs=2 train=12800 test=2000
 json="" build=build deps=1 loss=0 deadline=0 delay=0 seed=1 clients=1 servers=1
 cc=reno
 while [ $# -gt 0 ]; do
@@ -67,7 +70,7 @@ while [ $# -gt 0 ]; do
 	--seed) seed=$2; shift ;;
 	--build) build=$2; shift ;;
 	--no-deps) deps=0 ;;
-	-h|--help) sed -n '3,42p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) awk 'NR > 2 && !/^#/ { exit } NR > 2 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
 	*) echo "run-demo.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 	shift

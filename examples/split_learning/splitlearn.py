@@ -380,8 +380,8 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--train-limit", type=int, default=0, help="use the first N training images (0: all)")
     ap.add_argument("--test-limit", type=int, default=0, help="use the first N test images (0: all)")
-    ap.add_argument("--act-codec", default="ms", help="activations: " + "|".join(PRESETS) + " or codec:ratio:bits")
-    ap.add_argument("--grad-codec", default="dense", help="gradients: dense|ms-signed|... ")
+    ap.add_argument("--act-codec", default="ms", help="activations: " + "|".join(PRESETS) + " or codec:ratio:bits[:rounding]")
+    ap.add_argument("--grad-codec", default="dense", help="gradients: " + "|".join(PRESETS) + " or codec:ratio:bits[:rounding]")
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the peer")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     ap.add_argument("--loss", type=float, default=0.0,
