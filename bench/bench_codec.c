@@ -12,6 +12,7 @@
  *                        [--rounding nearest|floor|stochastic]
  *                        [--quick] [--reps N]
  *   maskwire-bench-codec --step [--quick] [--reps N]
+ *   maskwire-bench-codec --passes [--quick] [--reps N]
  *
  * --kernels times every kernel set this CPU runs (scalar, AVX2, AVX-512)
  * side by side: in each repetition, memcpy of the tensor and then each
@@ -26,6 +27,12 @@
  * r = 0.99, for MS and signed MS, b = 1, 2, 4; the default budget is the
  * transport's segment payload budget (1472-byte datagrams minus the
  * 140-byte DATA header). Plan GB/s is of the float32 input, like encode.
+ *
+ * --passes splits an MS encode (r = 0.99, b = 2, [64,64,32,32]) into its
+ * two passes over the input, the selection (sample and filter) and the
+ * emit (threshold and codes), through mw_enc_step(), next to memcpy and
+ * a plain read of the same tensor (a 32-byte vector sum): how far each
+ * pass is from what one core reads.
  *
  * --step times a training step's codec work alone (MS encode and decode
  * of an activation, signed-MS encode and decode of a gradient, 16 MiB,
@@ -654,6 +661,86 @@ static void bench_plan(int quick, unsigned reps, size_t budget, int json_only)
 	free(tp);
 }
 
+/* ---- an MS encode's two passes ---------------------------------------- */
+
+/* A plain read of x: the sum of its 32-bit words, 32 bytes at a time. */
+__attribute__((target("avx2"), noinline)) static uint32_t
+read_pass(const float *x, uint64_t n)
+{
+	const uint32_t *w = (const uint32_t *)(const void *)x;
+	uint32_t acc[8] = {0};
+
+	for (uint64_t i = 0; i + 8 <= n; i += 8)
+		for (int j = 0; j < 8; j++)
+			acc[j] += w[i + j];
+	return acc[0] ^ acc[1] ^ acc[2] ^ acc[3] ^ acc[4] ^ acc[5] ^ acc[6] ^
+	       acc[7];
+}
+
+static void bench_passes(int quick, unsigned reps)
+{
+	const struct shape *sh = quick ? quick_shapes : &full_shapes[1];
+	const uint64_t n = elems(sh);
+	const double mb = (double)n * 4 / 1e6;
+	struct mw_codec_params p = {.codec = MW_CODEC_MS, .bits = 2,
+				    .ratio = 0.99};
+	const size_t ss = mw_encode_scratch_size(&p, n);
+	const size_t cap = (size_t)mw_encode_size(&p, n);
+	float *x = malloc(n * 4), *y = malloc(n * 4);
+	uint8_t *scratch = malloc(ss), *out = malloc(cap);
+	double *t[4];
+	static const char *const part[4] = {"memcpy", "read", "selection",
+					    "emit"};
+	volatile uint32_t sink = 0;
+	char sb[64];
+
+	for (int i = 0; i < 4; i++)
+		t[i] = malloc(sizeof(double) * reps);
+	fill_relu_normal(x, n);
+	memcpy(y, x, n * 4); /* fault the pages in */
+	memset(scratch, 0, ss);
+	memset(out, 0, cap);
+	for (unsigned r = 0; r < reps; r++) {
+		struct mw_enc enc;
+		double t0 = bench_now();
+
+		memcpy(y, x, n * 4);
+		t[0][r] = bench_now() - t0;
+		t0 = bench_now();
+		sink ^= read_pass(x, n);
+		t[1][r] = bench_now() - t0;
+		/* budget n: the first step is the selection, the second the
+		 * emit (a sample that misled the filter adds a step) */
+		if (mw_enc_begin(&enc, &p, x, n, out, cap, scratch, ss) < 0)
+			die("enc_begin", -1);
+		t[2][r] = t[3][r] = 0;
+		for (int s = 0, rc = 1; rc == 1; s++) {
+			t0 = bench_now();
+			rc = mw_enc_step(&enc, n);
+			t[s == 0 ? 2 : 3][r] += bench_now() - t0;
+			if (rc < 0)
+				die("enc_step", rc);
+		}
+	}
+	shape_str(sh, sb, sizeof(sb));
+	printf("maskwire MS encode by pass: %s (%.1f MB), r = 0.99, b = 2, "
+	       "kernels %s, median of %u runs\n", sb, mb,
+	       mw_codec_simd_name(), reps);
+	for (int i = 0; i < 4; i++) {
+		const double m = bench_median(t[i], reps);
+
+		printf("  %-10s %8.3f ms %7.2f GB/s of input\n", part[i],
+		       m * 1e3, mb / 1e3 / m);
+	}
+	(void)sink;
+	for (int i = 0; i < 4; i++)
+		free(t[i]);
+	free(x);
+	free(y);
+	free(scratch);
+	free(out);
+}
+
 /* ---- the training step's codec work, without a network ----------------- */
 
 /*
@@ -733,7 +820,7 @@ static void bench_step(int quick, unsigned reps)
 int main(int argc, char **argv)
 {
 	int quick = 0, json_only = 0, serr = 0, plan = 0, kern = 0, step = 0;
-	int ksigned = 0, krnd = MW_ROUND_NEAREST;
+	int ksigned = 0, krnd = MW_ROUND_NEAREST, passes = 0;
 	double kratio = 0.99;
 	unsigned reps = 5;
 	size_t budget = 1472 - 140;
@@ -754,6 +841,8 @@ int main(int argc, char **argv)
 			kern = 1;
 		} else if (strcmp(argv[i], "--step") == 0) {
 			step = 1;
+		} else if (strcmp(argv[i], "--passes") == 0) {
+			passes = 1;
 		} else if (strcmp(argv[i], "--ratio") == 0 && i + 1 < argc) {
 			kratio = strtod(argv[++i], NULL);
 		} else if (strcmp(argv[i], "--signed") == 0) {
@@ -777,6 +866,8 @@ int main(int argc, char **argv)
 				"[--ratio R] [--signed] [--rounding R] "
 				"[--quick] [--reps N]\n"
 				"       maskwire-bench-codec --step "
+				"[--quick] [--reps N]\n"
+				"       maskwire-bench-codec --passes "
 				"[--quick] [--reps N]\n");
 			return 2;
 		}
@@ -787,7 +878,9 @@ int main(int argc, char **argv)
 		reps = 2;
 	if (!(kratio > 0 && kratio < 1))
 		kratio = 0.99;
-	if (step)
+	if (passes)
+		bench_passes(quick, reps);
+	else if (step)
 		bench_step(quick, reps);
 	else if (kern)
 		bench_kernels(quick, reps, kratio, ksigned,
