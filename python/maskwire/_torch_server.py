@@ -120,10 +120,10 @@ class ServerBoundary:
 
     codec, ratio, bits, k, rounding: how the data plane encodes the
     gradients it sends back (float32; maskwire.Client.send; "stochastic"
-    rounding keeps signed MS's gradients unbiased, docs/CODEC.md). device: where the step's
-    tensors are put (default CPU, zero-copy). copy: private CPU copies in
-    place of views. timeout: seconds recv() waits by default (the
-    link's).
+    rounding keeps signed MS's gradients unbiased, docs/CODEC.md).
+    device: where the step's tensors are put (default CPU, zero-copy).
+    copy: private CPU copies in place of views. timeout: seconds recv()
+    waits by default (the link's).
 
     A training step's gradient is sent at the end of the backward pass
     that reaches its tensors (None for a tensor it does not reach). The
