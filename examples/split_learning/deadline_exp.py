@@ -2,15 +2,16 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Reliable vs deadline delivery under loss (docs/EXPERIMENT.md).
 
-Runs scripts/run-demo.sh (memif, activations MS, gradients signed MS) for
-every loss rate x mode x seed, collects the client's summaries and writes
+Runs scripts/run-demo.sh (memif, activations MS, gradients signed MS
+rounded to nearest unless --grad-codec says otherwise) for every loss rate
+x mode x seed, collects the client's summaries and writes
 docs/deadline.json, a table (printed, for docs/EXPERIMENT.md) and
 docs/deadline.png (step-time p50/p99 and accuracy, mean with min-max).
 
 usage: deadline_exp.py [--seeds 3] [--losses 0.05,0.1] [--deadline-ms 20]
        [--delay-ms 0]
        [--epochs 1] [--train-limit 3200] [--test-limit 1000] [--build DIR]
-       [--cc reno|rate]
+       [--cc reno|rate] [--grad-codec ms-signed|ms-signed-sr]
        deadline_exp.py --render docs/deadline.json
 """
 import argparse
@@ -31,7 +32,7 @@ def run_one(a, loss, deadline, seed):
                "--test-limit", str(a.test_limit), "--loss", str(loss),
                "--deadline-ms", str(deadline), "--seed", str(seed),
                "--cc", a.cc, "--delay-ms", str(a.delay_ms),
-               "--json", f.name]
+               "--grad-codec", a.grad_codec, "--json", f.name]
         subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         return json.load(open(f.name))
 
@@ -112,6 +113,9 @@ def main():
     ap.add_argument("--delay-ms", type=float, default=0.0,
                     help="one-way delay each data plane adds (round trip "
                          "2x): an edge link's path")
+    ap.add_argument("--grad-codec", default="ms-signed",
+                    help="the gradients' codec (run-demo.sh --grad-codec; "
+                         "the recorded grids are of ms-signed)")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs"))
     ap.add_argument("--render", metavar="JSON")
     a = ap.parse_args()
@@ -136,6 +140,7 @@ def main():
                     "test_images")})
                 res[-1]["delay_ms"] = r.get("delay_ms", 0.0)
                 res[-1]["cc"] = a.cc
+                res[-1]["grad_codec"] = a.grad_codec
                 res[-1]["steps"] = sum(h["steps"] for h in r["history"])
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "deadline.json"), "w") as f:
