@@ -137,14 +137,23 @@ static inline float mw_rne(float v)
 	return (v + magic) - magic;
 }
 
-/* A 32-bit integer hash (xor-shift-multiply, full avalanche). */
+/*
+ * A 32-bit integer hash (xor-shift-multiply, full avalanche), written once
+ * for a uint32_t and for GCC vectors of them (the SIMD kernels' lanes:
+ * the operators act lane by lane, constants broadcast).
+ */
+#define MW_MIX32(v)                                                          \
+	do {                                                                 \
+		(v) ^= (v) >> 16;                                            \
+		(v) *= 0x7feb352du;                                          \
+		(v) ^= (v) >> 15;                                            \
+		(v) *= 0x846ca68bu;                                          \
+		(v) ^= (v) >> 16;                                            \
+	} while (0)
+
 static inline uint32_t mw_mix32(uint32_t v)
 {
-	v ^= v >> 16;
-	v *= 0x7feb352du;
-	v ^= v >> 15;
-	v *= 0x846ca68bu;
-	v ^= v >> 16;
+	MW_MIX32(v);
 	return v;
 }
 

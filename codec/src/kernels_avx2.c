@@ -134,13 +134,13 @@ struct emit_consts {
 };
 
 /* mw_mix32() of 8 lanes. */
-MW_AVX2 MW_INLINE __m256i mix8(__m256i v)
+MW_AVX2 MW_INLINE __m256i mix8(__m256i x)
 {
-	v = _mm256_xor_si256(v, _mm256_srli_epi32(v, 16));
-	v = _mm256_mullo_epi32(v, _mm256_set1_epi32(0x7feb352d));
-	v = _mm256_xor_si256(v, _mm256_srli_epi32(v, 15));
-	v = _mm256_mullo_epi32(v, _mm256_set1_epi32((int)0x846ca68bu));
-	return _mm256_xor_si256(v, _mm256_srli_epi32(v, 16));
+	typedef uint32_t u32x8 __attribute__((vector_size(32)));
+	u32x8 v = (u32x8)x;
+
+	MW_MIX32(v);
+	return (__m256i)v;
 }
 
 /*

@@ -60,13 +60,13 @@ struct emit_consts {
 };
 
 /* mw_mix32() of 16 lanes. */
-MW_AVX512 MW_INLINE __m512i mix16(__m512i v)
+MW_AVX512 MW_INLINE __m512i mix16(__m512i x)
 {
-	v = _mm512_xor_si512(v, _mm512_srli_epi32(v, 16));
-	v = _mm512_mullo_epi32(v, _mm512_set1_epi32(0x7feb352d));
-	v = _mm512_xor_si512(v, _mm512_srli_epi32(v, 15));
-	v = _mm512_mullo_epi32(v, _mm512_set1_epi32((int)0x846ca68bu));
-	return _mm512_xor_si512(v, _mm512_srli_epi32(v, 16));
+	typedef uint32_t u32x16 __attribute__((vector_size(64)));
+	u32x16 v = (u32x16)x;
+
+	MW_MIX32(v);
+	return (__m512i)v;
 }
 
 /*
