@@ -96,10 +96,7 @@ int mw_enc_begin_with(const struct mw_kernels *kr, struct mw_enc *enc,
 	case MW_CODEC_MS:
 	case MW_CODEC_MS_SIGNED:
 		s->desc.bits = (uint8_t)p->bits;
-		/* MS_SIGNED has no floor: it rounds to nearest */
-		if (p->codec == MW_CODEC_MS ||
-		    p->rounding == MW_ROUND_STOCHASTIC)
-			s->desc.rounding = (uint8_t)p->rounding;
+		s->desc.rounding = (uint8_t)mw_ms_rounding(p);
 		s->k = mw_codec_k(p, n);
 		s->desc.k = s->k;
 		s->phase = n ? P_BRACKET : P_DONE;

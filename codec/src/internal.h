@@ -167,6 +167,17 @@ static inline float mw_sr_offset(uint32_t seed, uint64_t i)
 	return (float)(mw_mix32((uint32_t)i ^ seed) >> 8) * 0x1p-24f;
 }
 
+/*
+ * The rounding an MS or MS_SIGNED encode applies and records: the
+ * caller's, but MS_SIGNED has no floor and rounds to nearest instead.
+ */
+static inline enum mw_rounding mw_ms_rounding(const struct mw_codec_params *p)
+{
+	return p->codec == MW_CODEC_MS_SIGNED && p->rounding == MW_ROUND_FLOOR
+		       ? MW_ROUND_NEAREST
+		       : p->rounding;
+}
+
 /* A top-k selection: key > thr, plus the first `ties` elements == thr. */
 struct mw_sel {
 	int32_t thr;
@@ -248,7 +259,7 @@ struct mw_emit {
 	int32_t thr;       /* selection threshold key */
 	uint64_t ties;     /* ties at thr still to take (in index order) */
 	int mag;           /* magnitude keys */
-	int rnd;           /* enum mw_rounding (MS_SIGNED: not FLOOR) */
+	int rnd;           /* mw_ms_rounding() */
 	uint32_t seed;     /* MW_ROUND_STOCHASTIC: mw_mix32(bits of t) */
 	unsigned bits;     /* b */
 	float s;           /* scale x -> code units */

@@ -44,6 +44,7 @@ void mw_ms_emit_init(const struct mw_codec_params *p, uint64_t n, uint64_t k,
 	const int32_t m = (int32_t)(1u << (b - 1)) - 1;
 	const uint64_t mb = mw_mask_bytes(n, b);
 	const float t = key_to_float(sel->thr, sgn);
+	const float p0 = t > 0.0f ? t : 0.0f; /* the descriptor's */
 
 	memset(e, 0, sizeof(*e));
 	e->thr = sel->thr;
@@ -56,9 +57,8 @@ void mw_ms_emit_init(const struct mw_codec_params *p, uint64_t n, uint64_t k,
 	e->vals = out + mb;
 	e->vals_end = out + mb + 4 * k;
 	e->sparse = k < n / 32;
-	e->rnd = sgn && p->rounding == MW_ROUND_FLOOR ? MW_ROUND_NEAREST
-						       : (int)p->rounding;
-	e->seed = mw_mix32(mw_f2u(t > 0.0f ? t : 0.0f));
+	e->rnd = (int)mw_ms_rounding(p);
+	e->seed = mw_mix32(mw_f2u(p0));
 	if (sgn) {
 		e->s = scale_for((float)(m + 1), t);
 		e->clo = (float)-m;
@@ -69,7 +69,7 @@ void mw_ms_emit_init(const struct mw_codec_params *p, uint64_t n, uint64_t k,
 		e->clo = 0.0f;
 		e->chi = (float)(L - 1);
 	}
-	desc->p0 = t > 0.0f ? t : 0.0f;
+	desc->p0 = p0;
 }
 
 int64_t mw_ms_emit_check(const struct mw_emit *e, const uint8_t *out,
