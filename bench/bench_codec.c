@@ -848,8 +848,8 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--signed") == 0) {
 			ksigned = 1;
 		} else if (strcmp(argv[i], "--rounding") == 0 && i + 1 < argc &&
-			   mw_rounding_from_name(argv[i + 1]) >= 0) {
-			krnd = mw_rounding_from_name(argv[++i]);
+			   (krnd = mw_rounding_from_name(argv[i + 1])) >= 0) {
+			i++;
 		} else if (strcmp(argv[i], "--budget") == 0 && i + 1 < argc) {
 			budget = (size_t)strtoul(argv[++i], NULL, 10);
 		} else if (strcmp(argv[i], "--npy") == 0 && i + 1 < argc) {
