@@ -123,6 +123,18 @@ def wire_estimate(codec, n):
     return (n * BITS + 7) // 8 + 4 * k
 
 
+def goodput(shape, n, span, wire, warm=None):
+    """Tensors/s, dense and wire Gbit/s of n tensors of shape delivered in
+    span seconds, wire bytes per tensor. warm: (tensors, seconds) delivered
+    after the warm-up, which replace n and span when both are non-zero."""
+    if warm and warm[0] and warm[1]:
+        n, span = warm
+    tps = n / span if span else None
+    if not tps:
+        return None, None, None
+    return tps, tps * elems(shape) * 4 * 8 / 1e9, tps * wire * 8 / 1e9
+
+
 def ms_ideal(n, k=0):
     """MS's own size for n elements: the b-bit mask and k float32 values
     (k as mw_codec_k() derives it from the ratio when not given)."""
@@ -434,20 +446,18 @@ class Bench:
         wire = sa["net"]["tx_bytes"] / n if n else 0
         both = (sa["net"]["tx_bytes"] + sb["net"]["tx_bytes"]) / n if n else 0
         frames = sa["net"]["tx_frames"] / n if n else 0
-        rate_n = n
-        if warmup and not incomplete and not respond and \
-                one_way.get("after_warmup_tensors"):
-            # goodput after the warm-up, as the latency figures
-            rate_n = one_way["after_warmup_tensors"]
-            span = one_way["after_warmup_span_ns"] / 1e9
-        tps = rate_n / span if span else None
+        # goodput after the warm-up, as the latency figures
+        warm = (one_way.get("after_warmup_tensors", 0),
+                one_way.get("after_warmup_span_ns", 0) / 1e9) \
+            if warmup and not incomplete and not respond else None
+        tps, dense_gbit_s, wire_gbit_s = goodput(shape, n, span, wire, warm)
         tx = sa["transport"]
         g = sa["gen"]
         return {
             "tensors": n,
             "tensors_per_s": tps,
-            "dense_gbit_s": tps * elems(shape) * 4 * 8 / 1e9 if tps else None,
-            "wire_gbit_s": tps * wire * 8 / 1e9 if tps else None,
+            "dense_gbit_s": dense_gbit_s,
+            "wire_gbit_s": wire_gbit_s,
             "wire_bytes_per_tensor": wire if n else None,
             "wire_both_bytes_per_tensor": both if n else None,
             "ms_ideal_bytes": ms_ideal(elems(shape), g.get("k"))
@@ -492,10 +502,8 @@ class Bench:
         incomplete = rc_s is None and budget is not None and not respond \
             and rc_r == 0 and sr and sr["count"] > 0
         if incomplete:
-            # Stopped at the time budget: goodput over the budget.
+            # Stopped at the time budget: goodput over the budget (below).
             rc_s, st = 0, {}
-            for k in ("tensors_per_s", "dense_gbit_s", "wire_gbit_s"):
-                sr[k] = sr[k] * sr["span_s"] / budget
         if rc_s != 0 or rc_r != 0 or not sr or st is None:
             log("tcp run failed (rc %s/%s), logs in %s" % (
                 rc_s, rc_r, self.keep_logs(d)))
@@ -503,18 +511,17 @@ class Bench:
             return None
         lat = st["step_ns"] if respond else sr["latency_ns"]
         n = sr["count"]
-        if warmup and not incomplete and not respond and \
-                sr.get("after_warmup_tensors") and sr["after_warmup_span_s"]:
-            # goodput after the warm-up, as maskwire's
-            tps = sr["after_warmup_tensors"] / sr["after_warmup_span_s"]
-            sr["dense_gbit_s"] = tps * elems(shape) * 4 * 8 / 1e9
-            sr["wire_gbit_s"] = tps * sr["wire_rx_bytes"] / n * 8 / 1e9
-            sr["tensors_per_s"] = tps
+        wire = sr["wire_rx_bytes"] / n if n else 0
+        # goodput after the warm-up, as maskwire's
+        warm = (sr.get("after_warmup_tensors", 0),
+                sr.get("after_warmup_span_s", 0)) \
+            if warmup and not incomplete and not respond else None
+        tps, dense_gbit_s, wire_gbit_s = goodput(
+            shape, n, budget if incomplete else sr["span_s"], wire, warm)
         return {
-            "tensors": n, "tensors_per_s": sr["tensors_per_s"],
-            "dense_gbit_s": sr["dense_gbit_s"],
-            "wire_gbit_s": sr["wire_gbit_s"],
-            "wire_bytes_per_tensor": sr["wire_rx_bytes"] / n if n else None,
+            "tensors": n, "tensors_per_s": tps,
+            "dense_gbit_s": dense_gbit_s, "wire_gbit_s": wire_gbit_s,
+            "wire_bytes_per_tensor": wire if n else None,
             "lat_p50_ms": lat["p50"] / 1e6, "lat_p99_ms": lat["p99"] / 1e6,
             "lat_max_ms": lat["max"] / 1e6,
             "lat_first_ms": lat.get("first_ns", 0) / 1e6,
