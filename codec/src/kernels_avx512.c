@@ -178,8 +178,7 @@ MW_AVX512 MW_INLINE uint8_t *put_codes(uint8_t *mask, uint8_t *mend,
 
 MW_AVX512 MW_INLINE void ms_emit_body(struct mw_emit *e, const float *x,
 				      uint64_t n, const unsigned b,
-				      const int mag, const int rnd,
-				      const int sparse)
+				      const int mag, const int rnd)
 {
 	const struct emit_consts k = {
 		.vthr = _mm512_set1_epi32(e->thr),
@@ -206,10 +205,10 @@ MW_AVX512 MW_INLINE void ms_emit_body(struct mw_emit *e, const float *x,
 					: codes16(&k, xv, sm, rnd,
 						  e->index + i),
 				 sm, b);
-		/* sparse: most groups select nothing, a well-predicted
-		 * branch; denser, the store is branch-free */
-		if (sm || !sparse)
-			vals = emit_vals(vals, vend, xv, sm, &over);
+		/* branch-free, also when most groups select nothing: at
+		 * r = 0.99 about one group of 16 in seven selects a value,
+		 * too often to predict a branch around the store */
+		vals = emit_vals(vals, vend, xv, sm, &over);
 	}
 	e->mask = mask;
 	e->vals = vals;
@@ -219,30 +218,22 @@ MW_AVX512 MW_INLINE void ms_emit_body(struct mw_emit *e, const float *x,
 	mw_ms_emit_scalar(e, x + i, n - i);
 }
 
-/* One body per (b, key, rounding, density): the packing, the rounding
- * and the value store are constants inside each. Signed MS (magnitude
- * keys) has no floor (mw_ms_emit_init). Sparse: fewer than one value per
- * 32 elements (mw_emit.sparse). */
-#define MS_EMIT_BS(b, sp)                                                    \
+/* One body per (b, key, rounding): the packing and the rounding are
+ * constants inside each. Signed MS (magnitude keys) has no floor
+ * (mw_ms_emit_init). */
+#define MS_EMIT_B(b)                                                         \
 	do {                                                                 \
 		const int sr_ = e->rnd == MW_ROUND_STOCHASTIC;               \
 		if (e->mag && sr_)                                           \
-			ms_emit_body(e, x, n, b, 1, MW_ROUND_STOCHASTIC, sp); \
+			ms_emit_body(e, x, n, b, 1, MW_ROUND_STOCHASTIC);    \
 		else if (e->mag)                                             \
-			ms_emit_body(e, x, n, b, 1, MW_ROUND_NEAREST, sp);   \
+			ms_emit_body(e, x, n, b, 1, MW_ROUND_NEAREST);       \
 		else if (sr_)                                                \
-			ms_emit_body(e, x, n, b, 0, MW_ROUND_STOCHASTIC, sp); \
+			ms_emit_body(e, x, n, b, 0, MW_ROUND_STOCHASTIC);    \
 		else if (e->rnd == MW_ROUND_FLOOR)                           \
-			ms_emit_body(e, x, n, b, 0, MW_ROUND_FLOOR, sp);     \
+			ms_emit_body(e, x, n, b, 0, MW_ROUND_FLOOR);         \
 		else                                                         \
-			ms_emit_body(e, x, n, b, 0, MW_ROUND_NEAREST, sp);   \
-	} while (0)
-#define MS_EMIT_B(b)                                                         \
-	do {                                                                 \
-		if (e->sparse)                                               \
-			MS_EMIT_BS(b, 1);                                    \
-		else                                                         \
-			MS_EMIT_BS(b, 0);                                    \
+			ms_emit_body(e, x, n, b, 0, MW_ROUND_NEAREST);       \
 	} while (0)
 
 MW_AVX512 static void ms_emit_avx512(struct mw_emit *e, const float *x,
@@ -258,12 +249,13 @@ MW_AVX512 static void ms_emit_avx512(struct mw_emit *e, const float *x,
 }
 
 /*
- * dense: many groups hold a sentinel, so place values branch-free (load the
- * next 16 values, expand them into the sentinel lanes); otherwise branch.
+ * Values are placed branch-free while 16 remain (load the next 16, expand
+ * them into the sentinel lanes), also when few groups hold a sentinel: at
+ * r = 0.99 about one group of 16 in seven does, too often to predict a
+ * branch around it. The last values go lane by lane.
  */
 MW_AVX512 MW_INLINE int decode_body(struct mw_dec *s, const uint8_t *mask,
-				    uint64_t n, float *out, const unsigned b,
-				    const int dense)
+				    uint64_t n, float *out, const unsigned b)
 {
 	const int ib = (int)b;
 	const __m512i vl = _mm512_set1_epi32((1 << b) - 1);
@@ -302,7 +294,7 @@ MW_AVX512 MW_INLINE int decode_body(struct mw_dec *s, const uint8_t *mask,
 		sm = (unsigned)_mm512_cmpeq_epi32_mask(c, vsent);
 		f = _mm512_cvtepi32_ps(_mm512_sub_epi32(c, voff));
 		f = _mm512_add_ps(_mm512_mul_ps(f, vd), vadd);
-		if ((dense || sm) && vi + 16 <= vcnt) {
+		if (vi + 16 <= vcnt) {
 			const unsigned cnt = (unsigned)__builtin_popcount(sm);
 			__m512i v = _mm512_loadu_si512(
 				(const void *)(vals + 4 * vi));
@@ -328,18 +320,14 @@ MW_AVX512 MW_INLINE int decode_body(struct mw_dec *s, const uint8_t *mask,
 	return mw_decode_scalar(s, mask, n - i, out + i);
 }
 
-#define DECODE_B(b)                                                          \
-	(s->vcnt * 16 > n ? decode_body(s, mask, n, out, b, 1)               \
-			  : decode_body(s, mask, n, out, b, 0))
-
 MW_AVX512 static int decode_avx512(struct mw_dec *s, const uint8_t *mask,
 				   uint64_t n, float *out)
 {
 	switch (s->bits) {
-	case 1: return DECODE_B(1);
-	case 2: return DECODE_B(2);
-	case 3: return DECODE_B(3);
-	case 4: return DECODE_B(4);
+	case 1: return decode_body(s, mask, n, out, 1);
+	case 2: return decode_body(s, mask, n, out, 2);
+	case 3: return decode_body(s, mask, n, out, 3);
+	case 4: return decode_body(s, mask, n, out, 4);
 	default: return mw_decode_avx2(s, mask, n, out);
 	}
 }
