@@ -25,15 +25,27 @@
 uint32_t mw_radix_select(uint32_t *a, uint64_t m, uint64_t r,
 			 uint64_t *above)
 {
-	static const unsigned shift[3] = {21, 10, 0};
-	static const unsigned width[3] = {11, 11, 10};
 	uint64_t hist[1u << 11];
-	uint32_t prefix = 0;
+	uint32_t any = 0, all = ~0u, prefix;
+	int bits; /* the low bits in which keys differ, still to decide */
 
+	/* Bits above the highest one in which the keys differ are the same
+	 * in every key: no round is spent on them (the candidates of a
+	 * bracket share their top 10-12 bits, so they take two rounds). */
+	for (uint64_t i = 0; i < m; i++) {
+		any |= a[i];
+		all &= a[i];
+	}
 	*above = 0;
-	for (int round = 0; round < 3; round++) {
-		const unsigned sh = shift[round];
-		const uint32_t dm = (1u << width[round]) - 1;
+	if (any == all)
+		return any;
+	bits = 32 - __builtin_clz(any ^ all);
+	prefix = bits == 32 ? 0 : all & ~((1u << bits) - 1);
+	while (bits > 0) {
+		/* rounds of 11 bits from the top (a last one may be less) */
+		const int w = bits > 11 ? 11 : bits;
+		const unsigned sh = (unsigned)(bits - w);
+		const uint32_t dm = (1u << w) - 1;
 		uint64_t cum = 0, j = 0;
 		uint32_t d;
 
@@ -45,7 +57,8 @@ uint32_t mw_radix_select(uint32_t *a, uint64_t m, uint64_t r,
 		r -= cum;
 		*above += cum;
 		prefix |= d << sh;
-		if (round == 2)
+		bits -= w;
+		if (bits == 0)
 			break;
 		for (uint64_t i = 0; i < m; i++) {
 			a[j] = a[i];
@@ -56,7 +69,6 @@ uint32_t mw_radix_select(uint32_t *a, uint64_t m, uint64_t r,
 	return prefix;
 }
 
-/* Sample keys (unsigned) into s[0..SAMPLE_N). */
 static void sample_keys(const float *x, uint64_t n, int mag, uint32_t *s)
 {
 	const uint64_t span = n - SAMPLE_RUN;

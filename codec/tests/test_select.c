@@ -17,13 +17,18 @@ static int cmp_u32_desc(const void *a, const void *b)
 
 static void test_radix(void)
 {
-	for (int iter = 0; iter < 200; iter++) {
+	for (int iter = 0; iter < 600; iter++) {
 		uint64_t m = 1 + tu_below(3000), r = 1 + tu_below(m), above;
 		uint32_t *a = malloc(m * 4), *s = malloc(m * 4);
-		uint32_t mod = tu_below(2) ? 7 : 0xffffffffu;
+		/* small keys, any keys, or keys sharing their top bits (as a
+		 * bracket's candidates do) */
+		const unsigned kind = (unsigned)tu_below(3);
+		const uint32_t mod = kind == 0 ? 7 : 1u << tu_below(32);
+		const uint32_t base = kind == 2 ? (uint32_t)tu_rand() : 0;
 
 		for (uint64_t i = 0; i < m; i++)
-			a[i] = s[i] = (uint32_t)tu_rand() % mod;
+			a[i] = s[i] = kind == 1 ? (uint32_t)tu_rand()
+						: base + (uint32_t)tu_rand() % mod;
 		qsort(s, m, 4, cmp_u32_desc);
 		CHECK_EQ(mw_radix_select(a, m, r, &above), s[r - 1]);
 		{
