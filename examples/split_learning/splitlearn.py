@@ -298,6 +298,8 @@ def run_client(args, link):
                if step_times else None,
                "step_ms_p99": round(1e3 * float(np.percentile(step_times, 99)), 2)
                if step_times else None,
+               # every step's time, in order (the first ones warm up)
+               "step_ms": [round(1e3 * t, 2) for t in step_times],
                # tensors the data plane delivered partial (9.1), here
                "partial_deliveries": link.partial_deliveries,
                "elements_lost": link.elements_lost,
