@@ -128,9 +128,10 @@ static int old_region(const char *path, int self_fd, uint64_t *gen)
 /*
  * Fault the region's pages in now, writable, without writing to them
  * (MADV_POPULATE_WRITE, Linux 5.14): a page's first touch is otherwise a
- * fault inside a transfer, and on some virtual machines each costs tens of
- * microseconds (some 6 ms for a 1.6 MB tensor). Best effort: an older
- * kernel (EINVAL) or a region larger than memory leaves them to fault.
+ * fault inside a transfer, about 15 us each on some virtual machines (6 ms
+ * for a 1.6 MB tensor). Best effort: an older kernel (EINVAL) or a region
+ * larger than memory leaves them to fault. (Where the hypervisor keeps its
+ * own page tables, a first touch still costs about half as much.)
  */
 static void populate(void *p, size_t size)
 {
