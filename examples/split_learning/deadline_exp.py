@@ -47,6 +47,61 @@ def r_elems(rs):
     return rs[0].get("grad_elems", 64 * 32 * 14 * 14)
 
 
+WARMUP = 20  # steps left out of the "after warm-up" columns
+
+
+def p99(xs):
+    xs = sorted(xs)
+    # numpy's default (linear) percentile, as splitlearn.py computes it
+    pos = 0.99 * (len(xs) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def waits(res, keys):
+    """The steps without the models' compute (splitlearn.py wait_ms: both
+    transfers, both data planes, the client's backward pass), where the
+    runs recorded it; the p99s also without the first WARMUP steps (a
+    session's start: its handshake, the congestion controller's first
+    round trips, first touches of memory), and each loss's p99 cuts,
+    reliable / deadline."""
+    if not all("wait_ms" in r for r in res):
+        return
+    print()
+    print("| loss | delivery | runs | wait p50 ms | wait p99 ms | "
+          "wait p99 after %d steps | step p99 after %d steps |" %
+          (WARMUP, WARMUP))
+    print("|---:|---|---:|---|---|---|---|")
+    for r in res:
+        r["wait_p99_warm"] = p99(r["wait_ms"][WARMUP:])
+        r["step_p99_warm"] = p99(r["step_ms"][WARMUP:])
+    for loss, dl in keys:
+        rs = [r for r in res if r["loss"] == loss and r["deadline_ms"] == dl]
+        mode = "deadline %d ms" % dl if dl else "reliable"
+        print("| %g%% | %s | %d | %.1f (%.1f-%.1f) | %.1f (%.1f-%.1f) | "
+              "%.1f (%.1f-%.1f) | %.1f (%.1f-%.1f) |" % (
+                  (100 * loss, mode, len(rs)) +
+                  stats([r["wait_ms_p50"] for r in rs]) +
+                  stats([r["wait_ms_p99"] for r in rs]) +
+                  stats([r["wait_p99_warm"] for r in rs]) +
+                  stats([r["step_p99_warm"] for r in rs])))
+    print()
+    for loss in sorted({k[0] for k in keys}):
+        rel = [r for r in res if r["loss"] == loss and not r["deadline_ms"]]
+        ddl = [r for r in res if r["loss"] == loss and r["deadline_ms"]]
+        if not rel or not ddl:
+            continue
+        cut = [stats([r[key] for r in rel])[0] /
+               stats([r[key] for r in ddl])[0]
+               for key in ("step_ms_p99", "wait_ms_p99", "step_p99_warm",
+                           "wait_p99_warm")]
+        print("loss %g%%: p99 reliable / deadline: step %.2fx, without "
+              "the models' compute %.2fx; after %d steps: step %.2fx, "
+              "without the compute %.2fx" %
+              (100 * loss, cut[0], cut[1], WARMUP, cut[2], cut[3]))
+
+
 def render(res, out_png):
     rows = []
     keys = sorted({(r["loss"], r["deadline_ms"]) for r in res})
@@ -68,6 +123,7 @@ def render(res, out_png):
                   (part[0], steps // len(rs),
                    100 * lost / max(1, steps * r_elems(rs)))))
         rows.append((loss, dl, p50, p99, acc))
+    waits(res, keys)
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -135,9 +191,10 @@ def main():
                       file=sys.stderr, flush=True)
                 res.append({k: r[k] for k in (
                     "loss", "deadline_ms", "seed", "step_ms_p50",
-                    "step_ms_p99", "final_test_acc", "partial_deliveries",
+                    "step_ms_p99", "wait_ms_p50", "wait_ms_p99",
+                    "final_test_acc", "partial_deliveries",
                     "elements_lost", "wall_s", "epochs", "train_images",
-                    "test_images")})
+                    "test_images", "step_ms", "wait_ms")})
                 res[-1]["delay_ms"] = r.get("delay_ms", 0.0)
                 res[-1]["cc"] = a.cc
                 res[-1]["grad_codec"] = a.grad_codec

@@ -118,13 +118,17 @@ def serve_step(step, model, opt, lossf, train_model=None):
     act, = step.tensors
     y, = step.labels
     if step.training:
+        t0 = time.perf_counter()
         out = (train_model or model)(act)
         loss = lossf(out, y)
         opt.zero_grad()
         loss.backward()        # the gradient goes down from here
         opt.step()
         correct = (out.argmax(1) == y).sum().item()
-        step.reply(torch.tensor([loss.item(), float(correct)]))
+        # the server's compute time goes back too, so that the client
+        # can tell its step's waiting from the server's computing
+        ms = 1e3 * (time.perf_counter() - t0)
+        step.reply(torch.tensor([loss.item(), float(correct), ms]))
         return 1
     model.eval()
     with torch.no_grad():
@@ -236,6 +240,7 @@ def run_client(args, link):
     cut = mwt.Boundary(link, **codec_args(args.act_codec))
     history = []
     step_times = []
+    wait_times = []
     t_start = time.time()
     wire0 = link.wire_bytes()
     wire_tx0, wire_rx0 = wire_split(link)
@@ -249,12 +254,21 @@ def run_client(args, link):
             ts = time.perf_counter()
             xb, yb = xtr[idx], ytr[idx]
             act = model(xb)
+            tf = time.perf_counter()
             out = cut(act, labels=yb)   # activation and labels go up
             opt.zero_grad()
             out.backward()              # the server's gradient comes down
+            to = time.perf_counter()
             opt.step()
-            loss, right = cut.reply()[0].tolist()
+            to = time.perf_counter() - to
+            loss, right, server_ms = cut.reply()[0].tolist()
             step_times.append(time.perf_counter() - ts)
+            # what is left of the step without the two models' compute
+            # (the client's forward pass and optimiser step, the server's
+            # whole step): both transfers, both data planes, the client's
+            # backward pass
+            wait_times.append(step_times[-1] - (tf - ts) - to -
+                              server_ms / 1e3)
             loss_sum += loss * len(idx)
             correct += int(right)
             seen += len(idx)
@@ -298,8 +312,14 @@ def run_client(args, link):
                if step_times else None,
                "step_ms_p99": round(1e3 * float(np.percentile(step_times, 99)), 2)
                if step_times else None,
-               # every step's time, in order (the first ones warm up)
+               "wait_ms_p50": round(1e3 * float(np.percentile(wait_times, 50)), 2)
+               if wait_times else None,
+               "wait_ms_p99": round(1e3 * float(np.percentile(wait_times, 99)), 2)
+               if wait_times else None,
+               # every step's time, in order (the first ones warm up), and
+               # its time without the models' compute (wait_times above)
                "step_ms": [round(1e3 * t, 2) for t in step_times],
+               "wait_ms": [round(1e3 * t, 2) for t in wait_times],
                # tensors the data plane delivered partial (9.1), here
                "partial_deliveries": link.partial_deliveries,
                "elements_lost": link.elements_lost,
