@@ -77,6 +77,7 @@ MW_AVX512 MW_INLINE __m512i codes16(const struct emit_consts *k, __m512 xv,
 				    __mmask16 sm, const int rnd, uint64_t idx)
 {
 	__m512 q = _mm512_mul_ps(xv, k->vs);
+	__m512i ci;
 
 	/* maxps returns its second operand for a NaN, as code_of() does */
 	q = _mm512_min_ps(_mm512_max_ps(q, k->vclo), k->vchi);
@@ -95,17 +96,18 @@ MW_AVX512 MW_INLINE __m512i codes16(const struct emit_consts *k, __m512 xv,
 		q = _mm512_roundscale_ps(_mm512_add_ps(q, u),
 					 _MM_FROUND_TO_NEG_INF |
 						 _MM_FROUND_NO_EXC);
-		q = _mm512_min_ps(q, k->vchi);
+		ci = _mm512_cvttps_epi32(_mm512_min_ps(q, k->vchi));
 	} else if (rnd == MW_ROUND_FLOOR) {
-		q = _mm512_roundscale_ps(q, _MM_FROUND_TO_NEG_INF |
-						    _MM_FROUND_NO_EXC);
+		/* one conversion with the rounding in it: q is clamped, so
+		 * the same integer as a round, then a truncation */
+		ci = _mm512_cvt_roundps_epi32(q, _MM_FROUND_TO_NEG_INF |
+						       _MM_FROUND_NO_EXC);
 	} else {
-		q = _mm512_roundscale_ps(q, _MM_FROUND_TO_NEAREST_INT |
-						    _MM_FROUND_NO_EXC);
+		ci = _mm512_cvt_roundps_epi32(q, _MM_FROUND_TO_NEAREST_INT |
+						       _MM_FROUND_NO_EXC);
 	}
-	return _mm512_mask_mov_epi32(
-		_mm512_add_epi32(_mm512_cvttps_epi32(q), k->voff), sm,
-		k->vsent);
+	return _mm512_mask_mov_epi32(_mm512_add_epi32(ci, k->voff), sm,
+				     k->vsent);
 }
 
 /*
