@@ -8,38 +8,13 @@
 #include "internal.h"
 
 #ifdef MW_HAVE_AVX2
-#include <immintrin.h>
-
 #include "kernels_lut.h"
-
-#define MW_AVX2 __attribute__((target("avx2,popcnt")))
-#define MW_INLINE static inline __attribute__((always_inline))
-
-MW_AVX2 MW_INLINE __m256i key8(__m256i v, int mag)
-{
-	const __m256i abs = _mm256_set1_epi32((int)MW_ABS_MASK);
-
-	if (mag)
-		return _mm256_and_si256(v, abs);
-	return _mm256_xor_si256(v,
-				_mm256_and_si256(_mm256_srai_epi32(v, 31), abs));
-}
+#include "kernels_x86.h"
 
 /* Lane indices of a LUT entry as a vector. */
 MW_AVX2 MW_INLINE __m256i lut_idx(const uint64_t *lut, unsigned m)
 {
 	return _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)lut[m]));
-}
-
-MW_AVX2 MW_INLINE uint64_t hsum32(__m256i v)
-{
-	uint32_t t[8];
-	uint64_t s = 0;
-
-	_mm256_storeu_si256((__m256i *)t, v);
-	for (int i = 0; i < 8; i++)
-		s += t[i];
-	return s;
 }
 
 MW_AVX2 MW_INLINE int filter_body(const float *x, uint64_t n, const int mag,
@@ -57,7 +32,7 @@ MW_AVX2 MW_INLINE int filter_body(const float *x, uint64_t n, const int mag,
 
 	for (i = 0; i < n8; i += 8) {
 		__m256i v = _mm256_loadu_si256((const __m256i *)(x + i));
-		__m256i k = key8(v, mag);
+		__m256i k = mw_key8(v, mag);
 		__m256i gt = _mm256_cmpgt_epi32(k, vhi);
 		__m256i out = _mm256_or_si256(gt, _mm256_cmpgt_epi32(vlo, k));
 		unsigned cm;
@@ -74,12 +49,12 @@ MW_AVX2 MW_INLINE int filter_body(const float *x, uint64_t n, const int mag,
 					    lut_idx(mw_lut_compress, cm)));
 		c += (unsigned)__builtin_popcount(cm);
 		if (++blk == (1u << 28)) {
-			g += hsum32(gtc);
+			g += mw_hsum8(gtc);
 			gtc = _mm256_setzero_si256();
 			blk = 0;
 		}
 	}
-	g += hsum32(gtc);
+	g += mw_hsum8(gtc);
 	*ngt += g;
 	*nc = c;
 	return (_mm256_movemask_epi8(bad) != 0) |
@@ -223,7 +198,7 @@ MW_AVX2 MW_INLINE uint64_t emit_blocks32(struct mw_emit *e,
 		for (int q = 0; q < 4; q++) {
 			__m256 xv = _mm256_loadu_ps(x + i + 8 * q);
 			__m256i selv;
-			unsigned sm = sel8(key8(_mm256_castps_si256(xv), mag),
+			unsigned sm = sel8(mw_key8(_mm256_castps_si256(xv), mag),
 					   k->vthr, &ties, &selv);
 
 			ci[q] = _mm256_blendv_epi8(
@@ -290,7 +265,7 @@ MW_AVX2 MW_INLINE void ms_emit_body(struct mw_emit *e, const float *x,
 	for (; i < n8; i += 8) {
 		__m256 xv = _mm256_loadu_ps(x + i);
 		__m256i selv;
-		unsigned sm = sel8(key8(_mm256_castps_si256(xv), mag), k.vthr,
+		unsigned sm = sel8(mw_key8(_mm256_castps_si256(xv), mag), k.vthr,
 				   &ties, &selv);
 		uint64_t w;
 
@@ -364,7 +339,7 @@ MW_AVX2 void mw_topk_emit_avx2(struct mw_emit *e, const float *x,
 	for (i = 0; i < n8; i += 8) {
 		__m256i selv;
 		__m256i v = _mm256_loadu_si256((const __m256i *)(x + i));
-		unsigned sm = sel8(key8(v, e->mag), vthr, &ties, &selv);
+		unsigned sm = sel8(mw_key8(v, e->mag), vthr, &ties, &selv);
 
 		/* most groups select nothing: keep their path as short */
 		if (sm && vend - vals < 8 * __builtin_popcount(sm)) {

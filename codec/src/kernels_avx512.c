@@ -20,12 +20,11 @@
 #include "internal.h"
 
 #ifdef MW_HAVE_AVX2
-#include <immintrin.h>
+#include "kernels_x86.h"
 
 #define MW_AVX512                                                            \
 	__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,"      \
 			      "popcnt")))
-#define MW_INLINE static inline __attribute__((always_inline))
 
 MW_AVX512 MW_INLINE __m512i key16(__m512i v, int mag)
 {
@@ -334,27 +333,6 @@ MW_AVX512 static int decode_avx512(struct mw_dec *s, const uint8_t *mask,
 	}
 }
 
-MW_AVX512 MW_INLINE __m256i key8(__m256i v, int mag)
-{
-	const __m256i abs = _mm256_set1_epi32((int)MW_ABS_MASK);
-
-	if (mag)
-		return _mm256_and_si256(v, abs);
-	return _mm256_xor_si256(v,
-				_mm256_and_si256(_mm256_srai_epi32(v, 31), abs));
-}
-
-MW_AVX512 MW_INLINE uint64_t hsum8(__m256i v)
-{
-	uint32_t t[8];
-	uint64_t s = 0;
-
-	_mm256_storeu_si256((__m256i *)(void *)t, v);
-	for (int i = 0; i < 8; i++)
-		s += t[i];
-	return s;
-}
-
 /*
  * The filter (struct mw_kernels) on 8 elements at a time, lo <= hi: a key
  * is a candidate when key - lo <= hi - lo as unsigned; the candidates of
@@ -380,7 +358,7 @@ MW_AVX512 MW_INLINE int filter_body(const float *x, uint64_t n,
 
 	for (i = 0; i < n8; i += 8) {
 		__m256i v = _mm256_loadu_si256((const __m256i *)(x + i));
-		__m256i k = key8(v, mag);
+		__m256i k = mw_key8(v, mag);
 		__mmask8 in = _mm256_cmple_epu32_mask(
 			_mm256_sub_epi32(k, vlo), vw);
 
@@ -396,12 +374,12 @@ MW_AVX512 MW_INLINE int filter_body(const float *x, uint64_t n,
 		gtc = _mm256_mask_add_epi32(
 			gtc, _mm256_cmpgt_epi32_mask(k, vhi), gtc, one);
 		if (++blk == (1u << 28)) { /* before a lane's count wraps */
-			g += hsum8(gtc);
+			g += mw_hsum8(gtc);
 			gtc = _mm256_setzero_si256();
 			blk = 0;
 		}
 	}
-	g += hsum8(gtc);
+	g += mw_hsum8(gtc);
 	*ngt += g;
 	*nc = c;
 	return (_mm256_cmpeq_epi32_mask(bad, vexp) != 0) |
