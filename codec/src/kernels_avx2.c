@@ -21,10 +21,7 @@ MW_AVX2 MW_INLINE int filter_body(const float *x, uint64_t n, const int mag,
 				  int32_t lo, int32_t hi, uint32_t *cand,
 				  uint64_t *nc, uint64_t *ngt)
 {
-	const __m256i vlo = _mm256_set1_epi32(lo);
-	const __m256i vhi = _mm256_set1_epi32(hi);
-	const __m256i vexp = _mm256_set1_epi32((int)MW_EXP_MASK);
-	const __m256i vflip = _mm256_set1_epi32((int)MW_KEY_FLIP);
+	const struct mw_filter8 f = mw_filter8_init(lo, hi);
 	const uint64_t n8 = n & ~(uint64_t)7;
 	__m256i bad = _mm256_setzero_si256(), gtc = _mm256_setzero_si256();
 	uint64_t c = *nc, g = 0, i;
@@ -33,26 +30,24 @@ MW_AVX2 MW_INLINE int filter_body(const float *x, uint64_t n, const int mag,
 	for (i = 0; i < n8; i += 8) {
 		__m256i v = _mm256_loadu_si256((const __m256i *)(x + i));
 		__m256i k = mw_key8(v, mag);
-		__m256i gt = _mm256_cmpgt_epi32(k, vhi);
-		__m256i out = _mm256_or_si256(gt, _mm256_cmpgt_epi32(vlo, k));
+		__m256i gt = _mm256_cmpgt_epi32(k, f.vhi);
+		__m256i out =
+			_mm256_or_si256(gt, _mm256_cmpgt_epi32(f.vlo, k));
 		unsigned cm;
 
 		bad = _mm256_or_si256(
-			bad, _mm256_cmpeq_epi32(_mm256_and_si256(v, vexp), vexp));
+			bad, _mm256_cmpeq_epi32(_mm256_and_si256(v, f.vexp),
+						f.vexp));
 		gtc = _mm256_sub_epi32(gtc, gt);
 		cm = ~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(out)) &
 		     0xffu;
 		/* c <= i, so 8 lanes at cand + c stay inside cand[0..n) */
 		_mm256_storeu_si256((__m256i *)(cand + c),
 				    _mm256_permutevar8x32_epi32(
-					    _mm256_xor_si256(k, vflip),
+					    _mm256_xor_si256(k, f.vflip),
 					    lut_idx(mw_lut_compress, cm)));
 		c += (unsigned)__builtin_popcount(cm);
-		if (++blk == (1u << 28)) {
-			g += mw_hsum8(gtc);
-			gtc = _mm256_setzero_si256();
-			blk = 0;
-		}
+		mw_gt_group_done(&gtc, &blk, &g);
 	}
 	g += mw_hsum8(gtc);
 	*ngt += g;

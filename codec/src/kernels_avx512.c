@@ -343,12 +343,9 @@ MW_AVX512 MW_INLINE int filter_body(const float *x, uint64_t n,
 				    uint32_t *cand, uint64_t *nc,
 				    uint64_t *ngt)
 {
-	const __m256i vlo = _mm256_set1_epi32(lo);
-	const __m256i vhi = _mm256_set1_epi32(hi);
+	const struct mw_filter8 f = mw_filter8_init(lo, hi);
 	const __m256i vw =
 		_mm256_set1_epi32((int)((uint32_t)hi - (uint32_t)lo));
-	const __m256i vexp = _mm256_set1_epi32((int)MW_EXP_MASK);
-	const __m256i vflip = _mm256_set1_epi32((int)MW_KEY_FLIP);
 	const __m256i one = _mm256_set1_epi32(1);
 	const uint64_t n8 = n & ~(uint64_t)7;
 	/* bad: the largest exponent field seen; gtc: keys > hi per lane */
@@ -360,29 +357,25 @@ MW_AVX512 MW_INLINE int filter_body(const float *x, uint64_t n,
 		__m256i v = _mm256_loadu_si256((const __m256i *)(x + i));
 		__m256i k = mw_key8(v, mag);
 		__mmask8 in = _mm256_cmple_epu32_mask(
-			_mm256_sub_epi32(k, vlo), vw);
+			_mm256_sub_epi32(k, f.vlo), vw);
 
 		/* c <= i, so 8 lanes at cand + c stay inside cand[0..n) */
 		_mm256_storeu_si256(
 			(__m256i *)(void *)(cand + c),
 			_mm256_maskz_compress_epi32(
-				in, _mm256_xor_si256(k, vflip)));
+				in, _mm256_xor_si256(k, f.vflip)));
 		/* (through _cvtmask8_u32, gcc 12 keeps the compare's mask
 		 * register for the compress instead of copying it: 10% here) */
 		c += (unsigned)__builtin_popcount(_cvtmask8_u32(in));
-		bad = _mm256_max_epu32(bad, _mm256_and_si256(v, vexp));
+		bad = _mm256_max_epu32(bad, _mm256_and_si256(v, f.vexp));
 		gtc = _mm256_mask_add_epi32(
-			gtc, _mm256_cmpgt_epi32_mask(k, vhi), gtc, one);
-		if (++blk == (1u << 28)) { /* before a lane's count wraps */
-			g += mw_hsum8(gtc);
-			gtc = _mm256_setzero_si256();
-			blk = 0;
-		}
+			gtc, _mm256_cmpgt_epi32_mask(k, f.vhi), gtc, one);
+		mw_gt_group_done(&gtc, &blk, &g);
 	}
 	g += mw_hsum8(gtc);
 	*ngt += g;
 	*nc = c;
-	return (_mm256_cmpeq_epi32_mask(bad, vexp) != 0) |
+	return (_mm256_cmpeq_epi32_mask(bad, f.vexp) != 0) |
 	       mw_filter_scalar(x + i, n - i, mag, lo, hi, cand, nc, ngt);
 }
 

@@ -38,4 +38,35 @@ MW_AVX2 MW_INLINE uint64_t mw_hsum8(__m256i v)
 	return s;
 }
 
+/* What the 8-lane filters (struct mw_kernels.filter) broadcast. */
+struct mw_filter8 {
+	__m256i vlo, vhi, vexp, vflip;
+};
+
+MW_AVX2 MW_INLINE struct mw_filter8 mw_filter8_init(int32_t lo, int32_t hi)
+{
+	const struct mw_filter8 f = {
+		.vlo = _mm256_set1_epi32(lo),
+		.vhi = _mm256_set1_epi32(hi),
+		.vexp = _mm256_set1_epi32((int)MW_EXP_MASK),
+		.vflip = _mm256_set1_epi32((int)MW_KEY_FLIP),
+	};
+
+	return f;
+}
+
+/*
+ * The filters count keys > hi per lane in *gtc, one group of 8 at a time:
+ * after 2^28 groups the counts go into *g, before a lane can wrap.
+ */
+MW_AVX2 MW_INLINE void mw_gt_group_done(__m256i *gtc, uint32_t *blk,
+					uint64_t *g)
+{
+	if (++*blk == (1u << 28)) {
+		*g += mw_hsum8(*gtc);
+		*gtc = _mm256_setzero_si256();
+		*blk = 0;
+	}
+}
+
 #endif /* MW_KERNELS_X86_H */
