@@ -8,7 +8,16 @@
     bench/stages.py [--build DIR] [--codec ms] [--count 200]
                     [--shape 64,64,32,32] [--label NAME] [--json FILE]
                     [--mode plain|encrypt|integrity]
+                    [--port memif|virtio] [--mtu 1500]
                     [-- extra maskwire options for both sides]
+
+--port virtio runs the pair over net_vhost (receiver) and
+net_virtio_user (sender), the pair that carries jumbo frames
+(docs/DATAPLANE.md), e.g. with --mtu 9000.
+
+Besides the table it prints the sender's encode-bound rate (the TSC rate
+over the `loop` stage's cycles per tensor, the encode's cost on that
+lcore) and the run's rate as a fraction of it.
 
 Needs root (DPDK vdevs). Several builds can be compared in one run by
 calling it once per build, back to back (docs/PERF.md gives the command).
@@ -43,15 +52,25 @@ def mode_args(mode, tmp):
 
 def run_pair(a, tmp):
     mw = os.path.join(a.build, "apps", "maskwire", "maskwire")
-    sock = os.path.join(tmp, "memif.sock")
-    vdev = "--vdev=net_memif0,role=%s,socket=" + sock + ",socket-abstract=no"
+    eal = EAL
+    if a.port == "virtio":
+        sock = os.path.join(tmp, "vhost.sock")
+        vdev_rx = "--vdev=net_vhost0,iface=%s,queues=1" % sock
+        vdev_tx = "--vdev=net_virtio_user0,path=%s,mrg_rxbuf=1" % sock
+        # virtio-user shares its memory with the vhost side
+        eal = EAL + ["--single-file-segments"]
+    else:
+        sock = os.path.join(tmp, "memif.sock")
+        vdev = "--vdev=net_memif0,role=%s,socket=" + sock + \
+            ",socket-abstract=no"
+        vdev_rx, vdev_tx = vdev % "server", vdev % "client"
     kind = "gradient" if a.codec == "ms-signed" else "activation"
     common = ["--status-ms", "0", "--no-verify", "--content-period", "1",
-              "--link-wait-ms", "5000", "--profile", "--stamp"] + \
-        mode_args(a.mode, tmp) + a.extra
+              "--link-wait-ms", "5000", "--profile", "--stamp",
+              "--mtu", str(a.mtu)] + mode_args(a.mode, tmp) + a.extra
     tag = "mwst%d" % os.getpid()
     rx = subprocess.Popen(
-        [mw] + EAL + ["-l", "1", "--file-prefix", tag + "b", vdev % "server",
+        [mw] + eal + ["-l", "1", "--file-prefix", tag + "b", vdev_rx,
                       "--", "--ip", "10.0.0.2", "--peer", "10.0.0.1",
                       "--stats", os.path.join(tmp, "b.json"), "--sink",
                       str(a.count), "--linger-ms", "300", "--idle-exit-ms",
@@ -62,7 +81,7 @@ def run_pair(a, tmp):
             break
         time.sleep(0.05)
     tx = subprocess.run(
-        [mw] + EAL + ["-l", "0", "--file-prefix", tag + "a", vdev % "client",
+        [mw] + eal + ["-l", "0", "--file-prefix", tag + "a", vdev_tx,
                       "--", "--ip", "10.0.0.1", "--peer", "10.0.0.2",
                       "--stats", os.path.join(tmp, "a.json"), "--shape",
                       a.shape, "--codec", a.codec, "--kind", kind,
@@ -95,8 +114,10 @@ def table(a, st):
     tensors = r["sink"]["delivered"]
     span = r["sink"]["latency_ns"]["span_ns"] / 1e9 if \
         r["sink"].get("latency_ns") else None
-    lines = ["%s: %s %s %s x%d, %d data frames (%.0f per tensor)%s" % (
-        a.label, a.mode, a.codec, a.shape, tensors, data_frames,
+    lines = ["%s: %s %s %s x%d over %s at MTU %d, %d data frames "
+             "(%.0f per tensor)%s" % (
+        a.label, a.mode, a.codec, a.shape, tensors, a.port, a.mtu,
+        data_frames,
         data_frames / max(tensors, 1),
         "" if not span else ", %.1f tensors/s" % (tensors / span)), "",
         "| stage | sender cycles/frame | sender Mcycles/tensor | "
@@ -130,6 +151,13 @@ def table(a, st):
                      100 * idle[0], 100 * idle[1],
                      s["net"]["tx_ring_full"],
                      s["profile"]["tsc_hz"] / 1e9))
+    enc = st["a"]["profile"]["stages"]["loop"]["cycles"] / max(tensors, 1)
+    if span and enc:
+        bound = s["profile"]["tsc_hz"] / enc
+        lines.append("Encode-bound rate (TSC rate / the sender's `loop` "
+                     "cycles per tensor): %.1f tensors/s; this run %.1f, "
+                     "%.3fx of it." % (bound, tensors / span,
+                                       tensors / span / bound))
     return "\n".join(lines)
 
 
@@ -143,6 +171,8 @@ def main():
     ap.add_argument("--json", default=None)
     ap.add_argument("--mode", default="plain",
                     choices=["plain", "encrypt", "integrity"])
+    ap.add_argument("--port", default="memif", choices=["memif", "virtio"])
+    ap.add_argument("--mtu", type=int, default=1500)
     ap.add_argument("extra", nargs="*")
     a = ap.parse_args()
     a.label = a.label or a.build
