@@ -287,7 +287,7 @@ static void sub_to_meta(const struct mw_shm_desc *d, struct mw_tensor_meta *m,
 		    cp->codec == MW_CODEC_QUANT)
 			   ? d->bits
 			   : 0;
-	if (cp->codec != MW_CODEC_RAW)
+	if (cp->codec != MW_CODEC_RAW && !(d->reserved & MW_SHM_SUB_RELIABLE))
 		m->deadline_ms = deadline_ms;
 }
 

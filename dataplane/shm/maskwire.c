@@ -467,6 +467,8 @@ static void meta_to_desc(const struct mw_client_meta *m, struct mw_shm_desc *d)
 	d->peer_gen = m->peer_gen;
 	d->k = m->k;
 	d->ratio = m->ratio;
+	if (m->flags & MW_CLIENT_SEND_RELIABLE)
+		d->reserved = MW_SHM_SUB_RELIABLE;
 }
 
 static void desc_to_meta(const struct mw_shm_desc *d, struct mw_client_meta *m)
@@ -503,6 +505,11 @@ int64_t mw_client_send(struct mw_client *c, const struct mw_client_buf *b,
 		return MW_EINVAL;
 	/* an older data plane would send it to its first peer */
 	if (meta->peer != 0 && c->id.abi_minor < 1)
+		return MW_EUNSUPP;
+	if (meta->flags & ~(uint32_t)MW_CLIENT_SEND_RELIABLE)
+		return MW_EINVAL;
+	/* ... or with its deadline */
+	if (meta->flags && c->id.abi_minor < 3)
 		return MW_EUNSUPP;
 	bytes = mw_shm_tensor_bytes(meta->dtype, meta->ndim, meta->dims);
 	if (bytes < 0)

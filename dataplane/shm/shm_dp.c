@@ -662,11 +662,14 @@ unsigned mw_shm_dp_poll_submits(struct mw_shm_dp *dp, struct mw_shm_sub *subs,
 			break;
 		for (i = 0; i < n; i++) {
 			rc = mw_shm_desc_check(&d[i], dp->tx_off, dp->tx_len);
+			if (rc == 0 && (d[i].reserved & ~MW_SHM_SUB_FLAGS))
+				rc = MW_EINVAL;
 			if (rc == 0)
 				rc = peer_check(dp, &d[i]);
 			if (rc < 0) {
 				/* answer at once; its slot was reserved */
 				d[i].status = rc;
+				d[i].reserved = 0; /* COMPLETE flags: none */
 				if (mw_shm_ring_enqueue(&dp->comp, &d[i], 1) !=
 				    1) {
 					app_fault(dp);

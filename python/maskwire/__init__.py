@@ -190,6 +190,7 @@ KINDS = {"activation": 0, "gradient": 1, "logits": 2, "labels": 3,
 CODECS = {"dense": 0, "ms": 1, "ms-signed": 2, "topk": 3, "quant": 4,
           "raw": 5}
 ROUNDINGS = {"nearest": 0, "floor": 1, "stochastic": 2}
+SEND_RELIABLE = 0x1  # mw_client_meta.flags: MW_CLIENT_SEND_RELIABLE
 # name -> (enum mw_dtype number, numpy dtype name, torch dtype name); the
 # names are numpy's/torch's, not mw_dtype_name()'s ("float32", not "f32")
 DTYPES = {
@@ -605,10 +606,11 @@ class Client:
                     bits: Optional[int] = None,
                     rounding: Union[str, int] = "nearest",
                     timeout: Optional[float] = None,
-                    wait: bool = False, peer=None) -> int:
+                    wait: bool = False, peer=None,
+                    reliable: bool = False) -> int:
         """Send a filled TxBuffer (it belongs to the library afterwards).
         Returns the send's cookie; with wait=True, waits for the outcome
-        (raising SendFailed on failure). peer: as for send()."""
+        (raising SendFailed on failure). peer, reliable: as for send()."""
         if tb._buf is None:
             raise ValueError("buffer already sent or freed")
         if len(tb.shape) > _lib.MAX_DIMS:
@@ -636,6 +638,7 @@ class Client:
         m.peer, m.peer_gen = self._peer_dest(peer)
         m.ratio = float(ratio if ratio is not None else
                         (0.99 if sparse and not k else 0.0))
+        m.flags = SEND_RELIABLE if reliable else 0
         cookie = _check(_L().mw_client_send(
             self._h(), ctypes.byref(tb._buf), ctypes.byref(m),
             _ms(timeout)), "send")
@@ -650,7 +653,7 @@ class Client:
              bits: Optional[int] = None,
              rounding: Union[str, int] = "nearest",
              timeout: Optional[float] = None, wait: bool = False,
-             peer=None) -> int:
+             peer=None, reliable: bool = False) -> int:
         """Copy a numpy array or torch tensor into the region and send it.
         peer: where to (None: the data plane's first peer), an index, a
         Peer (e.g. a Received's .peer) or "address:port"; an index the
@@ -663,6 +666,10 @@ class Client:
         codec: "dense" (default for float32), "ms", "ms-signed", "topk",
         "quant", "raw" (default for other dtypes). bits defaults to 2 for
         MS, 3 for quant; ratio to 0.99 for sparse codecs.
+        reliable=True: no deadline for this tensor even from a data plane
+        started with --deadline-ms (it is delivered whole or fails), e.g.
+        an evaluation's tensors; InvalidArgument (MW_EUNSUPP) from a
+        data plane too old to honour it.
         Returns the cookie (see wait()); wait=True waits for the outcome.
         A full ring/pool raises TryAgain (timeout 0) or Timeout."""
         np = _np()
@@ -681,7 +688,7 @@ class Client:
                 np.copyto(tb.array, arr.view(tb.array.dtype),
                           casting="no")
             return self.send_buffer(tb, kind, tag, codec, ratio, k, bits,
-                                    rounding, timeout, wait, peer)
+                                    rounding, timeout, wait, peer, reliable)
         finally:
             if tb._buf is not None:
                 tb.free()

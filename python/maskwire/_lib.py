@@ -25,7 +25,7 @@ class Meta(ctypes.Structure):
         ("k", ctypes.c_uint64),
         ("ratio", ctypes.c_double),
         ("peer_gen", ctypes.c_uint32),
-        ("reserved", ctypes.c_uint32),
+        ("flags", ctypes.c_uint32),
     ]
 
 

@@ -91,10 +91,11 @@ class Step:
 
     def reply(self, *tensors: torch.Tensor, codec: str = "dense",
               ratio: Optional[float] = None, bits: Optional[int] = None,
-              k: int = 0) -> None:
+              k: int = 0, reliable: bool = False) -> None:
         """Send tensors back to the device for this step (logits, loss,
         metrics): Boundary.reply() there. Once per step; float32 tensors
-        with codec, others raw."""
+        with codec, others raw. reliable=True: without the data plane's
+        deadline (--deadline-ms), whole or failed."""
         ts = _tensors("replies", tensors)
         if not ts or len(ts) > MAX_TENSORS:
             raise ValueError(f"1 to {MAX_TENSORS} tensors, not {len(ts)}")
@@ -104,7 +105,8 @@ class Step:
         self._replied = True
         self._boundary.link._send(REPLY, self.index,
                                   [(t, "logits", 0, _kw_for(t, kw))
-                                   for t in ts], self._boundary.timeout)
+                                   for t in ts], self._boundary.timeout,
+                                  reliable)
 
     def release(self) -> None:
         """Give the shared buffers back now (the next recv() does it)."""

@@ -370,9 +370,10 @@ class Link:
             raise e
 
     def _send(self, mtype: int, step: int, items: Sequence[tuple],
-              timeout: Optional[float]) -> None:
+              timeout: Optional[float], reliable: bool = False) -> None:
         """Send one message: items are (tensor, kind, flags, codec
-        kwargs)."""
+        kwargs); reliable: without the data plane's deadline
+        (Client.send)."""
         if self._closed:
             raise BoundaryError("the link is closed")
         if self._peer_end is not None:
@@ -386,7 +387,8 @@ class Link:
         for i, (t, kind, flags, kw) in enumerate(items):
             self.client.send(_to_host(t), kind=kind,
                              tag=_pack(mtype, step, i, n, flags),
-                             timeout=timeout, peer=self._to, **kw)
+                             timeout=timeout, peer=self._to,
+                             reliable=reliable, **kw)
 
     # -- receiving --
 
@@ -653,12 +655,15 @@ class Boundary(nn.Module):
 
     def forward(self, *tensors: torch.Tensor,
                 labels: Union[torch.Tensor, Sequence[torch.Tensor],
-                              None] = None) -> torch.Tensor:
+                              None] = None,
+                reliable: bool = False) -> torch.Tensor:
         """Send one step: tensors (activations; a gradient is asked for
         each that requires grad while grad mode is on) and labels (never
         differentiated). Returns a zero scalar whose backward() receives
         the gradients; maskwire.Timeout, PeerClosed, PeerFailed or
-        SendFailed from there when they do not come."""
+        SendFailed from there when they do not come. reliable=True sends
+        the step's tensors without the data plane's deadline (--deadline-ms):
+        whole or failed, never partial (e.g. an evaluation's)."""
         acts = _tensors("activations", tensors)
         labels = _tensors("labels", () if labels is None else labels)
         if not acts:
@@ -681,7 +686,7 @@ class Boundary(nn.Module):
                    {"codec": "dense" if t.dtype == torch.float32 else "raw"})
                   for t in labels]
         self.link._expire(REPLY, step)
-        self.link._send(DATA, step, items, self.timeout)
+        self.link._send(DATA, step, items, self.timeout, reliable)
         self.link.steps = step + 1
         if not any(need):
             return torch.zeros(())

@@ -13,7 +13,9 @@ whole tensors have an empty map; A's client counts exactly as many of
 its sends delivered partial (info()["sends_partial"]). Then the same
 without loss and with a deadline of 10 s (a 1 ms deadline without loss
 would test the machine's scheduling, not the protocol): nothing partial,
-every loss map empty.
+every loss map empty. On the lossy pair, tensors sent with
+reliable=True (no deadline for them, Client.send) all arrive whole and
+bit-exact, and none is reported partial to the sender.
 
 Usage: test_deadline_memif.py MASKWIRE MASKWIRE-CODEC (env: MASKWIRE_LIB,
 PYTHONPATH with python/ and apps/maskwire/tests/). Exit 77 when it cannot
@@ -76,6 +78,24 @@ def check_tensors(ca, cb, x, lossy):
     return partial
 
 
+def check_reliable(ca, cb, x):
+    sent0 = ca.info()["sends_partial"]
+    cookies = [ca.send(x * (i + 1), kind="activation", tag=1000 + i,
+                       codec="dense", timeout=T, reliable=True)
+               for i in range(N)]
+    for _ in range(N):
+        with cb.recv(timeout=T) as rx:
+            want = x * (rx.tag - 1000 + 1)
+            mwtest.check(not rx.partial and rx.loss_map == [] and
+                         np.array_equal(rx.array.reshape(-1).view(np.uint32),
+                                        want.view(np.uint32)),
+                         "reliable tag %d: whole, bit-exact" % rx.tag)
+    for c in cookies:
+        ca.wait(c, timeout=T)
+    mwtest.check(ca.info()["sends_partial"] == sent0,
+                 "reliable sends: none reported partial")
+
+
 def body(run):
     mwtest.require_root()
     x = np.random.default_rng(5).standard_normal(16000).astype(np.float32) + 1
@@ -91,6 +111,8 @@ def body(run):
             ca = maskwire.Client(names[0], timeout=T)
             cb = maskwire.Client(names[1], timeout=T)
             check_tensors(ca, cb, x, lossy)
+            if lossy:
+                check_reliable(ca, cb, x)
             ca.close()
             cb.close()
             for p in (b, a):

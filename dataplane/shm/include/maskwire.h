@@ -82,8 +82,15 @@ struct mw_client_meta {
 			       accepted peer's index (MW_ESTALE). receive:
 			       the source's generation (0 from a data plane
 			       of ABI minor < 2) */
-	uint32_t reserved; /**< 0 */
+	uint32_t flags;   /**< send: MW_CLIENT_SEND_* bits, others 0
+			       (MW_EINVAL); receive: 0 */
 };
+
+/** mw_client_meta.flags of a send. */
+#define MW_CLIENT_SEND_RELIABLE 0x1u /**< no deadline for this tensor, even
+					  from a data plane started with
+					  --deadline-ms (MW_EUNSUPP from a
+					  data plane of ABI minor < 3) */
 
 /** A buffer in the region. */
 struct mw_client_buf {

@@ -64,8 +64,9 @@
 /** Additions within a version that an older reader may ignore (header
  *  offset 384). 1: the peer table and the descriptor's peer index.
  *  2: accepted peers in the table, the entries' generation and flags,
- *  the descriptor's peer generation (offset 108). */
-#define MW_SHM_ABI_MINOR 2u
+ *  the descriptor's peer generation (offset 108).
+ *  3: SUBMIT flags (offset 70): MW_SHM_SUB_RELIABLE. */
+#define MW_SHM_ABI_MINOR 3u
 /** Bytes of one peer-table entry and of the table's control block. */
 #define MW_SHM_PEER_SIZE 128u
 #define MW_SHM_PEER_CTL_SIZE 64u
@@ -299,7 +300,9 @@ struct mw_shm_desc {
 	uint8_t codec;     /**<  67: enum mw_codec */
 	uint8_t bits;      /**<  68: mask width 1..8 (0 where unused) */
 	uint8_t rounding;  /**<  69: enum mw_rounding */
-	uint16_t reserved; /**<  70: DELIVER: MW_SHM_DLV_* flags; else 0 */
+	uint16_t reserved; /**<  70: flags. SUBMIT: MW_SHM_SUB_* (minor >= 3;
+			    *        0 before); COMPLETE and DELIVER:
+			    *        MW_SHM_DLV_*; else 0 */
 	int32_t status;    /**<  72: COMPLETE: 0 or a negative mw_err */
 	uint32_t peer;     /**<  76: SUBMIT: destination, COMPLETE: echoed,
 			    *        DELIVER: source; an index of the peer
@@ -320,6 +323,13 @@ struct mw_shm_desc {
 				   did not fit there */
 	uint64_t pad3;       /**< 120: 0 */
 };
+
+/** SUBMIT flags (offset 70, ABI minor >= 3); a data plane refuses a
+ *  submit with any other bit set (MW_EINVAL). */
+#define MW_SHM_SUB_RELIABLE 0x1u /**< send it without a deadline, even from
+				      a data plane that gives the app's
+				      tensors one (PROTOCOL.md 9.1) */
+#define MW_SHM_SUB_FLAGS MW_SHM_SUB_RELIABLE
 
 /** DELIVER flags (offset 70). */
 #define MW_SHM_DLV_PARTIAL 0x1u /**< delivered at its deadline with element

@@ -890,6 +890,87 @@ static void test_peers(void)
 	mw_shm_dp_destroy(dp, 1);
 }
 
+/* SUBMIT flags: RELIABLE reaches the data plane in the descriptor (offset
+ * 70); an unknown bit is refused by the client (MW_EINVAL) and, written
+ * into the ring by a buggy app, by the data plane (COMPLETE MW_EINVAL, no
+ * flags echoed); a data plane of ABI minor < 3 gets no RELIABLE send
+ * (MW_EUNSUPP), it would send the tensor with its deadline. */
+static void test_send_flags(void)
+{
+	const char *name = test_name("send-flags");
+	struct mw_client_meta m;
+	struct mw_client_buf b;
+	struct mw_shm_ring_end sub, comp;
+	struct mw_shm_desc d;
+	struct mw_shm_cfg cfg;
+	struct mw_shm_dp *dp;
+	struct mw_client *c;
+	struct mw_shm_hdr *h;
+	int64_t ck;
+	int status;
+
+	cfg_small(&cfg, 4, 4, 4);
+	CHECK_EQ(mw_shm_dp_create(name, &cfg, &dp), 0);
+	CHECK_EQ(attach_served(dp, name, NULL, &c), 0);
+	h = mw_shm_dp_base(dp);
+	CHECK_EQ(h->abi_minor, 3);
+
+	meta_1d(&m, MW_DT_F32, 16, 9);
+	m.flags = MW_CLIENT_SEND_RELIABLE;
+	ck = send_pattern(c, &m, 1);
+	CHECK(ck > 0);
+	CHECK_EQ(mw_shm_dp_poll_submits(dp, &held_sub, 1), 1);
+	CHECK_EQ(held_sub.d.reserved, MW_SHM_SUB_RELIABLE);
+	CHECK_EQ(mw_shm_dp_complete(dp, &held_sub, 0), 0);
+	CHECK_EQ(mw_client_wait(c, ck, 1000, &status), 0);
+	CHECK_EQ(status, 0);
+	/* without the flag: 0 */
+	m.flags = 0;
+	ck = send_pattern(c, &m, 2);
+	CHECK(ck > 0);
+	CHECK_EQ(mw_shm_dp_poll_submits(dp, &held_sub, 1), 1);
+	CHECK_EQ(held_sub.d.reserved, 0);
+	CHECK_EQ(mw_shm_dp_complete(dp, &held_sub, 0), 0);
+	CHECK_EQ(mw_client_wait(c, ck, 1000, &status), 0);
+	/* an unknown bit: refused before anything is queued */
+	m.flags = 2;
+	CHECK_EQ(mw_client_alloc(c, 64, 0, &b), 0);
+	CHECK_EQ(mw_client_send(c, &b, &m, 0), MW_EINVAL);
+	CHECK_EQ(mw_client_free(c, &b), 0);
+	CHECK_EQ(mw_shm_dp_poll_submits(dp, &held_sub, 1), 0);
+
+	/* the same bit written straight into the SUBMIT ring: the data
+	 * plane answers MW_EINVAL, with no flags in the COMPLETE */
+	mw_shm_ring_bind(&sub, h, h, MW_SHM_RING_SUBMIT, 1);
+	mw_shm_ring_bind(&comp, h, h, MW_SHM_RING_COMPLETE, 0);
+	memset(&d, 0, sizeof(d));
+	d.cookie = 77;
+	d.ndim = 1;
+	d.dims[0] = 0;
+	d.dtype = MW_DT_U8;
+	d.codec = MW_SHM_CODEC_RAW;
+	d.kind = MW_SHM_KIND_OTHER;
+	d.reserved = 0x3;
+	CHECK_EQ(mw_shm_ring_enqueue(&sub, &d, 1), 1);
+	CHECK_EQ(mw_shm_dp_poll_submits(dp, &held_sub, 1), 0);
+	memset(&d, 0xff, sizeof(d));
+	CHECK_EQ(mw_shm_ring_dequeue(&comp, &d, 1), 1);
+	CHECK_EQ(d.cookie, 77);
+	CHECK_EQ(d.status, MW_EINVAL);
+	CHECK_EQ(d.reserved, 0);
+	mw_client_detach(c);
+
+	/* an older data plane (minor 2): no RELIABLE sends */
+	h->abi_minor = 2;
+	CHECK_EQ(attach_served(dp, name, NULL, &c), 0);
+	m.flags = MW_CLIENT_SEND_RELIABLE;
+	CHECK_EQ(mw_client_alloc(c, 64, 0, &b), 0);
+	CHECK_EQ(mw_client_send(c, &b, &m, 0), MW_EUNSUPP);
+	CHECK_EQ(mw_client_free(c, &b), 0);
+	mw_client_detach(c);
+	mw_shm_dp_destroy(dp, 1);
+}
+
 /* Accepted peers: the client reads an entry's flags and gen, sends
  * naming the gen (routed), the gen of a peer that left or none
  * (MW_ESTALE, nothing sent), and gets the source's gen with a delivery. */
@@ -983,5 +1064,6 @@ int main(void)
 	test_corrupt_region();
 	test_peers();
 	test_peer_generations();
+	test_send_flags();
 	return mw_test_exit("test_maskwire");
 }
